@@ -1,0 +1,675 @@
+//! Rules as data: every rate, amount, bracket, discount and threshold of DOMAIN.md §§2–4,
+//! read from the TOML files under `rules/`, each row with its effective period and source.
+//!
+//! A rule applies to a contribution month when it is in force on the **last day** of that
+//! month; so a regulation effective mid-month (PP 6/2025 from 7 February 2025) governs that
+//! month's contributions, which are paid after it takes effect.
+
+use crate::money::{Rounding, Rupiah};
+use crate::month::{Month, parse_date};
+use crate::occupation::{Occupation, Sector};
+use crate::segment::{Payer, Programme, Segment};
+use serde::Deserialize;
+use std::collections::HashMap;
+use time::Date;
+
+/// The rule files the binary carries, by name.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("bpu.toml", include_str!("../../../rules/bpu.toml")),
+    ("pu.toml", include_str!("../../../rules/pu.toml")),
+    (
+        "discounts.toml",
+        include_str!("../../../rules/discounts.toml"),
+    ),
+    (
+        "coverage.toml",
+        include_str!("../../../rules/coverage.toml"),
+    ),
+    (
+        "registration.toml",
+        include_str!("../../../rules/registration.toml"),
+    ),
+    (
+        "calendar.toml",
+        include_str!("../../../rules/calendar.toml"),
+    ),
+    (
+        "occupations.toml",
+        include_str!("../../../rules/occupations.toml"),
+    ),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct RulesError {
+    pub file: String,
+    pub message: String,
+}
+
+/// When a row is in force, inclusive at both ends; `to = None` is open-ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub from: Date,
+    pub to: Option<Date>,
+}
+
+impl Period {
+    pub fn in_force_on(&self, d: Date) -> bool {
+        self.from <= d && self.to.is_none_or(|t| d <= t)
+    }
+
+    pub fn applies_to(&self, m: Month) -> bool {
+        self.in_force_on(m.last_day())
+    }
+
+    fn overlaps(&self, other: &Period) -> bool {
+        let a_end = self.to.unwrap_or(Date::MAX);
+        let b_end = other.to.unwrap_or(Date::MAX);
+        self.from <= b_end && other.from <= a_end
+    }
+}
+
+/// Provenance shared by every row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    pub period: Period,
+    pub source: String,
+    /// confirmed, secondary, unconfirmed, provisional or historical (DOMAIN.md's own labels).
+    pub status: String,
+}
+
+macro_rules! row {
+    ($(#[$m:meta])* $raw:ident => $name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct $raw {
+            $($(#[$fm])* $field: $ty,)*
+            valid_from: String,
+            #[serde(default)]
+            valid_to: Option<String>,
+            source: String,
+            #[serde(default)]
+            status: Option<String>,
+            #[serde(default)]
+            #[allow(dead_code)]
+            note: Option<String>,
+        }
+
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name {
+            $(pub $field: $ty,)*
+            pub provenance: Provenance,
+        }
+
+        impl $raw {
+            fn cook(self, file: &str) -> Result<$name, RulesError> {
+                let period = period(file, &self.valid_from, self.valid_to.as_deref())?;
+                if self.source.trim().is_empty() {
+                    return Err(RulesError { file: file.into(), message: format!("{} row from {} has an empty source", stringify!($name), self.valid_from) });
+                }
+                Ok($name {
+                    $($field: self.$field,)*
+                    provenance: Provenance { period, source: self.source, status: self.status.unwrap_or_else(|| "confirmed".into()) },
+                })
+            }
+        }
+    };
+}
+
+row!(/// The BPU income bracket table: the bases a participant may declare.
+    RawBrackets => BracketTable { bases: Vec<i64> });
+row!(/// A contribution rate: a percentage of the basis or a flat amount.
+    RawRate => Rate {
+    segment: Segment, programme: Programme, payer: Payer,
+    #[serde(default)] risk_class: Option<u8>,
+    #[serde(default)] percent_ppm: Option<i64>,
+    #[serde(default)] flat: Option<i64>,
+});
+row!(/// The JP wage ceiling.
+    RawCeiling => JpCeiling { amount: i64 });
+row!(/// How JKP is funded (PP 37/2021, PP 6/2025).
+    RawJkp => JkpFunding { total_ppm: i64, government_ppm: i64, from_jkk_ppm: i64, from_jkm_ppm: i64, wage_cap: i64 });
+row!(/// A temporary discount (PP 50/2025, PP 49/2020).
+    RawDiscount => Discount {
+    id: String, segments: Vec<Segment>, sector: String, programmes: Vec<Programme>,
+    pay_ppm: i64, exclude_budget_funded: bool,
+});
+row!(/// A deferral: part of a contribution postponed, not forgiven (PP 49/2020 JP).
+    RawDeferral => Deferral { id: String, segments: Vec<Segment>, programmes: Vec<Programme>, deferred_ppm: i64 });
+row!(/// When a contribution month falls due.
+    RawDue => DueDateRule { segment: Segment, due_day: u8, month_offset: i32, roll_forward: bool });
+row!(/// Late fee per month of delay.
+    RawLate => LateFee { segment: Segment, programmes: Vec<Programme>, ppm_per_month: i64 });
+row!(/// Coverage thresholds (DOMAIN.md §4.1).
+    RawCoverage => CoverageRule {
+    segment: Segment, months_unpaid_before_nonactive: u32, cover_during_arrears: bool, backpay_on_reactivation: bool,
+});
+row!(/// What a registration in a segment may hold.
+    RawRegistration => RegistrationRule {
+    segment: Segment, required_programmes: Vec<Programme>, optional_programmes: Vec<Programme>,
+    min_age: u8, max_age: u8, age_rule: String,
+});
+row!(/// Advance periods allowed.
+    RawPeriods => PaymentPeriods { segment: Segment, months: Vec<u32> });
+row!(/// Rounding of fractional rupiah.
+    RawRounding => RoundingRule { mode: Rounding });
+row!(/// Overpayment handling.
+    RawOverpayment => OverpaymentRule { mode: String });
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHoliday {
+    date: String,
+    name: String,
+    source: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    bpu_brackets: Vec<RawBrackets>,
+    #[serde(default)]
+    rate: Vec<RawRate>,
+    #[serde(default)]
+    jp_ceiling: Vec<RawCeiling>,
+    #[serde(default)]
+    jkp_funding: Vec<RawJkp>,
+    #[serde(default)]
+    discount: Vec<RawDiscount>,
+    #[serde(default)]
+    deferral: Vec<RawDeferral>,
+    #[serde(default)]
+    due_date: Vec<RawDue>,
+    #[serde(default)]
+    late_fee: Vec<RawLate>,
+    #[serde(default)]
+    coverage: Vec<RawCoverage>,
+    #[serde(default)]
+    registration: Vec<RawRegistration>,
+    #[serde(default)]
+    payment_periods: Vec<RawPeriods>,
+    #[serde(default)]
+    rounding: Vec<RawRounding>,
+    #[serde(default)]
+    overpayment: Vec<RawOverpayment>,
+    #[serde(default)]
+    holiday: Vec<RawHoliday>,
+    #[serde(default)]
+    occupation: Vec<Occupation>,
+}
+
+/// A holiday on which nothing falls due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holiday {
+    pub date: Date,
+    pub name: String,
+    pub source: String,
+}
+
+/// Every rule, checked: no two rows for the same thing overlap in time.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    pub brackets: Vec<BracketTable>,
+    pub rates: Vec<Rate>,
+    pub jp_ceilings: Vec<JpCeiling>,
+    pub jkp_funding: Vec<JkpFunding>,
+    pub discounts: Vec<Discount>,
+    pub deferrals: Vec<Deferral>,
+    pub due_dates: Vec<DueDateRule>,
+    pub late_fees: Vec<LateFee>,
+    pub coverage: Vec<CoverageRule>,
+    pub registration: Vec<RegistrationRule>,
+    pub payment_periods: Vec<PaymentPeriods>,
+    pub rounding: Vec<RoundingRule>,
+    pub overpayment: Vec<OverpaymentRule>,
+    pub holidays: Vec<Holiday>,
+    pub occupations: Vec<Occupation>,
+    occupation_index: HashMap<String, usize>,
+}
+
+fn period(file: &str, from: &str, to: Option<&str>) -> Result<Period, RulesError> {
+    let err = |what: &str, v: &str| RulesError {
+        file: file.into(),
+        message: format!("{what} '{v}' must be YYYY-MM or YYYY-MM-DD"),
+    };
+    let from_d = parse_date(from)
+        .or_else(|| Month::parse(from).ok().map(Month::first_day))
+        .ok_or_else(|| err("valid_from", from))?;
+    let to_d = match to {
+        None => None,
+        Some(t) if t.trim().is_empty() => None,
+        Some(t) => Some(
+            parse_date(t)
+                .or_else(|| Month::parse(t).ok().map(Month::last_day))
+                .ok_or_else(|| err("valid_to", t))?,
+        ),
+    };
+    if let Some(t) = to_d
+        && t < from_d
+    {
+        return Err(RulesError {
+            file: file.into(),
+            message: format!("valid_to {t} is before valid_from {from_d}"),
+        });
+    }
+    Ok(Period {
+        from: from_d,
+        to: to_d,
+    })
+}
+
+fn cook_all<R, T>(
+    file: &str,
+    raw: Vec<R>,
+    cook: impl Fn(R, &str) -> Result<T, RulesError>,
+) -> Result<Vec<T>, RulesError> {
+    raw.into_iter().map(|r| cook(r, file)).collect()
+}
+
+/// Rows sharing a key must not be in force at the same time.
+fn no_overlap<T>(
+    what: &str,
+    rows: &[T],
+    key: impl Fn(&T) -> String,
+    period: impl Fn(&T) -> Period,
+) -> Result<(), RulesError> {
+    for (i, a) in rows.iter().enumerate() {
+        for b in &rows[i + 1..] {
+            if key(a) == key(b) && period(a).overlaps(&period(b)) {
+                return Err(RulesError {
+                    file: "rules".into(),
+                    message: format!(
+                        "two {what} rows for {} are in force at the same time (from {} and from {})",
+                        key(a),
+                        period(a).from,
+                        period(b).from
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+impl RuleSet {
+    /// The rules compiled into this binary.
+    pub fn builtin() -> Result<RuleSet, RulesError> {
+        RuleSet::from_sources(BUILTIN)
+    }
+
+    /// Parses and checks a set of rule files given as `(name, content)`.
+    pub fn from_sources(files: &[(&str, &str)]) -> Result<RuleSet, RulesError> {
+        let mut rs = RuleSet::default();
+        for (name, text) in files {
+            let raw: RawFile = toml::from_str(text).map_err(|e| RulesError {
+                file: (*name).into(),
+                message: e.to_string(),
+            })?;
+            rs.brackets
+                .extend(cook_all(name, raw.bpu_brackets, RawBrackets::cook)?);
+            rs.rates.extend(cook_all(name, raw.rate, RawRate::cook)?);
+            rs.jp_ceilings
+                .extend(cook_all(name, raw.jp_ceiling, RawCeiling::cook)?);
+            rs.jkp_funding
+                .extend(cook_all(name, raw.jkp_funding, RawJkp::cook)?);
+            rs.discounts
+                .extend(cook_all(name, raw.discount, RawDiscount::cook)?);
+            rs.deferrals
+                .extend(cook_all(name, raw.deferral, RawDeferral::cook)?);
+            rs.due_dates
+                .extend(cook_all(name, raw.due_date, RawDue::cook)?);
+            rs.late_fees
+                .extend(cook_all(name, raw.late_fee, RawLate::cook)?);
+            rs.coverage
+                .extend(cook_all(name, raw.coverage, RawCoverage::cook)?);
+            rs.registration
+                .extend(cook_all(name, raw.registration, RawRegistration::cook)?);
+            rs.payment_periods
+                .extend(cook_all(name, raw.payment_periods, RawPeriods::cook)?);
+            rs.rounding
+                .extend(cook_all(name, raw.rounding, RawRounding::cook)?);
+            rs.overpayment
+                .extend(cook_all(name, raw.overpayment, RawOverpayment::cook)?);
+            for h in raw.holiday {
+                let date = parse_date(&h.date).ok_or_else(|| RulesError {
+                    file: (*name).into(),
+                    message: format!("holiday date '{}' must be YYYY-MM-DD", h.date),
+                })?;
+                rs.holidays.push(Holiday {
+                    date,
+                    name: h.name,
+                    source: h.source,
+                });
+            }
+            rs.occupations.extend(raw.occupation);
+        }
+        rs.check()?;
+        for (i, o) in rs.occupations.iter().enumerate() {
+            if rs.occupation_index.insert(o.code.clone(), i).is_some() {
+                return Err(RulesError {
+                    file: "occupations".into(),
+                    message: format!("occupation code {} is listed twice", o.code),
+                });
+            }
+        }
+        Ok(rs)
+    }
+
+    fn check(&self) -> Result<(), RulesError> {
+        let bad = |message: String| RulesError {
+            file: "rules".into(),
+            message,
+        };
+        no_overlap(
+            "bpu_brackets",
+            &self.brackets,
+            |_| "the BPU bracket table".into(),
+            |r| r.provenance.period,
+        )?;
+        for b in &self.brackets {
+            if b.bases.is_empty() || b.bases.windows(2).any(|w| w[0] >= w[1]) || b.bases[0] <= 0 {
+                return Err(bad(
+                    "bpu_brackets bases must be positive and strictly increasing".into(),
+                ));
+            }
+        }
+        no_overlap(
+            "rate",
+            &self.rates,
+            |r| {
+                format!(
+                    "{} {} {} {:?}",
+                    r.segment, r.programme, r.payer, r.risk_class
+                )
+            },
+            |r| r.provenance.period,
+        )?;
+        for r in &self.rates {
+            if r.percent_ppm.is_some() == r.flat.is_some() {
+                return Err(bad(format!(
+                    "rate {} {} {} must have exactly one of percent_ppm or flat",
+                    r.segment, r.programme, r.payer
+                )));
+            }
+            if r.percent_ppm.is_some_and(|p| !(0..=1_000_000).contains(&p))
+                || r.flat.is_some_and(|f| f < 0)
+            {
+                return Err(bad(format!(
+                    "rate {} {} {} is out of range",
+                    r.segment, r.programme, r.payer
+                )));
+            }
+        }
+        no_overlap(
+            "jp_ceiling",
+            &self.jp_ceilings,
+            |_| "JP".into(),
+            |r| r.provenance.period,
+        )?;
+        no_overlap(
+            "jkp_funding",
+            &self.jkp_funding,
+            |_| "JKP".into(),
+            |r| r.provenance.period,
+        )?;
+        for d in &self.discounts {
+            if !matches!(d.sector.as_str(), "transport" | "non_transport" | "any") {
+                return Err(bad(format!(
+                    "discount {}: sector must be transport, non_transport or any",
+                    d.id
+                )));
+            }
+            if !(0..=1_000_000).contains(&d.pay_ppm) {
+                return Err(bad(format!(
+                    "discount {}: pay_ppm must be 0..=1000000",
+                    d.id
+                )));
+            }
+        }
+        no_overlap(
+            "due_date",
+            &self.due_dates,
+            |r| r.segment.to_string(),
+            |r| r.provenance.period,
+        )?;
+        for d in &self.due_dates {
+            if !(1..=31).contains(&d.due_day) {
+                return Err(bad(format!(
+                    "due_date for {}: due_day must be 1..=31",
+                    d.segment
+                )));
+            }
+        }
+        for p in Programme::ALL {
+            no_overlap(
+                "late_fee",
+                &self
+                    .late_fees
+                    .iter()
+                    .filter(|l| l.programmes.contains(p))
+                    .collect::<Vec<_>>(),
+                |r| format!("{} {p}", r.segment),
+                |r| r.provenance.period,
+            )?;
+        }
+        no_overlap(
+            "coverage",
+            &self.coverage,
+            |r| r.segment.to_string(),
+            |r| r.provenance.period,
+        )?;
+        for c in &self.coverage {
+            if c.months_unpaid_before_nonactive == 0 {
+                return Err(bad(format!(
+                    "coverage for {}: months_unpaid_before_nonactive must be at least 1",
+                    c.segment
+                )));
+            }
+        }
+        no_overlap(
+            "registration",
+            &self.registration,
+            |r| r.segment.to_string(),
+            |r| r.provenance.period,
+        )?;
+        for r in &self.registration {
+            if !matches!(r.age_rule.as_str(), "warn" | "reject") {
+                return Err(bad(format!(
+                    "registration for {}: age_rule must be warn or reject",
+                    r.segment
+                )));
+            }
+        }
+        no_overlap(
+            "payment_periods",
+            &self.payment_periods,
+            |r| r.segment.to_string(),
+            |r| r.provenance.period,
+        )?;
+        no_overlap(
+            "rounding",
+            &self.rounding,
+            |_| "rounding".into(),
+            |r| r.provenance.period,
+        )?;
+        no_overlap(
+            "overpayment",
+            &self.overpayment,
+            |_| "overpayment".into(),
+            |r| r.provenance.period,
+        )?;
+        Ok(())
+    }
+
+    fn in_force<T>(rows: &[T], m: Month, p: impl Fn(&T) -> &Provenance) -> Option<&T> {
+        rows.iter().find(|r| p(r).period.applies_to(m))
+    }
+
+    pub fn bracket_table(&self, m: Month) -> Option<&BracketTable> {
+        Self::in_force(&self.brackets, m, |r| &r.provenance)
+    }
+
+    pub fn rate(
+        &self,
+        segment: Segment,
+        programme: Programme,
+        payer: Payer,
+        risk_class: Option<u8>,
+        m: Month,
+    ) -> Option<&Rate> {
+        self.rates.iter().find(|r| {
+            r.segment == segment
+                && r.programme == programme
+                && r.payer == payer
+                && r.risk_class == risk_class
+                && r.provenance.period.applies_to(m)
+        })
+    }
+
+    pub fn jp_ceiling(&self, m: Month) -> Option<&JpCeiling> {
+        Self::in_force(&self.jp_ceilings, m, |r| &r.provenance)
+    }
+
+    pub fn jkp_funding(&self, m: Month) -> Option<&JkpFunding> {
+        Self::in_force(&self.jkp_funding, m, |r| &r.provenance)
+    }
+
+    /// The discount on `programme` for this participant and month, if any.
+    pub fn discount(
+        &self,
+        segment: Segment,
+        programme: Programme,
+        sector: Sector,
+        budget_funded: bool,
+        m: Month,
+    ) -> Option<&Discount> {
+        self.discounts.iter().find(|d| {
+            d.provenance.period.applies_to(m)
+                && d.segments.contains(&segment)
+                && d.programmes.contains(&programme)
+                && (d.sector == "any" || d.sector == sector.as_str())
+                && !(budget_funded && d.exclude_budget_funded)
+        })
+    }
+
+    pub fn deferral(&self, segment: Segment, programme: Programme, m: Month) -> Option<&Deferral> {
+        self.deferrals.iter().find(|d| {
+            d.provenance.period.applies_to(m)
+                && d.segments.contains(&segment)
+                && d.programmes.contains(&programme)
+        })
+    }
+
+    pub fn due_rule(&self, segment: Segment, m: Month) -> Option<&DueDateRule> {
+        self.due_dates
+            .iter()
+            .find(|r| r.segment == segment && r.provenance.period.applies_to(m))
+    }
+
+    pub fn late_fee(&self, segment: Segment, programme: Programme, m: Month) -> Option<&LateFee> {
+        self.late_fees.iter().find(|r| {
+            r.segment == segment
+                && r.programmes.contains(&programme)
+                && r.provenance.period.applies_to(m)
+        })
+    }
+
+    pub fn coverage_rule(&self, segment: Segment, m: Month) -> Option<&CoverageRule> {
+        self.coverage
+            .iter()
+            .find(|r| r.segment == segment && r.provenance.period.applies_to(m))
+    }
+
+    pub fn registration_rule(&self, segment: Segment, m: Month) -> Option<&RegistrationRule> {
+        self.registration
+            .iter()
+            .find(|r| r.segment == segment && r.provenance.period.applies_to(m))
+    }
+
+    pub fn payment_periods(&self, segment: Segment, m: Month) -> Option<&PaymentPeriods> {
+        self.payment_periods
+            .iter()
+            .find(|r| r.segment == segment && r.provenance.period.applies_to(m))
+    }
+
+    /// The rounding in force; half-up when no row is in force (DOMAIN.md §9.3 default).
+    pub fn rounding(&self, m: Month) -> Rounding {
+        Self::in_force(&self.rounding, m, |r| &r.provenance)
+            .map(|r| r.mode)
+            .unwrap_or(Rounding::HalfUp)
+    }
+
+    pub fn is_holiday(&self, d: Date) -> bool {
+        self.holidays.iter().any(|h| h.date == d)
+    }
+
+    pub fn occupation(&self, code: &str) -> Option<&Occupation> {
+        self.occupation_index
+            .get(code.trim())
+            .map(|&i| &self.occupations[i])
+    }
+
+    /// Whether `base` is a base of the bracket table in force in month `m`.
+    pub fn is_bracket_base(&self, base: Rupiah, m: Month) -> bool {
+        self.bracket_table(m)
+            .is_some_and(|t| t.bases.binary_search(&base.0).is_ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_rules_load() {
+        let rs = RuleSet::builtin().unwrap();
+        let m = Month::parse("2026-05").unwrap();
+        let t = rs.bracket_table(m).unwrap();
+        assert_eq!(t.bases.first(), Some(&1_000_000));
+        assert_eq!(t.bases.last(), Some(&20_700_000));
+        assert_eq!(t.bases.len(), 198);
+        assert_eq!(rs.occupation("14.1").unwrap().sector, Sector::Transport);
+        assert_eq!(rs.occupation("9").unwrap().sector, Sector::NonTransport);
+        assert_eq!(rs.occupations.len(), 97);
+    }
+
+    #[test]
+    fn overlapping_rows_are_rejected() {
+        let text = r#"
+[[jp_ceiling]]
+amount = 1
+valid_from = "2024-01"
+source = "a"
+[[jp_ceiling]]
+amount = 2
+valid_from = "2024-06"
+source = "b"
+"#;
+        let e = RuleSet::from_sources(&[("x.toml", text)]).unwrap_err();
+        assert!(e.message.contains("same time"), "{e}");
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_dates_are_rejected() {
+        let e = RuleSet::from_sources(&[(
+            "x.toml",
+            "[[jp_ceiling]]\namount = 1\nvalid_from = \"2024-13\"\nsource = \"a\"\n",
+        )])
+        .unwrap_err();
+        assert!(e.message.contains("valid_from"), "{e}");
+        let e = RuleSet::from_sources(&[(
+            "x.toml",
+            "[[jp_ceiling]]\namount = 1\nvalid_from = \"2024-01\"\nsource = \"a\"\nrate = 3\n",
+        )])
+        .unwrap_err();
+        assert!(e.message.contains("rate"), "{e}");
+        let e = RuleSet::from_sources(&[(
+            "x.toml",
+            "[[jp_ceiling]]\namount = 1\nvalid_from = \"2024-01\"\nsource = \"\"\n",
+        )])
+        .unwrap_err();
+        assert!(e.message.contains("source"), "{e}");
+    }
+}
