@@ -549,9 +549,22 @@ pub fn age_on(birth: Date, on: Date) -> i32 {
 }
 
 impl Registration {
-    /// Whether two registrations carry the same content (used to make retries safe: the same
-    /// registration sent twice is one registration).
-    pub fn same_content(&self, other: &Registration) -> bool {
-        self == other
+    /// Whether `other` registers the same participation with the same facts, so that a retry
+    /// of a registration is recognised as the registration already stored. Heirs are left out:
+    /// they are edited after registration, and derived review flags follow from the rest.
+    pub fn same_registration(&self, other: &Registration) -> bool {
+        self.nik == other.nik
+            && self.name == other.name
+            && self.birth_date == other.birth_date
+            && self.sex == other.sex
+            && self.phone == other.phone
+            && self.village == other.village
+            && self.segment == other.segment
+            && self.occupation_code == other.occupation_code
+            && self.income_base == other.income_base
+            && self.programmes == other.programmes
+            && self.registered_on == other.registered_on
+            && self.channel == other.channel
+            && self.agent_code == other.agent_code
     }
 }

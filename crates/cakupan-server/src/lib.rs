@@ -1,1 +1,87 @@
+//! Cakupan's HTTP server: `/healthz` and the JSON API under `/api/v1`, with its OpenAPI
+//! document at `/api/v1/openapi.json`.
+//!
+//! Every error is JSON naming the field and the rule (see [`error::ApiError`]). Personal data
+//! in responses is masked (NIK and phone); role-based access arrives with accounts.
 
+pub mod api;
+pub mod error;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use cakupan_domain::{RegionTree, RuleSet};
+use cakupan_store::Store;
+use std::sync::Arc;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// Largest request body accepted: a registration is well under 4 KiB.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Everything a request handler may use.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub regions: Arc<RegionTree>,
+    pub rules: Arc<RuleSet>,
+    /// Today's date for validation; a function so tests can fix it.
+    pub today: fn() -> time::Date,
+}
+
+/// Today's date in Western Indonesia Time (UTC+7), where most participants live.
+pub fn today_wib() -> time::Date {
+    (time::OffsetDateTime::now_utc() + time::Duration::hours(7)).date()
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", axum::routing::get(api::healthz))
+        .nest("/api/v1", api::routes())
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .with_state(state)
+}
+
+/// Serves until Ctrl-C or SIGTERM.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown())
+        .await
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,1 +1,465 @@
+//! The PostgreSQL store.
+//!
+//! Same contract as the SQLite store. Batches insert with one `INSERT … SELECT FROM UNNEST`
+//! per chunk (arrays bound as parameters, so one round trip per chunk), and concurrent
+//! registrations of the same NIK are settled by the unique key: `ON CONFLICT DO NOTHING`,
+//! then the rows that lost the race are compared with the winner.
 
+use async_trait::async_trait;
+use cakupan_domain::registration::Registration;
+use cakupan_domain::{Level, Nik, RegionTree, Segment};
+use cakupan_store::{
+    HeirRow, Outcome, Participant, ParticipantRow, RegionsLoaded, Result, Store, StoreError,
+    kpj_for, plan_batch, resolve_duplicates,
+};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Row, Transaction};
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::time::Duration;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+const SELECT: &str = "SELECT id, kpj, nik, segment, name, to_char(birth_date, 'YYYY-MM-DD'), sex, phone, village_code, occupation_code, sector, income_base, programs, to_char(registered_on, 'YYYY-MM-DD'), channel, agent_code, review_flags, dukcapil_status FROM participants";
+const CHUNK: usize = 5_000;
+
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+fn db(e: sqlx::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+fn decode(row: &sqlx::postgres::PgRow) -> Result<ParticipantRow> {
+    let f = || -> Result<ParticipantRow, sqlx::Error> {
+        Ok(ParticipantRow {
+            id: row.try_get(0)?,
+            kpj: row.try_get(1)?,
+            nik: row.try_get(2)?,
+            segment: row.try_get(3)?,
+            name: row.try_get(4)?,
+            birth_date: row.try_get(5)?,
+            sex: row.try_get(6)?,
+            phone: row.try_get(7)?,
+            village_code: row.try_get(8)?,
+            occupation_code: row.try_get(9)?,
+            sector: row.try_get(10)?,
+            income_base: row.try_get(11)?,
+            programs: row.try_get(12)?,
+            registered_on: row.try_get(13)?,
+            channel: row.try_get(14)?,
+            agent_code: row.try_get(15)?,
+            review_flags: row.try_get(16)?,
+            dukcapil_status: row.try_get(17)?,
+        })
+    };
+    f().map_err(db)
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user@host:port/db`) and applies migrations.
+    /// `max_connections` sizes the pool (see docs/operations.md).
+    pub async fn open(url: &str, max_connections: u32) -> Result<PgStore> {
+        let opts = PgConnectOptions::from_str(url).map_err(|e| StoreError::Url(e.to_string()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts)
+            .await
+            .map_err(db)?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(PgStore { pool })
+    }
+
+    async fn existing(
+        tx: &mut Transaction<'_, Postgres>,
+        niks: Vec<String>,
+    ) -> Result<HashMap<(Nik, Segment), (i64, String, Registration)>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE nik = ANY($1)")))
+            .bind(niks)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(db)?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let p = decode(&row)?.into_participant(Vec::new())?;
+            out.insert(
+                (p.registration.nik, p.registration.segment),
+                (p.id, p.kpj, p.registration),
+            );
+        }
+        Ok(out)
+    }
+
+    async fn load(
+        &self,
+        clause: &'static str,
+        bind: impl for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send + 'static,
+    ) -> Result<Vec<Participant>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} {clause}")))
+            .bind(bind)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let pr = decode(&row)?;
+            let heirs = sqlx::query(
+                "SELECT name, relationship, nik, phone FROM heirs WHERE participant_id = $1 ORDER BY position",
+            )
+            .bind(pr.id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|h| {
+                Ok(HeirRow {
+                    name: h.try_get(0)?,
+                    relationship: h.try_get(1)?,
+                    nik: h.try_get(2)?,
+                    phone: h.try_get(3)?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(db)?;
+            out.push(pr.into_participant(heirs)?);
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn health(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(db)
+    }
+
+    async fn ensure_regions(&self, tree: &RegionTree) -> Result<RegionsLoaded> {
+        let fingerprint = tree.fingerprint();
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // Serialise concurrent first starts.
+        sqlx::query("LOCK TABLE regions IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'regions_fingerprint'")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        if stored.as_deref() == Some(fingerprint.as_str()) {
+            tx.rollback().await.map_err(db)?;
+            return Ok(RegionsLoaded {
+                loaded: false,
+                count: tree.len() as u64,
+            });
+        }
+        let regions: Vec<_> = tree.iter().collect();
+        for chunk in regions.chunks(20_000) {
+            let codes: Vec<String> = chunk.iter().map(|r| r.code.to_string()).collect();
+            let parents: Vec<Option<String>> = chunk
+                .iter()
+                .map(|r| {
+                    r.code
+                        .parent()
+                        .filter(|p| p.level() != Level::Nation)
+                        .map(|p| p.to_string())
+                })
+                .collect();
+            let levels: Vec<i16> = chunk
+                .iter()
+                .map(|r| i16::from(r.code.level().depth()))
+                .collect();
+            let names: Vec<String> = chunk.iter().map(|r| r.name.clone()).collect();
+            let kinds: Vec<String> = chunk.iter().map(|r| r.kind.clone()).collect();
+            sqlx::query(
+                "INSERT INTO regions (code, parent_code, level, name, kind)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::smallint[], $4::text[], $5::text[])
+                 ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind",
+            )
+            .bind(codes)
+            .bind(parents)
+            .bind(levels)
+            .bind(names)
+            .bind(kinds)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        sqlx::query("INSERT INTO meta (key, value) VALUES ('regions_fingerprint', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(&fingerprint)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(RegionsLoaded {
+            loaded: true,
+            count: tree.len() as u64,
+        })
+    }
+
+    async fn region_counts(&self) -> Result<Vec<(Level, u64)>> {
+        let rows = sqlx::query(
+            "SELECT level::bigint, COUNT(*) FROM regions GROUP BY level ORDER BY level",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let level: i64 = r.try_get(0).map_err(db)?;
+                let n: i64 = r.try_get(1).map_err(db)?;
+                let level = match level {
+                    1 => Level::Province,
+                    2 => Level::Regency,
+                    3 => Level::District,
+                    _ => Level::Village,
+                };
+                Ok((level, n as u64))
+            })
+            .collect()
+    }
+
+    async fn register_batch(&self, regs: &[Registration]) -> Result<Vec<Outcome>> {
+        if regs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let niks: Vec<String> = regs.iter().map(|r| r.nik.to_string()).collect();
+        let existing = Self::existing(&mut tx, niks).await?;
+        let (mut outcomes, insert) = plan_batch(regs, &existing);
+        if !insert.is_empty() {
+            let ids: Vec<i64> =
+                sqlx::query_scalar("SELECT nextval('participant_seq') FROM generate_series(1, $1)")
+                    .bind(insert.len() as i64)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            let mut inserted_keys: HashSet<(String, String)> = HashSet::new();
+            let pairs: Vec<(usize, i64)> = insert.iter().copied().zip(ids).collect();
+            for chunk in pairs.chunks(CHUNK) {
+                let mut c = Columns::default();
+                for &(i, id) in chunk {
+                    let r = &regs[i];
+                    let kpj = kpj_for(id)?;
+                    c.push(id, kpj, r);
+                }
+                let rows = sqlx::query(
+                    "INSERT INTO participants (id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, registered_on, channel, agent_code, review_flags)
+                     SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::date[], $15::text[], $16::text[], $17::text[])
+                     ON CONFLICT (nik, segment) DO NOTHING
+                     RETURNING nik, segment",
+                )
+                .bind(c.id).bind(c.kpj).bind(c.nik).bind(c.segment).bind(c.name).bind(c.birth_date)
+                .bind(c.sex).bind(c.phone).bind(c.village).bind(c.occupation).bind(c.sector)
+                .bind(c.income).bind(c.programs).bind(c.registered_on).bind(c.channel).bind(c.agent).bind(c.flags)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+                for row in rows {
+                    inserted_keys
+                        .insert((row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?));
+                }
+            }
+            let mut lost = Vec::new();
+            for &(i, id) in &pairs {
+                let r = &regs[i];
+                if inserted_keys.contains(&(r.nik.to_string(), r.segment.to_string())) {
+                    outcomes[i] = Some(Outcome::Created {
+                        id,
+                        kpj: kpj_for(id)?,
+                    });
+                    for (pos, h) in r.heirs.iter().enumerate() {
+                        let h = HeirRow::from_heir(h);
+                        sqlx::query("INSERT INTO heirs (participant_id, position, name, relationship, nik, phone) VALUES ($1, $2, $3, $4, $5, $6)")
+                            .bind(id).bind(pos as i32).bind(h.name).bind(h.relationship).bind(h.nik).bind(h.phone)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                    }
+                } else {
+                    lost.push(i);
+                }
+            }
+            if !lost.is_empty() {
+                // Another transaction registered these NIKs since we looked: compare with it.
+                let niks: Vec<String> = lost.iter().map(|&i| regs[i].nik.to_string()).collect();
+                let winners = Self::existing(&mut tx, niks).await?;
+                for i in lost {
+                    let r = &regs[i];
+                    outcomes[i] = match winners.get(&(r.nik, r.segment)) {
+                        Some((id, kpj, stored)) if stored.same_registration(r) => {
+                            Some(Outcome::Existing {
+                                id: *id,
+                                kpj: kpj.clone(),
+                            })
+                        }
+                        Some((_, kpj, _)) => Some(Outcome::Conflict {
+                            kpj: kpj.clone(),
+                            segment: r.segment,
+                        }),
+                        None => {
+                            return Err(StoreError::Database(format!(
+                                "registration of {} neither stored nor found",
+                                r.nik.masked()
+                            )));
+                        }
+                    };
+                }
+            }
+        }
+        tx.commit().await.map_err(db)?;
+        resolve_duplicates(regs, &mut outcomes);
+        outcomes
+            .into_iter()
+            .map(|o| {
+                o.ok_or_else(|| StoreError::Database("registration left without an outcome".into()))
+            })
+            .collect()
+    }
+
+    async fn participant(&self, id: i64) -> Result<Option<Participant>> {
+        Ok(self.load("WHERE id = $1", id).await?.into_iter().next())
+    }
+
+    async fn participant_by_kpj(&self, kpj: &str) -> Result<Option<Participant>> {
+        Ok(self
+            .load("WHERE kpj = $1", kpj.trim().to_string())
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn participants_by_nik(&self, nik: Nik) -> Result<Vec<Participant>> {
+        self.load("WHERE nik = $1 ORDER BY segment", nik.to_string())
+            .await
+    }
+
+    async fn count_participants(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM participants")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(n as u64)
+    }
+
+    async fn size_bytes(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(n as u64)
+    }
+}
+
+/// Column arrays for one UNNEST insert.
+#[derive(Default)]
+struct Columns {
+    id: Vec<i64>,
+    kpj: Vec<String>,
+    nik: Vec<String>,
+    segment: Vec<String>,
+    name: Vec<String>,
+    birth_date: Vec<time::Date>,
+    sex: Vec<String>,
+    phone: Vec<Option<String>>,
+    village: Vec<String>,
+    occupation: Vec<String>,
+    sector: Vec<String>,
+    income: Vec<i64>,
+    programs: Vec<String>,
+    registered_on: Vec<time::Date>,
+    channel: Vec<String>,
+    agent: Vec<Option<String>>,
+    flags: Vec<String>,
+}
+
+impl Columns {
+    fn push(&mut self, id: i64, kpj: String, r: &Registration) {
+        self.id.push(id);
+        self.kpj.push(kpj);
+        self.nik.push(r.nik.to_string());
+        self.segment.push(r.segment.to_string());
+        self.name.push(r.name.clone());
+        self.birth_date.push(r.birth_date);
+        self.sex.push(r.sex.to_string());
+        self.phone.push(r.phone.clone());
+        self.village.push(r.village.to_string());
+        self.occupation.push(r.occupation_code.clone());
+        self.sector.push(r.sector.as_str().to_string());
+        self.income.push(r.income_base.0);
+        self.programs.push(r.programmes.to_string());
+        self.registered_on.push(r.registered_on);
+        self.channel.push(r.channel.to_string());
+        self.agent.push(r.agent_code.clone());
+        self.flags.push(r.review_flags.join(","));
+    }
+}
+
+/// `url` with its database name replaced by `name` (query string kept).
+pub fn with_database(url: &str, name: &str) -> Result<String> {
+    let scheme_end = url
+        .find("://")
+        .ok_or_else(|| StoreError::Url(format!("no scheme in {url}")))?
+        + 3;
+    let rest = &url[scheme_end..];
+    let (before_query, query) = match rest.find('?') {
+        Some(q) => (&rest[..q], &rest[q..]),
+        None => (rest, ""),
+    };
+    let authority = match before_query.find('/') {
+        Some(s) => &before_query[..s],
+        None => before_query,
+    };
+    Ok(format!("{}{authority}/{name}{query}", &url[..scheme_end]))
+}
+
+/// Creates a new, empty database next to the one `url` names, for a test or benchmark run,
+/// and returns its URL. Names are `PREFIX_<pid>_<nanos>` so that runs never share one.
+pub async fn create_throwaway(url: &str, prefix: &str) -> Result<(String, String)> {
+    use sqlx::Connection;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let name = format!("{prefix}_{}_{nanos}", std::process::id());
+    let mut admin = sqlx::PgConnection::connect(url).await.map_err(db)?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut admin)
+        .await
+        .map_err(db)?;
+    admin.close().await.map_err(db)?;
+    Ok((with_database(url, &name)?, name))
+}
+
+/// Drops a database made by [`create_throwaway`].
+pub async fn drop_database(url: &str, name: &str) -> Result<()> {
+    use sqlx::Connection;
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(StoreError::Url(format!(
+            "refusing to drop database '{name}'"
+        )));
+    }
+    let mut admin = sqlx::PgConnection::connect(url).await.map_err(db)?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .map_err(db)?;
+    admin.close().await.map_err(db)?;
+    Ok(())
+}

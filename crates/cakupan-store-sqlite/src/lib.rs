@@ -1,1 +1,360 @@
+//! The embedded SQLite store: one file in WAL mode, the default backend.
+//!
+//! Writes go through a pool of exactly one connection, so write transactions queue in the
+//! process instead of failing with `SQLITE_BUSY`; reads use a separate pool and see the last
+//! committed state (WAL lets them run beside the writer).
 
+use async_trait::async_trait;
+use cakupan_domain::registration::Registration;
+use cakupan_domain::{Level, Nik, RegionTree, Segment};
+use cakupan_store::{
+    HeirRow, Outcome, ParticipantRow, RegionsLoaded, Result, Store, StoreError, kpj_for,
+    plan_batch, resolve_duplicates,
+};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Columns of `participants` in the order the code binds and reads them.
+const COLUMNS: &str = "id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, registered_on, channel, agent_code, review_flags, dukcapil_status";
+/// SQLite allows 32,766 bound parameters per statement; 18 columns × 1,000 rows stays below.
+const INSERT_CHUNK: usize = 1_000;
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+fn db(e: sqlx::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` (`sqlite://path/to/file.db`) and
+    /// applies migrations.
+    pub async fn open(url: &str) -> Result<SqliteStore> {
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Url(e.to_string()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30))
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone())
+            .await
+            .map_err(db)?;
+        MIGRATOR
+            .run(&writer)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts.read_only(true))
+            .await
+            .map_err(db)?;
+        Ok(SqliteStore { writer, reader })
+    }
+
+    async fn existing(
+        tx: &mut Transaction<'_, Sqlite>,
+        regs: &[Registration],
+    ) -> Result<HashMap<(Nik, Segment), (i64, String, Registration)>> {
+        let mut out = HashMap::new();
+        for chunk in regs.chunks(INSERT_CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(format!(
+                "SELECT {COLUMNS} FROM participants WHERE nik IN ("
+            ));
+            let mut sep = q.separated(", ");
+            for r in chunk {
+                sep.push_bind(r.nik.to_string());
+            }
+            q.push(")");
+            let rows = q.build().fetch_all(&mut **tx).await.map_err(db)?;
+            for row in rows {
+                let p = decode(&row)?.into_participant(Vec::new())?;
+                out.insert(
+                    (p.registration.nik, p.registration.segment),
+                    (p.id, p.kpj, p.registration),
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    async fn load(
+        &self,
+        clause: &'static str,
+        bind: String,
+    ) -> Result<Vec<cakupan_store::Participant>> {
+        let sql = format!("SELECT {COLUMNS} FROM participants {clause}");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(bind)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let pr = decode(&row)?;
+            let heirs = sqlx::query(
+                "SELECT name, relationship, nik, phone FROM heirs WHERE participant_id = ?1 ORDER BY position",
+            )
+            .bind(pr.id)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|h| {
+                Ok(HeirRow {
+                    name: h.try_get(0)?,
+                    relationship: h.try_get(1)?,
+                    nik: h.try_get(2)?,
+                    phone: h.try_get(3)?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(db)?;
+            out.push(pr.into_participant(heirs)?);
+        }
+        Ok(out)
+    }
+}
+
+fn decode(row: &sqlx::sqlite::SqliteRow) -> Result<ParticipantRow> {
+    let f = || -> Result<ParticipantRow, sqlx::Error> {
+        Ok(ParticipantRow {
+            id: row.try_get(0)?,
+            kpj: row.try_get(1)?,
+            nik: row.try_get(2)?,
+            segment: row.try_get(3)?,
+            name: row.try_get(4)?,
+            birth_date: row.try_get(5)?,
+            sex: row.try_get(6)?,
+            phone: row.try_get(7)?,
+            village_code: row.try_get(8)?,
+            occupation_code: row.try_get(9)?,
+            sector: row.try_get(10)?,
+            income_base: row.try_get(11)?,
+            programs: row.try_get(12)?,
+            registered_on: row.try_get(13)?,
+            channel: row.try_get(14)?,
+            agent_code: row.try_get(15)?,
+            review_flags: row.try_get(16)?,
+            dukcapil_status: row.try_get(17)?,
+        })
+    };
+    f().map_err(db)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn health(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map(|_| ())
+            .map_err(db)
+    }
+
+    async fn ensure_regions(&self, tree: &RegionTree) -> Result<RegionsLoaded> {
+        let fingerprint = tree.fingerprint();
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'regions_fingerprint'")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        if stored.as_deref() == Some(fingerprint.as_str()) {
+            tx.rollback().await.map_err(db)?;
+            return Ok(RegionsLoaded {
+                loaded: false,
+                count: tree.len() as u64,
+            });
+        }
+        // Upsert, never delete: participants reference villages, and a region retired by a
+        // newer decree must stay for the people registered in it.
+        let regions: Vec<_> = tree.iter().collect();
+        for chunk in regions.chunks(5_000) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO regions (code, parent_code, level, name, kind) ",
+            );
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(r.code.to_string())
+                    .push_bind(
+                        r.code
+                            .parent()
+                            .filter(|p| p.level() != Level::Nation)
+                            .map(|p| p.to_string()),
+                    )
+                    .push_bind(i64::from(r.code.level().depth()))
+                    .push_bind(r.name.clone())
+                    .push_bind(r.kind.clone());
+            });
+            q.push(" ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind");
+            q.build().execute(&mut *tx).await.map_err(db)?;
+        }
+        sqlx::query("INSERT INTO meta (key, value) VALUES ('regions_fingerprint', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(&fingerprint)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(RegionsLoaded {
+            loaded: true,
+            count: tree.len() as u64,
+        })
+    }
+
+    async fn region_counts(&self) -> Result<Vec<(Level, u64)>> {
+        let rows = sqlx::query("SELECT level, COUNT(*) FROM regions GROUP BY level ORDER BY level")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let level: i64 = r.try_get(0).map_err(db)?;
+                let n: i64 = r.try_get(1).map_err(db)?;
+                let level = match level {
+                    1 => Level::Province,
+                    2 => Level::Regency,
+                    3 => Level::District,
+                    _ => Level::Village,
+                };
+                Ok((level, n as u64))
+            })
+            .collect()
+    }
+
+    async fn register_batch(&self, regs: &[Registration]) -> Result<Vec<Outcome>> {
+        if regs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let existing = Self::existing(&mut tx, regs).await?;
+        let (mut outcomes, insert) = plan_batch(regs, &existing);
+        if !insert.is_empty() {
+            let n = insert.len() as i64;
+            let first: i64 = sqlx::query_scalar(
+                "UPDATE sequences SET next_value = next_value + ?1 WHERE name = 'participant' RETURNING next_value - ?1",
+            )
+            .bind(n)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+            let mut rows = Vec::with_capacity(insert.len());
+            for (k, &i) in insert.iter().enumerate() {
+                let id = first + k as i64;
+                let kpj = kpj_for(id)?;
+                rows.push(ParticipantRow::from_registration(id, kpj.clone(), &regs[i]));
+                outcomes[i] = Some(Outcome::Created { id, kpj });
+            }
+            for chunk in rows.chunks(INSERT_CHUNK) {
+                let mut q =
+                    QueryBuilder::<Sqlite>::new(format!("INSERT INTO participants ({COLUMNS}) "));
+                q.push_values(chunk, |mut b, r| {
+                    b.push_bind(r.id)
+                        .push_bind(r.kpj.clone())
+                        .push_bind(r.nik.clone())
+                        .push_bind(r.segment.clone())
+                        .push_bind(r.name.clone())
+                        .push_bind(r.birth_date.clone())
+                        .push_bind(r.sex.clone())
+                        .push_bind(r.phone.clone())
+                        .push_bind(r.village_code.clone())
+                        .push_bind(r.occupation_code.clone())
+                        .push_bind(r.sector.clone())
+                        .push_bind(r.income_base)
+                        .push_bind(r.programs.clone())
+                        .push_bind(r.registered_on.clone())
+                        .push_bind(r.channel.clone())
+                        .push_bind(r.agent_code.clone())
+                        .push_bind(r.review_flags.clone())
+                        .push_bind(r.dukcapil_status.clone());
+                });
+                q.build().execute(&mut *tx).await.map_err(db)?;
+            }
+            for &i in &insert {
+                let Some(Outcome::Created { id, .. }) = &outcomes[i] else {
+                    continue;
+                };
+                for (pos, h) in regs[i].heirs.iter().enumerate() {
+                    let h = HeirRow::from_heir(h);
+                    sqlx::query("INSERT INTO heirs (participant_id, position, name, relationship, nik, phone) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                        .bind(id)
+                        .bind(pos as i64)
+                        .bind(h.name)
+                        .bind(h.relationship)
+                        .bind(h.nik)
+                        .bind(h.phone)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                }
+            }
+        }
+        tx.commit().await.map_err(db)?;
+        resolve_duplicates(regs, &mut outcomes);
+        outcomes
+            .into_iter()
+            .map(|o| {
+                o.ok_or_else(|| StoreError::Database("registration left without an outcome".into()))
+            })
+            .collect()
+    }
+
+    async fn participant(&self, id: i64) -> Result<Option<cakupan_store::Participant>> {
+        Ok(self
+            .load("WHERE id = CAST(?1 AS INTEGER)", id.to_string())
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn participant_by_kpj(&self, kpj: &str) -> Result<Option<cakupan_store::Participant>> {
+        Ok(self
+            .load("WHERE kpj = ?1", kpj.trim().to_string())
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn participants_by_nik(&self, nik: Nik) -> Result<Vec<cakupan_store::Participant>> {
+        self.load("WHERE nik = ?1 ORDER BY segment", nik.to_string())
+            .await
+    }
+
+    async fn count_participants(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM participants")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db)?;
+        Ok(n as u64)
+    }
+
+    async fn size_bytes(&self) -> Result<u64> {
+        // Checkpoint first so that the WAL's pages are counted in the main file.
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+        )
+        .fetch_one(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(n as u64)
+    }
+}

@@ -1,1 +1,306 @@
+//! The storage layer's contract: the [`Store`] trait every backend implements, the row types
+//! it returns and its errors. Backends live in their own crates (`cakupan-store-sqlite`,
+//! `cakupan-store-postgres`); one contract test suite runs against both.
 
+use async_trait::async_trait;
+use cakupan_domain::month::parse_date;
+use cakupan_domain::occupation::Sector;
+use cakupan_domain::registration::{Heir, Registration, Relationship};
+use cakupan_domain::{
+    Channel, Level, Nik, ProgrammeSet, RegionCode, RegionTree, Rupiah, Segment, Sex,
+};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// A stored participation: one NIK in one segment, with its KPJ number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Participant {
+    pub id: i64,
+    pub kpj: String,
+    pub registration: Registration,
+    /// Verification against the Dukcapil population registry: `unverified` until the
+    /// external check is connected.
+    pub dukcapil_status: String,
+}
+
+/// What happened to one registration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Stored now.
+    Created { id: i64, kpj: String },
+    /// The same registration was already stored (a retry or a re-run): nothing changed.
+    Existing { id: i64, kpj: String },
+    /// The NIK already has a different participation in this segment.
+    Conflict { kpj: String, segment: Segment },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "nik: this NIK already has a {segment} participation with different details (KPJ {kpj}); one participation per NIK per segment"
+    )]
+    Conflict { kpj: String, segment: Segment },
+    #[error("database URL: {0}")]
+    Url(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Whether the region table was (re)loaded on this start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RegionsLoaded {
+    pub loaded: bool,
+    pub count: u64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Checks the connection.
+    async fn health(&self) -> Result<()>;
+
+    /// Loads the region tree into the store if it is absent or differs from `tree`
+    /// (compared by fingerprint), in one transaction.
+    async fn ensure_regions(&self, tree: &RegionTree) -> Result<RegionsLoaded>;
+
+    /// Number of stored regions per level.
+    async fn region_counts(&self) -> Result<Vec<(Level, u64)>>;
+
+    /// Registers one participant (with heirs). A retry of a stored registration returns
+    /// `Existing`; a different participation for the same NIK and segment is
+    /// [`StoreError::Conflict`].
+    async fn register(&self, reg: &Registration) -> Result<Outcome> {
+        let out = self.register_batch(std::slice::from_ref(reg)).await?;
+        match out.into_iter().next() {
+            Some(Outcome::Conflict { kpj, segment }) => Err(StoreError::Conflict { kpj, segment }),
+            Some(o) => Ok(o),
+            None => Err(StoreError::Database("batch returned no outcome".into())),
+        }
+    }
+
+    /// Registers many participants in one transaction: one outcome per input, in order.
+    /// Within a batch the first occurrence of a NIK and segment wins.
+    async fn register_batch(&self, regs: &[Registration]) -> Result<Vec<Outcome>>;
+
+    async fn participant(&self, id: i64) -> Result<Option<Participant>>;
+    async fn participant_by_kpj(&self, kpj: &str) -> Result<Option<Participant>>;
+    /// Every participation of a NIK (at most one per segment), ordered by segment.
+    async fn participants_by_nik(&self, nik: Nik) -> Result<Vec<Participant>>;
+    async fn count_participants(&self) -> Result<u64>;
+    /// Bytes the database occupies on disk.
+    async fn size_bytes(&self) -> Result<u64>;
+}
+
+/// Decides each registration's outcome from what is stored (`existing`, keyed by NIK and
+/// segment) and what came earlier in the same batch. Returns the outcomes known now (`None`
+/// for rows to insert) and the indexes to insert.
+pub fn plan_batch(
+    regs: &[Registration],
+    existing: &HashMap<(Nik, Segment), (i64, String, Registration)>,
+) -> (Vec<Option<Outcome>>, Vec<usize>) {
+    let mut outcomes = vec![None; regs.len()];
+    let mut insert = Vec::new();
+    let mut first_in_batch: HashMap<(Nik, Segment), usize> = HashMap::new();
+    for (i, r) in regs.iter().enumerate() {
+        let key = (r.nik, r.segment);
+        if let Some((id, kpj, stored)) = existing.get(&key) {
+            outcomes[i] = Some(if stored.same_registration(r) {
+                Outcome::Existing {
+                    id: *id,
+                    kpj: kpj.clone(),
+                }
+            } else {
+                Outcome::Conflict {
+                    kpj: kpj.clone(),
+                    segment: r.segment,
+                }
+            });
+        } else if first_in_batch.contains_key(&key) {
+            // A repeat within the batch: resolved by `resolve_duplicates` once the first
+            // occurrence has its KPJ.
+        } else {
+            first_in_batch.insert(key, i);
+            insert.push(i);
+        }
+    }
+    (outcomes, insert)
+}
+
+/// Fills the outcomes of rows that repeat an earlier row of the same batch, once the earlier
+/// rows have been stored.
+pub fn resolve_duplicates(regs: &[Registration], outcomes: &mut [Option<Outcome>]) {
+    let mut first: HashMap<(Nik, Segment), usize> = HashMap::new();
+    for i in 0..regs.len() {
+        let key = (regs[i].nik, regs[i].segment);
+        match first.get(&key) {
+            None => {
+                first.insert(key, i);
+            }
+            Some(&j) if outcomes[i].is_none() => {
+                let (id, kpj) = match &outcomes[j] {
+                    Some(Outcome::Created { id, kpj }) | Some(Outcome::Existing { id, kpj }) => {
+                        (*id, kpj.clone())
+                    }
+                    Some(Outcome::Conflict { kpj, .. }) => (0, kpj.clone()),
+                    None => continue,
+                };
+                outcomes[i] = Some(if id != 0 && regs[j].same_registration(&regs[i]) {
+                    Outcome::Existing { id, kpj }
+                } else {
+                    Outcome::Conflict {
+                        kpj,
+                        segment: regs[i].segment,
+                    }
+                });
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// A participant row as stored, in text form, shared by both backends' decoding.
+#[derive(Debug, Clone, Default)]
+pub struct ParticipantRow {
+    pub id: i64,
+    pub kpj: String,
+    pub nik: String,
+    pub segment: String,
+    pub name: String,
+    pub birth_date: String,
+    pub sex: String,
+    pub phone: Option<String>,
+    pub village_code: String,
+    pub occupation_code: String,
+    pub sector: String,
+    pub income_base: i64,
+    pub programs: String,
+    pub registered_on: String,
+    pub channel: String,
+    pub agent_code: Option<String>,
+    pub review_flags: String,
+    pub dukcapil_status: String,
+}
+
+/// A stored heir in text form.
+#[derive(Debug, Clone, Default)]
+pub struct HeirRow {
+    pub name: String,
+    pub relationship: String,
+    pub nik: Option<String>,
+    pub phone: Option<String>,
+}
+
+fn corrupt(what: &str, id: i64, v: &str) -> StoreError {
+    StoreError::Corrupt(format!("participant {id}: {what} '{v}'"))
+}
+
+impl ParticipantRow {
+    /// The row of a registration about to be stored.
+    pub fn from_registration(id: i64, kpj: String, r: &Registration) -> ParticipantRow {
+        ParticipantRow {
+            id,
+            kpj,
+            nik: r.nik.to_string(),
+            segment: r.segment.to_string(),
+            name: r.name.clone(),
+            birth_date: cakupan_domain::month::format_date(r.birth_date),
+            sex: r.sex.to_string(),
+            phone: r.phone.clone(),
+            village_code: r.village.to_string(),
+            occupation_code: r.occupation_code.clone(),
+            sector: r.sector.as_str().to_string(),
+            income_base: r.income_base.0,
+            programs: r.programmes.to_string(),
+            registered_on: cakupan_domain::month::format_date(r.registered_on),
+            channel: r.channel.to_string(),
+            agent_code: r.agent_code.clone(),
+            review_flags: r.review_flags.join(","),
+            dukcapil_status: "unverified".into(),
+        }
+    }
+
+    pub fn into_participant(self, heirs: Vec<HeirRow>) -> Result<Participant> {
+        let id = self.id;
+        let nik = Nik::parse(&self.nik).map_err(|_| corrupt("nik", id, &self.nik))?;
+        let reg = Registration {
+            nik,
+            name: self.name,
+            birth_date: parse_date(&self.birth_date)
+                .ok_or_else(|| corrupt("birth_date", id, &self.birth_date))?,
+            sex: Sex::parse(&self.sex).ok_or_else(|| corrupt("sex", id, &self.sex))?,
+            phone: self.phone,
+            village: RegionCode::parse(&self.village_code)
+                .map_err(|_| corrupt("village_code", id, &self.village_code))?,
+            segment: Segment::parse(&self.segment)
+                .ok_or_else(|| corrupt("segment", id, &self.segment))?,
+            occupation_code: self.occupation_code,
+            sector: Sector::parse(&self.sector)
+                .ok_or_else(|| corrupt("sector", id, &self.sector))?,
+            income_base: Rupiah(self.income_base),
+            programmes: ProgrammeSet::parse(&self.programs)
+                .map_err(|_| corrupt("programs", id, &self.programs))?,
+            registered_on: parse_date(&self.registered_on)
+                .ok_or_else(|| corrupt("registered_on", id, &self.registered_on))?,
+            channel: Channel::parse(&self.channel)
+                .ok_or_else(|| corrupt("channel", id, &self.channel))?,
+            agent_code: self.agent_code,
+            heirs: heirs
+                .into_iter()
+                .map(|h| {
+                    Ok(Heir {
+                        relationship: Relationship::parse(&h.relationship)
+                            .ok_or_else(|| corrupt("heir relationship", id, &h.relationship))?,
+                        nik: match h.nik {
+                            Some(n) => {
+                                Some(Nik::parse(&n).map_err(|_| corrupt("heir nik", id, &n))?)
+                            }
+                            None => None,
+                        },
+                        name: h.name,
+                        phone: h.phone,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?,
+            review_flags: self
+                .review_flags
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+        };
+        Ok(Participant {
+            id,
+            kpj: self.kpj,
+            registration: reg,
+            dukcapil_status: self.dukcapil_status,
+        })
+    }
+}
+
+impl HeirRow {
+    pub fn from_heir(h: &Heir) -> HeirRow {
+        HeirRow {
+            name: h.name.clone(),
+            relationship: h.relationship.as_str().to_string(),
+            nik: h.nik.map(|n| n.to_string()),
+            phone: h.phone.clone(),
+        }
+    }
+}
+
+/// The KPJ issued for participant sequence number `n`.
+pub fn kpj_for(n: i64) -> Result<String> {
+    let n = u64::try_from(n).map_err(|_| StoreError::Database(format!("negative sequence {n}")))?;
+    cakupan_domain::Kpj::from_sequence(n)
+        .map(|k| k.to_string())
+        .map_err(|e| StoreError::Database(format!("participant sequence {n}: {e}")))
+}

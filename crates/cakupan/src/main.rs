@@ -1,1 +1,748 @@
-fn main() {}
+//! `cakupan`: the command line of the Cakupan platform.
+
+mod bench;
+mod generate;
+mod import;
+mod store;
+
+use anyhow::{Context as _, Result, bail};
+use cakupan_domain::month::{format_date, parse_date};
+use cakupan_domain::quote::{QuoteRequest, quote};
+use cakupan_domain::registration::{Context, HeirInput, RegistrationInput, validate};
+use cakupan_domain::{
+    Kpj, Level, Month, Nik, ProgrammeSet, RegionCode, RegionTree, RuleSet, Rupiah, Segment,
+};
+use cakupan_server::{AppState, today_wib};
+use cakupan_store::{Outcome, Participant, Store};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cakupan",
+    version,
+    about = "Cakupan: participant registry, contributions and coverage for a workers' social-security agency"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct Global {
+    /// Database URL: sqlite://FILE (default, created if missing) or postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        global = true,
+        env = "CAKUPAN_DB",
+        default_value = "sqlite://cakupan.db"
+    )]
+    db: String,
+    /// Read rule files from this directory instead of the ones built into the binary.
+    #[arg(long, global = true, env = "CAKUPAN_RULES_DIR")]
+    rules_dir: Option<PathBuf>,
+    /// PostgreSQL connection pool size.
+    #[arg(long, global = true, env = "CAKUPAN_PG_POOL", default_value_t = 16)]
+    pg_pool: u32,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the JSON API (and /healthz).
+    Serve {
+        #[arg(long, env = "CAKUPAN_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Load real regions and a simulated population into a local database, then serve.
+    Demo {
+        /// Simulated participants to generate and import on first run.
+        #[arg(long, default_value_t = 200_000)]
+        participants: u64,
+        #[arg(long, env = "CAKUPAN_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Load and exit without serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// The Kemendagri region tree.
+    Regions {
+        #[command(subcommand)]
+        command: RegionsCommand,
+    },
+    /// The monthly contribution due, per programme, from the rules in force.
+    Quote(QuoteArgs),
+    /// Register and look up participants.
+    Participant {
+        #[command(subcommand)]
+        command: ParticipantCommand,
+    },
+    /// Bulk import.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+    /// Generate simulated data files.
+    Generate {
+        #[command(subcommand)]
+        command: GenerateCommand,
+    },
+    /// Benchmarks (see docs/benchmarks.md).
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RegionsCommand {
+    /// Print the path from the province down to a region, with names.
+    Show { code: String },
+    /// Counts per level, in the carried data and in the database.
+    Stats,
+}
+
+#[derive(Debug, Args)]
+struct QuoteArgs {
+    #[arg(long)]
+    segment: String,
+    /// BPU: a bracket base; PU: the monthly wage. Whole rupiah.
+    #[arg(long)]
+    income_base: String,
+    /// Joined with '+', e.g. JKK+JKM.
+    #[arg(long)]
+    programs: String,
+    /// YYYY-MM.
+    #[arg(long)]
+    month: String,
+    /// Occupation code (rules/occupations.toml): decides the PP 50/2025 sector.
+    #[arg(long)]
+    occupation: String,
+    /// PU: the employer's JKK risk class 1–5.
+    #[arg(long)]
+    risk_class: Option<u8>,
+    /// JKK/JKM paid from APBN/APBD (no PP 50/2025 discount).
+    #[arg(long)]
+    budget_funded: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum ParticipantCommand {
+    /// Register one participant.
+    Register(RegisterArgs),
+    /// Show a participant by id, KPJ or NIK.
+    Show {
+        /// A participant id, an 11-digit KPJ or a 16-digit NIK.
+        key: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+struct RegisterArgs {
+    #[arg(long)]
+    nik: String,
+    #[arg(long)]
+    name: String,
+    #[arg(long)]
+    birth_date: String,
+    #[arg(long)]
+    sex: String,
+    #[arg(long, default_value = "")]
+    phone: String,
+    #[arg(long)]
+    village_code: String,
+    #[arg(long)]
+    segment: String,
+    #[arg(long)]
+    occupation_code: String,
+    #[arg(long)]
+    income_base: String,
+    #[arg(long)]
+    programs: String,
+    /// YYYY-MM-DD; today when absent.
+    #[arg(long, default_value = "")]
+    registered_on: String,
+    #[arg(long, default_value = "self")]
+    channel: String,
+    #[arg(long, default_value = "")]
+    agent_code: String,
+    /// An heir as NAME:RELATIONSHIP[:NIK[:PHONE]]; repeatable.
+    #[arg(long = "heir")]
+    heirs: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// Import participants.csv (DESIGN.md §5).
+    Participants {
+        file: PathBuf,
+        /// Where to write rejected rows (default: FILE.errors.csv).
+        #[arg(long)]
+        errors: Option<PathBuf>,
+        #[arg(long, default_value_t = import::DEFAULT_BATCH)]
+        batch: usize,
+        /// Print the summary as JSON (for scripts and `bench`).
+        #[arg(long)]
+        summary_json: bool,
+        /// No progress bar and no per-row messages on the terminal.
+        #[arg(long)]
+        quiet: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum GenerateCommand {
+    /// A simulated participants.csv.
+    Participants {
+        #[arg(long, default_value_t = 1_000_000)]
+        count: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Registration dates run up to this date (YYYY-MM-DD; default today).
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Reference data and rules, loaded once.
+#[derive(Debug)]
+pub struct Reference {
+    pub regions: Arc<RegionTree>,
+    pub rules: Arc<RuleSet>,
+}
+
+fn load_reference(global: &Global) -> Result<Reference> {
+    let regions = RegionTree::builtin().context("loading the carried region tree")?;
+    let rules = match &global.rules_dir {
+        None => RuleSet::builtin().context("loading the built-in rules")?,
+        Some(dir) => {
+            let mut files = Vec::new();
+            for e in
+                std::fs::read_dir(dir).with_context(|| format!("--rules-dir {}", dir.display()))?
+            {
+                let p = e?.path();
+                if p.extension().is_some_and(|x| x == "toml") {
+                    let name = p
+                        .file_name()
+                        .map(|n| n.to_string_lossy().to_string())
+                        .unwrap_or_default();
+                    files.push((
+                        name,
+                        std::fs::read_to_string(&p)
+                            .with_context(|| format!("reading {}", p.display()))?,
+                    ));
+                }
+            }
+            files.sort();
+            let refs: Vec<(&str, &str)> = files
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_str()))
+                .collect();
+            RuleSet::from_sources(&refs).context("loading rules from --rules-dir")?
+        }
+    };
+    Ok(Reference {
+        regions: Arc::new(regions),
+        rules: Arc::new(rules),
+    })
+}
+
+/// Opens the store and makes sure it holds the carried regions (first start loads them).
+async fn open_store(global: &Global, reference: &Reference) -> Result<Arc<dyn Store>> {
+    let store = store::open(&global.db, global.pg_pool).await?;
+    let loaded = store
+        .ensure_regions(&reference.regions)
+        .await
+        .context("loading regions into the store")?;
+    if loaded.loaded {
+        eprintln!(
+            "Loaded {} Kemendagri regions into the {} store.",
+            loaded.count,
+            store.backend()
+        );
+    }
+    Ok(store)
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CAKUPAN_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let reference = load_reference(&cli.global)?;
+    match cli.command {
+        Command::Regions { command } => regions(&cli.global, &reference, command).await,
+        Command::Quote(a) => quote_cmd(&reference, a),
+        Command::Participant { command } => participant(&cli.global, &reference, command).await,
+        Command::Import {
+            command:
+                ImportCommand::Participants {
+                    file,
+                    errors,
+                    batch,
+                    summary_json,
+                    quiet,
+                },
+        } => {
+            let store = open_store(&cli.global, &reference).await?;
+            let s = import::import_participants(
+                store,
+                reference.regions.clone(),
+                reference.rules.clone(),
+                today_wib(),
+                &file,
+                import::ImportOptions {
+                    batch,
+                    error_file: errors,
+                    progress: !quiet,
+                    quiet,
+                },
+            )
+            .await?;
+            if summary_json {
+                println!("{}", serde_json::to_string(&s)?);
+            } else {
+                println!(
+                    "{} rows: {} stored, {} already registered, {} rejected, {} warnings; {:.1} s ({:.0} rows/s), peak RSS {:.0} MB",
+                    s.rows,
+                    s.created,
+                    s.existing,
+                    s.rejected,
+                    s.warnings,
+                    s.seconds,
+                    s.rows_per_second,
+                    s.peak_rss_mb
+                );
+                if let Some(p) = &s.error_file {
+                    println!("Rejected rows and reasons: {}", p.display());
+                }
+            }
+            Ok(())
+        }
+        Command::Generate {
+            command:
+                GenerateCommand::Participants {
+                    count,
+                    seed,
+                    as_of,
+                    out,
+                },
+        } => {
+            let as_of = match as_of {
+                Some(s) => parse_date(&s)
+                    .with_context(|| format!("--as-of '{s}' must be a date YYYY-MM-DD"))?,
+                None => today_wib(),
+            };
+            match out {
+                Some(p) => {
+                    let mut f = std::fs::File::create(&p)
+                        .with_context(|| format!("creating {}", p.display()))?;
+                    generate::generate(
+                        &reference.regions,
+                        &reference.rules,
+                        count,
+                        seed,
+                        as_of,
+                        &mut f,
+                    )?;
+                    eprintln!("Wrote {count} participants to {}", p.display());
+                }
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut lock = stdout.lock();
+                    generate::generate(
+                        &reference.regions,
+                        &reference.rules,
+                        count,
+                        seed,
+                        as_of,
+                        &mut lock,
+                    )?;
+                }
+            }
+            Ok(())
+        }
+        Command::Serve { listen } => {
+            let store = open_store(&cli.global, &reference).await?;
+            serve(store, &reference, &listen).await
+        }
+        Command::Demo {
+            participants,
+            listen,
+            no_serve,
+        } => demo(&cli.global, &reference, participants, &listen, no_serve).await,
+        Command::Bench { command } => bench::run(&cli.global.db, &reference, command).await,
+    }
+}
+
+async fn serve(store: Arc<dyn Store>, reference: &Reference, listen: &str) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("--listen {listen}: cannot bind"))?;
+    let addr = listener.local_addr()?;
+    eprintln!(
+        "Cakupan ({} store) listening on http://{addr}  (API: /api/v1, OpenAPI: /api/v1/openapi.json)",
+        store.backend()
+    );
+    let state = AppState {
+        store,
+        regions: reference.regions.clone(),
+        rules: reference.rules.clone(),
+        today: today_wib,
+    };
+    cakupan_server::serve(listener, state).await?;
+    Ok(())
+}
+
+async fn demo(
+    global: &Global,
+    reference: &Reference,
+    participants: u64,
+    listen: &str,
+    no_serve: bool,
+) -> Result<()> {
+    let url = if global.db == "sqlite://cakupan.db" {
+        "sqlite://cakupan-demo.db".to_string()
+    } else {
+        global.db.clone()
+    };
+    let g = Global {
+        db: url.clone(),
+        rules_dir: global.rules_dir.clone(),
+        pg_pool: global.pg_pool,
+    };
+    let store = open_store(&g, reference).await?;
+    let have = store.count_participants().await?;
+    if have == 0 && participants > 0 {
+        let dir = std::env::temp_dir().join(format!("cakupan-demo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let file = dir.join("participants.csv");
+        eprintln!("Generating {participants} simulated participants across the real villages…");
+        {
+            let mut f = std::fs::File::create(&file)?;
+            generate::generate(
+                &reference.regions,
+                &reference.rules,
+                participants,
+                2026,
+                today_wib(),
+                &mut f,
+            )?;
+        }
+        eprintln!("Importing them into {url}…");
+        let s = import::import_participants(
+            store.clone(),
+            reference.regions.clone(),
+            reference.rules.clone(),
+            today_wib(),
+            &file,
+            import::ImportOptions {
+                batch: import::DEFAULT_BATCH,
+                error_file: Some(dir.join("errors.csv")),
+                progress: true,
+                quiet: false,
+            },
+        )
+        .await?;
+        eprintln!(
+            "{} stored, {} rejected in {:.1} s ({:.0} rows/s).",
+            s.created, s.rejected, s.seconds, s.rows_per_second
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        eprintln!("{url} already holds {have} participants; serving them.");
+    }
+    if no_serve {
+        return Ok(());
+    }
+    serve(store, reference, listen).await
+}
+
+async fn regions(global: &Global, reference: &Reference, cmd: RegionsCommand) -> Result<()> {
+    let tree = &reference.regions;
+    match cmd {
+        RegionsCommand::Show { code } => {
+            let c = RegionCode::parse(&code).map_err(|e| anyhow::anyhow!("code '{code}': {e}"))?;
+            let path = tree
+                .path(c)
+                .with_context(|| format!("{c} is not in the Kemendagri region list"))?;
+            for (depth, r) in path.iter().enumerate() {
+                let kind = if r.kind.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", r.kind)
+                };
+                println!(
+                    "{}{:<14} {:<9} {}{kind}",
+                    "  ".repeat(depth),
+                    r.code.to_string(),
+                    r.code.level().as_str(),
+                    r.name
+                );
+            }
+            let children = tree.children(c);
+            if !children.is_empty() {
+                println!("{} children", children.len());
+            }
+            Ok(())
+        }
+        RegionsCommand::Stats => {
+            let store = open_store(global, reference).await?;
+            let stored = store.region_counts().await?;
+            println!("{:<10} {:>8} {:>8}", "level", "carried", "stored");
+            for (i, level) in [
+                Level::Province,
+                Level::Regency,
+                Level::District,
+                Level::Village,
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let s = stored
+                    .iter()
+                    .find(|(l, _)| *l == level)
+                    .map(|x| x.1)
+                    .unwrap_or(0);
+                println!("{:<10} {:>8} {:>8}", level.as_str(), tree.counts()[i], s);
+            }
+            for (level, kind, n) in tree.kinds() {
+                println!("  {} {kind}: {n}", level.as_str());
+            }
+            println!(
+                "Source: Kepmendagri 300.2.2-2138/2025 as amended by 300.2.2-2430/2025, via cahyadsn/wilayah (MIT); see data/regions/README.md"
+            );
+            Ok(())
+        }
+    }
+}
+
+fn quote_cmd(reference: &Reference, a: QuoteArgs) -> Result<()> {
+    let rules = &reference.rules;
+    let segment = Segment::parse(&a.segment)
+        .with_context(|| format!("--segment must be one of {}", Segment::expected()))?;
+    let income_base =
+        Rupiah::parse(&a.income_base).context("--income-base must be a whole number of rupiah")?;
+    let programmes =
+        ProgrammeSet::parse(&a.programs).map_err(|m| anyhow::anyhow!("--programs: {m}"))?;
+    let month = Month::parse(&a.month).map_err(|e| anyhow::anyhow!("--month: {e}"))?;
+    let occ = rules.occupation(&a.occupation).with_context(|| {
+        format!(
+            "--occupation '{}' is not in the occupation list (rules/occupations.toml)",
+            a.occupation
+        )
+    })?;
+    let req = QuoteRequest {
+        segment,
+        income_base,
+        programmes,
+        month,
+        sector: occ.sector,
+        budget_funded: a.budget_funded,
+        risk_class: a.risk_class,
+    };
+    let q = quote(rules, &req).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&q)?);
+        return Ok(());
+    }
+    println!(
+        "{segment} {month}, income base {income_base}, {programmes}; occupation {} {} ({})",
+        occ.code,
+        occ.name_id,
+        occ.sector.as_str()
+    );
+    println!(
+        "{:<4} {:<9} {:>12} {:>12} {:>12} {:>12} {:>12}",
+        "prog", "payer", "basis", "nominal", "discount", "deferred", "due"
+    );
+    for l in &q.lines {
+        println!(
+            "{:<4} {:<9} {:>12} {:>12} {:>12} {:>12} {:>12}",
+            l.programme.as_str(),
+            l.payer.as_str(),
+            l.basis.to_string(),
+            l.nominal.to_string(),
+            l.discount.to_string(),
+            l.deferred.to_string(),
+            l.due.to_string()
+        );
+    }
+    println!("Total due per month: {}", q.total_due);
+    if segment == Segment::Pu {
+        println!("  employer {}, worker {}", q.employer_due, q.worker_due);
+    }
+    for al in &q.allocations {
+        println!("  internal: {} {}", al.label, al.amount);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let sources: Vec<&String> = q
+        .lines
+        .iter()
+        .flat_map(|l| l.sources.iter())
+        .filter(|s| seen.insert(*s))
+        .collect();
+    println!("Rules applied:");
+    for s in sources {
+        println!("  - {s}");
+    }
+    for n in &q.notes {
+        println!("Note: {n}");
+    }
+    Ok(())
+}
+
+async fn participant(
+    global: &Global,
+    reference: &Reference,
+    cmd: ParticipantCommand,
+) -> Result<()> {
+    let store = open_store(global, reference).await?;
+    match cmd {
+        ParticipantCommand::Register(a) => {
+            let mut heirs = Vec::new();
+            for h in &a.heirs {
+                let parts: Vec<&str> = h.split(':').collect();
+                if parts.len() < 2 {
+                    bail!("--heir '{h}': write NAME:RELATIONSHIP[:NIK[:PHONE]]");
+                }
+                heirs.push(HeirInput {
+                    name: parts[0].into(),
+                    relationship: parts[1].into(),
+                    nik: parts.get(2).copied().unwrap_or("").into(),
+                    phone: parts.get(3).copied().unwrap_or("").into(),
+                });
+            }
+            let input = RegistrationInput {
+                nik: a.nik,
+                name: a.name,
+                birth_date: a.birth_date,
+                sex: a.sex,
+                phone: a.phone,
+                village_code: a.village_code,
+                segment: a.segment,
+                occupation_code: a.occupation_code,
+                income_base: a.income_base,
+                programs: a.programs,
+                registered_on: a.registered_on,
+                channel: a.channel,
+                agent_code: a.agent_code,
+                heirs,
+            };
+            let ctx = Context {
+                regions: &reference.regions,
+                rules: &reference.rules,
+                today: today_wib(),
+            };
+            let (reg, warnings) = match validate(&ctx, &input) {
+                Ok(v) => v,
+                Err(errs) => {
+                    for e in errs.iter() {
+                        eprintln!("error: {e}");
+                    }
+                    bail!(
+                        "registration rejected: {} problem(s), nothing stored",
+                        errs.0.len()
+                    );
+                }
+            };
+            for w in &warnings {
+                eprintln!("warning: {w}");
+            }
+            match store.register(&reg).await? {
+                Outcome::Created { id, kpj } => println!("Registered: id {id}, KPJ {kpj}"),
+                Outcome::Existing { id, kpj } => println!(
+                    "Already registered with the same details: id {id}, KPJ {kpj} (nothing changed)"
+                ),
+                Outcome::Conflict { kpj, segment } => {
+                    bail!("nik: this NIK already has a {segment} participation (KPJ {kpj})")
+                }
+            }
+            Ok(())
+        }
+        ParticipantCommand::Show { key, json } => {
+            let key = key.trim();
+            let found: Vec<Participant> =
+                if key.len() == 16 && key.bytes().all(|b| b.is_ascii_digit()) {
+                    let nik = Nik::parse(key).map_err(|e| anyhow::anyhow!("nik: {e}"))?;
+                    store.participants_by_nik(nik).await?
+                } else if Kpj::parse(key).is_ok() || key.len() == 11 {
+                    store.participant_by_kpj(key).await?.into_iter().collect()
+                } else if let Ok(id) = key.parse::<i64>() {
+                    store.participant(id).await?.into_iter().collect()
+                } else {
+                    bail!("'{key}' is neither an id, an 11-digit KPJ nor a 16-digit NIK");
+                };
+            if found.is_empty() {
+                bail!("no participant found for '{key}'");
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&found)?);
+                return Ok(());
+            }
+            for p in found {
+                let r = &p.registration;
+                let path = reference
+                    .regions
+                    .path(r.village)
+                    .map(|v| {
+                        v.iter()
+                            .map(|x| x.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" › ")
+                    })
+                    .unwrap_or_default();
+                println!("KPJ {}  (id {})  {}", p.kpj, p.id, r.segment);
+                println!("  NIK          {}", r.nik);
+                println!("  name         {}", r.name);
+                println!("  born         {} ({})", format_date(r.birth_date), r.sex);
+                println!("  phone        {}", r.phone.as_deref().unwrap_or("-"));
+                println!("  domicile     {} {path}", r.village);
+                println!(
+                    "  occupation   {} ({})",
+                    r.occupation_code,
+                    r.sector.as_str()
+                );
+                println!("  income base  {}", r.income_base);
+                println!("  programmes   {}", r.programmes);
+                println!(
+                    "  registered   {} via {}{}",
+                    format_date(r.registered_on),
+                    r.channel,
+                    r.agent_code
+                        .as_deref()
+                        .map(|a| format!(" (agent {a})"))
+                        .unwrap_or_default()
+                );
+                for h in &r.heirs {
+                    println!("  heir         {} ({})", h.name, h.relationship.as_str());
+                }
+                if !r.review_flags.is_empty() {
+                    println!("  review       {}", r.review_flags.join(", "));
+                }
+                println!("  dukcapil     {}", p.dukcapil_status);
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! API errors: always JSON, always naming the field and the rule when input is at fault.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use cakupan_domain::{FieldError, FieldErrors};
+use cakupan_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// 422: the input broke one or more rules.
+    Invalid(FieldErrors),
+    /// 400: the body is not JSON, or not an object.
+    BadRequest(String),
+    NotFound(String),
+    /// 409: one participation per NIK per segment.
+    Conflict {
+        kpj: String,
+        message: String,
+    },
+    Internal(String),
+}
+
+/// One problem with one field.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldErrorBody {
+    /// The input field, e.g. `nik` or `heirs[0].name`.
+    pub field: String,
+    /// The stable code of the rule that failed, e.g. `nik.length`.
+    pub rule: String,
+    /// What is wrong, in words.
+    pub message: String,
+}
+
+impl From<&FieldError> for FieldErrorBody {
+    fn from(e: &FieldError) -> Self {
+        FieldErrorBody {
+            field: e.field.clone(),
+            rule: e.rule.to_string(),
+            message: e.message.clone(),
+        }
+    }
+}
+
+/// The error envelope of every failed request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// `invalid`, `bad_request`, `not_found`, `conflict` or `internal`.
+    pub error: String,
+    pub message: String,
+    /// For `invalid`: every problem found, by field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldErrorBody>,
+    /// For `conflict`: the KPJ of the participation that already exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub existing_kpj: Option<String>,
+}
+
+impl From<FieldErrors> for ApiError {
+    fn from(e: FieldErrors) -> Self {
+        ApiError::Invalid(e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict { ref kpj, .. } => ApiError::Conflict {
+                kpj: kpj.clone(),
+                message: e.to_string(),
+            },
+            other => {
+                tracing::error!(error = %other, "store error");
+                ApiError::Internal("the registry could not complete the request".into())
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match self {
+            ApiError::Invalid(errs) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorBody {
+                    error: "invalid".into(),
+                    message: errs.to_string(),
+                    errors: errs.iter().map(FieldErrorBody::from).collect(),
+                    existing_kpj: None,
+                },
+            ),
+            ApiError::BadRequest(m) => (
+                StatusCode::BAD_REQUEST,
+                ErrorBody {
+                    error: "bad_request".into(),
+                    message: m,
+                    errors: vec![],
+                    existing_kpj: None,
+                },
+            ),
+            ApiError::NotFound(m) => (
+                StatusCode::NOT_FOUND,
+                ErrorBody {
+                    error: "not_found".into(),
+                    message: m,
+                    errors: vec![],
+                    existing_kpj: None,
+                },
+            ),
+            ApiError::Conflict { kpj, message } => (
+                StatusCode::CONFLICT,
+                ErrorBody {
+                    error: "conflict".into(),
+                    errors: vec![FieldErrorBody {
+                        field: "nik".into(),
+                        rule: "nik.one_per_segment".into(),
+                        message: message.clone(),
+                    }],
+                    message,
+                    existing_kpj: Some(kpj),
+                },
+            ),
+            ApiError::Internal(m) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorBody {
+                    error: "internal".into(),
+                    message: m,
+                    errors: vec![],
+                    existing_kpj: None,
+                },
+            ),
+        };
+        (status, Json(body)).into_response()
+    }
+}

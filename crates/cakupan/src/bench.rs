@@ -1,0 +1,140 @@
+//! `cakupan bench`: reproducible measurements, each reported with a baseline from the same
+//! run (these machines are shared and noisy, so ratios travel better than absolute numbers).
+
+use crate::{Reference, generate, import};
+use anyhow::{Context as _, Result, bail};
+use cakupan_server::today_wib;
+use clap::Subcommand;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Import participants.csv files of the given sizes into fresh databases.
+    ///
+    /// Baseline: reading and validating the same file without storing it. Each import runs in
+    /// a child process so that its peak RSS is its own.
+    Import {
+        /// Row counts, comma separated.
+        #[arg(long, value_delimiter = ',', default_value = "100000,1000000")]
+        rows: Vec<u64>,
+        /// Where generated files are kept between runs.
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+struct Summary {
+    rows: u64,
+    created: u64,
+    existing: u64,
+    rejected: u64,
+    seconds: f64,
+    rows_per_second: f64,
+    peak_rss_mb: f64,
+}
+
+pub async fn run(db: &str, reference: &Reference, cmd: BenchCommand) -> Result<()> {
+    match cmd {
+        BenchCommand::Import { rows, work_dir } => {
+            import_bench(db, reference, &rows, work_dir).await
+        }
+    }
+}
+
+fn child_import(file: &Path, url: &str, errors: &Path) -> Result<Summary> {
+    let exe = std::env::current_exe()?;
+    let out = std::process::Command::new(exe)
+        .args(["import", "participants"])
+        .arg(file)
+        .args(["--db", url, "--summary-json", "--quiet", "--errors"])
+        .arg(errors)
+        .env("CAKUPAN_LOG", "warn")
+        .output()
+        .context("running the import child process")?;
+    if !out.status.success() {
+        bail!("import failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().unwrap_or("");
+    serde_json::from_str(line).with_context(|| format!("reading the import summary '{line}'"))
+}
+
+async fn import_bench(
+    db: &str,
+    reference: &Reference,
+    sizes: &[u64],
+    work_dir: Option<PathBuf>,
+) -> Result<()> {
+    let dir = work_dir.unwrap_or_else(|| std::env::temp_dir().join("cakupan-bench"));
+    std::fs::create_dir_all(&dir)?;
+    let postgres = db.starts_with("postgres");
+    let as_of = time::Date::from_calendar_date(2026, time::Month::November, 1)?;
+    let today = today_wib().max(as_of);
+    println!(
+        "| backend | rows | validate only (rows/s) | import (rows/s) | import ÷ validate | re-run (rows/s) | stored | peak RSS (MB) | DB bytes/participant |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for &n in sizes {
+        let file = dir.join(format!("participants-{n}-seed1-{as_of}.csv"));
+        if !file.exists() {
+            eprintln!("generating {}", file.display());
+            let tmp = file.with_extension("tmp");
+            let mut f = std::fs::File::create(&tmp)?;
+            generate::generate(&reference.regions, &reference.rules, n, 1, as_of, &mut f)?;
+            std::fs::rename(&tmp, &file)?;
+        }
+        let t = Instant::now();
+        let (good, bad) =
+            import::validate_file(&file, &reference.regions, &reference.rules, today)?;
+        let validate_rate = (good + bad) as f64 / t.elapsed().as_secs_f64();
+        let (url, cleanup): (String, Option<String>) = if postgres {
+            let (u, name) = cakupan_store_postgres::create_throwaway(db, "cakupan_bench").await?;
+            (u, Some(name))
+        } else {
+            let path = dir.join(format!("bench-{n}-{}.db", std::process::id()));
+            for ext in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+            }
+            (format!("sqlite://{}", path.display()), None)
+        };
+        let errors = dir.join(format!("errors-{n}.csv"));
+        let first = child_import(&file, &url, &errors)?;
+        let again = child_import(&file, &url, &errors)?;
+        if again.created != 0 || again.existing != first.created {
+            bail!("re-running the import stored rows twice: {again:?} after {first:?}");
+        }
+        let size = {
+            let s = crate::store::open(&url, 2).await?;
+            s.size_bytes().await?
+        };
+        println!(
+            "| {} | {} | {:.0} | {:.0} | {:.2} | {:.0} | {} | {:.0} | {:.0} |",
+            if postgres { "postgres" } else { "sqlite" },
+            first.rows,
+            validate_rate,
+            first.rows_per_second,
+            first.rows_per_second / validate_rate,
+            again.rows_per_second,
+            first.created,
+            first.peak_rss_mb,
+            size as f64 / first.created.max(1) as f64
+        );
+        eprintln!(
+            "  {} rows: {} stored, {} rejected in {:.1} s; re-run {} existing in {:.1} s",
+            first.rows, first.created, first.rejected, first.seconds, again.existing, again.seconds
+        );
+        match cleanup {
+            Some(name) => cakupan_store_postgres::drop_database(db, &name).await?,
+            None => {
+                let path = url.trim_start_matches("sqlite://");
+                for ext in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{path}{ext}"));
+                }
+            }
+        }
+    }
+    Ok(())
+}

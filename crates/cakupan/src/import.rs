@@ -1,0 +1,351 @@
+//! Bulk import of `participants.csv` (DESIGN.md §5): streamed, validated row by row, stored
+//! in batches, with every bad row reported by line number.
+//!
+//! A reader thread parses and validates while the store writes the previous batch, so the two
+//! cores overlap. Memory stays flat: at most two batches are in flight whatever the file size.
+//! Re-running a file stores nothing twice: rows already registered with the same details are
+//! counted as `existing`.
+
+use anyhow::{Context as _, Result, bail};
+use cakupan_domain::registration::{Context, Registration, RegistrationInput, validate};
+use cakupan_domain::{FieldError, RegionTree, RuleSet};
+use cakupan_store::{Outcome, Store};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+use time::Date;
+
+pub const COLUMNS: [&str; 13] = [
+    "nik",
+    "name",
+    "birth_date",
+    "sex",
+    "phone",
+    "village_code",
+    "segment",
+    "occupation_code",
+    "income_base",
+    "programs",
+    "registered_on",
+    "channel",
+    "agent_code",
+];
+
+/// How many rows go to the store in one transaction.
+pub const DEFAULT_BATCH: usize = 5_000;
+/// Rows whose errors are also printed to the terminal (all go to the error file).
+const TERMINAL_ERRORS: usize = 20;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportSummary {
+    pub rows: u64,
+    pub created: u64,
+    pub existing: u64,
+    pub rejected: u64,
+    pub warnings: u64,
+    pub seconds: f64,
+    pub rows_per_second: f64,
+    pub peak_rss_mb: f64,
+    pub error_file: Option<PathBuf>,
+}
+
+/// One validated row, or the problems of one row, with its line number.
+enum Item {
+    Good(u64, Registration, usize),
+    Bad(u64, Vec<FieldError>),
+}
+
+/// Validates only, storing nothing: the baseline that `bench import` compares against.
+pub fn validate_file(
+    path: &Path,
+    regions: &RegionTree,
+    rules: &RuleSet,
+    today: Date,
+) -> Result<(u64, u64)> {
+    let ctx = Context {
+        regions,
+        rules,
+        today,
+    };
+    let mut rdr = reader(path)?;
+    let (mut good, mut bad) = (0, 0);
+    let mut rec = csv::StringRecord::new();
+    while rdr.read_record(&mut rec)? {
+        match validate(&ctx, &input(&rec)) {
+            Ok(_) => good += 1,
+            Err(_) => bad += 1,
+        }
+    }
+    Ok((good, bad))
+}
+
+fn reader(path: &Path) -> Result<csv::Reader<BufReader<File>>> {
+    let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(BufReader::with_capacity(1 << 20, f));
+    let headers = rdr.headers().context("reading the header row")?.clone();
+    let got: Vec<&str> = headers.iter().map(str::trim).collect();
+    if got != COLUMNS {
+        bail!(
+            "{}: the header row must be exactly\n  {}\nbut is\n  {}",
+            path.display(),
+            COLUMNS.join(","),
+            got.join(",")
+        );
+    }
+    Ok(rdr)
+}
+
+fn input(rec: &csv::StringRecord) -> RegistrationInput {
+    let g = |i: usize| rec.get(i).unwrap_or("").to_string();
+    RegistrationInput {
+        nik: g(0),
+        name: g(1),
+        birth_date: g(2),
+        sex: g(3),
+        phone: g(4),
+        village_code: g(5),
+        segment: g(6),
+        occupation_code: g(7),
+        income_base: g(8),
+        programs: g(9),
+        registered_on: g(10),
+        channel: g(11),
+        agent_code: g(12),
+        heirs: Vec::new(),
+    }
+}
+
+/// Peak resident memory of this process so far, in MB (Linux `VmHWM`).
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+#[derive(Debug)]
+pub struct ImportOptions {
+    pub batch: usize,
+    pub error_file: Option<PathBuf>,
+    pub progress: bool,
+    pub quiet: bool,
+}
+
+pub async fn import_participants(
+    store: Arc<dyn Store>,
+    regions: Arc<RegionTree>,
+    rules: Arc<RuleSet>,
+    today: Date,
+    path: &Path,
+    opts: ImportOptions,
+) -> Result<ImportSummary> {
+    let started = Instant::now();
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let mut rdr = reader(path)?;
+    let error_path = opts.error_file.clone().unwrap_or_else(|| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(".errors.csv");
+        PathBuf::from(p)
+    });
+    let bar = if opts.progress {
+        let b = ProgressBar::new(size);
+        b.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {bytes}/{total_bytes} [{bar:30}] {per_sec} eta {eta} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<Item>, u64)>(2);
+    let batch = opts.batch.max(1);
+    let producer = tokio::task::spawn_blocking(move || -> Result<()> {
+        let ctx = Context {
+            regions: &regions,
+            rules: &rules,
+            today,
+        };
+        let mut rec = csv::StringRecord::new();
+        let mut items = Vec::with_capacity(batch);
+        let mut good = 0;
+        loop {
+            let more = match rdr.read_record(&mut rec) {
+                Ok(m) => m,
+                Err(e) => {
+                    let line = e.position().map(|p| p.line()).unwrap_or(0);
+                    items.push(Item::Bad(
+                        line,
+                        vec![FieldError::new("row", "csv.format", e.to_string())],
+                    ));
+                    if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                        return Err(e.into());
+                    }
+                    continue;
+                }
+            };
+            if more {
+                let line = rec.position().map(|p| p.line()).unwrap_or(0);
+                if rec.len() != COLUMNS.len() {
+                    items.push(Item::Bad(
+                        line,
+                        vec![FieldError::new(
+                            "row",
+                            "csv.columns",
+                            format!("expected {} columns, found {}", COLUMNS.len(), rec.len()),
+                        )],
+                    ));
+                } else {
+                    match validate(&ctx, &input(&rec)) {
+                        Ok((r, w)) => {
+                            items.push(Item::Good(line, r, w.len()));
+                            good += 1;
+                        }
+                        Err(e) => items.push(Item::Bad(line, e.0)),
+                    }
+                }
+            }
+            if good >= batch || (!more && !items.is_empty()) {
+                let pos = rdr.position().byte();
+                if tx.blocking_send((std::mem::take(&mut items), pos)).is_err() {
+                    return Ok(()); // the writer stopped; its error is reported there
+                }
+                good = 0;
+            }
+            if !more {
+                return Ok(());
+            }
+        }
+    });
+
+    let mut errors_out: Option<BufWriter<File>> = None;
+    let mut summary = ImportSummary::default();
+    let mut printed = 0usize;
+    while let Some((items, pos)) = rx.recv().await {
+        let mut regs = Vec::new();
+        let mut lines = Vec::new();
+        for item in items {
+            summary.rows += 1;
+            match item {
+                Item::Good(line, r, w) => {
+                    summary.warnings += w as u64;
+                    lines.push(line);
+                    regs.push(r);
+                }
+                Item::Bad(line, errs) => {
+                    summary.rejected += 1;
+                    report(
+                        &mut errors_out,
+                        &error_path,
+                        line,
+                        &errs,
+                        &mut printed,
+                        opts.quiet,
+                        &bar,
+                    )?;
+                }
+            }
+        }
+        let outcomes = store
+            .register_batch(&regs)
+            .await
+            .context("storing a batch of participants")?;
+        for (o, line) in outcomes.iter().zip(lines) {
+            match o {
+                Outcome::Created { .. } => summary.created += 1,
+                Outcome::Existing { .. } => summary.existing += 1,
+                Outcome::Conflict { kpj, segment } => {
+                    summary.rejected += 1;
+                    let e = FieldError::new(
+                        "nik",
+                        "nik.one_per_segment",
+                        format!(
+                            "this NIK already has a {segment} participation with different details (KPJ {kpj})"
+                        ),
+                    );
+                    report(
+                        &mut errors_out,
+                        &error_path,
+                        line,
+                        &[e],
+                        &mut printed,
+                        opts.quiet,
+                        &bar,
+                    )?;
+                }
+            }
+        }
+        bar.set_position(pos);
+        bar.set_message(format!(
+            "{} stored, {} rejected",
+            summary.created, summary.rejected
+        ));
+    }
+    producer.await.context("the reader thread failed")??;
+    bar.finish_and_clear();
+    if let Some(mut w) = errors_out {
+        w.flush()?;
+        summary.error_file = Some(error_path);
+    }
+    if printed < summary.rejected as usize && !opts.quiet {
+        eprintln!(
+            "… {} more rejected rows: see the error file",
+            summary.rejected as usize - printed
+        );
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary.rows_per_second = summary.rows as f64 / summary.seconds.max(1e-9);
+    summary.peak_rss_mb = peak_rss_mb();
+    Ok(summary)
+}
+
+fn report(
+    out: &mut Option<BufWriter<File>>,
+    path: &Path,
+    line: u64,
+    errs: &[FieldError],
+    printed: &mut usize,
+    quiet: bool,
+    bar: &ProgressBar,
+) -> Result<()> {
+    if out.is_none() {
+        let f = File::create(path)
+            .with_context(|| format!("creating the error file {}", path.display()))?;
+        let mut w = BufWriter::new(f);
+        writeln!(w, "line,field,rule,message")?;
+        *out = Some(w);
+    }
+    if let Some(w) = out.as_mut() {
+        for e in errs {
+            writeln!(
+                w,
+                "{line},{},{},\"{}\"",
+                e.field,
+                e.rule,
+                e.message.replace('"', "\"\"")
+            )?;
+        }
+    }
+    if !quiet && *printed < TERMINAL_ERRORS {
+        let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        bar.suspend(|| eprintln!("line {line}: {}", text.join("; ")));
+        *printed += 1;
+    }
+    Ok(())
+}

@@ -1,0 +1,262 @@
+//! The HTTP API, driven through the real router on a real SQLite store.
+
+use crate::harness;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use cakupan_server::{AppState, router};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+async fn app() -> (axum::Router, harness::TestDb) {
+    let db = harness::sqlite(true).await;
+    let state = AppState {
+        store: db.store.clone(),
+        regions: harness::regions().clone(),
+        rules: harness::rules().clone(),
+        today: harness::today,
+    };
+    (router(state), db)
+}
+
+async fn call(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    body: Option<String>,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if body.is_some() {
+        req = req.header("content-type", "application/json");
+    }
+    let resp = app
+        .clone()
+        .oneshot(
+            req.body(body.map(Body::from).unwrap_or_else(Body::empty))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let v = serde_json::from_slice(&bytes)
+        .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
+    (status, v)
+}
+
+fn body() -> Value {
+    json!({
+        "nik": "3273015203900003", "name": "Siti Aminah", "birth_date": "1990-03-12", "sex": "P",
+        "phone": "0812-3456-7890", "village_code": "32.73.01.1001", "segment": "BPU",
+        "occupation_code": "14.1", "income_base": 1000000, "programs": "JKK+JKM",
+        "registered_on": "2026-05-04", "channel": "perisai", "agent_code": "PRS-32-0001",
+        "heirs": [{"name": "Budi Santoso", "relationship": "suami"}]
+    })
+}
+
+#[tokio::test]
+async fn register_retry_conflict_and_lookups() {
+    let (app, db) = app().await;
+    let (s, v) = call(
+        &app,
+        "POST",
+        "/api/v1/participants",
+        Some(body().to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["outcome"], "created");
+    let p = &v["participant"];
+    assert_eq!(p["nik_masked"], "3273********0003");
+    assert_eq!(p["phone_masked"], "+62812****7890");
+    assert_eq!(p["sector"], "transport");
+    assert_eq!(p["village_path"][1], "Kota Bandung");
+    assert_eq!(p["heirs"][0]["relationship"], "spouse");
+    let kpj = p["kpj"].as_str().unwrap().to_string();
+    let id = p["id"].as_i64().unwrap();
+
+    // The same request again is a safe retry.
+    let (s, v) = call(
+        &app,
+        "POST",
+        "/api/v1/participants",
+        Some(body().to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["outcome"], "existing");
+    assert_eq!(v["participant"]["id"], id);
+
+    // Different details for the same NIK and segment: 409 naming the existing KPJ.
+    let mut other = body();
+    other["name"] = json!("Siti Rahmawati");
+    let (s, v) = call(
+        &app,
+        "POST",
+        "/api/v1/participants",
+        Some(other.to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(v["existing_kpj"], kpj.as_str());
+    assert_eq!(v["errors"][0]["field"], "nik");
+
+    let (s, v) = call(
+        &app,
+        "GET",
+        &format!("/api/v1/participants/by-kpj/{kpj}"),
+        None,
+    )
+    .await;
+    assert_eq!((s, v["id"].as_i64()), (StatusCode::OK, Some(id)));
+    let (s, v) = call(&app, "GET", &format!("/api/v1/participants/{id}"), None).await;
+    assert_eq!((s, v["kpj"].as_str()), (StatusCode::OK, Some(kpj.as_str())));
+    let (s, v) = call(
+        &app,
+        "POST",
+        "/api/v1/participants/lookup",
+        Some(json!({"nik": "3273015203900003"}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    let (s, _) = call(
+        &app,
+        "POST",
+        "/api/v1/participants/lookup",
+        Some(json!({"nik": "3273011203880001"}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, v) = call(&app, "GET", "/api/v1/participants/abc", None).await;
+    assert_eq!(
+        (s, v["errors"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("id"))
+    );
+    assert_eq!(db.store.count_participants().await.unwrap(), 1);
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn bad_input_names_every_field_and_rule() {
+    let (app, db) = app().await;
+    let mut b = body();
+    b["nik"] = json!("12345");
+    b["village_code"] = json!("32.73.01.9999");
+    b["occupation_code"] = json!("999");
+    b["birth_date"] = json!("1990-02-30");
+    b["income_base"] = json!(1050000);
+    b["heirs"] = json!([{"name": "", "relationship": "cousin"}]);
+    b["colour"] = json!("blue");
+    let (s, v) = call(&app, "POST", "/api/v1/participants", Some(b.to_string())).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"], "invalid");
+    // Unknown fields are reported before anything else is checked.
+    assert_eq!(v["errors"][0]["field"], "colour");
+    b.as_object_mut().unwrap().remove("colour");
+    let (_, v) = call(&app, "POST", "/api/v1/participants", Some(b.to_string())).await;
+    let pairs: Vec<(String, String)> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap().into(),
+                e["rule"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    for want in [
+        ("nik", "nik.length"),
+        ("village_code", "village_code.unknown"),
+        ("occupation_code", "occupation_code.unknown"),
+        ("birth_date", "date.format"),
+        ("heirs[0].name", "required"),
+        ("heirs[0].relationship", "heir.relationship"),
+    ] {
+        assert!(
+            pairs.contains(&(want.0.into(), want.1.into())),
+            "missing {want:?} in {pairs:?}"
+        );
+    }
+    let (s, v) = call(
+        &app,
+        "POST",
+        "/api/v1/participants",
+        Some("{not json".into()),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_request"))
+    );
+    let (s, v) = call(
+        &app,
+        "POST",
+        "/api/v1/participants",
+        Some(json!({"nik": {"x": 1}}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(v["errors"][0]["rule"], "type.string");
+    let big = format!(
+        "{{\"name\": \"{}\"}}",
+        "a".repeat(cakupan_server::MAX_BODY_BYTES + 1)
+    );
+    let (s, _) = call(&app, "POST", "/api/v1/participants", Some(big)).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        db.store.count_participants().await.unwrap(),
+        0,
+        "nothing stored"
+    );
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn health_regions_quote_and_openapi() {
+    let (app, db) = app().await;
+    let (s, v) = call(&app, "GET", "/healthz", None).await;
+    assert_eq!((s, v["status"].as_str()), (StatusCode::OK, Some("ok")));
+    let (s, v) = call(&app, "GET", "/api/v1/regions/32.73.01", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["path"][0]["name"], "Jawa Barat");
+    assert!(!v["children"].as_array().unwrap().is_empty());
+    let (s, _) = call(&app, "GET", "/api/v1/regions/99.99", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let q = "/api/v1/quote?segment=BPU&income_base=1000000&programs=JKK%2BJKM&occupation=84";
+    let (s, v) = call(&app, "GET", &format!("{q}&month=2026-05"), None).await;
+    assert_eq!(
+        (s, v["total_due"].as_i64()),
+        (StatusCode::OK, Some(8_400)),
+        "{v}"
+    );
+    let (_, v) = call(&app, "GET", &format!("{q}&month=2026-01"), None).await;
+    assert_eq!(v["total_due"], 16_800);
+    let (s, v) = call(
+        &app,
+        "GET",
+        "/api/v1/quote?segment=BPU&income_base=999&programs=JKK%2BJKM&occupation=84&month=2026-05",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, v["errors"][0]["rule"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("income_base.bracket")
+        )
+    );
+    let (s, v) = call(&app, "GET", "/api/v1/openapi.json", None).await;
+    assert_eq!(s, StatusCode::OK);
+    for path in [
+        "/api/v1/participants",
+        "/api/v1/participants/lookup",
+        "/api/v1/participants/by-kpj/{kpj}",
+        "/api/v1/quote",
+        "/healthz",
+    ] {
+        assert!(v["paths"][path].is_object(), "OpenAPI lacks {path}");
+    }
+    db.finish().await;
+}

@@ -1,0 +1,275 @@
+//! The `cakupan` command itself: generate, import (bad rows, re-runs), regions, quote.
+
+use crate::harness;
+use std::io::Write;
+use std::process::Command;
+
+fn cakupan(db: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cakupan"))
+        .args(args)
+        .env("CAKUPAN_DB", db)
+        .env("CAKUPAN_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn regions_show_and_stats() {
+    let (url, _) = harness::sqlite_url();
+    let out = ok(&cakupan(&url, &["regions", "show", "32.73.01.1001"]));
+    for name in ["Jawa Barat", "Kota Bandung", "Sukasari", "Sukarasa"] {
+        assert!(out.contains(name), "{out}");
+    }
+    let out = ok(&cakupan(&url, &["regions", "stats"]));
+    assert!(out.contains("village       83762    83762"), "{out}");
+    let bad = cakupan(&url, &["regions", "show", "32.73.01.9999"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not in the Kemendagri region list"));
+}
+
+#[test]
+fn quote_prints_the_breakdown() {
+    let (url, _) = harness::sqlite_url();
+    let args = [
+        "quote",
+        "--segment",
+        "BPU",
+        "--income-base",
+        "1000000",
+        "--programs",
+        "JKK+JKM",
+        "--occupation",
+        "84",
+        "--month",
+    ];
+    let may = ok(&cakupan(&url, &[&args[..], &["2026-05"]].concat()));
+    assert!(may.contains("Total due per month: Rp8,400"), "{may}");
+    let jan = ok(&cakupan(&url, &[&args[..], &["2026-01"]].concat()));
+    assert!(jan.contains("Total due per month: Rp16,800"), "{jan}");
+    let ojol = ok(&cakupan(
+        &url,
+        &[
+            "quote",
+            "--segment",
+            "BPU",
+            "--income-base",
+            "1000000",
+            "--programs",
+            "JKK+JKM",
+            "--occupation",
+            "14.1",
+            "--month",
+            "2026-01",
+        ],
+    ));
+    assert!(ojol.contains("Rp8,400"), "{ojol}");
+    let bad = cakupan(
+        &url,
+        &[
+            "quote",
+            "--segment",
+            "BPU",
+            "--income-base",
+            "1000001",
+            "--programs",
+            "JKK+JKM",
+            "--occupation",
+            "84",
+            "--month",
+            "2026-05",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("income_base"));
+}
+
+/// Generates a file, spoils some rows, imports it twice: good rows stored once, bad rows
+/// reported with their line numbers, nothing stored twice.
+fn import_round_trip(url: &str) {
+    let dir =
+        std::env::temp_dir().join(format!("cakupan-cli-{}-{}", std::process::id(), url.len()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("participants.csv");
+    ok(&cakupan(
+        url,
+        &[
+            "generate",
+            "participants",
+            "--count",
+            "3000",
+            "--seed",
+            "7",
+            "--as-of",
+            "2026-11-01",
+            "--out",
+            file.to_str().unwrap(),
+        ],
+    ));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3001);
+    let first_data = lines[1].to_string();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap();
+    // Line 3002: invalid NIK; 3003: unknown village; 3004: income base not in the table;
+    // 3005: the NIK of line 2 again in the same segment with another name; 3006: wrong column count.
+    let mut bad_nik: Vec<String> = first_data.split(',').map(String::from).collect();
+    bad_nik[0] = "12345".into();
+    writeln!(f, "{}", bad_nik.join(",")).unwrap();
+    let mut bad_village = first_data.split(',').map(String::from).collect::<Vec<_>>();
+    bad_village[0] = "3273015203900003".into();
+    bad_village[2] = "1990-03-12".into();
+    bad_village[3] = "P".into();
+    bad_village[5] = "32.73.01.9999".into();
+    writeln!(f, "{}", bad_village.join(",")).unwrap();
+    let mut bad_income = bad_village.clone();
+    bad_income[5] = "32.73.01.1001".into();
+    bad_income[6] = "BPU".into();
+    bad_income[7] = "84".into();
+    bad_income[8] = "1234567".into();
+    bad_income[9] = "JKK+JKM".into();
+    bad_income[11] = "self".into();
+    bad_income[12] = String::new();
+    writeln!(f, "{}", bad_income.join(",")).unwrap();
+    let mut dup = first_data.split(',').map(String::from).collect::<Vec<_>>();
+    dup[1] = "Nama Lain".into();
+    writeln!(f, "{}", dup.join(",")).unwrap();
+    writeln!(f, "too,few,columns").unwrap();
+    drop(f);
+
+    let errors = dir.join("errors.csv");
+    let run = || -> serde_json::Value {
+        let out = ok(&cakupan(
+            url,
+            &[
+                "import",
+                "participants",
+                file.to_str().unwrap(),
+                "--summary-json",
+                "--quiet",
+                "--errors",
+                errors.to_str().unwrap(),
+                "--batch",
+                "700",
+            ],
+        ));
+        serde_json::from_str(out.lines().last().unwrap()).unwrap()
+    };
+    let first = run();
+    assert_eq!(first["rows"], 3005, "{first}");
+    assert_eq!(first["created"], 3000, "{first}");
+    assert_eq!(first["rejected"], 5, "{first}");
+    let report = std::fs::read_to_string(&errors).unwrap();
+    for want in [
+        "3002,nik,nik.length",
+        "3003,village_code,village_code.unknown",
+        "3004,income_base,income_base.bracket",
+        "3005,nik,nik.one_per_segment",
+        "3006,row,csv.columns",
+    ] {
+        assert!(report.contains(want), "missing '{want}' in\n{report}");
+    }
+    let again = run();
+    assert_eq!(
+        again["created"], 0,
+        "a re-run stores nothing twice: {again}"
+    );
+    assert_eq!(again["existing"], 3000, "{again}");
+    assert_eq!(again["rejected"], 5, "{again}");
+
+    // The imported participant can be found by NIK.
+    let nik = first_data.split(',').next().unwrap();
+    let shown = ok(&cakupan(url, &["participant", "show", nik]));
+    assert!(shown.contains(nik), "{shown}");
+
+    // A header that is not the documented one is refused before anything is read.
+    let wrong = dir.join("wrong.csv");
+    std::fs::write(&wrong, "nik,name\n3273015203900003,Siti\n").unwrap();
+    let out = cakupan(
+        url,
+        &["import", "participants", wrong.to_str().unwrap(), "--quiet"],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("header row must be exactly"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn import_on_sqlite() {
+    let (url, path) = harness::sqlite_url();
+    import_round_trip(&url);
+    let _ = std::fs::remove_file(path);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_on_postgres() {
+    let Some(admin) = harness::postgres_url() else {
+        return;
+    };
+    let (url, name) = cakupan_store_postgres::create_throwaway(&admin, "cakupan_test")
+        .await
+        .unwrap();
+    let u = url.clone();
+    tokio::task::spawn_blocking(move || import_round_trip(&u))
+        .await
+        .unwrap();
+    cakupan_store_postgres::drop_database(&admin, &name)
+        .await
+        .unwrap();
+    harness::mark_postgres_ran("import_on_postgres");
+}
+
+#[test]
+fn register_from_the_command_line() {
+    let (url, path) = harness::sqlite_url();
+    let args = [
+        "participant",
+        "register",
+        "--nik",
+        "3273015203900003",
+        "--name",
+        "Siti Aminah",
+        "--birth-date",
+        "1990-03-12",
+        "--sex",
+        "P",
+        "--village-code",
+        "32.73.01.1001",
+        "--segment",
+        "BPU",
+        "--occupation-code",
+        "84",
+        "--income-base",
+        "1000000",
+        "--programs",
+        "JKK+JKM",
+        "--registered-on",
+        "2026-05-04",
+        "--heir",
+        "Budi:anak",
+    ];
+    let out = ok(&cakupan(&url, &args));
+    assert!(out.contains("Registered: id 1, KPJ"), "{out}");
+    let again = ok(&cakupan(&url, &args));
+    assert!(again.contains("Already registered"), "{again}");
+    let mut bad = args.to_vec();
+    bad[3] = "327301520390000"; // 15 digits
+    let out = cakupan(&url, &bad);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("nik: NIK must be exactly 16 digits") && err.contains("nothing stored"),
+        "{err}"
+    );
+    let _ = std::fs::remove_file(path);
+}

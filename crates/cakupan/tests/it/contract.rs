@@ -1,0 +1,263 @@
+//! The store contract: the same cases on SQLite and PostgreSQL.
+
+use crate::harness::{self, input, reg};
+use cakupan_domain::{Kpj, Level, Nik};
+use cakupan_store::{Outcome, Store, StoreError};
+use std::sync::Arc;
+
+macro_rules! contract {
+    ($($name:ident: $regions:expr),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = crate::harness::sqlite($regions).await;
+                    super::$name(db.store.clone()).await;
+                    db.finish().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = crate::harness::postgres(stringify!($name), $regions).await else { return };
+                    super::$name(db.store.clone()).await;
+                    db.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+contract! {
+    regions_load_once: false,
+    register_and_look_up: true,
+    retry_is_idempotent: true,
+    second_participation_in_segment_conflicts: true,
+    one_nik_in_both_segments: true,
+    batch_outcomes_in_order: true,
+    concurrent_retries_store_once: true,
+    failed_batch_writes_nothing: false,
+    missing_rows_are_none: true,
+}
+
+async fn regions_load_once(s: Arc<dyn Store>) {
+    let first = s.ensure_regions(harness::regions()).await.unwrap();
+    assert!(first.loaded);
+    assert_eq!(first.count, 91_599);
+    let again = s.ensure_regions(harness::regions()).await.unwrap();
+    assert!(!again.loaded, "a second start must not reload the regions");
+    let counts = s.region_counts().await.unwrap();
+    assert_eq!(
+        counts,
+        vec![
+            (Level::Province, 38),
+            (Level::Regency, 514),
+            (Level::District, 7_285),
+            (Level::Village, 83_762)
+        ]
+    );
+}
+
+async fn register_and_look_up(s: Arc<dyn Store>) {
+    let mut i = input("3273015203900003");
+    i.heirs = vec![cakupan_domain::registration::HeirInput {
+        name: "Budi Santoso".into(),
+        relationship: "suami".into(),
+        nik: "3273011203880001".into(),
+        phone: String::new(),
+    }];
+    let r = reg(&i);
+    let Outcome::Created { id, kpj } = s.register(&r).await.unwrap() else {
+        panic!("not created")
+    };
+    assert!(
+        Kpj::parse(&kpj).is_ok(),
+        "issued KPJ {kpj} carries a valid check digit"
+    );
+    let by_id = s.participant(id).await.unwrap().unwrap();
+    assert_eq!(by_id.kpj, kpj);
+    assert_eq!(
+        by_id.registration, r,
+        "everything registered reads back unchanged"
+    );
+    assert_eq!(by_id.registration.heirs.len(), 1);
+    assert_eq!(s.participant_by_kpj(&kpj).await.unwrap().unwrap().id, id);
+    let by_nik = s.participants_by_nik(r.nik).await.unwrap();
+    assert_eq!(by_nik.len(), 1);
+    assert_eq!(by_nik[0].id, id);
+    assert_eq!(s.count_participants().await.unwrap(), 1);
+}
+
+async fn retry_is_idempotent(s: Arc<dyn Store>) {
+    let r = reg(&input("3273015203900003"));
+    let Outcome::Created { id, kpj } = s.register(&r).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(s.register(&r).await.unwrap(), Outcome::Existing { id, kpj });
+    assert_eq!(s.count_participants().await.unwrap(), 1);
+}
+
+async fn second_participation_in_segment_conflicts(s: Arc<dyn Store>) {
+    let r = reg(&input("3273015203900003"));
+    let Outcome::Created { kpj, .. } = s.register(&r).await.unwrap() else {
+        panic!()
+    };
+    let mut other = input("3273015203900003");
+    other.name = "Siti Rahmawati".into();
+    match s.register(&reg(&other)).await {
+        Err(e @ StoreError::Conflict { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.starts_with("nik:"), "{msg}");
+            assert!(
+                msg.contains(&kpj),
+                "the error names the existing KPJ: {msg}"
+            );
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(s.count_participants().await.unwrap(), 1);
+}
+
+async fn one_nik_in_both_segments(s: Arc<dyn Store>) {
+    let bpu = reg(&input("3273015203900003"));
+    let mut pu = input("3273015203900003");
+    pu.segment = "PU".into();
+    pu.occupation_code = "15".into();
+    pu.income_base = "4500000".into();
+    pu.programs = "JKK+JKM+JHT+JP".into();
+    pu.channel = "employer".into();
+    let pu = reg(&pu);
+    assert!(matches!(
+        s.register(&bpu).await.unwrap(),
+        Outcome::Created { .. }
+    ));
+    assert!(matches!(
+        s.register(&pu).await.unwrap(),
+        Outcome::Created { .. }
+    ));
+    let both = s.participants_by_nik(bpu.nik).await.unwrap();
+    let segments: Vec<String> = both
+        .iter()
+        .map(|p| p.registration.segment.to_string())
+        .collect();
+    assert_eq!(segments, vec!["BPU", "PU"]);
+    assert_ne!(both[0].kpj, both[1].kpj);
+}
+
+async fn batch_outcomes_in_order(s: Arc<dyn Store>) {
+    let stored = reg(&input("3273015203900003"));
+    let Outcome::Created {
+        id: stored_id,
+        kpj: stored_kpj,
+    } = s.register(&stored).await.unwrap()
+    else {
+        panic!()
+    };
+    let a = reg(&input("3273011203880001"));
+    let mut changed = input("3273015203900003");
+    changed.income_base = "1200000".into();
+    let mut a_changed = input("3273011203880001");
+    a_changed.name = "Someone Else".into();
+    let batch = vec![
+        a.clone(),
+        stored.clone(),
+        reg(&changed),
+        a.clone(),
+        reg(&a_changed),
+    ];
+    let out = s.register_batch(&batch).await.unwrap();
+    let Outcome::Created {
+        id: a_id,
+        kpj: a_kpj,
+    } = out[0].clone()
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        out[1],
+        Outcome::Existing {
+            id: stored_id,
+            kpj: stored_kpj.clone()
+        }
+    );
+    assert_eq!(
+        out[2],
+        Outcome::Conflict {
+            kpj: stored_kpj,
+            segment: cakupan_domain::Segment::Bpu
+        }
+    );
+    assert_eq!(
+        out[3],
+        Outcome::Existing {
+            id: a_id,
+            kpj: a_kpj.clone()
+        }
+    );
+    assert_eq!(
+        out[4],
+        Outcome::Conflict {
+            kpj: a_kpj,
+            segment: cakupan_domain::Segment::Bpu
+        }
+    );
+    assert_eq!(s.count_participants().await.unwrap(), 2);
+}
+
+async fn concurrent_retries_store_once(s: Arc<dyn Store>) {
+    let r = reg(&input("3273015203900003"));
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let s = s.clone();
+            let r = r.clone();
+            tokio::spawn(async move { s.register(&r).await.unwrap() })
+        })
+        .collect();
+    let mut created = 0;
+    let mut ids = std::collections::HashSet::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Outcome::Created { id, .. } => {
+                created += 1;
+                ids.insert(id);
+            }
+            Outcome::Existing { id, .. } => {
+                ids.insert(id);
+            }
+            o => panic!("{o:?}"),
+        }
+    }
+    assert_eq!(created, 1, "exactly one of the concurrent retries stores");
+    assert_eq!(ids.len(), 1, "all retries see the same participant");
+    assert_eq!(s.count_participants().await.unwrap(), 1);
+}
+
+async fn failed_batch_writes_nothing(s: Arc<dyn Store>) {
+    // No regions loaded: the village reference fails inside the transaction, after other
+    // rows of the batch were inserted. Nothing of the batch may remain.
+    let batch = vec![
+        reg(&input("3273015203900003")),
+        reg(&input("3273011203880001")),
+    ];
+    let e = s.register_batch(&batch).await.unwrap_err();
+    assert!(matches!(e, StoreError::Database(_)), "{e}");
+    assert_eq!(s.count_participants().await.unwrap(), 0);
+    // And the store still works afterwards.
+    s.ensure_regions(harness::regions()).await.unwrap();
+    assert_eq!(s.register_batch(&batch).await.unwrap().len(), 2);
+    assert_eq!(s.count_participants().await.unwrap(), 2);
+}
+
+async fn missing_rows_are_none(s: Arc<dyn Store>) {
+    assert!(s.participant(424_242).await.unwrap().is_none());
+    assert!(s.participant_by_kpj("00000005724").await.unwrap().is_none());
+    assert!(
+        s.participants_by_nik(Nik::parse("3273015203900003").unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.count_participants().await.unwrap(), 0);
+}

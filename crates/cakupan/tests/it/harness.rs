@@ -1,0 +1,164 @@
+//! Throwaway databases for tests.
+
+use cakupan_domain::registration::{Context, Registration, RegistrationInput, validate};
+use cakupan_domain::{RegionTree, RuleSet};
+use cakupan_store::Store;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
+
+pub fn regions() -> &'static Arc<RegionTree> {
+    static T: OnceLock<Arc<RegionTree>> = OnceLock::new();
+    T.get_or_init(|| Arc::new(RegionTree::builtin().unwrap()))
+}
+
+pub fn rules() -> &'static Arc<RuleSet> {
+    static R: OnceLock<Arc<RuleSet>> = OnceLock::new();
+    R.get_or_init(|| Arc::new(RuleSet::builtin().unwrap()))
+}
+
+pub fn today() -> time::Date {
+    time::macros::date!(2026 - 11 - 23)
+}
+
+/// A valid BPU registration input; tests change what they need.
+pub fn input(nik: &str) -> RegistrationInput {
+    RegistrationInput {
+        nik: nik.into(),
+        name: "Siti Aminah".into(),
+        birth_date: "1990-03-12".into(),
+        sex: "P".into(),
+        phone: "081234567890".into(),
+        village_code: "32.73.01.1001".into(),
+        segment: "BPU".into(),
+        occupation_code: "84.1".into(),
+        income_base: "1000000".into(),
+        programs: "JKK+JKM".into(),
+        registered_on: "2026-05-04".into(),
+        channel: "self".into(),
+        agent_code: String::new(),
+        heirs: vec![],
+    }
+}
+
+pub fn reg(i: &RegistrationInput) -> Registration {
+    let ctx = Context {
+        regions: regions(),
+        rules: rules(),
+        today: today(),
+    };
+    validate(&ctx, i).unwrap().0
+}
+
+/// A test database and how to throw it away.
+pub struct TestDb {
+    pub store: Arc<dyn Store>,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(PathBuf),
+    Postgres {
+        admin: String,
+        name: String,
+        test: String,
+    },
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+pub fn sqlite_url() -> (String, PathBuf) {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let dir = std::env::temp_dir().join("cakupan-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("t-{}-{n}.db", std::process::id()));
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+    }
+    (format!("sqlite://{}", path.display()), path)
+}
+
+pub async fn sqlite(with_regions: bool) -> TestDb {
+    let (url, path) = sqlite_url();
+    let store: Arc<dyn Store> =
+        Arc::new(cakupan_store_sqlite::SqliteStore::open(&url).await.unwrap());
+    if with_regions {
+        store.ensure_regions(regions()).await.unwrap();
+    }
+    TestDb {
+        store,
+        cleanup: Cleanup::File(path),
+    }
+}
+
+/// The PostgreSQL server to test against, if any. With `CAKUPAN_REQUIRE_POSTGRES=1` (as
+/// `.ci/run` sets it) a missing URL fails the test instead of skipping it.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("CAKUPAN_TEST_POSTGRES_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            if std::env::var("CAKUPAN_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+                panic!("CAKUPAN_REQUIRE_POSTGRES=1 but CAKUPAN_TEST_POSTGRES_URL is not set");
+            }
+            eprintln!("CAKUPAN_TEST_POSTGRES_URL not set: PostgreSQL half skipped");
+            None
+        }
+    }
+}
+
+pub async fn postgres(test: &str, with_regions: bool) -> Option<TestDb> {
+    let admin = postgres_url()?;
+    let (url, name) = cakupan_store_postgres::create_throwaway(&admin, "cakupan_test")
+        .await
+        .unwrap();
+    let store: Arc<dyn Store> = Arc::new(
+        cakupan_store_postgres::PgStore::open(&url, 8)
+            .await
+            .unwrap(),
+    );
+    if with_regions {
+        store.ensure_regions(regions()).await.unwrap();
+    }
+    Some(TestDb {
+        store,
+        cleanup: Cleanup::Postgres {
+            admin,
+            name,
+            test: test.into(),
+        },
+    })
+}
+
+impl TestDb {
+    /// Drops the database and, for PostgreSQL, records that this test ran there.
+    pub async fn finish(self) {
+        let TestDb { store, cleanup } = self;
+        drop(store);
+        match cleanup {
+            Cleanup::File(p) => {
+                for ext in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{ext}", p.display()));
+                }
+            }
+            Cleanup::Postgres { admin, name, test } => {
+                cakupan_store_postgres::drop_database(&admin, &name)
+                    .await
+                    .unwrap();
+                mark_postgres_ran(&test);
+            }
+        }
+    }
+}
+
+/// `.ci/run` counts these lines to prove that the PostgreSQL half really ran.
+pub fn mark_postgres_ran(test: &str) {
+    if let Ok(path) = std::env::var("CAKUPAN_TEST_PG_MARKER") {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        writeln!(f, "{test}").unwrap();
+    }
+}
