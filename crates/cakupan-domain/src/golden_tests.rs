@@ -365,7 +365,8 @@ fn registration_accepts_and_normalises() {
 
 #[test]
 fn registration_errors_name_field_and_rule() {
-    let cases: Vec<(fn(&mut RegistrationInput), &str, &str)> = vec![
+    type Case = (fn(&mut RegistrationInput), &'static str, &'static str);
+    let cases: Vec<Case> = vec![
         (|i| i.nik = "12345".into(), "nik", "nik.length"),
         (
             |i| i.nik = "3273013203900003".into(),

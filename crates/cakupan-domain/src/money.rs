@@ -91,7 +91,7 @@ impl fmt::Display for Rupiah {
         }
         out.push_str("Rp");
         for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 out.push(',');
             }
             out.push(c);

@@ -384,9 +384,7 @@ fn jkp_allocations(
 pub fn due_date(rules: &RuleSet, segment: Segment, m: Month) -> Option<Date> {
     let r = rules.due_rule(segment, m)?;
     let pay_month = m.plus(r.month_offset);
-    let day = r
-        .due_day
-        .min(u8::try_from(pay_month.last_day().day()).unwrap_or(28));
+    let day = r.due_day.min(pay_month.last_day().day());
     let mut d = pay_month.day(day)?;
     if r.roll_forward {
         while matches!(d.weekday(), Weekday::Saturday | Weekday::Sunday) || rules.is_holiday(d) {

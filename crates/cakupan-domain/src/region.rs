@@ -500,7 +500,7 @@ mod tests {
         assert!(RegionCode::parse("32.73.01.101").is_err());
         assert!(RegionCode::parse("00").is_err());
         assert!(RegionCode::parse("32.73.01.1001.1").is_err());
-        let mut v = vec![v, p, RegionCode::parse("32.73").unwrap()];
+        let mut v = [v, p, RegionCode::parse("32.73").unwrap()];
         v.sort();
         assert_eq!(v[0], p);
     }

@@ -10,7 +10,7 @@ use cakupan_domain::{
     Channel, Level, Nik, ProgrammeSet, RegionCode, RegionTree, Rupiah, Segment, Sex,
 };
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// A stored participation: one NIK in one segment, with its KPJ number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -109,7 +109,7 @@ pub fn plan_batch(
 ) -> (Vec<Option<Outcome>>, Vec<usize>) {
     let mut outcomes = vec![None; regs.len()];
     let mut insert = Vec::new();
-    let mut first_in_batch: HashMap<(Nik, Segment), usize> = HashMap::new();
+    let mut first_in_batch: HashSet<(Nik, Segment)> = HashSet::new();
     for (i, r) in regs.iter().enumerate() {
         let key = (r.nik, r.segment);
         if let Some((id, kpj, stored)) = existing.get(&key) {
@@ -124,13 +124,11 @@ pub fn plan_batch(
                     segment: r.segment,
                 }
             });
-        } else if first_in_batch.contains_key(&key) {
-            // A repeat within the batch: resolved by `resolve_duplicates` once the first
-            // occurrence has its KPJ.
-        } else {
-            first_in_batch.insert(key, i);
+        } else if first_in_batch.insert(key) {
             insert.push(i);
         }
+        // Otherwise a repeat within the batch, settled by `resolve_duplicates` once the first
+        // occurrence has its KPJ.
     }
     (outcomes, insert)
 }

@@ -73,7 +73,7 @@ enum Command {
         command: RegionsCommand,
     },
     /// The monthly contribution due, per programme, from the rules in force.
-    Quote(QuoteArgs),
+    Quote(Box<QuoteArgs>),
     /// Register and look up participants.
     Participant {
         #[command(subcommand)]
@@ -133,7 +133,7 @@ struct QuoteArgs {
 #[derive(Debug, Subcommand)]
 enum ParticipantCommand {
     /// Register one participant.
-    Register(RegisterArgs),
+    Register(Box<RegisterArgs>),
     /// Show a participant by id, KPJ or NIK.
     Show {
         /// A participant id, an 11-digit KPJ or a 16-digit NIK.
@@ -292,7 +292,7 @@ async fn run(cli: Cli) -> Result<()> {
     let reference = load_reference(&cli.global)?;
     match cli.command {
         Command::Regions { command } => regions(&cli.global, &reference, command).await,
-        Command::Quote(a) => quote_cmd(&reference, a),
+        Command::Quote(a) => quote_cmd(&reference, *a),
         Command::Participant { command } => participant(&cli.global, &reference, command).await,
         Command::Import {
             command:
@@ -620,6 +620,7 @@ async fn participant(
     let store = open_store(global, reference).await?;
     match cmd {
         ParticipantCommand::Register(a) => {
+            let a = *a;
             let mut heirs = Vec::new();
             for h in &a.heirs {
                 let parts: Vec<&str> = h.split(':').collect();
