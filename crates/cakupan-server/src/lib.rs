@@ -36,6 +36,7 @@ pub fn today_wib() -> time::Date {
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", axum::routing::get(index))
         .route("/healthz", axum::routing::get(api::healthz))
         .nest("/api/v1", api::routes())
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
@@ -56,6 +57,31 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("no-store"),
         ))
         .with_state(state)
+}
+
+/// The front page: what this server offers, in Bahasa Indonesia first, then English. The
+/// dashboard and the everyday workflows will live here.
+async fn index(
+    axum::extract::State(st): axum::extract::State<AppState>,
+) -> axum::response::Html<String> {
+    let [p, r, d, v] = st.regions.counts();
+    axum::response::Html(format!(
+        r#"<!doctype html>
+<html lang="id"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Cakupan</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem;line-height:1.5}}code{{background:#eee;padding:0 .2rem}}</style>
+</head><body>
+<h1>Cakupan</h1>
+<p>Registri peserta jaminan sosial ketenagakerjaan. Wilayah Kemendagri termuat: {p} provinsi, {r} kabupaten/kota, {d} kecamatan, {v} desa/kelurahan. Basis data: {backend}.</p>
+<ul>
+<li><a href="/api/v1/openapi.json">Dokumen OpenAPI</a> — API JSON di <code>/api/v1</code></li>
+<li><a href="/api/v1/regions/32.73.01.1001">Contoh wilayah</a> · <a href="/api/v1/quote?segment=BPU&amp;income_base=1000000&amp;programs=JKK%2BJKM&amp;month=2026-05&amp;occupation=84">Contoh iuran BPU Mei 2026</a></li>
+<li><a href="/healthz">Status layanan</a></li>
+</ul>
+<p lang="en"><em>English:</em> participant registry of the workers' social-security agency. Loaded Kemendagri regions: {p} provinces, {r} regencies/cities, {d} districts, {v} villages. The JSON API is under <code>/api/v1</code>, documented by the OpenAPI link above. The coverage dashboard is not built yet.</p>
+</body></html>"#,
+        backend = st.store.backend()
+    ))
 }
 
 /// Serves until Ctrl-C or SIGTERM.

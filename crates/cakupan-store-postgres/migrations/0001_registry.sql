@@ -22,7 +22,8 @@ CREATE SEQUENCE participant_seq;
 CREATE TABLE participants (
     id              BIGINT PRIMARY KEY,
     kpj             TEXT NOT NULL UNIQUE,
-    nik             TEXT NOT NULL,
+    -- The 16-digit NIK as a number: half the size of text in the unique index.
+    nik             BIGINT NOT NULL,
     segment         TEXT NOT NULL CHECK (segment IN ('BPU', 'PU')),
     name            TEXT NOT NULL,
     birth_date      DATE NOT NULL,
@@ -41,7 +42,8 @@ CREATE TABLE participants (
     created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
     UNIQUE (nik, segment)
 );
-CREATE INDEX participants_village ON participants (village_code);
+-- No index on village_code yet: coverage counts are kept as counters, and indexes are added
+-- for the queries that need them, from measured plans.
 
 CREATE TABLE heirs (
     participant_id BIGINT NOT NULL REFERENCES participants (id),

@@ -1,16 +1,16 @@
 //! The PostgreSQL store.
 //!
 //! Same contract as the SQLite store. Batches insert with one `INSERT … SELECT FROM UNNEST`
-//! per chunk (arrays bound as parameters, so one round trip per chunk), and concurrent
-//! registrations of the same NIK are settled by the unique key: `ON CONFLICT DO NOTHING`,
-//! then the rows that lost the race are compared with the winner.
+//! per chunk (arrays bound as parameters, so one round trip per chunk), and repeated or
+//! concurrent registrations of the same NIK are settled by the unique key: `ON CONFLICT DO
+//! NOTHING`, then the rows it turned away are compared with what is stored.
 
 use async_trait::async_trait;
 use cakupan_domain::registration::Registration;
 use cakupan_domain::{Level, Nik, RegionTree, Segment};
 use cakupan_store::{
     HeirRow, Outcome, Participant, ParticipantRow, RegionsLoaded, Result, Store, StoreError,
-    kpj_for, plan_batch, resolve_duplicates,
+    kpj_for, plan_batch, resolve_duplicates, settle,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Row, Transaction};
@@ -32,12 +32,18 @@ fn db(e: sqlx::Error) -> StoreError {
     StoreError::Database(e.to_string())
 }
 
+/// NIKs are stored as integers: half the size of text in the unique index.
+fn nik_int(n: Nik) -> i64 {
+    // A NIK has 16 digits, far below i64::MAX.
+    n.as_u64() as i64
+}
+
 fn decode(row: &sqlx::postgres::PgRow) -> Result<ParticipantRow> {
     let f = || -> Result<ParticipantRow, sqlx::Error> {
         Ok(ParticipantRow {
             id: row.try_get(0)?,
             kpj: row.try_get(1)?,
-            nik: row.try_get(2)?,
+            nik: format!("{:016}", row.try_get::<i64, _>(2)?),
             segment: row.try_get(3)?,
             name: row.try_get(4)?,
             birth_date: row.try_get(5)?,
@@ -78,7 +84,7 @@ impl PgStore {
 
     async fn existing(
         tx: &mut Transaction<'_, Postgres>,
-        niks: Vec<String>,
+        niks: Vec<i64>,
     ) -> Result<HashMap<(Nik, Segment), (i64, String, Registration)>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE nik = ANY($1)")))
             .bind(niks)
@@ -238,9 +244,9 @@ impl Store for PgStore {
             return Ok(Vec::new());
         }
         let mut tx = self.pool.begin().await.map_err(db)?;
-        let niks: Vec<String> = regs.iter().map(|r| r.nik.to_string()).collect();
-        let existing = Self::existing(&mut tx, niks).await?;
-        let (mut outcomes, insert) = plan_batch(regs, &existing);
+        // Insert first and look up only the rows the unique key turned away (already stored,
+        // or stored by a concurrent transaction since): one index probe per new row.
+        let (mut outcomes, insert) = plan_batch(regs);
         if !insert.is_empty() {
             let ids: Vec<i64> =
                 sqlx::query_scalar("SELECT nextval('participant_seq') FROM generate_series(1, $1)")
@@ -248,7 +254,7 @@ impl Store for PgStore {
                     .fetch_all(&mut *tx)
                     .await
                     .map_err(db)?;
-            let mut inserted_keys: HashSet<(String, String)> = HashSet::new();
+            let mut inserted_keys: HashSet<(i64, String)> = HashSet::new();
             let pairs: Vec<(usize, i64)> = insert.iter().copied().zip(ids).collect();
             for chunk in pairs.chunks(CHUNK) {
                 let mut c = Columns::default();
@@ -259,7 +265,7 @@ impl Store for PgStore {
                 }
                 let rows = sqlx::query(
                     "INSERT INTO participants (id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, registered_on, channel, agent_code, review_flags)
-                     SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::date[], $15::text[], $16::text[], $17::text[])
+                     SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::date[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::date[], $15::text[], $16::text[], $17::text[])
                      ON CONFLICT (nik, segment) DO NOTHING
                      RETURNING nik, segment",
                 )
@@ -274,10 +280,10 @@ impl Store for PgStore {
                         .insert((row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?));
                 }
             }
-            let mut lost = Vec::new();
+            let mut turned_away = Vec::new();
             for &(i, id) in &pairs {
                 let r = &regs[i];
-                if inserted_keys.contains(&(r.nik.to_string(), r.segment.to_string())) {
+                if inserted_keys.contains(&(nik_int(r.nik), r.segment.to_string())) {
                     outcomes[i] = Some(Outcome::Created {
                         id,
                         kpj: kpj_for(id)?,
@@ -291,33 +297,15 @@ impl Store for PgStore {
                             .map_err(db)?;
                     }
                 } else {
-                    lost.push(i);
+                    turned_away.push(i);
                 }
             }
-            if !lost.is_empty() {
-                // Another transaction registered these NIKs since we looked: compare with it.
-                let niks: Vec<String> = lost.iter().map(|&i| regs[i].nik.to_string()).collect();
-                let winners = Self::existing(&mut tx, niks).await?;
-                for i in lost {
+            if !turned_away.is_empty() {
+                let niks: Vec<i64> = turned_away.iter().map(|&i| nik_int(regs[i].nik)).collect();
+                let stored = Self::existing(&mut tx, niks).await?;
+                for i in turned_away {
                     let r = &regs[i];
-                    outcomes[i] = match winners.get(&(r.nik, r.segment)) {
-                        Some((id, kpj, stored)) if stored.same_registration(r) => {
-                            Some(Outcome::Existing {
-                                id: *id,
-                                kpj: kpj.clone(),
-                            })
-                        }
-                        Some((_, kpj, _)) => Some(Outcome::Conflict {
-                            kpj: kpj.clone(),
-                            segment: r.segment,
-                        }),
-                        None => {
-                            return Err(StoreError::Database(format!(
-                                "registration of {} neither stored nor found",
-                                r.nik.masked()
-                            )));
-                        }
-                    };
+                    outcomes[i] = Some(settle(r, stored.get(&(r.nik, r.segment)))?);
                 }
             }
         }
@@ -344,7 +332,7 @@ impl Store for PgStore {
     }
 
     async fn participants_by_nik(&self, nik: Nik) -> Result<Vec<Participant>> {
-        self.load("WHERE nik = $1 ORDER BY segment", nik.to_string())
+        self.load("WHERE nik = $1 ORDER BY segment", nik_int(nik))
             .await
     }
 
@@ -370,7 +358,7 @@ impl Store for PgStore {
 struct Columns {
     id: Vec<i64>,
     kpj: Vec<String>,
-    nik: Vec<String>,
+    nik: Vec<i64>,
     segment: Vec<String>,
     name: Vec<String>,
     birth_date: Vec<time::Date>,
@@ -391,7 +379,7 @@ impl Columns {
     fn push(&mut self, id: i64, kpj: String, r: &Registration) {
         self.id.push(id);
         self.kpj.push(kpj);
-        self.nik.push(r.nik.to_string());
+        self.nik.push(nik_int(r.nik));
         self.segment.push(r.segment.to_string());
         self.name.push(r.name.clone());
         self.birth_date.push(r.birth_date);
@@ -462,4 +450,26 @@ pub async fn drop_database(url: &str, name: &str) -> Result<()> {
     .map_err(db)?;
     admin.close().await.map_err(db)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn database_name_is_replaced() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1").unwrap(),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/db?sslmode=disable", "t2").unwrap(),
+            "postgres://u:p@h/t2?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgresql://h", "t3").unwrap(),
+            "postgresql://h/t3"
+        );
+        assert!(with_database("no-scheme", "x").is_err());
+    }
 }

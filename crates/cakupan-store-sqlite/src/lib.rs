@@ -9,11 +9,11 @@ use cakupan_domain::registration::Registration;
 use cakupan_domain::{Level, Nik, RegionTree, Segment};
 use cakupan_store::{
     HeirRow, Outcome, ParticipantRow, RegionsLoaded, Result, Store, StoreError, kpj_for,
-    plan_batch, resolve_duplicates,
+    plan_batch, resolve_duplicates, settle,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -64,18 +64,19 @@ impl SqliteStore {
         Ok(SqliteStore { writer, reader })
     }
 
+    /// Stored participations of these NIKs, keyed by NIK and segment.
     async fn existing(
         tx: &mut Transaction<'_, Sqlite>,
-        regs: &[Registration],
+        niks: &[Nik],
     ) -> Result<HashMap<(Nik, Segment), (i64, String, Registration)>> {
         let mut out = HashMap::new();
-        for chunk in regs.chunks(INSERT_CHUNK) {
+        for chunk in niks.chunks(INSERT_CHUNK) {
             let mut q = QueryBuilder::<Sqlite>::new(format!(
                 "SELECT {COLUMNS} FROM participants WHERE nik IN ("
             ));
             let mut sep = q.separated(", ");
-            for r in chunk {
-                sep.push_bind(r.nik.to_string());
+            for n in chunk {
+                sep.push_bind(nik_int(*n));
             }
             q.push(")");
             let rows = q.build().fetch_all(&mut **tx).await.map_err(db)?;
@@ -128,12 +129,18 @@ impl SqliteStore {
     }
 }
 
+/// NIKs are stored as integers: half the index size of text, and the same ordering.
+fn nik_int(n: Nik) -> i64 {
+    // A NIK has 16 digits, far below i64::MAX.
+    n.as_u64() as i64
+}
+
 fn decode(row: &sqlx::sqlite::SqliteRow) -> Result<ParticipantRow> {
     let f = || -> Result<ParticipantRow, sqlx::Error> {
         Ok(ParticipantRow {
             id: row.try_get(0)?,
             kpj: row.try_get(1)?,
-            nik: row.try_get(2)?,
+            nik: format!("{:016}", row.try_get::<i64, _>(2)?),
             segment: row.try_get(3)?,
             name: row.try_get(4)?,
             birth_date: row.try_get(5)?,
@@ -241,58 +248,70 @@ impl Store for SqliteStore {
         if regs.is_empty() {
             return Ok(Vec::new());
         }
+        // Insert first and look up only the rows the unique key turned away: a fresh import
+        // then probes the NIK index once per row, not twice.
+        let (mut outcomes, insert) = plan_batch(regs);
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let existing = Self::existing(&mut tx, regs).await?;
-        let (mut outcomes, insert) = plan_batch(regs, &existing);
-        if !insert.is_empty() {
-            let n = insert.len() as i64;
-            let first: i64 = sqlx::query_scalar(
-                "UPDATE sequences SET next_value = next_value + ?1 WHERE name = 'participant' RETURNING next_value - ?1",
-            )
-            .bind(n)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
-            let mut rows = Vec::with_capacity(insert.len());
-            for (k, &i) in insert.iter().enumerate() {
-                let id = first + k as i64;
-                let kpj = kpj_for(id)?;
-                rows.push(ParticipantRow::from_registration(id, kpj.clone(), &regs[i]));
-                outcomes[i] = Some(Outcome::Created { id, kpj });
-            }
-            for chunk in rows.chunks(INSERT_CHUNK) {
-                let mut q =
-                    QueryBuilder::<Sqlite>::new(format!("INSERT INTO participants ({COLUMNS}) "));
-                q.push_values(chunk, |mut b, r| {
-                    b.push_bind(r.id)
-                        .push_bind(r.kpj.clone())
-                        .push_bind(r.nik.clone())
-                        .push_bind(r.segment.clone())
-                        .push_bind(r.name.clone())
-                        .push_bind(r.birth_date.clone())
-                        .push_bind(r.sex.clone())
-                        .push_bind(r.phone.clone())
-                        .push_bind(r.village_code.clone())
-                        .push_bind(r.occupation_code.clone())
-                        .push_bind(r.sector.clone())
-                        .push_bind(r.income_base)
-                        .push_bind(r.programs.clone())
-                        .push_bind(r.registered_on.clone())
-                        .push_bind(r.channel.clone())
-                        .push_bind(r.agent_code.clone())
-                        .push_bind(r.review_flags.clone())
-                        .push_bind(r.dukcapil_status.clone());
+        let n = insert.len() as i64;
+        let first: i64 = sqlx::query_scalar(
+            "UPDATE sequences SET next_value = next_value + ?1 WHERE name = 'participant' RETURNING next_value - ?1",
+        )
+        .bind(n)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut rows = Vec::with_capacity(insert.len());
+        for (k, &i) in insert.iter().enumerate() {
+            let id = first + k as i64;
+            rows.push((
+                i,
+                ParticipantRow::from_registration(id, kpj_for(id)?, &regs[i]),
+            ));
+        }
+        let mut inserted = HashSet::with_capacity(rows.len());
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            let mut q =
+                QueryBuilder::<Sqlite>::new(format!("INSERT INTO participants ({COLUMNS}) "));
+            // Bound by reference: the rows outlive the statement, so nothing is copied twice.
+            q.push_values(chunk, |mut b, (i, r)| {
+                b.push_bind(r.id)
+                    .push_bind(r.kpj.as_str())
+                    .push_bind(nik_int(regs[*i].nik))
+                    .push_bind(r.segment.as_str())
+                    .push_bind(r.name.as_str())
+                    .push_bind(r.birth_date.as_str())
+                    .push_bind(r.sex.as_str())
+                    .push_bind(r.phone.as_deref())
+                    .push_bind(r.village_code.as_str())
+                    .push_bind(r.occupation_code.as_str())
+                    .push_bind(r.sector.as_str())
+                    .push_bind(r.income_base)
+                    .push_bind(r.programs.as_str())
+                    .push_bind(r.registered_on.as_str())
+                    .push_bind(r.channel.as_str())
+                    .push_bind(r.agent_code.as_deref())
+                    .push_bind(r.review_flags.as_str())
+                    .push_bind(r.dukcapil_status.as_str());
+            });
+            q.push(" ON CONFLICT (nik, segment) DO NOTHING RETURNING id");
+            let ids: Vec<i64> = q
+                .build_query_scalar()
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+            inserted.extend(ids);
+        }
+        let mut turned_away = Vec::new();
+        for (i, r) in &rows {
+            if inserted.contains(&r.id) {
+                outcomes[*i] = Some(Outcome::Created {
+                    id: r.id,
+                    kpj: r.kpj.clone(),
                 });
-                q.build().execute(&mut *tx).await.map_err(db)?;
-            }
-            for &i in &insert {
-                let Some(Outcome::Created { id, .. }) = &outcomes[i] else {
-                    continue;
-                };
-                for (pos, h) in regs[i].heirs.iter().enumerate() {
+                for (pos, h) in regs[*i].heirs.iter().enumerate() {
                     let h = HeirRow::from_heir(h);
                     sqlx::query("INSERT INTO heirs (participant_id, position, name, relationship, nik, phone) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-                        .bind(id)
+                        .bind(r.id)
                         .bind(pos as i64)
                         .bind(h.name)
                         .bind(h.relationship)
@@ -302,6 +321,18 @@ impl Store for SqliteStore {
                         .await
                         .map_err(db)?;
                 }
+            } else {
+                turned_away.push(*i);
+            }
+        }
+        if !turned_away.is_empty() {
+            let niks: Vec<Nik> = turned_away.iter().map(|&i| regs[i].nik).collect();
+            let stored = Self::existing(&mut tx, &niks).await?;
+            for i in turned_away {
+                outcomes[i] = Some(settle(
+                    &regs[i],
+                    stored.get(&(regs[i].nik, regs[i].segment)),
+                )?);
             }
         }
         tx.commit().await.map_err(db)?;
@@ -331,8 +362,11 @@ impl Store for SqliteStore {
     }
 
     async fn participants_by_nik(&self, nik: Nik) -> Result<Vec<cakupan_store::Participant>> {
-        self.load("WHERE nik = ?1 ORDER BY segment", nik.to_string())
-            .await
+        self.load(
+            "WHERE nik = CAST(?1 AS INTEGER) ORDER BY segment",
+            nik_int(nik).to_string(),
+        )
+        .await
     }
 
     async fn count_participants(&self) -> Result<u64> {
@@ -356,5 +390,19 @@ impl Store for SqliteStore {
         .await
         .map_err(db)?;
         Ok(n as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nik_int;
+    use cakupan_domain::Nik;
+
+    #[test]
+    fn nik_integers_keep_value_and_order() {
+        let a = Nik::parse("1101014101900001").unwrap();
+        let b = Nik::parse("9601011201900002").unwrap();
+        assert_eq!(format!("{:016}", nik_int(a)), a.to_string());
+        assert!(nik_int(a) < nik_int(b));
     }
 }

@@ -100,37 +100,34 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn size_bytes(&self) -> Result<u64>;
 }
 
-/// Decides each registration's outcome from what is stored (`existing`, keyed by NIK and
-/// segment) and what came earlier in the same batch. Returns the outcomes known now (`None`
-/// for rows to insert) and the indexes to insert.
-pub fn plan_batch(
-    regs: &[Registration],
-    existing: &HashMap<(Nik, Segment), (i64, String, Registration)>,
-) -> (Vec<Option<Outcome>>, Vec<usize>) {
-    let mut outcomes = vec![None; regs.len()];
-    let mut insert = Vec::new();
-    let mut first_in_batch: HashSet<(Nik, Segment)> = HashSet::new();
-    for (i, r) in regs.iter().enumerate() {
-        let key = (r.nik, r.segment);
-        if let Some((id, kpj, stored)) = existing.get(&key) {
-            outcomes[i] = Some(if stored.same_registration(r) {
-                Outcome::Existing {
-                    id: *id,
-                    kpj: kpj.clone(),
-                }
-            } else {
-                Outcome::Conflict {
-                    kpj: kpj.clone(),
-                    segment: r.segment,
-                }
-            });
-        } else if first_in_batch.insert(key) {
-            insert.push(i);
-        }
-        // Otherwise a repeat within the batch, settled by `resolve_duplicates` once the first
-        // occurrence has its KPJ.
+/// Picks the rows of a batch to insert: the first occurrence of each NIK and segment. The
+/// others get their outcome from [`resolve_duplicates`] once the first one is settled, and
+/// rows the database's unique key turns away get theirs from [`settle`].
+pub fn plan_batch(regs: &[Registration]) -> (Vec<Option<Outcome>>, Vec<usize>) {
+    let mut seen: HashSet<(Nik, Segment)> = HashSet::with_capacity(regs.len());
+    let insert = (0..regs.len())
+        .filter(|&i| seen.insert((regs[i].nik, regs[i].segment)))
+        .collect();
+    (vec![None; regs.len()], insert)
+}
+
+/// The outcome of a registration that the unique key `(nik, segment)` turned away: the same
+/// registration again, or a different one naming the stored KPJ.
+pub fn settle(r: &Registration, stored: Option<&(i64, String, Registration)>) -> Result<Outcome> {
+    match stored {
+        Some((id, kpj, s)) if s.same_registration(r) => Ok(Outcome::Existing {
+            id: *id,
+            kpj: kpj.clone(),
+        }),
+        Some((_, kpj, _)) => Ok(Outcome::Conflict {
+            kpj: kpj.clone(),
+            segment: r.segment,
+        }),
+        None => Err(StoreError::Database(format!(
+            "registration of {} was neither stored nor found",
+            r.nik.masked()
+        ))),
     }
-    (outcomes, insert)
 }
 
 /// Fills the outcomes of rows that repeat an earlier row of the same batch, once the earlier
@@ -301,4 +298,97 @@ pub fn kpj_for(n: i64) -> Result<String> {
     cakupan_domain::Kpj::from_sequence(n)
         .map(|k| k.to_string())
         .map_err(|e| StoreError::Database(format!("participant sequence {n}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cakupan_domain::registration::{Context, RegistrationInput, validate};
+    use cakupan_domain::{RegionTree, RuleSet};
+
+    fn reg(nik: &str, name: &str) -> Registration {
+        let tree = RegionTree::from_csv(cakupan_domain::region::RegionSources {
+            provinces: "code,name\n32,Jawa Barat\n",
+            regencies: "code,province_code,name,kind\n32.73,32,Kota Bandung,kota\n",
+            districts: "code,regency_code,name\n32.73.01,32.73,Sukasari\n",
+            villages: "code,district_code,name,kind\n32.73.01.1001,32.73.01,Sukarasa,kelurahan\n",
+        })
+        .unwrap();
+        let rules = RuleSet::builtin().unwrap();
+        let input = RegistrationInput {
+            nik: nik.into(),
+            name: name.into(),
+            birth_date: "1990-03-12".into(),
+            sex: "P".into(),
+            village_code: "32.73.01.1001".into(),
+            segment: "BPU".into(),
+            occupation_code: "84".into(),
+            income_base: "1000000".into(),
+            programs: "JKK+JKM".into(),
+            registered_on: "2026-05-04".into(),
+            channel: "self".into(),
+            ..Default::default()
+        };
+        let ctx = Context {
+            regions: &tree,
+            rules: &rules,
+            today: time::macros::date!(2026 - 11 - 23),
+        };
+        validate(&ctx, &input).unwrap().0
+    }
+
+    #[test]
+    fn first_occurrence_is_inserted_and_repeats_follow_it() {
+        let a = reg("3273015203900003", "Siti Aminah");
+        let a_other = reg("3273015203900003", "Siti Lain");
+        let b = reg("3273015203900004", "Siti Aminah");
+        let batch = vec![a.clone(), b, a.clone(), a_other];
+        let (mut outcomes, insert) = plan_batch(&batch);
+        assert_eq!(insert, vec![0, 1]);
+        outcomes[0] = Some(Outcome::Created {
+            id: 7,
+            kpj: "k7".into(),
+        });
+        outcomes[1] = Some(Outcome::Created {
+            id: 8,
+            kpj: "k8".into(),
+        });
+        resolve_duplicates(&batch, &mut outcomes);
+        assert_eq!(
+            outcomes[2],
+            Some(Outcome::Existing {
+                id: 7,
+                kpj: "k7".into()
+            })
+        );
+        assert_eq!(
+            outcomes[3],
+            Some(Outcome::Conflict {
+                kpj: "k7".into(),
+                segment: Segment::Bpu
+            })
+        );
+    }
+
+    #[test]
+    fn settle_compares_with_what_is_stored() {
+        let a = reg("3273015203900003", "Siti Aminah");
+        let stored = (3, "k3".to_string(), a.clone());
+        assert_eq!(
+            settle(&a, Some(&stored)).unwrap(),
+            Outcome::Existing {
+                id: 3,
+                kpj: "k3".into()
+            }
+        );
+        let other = reg("3273015203900003", "Siti Lain");
+        assert_eq!(
+            settle(&other, Some(&stored)).unwrap(),
+            Outcome::Conflict {
+                kpj: "k3".into(),
+                segment: Segment::Bpu
+            }
+        );
+        assert!(settle(&a, None).is_err());
+    }
 }

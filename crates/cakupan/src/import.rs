@@ -35,8 +35,10 @@ pub const COLUMNS: [&str; 13] = [
     "agent_code",
 ];
 
-/// How many rows go to the store in one transaction.
-pub const DEFAULT_BATCH: usize = 5_000;
+/// How many rows go to the store in one transaction. Larger commits rewrite each dirtied
+/// page of the random NIK index less often (docs/benchmarks.md); two batches in flight of
+/// this size keep the import under 200 MB.
+pub const DEFAULT_BATCH: usize = 20_000;
 /// Rows whose errors are also printed to the terminal (all go to the error file).
 const TERMINAL_ERRORS: usize = 20;
 

@@ -216,6 +216,9 @@ async fn bad_input_names_every_field_and_rule() {
 #[tokio::test]
 async fn health_regions_quote_and_openapi() {
     let (app, db) = app().await;
+    let (s, v) = call(&app, "GET", "/", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(v.as_str().unwrap().contains("83762 desa/kelurahan"), "{v}");
     let (s, v) = call(&app, "GET", "/healthz", None).await;
     assert_eq!((s, v["status"].as_str()), (StatusCode::OK, Some("ok")));
     let (s, v) = call(&app, "GET", "/api/v1/regions/32.73.01", None).await;

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Runs every check and test of the workspace: formatting, clippy, unit, property and golden
+# tests, the store contract on SQLite and on PostgreSQL, the API and the CLI.
+#
+# PostgreSQL: CAKUPAN_TEST_POSTGRES_URL if set; otherwise the local server on 127.0.0.1:5432
+# (user postgres, trust auth), started if it is installed and down. Each test creates and drops
+# its own database there. With CAKUPAN_REQUIRE_POSTGRES=1 (as .ci/run sets it) the run fails
+# unless the PostgreSQL half really ran.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cakupan/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+require_pg="${CAKUPAN_REQUIRE_POSTGRES:-0}"
+
+pg_up() { command -v pg_isready >/dev/null 2>&1 && pg_isready -h 127.0.0.1 -p 5432 -q; }
+
+if [ -z "${CAKUPAN_TEST_POSTGRES_URL:-}" ]; then
+  if ! command -v pg_ctlcluster >/dev/null 2>&1 && [ "$require_pg" = 1 ] && [ "$(id -u)" = 0 ]; then
+    echo "== installing PostgreSQL (Debian package)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  fi
+  if ! pg_up && command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+    echo "== starting the local PostgreSQL server"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+    for _ in $(seq 1 30); do pg_up && break; sleep 1; done
+  fi
+  if pg_up; then
+    export CAKUPAN_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/postgres"
+  fi
+fi
+if [ -n "${CAKUPAN_TEST_POSTGRES_URL:-}" ]; then
+  echo "== PostgreSQL half: ${CAKUPAN_TEST_POSTGRES_URL}"
+elif [ "$require_pg" = 1 ]; then
+  echo "CAKUPAN_REQUIRE_POSTGRES=1 but no PostgreSQL server is reachable" >&2
+  exit 1
+else
+  echo "== no PostgreSQL server: the PostgreSQL half is skipped"
+fi
+
+marker="$(mktemp)"
+log="$(mktemp)"
+trap 'rm -f "$marker" "$log"' EXIT
+export CAKUPAN_TEST_PG_MARKER="$marker"
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --workspace --locked 2>&1 | tee "$log"
+
+ran=$(wc -l < "$marker")
+echo "== PostgreSQL contract tests run: $ran"
+if [ "$require_pg" = 1 ] && [ "$ran" -lt 10 ]; then
+  echo "the PostgreSQL half did not run (expected at least 10 tests, saw $ran)" >&2
+  exit 1
+fi
+
+# One closing line for the whole run, summed over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "cargo: %d passed, %d failed\n", p, f }' "$log"
