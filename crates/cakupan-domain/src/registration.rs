@@ -17,6 +17,23 @@ use crate::segment::{Channel, ProgrammeSet, Segment, Sex};
 use serde::{Deserialize, Serialize};
 use time::Date;
 
+/// The fields of a registration, in the column order of `participants.csv` (DESIGN.md §5).
+pub const FIELDS: [&str; 13] = [
+    "nik",
+    "name",
+    "birth_date",
+    "sex",
+    "phone",
+    "village_code",
+    "segment",
+    "occupation_code",
+    "income_base",
+    "programs",
+    "registered_on",
+    "channel",
+    "agent_code",
+];
+
 /// A registration as typed or uploaded: text fields, not yet trusted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegistrationInput {

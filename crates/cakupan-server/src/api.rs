@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use cakupan_domain::month::format_date;
 use cakupan_domain::quote::{QuoteRequest, quote};
-use cakupan_domain::registration::{Context, HeirInput, RegistrationInput, validate};
+use cakupan_domain::registration::{Context, FIELDS, HeirInput, RegistrationInput, validate};
 use cakupan_domain::{
     FieldError, FieldErrors, Month, Nik, ProgrammeSet, RegionCode, Rupiah, Segment,
 };
@@ -168,24 +168,8 @@ fn registration_input(body: &Bytes) -> Result<RegistrationInput, ApiError> {
         ));
     };
     let mut errors = FieldErrors::default();
-    const KNOWN: [&str; 14] = [
-        "nik",
-        "name",
-        "birth_date",
-        "sex",
-        "phone",
-        "village_code",
-        "segment",
-        "occupation_code",
-        "income_base",
-        "programs",
-        "registered_on",
-        "channel",
-        "agent_code",
-        "heirs",
-    ];
     for k in obj.keys() {
-        if !KNOWN.contains(&k.as_str()) {
+        if !(FIELDS.contains(&k.as_str()) || k == "heirs") {
             errors.push(FieldError::new(
                 k.clone(),
                 "field.unknown",

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use cakupan_domain::registration::Registration;
 use cakupan_domain::{Level, Nik, RegionTree, Segment};
 use cakupan_store::{
-    HeirRow, Outcome, Participant, ParticipantRow, RegionsLoaded, Result, Store, StoreError,
-    kpj_for, plan_batch, resolve_duplicates, settle,
+    HeirRow, Outcome, Participant, RegionsLoaded, Result, Store, StoreError, kpj_for, plan_batch,
+    resolve_duplicates, settle,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Row, Transaction};
@@ -36,32 +36,6 @@ fn db(e: sqlx::Error) -> StoreError {
 fn nik_int(n: Nik) -> i64 {
     // A NIK has 16 digits, far below i64::MAX.
     n.as_u64() as i64
-}
-
-fn decode(row: &sqlx::postgres::PgRow) -> Result<ParticipantRow> {
-    let f = || -> Result<ParticipantRow, sqlx::Error> {
-        Ok(ParticipantRow {
-            id: row.try_get(0)?,
-            kpj: row.try_get(1)?,
-            nik: format!("{:016}", row.try_get::<i64, _>(2)?),
-            segment: row.try_get(3)?,
-            name: row.try_get(4)?,
-            birth_date: row.try_get(5)?,
-            sex: row.try_get(6)?,
-            phone: row.try_get(7)?,
-            village_code: row.try_get(8)?,
-            occupation_code: row.try_get(9)?,
-            sector: row.try_get(10)?,
-            income_base: row.try_get(11)?,
-            programs: row.try_get(12)?,
-            registered_on: row.try_get(13)?,
-            channel: row.try_get(14)?,
-            agent_code: row.try_get(15)?,
-            review_flags: row.try_get(16)?,
-            dukcapil_status: row.try_get(17)?,
-        })
-    };
-    f().map_err(db)
 }
 
 impl PgStore {
@@ -93,7 +67,7 @@ impl PgStore {
             .map_err(db)?;
         let mut out = HashMap::new();
         for row in rows {
-            let p = decode(&row)?.into_participant(Vec::new())?;
+            let p = cakupan_store::rows::participant(&row)?.into_participant(Vec::new())?;
             out.insert(
                 (p.registration.nik, p.registration.segment),
                 (p.id, p.kpj, p.registration),
@@ -114,7 +88,7 @@ impl PgStore {
             .map_err(db)?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            let pr = decode(&row)?;
+            let pr = cakupan_store::rows::participant(&row)?;
             let heirs = sqlx::query(
                 "SELECT name, relationship, nik, phone FROM heirs WHERE participant_id = $1 ORDER BY position",
             )
@@ -123,16 +97,8 @@ impl PgStore {
             .await
             .map_err(db)?
             .iter()
-            .map(|h| {
-                Ok(HeirRow {
-                    name: h.try_get(0)?,
-                    relationship: h.try_get(1)?,
-                    nik: h.try_get(2)?,
-                    phone: h.try_get(3)?,
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()
-            .map_err(db)?;
+            .map(cakupan_store::rows::heir)
+            .collect::<Result<Vec<_>>>()?;
             out.push(pr.into_participant(heirs)?);
         }
         Ok(out)

@@ -58,7 +58,8 @@ impl SqliteStore {
             .map_err(|e| StoreError::Migration(e.to_string()))?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(opts.read_only(true))
+            // A smaller page cache per reader: four readers must not quadruple the memory.
+            .connect_with(opts.read_only(true).pragma("cache_size", "-16384"))
             .await
             .map_err(db)?;
         Ok(SqliteStore { writer, reader })
@@ -81,7 +82,7 @@ impl SqliteStore {
             q.push(")");
             let rows = q.build().fetch_all(&mut **tx).await.map_err(db)?;
             for row in rows {
-                let p = decode(&row)?.into_participant(Vec::new())?;
+                let p = cakupan_store::rows::participant(&row)?.into_participant(Vec::new())?;
                 out.insert(
                     (p.registration.nik, p.registration.segment),
                     (p.id, p.kpj, p.registration),
@@ -104,7 +105,7 @@ impl SqliteStore {
             .map_err(db)?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            let pr = decode(&row)?;
+            let pr = cakupan_store::rows::participant(&row)?;
             let heirs = sqlx::query(
                 "SELECT name, relationship, nik, phone FROM heirs WHERE participant_id = ?1 ORDER BY position",
             )
@@ -113,16 +114,8 @@ impl SqliteStore {
             .await
             .map_err(db)?
             .iter()
-            .map(|h| {
-                Ok(HeirRow {
-                    name: h.try_get(0)?,
-                    relationship: h.try_get(1)?,
-                    nik: h.try_get(2)?,
-                    phone: h.try_get(3)?,
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()
-            .map_err(db)?;
+            .map(cakupan_store::rows::heir)
+            .collect::<Result<Vec<_>>>()?;
             out.push(pr.into_participant(heirs)?);
         }
         Ok(out)
@@ -133,32 +126,6 @@ impl SqliteStore {
 fn nik_int(n: Nik) -> i64 {
     // A NIK has 16 digits, far below i64::MAX.
     n.as_u64() as i64
-}
-
-fn decode(row: &sqlx::sqlite::SqliteRow) -> Result<ParticipantRow> {
-    let f = || -> Result<ParticipantRow, sqlx::Error> {
-        Ok(ParticipantRow {
-            id: row.try_get(0)?,
-            kpj: row.try_get(1)?,
-            nik: format!("{:016}", row.try_get::<i64, _>(2)?),
-            segment: row.try_get(3)?,
-            name: row.try_get(4)?,
-            birth_date: row.try_get(5)?,
-            sex: row.try_get(6)?,
-            phone: row.try_get(7)?,
-            village_code: row.try_get(8)?,
-            occupation_code: row.try_get(9)?,
-            sector: row.try_get(10)?,
-            income_base: row.try_get(11)?,
-            programs: row.try_get(12)?,
-            registered_on: row.try_get(13)?,
-            channel: row.try_get(14)?,
-            agent_code: row.try_get(15)?,
-            review_flags: row.try_get(16)?,
-            dukcapil_status: row.try_get(17)?,
-        })
-    };
-    f().map_err(db)
 }
 
 #[async_trait]

@@ -292,6 +292,70 @@ impl HeirRow {
     }
 }
 
+/// Decoding of participant and heir rows, shared by the sqlx-based backends. Both select the
+/// participant columns in the order of [`ParticipantRow`] (dates as `YYYY-MM-DD` text, the NIK
+/// as an integer) and heirs as `name, relationship, nik, phone`.
+#[cfg(feature = "sqlx")]
+pub mod rows {
+    use super::{HeirRow, ParticipantRow, Result, StoreError};
+    use sqlx::{ColumnIndex, Decode, Row, Type};
+
+    fn db(e: sqlx::Error) -> StoreError {
+        StoreError::Database(e.to_string())
+    }
+
+    pub fn participant<'r, R>(row: &'r R) -> Result<ParticipantRow>
+    where
+        R: Row,
+        usize: ColumnIndex<R>,
+        i64: Decode<'r, R::Database> + Type<R::Database>,
+        String: Decode<'r, R::Database> + Type<R::Database>,
+        Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        let f = || -> Result<ParticipantRow, sqlx::Error> {
+            Ok(ParticipantRow {
+                id: row.try_get(0)?,
+                kpj: row.try_get(1)?,
+                nik: format!("{:016}", row.try_get::<i64, _>(2)?),
+                segment: row.try_get(3)?,
+                name: row.try_get(4)?,
+                birth_date: row.try_get(5)?,
+                sex: row.try_get(6)?,
+                phone: row.try_get(7)?,
+                village_code: row.try_get(8)?,
+                occupation_code: row.try_get(9)?,
+                sector: row.try_get(10)?,
+                income_base: row.try_get(11)?,
+                programs: row.try_get(12)?,
+                registered_on: row.try_get(13)?,
+                channel: row.try_get(14)?,
+                agent_code: row.try_get(15)?,
+                review_flags: row.try_get(16)?,
+                dukcapil_status: row.try_get(17)?,
+            })
+        };
+        f().map_err(db)
+    }
+
+    pub fn heir<'r, R>(row: &'r R) -> Result<HeirRow>
+    where
+        R: Row,
+        usize: ColumnIndex<R>,
+        String: Decode<'r, R::Database> + Type<R::Database>,
+        Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        let f = || -> Result<HeirRow, sqlx::Error> {
+            Ok(HeirRow {
+                name: row.try_get(0)?,
+                relationship: row.try_get(1)?,
+                nik: row.try_get(2)?,
+                phone: row.try_get(3)?,
+            })
+        };
+        f().map_err(db)
+    }
+}
+
 /// The KPJ issued for participant sequence number `n`.
 pub fn kpj_for(n: i64) -> Result<String> {
     let n = u64::try_from(n).map_err(|_| StoreError::Database(format!("negative sequence {n}")))?;

@@ -19,21 +19,8 @@ use std::sync::Arc;
 use std::time::Instant;
 use time::Date;
 
-pub const COLUMNS: [&str; 13] = [
-    "nik",
-    "name",
-    "birth_date",
-    "sex",
-    "phone",
-    "village_code",
-    "segment",
-    "occupation_code",
-    "income_base",
-    "programs",
-    "registered_on",
-    "channel",
-    "agent_code",
-];
+/// The header of `participants.csv`: the registration fields in order.
+pub use cakupan_domain::registration::FIELDS as COLUMNS;
 
 /// How many rows go to the store in one transaction. Larger commits rewrite each dirtied
 /// page of the random NIK index less often (docs/benchmarks.md); two batches in flight of
