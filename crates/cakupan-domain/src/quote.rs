@@ -186,12 +186,25 @@ pub fn quote(rules: &RuleSet, req: &QuoteRequest) -> Result<Quote, FieldErrors> 
     if let Err(e) = check_income_base(rules, req.segment, req.income_base, m, "income_base") {
         errors.push(e);
     }
+    // The risk classes are those the rules price for PU JKK in this month (1–5 today).
     let needs_class = req.segment == Segment::Pu && req.programmes.contains(Programme::Jkk);
-    if needs_class && !req.risk_class.is_some_and(|c| (1..=5).contains(&c)) {
+    let priced = |c: u8| {
+        rules
+            .rate(Segment::Pu, Programme::Jkk, Payer::Employer, Some(c), m)
+            .is_some()
+    };
+    if needs_class && !req.risk_class.is_some_and(priced) {
+        let classes: Vec<String> = (0..=u8::MAX)
+            .filter(|c| priced(*c))
+            .map(|c| c.to_string())
+            .collect();
         errors.push(FieldError::new(
             "risk_class",
             "risk_class.range",
-            "PU JKK needs the employer's risk class, 1 (very low) to 5 (very high)",
+            format!(
+                "PU JKK needs the employer's JKK risk class, one of {} in {m}",
+                classes.join(", ")
+            ),
         ));
     }
     if !errors.is_empty() {
