@@ -79,7 +79,11 @@ fn reader(path: &Path) -> Result<csv::Reader<BufReader<File>>> {
         .flexible(true)
         .from_reader(BufReader::with_capacity(1 << 20, f));
     let headers = rdr.headers().context("reading the header row")?.clone();
-    let got: Vec<&str> = headers.iter().map(str::trim).collect();
+    // Spreadsheet programs often save UTF-8 with a byte-order mark before the first column.
+    let got: Vec<&str> = headers
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').trim())
+        .collect();
     if got != COLUMNS {
         bail!(
             "{}: the header row must be exactly\n  {}\nbut is\n  {}",

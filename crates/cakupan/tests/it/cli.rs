@@ -273,3 +273,31 @@ fn register_from_the_command_line() {
     );
     let _ = std::fs::remove_file(path);
 }
+
+#[test]
+fn import_accepts_a_spreadsheet_byte_order_mark() {
+    let (url, path) = harness::sqlite_url();
+    let file = path.with_extension("bom.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "\u{feff}{}\n3273015203900003,Siti Aminah,1990-03-12,P,,32.73.01.1001,BPU,84,1000000,JKK+JKM,2026-05-04,self,\n",
+            cakupan_domain::registration::FIELDS.join(",")
+        ),
+    )
+    .unwrap();
+    let out = ok(&cakupan(
+        &url,
+        &[
+            "import",
+            "participants",
+            file.to_str().unwrap(),
+            "--summary-json",
+            "--quiet",
+        ],
+    ));
+    let s: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(s["created"], 1, "{s}");
+    let _ = std::fs::remove_file(file);
+    let _ = std::fs::remove_file(path);
+}
