@@ -182,6 +182,105 @@ pub fn series(
     Ok(out)
 }
 
+/// The monthly counts of DOMAIN.md §4.2 that one participation contributes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// State: registered in or before M and not TERMINATED at M.
+    Registered,
+    /// State: ACTIVE in M.
+    PaidActive,
+    /// State: ACTIVE or IN_ARREARS in M (the headline peserta aktif).
+    StatusActive,
+    /// State: NONACTIVE in M.
+    NonActive,
+    /// Flow: first ever ACTIVE month is M.
+    New,
+    /// Flow: became NONACTIVE in M.
+    Lapsed,
+    /// Flow: ACTIVE in M after NONACTIVE in M−1.
+    Reactivated,
+}
+
+impl Metric {
+    pub const STATES: [Metric; 4] = [
+        Metric::Registered,
+        Metric::PaidActive,
+        Metric::StatusActive,
+        Metric::NonActive,
+    ];
+
+    /// States are stored as changes (read them as the running sum up to M); flows as the
+    /// month's own count.
+    pub fn is_state(self) -> bool {
+        Self::STATES.contains(&self)
+    }
+
+    fn of(self, s: &MonthStatus) -> bool {
+        match self {
+            Metric::Registered => s.status != Status::Terminated,
+            Metric::PaidActive => s.status == Status::Active,
+            Metric::StatusActive => matches!(s.status, Status::Active | Status::InArrears),
+            Metric::NonActive => s.status == Status::NonActive,
+            Metric::New => s.new,
+            Metric::Lapsed => s.lapsed,
+            Metric::Reactivated => s.reactivated,
+        }
+    }
+}
+
+/// One participation's contribution to the counters: for state metrics a change (+1 entering,
+/// −1 leaving) in the month it happens, for flow metrics a count in its month.
+///
+/// A participation's statuses stop changing G months after its last paid or terminated month
+/// (NONACTIVE or TERMINATED for ever), so the list is finite and no counter needs a horizon:
+/// the count of a state metric in any month, however far ahead, is the running sum of its
+/// changes. A posting updates the counters by the difference between this list before and
+/// after it.
+pub fn counter_deltas(
+    rules: &RuleSet,
+    facts: &Facts,
+) -> Result<Vec<(Month, Metric, i64)>, FieldError> {
+    let start = facts.registered;
+    let last_event = [
+        facts.paid.keys().next_back().copied(),
+        facts.terminated,
+        Some(start),
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+    .unwrap_or(start);
+    // Thresholds may change over time: run past the longest gap any rule allows.
+    let longest = rules
+        .coverage
+        .iter()
+        .filter(|r| r.segment == facts.segment)
+        .map(|r| r.months_unpaid_before_nonactive)
+        .max()
+        .unwrap_or(1);
+    let end = last_event.plus(i32::try_from(longest).unwrap_or(i32::MAX - 1) + 1);
+    let statuses = series(rules, facts, start, end)?;
+    let mut out = Vec::new();
+    let mut before: Option<&MonthStatus> = None;
+    for s in &statuses {
+        for metric in Metric::STATES {
+            let now = i64::from(metric.of(s));
+            let was = before.map(|b| i64::from(metric.of(b))).unwrap_or(0);
+            if now != was {
+                out.push((s.month, metric, now - was));
+            }
+        }
+        for metric in [Metric::New, Metric::Lapsed, Metric::Reactivated] {
+            if metric.of(s) {
+                out.push((s.month, metric, 1));
+            }
+        }
+        before = Some(s);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,6 +464,34 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn counter_deltas_sum_to_the_statuses(
+            reg in 0i32..24, paid in proptest::collection::btree_set(0i32..36, 0..12),
+            term in proptest::option::of(0i32..40),
+        ) {
+            let base = m("2025-01");
+            let facts = Facts {
+                segment: Segment::Bpu,
+                registered: base.plus(reg),
+                paid: paid.iter().map(|p| (base.plus(*p), format!("P{p}"))).collect(),
+                terminated: term.map(|t| base.plus(t)),
+            };
+            let deltas = counter_deltas(rules(), &facts).unwrap();
+            let months = series(rules(), &facts, base, base.plus(80)).unwrap();
+            for metric in [Metric::Registered, Metric::PaidActive, Metric::StatusActive, Metric::NonActive,
+                           Metric::New, Metric::Lapsed, Metric::Reactivated] {
+                for mm in base.through(base.plus(80)) {
+                    let got: i64 = if metric.is_state() {
+                        deltas.iter().filter(|(dm, x, _)| *x == metric && *dm <= mm).map(|d| d.2).sum()
+                    } else {
+                        deltas.iter().filter(|(dm, x, _)| *x == metric && *dm == mm).map(|d| d.2).sum()
+                    };
+                    let want = months.iter().find(|s| s.month == mm).map(|s| i64::from(metric.of(s))).unwrap_or(0);
+                    prop_assert_eq!(got, want, "{:?} in {}", metric, mm);
+                }
+            }
+        }
+
         #[test]
         fn series_equals_the_definition(
             reg in 0i32..24, paid in proptest::collection::btree_set(0i32..36, 0..12),
