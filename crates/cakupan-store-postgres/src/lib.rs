@@ -382,14 +382,16 @@ pub fn with_database(url: &str, name: &str) -> Result<String> {
 }
 
 /// Creates a new, empty database next to the one `url` names, for a test or benchmark run,
-/// and returns its URL. Names are `PREFIX_<pid>_<nanos>` so that runs never share one.
+/// and returns its URL. Names are `PREFIX_<pid>_<nanos>_<n>` so that runs never share one.
 pub async fn create_throwaway(url: &str, prefix: &str) -> Result<(String, String)> {
     use sqlx::Connection;
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let name = format!("{prefix}_{}_{nanos}", std::process::id());
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("{prefix}_{}_{nanos}_{seq}", std::process::id());
     let mut admin = sqlx::PgConnection::connect(url).await.map_err(db)?;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
         .execute(&mut admin)
