@@ -42,6 +42,19 @@ impl Level {
         .find(|l| l.as_str().eq_ignore_ascii_case(s.trim()))
     }
 
+    /// The level at a depth of the tree (0 = nation … 4 = village).
+    pub fn from_depth(depth: u8) -> Option<Level> {
+        [
+            Level::Nation,
+            Level::Province,
+            Level::Regency,
+            Level::District,
+            Level::Village,
+        ]
+        .get(usize::from(depth))
+        .copied()
+    }
+
     pub fn depth(self) -> u8 {
         match self {
             Level::Nation => 0,

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use cakupan_domain::registration::Registration;
 use cakupan_domain::{Level, Nik, RegionTree, Segment};
 use cakupan_store::{
-    HeirRow, Outcome, Participant, RegionsLoaded, Result, Store, StoreError, kpj_for, plan_batch,
-    resolve_duplicates, settle,
+    HeirRow, Outcome, Participant, RegionsLoaded, Result, Store, StoreError, kpj_for, nik_int,
+    plan_batch, resolve_duplicates, settle,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Row, Transaction};
@@ -30,12 +30,6 @@ pub struct PgStore {
 
 fn db(e: sqlx::Error) -> StoreError {
     StoreError::Database(e.to_string())
-}
-
-/// NIKs are stored as integers: half the size of text in the unique index.
-fn nik_int(n: Nik) -> i64 {
-    // A NIK has 16 digits, far below i64::MAX.
-    n.as_u64() as i64
 }
 
 impl PgStore {
@@ -190,19 +184,7 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
-        rows.iter()
-            .map(|r| {
-                let level: i64 = r.try_get(0).map_err(db)?;
-                let n: i64 = r.try_get(1).map_err(db)?;
-                let level = match level {
-                    1 => Level::Province,
-                    2 => Level::Regency,
-                    3 => Level::District,
-                    _ => Level::Village,
-                };
-                Ok((level, n as u64))
-            })
-            .collect()
+        rows.iter().map(cakupan_store::rows::level_count).collect()
     }
 
     async fn register_batch(&self, regs: &[Registration]) -> Result<Vec<Outcome>> {

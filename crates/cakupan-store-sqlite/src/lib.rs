@@ -8,11 +8,11 @@ use async_trait::async_trait;
 use cakupan_domain::registration::Registration;
 use cakupan_domain::{Level, Nik, RegionTree, Segment};
 use cakupan_store::{
-    HeirRow, Outcome, ParticipantRow, RegionsLoaded, Result, Store, StoreError, kpj_for,
+    HeirRow, Outcome, ParticipantRow, RegionsLoaded, Result, Store, StoreError, kpj_for, nik_int,
     plan_batch, resolve_duplicates, settle,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
@@ -122,12 +122,6 @@ impl SqliteStore {
     }
 }
 
-/// NIKs are stored as integers: half the index size of text, and the same ordering.
-fn nik_int(n: Nik) -> i64 {
-    // A NIK has 16 digits, far below i64::MAX.
-    n.as_u64() as i64
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -196,19 +190,7 @@ impl Store for SqliteStore {
             .fetch_all(&self.reader)
             .await
             .map_err(db)?;
-        rows.iter()
-            .map(|r| {
-                let level: i64 = r.try_get(0).map_err(db)?;
-                let n: i64 = r.try_get(1).map_err(db)?;
-                let level = match level {
-                    1 => Level::Province,
-                    2 => Level::Regency,
-                    3 => Level::District,
-                    _ => Level::Village,
-                };
-                Ok((level, n as u64))
-            })
-            .collect()
+        rows.iter().map(cakupan_store::rows::level_count).collect()
     }
 
     async fn register_batch(&self, regs: &[Registration]) -> Result<Vec<Outcome>> {

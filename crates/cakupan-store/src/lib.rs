@@ -337,6 +337,22 @@ pub mod rows {
         f().map_err(db)
     }
 
+    /// A `(level, count)` row of the regions table.
+    pub fn level_count<'r, R>(row: &'r R) -> Result<(cakupan_domain::Level, u64)>
+    where
+        R: Row,
+        usize: ColumnIndex<R>,
+        i64: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        let depth: i64 = row.try_get(0).map_err(db)?;
+        let n: i64 = row.try_get(1).map_err(db)?;
+        let level = u8::try_from(depth)
+            .ok()
+            .and_then(cakupan_domain::Level::from_depth)
+            .ok_or_else(|| StoreError::Corrupt(format!("region level {depth}")))?;
+        Ok((level, u64::try_from(n).unwrap_or(0)))
+    }
+
     pub fn heir<'r, R>(row: &'r R) -> Result<HeirRow>
     where
         R: Row,
@@ -354,6 +370,13 @@ pub mod rows {
         };
         f().map_err(db)
     }
+}
+
+/// How both backends store a NIK: as an integer, half the size of text in the unique index and
+/// in the same order.
+pub fn nik_int(n: Nik) -> i64 {
+    // A NIK has 16 digits, far below i64::MAX.
+    n.as_u64() as i64
 }
 
 /// The KPJ issued for participant sequence number `n`.
