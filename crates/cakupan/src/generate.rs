@@ -13,9 +13,16 @@ use std::io::Write;
 use time::{Date, Duration};
 
 const EMPLOYED: &str = include_str!("../../../data/bps/employed_by_province_2023-08.csv");
-/// National employed persons, Sakernas August 2023 (data/bps/sakernas_national.csv: 139.85 juta):
+const NATIONAL: &str = include_str!("../../../data/bps/sakernas_national.csv");
+
+/// National employed persons in the period of the province figures (Sakernas August 2023):
 /// the remainder after the provinces with a figure is spread over the others by village count.
-const NATIONAL_EMPLOYED_2023_08: f64 = 139_850_000.0;
+fn national_employed(period: &str) -> Option<f64> {
+    NATIONAL.lines().skip(1).find_map(|l| {
+        let mut f = l.split(',');
+        (f.next()? == period).then(|| f.next()?.parse::<f64>().ok().map(|juta| juta * 1e6))?
+    })
+}
 
 pub const HEADER: &str = "nik,name,birth_date,sex,phone,village_code,segment,occupation_code,income_base,programs,registered_on,channel,agent_code";
 
@@ -154,8 +161,8 @@ fn village_weights(tree: &RegionTree) -> Vec<(String, u32, f64)> {
         .filter(|(p, _)| !employed.contains_key(p))
         .map(|(_, n)| n)
         .sum();
-    let per_unknown_village =
-        ((NATIONAL_EMPLOYED_2023_08 - known).max(0.0)) / unknown_villages.max(1) as f64;
+    let national = national_employed("2023-08").unwrap_or(known);
+    let per_unknown_village = ((national - known).max(0.0)) / unknown_villages.max(1) as f64;
     tree.villages()
         .map(|v| {
             let p = v.code.province_number();
