@@ -51,6 +51,19 @@ impl Month {
         Month(date.year() * 12 + i32::from(u8::from(date.month())) - 1)
     }
 
+    /// The month as one integer (`year × 12 + month − 1`), the form stores keep it in.
+    pub fn index(self) -> i32 {
+        self.0
+    }
+
+    /// The month of an [`index`](Month::index), if its year is in range.
+    pub fn from_index(i: i32) -> Option<Month> {
+        let m = Month(i);
+        (Self::MIN_YEAR..=Self::MAX_YEAR)
+            .contains(&m.year())
+            .then_some(m)
+    }
+
     pub fn year(self) -> i32 {
         self.0.div_euclid(12)
     }

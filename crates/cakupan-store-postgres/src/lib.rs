@@ -7,13 +7,17 @@
 
 use async_trait::async_trait;
 use cakupan_domain::registration::Registration;
+use cakupan_domain::{FieldError, Month, RegionCode, RuleSet};
 use cakupan_domain::{Level, Nik, RegionTree, Segment};
+use cakupan_store::ledger::{
+    COUNTER_COLUMNS, CounterChanges, CounterValues, LedgerRow, NewPosting, PostingOutcome,
+};
 use cakupan_store::{
-    HeirRow, Outcome, Participant, RegionsLoaded, Result, Store, StoreError, kpj_for, nik_int,
-    plan_batch, resolve_duplicates, settle,
+    ActiveRow, HeirRow, Outcome, Participant, RegionsLoaded, Result, Store, StoreError, kpj_for,
+    nik_int, plan_batch, resolve_duplicates, settle,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
@@ -97,6 +101,82 @@ impl PgStore {
         }
         Ok(out)
     }
+}
+
+const LEDGER_COLUMNS: &str =
+    "id, reference, kind, first_month, months, amount, paid_month, target_reference";
+
+fn ledger_row(row: &sqlx::postgres::PgRow, from: usize) -> Result<LedgerRow> {
+    let f = || -> Result<LedgerRow, sqlx::Error> {
+        Ok(LedgerRow {
+            id: row.try_get(from)?,
+            reference: row.try_get(from + 1)?,
+            kind: row.try_get(from + 2)?,
+            first_month: row.try_get(from + 3)?,
+            months: row.try_get(from + 4)?,
+            amount: row.try_get(from + 5)?,
+            paid_month: row.try_get(from + 6)?,
+            target_reference: row.try_get(from + 7)?,
+        })
+    };
+    f().map_err(db)
+}
+
+async fn ledger_rows(conn: &mut PgConnection, participant_id: i64) -> Result<Vec<LedgerRow>> {
+    let sql =
+        format!("SELECT {LEDGER_COLUMNS} FROM postings WHERE participant_id = $1 ORDER BY id");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(participant_id)
+        .fetch_all(conn)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|r| ledger_row(r, 0))
+        .collect()
+}
+
+/// Adds counter changes to the stored counters with one `UNNEST` upsert.
+async fn upsert_counters(
+    tx: &mut Transaction<'_, Postgres>,
+    changes: &CounterChanges,
+) -> Result<()> {
+    let rows = changes.rows();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let regions: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    let levels: Vec<i16> = rows.iter().map(|r| r.1).collect();
+    let segments: Vec<&str> = rows.iter().map(|r| r.2.as_str()).collect();
+    let months: Vec<i32> = rows.iter().map(|r| r.3).collect();
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO counters (region, level, segment, month, {cols})
+         SELECT * FROM UNNEST($1::text[], $2::smallint[], $3::text[], $4::int[], {arrays})
+         ON CONFLICT (region, segment, month) DO UPDATE SET {sets}",
+        cols = COUNTER_COLUMNS.join(", "),
+        arrays = (5..13)
+            .map(|i| format!("${i}::bigint[]"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        sets = COUNTER_COLUMNS
+            .iter()
+            .map(|c| format!("{c} = counters.{c} + excluded.{c}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    )))
+    .bind(regions)
+    .bind(levels)
+    .bind(segments)
+    .bind(months);
+    for col in 0..8 {
+        let v: Vec<i64> = rows.iter().map(|r| r.4[col]).collect();
+        q = q.bind(v);
+    }
+    q.execute(&mut **tx).await.map_err(db)?;
+    Ok(())
+}
+
+fn rejected(field: &str, rule: &'static str, message: String) -> StoreError {
+    StoreError::Rejected(FieldError::new(field, rule, message).into())
 }
 
 #[async_trait]
@@ -229,6 +309,7 @@ impl Store for PgStore {
                 }
             }
             let mut turned_away = Vec::new();
+            let mut changes = CounterChanges::default();
             for &(i, id) in &pairs {
                 let r = &regs[i];
                 if inserted_keys.contains(&(nik_int(r.nik), r.segment.to_string())) {
@@ -236,6 +317,7 @@ impl Store for PgStore {
                         id,
                         kpj: kpj_for(id)?,
                     });
+                    changes.register(r.village, r.segment, Month::of(r.registered_on));
                     for (pos, h) in r.heirs.iter().enumerate() {
                         let h = HeirRow::from_heir(h);
                         sqlx::query("INSERT INTO heirs (participant_id, position, name, relationship, nik, phone) VALUES ($1, $2, $3, $4, $5, $6)")
@@ -248,6 +330,7 @@ impl Store for PgStore {
                     turned_away.push(i);
                 }
             }
+            upsert_counters(&mut tx, &changes).await?;
             if !turned_away.is_empty() {
                 let niks: Vec<i64> = turned_away.iter().map(|&i| nik_int(regs[i].nik)).collect();
                 let stored = Self::existing(&mut tx, niks).await?;
@@ -298,6 +381,241 @@ impl Store for PgStore {
             .await
             .map_err(db)?;
         Ok(n as u64)
+    }
+
+    async fn post(&self, rules: &RuleSet, posting: &NewPosting) -> Result<PostingOutcome> {
+        let reference = posting.reference();
+        if reference.is_empty() {
+            return Err(rejected(
+                "reference",
+                "required",
+                "reference is required".into(),
+            ));
+        }
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // Concurrent postings for one reference or one participation queue here, so that each
+        // computes its counter changes from the ledger as the previous one left it.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind(reference)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if let Some(row) =
+            sqlx::query("SELECT id, participant_id, body FROM postings WHERE reference = $1")
+                .bind(reference)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?
+        {
+            let (id, participant_id, body): (i64, i64, String) = (
+                row.try_get(0).map_err(db)?,
+                row.try_get(1).map_err(db)?,
+                row.try_get(2).map_err(db)?,
+            );
+            return if body == posting.body() {
+                Ok(PostingOutcome::Existing { id, participant_id })
+            } else {
+                Err(rejected(
+                    "reference",
+                    "reference.reused",
+                    format!("reference {reference} was already posted with different content"),
+                ))
+            };
+        }
+        let key_sql = format!("{SELECT} WHERE nik = $1 AND segment = $2 FOR UPDATE");
+        let participant = match posting {
+            NewPosting::Contribution(p) => sqlx::query(sqlx::AssertSqlSafe(key_sql))
+                .bind(nik_int(p.nik))
+                .bind(p.segment.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?,
+            NewPosting::Termination { nik, segment, .. } => {
+                sqlx::query(sqlx::AssertSqlSafe(key_sql))
+                    .bind(nik_int(*nik))
+                    .bind(segment.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?
+            }
+            NewPosting::Reversal { target, .. } => {
+                let t =
+                    sqlx::query("SELECT participant_id, kind FROM postings WHERE reference = $1")
+                        .bind(target.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                let Some(t) = t else {
+                    return Err(rejected(
+                        "reverses",
+                        "reverses.unknown",
+                        format!("no posting has reference {target}"),
+                    ));
+                };
+                let kind: String = t.try_get(1).map_err(db)?;
+                if kind != "contribution" {
+                    return Err(rejected(
+                        "reverses",
+                        "reverses.not_contribution",
+                        format!("{target} is a {kind}, not a contribution"),
+                    ));
+                }
+                let pid: i64 = t.try_get(0).map_err(db)?;
+                let p = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "{SELECT} WHERE id = $1 FOR UPDATE"
+                )))
+                .bind(pid)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+                let again = sqlx::query("SELECT reference FROM postings WHERE kind = 'reversal' AND target_reference = $1")
+                    .bind(target.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                if let Some(r) = again {
+                    let by: String = r.try_get(0).map_err(db)?;
+                    return Err(rejected(
+                        "reverses",
+                        "reverses.already",
+                        format!("{target} was already reversed by {by}"),
+                    ));
+                }
+                p
+            }
+        };
+        let Some(participant) = participant else {
+            return Err(rejected(
+                "nik",
+                "nik.not_registered",
+                "no participation is registered for this NIK in this segment".into(),
+            ));
+        };
+        let participant =
+            cakupan_store::rows::participant(&participant)?.into_participant(Vec::new())?;
+        let reg = &participant.registration;
+        let before = ledger_rows(&mut tx, participant.id).await?;
+        let check = cakupan_store::ledger::check_posting(rules, &participant, &before, posting)?;
+        let registered = Month::of(reg.registered_on);
+        let mut changes = CounterChanges::default();
+        let facts_before = cakupan_store::ledger::facts(reg.segment, registered, &before);
+        changes
+            .apply(rules, reg.village, &facts_before, &before, -1)
+            .map_err(|e| StoreError::Rejected(e.into()))?;
+        let paid_on = check
+            .paid_on
+            .as_deref()
+            .and_then(cakupan_domain::month::parse_date);
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO postings (reference, kind, participant_id, first_month, months, amount, channel, paid_month, paid_on, target_reference, reason, body)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+        )
+        .bind(reference)
+        .bind(posting.kind())
+        .bind(participant.id)
+        .bind(check.row.first_month)
+        .bind(check.row.months)
+        .bind(check.row.amount)
+        .bind(check.channel.as_deref())
+        .bind(check.row.paid_month)
+        .bind(paid_on)
+        .bind(check.row.target_reference.as_deref())
+        .bind(check.reason.as_deref())
+        .bind(posting.body())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut after = before;
+        after.push(LedgerRow { id, ..check.row });
+        let facts_after = cakupan_store::ledger::facts(reg.segment, registered, &after);
+        changes
+            .apply(rules, reg.village, &facts_after, &after, 1)
+            .map_err(|e| StoreError::Rejected(e.into()))?;
+        upsert_counters(&mut tx, &changes).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(PostingOutcome::Posted {
+            id,
+            participant_id: participant.id,
+        })
+    }
+
+    async fn ledger(&self, participant_id: i64) -> Result<Vec<LedgerRow>> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        ledger_rows(&mut conn, participant_id).await
+    }
+
+    async fn counters(&self) -> Result<Vec<(String, i16, Segment, i32, CounterValues)>> {
+        let sql = format!(
+            "SELECT region, level, segment, month, {} FROM counters ORDER BY region, segment, month",
+            COUNTER_COLUMNS.join(", ")
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(cakupan_store::rows::counter).collect()
+    }
+
+    async fn active_report(
+        &self,
+        level: Level,
+        within: RegionCode,
+        segment: Option<Segment>,
+        month: Month,
+    ) -> Result<Vec<ActiveRow>> {
+        let prefix = if within == RegionCode::NATION {
+            String::new()
+        } else {
+            format!("{within}.")
+        };
+        let rows = sqlx::query(
+            "SELECT region, SUM(registered)::bigint, SUM(paid_active)::bigint, SUM(status_active)::bigint, SUM(nonactive)::bigint
+             FROM counters
+             WHERE level = $1 AND month <= $2 AND ($3::text IS NULL OR segment = $3)
+               AND (region = $4 OR starts_with(region, $5))
+             GROUP BY region ORDER BY region",
+        )
+        .bind(i16::from(level.depth()))
+        .bind(month.index())
+        .bind(segment.map(|s| s.as_str()))
+        .bind(within.to_string())
+        .bind(prefix)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(cakupan_store::rows::active).collect()
+    }
+
+    async fn recompute(&self, rules: &RuleSet) -> Result<CounterChanges> {
+        let sql = format!(
+            "SELECT participant_id, {LEDGER_COLUMNS} FROM postings ORDER BY participant_id, id"
+        );
+        let mut ledgers: HashMap<i64, Vec<LedgerRow>> = HashMap::new();
+        for row in sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+        {
+            let pid: i64 = row.try_get(0).map_err(db)?;
+            ledgers.entry(pid).or_default().push(ledger_row(&row, 1)?);
+        }
+        let rows = sqlx::query("SELECT id, segment, village_code, to_char(registered_on, 'YYYY-MM-DD') FROM participants")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        let mut changes = CounterChanges::default();
+        for row in rows {
+            let (id, segment, village, registered): (i64, String, String, String) = (
+                row.try_get(0).map_err(db)?,
+                row.try_get(1).map_err(db)?,
+                row.try_get(2).map_err(db)?,
+                row.try_get(3).map_err(db)?,
+            );
+            let base = cakupan_store::ledger::Base::parse(id, &segment, &village, &registered)?;
+            let ledger = ledgers.remove(&id).unwrap_or_default();
+            base.add_to(rules, &ledger, &mut changes)?;
+        }
+        Ok(changes)
     }
 }
 

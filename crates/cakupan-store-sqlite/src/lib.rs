@@ -6,13 +6,17 @@
 
 use async_trait::async_trait;
 use cakupan_domain::registration::Registration;
+use cakupan_domain::{FieldError, Month, RegionCode, RuleSet};
 use cakupan_domain::{Level, Nik, RegionTree, Segment};
+use cakupan_store::ledger::{
+    COUNTER_COLUMNS, CounterChanges, CounterValues, LedgerRow, NewPosting, PostingOutcome,
+};
 use cakupan_store::{
-    HeirRow, Outcome, ParticipantRow, RegionsLoaded, Result, Store, StoreError, kpj_for, nik_int,
-    plan_batch, resolve_duplicates, settle,
+    ActiveRow, HeirRow, Outcome, ParticipantRow, RegionsLoaded, Result, Store, StoreError, kpj_for,
+    nik_int, plan_batch, resolve_duplicates, settle,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
@@ -120,6 +124,73 @@ impl SqliteStore {
         }
         Ok(out)
     }
+}
+
+const LEDGER_COLUMNS: &str =
+    "id, reference, kind, first_month, months, amount, paid_month, target_reference";
+
+fn ledger_row(row: &sqlx::sqlite::SqliteRow) -> Result<LedgerRow> {
+    let f = || -> Result<LedgerRow, sqlx::Error> {
+        Ok(LedgerRow {
+            id: row.try_get(0)?,
+            reference: row.try_get(1)?,
+            kind: row.try_get(2)?,
+            first_month: row.try_get(3)?,
+            months: row.try_get(4)?,
+            amount: row.try_get(5)?,
+            paid_month: row.try_get(6)?,
+            target_reference: row.try_get(7)?,
+        })
+    };
+    f().map_err(db)
+}
+
+async fn ledger_rows(conn: &mut SqliteConnection, participant_id: i64) -> Result<Vec<LedgerRow>> {
+    let sql =
+        format!("SELECT {LEDGER_COLUMNS} FROM postings WHERE participant_id = ?1 ORDER BY id");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(participant_id)
+        .fetch_all(conn)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(ledger_row)
+        .collect()
+}
+
+/// Adds counter changes to the stored counters (one statement per 2,000 rows: 12 columns
+/// each stays under SQLite's parameter limit).
+async fn upsert_counters(tx: &mut Transaction<'_, Sqlite>, changes: &CounterChanges) -> Result<()> {
+    let rows = changes.rows();
+    for chunk in rows.chunks(2_000) {
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "INSERT INTO counters (region, level, segment, month, {}) ",
+            COUNTER_COLUMNS.join(", ")
+        ));
+        q.push_values(chunk, |mut b, (region, level, segment, month, v)| {
+            b.push_bind(region.as_str())
+                .push_bind(i64::from(*level))
+                .push_bind(segment.as_str())
+                .push_bind(i64::from(*month));
+            for x in v {
+                b.push_bind(*x);
+            }
+        });
+        let sets: Vec<String> = COUNTER_COLUMNS
+            .iter()
+            .map(|c| format!("{c} = {c} + excluded.{c}"))
+            .collect();
+        q.push(format!(
+            " ON CONFLICT (region, segment, month) DO UPDATE SET {}",
+            sets.join(", ")
+        ));
+        q.build().execute(&mut **tx).await.map_err(db)?;
+    }
+    Ok(())
+}
+
+fn rejected(field: &str, rule: &'static str, message: String) -> StoreError {
+    StoreError::Rejected(FieldError::new(field, rule, message).into())
 }
 
 #[async_trait]
@@ -251,12 +322,15 @@ impl Store for SqliteStore {
             inserted.extend(ids);
         }
         let mut turned_away = Vec::new();
+        let mut changes = CounterChanges::default();
         for (i, r) in &rows {
             if inserted.contains(&r.id) {
                 outcomes[*i] = Some(Outcome::Created {
                     id: r.id,
                     kpj: r.kpj.clone(),
                 });
+                let reg = &regs[*i];
+                changes.register(reg.village, reg.segment, Month::of(reg.registered_on));
                 for (pos, h) in regs[*i].heirs.iter().enumerate() {
                     let h = HeirRow::from_heir(h);
                     sqlx::query("INSERT INTO heirs (participant_id, position, name, relationship, nik, phone) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
@@ -274,6 +348,7 @@ impl Store for SqliteStore {
                 turned_away.push(*i);
             }
         }
+        upsert_counters(&mut tx, &changes).await?;
         if !turned_away.is_empty() {
             let niks: Vec<Nik> = turned_away.iter().map(|&i| regs[i].nik).collect();
             let stored = Self::existing(&mut tx, &niks).await?;
@@ -339,6 +414,250 @@ impl Store for SqliteStore {
         .await
         .map_err(db)?;
         Ok(n as u64)
+    }
+
+    async fn post(&self, rules: &RuleSet, posting: &NewPosting) -> Result<PostingOutcome> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let reference = posting.reference();
+        if reference.is_empty() {
+            return Err(rejected(
+                "reference",
+                "required",
+                "reference is required".into(),
+            ));
+        }
+        if let Some(row) =
+            sqlx::query("SELECT id, participant_id, body FROM postings WHERE reference = ?1")
+                .bind(reference)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?
+        {
+            let (id, participant_id, body): (i64, i64, String) = (
+                row.try_get(0).map_err(db)?,
+                row.try_get(1).map_err(db)?,
+                row.try_get(2).map_err(db)?,
+            );
+            return if body == posting.body() {
+                Ok(PostingOutcome::Existing { id, participant_id })
+            } else {
+                Err(rejected(
+                    "reference",
+                    "reference.reused",
+                    format!("reference {reference} was already posted with different content"),
+                ))
+            };
+        }
+        let by_key = |nik: Nik, segment: Segment| {
+            (
+                format!("SELECT {COLUMNS} FROM participants WHERE nik = ?1 AND segment = ?2"),
+                nik_int(nik),
+                segment,
+            )
+        };
+        let participant = match posting {
+            NewPosting::Contribution(p) => {
+                let (sql, nik, segment) = by_key(p.nik, p.segment);
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(nik)
+                    .bind(segment.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?
+            }
+            NewPosting::Termination { nik, segment, .. } => {
+                let (sql, nik, segment) = by_key(*nik, *segment);
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(nik)
+                    .bind(segment.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?
+            }
+            NewPosting::Reversal { target, .. } => {
+                let t =
+                    sqlx::query("SELECT participant_id, kind FROM postings WHERE reference = ?1")
+                        .bind(target.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                let Some(t) = t else {
+                    return Err(rejected(
+                        "reverses",
+                        "reverses.unknown",
+                        format!("no posting has reference {target}"),
+                    ));
+                };
+                let kind: String = t.try_get(1).map_err(db)?;
+                if kind != "contribution" {
+                    return Err(rejected(
+                        "reverses",
+                        "reverses.not_contribution",
+                        format!("{target} is a {kind}, not a contribution"),
+                    ));
+                }
+                let again = sqlx::query("SELECT reference FROM postings WHERE kind = 'reversal' AND target_reference = ?1")
+                    .bind(target.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                if let Some(r) = again {
+                    let by: String = r.try_get(0).map_err(db)?;
+                    return Err(rejected(
+                        "reverses",
+                        "reverses.already",
+                        format!("{target} was already reversed by {by}"),
+                    ));
+                }
+                let pid: i64 = t.try_get(0).map_err(db)?;
+                let sql = format!("SELECT {COLUMNS} FROM participants WHERE id = ?1");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(pid)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?
+            }
+        };
+        let Some(participant) = participant else {
+            return Err(rejected(
+                "nik",
+                "nik.not_registered",
+                "no participation is registered for this NIK in this segment".into(),
+            ));
+        };
+        let participant =
+            cakupan_store::rows::participant(&participant)?.into_participant(Vec::new())?;
+        let reg = &participant.registration;
+        let before = ledger_rows(&mut tx, participant.id).await?;
+        let check = cakupan_store::ledger::check_posting(rules, &participant, &before, posting)?;
+        let registered = Month::of(reg.registered_on);
+        let mut changes = CounterChanges::default();
+        let facts_before = cakupan_store::ledger::facts(reg.segment, registered, &before);
+        changes
+            .apply(rules, reg.village, &facts_before, &before, -1)
+            .map_err(|e| StoreError::Rejected(e.into()))?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO postings (reference, kind, participant_id, first_month, months, amount, channel, paid_month, paid_on, target_reference, reason, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
+        )
+        .bind(reference)
+        .bind(posting.kind())
+        .bind(participant.id)
+        .bind(check.row.first_month)
+        .bind(check.row.months)
+        .bind(check.row.amount)
+        .bind(check.channel.as_deref())
+        .bind(check.row.paid_month)
+        .bind(check.paid_on.as_deref())
+        .bind(check.row.target_reference.as_deref())
+        .bind(check.reason.as_deref())
+        .bind(posting.body())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut after = before;
+        after.push(LedgerRow { id, ..check.row });
+        let facts_after = cakupan_store::ledger::facts(reg.segment, registered, &after);
+        changes
+            .apply(rules, reg.village, &facts_after, &after, 1)
+            .map_err(|e| StoreError::Rejected(e.into()))?;
+        upsert_counters(&mut tx, &changes).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(PostingOutcome::Posted {
+            id,
+            participant_id: participant.id,
+        })
+    }
+
+    async fn ledger(&self, participant_id: i64) -> Result<Vec<LedgerRow>> {
+        let mut conn = self.reader.acquire().await.map_err(db)?;
+        ledger_rows(&mut conn, participant_id).await
+    }
+
+    async fn counters(&self) -> Result<Vec<(String, i16, Segment, i32, CounterValues)>> {
+        let sql = format!(
+            "SELECT region, level, segment, month, {} FROM counters ORDER BY region, segment, month",
+            COUNTER_COLUMNS.join(", ")
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?;
+        rows.iter().map(cakupan_store::rows::counter).collect()
+    }
+
+    async fn active_report(
+        &self,
+        level: Level,
+        within: RegionCode,
+        segment: Option<Segment>,
+        month: Month,
+    ) -> Result<Vec<ActiveRow>> {
+        let prefix = if within == RegionCode::NATION {
+            String::new()
+        } else {
+            format!("{within}.")
+        };
+        let rows = sqlx::query(
+            "SELECT region, SUM(registered), SUM(paid_active), SUM(status_active), SUM(nonactive)
+             FROM counters
+             WHERE level = ?1 AND month <= ?2 AND (?3 IS NULL OR segment = ?3)
+               AND (region = ?4 OR substr(region, 1, length(?5)) = ?5)
+             GROUP BY region ORDER BY region",
+        )
+        .bind(i64::from(level.depth()))
+        .bind(i64::from(month.index()))
+        .bind(segment.map(|s| s.as_str()))
+        .bind(within.to_string())
+        .bind(prefix)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter().map(cakupan_store::rows::active).collect()
+    }
+
+    async fn recompute(&self, rules: &RuleSet) -> Result<CounterChanges> {
+        let sql = format!(
+            "SELECT participant_id, {LEDGER_COLUMNS} FROM postings ORDER BY participant_id, id"
+        );
+        let mut ledgers: HashMap<i64, Vec<LedgerRow>> = HashMap::new();
+        for row in sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?
+        {
+            let pid: i64 = row.try_get(0).map_err(db)?;
+            let f = || -> Result<LedgerRow, sqlx::Error> {
+                Ok(LedgerRow {
+                    id: row.try_get(1)?,
+                    reference: row.try_get(2)?,
+                    kind: row.try_get(3)?,
+                    first_month: row.try_get(4)?,
+                    months: row.try_get(5)?,
+                    amount: row.try_get(6)?,
+                    paid_month: row.try_get(7)?,
+                    target_reference: row.try_get(8)?,
+                })
+            };
+            ledgers.entry(pid).or_default().push(f().map_err(db)?);
+        }
+        let rows = sqlx::query("SELECT id, segment, village_code, registered_on FROM participants")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?;
+        let mut changes = CounterChanges::default();
+        for row in rows {
+            let (id, segment, village, registered): (i64, String, String, String) = (
+                row.try_get(0).map_err(db)?,
+                row.try_get(1).map_err(db)?,
+                row.try_get(2).map_err(db)?,
+                row.try_get(3).map_err(db)?,
+            );
+            let base = cakupan_store::ledger::Base::parse(id, &segment, &village, &registered)?;
+            let ledger = ledgers.remove(&id).unwrap_or_default();
+            base.add_to(rules, &ledger, &mut changes)?;
+        }
+        Ok(changes)
     }
 }
 

@@ -2,12 +2,14 @@
 //! it returns and its errors. Backends live in their own crates (`cakupan-store-sqlite`,
 //! `cakupan-store-postgres`); one contract test suite runs against both.
 
+pub mod ledger;
+
 use async_trait::async_trait;
 use cakupan_domain::month::parse_date;
 use cakupan_domain::occupation::Sector;
 use cakupan_domain::registration::{Heir, Registration, Relationship};
 use cakupan_domain::{
-    Channel, Level, Nik, ProgrammeSet, RegionCode, RegionTree, Rupiah, Segment, Sex,
+    Channel, Level, Month, Nik, ProgrammeSet, RegionCode, RegionTree, RuleSet, Rupiah, Segment, Sex,
 };
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -41,6 +43,10 @@ pub enum StoreError {
         "nik: this NIK already has a {segment} participation with different details (KPJ {kpj}); one participation per NIK per segment"
     )]
     Conflict { kpj: String, segment: Segment },
+    /// The input broke a rule that needs the stored data to check (an amount that is not the
+    /// dues, an unknown participant, a reversal of nothing).
+    #[error("{0}")]
+    Rejected(cakupan_domain::FieldErrors),
     #[error("database URL: {0}")]
     Url(String),
     #[error("migration failed: {0}")]
@@ -98,6 +104,44 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn count_participants(&self) -> Result<u64>;
     /// Bytes the database occupies on disk.
     async fn size_bytes(&self) -> Result<u64>;
+
+    /// Appends one posting to the ledger and updates the counters in the same transaction.
+    /// Posting a reference again with the same content returns the first result.
+    async fn post(
+        &self,
+        rules: &RuleSet,
+        posting: &ledger::NewPosting,
+    ) -> Result<ledger::PostingOutcome>;
+
+    /// The ledger rows of one participation, in posting order.
+    async fn ledger(&self, participant_id: i64) -> Result<Vec<ledger::LedgerRow>>;
+
+    /// Every stored counter row: (region, level, segment, month, values).
+    async fn counters(&self) -> Result<Vec<(String, i16, Segment, i32, ledger::CounterValues)>>;
+
+    /// For `month`: per region of `level` (inside `within`, for `segment` or all), the state
+    /// counts (registered, paid_active, status_active, nonactive) as of that month.
+    async fn active_report(
+        &self,
+        level: Level,
+        within: RegionCode,
+        segment: Option<Segment>,
+        month: Month,
+    ) -> Result<Vec<ActiveRow>>;
+
+    /// Recomputes every counter from the ledger alone (participants and postings), for
+    /// `cakupan verify` and as the baseline of the report benchmarks.
+    async fn recompute(&self, rules: &RuleSet) -> Result<ledger::CounterChanges>;
+}
+
+/// One line of the active-participant report (DESIGN.md §5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActiveRow {
+    pub code: String,
+    pub registered: i64,
+    pub paid_active: i64,
+    pub status_active: i64,
+    pub nonactive: i64,
 }
 
 /// Picks the rows of a batch to insert: the first occurrence of each NIK and segment. The
@@ -351,6 +395,61 @@ pub mod rows {
             .and_then(cakupan_domain::Level::from_depth)
             .ok_or_else(|| StoreError::Corrupt(format!("region level {depth}")))?;
         Ok((level, u64::try_from(n).unwrap_or(0)))
+    }
+
+    /// A stored counter row: region, level, segment, month and the eight values.
+    #[allow(clippy::type_complexity)]
+    pub fn counter<'r, R>(
+        row: &'r R,
+    ) -> Result<(
+        String,
+        i16,
+        super::Segment,
+        i32,
+        super::ledger::CounterValues,
+    )>
+    where
+        R: Row,
+        usize: ColumnIndex<R>,
+        i16: Decode<'r, R::Database> + Type<R::Database>,
+        i32: Decode<'r, R::Database> + Type<R::Database>,
+        i64: Decode<'r, R::Database> + Type<R::Database>,
+        String: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        let segment: String = row.try_get(2).map_err(db)?;
+        let segment = super::Segment::parse(&segment)
+            .ok_or_else(|| StoreError::Corrupt(format!("counter segment '{segment}'")))?;
+        let mut v = [0i64; 8];
+        for (i, x) in v.iter_mut().enumerate() {
+            *x = row.try_get(4 + i).map_err(db)?;
+        }
+        Ok((
+            row.try_get(0).map_err(db)?,
+            row.try_get(1).map_err(db)?,
+            segment,
+            row.try_get(3).map_err(db)?,
+            v,
+        ))
+    }
+
+    /// A line of the active report: region and the four state counts.
+    pub fn active<'r, R>(row: &'r R) -> Result<super::ActiveRow>
+    where
+        R: Row,
+        usize: ColumnIndex<R>,
+        i64: Decode<'r, R::Database> + Type<R::Database>,
+        String: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        let f = || -> Result<super::ActiveRow, sqlx::Error> {
+            Ok(super::ActiveRow {
+                code: row.try_get(0)?,
+                registered: row.try_get(1)?,
+                paid_active: row.try_get(2)?,
+                status_active: row.try_get(3)?,
+                nonactive: row.try_get(4)?,
+            })
+        };
+        f().map_err(db)
     }
 
     pub fn heir<'r, R>(row: &'r R) -> Result<HeirRow>

@@ -8,6 +8,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bench;
 mod generate;
 mod import;
+mod ledger_cmd;
 mod store;
 
 use anyhow::{Context as _, Result, bail};
@@ -15,10 +16,10 @@ use cakupan_domain::month::{format_date, parse_date};
 use cakupan_domain::quote::{QuoteRequest, quote};
 use cakupan_domain::registration::{Context, HeirInput, RegistrationInput, validate};
 use cakupan_domain::{
-    Kpj, Level, Month, Nik, ProgrammeSet, RegionCode, RegionTree, RuleSet, Rupiah, Segment,
+    Level, Month, ProgrammeSet, RegionCode, RegionTree, RuleSet, Rupiah, Segment,
 };
 use cakupan_server::{AppState, today_wib};
-use cakupan_store::{Outcome, Participant, Store};
+use cakupan_store::{Outcome, Store};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -94,10 +95,42 @@ enum Command {
         #[command(subcommand)]
         command: GenerateCommand,
     },
+    /// Post to the ledger: contributions, reversals, terminations.
+    Post {
+        #[command(subcommand)]
+        command: ledger_cmd::PostCommand,
+    },
+    /// Recompute every counter from the ledger and report each difference (exit 1 if any).
+    Verify,
+    /// Reports from the counters.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Benchmarks (see docs/benchmarks.md).
     Bench {
         #[command(subcommand)]
         command: bench::BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// Active participants per region for a month (DESIGN.md §5).
+    Active {
+        /// YYYY-MM.
+        #[arg(long)]
+        month: String,
+        /// nation, province, regency, district or village.
+        #[arg(long, default_value = "province")]
+        by: String,
+        /// Only regions inside this one.
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long)]
+        segment: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ledger_cmd::Format,
     },
 }
 
@@ -139,6 +172,18 @@ struct QuoteArgs {
 enum ParticipantCommand {
     /// Register one participant.
     Register(Box<RegisterArgs>),
+    /// Coverage status per month, with the reason, by id, KPJ or NIK.
+    Coverage {
+        key: String,
+        /// YYYY-MM (default: the registration month).
+        #[arg(long)]
+        from: Option<String>,
+        /// YYYY-MM (default: this month).
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Show a participant by id, KPJ or NIK.
     Show {
         /// A participant id, an 11-digit KPJ or a 16-digit NIK.
@@ -397,6 +442,40 @@ async fn run(cli: Cli) -> Result<()> {
             no_serve,
         } => demo(&cli.global, &reference, participants, &listen, no_serve).await,
         Command::Bench { command } => bench::run(&cli.global.db, &reference, command).await,
+        Command::Post { command } => {
+            let store = open_store(&cli.global, &reference).await?;
+            ledger_cmd::post(store.as_ref(), &reference, command).await
+        }
+        Command::Verify => {
+            let store = open_store(&cli.global, &reference).await?;
+            if ledger_cmd::verify(store.as_ref(), &reference).await? {
+                Ok(())
+            } else {
+                bail!("the counters differ from the ledger")
+            }
+        }
+        Command::Report {
+            command:
+                ReportCommand::Active {
+                    month,
+                    by,
+                    region,
+                    segment,
+                    format,
+                },
+        } => {
+            let store = open_store(&cli.global, &reference).await?;
+            ledger_cmd::report_active(
+                store.as_ref(),
+                &reference,
+                &month,
+                &by,
+                region,
+                segment,
+                format,
+            )
+            .await
+        }
     }
 }
 
@@ -686,22 +765,14 @@ async fn participant(
             }
             Ok(())
         }
+        ParticipantCommand::Coverage {
+            key,
+            from,
+            to,
+            json,
+        } => ledger_cmd::coverage(store.as_ref(), reference, &key, from, to, json).await,
         ParticipantCommand::Show { key, json } => {
-            let key = key.trim();
-            let found: Vec<Participant> =
-                if key.len() == 16 && key.bytes().all(|b| b.is_ascii_digit()) {
-                    let nik = Nik::parse(key).map_err(|e| anyhow::anyhow!("nik: {e}"))?;
-                    store.participants_by_nik(nik).await?
-                } else if Kpj::parse(key).is_ok() || key.len() == 11 {
-                    store.participant_by_kpj(key).await?.into_iter().collect()
-                } else if let Ok(id) = key.parse::<i64>() {
-                    store.participant(id).await?.into_iter().collect()
-                } else {
-                    bail!("'{key}' is neither an id, an 11-digit KPJ nor a 16-digit NIK");
-                };
-            if found.is_empty() {
-                bail!("no participant found for '{key}'");
-            }
+            let found = ledger_cmd::find(store.as_ref(), &key).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&found)?);
                 return Ok(());

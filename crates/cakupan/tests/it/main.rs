@@ -8,3 +8,4 @@ mod api;
 mod cli;
 mod contract;
 mod harness;
+mod ledger;

@@ -1,0 +1,417 @@
+//! The ledger's shared logic: what a posting is, how the ledger rows of one participation turn
+//! into coverage facts, and how a change of facts turns into counter changes at every level of
+//! the region tree. Backends run it inside their transactions.
+
+use cakupan_domain::contribution::{Payment, Profile, check_amount};
+use cakupan_domain::coverage::{Contribution, Facts, Metric, counter_deltas};
+use cakupan_domain::month::format_date;
+use cakupan_domain::{FieldError, Level, Month, Nik, RegionCode, RuleSet, Segment};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// Why a participation ended (DOMAIN.md §4.1 rule 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TerminationReason {
+    Death,
+    Withdrawal,
+    MovedAbroad,
+}
+
+impl TerminationReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TerminationReason::Death => "death",
+            TerminationReason::Withdrawal => "withdrawal",
+            TerminationReason::MovedAbroad => "moved_abroad",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TerminationReason> {
+        [
+            TerminationReason::Death,
+            TerminationReason::Withdrawal,
+            TerminationReason::MovedAbroad,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s.trim())
+    }
+}
+
+/// A posting to the append-only ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewPosting {
+    /// A contribution payment covering one or more months.
+    Contribution(Payment),
+    /// A payment that bounced: the contribution `target` covers nothing any more.
+    Reversal { reference: String, target: String },
+    /// The participation ends from `month` on.
+    Termination {
+        reference: String,
+        nik: Nik,
+        segment: Segment,
+        month: Month,
+        reason: TerminationReason,
+    },
+}
+
+impl NewPosting {
+    pub fn reference(&self) -> &str {
+        match self {
+            NewPosting::Contribution(p) => &p.reference,
+            NewPosting::Reversal { reference, .. } | NewPosting::Termination { reference, .. } => {
+                reference
+            }
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            NewPosting::Contribution(_) => "contribution",
+            NewPosting::Reversal { .. } => "reversal",
+            NewPosting::Termination { .. } => "termination",
+        }
+    }
+
+    /// The canonical content: posting the same reference again with the same body is a retry.
+    pub fn body(&self) -> String {
+        match self {
+            NewPosting::Contribution(p) => format!(
+                "contribution|{}|{}|{}|{}|{}|{}|{}",
+                p.nik,
+                p.segment,
+                p.first_month,
+                p.months,
+                p.amount.0,
+                p.channel.as_str(),
+                format_date(p.paid_on)
+            ),
+            NewPosting::Reversal { target, .. } => format!("reversal|{target}"),
+            NewPosting::Termination {
+                nik,
+                segment,
+                month,
+                reason,
+                ..
+            } => format!("termination|{nik}|{segment}|{month}|{}", reason.as_str()),
+        }
+    }
+}
+
+/// What a posting did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum PostingOutcome {
+    Posted {
+        id: i64,
+        participant_id: i64,
+    },
+    /// The same posting was already in the ledger (a retry): nothing changed.
+    Existing {
+        id: i64,
+        participant_id: i64,
+    },
+}
+
+/// One ledger row of a participation, as the backends read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerRow {
+    pub id: i64,
+    pub reference: String,
+    pub kind: String,
+    pub first_month: Option<i32>,
+    pub months: Option<i32>,
+    pub amount: Option<i64>,
+    pub paid_month: Option<i32>,
+    pub target_reference: Option<String>,
+}
+
+/// The coverage facts of a participation from its ledger rows (in posting order).
+pub fn facts(segment: Segment, registered: Month, rows: &[LedgerRow]) -> Facts {
+    let reversed: std::collections::HashSet<&str> = rows
+        .iter()
+        .filter(|r| r.kind == "reversal")
+        .filter_map(|r| r.target_reference.as_deref())
+        .collect();
+    let contributions: Vec<Contribution> = rows
+        .iter()
+        .filter(|r| r.kind == "contribution")
+        .filter_map(|r| {
+            Some(Contribution {
+                reference: r.reference.clone(),
+                first_month: Month::from_index(r.first_month?)?,
+                months: u32::try_from(r.months?).ok()?,
+                reversed: reversed.contains(r.reference.as_str()),
+            })
+        })
+        .collect();
+    let terminated = rows
+        .iter()
+        .filter(|r| r.kind == "termination")
+        .filter_map(|r| r.first_month.and_then(Month::from_index))
+        .min();
+    Facts::from_contributions(segment, registered, &contributions, terminated)
+}
+
+/// Money collected per month from a participation's ledger (reversed payments excluded).
+pub fn collected(rows: &[LedgerRow]) -> Vec<(Month, i64)> {
+    let reversed: std::collections::HashSet<&str> = rows
+        .iter()
+        .filter(|r| r.kind == "reversal")
+        .filter_map(|r| r.target_reference.as_deref())
+        .collect();
+    rows.iter()
+        .filter(|r| r.kind == "contribution" && !reversed.contains(r.reference.as_str()))
+        .filter_map(|r| Some((Month::from_index(r.paid_month?)?, r.amount?)))
+        .collect()
+}
+
+/// Counter values in column order: registered, paid_active, status_active, nonactive, new,
+/// lapsed, reactivated, amount.
+pub type CounterValues = [i64; 8];
+
+pub const COUNTER_COLUMNS: [&str; 8] = [
+    "registered",
+    "paid_active",
+    "status_active",
+    "nonactive",
+    "new",
+    "lapsed",
+    "reactivated",
+    "amount",
+];
+
+fn column(metric: Metric) -> usize {
+    match metric {
+        Metric::Registered => 0,
+        Metric::PaidActive => 1,
+        Metric::StatusActive => 2,
+        Metric::NonActive => 3,
+        Metric::New => 4,
+        Metric::Lapsed => 5,
+        Metric::Reactivated => 6,
+    }
+}
+
+/// Counter changes keyed by (region, segment, month); the nation is [`RegionCode::NATION`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CounterChanges(pub HashMap<(RegionCode, Segment, i32), CounterValues>);
+
+impl CounterChanges {
+    fn add(&mut self, village: RegionCode, segment: Segment, month: Month, col: usize, v: i64) {
+        if v == 0 {
+            return;
+        }
+        for level in [
+            Level::Nation,
+            Level::Province,
+            Level::Regency,
+            Level::District,
+            Level::Village,
+        ] {
+            let region = village.truncate(level);
+            self.0
+                .entry((region, segment, month.index()))
+                .or_insert([0; 8])[col] += v;
+        }
+    }
+
+    /// A new registration: counted as registered from its registration month (PENDING counts
+    /// nowhere else).
+    pub fn register(&mut self, village: RegionCode, segment: Segment, month: Month) {
+        self.add(village, segment, month, 0, 1);
+    }
+
+    /// Adds (`sign` = 1) or removes (`sign` = −1) what one participation contributes.
+    pub fn apply(
+        &mut self,
+        rules: &RuleSet,
+        village: RegionCode,
+        facts: &Facts,
+        rows: &[LedgerRow],
+        sign: i64,
+    ) -> Result<(), FieldError> {
+        for (month, metric, d) in counter_deltas(rules, facts)? {
+            self.add(village, facts.segment, month, column(metric), sign * d);
+        }
+        for (month, amount) in collected(rows) {
+            self.add(village, facts.segment, month, 7, sign * amount);
+        }
+        Ok(())
+    }
+
+    /// The changes that are not all zero, ready to be added to the stored counters.
+    pub fn rows(&self) -> Vec<(String, i16, Segment, i32, CounterValues)> {
+        let mut out: Vec<_> = self
+            .0
+            .iter()
+            .filter(|(_, v)| v.iter().any(|x| *x != 0))
+            .map(|((r, s, m), v)| (r.to_string(), i16::from(r.level().depth()), *s, *m, *v))
+            .collect();
+        out.sort_by(|a, b| (&a.0, a.2, a.3).cmp(&(&b.0, b.2, b.3)));
+        out
+    }
+}
+
+/// What a posting adds to the ledger, once checked against the participation it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedPosting {
+    /// The new ledger row (its `id` is assigned when stored).
+    pub row: LedgerRow,
+    pub channel: Option<String>,
+    pub paid_on: Option<String>,
+    pub reason: Option<String>,
+}
+
+fn rejected(field: &str, rule: &'static str, message: String) -> crate::StoreError {
+    crate::StoreError::Rejected(FieldError::new(field, rule, message).into())
+}
+
+/// Checks a posting against its participation and the ledger so far: a contribution's amount
+/// must equal the dues of its months (DESIGN.md §5) and its months must not precede the
+/// registration; a termination must not precede the registration or repeat.
+pub fn check_posting(
+    rules: &RuleSet,
+    participant: &crate::Participant,
+    before: &[LedgerRow],
+    posting: &NewPosting,
+) -> crate::Result<CheckedPosting> {
+    let reg = &participant.registration;
+    let registered = Month::of(reg.registered_on);
+    let terminated = before
+        .iter()
+        .filter(|r| r.kind == "termination")
+        .filter_map(|r| r.first_month.and_then(Month::from_index))
+        .min();
+    let blank = LedgerRow {
+        id: 0,
+        reference: posting.reference().to_string(),
+        kind: posting.kind().to_string(),
+        first_month: None,
+        months: None,
+        amount: None,
+        paid_month: None,
+        target_reference: None,
+    };
+    match posting {
+        NewPosting::Contribution(p) => {
+            if p.first_month < registered {
+                return Err(rejected(
+                    "first_month",
+                    "first_month.before_registration",
+                    format!(
+                        "first_month {} is before the registration month {registered}",
+                        p.first_month
+                    ),
+                ));
+            }
+            if let Some(t) = terminated {
+                return Err(rejected(
+                    "nik",
+                    "participation.terminated",
+                    format!("this participation was terminated in {t}"),
+                ));
+            }
+            let profile = Profile {
+                segment: reg.segment,
+                income_base: reg.income_base,
+                programmes: reg.programmes,
+                sector: reg.sector,
+                budget_funded: false,
+                risk_class: None,
+            };
+            check_amount(rules, &profile, p).map_err(crate::StoreError::Rejected)?;
+            Ok(CheckedPosting {
+                row: LedgerRow {
+                    first_month: Some(p.first_month.index()),
+                    months: i32::try_from(p.months).ok(),
+                    amount: Some(p.amount.0),
+                    paid_month: Some(Month::of(p.paid_on).index()),
+                    ..blank
+                },
+                channel: Some(p.channel.as_str().to_string()),
+                paid_on: Some(format_date(p.paid_on)),
+                reason: None,
+            })
+        }
+        NewPosting::Reversal { target, .. } => Ok(CheckedPosting {
+            row: LedgerRow {
+                target_reference: Some(target.clone()),
+                ..blank
+            },
+            channel: None,
+            paid_on: None,
+            reason: None,
+        }),
+        NewPosting::Termination { month, reason, .. } => {
+            if *month < registered {
+                return Err(rejected(
+                    "month",
+                    "month.before_registration",
+                    format!(
+                        "termination month {month} is before the registration month {registered}"
+                    ),
+                ));
+            }
+            if let Some(t) = terminated {
+                return Err(rejected(
+                    "nik",
+                    "participation.terminated",
+                    format!("this participation was already terminated in {t}"),
+                ));
+            }
+            Ok(CheckedPosting {
+                row: LedgerRow {
+                    first_month: Some(month.index()),
+                    ..blank
+                },
+                channel: None,
+                paid_on: None,
+                reason: Some(reason.as_str().to_string()),
+            })
+        }
+    }
+}
+
+/// What recomputing needs of a participation besides its ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Base {
+    pub id: i64,
+    pub segment: Segment,
+    pub village: RegionCode,
+    pub registered: Month,
+}
+
+impl Base {
+    pub fn parse(
+        id: i64,
+        segment: &str,
+        village: &str,
+        registered_on: &str,
+    ) -> crate::Result<Base> {
+        let bad = |what: &str, v: &str| {
+            crate::StoreError::Corrupt(format!("participant {id}: {what} '{v}'"))
+        };
+        Ok(Base {
+            id,
+            segment: Segment::parse(segment).ok_or_else(|| bad("segment", segment))?,
+            village: RegionCode::parse(village).map_err(|_| bad("village_code", village))?,
+            registered: cakupan_domain::month::parse_date(registered_on)
+                .map(Month::of)
+                .ok_or_else(|| bad("registered_on", registered_on))?,
+        })
+    }
+
+    /// Adds this participation's share of every counter.
+    pub fn add_to(
+        &self,
+        rules: &RuleSet,
+        ledger: &[LedgerRow],
+        changes: &mut CounterChanges,
+    ) -> crate::Result<()> {
+        let f = facts(self.segment, self.registered, ledger);
+        changes
+            .apply(rules, self.village, &f, ledger, 1)
+            .map_err(|e| crate::StoreError::Rejected(e.into()))
+    }
+}

@@ -1,0 +1,357 @@
+//! `cakupan post`, `participant coverage`, `verify` and `report active`: the ledger, coverage
+//! and counters from the command line.
+
+use crate::Reference;
+use anyhow::{Context as _, Result, bail};
+use cakupan_domain::contribution::{ContributionInput, parse_payment};
+use cakupan_domain::coverage::{Reason, series};
+use cakupan_domain::{Level, Month, Nik, RegionCode, Segment};
+use cakupan_server::today_wib;
+use cakupan_store::ledger::{CounterValues, NewPosting, PostingOutcome, TerminationReason, facts};
+use cakupan_store::{Participant, Store, StoreError};
+use clap::Subcommand;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Subcommand)]
+pub enum PostCommand {
+    /// A contribution payment (the amount must equal the dues of the months it covers).
+    Contribution {
+        #[arg(long)]
+        reference: String,
+        #[arg(long)]
+        nik: String,
+        #[arg(long)]
+        segment: String,
+        /// YYYY-MM.
+        #[arg(long)]
+        first_month: String,
+        #[arg(long, default_value = "1")]
+        months: String,
+        #[arg(long)]
+        amount: String,
+        /// bank, aggregator, autodebit, perisai, employer or branch.
+        #[arg(long)]
+        channel: String,
+        /// YYYY-MM-DD; today when absent.
+        #[arg(long)]
+        paid_on: Option<String>,
+    },
+    /// A payment that bounced.
+    Reversal {
+        #[arg(long)]
+        reference: String,
+        /// The reference of the contribution it reverses.
+        #[arg(long)]
+        reverses: String,
+    },
+    /// The end of a participation (death, withdrawal, moved_abroad).
+    Termination {
+        #[arg(long)]
+        reference: String,
+        #[arg(long)]
+        nik: String,
+        #[arg(long)]
+        segment: String,
+        /// YYYY-MM: terminated from this month on.
+        #[arg(long)]
+        month: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+fn segment(s: &str) -> Result<Segment> {
+    Segment::parse(s).with_context(|| format!("--segment must be one of {}", Segment::expected()))
+}
+
+pub async fn post(store: &dyn Store, reference: &Reference, cmd: PostCommand) -> Result<()> {
+    let posting = match cmd {
+        PostCommand::Contribution {
+            reference: r,
+            nik,
+            segment,
+            first_month,
+            months,
+            amount,
+            channel,
+            paid_on,
+        } => {
+            let input = ContributionInput {
+                reference: r,
+                nik,
+                segment,
+                first_month,
+                months,
+                amount,
+                channel,
+                paid_on: paid_on.unwrap_or_else(|| cakupan_domain::month::format_date(today_wib())),
+            };
+            match parse_payment(&reference.rules, &input, today_wib()) {
+                Ok(p) => NewPosting::Contribution(p),
+                Err(e) => {
+                    for x in e.iter() {
+                        eprintln!("error: {x}");
+                    }
+                    bail!("contribution rejected: nothing posted");
+                }
+            }
+        }
+        PostCommand::Reversal {
+            reference: r,
+            reverses,
+        } => NewPosting::Reversal {
+            reference: r,
+            target: reverses,
+        },
+        PostCommand::Termination {
+            reference: r,
+            nik,
+            segment: s,
+            month,
+            reason,
+        } => NewPosting::Termination {
+            reference: r,
+            nik: Nik::parse(&nik).map_err(|e| anyhow::anyhow!("nik: {e}"))?,
+            segment: segment(&s)?,
+            month: Month::parse(&month).map_err(|e| anyhow::anyhow!("month: {e}"))?,
+            reason: TerminationReason::parse(&reason)
+                .with_context(|| "reason: must be death, withdrawal or moved_abroad".to_string())?,
+        },
+    };
+    match store.post(&reference.rules, &posting).await {
+        Ok(PostingOutcome::Posted { id, participant_id }) => {
+            println!(
+                "Posted {} {} (ledger id {id}, participant {participant_id})",
+                posting.kind(),
+                posting.reference()
+            );
+            Ok(())
+        }
+        Ok(PostingOutcome::Existing { id, .. }) => {
+            println!(
+                "Already posted: {} (ledger id {id}); nothing changed",
+                posting.reference()
+            );
+            Ok(())
+        }
+        Err(StoreError::Rejected(e)) => {
+            for x in e.iter() {
+                eprintln!("error: {x}");
+            }
+            bail!("{} rejected: nothing posted", posting.kind())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The participations a key names: a 16-digit NIK (every segment), a KPJ or an id.
+pub async fn find(store: &dyn Store, key: &str) -> Result<Vec<Participant>> {
+    let key = key.trim();
+    let found = if key.len() == 16 && key.bytes().all(|b| b.is_ascii_digit()) {
+        let nik = Nik::parse(key).map_err(|e| anyhow::anyhow!("nik: {e}"))?;
+        store.participants_by_nik(nik).await?
+    } else if key.len() == 11 {
+        store.participant_by_kpj(key).await?.into_iter().collect()
+    } else if let Ok(id) = key.parse::<i64>() {
+        store.participant(id).await?.into_iter().collect()
+    } else {
+        bail!("'{key}' is neither an id, an 11-digit KPJ nor a 16-digit NIK");
+    };
+    if found.is_empty() {
+        bail!("no participant found for '{key}'");
+    }
+    Ok(found)
+}
+
+pub async fn coverage(
+    store: &dyn Store,
+    reference: &Reference,
+    key: &str,
+    from: Option<String>,
+    to: Option<String>,
+    json: bool,
+) -> Result<()> {
+    let mut all = Vec::new();
+    for p in find(store, key).await? {
+        let reg = &p.registration;
+        let ledger = store.ledger(p.id).await?;
+        let f = facts(reg.segment, Month::of(reg.registered_on), &ledger);
+        let from = match &from {
+            Some(s) => Month::parse(s).map_err(|e| anyhow::anyhow!("--from: {e}"))?,
+            None => Month::of(reg.registered_on),
+        };
+        let to = match &to {
+            Some(s) => Month::parse(s).map_err(|e| anyhow::anyhow!("--to: {e}"))?,
+            None => Month::of(today_wib()),
+        };
+        let months = series(&reference.rules, &f, from, to).map_err(|e| anyhow::anyhow!("{e}"))?;
+        if json {
+            all.push(serde_json::json!({"kpj": p.kpj, "segment": reg.segment, "months": months}));
+            continue;
+        }
+        println!(
+            "KPJ {} {} — registered {}",
+            p.kpj,
+            reg.segment,
+            cakupan_domain::month::format_date(reg.registered_on)
+        );
+        for m in months {
+            let why = match &m.reason {
+                Reason::PaidBy { reference } => format!("paid by {reference}"),
+                Reason::Unpaid { months } => format!("{months} month(s) unpaid"),
+                Reason::NothingPaidYet => "nothing paid yet".into(),
+                Reason::TerminatedIn { month } => format!("terminated in {month}"),
+            };
+            let mut flags = Vec::new();
+            for (on, name) in [
+                (m.new, "new"),
+                (m.lapsed, "lapsed"),
+                (m.reactivated, "reactivated"),
+            ] {
+                if on {
+                    flags.push(name);
+                }
+            }
+            println!(
+                "  {}  {:<10}  {why}{}",
+                m.month,
+                m.status.as_str(),
+                if flags.is_empty() {
+                    String::new()
+                } else {
+                    format!("  [{}]", flags.join(", "))
+                }
+            );
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    }
+    Ok(())
+}
+
+/// Recomputes every counter from the ledger and lists each difference.
+pub async fn verify(store: &dyn Store, reference: &Reference) -> Result<bool> {
+    let stored: BTreeMap<(String, Segment, i32), CounterValues> = store
+        .counters()
+        .await?
+        .into_iter()
+        .map(|(r, _, s, m, v)| ((r, s, m), v))
+        .collect();
+    let recomputed: BTreeMap<(String, Segment, i32), CounterValues> = store
+        .recompute(&reference.rules)
+        .await?
+        .rows()
+        .into_iter()
+        .map(|(r, _, s, m, v)| ((r, s, m), v))
+        .collect();
+    let mut differences = 0;
+    let keys: std::collections::BTreeSet<_> =
+        stored.keys().chain(recomputed.keys()).cloned().collect();
+    for k in keys {
+        let a = stored.get(&k).copied().unwrap_or([0; 8]);
+        let b = recomputed.get(&k).copied().unwrap_or([0; 8]);
+        if a != b {
+            differences += 1;
+            let month = Month::from_index(k.2)
+                .map(|m| m.to_string())
+                .unwrap_or_default();
+            println!(
+                "region '{}' {} {month}: counters {a:?}, ledger {b:?}",
+                k.0, k.1
+            );
+        }
+    }
+    println!(
+        "{} counter rows checked, {differences} differences (columns: {})",
+        stored.len().max(recomputed.len()),
+        cakupan_store::ledger::COUNTER_COLUMNS.join(", ")
+    );
+    Ok(differences == 0)
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+pub async fn report_active(
+    store: &dyn Store,
+    reference: &Reference,
+    month: &str,
+    by: &str,
+    region: Option<String>,
+    segment_arg: Option<String>,
+    format: Format,
+) -> Result<()> {
+    let month = Month::parse(month).map_err(|e| anyhow::anyhow!("--month: {e}"))?;
+    let level =
+        Level::parse(by).context("--by must be nation, province, regency, district or village")?;
+    let within = match &region {
+        Some(r) => RegionCode::parse(r).map_err(|e| anyhow::anyhow!("--region: {e}"))?,
+        None => RegionCode::NATION,
+    };
+    if within.level() >= level && level != Level::Nation {
+        bail!(
+            "--region {within} is a {}: --by must be below it",
+            within.level().as_str()
+        );
+    }
+    let segment = segment_arg.as_deref().map(segment).transpose()?;
+    let rows = store.active_report(level, within, segment, month).await?;
+    let name = |code: &str| -> String {
+        if code.is_empty() {
+            return "Indonesia".into();
+        }
+        RegionCode::parse(code)
+            .ok()
+            .and_then(|c| reference.regions.get(c))
+            .map(|r| r.name.clone())
+            .unwrap_or_default()
+    };
+    match format {
+        Format::Json => {
+            let v: Vec<_> = rows.iter().map(|r| serde_json::json!({"code": r.code, "name": name(&r.code), "registered": r.registered,
+                "paid_active": r.paid_active, "status_active": r.status_active, "nonactive": r.nonactive})).collect();
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Format::Csv => {
+            println!("code,name,registered,paid_active,status_active,nonactive");
+            for r in &rows {
+                println!(
+                    "{},\"{}\",{},{},{},{}",
+                    r.code,
+                    name(&r.code).replace('"', "\"\""),
+                    r.registered,
+                    r.paid_active,
+                    r.status_active,
+                    r.nonactive
+                );
+            }
+        }
+        Format::Table => {
+            println!(
+                "Peserta aktif, {month}{}",
+                segment.map(|s| format!(", {s}")).unwrap_or_default()
+            );
+            println!(
+                "{:<14} {:<34} {:>11} {:>11} {:>13} {:>11}",
+                "code", "name", "registered", "paid_active", "status_active", "nonactive"
+            );
+            for r in &rows {
+                println!(
+                    "{:<14} {:<34} {:>11} {:>11} {:>13} {:>11}",
+                    r.code,
+                    name(&r.code),
+                    r.registered,
+                    r.paid_active,
+                    r.status_active,
+                    r.nonactive
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,417 @@
+//! The ledger and the counters on both backends: idempotent postings, amounts checked
+//! against the rules, reversals and back-payments restating past months, and counters that
+//! always equal a recompute from the ledger, whatever the order of postings.
+
+use crate::harness::{self, input, reg};
+use cakupan_domain::contribution::{ContributionInput, parse_payment};
+use cakupan_domain::{Level, Month, Nik, RegionCode, Segment};
+use cakupan_store::ledger::{NewPosting, PostingOutcome, TerminationReason};
+use cakupan_store::{Store, StoreError};
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+macro_rules! ledger_contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = crate::harness::sqlite(true).await;
+                    super::$name(db.store.clone()).await;
+                    db.finish().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = crate::harness::postgres(stringify!($name), true).await else { return };
+                    super::$name(db.store.clone()).await;
+                    db.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+ledger_contract! {
+    postings_are_idempotent_and_counted,
+    wrong_amount_names_the_expected_amount,
+    reversal_and_back_payment_restate_past_months,
+    termination_ends_the_participation,
+    concurrent_retries_post_once,
+}
+
+const NIK: &str = "3273015203900003";
+
+fn pay(reference: &str, first: &str, months: u32, amount: i64) -> NewPosting {
+    let i = ContributionInput {
+        reference: reference.into(),
+        nik: NIK.into(),
+        segment: "BPU".into(),
+        first_month: first.into(),
+        months: months.to_string(),
+        amount: amount.to_string(),
+        channel: "bank".into(),
+        paid_on: "2026-11-20".into(),
+    };
+    NewPosting::Contribution(parse_payment(harness::rules(), &i, harness::today()).unwrap())
+}
+
+async fn registered(s: &Arc<dyn Store>) {
+    let mut i = input(NIK);
+    i.registered_on = "2026-01-05".into();
+    s.register(&reg(&i)).await.unwrap();
+}
+
+fn m(s: &str) -> Month {
+    Month::parse(s).unwrap()
+}
+
+/// (registered, paid_active, status_active, nonactive) for the village, BPU, in `month`.
+async fn village(s: &Arc<dyn Store>, month: &str) -> (i64, i64, i64, i64) {
+    let within = RegionCode::parse("32.73.01").unwrap();
+    let rows = s
+        .active_report(Level::Village, within, Some(Segment::Bpu), m(month))
+        .await
+        .unwrap();
+    rows.first()
+        .map(|r| (r.registered, r.paid_active, r.status_active, r.nonactive))
+        .unwrap_or((0, 0, 0, 0))
+}
+
+async fn assert_counters_equal_ledger(s: &Arc<dyn Store>) {
+    let stored: BTreeMap<_, _> = s
+        .counters()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.4 != [0; 8])
+        .map(|(r, _, g, mo, v)| ((r, g, mo), v))
+        .collect();
+    let recomputed: BTreeMap<_, _> = s
+        .recompute(harness::rules())
+        .await
+        .unwrap()
+        .rows()
+        .into_iter()
+        .map(|(r, _, g, mo, v)| ((r, g, mo), v))
+        .collect();
+    assert_eq!(
+        stored, recomputed,
+        "counters differ from a recompute of the ledger"
+    );
+}
+
+async fn postings_are_idempotent_and_counted(s: Arc<dyn Store>) {
+    registered(&s).await;
+    assert_eq!(
+        village(&s, "2026-02").await,
+        (1, 0, 0, 0),
+        "registered, pending"
+    );
+    // Jan–Mar 2026 for a non-transport worker: 3 × Rp16,800.
+    let p = pay("BNI-1", "2026-01", 3, 50_400);
+    let PostingOutcome::Posted { id, participant_id } = s.post(harness::rules(), &p).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        s.post(harness::rules(), &p).await.unwrap(),
+        PostingOutcome::Existing { id, participant_id }
+    );
+    let other = pay("BNI-1", "2026-01", 1, 16_800);
+    match s.post(harness::rules(), &other).await {
+        Err(StoreError::Rejected(e)) => assert_eq!(e.0[0].rule, "reference.reused"),
+        o => panic!("{o:?}"),
+    }
+    // DOMAIN.md §4.1 worked example.
+    assert_eq!(village(&s, "2026-03").await, (1, 1, 1, 0));
+    assert_eq!(
+        village(&s, "2026-05").await,
+        (1, 0, 1, 0),
+        "in arrears still counts as peserta aktif"
+    );
+    assert_eq!(village(&s, "2026-06").await, (1, 0, 0, 1));
+    // Every level agrees.
+    let nation = s
+        .active_report(Level::Nation, RegionCode::NATION, None, m("2026-03"))
+        .await
+        .unwrap();
+    assert_eq!((nation[0].code.as_str(), nation[0].paid_active), ("", 1));
+    let province = s
+        .active_report(Level::Province, RegionCode::NATION, None, m("2026-03"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (province[0].code.as_str(), province[0].status_active),
+        ("32", 1)
+    );
+    assert_eq!(s.ledger(participant_id).await.unwrap().len(), 1);
+    assert_counters_equal_ledger(&s).await;
+}
+
+async fn wrong_amount_names_the_expected_amount(s: Arc<dyn Store>) {
+    registered(&s).await;
+    // April–June 2026 carries the PP 50/2025 discount: 3 × Rp8,400, not 3 × Rp16,800.
+    match s
+        .post(harness::rules(), &pay("BNI-2", "2026-04", 3, 50_400))
+        .await
+    {
+        Err(StoreError::Rejected(e)) => {
+            assert_eq!(e.0[0].field, "amount");
+            assert!(
+                e.0[0].message.contains("expected Rp25,200"),
+                "{}",
+                e.0[0].message
+            );
+        }
+        o => panic!("{o:?}"),
+    }
+    match s
+        .post(harness::rules(), &pay("BNI-3", "2025-12", 1, 16_800))
+        .await
+    {
+        Err(StoreError::Rejected(e)) => assert_eq!(e.0[0].rule, "first_month.before_registration"),
+        o => panic!("{o:?}"),
+    }
+    let mut unknown = pay("BNI-4", "2026-04", 1, 8_400);
+    if let NewPosting::Contribution(p) = &mut unknown {
+        p.nik = Nik::parse("3273011203880001").unwrap();
+    }
+    match s.post(harness::rules(), &unknown).await {
+        Err(StoreError::Rejected(e)) => assert_eq!(e.0[0].rule, "nik.not_registered"),
+        o => panic!("{o:?}"),
+    }
+    let p = s
+        .participants_by_nik(Nik::parse(NIK).unwrap())
+        .await
+        .unwrap();
+    assert!(
+        s.ledger(p[0].id).await.unwrap().is_empty(),
+        "nothing posted"
+    );
+    assert_counters_equal_ledger(&s).await;
+}
+
+async fn reversal_and_back_payment_restate_past_months(s: Arc<dyn Store>) {
+    registered(&s).await;
+    s.post(harness::rules(), &pay("P1", "2026-01", 1, 16_800))
+        .await
+        .unwrap();
+    assert_eq!(village(&s, "2026-04").await, (1, 0, 0, 1));
+    // Received later, for Feb–Apr: those months are restated.
+    s.post(
+        harness::rules(),
+        &pay("P2", "2026-02", 3, 16_800 * 2 + 8_400),
+    )
+    .await
+    .unwrap();
+    assert_eq!(village(&s, "2026-04").await, (1, 1, 1, 0));
+    // A 12-month lump payment from May makes paid_active reach ahead.
+    let lump = 8_400 * 8 + 16_800 * 4;
+    s.post(harness::rules(), &pay("P3", "2026-05", 12, lump))
+        .await
+        .unwrap();
+    assert_eq!(village(&s, "2027-04").await, (1, 1, 1, 0));
+    // It bounces.
+    let rev = NewPosting::Reversal {
+        reference: "R3".into(),
+        target: "P3".into(),
+    };
+    s.post(harness::rules(), &rev).await.unwrap();
+    assert_eq!(village(&s, "2027-04").await, (1, 0, 0, 1));
+    assert_eq!(village(&s, "2026-06").await, (1, 0, 1, 0));
+    let again = NewPosting::Reversal {
+        reference: "R3b".into(),
+        target: "P3".into(),
+    };
+    match s.post(harness::rules(), &again).await {
+        Err(StoreError::Rejected(e)) => assert_eq!(e.0[0].rule, "reverses.already"),
+        o => panic!("{o:?}"),
+    }
+    let nothing = NewPosting::Reversal {
+        reference: "R9".into(),
+        target: "NOPE".into(),
+    };
+    assert!(matches!(
+        s.post(harness::rules(), &nothing).await,
+        Err(StoreError::Rejected(_))
+    ));
+    assert_counters_equal_ledger(&s).await;
+}
+
+async fn termination_ends_the_participation(s: Arc<dyn Store>) {
+    registered(&s).await;
+    s.post(harness::rules(), &pay("P1", "2026-01", 3, 50_400))
+        .await
+        .unwrap();
+    let t = NewPosting::Termination {
+        reference: "T1".into(),
+        nik: Nik::parse(NIK).unwrap(),
+        segment: Segment::Bpu,
+        month: m("2026-03"),
+        reason: TerminationReason::Death,
+    };
+    s.post(harness::rules(), &t).await.unwrap();
+    assert_eq!(village(&s, "2026-02").await, (1, 1, 1, 0));
+    assert_eq!(
+        village(&s, "2026-03").await,
+        (0, 0, 0, 0),
+        "terminated: counted nowhere"
+    );
+    match s
+        .post(harness::rules(), &pay("P2", "2026-04", 1, 8_400))
+        .await
+    {
+        Err(StoreError::Rejected(e)) => assert_eq!(e.0[0].rule, "participation.terminated"),
+        o => panic!("{o:?}"),
+    }
+    assert_counters_equal_ledger(&s).await;
+}
+
+async fn concurrent_retries_post_once(s: Arc<dyn Store>) {
+    registered(&s).await;
+    let p = pay("BNI-9", "2026-01", 3, 50_400);
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let s = s.clone();
+            let p = p.clone();
+            tokio::spawn(async move { s.post(harness::rules(), &p).await.unwrap() })
+        })
+        .collect();
+    let mut posted = 0;
+    for t in tasks {
+        if matches!(t.await.unwrap(), PostingOutcome::Posted { .. }) {
+            posted += 1;
+        }
+    }
+    assert_eq!(posted, 1);
+    assert_eq!(village(&s, "2026-02").await, (1, 1, 1, 0));
+    assert_counters_equal_ledger(&s).await;
+}
+
+/// Random ledgers for three participants, posted in random order (a reversal whose target is
+/// not posted yet is refused and retried at the end): the counters always equal a recompute.
+fn random_ledgers(seed: u64) -> Vec<NewPosting> {
+    let mut rng = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut next = move |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    let niks = ["3273015203900003", "3273011203880001", "3273014506850002"];
+    let mut out = Vec::new();
+    for (k, nik) in niks.iter().enumerate() {
+        for j in 0..(2 + next(5)) {
+            let first = m("2026-01").plus(next(18) as i32);
+            let months = [1u32, 3, 6, 12][next(4) as usize];
+            let dues = cakupan_domain::contribution::dues(
+                harness::rules(),
+                &cakupan_domain::contribution::Profile {
+                    segment: Segment::Bpu,
+                    income_base: cakupan_domain::Rupiah(1_000_000),
+                    programmes: cakupan_domain::ProgrammeSet::parse("JKK+JKM").unwrap(),
+                    sector: cakupan_domain::Sector::NonTransport,
+                    budget_funded: false,
+                    risk_class: None,
+                },
+                first,
+                months,
+            )
+            .unwrap();
+            let amount: i64 = dues.iter().map(|d| d.1.0).sum();
+            let i = ContributionInput {
+                reference: format!("C{k}-{j}"),
+                nik: (*nik).into(),
+                segment: "BPU".into(),
+                first_month: first.to_string(),
+                months: months.to_string(),
+                amount: amount.to_string(),
+                channel: "bank".into(),
+                paid_on: "2026-11-20".into(),
+            };
+            out.push(NewPosting::Contribution(
+                parse_payment(harness::rules(), &i, harness::today()).unwrap(),
+            ));
+            if next(4) == 0 {
+                out.push(NewPosting::Reversal {
+                    reference: format!("R{k}-{j}"),
+                    target: format!("C{k}-{j}"),
+                });
+            }
+        }
+        if next(4) == 0 {
+            out.push(NewPosting::Termination {
+                reference: format!("T{k}"),
+                nik: Nik::parse(nik).unwrap(),
+                segment: Segment::Bpu,
+                month: m("2026-01").plus(next(24) as i32),
+                reason: TerminationReason::Withdrawal,
+            });
+        }
+    }
+    // Shuffle.
+    for i in (1..out.len()).rev() {
+        let j = next(i as u64 + 1) as usize;
+        out.swap(i, j);
+    }
+    out
+}
+
+async fn post_random(s: &Arc<dyn Store>, postings: Vec<NewPosting>) {
+    for nik in ["3273015203900003", "3273011203880001", "3273014506850002"] {
+        let mut i = input(nik);
+        i.registered_on = "2026-01-05".into();
+        i.sex = if nik == "3273011203880001" {
+            "L".into()
+        } else {
+            "P".into()
+        };
+        s.register(&reg(&i)).await.unwrap();
+    }
+    let mut later = Vec::new();
+    let mut posted = 0;
+    for p in postings {
+        match s.post(harness::rules(), &p).await {
+            Ok(_) => posted += 1,
+            Err(StoreError::Rejected(e)) if e.0[0].rule == "reverses.unknown" => later.push(p),
+            Err(StoreError::Rejected(_)) => {} // e.g. a payment after a termination: refused, nothing stored
+            Err(e) => panic!("{e}"),
+        }
+    }
+    for p in later {
+        if s.post(harness::rules(), &p).await.is_ok() {
+            posted += 1;
+        }
+    }
+    assert!(posted > 0, "the random ledger posted nothing");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+    #[test]
+    fn counters_equal_recompute_in_any_order_sqlite(seed in any::<u64>()) {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let db = harness::sqlite(true).await;
+            post_random(&db.store, random_ledgers(seed)).await;
+            assert_counters_equal_ledger(&db.store).await;
+            db.finish().await;
+        });
+    }
+
+    #[test]
+    fn counters_equal_recompute_in_any_order_postgres(seed in any::<u64>()) {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let Some(db) = harness::postgres("counters_equal_recompute_in_any_order", true).await else { return };
+            post_random(&db.store, random_ledgers(seed)).await;
+            assert_counters_equal_ledger(&db.store).await;
+            db.finish().await;
+        });
+    }
+}
