@@ -26,6 +26,9 @@ pub fn routes() -> Router<AppState> {
         .route("/participants/lookup", post(lookup))
         .route("/participants/by-kpj/{kpj}", get(by_kpj))
         .route("/participants/{id}", get(by_id))
+        .route("/participants/{id}/coverage", get(coverage))
+        .route("/postings", post(post_handler))
+        .route("/reports/active", get(report_active))
         .route("/regions/{code}", get(region))
         .route("/quote", get(quote_handler))
         .route("/openapi.json", get(openapi))
@@ -38,7 +41,18 @@ pub fn routes() -> Router<AppState> {
         version = "1",
         description = "Participant registry of the workers' social-security agency. Errors are JSON naming the field and the rule."
     ),
-    paths(healthz, register, lookup, by_kpj, by_id, region, quote_handler),
+    paths(
+        healthz,
+        register,
+        lookup,
+        by_kpj,
+        by_id,
+        coverage,
+        post_handler,
+        report_active,
+        region,
+        quote_handler
+    ),
     components(schemas(
         RegistrationBody,
         HeirBody,
@@ -642,6 +656,328 @@ pub async fn quote_handler(
         worker_due: qt.worker_due.0,
         notes: qt.notes,
     }))
+}
+
+/// A posting to the ledger. `kind` decides which other fields apply.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct PostingBody {
+    /// contribution, reversal or termination.
+    pub kind: String,
+    /// Unique per posting: posting it again with the same content is a safe retry.
+    pub reference: String,
+    pub nik: Option<String>,
+    pub segment: Option<String>,
+    /// contribution: YYYY-MM, the first month covered.
+    pub first_month: Option<String>,
+    /// contribution: months covered (BPU: 1, 3, 6 or 12).
+    pub months: Option<i64>,
+    /// contribution: must equal the dues of the months covered.
+    pub amount: Option<i64>,
+    /// contribution: bank, aggregator, autodebit, perisai, employer or branch.
+    pub channel: Option<String>,
+    /// contribution: YYYY-MM-DD.
+    pub paid_on: Option<String>,
+    /// reversal: the reference of the contribution that bounced.
+    pub reverses: Option<String>,
+    /// termination: YYYY-MM.
+    pub month: Option<String>,
+    /// termination: death, withdrawal or moved_abroad.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PostingResponse {
+    /// `posted`, or `existing` for a retry of a posting already in the ledger.
+    pub outcome: String,
+    pub id: i64,
+    pub participant_id: i64,
+}
+
+fn opt_text(v: &Option<String>) -> String {
+    v.clone().unwrap_or_default()
+}
+
+/// Post a contribution, a reversal or a termination. Counters are updated in the same
+/// transaction; a wrong amount is refused with the expected amount.
+#[utoipa::path(post, path = "/api/v1/postings", request_body = PostingBody,
+    responses((status = 201, body = PostingResponse), (status = 200, body = PostingResponse, description = "already posted (retry)"),
+              (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn post_handler(
+    State(st): State<AppState>,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    use cakupan_store::ledger::{NewPosting, PostingOutcome, TerminationReason};
+    let b: PostingBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the body must be a posting object: {e}")))?;
+    let posting = match b.kind.as_str() {
+        "contribution" => {
+            let input = cakupan_domain::contribution::ContributionInput {
+                reference: b.reference.clone(),
+                nik: opt_text(&b.nik),
+                segment: opt_text(&b.segment),
+                first_month: opt_text(&b.first_month),
+                months: b.months.map(|m| m.to_string()).unwrap_or_default(),
+                amount: b.amount.map(|m| m.to_string()).unwrap_or_default(),
+                channel: opt_text(&b.channel),
+                paid_on: opt_text(&b.paid_on),
+            };
+            NewPosting::Contribution(cakupan_domain::contribution::parse_payment(
+                &st.rules,
+                &input,
+                (st.today)(),
+            )?)
+        }
+        "reversal" => NewPosting::Reversal {
+            reference: b.reference.trim().to_string(),
+            target: opt_text(&b.reverses).trim().to_string(),
+        },
+        "termination" => {
+            let mut errors = FieldErrors::default();
+            let nik = Nik::parse(&opt_text(&b.nik))
+                .map_err(|e| errors.push(FieldError::new("nik", e.rule(), e.to_string())))
+                .ok();
+            let segment = Segment::parse(&opt_text(&b.segment)).or_else(|| {
+                errors.push(FieldError::new(
+                    "segment",
+                    "segment.value",
+                    format!("segment must be one of {}", Segment::expected()),
+                ));
+                None
+            });
+            let month = Month::parse(opt_text(&b.month).trim())
+                .map_err(|e| {
+                    errors.push(FieldError::new(
+                        "month",
+                        "month.format",
+                        format!("month {e}"),
+                    ))
+                })
+                .ok();
+            let reason = TerminationReason::parse(&opt_text(&b.reason)).or_else(|| {
+                errors.push(FieldError::new(
+                    "reason",
+                    "reason.value",
+                    "reason must be death, withdrawal or moved_abroad",
+                ));
+                None
+            });
+            match (nik, segment, month, reason) {
+                (Some(nik), Some(segment), Some(month), Some(reason)) => NewPosting::Termination {
+                    reference: b.reference.trim().to_string(),
+                    nik,
+                    segment,
+                    month,
+                    reason,
+                },
+                _ => return Err(ApiError::Invalid(errors)),
+            }
+        }
+        other => {
+            return Err(ApiError::Invalid(
+                FieldError::new(
+                    "kind",
+                    "kind.value",
+                    format!("kind must be contribution, reversal or termination, not '{other}'"),
+                )
+                .into(),
+            ));
+        }
+    };
+    let (status, outcome, id, participant_id) = match st.store.post(&st.rules, &posting).await? {
+        PostingOutcome::Posted { id, participant_id } => {
+            (StatusCode::CREATED, "posted", id, participant_id)
+        }
+        PostingOutcome::Existing { id, participant_id } => {
+            (StatusCode::OK, "existing", id, participant_id)
+        }
+    };
+    Ok((
+        status,
+        Json(PostingResponse {
+            outcome: outcome.into(),
+            id,
+            participant_id,
+        }),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CoverageMonth {
+    /// YYYY-MM.
+    pub month: String,
+    /// PENDING, ACTIVE, IN_ARREARS, NONACTIVE or TERMINATED.
+    pub status: String,
+    /// Why: the covering posting, the months unpaid, or the termination.
+    pub reason: String,
+    pub new: bool,
+    pub lapsed: bool,
+    pub reactivated: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RangeParams {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// Coverage status per month (DOMAIN.md §4.1) with its reason.
+#[utoipa::path(get, path = "/api/v1/participants/{id}/coverage", params(("id" = i64, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query)),
+    responses((status = 200, body = [CoverageMonth]), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn coverage(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<RangeParams>,
+) -> Result<Json<Vec<CoverageMonth>>, ApiError> {
+    use cakupan_domain::coverage::{Reason, series};
+    let id: i64 = id.parse().map_err(|_| {
+        ApiError::Invalid(FieldError::new("id", "id.integer", "id must be a whole number").into())
+    })?;
+    let p = st
+        .store
+        .participant(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no participant has id {id}")))?;
+    let reg = &p.registration;
+    let month_of = |v: &Option<String>, field: &str, default: Month| -> Result<Month, ApiError> {
+        match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => Ok(default),
+            Some(s) => Month::parse(s).map_err(|e| {
+                ApiError::Invalid(
+                    FieldError::new(field, "month.format", format!("{field} {e}")).into(),
+                )
+            }),
+        }
+    };
+    let from = month_of(&q.from, "from", Month::of(reg.registered_on))?;
+    let to = month_of(&q.to, "to", Month::of((st.today)()))?;
+    if to < from || to.since(from) > 240 {
+        return Err(ApiError::Invalid(
+            FieldError::new(
+                "to",
+                "range.months",
+                "to must be after from, at most 240 months later",
+            )
+            .into(),
+        ));
+    }
+    let ledger = st.store.ledger(p.id).await?;
+    let facts = cakupan_store::ledger::facts(reg.segment, Month::of(reg.registered_on), &ledger);
+    let months = series(&st.rules, &facts, from, to).map_err(|e| ApiError::Invalid(e.into()))?;
+    Ok(Json(
+        months
+            .into_iter()
+            .map(|m| CoverageMonth {
+                month: m.month.to_string(),
+                status: m.status.as_str().into(),
+                reason: match m.reason {
+                    Reason::PaidBy { reference } => format!("paid by {reference}"),
+                    Reason::Unpaid { months } => format!("{months} month(s) unpaid"),
+                    Reason::NothingPaidYet => "nothing paid yet".into(),
+                    Reason::TerminatedIn { month } => format!("terminated in {month}"),
+                },
+                new: m.new,
+                lapsed: m.lapsed,
+                reactivated: m.reactivated,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReportParams {
+    month: Option<String>,
+    by: Option<String>,
+    region: Option<String>,
+    segment: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActiveReportRow {
+    pub code: String,
+    pub name: String,
+    pub registered: i64,
+    pub paid_active: i64,
+    /// The headline peserta aktif: ACTIVE or IN_ARREARS.
+    pub status_active: i64,
+    pub nonactive: i64,
+}
+
+/// Active participants per region for a month, from the counters (DESIGN.md §5).
+#[utoipa::path(get, path = "/api/v1/reports/active",
+    params(("month" = String, Query, example = "2026-05"), ("by" = Option<String>, Query, description = "nation, province (default), regency, district or village"),
+           ("region" = Option<String>, Query), ("segment" = Option<String>, Query)),
+    responses((status = 200, body = [ActiveReportRow]), (status = 422, body = ErrorBody)))]
+pub async fn report_active(
+    State(st): State<AppState>,
+    Query(q): Query<ReportParams>,
+) -> Result<Json<Vec<ActiveReportRow>>, ApiError> {
+    let invalid = |f: &str, rule: &'static str, m: String| {
+        ApiError::Invalid(FieldError::new(f, rule, m).into())
+    };
+    let month = Month::parse(q.month.as_deref().unwrap_or("").trim())
+        .map_err(|e| invalid("month", "month.format", format!("month {e}")))?;
+    let level =
+        cakupan_domain::Level::parse(q.by.as_deref().unwrap_or("province")).ok_or_else(|| {
+            invalid(
+                "by",
+                "by.value",
+                "by must be nation, province, regency, district or village".into(),
+            )
+        })?;
+    let within = match q.region.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => RegionCode::NATION,
+        Some(r) => RegionCode::parse(r)
+            .map_err(|e| invalid("region", "region_code.format", format!("region {e}")))?,
+    };
+    if within != RegionCode::NATION && within.level() >= level {
+        return Err(invalid(
+            "by",
+            "by.below_region",
+            format!("by must be a level below the region {within}"),
+        ));
+    }
+    let segment = match q
+        .segment
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(s) => Some(Segment::parse(s).ok_or_else(|| {
+            invalid(
+                "segment",
+                "segment.value",
+                format!("segment must be one of {}", Segment::expected()),
+            )
+        })?),
+    };
+    let rows = st
+        .store
+        .active_report(level, within, segment, month)
+        .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| {
+                let name = if r.code.is_empty() {
+                    "Indonesia".to_string()
+                } else {
+                    RegionCode::parse(&r.code)
+                        .ok()
+                        .and_then(|c| st.regions.get(c))
+                        .map(|x| x.name.clone())
+                        .unwrap_or_default()
+                };
+                ActiveReportRow {
+                    name,
+                    code: r.code,
+                    registered: r.registered,
+                    paid_active: r.paid_active,
+                    status_active: r.status_active,
+                    nonactive: r.nonactive,
+                }
+            })
+            .collect(),
+    ))
 }
 
 #[cfg(test)]

@@ -71,6 +71,7 @@ impl From<StoreError> for ApiError {
                 kpj: kpj.clone(),
                 message: e.to_string(),
             },
+            StoreError::Rejected(errors) => ApiError::Invalid(errors),
             other => {
                 tracing::error!(error = %other, "store error");
                 ApiError::Internal("the registry could not complete the request".into())

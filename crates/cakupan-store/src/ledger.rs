@@ -415,3 +415,39 @@ impl Base {
             .map_err(|e| crate::StoreError::Rejected(e.into()))
     }
 }
+
+impl CounterChanges {
+    /// The active report computed from these changes (the recompute path of `report active
+    /// --recompute`): the same rows the store's counters give.
+    pub fn active_report(
+        &self,
+        level: Level,
+        within: RegionCode,
+        segment: Option<Segment>,
+        month: Month,
+    ) -> Vec<crate::ActiveRow> {
+        let mut sums: std::collections::BTreeMap<RegionCode, [i64; 4]> = Default::default();
+        for ((region, seg, m), v) in &self.0 {
+            if region.level() != level
+                || !within.contains(*region)
+                || segment.is_some_and(|s| s != *seg)
+                || *m > month.index()
+            {
+                continue;
+            }
+            let e = sums.entry(*region).or_insert([0; 4]);
+            for i in 0..4 {
+                e[i] += v[i];
+            }
+        }
+        sums.into_iter()
+            .map(|(r, v)| crate::ActiveRow {
+                code: r.to_string(),
+                registered: v[0],
+                paid_active: v[1],
+                status_active: v[2],
+                nonactive: v[3],
+            })
+            .collect()
+    }
+}

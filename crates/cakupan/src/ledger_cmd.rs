@@ -277,30 +277,49 @@ pub enum Format {
     Json,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn report_active(
     store: &dyn Store,
     reference: &Reference,
-    month: &str,
+    month: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
     by: &str,
     region: Option<String>,
     segment_arg: Option<String>,
+    recompute: bool,
     format: Format,
 ) -> Result<()> {
-    let month = Month::parse(month).map_err(|e| anyhow::anyhow!("--month: {e}"))?;
+    let parse = |flag: &str, s: &str| Month::parse(s).map_err(|e| anyhow::anyhow!("{flag}: {e}"));
+    let months: Vec<Month> = match (month, from, to) {
+        (Some(m), None, None) => vec![parse("--month", &m)?],
+        (None, Some(f), Some(t)) => {
+            let (f, t) = (parse("--from", &f)?, parse("--to", &t)?);
+            if t < f || t.since(f) > 120 {
+                bail!("--from/--to: the series must run forward over at most 120 months");
+            }
+            f.through(t).collect()
+        }
+        _ => bail!("give either --month YYYY-MM or both --from YYYY-MM and --to YYYY-MM"),
+    };
     let level =
         Level::parse(by).context("--by must be nation, province, regency, district or village")?;
     let within = match &region {
         Some(r) => RegionCode::parse(r).map_err(|e| anyhow::anyhow!("--region: {e}"))?,
         None => RegionCode::NATION,
     };
-    if within.level() >= level && level != Level::Nation {
+    if within != RegionCode::NATION && within.level() >= level {
         bail!(
             "--region {within} is a {}: --by must be below it",
             within.level().as_str()
         );
     }
     let segment = segment_arg.as_deref().map(segment).transpose()?;
-    let rows = store.active_report(level, within, segment, month).await?;
+    let recomputed = if recompute {
+        Some(store.recompute(&reference.rules).await?)
+    } else {
+        None
+    };
     let name = |code: &str| -> String {
         if code.is_empty() {
             return "Indonesia".into();
@@ -311,47 +330,57 @@ pub async fn report_active(
             .map(|r| r.name.clone())
             .unwrap_or_default()
     };
+    let series = months.len() > 1;
+    let mut json = Vec::new();
     match format {
-        Format::Json => {
-            let v: Vec<_> = rows.iter().map(|r| serde_json::json!({"code": r.code, "name": name(&r.code), "registered": r.registered,
-                "paid_active": r.paid_active, "status_active": r.status_active, "nonactive": r.nonactive})).collect();
-            println!("{}", serde_json::to_string_pretty(&v)?);
-        }
-        Format::Csv => {
-            println!("code,name,registered,paid_active,status_active,nonactive");
-            for r in &rows {
-                println!(
-                    "{},\"{}\",{},{},{},{}",
-                    r.code,
-                    name(&r.code).replace('"', "\"\""),
-                    r.registered,
-                    r.paid_active,
-                    r.status_active,
-                    r.nonactive
-                );
-            }
-        }
+        Format::Csv => println!(
+            "{}code,name,registered,paid_active,status_active,nonactive",
+            if series { "month," } else { "" }
+        ),
         Format::Table => {
             println!(
-                "Peserta aktif, {month}{}",
-                segment.map(|s| format!(", {s}")).unwrap_or_default()
+                "Peserta aktif{}{}",
+                segment.map(|s| format!(", {s}")).unwrap_or_default(),
+                if recompute {
+                    " (recomputed from the ledger)"
+                } else {
+                    ""
+                }
             );
             println!(
-                "{:<14} {:<34} {:>11} {:>11} {:>13} {:>11}",
-                "code", "name", "registered", "paid_active", "status_active", "nonactive"
+                "{}{:<14} {:<34} {:>11} {:>11} {:>13} {:>11}",
+                if series { "month    " } else { "" },
+                "code",
+                "name",
+                "registered",
+                "paid_active",
+                "status_active",
+                "nonactive"
             );
-            for r in &rows {
-                println!(
-                    "{:<14} {:<34} {:>11} {:>11} {:>13} {:>11}",
-                    r.code,
-                    name(&r.code),
-                    r.registered,
-                    r.paid_active,
-                    r.status_active,
-                    r.nonactive
-                );
+        }
+        Format::Json => {}
+    }
+    for m in months {
+        let rows = match &recomputed {
+            Some(c) => c.active_report(level, within, segment, m),
+            None => store.active_report(level, within, segment, m).await?,
+        };
+        for r in &rows {
+            let prefix = if series {
+                format!("{m},")
+            } else {
+                String::new()
+            };
+            match format {
+                Format::Json => json.push(serde_json::json!({"month": m, "code": r.code, "name": name(&r.code), "registered": r.registered,
+                    "paid_active": r.paid_active, "status_active": r.status_active, "nonactive": r.nonactive})),
+                Format::Csv => println!("{prefix}{},\"{}\",{},{},{},{}", r.code, name(&r.code).replace('"', "\"\""), r.registered, r.paid_active, r.status_active, r.nonactive),
+                Format::Table => println!("{}{:<14} {:<34} {:>11} {:>11} {:>13} {:>11}", if series { format!("{m}  ") } else { String::new() }, r.code, name(&r.code), r.registered, r.paid_active, r.status_active, r.nonactive),
             }
         }
+    }
+    if matches!(format, Format::Json) {
+        println!("{}", serde_json::to_string_pretty(&json)?);
     }
     Ok(())
 }

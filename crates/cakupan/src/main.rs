@@ -118,9 +118,18 @@ enum Command {
 enum ReportCommand {
     /// Active participants per region for a month (DESIGN.md §5).
     Active {
-        /// YYYY-MM.
+        /// YYYY-MM: one month.
         #[arg(long)]
-        month: String,
+        month: Option<String>,
+        /// YYYY-MM: first month of a series (with --to).
+        #[arg(long)]
+        from: Option<String>,
+        /// YYYY-MM: last month of a series.
+        #[arg(long)]
+        to: Option<String>,
+        /// Answer from the ledger instead of the counters (slow: the benchmark baseline).
+        #[arg(long)]
+        recompute: bool,
         /// nation, province, regency, district or village.
         #[arg(long, default_value = "province")]
         by: String,
@@ -458,6 +467,9 @@ async fn run(cli: Cli) -> Result<()> {
             command:
                 ReportCommand::Active {
                     month,
+                    from,
+                    to,
+                    recompute,
                     by,
                     region,
                     segment,
@@ -468,10 +480,13 @@ async fn run(cli: Cli) -> Result<()> {
             ledger_cmd::report_active(
                 store.as_ref(),
                 &reference,
-                &month,
+                month,
+                from,
+                to,
                 &by,
                 region,
                 segment,
+                recompute,
                 format,
             )
             .await
