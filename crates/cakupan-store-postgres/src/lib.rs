@@ -7,10 +7,11 @@
 
 use async_trait::async_trait;
 use cakupan_domain::registration::Registration;
-use cakupan_domain::{FieldError, Month, RegionCode, RuleSet};
+use cakupan_domain::{FieldError, FieldErrors, Month, RegionCode, RuleSet};
 use cakupan_domain::{Level, Nik, RegionTree, Segment};
 use cakupan_store::ledger::{
-    COUNTER_COLUMNS, CounterChanges, CounterValues, LedgerRow, NewPosting, PostingOutcome,
+    BatchState, COUNTER_COLUMNS, CheckedPosting, CounterChanges, CounterValues, LedgerRow,
+    NewPosting, PostingOutcome, resolve_repeats,
 };
 use cakupan_store::{
     ActiveRow, HeirRow, Outcome, Participant, RegionsLoaded, Result, Store, StoreError, kpj_for,
@@ -177,6 +178,38 @@ async fn upsert_counters(
 
 fn rejected(field: &str, rule: &'static str, message: String) -> StoreError {
     StoreError::Rejected(FieldError::new(field, rule, message).into())
+}
+
+async fn insert_posting(
+    tx: &mut Transaction<'_, Postgres>,
+    participant_id: i64,
+    kind: &str,
+    check: &CheckedPosting,
+    body: &str,
+) -> Result<i64> {
+    let paid_on = check
+        .paid_on
+        .as_deref()
+        .and_then(cakupan_domain::month::parse_date);
+    sqlx::query_scalar(
+        "INSERT INTO postings (reference, kind, participant_id, first_month, months, amount, channel, paid_month, paid_on, target_reference, reason, body)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+    )
+    .bind(check.row.reference.as_str())
+    .bind(kind)
+    .bind(participant_id)
+    .bind(check.row.first_month)
+    .bind(check.row.months)
+    .bind(check.row.amount)
+    .bind(check.channel.as_deref())
+    .bind(check.row.paid_month)
+    .bind(paid_on)
+    .bind(check.row.target_reference.as_deref())
+    .bind(check.reason.as_deref())
+    .bind(body)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db)
 }
 
 #[async_trait]
@@ -395,7 +428,7 @@ impl Store for PgStore {
         let mut tx = self.pool.begin().await.map_err(db)?;
         // Concurrent postings for one reference or one participation queue here, so that each
         // computes its counter changes from the ledger as the previous one left it.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+        sqlx::query("SELECT pg_advisory_xact_lock(4242, hashtext($1) & 255)")
             .bind(reference)
             .execute(&mut *tx)
             .await
@@ -502,29 +535,14 @@ impl Store for PgStore {
         changes
             .apply(rules, reg.village, &facts_before, &before, -1)
             .map_err(|e| StoreError::Rejected(e.into()))?;
-        let paid_on = check
-            .paid_on
-            .as_deref()
-            .and_then(cakupan_domain::month::parse_date);
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO postings (reference, kind, participant_id, first_month, months, amount, channel, paid_month, paid_on, target_reference, reason, body)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+        let id = insert_posting(
+            &mut tx,
+            participant.id,
+            posting.kind(),
+            &check,
+            &posting.body(),
         )
-        .bind(reference)
-        .bind(posting.kind())
-        .bind(participant.id)
-        .bind(check.row.first_month)
-        .bind(check.row.months)
-        .bind(check.row.amount)
-        .bind(check.channel.as_deref())
-        .bind(check.row.paid_month)
-        .bind(paid_on)
-        .bind(check.row.target_reference.as_deref())
-        .bind(check.reason.as_deref())
-        .bind(posting.body())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db)?;
+        .await?;
         let mut after = before;
         after.push(LedgerRow { id, ..check.row });
         let facts_after = cakupan_store::ledger::facts(reg.segment, registered, &after);
@@ -537,6 +555,130 @@ impl Store for PgStore {
             id,
             participant_id: participant.id,
         })
+    }
+
+    async fn post_batch(
+        &self,
+        rules: &RuleSet,
+        postings: &[NewPosting],
+    ) -> Result<Vec<std::result::Result<PostingOutcome, FieldErrors>>> {
+        if postings.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let refs: Vec<String> = postings.iter().map(|p| p.reference().to_string()).collect();
+        // The reference buckets of the batch, in order (no deadlock with other batches).
+        sqlx::query("SELECT pg_advisory_xact_lock(4242, b) FROM (SELECT DISTINCT hashtext(r) & 255 AS b FROM UNNEST($1::text[]) AS r ORDER BY 1) AS buckets")
+            .bind(&refs)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let mut st = BatchState::default();
+        for row in sqlx::query(
+            "SELECT reference, id, participant_id, body FROM postings WHERE reference = ANY($1)",
+        )
+        .bind(&refs)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?
+        {
+            st.existing.insert(
+                row.try_get(0).map_err(db)?,
+                (
+                    row.try_get(1).map_err(db)?,
+                    row.try_get(2).map_err(db)?,
+                    row.try_get(3).map_err(db)?,
+                ),
+            );
+        }
+        let targets: Vec<String> = postings
+            .iter()
+            .filter_map(|p| match p {
+                NewPosting::Reversal { target, .. } => Some(target.clone()),
+                _ => None,
+            })
+            .collect();
+        for row in sqlx::query(
+            "SELECT reference, participant_id, kind FROM postings WHERE reference = ANY($1)",
+        )
+        .bind(&targets)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?
+        {
+            st.targets.insert(
+                row.try_get(0).map_err(db)?,
+                (row.try_get(1).map_err(db)?, row.try_get(2).map_err(db)?),
+            );
+        }
+        for row in sqlx::query("SELECT target_reference, reference FROM postings WHERE kind = 'reversal' AND target_reference = ANY($1)")
+            .bind(&targets)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?
+        {
+            st.reversed.insert(row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?);
+        }
+        let niks: Vec<i64> = postings
+            .iter()
+            .filter_map(|p| match p {
+                NewPosting::Contribution(pay) => Some(nik_int(pay.nik)),
+                NewPosting::Termination { nik, .. } => Some(nik_int(*nik)),
+                NewPosting::Reversal { .. } => None,
+            })
+            .collect();
+        let target_ids: Vec<i64> = st.targets.values().map(|t| t.0).collect();
+        // Lock every participation the batch touches, in id order.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE nik = ANY($1) OR id = ANY($2) ORDER BY id FOR UPDATE"
+        )))
+        .bind(&niks)
+        .bind(&target_ids)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        for row in rows {
+            let p = cakupan_store::rows::participant(&row)?.into_participant(Vec::new())?;
+            st.by_key
+                .insert((p.registration.nik, p.registration.segment), p.clone());
+            st.by_id.insert(p.id, p);
+        }
+        let ids: Vec<i64> = st.by_id.keys().copied().collect();
+        for row in sqlx::query(sqlx::AssertSqlSafe(format!("SELECT participant_id, {LEDGER_COLUMNS} FROM postings WHERE participant_id = ANY($1) ORDER BY participant_id, id")))
+            .bind(&ids)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?
+        {
+            let pid: i64 = row.try_get(0).map_err(db)?;
+            st.ledgers.entry(pid).or_default().push(ledger_row(&row, 1)?);
+        }
+        let before = st.ledgers.clone();
+        let (mut outcomes, inserts) = st.plan(rules, postings);
+        for ins in &inserts {
+            let id = insert_posting(
+                &mut tx,
+                ins.participant_id,
+                postings[ins.index].kind(),
+                &ins.checked,
+                &ins.body,
+            )
+            .await?;
+            outcomes[ins.index] = Some(Ok(PostingOutcome::Posted {
+                id,
+                participant_id: ins.participant_id,
+            }));
+        }
+        let changes = st.changes(rules, &before, &inserts)?;
+        upsert_counters(&mut tx, &changes).await?;
+        tx.commit().await.map_err(db)?;
+        resolve_repeats(postings, &mut outcomes);
+        outcomes
+            .into_iter()
+            .map(|o| {
+                o.ok_or_else(|| StoreError::Database("posting left without an outcome".into()))
+            })
+            .collect()
     }
 
     async fn ledger(&self, participant_id: i64) -> Result<Vec<LedgerRow>> {

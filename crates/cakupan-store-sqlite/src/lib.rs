@@ -6,14 +6,15 @@
 
 use async_trait::async_trait;
 use cakupan_domain::registration::Registration;
-use cakupan_domain::{FieldError, Month, RegionCode, RuleSet};
+use cakupan_domain::{FieldError, FieldErrors, Month, RegionCode, RuleSet};
 use cakupan_domain::{Level, Nik, RegionTree, Segment};
 use cakupan_store::ledger::{
-    COUNTER_COLUMNS, CounterChanges, CounterValues, LedgerRow, NewPosting, PostingOutcome,
+    BatchState, COUNTER_COLUMNS, CheckedPosting, CounterChanges, CounterValues, LedgerRow,
+    NewPosting, PostingOutcome, resolve_repeats,
 };
 use cakupan_store::{
-    ActiveRow, HeirRow, Outcome, ParticipantRow, RegionsLoaded, Result, Store, StoreError, kpj_for,
-    nik_int, plan_batch, resolve_duplicates, settle,
+    ActiveRow, HeirRow, Outcome, Participant, ParticipantRow, RegionsLoaded, Result, Store,
+    StoreError, kpj_for, nik_int, plan_batch, resolve_duplicates, settle,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
@@ -129,17 +130,17 @@ impl SqliteStore {
 const LEDGER_COLUMNS: &str =
     "id, reference, kind, first_month, months, amount, paid_month, target_reference";
 
-fn ledger_row(row: &sqlx::sqlite::SqliteRow) -> Result<LedgerRow> {
+fn ledger_row_at(row: &sqlx::sqlite::SqliteRow, from: usize) -> Result<LedgerRow> {
     let f = || -> Result<LedgerRow, sqlx::Error> {
         Ok(LedgerRow {
-            id: row.try_get(0)?,
-            reference: row.try_get(1)?,
-            kind: row.try_get(2)?,
-            first_month: row.try_get(3)?,
-            months: row.try_get(4)?,
-            amount: row.try_get(5)?,
-            paid_month: row.try_get(6)?,
-            target_reference: row.try_get(7)?,
+            id: row.try_get(from)?,
+            reference: row.try_get(from + 1)?,
+            kind: row.try_get(from + 2)?,
+            first_month: row.try_get(from + 3)?,
+            months: row.try_get(from + 4)?,
+            amount: row.try_get(from + 5)?,
+            paid_month: row.try_get(from + 6)?,
+            target_reference: row.try_get(from + 7)?,
         })
     };
     f().map_err(db)
@@ -154,7 +155,7 @@ async fn ledger_rows(conn: &mut SqliteConnection, participant_id: i64) -> Result
         .await
         .map_err(db)?
         .iter()
-        .map(ledger_row)
+        .map(|r| ledger_row_at(r, 0))
         .collect()
 }
 
@@ -191,6 +192,54 @@ async fn upsert_counters(tx: &mut Transaction<'_, Sqlite>, changes: &CounterChan
 
 fn rejected(field: &str, rule: &'static str, message: String) -> StoreError {
     StoreError::Rejected(FieldError::new(field, rule, message).into())
+}
+
+async fn insert_posting(
+    tx: &mut Transaction<'_, Sqlite>,
+    participant_id: i64,
+    kind: &str,
+    check: &CheckedPosting,
+    body: &str,
+) -> Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO postings (reference, kind, participant_id, first_month, months, amount, channel, paid_month, paid_on, target_reference, reason, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
+    )
+    .bind(check.row.reference.as_str())
+    .bind(kind)
+    .bind(participant_id)
+    .bind(check.row.first_month)
+    .bind(check.row.months)
+    .bind(check.row.amount)
+    .bind(check.channel.as_deref())
+    .bind(check.row.paid_month)
+    .bind(check.paid_on.as_deref())
+    .bind(check.row.target_reference.as_deref())
+    .bind(check.reason.as_deref())
+    .bind(body)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db)
+}
+
+/// Runs `SELECT … WHERE column IN (…)` over `values` in chunks SQLite accepts.
+async fn select_in<T: ToString>(
+    tx: &mut Transaction<'_, Sqlite>,
+    head: &str,
+    values: &[T],
+    tail: &str,
+) -> Result<Vec<sqlx::sqlite::SqliteRow>> {
+    let mut out = Vec::new();
+    for chunk in values.chunks(INSERT_CHUNK) {
+        let mut q = QueryBuilder::<Sqlite>::new(format!("{head} ("));
+        let mut sep = q.separated(", ");
+        for v in chunk {
+            sep.push_bind(v.to_string());
+        }
+        q.push(format!(") {tail}"));
+        out.extend(q.build().fetch_all(&mut **tx).await.map_err(db)?);
+    }
+    Ok(out)
 }
 
 #[async_trait]
@@ -536,25 +585,14 @@ impl Store for SqliteStore {
         changes
             .apply(rules, reg.village, &facts_before, &before, -1)
             .map_err(|e| StoreError::Rejected(e.into()))?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO postings (reference, kind, participant_id, first_month, months, amount, channel, paid_month, paid_on, target_reference, reason, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
+        let id = insert_posting(
+            &mut tx,
+            participant.id,
+            posting.kind(),
+            &check,
+            &posting.body(),
         )
-        .bind(reference)
-        .bind(posting.kind())
-        .bind(participant.id)
-        .bind(check.row.first_month)
-        .bind(check.row.months)
-        .bind(check.row.amount)
-        .bind(check.channel.as_deref())
-        .bind(check.row.paid_month)
-        .bind(check.paid_on.as_deref())
-        .bind(check.row.target_reference.as_deref())
-        .bind(check.reason.as_deref())
-        .bind(posting.body())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db)?;
+        .await?;
         let mut after = before;
         after.push(LedgerRow { id, ..check.row });
         let facts_after = cakupan_store::ledger::facts(reg.segment, registered, &after);
@@ -567,6 +605,132 @@ impl Store for SqliteStore {
             id,
             participant_id: participant.id,
         })
+    }
+
+    async fn post_batch(
+        &self,
+        rules: &RuleSet,
+        postings: &[NewPosting],
+    ) -> Result<Vec<std::result::Result<PostingOutcome, FieldErrors>>> {
+        if postings.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let mut st = BatchState::default();
+        let refs: Vec<&str> = postings.iter().map(|p| p.reference()).collect();
+        for row in select_in(
+            &mut tx,
+            "SELECT reference, id, participant_id, body FROM postings WHERE reference IN",
+            &refs,
+            "",
+        )
+        .await?
+        {
+            st.existing.insert(
+                row.try_get(0).map_err(db)?,
+                (
+                    row.try_get(1).map_err(db)?,
+                    row.try_get(2).map_err(db)?,
+                    row.try_get(3).map_err(db)?,
+                ),
+            );
+        }
+        let targets: Vec<&str> = postings
+            .iter()
+            .filter_map(|p| match p {
+                NewPosting::Reversal { target, .. } => Some(target.as_str()),
+                _ => None,
+            })
+            .collect();
+        for row in select_in(
+            &mut tx,
+            "SELECT reference, participant_id, kind FROM postings WHERE reference IN",
+            &targets,
+            "",
+        )
+        .await?
+        {
+            st.targets.insert(
+                row.try_get(0).map_err(db)?,
+                (row.try_get(1).map_err(db)?, row.try_get(2).map_err(db)?),
+            );
+        }
+        for row in select_in(&mut tx, "SELECT target_reference, reference FROM postings WHERE kind = 'reversal' AND target_reference IN", &targets, "").await? {
+            st.reversed.insert(row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?);
+        }
+        let niks: Vec<Nik> = postings
+            .iter()
+            .filter_map(|p| match p {
+                NewPosting::Contribution(pay) => Some(pay.nik),
+                NewPosting::Termination { nik, .. } => Some(*nik),
+                NewPosting::Reversal { .. } => None,
+            })
+            .collect();
+        for ((nik, segment), (id, kpj, registration)) in Self::existing(&mut tx, &niks).await? {
+            let p = Participant {
+                id,
+                kpj,
+                registration,
+                dukcapil_status: String::new(),
+            };
+            st.by_id.insert(id, p.clone());
+            st.by_key.insert((nik, segment), p);
+        }
+        let missing: Vec<i64> = st
+            .targets
+            .values()
+            .map(|t| t.0)
+            .filter(|id| !st.by_id.contains_key(id))
+            .collect();
+        for row in select_in(
+            &mut tx,
+            &format!("SELECT {COLUMNS} FROM participants WHERE id IN"),
+            &missing,
+            "",
+        )
+        .await?
+        {
+            let p = cakupan_store::rows::participant(&row)?.into_participant(Vec::new())?;
+            st.by_id.insert(p.id, p);
+        }
+        let ids: Vec<i64> = st.by_id.keys().copied().collect();
+        for row in select_in(
+            &mut tx,
+            &format!(
+                "SELECT participant_id, {LEDGER_COLUMNS} FROM postings WHERE participant_id IN"
+            ),
+            &ids,
+            "ORDER BY participant_id, id",
+        )
+        .await?
+        {
+            let pid: i64 = row.try_get(0).map_err(db)?;
+            st.ledgers
+                .entry(pid)
+                .or_default()
+                .push(ledger_row_at(&row, 1)?);
+        }
+        let before = st.ledgers.clone();
+        let (mut outcomes, inserts) = st.plan(rules, postings);
+        for ins in &inserts {
+            let kind = postings[ins.index].kind();
+            let id =
+                insert_posting(&mut tx, ins.participant_id, kind, &ins.checked, &ins.body).await?;
+            outcomes[ins.index] = Some(Ok(PostingOutcome::Posted {
+                id,
+                participant_id: ins.participant_id,
+            }));
+        }
+        let changes = st.changes(rules, &before, &inserts)?;
+        upsert_counters(&mut tx, &changes).await?;
+        tx.commit().await.map_err(db)?;
+        resolve_repeats(postings, &mut outcomes);
+        outcomes
+            .into_iter()
+            .map(|o| {
+                o.ok_or_else(|| StoreError::Database("posting left without an outcome".into()))
+            })
+            .collect()
     }
 
     async fn ledger(&self, participant_id: i64) -> Result<Vec<LedgerRow>> {
@@ -627,19 +791,10 @@ impl Store for SqliteStore {
             .map_err(db)?
         {
             let pid: i64 = row.try_get(0).map_err(db)?;
-            let f = || -> Result<LedgerRow, sqlx::Error> {
-                Ok(LedgerRow {
-                    id: row.try_get(1)?,
-                    reference: row.try_get(2)?,
-                    kind: row.try_get(3)?,
-                    first_month: row.try_get(4)?,
-                    months: row.try_get(5)?,
-                    amount: row.try_get(6)?,
-                    paid_month: row.try_get(7)?,
-                    target_reference: row.try_get(8)?,
-                })
-            };
-            ledgers.entry(pid).or_default().push(f().map_err(db)?);
+            ledgers
+                .entry(pid)
+                .or_default()
+                .push(ledger_row_at(&row, 1)?);
         }
         let rows = sqlx::query("SELECT id, segment, village_code, registered_on FROM participants")
             .fetch_all(&self.reader)

@@ -451,3 +451,228 @@ impl CounterChanges {
             .collect()
     }
 }
+
+/// What a batch of postings needs from the store, loaded before planning.
+#[derive(Debug, Clone, Default)]
+pub struct BatchState {
+    /// Postings already in the ledger, by reference: (id, participant id, body).
+    pub existing: HashMap<String, (i64, i64, String)>,
+    /// Participations named by NIK and segment in the batch.
+    pub by_key: HashMap<(Nik, Segment), crate::Participant>,
+    /// Participations by id (those of reversal targets, and every one above).
+    pub by_id: HashMap<i64, crate::Participant>,
+    /// Postings that reversals in the batch point at: reference → (participant id, kind).
+    pub targets: HashMap<String, (i64, String)>,
+    /// Contributions already reversed: target reference → reversal reference.
+    pub reversed: HashMap<String, String>,
+    /// The ledger of every participation involved, in posting order.
+    pub ledgers: HashMap<i64, Vec<LedgerRow>>,
+}
+
+/// One posting of a batch that passed its checks and is to be inserted.
+#[derive(Debug, Clone)]
+pub struct PlannedInsert {
+    /// Index of the posting in the batch.
+    pub index: usize,
+    pub participant_id: i64,
+    pub checked: CheckedPosting,
+    pub body: String,
+}
+
+/// The outcome of each posting of a batch; `None` for those to insert (they become `Posted`
+/// once they have their ids).
+pub type BatchOutcomes = Vec<Option<Result<PostingOutcome, cakupan_domain::FieldErrors>>>;
+
+impl BatchState {
+    /// Decides every posting of the batch in order, as if posted one by one.
+    pub fn plan(
+        &mut self,
+        rules: &RuleSet,
+        postings: &[NewPosting],
+    ) -> (BatchOutcomes, Vec<PlannedInsert>) {
+        let mut outcomes: BatchOutcomes = vec![None; postings.len()];
+        let mut inserts: Vec<PlannedInsert> = Vec::new();
+        let mut in_batch: HashMap<String, usize> = HashMap::new();
+        let err = |field: &str,
+                   rule: &'static str,
+                   msg: String|
+         -> Result<PostingOutcome, cakupan_domain::FieldErrors> {
+            Err(FieldError::new(field, rule, msg).into())
+        };
+        for (i, p) in postings.iter().enumerate() {
+            let reference = p.reference().to_string();
+            if let Some((id, pid, body)) = self.existing.get(&reference) {
+                outcomes[i] = Some(if *body == p.body() {
+                    Ok(PostingOutcome::Existing {
+                        id: *id,
+                        participant_id: *pid,
+                    })
+                } else {
+                    err(
+                        "reference",
+                        "reference.reused",
+                        format!("reference {reference} was already posted with different content"),
+                    )
+                });
+                continue;
+            }
+            if let Some(&j) = in_batch.get(&reference) {
+                // Settled after insertion: the same body is the same posting.
+                if postings[j].body() != p.body() {
+                    outcomes[i] = Some(err(
+                        "reference",
+                        "reference.reused",
+                        format!("reference {reference} was already posted with different content"),
+                    ));
+                }
+                continue;
+            }
+            let participant = match p {
+                NewPosting::Contribution(pay) => self.by_key.get(&(pay.nik, pay.segment)).cloned(),
+                NewPosting::Termination { nik, segment, .. } => {
+                    self.by_key.get(&(*nik, *segment)).cloned()
+                }
+                NewPosting::Reversal { target, .. } => {
+                    let Some((pid, kind)) = self.targets.get(target).cloned() else {
+                        outcomes[i] = Some(err(
+                            "reverses",
+                            "reverses.unknown",
+                            format!("no posting has reference {target}"),
+                        ));
+                        continue;
+                    };
+                    if kind != "contribution" {
+                        outcomes[i] = Some(err(
+                            "reverses",
+                            "reverses.not_contribution",
+                            format!("{target} is a {kind}, not a contribution"),
+                        ));
+                        continue;
+                    }
+                    if let Some(by) = self.reversed.get(target) {
+                        outcomes[i] = Some(err(
+                            "reverses",
+                            "reverses.already",
+                            format!("{target} was already reversed by {by}"),
+                        ));
+                        continue;
+                    }
+                    self.by_id.get(&pid).cloned()
+                }
+            };
+            let Some(participant) = participant else {
+                outcomes[i] = Some(err(
+                    "nik",
+                    "nik.not_registered",
+                    "no participation is registered for this NIK in this segment".into(),
+                ));
+                continue;
+            };
+            let ledger = self.ledgers.entry(participant.id).or_default();
+            match check_posting(rules, &participant, ledger, p) {
+                Err(crate::StoreError::Rejected(e)) => outcomes[i] = Some(Err(e)),
+                Err(e) => {
+                    outcomes[i] = Some(Err(FieldError::new(
+                        "posting",
+                        "posting.store",
+                        e.to_string(),
+                    )
+                    .into()))
+                }
+                Ok(checked) => {
+                    ledger.push(checked.row.clone());
+                    if let NewPosting::Contribution(_) = p {
+                        self.targets
+                            .insert(reference.clone(), (participant.id, "contribution".into()));
+                    }
+                    if let NewPosting::Reversal { target, .. } = p {
+                        self.reversed.insert(target.clone(), reference.clone());
+                    }
+                    in_batch.insert(reference, i);
+                    inserts.push(PlannedInsert {
+                        index: i,
+                        participant_id: participant.id,
+                        checked,
+                        body: p.body(),
+                    });
+                }
+            }
+        }
+        (outcomes, inserts)
+    }
+
+    /// The counter changes of the planned batch: each involved participation's share after the
+    /// batch less its share before (`before` = the ledgers as loaded).
+    pub fn changes(
+        &self,
+        rules: &RuleSet,
+        before: &HashMap<i64, Vec<LedgerRow>>,
+        inserts: &[PlannedInsert],
+    ) -> crate::Result<CounterChanges> {
+        let mut changes = CounterChanges::default();
+        let touched: std::collections::BTreeSet<i64> =
+            inserts.iter().map(|p| p.participant_id).collect();
+        for pid in touched {
+            let Some(p) = self.by_id.get(&pid) else {
+                continue;
+            };
+            let reg = &p.registration;
+            let registered = Month::of(reg.registered_on);
+            let empty = Vec::new();
+            let old = before.get(&pid).unwrap_or(&empty);
+            let new = self.ledgers.get(&pid).unwrap_or(&empty);
+            let reject = |e: FieldError| crate::StoreError::Rejected(e.into());
+            changes
+                .apply(
+                    rules,
+                    reg.village,
+                    &facts(reg.segment, registered, old),
+                    old,
+                    -1,
+                )
+                .map_err(reject)?;
+            changes
+                .apply(
+                    rules,
+                    reg.village,
+                    &facts(reg.segment, registered, new),
+                    new,
+                    1,
+                )
+                .map_err(reject)?;
+        }
+        Ok(changes)
+    }
+}
+
+/// Fills in the outcomes of postings that repeat an earlier posting of the same batch.
+pub fn resolve_repeats(postings: &[NewPosting], outcomes: &mut BatchOutcomes) {
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    for i in 0..postings.len() {
+        let r = postings[i].reference();
+        match first.get(r) {
+            None => {
+                first.insert(r, i);
+            }
+            Some(&j) if outcomes[i].is_none() => {
+                outcomes[i] = Some(match &outcomes[j] {
+                    Some(Ok(PostingOutcome::Posted { id, participant_id }))
+                    | Some(Ok(PostingOutcome::Existing { id, participant_id })) => {
+                        Ok(PostingOutcome::Existing {
+                            id: *id,
+                            participant_id: *participant_id,
+                        })
+                    }
+                    Some(Err(e)) => Err(e.clone()),
+                    None => Err(FieldError::new(
+                        "reference",
+                        "reference.unsettled",
+                        "repeat of an unsettled posting",
+                    )
+                    .into()),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+}

@@ -113,6 +113,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         posting: &ledger::NewPosting,
     ) -> Result<ledger::PostingOutcome>;
 
+    /// Posts many postings in one transaction, in order, as if posted one by one: one result
+    /// per posting (rejected ones carry their errors; nothing of them is stored).
+    async fn post_batch(
+        &self,
+        rules: &RuleSet,
+        postings: &[ledger::NewPosting],
+    ) -> Result<Vec<std::result::Result<ledger::PostingOutcome, cakupan_domain::FieldErrors>>>;
+
     /// The ledger rows of one participation, in posting order.
     async fn ledger(&self, participant_id: i64) -> Result<Vec<ledger::LedgerRow>>;
 

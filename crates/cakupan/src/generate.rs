@@ -329,3 +329,95 @@ pub fn generate(
     w.flush()?;
     Ok(())
 }
+
+/// Simulated payment histories for the BPU participants of a participants.csv, written as
+/// `contributions.csv`: some never pay, some pay steadily (monthly or 3, 6 or 12 months in
+/// advance), many pay for a while and lapse, and some of those come back. Amounts are the dues
+/// under the rules, discounts included. Returns the number of rows written.
+pub fn contributions(
+    rules: &RuleSet,
+    participants: &std::path::Path,
+    seed: u64,
+    as_of: Date,
+    out: &mut dyn Write,
+) -> Result<u64> {
+    use cakupan_domain::contribution::{FIELDS, Profile, dues};
+    use cakupan_domain::{Month, ProgrammeSet, Rupiah, Segment};
+    let f = std::fs::File::open(participants)
+        .with_context(|| format!("opening {}", participants.display()))?;
+    let mut rdr = csv::Reader::from_reader(std::io::BufReader::with_capacity(1 << 20, f));
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, out);
+    writeln!(w, "{}", FIELDS.join(","))?;
+    let mut rng = Rng::new(seed ^ 0xc0ff_ee00);
+    let last = Month::of(as_of);
+    let mut written = 0u64;
+    let mut rec = csv::StringRecord::new();
+    let mut line = 1u64;
+    while rdr.read_record(&mut rec)? {
+        line += 1;
+        let g = |i: usize| rec.get(i).unwrap_or("");
+        if g(6) != "BPU" {
+            continue; // PU dues need the employer's risk class: they arrive with the employer channel
+        }
+        let (Some(occ), Some(base), Ok(programmes), Some(registered)) = (
+            rules.occupation(g(7)),
+            Rupiah::parse(g(8)),
+            ProgrammeSet::parse(g(9)),
+            cakupan_domain::month::parse_date(g(10)),
+        ) else {
+            continue;
+        };
+        let profile = Profile {
+            segment: Segment::Bpu,
+            income_base: base,
+            programmes,
+            sector: occ.sector,
+            budget_funded: false,
+            risk_class: None,
+        };
+        let behaviour = rng.below(100);
+        if behaviour < 12 {
+            continue; // registered, never paid
+        }
+        let steady = behaviour < 50;
+        let mut m = Month::of(registered).plus(i32::from(rng.chance(0.3)));
+        let mut stop_after = if steady { u64::MAX } else { 1 + rng.below(24) };
+        let mut n = 0u64;
+        while m <= last {
+            if stop_after == 0 {
+                // A lapse: a third come back after a gap.
+                if !rng.chance(0.33) {
+                    break;
+                }
+                m = m.plus(3 + rng.below(9) as i32);
+                stop_after = 1 + rng.below(12);
+                continue;
+            }
+            let k = *rng.pick(&[(1u32, 60), (3, 20), (6, 12), (12, 8)]);
+            let Ok(per_month) = dues(rules, &profile, m, k) else {
+                break;
+            };
+            let amount: i64 = per_month.iter().map(|d| d.1.0).sum();
+            let day = 1 + rng.below(14) as u8;
+            let paid_on = m.day(day).unwrap_or(m.first_day()).min(as_of);
+            n += 1;
+            writeln!(
+                w,
+                "SIM{seed}-{line}-{n},{},BPU,{m},{k},{amount},{},{}",
+                g(0),
+                *rng.pick(&[
+                    ("bank", 40),
+                    ("perisai", 30),
+                    ("aggregator", 20),
+                    ("autodebit", 10)
+                ]),
+                cakupan_domain::month::format_date(paid_on)
+            )?;
+            written += 1;
+            m = m.plus(k as i32);
+            stop_after = stop_after.saturating_sub(u64::from(k));
+        }
+    }
+    w.flush()?;
+    Ok(written)
+}

@@ -73,6 +73,10 @@ pub fn validate_file(
 }
 
 fn reader(path: &Path) -> Result<csv::Reader<BufReader<File>>> {
+    reader_with(path, &COLUMNS)
+}
+
+fn reader_with(path: &Path, columns: &[&str]) -> Result<csv::Reader<BufReader<File>>> {
     let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -84,11 +88,11 @@ fn reader(path: &Path) -> Result<csv::Reader<BufReader<File>>> {
         .iter()
         .map(|h| h.trim_start_matches('\u{feff}').trim())
         .collect();
-    if got != COLUMNS {
+    if got != columns {
         bail!(
             "{}: the header row must be exactly\n  {}\nbut is\n  {}",
             path.display(),
-            COLUMNS.join(","),
+            columns.join(","),
             got.join(",")
         );
     }
@@ -341,4 +345,148 @@ fn report(
         *printed += 1;
     }
     Ok(())
+}
+
+/// Imports `contributions.csv` (DESIGN.md §5): each row a contribution posting, checked
+/// against the dues, posted in batches (each batch one transaction, counters included).
+/// Re-running a file posts nothing twice.
+pub async fn import_contributions(
+    store: Arc<dyn Store>,
+    rules: Arc<RuleSet>,
+    today: Date,
+    path: &Path,
+    opts: ImportOptions,
+) -> Result<ImportSummary> {
+    use cakupan_domain::contribution::{ContributionInput, FIELDS, parse_payment};
+    use cakupan_store::ledger::{NewPosting, PostingOutcome};
+    let started = Instant::now();
+    let mut rdr = reader_with(path, &FIELDS)?;
+    let error_path = opts.error_file.clone().unwrap_or_else(|| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(".errors.csv");
+        PathBuf::from(p)
+    });
+    let bar = if opts.progress {
+        let b = ProgressBar::new(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
+        b.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {bytes}/{total_bytes} [{bar:30}] {per_sec} eta {eta} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut errors_out: Option<BufWriter<File>> = None;
+    let mut summary = ImportSummary::default();
+    let mut printed = 0usize;
+    let mut rec = csv::StringRecord::new();
+    let batch = opts.batch.max(1);
+    let mut postings: Vec<NewPosting> = Vec::with_capacity(batch);
+    let mut lines: Vec<u64> = Vec::with_capacity(batch);
+    loop {
+        let more = rdr.read_record(&mut rec)?;
+        if more {
+            summary.rows += 1;
+            let line = rec.position().map(|p| p.line()).unwrap_or(0);
+            let g = |i: usize| rec.get(i).unwrap_or("").to_string();
+            if rec.len() != FIELDS.len() {
+                summary.rejected += 1;
+                let e = FieldError::new(
+                    "row",
+                    "csv.columns",
+                    format!("expected {} columns, found {}", FIELDS.len(), rec.len()),
+                );
+                report(
+                    &mut errors_out,
+                    &error_path,
+                    line,
+                    &[e],
+                    &mut printed,
+                    opts.quiet,
+                    &bar,
+                )?;
+            } else {
+                let input = ContributionInput {
+                    reference: g(0),
+                    nik: g(1),
+                    segment: g(2),
+                    first_month: g(3),
+                    months: g(4),
+                    amount: g(5),
+                    channel: g(6),
+                    paid_on: g(7),
+                };
+                match parse_payment(&rules, &input, today) {
+                    Ok(p) => {
+                        postings.push(NewPosting::Contribution(p));
+                        lines.push(line);
+                    }
+                    Err(e) => {
+                        summary.rejected += 1;
+                        report(
+                            &mut errors_out,
+                            &error_path,
+                            line,
+                            &e.0,
+                            &mut printed,
+                            opts.quiet,
+                            &bar,
+                        )?;
+                    }
+                }
+            }
+        }
+        if postings.len() >= batch || (!more && !postings.is_empty()) {
+            let outcomes = store
+                .post_batch(&rules, &postings)
+                .await
+                .context("posting a batch of contributions")?;
+            for (o, line) in outcomes.iter().zip(&lines) {
+                match o {
+                    Ok(PostingOutcome::Posted { .. }) => summary.created += 1,
+                    Ok(PostingOutcome::Existing { .. }) => summary.existing += 1,
+                    Err(e) => {
+                        summary.rejected += 1;
+                        report(
+                            &mut errors_out,
+                            &error_path,
+                            *line,
+                            &e.0,
+                            &mut printed,
+                            opts.quiet,
+                            &bar,
+                        )?;
+                    }
+                }
+            }
+            postings.clear();
+            lines.clear();
+            bar.set_position(rdr.position().byte());
+            bar.set_message(format!(
+                "{} posted, {} rejected",
+                summary.created, summary.rejected
+            ));
+        }
+        if !more {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    if let Some(mut w) = errors_out {
+        w.flush()?;
+        summary.error_file = Some(error_path);
+    }
+    if printed < summary.rejected as usize && !opts.quiet {
+        eprintln!(
+            "… {} more rejected rows: see the error file",
+            summary.rejected as usize - printed
+        );
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary.rows_per_second = summary.rows as f64 / summary.seconds.max(1e-9);
+    summary.peak_rss_mb = peak_rss_mb();
+    Ok(summary)
 }

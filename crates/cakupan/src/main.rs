@@ -238,6 +238,18 @@ struct RegisterArgs {
 
 #[derive(Debug, Subcommand)]
 enum ImportCommand {
+    /// Import contributions.csv (DESIGN.md §5): each amount must equal the dues.
+    Contributions {
+        file: PathBuf,
+        #[arg(long)]
+        errors: Option<PathBuf>,
+        #[arg(long, default_value_t = 5_000)]
+        batch: usize,
+        #[arg(long)]
+        summary_json: bool,
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Import participants.csv (DESIGN.md §5).
     Participants {
         file: PathBuf,
@@ -257,6 +269,20 @@ enum ImportCommand {
 
 #[derive(Debug, Subcommand)]
 enum GenerateCommand {
+    /// Simulated payment histories (contributions.csv) for the BPU participants of a
+    /// participants.csv.
+    Contributions {
+        /// The participants.csv whose people pay.
+        #[arg(long)]
+        participants: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Payments run up to this date (YYYY-MM-DD; default today).
+        #[arg(long)]
+        as_of: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// A simulated participants.csv.
     Participants {
         #[arg(long, default_value_t = 1_000_000)]
@@ -336,7 +362,7 @@ fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CAKUPAN_LOG")
-                .unwrap_or_else(|_| "info".into()),
+                .unwrap_or_else(|_| "info,sqlx::query=error".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -378,24 +404,52 @@ async fn run(cli: Cli) -> Result<()> {
                 },
             )
             .await?;
-            if summary_json {
-                println!("{}", serde_json::to_string(&s)?);
-            } else {
-                println!(
-                    "{} rows: {} stored, {} already registered, {} rejected, {} warnings; {:.1} s ({:.0} rows/s), peak RSS {:.0} MB",
-                    s.rows,
-                    s.created,
-                    s.existing,
-                    s.rejected,
-                    s.warnings,
-                    s.seconds,
-                    s.rows_per_second,
-                    s.peak_rss_mb
-                );
-                if let Some(p) = &s.error_file {
-                    println!("Rejected rows and reasons: {}", p.display());
-                }
-            }
+            print_summary(&s, summary_json, "stored")
+        }
+        Command::Import {
+            command:
+                ImportCommand::Contributions {
+                    file,
+                    errors,
+                    batch,
+                    summary_json,
+                    quiet,
+                },
+        } => {
+            let store = open_store(&cli.global, &reference).await?;
+            let s = import::import_contributions(
+                store,
+                reference.rules.clone(),
+                today_wib(),
+                &file,
+                import::ImportOptions {
+                    batch,
+                    error_file: errors,
+                    progress: !quiet,
+                    quiet,
+                },
+            )
+            .await?;
+            print_summary(&s, summary_json, "posted")
+        }
+        Command::Generate {
+            command:
+                GenerateCommand::Contributions {
+                    participants,
+                    seed,
+                    as_of,
+                    out,
+                },
+        } => {
+            let as_of = match as_of {
+                Some(s) => parse_date(&s)
+                    .with_context(|| format!("--as-of '{s}' must be a date YYYY-MM-DD"))?,
+                None => today_wib(),
+            };
+            let mut f = std::fs::File::create(&out)
+                .with_context(|| format!("creating {}", out.display()))?;
+            let n = generate::contributions(&reference.rules, &participants, seed, as_of, &mut f)?;
+            eprintln!("Wrote {n} contributions to {}", out.display());
             Ok(())
         }
         Command::Generate {
@@ -492,6 +546,28 @@ async fn run(cli: Cli) -> Result<()> {
             .await
         }
     }
+}
+
+fn print_summary(s: &import::ImportSummary, json: bool, verb: &str) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(s)?);
+    } else {
+        println!(
+            "{} rows: {} {verb}, {} already there, {} rejected, {} warnings; {:.1} s ({:.0} rows/s), peak RSS {:.0} MB",
+            s.rows,
+            s.created,
+            s.existing,
+            s.rejected,
+            s.warnings,
+            s.seconds,
+            s.rows_per_second,
+            s.peak_rss_mb
+        );
+        if let Some(p) = &s.error_file {
+            println!("Rejected rows and reasons: {}", p.display());
+        }
+    }
+    Ok(())
 }
 
 async fn serve(store: Arc<dyn Store>, reference: &Reference, listen: &str) -> Result<()> {

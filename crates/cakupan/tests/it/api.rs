@@ -278,32 +278,93 @@ async fn postings_coverage_and_reports() {
     let pay = json!({"kind": "contribution", "reference": "BNI-7", "nik": "3273015203900003", "segment": "BPU",
         "first_month": "2026-01", "months": 3, "amount": 50400, "channel": "bank", "paid_on": "2026-01-10"});
     let (s, v) = call(&app, "POST", "/api/v1/postings", Some(pay.to_string())).await;
-    assert_eq!((s, v["outcome"].as_str()), (StatusCode::CREATED, Some("posted")), "{v}");
+    assert_eq!(
+        (s, v["outcome"].as_str()),
+        (StatusCode::CREATED, Some("posted")),
+        "{v}"
+    );
     let (s, v) = call(&app, "POST", "/api/v1/postings", Some(pay.to_string())).await;
-    assert_eq!((s, v["outcome"].as_str()), (StatusCode::OK, Some("existing")));
+    assert_eq!(
+        (s, v["outcome"].as_str()),
+        (StatusCode::OK, Some("existing"))
+    );
     let mut wrong = pay.clone();
     wrong["reference"] = json!("BNI-8");
     wrong["first_month"] = json!("2026-04");
     let (s, v) = call(&app, "POST", "/api/v1/postings", Some(wrong.to_string())).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(v["errors"][0]["field"], "amount");
-    assert!(v["errors"][0]["message"].as_str().unwrap().contains("expected Rp25,200"), "{v}");
-    let (s, v) = call(&app, "POST", "/api/v1/postings", Some(json!({"kind": "refund", "reference": "X"}).to_string())).await;
-    assert_eq!((s, v["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("kind")));
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expected Rp25,200"),
+        "{v}"
+    );
+    let (s, v) = call(
+        &app,
+        "POST",
+        "/api/v1/postings",
+        Some(json!({"kind": "refund", "reference": "X"}).to_string()),
+    )
+    .await;
+    assert_eq!(
+        (s, v["errors"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("kind"))
+    );
 
-    let (s, v) = call(&app, "GET", &format!("/api/v1/participants/{id}/coverage?to=2026-06"), None).await;
+    let (s, v) = call(
+        &app,
+        "GET",
+        &format!("/api/v1/participants/{id}/coverage?to=2026-06"),
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let statuses: Vec<&str> = v.as_array().unwrap().iter().map(|m| m["status"].as_str().unwrap()).collect();
-    assert_eq!(statuses, ["ACTIVE", "ACTIVE", "ACTIVE", "IN_ARREARS", "IN_ARREARS", "NONACTIVE"]);
+    let statuses: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "ACTIVE",
+            "ACTIVE",
+            "ACTIVE",
+            "IN_ARREARS",
+            "IN_ARREARS",
+            "NONACTIVE"
+        ]
+    );
     assert_eq!(v[0]["reason"], "paid by BNI-7");
 
-    let (s, v) = call(&app, "GET", "/api/v1/reports/active?month=2026-05&by=province", None).await;
+    let (s, v) = call(
+        &app,
+        "GET",
+        "/api/v1/reports/active?month=2026-05&by=province",
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v[0]["name"], "Jawa Barat");
-    assert_eq!((v[0]["status_active"].as_i64(), v[0]["paid_active"].as_i64()), (Some(1), Some(0)));
+    assert_eq!(
+        (v[0]["status_active"].as_i64(), v[0]["paid_active"].as_i64()),
+        (Some(1), Some(0))
+    );
     let (s, v) = call(&app, "GET", "/api/v1/reports/active?month=2026-13", None).await;
-    assert_eq!((s, v["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("month")));
-    let (s, _) = call(&app, "GET", "/api/v1/reports/active?month=2026-05&by=province&region=32.73", None).await;
+    assert_eq!(
+        (s, v["errors"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("month"))
+    );
+    let (s, _) = call(
+        &app,
+        "GET",
+        "/api/v1/reports/active?month=2026-05&by=province&region=32.73",
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     db.finish().await;
 }

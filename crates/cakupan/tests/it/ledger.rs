@@ -391,6 +391,31 @@ async fn post_random(s: &Arc<dyn Store>, postings: Vec<NewPosting>) {
     assert!(posted > 0, "the random ledger posted nothing");
 }
 
+/// The same random ledger through `post_batch`, `size` postings at a time, with the same
+/// retry of reversals that came before their targets.
+async fn post_random_batched(s: &Arc<dyn Store>, postings: Vec<NewPosting>, size: usize) {
+    for nik in ["3273015203900003", "3273011203880001", "3273014506850002"] {
+        let mut i = input(nik);
+        i.registered_on = "2026-01-05".into();
+        i.sex = if nik == "3273011203880001" { "L".into() } else { "P".into() };
+        s.register(&reg(&i)).await.unwrap();
+    }
+    let mut later = Vec::new();
+    for chunk in postings.chunks(size) {
+        let out = s.post_batch(harness::rules(), chunk).await.unwrap();
+        for (p, o) in chunk.iter().zip(out) {
+            if let Err(e) = o
+                && e.0[0].rule == "reverses.unknown"
+            {
+                later.push(p.clone());
+            }
+        }
+    }
+    for p in later {
+        let _ = s.post_batch(harness::rules(), std::slice::from_ref(&p)).await.unwrap();
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
     #[test]
@@ -399,6 +424,34 @@ proptest! {
         rt.block_on(async {
             let db = harness::sqlite(true).await;
             post_random(&db.store, random_ledgers(seed)).await;
+            assert_counters_equal_ledger(&db.store).await;
+            db.finish().await;
+        });
+    }
+
+    #[test]
+    fn batches_post_like_single_postings_sqlite(seed in any::<u64>(), size in 1usize..9) {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let one = harness::sqlite(true).await;
+            let many = harness::sqlite(true).await;
+            post_random(&one.store, random_ledgers(seed)).await;
+            post_random_batched(&many.store, random_ledgers(seed), size).await;
+            assert_counters_equal_ledger(&many.store).await;
+            let a: BTreeMap<_, _> = one.store.counters().await.unwrap().into_iter().filter(|r| r.4 != [0; 8]).map(|(r, _, g, mo, v)| ((r, g, mo), v)).collect();
+            let b: BTreeMap<_, _> = many.store.counters().await.unwrap().into_iter().filter(|r| r.4 != [0; 8]).map(|(r, _, g, mo, v)| ((r, g, mo), v)).collect();
+            assert_eq!(a, b, "batches and single postings give the same counters");
+            one.finish().await;
+            many.finish().await;
+        });
+    }
+
+    #[test]
+    fn batches_post_like_single_postings_postgres(seed in any::<u64>(), size in 1usize..9) {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let Some(db) = harness::postgres("batches_post_like_single_postings", true).await else { return };
+            post_random_batched(&db.store, random_ledgers(seed), size).await;
             assert_counters_equal_ledger(&db.store).await;
             db.finish().await;
         });
