@@ -180,6 +180,65 @@ fn rejected(field: &str, rule: &'static str, message: String) -> StoreError {
     StoreError::Rejected(FieldError::new(field, rule, message).into())
 }
 
+/// Inserts many postings with one `UNNEST` statement, ids drawn from the identity sequence.
+async fn insert_postings(
+    tx: &mut Transaction<'_, Postgres>,
+    rows: &[(i64, &str, &CheckedPosting, &str)],
+) -> Result<Vec<i64>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT nextval(pg_get_serial_sequence('postings', 'id')) FROM generate_series(1, $1)",
+    )
+    .bind(rows.len() as i64)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db)?;
+    let col =
+        |f: &dyn Fn(&(i64, &str, &CheckedPosting, &str)) -> Option<String>| -> Vec<Option<String>> {
+            rows.iter().map(f).collect()
+        };
+    let reference: Vec<&str> = rows.iter().map(|r| r.2.row.reference.as_str()).collect();
+    let kind: Vec<&str> = rows.iter().map(|r| r.1).collect();
+    let pid: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let first: Vec<Option<i32>> = rows.iter().map(|r| r.2.row.first_month).collect();
+    let months: Vec<Option<i32>> = rows.iter().map(|r| r.2.row.months).collect();
+    let amount: Vec<Option<i64>> = rows.iter().map(|r| r.2.row.amount).collect();
+    let paid_month: Vec<Option<i32>> = rows.iter().map(|r| r.2.row.paid_month).collect();
+    let paid_on: Vec<Option<time::Date>> = rows
+        .iter()
+        .map(|r| {
+            r.2.paid_on
+                .as_deref()
+                .and_then(cakupan_domain::month::parse_date)
+        })
+        .collect();
+    let body: Vec<&str> = rows.iter().map(|r| r.3).collect();
+    sqlx::query(
+        "INSERT INTO postings (id, reference, kind, participant_id, first_month, months, amount, channel, paid_month, paid_on, target_reference, reason, body)
+         OVERRIDING SYSTEM VALUE
+         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::int[], $6::int[], $7::bigint[], $8::text[], $9::int[], $10::date[], $11::text[], $12::text[], $13::text[])",
+    )
+    .bind(&ids)
+    .bind(reference)
+    .bind(kind)
+    .bind(pid)
+    .bind(first)
+    .bind(months)
+    .bind(amount)
+    .bind(col(&|r| r.2.channel.clone()))
+    .bind(paid_month)
+    .bind(paid_on)
+    .bind(col(&|r| r.2.row.target_reference.clone()))
+    .bind(col(&|r| r.2.reason.clone()))
+    .bind(body)
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(ids)
+}
+
 async fn insert_posting(
     tx: &mut Transaction<'_, Postgres>,
     participant_id: i64,
@@ -655,15 +714,19 @@ impl Store for PgStore {
         }
         let before = st.ledgers.clone();
         let (mut outcomes, inserts) = st.plan(rules, postings);
-        for ins in &inserts {
-            let id = insert_posting(
-                &mut tx,
-                ins.participant_id,
-                postings[ins.index].kind(),
-                &ins.checked,
-                &ins.body,
-            )
-            .await?;
+        let rows: Vec<(i64, &str, &CheckedPosting, &str)> = inserts
+            .iter()
+            .map(|ins| {
+                (
+                    ins.participant_id,
+                    postings[ins.index].kind(),
+                    &ins.checked,
+                    ins.body.as_str(),
+                )
+            })
+            .collect();
+        let ids = insert_postings(&mut tx, &rows).await?;
+        for (ins, id) in inserts.iter().zip(ids) {
             outcomes[ins.index] = Some(Ok(PostingOutcome::Posted {
                 id,
                 participant_id: ins.participant_id,

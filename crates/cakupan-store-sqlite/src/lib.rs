@@ -222,6 +222,44 @@ async fn insert_posting(
     .map_err(db)
 }
 
+/// Inserts many postings with ids assigned here (the single writer makes `MAX(id) + 1` safe),
+/// a thousand rows per statement.
+async fn insert_postings(
+    tx: &mut Transaction<'_, Sqlite>,
+    rows: &[(i64, &str, &CheckedPosting, &str)],
+) -> Result<Vec<i64>> {
+    let first: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM postings")
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db)?;
+    let ids: Vec<i64> = (0..rows.len() as i64).map(|k| first + k).collect();
+    for (chunk, chunk_ids) in rows.chunks(1_000).zip(ids.chunks(1_000)) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO postings (id, reference, kind, participant_id, first_month, months, amount, channel, paid_month, paid_on, target_reference, reason, body) ",
+        );
+        q.push_values(
+            chunk.iter().zip(chunk_ids),
+            |mut b, ((pid, kind, check, body), id)| {
+                b.push_bind(*id)
+                    .push_bind(check.row.reference.as_str())
+                    .push_bind(*kind)
+                    .push_bind(*pid)
+                    .push_bind(check.row.first_month)
+                    .push_bind(check.row.months)
+                    .push_bind(check.row.amount)
+                    .push_bind(check.channel.as_deref())
+                    .push_bind(check.row.paid_month)
+                    .push_bind(check.paid_on.as_deref())
+                    .push_bind(check.row.target_reference.as_deref())
+                    .push_bind(check.reason.as_deref())
+                    .push_bind(*body);
+            },
+        );
+        q.build().execute(&mut **tx).await.map_err(db)?;
+    }
+    Ok(ids)
+}
+
 /// Runs `SELECT … WHERE column IN (…)` over `values` in chunks SQLite accepts.
 async fn select_in<T: ToString>(
     tx: &mut Transaction<'_, Sqlite>,
@@ -712,10 +750,19 @@ impl Store for SqliteStore {
         }
         let before = st.ledgers.clone();
         let (mut outcomes, inserts) = st.plan(rules, postings);
-        for ins in &inserts {
-            let kind = postings[ins.index].kind();
-            let id =
-                insert_posting(&mut tx, ins.participant_id, kind, &ins.checked, &ins.body).await?;
+        let rows: Vec<(i64, &str, &CheckedPosting, &str)> = inserts
+            .iter()
+            .map(|ins| {
+                (
+                    ins.participant_id,
+                    postings[ins.index].kind(),
+                    &ins.checked,
+                    ins.body.as_str(),
+                )
+            })
+            .collect();
+        let ids = insert_postings(&mut tx, &rows).await?;
+        for (ins, id) in inserts.iter().zip(ids) {
             outcomes[ins.index] = Some(Ok(PostingOutcome::Posted {
                 id,
                 participant_id: ins.participant_id,

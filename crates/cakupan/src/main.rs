@@ -643,6 +643,29 @@ async fn demo(
             "{} stored, {} rejected in {:.1} s ({:.0} rows/s).",
             s.created, s.rejected, s.seconds, s.rows_per_second
         );
+        let pays = dir.join("contributions.csv");
+        eprintln!("Simulating the BPU participants' payment histories…");
+        {
+            let mut f = std::fs::File::create(&pays)?;
+            generate::contributions(&reference.rules, &file, 2026, today_wib(), &mut f)?;
+        }
+        let c = import::import_contributions(
+            store.clone(),
+            reference.rules.clone(),
+            today_wib(),
+            &pays,
+            import::ImportOptions {
+                batch: 5_000,
+                error_file: Some(dir.join("contribution-errors.csv")),
+                progress: true,
+                quiet: false,
+            },
+        )
+        .await?;
+        eprintln!(
+            "{} contributions posted, {} rejected in {:.1} s ({:.0} rows/s).",
+            c.created, c.rejected, c.seconds, c.rows_per_second
+        );
         let _ = std::fs::remove_dir_all(&dir);
     } else {
         eprintln!("{url} already holds {have} participants; serving them.");

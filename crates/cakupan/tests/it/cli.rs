@@ -305,45 +305,128 @@ fn import_accepts_a_spreadsheet_byte_order_mark() {
 /// Participants, their simulated payments, a bad payment row, a re-run: then `verify` finds
 /// no difference and the reports agree with their recompute.
 fn contributions_round_trip(url: &str) {
-    let dir = std::env::temp_dir().join(format!("cakupan-contrib-{}-{}", std::process::id(), url.len()));
+    let dir = std::env::temp_dir().join(format!(
+        "cakupan-contrib-{}-{}",
+        std::process::id(),
+        url.len()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let people = dir.join("participants.csv");
     let pays = dir.join("contributions.csv");
-    ok(&cakupan(url, &["generate", "participants", "--count", "1500", "--seed", "5", "--as-of", "2026-11-01", "--out", people.to_str().unwrap()]));
-    ok(&cakupan(url, &["import", "participants", people.to_str().unwrap(), "--quiet"]));
-    ok(&cakupan(url, &["generate", "contributions", "--participants", people.to_str().unwrap(), "--as-of", "2026-11-01", "--out", pays.to_str().unwrap()]));
+    ok(&cakupan(
+        url,
+        &[
+            "generate",
+            "participants",
+            "--count",
+            "1500",
+            "--seed",
+            "5",
+            "--as-of",
+            "2026-11-01",
+            "--out",
+            people.to_str().unwrap(),
+        ],
+    ));
+    ok(&cakupan(
+        url,
+        &[
+            "import",
+            "participants",
+            people.to_str().unwrap(),
+            "--quiet",
+        ],
+    ));
+    ok(&cakupan(
+        url,
+        &[
+            "generate",
+            "contributions",
+            "--participants",
+            people.to_str().unwrap(),
+            "--as-of",
+            "2026-11-01",
+            "--out",
+            pays.to_str().unwrap(),
+        ],
+    ));
     let text = std::fs::read_to_string(&pays).unwrap();
     let rows = text.lines().count() - 1;
     assert!(rows > 500, "{rows} payments generated");
-    let first: Vec<String> = text.lines().nth(1).unwrap().split(',').map(String::from).collect();
+    let first: Vec<String> = text
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .map(String::from)
+        .collect();
     let mut wrong = first.clone();
     wrong[0] = "WRONG-1".into();
     wrong[5] = (first[5].parse::<i64>().unwrap() + 1).to_string();
-    let mut f = std::fs::OpenOptions::new().append(true).open(&pays).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&pays)
+        .unwrap();
     writeln!(f, "{}", wrong.join(",")).unwrap();
     drop(f);
     let errors = dir.join("errors.csv");
     let run = || -> serde_json::Value {
-        let out = ok(&cakupan(url, &["import", "contributions", pays.to_str().unwrap(), "--summary-json", "--quiet", "--errors", errors.to_str().unwrap(), "--batch", "400"]));
+        let out = ok(&cakupan(
+            url,
+            &[
+                "import",
+                "contributions",
+                pays.to_str().unwrap(),
+                "--summary-json",
+                "--quiet",
+                "--errors",
+                errors.to_str().unwrap(),
+                "--batch",
+                "400",
+            ],
+        ));
         serde_json::from_str(out.lines().last().unwrap()).unwrap()
     };
     let s = run();
-    assert_eq!((s["created"].as_u64(), s["rejected"].as_u64()), (Some(rows as u64), Some(1)), "{s}");
+    assert_eq!(
+        (s["created"].as_u64(), s["rejected"].as_u64()),
+        (Some(rows as u64), Some(1)),
+        "{s}"
+    );
     let report = std::fs::read_to_string(&errors).unwrap();
-    assert!(report.contains(&format!("{},amount,amount.dues", rows + 2)), "{report}");
+    assert!(
+        report.contains(&format!("{},amount,amount.dues", rows + 2)),
+        "{report}"
+    );
     let again = run();
-    assert_eq!((again["created"].as_u64(), again["existing"].as_u64()), (Some(0), Some(rows as u64)), "{again}");
+    assert_eq!(
+        (again["created"].as_u64(), again["existing"].as_u64()),
+        (Some(0), Some(rows as u64)),
+        "{again}"
+    );
     let verify = ok(&cakupan(url, &["verify"]));
     assert!(verify.contains(" 0 differences"), "{verify}");
     for by in ["nation", "province"] {
-        let args = ["report", "active", "--from", "2025-06", "--to", "2026-10", "--by", by, "--format", "csv"];
+        let args = [
+            "report", "active", "--from", "2025-06", "--to", "2026-10", "--by", by, "--format",
+            "csv",
+        ];
         let counters = ok(&cakupan(url, &args));
         let recomputed = ok(&cakupan(url, &[&args[..], &["--recompute"]].concat()));
-        assert_eq!(counters, recomputed, "report --by {by} differs from its recompute");
+        assert_eq!(
+            counters, recomputed,
+            "report --by {by} differs from its recompute"
+        );
         assert!(counters.lines().count() > 17);
     }
-    let coverage = ok(&cakupan(url, &["participant", "coverage", &first[1], "--to", "2026-10"]));
-    assert!(coverage.contains(&format!("paid by {}", first[0])), "{coverage}");
+    let coverage = ok(&cakupan(
+        url,
+        &["participant", "coverage", &first[1], "--to", "2026-10"],
+    ));
+    assert!(
+        coverage.contains(&format!("paid by {}", first[0])),
+        "{coverage}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -356,10 +439,18 @@ fn contributions_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contributions_on_postgres() {
-    let Some(admin) = harness::postgres_url() else { return };
-    let (url, name) = cakupan_store_postgres::create_throwaway(&admin, "cakupan_test").await.unwrap();
+    let Some(admin) = harness::postgres_url() else {
+        return;
+    };
+    let (url, name) = cakupan_store_postgres::create_throwaway(&admin, "cakupan_test")
+        .await
+        .unwrap();
     let u = url.clone();
-    tokio::task::spawn_blocking(move || contributions_round_trip(&u)).await.unwrap();
-    cakupan_store_postgres::drop_database(&admin, &name).await.unwrap();
+    tokio::task::spawn_blocking(move || contributions_round_trip(&u))
+        .await
+        .unwrap();
+    cakupan_store_postgres::drop_database(&admin, &name)
+        .await
+        .unwrap();
     harness::mark_postgres_ran("contributions_on_postgres");
 }

@@ -397,7 +397,11 @@ async fn post_random_batched(s: &Arc<dyn Store>, postings: Vec<NewPosting>, size
     for nik in ["3273015203900003", "3273011203880001", "3273014506850002"] {
         let mut i = input(nik);
         i.registered_on = "2026-01-05".into();
-        i.sex = if nik == "3273011203880001" { "L".into() } else { "P".into() };
+        i.sex = if nik == "3273011203880001" {
+            "L".into()
+        } else {
+            "P".into()
+        };
         s.register(&reg(&i)).await.unwrap();
     }
     let mut later = Vec::new();
@@ -412,7 +416,10 @@ async fn post_random_batched(s: &Arc<dyn Store>, postings: Vec<NewPosting>, size
         }
     }
     for p in later {
-        let _ = s.post_batch(harness::rules(), std::slice::from_ref(&p)).await.unwrap();
+        let _ = s
+            .post_batch(harness::rules(), std::slice::from_ref(&p))
+            .await
+            .unwrap();
     }
 }
 
