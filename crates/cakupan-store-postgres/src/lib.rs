@@ -176,6 +176,9 @@ async fn upsert_counters(
     Ok(())
 }
 
+/// A posting to insert: participant id, kind, the checked posting and its body.
+type PostingInsert<'a> = (i64, &'a str, &'a CheckedPosting, &'a str);
+
 fn rejected(field: &str, rule: &'static str, message: String) -> StoreError {
     StoreError::Rejected(FieldError::new(field, rule, message).into())
 }
@@ -183,7 +186,7 @@ fn rejected(field: &str, rule: &'static str, message: String) -> StoreError {
 /// Inserts many postings with one `UNNEST` statement, ids drawn from the identity sequence.
 async fn insert_postings(
     tx: &mut Transaction<'_, Postgres>,
-    rows: &[(i64, &str, &CheckedPosting, &str)],
+    rows: &[PostingInsert<'_>],
 ) -> Result<Vec<i64>> {
     if rows.is_empty() {
         return Ok(Vec::new());
@@ -195,10 +198,6 @@ async fn insert_postings(
     .fetch_all(&mut **tx)
     .await
     .map_err(db)?;
-    let col =
-        |f: &dyn Fn(&(i64, &str, &CheckedPosting, &str)) -> Option<String>| -> Vec<Option<String>> {
-            rows.iter().map(f).collect()
-        };
     let reference: Vec<&str> = rows.iter().map(|r| r.2.row.reference.as_str()).collect();
     let kind: Vec<&str> = rows.iter().map(|r| r.1).collect();
     let pid: Vec<i64> = rows.iter().map(|r| r.0).collect();
@@ -227,11 +226,11 @@ async fn insert_postings(
     .bind(first)
     .bind(months)
     .bind(amount)
-    .bind(col(&|r| r.2.channel.clone()))
+    .bind(rows.iter().map(|r| r.2.channel.clone()).collect::<Vec<_>>())
     .bind(paid_month)
     .bind(paid_on)
-    .bind(col(&|r| r.2.row.target_reference.clone()))
-    .bind(col(&|r| r.2.reason.clone()))
+    .bind(rows.iter().map(|r| r.2.row.target_reference.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.2.reason.clone()).collect::<Vec<_>>())
     .bind(body)
     .execute(&mut **tx)
     .await
@@ -714,7 +713,7 @@ impl Store for PgStore {
         }
         let before = st.ledgers.clone();
         let (mut outcomes, inserts) = st.plan(rules, postings);
-        let rows: Vec<(i64, &str, &CheckedPosting, &str)> = inserts
+        let rows: Vec<PostingInsert<'_>> = inserts
             .iter()
             .map(|ins| {
                 (

@@ -190,6 +190,9 @@ async fn upsert_counters(tx: &mut Transaction<'_, Sqlite>, changes: &CounterChan
     Ok(())
 }
 
+/// A posting to insert: participant id, kind, the checked posting and its body.
+type PostingInsert<'a> = (i64, &'a str, &'a CheckedPosting, &'a str);
+
 fn rejected(field: &str, rule: &'static str, message: String) -> StoreError {
     StoreError::Rejected(FieldError::new(field, rule, message).into())
 }
@@ -226,7 +229,7 @@ async fn insert_posting(
 /// a thousand rows per statement.
 async fn insert_postings(
     tx: &mut Transaction<'_, Sqlite>,
-    rows: &[(i64, &str, &CheckedPosting, &str)],
+    rows: &[PostingInsert<'_>],
 ) -> Result<Vec<i64>> {
     let first: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM postings")
         .fetch_one(&mut **tx)
@@ -750,7 +753,7 @@ impl Store for SqliteStore {
         }
         let before = st.ledgers.clone();
         let (mut outcomes, inserts) = st.plan(rules, postings);
-        let rows: Vec<(i64, &str, &CheckedPosting, &str)> = inserts
+        let rows: Vec<PostingInsert<'_>> = inserts
             .iter()
             .map(|ins| {
                 (
