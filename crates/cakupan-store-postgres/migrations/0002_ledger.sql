@@ -43,4 +43,6 @@ CREATE TABLE counters (
     amount        BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (region, segment, month)
 );
-CREATE INDEX counters_level ON counters (level, segment, month);
+-- Reports read one level at a time, region by region: a covering index in that order lets
+-- them sum without touching the table or sorting.
+CREATE INDEX counters_level ON counters (level, region, segment, month, registered, paid_active, status_active, nonactive);

@@ -23,9 +23,20 @@ pub enum BenchCommand {
         #[arg(long)]
         work_dir: Option<PathBuf>,
     },
+    /// Report latency from the counters against recomputing from the ledger, on the
+    /// database given by --db (e.g. one `demo` or `bench import --keep` filled).
+    Report {
+        /// The month reported (YYYY-MM).
+        #[arg(long, default_value = "2026-10")]
+        month: String,
+        /// Repetitions of each counter query (the median is reported).
+        #[arg(long, default_value_t = 21)]
+        runs: usize,
+    },
 }
 
 #[derive(Debug, Deserialize)]
+#[allow(dead_code)]
 struct Summary {
     rows: u64,
     created: u64,
@@ -41,13 +52,18 @@ pub async fn run(db: &str, reference: &Reference, cmd: BenchCommand) -> Result<(
         BenchCommand::Import { rows, work_dir } => {
             import_bench(db, reference, &rows, work_dir).await
         }
+        BenchCommand::Report { month, runs } => report_bench(db, reference, &month, runs).await,
     }
 }
 
 fn child_import(file: &Path, url: &str, errors: &Path) -> Result<Summary> {
+    child_import_kind("participants", file, url, errors)
+}
+
+fn child_import_kind(kind: &str, file: &Path, url: &str, errors: &Path) -> Result<Summary> {
     let exe = std::env::current_exe()?;
     let out = std::process::Command::new(exe)
-        .args(["import", "participants"])
+        .args(["import", kind])
         .arg(file)
         .args(["--db", url, "--summary-json", "--quiet", "--errors"])
         .arg(errors)
@@ -106,12 +122,20 @@ async fn import_bench(
         if again.created != 0 || again.existing != first.created {
             bail!("re-running the import stored rows twice: {again:?} after {first:?}");
         }
+        let pays = dir.join(format!("contributions-{n}-seed1-{as_of}.csv"));
+        if !pays.exists() {
+            let tmp = pays.with_extension("tmp");
+            let mut f = std::fs::File::create(&tmp)?;
+            generate::contributions(&reference.rules, &file, 1, as_of, &mut f)?;
+            std::fs::rename(&tmp, &pays)?;
+        }
+        let posted = child_import_kind("contributions", &pays, &url, &errors)?;
         let size = {
             let s = crate::store::open(&url, 2).await?;
             s.size_bytes().await?
         };
         println!(
-            "| {} | {} | {:.0} | {:.0} | {:.2} | {:.0} | {} | {:.0} | {:.0} |",
+            "| {} | {} | {:.0} | {:.0} | {:.2} | {:.0} | {} | {:.0} | {} | {:.0} | {:.0} | {:.0} |",
             if postgres { "postgres" } else { "sqlite" },
             first.rows,
             validate_rate,
@@ -120,6 +144,9 @@ async fn import_bench(
             again.rows_per_second,
             first.created,
             first.peak_rss_mb,
+            posted.created,
+            posted.rows_per_second,
+            posted.peak_rss_mb,
             size as f64 / first.created.max(1) as f64
         );
         eprintln!(
@@ -136,5 +163,74 @@ async fn import_bench(
             }
         }
     }
+    Ok(())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+async fn report_bench(db: &str, reference: &Reference, month: &str, runs: usize) -> Result<()> {
+    use cakupan_domain::{Level, Month, RegionCode};
+    let store = crate::store::open(db, 4).await?;
+    let month = Month::parse(month).map_err(|e| anyhow::anyhow!("--month: {e}"))?;
+    let participants = store.count_participants().await?;
+    println!(
+        "{participants} participants in {}",
+        crate::store::redact(db)
+    );
+    // Baseline: every counter recomputed from the ledger, once.
+    let t = Instant::now();
+    let recomputed = store.recompute(&reference.rules).await?;
+    let recompute_ms = t.elapsed().as_secs_f64() * 1e3;
+    println!(
+        "| query | counters (ms, median of {runs}) | recompute from the ledger (ms) | ratio | same numbers |"
+    );
+    println!("|---|---:|---:|---:|---|");
+    for level in [Level::Nation, Level::Province, Level::Regency] {
+        let mut times = Vec::new();
+        let mut rows = Vec::new();
+        for _ in 0..runs.max(1) {
+            let t = Instant::now();
+            rows = store
+                .active_report(level, RegionCode::NATION, None, month)
+                .await?;
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        let same = rows == recomputed.active_report(level, RegionCode::NATION, None, month);
+        let ms = median(times);
+        println!(
+            "| active {month} by {} ({} rows) | {ms:.2} | {recompute_ms:.0} | {:.0}× | {same} |",
+            level.as_str(),
+            rows.len(),
+            recompute_ms / ms.max(1e-6)
+        );
+    }
+    let months: Vec<Month> = month.plus(-35).through(month).collect();
+    let mut times = Vec::new();
+    let mut same = true;
+    for run in 0..runs.max(1) {
+        let t = Instant::now();
+        let mut series = Vec::with_capacity(36);
+        for m in &months {
+            series.push(
+                store
+                    .active_report(Level::Nation, RegionCode::NATION, None, *m)
+                    .await?,
+            );
+        }
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        if run == 0 {
+            same = months.iter().zip(&series).all(|(m, rows)| {
+                *rows == recomputed.active_report(Level::Nation, RegionCode::NATION, None, *m)
+            });
+        }
+    }
+    let ms = median(times);
+    println!(
+        "| 36-month national series | {ms:.2} | {recompute_ms:.0} | {:.0}× | {same} |",
+        recompute_ms / ms.max(1e-6)
+    );
     Ok(())
 }
