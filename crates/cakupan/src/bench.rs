@@ -90,9 +90,9 @@ async fn import_bench(
     let as_of = time::Date::from_calendar_date(2026, time::Month::November, 1)?;
     let today = today_wib().max(as_of);
     println!(
-        "| backend | rows | validate only (rows/s) | import (rows/s) | import ÷ validate | re-run (rows/s) | stored | peak RSS (MB) | DB bytes/participant |"
+        "| backend | rows | validate only (rows/s) | import (rows/s) | import ÷ validate | re-run (rows/s) | stored | peak RSS (MB) | postings | postings/s | postings peak RSS (MB) | DB bytes/participant |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &n in sizes {
         let file = dir.join(format!("participants-{n}-seed1-{as_of}.csv"));
         if !file.exists() {

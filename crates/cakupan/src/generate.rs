@@ -180,12 +180,26 @@ fn village_weights(tree: &RegionTree) -> Vec<(String, u32, f64)> {
         .collect()
 }
 
-/// Writes `count` rows (plus the header) to `out`.
+/// Writes `count` rows (plus the header) to `out`, registered from 2018 to `as_of`.
 pub fn generate(
     tree: &RegionTree,
     rules: &RuleSet,
     count: u64,
     seed: u64,
+    as_of: Date,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let since = Date::from_calendar_date(2018, time::Month::January, 1)?;
+    generate_since(tree, rules, count, seed, since, as_of, out)
+}
+
+/// Writes `count` rows (plus the header) to `out`, registered between `since` and `as_of`.
+pub fn generate_since(
+    tree: &RegionTree,
+    rules: &RuleSet,
+    count: u64,
+    seed: u64,
+    since: Date,
     as_of: Date,
     out: &mut dyn Write,
 ) -> Result<()> {
@@ -234,7 +248,7 @@ pub fn generate(
         .bracket_table(cakupan_domain::Month::of(as_of))
         .map(|t| t.bases.clone())
         .context("no BPU bracket table in force")?;
-    let start = Date::from_calendar_date(2018, time::Month::January, 1)?;
+    let start = since.min(as_of);
     let span_days = (as_of - start).whole_days().max(1) as u64;
     let mut rng = Rng::new(seed);
     let mut niks: HashSet<u64> = HashSet::with_capacity(count as usize);

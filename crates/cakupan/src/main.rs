@@ -107,6 +107,17 @@ enum Command {
         #[command(subcommand)]
         command: ReportCommand,
     },
+    /// A simulated population and its payment histories, written through the same import
+    /// paths as real files (generate participants.csv and contributions.csv, import both).
+    Simulate {
+        #[arg(long, default_value_t = 100_000)]
+        participants: u64,
+        /// Months of history: registrations and payments run over the months before today.
+        #[arg(long, default_value_t = 24)]
+        months: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Benchmarks (see docs/benchmarks.md).
     Bench {
         #[command(subcommand)]
@@ -505,6 +516,14 @@ async fn run(cli: Cli) -> Result<()> {
             no_serve,
         } => demo(&cli.global, &reference, participants, &listen, no_serve).await,
         Command::Bench { command } => bench::run(&cli.global.db, &reference, command).await,
+        Command::Simulate {
+            participants,
+            months,
+            seed,
+        } => {
+            let store = open_store(&cli.global, &reference).await?;
+            simulate(store, &reference, participants, months, seed).await
+        }
         Command::Post { command } => {
             let store = open_store(&cli.global, &reference).await?;
             ledger_cmd::post(store.as_ref(), &reference, command).await
@@ -546,6 +565,80 @@ async fn run(cli: Cli) -> Result<()> {
             .await
         }
     }
+}
+
+/// Generates a population over the real villages and the payment histories of its BPU
+/// members, and imports both through the ordinary import code.
+async fn simulate(
+    store: Arc<dyn Store>,
+    reference: &Reference,
+    participants: u64,
+    months: u32,
+    seed: u64,
+) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("cakupan-simulate-{}-{seed}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let today = today_wib();
+    let since = cakupan_domain::Month::of(today)
+        .plus(-(i32::try_from(months).unwrap_or(i32::MAX)))
+        .first_day();
+    let people = dir.join("participants.csv");
+    let pays = dir.join("contributions.csv");
+    eprintln!("Generating {participants} simulated participants across the real villages…");
+    {
+        let mut f = std::fs::File::create(&people)?;
+        generate::generate_since(
+            &reference.regions,
+            &reference.rules,
+            participants,
+            seed,
+            since,
+            today,
+            &mut f,
+        )?;
+    }
+    let s = import::import_participants(
+        store.clone(),
+        reference.regions.clone(),
+        reference.rules.clone(),
+        today,
+        &people,
+        import::ImportOptions {
+            batch: import::DEFAULT_BATCH,
+            error_file: Some(dir.join("errors.csv")),
+            progress: true,
+            quiet: false,
+        },
+    )
+    .await?;
+    eprintln!(
+        "{} participants stored, {} rejected in {:.1} s ({:.0} rows/s).",
+        s.created, s.rejected, s.seconds, s.rows_per_second
+    );
+    eprintln!("Simulating the BPU participants' payment histories…");
+    {
+        let mut f = std::fs::File::create(&pays)?;
+        generate::contributions(&reference.rules, &people, seed, today, &mut f)?;
+    }
+    let c = import::import_contributions(
+        store,
+        reference.rules.clone(),
+        today,
+        &pays,
+        import::ImportOptions {
+            batch: 5_000,
+            error_file: Some(dir.join("contribution-errors.csv")),
+            progress: true,
+            quiet: false,
+        },
+    )
+    .await?;
+    eprintln!(
+        "{} contributions posted, {} rejected in {:.1} s ({:.0} rows/s).",
+        c.created, c.rejected, c.seconds, c.rows_per_second
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
 }
 
 fn print_summary(s: &import::ImportSummary, json: bool, verb: &str) -> Result<()> {
@@ -609,64 +702,8 @@ async fn demo(
     let store = open_store(&g, reference).await?;
     let have = store.count_participants().await?;
     if have == 0 && participants > 0 {
-        let dir = std::env::temp_dir().join(format!("cakupan-demo-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        let file = dir.join("participants.csv");
-        eprintln!("Generating {participants} simulated participants across the real villages…");
-        {
-            let mut f = std::fs::File::create(&file)?;
-            generate::generate(
-                &reference.regions,
-                &reference.rules,
-                participants,
-                2026,
-                today_wib(),
-                &mut f,
-            )?;
-        }
-        eprintln!("Importing them into {url}…");
-        let s = import::import_participants(
-            store.clone(),
-            reference.regions.clone(),
-            reference.rules.clone(),
-            today_wib(),
-            &file,
-            import::ImportOptions {
-                batch: import::DEFAULT_BATCH,
-                error_file: Some(dir.join("errors.csv")),
-                progress: true,
-                quiet: false,
-            },
-        )
-        .await?;
-        eprintln!(
-            "{} stored, {} rejected in {:.1} s ({:.0} rows/s).",
-            s.created, s.rejected, s.seconds, s.rows_per_second
-        );
-        let pays = dir.join("contributions.csv");
-        eprintln!("Simulating the BPU participants' payment histories…");
-        {
-            let mut f = std::fs::File::create(&pays)?;
-            generate::contributions(&reference.rules, &file, 2026, today_wib(), &mut f)?;
-        }
-        let c = import::import_contributions(
-            store.clone(),
-            reference.rules.clone(),
-            today_wib(),
-            &pays,
-            import::ImportOptions {
-                batch: 5_000,
-                error_file: Some(dir.join("contribution-errors.csv")),
-                progress: true,
-                quiet: false,
-            },
-        )
-        .await?;
-        eprintln!(
-            "{} contributions posted, {} rejected in {:.1} s ({:.0} rows/s).",
-            c.created, c.rejected, c.seconds, c.rows_per_second
-        );
-        let _ = std::fs::remove_dir_all(&dir);
+        // Registrations since 2018, so the 36-month charts have a history.
+        simulate(store.clone(), reference, participants, 96, 2026).await?;
     } else {
         eprintln!("{url} already holds {have} participants; serving them.");
     }

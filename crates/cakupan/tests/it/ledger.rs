@@ -42,6 +42,7 @@ ledger_contract! {
     reversal_and_back_payment_restate_past_months,
     termination_ends_the_participation,
     concurrent_retries_post_once,
+    one_nik_in_both_segments_is_counted_per_segment,
 }
 
 const NIK: &str = "3273015203900003";
@@ -290,6 +291,50 @@ async fn concurrent_retries_post_once(s: Arc<dyn Store>) {
     }
     assert_eq!(posted, 1);
     assert_eq!(village(&s, "2026-02").await, (1, 1, 1, 0));
+    assert_counters_equal_ledger(&s).await;
+}
+
+async fn one_nik_in_both_segments_is_counted_per_segment(s: Arc<dyn Store>) {
+    registered(&s).await;
+    let mut pu = input(NIK);
+    pu.segment = "PU".into();
+    pu.occupation_code = "15".into();
+    pu.income_base = "4500000".into();
+    pu.programs = "JKK+JKM+JHT".into();
+    pu.channel = "employer".into();
+    pu.registered_on = "2026-01-05".into();
+    s.register(&reg(&pu)).await.unwrap();
+    s.post(harness::rules(), &pay("BNI-1", "2026-01", 3, 50_400))
+        .await
+        .unwrap();
+    let within = RegionCode::parse("32.73.01").unwrap();
+    let bpu = s
+        .active_report(Level::Village, within, Some(Segment::Bpu), m("2026-02"))
+        .await
+        .unwrap();
+    let pu_rows = s
+        .active_report(Level::Village, within, Some(Segment::Pu), m("2026-02"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (bpu[0].registered, bpu[0].paid_active),
+        (1, 1),
+        "the BPU participation is active"
+    );
+    assert_eq!(
+        (pu_rows[0].registered, pu_rows[0].paid_active),
+        (1, 0),
+        "the PU one is registered, pending"
+    );
+    // A PU payment cannot be priced without the employer's risk class (employer channel).
+    let mut p = pay("PU-1", "2026-01", 1, 100);
+    if let NewPosting::Contribution(c) = &mut p {
+        c.segment = Segment::Pu;
+    }
+    match s.post(harness::rules(), &p).await {
+        Err(StoreError::Rejected(e)) => assert_eq!(e.0[0].field, "risk_class"),
+        o => panic!("{o:?}"),
+    }
     assert_counters_equal_ledger(&s).await;
 }
 
