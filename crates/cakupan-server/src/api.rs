@@ -886,6 +886,8 @@ pub async fn coverage(
 #[derive(Debug, Deserialize)]
 pub struct ReportParams {
     month: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
     by: Option<String>,
     region: Option<String>,
     segment: Option<String>,
@@ -893,6 +895,8 @@ pub struct ReportParams {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ActiveReportRow {
+    /// YYYY-MM.
+    pub month: String,
     pub code: String,
     pub name: String,
     pub registered: i64,
@@ -902,9 +906,10 @@ pub struct ActiveReportRow {
     pub nonactive: i64,
 }
 
-/// Active participants per region for a month, from the counters (DESIGN.md §5).
+/// Active participants per region for a month, or a series of months (`from` and `to`), from
+/// the counters (DESIGN.md §5).
 #[utoipa::path(get, path = "/api/v1/reports/active",
-    params(("month" = String, Query, example = "2026-05"), ("by" = Option<String>, Query, description = "nation, province (default), regency, district or village"),
+    params(("month" = Option<String>, Query, example = "2026-05"), ("from" = Option<String>, Query), ("to" = Option<String>, Query), ("by" = Option<String>, Query, description = "nation, province (default), regency, district or village"),
            ("region" = Option<String>, Query), ("segment" = Option<String>, Query)),
     responses((status = 200, body = [ActiveReportRow]), (status = 422, body = ErrorBody)))]
 pub async fn report_active(
@@ -914,8 +919,23 @@ pub async fn report_active(
     let invalid = |f: &str, rule: &'static str, m: String| {
         ApiError::Invalid(FieldError::new(f, rule, m).into())
     };
-    let month = Month::parse(q.month.as_deref().unwrap_or("").trim())
-        .map_err(|e| invalid("month", "month.format", format!("month {e}")))?;
+    let parse = |field: &str, v: &Option<String>| {
+        Month::parse(v.as_deref().unwrap_or("").trim())
+            .map_err(|e| invalid(field, "month.format", format!("{field} {e}")))
+    };
+    let months: Vec<Month> = if q.from.is_some() || q.to.is_some() {
+        let (from, to) = (parse("from", &q.from)?, parse("to", &q.to)?);
+        if to < from || to.since(from) > 120 {
+            return Err(invalid(
+                "to",
+                "range.months",
+                "to must be after from, at most 120 months later".into(),
+            ));
+        }
+        from.through(to).collect()
+    } else {
+        vec![parse("month", &q.month)?]
+    };
     let level =
         cakupan_domain::Level::parse(q.by.as_deref().unwrap_or("province")).ok_or_else(|| {
             invalid(
@@ -951,33 +971,34 @@ pub async fn report_active(
             )
         })?),
     };
-    let rows = st
-        .store
-        .active_report(level, within, segment, month)
-        .await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|r| {
-                let name = if r.code.is_empty() {
-                    "Indonesia".to_string()
-                } else {
-                    RegionCode::parse(&r.code)
-                        .ok()
-                        .and_then(|c| st.regions.get(c))
-                        .map(|x| x.name.clone())
-                        .unwrap_or_default()
-                };
-                ActiveReportRow {
-                    name,
-                    code: r.code,
-                    registered: r.registered,
-                    paid_active: r.paid_active,
-                    status_active: r.status_active,
-                    nonactive: r.nonactive,
-                }
-            })
-            .collect(),
-    ))
+    let mut out = Vec::new();
+    for month in months {
+        for r in st
+            .store
+            .active_report(level, within, segment, month)
+            .await?
+        {
+            let name = if r.code.is_empty() {
+                "Indonesia".to_string()
+            } else {
+                RegionCode::parse(&r.code)
+                    .ok()
+                    .and_then(|c| st.regions.get(c))
+                    .map(|x| x.name.clone())
+                    .unwrap_or_default()
+            };
+            out.push(ActiveReportRow {
+                month: month.to_string(),
+                name,
+                code: r.code,
+                registered: r.registered,
+                paid_active: r.paid_active,
+                status_active: r.status_active,
+                nonactive: r.nonactive,
+            });
+        }
+    }
+    Ok(Json(out))
 }
 
 #[cfg(test)]

@@ -353,6 +353,22 @@ async fn postings_coverage_and_reports() {
         (v[0]["status_active"].as_i64(), v[0]["paid_active"].as_i64()),
         (Some(1), Some(0))
     );
+    let (s, v) = call(
+        &app,
+        "GET",
+        "/api/v1/reports/active?from=2026-01&to=2026-06&by=nation",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let paid: Vec<i64> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["paid_active"].as_i64().unwrap())
+        .collect();
+    assert_eq!(paid, [1, 1, 1, 0, 0, 0]);
+    assert_eq!(v[5]["nonactive"], 1);
     let (s, v) = call(&app, "GET", "/api/v1/reports/active?month=2026-13", None).await;
     assert_eq!(
         (s, v["errors"][0]["field"].as_str()),
