@@ -7,7 +7,7 @@
 
 use async_trait::async_trait;
 use cakupan_domain::registration::Registration;
-use cakupan_domain::{FieldError, FieldErrors, Month, RegionCode, RuleSet};
+use cakupan_domain::{FieldErrors, Month, RegionCode, RuleSet};
 use cakupan_domain::{Level, Nik, RegionTree, Segment};
 use cakupan_store::ledger::{
     BatchState, COUNTER_COLUMNS, CheckedPosting, CounterChanges, CounterValues, LedgerRow,
@@ -179,10 +179,6 @@ async fn upsert_counters(
 /// A posting to insert: participant id, kind, the checked posting and its body.
 type PostingInsert<'a> = (i64, &'a str, &'a CheckedPosting, &'a str);
 
-fn rejected(field: &str, rule: &'static str, message: String) -> StoreError {
-    StoreError::Rejected(FieldError::new(field, rule, message).into())
-}
-
 /// Inserts many postings with one `UNNEST` statement, ids drawn from the identity sequence.
 async fn insert_postings(
     tx: &mut Transaction<'_, Postgres>,
@@ -236,38 +232,6 @@ async fn insert_postings(
     .await
     .map_err(db)?;
     Ok(ids)
-}
-
-async fn insert_posting(
-    tx: &mut Transaction<'_, Postgres>,
-    participant_id: i64,
-    kind: &str,
-    check: &CheckedPosting,
-    body: &str,
-) -> Result<i64> {
-    let paid_on = check
-        .paid_on
-        .as_deref()
-        .and_then(cakupan_domain::month::parse_date);
-    sqlx::query_scalar(
-        "INSERT INTO postings (reference, kind, participant_id, first_month, months, amount, channel, paid_month, paid_on, target_reference, reason, body)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-    )
-    .bind(check.row.reference.as_str())
-    .bind(kind)
-    .bind(participant_id)
-    .bind(check.row.first_month)
-    .bind(check.row.months)
-    .bind(check.row.amount)
-    .bind(check.channel.as_deref())
-    .bind(check.row.paid_month)
-    .bind(paid_on)
-    .bind(check.row.target_reference.as_deref())
-    .bind(check.reason.as_deref())
-    .bind(body)
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(db)
 }
 
 #[async_trait]
@@ -472,147 +436,6 @@ impl Store for PgStore {
             .await
             .map_err(db)?;
         Ok(n as u64)
-    }
-
-    async fn post(&self, rules: &RuleSet, posting: &NewPosting) -> Result<PostingOutcome> {
-        let reference = posting.reference();
-        if reference.is_empty() {
-            return Err(rejected(
-                "reference",
-                "required",
-                "reference is required".into(),
-            ));
-        }
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        // Concurrent postings for one reference or one participation queue here, so that each
-        // computes its counter changes from the ledger as the previous one left it.
-        sqlx::query("SELECT pg_advisory_xact_lock(4242, hashtext($1) & 255)")
-            .bind(reference)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        if let Some(row) =
-            sqlx::query("SELECT id, participant_id, body FROM postings WHERE reference = $1")
-                .bind(reference)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?
-        {
-            let (id, participant_id, body): (i64, i64, String) = (
-                row.try_get(0).map_err(db)?,
-                row.try_get(1).map_err(db)?,
-                row.try_get(2).map_err(db)?,
-            );
-            return if body == posting.body() {
-                Ok(PostingOutcome::Existing { id, participant_id })
-            } else {
-                Err(rejected(
-                    "reference",
-                    "reference.reused",
-                    format!("reference {reference} was already posted with different content"),
-                ))
-            };
-        }
-        let key_sql = format!("{SELECT} WHERE nik = $1 AND segment = $2 FOR UPDATE");
-        let participant = match posting {
-            NewPosting::Contribution(p) => sqlx::query(sqlx::AssertSqlSafe(key_sql))
-                .bind(nik_int(p.nik))
-                .bind(p.segment.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?,
-            NewPosting::Termination { nik, segment, .. } => {
-                sqlx::query(sqlx::AssertSqlSafe(key_sql))
-                    .bind(nik_int(*nik))
-                    .bind(segment.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?
-            }
-            NewPosting::Reversal { target, .. } => {
-                let t =
-                    sqlx::query("SELECT participant_id, kind FROM postings WHERE reference = $1")
-                        .bind(target.as_str())
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                let Some(t) = t else {
-                    return Err(rejected(
-                        "reverses",
-                        "reverses.unknown",
-                        format!("no posting has reference {target}"),
-                    ));
-                };
-                let kind: String = t.try_get(1).map_err(db)?;
-                if kind != "contribution" {
-                    return Err(rejected(
-                        "reverses",
-                        "reverses.not_contribution",
-                        format!("{target} is a {kind}, not a contribution"),
-                    ));
-                }
-                let pid: i64 = t.try_get(0).map_err(db)?;
-                let p = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "{SELECT} WHERE id = $1 FOR UPDATE"
-                )))
-                .bind(pid)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
-                let again = sqlx::query("SELECT reference FROM postings WHERE kind = 'reversal' AND target_reference = $1")
-                    .bind(target.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                if let Some(r) = again {
-                    let by: String = r.try_get(0).map_err(db)?;
-                    return Err(rejected(
-                        "reverses",
-                        "reverses.already",
-                        format!("{target} was already reversed by {by}"),
-                    ));
-                }
-                p
-            }
-        };
-        let Some(participant) = participant else {
-            return Err(rejected(
-                "nik",
-                "nik.not_registered",
-                "no participation is registered for this NIK in this segment".into(),
-            ));
-        };
-        let participant =
-            cakupan_store::rows::participant(&participant)?.into_participant(Vec::new())?;
-        let reg = &participant.registration;
-        let before = ledger_rows(&mut tx, participant.id).await?;
-        let check = cakupan_store::ledger::check_posting(rules, &participant, &before, posting)?;
-        let registered = Month::of(reg.registered_on);
-        let mut changes = CounterChanges::default();
-        let facts_before = cakupan_store::ledger::facts(reg.segment, registered, &before);
-        changes
-            .apply(rules, reg.village, &facts_before, &before, -1)
-            .map_err(|e| StoreError::Rejected(e.into()))?;
-        let id = insert_posting(
-            &mut tx,
-            participant.id,
-            posting.kind(),
-            &check,
-            &posting.body(),
-        )
-        .await?;
-        let mut after = before;
-        after.push(LedgerRow { id, ..check.row });
-        let facts_after = cakupan_store::ledger::facts(reg.segment, registered, &after);
-        changes
-            .apply(rules, reg.village, &facts_after, &after, 1)
-            .map_err(|e| StoreError::Rejected(e.into()))?;
-        upsert_counters(&mut tx, &changes).await?;
-        tx.commit().await.map_err(db)?;
-        Ok(PostingOutcome::Posted {
-            id,
-            participant_id: participant.id,
-        })
     }
 
     async fn post_batch(

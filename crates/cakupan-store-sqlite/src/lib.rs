@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 use cakupan_domain::registration::Registration;
-use cakupan_domain::{FieldError, FieldErrors, Month, RegionCode, RuleSet};
+use cakupan_domain::{FieldErrors, Month, RegionCode, RuleSet};
 use cakupan_domain::{Level, Nik, RegionTree, Segment};
 use cakupan_store::ledger::{
     BatchState, COUNTER_COLUMNS, CheckedPosting, CounterChanges, CounterValues, LedgerRow,
@@ -192,38 +192,6 @@ async fn upsert_counters(tx: &mut Transaction<'_, Sqlite>, changes: &CounterChan
 
 /// A posting to insert: participant id, kind, the checked posting and its body.
 type PostingInsert<'a> = (i64, &'a str, &'a CheckedPosting, &'a str);
-
-fn rejected(field: &str, rule: &'static str, message: String) -> StoreError {
-    StoreError::Rejected(FieldError::new(field, rule, message).into())
-}
-
-async fn insert_posting(
-    tx: &mut Transaction<'_, Sqlite>,
-    participant_id: i64,
-    kind: &str,
-    check: &CheckedPosting,
-    body: &str,
-) -> Result<i64> {
-    sqlx::query_scalar(
-        "INSERT INTO postings (reference, kind, participant_id, first_month, months, amount, channel, paid_month, paid_on, target_reference, reason, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
-    )
-    .bind(check.row.reference.as_str())
-    .bind(kind)
-    .bind(participant_id)
-    .bind(check.row.first_month)
-    .bind(check.row.months)
-    .bind(check.row.amount)
-    .bind(check.channel.as_deref())
-    .bind(check.row.paid_month)
-    .bind(check.paid_on.as_deref())
-    .bind(check.row.target_reference.as_deref())
-    .bind(check.reason.as_deref())
-    .bind(body)
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(db)
-}
 
 /// Inserts many postings with ids assigned here (the single writer makes `MAX(id) + 1` safe),
 /// a thousand rows per statement.
@@ -504,148 +472,6 @@ impl Store for SqliteStore {
         .await
         .map_err(db)?;
         Ok(n as u64)
-    }
-
-    async fn post(&self, rules: &RuleSet, posting: &NewPosting) -> Result<PostingOutcome> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        let reference = posting.reference();
-        if reference.is_empty() {
-            return Err(rejected(
-                "reference",
-                "required",
-                "reference is required".into(),
-            ));
-        }
-        if let Some(row) =
-            sqlx::query("SELECT id, participant_id, body FROM postings WHERE reference = ?1")
-                .bind(reference)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?
-        {
-            let (id, participant_id, body): (i64, i64, String) = (
-                row.try_get(0).map_err(db)?,
-                row.try_get(1).map_err(db)?,
-                row.try_get(2).map_err(db)?,
-            );
-            return if body == posting.body() {
-                Ok(PostingOutcome::Existing { id, participant_id })
-            } else {
-                Err(rejected(
-                    "reference",
-                    "reference.reused",
-                    format!("reference {reference} was already posted with different content"),
-                ))
-            };
-        }
-        let by_key = |nik: Nik, segment: Segment| {
-            (
-                format!("SELECT {COLUMNS} FROM participants WHERE nik = ?1 AND segment = ?2"),
-                nik_int(nik),
-                segment,
-            )
-        };
-        let participant = match posting {
-            NewPosting::Contribution(p) => {
-                let (sql, nik, segment) = by_key(p.nik, p.segment);
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(nik)
-                    .bind(segment.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?
-            }
-            NewPosting::Termination { nik, segment, .. } => {
-                let (sql, nik, segment) = by_key(*nik, *segment);
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(nik)
-                    .bind(segment.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?
-            }
-            NewPosting::Reversal { target, .. } => {
-                let t =
-                    sqlx::query("SELECT participant_id, kind FROM postings WHERE reference = ?1")
-                        .bind(target.as_str())
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                let Some(t) = t else {
-                    return Err(rejected(
-                        "reverses",
-                        "reverses.unknown",
-                        format!("no posting has reference {target}"),
-                    ));
-                };
-                let kind: String = t.try_get(1).map_err(db)?;
-                if kind != "contribution" {
-                    return Err(rejected(
-                        "reverses",
-                        "reverses.not_contribution",
-                        format!("{target} is a {kind}, not a contribution"),
-                    ));
-                }
-                let again = sqlx::query("SELECT reference FROM postings WHERE kind = 'reversal' AND target_reference = ?1")
-                    .bind(target.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                if let Some(r) = again {
-                    let by: String = r.try_get(0).map_err(db)?;
-                    return Err(rejected(
-                        "reverses",
-                        "reverses.already",
-                        format!("{target} was already reversed by {by}"),
-                    ));
-                }
-                let pid: i64 = t.try_get(0).map_err(db)?;
-                let sql = format!("SELECT {COLUMNS} FROM participants WHERE id = ?1");
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(pid)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?
-            }
-        };
-        let Some(participant) = participant else {
-            return Err(rejected(
-                "nik",
-                "nik.not_registered",
-                "no participation is registered for this NIK in this segment".into(),
-            ));
-        };
-        let participant =
-            cakupan_store::rows::participant(&participant)?.into_participant(Vec::new())?;
-        let reg = &participant.registration;
-        let before = ledger_rows(&mut tx, participant.id).await?;
-        let check = cakupan_store::ledger::check_posting(rules, &participant, &before, posting)?;
-        let registered = Month::of(reg.registered_on);
-        let mut changes = CounterChanges::default();
-        let facts_before = cakupan_store::ledger::facts(reg.segment, registered, &before);
-        changes
-            .apply(rules, reg.village, &facts_before, &before, -1)
-            .map_err(|e| StoreError::Rejected(e.into()))?;
-        let id = insert_posting(
-            &mut tx,
-            participant.id,
-            posting.kind(),
-            &check,
-            &posting.body(),
-        )
-        .await?;
-        let mut after = before;
-        after.push(LedgerRow { id, ..check.row });
-        let facts_after = cakupan_store::ledger::facts(reg.segment, registered, &after);
-        changes
-            .apply(rules, reg.village, &facts_after, &after, 1)
-            .map_err(|e| StoreError::Rejected(e.into()))?;
-        upsert_counters(&mut tx, &changes).await?;
-        tx.commit().await.map_err(db)?;
-        Ok(PostingOutcome::Posted {
-            id,
-            participant_id: participant.id,
-        })
     }
 
     async fn post_batch(

@@ -501,6 +501,10 @@ impl BatchState {
         };
         for (i, p) in postings.iter().enumerate() {
             let reference = p.reference().to_string();
+            if reference.trim().is_empty() {
+                outcomes[i] = Some(err("reference", "required", "reference is required".into()));
+                continue;
+            }
             if let Some((id, pid, body)) = self.existing.get(&reference) {
                 outcomes[i] = Some(if *body == p.body() {
                     Ok(PostingOutcome::Existing {

@@ -111,7 +111,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         rules: &RuleSet,
         posting: &ledger::NewPosting,
-    ) -> Result<ledger::PostingOutcome>;
+    ) -> Result<ledger::PostingOutcome> {
+        match self
+            .post_batch(rules, std::slice::from_ref(posting))
+            .await?
+            .into_iter()
+            .next()
+        {
+            Some(Ok(outcome)) => Ok(outcome),
+            Some(Err(errors)) => Err(StoreError::Rejected(errors)),
+            None => Err(StoreError::Database("batch returned no outcome".into())),
+        }
+    }
 
     /// Posts many postings in one transaction, in order, as if posted one by one: one result
     /// per posting (rejected ones carry their errors; nothing of them is stored).

@@ -153,24 +153,8 @@ pub async fn import_participants(
     let started = Instant::now();
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let mut rdr = reader(path)?;
-    let error_path = opts.error_file.clone().unwrap_or_else(|| {
-        let mut p = path.as_os_str().to_owned();
-        p.push(".errors.csv");
-        PathBuf::from(p)
-    });
-    let bar = if opts.progress {
-        let b = ProgressBar::new(size);
-        b.set_style(
-            ProgressStyle::with_template(
-                "{spinner} {bytes}/{total_bytes} [{bar:30}] {per_sec} eta {eta} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        b
-    } else {
-        ProgressBar::hidden()
-    };
+    let error_path = error_path(path, opts.error_file.as_deref());
+    let bar = progress(size, opts.progress);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<Item>, u64)>(2);
     let batch = opts.batch.max(1);
     let producer = tokio::task::spawn_blocking(move || -> Result<()> {
@@ -312,6 +296,31 @@ pub async fn import_participants(
     Ok(summary)
 }
 
+/// Where rejected rows go: the given file, or FILE.errors.csv beside the input.
+fn error_path(path: &Path, given: Option<&Path>) -> PathBuf {
+    given.map(Path::to_path_buf).unwrap_or_else(|| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(".errors.csv");
+        PathBuf::from(p)
+    })
+}
+
+/// A progress bar over the input's bytes, or a hidden one.
+fn progress(bytes: u64, show: bool) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let b = ProgressBar::new(bytes);
+    b.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {bytes}/{total_bytes} [{bar:30}] {per_sec} eta {eta} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    b
+}
+
 fn report(
     out: &mut Option<BufWriter<File>>,
     path: &Path,
@@ -361,24 +370,11 @@ pub async fn import_contributions(
     use cakupan_store::ledger::{NewPosting, PostingOutcome};
     let started = Instant::now();
     let mut rdr = reader_with(path, &FIELDS)?;
-    let error_path = opts.error_file.clone().unwrap_or_else(|| {
-        let mut p = path.as_os_str().to_owned();
-        p.push(".errors.csv");
-        PathBuf::from(p)
-    });
-    let bar = if opts.progress {
-        let b = ProgressBar::new(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
-        b.set_style(
-            ProgressStyle::with_template(
-                "{spinner} {bytes}/{total_bytes} [{bar:30}] {per_sec} eta {eta} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        b
-    } else {
-        ProgressBar::hidden()
-    };
+    let error_path = error_path(path, opts.error_file.as_deref());
+    let bar = progress(
+        std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+        opts.progress,
+    );
     let mut errors_out: Option<BufWriter<File>> = None;
     let mut summary = ImportSummary::default();
     let mut printed = 0usize;
