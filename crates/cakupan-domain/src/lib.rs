@@ -19,6 +19,7 @@ pub mod region;
 pub mod registration;
 pub mod rules;
 pub mod segment;
+pub mod target;
 
 #[cfg(test)]
 mod golden_tests;

@@ -37,6 +37,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "occupations.toml",
         include_str!("../../../rules/occupations.toml"),
     ),
+    ("targets.toml", include_str!("../../../rules/targets.toml")),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -152,6 +153,11 @@ row!(/// What a registration in a segment may hold.
 });
 row!(/// Advance periods allowed.
     RawPeriods => PaymentPeriods { segment: Segment, months: Vec<u32> });
+row!(/// A coverage target (DOMAIN.md §4): `value` of `metric` in `month`, from a baseline.
+    RawTarget => Target {
+    metric: String, segment: String, region: String, month: String, value: i64,
+    baseline_month: String, baseline_value: i64,
+});
 row!(/// Rounding of fractional rupiah.
     RawRounding => RoundingRule { mode: Rounding });
 row!(/// Overpayment handling.
@@ -191,6 +197,8 @@ struct RawFile {
     #[serde(default)]
     payment_periods: Vec<RawPeriods>,
     #[serde(default)]
+    target: Vec<RawTarget>,
+    #[serde(default)]
     rounding: Vec<RawRounding>,
     #[serde(default)]
     overpayment: Vec<RawOverpayment>,
@@ -222,6 +230,7 @@ pub struct RuleSet {
     pub coverage: Vec<CoverageRule>,
     pub registration: Vec<RegistrationRule>,
     pub payment_periods: Vec<PaymentPeriods>,
+    pub targets: Vec<Target>,
     pub rounding: Vec<RoundingRule>,
     pub overpayment: Vec<OverpaymentRule>,
     pub holidays: Vec<Holiday>,
@@ -330,6 +339,17 @@ impl RuleSet {
                 .extend(cook_all(name, raw.payment_periods, RawPeriods::cook)?);
             rs.rounding
                 .extend(cook_all(name, raw.rounding, RawRounding::cook)?);
+            for t in cook_all(name, raw.target, RawTarget::cook)? {
+                for (field, v) in [("month", &t.month), ("baseline_month", &t.baseline_month)] {
+                    if Month::parse(v).is_err() {
+                        return Err(RulesError {
+                            file: (*name).into(),
+                            message: format!("target {field} '{v}' must be YYYY-MM"),
+                        });
+                    }
+                }
+                rs.targets.push(t);
+            }
             rs.overpayment
                 .extend(cook_all(name, raw.overpayment, RawOverpayment::cook)?);
             for h in raw.holiday {
@@ -633,6 +653,11 @@ mod tests {
         assert_eq!(rs.occupation("14.1").unwrap().sector, Sector::Transport);
         assert_eq!(rs.occupation("9").unwrap().sector, Sector::NonTransport);
         assert_eq!(rs.occupations.len(), 97);
+        let national = rs.targets.iter().find(|t| t.region.is_empty()).unwrap();
+        assert_eq!(
+            (national.value, national.month.as_str()),
+            (70_000_000, "2026-12")
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ const NATIONAL: &str = include_str!("../../../data/bps/sakernas_national.csv");
 
 /// National employed persons in the period of the province figures (Sakernas August 2023):
 /// the remainder after the provinces with a figure is spread over the others by village count.
-fn national_employed(period: &str) -> Option<f64> {
+pub fn national_employed(period: &str) -> Option<f64> {
     NATIONAL.lines().skip(1).find_map(|l| {
         let mut f = l.split(',');
         (f.next()? == period).then(|| f.next()?.parse::<f64>().ok().map(|juta| juta * 1e6))?
@@ -131,9 +131,10 @@ const LAST: &[&str] = &[
     "Mahendra",
 ];
 
-/// Villages with a weight each: the province's employed persons shared over its villages.
-fn village_weights(tree: &RegionTree) -> Vec<(String, u32, f64)> {
-    let mut employed: HashMap<u8, f64> = HashMap::new();
+/// Employed persons by province (BPS Sakernas August 2023, `data/bps/`), for the provinces
+/// with a published figure.
+pub fn employed_by_province() -> HashMap<u8, f64> {
+    let mut employed = HashMap::new();
     for line in EMPLOYED.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
         if f.len() < 4 {
@@ -149,6 +150,12 @@ fn village_weights(tree: &RegionTree) -> Vec<(String, u32, f64)> {
         };
         employed.insert(code, persons);
     }
+    employed
+}
+
+/// Villages with a weight each: the province's employed persons shared over its villages.
+fn village_weights(tree: &RegionTree) -> Vec<(String, u32, f64)> {
+    let employed = employed_by_province();
     let mut villages_per_province: HashMap<u8, usize> = HashMap::new();
     for v in tree.villages() {
         *villages_per_province

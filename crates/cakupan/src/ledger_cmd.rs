@@ -384,3 +384,133 @@ pub async fn report_active(
     }
     Ok(())
 }
+
+/// `report target`: a region's actual against its share of the target, the monthly growth
+/// still required and a projection at the run-rate of the last three months.
+pub async fn report_target(
+    store: &dyn Store,
+    reference: &Reference,
+    region: Option<String>,
+    month: Option<String>,
+) -> Result<()> {
+    let now = match month {
+        Some(m) => Month::parse(&m).map_err(|e| anyhow::anyhow!("--month: {e}"))?,
+        None => Month::of(today_wib()),
+    };
+    let code = match &region {
+        Some(r) => RegionCode::parse(r).map_err(|e| anyhow::anyhow!("--region: {e}"))?,
+        None => RegionCode::NATION,
+    };
+    if code != RegionCode::NATION && !reference.regions.contains_code(code) {
+        bail!("--region {code} is not in the Kemendagri region list");
+    }
+    let target = reference
+        .rules
+        .targets
+        .iter()
+        .find(|t| t.metric == "status_active" && t.segment.is_empty() && t.region.is_empty())
+        .context("rules/targets.toml has no national status_active target")?;
+    let target_month =
+        Month::parse(&target.month).map_err(|e| anyhow::anyhow!("target month: {e}"))?;
+    // The actual value of a region in a month, from the counters.
+    let actual = |c: RegionCode, m: Month| async move {
+        let (level, within) = match c.parent() {
+            None => (Level::Nation, RegionCode::NATION),
+            Some(p) => (c.level(), p),
+        };
+        let rows = store.active_report(level, within, None, m).await?;
+        anyhow::Ok(
+            rows.iter()
+                .find(|r| r.code == c.to_string())
+                .map(|r| r.status_active)
+                .unwrap_or(0),
+        )
+    };
+    let registered = |c: RegionCode| async move {
+        let (level, within) = match c.parent() {
+            None => (Level::Nation, RegionCode::NATION),
+            Some(p) => (c.level(), p),
+        };
+        let rows = store.active_report(level, within, None, now).await?;
+        anyhow::Ok(
+            rows.iter()
+                .find(|r| r.code == c.to_string())
+                .map(|r| r.registered)
+                .unwrap_or(0),
+        )
+    };
+    // Share of the national target, and the words that say how it was allocated.
+    let (share, basis) = if code == RegionCode::NATION {
+        (1.0, "the national target".to_string())
+    } else {
+        let province = code.truncate(Level::Province);
+        let employed = crate::generate::employed_by_province();
+        let national = crate::generate::national_employed("2023-08");
+        let (province_share, how) = match (employed.get(&province.province_number()), national) {
+            (Some(e), Some(n)) if n > 0.0 => (
+                e / n,
+                "employed persons (BPS Sakernas August 2023)".to_string(),
+            ),
+            _ => {
+                let nation = registered(RegionCode::NATION).await? as f64;
+                (
+                    registered(province).await? as f64 / nation.max(1.0),
+                    "registered participants (no BPS employed figure for this province)"
+                        .to_string(),
+                )
+            }
+        };
+        if code == province {
+            (province_share, format!("the province's share of {how}"))
+        } else {
+            let within =
+                registered(code).await? as f64 / (registered(province).await? as f64).max(1.0);
+            (
+                province_share * within,
+                format!(
+                    "the province's share of {how}, then the region's share of the province's registered participants"
+                ),
+            )
+        }
+    };
+    let goal = (target.value as f64 * share).round() as i64;
+    let mut history = Vec::new();
+    for m in now.plus(-3).through(now) {
+        history.push((m, actual(code, m).await?));
+    }
+    let p = cakupan_domain::target::progress(&history, target_month, goal).context("no history")?;
+    let name = if code == RegionCode::NATION {
+        "Indonesia".to_string()
+    } else {
+        reference
+            .regions
+            .get(code)
+            .map(|r| r.name.clone())
+            .unwrap_or_default()
+    };
+    println!(
+        "{name} {code}: peserta aktif (status_active) {} in {now}",
+        p.actual
+    );
+    println!(
+        "  target      {} by {target_month}: {:.4}% of the national {} ({basis})",
+        p.target,
+        share * 100.0,
+        target.value
+    );
+    println!("  source      {}", target.provenance.source);
+    println!(
+        "  required    {:.0} more per month for {} months",
+        p.required_per_month, p.months_left
+    );
+    println!(
+        "  run-rate    {:+.0} per month over the last 3 months; projected {:.0} in {target_month}",
+        p.run_rate_per_month, p.projected
+    );
+    match p.met_in {
+        Some(m) if p.actual >= p.target => println!("  met         already ({m})"),
+        Some(m) => println!("  met         in {m} at the run-rate"),
+        None => println!("  met         never at the run-rate"),
+    }
+    Ok(())
+}

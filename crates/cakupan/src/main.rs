@@ -127,6 +127,15 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum ReportCommand {
+    /// A region's peserta aktif against its share of the national target (rules/targets.toml).
+    Target {
+        /// A region code (default: the nation).
+        #[arg(long)]
+        region: Option<String>,
+        /// YYYY-MM (default: this month).
+        #[arg(long)]
+        month: Option<String>,
+    },
     /// Active participants per region for a month (DESIGN.md §5).
     Active {
         /// YYYY-MM: one month.
@@ -535,6 +544,12 @@ async fn run(cli: Cli) -> Result<()> {
             } else {
                 bail!("the counters differ from the ledger")
             }
+        }
+        Command::Report {
+            command: ReportCommand::Target { region, month },
+        } => {
+            let store = open_store(&cli.global, &reference).await?;
+            ledger_cmd::report_target(store.as_ref(), &reference, region, month).await
         }
         Command::Report {
             command:
