@@ -536,24 +536,9 @@ impl Store for PgStore {
         }
         let before = st.ledgers.clone();
         let (mut outcomes, inserts) = st.plan(rules, postings);
-        let rows: Vec<PostingInsert<'_>> = inserts
-            .iter()
-            .map(|ins| {
-                (
-                    ins.participant_id,
-                    postings[ins.index].kind(),
-                    &ins.checked,
-                    ins.body.as_str(),
-                )
-            })
-            .collect();
+        let rows = cakupan_store::ledger::insert_rows(postings, &inserts);
         let ids = insert_postings(&mut tx, &rows).await?;
-        for (ins, id) in inserts.iter().zip(ids) {
-            outcomes[ins.index] = Some(Ok(PostingOutcome::Posted {
-                id,
-                participant_id: ins.participant_id,
-            }));
-        }
+        cakupan_store::ledger::mark_posted(&mut outcomes, &inserts, ids);
         let changes = st.changes(rules, &before, &inserts)?;
         upsert_counters(&mut tx, &changes).await?;
         tx.commit().await.map_err(db)?;

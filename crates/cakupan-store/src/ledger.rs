@@ -649,6 +649,34 @@ impl BatchState {
     }
 }
 
+/// The rows to insert for a planned batch: (participant id, kind, checked posting, body).
+pub fn insert_rows<'a>(
+    postings: &'a [NewPosting],
+    inserts: &'a [PlannedInsert],
+) -> Vec<(i64, &'a str, &'a CheckedPosting, &'a str)> {
+    inserts
+        .iter()
+        .map(|ins| {
+            (
+                ins.participant_id,
+                postings[ins.index].kind(),
+                &ins.checked,
+                ins.body.as_str(),
+            )
+        })
+        .collect()
+}
+
+/// Marks the inserted postings of a batch as posted with their new ids.
+pub fn mark_posted(outcomes: &mut BatchOutcomes, inserts: &[PlannedInsert], ids: Vec<i64>) {
+    for (ins, id) in inserts.iter().zip(ids) {
+        outcomes[ins.index] = Some(Ok(PostingOutcome::Posted {
+            id,
+            participant_id: ins.participant_id,
+        }));
+    }
+}
+
 /// Fills in the outcomes of postings that repeat an earlier posting of the same batch.
 pub fn resolve_repeats(postings: &[NewPosting], outcomes: &mut BatchOutcomes) {
     let mut first: HashMap<&str, usize> = HashMap::new();

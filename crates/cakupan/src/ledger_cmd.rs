@@ -412,32 +412,20 @@ pub async fn report_target(
         .context("rules/targets.toml has no national status_active target")?;
     let target_month =
         Month::parse(&target.month).map_err(|e| anyhow::anyhow!("target month: {e}"))?;
-    // The actual value of a region in a month, from the counters.
-    let actual = |c: RegionCode, m: Month| async move {
+    // A region's line of the active report for a month, from the counters.
+    let row_of = |c: RegionCode, m: Month| async move {
         let (level, within) = match c.parent() {
             None => (Level::Nation, RegionCode::NATION),
             Some(p) => (c.level(), p),
         };
         let rows = store.active_report(level, within, None, m).await?;
-        anyhow::Ok(
-            rows.iter()
-                .find(|r| r.code == c.to_string())
-                .map(|r| r.status_active)
-                .unwrap_or(0),
-        )
+        anyhow::Ok(rows.into_iter().find(|r| r.code == c.to_string()))
+    };
+    let actual = |c: RegionCode, m: Month| async move {
+        anyhow::Ok(row_of(c, m).await?.map(|r| r.status_active).unwrap_or(0))
     };
     let registered = |c: RegionCode| async move {
-        let (level, within) = match c.parent() {
-            None => (Level::Nation, RegionCode::NATION),
-            Some(p) => (c.level(), p),
-        };
-        let rows = store.active_report(level, within, None, now).await?;
-        anyhow::Ok(
-            rows.iter()
-                .find(|r| r.code == c.to_string())
-                .map(|r| r.registered)
-                .unwrap_or(0),
-        )
+        anyhow::Ok(row_of(c, now).await?.map(|r| r.registered).unwrap_or(0))
     };
     // Share of the national target, and the words that say how it was allocated.
     let (share, basis) = if code == RegionCode::NATION {
