@@ -65,6 +65,22 @@ async fn index(
     axum::extract::State(st): axum::extract::State<AppState>,
 ) -> axum::response::Html<String> {
     let [p, r, d, v] = st.regions.counts();
+    let month = cakupan_domain::Month::of((st.today)());
+    // One row from the counters: the nation this month (no scan of participants or postings).
+    let nation = st
+        .store
+        .active_report(
+            cakupan_domain::Level::Nation,
+            cakupan_domain::RegionCode::NATION,
+            None,
+            month,
+        )
+        .await
+        .ok()
+        .and_then(|rows| rows.into_iter().next());
+    let (registered, status_active, paid_active) = nation
+        .map(|n| (n.registered, n.status_active, n.paid_active))
+        .unwrap_or((0, 0, 0));
     axum::response::Html(format!(
         r#"<!doctype html>
 <html lang="id"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -73,12 +89,13 @@ async fn index(
 </head><body>
 <h1>Cakupan</h1>
 <p>Registri peserta jaminan sosial ketenagakerjaan. Wilayah Kemendagri termuat: {p} provinsi, {r} kabupaten/kota, {d} kecamatan, {v} desa/kelurahan. Basis data: {backend}.</p>
+<p><strong>{month}</strong>: peserta terdaftar {registered}, <strong>peserta aktif {status_active}</strong> (di antaranya {paid_active} sudah membayar bulan ini). <a href="/api/v1/reports/active?month={month}&amp;by=province">Per provinsi (JSON)</a></p>
 <ul>
 <li><a href="/api/v1/openapi.json">Dokumen OpenAPI</a> — API JSON di <code>/api/v1</code></li>
 <li><a href="/api/v1/regions/32.73.01.1001">Contoh wilayah</a> · <a href="/api/v1/quote?segment=BPU&amp;income_base=1000000&amp;programs=JKK%2BJKM&amp;month=2026-05&amp;occupation=84">Contoh iuran BPU Mei 2026</a></li>
 <li><a href="/healthz">Status layanan</a></li>
 </ul>
-<p lang="en"><em>English:</em> participant registry of the workers' social-security agency. Loaded Kemendagri regions: {p} provinces, {r} regencies/cities, {d} districts, {v} villages. The JSON API is under <code>/api/v1</code>, documented by the OpenAPI link above. The coverage dashboard is not built yet.</p>
+<p lang="en"><em>English:</em> participant registry of the workers' social-security agency. Loaded Kemendagri regions: {p} provinces, {r} regencies/cities, {d} districts, {v} villages. In {month}: {registered} registered, {status_active} active participants ({paid_active} paid for the month). The JSON API is under <code>/api/v1</code>, documented by the OpenAPI link above. The coverage dashboard is not built yet.</p>
 </body></html>"#,
         backend = st.store.backend()
     ))
