@@ -279,12 +279,27 @@ pub async fn import_participants(
         ));
     }
     producer.await.context("the reader thread failed")??;
+    finish(
+        summary, errors_out, error_path, printed, opts.quiet, &bar, started,
+    )
+}
+
+/// Closes the error file and the progress bar and fills in the timings.
+fn finish(
+    mut summary: ImportSummary,
+    errors_out: Option<BufWriter<File>>,
+    error_path: PathBuf,
+    printed: usize,
+    quiet: bool,
+    bar: &ProgressBar,
+    started: Instant,
+) -> Result<ImportSummary> {
     bar.finish_and_clear();
     if let Some(mut w) = errors_out {
         w.flush()?;
         summary.error_file = Some(error_path);
     }
-    if printed < summary.rejected as usize && !opts.quiet {
+    if printed < summary.rejected as usize && !quiet {
         eprintln!(
             "… {} more rejected rows: see the error file",
             summary.rejected as usize - printed
@@ -470,19 +485,7 @@ pub async fn import_contributions(
             break;
         }
     }
-    bar.finish_and_clear();
-    if let Some(mut w) = errors_out {
-        w.flush()?;
-        summary.error_file = Some(error_path);
-    }
-    if printed < summary.rejected as usize && !opts.quiet {
-        eprintln!(
-            "… {} more rejected rows: see the error file",
-            summary.rejected as usize - printed
-        );
-    }
-    summary.seconds = started.elapsed().as_secs_f64();
-    summary.rows_per_second = summary.rows as f64 / summary.seconds.max(1e-9);
-    summary.peak_rss_mb = peak_rss_mb();
-    Ok(summary)
+    finish(
+        summary, errors_out, error_path, printed, opts.quiet, &bar, started,
+    )
 }
