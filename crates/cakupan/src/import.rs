@@ -153,8 +153,7 @@ pub async fn import_participants(
     let started = Instant::now();
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let mut rdr = reader(path)?;
-    let error_path = error_path(path, opts.error_file.as_deref());
-    let bar = progress(size, opts.progress);
+    let mut out = Rejections::new(path, &opts, size);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<Item>, u64)>(2);
     let batch = opts.batch.max(1);
     let producer = tokio::task::spawn_blocking(move || -> Result<()> {
@@ -215,9 +214,7 @@ pub async fn import_participants(
         }
     });
 
-    let mut errors_out: Option<BufWriter<File>> = None;
     let mut summary = ImportSummary::default();
-    let mut printed = 0usize;
     while let Some((items, pos)) = rx.recv().await {
         let mut regs = Vec::new();
         let mut lines = Vec::new();
@@ -231,15 +228,7 @@ pub async fn import_participants(
                 }
                 Item::Bad(line, errs) => {
                     summary.rejected += 1;
-                    report(
-                        &mut errors_out,
-                        &error_path,
-                        line,
-                        &errs,
-                        &mut printed,
-                        opts.quiet,
-                        &bar,
-                    )?;
+                    out.report(line, &errs)?;
                 }
             }
         }
@@ -260,64 +249,18 @@ pub async fn import_participants(
                             "this NIK already has a {segment} participation with different details (KPJ {kpj})"
                         ),
                     );
-                    report(
-                        &mut errors_out,
-                        &error_path,
-                        line,
-                        &[e],
-                        &mut printed,
-                        opts.quiet,
-                        &bar,
-                    )?;
+                    out.report(line, &[e])?;
                 }
             }
         }
-        bar.set_position(pos);
-        bar.set_message(format!(
+        out.bar.set_position(pos);
+        out.bar.set_message(format!(
             "{} stored, {} rejected",
             summary.created, summary.rejected
         ));
     }
     producer.await.context("the reader thread failed")??;
-    finish(
-        summary, errors_out, error_path, printed, opts.quiet, &bar, started,
-    )
-}
-
-/// Closes the error file and the progress bar and fills in the timings.
-fn finish(
-    mut summary: ImportSummary,
-    errors_out: Option<BufWriter<File>>,
-    error_path: PathBuf,
-    printed: usize,
-    quiet: bool,
-    bar: &ProgressBar,
-    started: Instant,
-) -> Result<ImportSummary> {
-    bar.finish_and_clear();
-    if let Some(mut w) = errors_out {
-        w.flush()?;
-        summary.error_file = Some(error_path);
-    }
-    if printed < summary.rejected as usize && !quiet {
-        eprintln!(
-            "… {} more rejected rows: see the error file",
-            summary.rejected as usize - printed
-        );
-    }
-    summary.seconds = started.elapsed().as_secs_f64();
-    summary.rows_per_second = summary.rows as f64 / summary.seconds.max(1e-9);
-    summary.peak_rss_mb = peak_rss_mb();
-    Ok(summary)
-}
-
-/// Where rejected rows go: the given file, or FILE.errors.csv beside the input.
-fn error_path(path: &Path, given: Option<&Path>) -> PathBuf {
-    given.map(Path::to_path_buf).unwrap_or_else(|| {
-        let mut p = path.as_os_str().to_owned();
-        p.push(".errors.csv");
-        PathBuf::from(p)
-    })
+    out.finish(summary, started)
 }
 
 /// A progress bar over the input's bytes, or a hidden one.
@@ -336,39 +279,78 @@ fn progress(bytes: u64, show: bool) -> ProgressBar {
     b
 }
 
-fn report(
-    out: &mut Option<BufWriter<File>>,
-    path: &Path,
-    line: u64,
-    errs: &[FieldError],
-    printed: &mut usize,
+/// Where an import's rejected rows go: the error file (created on the first one; FILE.errors.csv
+/// beside the input unless another path is given) and the first few to the terminal.
+struct Rejections {
+    path: PathBuf,
+    out: Option<BufWriter<File>>,
+    printed: usize,
     quiet: bool,
-    bar: &ProgressBar,
-) -> Result<()> {
-    if out.is_none() {
-        let f = File::create(path)
-            .with_context(|| format!("creating the error file {}", path.display()))?;
-        let mut w = BufWriter::new(f);
-        writeln!(w, "line,field,rule,message")?;
-        *out = Some(w);
-    }
-    if let Some(w) = out.as_mut() {
-        for e in errs {
-            writeln!(
-                w,
-                "{line},{},{},\"{}\"",
-                e.field,
-                e.rule,
-                e.message.replace('"', "\"\"")
-            )?;
+    bar: ProgressBar,
+}
+
+impl Rejections {
+    fn new(input: &Path, opts: &ImportOptions, bytes: u64) -> Rejections {
+        let path = opts.error_file.clone().unwrap_or_else(|| {
+            let mut p = input.as_os_str().to_owned();
+            p.push(".errors.csv");
+            PathBuf::from(p)
+        });
+        Rejections {
+            path,
+            out: None,
+            printed: 0,
+            quiet: opts.quiet,
+            bar: progress(bytes, opts.progress),
         }
     }
-    if !quiet && *printed < TERMINAL_ERRORS {
-        let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
-        bar.suspend(|| eprintln!("line {line}: {}", text.join("; ")));
-        *printed += 1;
+
+    fn report(&mut self, line: u64, errs: &[FieldError]) -> Result<()> {
+        if self.out.is_none() {
+            let f = File::create(&self.path)
+                .with_context(|| format!("creating the error file {}", self.path.display()))?;
+            let mut w = BufWriter::new(f);
+            writeln!(w, "line,field,rule,message")?;
+            self.out = Some(w);
+        }
+        if let Some(w) = self.out.as_mut() {
+            for e in errs {
+                writeln!(
+                    w,
+                    "{line},{},{},\"{}\"",
+                    e.field,
+                    e.rule,
+                    e.message.replace('"', "\"\"")
+                )?;
+            }
+        }
+        if !self.quiet && self.printed < TERMINAL_ERRORS {
+            let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
+            self.bar
+                .suspend(|| eprintln!("line {line}: {}", text.join("; ")));
+            self.printed += 1;
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// Closes the error file and the progress bar and fills in the timings.
+    fn finish(self, mut summary: ImportSummary, started: Instant) -> Result<ImportSummary> {
+        self.bar.finish_and_clear();
+        if let Some(mut w) = self.out {
+            w.flush()?;
+            summary.error_file = Some(self.path);
+        }
+        if self.printed < summary.rejected as usize && !self.quiet {
+            eprintln!(
+                "… {} more rejected rows: see the error file",
+                summary.rejected as usize - self.printed
+            );
+        }
+        summary.seconds = started.elapsed().as_secs_f64();
+        summary.rows_per_second = summary.rows as f64 / summary.seconds.max(1e-9);
+        summary.peak_rss_mb = peak_rss_mb();
+        Ok(summary)
+    }
 }
 
 /// Imports `contributions.csv` (DESIGN.md §5): each row a contribution posting, checked
@@ -385,14 +367,12 @@ pub async fn import_contributions(
     use cakupan_store::ledger::{NewPosting, PostingOutcome};
     let started = Instant::now();
     let mut rdr = reader_with(path, &FIELDS)?;
-    let error_path = error_path(path, opts.error_file.as_deref());
-    let bar = progress(
+    let mut out = Rejections::new(
+        path,
+        &opts,
         std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
-        opts.progress,
     );
-    let mut errors_out: Option<BufWriter<File>> = None;
     let mut summary = ImportSummary::default();
-    let mut printed = 0usize;
     let mut rec = csv::StringRecord::new();
     let batch = opts.batch.max(1);
     let mut postings: Vec<NewPosting> = Vec::with_capacity(batch);
@@ -410,15 +390,7 @@ pub async fn import_contributions(
                     "csv.columns",
                     format!("expected {} columns, found {}", FIELDS.len(), rec.len()),
                 );
-                report(
-                    &mut errors_out,
-                    &error_path,
-                    line,
-                    &[e],
-                    &mut printed,
-                    opts.quiet,
-                    &bar,
-                )?;
+                out.report(line, &[e])?;
             } else {
                 let input = ContributionInput {
                     reference: g(0),
@@ -437,15 +409,7 @@ pub async fn import_contributions(
                     }
                     Err(e) => {
                         summary.rejected += 1;
-                        report(
-                            &mut errors_out,
-                            &error_path,
-                            line,
-                            &e.0,
-                            &mut printed,
-                            opts.quiet,
-                            &bar,
-                        )?;
+                        out.report(line, &e.0)?;
                     }
                 }
             }
@@ -461,22 +425,14 @@ pub async fn import_contributions(
                     Ok(PostingOutcome::Existing { .. }) => summary.existing += 1,
                     Err(e) => {
                         summary.rejected += 1;
-                        report(
-                            &mut errors_out,
-                            &error_path,
-                            *line,
-                            &e.0,
-                            &mut printed,
-                            opts.quiet,
-                            &bar,
-                        )?;
+                        out.report(*line, &e.0)?;
                     }
                 }
             }
             postings.clear();
             lines.clear();
-            bar.set_position(rdr.position().byte());
-            bar.set_message(format!(
+            out.bar.set_position(rdr.position().byte());
+            out.bar.set_message(format!(
                 "{} posted, {} rejected",
                 summary.created, summary.rejected
             ));
@@ -485,7 +441,5 @@ pub async fn import_contributions(
             break;
         }
     }
-    finish(
-        summary, errors_out, error_path, printed, opts.quiet, &bar, started,
-    )
+    out.finish(summary, started)
 }

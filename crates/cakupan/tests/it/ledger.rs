@@ -348,7 +348,7 @@ fn random_ledgers(seed: u64) -> Vec<NewPosting> {
         rng ^= rng << 17;
         rng % n
     };
-    let niks = ["3273015203900003", "3273011203880001", "3273014506850002"];
+    let niks = RANDOM_NIKS;
     let mut out = Vec::new();
     for (k, nik) in niks.iter().enumerate() {
         for j in 0..(2 + next(5)) {
@@ -407,10 +407,12 @@ fn random_ledgers(seed: u64) -> Vec<NewPosting> {
     out
 }
 
-async fn post_random(s: &Arc<dyn Store>, postings: Vec<NewPosting>) {
-    for nik in ["3273015203900003", "3273011203880001", "3273014506850002"] {
+/// The three people of the random ledgers, registered in January 2026.
+async fn register_random_people(s: &Arc<dyn Store>) {
+    for nik in RANDOM_NIKS {
         let mut i = input(nik);
         i.registered_on = "2026-01-05".into();
+        // The second NIK's birth day is a man's (below 41).
         i.sex = if nik == "3273011203880001" {
             "L".into()
         } else {
@@ -418,6 +420,12 @@ async fn post_random(s: &Arc<dyn Store>, postings: Vec<NewPosting>) {
         };
         s.register(&reg(&i)).await.unwrap();
     }
+}
+
+const RANDOM_NIKS: [&str; 3] = ["3273015203900003", "3273011203880001", "3273014506850002"];
+
+async fn post_random(s: &Arc<dyn Store>, postings: Vec<NewPosting>) {
+    register_random_people(s).await;
     let mut later = Vec::new();
     let mut posted = 0;
     for p in postings {
@@ -439,16 +447,7 @@ async fn post_random(s: &Arc<dyn Store>, postings: Vec<NewPosting>) {
 /// The same random ledger through `post_batch`, `size` postings at a time, with the same
 /// retry of reversals that came before their targets.
 async fn post_random_batched(s: &Arc<dyn Store>, postings: Vec<NewPosting>, size: usize) {
-    for nik in ["3273015203900003", "3273011203880001", "3273014506850002"] {
-        let mut i = input(nik);
-        i.registered_on = "2026-01-05".into();
-        i.sex = if nik == "3273011203880001" {
-            "L".into()
-        } else {
-            "P".into()
-        };
-        s.register(&reg(&i)).await.unwrap();
-    }
+    register_random_people(s).await;
     let mut later = Vec::new();
     for chunk in postings.chunks(size) {
         let out = s.post_batch(harness::rules(), chunk).await.unwrap();
