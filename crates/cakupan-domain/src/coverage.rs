@@ -229,18 +229,9 @@ impl Metric {
     }
 }
 
-/// One participation's contribution to the counters: for state metrics a change (+1 entering,
-/// −1 leaving) in the month it happens, for flow metrics a count in its month.
-///
-/// A participation's statuses stop changing G months after its last paid or terminated month
-/// (NONACTIVE or TERMINATED for ever), so the list is finite and no counter needs a horizon:
-/// the count of a state metric in any month, however far ahead, is the running sum of its
-/// changes. A posting updates the counters by the difference between this list before and
-/// after it.
-pub fn counter_deltas(
-    rules: &RuleSet,
-    facts: &Facts,
-) -> Result<Vec<(Month, Metric, i64)>, FieldError> {
+/// The month after which a participation's status never changes again: G months past its last
+/// paid or terminated month (or its registration), with G the longest gap any rule allows.
+fn horizon(rules: &RuleSet, facts: &Facts) -> Month {
     let start = facts.registered;
     let last_event = [
         facts.paid.keys().next_back().copied(),
@@ -259,8 +250,22 @@ pub fn counter_deltas(
         .map(|r| r.months_unpaid_before_nonactive)
         .max()
         .unwrap_or(1);
-    let end = last_event.plus(i32::try_from(longest).unwrap_or(i32::MAX - 1) + 1);
-    let statuses = series(rules, facts, start, end)?;
+    last_event.plus(i32::try_from(longest).unwrap_or(i32::MAX - 1) + 1)
+}
+
+/// One participation's contribution to the counters: for state metrics a change (+1 entering,
+/// −1 leaving) in the month it happens, for flow metrics a count in its month.
+///
+/// A participation's statuses stop changing G months after its last paid or terminated month
+/// (NONACTIVE or TERMINATED for ever), so the list is finite and no counter needs a horizon:
+/// the count of a state metric in any month, however far ahead, is the running sum of its
+/// changes. A posting updates the counters by the difference between this list before and
+/// after it.
+pub fn counter_deltas(
+    rules: &RuleSet,
+    facts: &Facts,
+) -> Result<Vec<(Month, Metric, i64)>, FieldError> {
+    let statuses = series(rules, facts, facts.registered, horizon(rules, facts))?;
     let mut out = Vec::new();
     let mut before: Option<&MonthStatus> = None;
     for s in &statuses {
@@ -277,6 +282,111 @@ pub fn counter_deltas(
             }
         }
         before = Some(s);
+    }
+    Ok(out)
+}
+
+/// How a status ranks when one person holds several participations: the person counts with
+/// the best of them (ACTIVE, then IN_ARREARS, NONACTIVE, PENDING, TERMINATED).
+fn rank(s: Status) -> u8 {
+    match s {
+        Status::Active => 4,
+        Status::InArrears => 3,
+        Status::NonActive => 2,
+        Status::Pending => 1,
+        Status::Terminated => 0,
+    }
+}
+
+/// A person's contribution to the all-segment counters, where each NIK counts once
+/// (DOMAIN.md §4.2). `members` are the person's participations with the region each is
+/// counted in, in a stable order (the caller's: participant id).
+///
+/// In each month the person takes the best status of the participations registered by then
+/// (ranked ACTIVE, IN_ARREARS, NONACTIVE, PENDING, TERMINATED) and is counted in the region
+/// of the participation that gives it; ties go to the earliest registration, then the
+/// earliest member. The flows follow the person's status: `new` is the first month any
+/// participation is ACTIVE, `lapsed` the month the person's best status becomes NONACTIVE,
+/// `reactivated` an ACTIVE month after a NONACTIVE one. For one participation this is exactly
+/// [`counter_deltas`] in its region.
+pub fn person_deltas<R: Copy + PartialEq>(
+    rules: &RuleSet,
+    members: &[(R, &Facts)],
+) -> Result<Vec<(R, Month, Metric, i64)>, FieldError> {
+    let Some(start) = members.iter().map(|(_, f)| f.registered).min() else {
+        return Ok(Vec::new());
+    };
+    let end = members
+        .iter()
+        .map(|(_, f)| horizon(rules, f))
+        .max()
+        .unwrap_or(start);
+    let all: Vec<Vec<MonthStatus>> = members
+        .iter()
+        .map(|(_, f)| series(rules, f, start, end))
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::new();
+    // The person's (region, status, new, lapsed, reactivated) in the month before.
+    let mut before: Option<(R, MonthStatus)> = None;
+    let mut ever_active = false;
+    for m in start.through(end) {
+        let mut best: Option<(usize, &MonthStatus)> = None;
+        for (i, s) in all.iter().enumerate() {
+            let registered = members[i].1.registered;
+            let Some(s) = s.get(usize::try_from(m.since(registered)).unwrap_or(usize::MAX)) else {
+                continue;
+            };
+            let better = match best {
+                None => true,
+                Some((j, b)) => {
+                    (
+                        rank(s.status),
+                        std::cmp::Reverse(registered),
+                        std::cmp::Reverse(i),
+                    ) > (
+                        rank(b.status),
+                        std::cmp::Reverse(members[j].1.registered),
+                        std::cmp::Reverse(j),
+                    )
+                }
+            };
+            if better {
+                best = Some((i, s));
+            }
+        }
+        let Some((i, s)) = best else { continue };
+        let region = members[i].0;
+        let previous = before.as_ref().map(|b| b.1.status);
+        let now = MonthStatus {
+            month: m,
+            status: s.status,
+            reason: s.reason.clone(),
+            new: s.status == Status::Active && !ever_active,
+            lapsed: s.status == Status::NonActive && previous != Some(Status::NonActive),
+            reactivated: s.status == Status::Active && previous == Some(Status::NonActive),
+        };
+        for metric in Metric::STATES {
+            let is = metric.of(&now);
+            match &before {
+                Some((r, b)) if metric.of(b) => {
+                    if !is || *r != region {
+                        out.push((*r, m, metric, -1));
+                        if is {
+                            out.push((region, m, metric, 1));
+                        }
+                    }
+                }
+                _ if is => out.push((region, m, metric, 1)),
+                _ => {}
+            }
+        }
+        for metric in [Metric::New, Metric::Lapsed, Metric::Reactivated] {
+            if metric.of(&now) {
+                out.push((region, m, metric, 1));
+            }
+        }
+        ever_active |= now.status == Status::Active;
+        before = Some((region, now));
     }
     Ok(out)
 }
@@ -488,6 +598,82 @@ mod tests {
                     };
                     let want = months.iter().find(|s| s.month == mm).map(|s| i64::from(metric.of(s))).unwrap_or(0);
                     prop_assert_eq!(got, want, "{:?} in {}", metric, mm);
+                }
+            }
+        }
+
+        #[test]
+        fn one_participation_counts_as_its_person(
+            reg in 0i32..24, paid in proptest::collection::btree_set(0i32..36, 0..12),
+            term in proptest::option::of(0i32..40),
+        ) {
+            let base = m("2025-01");
+            let facts = Facts {
+                segment: Segment::Bpu,
+                registered: base.plus(reg),
+                paid: paid.iter().map(|p| (base.plus(*p), format!("P{p}"))).collect(),
+                terminated: term.map(|t| base.plus(t)),
+            };
+            let one: Vec<_> = counter_deltas(rules(), &facts).unwrap().into_iter().map(|(mm, x, d)| ((), mm, x, d)).collect();
+            prop_assert_eq!(person_deltas(rules(), &[((), &facts)]).unwrap(), one);
+        }
+
+        /// Two or three participations of one NIK, in regions 0, 1, 2: summed, the person's
+        /// deltas give in every month exactly the brute-force best status, counted once, in
+        /// the region of the participation that gives it.
+        #[test]
+        fn a_person_counts_once_with_their_best_status(
+            people in proptest::collection::vec(
+                (0i32..24, proptest::collection::btree_set(0i32..36, 0..8), proptest::option::of(0i32..40)),
+                2..4,
+            ),
+        ) {
+            let base = m("2025-01");
+            let g = rules().coverage_rule(Segment::Bpu, base).unwrap().months_unpaid_before_nonactive;
+            let facts: Vec<Facts> = people.iter().map(|(reg, paid, term)| Facts {
+                segment: Segment::Bpu,
+                registered: base.plus(*reg),
+                paid: paid.iter().map(|p| (base.plus(*p), format!("P{p}"))).collect(),
+                terminated: term.map(|t| base.plus(t)),
+            }).collect();
+            let members: Vec<(usize, &Facts)> = facts.iter().enumerate().collect();
+            let deltas = person_deltas(rules(), &members).unwrap();
+            let mut ever = false;
+            let mut previous: Option<Status> = None;
+            for mm in base.through(base.plus(80)) {
+                // Brute force: the best status of the participations registered by now.
+                let best = facts.iter().enumerate()
+                    .filter_map(|(i, f)| brute(f, g, mm).map(|s| (rank(s), std::cmp::Reverse(f.registered), std::cmp::Reverse(i), s)))
+                    .max_by_key(|t| (t.0, t.1, t.2));
+                let (region, status) = match best {
+                    Some((_, _, std::cmp::Reverse(i), s)) => (Some(i), Some(s)),
+                    None => (None, None),
+                };
+                let want = |metric: Metric| -> bool {
+                    let Some(s) = status else { return false };
+                    match metric {
+                        Metric::Registered => s != Status::Terminated,
+                        Metric::PaidActive => s == Status::Active,
+                        Metric::StatusActive => matches!(s, Status::Active | Status::InArrears),
+                        Metric::NonActive => s == Status::NonActive,
+                        Metric::New => s == Status::Active && !ever,
+                        Metric::Lapsed => s == Status::NonActive && previous != Some(Status::NonActive),
+                        Metric::Reactivated => s == Status::Active && previous == Some(Status::NonActive),
+                    }
+                };
+                for metric in [Metric::Registered, Metric::PaidActive, Metric::StatusActive, Metric::NonActive,
+                               Metric::New, Metric::Lapsed, Metric::Reactivated] {
+                    for r in 0..facts.len() {
+                        let got: i64 = deltas.iter()
+                            .filter(|(dr, dm, x, _)| *dr == r && *x == metric && if metric.is_state() { *dm <= mm } else { *dm == mm })
+                            .map(|d| d.3).sum();
+                        let expected = i64::from(region == Some(r) && want(metric));
+                        prop_assert_eq!(got, expected, "{:?} in {} region {}", metric, mm, r);
+                    }
+                }
+                ever |= status == Some(Status::Active);
+                if status.is_some() {
+                    previous = status;
                 }
             }
         }

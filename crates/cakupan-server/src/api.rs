@@ -352,7 +352,7 @@ pub async fn register(
         today: (st.today)(),
     };
     let (reg, warnings) = validate(&ctx, &input)?;
-    let (status, outcome, id) = match st.store.register(&reg).await? {
+    let (status, outcome, id) = match st.store.register(&st.rules, &reg).await? {
         Outcome::Created { id, .. } => (StatusCode::CREATED, "created", id),
         Outcome::Existing { id, .. } => (StatusCode::OK, "existing", id),
         Outcome::Conflict { kpj, segment } => {

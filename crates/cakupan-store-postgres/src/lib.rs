@@ -11,7 +11,7 @@ use cakupan_domain::{FieldErrors, Month, RegionCode, RuleSet};
 use cakupan_domain::{Level, Nik, RegionTree, Segment};
 use cakupan_store::ledger::{
     BatchState, COUNTER_COLUMNS, CheckedPosting, CounterChanges, CounterValues, LedgerRow,
-    NewPosting, PostingOutcome, resolve_repeats,
+    NewPosting, PostingOutcome, Series, resolve_repeats,
 };
 use cakupan_store::{
     ActiveRow, HeirRow, Outcome, Participant, RegionsLoaded, Result, Store, StoreError, kpj_for,
@@ -73,6 +73,46 @@ impl PgStore {
             );
         }
         Ok(out)
+    }
+
+    /// The overlap correction for registrations just inserted (`new_ids`): only people who
+    /// now hold more than one participation have one. Their people rows are locked.
+    async fn overlap_of_new(
+        tx: &mut Transaction<'_, Postgres>,
+        rules: &RuleSet,
+        new_ids: &HashSet<i64>,
+        changes: &mut CounterChanges,
+    ) -> Result<()> {
+        let ids: Vec<i64> = new_ids.iter().copied().collect();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE nik IN (
+                 SELECT p.nik FROM participants p
+                 WHERE p.nik IN (SELECT nik FROM participants WHERE id = ANY($1))
+                 GROUP BY p.nik HAVING COUNT(*) > 1)
+             ORDER BY nik, id"
+        )))
+        .bind(&ids)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db)?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut groups: HashMap<Nik, Vec<Participant>> = HashMap::new();
+        for row in rows {
+            let p = cakupan_store::rows::participant(&row)?.into_participant(Vec::new())?;
+            groups.entry(p.registration.nik).or_default().push(p);
+        }
+        let mut ledgers: HashMap<i64, Vec<LedgerRow>> = HashMap::new();
+        for group in groups.values() {
+            for p in group.iter().filter(|p| !new_ids.contains(&p.id)) {
+                ledgers.insert(p.id, ledger_rows(&mut **tx, p.id).await?);
+            }
+        }
+        for group in groups.values() {
+            cakupan_store::ledger::registration_overlap(rules, group, new_ids, &ledgers, changes)?;
+        }
+        Ok(())
     }
 
     async fn load(
@@ -322,7 +362,7 @@ impl Store for PgStore {
         rows.iter().map(cakupan_store::rows::level_count).collect()
     }
 
-    async fn register_batch(&self, regs: &[Registration]) -> Result<Vec<Outcome>> {
+    async fn register_batch(&self, rules: &RuleSet, regs: &[Registration]) -> Result<Vec<Outcome>> {
         if regs.is_empty() {
             return Ok(Vec::new());
         }
@@ -331,6 +371,18 @@ impl Store for PgStore {
         // or stored by a concurrent transaction since): one index probe per new row.
         let (mut outcomes, insert) = plan_batch(regs);
         if !insert.is_empty() {
+            // Lock each person of the batch (in NIK order): see migration 0003.
+            let mut batch_niks: Vec<i64> = insert.iter().map(|&i| nik_int(regs[i].nik)).collect();
+            batch_niks.sort_unstable();
+            batch_niks.dedup();
+            sqlx::query(
+                "INSERT INTO people (nik) SELECT * FROM UNNEST($1::bigint[])
+                 ON CONFLICT (nik) DO UPDATE SET nik = EXCLUDED.nik",
+            )
+            .bind(&batch_niks)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
             let ids: Vec<i64> =
                 sqlx::query_scalar("SELECT nextval('participant_seq') FROM generate_series(1, $1)")
                     .bind(insert.len() as i64)
@@ -385,6 +437,14 @@ impl Store for PgStore {
                     turned_away.push(i);
                 }
             }
+            let new_ids: HashSet<i64> = pairs
+                .iter()
+                .filter(|(i, _)| {
+                    inserted_keys.contains(&(nik_int(regs[*i].nik), regs[*i].segment.to_string()))
+                })
+                .map(|(_, id)| *id)
+                .collect();
+            Self::overlap_of_new(&mut tx, rules, &new_ids, &mut changes).await?;
             upsert_counters(&mut tx, &changes).await?;
             if !turned_away.is_empty() {
                 let niks: Vec<i64> = turned_away.iter().map(|&i| nik_int(regs[i].nik)).collect();
@@ -509,12 +569,23 @@ impl Store for PgStore {
             })
             .collect();
         let target_ids: Vec<i64> = st.targets.values().map(|t| t.0).collect();
-        // Lock every participation the batch touches, in id order.
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE nik = ANY($1) OR id = ANY($2) ORDER BY id FOR UPDATE"
-        )))
+        // Lock every person the batch touches, in NIK order (see migration 0003), then read
+        // all their participations in a new statement, which sees whatever a transaction we
+        // waited for committed.
+        let locked: Vec<i64> = sqlx::query_scalar(
+            "SELECT nik FROM people
+             WHERE nik = ANY($1) OR nik IN (SELECT nik FROM participants WHERE id = ANY($2))
+             ORDER BY nik FOR UPDATE",
+        )
         .bind(&niks)
         .bind(&target_ids)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE nik = ANY($1) ORDER BY id"
+        )))
+        .bind(&locked)
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
@@ -556,7 +627,7 @@ impl Store for PgStore {
         ledger_rows(&mut conn, participant_id).await
     }
 
-    async fn counters(&self) -> Result<Vec<(String, i16, Segment, i32, CounterValues)>> {
+    async fn counters(&self) -> Result<Vec<(String, i16, Series, i32, CounterValues)>> {
         let sql = format!(
             "SELECT region, level, segment, month, {} FROM counters ORDER BY region, segment, month",
             COUNTER_COLUMNS.join(", ")
@@ -599,36 +670,90 @@ impl Store for PgStore {
     }
 
     async fn recompute(&self, rules: &RuleSet) -> Result<CounterChanges> {
-        let sql = format!(
-            "SELECT participant_id, {LEDGER_COLUMNS} FROM postings ORDER BY participant_id, id"
-        );
-        let mut ledgers: HashMap<i64, Vec<LedgerRow>> = HashMap::new();
-        for row in sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?
-        {
-            let pid: i64 = row.try_get(0).map_err(db)?;
-            ledgers.entry(pid).or_default().push(ledger_row(&row, 1)?);
-        }
-        let rows = sqlx::query("SELECT id, segment, village_code, to_char(registered_on, 'YYYY-MM-DD') FROM participants")
-            .fetch_all(&self.pool)
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        recompute_on(&mut conn, rules).await
+    }
+
+    async fn rebuild_counters(&self, rules: &RuleSet) -> Result<u64> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // Writers take row locks on people, participants and counters: a SHARE lock on the
+        // ledger and the registry holds them off until the rebuilt counters are committed.
+        sqlx::query("LOCK TABLE participants, postings, people IN SHARE MODE")
+            .execute(&mut *tx)
             .await
             .map_err(db)?;
-        let mut changes = CounterChanges::default();
-        for row in rows {
-            let (id, segment, village, registered): (i64, String, String, String) = (
-                row.try_get(0).map_err(db)?,
-                row.try_get(1).map_err(db)?,
-                row.try_get(2).map_err(db)?,
-                row.try_get(3).map_err(db)?,
-            );
-            let base = cakupan_store::ledger::Base::parse(id, &segment, &village, &registered)?;
-            let ledger = ledgers.remove(&id).unwrap_or_default();
-            base.add_to(rules, &ledger, &mut changes)?;
-        }
-        Ok(changes)
+        let changes = recompute_on(&mut tx, rules).await?;
+        sqlx::query("DELETE FROM counters")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        upsert_counters(&mut tx, &changes).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(changes.rows().len() as u64)
     }
+}
+
+/// Every counter recomputed from participants and postings alone, on one connection.
+async fn recompute_on(conn: &mut PgConnection, rules: &RuleSet) -> Result<CounterChanges> {
+    use cakupan_store::ledger::Base;
+    let sql = format!(
+        "SELECT participant_id, {LEDGER_COLUMNS} FROM postings ORDER BY participant_id, id"
+    );
+    let mut ledgers: HashMap<i64, Vec<LedgerRow>> = HashMap::new();
+    for row in sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?
+    {
+        let pid: i64 = row.try_get(0).map_err(db)?;
+        ledgers.entry(pid).or_default().push(ledger_row(&row, 1)?);
+    }
+    let base = |row: &sqlx::postgres::PgRow| -> Result<Base> {
+        let (id, segment, village, registered): (i64, String, String, String) = (
+            row.try_get(0).map_err(db)?,
+            row.try_get(1).map_err(db)?,
+            row.try_get(2).map_err(db)?,
+            row.try_get(3).map_err(db)?,
+        );
+        Base::parse(id, &segment, &village, &registered)
+    };
+    let mut changes = CounterChanges::default();
+    // People with more than one participation first: the overlap correction.
+    let rows = sqlx::query(
+        "SELECT id, segment, village_code, to_char(registered_on, 'YYYY-MM-DD'), nik FROM participants
+         WHERE nik IN (SELECT nik FROM participants GROUP BY nik HAVING COUNT(*) > 1)
+         ORDER BY nik, id",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    let empty = Vec::new();
+    let mut group: Vec<(Base, &[LedgerRow])> = Vec::new();
+    let mut current: Option<i64> = None;
+    for row in &rows {
+        let nik: i64 = row.try_get(4).map_err(db)?;
+        if current != Some(nik) {
+            cakupan_store::ledger::add_person(rules, &group, 1, &mut changes)?;
+            group.clear();
+            current = Some(nik);
+        }
+        let b = base(row)?;
+        group.push((b, ledgers.get(&b.id).unwrap_or(&empty).as_slice()));
+    }
+    cakupan_store::ledger::add_person(rules, &group, 1, &mut changes)?;
+    drop(group);
+    let rows = sqlx::query(
+        "SELECT id, segment, village_code, to_char(registered_on, 'YYYY-MM-DD') FROM participants",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    for row in rows {
+        let b = base(&row)?;
+        let ledger = ledgers.remove(&b.id).unwrap_or_default();
+        b.add_to(rules, &ledger, &mut changes)?;
+    }
+    Ok(changes)
 }
 
 /// Column arrays for one UNNEST insert.

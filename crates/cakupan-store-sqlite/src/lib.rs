@@ -10,7 +10,7 @@ use cakupan_domain::{FieldErrors, Month, RegionCode, RuleSet};
 use cakupan_domain::{Level, Nik, RegionTree, Segment};
 use cakupan_store::ledger::{
     BatchState, COUNTER_COLUMNS, CheckedPosting, CounterChanges, CounterValues, LedgerRow,
-    NewPosting, PostingOutcome, resolve_repeats,
+    NewPosting, PostingOutcome, Series, resolve_repeats,
 };
 use cakupan_store::{
     ActiveRow, HeirRow, Outcome, Participant, ParticipantRow, RegionsLoaded, Result, Store,
@@ -95,6 +95,59 @@ impl SqliteStore {
             }
         }
         Ok(out)
+    }
+
+    /// The overlap correction for registrations just inserted (`new_ids`, of `new_niks`): only
+    /// people who now hold more than one participation have one.
+    async fn overlap_of_new(
+        tx: &mut Transaction<'_, Sqlite>,
+        rules: &RuleSet,
+        new_niks: &[Nik],
+        new_ids: &HashSet<i64>,
+        changes: &mut CounterChanges,
+    ) -> Result<()> {
+        let mut multi = Vec::new();
+        for chunk in new_niks.chunks(INSERT_CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new("SELECT nik FROM participants WHERE nik IN (");
+            let mut sep = q.separated(", ");
+            for n in chunk {
+                sep.push_bind(nik_int(*n));
+            }
+            q.push(") GROUP BY nik HAVING COUNT(*) > 1");
+            let found: Vec<i64> = q
+                .build_query_scalar()
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(db)?;
+            multi.extend(found);
+        }
+        if multi.is_empty() {
+            return Ok(());
+        }
+        let niks: Vec<Nik> = new_niks
+            .iter()
+            .filter(|n| multi.contains(&nik_int(**n)))
+            .copied()
+            .collect();
+        let mut groups: HashMap<Nik, Vec<Participant>> = HashMap::new();
+        for ((nik, _), (id, kpj, registration)) in Self::existing(tx, &niks).await? {
+            groups.entry(nik).or_default().push(Participant {
+                id,
+                kpj,
+                registration,
+                dukcapil_status: String::new(),
+            });
+        }
+        let mut ledgers: HashMap<i64, Vec<LedgerRow>> = HashMap::new();
+        for group in groups.values() {
+            for p in group.iter().filter(|p| !new_ids.contains(&p.id)) {
+                ledgers.insert(p.id, ledger_rows(&mut **tx, p.id).await?);
+            }
+        }
+        for group in groups.values() {
+            cakupan_store::ledger::registration_overlap(rules, group, new_ids, &ledgers, changes)?;
+        }
+        Ok(())
     }
 
     async fn load(
@@ -322,7 +375,7 @@ impl Store for SqliteStore {
         rows.iter().map(cakupan_store::rows::level_count).collect()
     }
 
-    async fn register_batch(&self, regs: &[Registration]) -> Result<Vec<Outcome>> {
+    async fn register_batch(&self, rules: &RuleSet, regs: &[Registration]) -> Result<Vec<Outcome>> {
         if regs.is_empty() {
             return Ok(Vec::new());
         }
@@ -406,6 +459,17 @@ impl Store for SqliteStore {
                 turned_away.push(*i);
             }
         }
+        let new_ids: HashSet<i64> = rows
+            .iter()
+            .filter(|(_, r)| inserted.contains(&r.id))
+            .map(|(_, r)| r.id)
+            .collect();
+        let new_niks: Vec<Nik> = rows
+            .iter()
+            .filter(|(_, r)| inserted.contains(&r.id))
+            .map(|(i, _)| regs[*i].nik)
+            .collect();
+        Self::overlap_of_new(&mut tx, rules, &new_niks, &new_ids, &mut changes).await?;
         upsert_counters(&mut tx, &changes).await?;
         if !turned_away.is_empty() {
             let niks: Vec<Nik> = turned_away.iter().map(|&i| regs[i].nik).collect();
@@ -560,6 +624,21 @@ impl Store for SqliteStore {
             let p = cakupan_store::rows::participant(&row)?.into_participant(Vec::new())?;
             st.by_id.insert(p.id, p);
         }
+        // The other participations of the people reversals concern: their overlap counters.
+        let reversal_niks: Vec<Nik> = st
+            .targets
+            .values()
+            .filter_map(|t| st.by_id.get(&t.0))
+            .map(|p| p.registration.nik)
+            .collect();
+        for (_, (id, kpj, registration)) in Self::existing(&mut tx, &reversal_niks).await? {
+            st.by_id.entry(id).or_insert(Participant {
+                id,
+                kpj,
+                registration,
+                dukcapil_status: String::new(),
+            });
+        }
         let ids: Vec<i64> = st.by_id.keys().copied().collect();
         for row in select_in(
             &mut tx,
@@ -599,7 +678,7 @@ impl Store for SqliteStore {
         ledger_rows(&mut conn, participant_id).await
     }
 
-    async fn counters(&self) -> Result<Vec<(String, i16, Segment, i32, CounterValues)>> {
+    async fn counters(&self) -> Result<Vec<(String, i16, Series, i32, CounterValues)>> {
         let sql = format!(
             "SELECT region, level, segment, month, {} FROM counters ORDER BY region, segment, month",
             COUNTER_COLUMNS.join(", ")
@@ -642,39 +721,87 @@ impl Store for SqliteStore {
     }
 
     async fn recompute(&self, rules: &RuleSet) -> Result<CounterChanges> {
-        let sql = format!(
-            "SELECT participant_id, {LEDGER_COLUMNS} FROM postings ORDER BY participant_id, id"
-        );
-        let mut ledgers: HashMap<i64, Vec<LedgerRow>> = HashMap::new();
-        for row in sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db)?
-        {
-            let pid: i64 = row.try_get(0).map_err(db)?;
-            ledgers
-                .entry(pid)
-                .or_default()
-                .push(ledger_row_at(&row, 1)?);
-        }
-        let rows = sqlx::query("SELECT id, segment, village_code, registered_on FROM participants")
-            .fetch_all(&self.reader)
+        let mut conn = self.reader.acquire().await.map_err(db)?;
+        recompute_on(&mut conn, rules).await
+    }
+
+    async fn rebuild_counters(&self, rules: &RuleSet) -> Result<u64> {
+        // The single writer: nothing else writes while the counters are rebuilt.
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let changes = recompute_on(&mut tx, rules).await?;
+        sqlx::query("DELETE FROM counters")
+            .execute(&mut *tx)
             .await
             .map_err(db)?;
-        let mut changes = CounterChanges::default();
-        for row in rows {
-            let (id, segment, village, registered): (i64, String, String, String) = (
-                row.try_get(0).map_err(db)?,
-                row.try_get(1).map_err(db)?,
-                row.try_get(2).map_err(db)?,
-                row.try_get(3).map_err(db)?,
-            );
-            let base = cakupan_store::ledger::Base::parse(id, &segment, &village, &registered)?;
-            let ledger = ledgers.remove(&id).unwrap_or_default();
-            base.add_to(rules, &ledger, &mut changes)?;
-        }
-        Ok(changes)
+        upsert_counters(&mut tx, &changes).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(changes.rows().len() as u64)
     }
+}
+
+/// Every counter recomputed from participants and postings alone, on one connection (a
+/// reader's, or the writer's transaction when rebuilding).
+async fn recompute_on(conn: &mut SqliteConnection, rules: &RuleSet) -> Result<CounterChanges> {
+    use cakupan_store::ledger::Base;
+    let sql = format!(
+        "SELECT participant_id, {LEDGER_COLUMNS} FROM postings ORDER BY participant_id, id"
+    );
+    let mut ledgers: HashMap<i64, Vec<LedgerRow>> = HashMap::new();
+    for row in sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?
+    {
+        let pid: i64 = row.try_get(0).map_err(db)?;
+        ledgers
+            .entry(pid)
+            .or_default()
+            .push(ledger_row_at(&row, 1)?);
+    }
+    let base = |row: &sqlx::sqlite::SqliteRow| -> Result<Base> {
+        let (id, segment, village, registered): (i64, String, String, String) = (
+            row.try_get(0).map_err(db)?,
+            row.try_get(1).map_err(db)?,
+            row.try_get(2).map_err(db)?,
+            row.try_get(3).map_err(db)?,
+        );
+        Base::parse(id, &segment, &village, &registered)
+    };
+    let mut changes = CounterChanges::default();
+    // People with more than one participation first: the overlap correction.
+    let rows = sqlx::query(
+        "SELECT id, segment, village_code, registered_on, nik FROM participants
+         WHERE nik IN (SELECT nik FROM participants GROUP BY nik HAVING COUNT(*) > 1)
+         ORDER BY nik, id",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    let empty = Vec::new();
+    let mut group: Vec<(Base, &[LedgerRow])> = Vec::new();
+    let mut current: Option<i64> = None;
+    for row in &rows {
+        let nik: i64 = row.try_get(4).map_err(db)?;
+        if current != Some(nik) {
+            cakupan_store::ledger::add_person(rules, &group, 1, &mut changes)?;
+            group.clear();
+            current = Some(nik);
+        }
+        let b = base(row)?;
+        group.push((b, ledgers.get(&b.id).unwrap_or(&empty).as_slice()));
+    }
+    cakupan_store::ledger::add_person(rules, &group, 1, &mut changes)?;
+    drop(group);
+    let rows = sqlx::query("SELECT id, segment, village_code, registered_on FROM participants")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+    for row in rows {
+        let b = base(&row)?;
+        let ledger = ledgers.remove(&b.id).unwrap_or_default();
+        b.add_to(rules, &ledger, &mut changes)?;
+    }
+    Ok(changes)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! the region tree. Backends run it inside their transactions.
 
 use cakupan_domain::contribution::{Payment, Profile, check_amount};
-use cakupan_domain::coverage::{Contribution, Facts, Metric, counter_deltas};
+use cakupan_domain::coverage::{Contribution, Facts, Metric, counter_deltas, person_deltas};
 use cakupan_domain::month::format_date;
 use cakupan_domain::{FieldError, Level, Month, Nik, RegionCode, RuleSet, Segment};
 use serde::Serialize;
@@ -193,12 +193,47 @@ fn column(metric: Metric) -> usize {
     }
 }
 
-/// Counter changes keyed by (region, segment, month); the nation is [`RegionCode::NATION`].
+/// The series a counter row belongs to: one segment's participations, or the overlap
+/// correction. Summed over every series, the counters count each NIK once (DOMAIN.md §4.2):
+/// the overlap rows hold, for people with more than one participation, what counting the
+/// person once differs from counting each participation ([`person_deltas`] less the
+/// participations' own deltas). They are zero, and not stored, for everyone else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Series {
+    Segment(Segment),
+    Overlap,
+}
+
+impl Series {
+    /// The stored spelling (the counters' `segment` column).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Series::Segment(s) => s.as_str(),
+            Series::Overlap => "OVERLAP",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Series> {
+        if s == "OVERLAP" {
+            Some(Series::Overlap)
+        } else {
+            Segment::parse(s).map(Series::Segment)
+        }
+    }
+}
+
+impl std::fmt::Display for Series {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// Counter changes keyed by (region, series, month); the nation is [`RegionCode::NATION`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CounterChanges(pub HashMap<(RegionCode, Segment, i32), CounterValues>);
+pub struct CounterChanges(pub HashMap<(RegionCode, Series, i32), CounterValues>);
 
 impl CounterChanges {
-    fn add(&mut self, village: RegionCode, segment: Segment, month: Month, col: usize, v: i64) {
+    fn add(&mut self, village: RegionCode, segment: Series, month: Month, col: usize, v: i64) {
         if v == 0 {
             return;
         }
@@ -219,7 +254,7 @@ impl CounterChanges {
     /// A new registration: counted as registered from its registration month (PENDING counts
     /// nowhere else).
     pub fn register(&mut self, village: RegionCode, segment: Segment, month: Month) {
-        self.add(village, segment, month, 0, 1);
+        self.add(village, Series::Segment(segment), month, 0, 1);
     }
 
     /// Adds (`sign` = 1) or removes (`sign` = −1) what one participation contributes.
@@ -231,17 +266,40 @@ impl CounterChanges {
         rows: &[LedgerRow],
         sign: i64,
     ) -> Result<(), FieldError> {
+        let series = Series::Segment(facts.segment);
         for (month, metric, d) in counter_deltas(rules, facts)? {
-            self.add(village, facts.segment, month, column(metric), sign * d);
+            self.add(village, series, month, column(metric), sign * d);
         }
         for (month, amount) in collected(rows) {
-            self.add(village, facts.segment, month, 7, sign * amount);
+            self.add(village, series, month, 7, sign * amount);
+        }
+        Ok(())
+    }
+
+    /// Adds (`sign` = 1) or removes (`sign` = −1) the overlap correction of one person: their
+    /// participations (village, facts) in participant-id order. Nothing for a single one.
+    pub fn apply_person(
+        &mut self,
+        rules: &RuleSet,
+        members: &[(RegionCode, &Facts)],
+        sign: i64,
+    ) -> Result<(), FieldError> {
+        if members.len() < 2 {
+            return Ok(());
+        }
+        for (village, month, metric, d) in person_deltas(rules, members)? {
+            self.add(village, Series::Overlap, month, column(metric), sign * d);
+        }
+        for (village, facts) in members {
+            for (month, metric, d) in counter_deltas(rules, facts)? {
+                self.add(*village, Series::Overlap, month, column(metric), -sign * d);
+            }
         }
         Ok(())
     }
 
     /// The changes that are not all zero, ready to be added to the stored counters.
-    pub fn rows(&self) -> Vec<(String, i16, Segment, i32, CounterValues)> {
+    pub fn rows(&self) -> Vec<(String, i16, Series, i32, CounterValues)> {
         let mut out: Vec<_> = self
             .0
             .iter()
@@ -402,6 +460,16 @@ impl Base {
         })
     }
 
+    /// The recompute view of a stored participation.
+    pub fn of(p: &crate::Participant) -> Base {
+        Base {
+            id: p.id,
+            segment: p.registration.segment,
+            village: p.registration.village,
+            registered: Month::of(p.registration.registered_on),
+        }
+    }
+
     /// Adds this participation's share of every counter.
     pub fn add_to(
         &self,
@@ -414,6 +482,53 @@ impl Base {
             .apply(rules, self.village, &f, ledger, 1)
             .map_err(|e| crate::StoreError::Rejected(e.into()))
     }
+}
+
+/// Adds (`sign` = 1) or removes (`sign` = −1) the overlap correction of one person: all their
+/// participations, each with its ledger (any order).
+pub fn add_person(
+    rules: &RuleSet,
+    group: &[(Base, &[LedgerRow])],
+    sign: i64,
+    changes: &mut CounterChanges,
+) -> crate::Result<()> {
+    if group.len() < 2 {
+        return Ok(());
+    }
+    let mut sorted: Vec<&(Base, &[LedgerRow])> = group.iter().collect();
+    sorted.sort_by_key(|(b, _)| b.id);
+    let facts: Vec<(RegionCode, Facts)> = sorted
+        .iter()
+        .map(|(b, l)| (b.village, facts(b.segment, b.registered, l)))
+        .collect();
+    let members: Vec<(RegionCode, &Facts)> = facts.iter().map(|(v, f)| (*v, f)).collect();
+    changes
+        .apply_person(rules, &members, sign)
+        .map_err(|e| crate::StoreError::Rejected(e.into()))
+}
+
+/// The overlap correction a batch of registrations adds for one person: `group` holds all
+/// their participations now stored, `new` the ids this batch created, `ledgers` the ledgers of
+/// the others.
+pub fn registration_overlap(
+    rules: &RuleSet,
+    group: &[crate::Participant],
+    new: &std::collections::HashSet<i64>,
+    ledgers: &HashMap<i64, Vec<LedgerRow>>,
+    changes: &mut CounterChanges,
+) -> crate::Result<()> {
+    let empty = Vec::new();
+    let all: Vec<(Base, &[LedgerRow])> = group
+        .iter()
+        .map(|p| (Base::of(p), ledgers.get(&p.id).unwrap_or(&empty).as_slice()))
+        .collect();
+    let old: Vec<(Base, &[LedgerRow])> = all
+        .iter()
+        .filter(|(b, _)| !new.contains(&b.id))
+        .copied()
+        .collect();
+    add_person(rules, &old, -1, changes)?;
+    add_person(rules, &all, 1, changes)
 }
 
 impl CounterChanges {
@@ -430,7 +545,7 @@ impl CounterChanges {
         for ((region, seg, m), v) in &self.0 {
             if region.level() != level
                 || !within.contains(*region)
-                || segment.is_some_and(|s| s != *seg)
+                || segment.is_some_and(|s| Series::Segment(s) != *seg)
                 || *m > month.index()
             {
                 continue;
@@ -644,6 +759,36 @@ impl BatchState {
                     1,
                 )
                 .map_err(reject)?;
+        }
+        // People with more than one participation: their overlap correction, before and after.
+        let touched_niks: std::collections::BTreeSet<Nik> = inserts
+            .iter()
+            .filter_map(|p| self.by_id.get(&p.participant_id))
+            .map(|p| p.registration.nik)
+            .collect();
+        let mut by_nik: HashMap<Nik, Vec<Base>> = HashMap::new();
+        for p in self.by_id.values() {
+            if touched_niks.contains(&p.registration.nik) {
+                by_nik
+                    .entry(p.registration.nik)
+                    .or_default()
+                    .push(Base::of(p));
+            }
+        }
+        let empty = Vec::new();
+        for group in by_nik.values().filter(|g| g.len() > 1) {
+            let of = |ledgers: &'_ HashMap<i64, Vec<LedgerRow>>| -> Vec<(Base, Vec<LedgerRow>)> {
+                group
+                    .iter()
+                    .map(|b| (*b, ledgers.get(&b.id).unwrap_or(&empty).clone()))
+                    .collect()
+            };
+            for (ledgers, sign) in [(before, -1), (&self.ledgers, 1)] {
+                let owned = of(ledgers);
+                let view: Vec<(Base, &[LedgerRow])> =
+                    owned.iter().map(|(b, l)| (*b, l.as_slice())).collect();
+                add_person(rules, &view, sign, &mut changes)?;
+            }
         }
         Ok(changes)
     }

@@ -84,8 +84,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Registers one participant (with heirs). A retry of a stored registration returns
     /// `Existing`; a different participation for the same NIK and segment is
     /// [`StoreError::Conflict`].
-    async fn register(&self, reg: &Registration) -> Result<Outcome> {
-        let out = self.register_batch(std::slice::from_ref(reg)).await?;
+    async fn register(&self, rules: &RuleSet, reg: &Registration) -> Result<Outcome> {
+        let out = self
+            .register_batch(rules, std::slice::from_ref(reg))
+            .await?;
         match out.into_iter().next() {
             Some(Outcome::Conflict { kpj, segment }) => Err(StoreError::Conflict { kpj, segment }),
             Some(o) => Ok(o),
@@ -94,8 +96,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     }
 
     /// Registers many participants in one transaction: one outcome per input, in order.
-    /// Within a batch the first occurrence of a NIK and segment wins.
-    async fn register_batch(&self, regs: &[Registration]) -> Result<Vec<Outcome>>;
+    /// Within a batch the first occurrence of a NIK and segment wins. The rules price nothing
+    /// here; they give the coverage thresholds for the counters of people who already hold
+    /// another participation.
+    async fn register_batch(&self, rules: &RuleSet, regs: &[Registration]) -> Result<Vec<Outcome>>;
 
     async fn participant(&self, id: i64) -> Result<Option<Participant>>;
     async fn participant_by_kpj(&self, kpj: &str) -> Result<Option<Participant>>;
@@ -136,7 +140,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn ledger(&self, participant_id: i64) -> Result<Vec<ledger::LedgerRow>>;
 
     /// Every stored counter row: (region, level, segment, month, values).
-    async fn counters(&self) -> Result<Vec<(String, i16, Segment, i32, ledger::CounterValues)>>;
+    async fn counters(
+        &self,
+    ) -> Result<Vec<(String, i16, ledger::Series, i32, ledger::CounterValues)>>;
 
     /// For `month`: per region of `level` (inside `within`, for `segment` or all), the state
     /// counts (registered, paid_active, status_active, nonactive) as of that month.
@@ -151,6 +157,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Recomputes every counter from the ledger alone (participants and postings), for
     /// `cakupan verify` and as the baseline of the report benchmarks.
     async fn recompute(&self, rules: &RuleSet) -> Result<ledger::CounterChanges>;
+
+    /// Replaces every counter with a recompute from the ledger, in one transaction that holds
+    /// off writers (`cakupan verify --repair`, and after an upgrade that adds a counter).
+    /// Returns the number of counter rows written.
+    async fn rebuild_counters(&self, rules: &RuleSet) -> Result<u64>;
 }
 
 /// One line of the active-participant report (DESIGN.md §5).
@@ -423,7 +434,7 @@ pub mod rows {
     ) -> Result<(
         String,
         i16,
-        super::Segment,
+        super::ledger::Series,
         i32,
         super::ledger::CounterValues,
     )>
@@ -436,7 +447,7 @@ pub mod rows {
         String: Decode<'r, R::Database> + Type<R::Database>,
     {
         let segment: String = row.try_get(2).map_err(db)?;
-        let segment = super::Segment::parse(&segment)
+        let segment = super::ledger::Series::parse(&segment)
             .ok_or_else(|| StoreError::Corrupt(format!("counter segment '{segment}'")))?;
         let mut v = [0i64; 8];
         for (i, x) in v.iter_mut().enumerate() {

@@ -156,6 +156,7 @@ pub async fn import_participants(
     let mut out = Rejections::new(path, &opts, size);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<Item>, u64)>(2);
     let batch = opts.batch.max(1);
+    let store_rules = rules.clone();
     let producer = tokio::task::spawn_blocking(move || -> Result<()> {
         let ctx = Context {
             regions: &regions,
@@ -233,7 +234,7 @@ pub async fn import_participants(
             }
         }
         let outcomes = store
-            .register_batch(&regs)
+            .register_batch(&store_rules, &regs)
             .await
             .context("storing a batch of participants")?;
         for (o, line) in outcomes.iter().zip(lines) {

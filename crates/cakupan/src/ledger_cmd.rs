@@ -232,13 +232,13 @@ pub async fn coverage(
 
 /// Recomputes every counter from the ledger and lists each difference.
 pub async fn verify(store: &dyn Store, reference: &Reference) -> Result<bool> {
-    let stored: BTreeMap<(String, Segment, i32), CounterValues> = store
+    let stored: BTreeMap<(String, cakupan_store::ledger::Series, i32), CounterValues> = store
         .counters()
         .await?
         .into_iter()
         .map(|(r, _, s, m, v)| ((r, s, m), v))
         .collect();
-    let recomputed: BTreeMap<(String, Segment, i32), CounterValues> = store
+    let recomputed: BTreeMap<(String, cakupan_store::ledger::Series, i32), CounterValues> = store
         .recompute(&reference.rules)
         .await?
         .rows()

@@ -101,7 +101,12 @@ enum Command {
         command: ledger_cmd::PostCommand,
     },
     /// Recompute every counter from the ledger and report each difference (exit 1 if any).
-    Verify,
+    Verify {
+        /// Then replace the counters with the recompute, in one transaction that holds off
+        /// writers (after an upgrade that adds a counter, or to mend a difference).
+        #[arg(long)]
+        repair: bool,
+    },
     /// Reports from the counters.
     Report {
         #[command(subcommand)]
@@ -537,12 +542,22 @@ async fn run(cli: Cli) -> Result<()> {
             let store = open_store(&cli.global, &reference).await?;
             ledger_cmd::post(store.as_ref(), &reference, command).await
         }
-        Command::Verify => {
+        Command::Verify { repair } => {
             let store = open_store(&cli.global, &reference).await?;
             if ledger_cmd::verify(store.as_ref(), &reference).await? {
                 Ok(())
+            } else if repair {
+                let n = store.rebuild_counters(&reference.rules).await?;
+                println!("Counters rebuilt from the ledger: {n} rows written.");
+                if ledger_cmd::verify(store.as_ref(), &reference).await? {
+                    Ok(())
+                } else {
+                    bail!("the counters still differ from the ledger after the rebuild")
+                }
             } else {
-                bail!("the counters differ from the ledger")
+                bail!(
+                    "the counters differ from the ledger (run `cakupan verify --repair` to rebuild them)"
+                )
             }
         }
         Command::Report {
@@ -920,7 +935,7 @@ async fn participant(
             for w in &warnings {
                 eprintln!("warning: {w}");
             }
-            match store.register(&reg).await? {
+            match store.register(&reference.rules, &reg).await? {
                 Outcome::Created { id, kpj } => println!("Registered: id {id}, KPJ {kpj}"),
                 Outcome::Existing { id, kpj } => println!(
                     "Already registered with the same details: id {id}, KPJ {kpj} (nothing changed)"

@@ -69,7 +69,7 @@ async fn register_and_look_up(s: Arc<dyn Store>) {
         phone: String::new(),
     }];
     let r = reg(&i);
-    let Outcome::Created { id, kpj } = s.register(&r).await.unwrap() else {
+    let Outcome::Created { id, kpj } = s.register(harness::rules(), &r).await.unwrap() else {
         panic!("not created")
     };
     assert!(
@@ -92,21 +92,24 @@ async fn register_and_look_up(s: Arc<dyn Store>) {
 
 async fn retry_is_idempotent(s: Arc<dyn Store>) {
     let r = reg(&input("3273015203900003"));
-    let Outcome::Created { id, kpj } = s.register(&r).await.unwrap() else {
+    let Outcome::Created { id, kpj } = s.register(harness::rules(), &r).await.unwrap() else {
         panic!()
     };
-    assert_eq!(s.register(&r).await.unwrap(), Outcome::Existing { id, kpj });
+    assert_eq!(
+        s.register(harness::rules(), &r).await.unwrap(),
+        Outcome::Existing { id, kpj }
+    );
     assert_eq!(s.count_participants().await.unwrap(), 1);
 }
 
 async fn second_participation_in_segment_conflicts(s: Arc<dyn Store>) {
     let r = reg(&input("3273015203900003"));
-    let Outcome::Created { kpj, .. } = s.register(&r).await.unwrap() else {
+    let Outcome::Created { kpj, .. } = s.register(harness::rules(), &r).await.unwrap() else {
         panic!()
     };
     let mut other = input("3273015203900003");
     other.name = "Siti Rahmawati".into();
-    match s.register(&reg(&other)).await {
+    match s.register(harness::rules(), &reg(&other)).await {
         Err(e @ StoreError::Conflict { .. }) => {
             let msg = e.to_string();
             assert!(msg.starts_with("nik:"), "{msg}");
@@ -130,11 +133,11 @@ async fn one_nik_in_both_segments(s: Arc<dyn Store>) {
     pu.channel = "employer".into();
     let pu = reg(&pu);
     assert!(matches!(
-        s.register(&bpu).await.unwrap(),
+        s.register(harness::rules(), &bpu).await.unwrap(),
         Outcome::Created { .. }
     ));
     assert!(matches!(
-        s.register(&pu).await.unwrap(),
+        s.register(harness::rules(), &pu).await.unwrap(),
         Outcome::Created { .. }
     ));
     let both = s.participants_by_nik(bpu.nik).await.unwrap();
@@ -151,7 +154,7 @@ async fn batch_outcomes_in_order(s: Arc<dyn Store>) {
     let Outcome::Created {
         id: stored_id,
         kpj: stored_kpj,
-    } = s.register(&stored).await.unwrap()
+    } = s.register(harness::rules(), &stored).await.unwrap()
     else {
         panic!()
     };
@@ -167,7 +170,7 @@ async fn batch_outcomes_in_order(s: Arc<dyn Store>) {
         a.clone(),
         reg(&a_changed),
     ];
-    let out = s.register_batch(&batch).await.unwrap();
+    let out = s.register_batch(harness::rules(), &batch).await.unwrap();
     let Outcome::Created {
         id: a_id,
         kpj: a_kpj,
@@ -212,7 +215,7 @@ async fn concurrent_retries_store_once(s: Arc<dyn Store>) {
         .map(|_| {
             let s = s.clone();
             let r = r.clone();
-            tokio::spawn(async move { s.register(&r).await.unwrap() })
+            tokio::spawn(async move { s.register(harness::rules(), &r).await.unwrap() })
         })
         .collect();
     let mut created = 0;
@@ -241,12 +244,21 @@ async fn failed_batch_writes_nothing(s: Arc<dyn Store>) {
         reg(&input("3273015203900003")),
         reg(&input("3273011203880001")),
     ];
-    let e = s.register_batch(&batch).await.unwrap_err();
+    let e = s
+        .register_batch(harness::rules(), &batch)
+        .await
+        .unwrap_err();
     assert!(matches!(e, StoreError::Database(_)), "{e}");
     assert_eq!(s.count_participants().await.unwrap(), 0);
     // And the store still works afterwards.
     s.ensure_regions(harness::regions()).await.unwrap();
-    assert_eq!(s.register_batch(&batch).await.unwrap().len(), 2);
+    assert_eq!(
+        s.register_batch(harness::rules(), &batch)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     assert_eq!(s.count_participants().await.unwrap(), 2);
 }
 

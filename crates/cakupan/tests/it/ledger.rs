@@ -64,7 +64,7 @@ fn pay(reference: &str, first: &str, months: u32, amount: i64) -> NewPosting {
 async fn registered(s: &Arc<dyn Store>) {
     let mut i = input(NIK);
     i.registered_on = "2026-01-05".into();
-    s.register(&reg(&i)).await.unwrap();
+    s.register(harness::rules(), &reg(&i)).await.unwrap();
 }
 
 fn m(s: &str) -> Month {
@@ -294,26 +294,45 @@ async fn concurrent_retries_post_once(s: Arc<dyn Store>) {
     assert_counters_equal_ledger(&s).await;
 }
 
-async fn one_nik_in_both_segments_is_counted_per_segment(s: Arc<dyn Store>) {
-    registered(&s).await;
+/// (registered, paid_active, status_active, nonactive) of the nation in `month`, for one
+/// segment or (None) all of them, where each NIK counts once.
+async fn nation(s: &Arc<dyn Store>, segment: Option<Segment>, month: &str) -> (i64, i64, i64, i64) {
+    let rows = s
+        .active_report(Level::Nation, RegionCode::NATION, segment, m(month))
+        .await
+        .unwrap();
+    rows.first()
+        .map(|r| (r.registered, r.paid_active, r.status_active, r.nonactive))
+        .unwrap_or((0, 0, 0, 0))
+}
+
+fn pu_input(village: &str, registered_on: &str) -> cakupan_domain::registration::RegistrationInput {
     let mut pu = input(NIK);
     pu.segment = "PU".into();
     pu.occupation_code = "15".into();
     pu.income_base = "4500000".into();
     pu.programs = "JKK+JKM+JHT".into();
     pu.channel = "employer".into();
-    pu.registered_on = "2026-01-05".into();
-    s.register(&reg(&pu)).await.unwrap();
+    pu.village_code = village.into();
+    pu.registered_on = registered_on.into();
+    pu
+}
+
+async fn one_nik_in_both_segments_is_counted_per_segment(s: Arc<dyn Store>) {
+    registered(&s).await;
     s.post(harness::rules(), &pay("BNI-1", "2026-01", 3, 50_400))
         .await
         .unwrap();
+    // The same person, registered afterwards as a wage earner in another district.
+    s.register(
+        harness::rules(),
+        &reg(&pu_input("32.73.02.1001", "2026-01-20")),
+    )
+    .await
+    .unwrap();
     let within = RegionCode::parse("32.73.01").unwrap();
     let bpu = s
         .active_report(Level::Village, within, Some(Segment::Bpu), m("2026-02"))
-        .await
-        .unwrap();
-    let pu_rows = s
-        .active_report(Level::Village, within, Some(Segment::Pu), m("2026-02"))
         .await
         .unwrap();
     assert_eq!(
@@ -322,9 +341,51 @@ async fn one_nik_in_both_segments_is_counted_per_segment(s: Arc<dyn Store>) {
         "the BPU participation is active"
     );
     assert_eq!(
-        (pu_rows[0].registered, pu_rows[0].paid_active),
-        (1, 0),
+        nation(&s, Some(Segment::Pu), "2026-02").await,
+        (1, 0, 0, 0),
         "the PU one is registered, pending"
+    );
+    // All segments together: one person, counted once, with their best status.
+    assert_eq!(nation(&s, None, "2026-02").await, (1, 1, 1, 0));
+    assert_eq!(nation(&s, None, "2026-06").await, (1, 0, 0, 1));
+    // The BPU participation ends in July: the person is still registered, as a PU
+    // participant, and is now counted in the PU participation's district.
+    s.post(
+        harness::rules(),
+        &NewPosting::Termination {
+            reference: "T-BPU".into(),
+            nik: Nik::parse(NIK).unwrap(),
+            segment: Segment::Bpu,
+            month: m("2026-07"),
+            reason: TerminationReason::Withdrawal,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(nation(&s, None, "2026-07").await, (1, 0, 0, 0));
+    assert_eq!(
+        nation(&s, Some(Segment::Bpu), "2026-07").await,
+        (0, 0, 0, 0)
+    );
+    let districts = s
+        .active_report(
+            Level::District,
+            RegionCode::parse("32.73").unwrap(),
+            None,
+            m("2026-07"),
+        )
+        .await
+        .unwrap();
+    let registered_in = |code: &str| {
+        districts
+            .iter()
+            .find(|r| r.code == code)
+            .map(|r| r.registered)
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        (registered_in("32.73.01"), registered_in("32.73.02")),
+        (0, 1)
     );
     // A PU payment cannot be priced without the employer's risk class (employer channel).
     let mut p = pay("PU-1", "2026-01", 1, 100);
@@ -336,6 +397,84 @@ async fn one_nik_in_both_segments_is_counted_per_segment(s: Arc<dyn Store>) {
         o => panic!("{o:?}"),
     }
     assert_counters_equal_ledger(&s).await;
+    assert_counters_equal_brute_force(&s).await;
+}
+
+/// DOMAIN.md §4.1–4.2 evaluated person by person from what the store holds, with no counters:
+/// the nation's counts per segment and in total (each NIK once, with its best status) for
+/// every month of 2026–2028 equal the active report.
+async fn assert_counters_equal_brute_force(s: &Arc<dyn Store>) {
+    use cakupan_domain::coverage::{Status, series};
+    let rank = |st: Status| match st {
+        Status::Active => 4,
+        Status::InArrears => 3,
+        Status::NonActive => 2,
+        Status::Pending => 1,
+        Status::Terminated => 0,
+    };
+    let mut people = Vec::new();
+    for nik in RANDOM_NIKS {
+        let mut statuses = Vec::new();
+        for p in s
+            .participants_by_nik(Nik::parse(nik).unwrap())
+            .await
+            .unwrap()
+        {
+            let ledger = s.ledger(p.id).await.unwrap();
+            let f = cakupan_store::ledger::facts(
+                p.registration.segment,
+                Month::of(p.registration.registered_on),
+                &ledger,
+            );
+            let all = series(harness::rules(), &f, m("2026-01"), m("2028-12")).unwrap();
+            statuses.push((p.registration.segment, all));
+        }
+        people.push(statuses);
+    }
+    for month in m("2026-01").through(m("2028-12")) {
+        let count = |st: Option<Status>| -> (i64, i64, i64, i64) {
+            match st {
+                None => (0, 0, 0, 0),
+                Some(st) => (
+                    i64::from(st != Status::Terminated),
+                    i64::from(st == Status::Active),
+                    i64::from(matches!(st, Status::Active | Status::InArrears)),
+                    i64::from(st == Status::NonActive),
+                ),
+            }
+        };
+        let add = |a: (i64, i64, i64, i64), b: (i64, i64, i64, i64)| {
+            (a.0 + b.0, a.1 + b.1, a.2 + b.2, a.3 + b.3)
+        };
+        let mut total = (0, 0, 0, 0);
+        let mut per = BTreeMap::new();
+        for person in &people {
+            let mut best: Option<Status> = None;
+            for (segment, all) in person {
+                let st = all.iter().find(|x| x.month == month).map(|x| x.status);
+                let e = per.entry(*segment).or_insert((0, 0, 0, 0));
+                *e = add(*e, count(st));
+                if let Some(st) = st
+                    && best.is_none_or(|b| rank(st) > rank(b))
+                {
+                    best = Some(st);
+                }
+            }
+            total = add(total, count(best));
+        }
+        assert_eq!(
+            nation(s, None, &month.to_string()).await,
+            total,
+            "all segments, {month}"
+        );
+        for segment in [Segment::Bpu, Segment::Pu] {
+            assert_eq!(
+                nation(s, Some(segment), &month.to_string()).await,
+                per.get(&segment).copied().unwrap_or((0, 0, 0, 0)),
+                "{segment}, {month}"
+            );
+        }
+    }
 }
 
 /// Random ledgers for three participants, posted in random order (a reversal whose target is
@@ -389,6 +528,16 @@ fn random_ledgers(seed: u64) -> Vec<NewPosting> {
                 });
             }
         }
+        if k == 0 && next(2) == 0 {
+            // The first person also works for a wage: their PU participation may end too.
+            out.push(NewPosting::Termination {
+                reference: format!("TPU{k}"),
+                nik: Nik::parse(nik).unwrap(),
+                segment: Segment::Pu,
+                month: m("2026-03").plus(next(24) as i32),
+                reason: TerminationReason::Withdrawal,
+            });
+        }
         if next(4) == 0 {
             out.push(NewPosting::Termination {
                 reference: format!("T{k}"),
@@ -418,8 +567,15 @@ async fn register_random_people(s: &Arc<dyn Store>) {
         } else {
             "P".into()
         };
-        s.register(&reg(&i)).await.unwrap();
+        s.register(harness::rules(), &reg(&i)).await.unwrap();
     }
+    // The first person is also a wage earner, registered in March in another district.
+    s.register(
+        harness::rules(),
+        &reg(&pu_input("32.73.02.1001", "2026-03-02")),
+    )
+    .await
+    .unwrap();
 }
 
 const RANDOM_NIKS: [&str; 3] = ["3273015203900003", "3273011203880001", "3273014506850002"];
@@ -476,6 +632,7 @@ proptest! {
             let db = harness::sqlite(true).await;
             post_random(&db.store, random_ledgers(seed)).await;
             assert_counters_equal_ledger(&db.store).await;
+            assert_counters_equal_brute_force(&db.store).await;
             db.finish().await;
         });
     }
@@ -504,6 +661,7 @@ proptest! {
             let Some(db) = harness::postgres("batches_post_like_single_postings", true).await else { return };
             post_random_batched(&db.store, random_ledgers(seed), size).await;
             assert_counters_equal_ledger(&db.store).await;
+            assert_counters_equal_brute_force(&db.store).await;
             db.finish().await;
         });
     }
@@ -515,6 +673,7 @@ proptest! {
             let Some(db) = harness::postgres("counters_equal_recompute_in_any_order", true).await else { return };
             post_random(&db.store, random_ledgers(seed)).await;
             assert_counters_equal_ledger(&db.store).await;
+            assert_counters_equal_brute_force(&db.store).await;
             db.finish().await;
         });
     }
