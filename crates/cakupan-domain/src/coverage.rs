@@ -210,6 +210,32 @@ impl Metric {
         Metric::NonActive,
     ];
 
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::Registered => "registered",
+            Metric::PaidActive => "paid_active",
+            Metric::StatusActive => "status_active",
+            Metric::NonActive => "nonactive",
+            Metric::New => "new",
+            Metric::Lapsed => "lapsed",
+            Metric::Reactivated => "reactivated",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Metric> {
+        [
+            Metric::Registered,
+            Metric::PaidActive,
+            Metric::StatusActive,
+            Metric::NonActive,
+            Metric::New,
+            Metric::Lapsed,
+            Metric::Reactivated,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s.trim())
+    }
+
     /// States are stored as changes (read them as the running sum up to M); flows as the
     /// month's own count.
     pub fn is_state(self) -> bool {
@@ -368,14 +394,13 @@ pub fn person_deltas<R: Copy + PartialEq>(
         for metric in Metric::STATES {
             let is = metric.of(&now);
             match &before {
-                Some((r, b)) if metric.of(b) => {
-                    if !is || *r != region {
-                        out.push((*r, m, metric, -1));
-                        if is {
-                            out.push((region, m, metric, 1));
-                        }
+                Some((r, b)) if metric.of(b) && (!is || *r != region) => {
+                    out.push((*r, m, metric, -1));
+                    if is {
+                        out.push((region, m, metric, 1));
                     }
                 }
+                Some((_, b)) if metric.of(b) => {}
                 _ if is => out.push((region, m, metric, 1)),
                 _ => {}
             }

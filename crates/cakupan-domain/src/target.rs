@@ -1,8 +1,121 @@
 //! Progress toward a coverage target: the growth still required and a projection at the
 //! recent run-rate (issue #3, DOMAIN.md §4).
 
+use crate::coverage::Metric;
+use crate::error::{FieldError, FieldErrors};
 use crate::month::Month;
+use crate::region::RegionCode;
+use crate::segment::Segment;
 use serde::Serialize;
+
+/// A coverage target as the store keeps it (issue #3): `value` of `metric` for `segment` (all
+/// segments when `None`) in `region` by `month`, with the baseline it starts from, how it was
+/// set (`basis`: stated, or allocated from a parent and by what weight) and its source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetRecord {
+    pub metric: Metric,
+    pub segment: Option<Segment>,
+    pub region: RegionCode,
+    pub month: Month,
+    pub value: i64,
+    pub baseline: Option<(Month, i64)>,
+    pub basis: String,
+    pub source: String,
+}
+
+impl TargetRecord {
+    /// Checks the rules a target must follow, each error naming its field.
+    pub fn check(&self) -> Result<(), FieldErrors> {
+        let mut errs = Vec::new();
+        if !self.metric.is_state() {
+            errs.push(FieldError::new(
+                "metric",
+                "metric.not_a_state",
+                format!(
+                    "a target is a level to reach: metric must be one of registered, paid_active, status_active, nonactive, not {}",
+                    self.metric.as_str()
+                ),
+            ));
+        }
+        if self.value < 0 {
+            errs.push(FieldError::new(
+                "value",
+                "value.negative",
+                "a target value cannot be negative",
+            ));
+        }
+        if let Some((m, v)) = self.baseline {
+            if m >= self.month {
+                errs.push(FieldError::new(
+                    "baseline_month",
+                    "baseline_month.not_before",
+                    format!(
+                        "the baseline month {m} must come before the target month {}",
+                        self.month
+                    ),
+                ));
+            }
+            if v < 0 {
+                errs.push(FieldError::new(
+                    "baseline_value",
+                    "baseline_value.negative",
+                    "a baseline value cannot be negative",
+                ));
+            }
+        }
+        if self.source.trim().is_empty() {
+            errs.push(FieldError::new(
+                "source",
+                "required",
+                "say where the target comes from (a decision, a plan, a letter)",
+            ));
+        }
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(FieldErrors(errs))
+        }
+    }
+}
+
+/// Splits `total` over `weights` in proportion, in whole persons, so that the parts sum to the
+/// total exactly (largest remainder; ties to the earlier entry). With no positive weight the
+/// total is split evenly.
+pub fn allocate<K: Clone>(total: i64, weights: &[(K, f64)]) -> Vec<(K, i64)> {
+    if weights.is_empty() {
+        return Vec::new();
+    }
+    let positive: f64 = weights.iter().map(|w| w.1.max(0.0)).sum();
+    let share = |w: f64| {
+        if positive > 0.0 {
+            w.max(0.0) / positive
+        } else {
+            1.0 / weights.len() as f64
+        }
+    };
+    let exact: Vec<f64> = weights.iter().map(|w| total as f64 * share(w.1)).collect();
+    let mut parts: Vec<i64> = exact.iter().map(|x| x.floor() as i64).collect();
+    let mut left = total - parts.iter().sum::<i64>();
+    let mut order: Vec<usize> = (0..weights.len()).collect();
+    order.sort_by(|&a, &b| {
+        (exact[b] - exact[b].floor())
+            .partial_cmp(&(exact[a] - exact[a].floor()))
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.cmp(&b))
+    });
+    for i in order.into_iter().cycle() {
+        if left <= 0 {
+            break;
+        }
+        parts[i] += 1;
+        left -= 1;
+    }
+    weights
+        .iter()
+        .zip(parts)
+        .map(|((k, _), p)| (k.clone(), p))
+        .collect()
+}
 
 /// Where a region stands against its target.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -68,6 +181,48 @@ mod tests {
 
     fn m(s: &str) -> Month {
         Month::parse(s).unwrap()
+    }
+
+    #[test]
+    fn allocation_sums_to_the_total() {
+        let w = [("a", 1.0), ("b", 1.0), ("c", 1.0)];
+        assert_eq!(allocate(10, &w), vec![("a", 4), ("b", 3), ("c", 3)]);
+        assert_eq!(
+            allocate(70_000_000, &[("x", 23.5), ("y", 0.0), ("z", 116.35)])
+                .iter()
+                .map(|p| p.1)
+                .sum::<i64>(),
+            70_000_000
+        );
+        assert_eq!(
+            allocate(5, &[("x", 0.0), ("y", 0.0)]),
+            vec![("x", 3), ("y", 2)]
+        );
+        assert!(allocate::<&str>(5, &[]).is_empty());
+    }
+
+    #[test]
+    fn a_target_names_its_faults() {
+        let t = TargetRecord {
+            metric: Metric::New,
+            segment: None,
+            region: RegionCode::NATION,
+            month: m("2026-12"),
+            value: -1,
+            baseline: Some((m("2027-01"), 0)),
+            basis: String::new(),
+            source: " ".into(),
+        };
+        let rules: Vec<&str> = t.check().unwrap_err().0.iter().map(|e| e.rule).collect();
+        assert_eq!(
+            rules,
+            [
+                "metric.not_a_state",
+                "value.negative",
+                "baseline_month.not_before",
+                "required"
+            ]
+        );
     }
 
     #[test]

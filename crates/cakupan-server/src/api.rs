@@ -29,6 +29,8 @@ pub fn routes() -> Router<AppState> {
         .route("/participants/{id}/coverage", get(coverage))
         .route("/postings", post(post_handler))
         .route("/reports/active", get(report_active))
+        .route("/reports/target", get(report_target))
+        .route("/targets", get(list_targets))
         .route("/regions/{code}", get(region))
         .route("/quote", get(quote_handler))
         .route("/openapi.json", get(openapi))
@@ -50,6 +52,8 @@ pub fn routes() -> Router<AppState> {
         coverage,
         post_handler,
         report_active,
+        report_target,
+        list_targets,
         region,
         quote_handler
     ),
@@ -66,7 +70,11 @@ pub fn routes() -> Router<AppState> {
         QuoteLineBody,
         ErrorBody,
         FieldErrorBody,
-        Health
+        Health,
+        ActiveReportRow,
+        TargetBody,
+        TargetReportBody,
+        MonthValue
     ))
 )]
 pub struct ApiDoc;
@@ -999,6 +1007,173 @@ pub async fn report_active(
         }
     }
     Ok(Json(out))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TargetBody {
+    /// registered, paid_active, status_active or nonactive.
+    pub metric: String,
+    /// PU or BPU; absent for all segments (each NIK once).
+    pub segment: Option<String>,
+    /// Region code; empty for the nation.
+    pub region: String,
+    pub name: String,
+    /// YYYY-MM: the month the value is to be reached.
+    pub month: String,
+    pub value: i64,
+    pub baseline_month: Option<String>,
+    pub baseline_value: Option<i64>,
+    /// How the value was set: stated, or allocated from the region above and by what weight.
+    pub basis: String,
+    pub source: String,
+}
+
+fn region_name(regions: &cakupan_domain::RegionTree, code: RegionCode) -> String {
+    if code == RegionCode::NATION {
+        "Indonesia".into()
+    } else {
+        regions
+            .get(code)
+            .map(|r| r.name.clone())
+            .unwrap_or_default()
+    }
+}
+
+fn target_body(
+    regions: &cakupan_domain::RegionTree,
+    t: &cakupan_store::TargetRecord,
+) -> TargetBody {
+    TargetBody {
+        metric: t.metric.as_str().into(),
+        segment: t.segment.map(|s| s.as_str().to_string()),
+        region: t.region.to_string(),
+        name: region_name(regions, t.region),
+        month: t.month.to_string(),
+        value: t.value,
+        baseline_month: t.baseline.map(|b| b.0.to_string()),
+        baseline_value: t.baseline.map(|b| b.1),
+        basis: t.basis.clone(),
+        source: t.source.clone(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TargetParams {
+    region: Option<String>,
+    month: Option<String>,
+}
+
+fn region_param(
+    regions: &cakupan_domain::RegionTree,
+    r: Option<&str>,
+) -> Result<Option<RegionCode>, ApiError> {
+    let invalid = |rule: &'static str, m: String| {
+        ApiError::Invalid(FieldError::new("region", rule, m).into())
+    };
+    match r.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(r) => {
+            let c = RegionCode::parse(r)
+                .map_err(|e| invalid("region_code.format", format!("region {e}")))?;
+            if !regions.contains_code(c) {
+                return Err(invalid(
+                    "region.unknown",
+                    format!("{c} is not in the Kemendagri region list"),
+                ));
+            }
+            Ok(Some(c))
+        }
+    }
+}
+
+/// The stored coverage targets (all, or one region's).
+#[utoipa::path(get, path = "/api/v1/targets", params(("region" = Option<String>, Query, example = "32")),
+    responses((status = 200, body = [TargetBody]), (status = 422, body = ErrorBody)))]
+pub async fn list_targets(
+    State(st): State<AppState>,
+    Query(q): Query<TargetParams>,
+) -> Result<Json<Vec<TargetBody>>, ApiError> {
+    let only = region_param(&st.regions, q.region.as_deref())?;
+    Ok(Json(
+        st.store
+            .targets()
+            .await?
+            .iter()
+            .filter(|t| only.is_none_or(|r| t.region == r))
+            .map(|t| target_body(&st.regions, t))
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MonthValue {
+    pub month: String,
+    pub value: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TargetReportBody {
+    pub region: String,
+    pub name: String,
+    /// YYYY-MM: the month the actual value is for.
+    pub month: String,
+    /// Peserta aktif (status_active, all segments, each NIK once) in `month`.
+    pub actual: i64,
+    pub target: TargetBody,
+    /// False when no target is stored for the region itself and `target` was allocated now
+    /// from the nearest region above that has one (`target.basis` says how).
+    pub stored: bool,
+    pub months_left: i32,
+    /// Net growth per month needed from now on to reach the target in time.
+    pub required_per_month: f64,
+    /// Net growth per month over the last three months.
+    pub run_rate_per_month: f64,
+    /// The value in the target month at the run-rate.
+    pub projected: f64,
+    /// The month the target is met at the run-rate; absent if never.
+    pub met_in: Option<String>,
+    pub history: Vec<MonthValue>,
+}
+
+/// A region's peserta aktif against its target: the growth still required, the run-rate and
+/// the projection (issue #3).
+#[utoipa::path(get, path = "/api/v1/reports/target",
+    params(("region" = Option<String>, Query, example = "32"), ("month" = Option<String>, Query, example = "2026-11")),
+    responses((status = 200, body = TargetReportBody), (status = 422, body = ErrorBody)))]
+pub async fn report_target(
+    State(st): State<AppState>,
+    Query(q): Query<TargetParams>,
+) -> Result<Json<TargetReportBody>, ApiError> {
+    let region = region_param(&st.regions, q.region.as_deref())?.unwrap_or(RegionCode::NATION);
+    let now = match q.month.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => Month::of((st.today)()),
+        Some(m) => Month::parse(m).map_err(|e| {
+            ApiError::Invalid(FieldError::new("month", "month.format", format!("month {e}")).into())
+        })?,
+    };
+    let r = cakupan_store::targets::report(st.store.as_ref(), &st.regions, region, now, 3).await?;
+    let p = &r.progress;
+    Ok(Json(TargetReportBody {
+        region: r.region.clone(),
+        name: r.name.clone(),
+        month: p.now.to_string(),
+        actual: p.actual,
+        target: target_body(&st.regions, &r.target),
+        stored: r.stored,
+        months_left: p.months_left,
+        required_per_month: p.required_per_month,
+        run_rate_per_month: p.run_rate_per_month,
+        projected: p.projected,
+        met_in: p.met_in.map(|m| m.to_string()),
+        history: r
+            .history
+            .iter()
+            .map(|(m, v)| MonthValue {
+                month: m.to_string(),
+                value: *v,
+            })
+            .collect(),
+    }))
 }
 
 #[cfg(test)]

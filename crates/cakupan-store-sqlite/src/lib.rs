@@ -14,7 +14,7 @@ use cakupan_store::ledger::{
 };
 use cakupan_store::{
     ActiveRow, HeirRow, Outcome, Participant, ParticipantRow, RegionsLoaded, Result, Store,
-    StoreError, kpj_for, nik_int, plan_batch, resolve_duplicates, settle,
+    StoreError, TargetRecord, kpj_for, nik_int, plan_batch, resolve_duplicates, settle,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
@@ -141,7 +141,7 @@ impl SqliteStore {
         let mut ledgers: HashMap<i64, Vec<LedgerRow>> = HashMap::new();
         for group in groups.values() {
             for p in group.iter().filter(|p| !new_ids.contains(&p.id)) {
-                ledgers.insert(p.id, ledger_rows(&mut **tx, p.id).await?);
+                ledgers.insert(p.id, ledger_rows(tx, p.id).await?);
             }
         }
         for group in groups.values() {
@@ -723,6 +723,53 @@ impl Store for SqliteStore {
     async fn recompute(&self, rules: &RuleSet) -> Result<CounterChanges> {
         let mut conn = self.reader.acquire().await.map_err(db)?;
         recompute_on(&mut conn, rules).await
+    }
+
+    async fn set_targets(&self, targets: &[TargetRecord], replace: bool) -> Result<u64> {
+        cakupan_store::check_targets(targets)?;
+        let sql = format!(
+            "INSERT INTO targets (metric, segment, region, month, value, baseline_month, baseline_value, basis, source)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (metric, segment, region, month) {}",
+            if replace {
+                "DO UPDATE SET value = excluded.value, baseline_month = excluded.baseline_month, baseline_value = excluded.baseline_value, basis = excluded.basis, source = excluded.source, set_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+            } else {
+                "DO NOTHING"
+            }
+        );
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let mut written = 0;
+        for t in targets {
+            written += sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(t.metric.as_str())
+                .bind(t.segment.map(|s| s.as_str()).unwrap_or(""))
+                .bind(t.region.to_string())
+                .bind(t.month.index())
+                .bind(t.value)
+                .bind(t.baseline.map(|b| b.0.index()))
+                .bind(t.baseline.map(|b| b.1))
+                .bind(t.basis.as_str())
+                .bind(t.source.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(written)
+    }
+
+    async fn targets(&self) -> Result<Vec<TargetRecord>> {
+        sqlx::query(
+            "SELECT metric, segment, region, month, value, baseline_month, baseline_value, basis, source
+             FROM targets ORDER BY metric, segment, region, month",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(cakupan_store::rows::target)
+        .collect()
     }
 
     async fn rebuild_counters(&self, rules: &RuleSet) -> Result<u64> {

@@ -3,6 +3,9 @@
 //! `cakupan-store-postgres`); one contract test suite runs against both.
 
 pub mod ledger;
+pub mod targets;
+
+pub use cakupan_domain::target::TargetRecord;
 
 use async_trait::async_trait;
 use cakupan_domain::month::parse_date;
@@ -162,6 +165,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// off writers (`cakupan verify --repair`, and after an upgrade that adds a counter).
     /// Returns the number of counter rows written.
     async fn rebuild_counters(&self, rules: &RuleSet) -> Result<u64>;
+
+    /// Stores coverage targets in one transaction, each checked first (nothing is stored if
+    /// one fails). With `replace` a stored target of the same metric, segment, region and
+    /// month is overwritten (an edit); without, it is kept (seeding defaults). Returns the
+    /// number of rows written.
+    async fn set_targets(&self, targets: &[TargetRecord], replace: bool) -> Result<u64>;
+
+    /// Every stored target, ordered by metric, segment, region and month.
+    async fn targets(&self) -> Result<Vec<TargetRecord>>;
+}
+
+/// Checks every target of a batch before any is stored.
+pub fn check_targets(targets: &[TargetRecord]) -> Result<()> {
+    for t in targets {
+        t.check().map_err(StoreError::Rejected)?;
+    }
+    Ok(())
 }
 
 /// One line of the active-participant report (DESIGN.md §5).
@@ -480,6 +500,52 @@ pub mod rows {
             })
         };
         f().map_err(db)
+    }
+
+    /// A stored target: metric, segment, region, month, value, baseline month and value,
+    /// basis, source.
+    pub fn target<'r, R>(row: &'r R) -> Result<super::TargetRecord>
+    where
+        R: Row,
+        usize: ColumnIndex<R>,
+        i32: Decode<'r, R::Database> + Type<R::Database>,
+        i64: Decode<'r, R::Database> + Type<R::Database>,
+        Option<i32>: Decode<'r, R::Database> + Type<R::Database>,
+        Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
+        String: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        let metric: String = row.try_get(0).map_err(db)?;
+        let segment: String = row.try_get(1).map_err(db)?;
+        let region: String = row.try_get(2).map_err(db)?;
+        let month: i32 = row.try_get(3).map_err(db)?;
+        let baseline_month: Option<i32> = row.try_get(5).map_err(db)?;
+        let baseline_value: Option<i64> = row.try_get(6).map_err(db)?;
+        let bad = |what: &str| StoreError::Corrupt(format!("target {what}"));
+        Ok(super::TargetRecord {
+            metric: cakupan_domain::coverage::Metric::parse(&metric)
+                .ok_or_else(|| bad(&format!("metric '{metric}'")))?,
+            segment: if segment.is_empty() {
+                None
+            } else {
+                Some(super::Segment::parse(&segment).ok_or_else(|| bad("segment"))?)
+            },
+            region: if region.is_empty() {
+                super::RegionCode::NATION
+            } else {
+                super::RegionCode::parse(&region).map_err(|_| bad("region"))?
+            },
+            month: super::Month::from_index(month).ok_or_else(|| bad("month"))?,
+            value: row.try_get(4).map_err(db)?,
+            baseline: match (
+                baseline_month.and_then(super::Month::from_index),
+                baseline_value,
+            ) {
+                (Some(m), Some(v)) => Some((m, v)),
+                _ => None,
+            },
+            basis: row.try_get(7).map_err(db)?,
+            source: row.try_get(8).map_err(db)?,
+        })
     }
 
     pub fn heir<'r, R>(row: &'r R) -> Result<HeirRow>

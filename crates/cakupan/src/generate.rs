@@ -12,17 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use time::{Date, Duration};
 
-const EMPLOYED: &str = include_str!("../../../data/bps/employed_by_province_2023-08.csv");
-const NATIONAL: &str = include_str!("../../../data/bps/sakernas_national.csv");
-
-/// National employed persons in the period of the province figures (Sakernas August 2023):
-/// the remainder after the provinces with a figure is spread over the others by village count.
-pub fn national_employed(period: &str) -> Option<f64> {
-    NATIONAL.lines().skip(1).find_map(|l| {
-        let mut f = l.split(',');
-        (f.next()? == period).then(|| f.next()?.parse::<f64>().ok().map(|juta| juta * 1e6))?
-    })
-}
+pub use cakupan_domain::bps::{employed_by_province, national_employed};
 
 pub const HEADER: &str = "nik,name,birth_date,sex,phone,village_code,segment,occupation_code,income_base,programs,registered_on,channel,agent_code";
 
@@ -130,28 +120,6 @@ const LAST: &[&str] = &[
     "Pohan",
     "Mahendra",
 ];
-
-/// Employed persons by province (BPS Sakernas August 2023, `data/bps/`), for the provinces
-/// with a published figure.
-pub fn employed_by_province() -> HashMap<u8, f64> {
-    let mut employed = HashMap::new();
-    for line in EMPLOYED.lines().skip(1) {
-        let f: Vec<&str> = line.split(',').collect();
-        if f.len() < 4 {
-            continue;
-        }
-        let (Ok(code), Ok(v)) = (f[0].parse::<u8>(), f[2].parse::<f64>()) else {
-            continue;
-        };
-        let persons = match f[3] {
-            "juta" => v * 1e6,
-            "ribu" => v * 1e3,
-            _ => v,
-        };
-        employed.insert(code, persons);
-    }
-    employed
-}
 
 /// Villages with a weight each: the province's employed persons shared over its villages.
 fn village_weights(tree: &RegionTree) -> Vec<(String, u32, f64)> {

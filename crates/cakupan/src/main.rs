@@ -10,6 +10,7 @@ mod generate;
 mod import;
 mod ledger_cmd;
 mod store;
+mod target_cmd;
 
 use anyhow::{Context as _, Result, bail};
 use cakupan_domain::month::{format_date, parse_date};
@@ -107,6 +108,11 @@ enum Command {
         #[arg(long)]
         repair: bool,
     },
+    /// Coverage targets: list, set, allocate down the region tree.
+    Target {
+        #[command(subcommand)]
+        command: target_cmd::TargetCommand,
+    },
     /// Reports from the counters.
     Report {
         #[command(subcommand)]
@@ -132,7 +138,8 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum ReportCommand {
-    /// A region's peserta aktif against its share of the national target (rules/targets.toml).
+    /// A region's peserta aktif against its target: the stored one, or one allocated from the
+    /// nearest region above that has a stored target.
     Target {
         /// A region code (default: the nation).
         #[arg(long)]
@@ -140,6 +147,8 @@ enum ReportCommand {
         /// YYYY-MM (default: this month).
         #[arg(long)]
         month: Option<String>,
+        #[arg(long)]
+        json: bool,
     },
     /// Active participants per region for a month (DESIGN.md §5).
     Active {
@@ -380,6 +389,12 @@ async fn open_store(global: &Global, reference: &Reference) -> Result<Arc<dyn St
             store.backend()
         );
     }
+    // The targets the rules carry, unless the store already holds its own for the same key.
+    let defaults = cakupan_store::targets::from_rules(&reference.rules)?;
+    store
+        .set_targets(&defaults, false)
+        .await
+        .context("storing the targets of rules/targets.toml")?;
     Ok(store)
 }
 
@@ -561,10 +576,19 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Report {
-            command: ReportCommand::Target { region, month },
+            command:
+                ReportCommand::Target {
+                    region,
+                    month,
+                    json,
+                },
         } => {
             let store = open_store(&cli.global, &reference).await?;
-            ledger_cmd::report_target(store.as_ref(), &reference, region, month).await
+            target_cmd::report_target(store.as_ref(), &reference, region, month, json).await
+        }
+        Command::Target { command } => {
+            let store = open_store(&cli.global, &reference).await?;
+            target_cmd::run(store.as_ref(), &reference, command).await
         }
         Command::Report {
             command:

@@ -384,3 +384,41 @@ async fn postings_coverage_and_reports() {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     db.finish().await;
 }
+
+#[tokio::test]
+async fn target_report_and_targets() {
+    let (app, db) = app().await;
+    let defaults = cakupan_store::targets::from_rules(harness::rules()).unwrap();
+    db.store.set_targets(&defaults, false).await.unwrap();
+    let (s, v) = call(&app, "GET", "/api/v1/targets", None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v[0]["value"], 70_000_000);
+    assert_eq!(v[0]["region"], "");
+    let (s, v) = call(
+        &app,
+        "GET",
+        "/api/v1/reports/target?region=32&month=2026-11",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["name"], "Jawa Barat");
+    assert_eq!(v["stored"], false);
+    assert_eq!(v["months_left"], 1);
+    assert_eq!(v["history"].as_array().unwrap().len(), 4);
+    let value = v["target"]["value"].as_i64().unwrap();
+    assert!((value as f64 - 70_000_000.0 * 23.50 / 139.85).abs() <= 1.0);
+    assert!(
+        v["target"]["basis"]
+            .as_str()
+            .unwrap()
+            .contains("BPS Sakernas August 2023")
+    );
+    let (s, v) = call(&app, "GET", "/api/v1/reports/target?region=99", None).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(v["errors"][0]["field"], "region");
+    let (s, v) = call(&app, "GET", "/api/v1/reports/target?month=2026-13", None).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(v["errors"][0]["field"], "month");
+    db.finish().await;
+}

@@ -454,3 +454,82 @@ async fn contributions_on_postgres() {
         .unwrap();
     harness::mark_postgres_ran("contributions_on_postgres");
 }
+
+#[test]
+fn targets_from_the_command_line() {
+    let (url, _) = harness::sqlite_url();
+    // The national target of rules/targets.toml is stored on first open.
+    let out = ok(&cakupan(&url, &["target", "list"]));
+    assert!(
+        out.contains("70000000") && out.contains("35300000 in 2023-02"),
+        "{out}"
+    );
+    let out = ok(&cakupan(&url, &["report", "target", "--month", "2026-11"]));
+    assert!(
+        out.contains("target      70000000 by 2026-12 (stored; stated)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("required    70000000 more per month for 1 months"),
+        "{out}"
+    );
+    // Allocated to the provinces, stored, and then used for Jawa Barat.
+    let out = ok(&cakupan(
+        &url,
+        &["target", "allocate", "--weight", "employed"],
+    ));
+    assert!(
+        out.contains("38 targets stored (sum 70000000, the parent's 70000000)"),
+        "{out}"
+    );
+    let out = ok(&cakupan(
+        &url,
+        &["report", "target", "--region", "32", "--month", "2026-11"],
+    ));
+    assert!(
+        out.contains("Jawa Barat 32") && out.contains("(stored; allocated from Indonesia"),
+        "{out}"
+    );
+    // Bad input names the flag and the rule; nothing is stored.
+    let bad = cakupan(
+        &url,
+        &[
+            "target", "set", "--region", "32", "--month", "2026-12", "--value", "-1", "--source",
+            "x",
+        ],
+    );
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("--value") && err.contains("value.negative"),
+        "{err}"
+    );
+    let bad = cakupan(
+        &url,
+        &[
+            "target", "allocate", "--region", "32", "--weight", "employed",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("weight.employed_by_province_only"));
+    let out = ok(&cakupan(
+        &url,
+        &[
+            "target",
+            "set",
+            "--region",
+            "32.73",
+            "--month",
+            "2026-12",
+            "--value",
+            "5000",
+            "--source",
+            "Kanwil Jawa Barat plan 2026",
+        ],
+    ));
+    assert!(out.contains("Target stored."), "{out}");
+    let out = ok(&cakupan(&url, &["target", "list", "--region", "32.73"]));
+    assert!(
+        out.contains("Kota Bandung") && out.contains("5000"),
+        "{out}"
+    );
+}

@@ -9,3 +9,4 @@ mod cli;
 mod contract;
 mod harness;
 mod ledger;
+mod targets;
