@@ -41,6 +41,95 @@ pub fn national_employed(period: &str) -> Option<f64> {
     })
 }
 
+const BPJSTK_NATIONAL: &str = include_str!("../../../data/bps/bpjstk_national.csv");
+const BPJSTK_PROVINCE: &str = include_str!("../../../data/bps/bpjstk_province.csv");
+
+/// One published BPJS Ketenagakerjaan figure, in persons.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    /// `YYYY-MM`.
+    pub as_of: String,
+    /// Province number, for the province figures.
+    pub province: Option<u8>,
+    /// As the source file names it: `active_total`, `nonactive_pu`, `registered_total`, …
+    pub metric: String,
+    pub persons: f64,
+    pub source_url: String,
+}
+
+fn persons(value: &str, unit: &str) -> Option<f64> {
+    let v: f64 = value.trim().parse().ok()?;
+    match unit.trim() {
+        "juta" => Some(v * 1e6),
+        "ribu" => Some(v * 1e3),
+        "orang" => Some(v),
+        _ => None,
+    }
+}
+
+/// The rows of a carried CSV whose value is a count of persons (others, such as counts of
+/// employers, are skipped).
+fn published(src: &str, with_province: bool) -> Vec<Published> {
+    let mut rdr = csv::Reader::from_reader(src.as_bytes());
+    let mut out = Vec::new();
+    for rec in rdr.records().flatten() {
+        let g = |i: usize| rec.get(i).unwrap_or("");
+        let (as_of, province, rest) = if with_province {
+            (g(0), g(1).parse::<u8>().ok(), 3)
+        } else {
+            (g(0), None, 1)
+        };
+        let Some(n) = persons(g(rest + 1), g(rest + 2)) else {
+            continue;
+        };
+        out.push(Published {
+            as_of: as_of.to_string(),
+            province,
+            metric: g(rest).to_string(),
+            persons: n,
+            source_url: g(rest + 3).to_string(),
+        });
+    }
+    out
+}
+
+/// National BPJS Ketenagakerjaan figures (`data/bps/bpjstk_national.csv`).
+pub fn bpjstk_national() -> Vec<Published> {
+    published(BPJSTK_NATIONAL, false)
+}
+
+/// Province BPJS Ketenagakerjaan figures (`data/bps/bpjstk_province.csv`).
+pub fn bpjstk_province() -> Vec<Published> {
+    published(BPJSTK_PROVINCE, true)
+}
+
+/// The first national figure for `metric` as of `as_of`.
+pub fn national_figure(as_of: &str, metric: &str) -> Option<f64> {
+    bpjstk_national()
+        .into_iter()
+        .find(|p| p.as_of == as_of && p.metric == metric)
+        .map(|p| p.persons)
+}
+
+/// Registered participants (active + non-active, as published in persons) by province as of
+/// `as_of`, for the provinces with both figures.
+pub fn registered_by_province(as_of: &str) -> HashMap<u8, f64> {
+    let rows = bpjstk_province();
+    let exact = |p: u8, metric: &str| {
+        rows.iter()
+            .filter(|r| r.as_of == as_of && r.province == Some(p) && r.metric == metric)
+            // Prefer the count in persons over a rounded figure in millions.
+            .map(|r| r.persons)
+            .find(|n| n.fract() == 0.0 && *n > 0.0)
+    };
+    let provinces: std::collections::BTreeSet<u8> =
+        rows.iter().filter_map(|r| r.province).collect();
+    provinces
+        .into_iter()
+        .filter_map(|p| Some((p, exact(p, "active_total")? + exact(p, "nonactive_total")?)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +143,16 @@ mod tests {
         let n = national_employed(EMPLOYED_PERIOD).unwrap();
         assert!((n - 139.85e6).abs() < 1.0);
         assert!(e.values().sum::<f64>() < n);
+    }
+
+    #[test]
+    fn bpjstk_figures_parse() {
+        assert_eq!(national_figure("2023-12", "active_total"), Some(41.56e6));
+        assert_eq!(national_figure("2023-12", "nonactive_bpu"), Some(979e3));
+        let r = registered_by_province("2023-12");
+        assert_eq!(r.len(), 28);
+        // DKI Jakarta: 7,498,532 active and 4,699,958 non-active, in persons.
+        assert_eq!(r[&31], 7_498_532.0 + 4_699_958.0);
+        assert!(r.values().sum::<f64>() < national_figure("2023-12", "registered_total").unwrap());
     }
 }

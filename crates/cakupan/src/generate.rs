@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use time::{Date, Duration};
 
-pub use cakupan_domain::bps::{employed_by_province, national_employed};
+use cakupan_domain::bps::employed_by_province;
 
 pub const HEADER: &str = "nik,name,birth_date,sex,phone,village_code,segment,occupation_code,income_base,programs,registered_on,channel,agent_code";
 
@@ -121,30 +121,97 @@ const LAST: &[&str] = &[
     "Mahendra",
 ];
 
-/// Villages with a weight each: the province's employed persons shared over its villages.
-fn village_weights(tree: &RegionTree) -> Vec<(String, u32, f64)> {
-    let employed = employed_by_province();
+/// The published figures the simulation is calibrated to (`data/bps/`, BPJS Ketenagakerjaan,
+/// December 2023).
+pub const CALIBRATION_MONTH: &str = "2023-12";
+
+/// What the simulation takes from the published figures.
+#[derive(Debug, Clone)]
+pub struct Calibration {
+    /// PU share of PU + BPU registrations (active + non-active).
+    pub pu_share: f64,
+    /// BPU peserta aktif as a share of registered BPU.
+    pub bpu_active_share: f64,
+    /// PU peserta aktif as a share of registered PU (reported; not simulated yet).
+    pub pu_active_share: f64,
+    /// Registered participants by province, where published.
+    pub registered_by_province: HashMap<u8, f64>,
+    /// National registered participants.
+    pub registered_total: f64,
+}
+
+impl Calibration {
+    pub fn published() -> Result<Calibration> {
+        use cakupan_domain::bps::{national_figure, registered_by_province};
+        let f = |metric: &str| {
+            national_figure(CALIBRATION_MONTH, metric).with_context(|| {
+                format!("data/bps/bpjstk_national.csv has no {metric} for {CALIBRATION_MONTH}")
+            })
+        };
+        let (pu_a, pu_n, bpu_a, bpu_n) = (
+            f("active_pu")?,
+            f("nonactive_pu")?,
+            f("active_bpu")?,
+            f("nonactive_bpu")?,
+        );
+        Ok(Calibration {
+            pu_share: (pu_a + pu_n) / (pu_a + pu_n + bpu_a + bpu_n),
+            bpu_active_share: bpu_a / (bpu_a + bpu_n),
+            pu_active_share: pu_a / (pu_a + pu_n),
+            registered_by_province: registered_by_province(CALIBRATION_MONTH),
+            registered_total: f("registered_total")?,
+        })
+    }
+
+    /// Each province's share of registrations: the published count where there is one; the
+    /// rest of the national count shared by the other provinces in proportion to employed
+    /// persons (BPS), or to villages where BPS has no figure either.
+    pub fn province_weights(&self, tree: &RegionTree) -> HashMap<u8, f64> {
+        let employed = employed_by_province();
+        let mut villages: HashMap<u8, f64> = HashMap::new();
+        for v in tree.villages() {
+            *villages.entry(v.code.province_number()).or_default() += 1.0;
+        }
+        let (emp_known, vil_known): (f64, f64) = employed
+            .iter()
+            .map(|(p, e)| (*e, villages.get(p).copied().unwrap_or(0.0)))
+            .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+        let per_village = emp_known / vil_known.max(1.0);
+        let proxy = |p: u8| {
+            employed
+                .get(&p)
+                .copied()
+                .unwrap_or_else(|| villages.get(&p).copied().unwrap_or(0.0) * per_village)
+        };
+        let known: f64 = self.registered_by_province.values().sum();
+        let rest = (self.registered_total - known).max(0.0);
+        let others: Vec<u8> = villages
+            .keys()
+            .copied()
+            .filter(|p| !self.registered_by_province.contains_key(p))
+            .collect();
+        let proxy_sum: f64 = others.iter().map(|p| proxy(*p)).sum();
+        let mut out: HashMap<u8, f64> = self.registered_by_province.clone();
+        for p in others {
+            out.insert(p, rest * proxy(p) / proxy_sum.max(1.0));
+        }
+        out
+    }
+}
+
+/// Villages with a weight each: the province's calibrated share shared over its villages.
+fn village_weights(tree: &RegionTree, cal: &Calibration) -> Vec<(String, u32, f64)> {
+    let provinces = cal.province_weights(tree);
     let mut villages_per_province: HashMap<u8, usize> = HashMap::new();
     for v in tree.villages() {
         *villages_per_province
             .entry(v.code.province_number())
             .or_default() += 1;
     }
-    let known: f64 = employed.values().sum();
-    let unknown_villages: usize = villages_per_province
-        .iter()
-        .filter(|(p, _)| !employed.contains_key(p))
-        .map(|(_, n)| n)
-        .sum();
-    let national = national_employed("2023-08").unwrap_or(known);
-    let per_unknown_village = ((national - known).max(0.0)) / unknown_villages.max(1) as f64;
     tree.villages()
         .map(|v| {
             let p = v.code.province_number();
-            let w = match employed.get(&p) {
-                Some(e) => e / villages_per_province[&p] as f64,
-                None => per_unknown_village,
-            };
+            let w = provinces.get(&p).copied().unwrap_or(0.0) / villages_per_province[&p] as f64;
             let district = v
                 .code
                 .truncate(Level::District)
@@ -178,7 +245,8 @@ pub fn generate_since(
     as_of: Date,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let villages = village_weights(tree);
+    let cal = Calibration::published()?;
+    let villages = village_weights(tree, &cal);
     // Cumulative weights for sampling a village.
     let mut cumulative = Vec::with_capacity(villages.len());
     let mut acc = 0.0;
@@ -235,7 +303,7 @@ pub fn generate_since(
             .partition_point(|c| *c < x)
             .min(villages.len() - 1);
         let (village, district, _) = &villages[vi];
-        let segment_pu = rng.chance(0.7);
+        let segment_pu = rng.chance(cal.pu_share);
         let female = rng.chance(if segment_pu { 0.4 } else { 0.45 });
         let registered_on = start + Duration::days(rng.below(span_days) as i64);
         let age_days = (18 * 365 + rng.below(40 * 365)) as i64;
@@ -319,28 +387,165 @@ pub fn generate_since(
     Ok(())
 }
 
+/// One simulated BPU payment: first month, months covered, day of the month paid, channel.
+type Payment = (cakupan_domain::Month, u32, u8, &'static str);
+
+/// The payments of one BPU participant registered in `registered`, up to `last`. `dropout`
+/// (0–1) scales how many stop: at 1, 12% never pay and half pay for a while and lapse (a third
+/// of those come back after a gap); the rest pay steadily, monthly or 3, 6 or 12 months ahead.
+fn schedule(
+    rng: &mut Rng,
+    registered: cakupan_domain::Month,
+    last: cakupan_domain::Month,
+    dropout: f64,
+) -> Vec<Payment> {
+    let mut out = Vec::new();
+    let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    if u < 0.12 * dropout {
+        return out; // registered, never paid
+    }
+    let steady = u >= 0.12 * dropout + 0.50 * dropout;
+    let mut m = registered.plus(i32::from(rng.chance(0.3)));
+    let mut stop_after = if steady { u64::MAX } else { 1 + rng.below(24) };
+    while m <= last {
+        if stop_after == 0 {
+            // A lapse: a third come back after a gap.
+            if !rng.chance(0.33) {
+                break;
+            }
+            m = m.plus(3 + rng.below(9) as i32);
+            stop_after = 1 + rng.below(12);
+            continue;
+        }
+        let k = *rng.pick(&[(1u32, 60), (3, 20), (6, 12), (12, 8)]);
+        let day = 1 + rng.below(14) as u8;
+        let channel = *rng.pick(&[
+            ("bank", 40),
+            ("perisai", 30),
+            ("aggregator", 20),
+            ("autodebit", 10),
+        ]);
+        out.push((m, k, day, channel));
+        m = m.plus(k as i32);
+        stop_after = stop_after.saturating_sub(u64::from(k));
+    }
+    out
+}
+
+/// The share of BPU participants registered in `registered` (a sample) who are peserta aktif
+/// (ACTIVE or IN_ARREARS, DOMAIN.md §4.1) in `last` under `dropout`; the same random draws for
+/// every `dropout`, so the share moves smoothly with it.
+fn active_share(
+    rules: &RuleSet,
+    registered: &[cakupan_domain::Month],
+    last: cakupan_domain::Month,
+    dropout: f64,
+    seed: u64,
+) -> f64 {
+    use cakupan_domain::Segment;
+    use cakupan_domain::coverage::{Contribution, Facts, Status, series};
+    let mut active = 0usize;
+    for (i, r) in registered.iter().enumerate() {
+        // Each participant's own draws: moving one across a threshold leaves the rest as
+        // they were, so the share falls step by step as `dropout` rises.
+        let mut rng = Rng::new(seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let pays: Vec<Contribution> = schedule(&mut rng, *r, last, dropout)
+            .into_iter()
+            .map(|(m, k, _, _)| Contribution {
+                reference: i.to_string(),
+                first_month: m,
+                months: k,
+                reversed: false,
+            })
+            .collect();
+        let f = Facts::from_contributions(Segment::Bpu, *r, &pays, None);
+        if series(rules, &f, last, last).is_ok_and(|s| {
+            s.first()
+                .is_some_and(|x| matches!(x.status, Status::Active | Status::InArrears))
+        }) {
+            active += 1;
+        }
+    }
+    active as f64 / registered.len().max(1) as f64
+}
+
+/// The dropout (0–1) at which the simulated BPU population's peserta-aktif share in `last`
+/// comes closest to `target`, found by bisection on a sample of registration months.
+pub fn calibrate_dropout(
+    rules: &RuleSet,
+    registered: &[cakupan_domain::Month],
+    last: cakupan_domain::Month,
+    target: f64,
+    seed: u64,
+) -> f64 {
+    let (mut lo, mut hi) = (0.0f64, 1.0f64);
+    if active_share(rules, registered, last, lo, seed) <= target {
+        return lo;
+    }
+    if active_share(rules, registered, last, hi, seed) >= target {
+        return hi;
+    }
+    for _ in 0..16 {
+        let mid = (lo + hi) / 2.0;
+        if active_share(rules, registered, last, mid, seed) > target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    (lo + hi) / 2.0
+}
+
 /// Simulated payment histories for the BPU participants of a participants.csv, written as
 /// `contributions.csv`: some never pay, some pay steadily (monthly or 3, 6 or 12 months in
-/// advance), many pay for a while and lapse, and some of those come back. Amounts are the dues
-/// under the rules, discounts included. Returns the number of rows written.
+/// advance), many pay for a while and lapse, and some of those come back. How many stop is
+/// calibrated so that the BPU peserta-aktif share in `as_of` matches the published one
+/// (`Calibration::bpu_active_share`). Amounts are the dues under the rules, discounts included.
+/// Returns the number of rows written and the dropout used.
 pub fn contributions(
     rules: &RuleSet,
     participants: &std::path::Path,
     seed: u64,
     as_of: Date,
     out: &mut dyn Write,
-) -> Result<u64> {
+) -> Result<(u64, f64)> {
     use cakupan_domain::contribution::{FIELDS, Profile, dues};
     use cakupan_domain::{Month, ProgrammeSet, Rupiah, Segment};
-    let f = std::fs::File::open(participants)
-        .with_context(|| format!("opening {}", participants.display()))?;
-    let mut rdr = csv::Reader::from_reader(std::io::BufReader::with_capacity(1 << 20, f));
+    let open = || -> Result<csv::Reader<std::io::BufReader<std::fs::File>>> {
+        let f = std::fs::File::open(participants)
+            .with_context(|| format!("opening {}", participants.display()))?;
+        Ok(csv::Reader::from_reader(std::io::BufReader::with_capacity(
+            1 << 20,
+            f,
+        )))
+    };
+    let last = Month::of(as_of);
+    // First pass: the BPU registration months, a sample of which calibrates the dropout.
+    let mut months = Vec::new();
+    let mut rec = csv::StringRecord::new();
+    let mut rdr = open()?;
+    while rdr.read_record(&mut rec)? {
+        if rec.get(6) == Some("BPU")
+            && let Some(d) = rec.get(10).and_then(cakupan_domain::month::parse_date)
+        {
+            months.push(Month::of(d));
+        }
+    }
+    let stride = (months.len() / 4_000).max(1);
+    let sample: Vec<Month> = months.iter().step_by(stride).copied().collect();
+    drop(months);
+    let dropout = calibrate_dropout(
+        rules,
+        &sample,
+        last,
+        Calibration::published()?.bpu_active_share,
+        seed,
+    );
+    let mut rdr = open()?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, out);
     writeln!(w, "{}", FIELDS.join(","))?;
     let mut rng = Rng::new(seed ^ 0xc0ff_ee00);
-    let last = Month::of(as_of);
     let mut written = 0u64;
-    let mut rec = csv::StringRecord::new();
     let mut line = 1u64;
     while rdr.read_record(&mut rec)? {
         line += 1;
@@ -364,49 +569,62 @@ pub fn contributions(
             budget_funded: false,
             risk_class: None,
         };
-        let behaviour = rng.below(100);
-        if behaviour < 12 {
-            continue; // registered, never paid
-        }
-        let steady = behaviour < 50;
-        let mut m = Month::of(registered).plus(i32::from(rng.chance(0.3)));
-        let mut stop_after = if steady { u64::MAX } else { 1 + rng.below(24) };
-        let mut n = 0u64;
-        while m <= last {
-            if stop_after == 0 {
-                // A lapse: a third come back after a gap.
-                if !rng.chance(0.33) {
-                    break;
-                }
-                m = m.plus(3 + rng.below(9) as i32);
-                stop_after = 1 + rng.below(12);
-                continue;
-            }
-            let k = *rng.pick(&[(1u32, 60), (3, 20), (6, 12), (12, 8)]);
+        for (n, (m, k, day, channel)) in schedule(&mut rng, Month::of(registered), last, dropout)
+            .into_iter()
+            .enumerate()
+        {
             let Ok(per_month) = dues(rules, &profile, m, k) else {
                 break;
             };
             let amount: i64 = per_month.iter().map(|d| d.1.0).sum();
-            let day = 1 + rng.below(14) as u8;
             let paid_on = m.day(day).unwrap_or(m.first_day()).min(as_of);
-            n += 1;
             writeln!(
                 w,
-                "SIM{seed}-{line}-{n},{},BPU,{m},{k},{amount},{},{}",
+                "SIM{seed}-{line}-{},{},BPU,{m},{k},{amount},{channel},{}",
+                n + 1,
                 g(0),
-                *rng.pick(&[
-                    ("bank", 40),
-                    ("perisai", 30),
-                    ("aggregator", 20),
-                    ("autodebit", 10)
-                ]),
                 cakupan_domain::month::format_date(paid_on)
             )?;
             written += 1;
-            m = m.plus(k as i32);
-            stop_after = stop_after.saturating_sub(u64::from(k));
         }
     }
     w.flush()?;
-    Ok(written)
+    Ok((written, dropout))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use cakupan_domain::Month;
+
+    #[test]
+    fn calibration_comes_from_the_published_figures() {
+        let c = Calibration::published().unwrap();
+        // December 2023: PU 25.004 + 18.53 million, BPU 9.19 million + 979 thousand.
+        let pu = 25.004e6 + 18.53e6;
+        let bpu = 9.19e6 + 979e3;
+        assert!((c.pu_share - pu / (pu + bpu)).abs() < 1e-12);
+        assert!((c.bpu_active_share - 9.19e6 / bpu).abs() < 1e-12);
+        let tree = RegionTree::builtin().unwrap();
+        let w = c.province_weights(&tree);
+        assert_eq!(w.len(), 38);
+        // The published provinces keep their counts; all of them add up to the national count.
+        assert_eq!(w[&32], 4_855_121.0 + 3_057_496.0);
+        assert!((w.values().sum::<f64>() - c.registered_total).abs() < 1.0);
+    }
+
+    #[test]
+    fn dropout_is_calibrated_to_the_target_share() {
+        let rules = RuleSet::builtin().unwrap();
+        let last = Month::parse("2026-11").unwrap();
+        let registered: Vec<Month> = (0..2_000).map(|i| last.plus(-(i % 36))).collect();
+        for target in [0.7, 0.8, 0.9] {
+            let d = calibrate_dropout(&rules, &registered, last, target, 7);
+            let got = active_share(&rules, &registered, last, d, 7);
+            assert!((got - target).abs() < 0.01, "target {target}: {got} at {d}");
+        }
+        // Nobody stops at dropout 0: almost everyone is active.
+        assert!(active_share(&rules, &registered, last, 0.0, 7) > 0.95);
+    }
 }

@@ -488,8 +488,12 @@ async fn run(cli: Cli) -> Result<()> {
             };
             let mut f = std::fs::File::create(&out)
                 .with_context(|| format!("creating {}", out.display()))?;
-            let n = generate::contributions(&reference.rules, &participants, seed, as_of, &mut f)?;
-            eprintln!("Wrote {n} contributions to {}", out.display());
+            let (n, dropout) =
+                generate::contributions(&reference.rules, &participants, seed, as_of, &mut f)?;
+            eprintln!(
+                "Wrote {n} contributions to {} (dropout {dropout:.3}, calibrated to the published BPU active share)",
+                out.display()
+            );
             Ok(())
         }
         Command::Generate {
@@ -670,10 +674,11 @@ async fn simulate(
         s.created, s.rejected, s.seconds, s.rows_per_second
     );
     eprintln!("Simulating the BPU participants' payment histories…");
-    {
+    let (_, dropout) = {
         let mut f = std::fs::File::create(&pays)?;
-        generate::contributions(&reference.rules, &people, seed, today, &mut f)?;
-    }
+        generate::contributions(&reference.rules, &people, seed, today, &mut f)?
+    };
+    let store_for_report = store.clone();
     let c = import::import_contributions(
         store,
         reference.rules.clone(),
@@ -692,6 +697,86 @@ async fn simulate(
         c.created, c.rejected, c.seconds, c.rows_per_second
     );
     let _ = std::fs::remove_dir_all(&dir);
+    calibration_report(
+        store_for_report,
+        reference,
+        cakupan_domain::Month::of(today),
+        dropout,
+    )
+    .await
+}
+
+/// The published figures the simulation is calibrated to beside what it produced, read back
+/// from the counters.
+async fn calibration_report(
+    store: Arc<dyn Store>,
+    reference: &Reference,
+    month: cakupan_domain::Month,
+    dropout: f64,
+) -> Result<()> {
+    use cakupan_domain::{Level, RegionCode, Segment};
+    let cal = generate::Calibration::published()?;
+    let nation = |segment: Option<Segment>| {
+        let store = store.clone();
+        async move {
+            anyhow::Ok(
+                store
+                    .active_report(Level::Nation, RegionCode::NATION, segment, month)
+                    .await?
+                    .into_iter()
+                    .next()
+                    .map(|r| (r.registered as f64, r.status_active as f64))
+                    .unwrap_or((0.0, 0.0)),
+            )
+        }
+    };
+    let (pu, bpu) = (
+        nation(Some(Segment::Pu)).await?,
+        nation(Some(Segment::Bpu)).await?,
+    );
+    let pct = |x: f64| format!("{:.1}%", 100.0 * x);
+    let published = generate::CALIBRATION_MONTH;
+    eprintln!("Calibration (published, BPJS Ketenagakerjaan {published} → simulated, {month}):");
+    eprintln!(
+        "  PU share of PU+BPU registrations   {} → {}",
+        pct(cal.pu_share),
+        pct(pu.0 / (pu.0 + bpu.0).max(1.0))
+    );
+    eprintln!(
+        "  BPU peserta aktif / registered BPU {} → {} (dropout {dropout:.3})",
+        pct(cal.bpu_active_share),
+        pct(bpu.1 / bpu.0.max(1.0))
+    );
+    eprintln!(
+        "  PU peserta aktif / registered PU   {} → {} (PU contributions need the employer's JKK risk class: they come with the employer channel)",
+        pct(cal.pu_active_share),
+        pct(pu.1 / pu.0.max(1.0))
+    );
+    let weights = cal.province_weights(&reference.regions);
+    let total_w: f64 = weights.values().sum();
+    let rows = store
+        .active_report(Level::Province, RegionCode::NATION, None, month)
+        .await?;
+    let total: f64 = rows.iter().map(|r| r.registered as f64).sum();
+    let mut worst: (f64, String) = (0.0, String::new());
+    for r in &rows {
+        let Ok(code) = RegionCode::parse(&r.code) else {
+            continue;
+        };
+        let Some(p) = cal.registered_by_province.get(&code.province_number()) else {
+            continue;
+        };
+        let gap = (r.registered as f64 / total.max(1.0) - p / total_w.max(1.0)).abs();
+        if gap > worst.0 {
+            worst = (gap, r.code.clone());
+        }
+    }
+    eprintln!(
+        "  province shares of registrations   {} provinces published; largest gap {:.2} percentage points ({})",
+        cal.registered_by_province.len(),
+        100.0 * worst.0,
+        worst.1
+    );
     Ok(())
 }
 
