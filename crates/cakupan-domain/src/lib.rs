@@ -5,6 +5,7 @@
 //! consulted by pure functions: the contribution calculator ([`quote`]) and registration
 //! validation ([`registration`]).
 
+pub mod access;
 pub mod bps;
 pub mod contribution;
 pub mod coverage;

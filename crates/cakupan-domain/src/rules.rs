@@ -38,6 +38,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../rules/occupations.toml"),
     ),
     ("targets.toml", include_str!("../../../rules/targets.toml")),
+    (
+        "security.toml",
+        include_str!("../../../rules/security.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -158,6 +162,12 @@ row!(/// A coverage target (DOMAIN.md §4): `value` of `metric` in `month`, from
     metric: String, segment: String, region: String, month: String, value: i64,
     baseline_month: String, baseline_value: i64,
 });
+row!(/// Sign-in protection (issue #4): lockouts, session lifetime, password hashing time.
+    RawSecurity => SecurityRule {
+    login_failures_per_username: u32, login_failures_per_ip: u32, failure_window_minutes: u32,
+    lockout_minutes: u32, session_hours: u32, min_password_length: u32,
+    argon2_target_ms: u32,
+});
 row!(/// Rounding of fractional rupiah.
     RawRounding => RoundingRule { mode: Rounding });
 row!(/// Overpayment handling.
@@ -201,6 +211,8 @@ struct RawFile {
     #[serde(default)]
     rounding: Vec<RawRounding>,
     #[serde(default)]
+    security: Vec<RawSecurity>,
+    #[serde(default)]
     overpayment: Vec<RawOverpayment>,
     #[serde(default)]
     holiday: Vec<RawHoliday>,
@@ -232,6 +244,7 @@ pub struct RuleSet {
     pub payment_periods: Vec<PaymentPeriods>,
     pub targets: Vec<Target>,
     pub rounding: Vec<RoundingRule>,
+    pub security: Vec<SecurityRule>,
     pub overpayment: Vec<OverpaymentRule>,
     pub holidays: Vec<Holiday>,
     pub occupations: Vec<Occupation>,
@@ -339,6 +352,8 @@ impl RuleSet {
                 .extend(cook_all(name, raw.payment_periods, RawPeriods::cook)?);
             rs.rounding
                 .extend(cook_all(name, raw.rounding, RawRounding::cook)?);
+            rs.security
+                .extend(cook_all(name, raw.security, RawSecurity::cook)?);
             for t in cook_all(name, raw.target, RawTarget::cook)? {
                 for (field, v) in [("month", &t.month), ("baseline_month", &t.baseline_month)] {
                     if Month::parse(v).is_err() {
@@ -515,6 +530,12 @@ impl RuleSet {
             |r| r.provenance.period,
         )?;
         no_overlap(
+            "security",
+            &self.security,
+            |_| "security".into(),
+            |r| r.provenance.period,
+        )?;
+        no_overlap(
             "overpayment",
             &self.overpayment,
             |_| "overpayment".into(),
@@ -619,6 +640,11 @@ impl RuleSet {
         Self::in_force(&self.rounding, m, |r| &r.provenance)
             .map(|r| r.mode)
             .unwrap_or(Rounding::HalfUp)
+    }
+
+    /// The sign-in protection in force in `m`.
+    pub fn security(&self, m: Month) -> Option<&SecurityRule> {
+        Self::in_force(&self.security, m, |r| &r.provenance)
     }
 
     pub fn is_holiday(&self, d: Date) -> bool {

@@ -1,6 +1,7 @@
 //! `/api/v1`: the participant registry, regions and contribution quotes.
 
 use crate::AppState;
+use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, FieldErrorBody};
 use axum::Json;
 use axum::Router;
@@ -9,6 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
+use cakupan_domain::access::{Action, Resource};
 use cakupan_domain::month::format_date;
 use cakupan_domain::quote::{QuoteRequest, quote};
 use cakupan_domain::registration::{Context, FIELDS, HeirInput, RegistrationInput, validate};
@@ -22,6 +24,11 @@ use utoipa::{OpenApi, ToSchema};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route(
+            "/sessions",
+            post(crate::sessions::login).delete(crate::sessions::logout),
+        )
+        .route("/me", get(crate::sessions::me))
         .route("/participants", post(register))
         .route("/participants/lookup", post(lookup))
         .route("/participants/by-kpj/{kpj}", get(by_kpj))
@@ -45,6 +52,9 @@ pub fn routes() -> Router<AppState> {
     ),
     paths(
         healthz,
+        crate::sessions::login,
+        crate::sessions::logout,
+        crate::sessions::me,
         register,
         lookup,
         by_kpj,
@@ -74,10 +84,29 @@ pub fn routes() -> Router<AppState> {
         ActiveReportRow,
         TargetBody,
         TargetReportBody,
-        MonthValue
-    ))
+        MonthValue,
+        crate::sessions::LoginBody,
+        crate::sessions::SessionBody,
+        crate::sessions::MeBody
+    )),
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
+
+/// Declares the bearer-token scheme in the OpenAPI document.
+#[derive(Debug)]
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
 
 async fn openapi() -> impl IntoResponse {
     Json(ApiDoc::openapi())
@@ -351,6 +380,7 @@ pub struct RegisterResponse {
               (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn register(
     State(st): State<AppState>,
+    caller: Caller,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     let input = registration_input(&body)?;
@@ -360,6 +390,14 @@ pub async fn register(
         today: (st.today)(),
     };
     let (reg, warnings) = validate(&ctx, &input)?;
+    caller.allow(
+        Action::Register,
+        &Resource::Participant {
+            village: reg.village,
+            agent_code: reg.agent_code.clone(),
+            nik: reg.nik.to_string(),
+        },
+    )?;
     let (status, outcome, id) = match st.store.register(&st.rules, &reg).await? {
         Outcome::Created { id, .. } => (StatusCode::CREATED, "created", id),
         Outcome::Existing { id, .. } => (StatusCode::OK, "existing", id),
@@ -370,6 +408,18 @@ pub async fn register(
     let p = st.store.participant(id).await?.ok_or_else(|| {
         ApiError::Internal("registered participant could not be read back".into())
     })?;
+    caller
+        .audit(
+            &st,
+            if outcome == "created" {
+                "participant.register"
+            } else {
+                "participant.read"
+            },
+            format!("participant:{id}"),
+            "enrolment",
+        )
+        .await?;
     Ok((
         status,
         Json(RegisterResponse {
@@ -391,17 +441,39 @@ pub struct LookupBody {
     responses((status = 200, body = [ParticipantBody]), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn lookup(
     State(st): State<AppState>,
+    caller: Caller,
     body: Bytes,
 ) -> Result<Json<Vec<ParticipantBody>>, ApiError> {
     let b: LookupBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("the body must be {{\"nik\": \"…\"}}: {e}")))?;
     let nik = Nik::parse(&b.nik)
         .map_err(|e| ApiError::Invalid(FieldError::new("nik", e.rule(), e.to_string()).into()))?;
-    let ps = st.store.participants_by_nik(nik).await?;
+    // Only the participations the caller may see; none reads like an unknown NIK.
+    let ps: Vec<Participant> = st
+        .store
+        .participants_by_nik(nik)
+        .await?
+        .into_iter()
+        .filter(|p| {
+            caller
+                .allow_personal(Action::ReadPersonal, p, ApiError::NotFound(String::new()))
+                .is_ok()
+        })
+        .collect();
     if ps.is_empty() {
         return Err(ApiError::NotFound(
             "no participant is registered with this NIK".into(),
         ));
+    }
+    for p in &ps {
+        caller
+            .audit(
+                &st,
+                "participant.read",
+                format!("participant:{}", p.id),
+                "service",
+            )
+            .await?;
     }
     Ok(Json(ps.iter().map(|p| view(&st, p)).collect()))
 }
@@ -411,15 +483,30 @@ pub async fn lookup(
     responses((status = 200, body = ParticipantBody), (status = 404, body = ErrorBody)))]
 pub async fn by_kpj(
     State(st): State<AppState>,
+    caller: Caller,
     Path(kpj): Path<String>,
 ) -> Result<Json<ParticipantBody>, ApiError> {
-    match st.store.participant_by_kpj(&kpj).await? {
-        Some(p) => Ok(Json(view(&st, &p))),
-        None => Err(ApiError::NotFound(format!(
+    let not_found = || {
+        ApiError::NotFound(format!(
             "no participant has KPJ {}",
             kpj.chars().take(20).collect::<String>()
-        ))),
-    }
+        ))
+    };
+    let p = st
+        .store
+        .participant_by_kpj(&kpj)
+        .await?
+        .ok_or_else(not_found)?;
+    caller.allow_personal(Action::ReadPersonal, &p, not_found())?;
+    caller
+        .audit(
+            &st,
+            "participant.read",
+            format!("participant:{}", p.id),
+            "service",
+        )
+        .await?;
+    Ok(Json(view(&st, &p)))
 }
 
 /// Get a participant by id.
@@ -427,15 +514,24 @@ pub async fn by_kpj(
     responses((status = 200, body = ParticipantBody), (status = 404, body = ErrorBody), (status = 400, body = ErrorBody)))]
 pub async fn by_id(
     State(st): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ParticipantBody>, ApiError> {
     let id: i64 = id.parse().map_err(|_| {
         ApiError::Invalid(FieldError::new("id", "id.integer", "id must be a whole number").into())
     })?;
-    match st.store.participant(id).await? {
-        Some(p) => Ok(Json(view(&st, &p))),
-        None => Err(ApiError::NotFound(format!("no participant has id {id}"))),
-    }
+    let not_found = || ApiError::NotFound(format!("no participant has id {id}"));
+    let p = st.store.participant(id).await?.ok_or_else(not_found)?;
+    caller.allow_personal(Action::ReadPersonal, &p, not_found())?;
+    caller
+        .audit(
+            &st,
+            "participant.read",
+            format!("participant:{id}"),
+            "service",
+        )
+        .await?;
+    Ok(Json(view(&st, &p)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -712,6 +808,7 @@ fn opt_text(v: &Option<String>) -> String {
               (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn post_handler(
     State(st): State<AppState>,
+    caller: Caller,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     use cakupan_store::ledger::{NewPosting, PostingOutcome, TerminationReason};
@@ -791,6 +888,55 @@ pub async fn post_handler(
             ));
         }
     };
+    // The participation the posting concerns, to authorise it. One the caller may not touch
+    // reads exactly like one that is not registered; an unknown one is left to the ledger's
+    // own checks, which name the field.
+    let concerned = match &posting {
+        NewPosting::Contribution(pay) => st
+            .store
+            .participants_by_nik(pay.nik)
+            .await?
+            .into_iter()
+            .find(|p| p.registration.segment == pay.segment),
+        NewPosting::Termination { nik, segment, .. } => st
+            .store
+            .participants_by_nik(*nik)
+            .await?
+            .into_iter()
+            .find(|p| p.registration.segment == *segment),
+        NewPosting::Reversal { target, .. } => match st.store.participant_of_posting(target).await?
+        {
+            Some(id) => st.store.participant(id).await?,
+            None => None,
+        },
+    };
+    let hidden = || {
+        let (field, rule, message) = match &posting {
+            NewPosting::Reversal { target, .. } => (
+                "reverses",
+                "reverses.unknown",
+                format!("no posting has reference {target}"),
+            ),
+            _ => (
+                "nik",
+                "nik.not_registered",
+                "no participation is registered for this NIK in this segment".to_string(),
+            ),
+        };
+        ApiError::Invalid(FieldError::new(field, rule, message).into())
+    };
+    match &concerned {
+        Some(p) => caller.allow_personal(Action::Post, p, hidden())?,
+        // Nothing to touch: only roles that may post at all get the ledger's own answer.
+        None => caller.allow(
+            Action::Post,
+            &Resource::Participant {
+                village: caller.who.region,
+                agent_code: caller.who.agent_code.clone(),
+                nik: caller.who.nik.clone().unwrap_or_default(),
+            },
+        )?,
+    }
     let (status, outcome, id, participant_id) = match st.store.post(&st.rules, &posting).await? {
         PostingOutcome::Posted { id, participant_id } => {
             (StatusCode::CREATED, "posted", id, participant_id)
@@ -799,6 +945,14 @@ pub async fn post_handler(
             (StatusCode::OK, "existing", id, participant_id)
         }
     };
+    caller
+        .audit(
+            &st,
+            &format!("posting.{}", posting.kind()),
+            format!("participant:{participant_id}"),
+            "contribution",
+        )
+        .await?;
     Ok((
         status,
         Json(PostingResponse {
@@ -833,6 +987,7 @@ pub struct RangeParams {
     responses((status = 200, body = [CoverageMonth]), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn coverage(
     State(st): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Query(q): Query<RangeParams>,
 ) -> Result<Json<Vec<CoverageMonth>>, ApiError> {
@@ -840,11 +995,9 @@ pub async fn coverage(
     let id: i64 = id.parse().map_err(|_| {
         ApiError::Invalid(FieldError::new("id", "id.integer", "id must be a whole number").into())
     })?;
-    let p = st
-        .store
-        .participant(id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no participant has id {id}")))?;
+    let not_found = || ApiError::NotFound(format!("no participant has id {id}"));
+    let p = st.store.participant(id).await?.ok_or_else(not_found)?;
+    caller.allow_personal(Action::ReadPersonal, &p, not_found())?;
     let reg = &p.registration;
     let month_of = |v: &Option<String>, field: &str, default: Month| -> Result<Month, ApiError> {
         match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -868,6 +1021,14 @@ pub async fn coverage(
             .into(),
         ));
     }
+    caller
+        .audit(
+            &st,
+            "participant.coverage",
+            format!("participant:{id}"),
+            "service",
+        )
+        .await?;
     let ledger = st.store.ledger(p.id).await?;
     let facts = cakupan_store::ledger::facts(reg.segment, Month::of(reg.registered_on), &ledger);
     let months = series(&st.rules, &facts, from, to).map_err(|e| ApiError::Invalid(e.into()))?;
@@ -922,6 +1083,7 @@ pub struct ActiveReportRow {
     responses((status = 200, body = [ActiveReportRow]), (status = 422, body = ErrorBody)))]
 pub async fn report_active(
     State(st): State<AppState>,
+    caller: Caller,
     Query(q): Query<ReportParams>,
 ) -> Result<Json<Vec<ActiveReportRow>>, ApiError> {
     let invalid = |f: &str, rule: &'static str, m: String| {
@@ -953,10 +1115,12 @@ pub async fn report_active(
             )
         })?;
     let within = match q.region.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        None => RegionCode::NATION,
+        // Without a region: the caller's whole area.
+        None => caller.who.region,
         Some(r) => RegionCode::parse(r)
             .map_err(|e| invalid("region", "region_code.format", format!("region {e}")))?,
     };
+    caller.allow(Action::ReadAggregates, &Resource::Region(within))?;
     if within != RegionCode::NATION && within.level() >= level {
         return Err(invalid(
             "by",
@@ -1091,15 +1255,19 @@ fn region_param(
     responses((status = 200, body = [TargetBody]), (status = 422, body = ErrorBody)))]
 pub async fn list_targets(
     State(st): State<AppState>,
+    caller: Caller,
     Query(q): Query<TargetParams>,
 ) -> Result<Json<Vec<TargetBody>>, ApiError> {
     let only = region_param(&st.regions, q.region.as_deref())?;
+    // Without a region: the targets inside the caller's area.
+    let area = only.unwrap_or(caller.who.region);
+    caller.allow(Action::ReadAggregates, &Resource::Region(area))?;
     Ok(Json(
         st.store
             .targets()
             .await?
             .iter()
-            .filter(|t| only.is_none_or(|r| t.region == r))
+            .filter(|t| only.is_none_or(|r| t.region == r) && area.contains(t.region))
             .map(|t| target_body(&st.regions, t))
             .collect(),
     ))
@@ -1142,9 +1310,11 @@ pub struct TargetReportBody {
     responses((status = 200, body = TargetReportBody), (status = 422, body = ErrorBody)))]
 pub async fn report_target(
     State(st): State<AppState>,
+    caller: Caller,
     Query(q): Query<TargetParams>,
 ) -> Result<Json<TargetReportBody>, ApiError> {
-    let region = region_param(&st.regions, q.region.as_deref())?.unwrap_or(RegionCode::NATION);
+    let region = region_param(&st.regions, q.region.as_deref())?.unwrap_or(caller.who.region);
+    caller.allow(Action::ReadAggregates, &Resource::Region(region))?;
     let now = match q.month.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => Month::of((st.today)()),
         Some(m) => Month::parse(m).map_err(|e| {

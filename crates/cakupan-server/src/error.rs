@@ -21,6 +21,15 @@ pub enum ApiError {
         message: String,
     },
     Internal(String),
+    /// 401: no valid session.
+    Unauthenticated(String),
+    /// 403: signed in, but the role or area does not allow this.
+    Forbidden(String),
+    /// 429: too many failed sign-ins; try again after `retry_after_secs`.
+    TooManyAttempts {
+        message: String,
+        retry_after_secs: u64,
+    },
 }
 
 /// One problem with one field.
@@ -132,6 +141,44 @@ impl IntoResponse for ApiError {
                     existing_kpj: None,
                 },
             ),
+            ApiError::Unauthenticated(m) => (
+                StatusCode::UNAUTHORIZED,
+                ErrorBody {
+                    error: "unauthenticated".into(),
+                    message: m,
+                    errors: vec![],
+                    existing_kpj: None,
+                },
+            ),
+            ApiError::Forbidden(m) => (
+                StatusCode::FORBIDDEN,
+                ErrorBody {
+                    error: "forbidden".into(),
+                    message: m,
+                    errors: vec![],
+                    existing_kpj: None,
+                },
+            ),
+            ApiError::TooManyAttempts {
+                message,
+                retry_after_secs,
+            } => {
+                let body = ErrorBody {
+                    error: "too_many_attempts".into(),
+                    message,
+                    errors: vec![],
+                    existing_kpj: None,
+                };
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(
+                        axum::http::header::RETRY_AFTER,
+                        retry_after_secs.to_string(),
+                    )],
+                    Json(body),
+                )
+                    .into_response();
+            }
         };
         (status, Json(body)).into_response()
     }

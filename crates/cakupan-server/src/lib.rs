@@ -1,11 +1,15 @@
 //! Cakupan's HTTP server: `/healthz` and the JSON API under `/api/v1`, with its OpenAPI
 //! document at `/api/v1/openapi.json`.
 //!
-//! Every error is JSON naming the field and the rule (see [`error::ApiError`]). Personal data
-//! in responses is masked (NIK and phone); role-based access arrives with accounts.
+//! Every error is JSON naming the field and the rule (see [`error::ApiError`]). Every route
+//! but the public ones (health, OpenAPI, regions, quotes, the front page, sign-in) needs a
+//! session, and each is decided by `cakupan_domain::access::authorize` (see docs/security.md).
+//! Personal data in responses is masked (NIK and phone); reads and changes are audited.
 
 pub mod api;
+pub mod auth;
 pub mod error;
+pub mod sessions;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -26,6 +30,8 @@ pub struct AppState {
     pub rules: Arc<RuleSet>,
     /// Today's date for validation; a function so tests can fix it.
     pub today: fn() -> time::Date,
+    /// Password hashing cost, sign-in limits and lockouts.
+    pub auth: Arc<auth::Auth>,
 }
 
 /// Today's date in Western Indonesia Time (UTC+7), where most participants live.
@@ -103,9 +109,12 @@ async fn index(
 
 /// Serves until Ctrl-C or SIGTERM.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown())
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
 }
 
 async fn shutdown() {

@@ -721,6 +721,164 @@ impl Store for PgStore {
         .collect()
     }
 
+    async fn participant_of_posting(&self, reference: &str) -> Result<Option<i64>> {
+        sqlx::query_scalar("SELECT participant_id FROM postings WHERE reference = $1")
+            .bind(reference)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)
+    }
+
+    async fn create_user(&self, u: &cakupan_store::accounts::NewUser, now: i64) -> Result<i64> {
+        let r = sqlx::query_scalar(
+            "INSERT INTO users (username, password_hash, role, region, agent_code, nik, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(u.username.as_str())
+        .bind(u.password_hash.as_str())
+        .bind(u.role.as_str())
+        .bind(u.region.to_string())
+        .bind(u.agent_code.as_deref())
+        .bind(u.nik.as_deref())
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await;
+        match r {
+            Ok(id) => Ok(id),
+            Err(e)
+                if e.as_database_error()
+                    .is_some_and(|d| d.is_unique_violation()) =>
+            {
+                Err(cakupan_store::username_taken(&u.username))
+            }
+            Err(e) => Err(db(e)),
+        }
+    }
+
+    async fn user_by_username(
+        &self,
+        username: &str,
+    ) -> Result<Option<cakupan_store::accounts::UserRow>> {
+        sqlx::query(
+            "SELECT id, username, password_hash, role, region, agent_code, nik, disabled
+             FROM users WHERE username = $1",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(cakupan_store::rows::user)
+        .transpose()
+    }
+
+    async fn count_users(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(n as u64)
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn session_user(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<cakupan_store::accounts::UserRow>> {
+        sqlx::query(
+            "SELECT u.id, u.username, u.password_hash, u.role, u.region, u.agent_code, u.nik, u.disabled
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled = false",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(cakupan_store::rows::user)
+        .transpose()
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn append_audit(&self, entries: &[cakupan_store::accounts::AuditEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // One chain, one order: appends queue on this lock.
+        sqlx::query("SELECT pg_advisory_xact_lock(4244, 0)")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let last: Option<(i64, String)> =
+            sqlx::query_as("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        for r in cakupan_store::accounts::link(last, entries) {
+            sqlx::query(
+                "INSERT INTO audit (id, at, actor, role, action, record, request_id, purpose, prev_hash, hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(r.id)
+            .bind(r.entry.at)
+            .bind(&r.entry.actor)
+            .bind(&r.entry.role)
+            .bind(&r.entry.action)
+            .bind(&r.entry.record)
+            .bind(&r.entry.request_id)
+            .bind(&r.entry.purpose)
+            .bind(&r.prev_hash)
+            .bind(&r.hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn audit_log(&self) -> Result<Vec<cakupan_store::accounts::AuditRecord>> {
+        sqlx::query(
+            "SELECT id, at, actor, role, action, record, request_id, purpose, prev_hash, hash FROM audit ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(cakupan_store::rows::audit)
+        .collect()
+    }
+
     async fn rebuild_counters(&self, rules: &RuleSet) -> Result<u64> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         // Writers take row locks on people, participants and counters: a SHARE lock on the

@@ -2,6 +2,7 @@
 //! it returns and its errors. Backends live in their own crates (`cakupan-store-sqlite`,
 //! `cakupan-store-postgres`); one contract test suite runs against both.
 
+pub mod accounts;
 pub mod ledger;
 pub mod targets;
 
@@ -174,6 +175,43 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Every stored target, ordered by metric, segment, region and month.
     async fn targets(&self) -> Result<Vec<TargetRecord>>;
+
+    /// The participant a posting concerns (to authorise a reversal before it is posted).
+    async fn participant_of_posting(&self, reference: &str) -> Result<Option<i64>>;
+
+    /// Creates a user; a taken username is [`StoreError::Rejected`] naming `username`.
+    async fn create_user(&self, user: &accounts::NewUser, now: i64) -> Result<i64>;
+    async fn user_by_username(&self, username: &str) -> Result<Option<accounts::UserRow>>;
+    async fn count_users(&self) -> Result<u64>;
+    /// Stores a session by the SHA-256 of its token (unix seconds).
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()>;
+    /// The user of an unexpired session of an enabled account.
+    async fn session_user(&self, token_hash: &str, now: i64) -> Result<Option<accounts::UserRow>>;
+    /// Ends a session (logout); ending one that is gone is not an error.
+    async fn delete_session(&self, token_hash: &str) -> Result<()>;
+
+    /// Appends entries to the hash-chained audit log, in order, in one transaction.
+    async fn append_audit(&self, entries: &[accounts::AuditEntry]) -> Result<()>;
+    /// The whole audit log in id order (for `cakupan audit verify`).
+    async fn audit_log(&self) -> Result<Vec<accounts::AuditRecord>>;
+}
+
+/// The error for a taken username.
+pub fn username_taken(username: &str) -> StoreError {
+    StoreError::Rejected(
+        cakupan_domain::FieldError::new(
+            "username",
+            "username.taken",
+            format!("the username {username} is already in use"),
+        )
+        .into(),
+    )
 }
 
 /// Checks every target of a batch before any is stored.
@@ -546,6 +584,59 @@ pub mod rows {
             basis: row.try_get(7).map_err(db)?,
             source: row.try_get(8).map_err(db)?,
         })
+    }
+
+    /// A user: id, username, password_hash, role, region, agent_code, nik, disabled.
+    pub fn user<'r, R>(row: &'r R) -> Result<super::accounts::UserRow>
+    where
+        R: Row,
+        usize: ColumnIndex<R>,
+        i64: Decode<'r, R::Database> + Type<R::Database>,
+        bool: Decode<'r, R::Database> + Type<R::Database>,
+        String: Decode<'r, R::Database> + Type<R::Database>,
+        Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        let f = || -> Result<super::accounts::UserRow, sqlx::Error> {
+            Ok(super::accounts::UserRow {
+                id: row.try_get(0)?,
+                username: row.try_get(1)?,
+                password_hash: row.try_get(2)?,
+                role: row.try_get(3)?,
+                region: row.try_get(4)?,
+                agent_code: row.try_get(5)?,
+                nik: row.try_get(6)?,
+                disabled: row.try_get(7)?,
+            })
+        };
+        f().map_err(db)
+    }
+
+    /// An audit record: id, at, actor, role, action, record, request_id, purpose, prev_hash,
+    /// hash.
+    pub fn audit<'r, R>(row: &'r R) -> Result<super::accounts::AuditRecord>
+    where
+        R: Row,
+        usize: ColumnIndex<R>,
+        i64: Decode<'r, R::Database> + Type<R::Database>,
+        String: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        let f = || -> Result<super::accounts::AuditRecord, sqlx::Error> {
+            Ok(super::accounts::AuditRecord {
+                id: row.try_get(0)?,
+                entry: super::accounts::AuditEntry {
+                    at: row.try_get(1)?,
+                    actor: row.try_get(2)?,
+                    role: row.try_get(3)?,
+                    action: row.try_get(4)?,
+                    record: row.try_get(5)?,
+                    request_id: row.try_get(6)?,
+                    purpose: row.try_get(7)?,
+                },
+                prev_hash: row.try_get(8)?,
+                hash: row.try_get(9)?,
+            })
+        };
+        f().map_err(db)
     }
 
     pub fn heir<'r, R>(row: &'r R) -> Result<HeirRow>

@@ -11,6 +11,7 @@ mod import;
 mod ledger_cmd;
 mod store;
 mod target_cmd;
+mod user_cmd;
 
 use anyhow::{Context as _, Result, bail};
 use cakupan_domain::month::{format_date, parse_date};
@@ -107,6 +108,16 @@ enum Command {
         /// writers (after an upgrade that adds a counter, or to mend a difference).
         #[arg(long)]
         repair: bool,
+    },
+    /// Accounts: add users, tune the password-hashing cost.
+    User {
+        #[command(subcommand)]
+        command: user_cmd::UserCommand,
+    },
+    /// The audit log of personal-data reads and changes.
+    Audit {
+        #[command(subcommand)]
+        command: user_cmd::AuditCommand,
     },
     /// Coverage targets: list, set, allocate down the region tree.
     Target {
@@ -590,6 +601,14 @@ async fn run(cli: Cli) -> Result<()> {
             let store = open_store(&cli.global, &reference).await?;
             target_cmd::report_target(store.as_ref(), &reference, region, month, json).await
         }
+        Command::User { command } => {
+            let store = open_store(&cli.global, &reference).await?;
+            user_cmd::run(store.as_ref(), &reference, command).await
+        }
+        Command::Audit { command } => {
+            let store = open_store(&cli.global, &reference).await?;
+            user_cmd::audit(store.as_ref(), command).await
+        }
         Command::Target { command } => {
             let store = open_store(&cli.global, &reference).await?;
             target_cmd::run(store.as_ref(), &reference, command).await
@@ -811,11 +830,18 @@ async fn serve(store: Arc<dyn Store>, reference: &Reference, listen: &str) -> Re
         "Cakupan ({} store) listening on http://{addr}  (API: /api/v1, OpenAPI: /api/v1/openapi.json)",
         store.backend()
     );
+    let auth = Arc::new(user_cmd::auth(reference)?);
+    if store.count_users().await? == 0 {
+        eprintln!(
+            "No accounts yet: create the first administrator with `cakupan user add --username <name> --role admin` (its password is generated and shown once)."
+        );
+    }
     let state = AppState {
         store,
         regions: reference.regions.clone(),
         rules: reference.rules.clone(),
         today: today_wib,
+        auth,
     };
     cakupan_server::serve(listener, state).await?;
     Ok(())
@@ -845,6 +871,25 @@ async fn demo(
         simulate(store.clone(), reference, participants, 96, 2026).await?;
     } else {
         eprintln!("{url} already holds {have} participants; serving them.");
+    }
+    if store.count_users().await? == 0 {
+        // The demo's own administrator, with a generated password shown once.
+        let auth = user_cmd::auth(reference)?;
+        let pw = user_cmd::add_user(
+            store.as_ref(),
+            reference,
+            &auth,
+            "admin",
+            "admin",
+            None,
+            None,
+            None,
+            None,
+        )
+        .await?;
+        eprintln!(
+            "Demo administrator: username admin, password {pw} (shown once; sign in at POST /api/v1/sessions)"
+        );
     }
     if no_serve {
         return Ok(());

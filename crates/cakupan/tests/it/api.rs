@@ -8,19 +8,90 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-async fn app() -> (axum::Router, harness::TestDb) {
+/// The router on a fresh SQLite store, with an administrator signed in.
+pub struct App {
+    pub router: axum::Router,
+    /// The administrator's bearer token; `call` sends it.
+    pub token: String,
+    pub store: std::sync::Arc<dyn cakupan_store::Store>,
+}
+
+fn auth() -> std::sync::Arc<cakupan_server::auth::Auth> {
+    let policy = harness::rules().security.first().unwrap().clone();
+    std::sync::Arc::new(cakupan_server::auth::Auth::new(
+        cakupan_server::auth::Cost::TEST_ONLY,
+        policy,
+    ))
+}
+
+async fn app() -> (App, harness::TestDb) {
     let db = harness::sqlite(true).await;
+    let auth = auth();
     let state = AppState {
         store: db.store.clone(),
         regions: harness::regions().clone(),
         rules: harness::rules().clone(),
         today: harness::today,
+        auth: auth.clone(),
     };
-    (router(state), db)
+    let router = router(state);
+    let mut app = App {
+        router,
+        token: String::new(),
+        store: db.store.clone(),
+    };
+    app.token = user(&app, &auth, "admin", "admin", None, None, None).await;
+    (app, db)
 }
 
-async fn call(
-    app: &axum::Router,
+/// Creates a user and signs them in through the API: their token.
+async fn user(
+    app: &App,
+    auth: &cakupan_server::auth::Auth,
+    username: &str,
+    role: &str,
+    region: Option<&str>,
+    agent_code: Option<&str>,
+    nik: Option<&str>,
+) -> String {
+    let password = format!("{username}-password-123");
+    app.store
+        .create_user(
+            &cakupan_store::accounts::NewUser {
+                username: username.into(),
+                password_hash: auth.hash_password(&password).unwrap(),
+                role: cakupan_domain::access::Role::parse(role).unwrap(),
+                region: region
+                    .map(|r| cakupan_domain::RegionCode::parse(r).unwrap())
+                    .unwrap_or(cakupan_domain::RegionCode::NATION),
+                agent_code: agent_code.map(String::from),
+                nik: nik.map(String::from),
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    let (s, v) = call_as(
+        app,
+        None,
+        "POST",
+        "/api/v1/sessions",
+        Some(json!({"username": username, "password": password}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    v["token"].as_str().unwrap().to_string()
+}
+
+/// A request as the administrator.
+async fn call(app: &App, method: &str, uri: &str, body: Option<String>) -> (StatusCode, Value) {
+    call_as(app, Some(&app.token.clone()), method, uri, body).await
+}
+
+/// A request with the given bearer token (or none).
+async fn call_as(
+    app: &App,
+    token: Option<&str>,
     method: &str,
     uri: &str,
     body: Option<String>,
@@ -29,7 +100,11 @@ async fn call(
     if body.is_some() {
         req = req.header("content-type", "application/json");
     }
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
     let resp = app
+        .router
         .clone()
         .oneshot(
             req.body(body.map(Body::from).unwrap_or_else(Body::empty))
@@ -420,5 +495,418 @@ async fn target_report_and_targets() {
     let (s, v) = call(&app, "GET", "/api/v1/reports/target?month=2026-13", None).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(v["errors"][0]["field"], "month");
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn sign_in_sign_out_and_lockout() {
+    let (app, db) = app().await;
+    // Public routes need no session; protected ones do.
+    for uri in [
+        "/healthz",
+        "/api/v1/openapi.json",
+        "/api/v1/regions/32.73.01.1001",
+        "/api/v1/quote?segment=BPU&income_base=1000000&programs=JKK%2BJKM&month=2026-05&occupation=84",
+    ] {
+        let (s, v) = call_as(&app, None, "GET", uri, None).await;
+        assert_eq!(s, StatusCode::OK, "{uri}: {v}");
+    }
+    let (s, v) = call_as(&app, None, "GET", "/api/v1/participants/1", None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(v["error"], "unauthenticated");
+    let (s, _) = call_as(&app, Some("not-a-token"), "GET", "/api/v1/me", None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, v) = call(&app, "GET", "/api/v1/me", None).await;
+    assert_eq!((s, v["role"].as_str()), (StatusCode::OK, Some("admin")));
+    // Wrong password and unknown user: the same answer.
+    let login = |u: &str, p: &str| json!({"username": u, "password": p}).to_string();
+    let (s1, v1) = call_as(
+        &app,
+        None,
+        "POST",
+        "/api/v1/sessions",
+        Some(login("admin", "wrong")),
+    )
+    .await;
+    let (s2, v2) = call_as(
+        &app,
+        None,
+        "POST",
+        "/api/v1/sessions",
+        Some(login("nobody", "wrong")),
+    )
+    .await;
+    assert_eq!(
+        (s1, s2),
+        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
+    );
+    assert_eq!(v1["message"], v2["message"]);
+    // Five failures for one username lock it, even with the right password, with a clear
+    // message and Retry-After.
+    for _ in 0..4 {
+        call_as(
+            &app,
+            None,
+            "POST",
+            "/api/v1/sessions",
+            Some(login("admin", "wrong")),
+        )
+        .await;
+    }
+    let (s, v) = call_as(
+        &app,
+        None,
+        "POST",
+        "/api/v1/sessions",
+        Some(login("admin", "admin-password-123")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("try again in 15 minute(s)"),
+        "{v}"
+    );
+    // Signing out ends the session at once.
+    let (s, _) = call(&app, "DELETE", "/api/v1/sessions", None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = call(&app, "GET", "/api/v1/me", None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // The store keeps only the token's hash.
+    let audit = app.store.audit_log().await.unwrap();
+    assert!(audit.iter().any(|r| r.entry.action == "session.logout"));
+    assert_eq!(
+        cakupan_store::accounts::verify_chain(&audit),
+        Ok(audit.len() as u64)
+    );
+    db.finish().await;
+}
+
+/// Every route of the OpenAPI document, for every role, against the matrix of
+/// docs/security.md: allowed, or refused (403; or, for one participant's data, an answer that
+/// reads like absence: 404, or 422 nik.not_registered for postings).
+#[tokio::test]
+async fn every_route_for_every_role() {
+    let (app, db) = app().await;
+    let auth = auth();
+    let defaults = cakupan_store::targets::from_rules(harness::rules()).unwrap();
+    app.store.set_targets(&defaults, false).await.unwrap();
+    // P1: enrolled by agent PRS-32-0001 in 32.73.01.1001; P2: in Cilacap (33.01).
+    let (s, v) = call(
+        &app,
+        "POST",
+        "/api/v1/participants",
+        Some(body().to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let p1 = v["participant"]["id"].as_i64().unwrap();
+    let kpj1 = v["participant"]["kpj"].as_str().unwrap().to_string();
+    let mut b2 = body();
+    b2["nik"] = json!("3301015203900004");
+    b2["village_code"] = json!("33.01.01.2001");
+    b2["channel"] = json!("self");
+    b2["agent_code"] = json!("");
+    let (s, v) = call(&app, "POST", "/api/v1/participants", Some(b2.to_string())).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let p2 = v["participant"]["id"].as_i64().unwrap();
+    let tokens = [
+        ("admin", app.token.clone()),
+        (
+            "analyst",
+            user(&app, &auth, "ana", "analyst", None, None, None).await,
+        ),
+        (
+            "branch_officer",
+            user(
+                &app,
+                &auth,
+                "bandung",
+                "branch_officer",
+                Some("32.73"),
+                None,
+                None,
+            )
+            .await,
+        ),
+        (
+            "agent",
+            user(
+                &app,
+                &auth,
+                "agen",
+                "agent",
+                Some("32.73.01"),
+                Some("PRS-32-0001"),
+                None,
+            )
+            .await,
+        ),
+        (
+            "village_official",
+            user(
+                &app,
+                &auth,
+                "lurah",
+                "village_official",
+                Some("32.73.01.1001"),
+                None,
+                None,
+            )
+            .await,
+        ),
+        (
+            "participant",
+            user(
+                &app,
+                &auth,
+                "siti",
+                "participant",
+                None,
+                None,
+                Some("3273015203900003"),
+            )
+            .await,
+        ),
+    ];
+    let mut registered = 0;
+    let new_person = |n: u32| {
+        let mut b = body();
+        b["nik"] = json!(format!("327301520390{:04}", 10 + n));
+        b.to_string()
+    };
+    let pay = |r: &str| {
+        json!({"kind": "contribution", "reference": r, "nik": "3273015203900003", "segment": "BPU",
+               "first_month": "2026-05", "months": 1, "amount": 8400, "channel": "bank",
+               "paid_on": "2026-05-10"})
+        .to_string()
+    };
+    // (method, route template, allowed roles)
+    use std::collections::BTreeSet;
+    let all = [
+        "admin",
+        "analyst",
+        "branch_officer",
+        "agent",
+        "village_official",
+        "participant",
+    ];
+    let cases: Vec<(&str, &str, Vec<&str>)> = vec![
+        (
+            "POST",
+            "/api/v1/participants",
+            vec!["admin", "branch_officer", "agent"],
+        ),
+        (
+            "POST",
+            "/api/v1/participants/lookup",
+            vec!["admin", "branch_officer", "agent", "participant"],
+        ),
+        (
+            "GET",
+            "/api/v1/participants/by-kpj/{kpj}",
+            vec!["admin", "branch_officer", "agent", "participant"],
+        ),
+        (
+            "GET",
+            "/api/v1/participants/{id}",
+            vec!["admin", "branch_officer", "agent", "participant"],
+        ),
+        (
+            "GET",
+            "/api/v1/participants/{id}/coverage",
+            vec!["admin", "branch_officer", "agent", "participant"],
+        ),
+        (
+            "POST",
+            "/api/v1/postings",
+            vec!["admin", "branch_officer", "agent"],
+        ),
+        (
+            "GET",
+            "/api/v1/reports/active",
+            vec!["admin", "analyst", "branch_officer", "agent"],
+        ),
+        (
+            "GET",
+            "/api/v1/reports/target",
+            vec![
+                "admin",
+                "analyst",
+                "branch_officer",
+                "agent",
+                "village_official",
+            ],
+        ),
+        (
+            "GET",
+            "/api/v1/targets",
+            vec!["admin", "analyst", "branch_officer", "agent"],
+        ),
+        ("GET", "/api/v1/me", all.to_vec()),
+        ("DELETE", "/api/v1/sessions", all.to_vec()),
+        ("POST", "/api/v1/sessions", all.to_vec()),
+        ("GET", "/healthz", all.to_vec()),
+        ("GET", "/api/v1/regions/{code}", all.to_vec()),
+        ("GET", "/api/v1/quote", all.to_vec()),
+    ];
+    // Every documented route is in the table.
+    let (_, doc) = call(&app, "GET", "/api/v1/openapi.json", None).await;
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .unwrap()
+                .keys()
+                .map(|m| (m.to_uppercase(), path.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let tested: BTreeSet<(String, String)> = cases
+        .iter()
+        .map(|(m, p, _)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(
+        documented, tested,
+        "routes documented vs routes in the matrix"
+    );
+    let setup = pay("SETUP-1");
+    let (s, v) = call(&app, "POST", "/api/v1/postings", Some(setup)).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    for (role, token) in &tokens {
+        for (method, route, allowed) in &cases {
+            if *route == "/api/v1/sessions" {
+                continue; // signing in and out: above and below
+            }
+            registered += 1;
+            let (uri, body): (String, Option<String>) = match *route {
+                "/api/v1/participants" => (route.to_string(), Some(new_person(registered))),
+                "/api/v1/participants/lookup" => (
+                    route.to_string(),
+                    Some(json!({"nik": "3273015203900003"}).to_string()),
+                ),
+                "/api/v1/participants/by-kpj/{kpj}" => (format!("/api/v1/participants/by-kpj/{kpj1}"), None),
+                "/api/v1/participants/{id}" => (format!("/api/v1/participants/{p1}"), None),
+                "/api/v1/participants/{id}/coverage" => {
+                    (format!("/api/v1/participants/{p1}/coverage"), None)
+                }
+                "/api/v1/postings" => (route.to_string(), Some(pay(&format!("P-{role}")))),
+                "/api/v1/reports/active" => (
+                    "/api/v1/reports/active?month=2026-05&by=village&region=32.73.01".into(),
+                    None,
+                ),
+                "/api/v1/reports/target" => (
+                    "/api/v1/reports/target?region=32.73.01.1001&month=2026-11".into(),
+                    None,
+                ),
+                "/api/v1/targets" => ("/api/v1/targets?region=32.73.01".into(), None),
+                "/api/v1/regions/{code}" => ("/api/v1/regions/32.73".into(), None),
+                "/api/v1/quote" => (
+                    "/api/v1/quote?segment=BPU&income_base=1000000&programs=JKK%2BJKM&month=2026-05&occupation=84".into(),
+                    None,
+                ),
+                other => (other.to_string(), None),
+            };
+            let token = if *route == "/api/v1/sessions" {
+                None
+            } else {
+                Some(token.as_str())
+            };
+            let (s, v) = call_as(&app, token, method, &uri, body).await;
+            let refused = s == StatusCode::FORBIDDEN
+                || s == StatusCode::NOT_FOUND
+                || (s == StatusCode::UNPROCESSABLE_ENTITY
+                    && v["errors"][0]["rule"] == "nik.not_registered");
+            if allowed.contains(role) {
+                assert!(
+                    s.is_success(),
+                    "{role} {method} {uri}: expected allowed, got {s} {v}"
+                );
+            } else {
+                assert!(
+                    refused,
+                    "{role} {method} {uri}: expected refused, got {s} {v}"
+                );
+            }
+        }
+        // Signing out works for every role.
+        let (s, _) = call_as(&app, Some(token), "DELETE", "/api/v1/sessions", None).await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "{role}");
+    }
+    // Scope: the branch officer of Kota Bandung never sees P2 (Cilacap), even by id.
+    let bandung = user(
+        &app,
+        &auth,
+        "bandung2",
+        "branch_officer",
+        Some("32.73"),
+        None,
+        None,
+    )
+    .await;
+    let (s, _) = call_as(
+        &app,
+        Some(&bandung),
+        "GET",
+        &format!("/api/v1/participants/{p2}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = call_as(
+        &app,
+        Some(&bandung),
+        "GET",
+        "/api/v1/reports/active?month=2026-05&by=regency&region=33",
+        None,
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "another province is outside a branch's area"
+    );
+    // An agent may only register people under their own agent code.
+    let agent = user(
+        &app,
+        &auth,
+        "agen2",
+        "agent",
+        Some("32.73.01"),
+        Some("PRS-32-0001"),
+        None,
+    )
+    .await;
+    let mut other = serde_json::from_str::<Value>(&new_person(900)).unwrap();
+    other["agent_code"] = json!("PRS-32-0009");
+    let (s, v) = call_as(
+        &app,
+        Some(&agent),
+        "POST",
+        "/api/v1/participants",
+        Some(other.to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    // Every personal read was audited, and the chain holds.
+    let audit = app.store.audit_log().await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.entry.actor == "siti" && r.entry.action == "participant.read")
+    );
+    assert!(
+        !audit
+            .iter()
+            .any(|r| r.entry.actor == "ana" && r.entry.action.starts_with("participant"))
+    );
+    assert_eq!(
+        cakupan_store::accounts::verify_chain(&audit),
+        Ok(audit.len() as u64)
+    );
     db.finish().await;
 }

@@ -533,3 +533,89 @@ fn targets_from_the_command_line() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_and_a_tampered_audit_log() {
+    let (url, path) = harness::sqlite_url();
+    let with_cost = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cakupan"))
+            .args(args)
+            .env("CAKUPAN_DB", &url)
+            .env("CAKUPAN_LOG", "error")
+            .env("CAKUPAN_ARGON2", "m=8,t=1,p=1")
+            .output()
+            .unwrap()
+    };
+    let out = ok(&with_cost(&[
+        "user",
+        "add",
+        "--username",
+        "Admin",
+        "--role",
+        "admin",
+    ]));
+    assert!(out.contains("User admin created (admin)."), "{out}");
+    let pw = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Password (shown once, not stored): "))
+        .unwrap();
+    assert_eq!(pw.len(), 20, "{pw}");
+    let again = with_cost(&["user", "add", "--username", "admin", "--role", "admin"]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("username.taken"));
+    let scoped = with_cost(&[
+        "user",
+        "add",
+        "--username",
+        "lurah",
+        "--role",
+        "village_official",
+        "--region",
+        "32.73",
+    ]);
+    assert!(String::from_utf8_lossy(&scoped.stderr).contains("region.role_scope"));
+    let short = std::env::temp_dir().join(format!("pw-{}", std::process::id()));
+    std::fs::write(&short, "pendek\n").unwrap();
+    let bad = with_cost(&[
+        "user",
+        "add",
+        "--username",
+        "budi",
+        "--role",
+        "analyst",
+        "--password-file",
+        short.to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("password.length"));
+    ok(&with_cost(&[
+        "user",
+        "add",
+        "--username",
+        "agen",
+        "--role",
+        "agent",
+        "--region",
+        "32.73.01",
+        "--agent-code",
+        "PRS-32-0001",
+    ]));
+    let out = ok(&with_cost(&["audit", "verify"]));
+    assert!(out.contains("Audit log intact: 2 entries"), "{out}");
+    // Tamper with the file behind the service's back: the chain names the entry.
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE audit SET record = 'user:999' WHERE id = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let broken = with_cost(&["audit", "verify"]);
+    assert!(!broken.status.success());
+    assert!(String::from_utf8_lossy(&broken.stderr).contains("entry 1 was altered"));
+    sqlx::query("DELETE FROM audit WHERE id = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let broken = with_cost(&["audit", "verify"]);
+    assert!(String::from_utf8_lossy(&broken.stderr).contains("entry 1 is missing"));
+    pool.close().await;
+    let _ = std::fs::remove_file(&short);
+    drop(path);
+}

@@ -4,6 +4,7 @@
 //! `CAKUPAN_TEST_POSTGRES_URL` is set; each test gets its own throwaway database.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod accounts;
 mod api;
 mod cli;
 mod contract;

@@ -1,0 +1,264 @@
+//! Who may do what, where: roles scoped to the region tree (issue #4, DESIGN.md §7).
+//!
+//! Every request is decided here and nowhere else: [`authorize`] takes the caller, the action
+//! and what the action touches, and answers allow or deny with the reason. The matrix it
+//! implements is written out in `docs/security.md`; a test walks every route for every role.
+
+use crate::region::RegionCode;
+use serde::Serialize;
+
+/// The roles of DESIGN.md §7 / issue #4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Head office: everything.
+    Admin,
+    /// National aggregates and targets; no personal data.
+    Analyst,
+    /// Personal data and actions within a region subtree (their branch).
+    BranchOfficer,
+    /// A Perisai agent: only the participants they enrolled, in their villages.
+    Agent,
+    /// Their village's aggregates (and, later, campaign records); no personal data.
+    VillageOfficial,
+    /// A worker: their own record.
+    Participant,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::Admin,
+        Role::Analyst,
+        Role::BranchOfficer,
+        Role::Agent,
+        Role::VillageOfficial,
+        Role::Participant,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Analyst => "analyst",
+            Role::BranchOfficer => "branch_officer",
+            Role::Agent => "agent",
+            Role::VillageOfficial => "village_official",
+            Role::Participant => "participant",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s.trim())
+    }
+
+    /// What the role's `region` must be: the nation for head-office roles, a village for
+    /// village officials, any region for branch officers and agents; participants are scoped
+    /// by their NIK instead.
+    pub fn check_scope(self, region: RegionCode) -> Result<(), &'static str> {
+        match self {
+            Role::Admin | Role::Analyst if region != RegionCode::NATION => {
+                Err("head-office roles cover the whole nation: give no region")
+            }
+            Role::BranchOfficer | Role::Agent if region == RegionCode::NATION => {
+                Err("branch officers and agents work in a region: give its code")
+            }
+            Role::VillageOfficial if region.level() != crate::Level::Village => {
+                Err("a village official's region must be a village")
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Principal {
+    pub user_id: i64,
+    pub username: String,
+    pub role: Role,
+    /// The root of the caller's region subtree (the nation for head office).
+    pub region: RegionCode,
+    /// Agents: their agent code (participants they enrolled carry it).
+    pub agent_code: Option<String>,
+    /// Participants: their NIK (digits).
+    pub nik: Option<String>,
+}
+
+/// What a request does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Counts per region (reports, targets).
+    ReadAggregates,
+    /// One participant's record or coverage.
+    ReadPersonal,
+    /// Register a participant.
+    Register,
+    /// Post a contribution, reversal or termination.
+    Post,
+    /// Create users, set targets.
+    Administer,
+}
+
+/// What an action touches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resource {
+    /// Aggregates of a region (the nation included).
+    Region(RegionCode),
+    /// One participation: where it is counted, who enrolled it, whose it is.
+    Participant {
+        village: RegionCode,
+        agent_code: Option<String>,
+        nik: String,
+    },
+    /// Nothing regional (administration).
+    System,
+}
+
+/// Why a request was refused (shown to the caller; says nothing about the resource itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied(pub &'static str);
+
+/// The one decision: may `who` do `action` on `what`?
+pub fn authorize(who: &Principal, action: Action, what: &Resource) -> Result<(), Denied> {
+    use Action::*;
+    use Role::*;
+    let within = |r: RegionCode| who.region.contains(r);
+    match (who.role, action, what) {
+        (Admin, _, _) => Ok(()),
+        (_, Administer, _) => Err(Denied("only head-office administrators may do this")),
+        (Analyst, ReadAggregates, Resource::Region(_)) => Ok(()),
+        (Analyst, _, _) => Err(Denied("analysts see aggregates only, no personal data")),
+        (BranchOfficer | Agent | VillageOfficial, ReadAggregates, Resource::Region(r)) => {
+            if within(*r) {
+                Ok(())
+            } else {
+                Err(Denied("this region is outside your area"))
+            }
+        }
+        (BranchOfficer, ReadPersonal | Register | Post, Resource::Participant { village, .. }) => {
+            if within(*village) {
+                Ok(())
+            } else {
+                Err(Denied("this participant is outside your area"))
+            }
+        }
+        (
+            Agent,
+            ReadPersonal | Register | Post,
+            Resource::Participant {
+                village,
+                agent_code,
+                ..
+            },
+        ) => {
+            if !within(*village) {
+                Err(Denied("this participant is outside your villages"))
+            } else if who.agent_code.is_none() || agent_code != &who.agent_code {
+                Err(Denied("agents see only the participants they enrolled"))
+            } else {
+                Ok(())
+            }
+        }
+        (VillageOfficial, _, _) => Err(Denied(
+            "village officials see their village's aggregates, no personal data",
+        )),
+        (Participant, ReadPersonal, Resource::Participant { nik, .. }) => {
+            if who.nik.as_deref() == Some(nik.as_str()) {
+                Ok(())
+            } else {
+                Err(Denied("participants see only their own record"))
+            }
+        }
+        (Participant, _, _) => Err(Denied("participants see only their own record")),
+        (_, _, _) => Err(Denied("not allowed")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn who(role: Role, region: &str) -> Principal {
+        Principal {
+            user_id: 1,
+            username: "u".into(),
+            role,
+            region: if region.is_empty() {
+                RegionCode::NATION
+            } else {
+                RegionCode::parse(region).unwrap()
+            },
+            agent_code: (role == Role::Agent).then(|| "PRS-32-0001".into()),
+            nik: (role == Role::Participant).then(|| "3273015203900003".into()),
+        }
+    }
+
+    fn person(village: &str, agent: Option<&str>, nik: &str) -> Resource {
+        Resource::Participant {
+            village: RegionCode::parse(village).unwrap(),
+            agent_code: agent.map(String::from),
+            nik: nik.into(),
+        }
+    }
+
+    #[test]
+    fn the_matrix() {
+        let mine = person("32.73.01.1001", Some("PRS-32-0001"), "3273015203900003");
+        let other_agent = person("32.73.01.1001", Some("PRS-32-0002"), "3273014506850002");
+        let elsewhere = person("33.01.01.2001", None, "3301014506850002");
+        let bandung = Resource::Region(RegionCode::parse("32.73").unwrap());
+        let nation = Resource::Region(RegionCode::NATION);
+        let ok = |p: &Principal, a: Action, r: &Resource| authorize(p, a, r).is_ok();
+
+        let admin = who(Role::Admin, "");
+        assert!(ok(&admin, Action::Administer, &Resource::System));
+        assert!(ok(&admin, Action::ReadPersonal, &elsewhere));
+
+        let analyst = who(Role::Analyst, "");
+        assert!(ok(&analyst, Action::ReadAggregates, &nation));
+        assert!(!ok(&analyst, Action::ReadPersonal, &mine));
+        assert!(!ok(&analyst, Action::Register, &mine));
+
+        let branch = who(Role::BranchOfficer, "32.73");
+        assert!(ok(&branch, Action::ReadAggregates, &bandung));
+        assert!(!ok(&branch, Action::ReadAggregates, &nation));
+        assert!(ok(&branch, Action::ReadPersonal, &other_agent));
+        assert!(ok(&branch, Action::Post, &mine));
+        assert!(!ok(&branch, Action::ReadPersonal, &elsewhere));
+        assert!(!ok(&branch, Action::Administer, &Resource::System));
+
+        let agent = who(Role::Agent, "32.73.01");
+        assert!(ok(&agent, Action::Register, &mine));
+        assert!(!ok(&agent, Action::ReadPersonal, &other_agent));
+        assert!(!ok(&agent, Action::ReadPersonal, &elsewhere));
+
+        let official = who(Role::VillageOfficial, "32.73.01.1001");
+        assert!(ok(
+            &official,
+            Action::ReadAggregates,
+            &Resource::Region(RegionCode::parse("32.73.01.1001").unwrap())
+        ));
+        assert!(!ok(&official, Action::ReadAggregates, &bandung));
+        assert!(!ok(&official, Action::ReadPersonal, &mine));
+
+        let worker = who(Role::Participant, "");
+        assert!(ok(&worker, Action::ReadPersonal, &mine));
+        assert!(!ok(&worker, Action::ReadPersonal, &other_agent));
+        assert!(!ok(&worker, Action::ReadAggregates, &nation));
+    }
+
+    #[test]
+    fn scopes_fit_roles() {
+        let nation = RegionCode::NATION;
+        let village = RegionCode::parse("32.73.01.1001").unwrap();
+        assert!(Role::Admin.check_scope(nation).is_ok());
+        assert!(Role::Analyst.check_scope(village).is_err());
+        assert!(Role::BranchOfficer.check_scope(nation).is_err());
+        assert!(
+            Role::VillageOfficial
+                .check_scope(RegionCode::parse("32.73").unwrap())
+                .is_err()
+        );
+        assert!(Role::VillageOfficial.check_scope(village).is_ok());
+    }
+}

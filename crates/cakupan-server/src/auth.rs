@@ -1,0 +1,353 @@
+//! Signing in: Argon2id passwords, opaque session tokens stored hashed, login rate limits
+//! with lockout, and the extractor that turns a request into the caller (issue #4).
+
+use crate::AppState;
+use crate::error::ApiError;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use cakupan_domain::access::{Action, Principal, Resource, authorize};
+use cakupan_domain::rules::SecurityRule;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Argon2id cost: memory in KiB, passes, lanes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cost {
+    pub m_kib: u32,
+    pub t: u32,
+    pub p: u32,
+}
+
+impl Cost {
+    /// The OWASP minimum (19 MiB, 2 passes, 1 lane): the starting point of tuning.
+    pub const OWASP: Cost = Cost {
+        m_kib: 19 * 1024,
+        t: 2,
+        p: 1,
+    };
+    /// Only for tests: as cheap as Argon2 allows. Never used unless asked for by name.
+    pub const TEST_ONLY: Cost = Cost {
+        m_kib: 8,
+        t: 1,
+        p: 1,
+    };
+
+    fn hasher(self) -> Result<Argon2<'static>, argon2::Error> {
+        Ok(Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(self.m_kib, self.t, self.p, None)?,
+        ))
+    }
+
+    /// The cost whose hash takes about `target` here: memory grows from the OWASP minimum
+    /// until one hash takes at least the target (at most 1 GiB).
+    pub fn tuned(target: Duration) -> Cost {
+        let mut c = Cost::OWASP;
+        loop {
+            let started = Instant::now();
+            if hash_with(c, "tuning the password hash cost").is_err() {
+                return Cost::OWASP;
+            }
+            if started.elapsed() >= target || c.m_kib >= 1024 * 1024 {
+                return c;
+            }
+            c.m_kib *= 2;
+        }
+    }
+}
+
+fn hash_with(cost: Cost, password: &str) -> Result<String, String> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| e.to_string())?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    cost.hasher()
+        .map_err(|e| e.to_string())?
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// Checks a password against a stored PHC string (the comparison is constant-time).
+pub fn verify_password(stored: &str, password: &str) -> bool {
+    PasswordHash::new(stored).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// A new opaque session token: 32 random bytes, hex.
+pub fn new_token() -> Result<String, String> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(|e| e.to_string())?;
+    Ok(hex::encode(b))
+}
+
+/// Unix seconds now.
+pub fn now_secs() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Failed sign-ins per key (a username, an address) in a sliding window.
+#[derive(Debug, Default)]
+struct Failures(HashMap<String, Vec<Instant>>);
+
+impl Failures {
+    fn recent(&mut self, key: &str, window: Duration, now: Instant) -> &mut Vec<Instant> {
+        let v = self.0.entry(key.to_string()).or_default();
+        v.retain(|t| now.duration_since(*t) < window);
+        v
+    }
+}
+
+/// What signing in needs besides the store.
+#[derive(Debug)]
+pub struct Auth {
+    pub cost: Cost,
+    pub policy: SecurityRule,
+    /// A hash of a random password at `cost`, checked when a username is unknown.
+    pub dummy_hash: String,
+    by_username: Mutex<Failures>,
+    by_ip: Mutex<Failures>,
+}
+
+/// Why a sign-in is refused before the password is even checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Locked {
+    pub what: &'static str,
+    pub retry_after: Duration,
+}
+
+impl Auth {
+    pub fn new(cost: Cost, policy: SecurityRule) -> Auth {
+        let dummy_hash = new_token()
+            .and_then(|t| hash_with(cost, &t))
+            .unwrap_or_default();
+        Auth {
+            cost,
+            policy,
+            dummy_hash,
+            by_username: Mutex::default(),
+            by_ip: Mutex::default(),
+        }
+    }
+
+    pub fn hash_password(&self, password: &str) -> Result<String, String> {
+        hash_with(self.cost, password)
+    }
+
+    fn window(&self) -> Duration {
+        Duration::from_secs(u64::from(self.policy.failure_window_minutes) * 60)
+    }
+
+    fn lockout(&self) -> Duration {
+        Duration::from_secs(u64::from(self.policy.lockout_minutes) * 60)
+    }
+
+    /// Refuses a sign-in for a username or an address with too many recent failures.
+    pub fn check(&self, username: &str, ip: &str) -> Result<(), Locked> {
+        let now = Instant::now();
+        let window = self.window().max(self.lockout());
+        for (map, key, limit, what) in [
+            (
+                &self.by_username,
+                username,
+                self.policy.login_failures_per_username,
+                "this username",
+            ),
+            (
+                &self.by_ip,
+                ip,
+                self.policy.login_failures_per_ip,
+                "this address",
+            ),
+        ] {
+            let mut m = map.lock().unwrap_or_else(|p| p.into_inner());
+            let recent = m.recent(key, window, now);
+            if recent.len() >= limit as usize
+                && let Some(last) = recent.last()
+            {
+                let since = now.duration_since(*last);
+                if since < self.lockout() {
+                    return Err(Locked {
+                        what,
+                        retry_after: self.lockout() - since,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn failed(&self, username: &str, ip: &str) {
+        let now = Instant::now();
+        let window = self.window().max(self.lockout());
+        for (map, key) in [(&self.by_username, username), (&self.by_ip, ip)] {
+            let mut m = map.lock().unwrap_or_else(|p| p.into_inner());
+            m.recent(key, window, now).push(now);
+        }
+    }
+
+    pub fn succeeded(&self, username: &str) {
+        let mut m = self.by_username.lock().unwrap_or_else(|p| p.into_inner());
+        m.0.remove(username);
+    }
+}
+
+/// The authenticated caller of a request (`Authorization: Bearer <token>`) and the request's
+/// id (`X-Request-Id` if the client sent a sane one, else a new one), carried into the audit.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub who: Principal,
+    pub request_id: String,
+}
+
+impl Caller {
+    /// The one decision (`cakupan_domain::access::authorize`) as an API error: 403.
+    pub fn allow(&self, action: Action, what: &Resource) -> Result<(), ApiError> {
+        authorize(&self.who, action, what).map_err(|d| ApiError::Forbidden(d.0.into()))
+    }
+
+    /// The same decision for one participant's personal data: a refusal reads exactly like
+    /// absence (`not_found`), so that the answer does not disclose that the record exists.
+    pub fn allow_personal(
+        &self,
+        action: Action,
+        p: &cakupan_store::Participant,
+        not_found: ApiError,
+    ) -> Result<(), ApiError> {
+        authorize(&self.who, action, &participant_resource(p)).map_err(|_| not_found)
+    }
+
+    /// Appends one entry to the audit log; the request fails if it cannot be written.
+    pub async fn audit(
+        &self,
+        st: &AppState,
+        action: &str,
+        record: String,
+        purpose: &str,
+    ) -> Result<(), ApiError> {
+        st.store
+            .append_audit(&[cakupan_store::accounts::AuditEntry {
+                at: time::OffsetDateTime::now_utc().unix_timestamp() * 1000
+                    + i64::from(time::OffsetDateTime::now_utc().millisecond()),
+                actor: self.who.username.clone(),
+                role: self.who.role.as_str().into(),
+                action: action.into(),
+                record,
+                request_id: self.request_id.clone(),
+                purpose: purpose.into(),
+            }])
+            .await
+            .map_err(ApiError::from)
+    }
+}
+
+/// What access decisions need to know of a participation.
+pub fn participant_resource(p: &cakupan_store::Participant) -> Resource {
+    Resource::Participant {
+        village: p.registration.village,
+        agent_code: p.registration.agent_code.clone(),
+        nik: p.registration.nik.to_string(),
+    }
+}
+
+/// The request id: the client's `X-Request-Id` when it is short and plain, else a new one.
+pub fn request_id(parts: &Parts) -> String {
+    parts
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(String::from)
+        .unwrap_or_else(|| new_token().map(|t| t[..16].to_string()).unwrap_or_default())
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts).ok_or_else(|| {
+            ApiError::Unauthenticated("sign in first: send Authorization: Bearer <token>".into())
+        })?;
+        let user = st
+            .store
+            .session_user(&cakupan_store::accounts::token_hash(&token), now_secs())
+            .await?
+            .ok_or_else(|| {
+                ApiError::Unauthenticated(
+                    "the session has ended or does not exist: sign in again".into(),
+                )
+            })?;
+        Ok(Caller {
+            who: user.principal()?,
+            request_id: request_id(parts),
+        })
+    }
+}
+
+/// The bearer token of a request, if any.
+pub fn bearer(parts: &Parts) -> Option<String> {
+    let v = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let t = v.strip_prefix("Bearer ")?.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use cakupan_domain::RuleSet;
+
+    fn auth() -> Auth {
+        let rules = RuleSet::builtin().unwrap();
+        let policy = rules.security.first().unwrap().clone();
+        Auth::new(Cost::TEST_ONLY, policy)
+    }
+
+    #[test]
+    fn passwords_hash_and_verify() {
+        let a = auth();
+        let h = a.hash_password("kerja keras bebas cemas").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password(&h, "kerja keras bebas cemas"));
+        assert!(!verify_password(&h, "kerja keras bebas cemaS"));
+        assert!(!verify_password("not a hash", "x"));
+        // Salted: the same password hashes differently.
+        assert_ne!(h, a.hash_password("kerja keras bebas cemas").unwrap());
+    }
+
+    #[test]
+    fn too_many_failures_lock_the_username() {
+        let a = auth();
+        for _ in 0..a.policy.login_failures_per_username {
+            assert!(a.check("siti", "10.0.0.1").is_ok());
+            a.failed("siti", "10.0.0.1");
+        }
+        let locked = a.check("siti", "10.0.0.2").unwrap_err();
+        assert_eq!(locked.what, "this username");
+        assert!(locked.retry_after <= Duration::from_secs(15 * 60));
+        // Another username from the same address is not locked yet.
+        assert!(a.check("budi", "10.0.0.1").is_ok());
+    }
+
+    #[test]
+    fn tokens_are_random() {
+        let (a, b) = (new_token().unwrap(), new_token().unwrap());
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,182 @@
+//! `/api/v1/sessions` (sign in, sign out) and `/api/v1/me`.
+
+use crate::AppState;
+use crate::auth::{Caller, bearer, new_token, now_secs, verify_password};
+use crate::error::{ApiError, ErrorBody};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use utoipa::ToSchema;
+
+/// The caller's address, as the server saw the connection ("unknown" when there is none, as
+/// in tests that call the router directly).
+#[derive(Debug, Clone)]
+pub struct ClientAddr(pub String);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+                .unwrap_or_else(|| "unknown".into()),
+        ))
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginBody {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionBody {
+    /// Send as `Authorization: Bearer <token>`. Shown once; the server keeps only its hash.
+    pub token: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    pub username: String,
+    pub role: String,
+    /// The root of the user's area; empty for the nation.
+    pub region: String,
+}
+
+/// Sign in with a username and password: a session token valid for the configured hours.
+/// Too many failures for a username or from an address lock it for a while (429).
+#[utoipa::path(post, path = "/api/v1/sessions", request_body = LoginBody,
+    responses((status = 201, body = SessionBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn login(
+    State(st): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let b: LoginBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "the body must be {{\"username\": \"…\", \"password\": \"…\"}}: {e}"
+        ))
+    })?;
+    let username = b.username.trim().to_lowercase();
+    if let Err(l) = st.auth.check(&username, &ip) {
+        let minutes = l.retry_after.as_secs().div_ceil(60);
+        return Err(ApiError::TooManyAttempts {
+            message: format!(
+                "too many failed sign-ins for {}: try again in {minutes} minute(s)",
+                l.what
+            ),
+            retry_after_secs: l.retry_after.as_secs().max(1),
+        });
+    }
+    let user = st.store.user_by_username(&username).await?;
+    let password = b.password;
+    let stored = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        // An unknown username is checked against a hash of the same cost, so that it takes
+        // as long to refuse as a wrong password.
+        .unwrap_or_else(|| st.auth.dummy_hash.clone());
+    // Argon2 is deliberately slow: off the async workers.
+    let ok = tokio::task::spawn_blocking(move || verify_password(&stored, &password))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let user = match user {
+        Some(u) if ok && !u.disabled => u,
+        _ => {
+            st.auth.failed(&username, &ip);
+            return Err(ApiError::Unauthenticated(
+                "wrong username or password".into(),
+            ));
+        }
+    };
+    st.auth.succeeded(&username);
+    let token = new_token().map_err(ApiError::Internal)?;
+    let now = now_secs();
+    let expires = now + i64::from(st.auth.policy.session_hours) * 3600;
+    st.store
+        .create_session(
+            &cakupan_store::accounts::token_hash(&token),
+            user.id,
+            now,
+            expires,
+        )
+        .await?;
+    let who = user.principal()?;
+    let caller = Caller {
+        who: who.clone(),
+        request_id: crate::auth::new_token()
+            .map(|t| t[..16].to_string())
+            .unwrap_or_default(),
+    };
+    caller
+        .audit(&st, "session.login", format!("user:{}", user.id), "access")
+        .await?;
+    let expires_at = time::OffsetDateTime::from_unix_timestamp(expires)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default();
+    Ok((
+        StatusCode::CREATED,
+        Json(SessionBody {
+            token,
+            expires_at,
+            username: who.username,
+            role: who.role.as_str().into(),
+            region: who.region.to_string(),
+        }),
+    ))
+}
+
+/// Sign out: the session's token stops working at once.
+#[utoipa::path(delete, path = "/api/v1/sessions", responses((status = 204), (status = 401, body = ErrorBody)))]
+pub async fn logout(
+    State(st): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let (mut parts, ()) = axum::http::Request::new(()).into_parts();
+    parts.headers = headers;
+    if let Some(t) = bearer(&parts) {
+        st.store
+            .delete_session(&cakupan_store::accounts::token_hash(&t))
+            .await?;
+    }
+    caller
+        .audit(
+            &st,
+            "session.logout",
+            format!("user:{}", caller.who.user_id),
+            "access",
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeBody {
+    pub username: String,
+    pub role: String,
+    pub region: String,
+    pub agent_code: Option<String>,
+}
+
+/// Who the token belongs to.
+#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = MeBody), (status = 401, body = ErrorBody)))]
+pub async fn me(caller: Caller) -> Json<MeBody> {
+    Json(MeBody {
+        username: caller.who.username,
+        role: caller.who.role.as_str().into(),
+        region: caller.who.region.to_string(),
+        agent_code: caller.who.agent_code,
+    })
+}

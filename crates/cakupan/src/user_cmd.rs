@@ -1,0 +1,282 @@
+//! `cakupan user …` and `cakupan audit verify`: accounts from the command line (issue #4).
+
+use crate::Reference;
+use anyhow::{Context as _, Result, anyhow, bail};
+use cakupan_domain::access::Role;
+use cakupan_domain::{Month, RegionCode};
+use cakupan_server::auth::{Auth, Cost};
+use cakupan_store::Store;
+use cakupan_store::accounts::{AuditEntry, NewUser};
+use clap::Subcommand;
+use std::time::Duration;
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. Without --password-file a random password is generated and shown once;
+    /// no account, the first administrator included, ever has a default password.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// admin, analyst, branch_officer, agent, village_official or participant.
+        #[arg(long)]
+        role: String,
+        /// The root of the user's area (none for admin and analyst; a village for village
+        /// officials).
+        #[arg(long)]
+        region: Option<String>,
+        /// Agents: their agent code (participants they enrol carry it).
+        #[arg(long)]
+        agent_code: Option<String>,
+        /// Participants: their NIK.
+        #[arg(long)]
+        nik: Option<String>,
+        /// Read the password from this file (its first line).
+        #[arg(long)]
+        password_file: Option<std::path::PathBuf>,
+    },
+    /// Measure the Argon2id cost that takes the configured time per hash on this machine.
+    Tune,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain of the audit log: an edited, deleted or reordered entry is found
+    /// and named (exit 1).
+    Verify,
+}
+
+/// The password-hashing cost: `CAKUPAN_ARGON2=m=<KiB>,t=<passes>,p=<lanes>` when set, else
+/// tuned on this machine to the target time of `rules/security.toml`.
+pub fn password_cost(reference: &Reference) -> Result<Cost> {
+    if let Ok(v) = std::env::var("CAKUPAN_ARGON2") {
+        let mut c = Cost::OWASP;
+        for part in v.split(',') {
+            let (k, n) = part
+                .split_once('=')
+                .ok_or_else(|| anyhow!("CAKUPAN_ARGON2: '{part}' is not key=value"))?;
+            let n: u32 = n
+                .trim()
+                .parse()
+                .map_err(|_| anyhow!("CAKUPAN_ARGON2: {k} must be a whole number"))?;
+            match k.trim() {
+                "m" => c.m_kib = n,
+                "t" => c.t = n,
+                "p" => c.p = n,
+                other => bail!("CAKUPAN_ARGON2: unknown key {other} (m, t, p)"),
+            }
+        }
+        if c.m_kib < Cost::OWASP.m_kib || c.t < Cost::OWASP.t {
+            tracing::warn!(
+                "CAKUPAN_ARGON2 is below the OWASP minimum (m=19456,t=2): for tests only"
+            );
+        }
+        return Ok(c);
+    }
+    let policy = policy(reference)?;
+    Ok(Cost::tuned(Duration::from_millis(u64::from(
+        policy.argon2_target_ms,
+    ))))
+}
+
+fn policy(reference: &Reference) -> Result<cakupan_domain::rules::SecurityRule> {
+    reference
+        .rules
+        .security(Month::of(cakupan_server::today_wib()))
+        .cloned()
+        .context("rules/security.toml has no row in force")
+}
+
+/// Sign-in support for the server: the cost and the policy.
+pub fn auth(reference: &Reference) -> Result<Auth> {
+    Ok(Auth::new(password_cost(reference)?, policy(reference)?))
+}
+
+fn random_password() -> Result<String> {
+    // 18 random bytes as base-32-like text: about 108 bits, easy to read aloud.
+    let mut b = [0u8; 18];
+    getrandom::fill(&mut b).map_err(|e| anyhow!("no randomness: {e}"))?;
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    Ok(b.iter()
+        .map(|x| ALPHABET[usize::from(*x) % ALPHABET.len()] as char)
+        .collect::<Vec<_>>()
+        .chunks(6)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-"))
+}
+
+/// Creates a user and returns the password (generated unless given).
+#[allow(clippy::too_many_arguments)]
+pub async fn add_user(
+    store: &dyn Store,
+    reference: &Reference,
+    auth: &Auth,
+    username: &str,
+    role: &str,
+    region: Option<&str>,
+    agent_code: Option<&str>,
+    nik: Option<&str>,
+    password: Option<String>,
+) -> Result<String> {
+    let username = username.trim().to_lowercase();
+    if username.len() < 3
+        || username.len() > 64
+        || !username
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b))
+    {
+        bail!("--username: 3 to 64 letters, digits or . _ - @ [username.format]");
+    }
+    let role = Role::parse(role).ok_or_else(|| {
+        anyhow!("--role: one of admin, analyst, branch_officer, agent, village_official, participant [role.value]")
+    })?;
+    let region = match region.map(str::trim).filter(|s| !s.is_empty()) {
+        None => RegionCode::NATION,
+        Some(r) => {
+            let c = RegionCode::parse(r).map_err(|e| anyhow!("--region: {e}"))?;
+            if !reference.regions.contains_code(c) {
+                bail!("--region: {c} is not in the Kemendagri region list [region.unknown]");
+            }
+            c
+        }
+    };
+    role.check_scope(region)
+        .map_err(|m| anyhow!("--region: {m} [region.role_scope]"))?;
+    let agent_code = agent_code.map(str::trim).filter(|s| !s.is_empty());
+    if (role == Role::Agent) != agent_code.is_some() {
+        bail!("--agent-code: required for agents and only for them [agent_code.role]");
+    }
+    let nik = match nik.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(n) => Some(
+            cakupan_domain::Nik::parse(n)
+                .map_err(|e| anyhow!("--nik: {e} [{}]", e.rule()))?
+                .to_string(),
+        ),
+        None => None,
+    };
+    if (role == Role::Participant) != nik.is_some() {
+        bail!("--nik: required for participants and only for them [nik.role]");
+    }
+    let (password, generated) = match password {
+        Some(p) => (p, false),
+        None => (random_password()?, true),
+    };
+    let min = auth.policy.min_password_length as usize;
+    if !generated && password.chars().count() < min {
+        bail!(
+            "--password-file: the password must have at least {min} characters [password.length]"
+        );
+    }
+    let hash = auth
+        .hash_password(&password)
+        .map_err(|e| anyhow!("hashing the password: {e}"))?;
+    let id = store
+        .create_user(
+            &NewUser {
+                username: username.clone(),
+                password_hash: hash,
+                role,
+                region,
+                agent_code: agent_code.map(String::from),
+                nik,
+            },
+            cakupan_server::auth::now_secs(),
+        )
+        .await
+        .map_err(|e| match e {
+            cakupan_store::StoreError::Rejected(errs) => anyhow!("--username: {errs}"),
+            e => e.into(),
+        })?;
+    store
+        .append_audit(&[AuditEntry {
+            at: time::OffsetDateTime::now_utc().unix_timestamp() * 1000,
+            actor: "cli".into(),
+            role: "admin".into(),
+            action: "user.add".into(),
+            record: format!("user:{id}"),
+            request_id: "cli".into(),
+            purpose: "administration".into(),
+        }])
+        .await?;
+    Ok(password)
+}
+
+pub async fn run(store: &dyn Store, reference: &Reference, cmd: UserCommand) -> Result<()> {
+    match cmd {
+        UserCommand::Add {
+            username,
+            role,
+            region,
+            agent_code,
+            nik,
+            password_file,
+        } => {
+            let password = match password_file {
+                None => None,
+                Some(f) => Some(
+                    std::fs::read_to_string(&f)
+                        .with_context(|| format!("--password-file {}", f.display()))?
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .to_string(),
+                ),
+            };
+            let generated = password.is_none();
+            let auth = auth(reference)?;
+            let pw = add_user(
+                store,
+                reference,
+                &auth,
+                &username,
+                &role,
+                region.as_deref(),
+                agent_code.as_deref(),
+                nik.as_deref(),
+                password,
+            )
+            .await?;
+            println!("User {} created ({role}).", username.trim().to_lowercase());
+            if generated {
+                println!("Password (shown once, not stored): {pw}");
+            }
+        }
+        UserCommand::Tune => {
+            let p = policy(reference)?;
+            let started = std::time::Instant::now();
+            let c = Cost::tuned(Duration::from_millis(u64::from(p.argon2_target_ms)));
+            println!(
+                "Argon2id m={} KiB, t={}, p={} reaches the target of {} ms per hash here (tuning took {:.1} s). Set CAKUPAN_ARGON2=m={},t={},p={} to fix it.",
+                c.m_kib,
+                c.t,
+                c.p,
+                p.argon2_target_ms,
+                started.elapsed().as_secs_f64(),
+                c.m_kib,
+                c.t,
+                c.p
+            );
+        }
+    }
+    Ok(())
+}
+
+pub async fn audit(store: &dyn Store, cmd: AuditCommand) -> Result<()> {
+    match cmd {
+        AuditCommand::Verify => {
+            let log = store.audit_log().await?;
+            match cakupan_store::accounts::verify_chain(&log) {
+                Ok(n) => {
+                    println!(
+                        "Audit log intact: {n} entries; last hash {}",
+                        log.last()
+                            .map(|r| r.hash.as_str())
+                            .unwrap_or(cakupan_store::accounts::GENESIS)
+                    );
+                    Ok(())
+                }
+                Err(e) => bail!("audit log broken: {e}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Accounts, sessions and the audit chain on both backends.
+
+use cakupan_domain::RegionCode;
+use cakupan_domain::access::Role;
+use cakupan_store::accounts::{AuditEntry, NewUser, token_hash, verify_chain};
+use cakupan_store::{Store, StoreError};
+use std::sync::Arc;
+
+macro_rules! accounts_contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = crate::harness::sqlite(false).await;
+                    super::$name(db.store.clone()).await;
+                    db.finish().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = crate::harness::postgres(stringify!($name), false).await else { return };
+                    super::$name(db.store.clone()).await;
+                    db.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+accounts_contract! {
+    users_and_sessions,
+    concurrent_audit_appends_keep_one_chain,
+}
+
+fn new_user(name: &str) -> NewUser {
+    NewUser {
+        username: name.into(),
+        password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+        role: Role::BranchOfficer,
+        region: RegionCode::parse("32.73").unwrap(),
+        agent_code: None,
+        nik: None,
+    }
+}
+
+async fn users_and_sessions(s: Arc<dyn Store>) {
+    assert_eq!(s.count_users().await.unwrap(), 0);
+    let id = s.create_user(&new_user("siti"), 100).await.unwrap();
+    match s.create_user(&new_user("siti"), 100).await {
+        Err(StoreError::Rejected(e)) => assert_eq!(e.0[0].rule, "username.taken"),
+        o => panic!("{o:?}"),
+    }
+    let u = s.user_by_username("siti").await.unwrap().unwrap();
+    assert_eq!(
+        (u.id, u.role.as_str(), u.region.as_str()),
+        (id, "branch_officer", "32.73")
+    );
+    assert_eq!(
+        u.principal().unwrap().region,
+        RegionCode::parse("32.73").unwrap()
+    );
+    assert!(s.user_by_username("budi").await.unwrap().is_none());
+    let h = token_hash("token-1");
+    s.create_session(&h, id, 1_000, 2_000).await.unwrap();
+    assert_eq!(
+        s.session_user(&h, 1_500).await.unwrap().map(|u| u.id),
+        Some(id)
+    );
+    assert!(
+        s.session_user(&h, 2_000).await.unwrap().is_none(),
+        "expired"
+    );
+    assert!(
+        s.session_user(&token_hash("token-2"), 1_500)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    s.delete_session(&h).await.unwrap();
+    s.delete_session(&h).await.unwrap();
+    assert!(
+        s.session_user(&h, 1_500).await.unwrap().is_none(),
+        "logged out"
+    );
+}
+
+fn entry(actor: &str, n: usize) -> AuditEntry {
+    AuditEntry {
+        at: n as i64,
+        actor: actor.into(),
+        role: "branch_officer".into(),
+        action: "participant.read".into(),
+        record: format!("participant:{n}"),
+        request_id: format!("{actor}-{n}"),
+        purpose: "service".into(),
+    }
+}
+
+async fn concurrent_audit_appends_keep_one_chain(s: Arc<dyn Store>) {
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                for n in 0..10 {
+                    s.append_audit(&[entry(&format!("u{t}"), n)]).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    s.append_audit(&[entry("batch", 1), entry("batch", 2)])
+        .await
+        .unwrap();
+    let log = s.audit_log().await.unwrap();
+    assert_eq!(verify_chain(&log), Ok(82));
+}
