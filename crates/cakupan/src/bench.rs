@@ -33,6 +33,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 21)]
         runs: usize,
     },
+    /// What auditing costs a personal-data read: reads of one participant by id, alone
+    /// (baseline) and each followed by its audit entry, as the API does, on a fresh SQLite
+    /// database (or --db) holding `participants` simulated people.
+    Audit {
+        #[arg(long, default_value_t = 20_000)]
+        participants: u64,
+        #[arg(long, default_value_t = 5_000)]
+        reads: u64,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,6 +62,10 @@ pub async fn run(db: &str, reference: &Reference, cmd: BenchCommand) -> Result<(
             import_bench(db, reference, &rows, work_dir).await
         }
         BenchCommand::Report { month, runs } => report_bench(db, reference, &month, runs).await,
+        BenchCommand::Audit {
+            participants,
+            reads,
+        } => audit_bench(db, reference, participants, reads).await,
     }
 }
 
@@ -232,5 +245,97 @@ async fn report_bench(db: &str, reference: &Reference, month: &str, runs: usize)
         "| 36-month national series | {ms:.2} | {recompute_ms:.0} | {:.0}× | {same} |",
         recompute_ms / ms.max(1e-6)
     );
+    Ok(())
+}
+
+async fn audit_bench(db: &str, reference: &Reference, participants: u64, reads: u64) -> Result<()> {
+    use cakupan_store::accounts::AuditEntry;
+    let dir = std::env::temp_dir().join(format!("cakupan-bench-audit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    // A fresh database unless one is named: the entries written here are real audit entries.
+    let url = if db == "sqlite://cakupan.db" {
+        format!("sqlite://{}", dir.join("audit.db").display())
+    } else {
+        db.to_string()
+    };
+    let store = crate::store::open(&url, 4).await?;
+    store.ensure_regions(&reference.regions).await?;
+    if store.count_participants().await? == 0 {
+        let file = dir.join("participants.csv");
+        generate::generate(
+            &reference.regions,
+            &reference.rules,
+            participants,
+            1,
+            today_wib(),
+            &mut std::fs::File::create(&file)?,
+        )?;
+        import::import_participants(
+            store.clone(),
+            reference.regions.clone(),
+            reference.rules.clone(),
+            today_wib(),
+            &file,
+            import::ImportOptions {
+                batch: import::DEFAULT_BATCH,
+                error_file: None,
+                progress: false,
+                quiet: true,
+            },
+        )
+        .await?;
+    }
+    let n = store.count_participants().await?.max(1);
+    let mut rng = generate::Rng::new(7);
+    let ids: Vec<i64> = (0..reads).map(|_| 1 + rng.below(n) as i64).collect();
+    let run = |audited: bool| {
+        let store = store.clone();
+        let ids = ids.clone();
+        async move {
+            let mut lat = Vec::with_capacity(ids.len());
+            let t = Instant::now();
+            for (i, id) in ids.iter().enumerate() {
+                let one = Instant::now();
+                let p = store.participant(*id).await?;
+                if audited {
+                    store
+                        .append_audit(&[AuditEntry {
+                            at: i as i64,
+                            actor: "bench".into(),
+                            role: "branch_officer".into(),
+                            action: "participant.read".into(),
+                            record: format!("participant:{}", p.map(|p| p.id).unwrap_or(0)),
+                            request_id: format!("bench-{i}"),
+                            purpose: "benchmark".into(),
+                        }])
+                        .await?;
+                }
+                lat.push(one.elapsed().as_secs_f64() * 1e3);
+            }
+            let secs = t.elapsed().as_secs_f64();
+            lat.sort_by(|a, b| a.total_cmp(b));
+            let p99 = lat[(lat.len() * 99 / 100).min(lat.len() - 1)];
+            anyhow::Ok((ids.len() as f64 / secs, median(lat), p99))
+        }
+    };
+    let (base_rate, base_p50, base_p99) = run(false).await?;
+    let (audit_rate, audit_p50, audit_p99) = run(true).await?;
+    println!(
+        "{n} participants in {}; {reads} reads by id, one at a time",
+        crate::store::redact(&url)
+    );
+    println!("| | reads/s | p50 (ms) | p99 (ms) |");
+    println!("|---|---:|---:|---:|");
+    println!("| read only (baseline) | {base_rate:.0} | {base_p50:.3} | {base_p99:.3} |");
+    println!("| read + audit entry | {audit_rate:.0} | {audit_p50:.3} | {audit_p99:.3} |");
+    println!(
+        "| ratio | {:.2}× | {:.2}× | {:.2}× |",
+        audit_rate / base_rate.max(1e-9),
+        audit_p50 / base_p50.max(1e-9),
+        audit_p99 / base_p99.max(1e-9)
+    );
+    if url.contains("cakupan-bench-audit-") {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     Ok(())
 }
