@@ -79,7 +79,7 @@ pub struct Principal {
     pub region: RegionCode,
     /// Agents: their agent code (participants they enrolled carry it).
     pub agent_code: Option<String>,
-    /// Participants: their NIK (digits).
+    /// Participants: the blind index of their NIK (hex), compared with the participation's.
     pub nik: Option<String>,
 }
 
@@ -104,7 +104,8 @@ pub enum Action {
 pub enum Resource {
     /// Aggregates of a region (the nation included).
     Region(RegionCode),
-    /// One participation: where it is counted, who enrolled it, whose it is.
+    /// One participation: where it is counted, who enrolled it, whose it is (the blind index
+    /// of its NIK, hex).
     Participant {
         village: RegionCode,
         agent_code: Option<String>,

@@ -395,7 +395,7 @@ pub async fn register(
         &Resource::Participant {
             village: reg.village,
             agent_code: reg.agent_code.clone(),
-            nik: reg.nik.to_string(),
+            nik: hex::encode(st.store.nik_index(&reg.nik)),
         },
     )?;
     let (status, outcome, id) = match st.store.register(&st.rules, &reg).await? {
@@ -456,7 +456,12 @@ pub async fn lookup(
         .into_iter()
         .filter(|p| {
             caller
-                .allow_personal(Action::ReadPersonal, p, ApiError::NotFound(String::new()))
+                .allow_personal(
+                    &st,
+                    Action::ReadPersonal,
+                    p,
+                    ApiError::NotFound(String::new()),
+                )
                 .is_ok()
         })
         .collect();
@@ -497,7 +502,7 @@ pub async fn by_kpj(
         .participant_by_kpj(&kpj)
         .await?
         .ok_or_else(not_found)?;
-    caller.allow_personal(Action::ReadPersonal, &p, not_found())?;
+    caller.allow_personal(&st, Action::ReadPersonal, &p, not_found())?;
     caller
         .audit(
             &st,
@@ -522,7 +527,7 @@ pub async fn by_id(
     })?;
     let not_found = || ApiError::NotFound(format!("no participant has id {id}"));
     let p = st.store.participant(id).await?.ok_or_else(not_found)?;
-    caller.allow_personal(Action::ReadPersonal, &p, not_found())?;
+    caller.allow_personal(&st, Action::ReadPersonal, &p, not_found())?;
     caller
         .audit(
             &st,
@@ -926,7 +931,7 @@ pub async fn post_handler(
         ApiError::Invalid(FieldError::new(field, rule, message).into())
     };
     match &concerned {
-        Some(p) => caller.allow_personal(Action::Post, p, hidden())?,
+        Some(p) => caller.allow_personal(&st, Action::Post, p, hidden())?,
         // Nothing to touch: only roles that may post at all get the ledger's own answer.
         None => caller.allow(
             Action::Post,
@@ -997,7 +1002,7 @@ pub async fn coverage(
     })?;
     let not_found = || ApiError::NotFound(format!("no participant has id {id}"));
     let p = st.store.participant(id).await?.ok_or_else(not_found)?;
-    caller.allow_personal(Action::ReadPersonal, &p, not_found())?;
+    caller.allow_personal(&st, Action::ReadPersonal, &p, not_found())?;
     let reg = &p.registration;
     let month_of = |v: &Option<String>, field: &str, default: Month| -> Result<Month, ApiError> {
         match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {

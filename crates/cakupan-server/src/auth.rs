@@ -216,11 +216,12 @@ impl Caller {
     /// absence (`not_found`), so that the answer does not disclose that the record exists.
     pub fn allow_personal(
         &self,
+        st: &AppState,
         action: Action,
         p: &cakupan_store::Participant,
         not_found: ApiError,
     ) -> Result<(), ApiError> {
-        authorize(&self.who, action, &participant_resource(p)).map_err(|_| not_found)
+        authorize(&self.who, action, &participant_resource(st, p)).map_err(|_| not_found)
     }
 
     /// Appends one entry to the audit log; the request fails if it cannot be written.
@@ -247,12 +248,13 @@ impl Caller {
     }
 }
 
-/// What access decisions need to know of a participation.
-pub fn participant_resource(p: &cakupan_store::Participant) -> Resource {
+/// What access decisions need to know of a participation (the NIK by its blind index, the
+/// form participant accounts carry).
+pub fn participant_resource(st: &AppState, p: &cakupan_store::Participant) -> Resource {
     Resource::Participant {
         village: p.registration.village,
         agent_code: p.registration.agent_code.clone(),
-        nik: p.registration.nik.to_string(),
+        nik: hex::encode(st.store.nik_index(&p.registration.nik)),
     }
 }
 

@@ -9,28 +9,31 @@ use async_trait::async_trait;
 use cakupan_domain::registration::Registration;
 use cakupan_domain::{FieldErrors, Month, RegionCode, RuleSet};
 use cakupan_domain::{Level, Nik, RegionTree, Segment};
+use cakupan_store::crypto::Keys;
 use cakupan_store::ledger::{
     BatchState, COUNTER_COLUMNS, CheckedPosting, CounterChanges, CounterValues, LedgerRow,
     NewPosting, PostingOutcome, Series, resolve_repeats,
 };
 use cakupan_store::{
     ActiveRow, HeirRow, Outcome, Participant, RegionsLoaded, Result, Store, StoreError,
-    TargetRecord, kpj_for, nik_int, plan_batch, resolve_duplicates, settle,
+    TargetRecord, kpj_for, plan_batch, resolve_duplicates, settle,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-const SELECT: &str = "SELECT id, kpj, nik, segment, name, to_char(birth_date, 'YYYY-MM-DD'), sex, phone, village_code, occupation_code, sector, income_base, programs, to_char(registered_on, 'YYYY-MM-DD'), channel, agent_code, review_flags, dukcapil_status FROM participants";
+const SELECT: &str = "SELECT id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, to_char(registered_on, 'YYYY-MM-DD'), channel, agent_code, review_flags, dukcapil_status FROM participants";
 const CHUNK: usize = 5_000;
 
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    keys: Arc<Keys>,
 }
 
 fn db(e: sqlx::Error) -> StoreError {
@@ -40,7 +43,7 @@ fn db(e: sqlx::Error) -> StoreError {
 impl PgStore {
     /// Connects to `url` (`postgres://user@host:port/db`) and applies migrations.
     /// `max_connections` sizes the pool (see docs/operations.md).
-    pub async fn open(url: &str, max_connections: u32) -> Result<PgStore> {
+    pub async fn open(url: &str, max_connections: u32, keys: Arc<Keys>) -> Result<PgStore> {
         let opts = PgConnectOptions::from_str(url).map_err(|e| StoreError::Url(e.to_string()))?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
@@ -48,25 +51,29 @@ impl PgStore {
             .connect_with(opts)
             .await
             .map_err(db)?;
+        refuse_clear_participants(&pool).await?;
         MIGRATOR
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(PgStore { pool })
+        Ok(PgStore { pool, keys })
     }
 
     async fn existing(
         tx: &mut Transaction<'_, Postgres>,
-        niks: Vec<i64>,
+        keys: &Keys,
+        niks: Vec<Vec<u8>>,
     ) -> Result<HashMap<(Nik, Segment), (i64, String, Registration)>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE nik = ANY($1)")))
-            .bind(niks)
-            .fetch_all(&mut **tx)
-            .await
-            .map_err(db)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE nik_index = ANY($1)"
+        )))
+        .bind(niks)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db)?;
         let mut out = HashMap::new();
         for row in rows {
-            let p = cakupan_store::rows::participant(&row)?.into_participant(Vec::new())?;
+            let p = cakupan_store::rows::participant(&row, keys)?.into_participant(Vec::new())?;
             out.insert(
                 (p.registration.nik, p.registration.segment),
                 (p.id, p.kpj, p.registration),
@@ -79,17 +86,18 @@ impl PgStore {
     /// now hold more than one participation have one. Their people rows are locked.
     async fn overlap_of_new(
         tx: &mut Transaction<'_, Postgres>,
+        keys: &Keys,
         rules: &RuleSet,
         new_ids: &HashSet<i64>,
         changes: &mut CounterChanges,
     ) -> Result<()> {
         let ids: Vec<i64> = new_ids.iter().copied().collect();
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE nik IN (
-                 SELECT p.nik FROM participants p
-                 WHERE p.nik IN (SELECT nik FROM participants WHERE id = ANY($1))
-                 GROUP BY p.nik HAVING COUNT(*) > 1)
-             ORDER BY nik, id"
+            "{SELECT} WHERE nik_index IN (
+                 SELECT p.nik_index FROM participants p
+                 WHERE p.nik_index IN (SELECT nik_index FROM participants WHERE id = ANY($1))
+                 GROUP BY p.nik_index HAVING COUNT(*) > 1)
+             ORDER BY nik_index, id"
         )))
         .bind(&ids)
         .fetch_all(&mut **tx)
@@ -100,7 +108,7 @@ impl PgStore {
         }
         let mut groups: HashMap<Nik, Vec<Participant>> = HashMap::new();
         for row in rows {
-            let p = cakupan_store::rows::participant(&row)?.into_participant(Vec::new())?;
+            let p = cakupan_store::rows::participant(&row, keys)?.into_participant(Vec::new())?;
             groups.entry(p.registration.nik).or_default().push(p);
         }
         let mut ledgers: HashMap<i64, Vec<LedgerRow>> = HashMap::new();
@@ -120,6 +128,7 @@ impl PgStore {
         clause: &'static str,
         bind: impl for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send + 'static,
     ) -> Result<Vec<Participant>> {
+        let keys = &self.keys;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} {clause}")))
             .bind(bind)
             .fetch_all(&self.pool)
@@ -127,16 +136,16 @@ impl PgStore {
             .map_err(db)?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            let pr = cakupan_store::rows::participant(&row)?;
+            let pr = cakupan_store::rows::participant(&row, keys)?;
             let heirs = sqlx::query(
-                "SELECT name, relationship, nik, phone FROM heirs WHERE participant_id = $1 ORDER BY position",
+                "SELECT name, relationship, nik, phone, position::bigint FROM heirs WHERE participant_id = $1 ORDER BY position",
             )
             .bind(pr.id)
             .fetch_all(&self.pool)
             .await
             .map_err(db)?
             .iter()
-            .map(cakupan_store::rows::heir)
+            .map(|r| cakupan_store::rows::heir(r, pr.id, keys))
             .collect::<Result<Vec<_>>>()?;
             out.push(pr.into_participant(heirs)?);
         }
@@ -372,12 +381,15 @@ impl Store for PgStore {
         let (mut outcomes, insert) = plan_batch(regs);
         if !insert.is_empty() {
             // Lock each person of the batch (in NIK order): see migration 0003.
-            let mut batch_niks: Vec<i64> = insert.iter().map(|&i| nik_int(regs[i].nik)).collect();
+            let mut batch_niks: Vec<Vec<u8>> = insert
+                .iter()
+                .map(|&i| self.keys.nik_index(&regs[i].nik))
+                .collect();
             batch_niks.sort_unstable();
             batch_niks.dedup();
             sqlx::query(
-                "INSERT INTO people (nik) SELECT * FROM UNNEST($1::bigint[])
-                 ON CONFLICT (nik) DO UPDATE SET nik = EXCLUDED.nik",
+                "INSERT INTO people (nik_index) SELECT * FROM UNNEST($1::bytea[])
+                 ON CONFLICT (nik_index) DO UPDATE SET nik_index = EXCLUDED.nik_index",
             )
             .bind(&batch_niks)
             .execute(&mut *tx)
@@ -389,24 +401,25 @@ impl Store for PgStore {
                     .fetch_all(&mut *tx)
                     .await
                     .map_err(db)?;
-            let mut inserted_keys: HashSet<(i64, String)> = HashSet::new();
+            let mut inserted_keys: HashSet<(Vec<u8>, String)> = HashSet::new();
             let pairs: Vec<(usize, i64)> = insert.iter().copied().zip(ids).collect();
             for chunk in pairs.chunks(CHUNK) {
                 let mut c = Columns::default();
                 for &(i, id) in chunk {
                     let r = &regs[i];
                     let kpj = kpj_for(id)?;
-                    c.push(id, kpj, r);
+                    c.push(id, kpj, r, &self.keys)?;
                 }
                 let rows = sqlx::query(
-                    "INSERT INTO participants (id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, registered_on, channel, agent_code, review_flags)
-                     SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::date[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::date[], $15::text[], $16::text[], $17::text[])
-                     ON CONFLICT (nik, segment) DO NOTHING
-                     RETURNING nik, segment",
+                    "INSERT INTO participants (id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, registered_on, channel, agent_code, review_flags, nik_index, phone_index, key_version)
+                     SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bytea[], $4::text[], $5::bytea[], $6::bytea[], $7::text[], $8::bytea[], $9::text[], $10::text[], $11::text[], $12::bytea[], $13::text[], $14::date[], $15::text[], $16::text[], $17::text[], $18::bytea[], $19::bytea[], $20::int[])
+                     ON CONFLICT (nik_index, segment) DO NOTHING
+                     RETURNING nik_index, segment",
                 )
                 .bind(c.id).bind(c.kpj).bind(c.nik).bind(c.segment).bind(c.name).bind(c.birth_date)
                 .bind(c.sex).bind(c.phone).bind(c.village).bind(c.occupation).bind(c.sector)
                 .bind(c.income).bind(c.programs).bind(c.registered_on).bind(c.channel).bind(c.agent).bind(c.flags)
+                .bind(c.nik_index).bind(c.phone_index).bind(c.key_version)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(db)?;
@@ -419,14 +432,14 @@ impl Store for PgStore {
             let mut changes = CounterChanges::default();
             for &(i, id) in &pairs {
                 let r = &regs[i];
-                if inserted_keys.contains(&(nik_int(r.nik), r.segment.to_string())) {
+                if inserted_keys.contains(&(self.keys.nik_index(&r.nik), r.segment.to_string())) {
                     outcomes[i] = Some(Outcome::Created {
                         id,
                         kpj: kpj_for(id)?,
                     });
                     changes.register(r.village, r.segment, Month::of(r.registered_on));
                     for (pos, h) in r.heirs.iter().enumerate() {
-                        let h = HeirRow::from_heir(h);
+                        let h = HeirRow::from_heir(h).seal(&self.keys, id, pos)?;
                         sqlx::query("INSERT INTO heirs (participant_id, position, name, relationship, nik, phone) VALUES ($1, $2, $3, $4, $5, $6)")
                             .bind(id).bind(pos as i32).bind(h.name).bind(h.relationship).bind(h.nik).bind(h.phone)
                             .execute(&mut *tx)
@@ -440,15 +453,21 @@ impl Store for PgStore {
             let new_ids: HashSet<i64> = pairs
                 .iter()
                 .filter(|(i, _)| {
-                    inserted_keys.contains(&(nik_int(regs[*i].nik), regs[*i].segment.to_string()))
+                    inserted_keys.contains(&(
+                        self.keys.nik_index(&regs[*i].nik),
+                        regs[*i].segment.to_string(),
+                    ))
                 })
                 .map(|(_, id)| *id)
                 .collect();
-            Self::overlap_of_new(&mut tx, rules, &new_ids, &mut changes).await?;
+            Self::overlap_of_new(&mut tx, &self.keys, rules, &new_ids, &mut changes).await?;
             upsert_counters(&mut tx, &changes).await?;
             if !turned_away.is_empty() {
-                let niks: Vec<i64> = turned_away.iter().map(|&i| nik_int(regs[i].nik)).collect();
-                let stored = Self::existing(&mut tx, niks).await?;
+                let niks: Vec<Vec<u8>> = turned_away
+                    .iter()
+                    .map(|&i| self.keys.nik_index(&regs[i].nik))
+                    .collect();
+                let stored = Self::existing(&mut tx, &self.keys, niks).await?;
                 for i in turned_away {
                     let r = &regs[i];
                     outcomes[i] = Some(settle(r, stored.get(&(r.nik, r.segment)))?);
@@ -478,8 +497,11 @@ impl Store for PgStore {
     }
 
     async fn participants_by_nik(&self, nik: Nik) -> Result<Vec<Participant>> {
-        self.load("WHERE nik = $1 ORDER BY segment", nik_int(nik))
-            .await
+        self.load(
+            "WHERE nik_index = $1 ORDER BY segment",
+            self.keys.nik_index(&nik),
+        )
+        .await
     }
 
     async fn count_participants(&self) -> Result<u64> {
@@ -560,11 +582,11 @@ impl Store for PgStore {
         {
             st.reversed.insert(row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?);
         }
-        let niks: Vec<i64> = postings
+        let niks: Vec<Vec<u8>> = postings
             .iter()
             .filter_map(|p| match p {
-                NewPosting::Contribution(pay) => Some(nik_int(pay.nik)),
-                NewPosting::Termination { nik, .. } => Some(nik_int(*nik)),
+                NewPosting::Contribution(pay) => Some(self.keys.nik_index(&pay.nik)),
+                NewPosting::Termination { nik, .. } => Some(self.keys.nik_index(nik)),
                 NewPosting::Reversal { .. } => None,
             })
             .collect();
@@ -572,10 +594,10 @@ impl Store for PgStore {
         // Lock every person the batch touches, in NIK order (see migration 0003), then read
         // all their participations in a new statement, which sees whatever a transaction we
         // waited for committed.
-        let locked: Vec<i64> = sqlx::query_scalar(
-            "SELECT nik FROM people
-             WHERE nik = ANY($1) OR nik IN (SELECT nik FROM participants WHERE id = ANY($2))
-             ORDER BY nik FOR UPDATE",
+        let locked: Vec<Vec<u8>> = sqlx::query_scalar(
+            "SELECT nik_index FROM people
+             WHERE nik_index = ANY($1) OR nik_index IN (SELECT nik_index FROM participants WHERE id = ANY($2))
+             ORDER BY nik_index FOR UPDATE",
         )
         .bind(&niks)
         .bind(&target_ids)
@@ -583,14 +605,15 @@ impl Store for PgStore {
         .await
         .map_err(db)?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE nik = ANY($1) ORDER BY id"
+            "{SELECT} WHERE nik_index = ANY($1) ORDER BY id"
         )))
         .bind(&locked)
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
         for row in rows {
-            let p = cakupan_store::rows::participant(&row)?.into_participant(Vec::new())?;
+            let p =
+                cakupan_store::rows::participant(&row, &self.keys)?.into_participant(Vec::new())?;
             st.by_key
                 .insert((p.registration.nik, p.registration.segment), p.clone());
             st.by_id.insert(p.id, p);
@@ -606,7 +629,7 @@ impl Store for PgStore {
             st.ledgers.entry(pid).or_default().push(ledger_row(&row, 1)?);
         }
         let before = st.ledgers.clone();
-        let (mut outcomes, inserts) = st.plan(rules, postings);
+        let (mut outcomes, inserts) = st.plan(rules, &self.keys, postings);
         let rows = cakupan_store::ledger::insert_rows(postings, &inserts);
         let ids = insert_postings(&mut tx, &rows).await?;
         cakupan_store::ledger::mark_posted(&mut outcomes, &inserts, ids);
@@ -729,9 +752,13 @@ impl Store for PgStore {
             .map_err(db)
     }
 
+    fn nik_index(&self, nik: &Nik) -> Vec<u8> {
+        self.keys.nik_index(nik)
+    }
+
     async fn create_user(&self, u: &cakupan_store::accounts::NewUser, now: i64) -> Result<i64> {
         let r = sqlx::query_scalar(
-            "INSERT INTO users (username, password_hash, role, region, agent_code, nik, created_at)
+            "INSERT INTO users (username, password_hash, role, region, agent_code, nik_index, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(u.username.as_str())
@@ -739,7 +766,7 @@ impl Store for PgStore {
         .bind(u.role.as_str())
         .bind(u.region.to_string())
         .bind(u.agent_code.as_deref())
-        .bind(u.nik.as_deref())
+        .bind(u.nik_index.as_deref())
         .bind(now)
         .fetch_one(&self.pool)
         .await;
@@ -760,7 +787,7 @@ impl Store for PgStore {
         username: &str,
     ) -> Result<Option<cakupan_store::accounts::UserRow>> {
         sqlx::query(
-            "SELECT id, username, password_hash, role, region, agent_code, nik, disabled
+            "SELECT id, username, password_hash, role, region, agent_code, nik_index, disabled
              FROM users WHERE username = $1",
         )
         .bind(username)
@@ -806,7 +833,7 @@ impl Store for PgStore {
         now: i64,
     ) -> Result<Option<cakupan_store::accounts::UserRow>> {
         sqlx::query(
-            "SELECT u.id, u.username, u.password_hash, u.role, u.region, u.agent_code, u.nik, u.disabled
+            "SELECT u.id, u.username, u.password_hash, u.role, u.region, u.agent_code, u.nik_index, u.disabled
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled = false",
         )
@@ -925,19 +952,19 @@ async fn recompute_on(conn: &mut PgConnection, rules: &RuleSet) -> Result<Counte
     let mut changes = CounterChanges::default();
     // People with more than one participation first: the overlap correction.
     let rows = sqlx::query(
-        "SELECT id, segment, village_code, to_char(registered_on, 'YYYY-MM-DD'), nik FROM participants
-         WHERE nik IN (SELECT nik FROM participants GROUP BY nik HAVING COUNT(*) > 1)
-         ORDER BY nik, id",
+        "SELECT id, segment, village_code, to_char(registered_on, 'YYYY-MM-DD'), nik_index FROM participants
+         WHERE nik_index IN (SELECT nik_index FROM participants GROUP BY nik_index HAVING COUNT(*) > 1)
+         ORDER BY nik_index, id",
     )
     .fetch_all(&mut *conn)
     .await
     .map_err(db)?;
     let empty = Vec::new();
     let mut group: Vec<(Base, &[LedgerRow])> = Vec::new();
-    let mut current: Option<i64> = None;
+    let mut current: Option<Vec<u8>> = None;
     for row in &rows {
-        let nik: i64 = row.try_get(4).map_err(db)?;
-        if current != Some(nik) {
+        let nik: Vec<u8> = row.try_get(4).map_err(db)?;
+        if current.as_ref() != Some(&nik) {
             cakupan_store::ledger::add_person(rules, &group, 1, &mut changes)?;
             group.clear();
             current = Some(nik);
@@ -966,42 +993,51 @@ async fn recompute_on(conn: &mut PgConnection, rules: &RuleSet) -> Result<Counte
 struct Columns {
     id: Vec<i64>,
     kpj: Vec<String>,
-    nik: Vec<i64>,
+    nik: Vec<Vec<u8>>,
     segment: Vec<String>,
-    name: Vec<String>,
-    birth_date: Vec<time::Date>,
+    name: Vec<Vec<u8>>,
+    birth_date: Vec<Vec<u8>>,
     sex: Vec<String>,
-    phone: Vec<Option<String>>,
+    phone: Vec<Option<Vec<u8>>>,
     village: Vec<String>,
     occupation: Vec<String>,
     sector: Vec<String>,
-    income: Vec<i64>,
+    income: Vec<Vec<u8>>,
     programs: Vec<String>,
     registered_on: Vec<time::Date>,
     channel: Vec<String>,
     agent: Vec<Option<String>>,
     flags: Vec<String>,
+    nik_index: Vec<Vec<u8>>,
+    phone_index: Vec<Option<Vec<u8>>>,
+    key_version: Vec<i32>,
 }
 
 impl Columns {
-    fn push(&mut self, id: i64, kpj: String, r: &Registration) {
+    fn push(&mut self, id: i64, kpj: String, r: &Registration, keys: &Keys) -> Result<()> {
+        let sealed =
+            cakupan_store::ParticipantRow::from_registration(id, kpj.clone(), r).seal(keys)?;
         self.id.push(id);
         self.kpj.push(kpj);
-        self.nik.push(nik_int(r.nik));
+        self.nik.push(sealed.nik);
         self.segment.push(r.segment.to_string());
-        self.name.push(r.name.clone());
-        self.birth_date.push(r.birth_date);
+        self.name.push(sealed.name);
+        self.birth_date.push(sealed.birth_date);
         self.sex.push(r.sex.to_string());
-        self.phone.push(r.phone.clone());
+        self.phone.push(sealed.phone);
         self.village.push(r.village.to_string());
         self.occupation.push(r.occupation_code.clone());
         self.sector.push(r.sector.as_str().to_string());
-        self.income.push(r.income_base.0);
+        self.income.push(sealed.income_base);
         self.programs.push(r.programmes.to_string());
         self.registered_on.push(r.registered_on);
         self.channel.push(r.channel.to_string());
         self.agent.push(r.agent_code.clone());
         self.flags.push(r.review_flags.join(","));
+        self.nik_index.push(sealed.nik_index);
+        self.phone_index.push(sealed.phone_index);
+        self.key_version.push(sealed.key_version);
+        Ok(())
     }
 }
 
@@ -1059,6 +1095,34 @@ pub async fn drop_database(url: &str, name: &str) -> Result<()> {
     .await
     .map_err(db)?;
     admin.close().await.map_err(db)?;
+    Ok(())
+}
+
+/// Schema 5 encrypts personal fields; a database that already holds participants in clear
+/// (schema 4 or older) cannot be converted by SQL alone, so it is refused with the reason
+/// instead of being half migrated.
+async fn refuse_clear_participants(pool: &PgPool) -> Result<()> {
+    let migrated: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+            .fetch_optional(pool)
+            .await
+            .ok()
+            .flatten();
+    let Some(version) = migrated else {
+        return Ok(());
+    };
+    if version >= 5 {
+        return Ok(());
+    }
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM participants")
+        .fetch_one(pool)
+        .await
+        .map_err(db)?;
+    if n > 0 {
+        return Err(StoreError::Migration(format!(
+            "this database holds {n} participants stored in clear by an earlier version (schema {version}); this version keeps personal fields encrypted and cannot convert them in place: export them with the earlier version and import them into a new database"
+        )));
+    }
     Ok(())
 }
 

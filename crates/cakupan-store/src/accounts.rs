@@ -17,7 +17,8 @@ pub struct UserRow {
     /// '' for the nation.
     pub region: String,
     pub agent_code: Option<String>,
-    pub nik: Option<String>,
+    /// Participants: the blind index of their NIK (never the NIK itself).
+    pub nik_index: Option<Vec<u8>>,
     pub disabled: bool,
 }
 
@@ -35,7 +36,7 @@ impl UserRow {
                 RegionCode::parse(&self.region).map_err(|_| bad("region"))?
             },
             agent_code: self.agent_code.clone(),
-            nik: self.nik.clone(),
+            nik: self.nik_index.as_ref().map(hex::encode),
         })
     }
 }
@@ -48,7 +49,8 @@ pub struct NewUser {
     pub role: Role,
     pub region: RegionCode,
     pub agent_code: Option<String>,
-    pub nik: Option<String>,
+    /// Participants: the blind index of their NIK (`Store::nik_index`).
+    pub nik_index: Option<Vec<u8>>,
 }
 
 /// One audit entry to append: who did what to which record, when, why.

@@ -74,11 +74,13 @@ impl NewPosting {
     }
 
     /// The canonical content: posting the same reference again with the same body is a retry.
-    pub fn body(&self) -> String {
+    /// It is stored, so it names the person by the blind index of the NIK (`nik_index`, hex),
+    /// never the NIK.
+    pub fn body(&self, nik_index: &dyn Fn(&Nik) -> String) -> String {
         match self {
             NewPosting::Contribution(p) => format!(
                 "contribution|{}|{}|{}|{}|{}|{}|{}",
-                p.nik,
+                nik_index(&p.nik),
                 p.segment,
                 p.first_month,
                 p.months,
@@ -93,7 +95,11 @@ impl NewPosting {
                 month,
                 reason,
                 ..
-            } => format!("termination|{nik}|{segment}|{month}|{}", reason.as_str()),
+            } => format!(
+                "termination|{}|{segment}|{month}|{}",
+                nik_index(nik),
+                reason.as_str()
+            ),
         }
     }
 }
@@ -603,8 +609,10 @@ impl BatchState {
     pub fn plan(
         &mut self,
         rules: &RuleSet,
+        keys: &crate::crypto::Keys,
         postings: &[NewPosting],
     ) -> (BatchOutcomes, Vec<PlannedInsert>) {
+        let index = |n: &Nik| hex::encode(keys.nik_index(n));
         let mut outcomes: BatchOutcomes = vec![None; postings.len()];
         let mut inserts: Vec<PlannedInsert> = Vec::new();
         let mut in_batch: HashMap<String, usize> = HashMap::new();
@@ -621,7 +629,7 @@ impl BatchState {
                 continue;
             }
             if let Some((id, pid, body)) = self.existing.get(&reference) {
-                outcomes[i] = Some(if *body == p.body() {
+                outcomes[i] = Some(if *body == p.body(&index) {
                     Ok(PostingOutcome::Existing {
                         id: *id,
                         participant_id: *pid,
@@ -637,7 +645,7 @@ impl BatchState {
             }
             if let Some(&j) = in_batch.get(&reference) {
                 // Settled after insertion: the same body is the same posting.
-                if postings[j].body() != p.body() {
+                if postings[j].body(&index) != p.body(&index) {
                     outcomes[i] = Some(err(
                         "reference",
                         "reference.reused",
@@ -712,7 +720,7 @@ impl BatchState {
                         index: i,
                         participant_id: participant.id,
                         checked,
-                        body: p.body(),
+                        body: p.body(&index),
                     });
                 }
             }

@@ -3,6 +3,7 @@
 //! `cakupan-store-postgres`); one contract test suite runs against both.
 
 pub mod accounts;
+pub mod crypto;
 pub mod ledger;
 pub mod targets;
 
@@ -53,6 +54,8 @@ pub enum StoreError {
     Rejected(cakupan_domain::FieldErrors),
     #[error("database URL: {0}")]
     Url(String),
+    #[error("key file: {0}")]
+    Keys(String),
     #[error("migration failed: {0}")]
     Migration(String),
     #[error("database error: {0}")]
@@ -178,6 +181,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// The participant a posting concerns (to authorise a reversal before it is posted).
     async fn participant_of_posting(&self, reference: &str) -> Result<Option<i64>>;
+
+    /// The blind index of a NIK under this store's keys (hex in access decisions).
+    fn nik_index(&self, nik: &Nik) -> Vec<u8>;
 
     /// Creates a user; a taken username is [`StoreError::Rejected`] naming `username`.
     async fn create_user(&self, user: &accounts::NewUser, now: i64) -> Result<i64>;
@@ -413,7 +419,73 @@ impl ParticipantRow {
     }
 }
 
+/// A participant's personal fields as stored: sealed, with their blind indexes.
+#[derive(Debug, Clone)]
+pub struct SealedFields {
+    pub nik_index: Vec<u8>,
+    pub nik: Vec<u8>,
+    pub name: Vec<u8>,
+    pub birth_date: Vec<u8>,
+    pub phone: Option<Vec<u8>>,
+    pub phone_index: Option<Vec<u8>>,
+    pub income_base: Vec<u8>,
+    pub key_version: i32,
+}
+
+/// An heir's personal fields as stored.
+#[derive(Debug, Clone)]
+pub struct SealedHeir {
+    pub name: Vec<u8>,
+    pub relationship: String,
+    pub nik: Option<Vec<u8>>,
+    pub phone: Option<Vec<u8>>,
+}
+
+impl ParticipantRow {
+    /// The personal fields sealed for this row (bound to its id and column).
+    pub fn seal(&self, keys: &crypto::Keys) -> Result<SealedFields> {
+        let nik = Nik::parse(&self.nik).map_err(|_| corrupt("nik", self.id, "(not shown)"))?;
+        let t = "participants";
+        Ok(SealedFields {
+            nik_index: keys.nik_index(&nik),
+            nik: keys.seal(t, self.id, "nik", &self.nik)?,
+            name: keys.seal(t, self.id, "name", &self.name)?,
+            birth_date: keys.seal(t, self.id, "birth_date", &self.birth_date)?,
+            phone: match &self.phone {
+                Some(p) => Some(keys.seal(t, self.id, "phone", p)?),
+                None => None,
+            },
+            phone_index: self.phone.as_deref().map(|p| keys.phone_index(p)),
+            income_base: keys.seal(t, self.id, "income_base", &self.income_base.to_string())?,
+            key_version: i32::try_from(keys.current_version()).unwrap_or(i32::MAX),
+        })
+    }
+}
+
 impl HeirRow {
+    /// The heir's personal fields sealed for its participant and position.
+    pub fn seal(
+        &self,
+        keys: &crypto::Keys,
+        participant: i64,
+        position: usize,
+    ) -> Result<SealedHeir> {
+        let t = "heirs";
+        let col = |c: &str| format!("{position}/{c}");
+        Ok(SealedHeir {
+            name: keys.seal(t, participant, &col("name"), &self.name)?,
+            relationship: self.relationship.clone(),
+            nik: match &self.nik {
+                Some(n) => Some(keys.seal(t, participant, &col("nik"), n)?),
+                None => None,
+            },
+            phone: match &self.phone {
+                Some(p) => Some(keys.seal(t, participant, &col("phone"), p)?),
+                None => None,
+            },
+        })
+    }
+
     pub fn from_heir(h: &Heir) -> HeirRow {
         HeirRow {
             name: h.name.clone(),
@@ -436,28 +508,37 @@ pub mod rows {
         StoreError::Database(e.to_string())
     }
 
-    pub fn participant<'r, R>(row: &'r R) -> Result<ParticipantRow>
+    pub fn participant<'r, R>(row: &'r R, keys: &crate::crypto::Keys) -> Result<ParticipantRow>
     where
         R: Row,
         usize: ColumnIndex<R>,
         i64: Decode<'r, R::Database> + Type<R::Database>,
         String: Decode<'r, R::Database> + Type<R::Database>,
         Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+        Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+        Option<Vec<u8>>: Decode<'r, R::Database> + Type<R::Database>,
     {
+        let id: i64 = row.try_get(0).map_err(db)?;
+        let open = |i: usize, column: &str| -> Result<String> {
+            let sealed: Vec<u8> = row.try_get(i).map_err(db)?;
+            keys.open("participants", id, column, &sealed)
+        };
+        let phone: Option<Vec<u8>> = row.try_get(7).map_err(db)?;
+        let income = open(11, "income_base")?;
         let f = || -> Result<ParticipantRow, sqlx::Error> {
             Ok(ParticipantRow {
-                id: row.try_get(0)?,
+                id,
                 kpj: row.try_get(1)?,
-                nik: format!("{:016}", row.try_get::<i64, _>(2)?),
+                nik: String::new(),
                 segment: row.try_get(3)?,
-                name: row.try_get(4)?,
-                birth_date: row.try_get(5)?,
+                name: String::new(),
+                birth_date: String::new(),
                 sex: row.try_get(6)?,
-                phone: row.try_get(7)?,
+                phone: None,
                 village_code: row.try_get(8)?,
                 occupation_code: row.try_get(9)?,
                 sector: row.try_get(10)?,
-                income_base: row.try_get(11)?,
+                income_base: 0,
                 programs: row.try_get(12)?,
                 registered_on: row.try_get(13)?,
                 channel: row.try_get(14)?,
@@ -466,7 +547,18 @@ pub mod rows {
                 dukcapil_status: row.try_get(17)?,
             })
         };
-        f().map_err(db)
+        let mut out = f().map_err(db)?;
+        out.nik = open(2, "nik")?;
+        out.name = open(4, "name")?;
+        out.birth_date = open(5, "birth_date")?;
+        out.phone = match phone {
+            Some(p) => Some(keys.open("participants", id, "phone", &p)?),
+            None => None,
+        };
+        out.income_base = income
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("participant {id}: income_base")))?;
+        Ok(out)
     }
 
     /// A `(level, count)` row of the regions table.
@@ -595,6 +687,7 @@ pub mod rows {
         bool: Decode<'r, R::Database> + Type<R::Database>,
         String: Decode<'r, R::Database> + Type<R::Database>,
         Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+        Option<Vec<u8>>: Decode<'r, R::Database> + Type<R::Database>,
     {
         let f = || -> Result<super::accounts::UserRow, sqlx::Error> {
             Ok(super::accounts::UserRow {
@@ -604,7 +697,7 @@ pub mod rows {
                 role: row.try_get(3)?,
                 region: row.try_get(4)?,
                 agent_code: row.try_get(5)?,
-                nik: row.try_get(6)?,
+                nik_index: row.try_get(6)?,
                 disabled: row.try_get(7)?,
             })
         };
@@ -639,22 +732,29 @@ pub mod rows {
         f().map_err(db)
     }
 
-    pub fn heir<'r, R>(row: &'r R) -> Result<HeirRow>
+    /// An heir of `participant`: name, relationship, nik, phone, position.
+    pub fn heir<'r, R>(row: &'r R, participant: i64, keys: &crate::crypto::Keys) -> Result<HeirRow>
     where
         R: Row,
         usize: ColumnIndex<R>,
+        i64: Decode<'r, R::Database> + Type<R::Database>,
         String: Decode<'r, R::Database> + Type<R::Database>,
-        Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+        Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+        Option<Vec<u8>>: Decode<'r, R::Database> + Type<R::Database>,
     {
-        let f = || -> Result<HeirRow, sqlx::Error> {
-            Ok(HeirRow {
-                name: row.try_get(0)?,
-                relationship: row.try_get(1)?,
-                nik: row.try_get(2)?,
-                phone: row.try_get(3)?,
-            })
+        let position: i64 = row.try_get(4).map_err(db)?;
+        let open = |sealed: Option<Vec<u8>>, c: &str| -> Result<Option<String>> {
+            sealed
+                .map(|s| keys.open("heirs", participant, &format!("{position}/{c}"), &s))
+                .transpose()
         };
-        f().map_err(db)
+        let name: Vec<u8> = row.try_get(0).map_err(db)?;
+        Ok(HeirRow {
+            name: open(Some(name), "name")?.unwrap_or_default(),
+            relationship: row.try_get(1).map_err(db)?,
+            nik: open(row.try_get(2).map_err(db)?, "nik")?,
+            phone: open(row.try_get(3).map_err(db)?, "phone")?,
+        })
     }
 }
 

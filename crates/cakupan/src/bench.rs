@@ -56,29 +56,54 @@ struct Summary {
     peak_rss_mb: f64,
 }
 
-pub async fn run(db: &str, reference: &Reference, cmd: BenchCommand) -> Result<()> {
+/// The key file of the databases a benchmark creates: made once in its work directory.
+fn bench_keys(dir: &Path) -> Result<PathBuf> {
+    let f = dir.join("bench.keys");
+    if !f.exists() {
+        std::fs::write(&f, cakupan_store::crypto::Keys::generate()?)?;
+    }
+    Ok(f)
+}
+
+pub async fn run(
+    db: &str,
+    keys: Option<&Path>,
+    reference: &Reference,
+    cmd: BenchCommand,
+) -> Result<()> {
     match cmd {
         BenchCommand::Import { rows, work_dir } => {
             import_bench(db, reference, &rows, work_dir).await
         }
-        BenchCommand::Report { month, runs } => report_bench(db, reference, &month, runs).await,
+        BenchCommand::Report { month, runs } => {
+            let keys = crate::store::load_keys(keys)?;
+            report_bench(db, keys, reference, &month, runs).await
+        }
         BenchCommand::Audit {
             participants,
             reads,
-        } => audit_bench(db, reference, participants, reads).await,
+        } => audit_bench(db, keys, reference, participants, reads).await,
     }
 }
 
-fn child_import(file: &Path, url: &str, errors: &Path) -> Result<Summary> {
-    child_import_kind("participants", file, url, errors)
+fn child_import(file: &Path, url: &str, keys: &Path, errors: &Path) -> Result<Summary> {
+    child_import_kind("participants", file, url, keys, errors)
 }
 
-fn child_import_kind(kind: &str, file: &Path, url: &str, errors: &Path) -> Result<Summary> {
+fn child_import_kind(
+    kind: &str,
+    file: &Path,
+    url: &str,
+    keys: &Path,
+    errors: &Path,
+) -> Result<Summary> {
     let exe = std::env::current_exe()?;
     let out = std::process::Command::new(exe)
         .args(["import", kind])
         .arg(file)
-        .args(["--db", url, "--summary-json", "--quiet", "--errors"])
+        .args(["--db", url, "--summary-json", "--quiet", "--keys"])
+        .arg(keys)
+        .arg("--errors")
         .arg(errors)
         .env("CAKUPAN_LOG", "warn")
         .output()
@@ -99,6 +124,8 @@ async fn import_bench(
 ) -> Result<()> {
     let dir = work_dir.unwrap_or_else(|| std::env::temp_dir().join("cakupan-bench"));
     std::fs::create_dir_all(&dir)?;
+    let key_file = bench_keys(&dir)?;
+    let keys = crate::store::load_keys(Some(&key_file))?;
     let postgres = db.starts_with("postgres");
     let as_of = time::Date::from_calendar_date(2026, time::Month::November, 1)?;
     let today = today_wib().max(as_of);
@@ -130,8 +157,8 @@ async fn import_bench(
             (format!("sqlite://{}", path.display()), None)
         };
         let errors = dir.join(format!("errors-{n}.csv"));
-        let first = child_import(&file, &url, &errors)?;
-        let again = child_import(&file, &url, &errors)?;
+        let first = child_import(&file, &url, &key_file, &errors)?;
+        let again = child_import(&file, &url, &key_file, &errors)?;
         if again.created != 0 || again.existing != first.created {
             bail!("re-running the import stored rows twice: {again:?} after {first:?}");
         }
@@ -142,9 +169,9 @@ async fn import_bench(
             generate::contributions(&reference.rules, &file, 1, as_of, &mut f)?;
             std::fs::rename(&tmp, &pays)?;
         }
-        let posted = child_import_kind("contributions", &pays, &url, &errors)?;
+        let posted = child_import_kind("contributions", &pays, &url, &key_file, &errors)?;
         let size = {
-            let s = crate::store::open(&url, 2).await?;
+            let s = crate::store::open(&url, 2, keys.clone()).await?;
             s.size_bytes().await?
         };
         println!(
@@ -184,9 +211,15 @@ fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
-async fn report_bench(db: &str, reference: &Reference, month: &str, runs: usize) -> Result<()> {
+async fn report_bench(
+    db: &str,
+    keys: std::sync::Arc<cakupan_store::crypto::Keys>,
+    reference: &Reference,
+    month: &str,
+    runs: usize,
+) -> Result<()> {
     use cakupan_domain::{Level, Month, RegionCode};
-    let store = crate::store::open(db, 4).await?;
+    let store = crate::store::open(db, 4, keys).await?;
     let month = Month::parse(month).map_err(|e| anyhow::anyhow!("--month: {e}"))?;
     let participants = store.count_participants().await?;
     println!(
@@ -248,7 +281,13 @@ async fn report_bench(db: &str, reference: &Reference, month: &str, runs: usize)
     Ok(())
 }
 
-async fn audit_bench(db: &str, reference: &Reference, participants: u64, reads: u64) -> Result<()> {
+async fn audit_bench(
+    db: &str,
+    keys: Option<&Path>,
+    reference: &Reference,
+    participants: u64,
+    reads: u64,
+) -> Result<()> {
     use cakupan_store::accounts::AuditEntry;
     let dir = std::env::temp_dir().join(format!("cakupan-bench-audit-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -258,7 +297,12 @@ async fn audit_bench(db: &str, reference: &Reference, participants: u64, reads: 
     } else {
         db.to_string()
     };
-    let store = crate::store::open(&url, 4).await?;
+    let keys = if url.contains("cakupan-bench-audit-") {
+        crate::store::load_keys(Some(&bench_keys(&dir)?))?
+    } else {
+        crate::store::load_keys(keys)?
+    };
+    let store = crate::store::open(&url, 4, keys).await?;
     store.ensure_regions(&reference.regions).await?;
     if store.count_participants().await? == 0 {
         let file = dir.join("participants.csv");

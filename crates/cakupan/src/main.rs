@@ -55,6 +55,10 @@ struct Global {
     /// PostgreSQL connection pool size.
     #[arg(long, global = true, env = "CAKUPAN_PG_POOL", default_value_t = 16)]
     pg_pool: u32,
+    /// The key file that seals personal data (see docs/security.md); or the key text in
+    /// CAKUPAN_KEYS.
+    #[arg(long, global = true, env = "CAKUPAN_KEYS_FILE")]
+    keys: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -388,7 +392,8 @@ fn load_reference(global: &Global) -> Result<Reference> {
 
 /// Opens the store and makes sure it holds the carried regions (first start loads them).
 async fn open_store(global: &Global, reference: &Reference) -> Result<Arc<dyn Store>> {
-    let store = store::open(&global.db, global.pg_pool).await?;
+    let keys = store::load_keys(global.keys.as_deref())?;
+    let store = store::open(&global.db, global.pg_pool, keys).await?;
     let loaded = store
         .ensure_regions(&reference.regions)
         .await
@@ -559,7 +564,15 @@ async fn run(cli: Cli) -> Result<()> {
             listen,
             no_serve,
         } => demo(&cli.global, &reference, participants, &listen, no_serve).await,
-        Command::Bench { command } => bench::run(&cli.global.db, &reference, command).await,
+        Command::Bench { command } => {
+            bench::run(
+                &cli.global.db,
+                cli.global.keys.as_deref(),
+                &reference,
+                command,
+            )
+            .await
+        }
         Command::Simulate {
             participants,
             months,
@@ -859,10 +872,30 @@ async fn demo(
     } else {
         global.db.clone()
     };
+    // The demo's own key file beside its database, unless keys were given.
+    let keys = match &global.keys {
+        Some(k) => Some(k.clone()),
+        None if std::env::var("CAKUPAN_KEYS").is_ok_and(|k| !k.trim().is_empty()) => None,
+        None => {
+            let f = match url.strip_prefix("sqlite://") {
+                Some(path) => PathBuf::from(format!("{path}.keys")),
+                None => PathBuf::from("cakupan-demo.keys"),
+            };
+            if !f.exists() {
+                write_private(&f, &cakupan_store::crypto::Keys::generate()?)?;
+                eprintln!(
+                    "Created the demo's key file {} (it seals the personal data; keep it with the demo database, never inside it).",
+                    f.display()
+                );
+            }
+            Some(f)
+        }
+    };
     let g = Global {
         db: url.clone(),
         rules_dir: global.rules_dir.clone(),
         pg_pool: global.pg_pool,
+        keys,
     };
     let store = open_store(&g, reference).await?;
     let have = store.count_participants().await?;
@@ -1157,4 +1190,21 @@ async fn participant(
             Ok(())
         }
     }
+}
+
+/// Writes a secret file readable by its owner only.
+pub fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
 }

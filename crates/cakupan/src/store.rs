@@ -2,19 +2,37 @@
 
 use anyhow::{Context, Result, bail};
 use cakupan_store::Store;
+use cakupan_store::crypto::Keys;
 use cakupan_store_postgres::PgStore;
 use cakupan_store_sqlite::SqliteStore;
+use std::path::Path;
 use std::sync::Arc;
 
+/// The keys that seal personal fields: the file given by `--keys` / `CAKUPAN_KEYS_FILE`, else
+/// the key text in `CAKUPAN_KEYS`. They are never stored in the database.
+pub fn load_keys(file: Option<&Path>) -> Result<Arc<Keys>> {
+    let text = match file {
+        Some(f) => std::fs::read_to_string(f)
+            .with_context(|| format!("--keys {}: cannot read the key file", f.display()))?,
+        None => match std::env::var("CAKUPAN_KEYS") {
+            Ok(t) if !t.trim().is_empty() => t,
+            _ => bail!(
+                "no keys: personal data is stored encrypted, so give the key file with --keys FILE (or CAKUPAN_KEYS_FILE). Create one with `cakupan keys generate --out FILE` and keep it outside the database, readable by the service only"
+            ),
+        },
+    };
+    Ok(Arc::new(Keys::parse(&text)?))
+}
+
 /// Opens `sqlite://…` or `postgres://…` (also `postgresql://…`) and applies migrations.
-pub async fn open(url: &str, pg_pool: u32) -> Result<Arc<dyn Store>> {
+pub async fn open(url: &str, pg_pool: u32, keys: Arc<Keys>) -> Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
-        let s = SqliteStore::open(url)
+        let s = SqliteStore::open(url, keys)
             .await
             .with_context(|| format!("opening SQLite database {url}"))?;
         Ok(Arc::new(s))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let s = PgStore::open(url, pg_pool)
+        let s = PgStore::open(url, pg_pool, keys)
             .await
             .with_context(|| format!("opening PostgreSQL database {}", redact(url)))?;
         Ok(Arc::new(s))

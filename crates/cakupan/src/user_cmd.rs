@@ -147,11 +147,10 @@ pub async fn add_user(
         bail!("--agent-code: required for agents and only for them [agent_code.role]");
     }
     let nik = match nik.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(n) => Some(
-            cakupan_domain::Nik::parse(n)
-                .map_err(|e| anyhow!("--nik: {e} [{}]", e.rule()))?
-                .to_string(),
-        ),
+        // Only the NIK's blind index is kept with the account.
+        Some(n) => Some(store.nik_index(
+            &cakupan_domain::Nik::parse(n).map_err(|e| anyhow!("--nik: {e} [{}]", e.rule()))?,
+        )),
         None => None,
     };
     if (role == Role::Participant) != nik.is_some() {
@@ -178,7 +177,7 @@ pub async fn add_user(
                 role,
                 region,
                 agent_code: agent_code.map(String::from),
-                nik,
+                nik_index: nik,
             },
             cakupan_server::auth::now_secs(),
         )

@@ -43,7 +43,7 @@ fn new_user(name: &str) -> NewUser {
         role: Role::BranchOfficer,
         region: RegionCode::parse("32.73").unwrap(),
         agent_code: None,
-        nik: None,
+        nik_index: None,
     }
 }
 

@@ -65,7 +65,8 @@ async fn user(
                     .map(|r| cakupan_domain::RegionCode::parse(r).unwrap())
                     .unwrap_or(cakupan_domain::RegionCode::NATION),
                 agent_code: agent_code.map(String::from),
-                nik: nik.map(String::from),
+                nik_index: nik
+                    .map(|n| app.store.nik_index(&cakupan_domain::Nik::parse(n).unwrap())),
             },
             0,
         )

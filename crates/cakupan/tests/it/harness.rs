@@ -81,8 +81,11 @@ pub fn sqlite_url() -> (String, PathBuf) {
 
 pub async fn sqlite(with_regions: bool) -> TestDb {
     let (url, path) = sqlite_url();
-    let store: Arc<dyn Store> =
-        Arc::new(cakupan_store_sqlite::SqliteStore::open(&url).await.unwrap());
+    let store: Arc<dyn Store> = Arc::new(
+        cakupan_store_sqlite::SqliteStore::open(&url, keys())
+            .await
+            .unwrap(),
+    );
     if with_regions {
         store.ensure_regions(regions()).await.unwrap();
     }
@@ -113,7 +116,7 @@ pub async fn postgres(test: &str, with_regions: bool) -> Option<TestDb> {
         .await
         .unwrap();
     let store: Arc<dyn Store> = Arc::new(
-        cakupan_store_postgres::PgStore::open(&url, 8)
+        cakupan_store_postgres::PgStore::open(&url, 8, keys())
             .await
             .unwrap(),
     );
@@ -161,4 +164,13 @@ pub fn mark_postgres_ran(test: &str) {
             .unwrap();
         writeln!(f, "{test}").unwrap();
     }
+}
+
+/// The tests' key file text (fixed keys: tests only). Child processes get it through
+/// `CAKUPAN_KEYS`.
+pub const KEYS_TEXT: &str = "index:0707070707070707070707070707070707070707070707070707070707070707\nv1:0909090909090909090909090909090909090909090909090909090909090909\n";
+
+/// The tests' keys, the same as [`KEYS_TEXT`].
+pub fn keys() -> Arc<cakupan_store::crypto::Keys> {
+    Arc::new(cakupan_store::crypto::Keys::for_tests())
 }
