@@ -808,6 +808,73 @@ impl Store for SqliteStore {
             .map_err(db)
     }
 
+    async fn reseal(&self, batch: usize) -> Result<u64> {
+        let current = i32::try_from(self.keys.current_version()).unwrap_or(i32::MAX);
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM participants WHERE key_version < ?1 ORDER BY id LIMIT ?2"
+        )))
+        .bind(current)
+        .bind(i64::try_from(batch).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut n = 0;
+        for row in &rows {
+            let pr = cakupan_store::rows::participant(row, &self.keys)?;
+            let sealed = pr.seal(&self.keys)?;
+            sqlx::query(
+                "UPDATE participants SET nik = ?1, name = ?2, birth_date = ?3, phone = ?4, income_base = ?5, key_version = ?6 WHERE id = ?7",
+            )
+            .bind(&sealed.nik)
+            .bind(&sealed.name)
+            .bind(&sealed.birth_date)
+            .bind(&sealed.phone)
+            .bind(&sealed.income_base)
+            .bind(sealed.key_version)
+            .bind(pr.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            let heirs = sqlx::query(
+                "SELECT name, relationship, nik, phone, position FROM heirs WHERE participant_id = ?1 ORDER BY position",
+            )
+            .bind(pr.id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+            for h in &heirs {
+                let position: i64 = h.try_get(4).map_err(db)?;
+                let plain = cakupan_store::rows::heir(h, pr.id, &self.keys)?;
+                let s = plain.seal(&self.keys, pr.id, usize::try_from(position).unwrap_or(0))?;
+                sqlx::query(
+                    "UPDATE heirs SET name = ?1, nik = ?2, phone = ?3 WHERE participant_id = ?4 AND position = ?5",
+                )
+                .bind(&s.name)
+                .bind(&s.nik)
+                .bind(&s.phone)
+                .bind(pr.id)
+                .bind(position)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            }
+            n += 1;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(n)
+    }
+
+    async fn key_versions(&self) -> Result<Vec<(i64, u64)>> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT key_version, COUNT(*) FROM participants GROUP BY key_version ORDER BY key_version",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        Ok(rows.into_iter().map(|(v, n)| (v, n as u64)).collect())
+    }
+
     fn nik_index(&self, nik: &Nik) -> Vec<u8> {
         self.keys.nik_index(nik)
     }

@@ -182,6 +182,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The participant a posting concerns (to authorise a reversal before it is posted).
     async fn participant_of_posting(&self, reference: &str) -> Result<Option<i64>>;
 
+    /// Re-encrypts up to `batch` participants (and their heirs) still sealed under an older
+    /// key version than the current one, in one transaction; returns how many. `cakupan keys
+    /// rotate` calls it until it returns 0, while the service runs.
+    async fn reseal(&self, batch: usize) -> Result<u64>;
+    /// Participants per key version.
+    async fn key_versions(&self) -> Result<Vec<(i64, u64)>>;
+
     /// The blind index of a NIK under this store's keys (hex in access decisions).
     fn nik_index(&self, nik: &Nik) -> Vec<u8>;
 

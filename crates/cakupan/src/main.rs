@@ -118,6 +118,11 @@ enum Command {
         #[command(subcommand)]
         command: user_cmd::UserCommand,
     },
+    /// The keys that seal personal data: generate, add a version, rotate.
+    Keys {
+        #[command(subcommand)]
+        command: user_cmd::KeysCommand,
+    },
     /// The audit log of personal-data reads and changes.
     Audit {
         #[command(subcommand)]
@@ -617,6 +622,18 @@ async fn run(cli: Cli) -> Result<()> {
         Command::User { command } => {
             let store = open_store(&cli.global, &reference).await?;
             user_cmd::run(store.as_ref(), &reference, command).await
+        }
+        Command::Keys { command } => {
+            if user_cmd::keys_offline(&command)? {
+                return Ok(());
+            }
+            let store = open_store(&cli.global, &reference).await?;
+            match command {
+                user_cmd::KeysCommand::Rotate { batch } => {
+                    user_cmd::rotate(store.as_ref(), batch).await
+                }
+                _ => Ok(()),
+            }
         }
         Command::Audit { command } => {
             let store = open_store(&cli.global, &reference).await?;

@@ -279,3 +279,76 @@ pub async fn audit(store: &dyn Store, cmd: AuditCommand) -> Result<()> {
         }
     }
 }
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Write a new key file (an index key and encryption key v1). Keep it outside the
+    /// database, readable by the service only; without it the data cannot be read.
+    Generate {
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Append a new encryption key version to a key file. Restart the service with the file
+    /// (it then writes the new version and still reads the old), then run `keys rotate`.
+    AddVersion {
+        #[arg(long)]
+        file: std::path::PathBuf,
+    },
+    /// Re-encrypt every participant still under an older key version with the newest one in
+    /// the key file, in small transactions, while the service runs. Then the old version's
+    /// line may be removed from the key file.
+    Rotate {
+        #[arg(long, default_value_t = 1_000)]
+        batch: usize,
+    },
+}
+
+pub fn keys_offline(cmd: &KeysCommand) -> Result<bool> {
+    match cmd {
+        KeysCommand::Generate { out } => {
+            crate::write_private(out, &cakupan_store::crypto::Keys::generate()?)?;
+            println!(
+                "Key file written to {} (mode 600). Back it up apart from the database: without it no personal data can be read.",
+                out.display()
+            );
+            Ok(true)
+        }
+        KeysCommand::AddVersion { file } => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("--file {}", file.display()))?;
+            let (text, v) = cakupan_store::crypto::Keys::add_version(&text)?;
+            let tmp = file.with_extension("new");
+            let _ = std::fs::remove_file(&tmp);
+            crate::write_private(&tmp, &text)?;
+            std::fs::rename(&tmp, file)?;
+            println!(
+                "Added encryption key v{v} to {}. Restart the service with it, then run `cakupan keys rotate`.",
+                file.display()
+            );
+            Ok(true)
+        }
+        KeysCommand::Rotate { .. } => Ok(false),
+    }
+}
+
+pub async fn rotate(store: &dyn Store, batch: usize) -> Result<()> {
+    let mut total = 0u64;
+    loop {
+        let n = store.reseal(batch.max(1)).await?;
+        if n == 0 {
+            break;
+        }
+        total += n;
+        eprintln!("{total} participants re-encrypted…");
+    }
+    let versions = store.key_versions().await?;
+    println!(
+        "{total} participants re-encrypted. Participants per key version: {}",
+        versions
+            .iter()
+            .map(|(v, n)| format!("v{v}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}

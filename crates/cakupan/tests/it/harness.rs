@@ -68,6 +68,18 @@ enum Cleanup {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+impl TestDb {
+    /// The database's URL, to open it again (with other keys, or from a dump).
+    pub fn url(&self) -> String {
+        match &self.cleanup {
+            Cleanup::File(p) => format!("sqlite://{}", p.display()),
+            Cleanup::Postgres { admin, name, .. } => {
+                cakupan_store_postgres::with_database(admin, name).unwrap()
+            }
+        }
+    }
+}
+
 pub fn sqlite_url() -> (String, PathBuf) {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
     let dir = std::env::temp_dir().join("cakupan-tests");

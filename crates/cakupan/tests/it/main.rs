@@ -10,4 +10,5 @@ mod cli;
 mod contract;
 mod harness;
 mod ledger;
+mod privacy;
 mod targets;

@@ -1,0 +1,208 @@
+//! Personal data at rest: the database alone reveals no one (DESIGN.md §7), and keys rotate
+//! while the data stays readable.
+
+use crate::harness::{self, input, reg};
+use cakupan_domain::Nik;
+use cakupan_domain::contribution::{ContributionInput, parse_payment};
+use cakupan_domain::registration::HeirInput;
+use cakupan_store::Store;
+use cakupan_store::crypto::Keys;
+use cakupan_store::ledger::NewPosting;
+use std::sync::Arc;
+
+const NIK: &str = "3273015203900003";
+const HEIR_NIK: &str = "3273011203880001";
+const NAME: &str = "Kartini Wulandari";
+const HEIR: &str = "Bagus Prakoso";
+const PHONE: &str = "81398765432";
+
+async fn register_known_people(s: &Arc<dyn Store>) -> i64 {
+    let mut i = input(NIK);
+    i.name = NAME.into();
+    i.phone = format!("0{PHONE}");
+    i.registered_on = "2026-01-05".into();
+    i.heirs = vec![HeirInput {
+        name: HEIR.into(),
+        relationship: "suami".into(),
+        nik: HEIR_NIK.into(),
+        phone: "081211112222".into(),
+    }];
+    let id = match s.register(harness::rules(), &reg(&i)).await.unwrap() {
+        cakupan_store::Outcome::Created { id, .. } => id,
+        o => panic!("{o:?}"),
+    };
+    let pay = ContributionInput {
+        reference: "BNI-PRIV-1".into(),
+        nik: NIK.into(),
+        segment: "BPU".into(),
+        first_month: "2026-01".into(),
+        months: "1".into(),
+        amount: "16800".into(),
+        channel: "bank".into(),
+        paid_on: "2026-01-10".into(),
+    };
+    s.post(
+        harness::rules(),
+        &NewPosting::Contribution(parse_payment(harness::rules(), &pay, harness::today()).unwrap()),
+    )
+    .await
+    .unwrap();
+    s.create_user(
+        &cakupan_store::accounts::NewUser {
+            username: "kartini".into(),
+            password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+            role: cakupan_domain::access::Role::Participant,
+            region: cakupan_domain::RegionCode::NATION,
+            agent_code: None,
+            nik_index: Some(s.nik_index(&Nik::parse(NIK).unwrap())),
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    // Read back through the store: everything is there, in clear, for those with the keys.
+    let p = s.participant(id).await.unwrap().unwrap();
+    assert_eq!(p.registration.name, NAME);
+    assert_eq!(p.registration.phone.as_deref(), Some("+6281398765432"));
+    assert_eq!(p.registration.heirs[0].name, HEIR);
+    assert_eq!(
+        s.participants_by_nik(Nik::parse(NIK).unwrap())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    id
+}
+
+fn assert_nobody_in(dump: &[u8], what: &str) {
+    let text = String::from_utf8_lossy(dump);
+    for needle in [NIK, HEIR_NIK, NAME, "Wulandari", HEIR, PHONE, "1990-03-12"] {
+        assert!(!text.contains(needle), "{what} contains '{needle}'");
+    }
+    // The check itself finds what is there.
+    assert!(
+        text.contains("BNI-PRIV-1"),
+        "{what} should hold the posting's reference"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_file_reveals_no_one() {
+    let db = harness::sqlite(true).await;
+    register_known_people(&db.store).await;
+    db.store.size_bytes().await.unwrap(); // checkpoints the WAL into the file
+    let url = db.url();
+    let path = url.trim_start_matches("sqlite://");
+    let mut bytes = std::fs::read(path).unwrap();
+    if let Ok(wal) = std::fs::read(format!("{path}-wal")) {
+        bytes.extend(wal);
+    }
+    assert_nobody_in(&bytes, "the SQLite file");
+    db.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_dump_reveals_no_one() {
+    let Some(db) = harness::postgres("a_postgres_dump_reveals_no_one", true).await else {
+        return;
+    };
+    register_known_people(&db.store).await;
+    let out = std::process::Command::new("pg_dump")
+        .arg("--dbname")
+        .arg(db.url())
+        .output()
+        .expect("pg_dump (Debian's postgresql-client) must be installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_nobody_in(&out.stdout, "the PostgreSQL dump");
+    db.finish().await;
+}
+
+macro_rules! privacy_contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = crate::harness::sqlite(true).await;
+                    super::$name(db.store.clone(), db.url()).await;
+                    db.finish().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = crate::harness::postgres(stringify!($name), true).await else { return };
+                    super::$name(db.store.clone(), db.url()).await;
+                    db.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+privacy_contract! {
+    keys_rotate_while_the_data_stays_readable,
+}
+
+async fn open(url: &str, keys: Keys) -> Arc<dyn Store> {
+    let keys = Arc::new(keys);
+    if url.starts_with("sqlite") {
+        Arc::new(
+            cakupan_store_sqlite::SqliteStore::open(url, keys)
+                .await
+                .unwrap(),
+        )
+    } else {
+        Arc::new(
+            cakupan_store_postgres::PgStore::open(url, 4, keys)
+                .await
+                .unwrap(),
+        )
+    }
+}
+
+async fn keys_rotate_while_the_data_stays_readable(s: Arc<dyn Store>, url: String) {
+    let id = register_known_people(&s).await;
+    assert_eq!(s.key_versions().await.unwrap(), vec![(1, 1)]);
+    // v2 added: the old rows still read; rotation re-encrypts them; afterwards v1 can go.
+    let (two, _) = Keys::add_version(harness::KEYS_TEXT).unwrap();
+    let s2 = open(&url, Keys::parse(&two).unwrap()).await;
+    assert_eq!(
+        s2.participant(id).await.unwrap().unwrap().registration.name,
+        NAME
+    );
+    assert_eq!(s2.reseal(10).await.unwrap(), 1);
+    assert_eq!(s2.reseal(10).await.unwrap(), 0);
+    assert_eq!(s2.key_versions().await.unwrap(), vec![(2, 1)]);
+    let only_v2: String = two
+        .lines()
+        .filter(|l| !l.starts_with("v1:"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let s3 = open(&url, Keys::parse(&only_v2).unwrap()).await;
+    let p = s3.participant(id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            p.registration.name.as_str(),
+            p.registration.heirs[0].name.as_str()
+        ),
+        (NAME, HEIR)
+    );
+    // Look-ups by NIK keep working: the index key does not rotate.
+    assert_eq!(
+        s3.participants_by_nik(Nik::parse(NIK).unwrap())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // The old keys alone no longer read the re-encrypted rows.
+    assert!(s.participant(id).await.is_err());
+}
