@@ -83,6 +83,22 @@ pub struct Principal {
     pub nik: Option<String>,
 }
 
+/// Whether aggregate cells shown to this role are subject to small-cell suppression (the
+/// roles that see counts but no personal data, for whom a count of 1–4 could point to a person).
+pub fn suppresses_small_cells(role: Role) -> bool {
+    matches!(role, Role::Analyst | Role::VillageOfficial)
+}
+
+/// A count as shown to `role`: withheld (`None`) when it is between 1 and `min_cell` − 1 and the
+/// role is subject to suppression.
+pub fn shown(role: Role, value: i64, min_cell: u32) -> Option<i64> {
+    if suppresses_small_cells(role) && value > 0 && value < i64::from(min_cell) {
+        None
+    } else {
+        Some(value)
+    }
+}
+
 /// What a request does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -246,6 +262,16 @@ mod tests {
         assert!(ok(&worker, Action::ReadPersonal, &mine));
         assert!(!ok(&worker, Action::ReadPersonal, &other_agent));
         assert!(!ok(&worker, Action::ReadAggregates, &nation));
+    }
+
+    #[test]
+    fn small_cells_are_withheld_from_aggregate_roles() {
+        assert_eq!(shown(Role::Analyst, 3, 5), None);
+        assert_eq!(shown(Role::VillageOfficial, 4, 5), None);
+        assert_eq!(shown(Role::Analyst, 0, 5), Some(0));
+        assert_eq!(shown(Role::Analyst, 5, 5), Some(5));
+        assert_eq!(shown(Role::BranchOfficer, 1, 5), Some(1));
+        assert_eq!(shown(Role::Admin, 2, 5), Some(2));
     }
 
     #[test]

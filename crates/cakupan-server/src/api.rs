@@ -1073,11 +1073,13 @@ pub struct ActiveReportRow {
     pub month: String,
     pub code: String,
     pub name: String,
-    pub registered: i64,
-    pub paid_active: i64,
+    /// Counts of 1–4 are null for analysts and village officials (small-cell suppression,
+    /// `aggregate_min_cell` in rules/security.toml).
+    pub registered: Option<i64>,
+    pub paid_active: Option<i64>,
     /// The headline peserta aktif: ACTIVE or IN_ARREARS.
-    pub status_active: i64,
-    pub nonactive: i64,
+    pub status_active: Option<i64>,
+    pub nonactive: Option<i64>,
 }
 
 /// Active participants per region for a month, or a series of months (`from` and `to`), from
@@ -1148,6 +1150,9 @@ pub async fn report_active(
             )
         })?),
     };
+    let min_cell = min_cell(&st);
+    let role = caller.who.role;
+    let shown = |v: i64| cakupan_domain::access::shown(role, v, min_cell);
     let mut out = Vec::new();
     for month in months {
         for r in st
@@ -1168,10 +1173,10 @@ pub async fn report_active(
                 month: month.to_string(),
                 name,
                 code: r.code,
-                registered: r.registered,
-                paid_active: r.paid_active,
-                status_active: r.status_active,
-                nonactive: r.nonactive,
+                registered: shown(r.registered),
+                paid_active: shown(r.paid_active),
+                status_active: shown(r.status_active),
+                nonactive: shown(r.nonactive),
             });
         }
     }
@@ -1281,7 +1286,7 @@ pub async fn list_targets(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MonthValue {
     pub month: String,
-    pub value: i64,
+    pub value: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -1290,19 +1295,20 @@ pub struct TargetReportBody {
     pub name: String,
     /// YYYY-MM: the month the actual value is for.
     pub month: String,
-    /// Peserta aktif (status_active, all segments, each NIK once) in `month`.
-    pub actual: i64,
+    /// Peserta aktif (status_active, all segments, each NIK once) in `month`; null when
+    /// withheld as a small cell (then the figures derived from it are null too).
+    pub actual: Option<i64>,
     pub target: TargetBody,
     /// False when no target is stored for the region itself and `target` was allocated now
     /// from the nearest region above that has one (`target.basis` says how).
     pub stored: bool,
     pub months_left: i32,
     /// Net growth per month needed from now on to reach the target in time.
-    pub required_per_month: f64,
+    pub required_per_month: Option<f64>,
     /// Net growth per month over the last three months.
-    pub run_rate_per_month: f64,
+    pub run_rate_per_month: Option<f64>,
     /// The value in the target month at the run-rate.
-    pub projected: f64,
+    pub projected: Option<f64>,
     /// The month the target is met at the run-rate; absent if never.
     pub met_in: Option<String>,
     pub history: Vec<MonthValue>,
@@ -1328,27 +1334,42 @@ pub async fn report_target(
     };
     let r = cakupan_store::targets::report(st.store.as_ref(), &st.regions, region, now, 3).await?;
     let p = &r.progress;
+    let min_cell = min_cell(&st);
+    let role = caller.who.role;
+    let shown = |v: i64| cakupan_domain::access::shown(role, v, min_cell);
+    // Any small value in the history would reveal the others through the run-rate.
+    let withheld = shown(p.actual).is_none() || r.history.iter().any(|(_, v)| shown(*v).is_none());
+    let derived = |x: f64| (!withheld).then_some(x);
     Ok(Json(TargetReportBody {
         region: r.region.clone(),
         name: r.name.clone(),
         month: p.now.to_string(),
-        actual: p.actual,
+        actual: if withheld { None } else { Some(p.actual) },
         target: target_body(&st.regions, &r.target),
         stored: r.stored,
         months_left: p.months_left,
-        required_per_month: p.required_per_month,
-        run_rate_per_month: p.run_rate_per_month,
-        projected: p.projected,
-        met_in: p.met_in.map(|m| m.to_string()),
+        required_per_month: derived(p.required_per_month),
+        run_rate_per_month: derived(p.run_rate_per_month),
+        projected: derived(p.projected),
+        met_in: if withheld {
+            None
+        } else {
+            p.met_in.map(|m| m.to_string())
+        },
         history: r
             .history
             .iter()
             .map(|(m, v)| MonthValue {
                 month: m.to_string(),
-                value: *v,
+                value: if withheld { None } else { Some(*v) },
             })
             .collect(),
     }))
+}
+
+/// The smallest aggregate cell shown to roles under suppression (rules/security.toml).
+fn min_cell(st: &AppState) -> u32 {
+    st.auth.policy.aggregate_min_cell
 }
 
 #[cfg(test)]

@@ -893,6 +893,32 @@ async fn every_route_for_every_role() {
     )
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    // Small cells: the analyst sees the one registered participant of the village withheld
+    // (null); the administrator sees the count.
+    let ana = user(&app, &auth, "ana2", "analyst", None, None, None).await;
+    let uri = "/api/v1/reports/active?month=2026-05&by=village&region=32.73.01";
+    let (_, as_analyst) = call_as(&app, Some(&ana), "GET", uri, None).await;
+    let admin2 = user(&app, &auth, "admin2", "admin", None, None, None).await;
+    let (_, as_admin) = call_as(&app, Some(&admin2), "GET", uri, None).await;
+    let row = |v: &Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["code"] == "32.73.01.1001")
+            .cloned()
+            .unwrap()
+    };
+    assert!(row(&as_analyst)["registered"].is_null(), "{as_analyst}");
+    assert!(row(&as_admin)["registered"].as_i64().unwrap() >= 1);
+    let (_, t) = call_as(
+        &app,
+        Some(&ana),
+        "GET",
+        "/api/v1/reports/target?region=32.73.01.1001&month=2026-11",
+        None,
+    )
+    .await;
+    assert!(t["required_per_month"].is_null() || t["actual"] == 0, "{t}");
     // Every personal read was audited, and the chain holds.
     let audit = app.store.audit_log().await.unwrap();
     assert!(
