@@ -113,6 +113,8 @@ pub enum Action {
     Post,
     /// Create users, set targets.
     Administer,
+    /// See and handle participants' requests (corrections) in an area.
+    ReviewRequests,
 }
 
 /// What an action touches.
@@ -143,6 +145,16 @@ pub fn authorize(who: &Principal, action: Action, what: &Resource) -> Result<(),
     match (who.role, action, what) {
         (Admin, _, _) => Ok(()),
         (_, Administer, _) => Err(Denied("only head-office administrators may do this")),
+        (BranchOfficer, ReviewRequests, Resource::Region(r)) => {
+            if within(*r) {
+                Ok(())
+            } else {
+                Err(Denied("this region is outside your area"))
+            }
+        }
+        (_, ReviewRequests, _) => Err(Denied(
+            "participants' requests are handled by branch officers and administrators",
+        )),
         (Analyst, ReadAggregates, Resource::Region(_)) => Ok(()),
         (Analyst, _, _) => Err(Denied("analysts see aggregates only, no personal data")),
         (BranchOfficer | Agent | VillageOfficial, ReadAggregates, Resource::Region(r)) => {

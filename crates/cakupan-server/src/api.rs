@@ -29,6 +29,10 @@ pub fn routes() -> Router<AppState> {
             post(crate::sessions::login).delete(crate::sessions::logout),
         )
         .route("/me", get(crate::sessions::me))
+        .route("/me/data", get(crate::rights::own_data))
+        .route("/me/consents", post(crate::rights::give_consent))
+        .route("/me/corrections", post(crate::rights::request_correction))
+        .route("/corrections", get(crate::rights::open_corrections))
         .route("/participants", post(register))
         .route("/participants/lookup", post(lookup))
         .route("/participants/by-kpj/{kpj}", get(by_kpj))
@@ -55,6 +59,10 @@ pub fn routes() -> Router<AppState> {
         crate::sessions::login,
         crate::sessions::logout,
         crate::sessions::me,
+        crate::rights::own_data,
+        crate::rights::give_consent,
+        crate::rights::request_correction,
+        crate::rights::open_corrections,
         register,
         lookup,
         by_kpj,
@@ -87,7 +95,14 @@ pub fn routes() -> Router<AppState> {
         MonthValue,
         crate::sessions::LoginBody,
         crate::sessions::SessionBody,
-        crate::sessions::MeBody
+        crate::sessions::MeBody,
+        crate::rights::OwnData,
+        crate::rights::OwnParticipation,
+        crate::rights::ProcessingEntry,
+        crate::rights::ConsentBody,
+        crate::rights::ConsentInput,
+        crate::rights::CorrectionInput,
+        crate::rights::CorrectionBody
     )),
     modifiers(&BearerAuth)
 )]

@@ -9,6 +9,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod rights;
 pub mod sessions;
 
 use axum::Router;

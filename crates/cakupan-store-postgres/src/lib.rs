@@ -496,12 +496,9 @@ impl Store for PgStore {
             .next())
     }
 
-    async fn participants_by_nik(&self, nik: Nik) -> Result<Vec<Participant>> {
-        self.load(
-            "WHERE nik_index = $1 ORDER BY segment",
-            self.keys.nik_index(&nik),
-        )
-        .await
+    async fn participants_by_index(&self, nik_index: &[u8]) -> Result<Vec<Participant>> {
+        self.load("WHERE nik_index = $1 ORDER BY segment", nik_index.to_vec())
+            .await
     }
 
     async fn count_participants(&self) -> Result<u64> {
@@ -817,6 +814,150 @@ impl Store for PgStore {
         .await
         .map_err(db)?;
         Ok(rows.into_iter().map(|(v, n)| (v, n as u64)).collect())
+    }
+
+    async fn audit_for(
+        &self,
+        records: &[String],
+    ) -> Result<Vec<cakupan_store::accounts::AuditRecord>> {
+        sqlx::query(
+            "SELECT id, at, actor, role, action, record, request_id, purpose, prev_hash, hash FROM audit WHERE record = ANY($1) ORDER BY id",
+        )
+        .bind(records)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(cakupan_store::rows::audit)
+        .collect()
+    }
+
+    async fn add_consent(
+        &self,
+        nik_index: &[u8],
+        c: &cakupan_store::accounts::Consent,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO consents (nik_index, purpose, notice_version, decision, at, channel) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(nik_index)
+        .bind(&c.purpose)
+        .bind(&c.notice_version)
+        .bind(&c.decision)
+        .bind(c.at)
+        .bind(&c.channel)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn consents(&self, nik_index: &[u8]) -> Result<Vec<cakupan_store::accounts::Consent>> {
+        let rows: Vec<(String, String, String, i64, String)> = sqlx::query_as(
+            "SELECT purpose, notice_version, decision, at, channel FROM consents WHERE nik_index = $1 ORDER BY id",
+        )
+        .bind(nik_index)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|(purpose, notice_version, decision, at, channel)| {
+                cakupan_store::accounts::Consent {
+                    purpose,
+                    notice_version,
+                    decision,
+                    at,
+                    channel,
+                }
+            })
+            .collect())
+    }
+
+    async fn add_correction(&self, c: &cakupan_store::accounts::Correction) -> Result<i64> {
+        use cakupan_store::accounts::correction_column;
+        let value = self.keys.seal(
+            "corrections",
+            c.participant_id,
+            &correction_column(&c.field, c.requested_at, "value"),
+            &c.value,
+        )?;
+        let reason = self.keys.seal(
+            "corrections",
+            c.participant_id,
+            &correction_column(&c.field, c.requested_at, "reason"),
+            &c.reason,
+        )?;
+        sqlx::query_scalar(
+            "INSERT INTO corrections (participant_id, village_code, field, value, reason, requested_at, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(c.participant_id)
+        .bind(&c.village_code)
+        .bind(&c.field)
+        .bind(value)
+        .bind(reason)
+        .bind(c.requested_at)
+        .bind(c.due_at)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)
+    }
+
+    async fn open_corrections(
+        &self,
+        within: RegionCode,
+    ) -> Result<Vec<cakupan_store::accounts::Correction>> {
+        use cakupan_store::accounts::correction_column;
+        let prefix = if within == RegionCode::NATION {
+            String::new()
+        } else {
+            format!("{within}.")
+        };
+        let rows: Vec<(i64, i64, String, String, Vec<u8>, Vec<u8>, i64, i64, String)> = sqlx::query_as(
+            "SELECT id, participant_id, village_code, field, value, reason, requested_at, due_at, status FROM corrections
+             WHERE status = 'open' AND ($1 = '' OR village_code = $1 OR starts_with(village_code, $2))
+             ORDER BY requested_at, id",
+        )
+        .bind(within.to_string())
+        .bind(prefix)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.into_iter()
+            .map(
+                |(
+                    id,
+                    participant_id,
+                    village_code,
+                    field,
+                    value,
+                    reason,
+                    requested_at,
+                    due_at,
+                    status,
+                )| {
+                    let open = |sealed: &[u8], part: &str| {
+                        self.keys.open(
+                            "corrections",
+                            participant_id,
+                            &correction_column(&field, requested_at, part),
+                            sealed,
+                        )
+                    };
+                    Ok(cakupan_store::accounts::Correction {
+                        id,
+                        participant_id,
+                        village_code,
+                        value: open(&value, "value")?,
+                        reason: open(&reason, "reason")?,
+                        field,
+                        requested_at,
+                        due_at,
+                        status,
+                    })
+                },
+            )
+            .collect()
     }
 
     fn nik_index(&self, nik: &Nik) -> Vec<u8> {

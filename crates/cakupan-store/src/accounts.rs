@@ -156,6 +156,40 @@ pub fn verify_chain(records: &[AuditRecord]) -> std::result::Result<u64, String>
     Ok(records.len() as u64)
 }
 
+/// A consent decision of one person for one purpose (UU 27/2022 arts. 20–24, 40).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Consent {
+    pub purpose: String,
+    /// The version of the notice the person was shown.
+    pub notice_version: String,
+    /// `given` or `withdrawn`.
+    pub decision: String,
+    /// Unix seconds.
+    pub at: i64,
+    /// How it was recorded: `self` (the participant, signed in) or `branch`.
+    pub channel: String,
+}
+
+/// A request to correct a participant's data (UU 27/2022 art. 30).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Correction {
+    pub id: i64,
+    pub participant_id: i64,
+    pub village_code: String,
+    pub field: String,
+    pub value: String,
+    pub reason: String,
+    /// Unix seconds.
+    pub requested_at: i64,
+    pub due_at: i64,
+    pub status: String,
+}
+
+/// The associated-data column of a correction's sealed value or reason.
+pub fn correction_column(field: &str, requested_at: i64, part: &str) -> String {
+    format!("{field}/{requested_at}/{part}")
+}
+
 /// SHA-256 of a session token, as stored.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))

@@ -111,7 +111,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn participant(&self, id: i64) -> Result<Option<Participant>>;
     async fn participant_by_kpj(&self, kpj: &str) -> Result<Option<Participant>>;
     /// Every participation of a NIK (at most one per segment), ordered by segment.
-    async fn participants_by_nik(&self, nik: Nik) -> Result<Vec<Participant>>;
+    async fn participants_by_nik(&self, nik: Nik) -> Result<Vec<Participant>> {
+        self.participants_by_index(&self.nik_index(&nik)).await
+    }
+    /// Every participation of the NIK with this blind index (see [`Store::nik_index`]).
+    async fn participants_by_index(&self, nik_index: &[u8]) -> Result<Vec<Participant>>;
     async fn count_participants(&self) -> Result<u64>;
     /// Bytes the database occupies on disk.
     async fn size_bytes(&self) -> Result<u64>;
@@ -213,6 +217,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn append_audit(&self, entries: &[accounts::AuditEntry]) -> Result<()>;
     /// The whole audit log in id order (for `cakupan audit verify`).
     async fn audit_log(&self) -> Result<Vec<accounts::AuditRecord>>;
+    /// The audit entries about these records (`participant:<id>`), in id order: a person's
+    /// processing log.
+    async fn audit_for(&self, records: &[String]) -> Result<Vec<accounts::AuditRecord>>;
+
+    /// Appends a consent decision for the person with this NIK index.
+    async fn add_consent(&self, nik_index: &[u8], consent: &accounts::Consent) -> Result<()>;
+    /// Every consent decision of a person, oldest first.
+    async fn consents(&self, nik_index: &[u8]) -> Result<Vec<accounts::Consent>>;
+    /// Files a correction request (value and reason sealed); returns its id. `id` and
+    /// `status` of the argument are ignored.
+    async fn add_correction(&self, c: &accounts::Correction) -> Result<i64>;
+    /// Open correction requests for participants inside `within`, oldest first.
+    async fn open_corrections(&self, within: RegionCode) -> Result<Vec<accounts::Correction>>;
 }
 
 /// The error for a taken username.

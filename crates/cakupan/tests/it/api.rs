@@ -747,6 +747,14 @@ async fn every_route_for_every_role() {
             vec!["admin", "analyst", "branch_officer", "agent"],
         ),
         ("GET", "/api/v1/me", all.to_vec()),
+        ("GET", "/api/v1/me/data", vec!["participant"]),
+        ("POST", "/api/v1/me/consents", vec!["participant"]),
+        ("POST", "/api/v1/me/corrections", vec!["participant"]),
+        (
+            "GET",
+            "/api/v1/corrections",
+            vec!["admin", "branch_officer"],
+        ),
         ("DELETE", "/api/v1/sessions", all.to_vec()),
         ("POST", "/api/v1/sessions", all.to_vec()),
         ("GET", "/healthz", all.to_vec()),
@@ -806,6 +814,21 @@ async fn every_route_for_every_role() {
                 ),
                 "/api/v1/targets" => ("/api/v1/targets?region=32.73.01".into(), None),
                 "/api/v1/regions/{code}" => ("/api/v1/regions/32.73".into(), None),
+                "/api/v1/me/consents" => (
+                    route.to_string(),
+                    Some(
+                        json!({"purpose": "research", "notice_version": "2026-11", "decision": "given"})
+                            .to_string(),
+                    ),
+                ),
+                "/api/v1/me/corrections" => (
+                    route.to_string(),
+                    Some(
+                        json!({"participant_id": p1, "field": "phone", "value": "081399990000",
+                               "reason": "nomor baru"})
+                        .to_string(),
+                    ),
+                ),
                 "/api/v1/quote" => (
                     "/api/v1/quote?segment=BPU&income_base=1000000&programs=JKK%2BJKM&month=2026-05&occupation=84".into(),
                     None,
@@ -931,6 +954,178 @@ async fn every_route_for_every_role() {
             .iter()
             .any(|r| r.entry.actor == "ana" && r.entry.action.starts_with("participant"))
     );
+    assert_eq!(
+        cakupan_store::accounts::verify_chain(&audit),
+        Ok(audit.len() as u64)
+    );
+    db.finish().await;
+}
+
+/// A participant's own data with who processed it, consent given and withdrawn, and a
+/// correction request that reaches the branch of the participant's area, and no other.
+#[tokio::test]
+async fn a_participant_exercises_their_rights() {
+    let (app, db) = app().await;
+    let auth = auth();
+    let (s, v) = call(
+        &app,
+        "POST",
+        "/api/v1/participants",
+        Some(body().to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["participant"]["id"].as_i64().unwrap();
+    let branch = user(
+        &app,
+        &auth,
+        "bandung",
+        "branch_officer",
+        Some("32.73"),
+        None,
+        None,
+    )
+    .await;
+    let (s, _) = call_as(
+        &app,
+        Some(&branch),
+        "GET",
+        &format!("/api/v1/participants/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let siti = user(
+        &app,
+        &auth,
+        "siti",
+        "participant",
+        None,
+        None,
+        Some("3273015203900003"),
+    )
+    .await;
+    let (s, v) = call_as(&app, Some(&siti), "GET", "/api/v1/me/data", None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["participations"][0]["nik"], "3273015203900003",
+        "her own NIK, in full"
+    );
+    assert_eq!(v["participations"][0]["name"], "Siti Aminah");
+    let log = v["processing_log"].as_array().unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e["by"] == "bandung" && e["action"] == "participant.read"),
+        "{v}"
+    );
+    assert!(
+        log.iter()
+            .any(|e| e["by"] == "admin" && e["action"] == "participant.register")
+    );
+    // Consent: given, then withdrawn; both kept.
+    let consent = |d: &str| {
+        json!({"purpose": "marketing", "notice_version": "2026-11", "decision": d}).to_string()
+    };
+    let (s, _) = call_as(
+        &app,
+        Some(&siti),
+        "POST",
+        "/api/v1/me/consents",
+        Some(consent("given")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, v) = call_as(
+        &app,
+        Some(&siti),
+        "POST",
+        "/api/v1/me/consents",
+        Some(consent("withdrawn")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let decisions: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["decision"].as_str().unwrap())
+        .collect();
+    assert_eq!(decisions, ["given", "withdrawn"]);
+    let (s, v) = call_as(
+        &app,
+        Some(&siti),
+        "POST",
+        "/api/v1/me/consents",
+        Some(json!({"purpose": "lottery", "notice_version": "", "decision": "maybe"}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["purpose", "notice_version", "decision"]);
+    // A correction, due in 72 hours, seen by the branch of her area only.
+    let (s, v) = call_as(
+        &app,
+        Some(&siti),
+        "POST",
+        "/api/v1/me/corrections",
+        Some(json!({"participant_id": id, "field": "name", "value": "Siti Aminah Lestari", "reason": "nama lengkap"}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = call_as(
+        &app,
+        Some(&siti),
+        "POST",
+        "/api/v1/me/corrections",
+        Some(
+            json!({"participant_id": id + 100, "field": "name", "value": "x", "reason": "y"})
+                .to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, v["errors"][0]["rule"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("participant_id.not_yours")
+        )
+    );
+    let (_, list) = call_as(&app, Some(&branch), "GET", "/api/v1/corrections", None).await;
+    assert_eq!(list[0]["value"], "Siti Aminah Lestari", "{list}");
+    let requested = time::OffsetDateTime::parse(
+        list[0]["requested_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let due = time::OffsetDateTime::parse(
+        list[0]["due_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!((due - requested).whole_hours(), 72);
+    let cilacap = user(
+        &app,
+        &auth,
+        "cilacap",
+        "branch_officer",
+        Some("33.01"),
+        None,
+        None,
+    )
+    .await;
+    let (s, list) = call_as(&app, Some(&cilacap), "GET", "/api/v1/corrections", None).await;
+    assert_eq!(
+        (s, list.as_array().map(Vec::len)),
+        (StatusCode::OK, Some(0))
+    );
+    // The sealed value is not in the database in clear: it reads back only through the keys.
+    let audit = app.store.audit_log().await.unwrap();
+    assert!(audit.iter().any(|r| r.entry.action == "participant.export"));
     assert_eq!(
         cakupan_store::accounts::verify_chain(&audit),
         Ok(audit.len() as u64)

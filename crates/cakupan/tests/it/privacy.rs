@@ -149,6 +149,7 @@ macro_rules! privacy_contract {
 
 privacy_contract! {
     keys_rotate_while_the_data_stays_readable,
+    consents_and_corrections,
 }
 
 async fn open(url: &str, keys: Keys) -> Arc<dyn Store> {
@@ -205,4 +206,66 @@ async fn keys_rotate_while_the_data_stays_readable(s: Arc<dyn Store>, url: Strin
     );
     // The old keys alone no longer read the re-encrypted rows.
     assert!(s.participant(id).await.is_err());
+}
+
+async fn consents_and_corrections(s: Arc<dyn Store>, _url: String) {
+    use cakupan_store::accounts::{Consent, Correction};
+    let id = register_known_people(&s).await;
+    let index = s.nik_index(&Nik::parse(NIK).unwrap());
+    for (d, at) in [("given", 10), ("withdrawn", 20)] {
+        s.add_consent(
+            &index,
+            &Consent {
+                purpose: "research".into(),
+                notice_version: "2026-11".into(),
+                decision: d.into(),
+                at,
+                channel: "self".into(),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let c = s.consents(&index).await.unwrap();
+    assert_eq!(
+        c.iter().map(|c| c.decision.as_str()).collect::<Vec<_>>(),
+        ["given", "withdrawn"]
+    );
+    assert!(s.consents(&[0u8; 16]).await.unwrap().is_empty());
+    let cid = s
+        .add_correction(&Correction {
+            id: 0,
+            participant_id: id,
+            village_code: "32.73.01.1001".into(),
+            field: "name".into(),
+            value: "Kartini Wulandari Putri".into(),
+            reason: "akta lahir".into(),
+            requested_at: 1_000,
+            due_at: 1_000 + 72 * 3600,
+            status: String::new(),
+        })
+        .await
+        .unwrap();
+    let open = s
+        .open_corrections(cakupan_domain::RegionCode::parse("32.73").unwrap())
+        .await
+        .unwrap();
+    assert_eq!((open.len(), open[0].id), (1, cid));
+    assert_eq!(open[0].value, "Kartini Wulandari Putri");
+    assert_eq!(open[0].status, "open");
+    assert!(
+        s.open_corrections(cakupan_domain::RegionCode::parse("33").unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.open_corrections(cakupan_domain::RegionCode::NATION)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let log = s.audit_for(&[format!("participant:{id}")]).await.unwrap();
+    assert!(log.is_empty(), "the store itself writes no audit entries");
 }
