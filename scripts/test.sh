@@ -15,6 +15,17 @@ require_pg="${CAKUPAN_REQUIRE_POSTGRES:-0}"
 
 pg_up() { command -v pg_isready >/dev/null 2>&1 && pg_isready -h 127.0.0.1 -p 5432 -q; }
 
+# The tests call these programs: pg_dump (a dump must reveal no one), openssl (a test
+# certificate) and curl (an HTTPS request to `serve --tls-cert`).
+missing=""
+for tool in pg_dump:postgresql-client openssl:openssl curl:curl; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || missing="$missing ${tool#*:}"
+done
+if [ -n "$missing" ] && [ "$(id -u)" = 0 ]; then
+  echo "== installing Debian packages:$missing"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
+
 if [ -z "${CAKUPAN_TEST_POSTGRES_URL:-}" ]; then
   if ! command -v pg_ctlcluster >/dev/null 2>&1 && [ "$require_pg" = 1 ] && [ "$(id -u)" = 0 ]; then
     echo "== installing PostgreSQL (Debian package)"

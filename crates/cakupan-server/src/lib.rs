@@ -108,6 +108,34 @@ async fn index(
     ))
 }
 
+/// Serves HTTPS with the PEM certificate chain and private key given, until Ctrl-C or
+/// SIGTERM (finishing requests in flight for up to 10 s). Responses then also carry
+/// `Strict-Transport-Security`.
+pub async fn serve_tls(
+    listener: std::net::TcpListener,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    state: AppState,
+) -> std::io::Result<()> {
+    // The process-wide TLS provider: ring (an error only means one is installed already).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?;
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown().await;
+        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    let app = router(state).layer(SetResponseHeaderLayer::overriding(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000"),
+    ));
+    axum_server::from_tcp_rustls(listener, config)
+        .handle(handle)
+        .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .await
+}
+
 /// Serves until Ctrl-C or SIGTERM.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     axum::serve(

@@ -67,6 +67,12 @@ enum Command {
     Serve {
         #[arg(long, env = "CAKUPAN_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
+        /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+        #[arg(long, env = "CAKUPAN_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, env = "CAKUPAN_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Load real regions and a simulated population into a local database, then serve.
     Demo {
@@ -560,9 +566,14 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Serve { listen } => {
+        Command::Serve {
+            listen,
+            tls_cert,
+            tls_key,
+        } => {
             let store = open_store(&cli.global, &reference).await?;
-            serve(store, &reference, &listen).await
+            let tls = tls_cert.zip(tls_key);
+            serve(store, &reference, &listen, tls).await
         }
         Command::Demo {
             participants,
@@ -851,14 +862,20 @@ fn print_summary(s: &import::ImportSummary, json: bool, verb: &str) -> Result<()
     Ok(())
 }
 
-async fn serve(store: Arc<dyn Store>, reference: &Reference, listen: &str) -> Result<()> {
+async fn serve(
+    store: Arc<dyn Store>,
+    reference: &Reference,
+    listen: &str,
+    tls: Option<(PathBuf, PathBuf)>,
+) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("--listen {listen}: cannot bind"))?;
     let addr = listener.local_addr()?;
     eprintln!(
-        "Cakupan ({} store) listening on http://{addr}  (API: /api/v1, OpenAPI: /api/v1/openapi.json)",
-        store.backend()
+        "Cakupan ({} store) listening on {}://{addr}  (API: /api/v1, OpenAPI: /api/v1/openapi.json)",
+        store.backend(),
+        if tls.is_some() { "https" } else { "http" }
     );
     let auth = Arc::new(user_cmd::auth(reference)?);
     if store.count_users().await? == 0 {
@@ -873,7 +890,21 @@ async fn serve(store: Arc<dyn Store>, reference: &Reference, listen: &str) -> Re
         today: today_wib,
         auth,
     };
-    cakupan_server::serve(listener, state).await?;
+    match tls {
+        None => cakupan_server::serve(listener, state).await?,
+        Some((cert, key)) => {
+            let std_listener = listener.into_std()?;
+            cakupan_server::serve_tls(std_listener, &cert, &key, state)
+                .await
+                .with_context(|| {
+                    format!(
+                        "serving TLS with --tls-cert {} --tls-key {}",
+                        cert.display(),
+                        key.display()
+                    )
+                })?
+        }
+    }
     Ok(())
 }
 
@@ -944,7 +975,7 @@ async fn demo(
     if no_serve {
         return Ok(());
     }
-    serve(store, reference, listen).await
+    serve(store, reference, listen, None).await
 }
 
 async fn regions(global: &Global, reference: &Reference, cmd: RegionsCommand) -> Result<()> {

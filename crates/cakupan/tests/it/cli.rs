@@ -621,3 +621,84 @@ async fn users_and_a_tampered_audit_log() {
     let _ = std::fs::remove_file(&short);
     drop(path);
 }
+
+/// `serve --tls-cert --tls-key`: HTTPS with a certificate made here (openssl), checked by curl
+/// against that certificate, with HSTS; plain HTTP on the same port gets nowhere.
+#[test]
+fn serves_https_when_given_a_certificate() {
+    use std::io::BufRead;
+    let (url, _) = harness::sqlite_url();
+    let dir = std::env::temp_dir().join(format!("cakupan-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (Debian package openssl) must be installed");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cakupan"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .env("CAKUPAN_DB", &url)
+        .env("CAKUPAN_KEYS", harness::KEYS_TEXT)
+        .env("CAKUPAN_ARGON2", "m=8,t=1,p=1")
+        .env("CAKUPAN_LOG", "error")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let addr = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.split("listening on https://")
+                .nth(1)
+                .map(|r| r.split_whitespace().next().unwrap_or("").to_string())
+        })
+        .expect("the server says where it listens");
+    // Keep reading what the server says, so that it never writes into a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    let out = Command::new("curl")
+        .args(["-s", "-D", "-", "--cacert"])
+        .arg(&cert)
+        .arg(format!("https://{addr}/healthz"))
+        .output()
+        .expect("curl (Debian package curl) must be installed");
+    let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    let plain = Command::new("curl")
+        .args(["-s", "-m", "5"])
+        .arg(format!("http://{addr}/healthz"))
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(text.contains(" 200"), "{text}");
+    assert!(
+        text.contains("strict-transport-security: max-age=31536000"),
+        "{text}"
+    );
+    assert!(text.contains("\"status\":\"ok\""), "{text}");
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("\"status\":\"ok\""));
+}
