@@ -1132,3 +1132,90 @@ async fn a_participant_exercises_their_rights() {
     );
     db.finish().await;
 }
+
+/// No query answers with a row outside the caller's subtree: participants in villages of four
+/// provinces, branch officers of random regions asking random reports and look-ups.
+#[tokio::test]
+async fn no_answer_leaves_the_callers_subtree() {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+    let (app, db) = app().await;
+    let auth = auth();
+    let villages = [
+        ("3273015203900003", "32.73.01.1001"),
+        ("3273015203900011", "32.73.02.1001"),
+        ("3201015203900004", "32.01.01.1001"),
+        ("3301015203900005", "33.01.01.2001"),
+        ("1101015203900006", "11.01.01.2001"),
+    ];
+    let mut ids = Vec::new();
+    for (nik, village) in villages {
+        let mut b = body();
+        b["nik"] = json!(nik);
+        b["village_code"] = json!(village);
+        b["channel"] = json!("self");
+        b["agent_code"] = json!("");
+        let (s, v) = call(&app, "POST", "/api/v1/participants", Some(b.to_string())).await;
+        assert_eq!(s, StatusCode::CREATED, "{village}: {v}");
+        ids.push((v["participant"]["id"].as_i64().unwrap(), village));
+    }
+    let areas = [
+        "32", "32.73", "32.73.01", "32.01", "33", "11.01", "32.73.02",
+    ];
+    let mut tokens = Vec::new();
+    for (i, area) in areas.iter().enumerate() {
+        let t = user(
+            &app,
+            &auth,
+            &format!("cabang{i}"),
+            "branch_officer",
+            Some(area),
+            None,
+            None,
+        )
+        .await;
+        tokens.push((*area, t));
+    }
+    let within = |area: &str, code: &str| code == area || code.starts_with(&format!("{area}."));
+    let strategy = (0..areas.len(), 0..areas.len(), 0..4usize, 0..ids.len());
+    let mut runner = TestRunner::deterministic();
+    for _ in 0..48 {
+        let (who, asked, by, pid) = strategy.new_tree(&mut runner).unwrap().current();
+        let (area, token) = &tokens[who];
+        let by = ["regency", "district", "village", "province"][by];
+        let uri = format!(
+            "/api/v1/reports/active?month=2026-05&by={by}&region={}",
+            areas[asked]
+        );
+        let (s, v) = call_as(&app, Some(token), "GET", &uri, None).await;
+        if s == StatusCode::OK {
+            for row in v.as_array().unwrap() {
+                let code = row["code"].as_str().unwrap();
+                assert!(within(area, code), "{area} got {code} from {uri}");
+            }
+        } else {
+            assert!(
+                s == StatusCode::FORBIDDEN || s == StatusCode::UNPROCESSABLE_ENTITY,
+                "{area} {uri}: {s} {v}"
+            );
+            if s == StatusCode::FORBIDDEN {
+                assert!(!within(area, areas[asked]), "{area} refused its own {uri}");
+            }
+        }
+        let (id, village) = ids[pid];
+        let (s, v) = call_as(
+            &app,
+            Some(token),
+            "GET",
+            &format!("/api/v1/participants/{id}"),
+            None,
+        )
+        .await;
+        if within(area, village) {
+            assert_eq!(s, StatusCode::OK, "{area} {village}: {v}");
+        } else {
+            assert_eq!(s, StatusCode::NOT_FOUND, "{area} saw {village}");
+        }
+    }
+    db.finish().await;
+}
