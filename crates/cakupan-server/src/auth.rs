@@ -107,6 +107,8 @@ impl Failures {
 /// What signing in needs besides the store.
 #[derive(Debug)]
 pub struct Auth {
+    /// Session cookies carry `Secure` (set when serving TLS).
+    pub secure_cookies: bool,
     pub cost: Cost,
     pub policy: SecurityRule,
     /// A hash of a random password at `cost`, checked when a username is unknown.
@@ -128,12 +130,19 @@ impl Auth {
             .and_then(|t| hash_with(cost, &t))
             .unwrap_or_default();
         Auth {
+            secure_cookies: false,
             cost,
             policy,
             dummy_hash,
             by_username: Mutex::default(),
             by_ip: Mutex::default(),
         }
+    }
+
+    /// The same, with `Secure` session cookies (under TLS).
+    pub fn with_secure_cookies(mut self, on: bool) -> Auth {
+        self.secure_cookies = on;
+        self
     }
 
     pub fn hash_password(&self, password: &str) -> Result<String, String> {
@@ -196,6 +205,37 @@ impl Auth {
         let mut m = self.by_username.lock().unwrap_or_else(|p| p.into_inner());
         m.0.remove(username);
     }
+}
+
+/// The name of the pages' session cookie.
+pub const SESSION_COOKIE: &str = "cakupan_session";
+
+/// The session token in the request's cookie, if any.
+pub fn cookie_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// The CSRF token of a cookie session: derived from the session token, so nothing more is
+/// stored, and unguessable without it. Pages put it in forms and in `X-CSRF-Token`.
+pub fn csrf_token(session_token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"cakupan csrf\0");
+    h.update(session_token.as_bytes());
+    hex::encode(h.finalize())[..32].to_string()
+}
+
+/// Compares two secrets in time that depends only on their lengths.
+pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The authenticated caller of a request (`Authorization: Bearer <token>`) and the request's
@@ -278,9 +318,36 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(parts).ok_or_else(|| {
-            ApiError::Unauthenticated("sign in first: send Authorization: Bearer <token>".into())
-        })?;
+        let token = match bearer(parts) {
+            Some(t) => t,
+            None => {
+                let t = cookie_token(&parts.headers).ok_or_else(|| {
+                    ApiError::Unauthenticated(
+                        "sign in first: send Authorization: Bearer <token>, or sign in at /login"
+                            .into(),
+                    )
+                })?;
+                // A cookie rides along with any request the browser makes: a change must also
+                // carry the page's CSRF token, which another site cannot read.
+                let safe = matches!(
+                    parts.method,
+                    axum::http::Method::GET
+                        | axum::http::Method::HEAD
+                        | axum::http::Method::OPTIONS
+                );
+                let sent = parts
+                    .headers
+                    .get("x-csrf-token")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                if !safe && !same_secret(sent.as_bytes(), csrf_token(&t).as_bytes()) {
+                    return Err(ApiError::Forbidden(
+                        "missing or wrong CSRF token: send the page's X-CSRF-Token".into(),
+                    ));
+                }
+                t
+            }
+        };
         let user = st
             .store
             .session_user(&cakupan_store::accounts::token_hash(&token), now_secs())

@@ -9,6 +9,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod pages;
 pub mod rights;
 pub mod sessions;
 
@@ -45,6 +46,11 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", axum::routing::get(index))
         .route("/healthz", axum::routing::get(api::healthz))
+        .route(
+            "/login",
+            axum::routing::get(pages::login_form).post(pages::login_submit),
+        )
+        .route("/logout", axum::routing::post(pages::logout_submit))
         .nest("/api/v1", api::routes())
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::overriding(
@@ -70,7 +76,15 @@ pub fn router(state: AppState) -> Router {
 /// dashboard and the everyday workflows will live here.
 async fn index(
     axum::extract::State(st): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
 ) -> axum::response::Html<String> {
+    let account = match pages::page_session(&st, &headers).await {
+        Some((user, csrf)) => format!(
+            r#"<form method="post" action="/logout" style="float:right">Masuk sebagai <strong>{}</strong> <input type="hidden" name="csrf" value="{csrf}"><button type="submit">Keluar / Sign out</button></form>"#,
+            user.replace('<', "&lt;")
+        ),
+        None => r#"<p style="float:right"><a href="/login">Masuk / Sign in</a></p>"#.to_string(),
+    };
     let [p, r, d, v] = st.regions.counts();
     let month = cakupan_domain::Month::of((st.today)());
     // One row from the counters: the nation this month (no scan of participants or postings).
@@ -94,6 +108,7 @@ async fn index(
 <title>Cakupan</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem;line-height:1.5}}code{{background:#eee;padding:0 .2rem}}</style>
 </head><body>
+{account}
 <h1>Cakupan</h1>
 <p>Registri peserta jaminan sosial ketenagakerjaan. Wilayah Kemendagri termuat: {p} provinsi, {r} kabupaten/kota, {d} kecamatan, {v} desa/kelurahan. Basis data: {backend}.</p>
 <p><strong>{month}</strong>: peserta terdaftar {registered}, <strong>peserta aktif {status_active}</strong> (di antaranya {paid_active} sudah membayar bulan ini). <a href="/api/v1/reports/active?month={month}&amp;by=province">Per provinsi (JSON)</a></p>

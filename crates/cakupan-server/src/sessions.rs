@@ -64,8 +64,48 @@ pub async fn login(
             "the body must be {{\"username\": \"…\", \"password\": \"…\"}}: {e}"
         ))
     })?;
-    let username = b.username.trim().to_lowercase();
-    if let Err(l) = st.auth.check(&username, &ip) {
+    let s = sign_in(&st, &b.username, b.password, &ip).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SessionBody {
+            token: s.token,
+            expires_at: rfc3339(s.expires),
+            username: s.who.username,
+            role: s.who.role.as_str().into(),
+            region: s.who.region.to_string(),
+        }),
+    ))
+}
+
+fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// A new session.
+#[derive(Debug)]
+pub struct SignedIn {
+    pub token: String,
+    /// Unix seconds.
+    pub expires: i64,
+    pub who: cakupan_domain::access::Principal,
+}
+
+/// Checks the sign-in limits, the username and the password, and opens a session: the one
+/// path for the API and the pages.
+pub async fn sign_in(
+    st: &AppState,
+    username: &str,
+    password: String,
+    ip: &str,
+) -> Result<SignedIn, ApiError> {
+    let username = username.trim().to_lowercase();
+    if let Err(l) = st.auth.check(&username, ip) {
         let minutes = l.retry_after.as_secs().div_ceil(60);
         return Err(ApiError::TooManyAttempts {
             message: format!(
@@ -76,7 +116,6 @@ pub async fn login(
         });
     }
     let user = st.store.user_by_username(&username).await?;
-    let password = b.password;
     let stored = user
         .as_ref()
         .map(|u| u.password_hash.clone())
@@ -90,7 +129,7 @@ pub async fn login(
     let user = match user {
         Some(u) if ok && !u.disabled => u,
         _ => {
-            st.auth.failed(&username, &ip);
+            st.auth.failed(&username, ip);
             return Err(ApiError::Unauthenticated(
                 "wrong username or password".into(),
             ));
@@ -116,25 +155,13 @@ pub async fn login(
             .unwrap_or_default(),
     };
     caller
-        .audit(&st, "session.login", format!("user:{}", user.id), "access")
+        .audit(st, "session.login", format!("user:{}", user.id), "access")
         .await?;
-    let expires_at = time::OffsetDateTime::from_unix_timestamp(expires)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default();
-    Ok((
-        StatusCode::CREATED,
-        Json(SessionBody {
-            token,
-            expires_at,
-            username: who.username,
-            role: who.role.as_str().into(),
-            region: who.region.to_string(),
-        }),
-    ))
+    Ok(SignedIn {
+        token,
+        expires,
+        who,
+    })
 }
 
 /// Sign out: the session's token stops working at once.

@@ -877,7 +877,7 @@ async fn serve(
         store.backend(),
         if tls.is_some() { "https" } else { "http" }
     );
-    let auth = Arc::new(user_cmd::auth(reference)?);
+    let auth = Arc::new(user_cmd::auth(reference)?.with_secure_cookies(tls.is_some()));
     if store.count_users().await? == 0 {
         eprintln!(
             "No accounts yet: create the first administrator with `cakupan user add --username <name> --role admin` (its password is generated and shown once)."

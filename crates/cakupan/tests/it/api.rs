@@ -1219,3 +1219,143 @@ async fn no_answer_leaves_the_callers_subtree() {
     }
     db.finish().await;
 }
+
+/// Pages sign in with a cookie (HttpOnly, SameSite=Strict); a change made with the cookie
+/// needs the page's CSRF token; signing out needs it too and ends the session.
+#[tokio::test]
+async fn cookie_sessions_need_the_csrf_token() {
+    let (app, db) = app().await;
+    let auth = auth();
+    user(
+        &app,
+        &auth,
+        "kasir",
+        "branch_officer",
+        Some("32.73"),
+        None,
+        None,
+    )
+    .await;
+    let send = |method: &str, uri: &str, headers: Vec<(&str, String)>, body: Option<String>| {
+        let mut req = Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let router = app.router.clone();
+        async move {
+            let resp = router
+                .oneshot(
+                    req.body(body.map(Body::from).unwrap_or_else(Body::empty))
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let status = resp.status();
+            let cookie = resp
+                .headers()
+                .get("set-cookie")
+                .map(|v| v.to_str().unwrap().to_string());
+            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+            (status, cookie, String::from_utf8_lossy(&bytes).into_owned())
+        }
+    };
+    let (s, _, page) = send("GET", "/login", vec![], None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains(r#"name="password""#));
+    let form = (
+        "content-type",
+        "application/x-www-form-urlencoded".to_string(),
+    );
+    let (s, _, page) = send(
+        "POST",
+        "/login",
+        vec![form.clone()],
+        Some("username=kasir&password=wrong".into()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(page.contains("kata sandi salah"));
+    let (s, cookie, _) = send(
+        "POST",
+        "/login",
+        vec![form.clone()],
+        Some("username=kasir&password=kasir-password-123".into()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let cookie = cookie.unwrap();
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attr), "{cookie}");
+    }
+    assert!(
+        !cookie.contains("Secure"),
+        "plain HTTP in this test: {cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_string();
+    let token = session.split_once('=').unwrap().1.to_string();
+    let csrf = cakupan_server::auth::csrf_token(&token);
+    let with_cookie = |extra: Option<String>| {
+        let mut h = vec![
+            ("cookie", session.clone()),
+            ("content-type", "application/json".into()),
+        ];
+        if let Some(c) = extra {
+            h.push(("x-csrf-token", c));
+        }
+        h
+    };
+    let (s, _, me) = send("GET", "/api/v1/me", with_cookie(None), None).await;
+    assert_eq!(s, StatusCode::OK, "{me}");
+    let (_, _, home) = send("GET", "/", with_cookie(None), None).await;
+    assert!(
+        home.contains("kasir") && home.contains(&csrf),
+        "the front page shows who is signed in"
+    );
+    let b = body().to_string();
+    let (s, _, v) = send(
+        "POST",
+        "/api/v1/participants",
+        with_cookie(None),
+        Some(b.clone()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert!(v.contains("CSRF"));
+    let (s, _, _) = send(
+        "POST",
+        "/api/v1/participants",
+        with_cookie(Some("0".repeat(32))),
+        Some(b.clone()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, v) = send(
+        "POST",
+        "/api/v1/participants",
+        with_cookie(Some(csrf.clone())),
+        Some(b),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    // Signing out: refused without the token, done with it.
+    let (s, _, _) = send(
+        "POST",
+        "/logout",
+        vec![("cookie", session.clone()), form.clone()],
+        Some("csrf=nope".into()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, cleared, _) = send(
+        "POST",
+        "/logout",
+        vec![("cookie", session.clone()), form],
+        Some(format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(cleared.unwrap().contains("Max-Age=0"));
+    let (s, _, _) = send("GET", "/api/v1/me", with_cookie(None), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    db.finish().await;
+}
