@@ -1217,17 +1217,6 @@ pub struct TargetBody {
     pub source: String,
 }
 
-fn region_name(regions: &cakupan_domain::RegionTree, code: RegionCode) -> String {
-    if code == RegionCode::NATION {
-        "Indonesia".into()
-    } else {
-        regions
-            .get(code)
-            .map(|r| r.name.clone())
-            .unwrap_or_default()
-    }
-}
-
 fn target_body(
     regions: &cakupan_domain::RegionTree,
     t: &cakupan_store::TargetRecord,
@@ -1236,7 +1225,7 @@ fn target_body(
         metric: t.metric.as_str().into(),
         segment: t.segment.map(|s| s.as_str().to_string()),
         region: t.region.to_string(),
-        name: region_name(regions, t.region),
+        name: cakupan_store::targets::name_of(regions, t.region),
         month: t.month.to_string(),
         value: t.value,
         baseline_month: t.baseline.map(|b| b.0.to_string()),

@@ -274,8 +274,10 @@ impl Caller {
     ) -> Result<(), ApiError> {
         st.store
             .append_audit(&[cakupan_store::accounts::AuditEntry {
-                at: time::OffsetDateTime::now_utc().unix_timestamp() * 1000
-                    + i64::from(time::OffsetDateTime::now_utc().millisecond()),
+                at: i64::try_from(
+                    time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000,
+                )
+                .unwrap_or(i64::MAX),
                 actor: self.who.username.clone(),
                 role: self.who.role.as_str().into(),
                 action: action.into(),

@@ -4,6 +4,7 @@
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
+use crate::sessions::rfc3339;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -102,16 +103,6 @@ pub struct OwnData {
     pub processing_log: Vec<ProcessingEntry>,
     /// How to exercise the other rights.
     pub rights: String,
-}
-
-fn rfc3339(unix_seconds: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix_seconds)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
 }
 
 fn consent_body(c: &Consent) -> ConsentBody {

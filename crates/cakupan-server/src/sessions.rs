@@ -77,7 +77,8 @@ pub async fn login(
     ))
 }
 
-fn rfc3339(unix: i64) -> String {
+/// Unix seconds as RFC 3339 (UTC).
+pub fn rfc3339(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
         .and_then(|t| {

@@ -1274,9 +1274,7 @@ async fn refuse_clear_participants(pool: &SqlitePool) -> Result<()> {
         .await
         .map_err(db)?;
     if n > 0 {
-        return Err(StoreError::Migration(format!(
-            "this database holds {n} participants stored in clear by an earlier version (schema {version}); this version keeps personal fields encrypted and cannot convert them in place: export them with the earlier version and import them into a new database"
-        )));
+        return Err(cakupan_store::clear_participants_refused(n, version));
     }
     Ok(())
 }

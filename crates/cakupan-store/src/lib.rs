@@ -232,6 +232,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn open_corrections(&self, within: RegionCode) -> Result<Vec<accounts::Correction>>;
 }
 
+/// Why a database from before schema 5 (personal fields in clear) is not migrated: SQL alone
+/// cannot encrypt its participants.
+pub fn clear_participants_refused(participants: i64, version: i64) -> StoreError {
+    StoreError::Migration(format!(
+        "this database holds {participants} participants stored in clear by an earlier version (schema {version}); this version keeps personal fields encrypted and cannot convert them in place: export them with the earlier version and import them into a new database"
+    ))
+}
+
 /// The error for a taken username.
 pub fn username_taken(username: &str) -> StoreError {
     StoreError::Rejected(

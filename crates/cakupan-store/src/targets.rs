@@ -94,7 +94,8 @@ async fn registered(
         .collect())
 }
 
-fn name_of(regions: &RegionTree, code: RegionCode) -> String {
+/// A region's name, "Indonesia" for the nation.
+pub fn name_of(regions: &RegionTree, code: RegionCode) -> String {
     if code == RegionCode::NATION {
         "Indonesia".into()
     } else {

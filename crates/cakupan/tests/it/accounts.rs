@@ -6,34 +6,9 @@ use cakupan_store::accounts::{AuditEntry, NewUser, token_hash, verify_chain};
 use cakupan_store::{Store, StoreError};
 use std::sync::Arc;
 
-macro_rules! accounts_contract {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = crate::harness::sqlite(false).await;
-                    super::$name(db.store.clone()).await;
-                    db.finish().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(db) = crate::harness::postgres(stringify!($name), false).await else { return };
-                    super::$name(db.store.clone()).await;
-                    db.finish().await;
-                }
-            )*
-        }
-    };
-}
-
-accounts_contract! {
-    users_and_sessions,
-    concurrent_audit_appends_keep_one_chain,
+on_both_backends! {
+    users_and_sessions: false,
+    concurrent_audit_appends_keep_one_chain: false,
 }
 
 fn new_user(name: &str) -> NewUser {

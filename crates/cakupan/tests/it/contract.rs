@@ -5,32 +5,7 @@ use cakupan_domain::{Kpj, Level, Nik};
 use cakupan_store::{Outcome, Store, StoreError};
 use std::sync::Arc;
 
-macro_rules! contract {
-    ($($name:ident: $regions:expr),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = crate::harness::sqlite($regions).await;
-                    super::$name(db.store.clone()).await;
-                    db.finish().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(db) = crate::harness::postgres(stringify!($name), $regions).await else { return };
-                    super::$name(db.store.clone()).await;
-                    db.finish().await;
-                }
-            )*
-        }
-    };
-}
-
-contract! {
+on_both_backends! {
     regions_load_once: false,
     register_and_look_up: true,
     retry_is_idempotent: true,

@@ -11,38 +11,13 @@ use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-macro_rules! ledger_contract {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = crate::harness::sqlite(true).await;
-                    super::$name(db.store.clone()).await;
-                    db.finish().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(db) = crate::harness::postgres(stringify!($name), true).await else { return };
-                    super::$name(db.store.clone()).await;
-                    db.finish().await;
-                }
-            )*
-        }
-    };
-}
-
-ledger_contract! {
-    postings_are_idempotent_and_counted,
-    wrong_amount_names_the_expected_amount,
-    reversal_and_back_payment_restate_past_months,
-    termination_ends_the_participation,
-    concurrent_retries_post_once,
-    one_nik_in_both_segments_is_counted_per_segment,
+on_both_backends! {
+    postings_are_idempotent_and_counted: true,
+    wrong_amount_names_the_expected_amount: true,
+    reversal_and_back_payment_restate_past_months: true,
+    termination_ends_the_participation: true,
+    concurrent_retries_post_once: true,
+    one_nik_in_both_segments_is_counted_per_segment: true,
 }
 
 const NIK: &str = "3273015203900003";

@@ -8,34 +8,9 @@ use cakupan_store::targets::{Weight, allocate_children, from_rules, report};
 use cakupan_store::{Store, StoreError, TargetRecord};
 use std::sync::Arc;
 
-macro_rules! targets_contract {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = crate::harness::sqlite(true).await;
-                    super::$name(db.store.clone()).await;
-                    db.finish().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(db) = crate::harness::postgres(stringify!($name), true).await else { return };
-                    super::$name(db.store.clone()).await;
-                    db.finish().await;
-                }
-            )*
-        }
-    };
-}
-
-targets_contract! {
-    targets_are_checked_and_idempotent,
-    allocation_sums_and_the_report_uses_it,
+on_both_backends! {
+    targets_are_checked_and_idempotent: true,
+    allocation_sums_and_the_report_uses_it: true,
 }
 
 fn m(s: &str) -> Month {
