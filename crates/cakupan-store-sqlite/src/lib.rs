@@ -1139,7 +1139,7 @@ impl Store for SqliteStore {
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(db)?;
-        for r in cakupan_store::accounts::link(last, entries) {
+        for r in cakupan_store::accounts::link(&self.keys, last, entries)? {
             sqlx::query(
                 "INSERT INTO audit (id, at, actor, role, action, record, request_id, purpose, prev_hash, hash)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -1162,16 +1162,26 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn audit_log(&self) -> Result<Vec<cakupan_store::accounts::AuditRecord>> {
+    async fn audit_page(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<cakupan_store::accounts::AuditRecord>> {
         sqlx::query(
-            "SELECT id, at, actor, role, action, record, request_id, purpose, prev_hash, hash FROM audit ORDER BY id",
+            "SELECT id, at, actor, role, action, record, request_id, purpose, prev_hash, hash FROM audit WHERE id > ?1 ORDER BY id LIMIT ?2",
         )
+        .bind(after)
+        .bind(i64::from(limit))
         .fetch_all(&self.reader)
         .await
         .map_err(db)?
         .iter()
         .map(cakupan_store::rows::audit)
         .collect()
+    }
+
+    fn keys(&self) -> &cakupan_store::crypto::Keys {
+        &self.keys
     }
 
     async fn rebuild_counters(&self, rules: &RuleSet) -> Result<u64> {

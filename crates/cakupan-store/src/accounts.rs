@@ -1,8 +1,10 @@
 //! Accounts, sessions and the hash-chained audit log, as the backends store them (issue #4).
 
+use crate::crypto::Keys;
 use crate::{Result, StoreError};
 use cakupan_domain::RegionCode;
 use cakupan_domain::access::{Principal, Role};
+use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -81,18 +83,20 @@ pub struct AuditRecord {
 /// The hash before the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-fn field(h: &mut Sha256, s: &str) {
+fn field(h: &mut Hmac<Sha256>, s: &str) {
     // Length-prefixed, so no two different entries serialise alike.
-    h.update((s.len() as u64).to_be_bytes());
+    h.update(&(s.len() as u64).to_be_bytes());
     h.update(s.as_bytes());
 }
 
-/// The chain hash of entry `id` after `prev_hash`.
-pub fn chain_hash(prev_hash: &str, id: i64, e: &AuditEntry) -> String {
-    let mut h = Sha256::new();
+/// The chain hash of entry `id` after `prev_hash`: an HMAC under the deployment's audit key
+/// (see [`crate::crypto::Keys::audit_mac`]), so a copy of the database is not enough to forge
+/// or rewrite the chain.
+pub fn chain_hash(keys: &Keys, prev_hash: &str, id: i64, e: &AuditEntry) -> Result<String> {
+    let mut h = keys.audit_mac()?;
     field(&mut h, prev_hash);
-    h.update(id.to_be_bytes());
-    h.update(e.at.to_be_bytes());
+    h.update(&id.to_be_bytes());
+    h.update(&e.at.to_be_bytes());
     for s in [
         &e.actor,
         &e.role,
@@ -103,57 +107,104 @@ pub fn chain_hash(prev_hash: &str, id: i64, e: &AuditEntry) -> String {
     ] {
         field(&mut h, s);
     }
-    hex::encode(h.finalize())
+    Ok(hex::encode(h.finalize().into_bytes()))
 }
 
 /// Links new entries after the last stored one (`last`: its id and hash, if any).
-pub fn link(last: Option<(i64, String)>, entries: &[AuditEntry]) -> Vec<AuditRecord> {
+pub fn link(
+    keys: &Keys,
+    last: Option<(i64, String)>,
+    entries: &[AuditEntry],
+) -> Result<Vec<AuditRecord>> {
     let (mut id, mut prev) = last.unwrap_or((0, GENESIS.to_string()));
-    entries
-        .iter()
-        .map(|e| {
-            id += 1;
-            let hash = chain_hash(&prev, id, e);
-            let r = AuditRecord {
-                id,
-                entry: e.clone(),
-                prev_hash: prev.clone(),
-                hash: hash.clone(),
-            };
-            prev = hash;
-            r
-        })
-        .collect()
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        id += 1;
+        let hash = chain_hash(keys, &prev, id, e)?;
+        out.push(AuditRecord {
+            id,
+            entry: e.clone(),
+            prev_hash: prev.clone(),
+            hash: hash.clone(),
+        });
+        prev = hash;
+    }
+    Ok(out)
 }
 
-/// Where the chain breaks, if it does: ids must run 1, 2, 3, … and each entry must carry the
-/// previous entry's hash and its own recomputed hash.
-pub fn verify_chain(records: &[AuditRecord]) -> std::result::Result<u64, String> {
-    let mut prev = GENESIS.to_string();
-    for (i, r) in records.iter().enumerate() {
-        let want_id = i as i64 + 1;
-        if r.id != want_id {
-            return Err(format!(
-                "entry {want_id} is missing (the next stored entry is {}): deleted or reordered",
-                r.id
-            ));
+/// Checks the chain a page at a time, so a log of any length is verified in bounded memory:
+/// ids must run 1, 2, 3, … and each entry must carry the previous entry's hash and its own
+/// recomputed hash.
+#[derive(Debug, Clone)]
+pub struct ChainCheck {
+    prev: String,
+    next_id: i64,
+}
+
+impl Default for ChainCheck {
+    fn default() -> Self {
+        ChainCheck {
+            prev: GENESIS.to_string(),
+            next_id: 1,
         }
-        if r.prev_hash != prev {
-            return Err(format!(
-                "entry {} does not follow entry {}: its previous hash differs (deleted, inserted or reordered)",
-                r.id,
-                r.id - 1
-            ));
-        }
-        if chain_hash(&prev, r.id, &r.entry) != r.hash {
-            return Err(format!(
-                "entry {} was altered: its hash does not match its content",
-                r.id
-            ));
-        }
-        prev = r.hash.clone();
     }
-    Ok(records.len() as u64)
+}
+
+impl ChainCheck {
+    /// Checks the next records in id order; `Err` names the first break.
+    pub fn feed(
+        &mut self,
+        keys: &Keys,
+        records: &[AuditRecord],
+    ) -> Result<std::result::Result<(), String>> {
+        for r in records {
+            let want_id = self.next_id;
+            if r.id != want_id {
+                return Ok(Err(format!(
+                    "entry {want_id} is missing (the next stored entry is {}): deleted or reordered",
+                    r.id
+                )));
+            }
+            if r.prev_hash != self.prev {
+                return Ok(Err(format!(
+                    "entry {} does not follow entry {}: its previous hash differs (deleted, inserted or reordered)",
+                    r.id,
+                    r.id - 1
+                )));
+            }
+            if chain_hash(keys, &self.prev, r.id, &r.entry)? != r.hash {
+                return Ok(Err(format!(
+                    "entry {} was altered: its hash does not match its content and the audit key",
+                    r.id
+                )));
+            }
+            self.prev = r.hash.clone();
+            self.next_id += 1;
+        }
+        Ok(Ok(()))
+    }
+
+    /// Entries checked so far.
+    pub fn count(&self) -> u64 {
+        (self.next_id - 1).max(0) as u64
+    }
+
+    /// The hash of the last entry checked (GENESIS before any): record it outside the database
+    /// to detect entries removed from the end.
+    pub fn last_hash(&self) -> &str {
+        &self.prev
+    }
+}
+
+/// Checks a whole chain held in memory (tests and small logs): the number of entries, or where
+/// it breaks.
+pub fn verify_chain(keys: &Keys, records: &[AuditRecord]) -> std::result::Result<u64, String> {
+    let mut c = ChainCheck::default();
+    match c.feed(keys, records) {
+        Ok(Ok(())) => Ok(c.count()),
+        Ok(Err(e)) => Err(e),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// A consent decision of one person for one purpose (UU 27/2022 arts. 20–24, 40).
@@ -214,38 +265,70 @@ mod tests {
 
     #[test]
     fn tampering_breaks_the_chain() {
+        let k = Keys::for_tests();
         let entries: Vec<AuditEntry> = (1..=5).map(entry).collect();
-        let mut chain = link(None, &entries[..3]);
+        let mut chain = link(&k, None, &entries[..3]).unwrap();
         let last = chain.last().map(|r| (r.id, r.hash.clone()));
-        chain.extend(link(last, &entries[3..]));
-        assert_eq!(verify_chain(&chain), Ok(5));
+        chain.extend(link(&k, last, &entries[3..]).unwrap());
+        assert_eq!(verify_chain(&k, &chain), Ok(5));
         let mut edited = chain.clone();
         edited[2].entry.record = "participant:999".into();
         assert!(
-            verify_chain(&edited)
+            verify_chain(&k, &edited)
                 .unwrap_err()
                 .contains("entry 3 was altered")
         );
         let mut deleted = chain.clone();
         deleted.remove(1);
         assert!(
-            verify_chain(&deleted)
+            verify_chain(&k, &deleted)
                 .unwrap_err()
                 .contains("entry 2 is missing")
         );
         let mut reordered = chain.clone();
         reordered.swap(1, 2);
-        assert!(verify_chain(&reordered).is_err());
+        assert!(verify_chain(&k, &reordered).is_err());
         // Rewriting one entry's hash to match does not help: the next one no longer follows.
         let mut rehashed = chain.clone();
         rehashed[2].entry.record = "participant:999".into();
-        rehashed[2].hash = chain_hash(&rehashed[2].prev_hash, 3, &rehashed[2].entry);
+        rehashed[2].hash = chain_hash(&k, &rehashed[2].prev_hash, 3, &rehashed[2].entry).unwrap();
         assert!(
-            verify_chain(&rehashed)
+            verify_chain(&k, &rehashed)
                 .unwrap_err()
                 .contains("entry 4 does not follow")
         );
         // A truncated tail is not detectable from the chain alone (see docs/security.md).
-        assert_eq!(verify_chain(&chain[..4]), Ok(4));
+        assert_eq!(verify_chain(&k, &chain[..4]), Ok(4));
+    }
+
+    #[test]
+    fn a_chain_rewritten_without_the_key_does_not_verify() {
+        // Someone with write access to the table but not the key file recomputes the whole
+        // chain under a key of their own: the real key finds the first entry altered.
+        let k = Keys::for_tests();
+        let entries: Vec<AuditEntry> = (1..=3).map(entry).collect();
+        let mut forged_entries = entries.clone();
+        forged_entries[0].actor = "someone-else".into();
+        let other = Keys::parse(&Keys::generate().unwrap()).unwrap();
+        let forged = link(&other, None, &forged_entries).unwrap();
+        assert_eq!(verify_chain(&other, &forged), Ok(3));
+        assert!(
+            verify_chain(&k, &forged)
+                .unwrap_err()
+                .contains("entry 1 was altered")
+        );
+    }
+
+    #[test]
+    fn a_chain_checked_page_by_page_equals_all_at_once() {
+        let k = Keys::for_tests();
+        let entries: Vec<AuditEntry> = (1..=10).map(entry).collect();
+        let chain = link(&k, None, &entries).unwrap();
+        let mut c = ChainCheck::default();
+        for page in chain.chunks(3) {
+            assert_eq!(c.feed(&k, page).unwrap(), Ok(()));
+        }
+        assert_eq!(c.count(), 10);
+        assert_eq!(c.last_hash(), chain[9].hash);
     }
 }

@@ -145,6 +145,21 @@ impl Keys {
         mac.finalize().into_bytes()[..16].to_vec()
     }
 
+    /// The keyed MAC that links the audit chain: HMAC-SHA-256 under a key derived from the
+    /// index key (which never rotates), so the chain stays verifiable across encryption key
+    /// rotations and cannot be recomputed by someone who can write the table but lacks the
+    /// key file.
+    pub fn audit_mac(&self) -> Result<Hmac<Sha256>> {
+        let mut derive = <Hmac<Sha256> as Mac>::new_from_slice(&self.index)
+            .map_err(|_| key_error("index key unusable".into()))?;
+        derive.update(b"cakupan audit chain v1");
+        let mut key = derive.finalize().into_bytes();
+        let mac = <Hmac<Sha256> as Mac>::new_from_slice(&key)
+            .map_err(|_| key_error("audit key unusable".into()));
+        key.zeroize();
+        mac
+    }
+
     /// The blind index of a NIK (its 16 digits).
     pub fn nik_index(&self, nik: &cakupan_domain::Nik) -> Vec<u8> {
         self.index_of("nik", &nik.to_string())

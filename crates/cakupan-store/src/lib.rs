@@ -215,8 +215,40 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Appends entries to the hash-chained audit log, in order, in one transaction.
     async fn append_audit(&self, entries: &[accounts::AuditEntry]) -> Result<()>;
-    /// The whole audit log in id order (for `cakupan audit verify`).
-    async fn audit_log(&self) -> Result<Vec<accounts::AuditRecord>>;
+    /// Up to `limit` audit entries with ids above `after`, in id order.
+    async fn audit_page(&self, after: i64, limit: u32) -> Result<Vec<accounts::AuditRecord>>;
+    /// The keys of this store (the audit chain is keyed with them).
+    fn keys(&self) -> &crypto::Keys;
+    /// The whole audit log in id order (tests and small logs; `audit_verify` pages).
+    async fn audit_log(&self) -> Result<Vec<accounts::AuditRecord>> {
+        let mut out: Vec<accounts::AuditRecord> = Vec::new();
+        loop {
+            let after = out.last().map(|r| r.id).unwrap_or(0);
+            let page = self.audit_page(after, 10_000).await?;
+            if page.is_empty() {
+                return Ok(out);
+            }
+            out.extend(page);
+        }
+    }
+    /// Checks the whole chain a page at a time (`cakupan audit verify`): the check's state
+    /// (entries and last hash) and the first break, if any.
+    async fn audit_verify(
+        &self,
+    ) -> Result<(accounts::ChainCheck, std::result::Result<(), String>)> {
+        let mut check = accounts::ChainCheck::default();
+        let mut after = 0;
+        loop {
+            let page = self.audit_page(after, 10_000).await?;
+            let Some(last) = page.last() else {
+                return Ok((check, Ok(())));
+            };
+            after = last.id;
+            if let Err(e) = check.feed(self.keys(), &page)? {
+                return Ok((check, Err(e)));
+            }
+        }
+    }
     /// The audit entries about these records (`participant:<id>`), in id order: a person's
     /// processing log.
     async fn audit_for(&self, records: &[String]) -> Result<Vec<accounts::AuditRecord>>;

@@ -262,21 +262,17 @@ pub async fn run(store: &dyn Store, reference: &Reference, cmd: UserCommand) -> 
 
 pub async fn audit(store: &dyn Store, cmd: AuditCommand) -> Result<()> {
     match cmd {
-        AuditCommand::Verify => {
-            let log = store.audit_log().await?;
-            match cakupan_store::accounts::verify_chain(&log) {
-                Ok(n) => {
-                    println!(
-                        "Audit log intact: {n} entries; last hash {}",
-                        log.last()
-                            .map(|r| r.hash.as_str())
-                            .unwrap_or(cakupan_store::accounts::GENESIS)
-                    );
-                    Ok(())
-                }
-                Err(e) => bail!("audit log broken: {e}"),
+        AuditCommand::Verify => match store.audit_verify().await? {
+            (check, Ok(())) => {
+                println!(
+                    "Audit log intact: {} entries; last hash {}",
+                    check.count(),
+                    check.last_hash()
+                );
+                Ok(())
             }
-        }
+            (_, Err(e)) => bail!("audit log broken: {e}"),
+        },
     }
 }
 

@@ -93,5 +93,7 @@ async fn concurrent_audit_appends_keep_one_chain(s: Arc<dyn Store>) {
         .await
         .unwrap();
     let log = s.audit_log().await.unwrap();
-    assert_eq!(verify_chain(&log), Ok(82));
+    assert_eq!(verify_chain(s.keys(), &log), Ok(82));
+    let (check, verdict) = s.audit_verify().await.unwrap();
+    assert_eq!((check.count(), verdict), (82, Ok(())));
 }

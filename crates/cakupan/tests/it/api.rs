@@ -579,7 +579,7 @@ async fn sign_in_sign_out_and_lockout() {
     let audit = app.store.audit_log().await.unwrap();
     assert!(audit.iter().any(|r| r.entry.action == "session.logout"));
     assert_eq!(
-        cakupan_store::accounts::verify_chain(&audit),
+        cakupan_store::accounts::verify_chain(app.store.keys(), &audit),
         Ok(audit.len() as u64)
     );
     db.finish().await;
@@ -955,7 +955,7 @@ async fn every_route_for_every_role() {
             .any(|r| r.entry.actor == "ana" && r.entry.action.starts_with("participant"))
     );
     assert_eq!(
-        cakupan_store::accounts::verify_chain(&audit),
+        cakupan_store::accounts::verify_chain(app.store.keys(), &audit),
         Ok(audit.len() as u64)
     );
     db.finish().await;
@@ -1127,7 +1127,7 @@ async fn a_participant_exercises_their_rights() {
     let audit = app.store.audit_log().await.unwrap();
     assert!(audit.iter().any(|r| r.entry.action == "participant.export"));
     assert_eq!(
-        cakupan_store::accounts::verify_chain(&audit),
+        cakupan_store::accounts::verify_chain(app.store.keys(), &audit),
         Ok(audit.len() as u64)
     );
     db.finish().await;

@@ -602,6 +602,19 @@ async fn users_and_a_tampered_audit_log() {
     ]));
     let out = ok(&with_cost(&["audit", "verify"]));
     assert!(out.contains("Audit log intact: 2 entries"), "{out}");
+    // The chain is keyed: under another deployment's key file it does not verify, so whoever
+    // rewrites the table without the key cannot make a chain that does.
+    let other = Command::new(env!("CARGO_BIN_EXE_cakupan"))
+        .args(["audit", "verify"])
+        .env("CAKUPAN_DB", &url)
+        .env(
+            "CAKUPAN_KEYS",
+            cakupan_store::crypto::Keys::generate().unwrap(),
+        )
+        .env("CAKUPAN_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&other.stderr).contains("entry 1 was altered"));
     // Tamper with the file behind the service's back: the chain names the entry.
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
     sqlx::query("UPDATE audit SET record = 'user:999' WHERE id = 1")
