@@ -64,3 +64,17 @@ impl fmt::Display for FieldErrors {
 }
 
 impl std::error::Error for FieldErrors {}
+
+/// A value to repeat in a message when it looks like the short code it should be (`'84.1'`),
+/// else a neutral phrase: a message never carries markup, a query fragment or a long paste
+/// back to the screen or log that shows it.
+pub fn quoted_code(v: &str) -> String {
+    let plain = v.len() <= 24
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'+' | b' '));
+    if plain {
+        format!("'{v}'")
+    } else {
+        "given".to_string()
+    }
+}

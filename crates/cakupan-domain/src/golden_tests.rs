@@ -342,6 +342,7 @@ fn input() -> RegistrationInput {
         registered_on: "2026-05-04".into(),
         channel: "self".into(),
         agent_code: String::new(),
+        address: "  Jl. Braga No. 12,  RT 03/RW 05 ".into(),
         heirs: vec![],
     }
 }
@@ -361,6 +362,70 @@ fn registration_accepts_and_normalises() {
     assert_eq!(r.name, "Siti Aminah");
     assert_eq!(r.phone.as_deref(), Some("+6281234567890"));
     assert_eq!(r.sector, Sector::NonTransport);
+    assert_eq!(r.address.as_deref(), Some("Jl. Braga No. 12, RT 03/RW 05"));
+}
+
+#[test]
+fn a_registration_round_trips_through_its_input() {
+    let (r, _) = validate(&ctx(), &input()).unwrap();
+    let (again, _) = validate(&ctx(), &r.to_input()).unwrap();
+    assert_eq!(again, r);
+}
+
+#[test]
+fn names_and_addresses_refuse_markup_and_query_fragments() {
+    // Real names and addresses pass…
+    for name in [
+        "Siti Aminah",
+        "I Gusti Ngurah Rai",
+        "Ni'matul Husna",
+        "R.A. Kartini",
+        "Ahmad-Ali, S.Pd",
+    ] {
+        let mut i = input();
+        i.name = name.into();
+        assert!(validate(&ctx(), &i).is_ok(), "{name}");
+    }
+    for address in [
+        "Jl. Merdeka No. 5 (belakang pasar)",
+        "Dusun II #3, RT 001/RW 002",
+        "Gg. H. Ali & Sons: Blok C-7",
+    ] {
+        let mut i = input();
+        i.address = address.into();
+        assert!(validate(&ctx(), &i).is_ok(), "{address}");
+    }
+    // …script and SQL fragments do not, and the message does not repeat them.
+    for bad in [
+        "<script>alert(1)</script>",
+        "Robert'); DROP TABLE participants;--",
+        "Siti\" OR \"1\"=\"1",
+        "{{7*7}}",
+        "Siti\u{0}Aminah",
+    ] {
+        let mut i = input();
+        i.name = bad.into();
+        let e = validate(&ctx(), &i).unwrap_err();
+        assert_eq!(
+            (e.0[0].field.as_str(), e.0[0].rule),
+            ("name", "name.characters"),
+            "{bad}"
+        );
+        assert!(!e.0[0].message.contains(bad));
+        let mut i = input();
+        i.address = bad.into();
+        let e = validate(&ctx(), &i).unwrap_err();
+        assert_eq!(
+            (e.0[0].field.as_str(), e.0[0].rule),
+            ("address", "text.characters"),
+            "{bad}"
+        );
+        assert!(!e.0[0].message.contains(bad));
+    }
+    let mut i = input();
+    i.address = "x".repeat(201);
+    let e = validate(&ctx(), &i).unwrap_err();
+    assert_eq!(e.0[0].rule, "text.length");
 }
 
 #[test]

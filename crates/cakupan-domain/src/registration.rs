@@ -34,6 +34,9 @@ pub const FIELDS: [&str; 13] = [
     "agent_code",
 ];
 
+/// Columns `participants.csv` may add after [`FIELDS`], in this order.
+pub const OPTIONAL_FIELDS: [&str; 1] = ["address"];
+
 /// A registration as typed or uploaded: text fields, not yet trusted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegistrationInput {
@@ -54,6 +57,9 @@ pub struct RegistrationInput {
     pub channel: String,
     #[serde(default)]
     pub agent_code: String,
+    /// Domicile address within the village (street, number, RT/RW); optional.
+    #[serde(default)]
+    pub address: String,
     #[serde(default)]
     pub heirs: Vec<HeirInput>,
 }
@@ -136,6 +142,8 @@ pub struct Registration {
     pub registered_on: Date,
     pub channel: Channel,
     pub agent_code: Option<String>,
+    /// Domicile address within the village (street, number, RT/RW), if given.
+    pub address: Option<String>,
     pub heirs: Vec<Heir>,
     /// Rules that only warned (NIK mismatches, age outside the unconfirmed range): kept and
     /// flagged for review.
@@ -156,6 +164,50 @@ pub struct Context<'a> {
 
 const NAME_MAX: usize = 100;
 const AGENT_CODE_MAX: usize = 32;
+/// Longest address accepted (a street, number, RT/RW and hamlet fit in far less).
+pub const ADDRESS_MAX: usize = 200;
+
+/// Punctuation a name on the KTP may carry besides letters and spaces.
+fn name_punctuation(c: char) -> bool {
+    matches!(c, '.' | ',' | '\'' | '’' | '-')
+}
+
+/// Punctuation an address may carry besides letters, digits and spaces. Everything else
+/// (`<`, `>`, `;`, quotes, backslashes, …) is what markup and query fragments need and no
+/// address does: refused rather than stored, so nothing shown later can carry it.
+fn address_punctuation(c: char) -> bool {
+    matches!(
+        c,
+        '.' | ',' | '\'' | '’' | '-' | '/' | '(' | ')' | '#' | ':' | '&'
+    )
+}
+
+/// An optional free-text field (an address): trimmed, spaces collapsed, at most `max`
+/// characters, no control characters and no markup or query punctuation. `Ok(None)` when empty.
+pub fn check_free_text(field: &str, v: &str, max: usize) -> Result<Option<String>, FieldError> {
+    let collapsed = v.split_whitespace().collect::<Vec<_>>().join(" ");
+    if collapsed.is_empty() {
+        return Ok(None);
+    }
+    if collapsed.chars().count() > max {
+        return Err(FieldError::new(
+            field,
+            "text.length",
+            format!("{field} must be at most {max} characters"),
+        ));
+    }
+    if !collapsed
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == ' ' || address_punctuation(c))
+    {
+        return Err(FieldError::new(
+            field,
+            "text.characters",
+            format!("{field} may hold letters, digits, spaces and . , ' - / ( ) # : & only"),
+        ));
+    }
+    Ok(Some(collapsed))
+}
 
 fn required<'a>(errors: &mut FieldErrors, field: &str, v: &'a str) -> Option<&'a str> {
     let t = v.trim();
@@ -182,15 +234,15 @@ fn check_name(errors: &mut FieldErrors, field: &str, v: &str) -> Option<String> 
         ));
         return None;
     }
-    if collapsed
+    if !collapsed
         .chars()
-        .any(|c| c.is_control() || c.is_ascii_digit())
+        .all(|c| c.is_alphabetic() || c == ' ' || name_punctuation(c))
     {
         errors.push(FieldError::new(
             field,
             "name.characters",
             format!(
-                "{field} must be a name as on the KTP: letters, spaces and punctuation, no digits"
+                "{field} must be a name as on the KTP: letters, spaces and . , ' - only (no digits or other signs)"
             ),
         ));
         return None;
@@ -330,19 +382,23 @@ pub fn validate(
                 None
             }
         });
-    let occupation = required(&mut errors, "occupation_code", &input.occupation_code).and_then(
-        |v| match ctx.rules.occupation(v) {
-            Some(o) => Some(o),
-            None => {
-                errors.push(FieldError::new(
+    let occupation =
+        required(&mut errors, "occupation_code", &input.occupation_code).and_then(|v| {
+            match ctx.rules.occupation(v) {
+                Some(o) => Some(o),
+                None => {
+                    errors.push(FieldError::new(
                     "occupation_code",
                     "occupation_code.unknown",
-                    format!("occupation_code '{v}' is not in the occupation list (rules/occupations.toml)"),
+                    format!(
+                        "occupation_code {} is not in the occupation list (rules/occupations.toml)",
+                        crate::error::quoted_code(v)
+                    ),
                 ));
-                None
+                    None
+                }
             }
-        },
-    );
+        });
     let income_base = required(&mut errors, "income_base", &input.income_base).and_then(|v| {
         match v.parse::<i64>() {
             Ok(n) => Some(Rupiah(n)),
@@ -426,6 +482,13 @@ pub fn validate(
     {
         errors.push(e);
     }
+    let address = match check_free_text("address", &input.address, ADDRESS_MAX) {
+        Ok(a) => a,
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
     let mut heirs = Vec::new();
     for (i, h) in input.heirs.iter().enumerate() {
         let f = |name: &str| format!("heirs[{i}].{name}");
@@ -544,6 +607,7 @@ pub fn validate(
             registered_on,
             channel,
             agent_code,
+            address,
             heirs,
             review_flags,
         },
@@ -566,6 +630,37 @@ pub fn age_on(birth: Date, on: Date) -> i32 {
 }
 
 impl Registration {
+    /// The registration as input text again: what a form shows for editing, and what a
+    /// correction changes one field of before validating the whole again.
+    pub fn to_input(&self) -> RegistrationInput {
+        RegistrationInput {
+            nik: self.nik.to_string(),
+            name: self.name.clone(),
+            birth_date: format_date(self.birth_date),
+            sex: self.sex.to_string(),
+            phone: self.phone.clone().unwrap_or_default(),
+            village_code: self.village.to_string(),
+            segment: self.segment.to_string(),
+            occupation_code: self.occupation_code.clone(),
+            income_base: self.income_base.0.to_string(),
+            programs: self.programmes.to_string(),
+            registered_on: format_date(self.registered_on),
+            channel: self.channel.to_string(),
+            agent_code: self.agent_code.clone().unwrap_or_default(),
+            address: self.address.clone().unwrap_or_default(),
+            heirs: self
+                .heirs
+                .iter()
+                .map(|h| HeirInput {
+                    name: h.name.clone(),
+                    relationship: h.relationship.as_str().to_string(),
+                    nik: h.nik.map(|n| n.to_string()).unwrap_or_default(),
+                    phone: h.phone.clone().unwrap_or_default(),
+                })
+                .collect(),
+        }
+    }
+
     /// Whether `other` registers the same participation with the same facts, so that a retry
     /// of a registration is recognised as the registration already stored. Heirs are left out:
     /// they are edited after registration, and derived review flags follow from the rest.
@@ -583,5 +678,6 @@ impl Registration {
             && self.registered_on == other.registered_on
             && self.channel == other.channel
             && self.agent_code == other.agent_code
+            && self.address == other.address
     }
 }

@@ -130,8 +130,8 @@ impl ProgrammeSet {
         for part in s.split('+') {
             let p = Programme::parse(part).ok_or_else(|| {
                 format!(
-                    "unknown programme '{}': each must be one of {}",
-                    part.trim(),
+                    "unknown programme {}: each must be one of {}",
+                    crate::error::quoted_code(part.trim()),
                     Programme::expected()
                 )
             })?;

@@ -13,7 +13,9 @@ use axum::routing::{get, post};
 use cakupan_domain::access::{Action, Resource};
 use cakupan_domain::month::format_date;
 use cakupan_domain::quote::{QuoteRequest, quote};
-use cakupan_domain::registration::{Context, FIELDS, HeirInput, RegistrationInput, validate};
+use cakupan_domain::registration::{
+    Context, FIELDS, HeirInput, OPTIONAL_FIELDS, RegistrationInput, validate,
+};
 use cakupan_domain::{
     FieldError, FieldErrors, Month, Nik, ProgrammeSet, RegionCode, Rupiah, Segment,
 };
@@ -33,6 +35,10 @@ pub fn routes() -> Router<AppState> {
         .route("/me/consents", post(crate::rights::give_consent))
         .route("/me/corrections", post(crate::rights::request_correction))
         .route("/corrections", get(crate::rights::open_corrections))
+        .route(
+            "/corrections/{id}/decision",
+            post(crate::rights::decide_correction),
+        )
         .route("/participants", post(register))
         .route("/participants/lookup", post(lookup))
         .route("/participants/by-kpj/{kpj}", get(by_kpj))
@@ -63,6 +69,7 @@ pub fn routes() -> Router<AppState> {
         crate::rights::give_consent,
         crate::rights::request_correction,
         crate::rights::open_corrections,
+        crate::rights::decide_correction,
         register,
         lookup,
         by_kpj,
@@ -102,7 +109,8 @@ pub fn routes() -> Router<AppState> {
         crate::rights::ConsentBody,
         crate::rights::ConsentInput,
         crate::rights::CorrectionInput,
-        crate::rights::CorrectionBody
+        crate::rights::CorrectionBody,
+        crate::rights::DecisionInput
     )),
     modifiers(&BearerAuth)
 )]
@@ -191,6 +199,9 @@ pub struct RegistrationBody {
     pub channel: String,
     /// Required when channel is perisai, otherwise empty.
     pub agent_code: Option<String>,
+    /// Domicile address within the village (street, number, RT/RW); optional, at most 200
+    /// characters of letters, digits, spaces and . , ' - / ( ) # : &.
+    pub address: Option<String>,
     pub heirs: Option<Vec<HeirBody>>,
 }
 
@@ -235,7 +246,8 @@ fn registration_input(body: &Bytes) -> Result<RegistrationInput, ApiError> {
     };
     let mut errors = FieldErrors::default();
     for k in obj.keys() {
-        if !(FIELDS.contains(&k.as_str()) || k == "heirs") {
+        if !(FIELDS.contains(&k.as_str()) || OPTIONAL_FIELDS.contains(&k.as_str()) || k == "heirs")
+        {
             errors.push(FieldError::new(
                 k.clone(),
                 "field.unknown",
@@ -284,6 +296,7 @@ fn registration_input(body: &Bytes) -> Result<RegistrationInput, ApiError> {
         registered_on: text(&obj, "", "registered_on", &mut errors),
         channel: text(&obj, "", "channel", &mut errors),
         agent_code: text(&obj, "", "agent_code", &mut errors),
+        address: text(&obj, "", "address", &mut errors),
         heirs,
     };
     if errors.is_empty() {
@@ -317,6 +330,7 @@ pub struct ParticipantBody {
     pub registered_on: String,
     pub channel: String,
     pub agent_code: Option<String>,
+    pub address: Option<String>,
     pub heirs: Vec<HeirView>,
     /// Rules that only warned and await review.
     pub review_flags: Vec<String>,
@@ -365,6 +379,7 @@ fn view(st: &AppState, p: &Participant) -> ParticipantBody {
         registered_on: format_date(r.registered_on),
         channel: r.channel.to_string(),
         agent_code: r.agent_code.clone(),
+        address: r.address.clone(),
         heirs: r
             .heirs
             .iter()

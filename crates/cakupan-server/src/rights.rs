@@ -22,10 +22,11 @@ use utoipa::ToSchema;
 /// rest on legal obligation (UU 27/2022 art. 20).
 pub const CONSENT_PURPOSES: [&str; 3] = ["marketing", "research", "sharing_with_partners"];
 /// Fields a participant may ask to correct.
-pub const CORRECTABLE: [&str; 6] = [
+pub const CORRECTABLE: [&str; 7] = [
     "name",
     "birth_date",
     "phone",
+    "address",
     "village_code",
     "occupation_code",
     "income_base",
@@ -101,6 +102,8 @@ pub struct OwnData {
     pub consents: Vec<ConsentBody>,
     /// Who processed this data, when and why (the audit log's entries about it).
     pub processing_log: Vec<ProcessingEntry>,
+    /// Every correction request, newest first, with its decision once made.
+    pub corrections: Vec<CorrectionBody>,
     /// How to exercise the other rights.
     pub rights: String,
 }
@@ -156,6 +159,14 @@ pub async fn own_data(
     }
     let records: Vec<String> = ps.iter().map(|p| format!("participant:{}", p.id)).collect();
     let log = st.store.audit_for(&records).await?;
+    let ids: Vec<i64> = ps.iter().map(|p| p.id).collect();
+    let corrections = st
+        .store
+        .corrections_of(&ids)
+        .await?
+        .iter()
+        .map(correction_body)
+        .collect();
     for r in &records {
         caller
             .audit(&st, "participant.export", r.clone(), "data_subject_access")
@@ -180,6 +191,7 @@ pub async fn own_data(
                 purpose: a.entry.purpose.clone(),
             })
             .collect(),
+        corrections,
         rights: format!(
             "Koreksi data: POST /api/v1/me/corrections (diproses dalam {h} jam). Persetujuan: POST /api/v1/me/consents. / Corrections: POST /api/v1/me/corrections (handled within {h} hours). Consent: POST /api/v1/me/consents.",
             h = st.auth.policy.correction_due_hours
@@ -268,7 +280,7 @@ pub async fn give_consent(
 pub struct CorrectionInput {
     /// One of the caller's own participations.
     pub participant_id: i64,
-    /// name, birth_date, phone, village_code, occupation_code or income_base.
+    /// name, birth_date, phone, address, village_code, occupation_code or income_base.
     pub field: String,
     /// The correct value.
     pub value: String,
@@ -287,7 +299,13 @@ pub struct CorrectionBody {
     pub requested_at: String,
     /// RFC 3339: the legal deadline.
     pub due_at: String,
+    /// open, done (applied to the record) or refused.
     pub status: String,
+    /// RFC 3339, once decided.
+    pub decided_at: Option<String>,
+    pub decided_by: Option<String>,
+    /// The reviewer's note to the participant.
+    pub note: Option<String>,
 }
 
 fn correction_body(c: &Correction) -> CorrectionBody {
@@ -301,6 +319,9 @@ fn correction_body(c: &Correction) -> CorrectionBody {
         requested_at: rfc3339(c.requested_at),
         due_at: rfc3339(c.due_at),
         status: c.status.clone(),
+        decided_at: c.decided_at.map(rfc3339),
+        decided_by: c.decided_by.clone(),
+        note: c.note.clone(),
     }
 }
 
@@ -359,6 +380,9 @@ pub async fn request_correction(
         requested_at: now,
         due_at: now + i64::from(st.auth.policy.correction_due_hours) * 3600,
         status: "open".into(),
+        decided_at: None,
+        decided_by: None,
+        note: None,
     };
     c.id = st.store.add_correction(&c).await?;
     caller
@@ -404,4 +428,147 @@ pub async fn open_corrections(
             .await?;
     }
     Ok(Json(list.iter().map(correction_body).collect()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionInput {
+    /// done (apply the correction to the record) or refused.
+    pub decision: String,
+    /// To the participant: why refused (required then), or what was done.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// The participation with the requested field replaced, validated as a whole like a new
+/// registration (so a corrected village must exist, a phone must parse, …).
+fn corrected(
+    st: &AppState,
+    p: &Participant,
+    c: &Correction,
+) -> Result<cakupan_domain::registration::Registration, ApiError> {
+    let mut input = p.registration.to_input();
+    let v = c.value.clone();
+    match c.field.as_str() {
+        "name" => input.name = v,
+        "birth_date" => input.birth_date = v,
+        "phone" => input.phone = v,
+        "address" => input.address = v,
+        "village_code" => input.village_code = v,
+        "occupation_code" => input.occupation_code = v,
+        "income_base" => input.income_base = v,
+        other => {
+            return Err(invalid(
+                "field",
+                "field.value",
+                format!("{other} cannot be corrected here"),
+            ));
+        }
+    }
+    let ctx = cakupan_domain::registration::Context {
+        regions: &st.regions,
+        rules: &st.rules,
+        today: (st.today)(),
+    };
+    cakupan_domain::registration::validate(&ctx, &input)
+        .map(|(r, _)| r)
+        .map_err(ApiError::Invalid)
+}
+
+/// Decide a participant's correction request: `done` applies it to the record (validated like
+/// a registration; a new village moves the participation's counters with it), `refused` leaves
+/// the record as it is. Both are kept with the reviewer and the note, and the participant sees
+/// them in `GET /api/v1/me/data`. Deciding again the same way is a safe retry.
+#[utoipa::path(post, path = "/api/v1/corrections/{id}/decision", request_body = DecisionInput,
+    params(("id" = i64, Path)),
+    responses((status = 200, body = CorrectionBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody, description = "invalid decision or correction, or already decided otherwise")))]
+pub async fn decide_correction(
+    State(st): State<AppState>,
+    caller: Caller,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    body: Bytes,
+) -> Result<Json<CorrectionBody>, ApiError> {
+    let b: DecisionInput = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the body must be a decision object: {e}")))?;
+    let mut errs = Vec::new();
+    let status = match b.decision.as_str() {
+        "done" | "refused" => b.decision.clone(),
+        _ => {
+            errs.push(FieldError::new(
+                "decision",
+                "decision.value",
+                "decision must be done or refused",
+            ));
+            String::new()
+        }
+    };
+    let note = b.note.trim().to_string();
+    if note.chars().count() > 500 {
+        errs.push(FieldError::new(
+            "note",
+            "note.length",
+            "note must be at most 500 characters",
+        ));
+    } else if status == "refused" && note.is_empty() {
+        errs.push(FieldError::new(
+            "note",
+            "note.required",
+            "a refusal needs a note telling the participant why",
+        ));
+    }
+    if !errs.is_empty() {
+        return Err(ApiError::Invalid(FieldErrors(errs)));
+    }
+    let not_found = || ApiError::NotFound(format!("no correction request {id}"));
+    let c = st.store.correction(id).await?.ok_or_else(not_found)?;
+    let p = st
+        .store
+        .participant(c.participant_id)
+        .await?
+        .ok_or_else(not_found)?;
+    caller.allow(
+        Action::ReviewRequests,
+        &Resource::Region(p.registration.village),
+    )?;
+    let corrected = if status == "done" && c.status == "open" {
+        let r = corrected(&st, &p, &c)?;
+        if r.village != p.registration.village {
+            caller
+                .allow(Action::ReviewRequests, &Resource::Region(r.village))
+                .map_err(|_| {
+                    ApiError::Forbidden(
+                        "the corrected village is outside your area: an officer covering both villages, or head office, must decide"
+                            .into(),
+                    )
+                })?;
+        }
+        Some(r)
+    } else {
+        None
+    };
+    let decided = st
+        .store
+        .decide_correction(
+            &st.rules,
+            &cakupan_store::accounts::CorrectionDecision {
+                id,
+                status,
+                decided_by: caller.who.username.clone(),
+                decided_at: crate::auth::now_secs(),
+                note,
+                corrected,
+            },
+        )
+        .await?
+        .ok_or_else(not_found)?;
+    caller
+        .audit(
+            &st,
+            &format!("correction.{}", decided.status),
+            format!("participant:{}", decided.participant_id),
+            "data_subject_rights",
+        )
+        .await?;
+    Ok(Json(correction_body(&decided)))
 }

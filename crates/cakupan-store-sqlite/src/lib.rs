@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use cakupan_domain::registration::Registration;
 use cakupan_domain::{FieldErrors, Month, RegionCode, RuleSet};
 use cakupan_domain::{Level, Nik, RegionTree, Segment};
+use cakupan_store::accounts::CORRECTION_COLUMNS;
 use cakupan_store::crypto::Keys;
 use cakupan_store::ledger::{
     BatchState, COUNTER_COLUMNS, CheckedPosting, CounterChanges, CounterValues, LedgerRow,
@@ -27,8 +28,8 @@ use std::time::Duration;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Columns of `participants` in the order the code binds and reads them.
-const COLUMNS: &str = "id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, registered_on, channel, agent_code, review_flags, dukcapil_status";
-/// SQLite allows 32,766 bound parameters per statement; 18 columns × 1,000 rows stays below.
+const COLUMNS: &str = "id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, registered_on, channel, agent_code, review_flags, dukcapil_status, address";
+/// SQLite allows 32,766 bound parameters per statement; 22 columns × 1,000 rows stays below.
 const INSERT_CHUNK: usize = 1_000;
 
 #[derive(Debug, Clone)]
@@ -320,6 +321,37 @@ async fn select_in<T: ToString>(
     Ok(out)
 }
 
+/// Writes every changeable column of a stored participant: its sealed personal fields (under
+/// the current key), their indexes and the clear columns a correction may change.
+async fn rewrite(
+    tx: &mut SqliteConnection,
+    r: &ParticipantRow,
+    sealed: &cakupan_store::SealedFields,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE participants SET nik = ?1, name = ?2, birth_date = ?3, phone = ?4, phone_index = ?5,
+         income_base = ?6, address = ?7, key_version = ?8, village_code = ?9, occupation_code = ?10,
+         sector = ?11, review_flags = ?12 WHERE id = ?13",
+    )
+    .bind(&sealed.nik)
+    .bind(&sealed.name)
+    .bind(&sealed.birth_date)
+    .bind(&sealed.phone)
+    .bind(&sealed.phone_index)
+    .bind(&sealed.income_base)
+    .bind(&sealed.address)
+    .bind(sealed.key_version)
+    .bind(&r.village_code)
+    .bind(&r.occupation_code)
+    .bind(&r.sector)
+    .bind(&r.review_flags)
+    .bind(r.id)
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -439,6 +471,7 @@ impl Store for SqliteStore {
                     .push_bind(r.agent_code.as_deref())
                     .push_bind(r.review_flags.as_str())
                     .push_bind(r.dukcapil_status.as_str())
+                    .push_bind(sealed.address.as_deref())
                     .push_bind(sealed.nik_index.as_slice())
                     .push_bind(sealed.phone_index.as_deref())
                     .push_bind(sealed.key_version);
@@ -822,20 +855,7 @@ impl Store for SqliteStore {
         let mut n = 0;
         for row in &rows {
             let pr = cakupan_store::rows::participant(row, &self.keys)?;
-            let sealed = pr.seal(&self.keys)?;
-            sqlx::query(
-                "UPDATE participants SET nik = ?1, name = ?2, birth_date = ?3, phone = ?4, income_base = ?5, key_version = ?6 WHERE id = ?7",
-            )
-            .bind(&sealed.nik)
-            .bind(&sealed.name)
-            .bind(&sealed.birth_date)
-            .bind(&sealed.phone)
-            .bind(&sealed.income_base)
-            .bind(sealed.key_version)
-            .bind(pr.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            rewrite(&mut tx, &pr, &pr.seal(&self.keys)?).await?;
             let heirs = sqlx::query(
                 "SELECT name, relationship, nik, phone, position FROM heirs WHERE participant_id = ?1 ORDER BY position",
             )
@@ -972,57 +992,152 @@ impl Store for SqliteStore {
         &self,
         within: RegionCode,
     ) -> Result<Vec<cakupan_store::accounts::Correction>> {
-        use cakupan_store::accounts::correction_column;
         let prefix = if within == RegionCode::NATION {
             String::new()
         } else {
             format!("{within}.")
         };
-        let rows: Vec<(i64, i64, String, String, Vec<u8>, Vec<u8>, i64, i64, String)> = sqlx::query_as(
-            "SELECT id, participant_id, village_code, field, value, reason, requested_at, due_at, status FROM corrections
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CORRECTION_COLUMNS} FROM corrections
              WHERE status = 'open' AND (?1 = '' OR village_code = ?1 OR substr(village_code, 1, length(?2)) = ?2)
-             ORDER BY requested_at, id",
-        )
+             ORDER BY requested_at, id"
+        )))
         .bind(within.to_string())
         .bind(prefix)
         .fetch_all(&self.reader)
         .await
+        .map_err(db)?
+        .iter()
+        .map(|r| cakupan_store::rows::correction(r, &self.keys))
+        .collect()
+    }
+
+    async fn correction(&self, id: i64) -> Result<Option<cakupan_store::accounts::Correction>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CORRECTION_COLUMNS} FROM corrections WHERE id = ?1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?
+        .map(|r| cakupan_store::rows::correction(&r, &self.keys))
+        .transpose()
+    }
+
+    async fn corrections_of(
+        &self,
+        participant_ids: &[i64],
+    ) -> Result<Vec<cakupan_store::accounts::Correction>> {
+        let mut out = Vec::new();
+        for id in participant_ids {
+            for r in sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {CORRECTION_COLUMNS} FROM corrections WHERE participant_id = ?1"
+            )))
+            .bind(id)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?
+            {
+                out.push(cakupan_store::rows::correction(&r, &self.keys)?);
+            }
+        }
+        out.sort_by_key(|c| std::cmp::Reverse((c.requested_at, c.id)));
+        Ok(out)
+    }
+
+    async fn decide_correction(
+        &self,
+        rules: &RuleSet,
+        d: &cakupan_store::accounts::CorrectionDecision,
+    ) -> Result<Option<cakupan_store::accounts::Correction>> {
+        use cakupan_store::ledger::{Base, relocation};
+        // The single writer: nothing else changes this person while the transaction runs.
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CORRECTION_COLUMNS} FROM corrections WHERE id = ?1"
+        )))
+        .bind(d.id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?
+        else {
+            return Ok(None);
+        };
+        let mut c = cakupan_store::rows::correction(&row, &self.keys)?;
+        if c.status != "open" {
+            d.settle(&c)?;
+            return Ok(Some(c));
+        }
+        if d.status == "done" {
+            let stored = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM participants WHERE id = ?1"
+            )))
+            .bind(c.participant_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+            let stored = cakupan_store::rows::participant(&stored, &self.keys)?
+                .into_participant(Vec::new())?;
+            if let Some(r) = d.corrected_for(&stored)? {
+                if r.village != stored.registration.village {
+                    let index = self.keys.nik_index(&stored.registration.nik);
+                    let mut ledgers = HashMap::new();
+                    let mut others = Vec::new();
+                    for o in sqlx::query(
+                        "SELECT id, segment, village_code, registered_on FROM participants WHERE nik_index = ?1 ORDER BY id",
+                    )
+                    .bind(&index)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db)?
+                    {
+                        let b = Base::parse(
+                            o.try_get(0).map_err(db)?,
+                            &o.try_get::<String, _>(1).map_err(db)?,
+                            &o.try_get::<String, _>(2).map_err(db)?,
+                            &o.try_get::<String, _>(3).map_err(db)?,
+                        )?;
+                        ledgers.insert(b.id, ledger_rows(&mut tx, b.id).await?);
+                        if b.id != stored.id {
+                            others.push(b);
+                        }
+                    }
+                    let empty = Vec::new();
+                    let view: Vec<(Base, &[LedgerRow])> = others
+                        .iter()
+                        .map(|b| (*b, ledgers.get(&b.id).unwrap_or(&empty).as_slice()))
+                        .collect();
+                    let changes = relocation(
+                        rules,
+                        Base::of(&stored),
+                        r.village,
+                        ledgers.get(&stored.id).unwrap_or(&empty),
+                        &view,
+                    )?;
+                    upsert_counters(&mut tx, &changes).await?;
+                }
+                let row = ParticipantRow::from_registration(stored.id, stored.kpj.clone(), r);
+                rewrite(&mut tx, &row, &row.seal(&self.keys)?).await?;
+            }
+        }
+        let note = cakupan_store::accounts::seal_note(&self.keys, &c, &d.note)?;
+        sqlx::query(
+            "UPDATE corrections SET status = ?1, decided_at = ?2, decided_by = ?3, note = ?4 WHERE id = ?5",
+        )
+        .bind(&d.status)
+        .bind(d.decided_at)
+        .bind(&d.decided_by)
+        .bind(note)
+        .bind(c.id)
+        .execute(&mut *tx)
+        .await
         .map_err(db)?;
-        rows.into_iter()
-            .map(
-                |(
-                    id,
-                    participant_id,
-                    village_code,
-                    field,
-                    value,
-                    reason,
-                    requested_at,
-                    due_at,
-                    status,
-                )| {
-                    let open = |sealed: &[u8], part: &str| {
-                        self.keys.open(
-                            "corrections",
-                            participant_id,
-                            &correction_column(&field, requested_at, part),
-                            sealed,
-                        )
-                    };
-                    Ok(cakupan_store::accounts::Correction {
-                        id,
-                        participant_id,
-                        village_code,
-                        value: open(&value, "value")?,
-                        reason: open(&reason, "reason")?,
-                        field,
-                        requested_at,
-                        due_at,
-                        status,
-                    })
-                },
-            )
-            .collect()
+        tx.commit().await.map_err(db)?;
+        c.status = d.status.clone();
+        c.decided_at = Some(d.decided_at);
+        c.decided_by = Some(d.decided_by.clone());
+        c.note = Some(d.note.clone());
+        Ok(Some(c))
     }
 
     fn nik_index(&self, nik: &Nik) -> Vec<u8> {

@@ -233,7 +233,83 @@ pub struct Correction {
     /// Unix seconds.
     pub requested_at: i64,
     pub due_at: i64,
+    /// `open`, `done` (applied to the record) or `refused`.
     pub status: String,
+    /// Unix seconds, once decided.
+    pub decided_at: Option<i64>,
+    /// The reviewer's username, once decided.
+    pub decided_by: Option<String>,
+    /// The reviewer's note to the participant, once decided.
+    pub note: Option<String>,
+}
+
+/// Columns of `corrections` in the order [`crate::rows::correction`] reads them.
+pub const CORRECTION_COLUMNS: &str = "id, participant_id, village_code, field, value, reason, requested_at, due_at, status, decided_at, decided_by, note";
+
+/// A reviewer's decision on an open correction request.
+#[derive(Debug, Clone)]
+pub struct CorrectionDecision {
+    pub id: i64,
+    /// `done` (applied) or `refused`.
+    pub status: String,
+    pub decided_by: String,
+    /// Unix seconds.
+    pub decided_at: i64,
+    pub note: String,
+    /// For `done`: the participation as corrected, validated by the caller. Its NIK and segment
+    /// must be those stored; a changed village moves its counters.
+    pub corrected: Option<cakupan_domain::registration::Registration>,
+}
+
+impl CorrectionDecision {
+    /// Whether a request already decided was decided this way (a retry), else the refusal.
+    pub fn settle(&self, stored: &Correction) -> Result<()> {
+        if stored.status == self.status {
+            return Ok(());
+        }
+        Err(StoreError::Rejected(
+            cakupan_domain::FieldError::new(
+                "decision",
+                "correction.decided",
+                format!(
+                    "correction {} was already decided: {}",
+                    stored.id, stored.status
+                ),
+            )
+            .into(),
+        ))
+    }
+
+    /// The corrected participation of a `done` decision, checked against the stored one.
+    pub fn corrected_for(
+        &self,
+        stored: &crate::Participant,
+    ) -> Result<Option<&cakupan_domain::registration::Registration>> {
+        let Some(r) = &self.corrected else {
+            return Ok(None);
+        };
+        if r.nik != stored.registration.nik || r.segment != stored.registration.segment {
+            return Err(StoreError::Rejected(
+                cakupan_domain::FieldError::new(
+                    "field",
+                    "correction.identity",
+                    "a correction cannot change the NIK or the segment of a participation",
+                )
+                .into(),
+            ));
+        }
+        Ok(Some(r))
+    }
+}
+
+/// The sealed note of a decided correction: bound to the request's row.
+pub fn seal_note(keys: &Keys, c: &Correction, note: &str) -> Result<Vec<u8>> {
+    keys.seal(
+        "corrections",
+        c.participant_id,
+        &correction_column(&c.field, c.requested_at, &format!("note/{}", c.id)),
+        note,
+    )
 }
 
 /// The associated-data column of a correction's sealed value or reason.

@@ -513,6 +513,38 @@ pub fn add_person(
         .map_err(|e| crate::StoreError::Rejected(e.into()))
 }
 
+/// The counter changes of moving one participation to another village (a corrected domicile):
+/// its whole share leaves the old village's counters and joins the new one's, and the person's
+/// overlap correction (`others`: their other participations with their ledgers) moves with it.
+pub fn relocation(
+    rules: &RuleSet,
+    moved: Base,
+    to: RegionCode,
+    ledger: &[LedgerRow],
+    others: &[(Base, &[LedgerRow])],
+) -> crate::Result<CounterChanges> {
+    let mut changes = CounterChanges::default();
+    if moved.village == to {
+        return Ok(changes);
+    }
+    let f = facts(moved.segment, moved.registered, ledger);
+    let reject = |e: FieldError| crate::StoreError::Rejected(e.into());
+    changes
+        .apply(rules, moved.village, &f, ledger, -1)
+        .map_err(reject)?;
+    changes.apply(rules, to, &f, ledger, 1).map_err(reject)?;
+    let arrived = Base {
+        village: to,
+        ..moved
+    };
+    for (member, sign) in [(moved, -1), (arrived, 1)] {
+        let mut group: Vec<(Base, &[LedgerRow])> = others.to_vec();
+        group.push((member, ledger));
+        add_person(rules, &group, sign, &mut changes)?;
+    }
+    Ok(changes)
+}
+
 /// The overlap correction a batch of registrations adds for one person: `group` holds all
 /// their participations now stored, `new` the ids this batch created, `ledgers` the ledgers of
 /// the others.

@@ -262,6 +262,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn add_correction(&self, c: &accounts::Correction) -> Result<i64>;
     /// Open correction requests for participants inside `within`, oldest first.
     async fn open_corrections(&self, within: RegionCode) -> Result<Vec<accounts::Correction>>;
+    /// One correction request, whatever its status.
+    async fn correction(&self, id: i64) -> Result<Option<accounts::Correction>>;
+    /// The correction requests about these participations, newest first (their owner's view).
+    async fn corrections_of(&self, participant_ids: &[i64]) -> Result<Vec<accounts::Correction>>;
+    /// Decides an open request in one transaction: for `done`, the participation is rewritten
+    /// as corrected (sealed again; its counters moved if the village changed, overlap included).
+    /// Deciding a request again the same way returns it unchanged (a retry); another way is
+    /// [`StoreError::Rejected`] (`correction.decided`). An unknown id is `Ok(None)`.
+    async fn decide_correction(
+        &self,
+        rules: &RuleSet,
+        decision: &accounts::CorrectionDecision,
+    ) -> Result<Option<accounts::Correction>>;
 }
 
 /// Why a database from before schema 5 (personal fields in clear) is not migrated: SQL alone
@@ -385,6 +398,7 @@ pub struct ParticipantRow {
     pub agent_code: Option<String>,
     pub review_flags: String,
     pub dukcapil_status: String,
+    pub address: Option<String>,
 }
 
 /// A stored heir in text form.
@@ -422,6 +436,7 @@ impl ParticipantRow {
             agent_code: r.agent_code.clone(),
             review_flags: r.review_flags.join(","),
             dukcapil_status: "unverified".into(),
+            address: r.address.clone(),
         }
     }
 
@@ -450,6 +465,7 @@ impl ParticipantRow {
             channel: Channel::parse(&self.channel)
                 .ok_or_else(|| corrupt("channel", id, &self.channel))?,
             agent_code: self.agent_code,
+            address: self.address,
             heirs: heirs
                 .into_iter()
                 .map(|h| {
@@ -493,6 +509,7 @@ pub struct SealedFields {
     pub phone: Option<Vec<u8>>,
     pub phone_index: Option<Vec<u8>>,
     pub income_base: Vec<u8>,
+    pub address: Option<Vec<u8>>,
     pub key_version: i32,
 }
 
@@ -521,6 +538,10 @@ impl ParticipantRow {
             },
             phone_index: self.phone.as_deref().map(|p| keys.phone_index(p)),
             income_base: keys.seal(t, self.id, "income_base", &self.income_base.to_string())?,
+            address: match &self.address {
+                Some(a) => Some(keys.seal(t, self.id, "address", a)?),
+                None => None,
+            },
             key_version: i32::try_from(keys.current_version()).unwrap_or(i32::MAX),
         })
     }
@@ -561,8 +582,8 @@ impl HeirRow {
 }
 
 /// Decoding of participant and heir rows, shared by the sqlx-based backends. Both select the
-/// participant columns in the order of [`ParticipantRow`] (dates as `YYYY-MM-DD` text, the NIK
-/// as an integer) and heirs as `name, relationship, nik, phone`.
+/// participant columns in the order of [`ParticipantRow`] (dates as `YYYY-MM-DD` text; the
+/// personal fields sealed) and heirs as `name, relationship, nik, phone`.
 #[cfg(feature = "sqlx")]
 pub mod rows {
     use super::{HeirRow, ParticipantRow, Result, StoreError};
@@ -588,6 +609,7 @@ pub mod rows {
             keys.open("participants", id, column, &sealed)
         };
         let phone: Option<Vec<u8>> = row.try_get(7).map_err(db)?;
+        let address: Option<Vec<u8>> = row.try_get(18).map_err(db)?;
         let income = open(11, "income_base")?;
         let f = || -> Result<ParticipantRow, sqlx::Error> {
             Ok(ParticipantRow {
@@ -609,6 +631,7 @@ pub mod rows {
                 agent_code: row.try_get(15)?,
                 review_flags: row.try_get(16)?,
                 dukcapil_status: row.try_get(17)?,
+                address: None,
             })
         };
         let mut out = f().map_err(db)?;
@@ -617,6 +640,10 @@ pub mod rows {
         out.birth_date = open(5, "birth_date")?;
         out.phone = match phone {
             Some(p) => Some(keys.open("participants", id, "phone", &p)?),
+            None => None,
+        };
+        out.address = match address {
+            Some(a) => Some(keys.open("participants", id, "address", &a)?),
             None => None,
         };
         out.income_base = income
@@ -794,6 +821,64 @@ pub mod rows {
             })
         };
         f().map_err(db)
+    }
+
+    /// A correction request ([`super::accounts::CORRECTION_COLUMNS`]), its sealed parts opened.
+    pub fn correction<'r, R>(
+        row: &'r R,
+        keys: &crate::crypto::Keys,
+    ) -> Result<super::accounts::Correction>
+    where
+        R: Row,
+        usize: ColumnIndex<R>,
+        i64: Decode<'r, R::Database> + Type<R::Database>,
+        Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
+        String: Decode<'r, R::Database> + Type<R::Database>,
+        Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+        Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+        Option<Vec<u8>>: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        use super::accounts::correction_column;
+        let f = || -> Result<_, sqlx::Error> {
+            let value: Vec<u8> = row.try_get(4)?;
+            let reason: Vec<u8> = row.try_get(5)?;
+            let note: Option<Vec<u8>> = row.try_get(11)?;
+            Ok((
+                super::accounts::Correction {
+                    id: row.try_get(0)?,
+                    participant_id: row.try_get(1)?,
+                    village_code: row.try_get(2)?,
+                    field: row.try_get(3)?,
+                    value: String::new(),
+                    reason: String::new(),
+                    requested_at: row.try_get(6)?,
+                    due_at: row.try_get(7)?,
+                    status: row.try_get(8)?,
+                    decided_at: row.try_get(9)?,
+                    decided_by: row.try_get(10)?,
+                    note: None,
+                },
+                value,
+                reason,
+                note,
+            ))
+        };
+        let (mut c, value, reason, note) = f().map_err(db)?;
+        let open = |sealed: &[u8], part: &str| {
+            keys.open(
+                "corrections",
+                c.participant_id,
+                &correction_column(&c.field, c.requested_at, part),
+                sealed,
+            )
+        };
+        c.value = open(&value, "value")?;
+        c.reason = open(&reason, "reason")?;
+        c.note = match note {
+            Some(n) => Some(open(&n, &format!("note/{}", c.id))?),
+            None => None,
+        };
+        Ok(c)
     }
 
     /// An heir of `participant`: name, relationship, nik, phone, position.

@@ -21,6 +21,8 @@ use time::Date;
 
 /// The header of `participants.csv`: the registration fields in order.
 pub use cakupan_domain::registration::FIELDS as COLUMNS;
+/// Columns `participants.csv` may add after [`COLUMNS`].
+pub use cakupan_domain::registration::OPTIONAL_FIELDS as OPTIONAL_COLUMNS;
 
 /// How many rows go to the store in one transaction. Larger commits rewrite each dirtied
 /// page of the random NIK index less often (docs/benchmarks.md); two batches in flight of
@@ -60,7 +62,7 @@ pub fn validate_file(
         rules,
         today,
     };
-    let mut rdr = reader(path)?;
+    let (mut rdr, _) = reader(path)?;
     let (mut good, mut bad) = (0, 0);
     let mut rec = csv::StringRecord::new();
     while rdr.read_record(&mut rec)? {
@@ -72,11 +74,22 @@ pub fn validate_file(
     Ok((good, bad))
 }
 
-fn reader(path: &Path) -> Result<csv::Reader<BufReader<File>>> {
-    reader_with(path, &COLUMNS)
+/// A `participants.csv` reader and its number of columns: [`COLUMNS`], optionally followed by
+/// the columns of [`OPTIONAL_COLUMNS`] (a prefix of them, in order).
+fn reader(path: &Path) -> Result<(csv::Reader<BufReader<File>>, usize)> {
+    let (rdr, n) = reader_optional(path, &COLUMNS, &OPTIONAL_COLUMNS)?;
+    Ok((rdr, n))
 }
 
 fn reader_with(path: &Path, columns: &[&str]) -> Result<csv::Reader<BufReader<File>>> {
+    Ok(reader_optional(path, columns, &[])?.0)
+}
+
+fn reader_optional(
+    path: &Path,
+    columns: &[&str],
+    optional: &[&str],
+) -> Result<(csv::Reader<BufReader<File>>, usize)> {
     let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -88,15 +101,25 @@ fn reader_with(path: &Path, columns: &[&str]) -> Result<csv::Reader<BufReader<Fi
         .iter()
         .map(|h| h.trim_start_matches('\u{feff}').trim())
         .collect();
-    if got != columns {
+    let extra = got.len().saturating_sub(columns.len());
+    if got.len() < columns.len()
+        || got[..columns.len()] != *columns
+        || extra > optional.len()
+        || got[columns.len()..] != optional[..extra]
+    {
+        let optional_note = if optional.is_empty() {
+            String::new()
+        } else {
+            format!("\n  (optionally followed by ,{})", optional.join(","))
+        };
         bail!(
-            "{}: the header row must be exactly\n  {}\nbut is\n  {}",
+            "{}: the header row must be exactly\n  {}{optional_note}\nbut is\n  {}",
             path.display(),
             columns.join(","),
             got.join(",")
         );
     }
-    Ok(rdr)
+    Ok((rdr, got.len()))
 }
 
 fn input(rec: &csv::StringRecord) -> RegistrationInput {
@@ -115,6 +138,7 @@ fn input(rec: &csv::StringRecord) -> RegistrationInput {
         registered_on: g(10),
         channel: g(11),
         agent_code: g(12),
+        address: g(13),
         heirs: Vec::new(),
     }
 }
@@ -152,7 +176,7 @@ pub async fn import_participants(
 ) -> Result<ImportSummary> {
     let started = Instant::now();
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let mut rdr = reader(path)?;
+    let (mut rdr, ncols) = reader(path)?;
     let mut out = Rejections::new(path, &opts, size);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<Item>, u64)>(2);
     let batch = opts.batch.max(1);
@@ -183,13 +207,13 @@ pub async fn import_participants(
             };
             if more {
                 let line = rec.position().map(|p| p.line()).unwrap_or(0);
-                if rec.len() != COLUMNS.len() {
+                if rec.len() != ncols {
                     items.push(Item::Bad(
                         line,
                         vec![FieldError::new(
                             "row",
                             "csv.columns",
-                            format!("expected {} columns, found {}", COLUMNS.len(), rec.len()),
+                            format!("expected {ncols} columns, found {}", rec.len()),
                         )],
                     ));
                 } else {

@@ -291,6 +291,9 @@ struct RegisterArgs {
     channel: String,
     #[arg(long, default_value = "")]
     agent_code: String,
+    /// Domicile address within the village (street, number, RT/RW).
+    #[arg(long, default_value = "")]
+    address: String,
     /// An heir as NAME:RELATIONSHIP[:NIK[:PHONE]]; repeatable.
     #[arg(long = "heir")]
     heirs: Vec<String>,
@@ -1148,6 +1151,7 @@ async fn participant(
                 registered_on: a.registered_on,
                 channel: a.channel,
                 agent_code: a.agent_code,
+                address: a.address,
                 heirs,
             };
             let ctx = Context {
@@ -1211,6 +1215,9 @@ async fn participant(
                 println!("  born         {} ({})", format_date(r.birth_date), r.sex);
                 println!("  phone        {}", r.phone.as_deref().unwrap_or("-"));
                 println!("  domicile     {} {path}", r.village);
+                if let Some(a) = &r.address {
+                    println!("  address      {a}");
+                }
                 println!(
                     "  occupation   {} ({})",
                     r.occupation_code,

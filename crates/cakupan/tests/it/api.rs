@@ -275,6 +275,52 @@ async fn bad_input_names_every_field_and_rule() {
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(v["errors"][0]["rule"], "type.string");
+    // Script and SQL fragments in any text field: 422 naming the field, nothing stored, and the
+    // fragment is not repeated in the answer.
+    for fragment in [
+        "<script>alert(1)</script>",
+        "x'); DROP TABLE participants;--",
+    ] {
+        for field in [
+            "nik",
+            "name",
+            "birth_date",
+            "sex",
+            "phone",
+            "village_code",
+            "segment",
+            "occupation_code",
+            "programs",
+            "registered_on",
+            "channel",
+            "address",
+            "agent_code",
+        ] {
+            let mut b = body();
+            b[field] = json!(fragment);
+            let (s, v) = call(&app, "POST", "/api/v1/participants", Some(b.to_string())).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {v}");
+            assert!(
+                v["errors"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|e| e["field"] == field),
+                "{field}: {v}"
+            );
+            assert!(
+                !v.to_string().contains("script>") && !v.to_string().contains("DROP"),
+                "{field} echoed: {v}"
+            );
+        }
+        let mut b = body();
+        b["heirs"] = json!([{"name": fragment, "relationship": "anak"}]);
+        let (s, v) = call(&app, "POST", "/api/v1/participants", Some(b.to_string())).await;
+        assert_eq!(
+            (s, v["errors"][0]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("heirs[0].name"))
+        );
+    }
     let big = format!(
         "{{\"name\": \"{}\"}}",
         "a".repeat(cakupan_server::MAX_BODY_BYTES + 1)
@@ -755,6 +801,11 @@ async fn every_route_for_every_role() {
             "/api/v1/corrections",
             vec!["admin", "branch_officer"],
         ),
+        (
+            "POST",
+            "/api/v1/corrections/{id}/decision",
+            vec!["admin", "branch_officer"],
+        ),
         ("DELETE", "/api/v1/sessions", all.to_vec()),
         ("POST", "/api/v1/sessions", all.to_vec()),
         ("GET", "/healthz", all.to_vec()),
@@ -786,6 +837,25 @@ async fn every_route_for_every_role() {
     let setup = pay("SETUP-1");
     let (s, v) = call(&app, "POST", "/api/v1/postings", Some(setup)).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
+    // One open correction request of P1 for each role to decide.
+    let mut correction_of = std::collections::HashMap::new();
+    for (role, _) in &tokens {
+        let c = cakupan_store::accounts::Correction {
+            id: 0,
+            participant_id: p1,
+            village_code: "32.73.01.1001".into(),
+            field: "phone".into(),
+            value: "081399990000".into(),
+            reason: format!("for {role}"),
+            requested_at: 1_000,
+            due_at: 1_000,
+            status: String::new(),
+            decided_at: None,
+            decided_by: None,
+            note: None,
+        };
+        correction_of.insert(*role, app.store.add_correction(&c).await.unwrap());
+    }
     for (role, token) in &tokens {
         for (method, route, allowed) in &cases {
             if *route == "/api/v1/sessions" {
@@ -832,6 +902,10 @@ async fn every_route_for_every_role() {
                 "/api/v1/quote" => (
                     "/api/v1/quote?segment=BPU&income_base=1000000&programs=JKK%2BJKM&month=2026-05&occupation=84".into(),
                     None,
+                ),
+                "/api/v1/corrections/{id}/decision" => (
+                    format!("/api/v1/corrections/{}/decision", correction_of[role]),
+                    Some(json!({"decision": "refused", "note": "nomor lama benar"}).to_string()),
                 ),
                 other => (other.to_string(), None),
             };
@@ -1123,6 +1197,107 @@ async fn a_participant_exercises_their_rights() {
         (s, list.as_array().map(Vec::len)),
         (StatusCode::OK, Some(0))
     );
+    // The branch of her area decides; another branch may not; a refusal needs a note.
+    let (_, list) = call_as(&app, Some(&branch), "GET", "/api/v1/corrections", None).await;
+    let cid = list[0]["id"].as_i64().unwrap();
+    let decide = |token: String, body: Value| {
+        let app = &app;
+        async move {
+            call_as(
+                app,
+                Some(&token),
+                "POST",
+                &format!("/api/v1/corrections/{cid}/decision"),
+                Some(body.to_string()),
+            )
+            .await
+        }
+    };
+    let (s, _) = decide(cilacap.clone(), json!({"decision": "done"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = decide(branch.clone(), json!({"decision": "refused"})).await;
+    assert_eq!(
+        (s, v["errors"][0]["rule"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("note.required"))
+    );
+    let (s, v) = decide(
+        branch.clone(),
+        json!({"decision": "done", "note": "sesuai akta", "extra": 1}),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "unknown fields are refused: {v}"
+    );
+    let (s, v) = decide(
+        branch.clone(),
+        json!({"decision": "done", "note": "sesuai akta"}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["status"].as_str()),
+        (StatusCode::OK, Some("done")),
+        "{v}"
+    );
+    assert_eq!(v["decided_by"], "bandung");
+    // A retry answers the same; deciding otherwise afterwards is refused.
+    let (s, again) = decide(
+        branch.clone(),
+        json!({"decision": "done", "note": "sesuai akta"}),
+    )
+    .await;
+    assert_eq!((s, &again), (StatusCode::OK, &v));
+    let (s, v) = decide(branch.clone(), json!({"decision": "refused", "note": "x"})).await;
+    assert_eq!(
+        (s, v["errors"][0]["rule"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("correction.decided"))
+    );
+    let (_, p) = call_as(
+        &app,
+        Some(&branch),
+        "GET",
+        &format!("/api/v1/participants/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(p["name"], "Siti Aminah Lestari");
+    let (_, mine) = call_as(&app, Some(&siti), "GET", "/api/v1/me/data", None).await;
+    assert_eq!(
+        (
+            mine["corrections"][0]["status"].as_str(),
+            mine["corrections"][0]["note"].as_str()
+        ),
+        (Some("done"), Some("sesuai akta"))
+    );
+    assert_eq!(mine["participations"][0]["name"], "Siti Aminah Lestari");
+    // A correction that does not validate is refused with the rule, and stays open.
+    let (_, v) = call_as(
+        &app,
+        Some(&siti),
+        "POST",
+        "/api/v1/me/corrections",
+        Some(json!({"participant_id": id, "field": "village_code", "value": "32.73.01.9999", "reason": "pindah"}).to_string()),
+    )
+    .await;
+    let bad = v["id"].as_i64().unwrap();
+    let (s, v) = call_as(
+        &app,
+        Some(&branch),
+        "POST",
+        &format!("/api/v1/corrections/{bad}/decision"),
+        Some(json!({"decision": "done"}).to_string()),
+    )
+    .await;
+    assert_eq!(
+        (s, v["errors"][0]["rule"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("village_code.unknown")
+        )
+    );
+    let (_, list) = call_as(&app, Some(&branch), "GET", "/api/v1/corrections", None).await;
+    assert_eq!(list[0]["id"].as_i64(), Some(bad));
     // The sealed value is not in the database in clear: it reads back only through the keys.
     let audit = app.store.audit_log().await.unwrap();
     assert!(audit.iter().any(|r| r.entry.action == "participant.export"));

@@ -303,6 +303,50 @@ fn import_accepts_a_spreadsheet_byte_order_mark() {
     let _ = std::fs::remove_file(path);
 }
 
+/// The optional `address` column after the standard ones: stored (sealed) and shown; a bad
+/// address rejects its row by line.
+#[test]
+fn import_takes_the_optional_address_column() {
+    let (url, path) = harness::sqlite_url();
+    let file = path.with_extension("address.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "{},address\n\
+             3273015203900003,Siti Aminah,1990-03-12,P,,32.73.01.1001,BPU,84,1000000,JKK+JKM,2026-05-04,self,,\"Jl. Braga No. 12, RT 03/RW 05\"\n\
+             3273015203900011,Dewi Lestari,1990-03-12,P,,32.73.01.1001,BPU,84,1000000,JKK+JKM,2026-05-04,self,,<b>x</b>\n",
+            cakupan_domain::registration::FIELDS.join(",")
+        ),
+    )
+    .unwrap();
+    let out = ok(&cakupan(
+        &url,
+        &[
+            "import",
+            "participants",
+            file.to_str().unwrap(),
+            "--summary-json",
+            "--quiet",
+        ],
+    ));
+    let s: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (s["created"].as_u64(), s["rejected"].as_u64()),
+        (Some(1), Some(1)),
+        "{s}"
+    );
+    let errors = std::fs::read_to_string(format!("{}.errors.csv", file.display())).unwrap();
+    assert!(errors.contains("3,address,text.characters"), "{errors}");
+    let shown = ok(&cakupan(&url, &["participant", "show", "3273015203900003"]));
+    assert!(
+        shown.contains("address      Jl. Braga No. 12, RT 03/RW 05"),
+        "{shown}"
+    );
+    let _ = std::fs::remove_file(format!("{}.errors.csv", file.display()));
+    let _ = std::fs::remove_file(file);
+    let _ = std::fs::remove_file(path);
+}
+
 /// Participants, their simulated payments, a bad payment row, a re-run: then `verify` finds
 /// no difference and the reports agree with their recompute.
 fn contributions_round_trip(url: &str) {

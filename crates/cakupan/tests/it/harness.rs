@@ -38,6 +38,7 @@ pub fn input(nik: &str) -> RegistrationInput {
         registered_on: "2026-05-04".into(),
         channel: "self".into(),
         agent_code: String::new(),
+        address: "Jl. Braga No. 12, RT 03/RW 05".into(),
         heirs: vec![],
     }
 }

@@ -58,7 +58,7 @@ async fn village(s: &Arc<dyn Store>, month: &str) -> (i64, i64, i64, i64) {
         .unwrap_or((0, 0, 0, 0))
 }
 
-async fn assert_counters_equal_ledger(s: &Arc<dyn Store>) {
+pub async fn assert_counters_equal_ledger(s: &Arc<dyn Store>) {
     let stored: BTreeMap<_, _> = s
         .counters()
         .await

@@ -15,12 +15,14 @@ const HEIR_NIK: &str = "3273011203880001";
 const NAME: &str = "Kartini Wulandari";
 const HEIR: &str = "Bagus Prakoso";
 const PHONE: &str = "81398765432";
+const ADDRESS: &str = "Gang Sawo Kecik No. 17, RT 04/RW 09";
 
 async fn register_known_people(s: &Arc<dyn Store>) -> i64 {
     let mut i = input(NIK);
     i.name = NAME.into();
     i.phone = format!("0{PHONE}");
     i.registered_on = "2026-01-05".into();
+    i.address = ADDRESS.into();
     i.heirs = vec![HeirInput {
         name: HEIR.into(),
         relationship: "suami".into(),
@@ -65,6 +67,7 @@ async fn register_known_people(s: &Arc<dyn Store>) -> i64 {
     assert_eq!(p.registration.name, NAME);
     assert_eq!(p.registration.phone.as_deref(), Some("+6281398765432"));
     assert_eq!(p.registration.heirs[0].name, HEIR);
+    assert_eq!(p.registration.address.as_deref(), Some(ADDRESS));
     assert_eq!(
         s.participants_by_nik(Nik::parse(NIK).unwrap())
             .await
@@ -77,7 +80,16 @@ async fn register_known_people(s: &Arc<dyn Store>) -> i64 {
 
 fn assert_nobody_in(dump: &[u8], what: &str) {
     let text = String::from_utf8_lossy(dump);
-    for needle in [NIK, HEIR_NIK, NAME, "Wulandari", HEIR, PHONE, "1990-03-12"] {
+    for needle in [
+        NIK,
+        HEIR_NIK,
+        NAME,
+        "Wulandari",
+        HEIR,
+        PHONE,
+        "1990-03-12",
+        "Sawo Kecik",
+    ] {
         assert!(!text.contains(needle), "{what} contains '{needle}'");
     }
     // The check itself finds what is there.
@@ -192,9 +204,10 @@ async fn keys_rotate_while_the_data_stays_readable(s: Arc<dyn Store>, url: Strin
     assert_eq!(
         (
             p.registration.name.as_str(),
-            p.registration.heirs[0].name.as_str()
+            p.registration.heirs[0].name.as_str(),
+            p.registration.address.as_deref()
         ),
-        (NAME, HEIR)
+        (NAME, HEIR, Some(ADDRESS))
     );
     // Look-ups by NIK keep working: the index key does not rotate.
     assert_eq!(
@@ -209,7 +222,7 @@ async fn keys_rotate_while_the_data_stays_readable(s: Arc<dyn Store>, url: Strin
 }
 
 async fn consents_and_corrections(s: Arc<dyn Store>, _url: String) {
-    use cakupan_store::accounts::{Consent, Correction};
+    use cakupan_store::accounts::{Consent, Correction, CorrectionDecision};
     let id = register_known_people(&s).await;
     let index = s.nik_index(&Nik::parse(NIK).unwrap());
     for (d, at) in [("given", 10), ("withdrawn", 20)] {
@@ -243,6 +256,9 @@ async fn consents_and_corrections(s: Arc<dyn Store>, _url: String) {
             requested_at: 1_000,
             due_at: 1_000 + 72 * 3600,
             status: String::new(),
+            decided_at: None,
+            decided_by: None,
+            note: None,
         })
         .await
         .unwrap();
@@ -268,4 +284,161 @@ async fn consents_and_corrections(s: Arc<dyn Store>, _url: String) {
     );
     let log = s.audit_for(&[format!("participant:{id}")]).await.unwrap();
     assert!(log.is_empty(), "the store itself writes no audit entries");
+
+    // Refused: kept with its note; the record is unchanged; a retry returns it; deciding it
+    // otherwise afterwards is refused.
+    let refuse = CorrectionDecision {
+        id: cid,
+        status: "refused".into(),
+        decided_by: "bandung".into(),
+        decided_at: 2_000,
+        note: "nama sesuai KTP".into(),
+        corrected: None,
+    };
+    let c = s
+        .decide_correction(harness::rules(), &refuse)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (c.status.as_str(), c.note.as_deref()),
+        ("refused", Some("nama sesuai KTP"))
+    );
+    let again = s
+        .decide_correction(harness::rules(), &refuse)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again, c);
+    let other = CorrectionDecision {
+        status: "done".into(),
+        ..refuse.clone()
+    };
+    let e = s
+        .decide_correction(harness::rules(), &other)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("already decided"), "{e}");
+    assert_eq!(
+        s.participant(id).await.unwrap().unwrap().registration.name,
+        NAME
+    );
+    assert!(
+        s.open_corrections(cakupan_domain::RegionCode::NATION)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.correction(cid).await.unwrap().unwrap(), c);
+    assert!(s.correction(cid + 100).await.unwrap().is_none());
+
+    // Done, moving the person to Cilacap: a second participation (PU) of the same NIK makes
+    // the overlap correction move too; the counters stay equal to a recompute.
+    let mut pu = input(NIK);
+    pu.name = NAME.into();
+    pu.segment = "PU".into();
+    pu.income_base = "5000000".into();
+    pu.programs = "JKK+JKM+JHT".into();
+    pu.channel = "employer".into();
+    pu.registered_on = "2026-02-01".into();
+    s.register(harness::rules(), &reg(&pu)).await.unwrap();
+    let move_id = s
+        .add_correction(&Correction {
+            id: 0,
+            participant_id: id,
+            village_code: "32.73.01.1001".into(),
+            field: "village_code".into(),
+            value: "33.01.01.2001".into(),
+            reason: "pindah domisili".into(),
+            requested_at: 3_000,
+            due_at: 3_000 + 72 * 3600,
+            status: String::new(),
+            decided_at: None,
+            decided_by: None,
+            note: None,
+        })
+        .await
+        .unwrap();
+    let stored = s.participant(id).await.unwrap().unwrap();
+    let mut moved = stored.registration.to_input();
+    moved.village_code = "33.01.01.2001".into();
+    moved.address = "Jl. Gatot Subroto 3".into();
+    let done = CorrectionDecision {
+        id: move_id,
+        status: "done".into(),
+        decided_by: "admin".into(),
+        decided_at: 4_000,
+        note: String::new(),
+        corrected: Some(reg(&moved)),
+    };
+    let c = s
+        .decide_correction(harness::rules(), &done)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.status, "done");
+    let after = s.participant(id).await.unwrap().unwrap();
+    assert_eq!(after.registration.village.to_string(), "33.01.01.2001");
+    assert_eq!(
+        after.registration.address.as_deref(),
+        Some("Jl. Gatot Subroto 3")
+    );
+    assert_eq!(
+        (after.registration.name.as_str(), after.kpj.as_str()),
+        (NAME, stored.kpj.as_str())
+    );
+    crate::ledger::assert_counters_equal_ledger(&s).await;
+    let month = cakupan_domain::Month::parse("2026-01").unwrap();
+    let bpu = |region: &str| {
+        let s = s.clone();
+        let region = region.to_string();
+        async move {
+            s.active_report(
+                cakupan_domain::Level::Province,
+                cakupan_domain::RegionCode::parse(&region).unwrap(),
+                Some(cakupan_domain::Segment::Bpu),
+                month,
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.paid_active)
+            .sum::<i64>()
+        }
+    };
+    assert_eq!((bpu("32").await, bpu("33").await), (0, 1));
+    // Changing the identity is refused, whatever the request said.
+    let mut other_nik = stored.registration.to_input();
+    other_nik.nik = "3273015203900004".into();
+    let third = s
+        .add_correction(&Correction {
+            id: 0,
+            participant_id: id,
+            village_code: "33.01.01.2001".into(),
+            field: "name".into(),
+            value: "X".into(),
+            reason: "x".into(),
+            requested_at: 5_000,
+            due_at: 5_000,
+            status: String::new(),
+            decided_at: None,
+            decided_by: None,
+            note: None,
+        })
+        .await
+        .unwrap();
+    let e = s
+        .decide_correction(
+            harness::rules(),
+            &CorrectionDecision {
+                id: third,
+                corrected: Some(reg(&other_nik)),
+                ..done.clone()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("correction.identity"), "{e}");
+    assert_eq!(s.correction(third).await.unwrap().unwrap().status, "open");
+    assert_eq!(s.corrections_of(&[id]).await.unwrap().len(), 3);
 }
