@@ -703,22 +703,48 @@ impl Store for PgStore {
         } else {
             format!("{within}.")
         };
+        // The regions below `within` as a range of the covering index ("32.73." ≤ code <
+        // "32.73/": '/' follows '.'); the column compares bytewise (COLLATE "C", migration 8).
+        let (low, high) = if prefix.is_empty() {
+            (String::new(), "~".to_string())
+        } else {
+            (prefix.clone(), format!("{}/", &prefix[..prefix.len() - 1]))
+        };
         let rows = sqlx::query(
             "SELECT region, SUM(registered)::bigint, SUM(paid_active)::bigint, SUM(status_active)::bigint, SUM(nonactive)::bigint
              FROM counters
-             WHERE level = $1 AND month <= $2 AND ($3::text IS NULL OR segment = $3)
-               AND (region = $4 OR starts_with(region, $5))
+             WHERE level = $1 AND region >= $4 AND region < $5
+               AND month <= $2 AND ($3::text IS NULL OR segment = $3)
              GROUP BY region ORDER BY region",
         )
         .bind(i16::from(level.depth()))
         .bind(month.index())
         .bind(segment.map(|s| s.as_str()))
-        .bind(within.to_string())
-        .bind(prefix)
+        .bind(low)
+        .bind(high)
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
         rows.iter().map(cakupan_store::rows::active).collect()
+    }
+
+    async fn region_history(
+        &self,
+        region: RegionCode,
+        to: Month,
+    ) -> Result<Vec<(Series, i32, CounterValues)>> {
+        sqlx::query(
+            "SELECT region, level, segment, month, registered, paid_active, status_active, nonactive, new, lapsed, reactivated, amount
+             FROM counters WHERE region = $1 AND month <= $2 ORDER BY month",
+        )
+        .bind(region.to_string())
+        .bind(to.index())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|r| cakupan_store::rows::counter(r).map(|(_, _, s, m, v)| (s, m, v)))
+        .collect()
     }
 
     async fn recompute(&self, rules: &RuleSet) -> Result<CounterChanges> {

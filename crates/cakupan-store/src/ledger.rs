@@ -893,3 +893,135 @@ pub fn resolve_repeats(postings: &[NewPosting], outcomes: &mut BatchOutcomes) {
         }
     }
 }
+
+/// One month of a region's figures: the four states as of the month (running sums) and the
+/// month's own flows (new, lapsed, reactivated, amount), in the counters' column order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MonthFigures {
+    pub month: Month,
+    pub values: CounterValues,
+}
+
+impl MonthFigures {
+    pub fn registered(&self) -> i64 {
+        self.values[0]
+    }
+    pub fn paid_active(&self) -> i64 {
+        self.values[1]
+    }
+    pub fn status_active(&self) -> i64 {
+        self.values[2]
+    }
+    pub fn nonactive(&self) -> i64 {
+        self.values[3]
+    }
+    pub fn new(&self) -> i64 {
+        self.values[4]
+    }
+    pub fn lapsed(&self) -> i64 {
+        self.values[5]
+    }
+    pub fn reactivated(&self) -> i64 {
+        self.values[6]
+    }
+    pub fn amount(&self) -> i64 {
+        self.values[7]
+    }
+}
+
+/// A region's counter history ([`crate::Store::region_history`]) read month by month, for all
+/// segments (each person once: the overlap series included) or one segment.
+#[derive(Debug, Clone, Default)]
+pub struct RegionHistory {
+    rows: Vec<(Series, i32, CounterValues)>,
+}
+
+impl RegionHistory {
+    pub fn new(mut rows: Vec<(Series, i32, CounterValues)>) -> RegionHistory {
+        rows.sort_by_key(|r| r.1);
+        RegionHistory { rows }
+    }
+
+    /// Figures for every month `from..=to`; `segment` `None` counts every person once.
+    pub fn months(&self, segment: Option<Segment>, from: Month, to: Month) -> Vec<MonthFigures> {
+        let wanted = |s: Series| match segment {
+            None => true,
+            Some(seg) => s == Series::Segment(seg),
+        };
+        let mut states = [0i64; 4];
+        let mut out = Vec::new();
+        let mut rows = self.rows.iter().filter(|r| wanted(r.0)).peekable();
+        // Everything before `from` only moves the states.
+        while let Some(r) = rows.peek() {
+            if r.1 >= from.index() {
+                break;
+            }
+            for (i, s) in states.iter_mut().enumerate() {
+                *s += r.2[i];
+            }
+            rows.next();
+        }
+        for m in from.through(to) {
+            let mut flows = [0i64; 4];
+            while let Some(r) = rows.peek() {
+                if r.1 != m.index() {
+                    break;
+                }
+                for (i, s) in states.iter_mut().enumerate() {
+                    *s += r.2[i];
+                }
+                for (i, f) in flows.iter_mut().enumerate() {
+                    *f += r.2[4 + i];
+                }
+                rows.next();
+            }
+            let mut values = [0i64; 8];
+            values[..4].copy_from_slice(&states);
+            values[4..].copy_from_slice(&flows);
+            out.push(MonthFigures { month: m, values });
+        }
+        out
+    }
+
+    /// The figures of one month.
+    pub fn at(&self, segment: Option<Segment>, month: Month) -> MonthFigures {
+        self.months(segment, month, month)
+            .into_iter()
+            .next()
+            .unwrap_or(MonthFigures {
+                month,
+                values: [0; 8],
+            })
+    }
+}
+
+#[cfg(test)]
+mod history_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn states_run_and_flows_stay_in_their_month() {
+        let m = |s: &str| Month::parse(s).unwrap();
+        let bpu = Series::Segment(Segment::Bpu);
+        let pu = Series::Segment(Segment::Pu);
+        let h = RegionHistory::new(vec![
+            (bpu, m("2026-01").index(), [2, 1, 1, 0, 1, 0, 0, 16_800]),
+            (pu, m("2026-01").index(), [1, 0, 0, 0, 0, 0, 0, 0]),
+            (
+                Series::Overlap,
+                m("2026-01").index(),
+                [-1, 0, 0, 0, 0, 0, 0, 0],
+            ),
+            (bpu, m("2026-03").index(), [0, -1, 0, 1, 0, 1, 0, 0]),
+        ]);
+        let all = h.months(None, m("2026-02"), m("2026-03"));
+        assert_eq!(all[0].values, [2, 1, 1, 0, 0, 0, 0, 0]);
+        assert_eq!(all[1].values, [2, 0, 1, 1, 0, 1, 0, 0]);
+        assert_eq!(
+            h.at(Some(Segment::Bpu), m("2026-01")).values,
+            [2, 1, 1, 0, 1, 0, 0, 16_800]
+        );
+        assert_eq!(h.at(Some(Segment::Pu), m("2025-12")).values, [0; 8]);
+    }
+}

@@ -165,6 +165,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         month: Month,
     ) -> Result<Vec<ActiveRow>>;
 
+    /// The counter rows of one region (every series) for months up to `to`, oldest first: the
+    /// changes from which its states in any month (running sums) and its flows (each month's
+    /// own) are read ([`ledger::RegionHistory`]), from one indexed range.
+    async fn region_history(
+        &self,
+        region: RegionCode,
+        to: Month,
+    ) -> Result<Vec<(ledger::Series, i32, ledger::CounterValues)>>;
+
     /// Recomputes every counter from the ledger alone (participants and postings), for
     /// `cakupan verify` and as the baseline of the report benchmarks.
     async fn recompute(&self, rules: &RuleSet) -> Result<ledger::CounterChanges>;

@@ -312,21 +312,12 @@ pub async fn report(
                 StoreError::Corrupt(format!("{code} missing from its parent's children"))
             })?;
     }
-    let (level, within) = match region.parent() {
-        None => (Level::Nation, RegionCode::NATION),
-        Some(p) => (region.level(), p),
-    };
-    let mut history = Vec::new();
-    for m in now.plus(-window.max(1)).through(now) {
-        let v = store
-            .active_report(level, within, None, m)
-            .await?
-            .into_iter()
-            .find(|r| r.code == region.to_string())
-            .map(|r| r.status_active)
-            .unwrap_or(0);
-        history.push((m, v));
-    }
+    let figures = crate::ledger::RegionHistory::new(store.region_history(region, now).await?);
+    let history: Vec<(Month, i64)> = figures
+        .months(None, now.plus(-window.max(1)), now)
+        .iter()
+        .map(|f| (f.month, f.status_active()))
+        .collect();
     let progress = progress(&history, target.month, target.value)
         .ok_or_else(|| StoreError::Corrupt("empty history".into()))?;
     Ok(TargetReport {

@@ -22,6 +22,11 @@ pub fn today() -> time::Date {
     time::macros::date!(2026 - 11 - 23)
 }
 
+/// A month written YYYY-MM.
+pub fn month(s: &str) -> cakupan_domain::Month {
+    cakupan_domain::Month::parse(s).unwrap()
+}
+
 /// A valid BPU registration input; tests change what they need.
 pub fn input(nik: &str) -> RegistrationInput {
     RegistrationInput {

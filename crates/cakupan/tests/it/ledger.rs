@@ -79,6 +79,38 @@ pub async fn assert_counters_equal_ledger(s: &Arc<dyn Store>) {
         stored, recomputed,
         "counters differ from a recompute of the ledger"
     );
+    // A region's history read from its own rows says what the level reports say.
+    let regions: std::collections::BTreeSet<String> = stored
+        .keys()
+        .filter(|(r, _, _)| r.len() <= 5)
+        .map(|(r, _, _)| r.clone())
+        .collect();
+    for region in regions {
+        let code = cakupan_domain::RegionCode::parse(&region)
+            .unwrap_or(cakupan_domain::RegionCode::NATION);
+        let (level, parent) = match code.parent() {
+            None => (
+                cakupan_domain::Level::Nation,
+                cakupan_domain::RegionCode::NATION,
+            ),
+            Some(p) => (code.level(), p),
+        };
+        let h = cakupan_store::ledger::RegionHistory::new(
+            s.region_history(code, harness::month("2027-06"))
+                .await
+                .unwrap(),
+        );
+        for m in ["2025-12", "2026-03", "2026-07", "2027-01"] {
+            let m = harness::month(m);
+            let report = s.active_report(level, parent, None, m).await.unwrap();
+            let want = report
+                .iter()
+                .find(|r| r.code == code.to_string())
+                .map(|r| [r.registered, r.paid_active, r.status_active, r.nonactive])
+                .unwrap_or([0; 4]);
+            assert_eq!(h.at(None, m).values[..4], want, "{region} {m}");
+        }
+    }
 }
 
 async fn postings_are_idempotent_and_counted(s: Arc<dyn Store>) {
