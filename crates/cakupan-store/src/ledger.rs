@@ -915,7 +915,7 @@ impl MonthFigures {
     pub fn nonactive(&self) -> i64 {
         self.values[3]
     }
-    pub fn new(&self) -> i64 {
+    pub fn new_active(&self) -> i64 {
         self.values[4]
     }
     pub fn lapsed(&self) -> i64 {
