@@ -39,6 +39,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("targets.toml", include_str!("../../../rules/targets.toml")),
     (
+        "reporting.toml",
+        include_str!("../../../rules/reporting.toml"),
+    ),
+    (
         "security.toml",
         include_str!("../../../rules/security.toml"),
     ),
@@ -168,6 +172,9 @@ row!(/// Sign-in protection (issue #4): lockouts, session lifetime, password has
     lockout_minutes: u32, session_hours: u32, min_password_length: u32,
     argon2_target_ms: u32, aggregate_min_cell: u32, correction_due_hours: u32,
 });
+row!(/// How progress is reported: the run-rate window of target projections and the months
+    /// of history the dashboard draws.
+    RawReporting => ReportingRule { run_rate_months: u32, chart_months: u32 });
 row!(/// Rounding of fractional rupiah.
     RawRounding => RoundingRule { mode: Rounding });
 row!(/// Overpayment handling.
@@ -213,6 +220,8 @@ struct RawFile {
     #[serde(default)]
     security: Vec<RawSecurity>,
     #[serde(default)]
+    reporting: Vec<RawReporting>,
+    #[serde(default)]
     overpayment: Vec<RawOverpayment>,
     #[serde(default)]
     holiday: Vec<RawHoliday>,
@@ -245,6 +254,7 @@ pub struct RuleSet {
     pub targets: Vec<Target>,
     pub rounding: Vec<RoundingRule>,
     pub security: Vec<SecurityRule>,
+    pub reporting: Vec<ReportingRule>,
     pub overpayment: Vec<OverpaymentRule>,
     pub holidays: Vec<Holiday>,
     pub occupations: Vec<Occupation>,
@@ -354,6 +364,8 @@ impl RuleSet {
                 .extend(cook_all(name, raw.rounding, RawRounding::cook)?);
             rs.security
                 .extend(cook_all(name, raw.security, RawSecurity::cook)?);
+            rs.reporting
+                .extend(cook_all(name, raw.reporting, RawReporting::cook)?);
             for t in cook_all(name, raw.target, RawTarget::cook)? {
                 for (field, v) in [("month", &t.month), ("baseline_month", &t.baseline_month)] {
                     if Month::parse(v).is_err() {
@@ -536,6 +548,12 @@ impl RuleSet {
             |r| r.provenance.period,
         )?;
         no_overlap(
+            "reporting",
+            &self.reporting,
+            |_| "reporting".into(),
+            |r| r.provenance.period,
+        )?;
+        no_overlap(
             "overpayment",
             &self.overpayment,
             |_| "overpayment".into(),
@@ -645,6 +663,18 @@ impl RuleSet {
     /// The sign-in protection in force in `m`.
     pub fn security(&self, m: Month) -> Option<&SecurityRule> {
         Self::in_force(&self.security, m, |r| &r.provenance)
+    }
+
+    /// How progress is reported in `m`.
+    pub fn reporting(&self, m: Month) -> Option<&ReportingRule> {
+        Self::in_force(&self.reporting, m, |r| &r.provenance)
+    }
+
+    /// The run-rate window of target projections in `m` (the reporting rule's; 3 if none).
+    pub fn run_rate_months(&self, m: Month) -> i32 {
+        self.reporting(m)
+            .map(|r| i32::try_from(r.run_rate_months).unwrap_or(i32::MAX).max(1))
+            .unwrap_or(3)
     }
 
     pub fn is_holiday(&self, d: Date) -> bool {

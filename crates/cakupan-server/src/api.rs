@@ -1351,7 +1351,14 @@ pub async fn report_target(
             ApiError::Invalid(FieldError::new("month", "month.format", format!("month {e}")).into())
         })?,
     };
-    let r = cakupan_store::targets::report(st.store.as_ref(), &st.regions, region, now, 3).await?;
+    let r = cakupan_store::targets::report(
+        st.store.as_ref(),
+        &st.regions,
+        region,
+        now,
+        st.rules.run_rate_months(now),
+    )
+    .await?;
     let p = &r.progress;
     let min_cell = min_cell(&st);
     let role = caller.who.role;

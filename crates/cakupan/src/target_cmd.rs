@@ -258,9 +258,15 @@ pub async fn report_target(
         None => Month::of(cakupan_server::today_wib()),
     };
     let code = region_arg("--region", region.as_deref(), reference)?;
-    let r = report(store, &reference.regions, code, now, 3)
-        .await
-        .map_err(rejected)?;
+    let r = report(
+        store,
+        &reference.regions,
+        code,
+        now,
+        reference.rules.run_rate_months(now),
+    )
+    .await
+    .map_err(rejected)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());
