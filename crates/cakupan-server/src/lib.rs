@@ -1,5 +1,6 @@
-//! Cakupan's HTTP server: `/healthz` and the JSON API under `/api/v1`, with its OpenAPI
-//! document at `/api/v1/openapi.json`.
+//! Cakupan's HTTP server: the pages (`web`: the coverage dashboard and the everyday
+//! workflows), `/healthz`, and the JSON API under `/api/v1` with its OpenAPI document at
+//! `/api/v1/openapi.json`.
 //!
 //! Every error is JSON naming the field and the rule (see [`error::ApiError`]). Every route
 //! but the public ones (health, OpenAPI, regions, quotes, the front page, sign-in) needs a
@@ -9,9 +10,9 @@
 pub mod api;
 pub mod auth;
 pub mod error;
-pub mod pages;
 pub mod rights;
 pub mod sessions;
+pub mod web;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -41,18 +42,18 @@ pub fn today_wib() -> time::Date {
     (time::OffsetDateTime::now_utc() + time::Duration::hours(7)).date()
 }
 
+/// What pages may load: only this server's own scripts, styles and images (the binary carries
+/// every asset), no framing, forms posting back here only.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", axum::routing::get(index))
+        .merge(web::routes())
         .route("/healthz", axum::routing::get(api::healthz))
-        .route(
-            "/login",
-            axum::routing::get(pages::login_form).post(pages::login_submit),
-        )
-        .route("/logout", axum::routing::post(pages::logout_submit))
         .nest("/api/v1", api::routes())
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(server_timing))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -65,62 +66,30 @@ pub fn router(state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
-        .layer(SetResponseHeaderLayer::overriding(
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
         ))
         .with_state(state)
 }
 
-/// The front page: what this server offers, in Bahasa Indonesia first, then English. The
-/// dashboard and the everyday workflows will live here.
-async fn index(
-    axum::extract::State(st): axum::extract::State<AppState>,
-    headers: axum::http::HeaderMap,
-) -> axum::response::Html<String> {
-    let account = match pages::page_session(&st, &headers).await {
-        Some((user, csrf)) => format!(
-            r#"<form method="post" action="/logout" style="float:right">Masuk sebagai <strong>{}</strong> <input type="hidden" name="csrf" value="{csrf}"><button type="submit">Keluar / Sign out</button></form>"#,
-            user.replace('<', "&lt;")
-        ),
-        None => r#"<p style="float:right"><a href="/login">Masuk / Sign in</a></p>"#.to_string(),
-    };
-    let [p, r, d, v] = st.regions.counts();
-    let month = cakupan_domain::Month::of((st.today)());
-    // One row from the counters: the nation this month (no scan of participants or postings).
-    let nation = st
-        .store
-        .active_report(
-            cakupan_domain::Level::Nation,
-            cakupan_domain::RegionCode::NATION,
-            None,
-            month,
-        )
-        .await
-        .ok()
-        .and_then(|rows| rows.into_iter().next());
-    let (registered, status_active, paid_active) = nation
-        .map(|n| (n.registered, n.status_active, n.paid_active))
-        .unwrap_or((0, 0, 0));
-    axum::response::Html(format!(
-        r#"<!doctype html>
-<html lang="id"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Cakupan</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem;line-height:1.5}}code{{background:#eee;padding:0 .2rem}}</style>
-</head><body>
-{account}
-<h1>Cakupan</h1>
-<p>Registri peserta jaminan sosial ketenagakerjaan. Wilayah Kemendagri termuat: {p} provinsi, {r} kabupaten/kota, {d} kecamatan, {v} desa/kelurahan. Basis data: {backend}.</p>
-<p><strong>{month}</strong>: peserta terdaftar {registered}, <strong>peserta aktif {status_active}</strong> (di antaranya {paid_active} sudah membayar bulan ini). <a href="/api/v1/reports/active?month={month}&amp;by=province">Per provinsi (JSON)</a></p>
-<ul>
-<li><a href="/api/v1/openapi.json">Dokumen OpenAPI</a> — API JSON di <code>/api/v1</code></li>
-<li><a href="/api/v1/regions/32.73.01.1001">Contoh wilayah</a> · <a href="/api/v1/quote?segment=BPU&amp;income_base=1000000&amp;programs=JKK%2BJKM&amp;month=2026-05&amp;occupation=84">Contoh iuran BPU Mei 2026</a></li>
-<li><a href="/healthz">Status layanan</a></li>
-</ul>
-<p lang="en"><em>English:</em> participant registry of the workers' social-security agency. Loaded Kemendagri regions: {p} provinces, {r} regencies/cities, {d} districts, {v} villages. In {month}: {registered} registered, {status_active} active participants ({paid_active} paid for the month). The JSON API is under <code>/api/v1</code>, documented by the OpenAPI link above. The coverage dashboard is not built yet.</p>
-</body></html>"#,
-        backend = st.store.backend()
-    ))
+/// `Server-Timing: app;dur=…`: the time the server spent on the request, in milliseconds, for
+/// the browser's developer tools and the page benchmarks.
+async fn server_timing(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let mut resp = next.run(req).await;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(v) = HeaderValue::from_str(&format!("app;dur={ms:.2}")) {
+        resp.headers_mut().insert("server-timing", v);
+    }
+    resp
 }
 
 /// Serves HTTPS with the PEM certificate chain and private key given, until Ctrl-C or

@@ -972,7 +972,7 @@ async fn demo(
         )
         .await?;
         eprintln!(
-            "Demo administrator: username admin, password {pw} (shown once; sign in at POST /api/v1/sessions)"
+            "Demo administrator: username admin, password {pw} (shown once; sign in at http://{listen}/login, or POST /api/v1/sessions for the API)"
         );
     }
     if no_serve {

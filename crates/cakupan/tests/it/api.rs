@@ -16,7 +16,7 @@ pub struct App {
     pub store: std::sync::Arc<dyn cakupan_store::Store>,
 }
 
-fn auth() -> std::sync::Arc<cakupan_server::auth::Auth> {
+pub(crate) fn auth() -> std::sync::Arc<cakupan_server::auth::Auth> {
     let policy = harness::rules().security.first().unwrap().clone();
     std::sync::Arc::new(cakupan_server::auth::Auth::new(
         cakupan_server::auth::Cost::TEST_ONLY,
@@ -26,9 +26,17 @@ fn auth() -> std::sync::Arc<cakupan_server::auth::Auth> {
 
 async fn app() -> (App, harness::TestDb) {
     let db = harness::sqlite(true).await;
-    let auth = auth();
+    let app = app_on(db.store.clone(), &auth()).await;
+    (app, db)
+}
+
+/// The router on `store` (regions loaded), with an administrator `admin` signed in.
+pub(crate) async fn app_on(
+    store: std::sync::Arc<dyn cakupan_store::Store>,
+    auth: &std::sync::Arc<cakupan_server::auth::Auth>,
+) -> App {
     let state = AppState {
-        store: db.store.clone(),
+        store: store.clone(),
         regions: harness::regions().clone(),
         rules: harness::rules().clone(),
         today: harness::today,
@@ -38,14 +46,14 @@ async fn app() -> (App, harness::TestDb) {
     let mut app = App {
         router,
         token: String::new(),
-        store: db.store.clone(),
+        store,
     };
-    app.token = user(&app, &auth, "admin", "admin", None, None, None).await;
-    (app, db)
+    app.token = user(&app, auth, "admin", "admin", None, None, None).await;
+    app
 }
 
 /// Creates a user and signs them in through the API: their token.
-async fn user(
+pub(crate) async fn user(
     app: &App,
     auth: &cakupan_server::auth::Auth,
     username: &str,
@@ -90,7 +98,7 @@ async fn call(app: &App, method: &str, uri: &str, body: Option<String>) -> (Stat
 }
 
 /// A request with the given bearer token (or none).
-async fn call_as(
+pub(crate) async fn call_as(
     app: &App,
     token: Option<&str>,
     method: &str,
@@ -120,7 +128,7 @@ async fn call_as(
     (status, v)
 }
 
-fn body() -> Value {
+pub(crate) fn body() -> Value {
     json!({
         "nik": "3273015203900003", "name": "Siti Aminah", "birth_date": "1990-03-12", "sex": "P",
         "phone": "0812-3456-7890", "village_code": "32.73.01.1001", "segment": "BPU",
@@ -340,7 +348,7 @@ async fn health_regions_quote_and_openapi() {
     let (app, db) = app().await;
     let (s, v) = call(&app, "GET", "/", None).await;
     assert_eq!(s, StatusCode::OK);
-    assert!(v.as_str().unwrap().contains("83762 desa/kelurahan"), "{v}");
+    assert!(v.as_str().unwrap().contains("83.762 desa/kelurahan"), "{v}");
     let (s, v) = call(&app, "GET", "/healthz", None).await;
     assert_eq!((s, v["status"].as_str()), (StatusCode::OK, Some("ok")));
     let (s, v) = call(&app, "GET", "/api/v1/regions/32.73.01", None).await;
@@ -1434,9 +1442,15 @@ async fn cookie_sessions_need_the_csrf_token() {
             (status, cookie, String::from_utf8_lossy(&bytes).into_owned())
         }
     };
-    let (s, _, page) = send("GET", "/login", vec![], None).await;
+    let (s, login_cookie, page) = send("GET", "/login", vec![], None).await;
     assert_eq!(s, StatusCode::OK);
     assert!(page.contains(r#"name="password""#));
+    // The sign-in form's own token, also in its cookie (login CSRF).
+    let login_cookie = login_cookie.unwrap();
+    assert!(login_cookie.contains("HttpOnly") && login_cookie.contains("SameSite=Strict"));
+    let login_cookie = login_cookie.split(';').next().unwrap().to_string();
+    let form_token = login_cookie.split_once('=').unwrap().1.to_string();
+    assert!(page.contains(&form_token));
     let form = (
         "content-type",
         "application/x-www-form-urlencoded".to_string(),
@@ -1444,8 +1458,10 @@ async fn cookie_sessions_need_the_csrf_token() {
     let (s, _, page) = send(
         "POST",
         "/login",
-        vec![form.clone()],
-        Some("username=kasir&password=wrong".into()),
+        vec![form.clone(), ("cookie", login_cookie.clone())],
+        Some(format!(
+            "username=kasir&password=wrong&form_token={form_token}"
+        )),
     )
     .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
@@ -1453,8 +1469,10 @@ async fn cookie_sessions_need_the_csrf_token() {
     let (s, cookie, _) = send(
         "POST",
         "/login",
-        vec![form.clone()],
-        Some("username=kasir&password=kasir-password-123".into()),
+        vec![form.clone(), ("cookie", login_cookie.clone())],
+        Some(format!(
+            "username=kasir&password=kasir-password-123&form_token={form_token}"
+        )),
     )
     .await;
     assert_eq!(s, StatusCode::SEE_OTHER);

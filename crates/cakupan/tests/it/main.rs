@@ -38,5 +38,6 @@ mod cli;
 mod contract;
 mod harness;
 mod ledger;
+mod pages;
 mod privacy;
 mod targets;

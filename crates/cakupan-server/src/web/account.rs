@@ -1,0 +1,393 @@
+//! Signing in and out from a browser, a participant's own page, and the page about the
+//! software and the data it carries (with their licences).
+//!
+//! Sign-in is protected against login CSRF (another site signing a browser into an account of
+//! its choosing): the form carries a random token that must equal the one in a short-lived
+//! cookie set with the form (SameSite=Strict, HttpOnly), compared in constant time.
+
+use super::i18n::Tr;
+use super::participants::{reason_text, status_label};
+use super::{Nav, Page, PageError, St, html, html_status, safe_next};
+use crate::AppState;
+use crate::auth::{SESSION_COOKIE, cookie_token, csrf_token, same_secret};
+use crate::error::ApiError;
+use crate::sessions::{ClientAddr, sign_in};
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use cakupan_domain::Month;
+use cakupan_domain::access::Role;
+use serde::Deserialize;
+
+/// The cookie holding the sign-in form's own CSRF token.
+pub const LOGIN_COOKIE: &str = "cakupan_login";
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    t: &'static Tr,
+    nav: Nav,
+    message: Option<String>,
+    token: String,
+    next: String,
+    username: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+fn session_cookie(st: &AppState, value: &str, max_age: i64) -> Result<HeaderValue, PageError> {
+    let secure = if st.auth.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .map_err(|e| PageError::Internal(e.to_string()))
+}
+
+fn login_cookie(st: &AppState, value: &str) -> Result<HeaderValue, PageError> {
+    let secure = if st.auth.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{LOGIN_COOKIE}={value}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{secure}"
+    ))
+    .map_err(|e| PageError::Internal(e.to_string()))
+}
+
+/// The sign-in form, with a fresh form token and its cookie.
+fn login_response(
+    st: &AppState,
+    page: &Page,
+    status: StatusCode,
+    message: Option<String>,
+    next: &str,
+    username: &str,
+) -> Result<Response, PageError> {
+    let token = crate::auth::new_token().map_err(PageError::Internal)?;
+    let body = LoginPage {
+        t: page.t(),
+        nav: page.nav(),
+        message,
+        token: token.clone(),
+        next: next.to_string(),
+        username: username.to_string(),
+    }
+    .render()?;
+    Ok((
+        status,
+        [(header::SET_COOKIE, login_cookie(st, &token)?)],
+        axum::response::Html(body),
+    )
+        .into_response())
+}
+
+/// The sign-in form.
+pub async fn login_form(
+    State(st): St,
+    page: Page,
+    Query(q): Query<NextQuery>,
+) -> Result<Response, PageError> {
+    login_response(
+        &st,
+        &page,
+        StatusCode::OK,
+        None,
+        &safe_next(q.next.as_deref()),
+        "",
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    form_token: String,
+    #[serde(default)]
+    next: String,
+}
+
+fn login_cookie_value(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            kv.trim()
+                .strip_prefix(LOGIN_COOKIE)
+                .and_then(|r| r.strip_prefix('='))
+                .map(str::to_string)
+        })
+}
+
+/// Signs in from the form: a session cookie, then to `next` (one of our own paths) or the
+/// dashboard. Refusals show the form again with the reason (401, 429; 403 for a form that did
+/// not come from this site).
+pub async fn login_submit(
+    State(st): St,
+    page: Page,
+    ClientAddr(ip): ClientAddr,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Result<Response, PageError> {
+    let t = page.t();
+    let next = safe_next(Some(&f.next));
+    let sent = login_cookie_value(&headers).unwrap_or_default();
+    if sent.is_empty() || !same_secret(sent.as_bytes(), f.form_token.as_bytes()) {
+        return login_response(
+            &st,
+            &page,
+            StatusCode::FORBIDDEN,
+            Some(page.lang.field_message(&cakupan_domain::FieldError::new(
+                "csrf",
+                "csrf",
+                "the form has expired: reload the page and try again",
+            ))),
+            &next,
+            &f.username,
+        );
+    }
+    match sign_in(&st, &f.username, f.password, &ip).await {
+        Ok(s) => {
+            let max_age = s.expires - crate::auth::now_secs();
+            let to = if s.who.role == Role::Participant && next == "/" {
+                "/saya".to_string()
+            } else {
+                next
+            };
+            let mut resp = (
+                StatusCode::SEE_OTHER,
+                [
+                    (header::SET_COOKIE, session_cookie(&st, &s.token, max_age)?),
+                    (
+                        header::LOCATION,
+                        HeaderValue::from_str(&to)
+                            .map_err(|e| PageError::Internal(e.to_string()))?,
+                    ),
+                ],
+            )
+                .into_response();
+            // The form token has served its purpose.
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "{LOGIN_COOKIE}=; Path=/login; HttpOnly; SameSite=Strict; Max-Age=0"
+            )) {
+                resp.headers_mut().append(header::SET_COOKIE, v);
+            }
+            Ok(resp)
+        }
+        Err(ApiError::Unauthenticated(_)) => login_response(
+            &st,
+            &page,
+            StatusCode::UNAUTHORIZED,
+            Some(t.wrong_password.into()),
+            &next,
+            &f.username,
+        ),
+        Err(ApiError::TooManyAttempts { message, .. }) => login_response(
+            &st,
+            &page,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(format!("{} ({message})", t.too_many_attempts)),
+            &next,
+            &f.username,
+        ),
+        Err(e) => Err(PageError::Internal(format!("{e:?}"))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LogoutForm {
+    csrf: String,
+}
+
+/// Signs out (the form carries the CSRF token): the session ends and the cookie is cleared.
+pub async fn logout_submit(
+    State(st): St,
+    page: Page,
+    headers: HeaderMap,
+    Form(f): Form<LogoutForm>,
+) -> Result<Response, PageError> {
+    let Some(token) = cookie_token(&headers) else {
+        return Ok((StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response());
+    };
+    if !same_secret(f.csrf.as_bytes(), csrf_token(&token).as_bytes()) {
+        return Err(PageError::Forbidden(
+            page.lang,
+            "missing or wrong CSRF token: sign out from the page".into(),
+        ));
+    }
+    st.store
+        .delete_session(&cakupan_store::accounts::token_hash(&token))
+        .await?;
+    Ok((
+        StatusCode::SEE_OTHER,
+        [
+            (header::SET_COOKIE, session_cookie(&st, "", 0)?),
+            (header::LOCATION, HeaderValue::from_static("/login")),
+        ],
+    )
+        .into_response())
+}
+
+struct OwnMonth {
+    month: String,
+    status: String,
+    class: &'static str,
+    reason: String,
+}
+
+struct OwnParticipation {
+    kpj: String,
+    segment: String,
+    name: String,
+    village: String,
+    programmes: String,
+    status_now: String,
+    status_class: &'static str,
+    months: Vec<OwnMonth>,
+}
+
+#[derive(Template)]
+#[template(path = "mine.html")]
+struct MinePage {
+    t: &'static Tr,
+    nav: Nav,
+    participations: Vec<OwnParticipation>,
+    consents: Vec<String>,
+    corrections: Vec<String>,
+}
+
+/// A participant's own page: each participation with its protection of the last twelve
+/// months, their consents and correction requests (the full export with the processing log
+/// is `GET /api/v1/me/data`).
+pub async fn mine(State(st): St, page: Page) -> Result<Response, PageError> {
+    let me = page.require()?;
+    if me.who.role != Role::Participant {
+        return Err(PageError::Forbidden(page.lang, String::new()));
+    }
+    let (lang, t) = (page.lang, page.t());
+    let index = me
+        .who
+        .nik
+        .as_deref()
+        .and_then(|h| hex::decode(h).ok())
+        .ok_or(PageError::NotFound(lang))?;
+    let ps = st.store.participants_by_index(&index).await?;
+    let now = Month::of((st.today)());
+    let mut participations = Vec::new();
+    for p in &ps {
+        page.audit(
+            &st,
+            "participant.read",
+            format!("participant:{}", p.id),
+            "data_subject_access",
+        )
+        .await?;
+        let r = &p.registration;
+        let ledger = st.store.ledger(p.id).await?;
+        let registered = Month::of(r.registered_on);
+        let facts = cakupan_store::ledger::facts(r.segment, registered, &ledger);
+        let months =
+            cakupan_domain::coverage::series(&st.rules, &facts, registered.max(now.plus(-11)), now)
+                .map_err(|e| PageError::Internal(e.to_string()))?;
+        let (status_now, status_class) = months
+            .last()
+            .map(|m| status_label(t, m.status))
+            .unwrap_or_else(|| status_label(t, cakupan_domain::coverage::Status::Pending));
+        participations.push(OwnParticipation {
+            kpj: p.kpj.clone(),
+            segment: r.segment.to_string(),
+            name: r.name.clone(),
+            village: super::regions::region_name(&st, r.village),
+            programmes: r.programmes.to_string(),
+            status_now,
+            status_class,
+            months: months
+                .iter()
+                .rev()
+                .map(|m| {
+                    let (status, class) = status_label(t, m.status);
+                    OwnMonth {
+                        month: lang.month(m.month),
+                        status,
+                        class,
+                        reason: reason_text(lang, &m.reason),
+                    }
+                })
+                .collect(),
+        });
+    }
+    let consents = st
+        .store
+        .consents(&index)
+        .await?
+        .iter()
+        .map(|c| {
+            format!(
+                "{} — {} ({}, {})",
+                c.purpose,
+                c.decision,
+                c.notice_version,
+                crate::sessions::rfc3339(c.at)
+            )
+        })
+        .collect();
+    let ids: Vec<i64> = ps.iter().map(|p| p.id).collect();
+    let corrections = st
+        .store
+        .corrections_of(&ids)
+        .await?
+        .iter()
+        .map(|c| {
+            format!(
+                "{}: {} — {}{}",
+                c.field,
+                c.value,
+                c.status,
+                c.note
+                    .as_deref()
+                    .filter(|n| !n.is_empty())
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    html(&MinePage {
+        t,
+        nav: page.nav(),
+        participations,
+        consents,
+        corrections,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "about.html")]
+struct AboutPage {
+    t: &'static Tr,
+    nav: Nav,
+    backend: &'static str,
+}
+
+/// What this is, and the data it carries with their sources and licences.
+pub async fn about(State(st): St, page: Page) -> Result<Response, PageError> {
+    html_status(
+        StatusCode::OK,
+        &AboutPage {
+            t: page.t(),
+            nav: page.nav(),
+            backend: st.store.backend(),
+        },
+    )
+}

@@ -1,0 +1,742 @@
+//! The pages' two languages: Bahasa Indonesia first, English second. Every word a page shows
+//! comes from [`Tr`]; numbers, money, percentages and months are written the way each
+//! language writes them (`1.234.567` and `52,3%` in Indonesian, `1,234,567` and `52.3%` in
+//! English). Field errors keep their rule code, with the message in the reader's language.
+
+use cakupan_domain::{FieldError, Month};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Id,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Id => "id",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s.trim() {
+            "id" => Some(Lang::Id),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Id => Lang::En,
+            Lang::En => Lang::Id,
+        }
+    }
+
+    pub fn tr(self) -> &'static Tr {
+        match self {
+            Lang::Id => &ID,
+            Lang::En => &EN,
+        }
+    }
+
+    /// `1234567` → `1.234.567` (id) or `1,234,567` (en).
+    pub fn num(self, v: i64) -> String {
+        let sep = match self {
+            Lang::Id => '.',
+            Lang::En => ',',
+        };
+        let digits = v.unsigned_abs().to_string();
+        let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+        if v < 0 {
+            out.push('−');
+        }
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(sep);
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    /// A signed change: `+1.234` / `−56`.
+    pub fn signed(self, v: i64) -> String {
+        if v > 0 {
+            format!("+{}", self.num(v))
+        } else {
+            self.num(v)
+        }
+    }
+
+    /// Rupiah: `Rp16.800` (id) or `Rp16,800` (en).
+    pub fn rupiah(self, v: i64) -> String {
+        format!("Rp{}", self.num(v))
+    }
+
+    /// A share as a percentage: one decimal (`52,3%` / `52.3%`), more for shares under 0.1%
+    /// so that a small share does not read as nothing (`0,0025%`).
+    pub fn pct(self, share: f64) -> String {
+        let p = share * 100.0;
+        let s = if p != 0.0 && p.abs() < 0.1 {
+            let decimals = (-(p.abs().log10().floor()) as usize + 1).min(6);
+            format!("{p:.decimals$}%")
+        } else {
+            format!("{p:.1}%")
+        };
+        match self {
+            Lang::Id => s.replace('.', ","),
+            Lang::En => s,
+        }
+    }
+
+    /// A large count in millions with two decimals: `41,56 juta` / `41.56 million`.
+    pub fn millions(self, v: f64) -> String {
+        let s = format!("{:.2}", v / 1e6);
+        match self {
+            Lang::Id => format!("{} juta", s.replace('.', ",")),
+            Lang::En => format!("{s} million"),
+        }
+    }
+
+    /// `Nov 2026` / `Nov 2026` with the language's month names.
+    pub fn month(self, m: Month) -> String {
+        let names = match self {
+            Lang::Id => [
+                "Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des",
+            ],
+            Lang::En => [
+                "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+            ],
+        };
+        let i = usize::from(m.month()).saturating_sub(1).min(11);
+        format!("{} {}", names[i], m.year())
+    }
+
+    /// A field error's message in this language (English keeps the rule's own message; the
+    /// Indonesian text is chosen by rule code, with the English detail when it carries figures
+    /// such as an expected amount).
+    pub fn field_message(self, e: &FieldError) -> String {
+        if self == Lang::En {
+            return e.message.clone();
+        }
+        let id = match e.rule {
+            "required" => "wajib diisi",
+            "nik.length" => "NIK harus tepat 16 digit",
+            "nik.digits" => "NIK hanya boleh berisi angka",
+            "nik.birth_day" => {
+                "tanggal lahir dalam NIK harus 01–31 (laki-laki) atau 41–71 (perempuan)"
+            }
+            "nik.birth_month" => "bulan lahir dalam NIK harus 01–12",
+            "nik.serial" => "nomor urut NIK tidak boleh 0000",
+            "nik.province_unknown" => {
+                "kode provinsi NIK tidak ada dalam daftar Kemendagri (ditandai untuk diperiksa)"
+            }
+            "nik.date_impossible" => {
+                "tanggal dalam NIK bukan tanggal yang ada (ditandai untuk diperiksa)"
+            }
+            "nik.birth_date_mismatch" => {
+                "tanggal lahir dalam NIK berbeda dengan tanggal lahir yang diisi (ditandai untuk diperiksa)"
+            }
+            "nik.sex_mismatch" => {
+                "jenis kelamin dalam NIK berbeda dengan yang diisi (ditandai untuk diperiksa)"
+            }
+            "nik.not_registered" => "NIK ini belum terdaftar pada segmen ini",
+            "nik.one_per_segment" => "NIK ini sudah terdaftar pada segmen ini dengan data lain",
+            "name.length" => "nama paling banyak 100 karakter",
+            "name.characters" => "nama seperti di KTP: huruf, spasi dan . , ' - saja",
+            "text.length" => "terlalu panjang",
+            "text.characters" => "hanya huruf, angka, spasi dan . , ' - / ( ) # : &",
+            "date.format" => "tanggal harus benar, ditulis TTTT-BB-HH",
+            "birth_date.future" => "tanggal lahir harus sebelum tanggal pendaftaran",
+            "registered_on.future" => "tanggal pendaftaran tidak boleh setelah hari ini",
+            "age.range" => "usia saat mendaftar di luar batas yang berlaku",
+            "sex.value" => "pilih L (laki-laki) atau P (perempuan)",
+            "phone.format" => "nomor HP: 08…, 628… atau +628…, 9–12 digit setelah awalan",
+            "village_code.format" => "kode desa ditulis NN.NN.NN.NNNN",
+            "village_code.level" => "pilih sampai tingkat desa/kelurahan",
+            "village_code.unknown" => "desa/kelurahan tidak ada dalam daftar Kemendagri",
+            "segment.value" => "segmen harus BPU atau PU",
+            "occupation_code.unknown" => "pekerjaan tidak ada dalam daftar",
+            "income_base.integer" => "penghasilan ditulis sebagai angka rupiah bulat",
+            "income_base.bracket" => "pilih salah satu dasar penghasilan dalam tabel BPU",
+            "income_base.positive" => "upah harus lebih dari nol",
+            "income_base.no_table" => "tidak ada tabel dasar penghasilan untuk bulan ini",
+            "programs.format" => "program ditulis seperti JKK+JKM",
+            "programs.required" => "program wajib belum lengkap (JKK+JKM)",
+            "programs.not_allowed" => "program ini tidak tersedia untuk segmen ini",
+            "channel.value" => "saluran pendaftaran tidak dikenal",
+            "agent_code.required" => "kode agen Perisai wajib diisi untuk saluran Perisai",
+            "agent_code.format" => "kode agen: paling banyak 32 huruf, angka, - atau _",
+            "agent_code.only_perisai" => "kode agen hanya untuk saluran Perisai",
+            "heir.relationship" => "hubungan: suami/istri, anak, orang tua, saudara atau lainnya",
+            "month.format" => "bulan ditulis TTTT-BB",
+            "months.period" => {
+                "jumlah bulan harus salah satu periode yang diizinkan (1, 3, 6 atau 12)"
+            }
+            "months.positive" => "jumlah bulan harus lebih dari nol",
+            "first_month.before_registration" => {
+                "bulan pertama tidak boleh sebelum bulan pendaftaran"
+            }
+            "month.before_registration" => "bulan tidak boleh sebelum bulan pendaftaran",
+            "amount.dues" => "jumlah tidak sama dengan iuran bulan-bulan tersebut",
+            "amount.positive" => "jumlah harus lebih dari nol",
+            "paid_on.future" => "tanggal bayar tidak boleh setelah hari ini",
+            "participation.terminated" => "kepesertaan ini sudah berakhir",
+            "reference.format" => "nomor referensi tidak sah",
+            "reference.reused" => "nomor referensi sudah dipakai untuk pembayaran lain",
+            "csrf" => "formulir kedaluwarsa: muat ulang halaman dan coba lagi",
+            _ => return format!("{} ({})", e.message, e.rule),
+        };
+        match e.rule {
+            // The English message carries the figures (expected amount and its breakdown).
+            "amount.dues" | "age.range" | "nik.one_per_segment" => {
+                format!("{id} — {}", e.message)
+            }
+            _ => id.to_string(),
+        }
+    }
+}
+
+/// A channel's name in the reader's language.
+pub fn channel_name(lang: Lang, code: &str) -> String {
+    let name = match (lang, code) {
+        (Lang::Id, "self") => "mandiri (peserta sendiri)",
+        (Lang::Id, "perisai") => "agen Perisai",
+        (Lang::Id, "employer") => "pemberi kerja",
+        (Lang::Id, "branch") => "kantor cabang",
+        (Lang::Id, "bank") => "bank",
+        (Lang::Id, "aggregator") => "agregator pembayaran",
+        (Lang::Id, "autodebit") => "autodebet",
+        (Lang::En, "self") => "self (the participant)",
+        (Lang::En, "perisai") => "Perisai agent",
+        (Lang::En, "employer") => "employer",
+        (Lang::En, "branch") => "branch office",
+        (Lang::En, "bank") => "bank",
+        (Lang::En, "aggregator") => "payment aggregator",
+        (Lang::En, "autodebit") => "autodebit",
+        _ => code,
+    };
+    name.to_string()
+}
+
+/// Every word of the pages, in one language.
+#[derive(Debug)]
+pub struct Tr {
+    pub lang: &'static str,
+    pub other_lang_name: &'static str,
+    pub skip: &'static str,
+    pub nav_label: &'static str,
+    pub nav_dashboard: &'static str,
+    pub nav_participants: &'static str,
+    pub nav_register: &'static str,
+    pub nav_mine: &'static str,
+    pub nav_my_village: &'static str,
+    pub nav_about: &'static str,
+    pub sign_in: &'static str,
+    pub sign_out: &'static str,
+    pub signed_in_as: &'static str,
+    pub username: &'static str,
+    pub password: &'static str,
+    pub wrong_password: &'static str,
+    pub too_many_attempts: &'static str,
+    pub footer: &'static str,
+    pub breadcrumb: &'static str,
+    pub nation: &'static str,
+    pub national: &'static str,
+    pub chart_target_off_scale: &'static str,
+    pub as_of: &'static str,
+    pub active_participants: &'static str,
+    pub active_hint: &'static str,
+    pub paid_active: &'static str,
+    pub paid_hint: &'static str,
+    pub registered: &'static str,
+    pub nonactive: &'static str,
+    pub target: &'static str,
+    pub target_of: &'static str,
+    pub no_target: &'static str,
+    pub required_growth: &'static str,
+    pub per_month: &'static str,
+    pub run_rate: &'static str,
+    pub projection: &'static str,
+    pub met_in: &'static str,
+    pub never_met: &'static str,
+    pub already_met: &'static str,
+    pub target_basis: &'static str,
+    pub employed_share: &'static str,
+    pub employed_note: &'static str,
+    pub no_employed: &'static str,
+    pub segments: &'static str,
+    pub pu: &'static str,
+    pub bpu: &'static str,
+    pub yoy: &'static str,
+    pub yoy_none: &'static str,
+    pub chart_title: &'static str,
+    pub chart_target: &'static str,
+    pub chart_projection: &'static str,
+    pub chart_data: &'static str,
+    pub month: &'static str,
+    pub flows_title: &'static str,
+    pub new: &'static str,
+    pub lapsed: &'static str,
+    pub reactivated: &'static str,
+    pub collected: &'static str,
+    pub map_title_nation: &'static str,
+    pub map_title_province: &'static str,
+    pub map_legend_employed: &'static str,
+    pub map_legend_active: &'static str,
+    pub map_no_data: &'static str,
+    pub map_source: &'static str,
+    pub children_title: &'static str,
+    pub region: &'static str,
+    pub active_share: &'static str,
+    pub target_share: &'static str,
+    pub download_csv: &'static str,
+    pub sort_by: &'static str,
+    pub withheld: &'static str,
+    pub withheld_note: &'static str,
+    pub level_province: &'static str,
+    pub level_regency: &'static str,
+    pub level_district: &'static str,
+    pub level_village: &'static str,
+    pub no_children: &'static str,
+    pub search_title: &'static str,
+    pub search_label: &'static str,
+    pub search_hint: &'static str,
+    pub search_button: &'static str,
+    pub search_none: &'static str,
+    pub kpj: &'static str,
+    pub nik: &'static str,
+    pub name: &'static str,
+    pub birth_date: &'static str,
+    pub sex: &'static str,
+    pub sex_l: &'static str,
+    pub sex_p: &'static str,
+    pub phone: &'static str,
+    pub address: &'static str,
+    pub domicile: &'static str,
+    pub province: &'static str,
+    pub regency: &'static str,
+    pub district: &'static str,
+    pub village: &'static str,
+    pub choose: &'static str,
+    pub segment: &'static str,
+    pub occupation: &'static str,
+    pub sector: &'static str,
+    pub income_base: &'static str,
+    pub wage: &'static str,
+    pub programmes: &'static str,
+    pub registered_on: &'static str,
+    pub channel: &'static str,
+    pub agent_code: &'static str,
+    pub heir: &'static str,
+    pub heir_name: &'static str,
+    pub relationship: &'static str,
+    pub optional: &'static str,
+    pub register_title: &'static str,
+    pub register_intro: &'static str,
+    pub register_button: &'static str,
+    pub registered_ok: &'static str,
+    pub already_registered: &'static str,
+    pub warnings: &'static str,
+    pub form_errors: &'static str,
+    pub profile_title: &'static str,
+    pub coverage_title: &'static str,
+    pub status: &'static str,
+    pub reason: &'static str,
+    pub payments_title: &'static str,
+    pub no_payments: &'static str,
+    pub reference: &'static str,
+    pub first_month: &'static str,
+    pub months: &'static str,
+    pub amount: &'static str,
+    pub paid_on: &'static str,
+    pub kind: &'static str,
+    pub record_payment: &'static str,
+    pub pay_title: &'static str,
+    pub pay_due: &'static str,
+    pub pay_button: &'static str,
+    pub paid_ok: &'static str,
+    pub paid_existing: &'static str,
+    pub pay_explain: &'static str,
+    pub pay_changed: &'static str,
+    pub mine_title: &'static str,
+    pub consents_title: &'static str,
+    pub corrections_title: &'static str,
+    pub none: &'static str,
+    pub about_title: &'static str,
+    pub about_text: &'static str,
+    pub licences: &'static str,
+    pub error_title: &'static str,
+    pub not_found: &'static str,
+    pub forbidden: &'static str,
+    pub back_home: &'static str,
+    pub landing_intro: &'static str,
+    pub status_active_s: &'static str,
+    pub status_in_arrears: &'static str,
+    pub status_nonactive: &'static str,
+    pub status_pending: &'static str,
+    pub status_terminated: &'static str,
+    pub reason_paid_by: &'static str,
+    pub reason_unpaid: &'static str,
+    pub reason_never_paid: &'static str,
+    pub reason_terminated: &'static str,
+}
+
+pub static ID: Tr = Tr {
+    lang: "id",
+    other_lang_name: "English",
+    skip: "Lewati ke isi",
+    nav_label: "Menu utama",
+    nav_dashboard: "Dasbor",
+    nav_participants: "Cari peserta",
+    nav_register: "Daftarkan peserta",
+    nav_mine: "Data saya",
+    nav_my_village: "Desa saya",
+    nav_about: "Tentang",
+    sign_in: "Masuk",
+    sign_out: "Keluar",
+    signed_in_as: "Masuk sebagai",
+    username: "Nama pengguna",
+    password: "Kata sandi",
+    wrong_password: "Nama pengguna atau kata sandi salah.",
+    too_many_attempts: "Terlalu banyak percobaan gagal.",
+    footer: "Cakupan — registri peserta jaminan sosial ketenagakerjaan.",
+    breadcrumb: "Jejak wilayah",
+    nation: "Indonesia",
+    national: "Nasional",
+    chart_target_off_scale: "Lintasan target tidak digambar: nilainya jauh di atas skala grafik (lihat angka target di atas).",
+    as_of: "Keadaan",
+    active_participants: "Peserta aktif",
+    active_hint: "membayar bulan ini atau menunggak 1–2 bulan",
+    paid_active: "Membayar bulan ini",
+    paid_hint: "iuran bulan ini sudah diterima",
+    registered: "Terdaftar",
+    nonactive: "Nonaktif",
+    target: "Target",
+    target_of: "Target peserta aktif",
+    no_target: "Belum ada target untuk wilayah ini.",
+    required_growth: "Pertumbuhan bersih yang diperlukan",
+    per_month: "per bulan",
+    run_rate: "Laju saat ini",
+    projection: "Proyeksi pada bulan target",
+    met_in: "Target tercapai pada laju ini",
+    never_met: "tidak tercapai",
+    already_met: "sudah tercapai",
+    target_basis: "Dasar target",
+    employed_share: "Cakupan penduduk bekerja",
+    employed_note: "peserta aktif dibagi penduduk bekerja",
+    no_employed: "Data penduduk bekerja tidak tersedia untuk wilayah ini.",
+    segments: "Penerima Upah (PU) dan Bukan Penerima Upah (BPU)",
+    pu: "PU (penerima upah)",
+    bpu: "BPU (bukan penerima upah)",
+    yoy: "Dibanding 12 bulan lalu",
+    yoy_none: "belum ada data 12 bulan lalu",
+    chart_title: "Peserta aktif dan yang membayar, 36 bulan",
+    chart_target: "lintasan target",
+    chart_projection: "proyeksi laju saat ini",
+    chart_data: "Data grafik",
+    month: "Bulan",
+    flows_title: "Baru, berhenti aktif dan aktif kembali per bulan",
+    new: "Baru",
+    lapsed: "Menjadi nonaktif",
+    reactivated: "Aktif kembali",
+    collected: "Iuran diterima",
+    map_title_nation: "Peta cakupan per provinsi",
+    map_title_province: "Peta per kabupaten/kota",
+    map_legend_employed: "Peserta aktif per penduduk bekerja",
+    map_legend_active: "Peserta aktif per peserta terdaftar",
+    map_no_data: "tidak ada data",
+    map_source: "Batas wilayah: cahyadsn/wilayah_boundaries (MIT), disederhanakan; batas indikatif.",
+    children_title: "Rincian wilayah",
+    region: "Wilayah",
+    active_share: "% aktif dari terdaftar",
+    target_share: "% dari target",
+    download_csv: "Unduh CSV",
+    sort_by: "Urutkan menurut",
+    withheld: "<5",
+    withheld_note: "Angka 1–4 tidak ditampilkan (<5) agar tidak menunjuk orang tertentu.",
+    level_province: "Provinsi",
+    level_regency: "Kabupaten/kota",
+    level_district: "Kecamatan",
+    level_village: "Desa/kelurahan",
+    no_children: "Tidak ada wilayah di bawahnya.",
+    search_title: "Cari peserta",
+    search_label: "NIK atau nomor KPJ",
+    search_hint: "16 digit NIK atau nomor KPJ. Hanya peserta dalam wilayah Anda yang ditampilkan.",
+    search_button: "Cari",
+    search_none: "Tidak ada peserta dengan NIK atau KPJ ini dalam wilayah Anda.",
+    kpj: "KPJ",
+    nik: "NIK",
+    name: "Nama lengkap (sesuai KTP)",
+    birth_date: "Tanggal lahir",
+    sex: "Jenis kelamin",
+    sex_l: "Laki-laki",
+    sex_p: "Perempuan",
+    phone: "Nomor HP",
+    address: "Alamat (jalan, nomor, RT/RW)",
+    domicile: "Domisili",
+    province: "Provinsi",
+    regency: "Kabupaten/kota",
+    district: "Kecamatan",
+    village: "Desa/kelurahan",
+    choose: "— pilih —",
+    segment: "Segmen",
+    occupation: "Pekerjaan",
+    sector: "Sektor (PP 50/2025)",
+    income_base: "Dasar penghasilan sebulan",
+    wage: "Upah sebulan",
+    programmes: "Program",
+    registered_on: "Tanggal pendaftaran",
+    channel: "Saluran",
+    agent_code: "Kode agen Perisai",
+    heir: "Ahli waris",
+    heir_name: "Nama ahli waris",
+    relationship: "Hubungan",
+    optional: "tidak wajib",
+    register_title: "Daftarkan peserta",
+    register_intro: "Perlindungan dimulai saat iuran pertama diterima.",
+    register_button: "Daftarkan",
+    registered_ok: "Peserta terdaftar.",
+    already_registered: "Peserta ini sudah terdaftar dengan data yang sama; tidak ada yang berubah.",
+    warnings: "Ditandai untuk diperiksa",
+    form_errors: "Periksa isian yang ditandai.",
+    profile_title: "Peserta",
+    coverage_title: "Status perlindungan per bulan",
+    status: "Status",
+    reason: "Keterangan",
+    payments_title: "Pembayaran dan catatan",
+    no_payments: "Belum ada pembayaran.",
+    reference: "Referensi",
+    first_month: "Bulan pertama",
+    months: "Jumlah bulan",
+    amount: "Jumlah",
+    paid_on: "Tanggal bayar",
+    kind: "Jenis",
+    record_payment: "Catat pembayaran",
+    pay_title: "Catat pembayaran iuran",
+    pay_due: "Iuran yang harus dibayar",
+    pay_button: "Simpan pembayaran",
+    paid_ok: "Pembayaran tercatat.",
+    paid_existing: "Pembayaran ini sudah tercatat sebelumnya; tidak ada yang berubah.",
+    pay_explain: "Jumlah dihitung dari aturan iuran yang berlaku untuk setiap bulan (termasuk potongan).",
+    pay_changed: "Jumlah iuran berubah sejak formulir dibuka: periksa jumlah baru lalu simpan lagi.",
+    mine_title: "Data saya",
+    consents_title: "Persetujuan",
+    corrections_title: "Permintaan koreksi",
+    none: "Tidak ada.",
+    about_title: "Tentang Cakupan",
+    about_text: "Cakupan adalah perangkat lunak sumber terbuka (MIT) untuk registri peserta, iuran, status perlindungan dan hitungan peserta aktif dari desa sampai nasional.",
+    licences: "Data dan lisensi",
+    error_title: "Tidak dapat ditampilkan",
+    not_found: "Halaman atau data ini tidak ada, atau tidak dalam wilayah Anda.",
+    forbidden: "Anda tidak berwenang membuka halaman ini.",
+    back_home: "Kembali ke dasbor",
+    landing_intro: "Registri peserta jaminan sosial ketenagakerjaan: perlindungan kecelakaan kerja dan kematian bagi pekerja, dari desa sampai nasional.",
+    status_active_s: "Aktif",
+    status_in_arrears: "Menunggak",
+    status_nonactive: "Nonaktif",
+    status_pending: "Belum terlindungi",
+    status_terminated: "Berakhir",
+    reason_paid_by: "dibayar, referensi",
+    reason_unpaid: "bulan belum dibayar",
+    reason_never_paid: "belum pernah membayar",
+    reason_terminated: "kepesertaan berakhir",
+};
+
+pub static EN: Tr = Tr {
+    lang: "en",
+    other_lang_name: "Bahasa Indonesia",
+    skip: "Skip to content",
+    nav_label: "Main menu",
+    nav_dashboard: "Dashboard",
+    nav_participants: "Find a participant",
+    nav_register: "Register a participant",
+    nav_mine: "My data",
+    nav_my_village: "My village",
+    nav_about: "About",
+    sign_in: "Sign in",
+    sign_out: "Sign out",
+    signed_in_as: "Signed in as",
+    username: "Username",
+    password: "Password",
+    wrong_password: "Wrong username or password.",
+    too_many_attempts: "Too many failed attempts.",
+    footer: "Cakupan — the workers' social-security participant registry.",
+    breadcrumb: "Region path",
+    nation: "Indonesia",
+    national: "National",
+    chart_target_off_scale: "The target trajectory is not drawn: it lies far above the chart's scale (see the target figures above).",
+    as_of: "As of",
+    active_participants: "Active participants",
+    active_hint: "paid for this month or 1–2 months in arrears",
+    paid_active: "Paid for this month",
+    paid_hint: "this month's contribution received",
+    registered: "Registered",
+    nonactive: "Non-active",
+    target: "Target",
+    target_of: "Active-participant target",
+    no_target: "No target is set for this region yet.",
+    required_growth: "Net growth now required",
+    per_month: "per month",
+    run_rate: "Current run-rate",
+    projection: "Projection for the target month",
+    met_in: "Target met at this rate in",
+    never_met: "not met",
+    already_met: "already met",
+    target_basis: "Basis of the target",
+    employed_share: "Share of employed people covered",
+    employed_note: "active participants divided by employed persons",
+    no_employed: "No employed-person figure is available for this region.",
+    segments: "Wage earners (PU) and non-wage earners (BPU)",
+    pu: "PU (wage earners)",
+    bpu: "BPU (non-wage earners)",
+    yoy: "Against 12 months earlier",
+    yoy_none: "no figure for 12 months earlier yet",
+    chart_title: "Active and paying participants, 36 months",
+    chart_target: "target trajectory",
+    chart_projection: "projection at the current rate",
+    chart_data: "Chart data",
+    month: "Month",
+    flows_title: "New, lapsed and reactivated per month",
+    new: "New",
+    lapsed: "Lapsed",
+    reactivated: "Reactivated",
+    collected: "Contributions received",
+    map_title_nation: "Coverage map by province",
+    map_title_province: "Map by regency/city",
+    map_legend_employed: "Active participants per employed person",
+    map_legend_active: "Active participants per registered participant",
+    map_no_data: "no data",
+    map_source: "Boundaries: cahyadsn/wilayah_boundaries (MIT), simplified; indicative lines.",
+    children_title: "Regions below",
+    region: "Region",
+    active_share: "% active of registered",
+    target_share: "% of target",
+    download_csv: "Download CSV",
+    sort_by: "Sort by",
+    withheld: "<5",
+    withheld_note: "Counts of 1–4 are withheld (<5) so that they cannot point to a person.",
+    level_province: "Province",
+    level_regency: "Regency/city",
+    level_district: "District",
+    level_village: "Village",
+    no_children: "No regions below this one.",
+    search_title: "Find a participant",
+    search_label: "NIK or KPJ number",
+    search_hint: "A 16-digit NIK or a KPJ number. Only participants in your area are shown.",
+    search_button: "Search",
+    search_none: "No participant with this NIK or KPJ in your area.",
+    kpj: "KPJ",
+    nik: "NIK",
+    name: "Full name (as on the KTP)",
+    birth_date: "Date of birth",
+    sex: "Sex",
+    sex_l: "Male",
+    sex_p: "Female",
+    phone: "Mobile number",
+    address: "Address (street, number, RT/RW)",
+    domicile: "Domicile",
+    province: "Province",
+    regency: "Regency/city",
+    district: "District",
+    village: "Village",
+    choose: "— choose —",
+    segment: "Segment",
+    occupation: "Occupation",
+    sector: "Sector (PP 50/2025)",
+    income_base: "Monthly income base",
+    wage: "Monthly wage",
+    programmes: "Programmes",
+    registered_on: "Registration date",
+    channel: "Channel",
+    agent_code: "Perisai agent code",
+    heir: "Heir",
+    heir_name: "Heir's name",
+    relationship: "Relationship",
+    optional: "optional",
+    register_title: "Register a participant",
+    register_intro: "Protection starts when the first contribution is received.",
+    register_button: "Register",
+    registered_ok: "Participant registered.",
+    already_registered: "This participant is already registered with the same details; nothing changed.",
+    warnings: "Flagged for review",
+    form_errors: "Check the fields marked.",
+    profile_title: "Participant",
+    coverage_title: "Protection status by month",
+    status: "Status",
+    reason: "Why",
+    payments_title: "Payments and records",
+    no_payments: "No payments yet.",
+    reference: "Reference",
+    first_month: "First month",
+    months: "Months",
+    amount: "Amount",
+    paid_on: "Paid on",
+    kind: "Kind",
+    record_payment: "Record a payment",
+    pay_title: "Record a contribution payment",
+    pay_due: "Contribution due",
+    pay_button: "Save the payment",
+    paid_ok: "Payment recorded.",
+    paid_existing: "This payment was already recorded; nothing changed.",
+    pay_explain: "The amount follows the contribution rules in force for each month (discounts included).",
+    pay_changed: "The contribution changed since the form was opened: check the new amount and save again.",
+    mine_title: "My data",
+    consents_title: "Consents",
+    corrections_title: "Correction requests",
+    none: "None.",
+    about_title: "About Cakupan",
+    about_text: "Cakupan is open-source software (MIT) for the participant registry, contributions, protection status and counts of active participants from village to nation.",
+    licences: "Data and licences",
+    error_title: "Cannot be shown",
+    not_found: "This page or record does not exist, or is not in your area.",
+    forbidden: "You are not allowed to open this page.",
+    back_home: "Back to the dashboard",
+    landing_intro: "The workers' social-security participant registry: protection against work accidents and death for workers, from village to nation.",
+    status_active_s: "Active",
+    status_in_arrears: "In arrears",
+    status_nonactive: "Non-active",
+    status_pending: "Not yet protected",
+    status_terminated: "Ended",
+    reason_paid_by: "paid, reference",
+    reason_unpaid: "month(s) unpaid",
+    reason_never_paid: "never paid yet",
+    reason_terminated: "participation ended",
+};
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn numbers_are_written_per_language() {
+        assert_eq!(Lang::Id.num(70_000_000), "70.000.000");
+        assert_eq!(Lang::En.num(70_000_000), "70,000,000");
+        assert_eq!(Lang::Id.num(-1_234), "−1.234");
+        assert_eq!(Lang::En.num(999), "999");
+        assert_eq!(Lang::Id.rupiah(16_800), "Rp16.800");
+        assert_eq!(Lang::Id.pct(0.523), "52,3%");
+        assert_eq!(Lang::En.pct(0.523), "52.3%");
+        assert_eq!(Lang::Id.pct(0.000_025), "0,0025%");
+        assert_eq!(Lang::En.pct(0.0), "0.0%");
+        assert_eq!(Lang::Id.signed(5), "+5");
+        let m = Month::parse("2026-05").unwrap();
+        assert_eq!(Lang::Id.month(m), "Mei 2026");
+        assert_eq!(Lang::En.month(m), "May 2026");
+    }
+
+    #[test]
+    fn field_messages_are_translated_by_rule() {
+        let e = FieldError::new("nik", "nik.length", "NIK must be exactly 16 digits");
+        assert_eq!(Lang::Id.field_message(&e), "NIK harus tepat 16 digit");
+        assert_eq!(Lang::En.field_message(&e), "NIK must be exactly 16 digits");
+        let unknown = FieldError::new("x", "x.unknown_rule", "something");
+        assert_eq!(
+            Lang::Id.field_message(&unknown),
+            "something (x.unknown_rule)"
+        );
+    }
+}

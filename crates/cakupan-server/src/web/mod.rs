@@ -1,0 +1,410 @@
+//! The pages (issue #5): the coverage dashboard from the nation down to the village, the
+//! participant workflows (search, profile, registration, payment) and sign-in, server-rendered
+//! with askama, enhanced with htmx where it helps (every form also works without script), in
+//! Bahasa Indonesia first and English second.
+//!
+//! Every page passes through the same access decision as the API
+//! (`cakupan_domain::access::authorize`): a page of aggregates needs `ReadAggregates` on its
+//! region, a participant's page `ReadParticipant` on that participation; each read of personal
+//! data and each change is audited like the API's. Forms carry the session's CSRF token.
+
+pub mod account;
+pub mod i18n;
+pub mod participants;
+pub mod regions;
+pub mod svg;
+
+use crate::AppState;
+use crate::auth::{cookie_token, csrf_token, same_secret};
+use askama::Template;
+use axum::Router;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use cakupan_domain::access::{Action, Principal, Resource, Role, authorize};
+use i18n::{Lang, Tr};
+
+/// The cookie that remembers the chosen language.
+pub const LANG_COOKIE: &str = "cakupan_lang";
+
+/// The pages' routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(regions::home))
+        .route("/wilayah", get(regions::nation_page))
+        .route("/wilayah/{code}", get(regions::region_page))
+        .route("/wilayah/{code}/anak", get(regions::children_options))
+        .route("/peserta", get(participants::search_form))
+        .route("/peserta/cari", post(participants::search))
+        .route(
+            "/peserta/baru",
+            get(participants::register_form).post(participants::register_submit),
+        )
+        .route("/peserta/baru/periksa", post(participants::register_check))
+        .route("/peserta/{id}", get(participants::profile))
+        .route(
+            "/peserta/{id}/bayar",
+            get(participants::pay_form).post(participants::pay_submit),
+        )
+        .route("/peserta/{id}/bayar/iuran", get(participants::pay_due))
+        .route("/saya", get(account::mine))
+        .route("/tentang", get(account::about))
+        .route(
+            "/login",
+            get(account::login_form).post(account::login_submit),
+        )
+        .route("/logout", post(account::logout_submit))
+        .route("/assets/{name}", get(asset))
+        .layer(axum::middleware::from_fn(remember_language))
+}
+
+/// `?lang=en` (or `id`) on any page switches the language and remembers it in a cookie.
+async fn remember_language(req: Request, next: Next) -> Response {
+    let chosen = req
+        .uri()
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("lang=")))
+        .and_then(Lang::parse);
+    let mut resp = next.run(req).await;
+    if let Some(lang) = chosen
+        && let Ok(v) = HeaderValue::from_str(&format!(
+            "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+            lang.code()
+        ))
+    {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+const HTMX: &[u8] = include_bytes!("../../assets/htmx-2.0.11.min.js");
+const CSS: &[u8] = include_bytes!("../../assets/app.css");
+
+/// The assets the binary carries (no CDN): immutable names, cached for a day.
+async fn asset(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    let (body, kind) = match name.as_str() {
+        "htmx.min.js" => (HTMX, "text/javascript; charset=utf-8"),
+        "app.css" => (CSS, "text/css; charset=utf-8"),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A signed-in page user.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub who: Principal,
+    /// The CSRF token forms of this session carry.
+    pub csrf: String,
+}
+
+/// What every page handler knows of its request: the language, the signed-in user if any,
+/// the path (for the language switch) and the request id (for the audit log).
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub lang: Lang,
+    pub user: Option<SignedIn>,
+    pub path: String,
+    pub request_id: String,
+}
+
+impl FromRequestParts<AppState> for Page {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        st: &AppState,
+    ) -> Result<Self, std::convert::Infallible> {
+        let from_query = parts
+            .uri
+            .query()
+            .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("lang=")))
+            .and_then(Lang::parse);
+        let from_cookie = parts
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|kv| kv.trim().strip_prefix("cakupan_lang="))
+            .and_then(Lang::parse);
+        let lang = from_query.or(from_cookie).unwrap_or(Lang::Id);
+        let mut user = None;
+        if let Some(token) = cookie_token(&parts.headers)
+            && let Ok(Some(u)) = st
+                .store
+                .session_user(
+                    &cakupan_store::accounts::token_hash(&token),
+                    crate::auth::now_secs(),
+                )
+                .await
+            && let Ok(who) = u.principal()
+        {
+            user = Some(SignedIn {
+                who,
+                csrf: csrf_token(&token),
+            });
+        }
+        Ok(Page {
+            lang,
+            user,
+            path: parts.uri.path().to_string(),
+            request_id: crate::auth::request_id(parts),
+        })
+    }
+}
+
+impl Page {
+    pub fn t(&self) -> &'static Tr {
+        self.lang.tr()
+    }
+
+    /// The signed-in user, or a redirect to the sign-in page that comes back here.
+    pub fn require(&self) -> Result<&SignedIn, PageError> {
+        self.user.as_ref().ok_or_else(|| {
+            PageError::Redirect(format!(
+                "/login?next={}",
+                percent_path(&self.path).unwrap_or_else(|| "/".into())
+            ))
+        })
+    }
+
+    /// The one access decision, as a page error (403 with the reason).
+    pub fn allow(&self, action: Action, what: &Resource) -> Result<&SignedIn, PageError> {
+        let me = self.require()?;
+        authorize(&me.who, action, what)
+            .map_err(|d| PageError::Forbidden(self.lang, d.0.to_string()))?;
+        Ok(me)
+    }
+
+    /// Checks a submitted form's CSRF token against the session's.
+    pub fn check_csrf(&self, sent: &str) -> Result<&SignedIn, PageError> {
+        let me = self.require()?;
+        if same_secret(sent.as_bytes(), me.csrf.as_bytes()) {
+            Ok(me)
+        } else {
+            Err(PageError::Forbidden(
+                self.lang,
+                self.lang.field_message(&cakupan_domain::FieldError::new(
+                    "csrf",
+                    "csrf",
+                    "the form has expired: reload the page and try again",
+                )),
+            ))
+        }
+    }
+
+    /// Appends an audit entry for this page's user.
+    pub async fn audit(
+        &self,
+        st: &AppState,
+        action: &str,
+        record: String,
+        purpose: &str,
+    ) -> Result<(), PageError> {
+        let me = self.require()?;
+        st.store
+            .append_audit(&[cakupan_store::accounts::AuditEntry {
+                at: time::OffsetDateTime::now_utc().unix_timestamp() * 1000,
+                actor: me.who.username.clone(),
+                role: me.who.role.as_str().into(),
+                action: action.into(),
+                record,
+                request_id: self.request_id.clone(),
+                purpose: purpose.into(),
+            }])
+            .await
+            .map_err(|e| PageError::Internal(e.to_string()))
+    }
+
+    /// The header's navigation for this user.
+    pub fn nav(&self) -> Nav {
+        let t = self.t();
+        let mut items = Vec::new();
+        if let Some(me) = &self.user {
+            let role = me.who.role;
+            let mut add = |href: &str, label: &str| {
+                items.push(NavItem {
+                    current: self.path == href,
+                    href: href.to_string(),
+                    label: label.to_string(),
+                })
+            };
+            match role {
+                Role::Participant => add("/saya", t.nav_mine),
+                Role::VillageOfficial => add("/", t.nav_my_village),
+                _ => add("/", t.nav_dashboard),
+            }
+            if matches!(role, Role::Admin | Role::BranchOfficer | Role::Agent) {
+                add("/peserta", t.nav_participants);
+                add("/peserta/baru", t.nav_register);
+            }
+        }
+        items.push(NavItem {
+            current: self.path == "/tentang",
+            href: "/tentang".into(),
+            label: t.nav_about.into(),
+        });
+        Nav {
+            items,
+            user: self
+                .user
+                .as_ref()
+                .map(|u| format!("{} ({})", u.who.username, role_name(self.lang, u.who.role))),
+            csrf: self
+                .user
+                .as_ref()
+                .map(|u| u.csrf.clone())
+                .unwrap_or_default(),
+            switch_href: format!("{}?lang={}", self.path, self.lang.other().code()),
+            other_lang: self.lang.other().code(),
+        }
+    }
+}
+
+/// A role's name in the reader's language.
+pub fn role_name(lang: Lang, role: Role) -> &'static str {
+    match (lang, role) {
+        (Lang::Id, Role::Admin) => "admin kantor pusat",
+        (Lang::Id, Role::Analyst) => "analis",
+        (Lang::Id, Role::BranchOfficer) => "petugas cabang",
+        (Lang::Id, Role::Agent) => "agen Perisai",
+        (Lang::Id, Role::VillageOfficial) => "perangkat desa",
+        (Lang::Id, Role::Participant) => "peserta",
+        (Lang::En, Role::Admin) => "head-office admin",
+        (Lang::En, Role::Analyst) => "analyst",
+        (Lang::En, Role::BranchOfficer) => "branch officer",
+        (Lang::En, Role::Agent) => "Perisai agent",
+        (Lang::En, Role::VillageOfficial) => "village official",
+        (Lang::En, Role::Participant) => "participant",
+    }
+}
+
+/// A path safe to put in `?next=`: our own absolute path, letters, digits and `/.-_` only.
+fn percent_path(p: &str) -> Option<String> {
+    (p.starts_with('/')
+        && !p.starts_with("//")
+        && p.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'-' | b'_')))
+    .then(|| p.to_string())
+}
+
+/// Where a sign-in may send the user back to: our own plain paths only (no open redirect).
+pub fn safe_next(next: Option<&str>) -> String {
+    next.and_then(percent_path).unwrap_or_else(|| "/".into())
+}
+
+#[derive(Debug, Clone)]
+pub struct NavItem {
+    pub href: String,
+    pub label: String,
+    pub current: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Nav {
+    pub items: Vec<NavItem>,
+    pub user: Option<String>,
+    pub csrf: String,
+    pub switch_href: String,
+    pub other_lang: &'static str,
+}
+
+/// Why a page cannot be shown, rendered as a page in the reader's language.
+#[derive(Debug)]
+pub enum PageError {
+    /// Not signed in: go to the sign-in page.
+    Redirect(String),
+    Forbidden(Lang, String),
+    NotFound(Lang),
+    Internal(String),
+}
+
+impl From<cakupan_store::StoreError> for PageError {
+    fn from(e: cakupan_store::StoreError) -> Self {
+        PageError::Internal(e.to_string())
+    }
+}
+
+impl From<askama::Error> for PageError {
+    fn from(e: askama::Error) -> Self {
+        PageError::Internal(e.to_string())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    t: &'static Tr,
+    nav: Nav,
+    message: String,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, lang, message) = match self {
+            PageError::Redirect(to) => return Redirect::to(&to).into_response(),
+            PageError::Forbidden(lang, m) => (
+                StatusCode::FORBIDDEN,
+                lang,
+                format!("{} {m}", lang.tr().forbidden),
+            ),
+            PageError::NotFound(lang) => (StatusCode::NOT_FOUND, lang, lang.tr().not_found.into()),
+            PageError::Internal(m) => {
+                tracing::error!(error = %m, "page failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Lang::Id,
+                    "Terjadi kesalahan di server; coba lagi nanti. / Something went wrong on the server; try again later.".into(),
+                )
+            }
+        };
+        let page = ErrorPage {
+            t: lang.tr(),
+            nav: Nav {
+                items: vec![NavItem {
+                    href: "/".into(),
+                    label: lang.tr().back_home.into(),
+                    current: false,
+                }],
+                user: None,
+                csrf: String::new(),
+                switch_href: format!("/?lang={}", lang.other().code()),
+                other_lang: lang.other().code(),
+            },
+            message,
+        };
+        match page.render() {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(_) => status.into_response(),
+        }
+    }
+}
+
+/// Renders a template as a response.
+pub fn html<T: Template>(t: &T) -> Result<Response, PageError> {
+    Ok(Html(t.render()?).into_response())
+}
+
+/// Renders a template with a status.
+pub fn html_status<T: Template>(status: StatusCode, t: &T) -> Result<Response, PageError> {
+    Ok((status, Html(t.render()?)).into_response())
+}
+
+/// Whether `Region(code)` may be read by this user (for links in breadcrumbs, tables, maps).
+pub fn may_read(who: &Principal, code: cakupan_domain::RegionCode) -> bool {
+    authorize(who, Action::ReadAggregates, &Resource::Region(code)).is_ok()
+}
+
+/// The state handle, re-exported for the page modules' signatures.
+pub type St = State<AppState>;

@@ -1,0 +1,1096 @@
+//! Everyday work with participants: find one by NIK or KPJ within one's area, see their
+//! protection month by month with the reason, register a new one (validated as they type,
+//! in the reader's language) and record a payment whose amount comes from the rules.
+
+use super::i18n::{Lang, Tr};
+use super::{Nav, Page, PageError, St, html, html_status};
+use crate::AppState;
+use crate::auth::participant_resource;
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use cakupan_domain::access::{Action, Resource, Role, authorize};
+use cakupan_domain::contribution::{ContributionInput, PaymentChannel, Profile, dues};
+use cakupan_domain::coverage::{Reason, Status, series};
+use cakupan_domain::month::format_date;
+use cakupan_domain::registration::{Context, HeirInput, RegistrationInput, validate};
+use cakupan_domain::{FieldError, FieldErrors, Month, Nik, RegionCode, Segment};
+use cakupan_store::Participant;
+use cakupan_store::ledger::{NewPosting, PostingOutcome};
+use serde::Deserialize;
+use std::collections::HashMap;
+
+fn may_work_with_participants(page: &Page) -> Result<(), PageError> {
+    let me = page.require()?;
+    if matches!(me.who.role, Role::Admin | Role::BranchOfficer | Role::Agent) {
+        Ok(())
+    } else {
+        Err(PageError::Forbidden(page.lang, String::new()))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct SearchPage {
+    t: &'static Tr,
+    nav: Nav,
+    q: String,
+    searched: bool,
+    results: Vec<ResultRow>,
+}
+
+struct ResultRow {
+    href: String,
+    name: String,
+    kpj: String,
+    nik: String,
+    segment: String,
+    village: String,
+}
+
+/// The search form.
+pub async fn search_form(page: Page) -> Result<Response, PageError> {
+    may_work_with_participants(&page)?;
+    html(&SearchPage {
+        t: page.t(),
+        nav: page.nav(),
+        q: String::new(),
+        searched: false,
+        results: Vec::new(),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SearchForm {
+    csrf: String,
+    q: String,
+}
+
+/// Finds participations by NIK (16 digits) or KPJ, in a POST body so that NIKs stay out of
+/// URLs and logs. Only those the user may read are shown; one result opens directly.
+pub async fn search(
+    State(st): St,
+    page: Page,
+    Form(f): Form<SearchForm>,
+) -> Result<Response, PageError> {
+    may_work_with_participants(&page)?;
+    let me = page.check_csrf(&f.csrf)?.clone();
+    let q = f.q.trim().to_string();
+    let found: Vec<Participant> = if q.len() == 16 && q.bytes().all(|b| b.is_ascii_digit()) {
+        match Nik::parse(&q) {
+            Ok(n) => st.store.participants_by_nik(n).await?,
+            Err(_) => Vec::new(),
+        }
+    } else if !q.is_empty() && q.len() <= 32 && q.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        st.store.participant_by_kpj(&q).await?.into_iter().collect()
+    } else {
+        Vec::new()
+    };
+    let visible: Vec<Participant> = found
+        .into_iter()
+        .filter(|p| authorize(&me.who, Action::ReadPersonal, &participant_resource(&st, p)).is_ok())
+        .collect();
+    for p in &visible {
+        page.audit(
+            &st,
+            "participant.search",
+            format!("participant:{}", p.id),
+            "service",
+        )
+        .await?;
+    }
+    if let [one] = visible.as_slice() {
+        return Ok(Redirect::to(&format!("/peserta/{}", one.id)).into_response());
+    }
+    let results = visible
+        .iter()
+        .map(|p| ResultRow {
+            href: format!("/peserta/{}", p.id),
+            name: p.registration.name.clone(),
+            kpj: p.kpj.clone(),
+            nik: p.registration.nik.masked(),
+            segment: p.registration.segment.to_string(),
+            village: super::regions::region_name(&st, p.registration.village),
+        })
+        .collect();
+    html(&SearchPage {
+        t: page.t(),
+        nav: page.nav(),
+        q: if q.len() == 16 { String::new() } else { q },
+        searched: true,
+        results,
+    })
+}
+
+/// A participation the user may read, or not found (a refusal reads like absence).
+async fn readable(
+    st: &AppState,
+    page: &Page,
+    id: i64,
+    action: Action,
+) -> Result<Participant, PageError> {
+    let me = page.require()?;
+    let p = st
+        .store
+        .participant(id)
+        .await?
+        .ok_or(PageError::NotFound(page.lang))?;
+    authorize(&me.who, action, &participant_resource(st, &p))
+        .map_err(|_| PageError::NotFound(page.lang))?;
+    Ok(p)
+}
+
+struct Fact {
+    label: &'static str,
+    value: String,
+}
+
+struct CoverageRow {
+    month: String,
+    status: String,
+    class: &'static str,
+    reason: String,
+}
+
+struct LedgerView {
+    kind: String,
+    reference: String,
+    months: String,
+    amount: String,
+    paid: String,
+}
+
+#[derive(Template)]
+#[template(path = "profile.html")]
+struct ProfilePage {
+    t: &'static Tr,
+    nav: Nav,
+    id: i64,
+    name: String,
+    kpj: String,
+    flash: Option<String>,
+    facts: Vec<Fact>,
+    flags: Vec<String>,
+    status_now: String,
+    status_class: &'static str,
+    coverage: Vec<CoverageRow>,
+    ledger: Vec<LedgerView>,
+    may_post: bool,
+}
+
+pub fn status_label(t: &Tr, s: Status) -> (String, &'static str) {
+    match s {
+        Status::Active => (t.status_active_s.into(), "st-active"),
+        Status::InArrears => (t.status_in_arrears.into(), "st-arrears"),
+        Status::NonActive => (t.status_nonactive.into(), "st-nonactive"),
+        Status::Pending => (t.status_pending.into(), "st-pending"),
+        Status::Terminated => (t.status_terminated.into(), "st-terminated"),
+    }
+}
+
+pub fn reason_text(lang: Lang, r: &Reason) -> String {
+    let t = lang.tr();
+    match r {
+        Reason::PaidBy { reference } => format!("{} {reference}", t.reason_paid_by),
+        Reason::Unpaid { months } => format!("{months} {}", t.reason_unpaid),
+        Reason::NothingPaidYet => t.reason_never_paid.into(),
+        Reason::TerminatedIn { month } => {
+            format!("{} ({})", t.reason_terminated, lang.month(*month))
+        }
+    }
+}
+
+fn occupation_name(st: &AppState, lang: Lang, code: &str) -> String {
+    st.rules
+        .occupation(code)
+        .map(|o| match lang {
+            Lang::Id => format!("{} {}", o.code, o.name_id),
+            Lang::En => format!("{} {}", o.code, o.name_en),
+        })
+        .unwrap_or_else(|| code.to_string())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ProfileQuery {
+    ok: Option<String>,
+}
+
+/// A participant's page: who, where, and their protection month by month with the reason.
+pub async fn profile(
+    State(st): St,
+    page: Page,
+    Path(id): Path<i64>,
+    Query(q): Query<ProfileQuery>,
+) -> Result<Response, PageError> {
+    let p = readable(&st, &page, id, Action::ReadPersonal).await?;
+    page.audit(
+        &st,
+        "participant.read",
+        format!("participant:{id}"),
+        "service",
+    )
+    .await?;
+    let (lang, t) = (page.lang, page.t());
+    let r = &p.registration;
+    let now = Month::of((st.today)());
+    let ledger = st.store.ledger(p.id).await?;
+    let registered = Month::of(r.registered_on);
+    let facts = cakupan_store::ledger::facts(r.segment, registered, &ledger);
+    let from = registered.max(now.plus(-23));
+    let months = series(&st.rules, &facts, from, now.plus(1))
+        .map_err(|e| PageError::Internal(e.to_string()))?;
+    let current = months
+        .iter()
+        .find(|m| m.month == now)
+        .map(|m| status_label(t, m.status))
+        .unwrap_or_else(|| status_label(t, Status::Pending));
+    let coverage = months
+        .iter()
+        .rev()
+        .map(|m| {
+            let (status, class) = status_label(t, m.status);
+            CoverageRow {
+                month: lang.month(m.month),
+                status,
+                class,
+                reason: reason_text(lang, &m.reason),
+            }
+        })
+        .collect();
+    let ledger_view = ledger
+        .iter()
+        .rev()
+        .map(|l| LedgerView {
+            kind: l.kind.clone(),
+            reference: l.reference.clone(),
+            months: match (l.first_month.and_then(Month::from_index), l.months) {
+                (Some(f), Some(n)) if n > 1 => {
+                    format!("{} – {}", lang.month(f), lang.month(f.plus(n - 1)))
+                }
+                (Some(f), _) => lang.month(f),
+                _ => l.target_reference.clone().unwrap_or_default(),
+            },
+            amount: l.amount.map(|a| lang.rupiah(a)).unwrap_or_default(),
+            paid: l
+                .paid_month
+                .and_then(Month::from_index)
+                .map(|m| lang.month(m))
+                .unwrap_or_default(),
+        })
+        .collect();
+    let place = st
+        .regions
+        .path(r.village)
+        .map(|v| {
+            v.iter()
+                .map(|x| x.name.as_str())
+                .collect::<Vec<_>>()
+                .join(" › ")
+        })
+        .unwrap_or_else(|| r.village.to_string());
+    let mut facts_view = vec![
+        Fact {
+            label: t.nik,
+            value: r.nik.masked(),
+        },
+        Fact {
+            label: t.segment,
+            value: r.segment.to_string(),
+        },
+        Fact {
+            label: t.birth_date,
+            value: format!(
+                "{} ({})",
+                format_date(r.birth_date),
+                if r.sex.to_string() == "L" {
+                    t.sex_l
+                } else {
+                    t.sex_p
+                }
+            ),
+        },
+        Fact {
+            label: t.phone,
+            value: r
+                .phone
+                .as_deref()
+                .map(crate::api::mask_phone)
+                .unwrap_or_else(|| "–".into()),
+        },
+        Fact {
+            label: t.domicile,
+            value: format!("{place} ({})", r.village),
+        },
+    ];
+    if let Some(a) = &r.address {
+        facts_view.push(Fact {
+            label: t.address,
+            value: a.clone(),
+        });
+    }
+    facts_view.extend([
+        Fact {
+            label: t.occupation,
+            value: format!(
+                "{} — {}",
+                occupation_name(&st, lang, &r.occupation_code),
+                r.sector.as_str()
+            ),
+        },
+        Fact {
+            label: if r.segment == Segment::Pu {
+                t.wage
+            } else {
+                t.income_base
+            },
+            value: lang.rupiah(r.income_base.0),
+        },
+        Fact {
+            label: t.programmes,
+            value: r.programmes.to_string(),
+        },
+        Fact {
+            label: t.registered_on,
+            value: format!(
+                "{} · {}{}",
+                format_date(r.registered_on),
+                r.channel,
+                r.agent_code
+                    .as_deref()
+                    .map(|a| format!(" ({a})"))
+                    .unwrap_or_default()
+            ),
+        },
+    ]);
+    let me = page.require()?;
+    let may_post = authorize(&me.who, Action::Post, &participant_resource(&st, &p)).is_ok();
+    let flash = match q.ok.as_deref() {
+        Some("registered") => Some(t.registered_ok.to_string()),
+        Some("existing") => Some(t.already_registered.to_string()),
+        Some("paid") => Some(t.paid_ok.to_string()),
+        Some("paid_existing") => Some(t.paid_existing.to_string()),
+        _ => None,
+    };
+    html(&ProfilePage {
+        t,
+        nav: page.nav(),
+        id: p.id,
+        name: r.name.clone(),
+        kpj: p.kpj.clone(),
+        flash,
+        facts: facts_view,
+        flags: r.review_flags.clone(),
+        status_now: current.0,
+        status_class: current.1,
+        coverage,
+        ledger: ledger_view,
+        may_post,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Registration
+
+/// The registration form's fields as typed (`village_code` from the cascade of selects).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RegisterForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    nik: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    birth_date: String,
+    #[serde(default)]
+    sex: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    province: String,
+    #[serde(default)]
+    regency: String,
+    #[serde(default)]
+    district: String,
+    #[serde(default)]
+    village_code: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    segment: String,
+    #[serde(default)]
+    occupation_code: String,
+    #[serde(default)]
+    income_base: String,
+    #[serde(default)]
+    programs: String,
+    #[serde(default)]
+    registered_on: String,
+    #[serde(default)]
+    channel: String,
+    #[serde(default)]
+    agent_code: String,
+    #[serde(default)]
+    heir_name: String,
+    #[serde(default)]
+    heir_relationship: String,
+}
+
+struct Opt {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+fn opts(items: impl IntoIterator<Item = (String, String)>, chosen: &str) -> Vec<Opt> {
+    items
+        .into_iter()
+        .map(|(value, label)| Opt {
+            selected: value == chosen,
+            value,
+            label,
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct RegisterPage {
+    t: &'static Tr,
+    nav: Nav,
+    f: RegisterForm,
+    errors: HashMap<String, String>,
+    summary: Vec<String>,
+    provinces: Vec<Opt>,
+    regencies: Vec<Opt>,
+    districts: Vec<Opt>,
+    villages: Vec<Opt>,
+    occupations: Vec<Opt>,
+    bases: Vec<Opt>,
+    channels: Vec<Opt>,
+    relationships: Vec<Opt>,
+    agent_fixed: bool,
+    csrf: String,
+}
+
+impl RegisterPage {
+    fn err(&self, field: &str) -> Option<&String> {
+        self.errors.get(field)
+    }
+}
+
+/// The form, with the region choice cascading from the user's own area and everything the
+/// user typed kept.
+fn register_page(
+    st: &AppState,
+    page: &Page,
+    mut f: RegisterForm,
+    errors: &FieldErrors,
+) -> Result<RegisterPage, PageError> {
+    let me = page.require()?;
+    let lang = page.lang;
+    let t = page.t();
+    // The region chain: fixed down to the user's own area, then what was chosen.
+    let area = me.who.region;
+    let chosen = |s: &str| RegionCode::parse(s.trim()).ok();
+    let mut chain: Vec<RegionCode> = area.path();
+    let picks = [
+        chosen(&f.province),
+        chosen(&f.regency),
+        chosen(&f.district),
+        chosen(&f.village_code),
+    ];
+    if let Some(v) = chosen(&f.village_code) {
+        // A full village code (typed or chosen) fixes the whole chain when it lies in the area.
+        if area.contains(v) {
+            chain = v.path();
+        }
+    } else {
+        for p in picks.iter().flatten() {
+            if chain.len() < 4
+                && area.contains(*p)
+                && p.parent().is_some_and(|parent| {
+                    chain.last().copied().unwrap_or(RegionCode::NATION) == parent
+                })
+            {
+                chain.push(*p);
+            }
+        }
+    }
+    let at = |i: usize| chain.get(i).map(|c| c.to_string()).unwrap_or_default();
+    f.province = at(0);
+    f.regency = at(1);
+    f.district = at(2);
+    f.village_code = at(3);
+    let level_opts = |i: usize| -> Vec<Opt> {
+        let parent = if i == 0 {
+            Some(RegionCode::NATION)
+        } else {
+            chain.get(i - 1).copied()
+        };
+        match parent {
+            Some(p) => opts(
+                st.regions
+                    .children(p)
+                    .into_iter()
+                    .filter(|r| area.contains(r.code) || r.code.contains(area))
+                    .map(|r| (r.code.to_string(), r.name.clone())),
+                &at(i),
+            ),
+            None => Vec::new(),
+        }
+    };
+    let month = Month::of((st.today)());
+    let bases = st
+        .rules
+        .bracket_table(month)
+        .map(|b| b.bases.clone())
+        .unwrap_or_default();
+    let agent_fixed = me.who.role == Role::Agent;
+    if agent_fixed {
+        f.channel = "perisai".into();
+        f.agent_code = me.who.agent_code.clone().unwrap_or_default();
+    }
+    let channels = ["branch", "self", "perisai", "employer", "bank"]
+        .iter()
+        .map(|c| (c.to_string(), super::i18n::channel_name(lang, c)));
+    let mut errs = HashMap::new();
+    let mut summary = Vec::new();
+    for e in errors.iter() {
+        let msg = lang.field_message(e);
+        summary.push(format!("{}: {msg}", e.field));
+        errs.entry(e.field.clone()).or_insert(msg);
+    }
+    Ok(RegisterPage {
+        t,
+        nav: page.nav(),
+        errors: errs,
+        summary,
+        provinces: level_opts(0),
+        regencies: level_opts(1),
+        districts: level_opts(2),
+        villages: level_opts(3),
+        occupations: opts(
+            st.rules.occupations.iter().map(|o| {
+                (
+                    o.code.clone(),
+                    match lang {
+                        Lang::Id => format!("{} {}", o.code, o.name_id),
+                        Lang::En => format!("{} {}", o.code, o.name_en),
+                    },
+                )
+            }),
+            &f.occupation_code,
+        ),
+        bases: opts(
+            bases.iter().map(|b| (b.to_string(), lang.rupiah(*b))),
+            &f.income_base,
+        ),
+        channels: opts(channels, &f.channel),
+        relationships: opts(
+            ["suami/istri", "anak", "orang tua", "saudara", "lainnya"]
+                .iter()
+                .map(|r| (r.to_string(), r.to_string())),
+            &f.heir_relationship,
+        ),
+        agent_fixed,
+        csrf: me.csrf.clone(),
+        f,
+    })
+}
+
+fn input_of(f: &RegisterForm) -> RegistrationInput {
+    RegistrationInput {
+        nik: f.nik.clone(),
+        name: f.name.clone(),
+        birth_date: f.birth_date.clone(),
+        sex: f.sex.clone(),
+        phone: f.phone.clone(),
+        village_code: f.village_code.clone(),
+        segment: f.segment.clone(),
+        occupation_code: f.occupation_code.clone(),
+        income_base: f.income_base.clone(),
+        programs: f.programs.clone(),
+        registered_on: f.registered_on.clone(),
+        channel: f.channel.clone(),
+        agent_code: f.agent_code.clone(),
+        address: f.address.clone(),
+        heirs: if f.heir_name.trim().is_empty() && f.heir_relationship.trim().is_empty() {
+            Vec::new()
+        } else {
+            vec![HeirInput {
+                name: f.heir_name.clone(),
+                relationship: f.heir_relationship.clone(),
+                nik: String::new(),
+                phone: String::new(),
+            }]
+        },
+    }
+}
+
+/// Heir errors are reported on the form's own heir fields.
+fn form_field(field: &str) -> String {
+    match field {
+        "heirs[0].name" => "heir_name".into(),
+        "heirs[0].relationship" => "heir_relationship".into(),
+        other => other.to_string(),
+    }
+}
+
+fn on_form(errors: FieldErrors) -> FieldErrors {
+    FieldErrors(
+        errors
+            .0
+            .into_iter()
+            .map(|mut e| {
+                e.field = form_field(&e.field);
+                e
+            })
+            .collect(),
+    )
+}
+
+/// The empty form.
+pub async fn register_form(State(st): St, page: Page) -> Result<Response, PageError> {
+    may_work_with_participants(&page)?;
+    let me = page.require()?;
+    let f = RegisterForm {
+        segment: "BPU".into(),
+        programs: "JKK+JKM".into(),
+        sex: String::new(),
+        channel: if me.who.role == Role::Agent {
+            "perisai".into()
+        } else {
+            "branch".into()
+        },
+        income_base: "1000000".into(),
+        registered_on: format_date((st.today)()),
+        ..RegisterForm::default()
+    };
+    html(&register_page(&st, &page, f, &FieldErrors::default())?)
+}
+
+/// Checks the form as it is being filled in (htmx, on every change) and answers the form
+/// with the messages of the fields already filled in; nothing is stored.
+pub async fn register_check(
+    State(st): St,
+    page: Page,
+    Form(f): Form<RegisterForm>,
+) -> Result<Response, PageError> {
+    may_work_with_participants(&page)?;
+    page.check_csrf(&f.csrf)?;
+    let view = register_page(&st, &page, f, &FieldErrors::default())?;
+    let ctx = Context {
+        regions: &st.regions,
+        rules: &st.rules,
+        today: (st.today)(),
+    };
+    let errors = match validate(&ctx, &input_of(&view.f)) {
+        Ok(_) => FieldErrors::default(),
+        Err(e) => FieldErrors(
+            on_form(e)
+                .0
+                .into_iter()
+                // A field not filled in yet is not an error while typing.
+                .filter(|e| e.rule != "required")
+                .collect(),
+        ),
+    };
+    let f = view.f;
+    html(&register_page(&st, &page, f, &errors)?)
+}
+
+/// Registers, or shows the form again with every problem next to its field.
+pub async fn register_submit(
+    State(st): St,
+    page: Page,
+    Form(f): Form<RegisterForm>,
+) -> Result<Response, PageError> {
+    may_work_with_participants(&page)?;
+    let me = page.check_csrf(&f.csrf)?.clone();
+    let view = register_page(&st, &page, f, &FieldErrors::default())?;
+    let f = view.f;
+    let ctx = Context {
+        regions: &st.regions,
+        rules: &st.rules,
+        today: (st.today)(),
+    };
+    let again = |errors: FieldErrors, f: RegisterForm| -> Result<Response, PageError> {
+        html_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &register_page(&st, &page, f, &errors)?,
+        )
+    };
+    let (reg, _) = match validate(&ctx, &input_of(&f)) {
+        Ok(v) => v,
+        Err(e) => return again(on_form(e), f),
+    };
+    let resource = Resource::Participant {
+        village: reg.village,
+        agent_code: reg.agent_code.clone(),
+        nik: hex::encode(st.store.nik_index(&reg.nik)),
+    };
+    if let Err(d) = authorize(&me.who, Action::Register, &resource) {
+        return again(
+            FieldError::new("village_code", "village_code.outside_area", d.0).into(),
+            f,
+        );
+    }
+    let (id, ok) = match st.store.register(&st.rules, &reg).await {
+        Ok(cakupan_store::Outcome::Created { id, .. }) => (id, "registered"),
+        Ok(cakupan_store::Outcome::Existing { id, .. }) => (id, "existing"),
+        Ok(cakupan_store::Outcome::Conflict { kpj, segment }) => {
+            return again(
+                FieldError::new(
+                    "nik",
+                    "nik.one_per_segment",
+                    format!("this NIK already has a {segment} participation (KPJ {kpj})"),
+                )
+                .into(),
+                f,
+            );
+        }
+        Err(cakupan_store::StoreError::Rejected(e)) => return again(on_form(e), f),
+        Err(e) => return Err(e.into()),
+    };
+    page.audit(
+        &st,
+        "participant.register",
+        format!("participant:{id}"),
+        "enrolment",
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/peserta/{id}?ok={ok}")).into_response())
+}
+
+// ---------------------------------------------------------------------------------------
+// Payment
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PayForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reference: String,
+    #[serde(default)]
+    first_month: String,
+    #[serde(default)]
+    months: String,
+    #[serde(default)]
+    channel: String,
+    #[serde(default)]
+    paid_on: String,
+    #[serde(default)]
+    amount: String,
+}
+
+#[derive(Template)]
+#[template(path = "pay.html")]
+struct PayPage {
+    t: &'static Tr,
+    nav: Nav,
+    id: i64,
+    name: String,
+    kpj: String,
+    f: PayForm,
+    periods: Vec<Opt>,
+    channels: Vec<Opt>,
+    due_total: Option<i64>,
+    due_html: String,
+    errors: HashMap<String, String>,
+    summary: Vec<String>,
+    csrf: String,
+}
+
+impl PayPage {
+    fn err(&self, field: &str) -> Option<&String> {
+        self.errors.get(field)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pay_due.html")]
+struct DueView {
+    t: &'static Tr,
+    total: Option<i64>,
+    total_text: String,
+    lines: Vec<(String, String)>,
+    problem: Option<String>,
+}
+
+fn profile_of(p: &Participant) -> Profile {
+    let r = &p.registration;
+    Profile {
+        segment: r.segment,
+        income_base: r.income_base,
+        programmes: r.programmes,
+        sector: r.sector,
+        budget_funded: false,
+        risk_class: None,
+    }
+}
+
+/// The dues of the months chosen, computed from the rules in force for each.
+fn due_view(st: &AppState, lang: Lang, p: &Participant, f: &PayForm) -> DueView {
+    let t = lang.tr();
+    let months: Option<u32> = f.months.trim().parse().ok().filter(|m| *m > 0 && *m <= 24);
+    let first = Month::parse(f.first_month.trim()).ok();
+    let (Some(first), Some(n)) = (first, months) else {
+        return DueView {
+            t,
+            total: None,
+            total_text: String::new(),
+            lines: Vec::new(),
+            problem: None,
+        };
+    };
+    match dues(&st.rules, &profile_of(p), first, n) {
+        Ok(per_month) => {
+            let total: i64 = per_month.iter().map(|(_, r)| r.0).sum();
+            DueView {
+                t,
+                total: Some(total),
+                total_text: lang.rupiah(total),
+                lines: per_month
+                    .iter()
+                    .map(|(m, r)| (lang.month(*m), lang.rupiah(r.0)))
+                    .collect(),
+                problem: None,
+            }
+        }
+        Err(e) => DueView {
+            t,
+            total: None,
+            total_text: String::new(),
+            lines: Vec::new(),
+            problem: e.0.first().map(|e| lang.field_message(e)),
+        },
+    }
+}
+
+/// The month a new payment starts from: right after the last paid month while the
+/// participation is still active or in arrears, else the current month (no back-payment of
+/// lapsed months, DOMAIN.md §2.2).
+fn next_month(
+    st: &AppState,
+    p: &Participant,
+    ledger: &[cakupan_store::ledger::LedgerRow],
+) -> Month {
+    let now = Month::of((st.today)());
+    let r = &p.registration;
+    let facts = cakupan_store::ledger::facts(r.segment, Month::of(r.registered_on), ledger);
+    let last_paid = series(&st.rules, &facts, Month::of(r.registered_on), now.plus(24))
+        .ok()
+        .and_then(|s| {
+            s.iter()
+                .filter(|m| m.status == Status::Active)
+                .map(|m| m.month)
+                .max()
+        });
+    let gap = st
+        .rules
+        .coverage_rule(r.segment, now)
+        .map(|c| i32::try_from(c.months_unpaid_before_nonactive).unwrap_or(3))
+        .unwrap_or(3);
+    match last_paid {
+        Some(l) if now.since(l) < gap => l.plus(1),
+        _ => now.max(Month::of(r.registered_on)),
+    }
+}
+
+fn pay_page(
+    st: &AppState,
+    page: &Page,
+    p: &Participant,
+    f: PayForm,
+    errors: &FieldErrors,
+) -> Result<PayPage, PageError> {
+    let me = page.require()?;
+    let lang = page.lang;
+    let now = Month::of((st.today)());
+    let periods = st
+        .rules
+        .payment_periods(p.registration.segment, now)
+        .map(|r| r.months.clone())
+        .unwrap_or_else(|| vec![1]);
+    let channels: Vec<(String, String)> = if me.who.role == Role::Agent {
+        vec![("perisai".into(), super::i18n::channel_name(lang, "perisai"))]
+    } else {
+        PaymentChannel::ALL
+            .iter()
+            .map(|c| {
+                (
+                    c.as_str().to_string(),
+                    super::i18n::channel_name(lang, c.as_str()),
+                )
+            })
+            .collect()
+    };
+    let mut errs = HashMap::new();
+    let mut summary = Vec::new();
+    for e in errors.iter() {
+        let msg = lang.field_message(e);
+        summary.push(format!("{}: {msg}", e.field));
+        errs.entry(e.field.clone()).or_insert(msg);
+    }
+    let due = due_view(st, lang, p, &f);
+    Ok(PayPage {
+        t: page.t(),
+        nav: page.nav(),
+        id: p.id,
+        name: p.registration.name.clone(),
+        kpj: p.kpj.clone(),
+        periods: opts(
+            periods.iter().map(|m| (m.to_string(), m.to_string())),
+            &f.months,
+        ),
+        channels: opts(channels, &f.channel),
+        due_total: due.total,
+        due_html: due.render()?,
+        errors: errs,
+        summary,
+        csrf: me.csrf.clone(),
+        f,
+    })
+}
+
+fn new_reference() -> String {
+    crate::auth::new_token()
+        .map(|t| format!("WEB-{}", &t[..20]))
+        .unwrap_or_else(|_| format!("WEB-{}", crate::auth::now_secs()))
+}
+
+/// The payment form: the next month to pay, the periods the rules allow and the amount due.
+/// Its reference is made once, when the form is shown, so submitting it twice posts once.
+pub async fn pay_form(
+    State(st): St,
+    page: Page,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let p = readable(&st, &page, id, Action::Post).await?;
+    let ledger = st.store.ledger(p.id).await?;
+    let me = page.require()?;
+    let f = PayForm {
+        reference: new_reference(),
+        first_month: next_month(&st, &p, &ledger).to_string(),
+        months: "1".into(),
+        channel: if me.who.role == Role::Agent {
+            "perisai".into()
+        } else {
+            "branch".into()
+        },
+        paid_on: format_date((st.today)()),
+        ..PayForm::default()
+    };
+    let mut view = pay_page(&st, &page, &p, f, &FieldErrors::default())?;
+    view.f.amount = view.due_total.map(|t| t.to_string()).unwrap_or_default();
+    html(&view)
+}
+
+/// The amount due for the months chosen (htmx fragment, on every change of the form).
+pub async fn pay_due(
+    State(st): St,
+    page: Page,
+    Path(id): Path<i64>,
+    Query(f): Query<PayForm>,
+) -> Result<Response, PageError> {
+    let p = readable(&st, &page, id, Action::Post).await?;
+    html(&due_view(&st, page.lang, &p, &f))
+}
+
+/// Records the payment: the amount must be the one shown (computed again here from the
+/// rules); the same reference again changes nothing.
+pub async fn pay_submit(
+    State(st): St,
+    page: Page,
+    Path(id): Path<i64>,
+    Form(mut f): Form<PayForm>,
+) -> Result<Response, PageError> {
+    let p = readable(&st, &page, id, Action::Post).await?;
+    page.check_csrf(&f.csrf)?;
+    let again = |errors: FieldErrors, f: PayForm| -> Result<Response, PageError> {
+        let mut view = pay_page(&st, &page, &p, f, &errors)?;
+        view.f.amount = view.due_total.map(|t| t.to_string()).unwrap_or_default();
+        html_status(StatusCode::UNPROCESSABLE_ENTITY, &view)
+    };
+    let due = due_view(&st, page.lang, &p, &f);
+    let Some(total) = due.total else {
+        let mut errs = FieldErrors::default();
+        if Month::parse(f.first_month.trim()).is_err() {
+            errs.push(FieldError::new(
+                "first_month",
+                "month.format",
+                "first_month must be written YYYY-MM",
+            ));
+        }
+        if errs.is_empty() {
+            errs.push(FieldError::new(
+                "months",
+                "months.period",
+                due.problem
+                    .unwrap_or_else(|| "choose the number of months".into()),
+            ));
+        }
+        return again(errs, f);
+    };
+    if f.amount.trim() != total.to_string() {
+        // The rules (or the months) changed since the amount was shown: show the new one.
+        return again(
+            FieldError::new("amount", "amount.changed", page.t().pay_changed).into(),
+            f,
+        );
+    }
+    if f.reference.trim().is_empty() {
+        f.reference = new_reference();
+    }
+    let input = ContributionInput {
+        reference: f.reference.clone(),
+        nik: p.registration.nik.to_string(),
+        segment: p.registration.segment.to_string(),
+        first_month: f.first_month.clone(),
+        months: f.months.clone(),
+        amount: total.to_string(),
+        channel: f.channel.clone(),
+        paid_on: f.paid_on.clone(),
+    };
+    let payment = match cakupan_domain::contribution::parse_payment(&st.rules, &input, (st.today)())
+    {
+        Ok(pay) => pay,
+        Err(e) => return again(e, f),
+    };
+    let me = page.require()?;
+    if me.who.role == Role::Agent && payment.channel != PaymentChannel::Perisai {
+        return again(
+            FieldError::new(
+                "channel",
+                "channel.value",
+                "agents record payments as perisai",
+            )
+            .into(),
+            f,
+        );
+    }
+    let outcome = match st
+        .store
+        .post(&st.rules, &NewPosting::Contribution(payment))
+        .await
+    {
+        Ok(o) => o,
+        Err(cakupan_store::StoreError::Rejected(e)) => return again(e, f),
+        Err(e) => return Err(e.into()),
+    };
+    let ok = match outcome {
+        PostingOutcome::Posted { .. } => "paid",
+        PostingOutcome::Existing { .. } => "paid_existing",
+    };
+    page.audit(
+        &st,
+        "posting.contribution",
+        format!("participant:{}", p.id),
+        "contribution",
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/peserta/{}?ok={ok}", p.id)).into_response())
+}
