@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of the workspace: formatting, clippy, unit, property and golden
-# tests, the store contract on SQLite and on PostgreSQL, the API and the CLI.
+# tests, the store contract on SQLite and on PostgreSQL, the API, the CLI, the pages, and the
+# pages again in a real Chromium.
 #
 # PostgreSQL: CAKUPAN_TEST_POSTGRES_URL if set; otherwise the local server on 127.0.0.1:5432
 # (user postgres, trust auth), started if it is installed and down. Each test creates and drops
@@ -68,6 +69,31 @@ if [ "$require_pg" = 1 ] && [ "$ran" -lt 10 ]; then
   exit 1
 fi
 
+# The pages in a real browser: Debian's chromium driven by playwright-core (npm), never a
+# downloaded browser. Both are installed here when missing (chromium needs root).
+require_browser="${CAKUPAN_REQUIRE_BROWSER:-0}"
+browser_ran=0
+browser_missing=""
+command -v chromium >/dev/null 2>&1 || browser_missing="$browser_missing chromium"
+command -v npm >/dev/null 2>&1 || browser_missing="$browser_missing nodejs npm"
+if [ -n "$browser_missing" ] && [ "$(id -u)" = 0 ]; then
+  echo "== installing Debian packages:$browser_missing"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $browser_missing >/dev/null
+fi
+if command -v chromium >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  echo "== browser tests (tests/browser, screenshots in tests/browser/artifacts)"
+  (cd tests/browser && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --silent; })
+  cargo build --locked -p cakupan --bin cakupan
+  (cd tests/browser && CAKUPAN_BIN="$CARGO_TARGET_DIR/debug/cakupan" CHROMIUM="$(command -v chromium)" node run.mjs)
+  browser_ran=1
+elif [ "$require_browser" = 1 ]; then
+  echo "CAKUPAN_REQUIRE_BROWSER=1 but chromium or npm is missing and cannot be installed" >&2
+  exit 1
+else
+  echo "== no chromium/npm: the browser tests are skipped"
+fi
+
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "cargo: %d passed, %d failed\n", p, f }' "$log"
+echo "browser tests run: $browser_ran"

@@ -63,7 +63,7 @@ struct Global {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the JSON API (and /healthz).
+    /// Serve the pages (dashboard, participants, sign-in at /login) and the JSON API.
     Serve {
         #[arg(long, env = "CAKUPAN_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,

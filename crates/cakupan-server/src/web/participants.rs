@@ -473,9 +473,58 @@ struct RegisterPage {
     relationships: Vec<Opt>,
     agent_fixed: bool,
     csrf: String,
+    /// Whether the region and income parts render as out-of-band swaps (only in the check).
+    oob: bool,
 }
 
 impl RegisterPage {
+    fn err(&self, field: &str) -> Option<&String> {
+        self.errors.get(field)
+    }
+}
+
+/// The fields whose messages the form shows, each below its field.
+const FORM_FIELDS: [&str; 16] = [
+    "nik",
+    "name",
+    "birth_date",
+    "sex",
+    "phone",
+    "village_code",
+    "address",
+    "segment",
+    "occupation_code",
+    "income_base",
+    "programs",
+    "registered_on",
+    "channel",
+    "agent_code",
+    "heir_name",
+    "heir_relationship",
+];
+
+/// What the check while typing sends back: every field's message (empty ones clear an old
+/// message) as out-of-band swaps, and the parts that depend on the field just changed (the
+/// region choices below a changed region, the income field of a changed segment). The
+/// fields themselves are not replaced, so nothing the user is typing elsewhere is lost.
+#[derive(Template)]
+#[template(path = "register_check.html")]
+struct RegisterCheck {
+    t: &'static Tr,
+    f: RegisterForm,
+    errors: HashMap<String, String>,
+    messages: Vec<(&'static str, String)>,
+    regions: bool,
+    income: bool,
+    oob: bool,
+    provinces: Vec<Opt>,
+    regencies: Vec<Opt>,
+    districts: Vec<Opt>,
+    villages: Vec<Opt>,
+    bases: Vec<Opt>,
+}
+
+impl RegisterCheck {
     fn err(&self, field: &str) -> Option<&String> {
         self.errors.get(field)
     }
@@ -597,6 +646,7 @@ fn register_page(
         ),
         agent_fixed,
         csrf: me.csrf.clone(),
+        oob: false,
         f,
     })
 }
@@ -672,15 +722,20 @@ pub async fn register_form(State(st): St, page: Page) -> Result<Response, PageEr
     html(&register_page(&st, &page, f, &FieldErrors::default())?)
 }
 
-/// Checks the form as it is being filled in (htmx, on every change) and answers the form
+/// Checks the form as it is being filled in (htmx, on every change of a field) and answers
 /// with the messages of the fields already filled in; nothing is stored.
 pub async fn register_check(
     State(st): St,
     page: Page,
+    headers: axum::http::HeaderMap,
     Form(f): Form<RegisterForm>,
 ) -> Result<Response, PageError> {
     may_work_with_participants(&page)?;
     page.check_csrf(&f.csrf)?;
+    let changed = headers
+        .get("hx-trigger-name")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let view = register_page(&st, &page, f, &FieldErrors::default())?;
     let ctx = Context {
         regions: &st.regions,
@@ -698,8 +753,25 @@ pub async fn register_check(
                 .collect(),
         ),
     };
-    let f = view.f;
-    html(&register_page(&st, &page, f, &errors)?)
+    let view = register_page(&st, &page, view.f, &errors)?;
+    let messages = FORM_FIELDS
+        .iter()
+        .map(|f| (*f, view.errors.get(*f).cloned().unwrap_or_default()))
+        .collect();
+    html(&RegisterCheck {
+        t: view.t,
+        messages,
+        regions: matches!(changed, "province" | "regency" | "district"),
+        income: changed == "segment",
+        oob: true,
+        errors: view.errors,
+        provinces: view.provinces,
+        regencies: view.regencies,
+        districts: view.districts,
+        villages: view.villages,
+        bases: view.bases,
+        f: view.f,
+    })
 }
 
 /// Registers, or shows the form again with every problem next to its field.

@@ -80,7 +80,20 @@ impl<'a> Browser<'a> {
     }
 
     async fn send(&mut self, method: &str, uri: &str, form: Option<&[(&str, &str)]>) -> Page {
+        self.send_with(method, uri, form, &[]).await
+    }
+
+    async fn send_with(
+        &mut self,
+        method: &str,
+        uri: &str,
+        form: Option<&[(&str, &str)]>,
+        headers: &[(&str, &str)],
+    ) -> Page {
         let mut req = Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
         if !self.cookies.is_empty() {
             let c: Vec<String> = self
                 .cookies
@@ -398,18 +411,49 @@ async fn register_and_pay_through_the_forms(store: Arc<dyn Store>) {
     let checked = b.post("/peserta/baru/periksa", &refs(&fields)).await;
     assert_eq!(checked.status, StatusCode::OK);
     assert!(
-        checked
-            .body
-            .contains("aria-invalid=\"true\" aria-describedby=\"name-err\"")
-    );
-    assert!(
-        checked.body.contains("nama seperti di KTP"),
+        checked.body.contains(
+            r#"<p class="err" id="name-err" aria-live="polite" hx-swap-oob="true">nama seperti di KTP"#
+        ),
         "{}",
         checked.body
     );
     assert!(
+        checked
+            .body
+            .contains(r#"<p class="err" id="nik-err" aria-live="polite" hx-swap-oob="true"></p>"#),
+        "a field without a problem has its message cleared"
+    );
+    assert!(
+        !checked.body.contains("region-selects"),
+        "the fields are not replaced"
+    );
+    assert!(
         !checked.body.contains("<b>Lestari"),
         "markup is escaped, never echoed raw"
+    );
+    // A province chosen: the choices below it come back (out of band) for that province.
+    let cascade: Vec<(&str, String)> = fields
+        .iter()
+        .filter(|(k, _)| !matches!(*k, "regency" | "district" | "village_code"))
+        .cloned()
+        .collect();
+    let regions = b
+        .send_with(
+            "POST",
+            "/peserta/baru/periksa",
+            Some(&refs(&cascade)),
+            &[("hx-trigger-name", "province")],
+        )
+        .await;
+    assert!(
+        regions
+            .body
+            .contains(r#"<div id="region-selects" hx-swap-oob="true">"#)
+    );
+    assert!(
+        regions
+            .body
+            .contains(r#"<option value="32.73" selected>Kota Bandung</option>"#)
     );
     // Submitting the bad form: 422 with every problem, in English when asked.
     let bad = b.post("/peserta/baru?lang=en", &refs(&fields)).await;

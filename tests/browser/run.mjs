@@ -1,0 +1,235 @@
+// Cakupan's pages in a real browser: Debian's Chromium driven by playwright-core (never a
+// downloaded browser). Prepares its own throwaway SQLite database with a small simulated
+// population, starts `cakupan serve` on a free port, then as a user would:
+//   sign in → dashboard → drill nation → province → regency → district → village →
+//   switch to English and back → register a participant (with inline validation) →
+//   record a payment and see the village's counts change → find the participant by KPJ →
+//   sign out.
+// Screenshots of the main pages (desktop and phone) go to tests/browser/artifacts/ (or
+// $CAKUPAN_ARTIFACTS). Any console error (a CSP violation, a failed asset) fails the run.
+//
+// Usage: CAKUPAN_BIN=path/to/cakupan node run.mjs
+
+import { chromium } from 'playwright-core';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const bin = process.env.CAKUPAN_BIN;
+if (!bin) {
+  console.error('CAKUPAN_BIN must name the cakupan binary');
+  process.exit(2);
+}
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const artifacts = process.env.CAKUPAN_ARTIFACTS || join(here, 'artifacts');
+mkdirSync(artifacts, { recursive: true });
+
+const work = mkdtempSync(join(tmpdir(), 'cakupan-browser-'));
+const db = `sqlite://${join(work, 'browser.db')}`;
+const keys = join(work, 'browser.keys');
+const env = { ...process.env, CAKUPAN_DB: db, CAKUPAN_KEYS_FILE: keys, CAKUPAN_LOG: 'warn', CAKUPAN_ARGON2: 'm=8,t=1,p=1' };
+const run = (...args) => execFileSync(bin, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+let server;
+let browser;
+const failures = [];
+const check = (ok, what) => {
+  if (ok) {
+    console.log(`  ok   ${what}`);
+  } else {
+    console.log(`  FAIL ${what}`);
+    failures.push(what);
+  }
+};
+const number = (s) => Number(String(s).replace(/[^0-9]/g, ''));
+
+try {
+  console.log(`== preparing ${work}`);
+  run('keys', 'generate', '--out', keys);
+  run('simulate', '--participants', '3000', '--months', '24', '--seed', '7');
+  const password = 'kerja-keras-bebas-cemas';
+  writeFileSync(join(work, 'pw'), password + '\n');
+  run('user', 'add', '--username', 'kepala', '--role', 'admin', '--password-file', join(work, 'pw'));
+
+  server = spawn(bin, ['serve', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const base = await new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${seen}`)), 60000);
+    server.stderr.on('data', (d) => {
+      seen += d.toString();
+      const m = seen.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    server.on('exit', (c) => reject(new Error(`server exited ${c}: ${seen}`)));
+  });
+  console.log(`== server at ${base}`);
+
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'id-ID' });
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  const shot = async (name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+
+  console.log('== sign in');
+  await page.goto(`${base}/wilayah/32`);
+  check(page.url().includes('/login?next=/wilayah/32'), 'a page behind sign-in leads to the sign-in form');
+  await page.fill('#username', 'kepala');
+  await page.fill('#password', 'wrong password');
+  await page.click('button[type=submit]');
+  check(await page.locator('[role=alert]').innerText().then((t) => t.includes('salah')), 'a wrong password is refused in Indonesian');
+  await page.fill('#username', 'kepala');
+  await page.fill('#password', password);
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${base}/wilayah/32`);
+  check(true, 'signed in and sent back to the page asked for');
+  // The refused attempt above answered 401, which Chromium logs as a failed load: expected.
+  consoleErrors.length = 0;
+
+  console.log('== dashboard and drill-down');
+  await page.goto(`${base}/`);
+  check((await page.locator('h1').innerText()).startsWith('Indonesia'), 'the dashboard opens on the nation');
+  const active = number(await page.getByTestId('kpi-active').innerText());
+  check(active > 0, `peserta aktif shown (${active})`);
+  check(await page.locator('svg.chart polyline').count() >= 2, 'the 36-month chart is drawn');
+  check(await page.locator('svg.map path').count() === 38, 'the map shows the 38 provinces');
+  check((await page.getByTestId('target-value').innerText()).includes('70.000.000'), 'the 70 million target is shown');
+  await shot('01-dashboard-nation');
+  // Sort the table by name and back by active participants.
+  await page.click('table[data-testid=children] thead a:has-text("Wilayah")');
+  check(await page.locator('th[aria-sort=ascending]').count() === 1, 'the table sorts by name');
+  await page.click('table[data-testid=children] thead a:has-text("Peserta aktif")');
+
+  const levels = ['province', 'regency', 'district', 'village'];
+  for (const level of levels) {
+    const link = page.locator('table[data-testid=children] tbody th a').first();
+    const name = (await link.innerText()).trim();
+    await link.click();
+    await page.waitForLoadState('load');
+    check((await page.locator('h1').innerText()).startsWith(name), `drilled down to the ${level} ${name}`);
+    check(await page.locator('nav.crumbs li').count() === levels.indexOf(level) + 2, `breadcrumbs lead back (${level})`);
+    await shot(`02-${levels.indexOf(level) + 1}-${level}`);
+  }
+  check(await page.locator('table[data-testid=children]').count() === 0, 'a village has no table below it');
+  // The CSV of a district's villages.
+  await page.locator('nav.crumbs a').last().click();
+  const csv = await page.evaluate(async (href) => (await fetch(href)).text(), await page.locator('a[download]').getAttribute('href'));
+  check(csv.startsWith('code,name,registered,paid_active,status_active'), 'the table downloads as CSV');
+
+  console.log('== language');
+  await page.click('a.lang');
+  check((await page.locator('.kpi.main h2').innerText()) === 'Active participants', 'English on request');
+  await shot('03-english');
+  await page.click('a.lang');
+  check((await page.locator('.kpi.main h2').innerText()) === 'Peserta aktif', 'and back to Bahasa Indonesia');
+
+  console.log('== register a participant');
+  await page.goto(`${base}/peserta/baru`);
+  const serial = String(9000 + Math.floor(Math.random() * 999)).padStart(4, '0');
+  const nik = `327301650895${serial}`;
+  await page.fill('#nik', nik);
+  await page.fill('#name', 'Dewi 123');
+  await page.press('#name', 'Tab');
+  await page.waitForFunction(() => document.querySelector('#name-err').innerText.includes('nama seperti di KTP'));
+  check(true, 'a bad name is flagged as it is typed');
+  check((await page.inputValue('#nik')) === nik, 'what was typed elsewhere is kept');
+  await page.fill('#name', 'Dewi Lestari');
+  await page.press('#name', 'Tab');
+  await page.waitForFunction(() => document.querySelector('#name-err').innerText.trim() === '');
+  check(true, 'the message goes once the name is right');
+  await page.fill('#birth_date', '1995-08-25');
+  await page.check('input[name=sex][value=P]');
+  for (const [select, value] of [['#province', '32'], ['#regency', '32.73'], ['#district', '32.73.01'], ['#village_code', '32.73.01.1001']]) {
+    await page.waitForSelector(`${select} option[value="${value}"]`, { state: 'attached' });
+    await page.selectOption(select, value);
+    await page.waitForLoadState('networkidle');
+  }
+  check((await page.locator('#village_code').inputValue()) === '32.73.01.1001', 'the village chosen through the cascade');
+  await page.fill('#address', 'Jl. Braga No. 7, RT 03/RW 05');
+  await page.selectOption('#occupation_code', '84');
+  await page.waitForLoadState('networkidle');
+  await shot('04-register-form');
+  await page.getByTestId('register-submit').click();
+  await page.waitForURL(/\/peserta\/\d+\?ok=registered$/);
+  check((await page.getByTestId('flash').innerText()) === 'Peserta terdaftar.', 'registered');
+  check((await page.getByTestId('status-now').innerText()) === 'Belum terlindungi', 'not protected before the first payment');
+  const kpj = (await page.getByTestId('kpj').innerText()).trim();
+  const profileUrl = page.url().replace(/\?.*$/, '');
+  await shot('05-profile-new');
+
+  console.log('== record a payment');
+  const villageUrl = `${base}/wilayah/32.73.01.1001`;
+  await page.goto(villageUrl);
+  const paidBefore = number(await page.getByTestId('kpi-paid').innerText());
+  const activeBefore = number(await page.getByTestId('kpi-active').innerText());
+  await page.goto(profileUrl);
+  await page.getByTestId('record-payment').click();
+  const oneMonth = await page.getByTestId('due-total').innerText();
+  check(oneMonth.startsWith('Rp'), `the amount due comes from the rules (${oneMonth})`);
+  await page.selectOption('#months', '3');
+  await page.waitForFunction((before) => document.querySelector('[data-testid=due-total]').innerText !== before, oneMonth);
+  const threeMonths = await page.getByTestId('due-total').innerText();
+  check(number(threeMonths) > number(oneMonth), `choosing 3 months updates the amount (${threeMonths})`);
+  await page.selectOption('#months', '1');
+  await page.waitForFunction((want) => document.querySelector('[data-testid=due-total]').innerText === want, oneMonth);
+  await shot('06-payment-form');
+  await page.getByTestId('pay-submit').click();
+  await page.waitForURL(/\?ok=paid$/);
+  check((await page.getByTestId('flash').innerText()) === 'Pembayaran tercatat.', 'payment recorded');
+  check((await page.getByTestId('status-now').innerText()) === 'Aktif', 'protected this month');
+  await page.goto(villageUrl);
+  const paidAfter = number(await page.getByTestId('kpi-paid').innerText());
+  const activeAfter = number(await page.getByTestId('kpi-active').innerText());
+  check(paidAfter === paidBefore + 1, `the village's paying count went ${paidBefore} → ${paidAfter}`);
+  check(activeAfter === activeBefore + 1, `the village's active count went ${activeBefore} → ${activeAfter}`);
+  await shot('07-village-after-payment');
+
+  console.log('== search');
+  await page.goto(`${base}/peserta`);
+  await page.fill('#q', kpj);
+  await page.click('form.search button');
+  await page.waitForURL(profileUrl);
+  check(true, 'found by KPJ');
+
+  console.log('== phone');
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+  await phone.addCookies(await context.cookies());
+  const small = await phone.newPage();
+  small.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  await small.goto(`${base}/`);
+  const overflow = await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 1, `the dashboard fits a phone's width (overflow ${overflow}px)`);
+  await small.screenshot({ path: join(artifacts, '08-phone-dashboard.png'), fullPage: true });
+  await small.goto(`${profileUrl}/bayar`);
+  await small.screenshot({ path: join(artifacts, '09-phone-payment.png'), fullPage: true });
+  await phone.close();
+
+  console.log('== sign out');
+  await page.click('button:has-text("Keluar")');
+  await page.waitForURL(`${base}/login`);
+  await page.goto(`${base}/wilayah`);
+  check(page.url().includes('/login'), 'signed out');
+
+  check(consoleErrors.length === 0, `no console errors${consoleErrors.length ? ': ' + consoleErrors.join(' | ') : ''}`);
+} catch (e) {
+  console.log(`  FAIL ${e.stack || e}`);
+  failures.push(String(e));
+} finally {
+  if (browser) await browser.close();
+  if (server) server.kill('SIGTERM');
+  rmSync(work, { recursive: true, force: true });
+}
+
+console.log(`browser: ${failures.length === 0 ? 'all passed' : failures.length + ' failed'}; screenshots in ${artifacts}`);
+process.exit(failures.length === 0 ? 0 : 1);
