@@ -33,6 +33,17 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 21)]
         runs: usize,
     },
+    /// Server time of each main page, through the whole router in-process as a browser asks
+    /// for it (signed in as an administrator, the account `bench-pages`, created if missing),
+    /// on the database given by --db. Baseline: `/healthz` in the same run.
+    Pages {
+        /// Repetitions of each page (the median and the 95th percentile are reported).
+        #[arg(long, default_value_t = 21)]
+        runs: usize,
+        /// The regions whose pages are measured, from a province down to a village.
+        #[arg(long, default_value = "32.73.01.1001")]
+        village: String,
+    },
     /// What auditing costs a personal-data read: reads of one participant by id, alone
     /// (baseline) and each followed by its audit entry, as the API does, on a fresh SQLite
     /// database (or --db) holding `participants` simulated people.
@@ -83,7 +94,169 @@ pub async fn run(
             participants,
             reads,
         } => audit_bench(db, keys, reference, participants, reads).await,
+        BenchCommand::Pages { runs, village } => {
+            let keys = crate::store::load_keys(keys)?;
+            pages_bench(db, keys, reference, runs, &village).await
+        }
     }
+}
+
+/// The median and the 95th percentile of `times` (ms).
+fn median_p95(mut times: Vec<f64>) -> (f64, f64) {
+    times.sort_by(f64::total_cmp);
+    if times.is_empty() {
+        return (0.0, 0.0);
+    }
+    let p95 = times[((times.len() as f64 * 0.95).ceil() as usize).clamp(1, times.len()) - 1];
+    (times[times.len() / 2], p95)
+}
+
+async fn pages_bench(
+    db: &str,
+    keys: std::sync::Arc<cakupan_store::crypto::Keys>,
+    reference: &Reference,
+    runs: usize,
+    village: &str,
+) -> Result<()> {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let village = cakupan_domain::RegionCode::parse(village)
+        .map_err(|e| anyhow::anyhow!("--village {village}: {e}"))?;
+    if village.level() != cakupan_domain::Level::Village {
+        bail!("--village must be a village code (NN.NN.NN.NNNN)");
+    }
+    let store = crate::store::open(db, 4, keys).await?;
+    let participants = store.count_participants().await?;
+    println!(
+        "{participants} participants in {}",
+        crate::store::redact(db)
+    );
+    let auth = std::sync::Arc::new(crate::user_cmd::auth(reference)?);
+    // The bench's own administrator and a session of it (no password sign-in is timed).
+    let user_id = match store.user_by_username("bench-pages").await? {
+        Some(u) => u.id,
+        None => {
+            let secret = cakupan_server::auth::new_token().map_err(|e| anyhow::anyhow!(e))?;
+            let hash = cakupan_server::auth::Auth::new(
+                cakupan_server::auth::Cost::TEST_ONLY,
+                auth.policy.clone(),
+            )
+            .hash_password(&secret)
+            .map_err(|e| anyhow::anyhow!(e))?;
+            store
+                .create_user(
+                    &cakupan_store::accounts::NewUser {
+                        username: "bench-pages".into(),
+                        password_hash: hash,
+                        role: cakupan_domain::access::Role::Admin,
+                        region: cakupan_domain::RegionCode::NATION,
+                        agent_code: None,
+                        nik_index: None,
+                    },
+                    cakupan_server::auth::now_secs(),
+                )
+                .await?
+        }
+    };
+    let token = cakupan_server::auth::new_token().map_err(|e| anyhow::anyhow!(e))?;
+    let token_hash = cakupan_store::accounts::token_hash(&token);
+    let now = cakupan_server::auth::now_secs();
+    store
+        .create_session(&token_hash, user_id, now, now + 3600)
+        .await?;
+    let csrf = cakupan_server::auth::csrf_token(&token);
+    let router = cakupan_server::router(cakupan_server::AppState {
+        store: store.clone(),
+        regions: reference.regions.clone(),
+        rules: reference.rules.clone(),
+        today: today_wib,
+        auth,
+    });
+    let someone = match store.participant(1).await? {
+        Some(p) => p,
+        None => bail!("the database holds no participant 1: fill it first (`cakupan simulate`)"),
+    };
+    let id = someone.id;
+    let nik = someone.registration.nik.to_string();
+    let path = village.path();
+    let mut pages: Vec<(String, String, Option<String>)> = vec![
+        ("baseline: /healthz".into(), "/healthz".into(), None),
+        ("dashboard, nation (/)".into(), "/".into(), None),
+    ];
+    for (label, code) in ["province", "regency", "district", "village"]
+        .iter()
+        .zip(&path)
+    {
+        pages.push((format!("{label} {code}"), format!("/wilayah/{code}"), None));
+    }
+    pages.extend([
+        (
+            format!("district {} as CSV", path[2]),
+            format!("/wilayah/{}?format=csv", path[2]),
+            None,
+        ),
+        (
+            "participant search (POST, by NIK)".into(),
+            "/peserta/cari".into(),
+            Some(format!("csrf={csrf}&q={nik}")),
+        ),
+        (
+            format!("participant profile {id}"),
+            format!("/peserta/{id}"),
+            None,
+        ),
+        ("registration form".into(), "/peserta/baru".into(), None),
+        (
+            format!("payment form {id}"),
+            format!("/peserta/{id}/bayar"),
+            None,
+        ),
+    ]);
+    println!("| page | median (ms) | p95 (ms) | ÷ baseline | bytes | status |");
+    println!("|---|---:|---:|---:|---:|---|");
+    let mut baseline = 0.0;
+    for (label, uri, form) in &pages {
+        let mut times = Vec::with_capacity(runs);
+        let mut bytes = 0;
+        let mut status = StatusCode::OK;
+        // One warm-up request (the first map drawing parses the boundary files once).
+        for i in 0..=runs.max(1) {
+            let mut req = Request::builder()
+                .uri(uri.as_str())
+                .header("cookie", format!("cakupan_session={token}"));
+            let body = match form {
+                Some(f) => {
+                    req = req
+                        .method("POST")
+                        .header("content-type", "application/x-www-form-urlencoded");
+                    Body::from(f.clone())
+                }
+                None => Body::empty(),
+            };
+            let t = Instant::now();
+            let resp = router.clone().oneshot(req.body(body)?).await?;
+            status = resp.status();
+            let b = resp.into_body().collect().await?.to_bytes();
+            let ms = t.elapsed().as_secs_f64() * 1e3;
+            bytes = b.len();
+            if i > 0 {
+                times.push(ms);
+            }
+        }
+        let (med, p95) = median_p95(times);
+        if baseline == 0.0 {
+            baseline = med.max(1e-6);
+        }
+        println!(
+            "| {label} | {med:.2} | {p95:.2} | {:.0}× | {bytes} | {} |",
+            med / baseline,
+            status.as_u16()
+        );
+    }
+    store.delete_session(&token_hash).await?;
+    Ok(())
 }
 
 fn child_import(file: &Path, url: &str, keys: &Path, errors: &Path) -> Result<Summary> {
