@@ -698,18 +698,9 @@ impl Store for PgStore {
         segment: Option<Segment>,
         month: Month,
     ) -> Result<Vec<ActiveRow>> {
-        let prefix = if within == RegionCode::NATION {
-            String::new()
-        } else {
-            format!("{within}.")
-        };
         // The regions below `within` as a range of the covering index ("32.73." ≤ code <
         // "32.73/": '/' follows '.'); the column compares bytewise (COLLATE "C", migration 8).
-        let (low, high) = if prefix.is_empty() {
-            (String::new(), "~".to_string())
-        } else {
-            (prefix.clone(), format!("{}/", &prefix[..prefix.len() - 1]))
-        };
+        let (low, high) = cakupan_store::subtree_range(within, level);
         let rows = sqlx::query(
             "SELECT region, SUM(registered)::bigint, SUM(paid_active)::bigint, SUM(status_active)::bigint, SUM(nonactive)::bigint
              FROM counters

@@ -758,18 +758,9 @@ impl Store for SqliteStore {
         segment: Option<Segment>,
         month: Month,
     ) -> Result<Vec<ActiveRow>> {
-        let prefix = if within == RegionCode::NATION {
-            String::new()
-        } else {
-            format!("{within}.")
-        };
         // The regions below `within` as a range of the covering index: codes are digits and
         // dots, and '/' follows '.', so "32.73." ≤ code < "32.73/" is the subtree.
-        let (low, high) = if prefix.is_empty() {
-            (String::new(), "~".to_string())
-        } else {
-            (prefix.clone(), format!("{}/", &prefix[..prefix.len() - 1]))
-        };
+        let (low, high) = cakupan_store::subtree_range(within, level);
         let rows = sqlx::query(
             "SELECT region, SUM(registered), SUM(paid_active), SUM(status_active), SUM(nonactive)
              FROM counters

@@ -386,6 +386,20 @@ pub fn resolve_duplicates(regs: &[Registration], outcomes: &mut [Option<Outcome>
     }
 }
 
+/// The codes of `level` inside `within` as a half-open range `[low, high)` of region codes,
+/// which an index on the code serves directly. Codes are digits and dots, and '/' follows '.',
+/// so "32.73." ≤ code < "32.73/" is everything below 32.73; a region of `level` itself is the
+/// range [code, code + "."), and the nation's is everything ("" to "~").
+pub fn subtree_range(within: RegionCode, level: cakupan_domain::Level) -> (String, String) {
+    if within == RegionCode::NATION {
+        (String::new(), "~".to_string())
+    } else if within.level().depth() >= level.depth() {
+        (within.to_string(), format!("{within}."))
+    } else {
+        (format!("{within}."), format!("{within}/"))
+    }
+}
+
 /// A participant row as stored, in text form, shared by both backends' decoding.
 #[derive(Debug, Clone, Default)]
 pub struct ParticipantRow {
@@ -929,6 +943,31 @@ pub fn kpj_for(n: i64) -> Result<String> {
     cakupan_domain::Kpj::from_sequence(n)
         .map(|k| k.to_string())
         .map_err(|e| StoreError::Database(format!("participant sequence {n}: {e}")))
+}
+
+#[cfg(test)]
+mod range_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::subtree_range;
+    use cakupan_domain::{Level, RegionCode};
+
+    #[test]
+    fn a_subtree_is_a_range_of_codes() {
+        let c = |s: &str| RegionCode::parse(s).unwrap();
+        let inside = |within: &str, level: Level, code: &str| {
+            let (lo, hi) = subtree_range(c(within), level);
+            lo.as_str() <= code && code < hi.as_str()
+        };
+        assert!(inside("32.73", Level::District, "32.73.01"));
+        assert!(inside("32.73", Level::Village, "32.73.01.1001"));
+        assert!(!inside("32.73", Level::District, "32.74.01"));
+        assert!(!inside("32.07", Level::District, "32.73.01"));
+        assert!(inside("33", Level::Province, "33"));
+        assert!(!inside("33", Level::Province, "34"));
+        assert!(!inside("33", Level::Province, "32"));
+        let (lo, hi) = subtree_range(RegionCode::NATION, Level::Province);
+        assert!(lo.as_str() <= "96" && "96" < hi.as_str());
+    }
 }
 
 #[cfg(test)]
