@@ -451,9 +451,6 @@ async fn region_response(
         ];
         if let Some(r) = &report {
             let tm = r.target.month;
-            if tm > month && tm.since(month) <= 24 {
-                to = tm;
-            }
             let largest = series
                 .iter()
                 .map(|f| f.status_active())
@@ -465,6 +462,9 @@ async fn region_response(
             let on_scale = r.target.value <= largest.saturating_mul(10);
             if !on_scale {
                 chart_note = Some(t.chart_target_off_scale);
+            } else if tm > month && tm.since(month) <= 24 {
+                // The months up to a near target month, for its trajectory and projection.
+                to = tm;
             }
             if let Some((bm, bv)) = r.target.baseline.filter(|_| on_scale) {
                 // The straight line from the baseline to the target, cut to the chart.

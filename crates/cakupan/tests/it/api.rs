@@ -642,10 +642,9 @@ async fn sign_in_sign_out_and_lockout() {
 /// Every route of the OpenAPI document, for every role, against the matrix of
 /// docs/security.md: allowed, or refused (403; or, for one participant's data, an answer that
 /// reads like absence: 404, or 422 nik.not_registered for postings).
-#[tokio::test]
-async fn every_route_for_every_role() {
-    let (app, db) = app().await;
+async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Store>) {
     let auth = auth();
+    let app = app_on(store, &auth).await;
     let defaults = cakupan_store::targets::from_rules(harness::rules()).unwrap();
     app.store.set_targets(&defaults, false).await.unwrap();
     // P1: enrolled by agent PRS-32-0001 in 32.73.01.1001; P2: in Cilacap (33.01).
@@ -1040,7 +1039,11 @@ async fn every_route_for_every_role() {
         cakupan_store::accounts::verify_chain(app.store.keys(), &audit),
         Ok(audit.len() as u64)
     );
-    db.finish().await;
+}
+
+// The route × role matrix holds on both backends.
+on_both_backends! {
+    every_route_for_every_role: true,
 }
 
 /// A participant's own data with who processed it, consent given and withdrawn, and a
