@@ -394,6 +394,19 @@ impl RegionTree {
         code.path().into_iter().map(|c| self.get(c)).collect()
     }
 
+    /// The names from the province down to `code`, joined with " › " (the code itself when
+    /// it is not in the tree).
+    pub fn path_label(&self, code: RegionCode) -> String {
+        self.path(code)
+            .map(|v| {
+                v.iter()
+                    .map(|x| x.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" › ")
+            })
+            .unwrap_or_else(|| code.to_string())
+    }
+
     /// Direct children; for the nation, the provinces.
     pub fn children(&self, code: RegionCode) -> Vec<&Region> {
         if code == RegionCode::NATION {

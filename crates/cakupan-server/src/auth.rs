@@ -273,20 +273,36 @@ impl Caller {
         purpose: &str,
     ) -> Result<(), ApiError> {
         st.store
-            .append_audit(&[cakupan_store::accounts::AuditEntry {
-                at: i64::try_from(
-                    time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000,
-                )
-                .unwrap_or(i64::MAX),
-                actor: self.who.username.clone(),
-                role: self.who.role.as_str().into(),
-                action: action.into(),
+            .append_audit(&[audit_entry(
+                &self.who,
+                &self.request_id,
+                action,
                 record,
-                request_id: self.request_id.clone(),
-                purpose: purpose.into(),
-            }])
+                purpose,
+            )])
             .await
             .map_err(ApiError::from)
+    }
+}
+
+/// The audit entry of `who` doing `action` to `record` now, for `purpose`: the one shape the
+/// API and the pages write.
+pub fn audit_entry(
+    who: &Principal,
+    request_id: &str,
+    action: &str,
+    record: String,
+    purpose: &str,
+) -> cakupan_store::accounts::AuditEntry {
+    cakupan_store::accounts::AuditEntry {
+        at: i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+            .unwrap_or(i64::MAX),
+        actor: who.username.clone(),
+        role: who.role.as_str().into(),
+        action: action.into(),
+        record,
+        request_id: request_id.to_string(),
+        purpose: purpose.into(),
     }
 }
 

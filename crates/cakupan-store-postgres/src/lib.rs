@@ -1034,8 +1034,7 @@ impl Store for PgStore {
                 .into_participant(Vec::new())?;
             if let Some(r) = d.corrected_for(&stored)? {
                 if r.village != stored.registration.village {
-                    let mut ledgers = HashMap::new();
-                    let mut others = Vec::new();
+                    let mut group = Vec::new();
                     for o in sqlx::query(
                         "SELECT id, segment, village_code, to_char(registered_on, 'YYYY-MM-DD') FROM participants WHERE nik_index = $1 ORDER BY id",
                     )
@@ -1050,23 +1049,9 @@ impl Store for PgStore {
                             &o.try_get::<String, _>(2).map_err(db)?,
                             &o.try_get::<String, _>(3).map_err(db)?,
                         )?;
-                        ledgers.insert(b.id, ledger_rows(&mut tx, b.id).await?);
-                        if b.id != stored.id {
-                            others.push(b);
-                        }
+                        group.push((b, ledger_rows(&mut tx, b.id).await?));
                     }
-                    let empty = Vec::new();
-                    let view: Vec<(Base, &[LedgerRow])> = others
-                        .iter()
-                        .map(|b| (*b, ledgers.get(&b.id).unwrap_or(&empty).as_slice()))
-                        .collect();
-                    let changes = relocation(
-                        rules,
-                        Base::of(&stored),
-                        r.village,
-                        ledgers.get(&stored.id).unwrap_or(&empty),
-                        &view,
-                    )?;
+                    let changes = relocation(rules, stored.id, r.village, &group)?;
                     upsert_counters(&mut tx, &changes).await?;
                 }
                 let row = cakupan_store::ParticipantRow::from_registration(

@@ -1098,8 +1098,7 @@ impl Store for SqliteStore {
             if let Some(r) = d.corrected_for(&stored)? {
                 if r.village != stored.registration.village {
                     let index = self.keys.nik_index(&stored.registration.nik);
-                    let mut ledgers = HashMap::new();
-                    let mut others = Vec::new();
+                    let mut group = Vec::new();
                     for o in sqlx::query(
                         "SELECT id, segment, village_code, registered_on FROM participants WHERE nik_index = ?1 ORDER BY id",
                     )
@@ -1114,23 +1113,9 @@ impl Store for SqliteStore {
                             &o.try_get::<String, _>(2).map_err(db)?,
                             &o.try_get::<String, _>(3).map_err(db)?,
                         )?;
-                        ledgers.insert(b.id, ledger_rows(&mut tx, b.id).await?);
-                        if b.id != stored.id {
-                            others.push(b);
-                        }
+                        group.push((b, ledger_rows(&mut tx, b.id).await?));
                     }
-                    let empty = Vec::new();
-                    let view: Vec<(Base, &[LedgerRow])> = others
-                        .iter()
-                        .map(|b| (*b, ledgers.get(&b.id).unwrap_or(&empty).as_slice()))
-                        .collect();
-                    let changes = relocation(
-                        rules,
-                        Base::of(&stored),
-                        r.village,
-                        ledgers.get(&stored.id).unwrap_or(&empty),
-                        &view,
-                    )?;
+                    let changes = relocation(rules, stored.id, r.village, &group)?;
                     upsert_counters(&mut tx, &changes).await?;
                 }
                 let row = ParticipantRow::from_registration(stored.id, stored.kpj.clone(), r);

@@ -513,35 +513,42 @@ pub fn add_person(
         .map_err(|e| crate::StoreError::Rejected(e.into()))
 }
 
-/// The counter changes of moving one participation to another village (a corrected domicile):
-/// its whole share leaves the old village's counters and joins the new one's, and the person's
-/// overlap correction (`others`: their other participations with their ledgers) moves with it.
+/// The counter changes of moving participation `moved` to another village (a corrected
+/// domicile): its whole share leaves the old village's counters and joins the new one's, and
+/// the person's overlap correction moves with it. `group` holds every participation of the
+/// person (the moved one included) with its ledger.
 pub fn relocation(
     rules: &RuleSet,
-    moved: Base,
+    moved: i64,
     to: RegionCode,
-    ledger: &[LedgerRow],
-    others: &[(Base, &[LedgerRow])],
+    group: &[(Base, Vec<LedgerRow>)],
 ) -> crate::Result<CounterChanges> {
     let mut changes = CounterChanges::default();
-    if moved.village == to {
+    let Some((from, ledger)) = group.iter().find(|(b, _)| b.id == moved) else {
+        return Ok(changes);
+    };
+    if from.village == to {
         return Ok(changes);
     }
-    let f = facts(moved.segment, moved.registered, ledger);
+    let f = facts(from.segment, from.registered, ledger);
     let reject = |e: FieldError| crate::StoreError::Rejected(e.into());
     changes
-        .apply(rules, moved.village, &f, ledger, -1)
+        .apply(rules, from.village, &f, ledger, -1)
         .map_err(reject)?;
     changes.apply(rules, to, &f, ledger, 1).map_err(reject)?;
-    let arrived = Base {
-        village: to,
-        ..moved
-    };
-    for (member, sign) in [(moved, -1), (arrived, 1)] {
-        let mut group: Vec<(Base, &[LedgerRow])> = others.to_vec();
-        group.push((member, ledger));
-        add_person(rules, &group, sign, &mut changes)?;
-    }
+    let before: Vec<(Base, &[LedgerRow])> = group.iter().map(|(b, l)| (*b, l.as_slice())).collect();
+    let after: Vec<(Base, &[LedgerRow])> = before
+        .iter()
+        .map(|(b, l)| {
+            if b.id == moved {
+                (Base { village: to, ..*b }, *l)
+            } else {
+                (*b, *l)
+            }
+        })
+        .collect();
+    add_person(rules, &before, -1, &mut changes)?;
+    add_person(rules, &after, 1, &mut changes)?;
     Ok(changes)
 }
 

@@ -1199,16 +1199,7 @@ async fn participant(
             }
             for p in found {
                 let r = &p.registration;
-                let path = reference
-                    .regions
-                    .path(r.village)
-                    .map(|v| {
-                        v.iter()
-                            .map(|x| x.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(" › ")
-                    })
-                    .unwrap_or_default();
+                let path = reference.regions.path_label(r.village);
                 println!("KPJ {}  (id {})  {}", p.kpj, p.id, r.segment);
                 println!("  NIK          {}", r.nik);
                 println!("  name         {}", r.name);

@@ -214,15 +214,13 @@ impl Page {
     ) -> Result<(), PageError> {
         let me = self.require()?;
         st.store
-            .append_audit(&[cakupan_store::accounts::AuditEntry {
-                at: time::OffsetDateTime::now_utc().unix_timestamp() * 1000,
-                actor: me.who.username.clone(),
-                role: me.who.role.as_str().into(),
-                action: action.into(),
+            .append_audit(&[crate::auth::audit_entry(
+                &me.who,
+                &self.request_id,
+                action,
                 record,
-                request_id: self.request_id.clone(),
-                purpose: purpose.into(),
-            }])
+                purpose,
+            )])
             .await
             .map_err(|e| PageError::Internal(e.to_string()))
     }

@@ -22,6 +22,19 @@ use cakupan_store::ledger::{NewPosting, PostingOutcome};
 use serde::Deserialize;
 use std::collections::HashMap;
 
+/// A form's errors in the reader's language: by field (the first of each, shown below it) and
+/// as the summary list at the top.
+fn messages(lang: Lang, errors: &FieldErrors) -> (HashMap<String, String>, Vec<String>) {
+    let mut by_field = HashMap::new();
+    let mut summary = Vec::new();
+    for e in errors.iter() {
+        let msg = lang.field_message(e);
+        summary.push(format!("{}: {msg}", e.field));
+        by_field.entry(e.field.clone()).or_insert(msg);
+    }
+    (by_field, summary)
+}
+
 fn may_work_with_participants(page: &Page) -> Result<(), PageError> {
     let me = page.require()?;
     if matches!(me.who.role, Role::Admin | Role::BranchOfficer | Role::Agent) {
@@ -280,16 +293,7 @@ pub async fn profile(
                 .unwrap_or_default(),
         })
         .collect();
-    let place = st
-        .regions
-        .path(r.village)
-        .map(|v| {
-            v.iter()
-                .map(|x| x.name.as_str())
-                .collect::<Vec<_>>()
-                .join(" › ")
-        })
-        .unwrap_or_else(|| r.village.to_string());
+    let place = st.regions.path_label(r.village);
     let mut facts_view = vec![
         Fact {
             label: t.nik,
@@ -605,13 +609,7 @@ fn register_page(
     let channels = ["branch", "self", "perisai", "employer", "bank"]
         .iter()
         .map(|c| (c.to_string(), super::i18n::channel_name(lang, c)));
-    let mut errs = HashMap::new();
-    let mut summary = Vec::new();
-    for e in errors.iter() {
-        let msg = lang.field_message(e);
-        summary.push(format!("{}: {msg}", e.field));
-        errs.entry(e.field.clone()).or_insert(msg);
-    }
+    let (errs, summary) = messages(lang, errors);
     Ok(RegisterPage {
         t,
         nav: page.nav(),
@@ -1000,13 +998,7 @@ fn pay_page(
             })
             .collect()
     };
-    let mut errs = HashMap::new();
-    let mut summary = Vec::new();
-    for e in errors.iter() {
-        let msg = lang.field_message(e);
-        summary.push(format!("{}: {msg}", e.field));
-        errs.entry(e.field.clone()).or_insert(msg);
-    }
+    let (errs, summary) = messages(lang, errors);
     let due = due_view(st, lang, p, &f);
     Ok(PayPage {
         t: page.t(),

@@ -516,58 +516,31 @@ async fn register_and_pay_through_the_forms(store: Arc<dyn Store>) {
         ))
         .await;
     assert_eq!(due.testid("due-total"), "Rp33.600");
+    let pay_url = format!("/peserta/{id}/bayar");
+    let pay_form = |amount: &'static str| {
+        [
+            ("csrf", csrf.clone()),
+            ("reference", reference.clone()),
+            ("first_month", "2026-11".to_string()),
+            ("months", "1".to_string()),
+            ("channel", "bank".to_string()),
+            ("paid_on", "2026-11-20".to_string()),
+            ("amount", amount.to_string()),
+        ]
+    };
     // An amount that is not the one the rules give (the form was open across a rule change):
     // shown again with the right amount, nothing posted.
-    let stale = b
-        .post(
-            &format!("/peserta/{id}/bayar"),
-            &[
-                ("csrf", &csrf),
-                ("reference", &reference),
-                ("first_month", "2026-11"),
-                ("months", "1"),
-                ("channel", "bank"),
-                ("paid_on", "2026-11-20"),
-                ("amount", "16800"),
-            ],
-        )
-        .await;
+    let stale = b.post(&pay_url, &refs(&pay_form("16800"))).await;
     assert_eq!(stale.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(stale.body.contains("Jumlah iuran berubah"));
     assert!(app.store.ledger(id).await.unwrap().is_empty());
-    let paid = b
-        .post(
-            &format!("/peserta/{id}/bayar"),
-            &[
-                ("csrf", &csrf),
-                ("reference", &reference),
-                ("first_month", "2026-11"),
-                ("months", "1"),
-                ("channel", "bank"),
-                ("paid_on", "2026-11-20"),
-                ("amount", "8400"),
-            ],
-        )
-        .await;
+    let paid = b.post(&pay_url, &refs(&pay_form("8400"))).await;
     assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.body);
     let profile = b.get(paid.location.as_deref().unwrap()).await;
     assert_eq!(profile.testid("flash"), "Pembayaran tercatat.");
     assert_eq!(profile.testid("status-now"), "Aktif");
     // Submitting the same form twice posts once.
-    let twice = b
-        .post(
-            &format!("/peserta/{id}/bayar"),
-            &[
-                ("csrf", &csrf),
-                ("reference", &reference),
-                ("first_month", "2026-11"),
-                ("months", "1"),
-                ("channel", "bank"),
-                ("paid_on", "2026-11-20"),
-                ("amount", "8400"),
-            ],
-        )
-        .await;
+    let twice = b.post(&pay_url, &refs(&pay_form("8400"))).await;
     assert!(twice.location.unwrap().ends_with("?ok=paid_existing"));
     assert_eq!(app.store.ledger(id).await.unwrap().len(), 1);
     // The village's counts moved by one.
