@@ -115,6 +115,10 @@ pub enum Action {
     Administer,
     /// See and handle participants' requests (corrections) in an area.
     ReviewRequests,
+    /// Manage the Perisai network of an area: offices, agents, their events and deposits.
+    ManageNetwork,
+    /// See one agent's record: standing, cash held, statements, worklist.
+    ReadAgent,
 }
 
 /// What an action touches.
@@ -129,6 +133,8 @@ pub enum Resource {
         agent_code: Option<String>,
         nik: String,
     },
+    /// One Perisai agent: counted where they live, known by their code.
+    Agent { home: RegionCode, code: String },
     /// Nothing regional (administration).
     System,
 }
@@ -154,6 +160,33 @@ pub fn authorize(who: &Principal, action: Action, what: &Resource) -> Result<(),
         }
         (_, ReviewRequests, _) => Err(Denied(
             "participants' requests are handled by branch officers and administrators",
+        )),
+        (BranchOfficer, ManageNetwork, Resource::Region(r)) => {
+            if within(*r) {
+                Ok(())
+            } else {
+                Err(Denied("this region is outside your area"))
+            }
+        }
+        (_, ManageNetwork, _) => Err(Denied(
+            "the Perisai network is managed by branch officers and administrators",
+        )),
+        (BranchOfficer, ReadAgent, Resource::Agent { home, .. }) => {
+            if within(*home) {
+                Ok(())
+            } else {
+                Err(Denied("this agent is outside your area"))
+            }
+        }
+        (Agent, ReadAgent, Resource::Agent { code, .. }) => {
+            if who.agent_code.as_deref() == Some(code.as_str()) {
+                Ok(())
+            } else {
+                Err(Denied("agents see only their own record"))
+            }
+        }
+        (_, ReadAgent, _) => Err(Denied(
+            "an agent's record is for the agent, their branch and head office",
         )),
         (Analyst, ReadAggregates, Resource::Region(_)) => Ok(()),
         (Analyst, _, _) => Err(Denied("analysts see aggregates only, no personal data")),

@@ -92,6 +92,8 @@ pub struct Payment {
     pub amount: Rupiah,
     pub channel: PaymentChannel,
     pub paid_on: Date,
+    /// The Perisai agent who took the payment in cash (and holds it until deposited).
+    pub collected_by: Option<String>,
 }
 
 /// What the dues of a participation depend on.
@@ -233,6 +235,7 @@ pub fn parse_payment(
             amount,
             channel,
             paid_on,
+            collected_by: None,
         }),
         _ => Err(errors),
     }

@@ -34,6 +34,14 @@ const DAMM: [[u8; 10]; 10] = [
     [2, 5, 8, 1, 4, 3, 6, 7, 9, 0],
 ];
 
+/// The Damm check digit of a string of decimal digits (`None` if it holds anything else).
+pub fn damm_digit(digits: &str) -> Option<u8> {
+    digits
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| damm(digits.bytes().map(|b| b - b'0')))
+}
+
 fn damm(digits: impl Iterator<Item = u8>) -> u8 {
     digits.fold(0, |interim, d| {
         DAMM[usize::from(interim)][usize::from(d % 10)]

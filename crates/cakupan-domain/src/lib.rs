@@ -15,6 +15,7 @@ pub mod money;
 pub mod month;
 pub mod nik;
 pub mod occupation;
+pub mod perisai;
 pub mod phone;
 pub mod quote;
 pub mod region;

@@ -42,6 +42,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "reporting.toml",
         include_str!("../../../rules/reporting.toml"),
     ),
+    ("perisai.toml", include_str!("../../../rules/perisai.toml")),
     (
         "security.toml",
         include_str!("../../../rules/security.toml"),
@@ -175,6 +176,18 @@ row!(/// Sign-in protection (issue #4): lockouts, session lifetime, password has
 row!(/// How progress is reported: the run-rate window of target projections and the months
     /// of history the dashboard draws.
     RawReporting => ReportingRule { run_rate_months: u32, chart_months: u32 });
+row!(/// How Perisai agents are paid (DOMAIN.md §5): a share of the contributions of their own
+    /// participants, an acquisition incentive above a monthly threshold, the office's share.
+    RawPerisaiFee => PerisaiFee {
+    fee_ppm: i64, acquisition_threshold: i64, acquisition_lump: i64,
+    acquisition_each_2: i64, acquisition_each_3: i64, agent_share_ppm: i64,
+});
+row!(/// When an agent becomes inactive and may come back (DOMAIN.md §5).
+    RawPerisaiLifecycle => PerisaiLifecycle {
+    idle_months_before_inactive: u32, reactivation_cooling_months: u32, office_months_below_target: u32,
+});
+row!(/// When cash held by an agent is flagged.
+    RawPerisaiCustody => PerisaiCustody { alert_amount: i64, alert_days: u32 });
 row!(/// Rounding of fractional rupiah.
     RawRounding => RoundingRule { mode: Rounding });
 row!(/// Overpayment handling.
@@ -222,6 +235,12 @@ struct RawFile {
     #[serde(default)]
     reporting: Vec<RawReporting>,
     #[serde(default)]
+    perisai_fee: Vec<RawPerisaiFee>,
+    #[serde(default)]
+    perisai_lifecycle: Vec<RawPerisaiLifecycle>,
+    #[serde(default)]
+    perisai_custody: Vec<RawPerisaiCustody>,
+    #[serde(default)]
     overpayment: Vec<RawOverpayment>,
     #[serde(default)]
     holiday: Vec<RawHoliday>,
@@ -255,6 +274,9 @@ pub struct RuleSet {
     pub rounding: Vec<RoundingRule>,
     pub security: Vec<SecurityRule>,
     pub reporting: Vec<ReportingRule>,
+    pub perisai_fees: Vec<PerisaiFee>,
+    pub perisai_lifecycle: Vec<PerisaiLifecycle>,
+    pub perisai_custody: Vec<PerisaiCustody>,
     pub overpayment: Vec<OverpaymentRule>,
     pub holidays: Vec<Holiday>,
     pub occupations: Vec<Occupation>,
@@ -366,6 +388,18 @@ impl RuleSet {
                 .extend(cook_all(name, raw.security, RawSecurity::cook)?);
             rs.reporting
                 .extend(cook_all(name, raw.reporting, RawReporting::cook)?);
+            rs.perisai_fees
+                .extend(cook_all(name, raw.perisai_fee, RawPerisaiFee::cook)?);
+            rs.perisai_lifecycle.extend(cook_all(
+                name,
+                raw.perisai_lifecycle,
+                RawPerisaiLifecycle::cook,
+            )?);
+            rs.perisai_custody.extend(cook_all(
+                name,
+                raw.perisai_custody,
+                RawPerisaiCustody::cook,
+            )?);
             for t in cook_all(name, raw.target, RawTarget::cook)? {
                 for (field, v) in [("month", &t.month), ("baseline_month", &t.baseline_month)] {
                     if Month::parse(v).is_err() {
@@ -548,6 +582,34 @@ impl RuleSet {
             |r| r.provenance.period,
         )?;
         no_overlap(
+            "perisai_fee",
+            &self.perisai_fees,
+            |_| "perisai_fee".into(),
+            |r| r.provenance.period,
+        )?;
+        no_overlap(
+            "perisai_lifecycle",
+            &self.perisai_lifecycle,
+            |_| "perisai_lifecycle".into(),
+            |r| r.provenance.period,
+        )?;
+        no_overlap(
+            "perisai_custody",
+            &self.perisai_custody,
+            |_| "perisai_custody".into(),
+            |r| r.provenance.period,
+        )?;
+        for f in &self.perisai_fees {
+            if !(0..=1_000_000).contains(&f.fee_ppm)
+                || !(0..=1_000_000).contains(&f.agent_share_ppm)
+            {
+                return Err(bad(format!(
+                    "perisai_fee from {}: fee_ppm and agent_share_ppm must be 0 to 1,000,000",
+                    f.provenance.period.from
+                )));
+            }
+        }
+        no_overlap(
             "reporting",
             &self.reporting,
             |_| "reporting".into(),
@@ -663,6 +725,21 @@ impl RuleSet {
     /// The sign-in protection in force in `m`.
     pub fn security(&self, m: Month) -> Option<&SecurityRule> {
         Self::in_force(&self.security, m, |r| &r.provenance)
+    }
+
+    /// The Perisai fee scheme in force in `m`.
+    pub fn perisai_fee(&self, m: Month) -> Option<&PerisaiFee> {
+        Self::in_force(&self.perisai_fees, m, |r| &r.provenance)
+    }
+
+    /// The Perisai lifecycle thresholds in force in `m`.
+    pub fn perisai_lifecycle(&self, m: Month) -> Option<&PerisaiLifecycle> {
+        Self::in_force(&self.perisai_lifecycle, m, |r| &r.provenance)
+    }
+
+    /// The cash-custody alert thresholds in force in `m`.
+    pub fn perisai_custody(&self, m: Month) -> Option<&PerisaiCustody> {
+        Self::in_force(&self.perisai_custody, m, |r| &r.provenance)
     }
 
     /// How progress is reported in `m`.

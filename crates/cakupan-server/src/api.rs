@@ -48,6 +48,25 @@ pub fn routes() -> Router<AppState> {
         .route("/reports/active", get(report_active))
         .route("/reports/target", get(report_target))
         .route("/targets", get(list_targets))
+        .route(
+            "/offices",
+            post(crate::perisai::add_office).get(crate::perisai::list_offices),
+        )
+        .route(
+            "/offices/{code}/statement",
+            get(crate::perisai::get_office_statement),
+        )
+        .route("/agents", post(crate::perisai::add_agent))
+        .route("/agents/{code}", get(crate::perisai::get_agent))
+        .route("/agents/{code}/events", post(crate::perisai::add_event))
+        .route(
+            "/agents/{code}/statement",
+            get(crate::perisai::agent_statement),
+        )
+        .route("/agents/{code}/worklist", get(crate::perisai::get_worklist))
+        .route("/deposits", post(crate::perisai::add_deposit))
+        .route("/reports/agents", get(crate::perisai::report_agents))
+        .route("/receipts/{number}", get(crate::perisai::check_receipt))
         .route("/regions/{code}", get(region))
         .route("/quote", get(quote_handler))
         .route("/openapi.json", get(openapi))
@@ -70,6 +89,17 @@ pub fn routes() -> Router<AppState> {
         crate::rights::request_correction,
         crate::rights::open_corrections,
         crate::rights::decide_correction,
+        crate::perisai::add_office,
+        crate::perisai::list_offices,
+        crate::perisai::get_office_statement,
+        crate::perisai::add_agent,
+        crate::perisai::get_agent,
+        crate::perisai::add_event,
+        crate::perisai::agent_statement,
+        crate::perisai::get_worklist,
+        crate::perisai::add_deposit,
+        crate::perisai::report_agents,
+        crate::perisai::check_receipt,
         register,
         lookup,
         by_kpj,
@@ -110,7 +140,22 @@ pub fn routes() -> Router<AppState> {
         crate::rights::ConsentInput,
         crate::rights::CorrectionInput,
         crate::rights::CorrectionBody,
-        crate::rights::DecisionInput
+        crate::rights::DecisionInput,
+        crate::perisai::OfficeInput,
+        crate::perisai::OfficeBody,
+        crate::perisai::AgentInput,
+        crate::perisai::AgentBody,
+        crate::perisai::Custody,
+        crate::perisai::EventInput,
+        crate::perisai::DepositInput,
+        crate::perisai::DepositBody,
+        crate::perisai::StatementBody,
+        crate::perisai::OfficeStatementBody,
+        crate::perisai::Worklist,
+        crate::perisai::WorkItem,
+        crate::perisai::VillageGap,
+        crate::perisai::AgentCountRow,
+        crate::perisai::ReceiptBody
     )),
     modifiers(&BearerAuth)
 )]
@@ -816,6 +861,9 @@ pub struct PostingBody {
     pub channel: Option<String>,
     /// contribution: YYYY-MM-DD.
     pub paid_on: Option<String>,
+    /// contribution: the Perisai agent who took it in cash (channel perisai). An agent's own
+    /// postings are always theirs; others may record one for an agent.
+    pub collected_by: Option<String>,
     /// reversal: the reference of the contribution that bounced.
     pub reverses: Option<String>,
     /// termination: YYYY-MM.
@@ -830,6 +878,8 @@ pub struct PostingResponse {
     pub outcome: String,
     pub id: i64,
     pub participant_id: i64,
+    /// For a collection by an agent: the receipt number the participant can check.
+    pub receipt: Option<String>,
 }
 
 fn opt_text(v: &Option<String>) -> String {
@@ -861,15 +911,36 @@ pub async fn post_handler(
                 channel: opt_text(&b.channel),
                 paid_on: opt_text(&b.paid_on),
             };
-            NewPosting::Contribution(cakupan_domain::contribution::parse_payment(
-                &st.rules,
-                &input,
-                (st.today)(),
-            )?)
+            let mut pay =
+                cakupan_domain::contribution::parse_payment(&st.rules, &input, (st.today)())?;
+            // An agent's collections are theirs, through the perisai channel.
+            pay.collected_by = if caller.who.role == cakupan_domain::access::Role::Agent {
+                caller.who.agent_code.clone()
+            } else {
+                b.collected_by
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+            };
+            if pay.collected_by.is_some()
+                && pay.channel != cakupan_domain::contribution::PaymentChannel::Perisai
+            {
+                return Err(ApiError::Invalid(
+                    FieldError::new(
+                        "channel",
+                        "channel.collection",
+                        "a collection by a Perisai agent goes through the perisai channel",
+                    )
+                    .into(),
+                ));
+            }
+            NewPosting::Contribution(pay)
         }
         "reversal" => NewPosting::Reversal {
             reference: b.reference.trim().to_string(),
             target: opt_text(&b.reverses).trim().to_string(),
+            on: (st.today)(),
         },
         "termination" => {
             let mut errors = FieldErrors::default();
@@ -960,6 +1031,20 @@ pub async fn post_handler(
         };
         ApiError::Invalid(FieldError::new(field, rule, message).into())
     };
+    if let (NewPosting::Contribution(pay), Some(p)) = (&posting, &concerned)
+        && let Some(agent) = &pay.collected_by
+    {
+        caller.allow_personal(&st, Action::Post, p, hidden())?;
+        // Not for a retry of a collection already posted: the agent may have gone idle since.
+        let retry = st
+            .store
+            .participant_of_posting(&pay.reference)
+            .await?
+            .is_some();
+        if !retry {
+            crate::perisai::check_collection(&st, agent, p, Month::of(pay.paid_on)).await?;
+        }
+    }
     match &concerned {
         Some(p) => caller.allow_personal(&st, Action::Post, p, hidden())?,
         // Nothing to touch: only roles that may post at all get the ledger's own answer.
@@ -988,12 +1073,19 @@ pub async fn post_handler(
             "contribution",
         )
         .await?;
+    let receipt = match &posting {
+        NewPosting::Contribution(pay) if pay.collected_by.is_some() => {
+            Some(cakupan_store::agents::receipt_number(id))
+        }
+        _ => None,
+    };
     Ok((
         status,
         Json(PostingResponse {
             outcome: outcome.into(),
             id,
             participant_id,
+            receipt,
         }),
     ))
 }

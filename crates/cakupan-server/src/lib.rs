@@ -10,6 +10,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod perisai;
 pub mod rights;
 pub mod sessions;
 pub mod web;

@@ -43,8 +43,14 @@ impl TerminationReason {
 pub enum NewPosting {
     /// A contribution payment covering one or more months.
     Contribution(Payment),
-    /// A payment that bounced: the contribution `target` covers nothing any more.
-    Reversal { reference: String, target: String },
+    /// A payment that bounced: the contribution `target` covers nothing any more. `on` is the
+    /// day it was recorded (the month an agent's fee is clawed back in); not part of the body,
+    /// so a retry on another day is still the same reversal.
+    Reversal {
+        reference: String,
+        target: String,
+        on: time::Date,
+    },
     /// The participation ends from `month` on.
     Termination {
         reference: String,
@@ -78,16 +84,23 @@ impl NewPosting {
     /// never the NIK.
     pub fn body(&self, nik_index: &dyn Fn(&Nik) -> String) -> String {
         match self {
-            NewPosting::Contribution(p) => format!(
-                "contribution|{}|{}|{}|{}|{}|{}|{}",
-                nik_index(&p.nik),
-                p.segment,
-                p.first_month,
-                p.months,
-                p.amount.0,
-                p.channel.as_str(),
-                format_date(p.paid_on)
-            ),
+            NewPosting::Contribution(p) => {
+                let mut body = format!(
+                    "contribution|{}|{}|{}|{}|{}|{}|{}",
+                    nik_index(&p.nik),
+                    p.segment,
+                    p.first_month,
+                    p.months,
+                    p.amount.0,
+                    p.channel.as_str(),
+                    format_date(p.paid_on)
+                );
+                if let Some(agent) = &p.collected_by {
+                    body.push_str("|collected_by:");
+                    body.push_str(agent);
+                }
+                body
+            }
             NewPosting::Reversal { target, .. } => format!("reversal|{target}"),
             NewPosting::Termination {
                 nik,
@@ -130,6 +143,8 @@ pub struct LedgerRow {
     pub amount: Option<i64>,
     pub paid_month: Option<i32>,
     pub target_reference: Option<String>,
+    /// The Perisai agent who collected a contribution in cash.
+    pub collected_by: Option<String>,
 }
 
 /// The coverage facts of a participation from its ledger rows (in posting order).
@@ -356,6 +371,7 @@ pub fn check_posting(
         amount: None,
         paid_month: None,
         target_reference: None,
+        collected_by: None,
     };
     match posting {
         NewPosting::Contribution(p) => {
@@ -391,6 +407,7 @@ pub fn check_posting(
                     months: i32::try_from(p.months).ok(),
                     amount: Some(p.amount.0),
                     paid_month: Some(Month::of(p.paid_on).index()),
+                    collected_by: p.collected_by.clone(),
                     ..blank
                 },
                 channel: Some(p.channel.as_str().to_string()),
@@ -398,13 +415,14 @@ pub fn check_posting(
                 reason: None,
             })
         }
-        NewPosting::Reversal { target, .. } => Ok(CheckedPosting {
+        NewPosting::Reversal { target, on, .. } => Ok(CheckedPosting {
             row: LedgerRow {
                 target_reference: Some(target.clone()),
+                paid_month: Some(Month::of(*on).index()),
                 ..blank
             },
             channel: None,
-            paid_on: None,
+            paid_on: Some(format_date(*on)),
             reason: None,
         }),
         NewPosting::Termination { month, reason, .. } => {
@@ -1030,5 +1048,118 @@ mod history_tests {
             [2, 1, 1, 0, 1, 0, 0, 16_800]
         );
         assert_eq!(h.at(Some(Segment::Pu), m("2025-12")).values, [0; 8]);
+    }
+}
+
+/// Changes to the agents' monthly figures (`agent_months`), keyed by (agent code, month index),
+/// in the order of `cakupan_domain::perisai::AGENT_COLUMNS`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentChanges(pub HashMap<(String, i32), [i64; 7]>);
+
+impl AgentChanges {
+    fn add(&mut self, agent: &str, month: i32, col: usize, v: i64) {
+        if v != 0 {
+            self.0.entry((agent.to_string(), month)).or_insert([0; 7])[col] += v;
+        }
+    }
+
+    /// Adds (`sign` = 1) or removes (`sign` = −1) what one participation contributes to the
+    /// figures of the agent who acquired it (`acquired_by`) and of the agents who collected its
+    /// contributions (see `cakupan_domain::perisai` for the definitions).
+    pub fn apply(
+        &mut self,
+        acquired_by: Option<&str>,
+        three_programmes: bool,
+        rows: &[LedgerRow],
+        sign: i64,
+    ) {
+        let contributions: HashMap<&str, &LedgerRow> = rows
+            .iter()
+            .filter(|r| r.kind == "contribution")
+            .map(|r| (r.reference.as_str(), r))
+            .collect();
+        if let Some(agent) = acquired_by {
+            if let Some(first) = contributions.values().filter_map(|r| r.paid_month).min() {
+                self.add(agent, first, 0, sign);
+                if three_programmes {
+                    self.add(agent, first, 1, sign);
+                }
+            }
+            for r in contributions.values() {
+                if let Some(m) = r.paid_month {
+                    self.add(agent, m, 2, sign * r.amount.unwrap_or(0));
+                }
+            }
+        }
+        for r in contributions.values() {
+            if let (Some(by), Some(m)) = (&r.collected_by, r.paid_month) {
+                self.add(by, m, 4, sign);
+                self.add(by, m, 5, sign * r.amount.unwrap_or(0));
+            }
+        }
+        for rev in rows.iter().filter(|r| r.kind == "reversal") {
+            let Some(target) = rev
+                .target_reference
+                .as_deref()
+                .and_then(|t| contributions.get(t))
+            else {
+                continue;
+            };
+            // Reversals stored before they carried a date count in their payment's month.
+            let Some(m) = rev.paid_month.or(target.paid_month) else {
+                continue;
+            };
+            let amount = target.amount.unwrap_or(0);
+            if let Some(agent) = acquired_by {
+                self.add(agent, m, 3, sign * amount);
+            }
+            if let Some(by) = &target.collected_by {
+                self.add(by, m, 6, sign * amount);
+            }
+        }
+    }
+
+    /// The changes that are not all zero, sorted.
+    pub fn rows(&self) -> Vec<(String, i32, [i64; 7])> {
+        let mut out: Vec<_> = self
+            .0
+            .iter()
+            .filter(|(_, v)| v.iter().any(|x| *x != 0))
+            .map(|((a, m), v)| (a.clone(), *m, *v))
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+/// Whether a participation's programmes count it as a three-programme acquisition (JHT).
+pub fn three_programmes(p: &crate::Participant) -> bool {
+    p.registration
+        .programmes
+        .contains(cakupan_domain::Programme::Jht)
+}
+
+impl BatchState {
+    /// The agents' figures changed by the planned batch: each involved participation's share
+    /// after the batch less its share before.
+    pub fn agent_changes(
+        &self,
+        before: &HashMap<i64, Vec<LedgerRow>>,
+        inserts: &[PlannedInsert],
+    ) -> AgentChanges {
+        let mut changes = AgentChanges::default();
+        let touched: std::collections::BTreeSet<i64> =
+            inserts.iter().map(|p| p.participant_id).collect();
+        let empty = Vec::new();
+        for pid in touched {
+            let Some(p) = self.by_id.get(&pid) else {
+                continue;
+            };
+            let acquired = p.registration.agent_code.as_deref();
+            let three = three_programmes(p);
+            changes.apply(acquired, three, before.get(&pid).unwrap_or(&empty), -1);
+            changes.apply(acquired, three, self.ledgers.get(&pid).unwrap_or(&empty), 1);
+        }
+        changes
     }
 }

@@ -3,6 +3,7 @@
 //! `cakupan-store-postgres`); one contract test suite runs against both.
 
 pub mod accounts;
+pub mod agents;
 pub mod crypto;
 pub mod ledger;
 pub mod targets;
@@ -275,6 +276,50 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn correction(&self, id: i64) -> Result<Option<accounts::Correction>>;
     /// The correction requests about these participations, newest first (their owner's view).
     async fn corrections_of(&self, participant_ids: &[i64]) -> Result<Vec<accounts::Correction>>;
+    // --- The Perisai network (issue #6) ---
+
+    /// Stores a partner office (checked first); the same office again is a retry, other
+    /// details under its code are refused (`code.taken`).
+    async fn add_office(&self, office: &agents::Office) -> Result<()>;
+    async fn office(&self, code: &str) -> Result<Option<agents::Office>>;
+    /// The offices located inside `within`, by code.
+    async fn offices(&self, within: RegionCode) -> Result<Vec<agents::Office>>;
+    /// Stores an agent and their villages in one transaction: the office must exist, the
+    /// participation must be a registered BPU one and not already an agent's. The same agent
+    /// again is a retry; other details under the code are refused.
+    async fn add_agent(&self, agent: &agents::Agent) -> Result<()>;
+    /// Agents with their events and monthly figures.
+    async fn agent_records(
+        &self,
+        filter: agents::AgentFilter<'_>,
+    ) -> Result<Vec<agents::AgentRecord>>;
+    /// Records a reactivation or termination (checked by the caller against the agent's
+    /// standing); the same event again is a retry.
+    async fn add_agent_event(
+        &self,
+        code: &str,
+        event: &cakupan_domain::perisai::AgentEvent,
+        by: &str,
+        at: i64,
+    ) -> Result<()>;
+    /// Records a deposit, in one transaction with the check that it does not exceed what the
+    /// agent holds (`deposit.above_held`); the same reference with the same content is a retry.
+    async fn add_deposit(&self, deposit: &agents::Deposit) -> Result<agents::Deposit>;
+    async fn deposits(&self, agent_code: &str) -> Result<Vec<agents::Deposit>>;
+    /// The contributions an agent collected, oldest first.
+    async fn collections(&self, agent_code: &str) -> Result<Vec<agents::Collection>>;
+    /// The collection recorded as posting `posting_id`, if an agent collected it.
+    async fn collection(&self, posting_id: i64) -> Result<Option<agents::Collection>>;
+    /// The participations an agent acquired, each with its ledger.
+    async fn acquired_by(
+        &self,
+        agent_code: &str,
+    ) -> Result<Vec<(Participant, Vec<ledger::LedgerRow>)>>;
+    /// Every stored agent-month row, as changes (for `cakupan verify`).
+    async fn agent_months_all(&self) -> Result<ledger::AgentChanges>;
+    /// The agent-month rows recomputed from the ledger alone.
+    async fn recompute_agents(&self) -> Result<ledger::AgentChanges>;
+
     /// Decides an open request in one transaction: for `done`, the participation is rewritten
     /// as corrected (sealed again; its counters moved if the village changed, overlap included).
     /// Deciding a request again the same way returns it unchanged (a retry); another way is

@@ -102,6 +102,7 @@ pub async fn post(store: &dyn Store, reference: &Reference, cmd: PostCommand) ->
         } => NewPosting::Reversal {
             reference: r,
             target: reverses,
+            on: today_wib(),
         },
         PostCommand::Termination {
             reference: r,
@@ -267,7 +268,34 @@ pub async fn verify(store: &dyn Store, reference: &Reference) -> Result<bool> {
         stored.len().max(recomputed.len()),
         cakupan_store::ledger::COUNTER_COLUMNS.join(", ")
     );
-    Ok(differences == 0)
+    // The Perisai agents' monthly figures, kept the same way.
+    let stored = store.agent_months_all().await?.0;
+    let recomputed = store.recompute_agents().await?;
+    let recomputed: std::collections::HashMap<(String, i32), [i64; 7]> = recomputed
+        .rows()
+        .into_iter()
+        .map(|(a, m, v)| ((a, m), v))
+        .collect();
+    let keys: std::collections::BTreeSet<_> =
+        stored.keys().chain(recomputed.keys()).cloned().collect();
+    let mut agent_differences = 0;
+    for k in &keys {
+        let a = stored.get(k).copied().unwrap_or([0; 7]);
+        let b = recomputed.get(k).copied().unwrap_or([0; 7]);
+        if a != b {
+            agent_differences += 1;
+            let month = Month::from_index(k.1)
+                .map(|m| m.to_string())
+                .unwrap_or_default();
+            println!("agent {} {month}: stored {a:?}, ledger {b:?}", k.0);
+        }
+    }
+    println!(
+        "{} agent-month rows checked, {agent_differences} differences (columns: {})",
+        keys.len(),
+        cakupan_domain::perisai::AGENT_COLUMNS.join(", ")
+    );
+    Ok(differences == 0 && agent_differences == 0)
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

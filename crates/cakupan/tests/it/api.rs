@@ -731,12 +731,13 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
         b["nik"] = json!(format!("327301520390{:04}", 10 + n));
         b.to_string()
     };
-    let pay = |r: &str| {
+    let pay_via = |r: &str, channel: &str| {
         json!({"kind": "contribution", "reference": r, "nik": "3273015203900003", "segment": "BPU",
-               "first_month": "2026-05", "months": 1, "amount": 8400, "channel": "bank",
+               "first_month": "2026-05", "months": 1, "amount": 8400, "channel": channel,
                "paid_on": "2026-05-10"})
         .to_string()
     };
+    let pay = |r: &str| pay_via(r, "bank");
     // (method, route template, allowed roles)
     use std::collections::BTreeSet;
     let all = [
@@ -813,6 +814,47 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
             "/api/v1/corrections/{id}/decision",
             vec!["admin", "branch_officer"],
         ),
+        ("POST", "/api/v1/offices", vec!["admin", "branch_officer"]),
+        ("GET", "/api/v1/offices", vec!["admin", "branch_officer"]),
+        (
+            "GET",
+            "/api/v1/offices/{code}/statement",
+            vec!["admin", "branch_officer"],
+        ),
+        ("POST", "/api/v1/agents", vec!["admin", "branch_officer"]),
+        (
+            "GET",
+            "/api/v1/agents/{code}",
+            vec!["admin", "branch_officer", "agent"],
+        ),
+        (
+            "POST",
+            "/api/v1/agents/{code}/events",
+            vec!["admin", "branch_officer"],
+        ),
+        (
+            "GET",
+            "/api/v1/agents/{code}/statement",
+            vec!["admin", "branch_officer", "agent"],
+        ),
+        (
+            "GET",
+            "/api/v1/agents/{code}/worklist",
+            vec!["admin", "branch_officer", "agent"],
+        ),
+        ("POST", "/api/v1/deposits", vec!["admin", "branch_officer"]),
+        (
+            "GET",
+            "/api/v1/reports/agents",
+            vec![
+                "admin",
+                "analyst",
+                "branch_officer",
+                "agent",
+                "village_official",
+            ],
+        ),
+        ("GET", "/api/v1/receipts/{number}", all.to_vec()),
         ("DELETE", "/api/v1/sessions", all.to_vec()),
         ("POST", "/api/v1/sessions", all.to_vec()),
         ("GET", "/healthz", all.to_vec()),
@@ -841,9 +883,48 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
         documented, tested,
         "routes documented vs routes in the matrix"
     );
+    // The network: an office in Bandung; agent PRS-32-0001 (who enrolled P1) serving P1's
+    // village, appointed in May 2026; and a BPU participant for each role's own appointment.
+    let office = json!({"code": "KP-32-0001", "name": "Koperasi Braga", "kind": "cooperative",
+                        "region": "32.73.01", "agreement_from": "2026-01-01"});
+    let (s, v) = call(&app, "POST", "/api/v1/offices", Some(office.to_string())).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let mut own = body();
+    own["nik"] = json!("3273016508800001");
+    own["channel"] = json!("self");
+    own["agent_code"] = json!("");
+    own["occupation_code"] = json!("84");
+    let (s, v) = call(&app, "POST", "/api/v1/participants", Some(own.to_string())).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let agent = json!({"code": "PRS-32-0001", "office_code": "KP-32-0001", "nik": "3273016508800001",
+                       "villages": ["32.73.01.1001"], "appointed": "2026-05"});
+    let (s, v) = call(&app, "POST", "/api/v1/agents", Some(agent.to_string())).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    for (i, (role, _)) in tokens.iter().enumerate() {
+        let mut b = body();
+        b["nik"] = json!(format!("32730165088{:05}", 10 + i));
+        b["channel"] = json!("self");
+        b["agent_code"] = json!("");
+        b["occupation_code"] = json!("84");
+        let (s, v) = call(&app, "POST", "/api/v1/participants", Some(b.to_string())).await;
+        assert_eq!(s, StatusCode::CREATED, "{role}: {v}");
+    }
     let setup = pay("SETUP-1");
     let (s, v) = call(&app, "POST", "/api/v1/postings", Some(setup)).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
+    // Cash the agent holds, for the deposits below.
+    let collected = json!({"kind": "contribution", "reference": "SETUP-2", "nik": "3273015203900003", "segment": "BPU",
+                           "first_month": "2026-06", "months": 1, "amount": 8400, "channel": "perisai",
+                           "paid_on": "2026-06-10", "collected_by": "PRS-32-0001"});
+    let (s, v) = call(
+        &app,
+        "POST",
+        "/api/v1/postings",
+        Some(collected.to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let receipt = v["receipt"].as_str().unwrap().to_string();
     // One open correction request of P1 for each role to decide.
     let mut correction_of = std::collections::HashMap::new();
     for (role, _) in &tokens {
@@ -880,7 +961,69 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
                 "/api/v1/participants/{id}/coverage" => {
                     (format!("/api/v1/participants/{p1}/coverage"), None)
                 }
-                "/api/v1/postings" => (route.to_string(), Some(pay(&format!("P-{role}")))),
+                "/api/v1/postings" => (
+                    route.to_string(),
+                    Some(if *role == "agent" {
+                        pay_via(&format!("P-{role}"), "perisai")
+                    } else {
+                        pay(&format!("P-{role}"))
+                    }),
+                ),
+                "/api/v1/offices" if *method == "POST" => (
+                    route.to_string(),
+                    Some(
+                        json!({"code": format!("KP-{}", role.to_uppercase().replace('_', "-")), "name": "Yayasan Sukarasa",
+                               "kind": "foundation", "region": "32.73.01.1001", "agreement_from": "2026-02-01"})
+                        .to_string(),
+                    ),
+                ),
+                "/api/v1/offices" => ("/api/v1/offices".into(), None),
+                "/api/v1/offices/{code}/statement" => (
+                    "/api/v1/offices/KP-32-0001/statement?month=2026-06".into(),
+                    None,
+                ),
+                "/api/v1/agents" => {
+                    let i = tokens.iter().position(|(r, _)| r == role).unwrap();
+                    (
+                        route.to_string(),
+                        Some(
+                            json!({"code": format!("AG-{}", role.to_uppercase().replace('_', "-")), "office_code": "KP-32-0001",
+                                   "nik": format!("32730165088{:05}", 10 + i),
+                                   "villages": ["32.73.01.1001"], "appointed": "2026-11"})
+                            .to_string(),
+                        ),
+                    )
+                }
+                "/api/v1/agents/{code}" => ("/api/v1/agents/PRS-32-0001".into(), None),
+                "/api/v1/agents/{code}/events" => (
+                    format!(
+                        "/api/v1/agents/AG-{}/events",
+                        role.to_uppercase().replace('_', "-")
+                    ),
+                    Some(json!({"kind": "terminated", "month": "2026-11", "reason": "mengundurkan diri"}).to_string()),
+                ),
+                "/api/v1/agents/{code}/statement" => (
+                    "/api/v1/agents/PRS-32-0001/statement?month=2026-06".into(),
+                    None,
+                ),
+                "/api/v1/agents/{code}/worklist" => {
+                    ("/api/v1/agents/PRS-32-0001/worklist".into(), None)
+                }
+                "/api/v1/deposits" => (
+                    route.to_string(),
+                    Some(
+                        json!({"reference": format!("BANK-{role}"), "agent_code": "PRS-32-0001",
+                               "amount": 100, "deposited_on": "2026-06-11"})
+                        .to_string(),
+                    ),
+                ),
+                "/api/v1/reports/agents" => (
+                    "/api/v1/reports/agents?month=2026-06&by=village&region=32.73.01.1001".into(),
+                    None,
+                ),
+                "/api/v1/receipts/{number}" => {
+                    (format!("/api/v1/receipts/{receipt}?amount=8400"), None)
+                }
                 "/api/v1/reports/active" => (
                     "/api/v1/reports/active?month=2026-05&by=village&region=32.73.01".into(),
                     None,
@@ -997,8 +1140,8 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
     )
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
-    // Small cells: the analyst sees the one registered participant of the village withheld
-    // (null); the administrator sees the count.
+    // Small cells: the analyst sees the village's few paying participants withheld (null);
+    // the administrator sees the count.
     let ana = user(&app, &auth, "ana2", "analyst", None, None, None).await;
     let uri = "/api/v1/reports/active?month=2026-05&by=village&region=32.73.01";
     let (_, as_analyst) = call_as(&app, Some(&ana), "GET", uri, None).await;
@@ -1012,8 +1155,8 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
             .cloned()
             .unwrap()
     };
-    assert!(row(&as_analyst)["registered"].is_null(), "{as_analyst}");
-    assert!(row(&as_admin)["registered"].as_i64().unwrap() >= 1);
+    assert!(row(&as_analyst)["paid_active"].is_null(), "{as_analyst}");
+    assert!(row(&as_admin)["paid_active"].as_i64().unwrap() >= 1);
     let (_, t) = call_as(
         &app,
         Some(&ana),

@@ -228,6 +228,7 @@ async fn reversal_and_back_payment_restate_past_months(s: Arc<dyn Store>) {
     let rev = NewPosting::Reversal {
         reference: "R3".into(),
         target: "P3".into(),
+        on: harness::today(),
     };
     s.post(harness::rules(), &rev).await.unwrap();
     assert_eq!(village(&s, "2027-04").await, (1, 0, 0, 1));
@@ -235,6 +236,7 @@ async fn reversal_and_back_payment_restate_past_months(s: Arc<dyn Store>) {
     let again = NewPosting::Reversal {
         reference: "R3b".into(),
         target: "P3".into(),
+        on: harness::today(),
     };
     match s.post(harness::rules(), &again).await {
         Err(StoreError::Rejected(e)) => assert_eq!(e.0[0].rule, "reverses.already"),
@@ -243,6 +245,7 @@ async fn reversal_and_back_payment_restate_past_months(s: Arc<dyn Store>) {
     let nothing = NewPosting::Reversal {
         reference: "R9".into(),
         target: "NOPE".into(),
+        on: harness::today(),
     };
     assert!(matches!(
         s.post(harness::rules(), &nothing).await,
@@ -532,6 +535,7 @@ fn random_ledgers(seed: u64) -> Vec<NewPosting> {
                 out.push(NewPosting::Reversal {
                     reference: format!("R{k}-{j}"),
                     target: format!("C{k}-{j}"),
+                    on: harness::today(),
                 });
             }
         }
