@@ -473,6 +473,7 @@ pub async fn register(
             nik: hex::encode(st.store.nik_index(&reg.nik)),
         },
     )?;
+    crate::perisai::check_acquisition(&st, caller.who.role, &reg).await?;
     let (status, outcome, id) = match st.store.register(&st.rules, &reg).await? {
         Outcome::Created { id, .. } => (StatusCode::CREATED, "created", id),
         Outcome::Existing { id, .. } => (StatusCode::OK, "existing", id),

@@ -296,6 +296,63 @@ pub async fn check_collection(
     Ok(())
 }
 
+/// Whether a registration through the `perisai` channel may name its agent: an agent of the
+/// directory must be active in the registration month and serve the village. An agent signing
+/// in registers only as an agent of the directory. Codes not in the directory (participants
+/// imported from older systems) are accepted from other roles.
+pub async fn check_acquisition(
+    st: &AppState,
+    role: cakupan_domain::access::Role,
+    reg: &cakupan_domain::registration::Registration,
+) -> Result<(), ApiError> {
+    let Some(code) = reg.agent_code.as_deref() else {
+        return Ok(());
+    };
+    let record = st
+        .store
+        .agent_records(AgentFilter::Code(code))
+        .await?
+        .into_iter()
+        .next();
+    let Some(r) = record else {
+        return if role == cakupan_domain::access::Role::Agent {
+            Err(invalid(
+                "agent_code",
+                "agent.unknown",
+                format!(
+                    "no Perisai agent has code {code}: ask the branch to appoint the agent first"
+                ),
+            ))
+        } else {
+            Ok(())
+        };
+    };
+    let month = Month::of(reg.registered_on);
+    match status_in(&standing(st, &r, month), month) {
+        Some(AgentStatus::Active) => {}
+        other => {
+            return Err(invalid(
+                "agent_code",
+                "agent.not_active",
+                format!(
+                    "agent {code} is {} in {month}: only an active agent enrols participants",
+                    other
+                        .map(AgentStatus::as_str)
+                        .unwrap_or("not yet appointed")
+                ),
+            ));
+        }
+    }
+    if !r.agent.villages.contains(&reg.village) {
+        return Err(invalid(
+            "village_code",
+            "agent.outside_villages",
+            format!("agent {code} does not serve village {}", reg.village),
+        ));
+    }
+    Ok(())
+}
+
 // ------------------------------------------------------------------------------------------
 // JSON
 

@@ -808,6 +808,11 @@ pub async fn register_submit(
             f,
         );
     }
+    match crate::perisai::check_acquisition(&st, me.who.role, &reg).await {
+        Ok(()) => {}
+        Err(crate::error::ApiError::Invalid(e)) => return again(on_form(e), f),
+        Err(e) => return Err(PageError::Internal(format!("{e:?}"))),
+    }
     let (id, ok) = match st.store.register(&st.rules, &reg).await {
         Ok(cakupan_store::Outcome::Created { id, .. }) => (id, "registered"),
         Ok(cakupan_store::Outcome::Existing { id, .. }) => (id, "existing"),

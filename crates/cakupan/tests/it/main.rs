@@ -39,5 +39,6 @@ mod contract;
 mod harness;
 mod ledger;
 mod pages;
+mod perisai;
 mod privacy;
 mod targets;
