@@ -79,6 +79,12 @@ pub async fn assert_counters_equal_ledger(s: &Arc<dyn Store>) {
         stored, recomputed,
         "counters differ from a recompute of the ledger"
     );
+    // The agents' monthly figures likewise.
+    assert_eq!(
+        s.agent_months_all().await.unwrap().rows(),
+        s.recompute_agents().await.unwrap().rows(),
+        "agent months differ from a recompute of the ledger"
+    );
     // A region's history read from its own rows says what the level reports say.
     let regions: std::collections::BTreeSet<String> = stored
         .keys()
@@ -503,12 +509,13 @@ fn random_ledgers(seed: u64) -> Vec<NewPosting> {
         for j in 0..(2 + next(5)) {
             let first = m("2026-01").plus(next(18) as i32);
             let months = [1u32, 3, 6, 12][next(4) as usize];
+            let programmes = if k == 2 { "JKK+JKM+JHT" } else { "JKK+JKM" };
             let dues = cakupan_domain::contribution::dues(
                 harness::rules(),
                 &cakupan_domain::contribution::Profile {
                     segment: Segment::Bpu,
                     income_base: cakupan_domain::Rupiah(1_000_000),
-                    programmes: cakupan_domain::ProgrammeSet::parse("JKK+JKM").unwrap(),
+                    programmes: cakupan_domain::ProgrammeSet::parse(programmes).unwrap(),
                     sector: cakupan_domain::Sector::NonTransport,
                     budget_funded: false,
                     risk_class: None,
@@ -518,6 +525,8 @@ fn random_ledgers(seed: u64) -> Vec<NewPosting> {
             )
             .unwrap();
             let amount: i64 = dues.iter().map(|d| d.1.0).sum();
+            // Received in any month of 2026 up to November; some taken in cash by an agent.
+            let collected = next(3) == 0;
             let i = ContributionInput {
                 reference: format!("C{k}-{j}"),
                 nik: (*nik).into(),
@@ -525,17 +534,24 @@ fn random_ledgers(seed: u64) -> Vec<NewPosting> {
                 first_month: first.to_string(),
                 months: months.to_string(),
                 amount: amount.to_string(),
-                channel: "bank".into(),
-                paid_on: "2026-11-20".into(),
+                channel: if collected { "perisai" } else { "bank" }.into(),
+                paid_on: format!("2026-{:02}-20", 1 + next(11)),
             };
-            out.push(NewPosting::Contribution(
-                parse_payment(harness::rules(), &i, harness::today()).unwrap(),
-            ));
+            let mut pay = parse_payment(harness::rules(), &i, harness::today()).unwrap();
+            if collected {
+                pay.collected_by = Some(["PRS-T-1", "PRS-T-2"][next(2) as usize].into());
+            }
+            out.push(NewPosting::Contribution(pay));
             if next(4) == 0 {
                 out.push(NewPosting::Reversal {
                     reference: format!("R{k}-{j}"),
                     target: format!("C{k}-{j}"),
-                    on: harness::today(),
+                    on: time::Date::from_calendar_date(
+                        2026,
+                        time::Month::try_from(1 + next(11) as u8).unwrap(),
+                        25,
+                    )
+                    .unwrap(),
                 });
             }
         }
@@ -578,6 +594,13 @@ async fn register_random_people(s: &Arc<dyn Store>) {
         } else {
             "P".into()
         };
+        // The third was enrolled by a Perisai agent (with JHT): their payments feed the agent's
+        // monthly figures.
+        if nik == "3273014506850002" {
+            i.channel = "perisai".into();
+            i.agent_code = "PRS-T-1".into();
+            i.programs = "JKK+JKM+JHT".into();
+        }
         s.register(harness::rules(), &reg(&i)).await.unwrap();
     }
     // The first person is also a wage earner, registered in March in another district.
