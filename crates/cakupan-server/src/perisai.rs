@@ -936,6 +936,32 @@ pub async fn agent_statement(
     Ok(Json(statement_body(&code, &s)))
 }
 
+/// Statements as CSV (one line per agent, then the total if given).
+pub fn statement_csv(rows: &[StatementBody], total: Option<&StatementBody>) -> String {
+    let mut out = String::from(
+        "code,month,acquisitions,acquisitions_3,fee_base,fee_reversed,fee_ppm,contribution_fee,clawback,incentive,total,agent_share,office_share\n",
+    );
+    for r in rows.iter().chain(total) {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            r.code,
+            r.month,
+            r.acquisitions,
+            r.acquisitions_3,
+            r.fee_base,
+            r.fee_reversed,
+            r.fee_ppm,
+            r.contribution_fee,
+            r.clawback,
+            r.incentive,
+            r.total,
+            r.agent_share,
+            r.office_share
+        ));
+    }
+    out
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OfficeStatementBody {
     pub office: OfficeBody,

@@ -35,6 +35,9 @@ pub enum PostCommand {
         /// YYYY-MM-DD; today when absent.
         #[arg(long)]
         paid_on: Option<String>,
+        /// The Perisai agent who took it in cash (channel perisai): held until deposited.
+        #[arg(long)]
+        collected_by: Option<String>,
     },
     /// A payment that bounced.
     Reversal {
@@ -64,7 +67,12 @@ fn segment(s: &str) -> Result<Segment> {
     Segment::parse(s).with_context(|| format!("--segment must be one of {}", Segment::expected()))
 }
 
-pub async fn post(store: &dyn Store, reference: &Reference, cmd: PostCommand) -> Result<()> {
+pub async fn post(
+    store_arc: std::sync::Arc<dyn Store>,
+    reference: &Reference,
+    cmd: PostCommand,
+) -> Result<()> {
+    let store = store_arc.as_ref();
     let posting = match cmd {
         PostCommand::Contribution {
             reference: r,
@@ -75,6 +83,7 @@ pub async fn post(store: &dyn Store, reference: &Reference, cmd: PostCommand) ->
             amount,
             channel,
             paid_on,
+            collected_by,
         } => {
             let input = ContributionInput {
                 reference: r,
@@ -87,7 +96,37 @@ pub async fn post(store: &dyn Store, reference: &Reference, cmd: PostCommand) ->
                 paid_on: paid_on.unwrap_or_else(|| cakupan_domain::month::format_date(today_wib())),
             };
             match parse_payment(&reference.rules, &input, today_wib()) {
-                Ok(p) => NewPosting::Contribution(p),
+                Ok(mut p) => {
+                    if let Some(agent) = collected_by {
+                        if p.channel != cakupan_domain::contribution::PaymentChannel::Perisai {
+                            bail!(
+                                "--collected-by: a collection by an agent goes through --channel perisai"
+                            );
+                        }
+                        let participant = store
+                            .participants_by_nik(p.nik)
+                            .await?
+                            .into_iter()
+                            .find(|x| x.registration.segment == p.segment)
+                            .context(
+                                "nik: no participation is registered for this NIK in this segment",
+                            )?;
+                        let st = crate::agent_cmd::state(store_arc.clone(), reference)?;
+                        if store.participant_of_posting(&p.reference).await?.is_none()
+                            && let Err(e) = cakupan_server::perisai::check_collection(
+                                &st,
+                                &agent,
+                                &participant,
+                                Month::of(p.paid_on),
+                            )
+                            .await
+                        {
+                            return Err(crate::agent_cmd::api(e));
+                        }
+                        p.collected_by = Some(agent);
+                    }
+                    NewPosting::Contribution(p)
+                }
                 Err(e) => {
                     for x in e.iter() {
                         eprintln!("error: {x}");
@@ -126,6 +165,11 @@ pub async fn post(store: &dyn Store, reference: &Reference, cmd: PostCommand) ->
                 posting.kind(),
                 posting.reference()
             );
+            if let NewPosting::Contribution(p) = &posting
+                && p.collected_by.is_some()
+            {
+                println!("Receipt {}", cakupan_store::agents::receipt_number(id));
+            }
             Ok(())
         }
         Ok(PostingOutcome::Existing { id, .. }) => {

@@ -5,6 +5,7 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod agent_cmd;
 mod bench;
 mod generate;
 mod import;
@@ -139,6 +140,16 @@ enum Command {
         #[command(subcommand)]
         command: target_cmd::TargetCommand,
     },
+    /// Kantor Perisai (partner offices): add, list, monthly statements.
+    Office {
+        #[command(subcommand)]
+        command: agent_cmd::OfficeCommand,
+    },
+    /// Perisai agents: appoint, show, events, deposits, statements, worklists.
+    Agent {
+        #[command(subcommand)]
+        command: agent_cmd::AgentCommand,
+    },
     /// Reports from the counters.
     Report {
         #[command(subcommand)]
@@ -164,6 +175,16 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum ReportCommand {
+    /// Registered and active Perisai agents per region in a month (CSV).
+    Agents {
+        /// YYYY-MM (default: this month).
+        #[arg(long)]
+        month: Option<String>,
+        #[arg(long, default_value = "province")]
+        by: String,
+        #[arg(long)]
+        region: Option<String>,
+    },
     /// A region's peserta aktif against its target: the stored one, or one allocated from the
     /// nearest region above that has a stored target.
     Target {
@@ -602,7 +623,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Post { command } => {
             let store = open_store(&cli.global, &reference).await?;
-            ledger_cmd::post(store.as_ref(), &reference, command).await
+            ledger_cmd::post(store, &reference, command).await
         }
         Command::Verify { repair } => {
             let store = open_store(&cli.global, &reference).await?;
@@ -656,6 +677,20 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Target { command } => {
             let store = open_store(&cli.global, &reference).await?;
             target_cmd::run(store.as_ref(), &reference, command).await
+        }
+        Command::Office { command } => {
+            let store = open_store(&cli.global, &reference).await?;
+            agent_cmd::office(store, &reference, command).await
+        }
+        Command::Agent { command } => {
+            let store = open_store(&cli.global, &reference).await?;
+            agent_cmd::agent(store, &reference, command).await
+        }
+        Command::Report {
+            command: ReportCommand::Agents { month, by, region },
+        } => {
+            let store = open_store(&cli.global, &reference).await?;
+            agent_cmd::report(store, &reference, month, &by, region).await
         }
         Command::Report {
             command:
@@ -1174,6 +1209,15 @@ async fn participant(
             for w in &warnings {
                 eprintln!("warning: {w}");
             }
+            // An agent of the directory must be active and serve the village.
+            let st = agent_cmd::state(store.clone(), reference)?;
+            cakupan_server::perisai::check_acquisition(
+                &st,
+                cakupan_domain::access::Role::Admin,
+                &reg,
+            )
+            .await
+            .map_err(agent_cmd::api)?;
             match store.register(&reference.rules, &reg).await? {
                 Outcome::Created { id, kpj } => println!("Registered: id {id}, KPJ {kpj}"),
                 Outcome::Existing { id, kpj } => println!(

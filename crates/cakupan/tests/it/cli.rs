@@ -759,3 +759,184 @@ fn serves_https_when_given_a_certificate() {
     assert!(text.contains("\"status\":\"ok\""), "{text}");
     assert!(!String::from_utf8_lossy(&plain.stdout).contains("\"status\":\"ok\""));
 }
+
+/// The Perisai network from the command line: an office, an agent (a BPU participant), a
+/// participant they enrol, a collection with its receipt, a deposit refused above what is
+/// held, the statement as CSV, the agent counts, and `verify` over the agent months.
+#[test]
+fn the_perisai_network_from_the_command_line() {
+    let (url, path) = harness::sqlite_url();
+    let register = |nik: &str, channel: &str, agent: &str| {
+        let mut args = vec![
+            "participant",
+            "register",
+            "--nik",
+            nik,
+            "--name",
+            "Siti Aminah",
+            "--birth-date",
+            "1990-03-12",
+            "--sex",
+            "P",
+            "--village-code",
+            "32.73.01.1001",
+            "--segment",
+            "BPU",
+            "--occupation-code",
+            "84",
+            "--income-base",
+            "1000000",
+            "--programs",
+            "JKK+JKM",
+            "--registered-on",
+            "2026-10-01",
+            "--channel",
+            channel,
+        ];
+        if !agent.is_empty() {
+            args.extend(["--agent-code", agent]);
+        }
+        cakupan(&url, &args)
+    };
+    ok(&register("3273016508800001", "self", ""));
+    ok(&cakupan(
+        &url,
+        &[
+            "office",
+            "add",
+            "--code",
+            "KP-32-0001",
+            "--name",
+            "Koperasi Braga",
+            "--kind",
+            "cooperative",
+            "--region",
+            "32.73.01",
+            "--from",
+            "2026-01-01",
+        ],
+    ));
+    let appointed = cakupan(
+        &url,
+        &[
+            "agent",
+            "add",
+            "--code",
+            "PRS-32-0009",
+            "--office",
+            "KP-32-0001",
+            "--nik",
+            "3273016508800001",
+            "--villages",
+            "32.73.01.1001,32.73.01.1002",
+            "--appointed",
+            "2026-10",
+        ],
+    );
+    assert!(ok(&appointed).contains("Agent PRS-32-0009 appointed"));
+    // Unknown office: refused with the field and rule.
+    let bad = cakupan(
+        &url,
+        &[
+            "agent",
+            "add",
+            "--code",
+            "PRS-32-0010",
+            "--office",
+            "KP-99",
+            "--nik",
+            "3273016508800001",
+            "--villages",
+            "32.73.01.1001",
+            "--appointed",
+            "2026-10",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("office.unknown"));
+    ok(&register("3273014101900001", "perisai", "PRS-32-0009"));
+    let month = cakupan_domain::Month::of(cakupan_server::today_wib());
+    let today = cakupan_domain::month::format_date(cakupan_server::today_wib());
+    let dues = cakupan_domain::contribution::dues(
+        harness::rules(),
+        &cakupan_domain::contribution::Profile {
+            segment: cakupan_domain::Segment::Bpu,
+            income_base: cakupan_domain::Rupiah(1_000_000),
+            programmes: cakupan_domain::ProgrammeSet::parse("JKK+JKM").unwrap(),
+            sector: cakupan_domain::Sector::NonTransport,
+            budget_funded: false,
+            risk_class: None,
+        },
+        month,
+        1,
+    )
+    .unwrap()[0]
+        .1
+        .0
+        .to_string();
+    let posted = ok(&cakupan(
+        &url,
+        &[
+            "post",
+            "contribution",
+            "--reference",
+            "KAS-1",
+            "--nik",
+            "3273014101900001",
+            "--segment",
+            "BPU",
+            "--first-month",
+            &month.to_string(),
+            "--amount",
+            &dues,
+            "--channel",
+            "perisai",
+            "--paid-on",
+            &today,
+            "--collected-by",
+            "PRS-32-0009",
+        ],
+    ));
+    assert!(posted.contains("Receipt KW"), "{posted}");
+    let shown = ok(&cakupan(&url, &["agent", "show", "PRS-32-0009"]));
+    let held = cakupan_domain::Rupiah(dues.parse().unwrap());
+    assert!(shown.contains(&format!("cash held  {held}")), "{shown}");
+    let too_much = cakupan(
+        &url,
+        &[
+            "agent",
+            "deposit",
+            "PRS-32-0009",
+            "--reference",
+            "BNI-1",
+            "--amount",
+            "999999",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&too_much.stderr).contains("deposit.above_held"));
+    let csv = ok(&cakupan(
+        &url,
+        &[
+            "office",
+            "statement",
+            "KP-32-0001",
+            "--month",
+            &month.to_string(),
+            "--csv",
+        ],
+    ));
+    let line = csv.lines().find(|l| l.starts_with("PRS-32-0009,")).unwrap();
+    assert!(line.contains(&format!(",1,0,{dues},0,")), "{csv}");
+    let counts = ok(&cakupan(
+        &url,
+        &[
+            "report", "agents", "--by", "district", "--region", "32.73.01",
+        ],
+    ));
+    assert!(counts.contains("32.73.01,Sukasari,1,1,0"), "{counts}");
+    let verified = ok(&cakupan(&url, &["verify"]));
+    assert!(
+        verified.contains("agent-month rows checked, 0 differences"),
+        "{verified}"
+    );
+    let _ = std::fs::remove_file(path);
+}

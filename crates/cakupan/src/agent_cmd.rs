@@ -1,0 +1,500 @@
+//! `cakupan office …` and `cakupan agent …`: the Perisai network from the command line (issue
+//! #6), with the same checks as the API (the operator acts as head office).
+
+use crate::Reference;
+use anyhow::{Context as _, Result, bail};
+use cakupan_domain::month::{format_date, parse_date};
+use cakupan_domain::perisai::{AgentEvent, check_reactivation, statement};
+use cakupan_domain::{Level, Month, Nik, RegionCode, Rupiah, Segment};
+use cakupan_server::perisai;
+use cakupan_store::agents::{Agent, AgentFilter, Deposit, Office};
+use cakupan_store::{Store, StoreError};
+use clap::Subcommand;
+use std::sync::Arc;
+
+#[derive(Debug, Subcommand)]
+pub enum OfficeCommand {
+    /// Register a Kantor Perisai (partner office) and its cooperation agreement.
+    Add {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        /// cooperative, foundation, business or community.
+        #[arg(long)]
+        kind: String,
+        /// Where the office is (a region code).
+        #[arg(long)]
+        region: String,
+        /// YYYY-MM-DD: start of the agreement.
+        #[arg(long)]
+        from: String,
+        /// YYYY-MM-DD: end of the agreement, if set.
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// The offices in a region (default: all).
+    List {
+        #[arg(long)]
+        region: Option<String>,
+    },
+    /// The month's statement of an office's agents and their sum.
+    Statement {
+        code: String,
+        /// YYYY-MM (default: this month).
+        #[arg(long)]
+        month: Option<String>,
+        /// Print CSV instead of a table.
+        #[arg(long)]
+        csv: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Appoint an agent: a registered BPU participant (by NIK) under an office.
+    Add {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        office: String,
+        /// The agent's own NIK.
+        #[arg(long)]
+        nik: String,
+        /// The villages served, comma separated.
+        #[arg(long, value_delimiter = ',')]
+        villages: Vec<String>,
+        /// YYYY-MM.
+        #[arg(long)]
+        appointed: String,
+    },
+    /// An agent's standing, villages and cash held.
+    Show { code: String },
+    /// Record a reactivation (after the cooling period) or a termination.
+    Event {
+        code: String,
+        /// reactivated or terminated.
+        #[arg(long)]
+        kind: String,
+        /// YYYY-MM (default: this month).
+        #[arg(long)]
+        month: Option<String>,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Record cash an agent deposited (refused above what they hold).
+    Deposit {
+        code: String,
+        #[arg(long)]
+        reference: String,
+        #[arg(long)]
+        amount: i64,
+        /// YYYY-MM-DD (default: today).
+        #[arg(long)]
+        on: Option<String>,
+    },
+    /// An agent's statement of a month.
+    Statement {
+        code: String,
+        #[arg(long)]
+        month: Option<String>,
+    },
+    /// An agent's worklist: due this month, in arrears, villages to win back.
+    Worklist {
+        code: String,
+        #[arg(long)]
+        month: Option<String>,
+    },
+}
+
+/// The server's state, for the shared checks and views (the operator is head office).
+pub fn state(store: Arc<dyn Store>, reference: &Reference) -> Result<cakupan_server::AppState> {
+    Ok(cakupan_server::AppState {
+        store,
+        regions: reference.regions.clone(),
+        rules: reference.rules.clone(),
+        today: cakupan_server::today_wib,
+        auth: Arc::new(crate::user_cmd::auth(reference)?),
+    })
+}
+
+fn month_arg(v: &Option<String>, now: Month) -> Result<Month> {
+    match v {
+        None => Ok(now),
+        Some(s) => Month::parse(s).map_err(|e| anyhow::anyhow!("--month: {e}")),
+    }
+}
+
+fn rejected(e: StoreError) -> anyhow::Error {
+    match e {
+        StoreError::Rejected(errs) => {
+            for x in errs.iter() {
+                eprintln!("error: {x}");
+            }
+            anyhow::anyhow!("refused: nothing stored")
+        }
+        other => other.into(),
+    }
+}
+
+pub fn api(e: cakupan_server::error::ApiError) -> anyhow::Error {
+    match e {
+        cakupan_server::error::ApiError::Invalid(errs) => rejected(StoreError::Rejected(errs)),
+        other => anyhow::anyhow!("{other:?}"),
+    }
+}
+
+async fn record(store: &dyn Store, code: &str) -> Result<cakupan_store::agents::AgentRecord> {
+    store
+        .agent_records(AgentFilter::Code(code))
+        .await?
+        .into_iter()
+        .next()
+        .with_context(|| format!("no agent has code {code}"))
+}
+
+pub async fn office(
+    store: Arc<dyn Store>,
+    reference: &Reference,
+    cmd: OfficeCommand,
+) -> Result<()> {
+    let st = state(store.clone(), reference)?;
+    let now = Month::of((st.today)());
+    match cmd {
+        OfficeCommand::Add {
+            code,
+            name,
+            kind,
+            region,
+            from,
+            to,
+        } => {
+            let region =
+                RegionCode::parse(&region).map_err(|e| anyhow::anyhow!("--region: {e}"))?;
+            let o = Office {
+                code,
+                name,
+                kind,
+                region,
+                agreement_from: parse_date(&from).context("--from must be YYYY-MM-DD")?,
+                agreement_to: to
+                    .as_deref()
+                    .map(|t| parse_date(t).context("--to must be YYYY-MM-DD"))
+                    .transpose()?,
+            };
+            store.add_office(&o).await.map_err(rejected)?;
+            println!("Office {} stored.", o.code);
+            Ok(())
+        }
+        OfficeCommand::List { region } => {
+            let within = match region {
+                Some(r) => RegionCode::parse(&r).map_err(|e| anyhow::anyhow!("--region: {e}"))?,
+                None => RegionCode::NATION,
+            };
+            for o in store.offices(within).await? {
+                let agents = store.agent_records(AgentFilter::Office(&o.code)).await?;
+                println!(
+                    "{:<14} {:<11} {:<12} {} ({} agents, agreement {}–{})",
+                    o.code,
+                    o.kind,
+                    o.region,
+                    o.name,
+                    agents.len(),
+                    format_date(o.agreement_from),
+                    o.agreement_to.map(format_date).unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        OfficeCommand::Statement { code, month, csv } => {
+            let office = store
+                .office(&code)
+                .await?
+                .with_context(|| format!("no office has code {code}"))?;
+            let month = month_arg(&month, now)?;
+            let s = perisai::office_statement(&st, &office, month)
+                .await
+                .map_err(api)?;
+            if csv {
+                print!("{}", perisai::statement_csv(&s.agents, Some(&s.total)));
+                return Ok(());
+            }
+            println!("{} {} — {month}", office.code, office.name);
+            println!(
+                "{:<14} {:>5} {:>12} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+                "agent",
+                "new",
+                "fee base",
+                "reversed",
+                "fee",
+                "clawback",
+                "incentive",
+                "agent",
+                "office"
+            );
+            for r in s.agents.iter().chain(std::iter::once(&s.total)) {
+                println!(
+                    "{:<14} {:>5} {:>12} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+                    r.code,
+                    r.acquisitions,
+                    Rupiah(r.fee_base),
+                    Rupiah(r.fee_reversed),
+                    Rupiah(r.contribution_fee),
+                    Rupiah(r.clawback),
+                    Rupiah(r.incentive),
+                    Rupiah(r.agent_share),
+                    Rupiah(r.office_share)
+                );
+            }
+            println!("Scheme: {} [{}]", s.total.source, s.total.status);
+            Ok(())
+        }
+    }
+}
+
+pub async fn agent(store: Arc<dyn Store>, reference: &Reference, cmd: AgentCommand) -> Result<()> {
+    let st = state(store.clone(), reference)?;
+    let now = Month::of((st.today)());
+    match cmd {
+        AgentCommand::Add {
+            code,
+            office,
+            nik,
+            villages,
+            appointed,
+        } => {
+            let nik = Nik::parse(&nik).map_err(|e| anyhow::anyhow!("--nik: {e}"))?;
+            let own = store
+                .participants_by_nik(nik)
+                .await?
+                .into_iter()
+                .find(|p| p.registration.segment == Segment::Bpu)
+                .context("an agent must be a registered BPU participant: register them first")?;
+            let villages = villages
+                .iter()
+                .map(|v| {
+                    RegionCode::parse(v.trim()).map_err(|e| anyhow::anyhow!("--villages {v}: {e}"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            for v in &villages {
+                if !reference.regions.contains_code(*v) {
+                    bail!("--villages: {v} is not in the Kemendagri region list");
+                }
+            }
+            let a = Agent {
+                code,
+                office_code: office,
+                participant_id: own.id,
+                home_village: own.registration.village,
+                appointed: Month::parse(&appointed)
+                    .map_err(|e| anyhow::anyhow!("--appointed: {e}"))?,
+                villages,
+            };
+            store.add_agent(&a).await.map_err(rejected)?;
+            println!("Agent {} appointed (participant KPJ {}).", a.code, own.kpj);
+            Ok(())
+        }
+        AgentCommand::Show { code } => {
+            let r = record(store.as_ref(), &code).await?;
+            let s = perisai::standing(&st, &r, now);
+            let c = perisai::custody(&st, &r).await.map_err(api)?;
+            println!(
+                "{} (office {}), home {} {}, appointed {}",
+                r.agent.code,
+                r.agent.office_code,
+                r.agent.home_village,
+                reference.regions.path_label(r.agent.home_village),
+                r.agent.appointed
+            );
+            println!(
+                "  villages   {}",
+                r.agent
+                    .villages
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            for m in s.iter().rev().take(12) {
+                let f = perisai::figures(&r, m.month);
+                println!(
+                    "  {}  {:<10} new {:>3}  collected {:>3} ({})",
+                    m.month,
+                    m.status.as_str(),
+                    f.acquisitions,
+                    f.collections,
+                    Rupiah(f.collected)
+                );
+            }
+            println!(
+                "  cash held  {} (collected {}, deposited {}){}",
+                Rupiah(c.held),
+                Rupiah(c.collected),
+                Rupiah(c.deposited),
+                c.oldest_unsettled
+                    .as_deref()
+                    .map(|d| format!(", oldest not deposited {d}"))
+                    .unwrap_or_default()
+            );
+            for a in &c.alerts {
+                println!("  ALERT      {a}");
+            }
+            Ok(())
+        }
+        AgentCommand::Event {
+            code,
+            kind,
+            month,
+            reason,
+        } => {
+            let r = record(store.as_ref(), &code).await?;
+            let month = month_arg(&month, now)?;
+            let event = match kind.as_str() {
+                "reactivated" => {
+                    let s = perisai::standing(&st, &r, month);
+                    check_reactivation(&st.rules, &s, month)
+                        .map_err(|e| rejected(StoreError::Rejected(e.into())))?;
+                    AgentEvent::Reactivated { month }
+                }
+                "terminated" if !reason.trim().is_empty() => AgentEvent::Terminated {
+                    month,
+                    reason: reason.trim().to_string(),
+                },
+                "terminated" => bail!("--reason: say why the agent is terminated"),
+                _ => bail!("--kind must be reactivated or terminated"),
+            };
+            store
+                .add_agent_event(&code, &event, "cli", cakupan_server::auth::now_secs())
+                .await?;
+            println!("Agent {code}: {kind} in {month}.");
+            Ok(())
+        }
+        AgentCommand::Deposit {
+            code,
+            reference: r,
+            amount,
+            on,
+        } => {
+            let on = match on {
+                Some(d) => parse_date(&d).context("--on must be YYYY-MM-DD")?,
+                None => (st.today)(),
+            };
+            if amount <= 0 {
+                bail!("--amount must be a positive whole number of rupiah");
+            }
+            let d = store
+                .add_deposit(&Deposit {
+                    reference: r,
+                    agent_code: code.clone(),
+                    amount,
+                    deposited_on: on,
+                    recorded_by: "cli".into(),
+                })
+                .await
+                .map_err(rejected)?;
+            let rec = record(store.as_ref(), &code).await?;
+            let c = perisai::custody(&st, &rec).await.map_err(api)?;
+            println!(
+                "Deposit {} of {} recorded; {code} now holds {}.",
+                d.reference,
+                Rupiah(d.amount),
+                Rupiah(c.held)
+            );
+            Ok(())
+        }
+        AgentCommand::Statement { code, month } => {
+            let r = record(store.as_ref(), &code).await?;
+            let month = month_arg(&month, now)?;
+            let s = statement(&st.rules, month, &perisai::figures(&r, month))
+                .map_err(|e| rejected(StoreError::Rejected(e.into())))?;
+            println!("{code} — statement {month}");
+            println!(
+                "  new participants     {} ({} with JHT; incentive from {})",
+                s.acquisitions, s.acquisitions_3, s.threshold
+            );
+            println!(
+                "  contributions        {} × {}‰ = {}",
+                s.fee_base,
+                s.fee_ppm / 1000,
+                s.contribution_fee
+            );
+            println!(
+                "  reversed             {} → clawback {}",
+                s.fee_reversed, s.clawback
+            );
+            println!("  incentive            {}", s.incentive);
+            println!("  total                {}", s.total);
+            println!(
+                "  agent / office       {} / {}",
+                s.agent_share, s.office_share
+            );
+            println!("  scheme: {} [{}]", s.source, s.status);
+            Ok(())
+        }
+        AgentCommand::Worklist { code, month } => {
+            let r = record(store.as_ref(), &code).await?;
+            let month = month_arg(&month, now)?;
+            let w = perisai::worklist(&st, &r, month).await.map_err(api)?;
+            println!("{code} — worklist {month}");
+            println!("Due this month ({}):", w.due_this_month.len());
+            for i in &w.due_this_month {
+                println!(
+                    "  KPJ {}  {}  {}  paid through {}",
+                    i.kpj,
+                    i.name,
+                    i.village_code,
+                    i.paid_through.as_deref().unwrap_or("-")
+                );
+            }
+            println!("In arrears ({}):", w.in_arrears.len());
+            for i in &w.in_arrears {
+                println!(
+                    "  KPJ {}  {}  {}  {} months unpaid",
+                    i.kpj, i.name, i.village_code, i.months_unpaid
+                );
+            }
+            println!("Villages, most uncovered first:");
+            for v in &w.villages {
+                println!(
+                    "  {} {:<28} registered {:>6}  active {:>6}  uncovered {:>6}",
+                    v.village_code, v.name, v.registered, v.status_active, v.uncovered
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `cakupan report agents`: registered and active agents per region in a month.
+pub async fn report(
+    store: Arc<dyn Store>,
+    reference: &Reference,
+    month: Option<String>,
+    by: &str,
+    region: Option<String>,
+) -> Result<()> {
+    let st = state(store, reference)?;
+    let month = month_arg(&month, Month::of((st.today)()))?;
+    let level =
+        Level::parse(by).context("--by must be nation, province, regency, district or village")?;
+    let within = match region {
+        Some(r) => RegionCode::parse(&r).map_err(|e| anyhow::anyhow!("--region: {e}"))?,
+        None => RegionCode::NATION,
+    };
+    println!("code,name,registered,active,inactive");
+    for r in perisai::agent_counts(&st, level, within, month)
+        .await
+        .map_err(api)?
+    {
+        let name = if r.name.contains(',') {
+            format!("\"{}\"", r.name)
+        } else {
+            r.name.clone()
+        };
+        println!(
+            "{},{name},{},{},{}",
+            r.code, r.registered, r.active, r.inactive
+        );
+    }
+    Ok(())
+}
