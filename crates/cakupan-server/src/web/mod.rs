@@ -9,6 +9,7 @@
 //! data and each change is audited like the API's. Forms carry the session's CSRF token.
 
 pub mod account;
+pub mod agents;
 pub mod i18n;
 pub mod participants;
 pub mod regions;
@@ -51,6 +52,12 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/peserta/{id}/bayar/iuran", get(participants::pay_due))
         .route("/saya", get(account::mine))
+        .route("/agen", get(agents::home))
+        .route("/agen/{code}", get(agents::agent))
+        .route("/agen/{code}/laporan.csv", get(agents::agent_csv))
+        .route("/agen/{code}/setoran", post(agents::deposit))
+        .route("/kantor/{code}", get(agents::office))
+        .route("/kuitansi", get(agents::receipt))
         .route("/tentang", get(account::about))
         .route(
             "/login",
@@ -246,6 +253,11 @@ impl Page {
             if matches!(role, Role::Admin | Role::BranchOfficer | Role::Agent) {
                 add("/peserta", t.nav_participants);
                 add("/peserta/baru", t.nav_register);
+            }
+            match role {
+                Role::Agent => add("/agen", t.nav_my_work),
+                Role::Admin | Role::BranchOfficer => add("/agen", t.nav_agents),
+                _ => {}
             }
         }
         items.push(NavItem {

@@ -628,9 +628,171 @@ async fn small_cells_and_the_csv(store: Arc<dyn Store>) {
     assert!(sorted.body.contains(r#"aria-sort="ascending""#));
 }
 
+/// The network's pages: the agent's own page (cash, statement, CSV), the branch's list and
+/// deposit form (refused above what is held), the office statement, the public receipt check,
+/// and who may open which.
+async fn agent_pages(store: Arc<dyn Store>) {
+    let app = app_on(store.clone(), &auth()).await;
+    people(&app).await;
+    let t = app.token.clone();
+    let post = |uri: &str, b: serde_json::Value| {
+        let (app, t, uri) = (&app, t.clone(), uri.to_string());
+        async move { call_as(app, Some(&t), "POST", &uri, Some(b.to_string())).await }
+    };
+    let (s, v) = post(
+        "/api/v1/offices",
+        json!({"code": "KP-32-0001", "name": "Koperasi Braga", "kind": "cooperative",
+               "region": "32.73.01", "agreement_from": "2026-01-01"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let mut own = body();
+    own["nik"] = json!("3273016508800001");
+    own["channel"] = json!("self");
+    own["agent_code"] = json!("");
+    own["occupation_code"] = json!("84");
+    let (s, v) = post("/api/v1/participants", own).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = post(
+        "/api/v1/agents",
+        json!({"code": "PRS-32-0001", "office_code": "KP-32-0001", "nik": "3273016508800001",
+               "villages": ["32.73.01.1001"], "appointed": "2026-11"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    // P1 (enrolled by PRS-32-0001) pays November to the agent in cash.
+    let (s, v) = post(
+        "/api/v1/postings",
+        json!({"kind": "contribution", "reference": "KAS-1", "nik": "3273015203900003", "segment": "BPU",
+               "first_month": "2026-11", "months": 1, "amount": 8400, "channel": "perisai",
+               "paid_on": "2026-11-10", "collected_by": "PRS-32-0001"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let receipt = v["receipt"].as_str().unwrap().to_string();
+
+    // The agent's own page.
+    let mut agen = Browser::new(&app);
+    agen.sign_in("agen").await;
+    let home = agen.get("/agen").await;
+    assert_eq!(home.location.as_deref(), Some("/agen/PRS-32-0001"));
+    let page = agen.get("/agen/PRS-32-0001").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(page.testid("agent-status"), "Aktif");
+    assert_eq!(page.testid("cash-held"), "Rp8.400");
+    // 15% of Rp8,400 = Rp1,260; the agent's 90% = Rp1,134.
+    assert_eq!(page.testid("statement-total"), "Rp1.260");
+    assert_eq!(page.testid("agent-share"), "Rp1.134");
+    assert!(
+        page.body.contains(&receipt),
+        "the collection not yet deposited"
+    );
+    assert!(
+        !page.body.contains("/setoran"),
+        "agents do not record deposits"
+    );
+    let csv = agen
+        .get("/agen/PRS-32-0001/laporan.csv?bulan=2026-11")
+        .await;
+    assert!(
+        csv.body
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("PRS-32-0001,2026-11,1,0,8400,0,150000,1260,0,0,1260,1134,126"),
+        "{}",
+        csv.body
+    );
+    assert_eq!(
+        agen.get("/kantor/KP-32-0001").await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // The branch: the list, the deposit form.
+    let mut branch = Browser::new(&app);
+    branch.sign_in("bandung").await;
+    let list = branch.get("/agen").await;
+    assert!(
+        list.body
+            .contains(r#"<a href="/agen/PRS-32-0001">PRS-32-0001</a>"#)
+    );
+    let csrf = branch.csrf();
+    let too_much = branch
+        .post(
+            "/agen/PRS-32-0001/setoran",
+            &[
+                ("csrf", &csrf),
+                ("reference", "BNI-1"),
+                ("amount", "10000"),
+                ("deposited_on", "2026-11-20"),
+            ],
+        )
+        .await;
+    assert_eq!(too_much.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        too_much.body.contains("setoran melebihi") && too_much.body.contains("Rp8,400"),
+        "{}",
+        too_much.body
+    );
+    let done = branch
+        .post(
+            "/agen/PRS-32-0001/setoran",
+            &[
+                ("csrf", &csrf),
+                ("reference", "BNI-1"),
+                ("amount", "8.400"),
+                ("deposited_on", "2026-11-20"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let page = branch.get(done.location.as_deref().unwrap()).await;
+    assert_eq!(page.testid("flash"), "Setoran tercatat.");
+    assert_eq!(page.testid("cash-held"), "Rp0");
+    let office = branch.get("/kantor/KP-32-0001?bulan=2026-11").await;
+    assert_eq!(office.testid("office-total"), "Rp1.260");
+    let office_csv = branch
+        .get("/kantor/KP-32-0001?bulan=2026-11&format=csv")
+        .await;
+    assert_eq!(office_csv.body.lines().count(), 3, "{}", office_csv.body);
+
+    // Anyone checks a receipt with its amount; a wrong amount finds nothing.
+    let mut visitor = Browser::new(&app);
+    let ok = visitor
+        .get(&format!("/kuitansi?nomor={receipt}&jumlah=8400"))
+        .await;
+    assert!(
+        ok.body.contains("Kuitansi sah") && ok.body.contains("sudah disetor agen"),
+        "{}",
+        ok.body
+    );
+    let wrong = visitor
+        .get(&format!("/kuitansi?nomor={receipt}&jumlah=8000"))
+        .await;
+    assert_eq!(wrong.status, StatusCode::NOT_FOUND);
+
+    // Others: analysts and village officials have no network pages; an agent sees only their
+    // own page (another agent's reads as absent).
+    for who in ["ana", "lurah"] {
+        let mut b = Browser::new(&app);
+        b.sign_in(who).await;
+        assert_eq!(b.get("/agen").await.status, StatusCode::FORBIDDEN, "{who}");
+        assert_eq!(
+            b.get("/agen/PRS-32-0001").await.status,
+            StatusCode::NOT_FOUND,
+            "{who}"
+        );
+    }
+    assert_eq!(
+        agen.get("/agen/PRS-32-0002").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
 on_both_backends! {
     pages_follow_the_access_matrix: true,
     sign_in_and_out: true,
     register_and_pay_through_the_forms: true,
     small_cells_and_the_csv: true,
+    agent_pages: true,
 }

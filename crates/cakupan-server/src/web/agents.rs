@@ -1,0 +1,687 @@
+//! The Perisai network's pages (issue #6), phone-first: an agent's own page (standing, cash
+//! held, this month's statement, worklist), the branch's list of its agents and offices, an
+//! office's monthly statement (and CSV), deposits recorded by the branch, and the public check
+//! of a receipt.
+
+use super::i18n::{Lang, Tr};
+use super::{Nav, Page, PageError, St, html, html_status};
+use crate::AppState;
+use crate::perisai::{self as net, Custody, StatementBody, Worklist, figures, standing, status_in};
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use cakupan_domain::Month;
+use cakupan_domain::access::{Action, Resource, Role, authorize};
+use cakupan_domain::perisai::{AgentStatus, statement};
+use cakupan_store::agents::{AgentFilter, AgentRecord, Deposit};
+use serde::Deserialize;
+
+fn status_text(t: &Tr, s: Option<AgentStatus>) -> (&'static str, &'static str) {
+    match s {
+        Some(AgentStatus::Active) => (t.agent_active, "st-active"),
+        Some(AgentStatus::Inactive) => (t.agent_inactive, "st-nonactive"),
+        Some(AgentStatus::Terminated) => (t.agent_terminated, "st-terminated"),
+        None => ("–", "st-pending"),
+    }
+}
+
+fn may_manage(page: &Page) -> Result<(), PageError> {
+    let me = page.require()?;
+    if matches!(me.who.role, Role::Admin | Role::BranchOfficer) {
+        Ok(())
+    } else {
+        Err(PageError::Forbidden(page.lang, String::new()))
+    }
+}
+
+struct AgentRow {
+    code: String,
+    office: String,
+    home: String,
+    status: &'static str,
+    status_class: &'static str,
+    new: i64,
+    collections: i64,
+    held: String,
+    alert: bool,
+}
+
+struct OfficeRow {
+    code: String,
+    name: String,
+    kind: String,
+    region: String,
+}
+
+#[derive(Template)]
+#[template(path = "agents.html")]
+struct AgentsPage {
+    t: &'static Tr,
+    nav: Nav,
+    month: String,
+    agents: Vec<AgentRow>,
+    offices: Vec<OfficeRow>,
+    registered: usize,
+    active: usize,
+}
+
+/// `/agen`: an agent's own page, or the branch's list of agents and offices.
+pub async fn home(State(st): St, page: Page) -> Result<Response, PageError> {
+    let me = page.require()?;
+    if me.who.role == Role::Agent {
+        let code = me.who.agent_code.clone().unwrap_or_default();
+        return Ok(Redirect::to(&format!("/agen/{code}")).into_response());
+    }
+    may_manage(&page)?;
+    let area = me.who.region;
+    let (lang, t) = (page.lang, page.t());
+    let month = Month::of((st.today)());
+    let mut agents = Vec::new();
+    let (mut registered, mut active) = (0, 0);
+    for r in st.store.agent_records(AgentFilter::Within(area)).await? {
+        let s = status_in(&standing(&st, &r, month), month);
+        if matches!(s, Some(AgentStatus::Active | AgentStatus::Inactive)) {
+            registered += 1;
+        }
+        if s == Some(AgentStatus::Active) {
+            active += 1;
+        }
+        let c = net::custody(&st, &r)
+            .await
+            .map_err(|e| PageError::Internal(format!("{e:?}")))?;
+        let f = figures(&r, month);
+        let (status, status_class) = status_text(t, s);
+        agents.push(AgentRow {
+            code: r.agent.code.clone(),
+            office: r.agent.office_code.clone(),
+            home: super::regions::region_name(&st, r.agent.home_village),
+            status,
+            status_class,
+            new: f.acquisitions,
+            collections: f.collections,
+            held: lang.rupiah(c.held),
+            alert: !c.alerts.is_empty(),
+        });
+    }
+    let offices = st
+        .store
+        .offices(area)
+        .await?
+        .into_iter()
+        .map(|o| OfficeRow {
+            region: super::regions::region_name(&st, o.region),
+            code: o.code,
+            name: o.name,
+            kind: o.kind,
+        })
+        .collect();
+    html(&AgentsPage {
+        t,
+        nav: page.nav(),
+        month: lang.month(month),
+        agents,
+        offices,
+        registered,
+        active,
+    })
+}
+
+struct MonthRow {
+    month: String,
+    status: &'static str,
+    class: &'static str,
+    new: i64,
+    collections: i64,
+    collected: String,
+}
+
+struct CollectionRow {
+    receipt: String,
+    paid_on: String,
+    amount: String,
+}
+
+struct StatementView {
+    lines: Vec<(&'static str, String)>,
+    total: String,
+    agent_share: String,
+    office_share: String,
+    scheme: String,
+}
+
+fn statement_view(lang: Lang, s: &StatementBody) -> StatementView {
+    let t = lang.tr();
+    StatementView {
+        lines: vec![
+            (
+                t.new_participants,
+                format!("{} ({} JHT)", lang.num(s.acquisitions), s.acquisitions_3),
+            ),
+            (t.fee_base, lang.rupiah(s.fee_base)),
+            (t.fee_rate, lang.pct(s.fee_ppm as f64 / 1e6)),
+            (t.contribution_fee, lang.rupiah(s.contribution_fee)),
+            (t.clawback, format!("−{}", lang.rupiah(s.clawback))),
+            (
+                t.incentive,
+                format!(
+                    "{} ({} {})",
+                    lang.rupiah(s.incentive),
+                    t.threshold,
+                    s.threshold
+                ),
+            ),
+        ],
+        total: lang.rupiah(s.total),
+        agent_share: lang.rupiah(s.agent_share),
+        office_share: lang.rupiah(s.office_share),
+        scheme: format!("{} [{}]", s.source, s.status),
+    }
+}
+
+struct WorkRow {
+    href: Option<String>,
+    name: String,
+    kpj: String,
+    village: String,
+    detail: String,
+}
+
+struct VillageRow {
+    name: String,
+    registered: String,
+    active: String,
+    uncovered: String,
+}
+
+#[derive(Template)]
+#[template(path = "agent.html")]
+struct AgentPage {
+    t: &'static Tr,
+    nav: Nav,
+    code: String,
+    office: String,
+    home: String,
+    villages: Vec<String>,
+    status: &'static str,
+    status_class: &'static str,
+    appointed: String,
+    custody: Custody,
+    held: String,
+    collected: String,
+    deposited: String,
+    may_manage: bool,
+    csrf: String,
+    flash: Option<&'static str>,
+    deposit_errors: Vec<String>,
+    today: String,
+    months: Vec<MonthRow>,
+    not_deposited: Vec<CollectionRow>,
+    statement_month: String,
+    statement_month_value: String,
+    statement: StatementView,
+    csv_href: String,
+    due: Vec<WorkRow>,
+    arrears: Vec<WorkRow>,
+    gap_villages: Vec<VillageRow>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AgentQuery {
+    bulan: Option<String>,
+    ok: Option<String>,
+}
+
+async fn agent_record(st: &AppState, page: &Page, code: &str) -> Result<AgentRecord, PageError> {
+    let me = page.require()?;
+    net::readable_agent(st, &me.who, code)
+        .await
+        .map_err(|e| PageError::Internal(format!("{e:?}")))?
+        .ok_or(PageError::NotFound(page.lang))
+}
+
+fn statement_month(st: &AppState, q: &Option<String>) -> Month {
+    let now = Month::of((st.today)());
+    q.as_deref()
+        .and_then(|m| Month::parse(m).ok())
+        .filter(|m| *m <= now.plus(12))
+        .unwrap_or(now)
+}
+
+async fn agent_page(
+    st: &AppState,
+    page: &Page,
+    r: &AgentRecord,
+    month: Month,
+    flash: Option<&'static str>,
+    deposit_errors: Vec<String>,
+) -> Result<AgentPage, PageError> {
+    let me = page.require()?;
+    let (lang, t) = (page.lang, page.t());
+    let now = Month::of((st.today)());
+    let series = standing(st, r, now);
+    let (status, status_class) = status_text(t, status_in(&series, now));
+    let internal = |e: crate::error::ApiError| PageError::Internal(format!("{e:?}"));
+    let c = net::custody(st, r).await.map_err(internal)?;
+    let collections = st.store.collections(&r.agent.code).await?;
+    let mut left = c.deposited;
+    let mut not_deposited = Vec::new();
+    for col in collections.iter().filter(|x| !x.reversed) {
+        if left >= col.amount {
+            left -= col.amount;
+            continue;
+        }
+        left = 0;
+        not_deposited.push(CollectionRow {
+            receipt: cakupan_store::agents::receipt_number(col.posting_id),
+            paid_on: cakupan_domain::month::format_date(col.paid_on),
+            amount: lang.rupiah(col.amount),
+        });
+    }
+    let s = statement(&st.rules, month, &figures(r, month))
+        .map_err(|e| PageError::Internal(e.to_string()))?;
+    let body = net::statement_body(&r.agent.code, &s);
+    let w: Worklist = net::worklist(st, r, now).await.map_err(internal)?;
+    for item in w.due_this_month.iter().chain(&w.in_arrears) {
+        page.audit(
+            st,
+            "participant.worklist",
+            format!("participant:{}", item.participant_id),
+            "service",
+        )
+        .await?;
+    }
+    let work = |items: &[net::WorkItem], due: bool| -> Vec<WorkRow> {
+        items
+            .iter()
+            .map(|i| WorkRow {
+                href: Some(format!("/peserta/{}", i.participant_id)),
+                name: i.name.clone(),
+                kpj: i.kpj.clone(),
+                village: super::regions::region_name(
+                    st,
+                    cakupan_domain::RegionCode::parse(&i.village_code)
+                        .unwrap_or(cakupan_domain::RegionCode::NATION),
+                ),
+                detail: if due {
+                    format!(
+                        "{} {}",
+                        t.paid_through,
+                        i.paid_through
+                            .as_deref()
+                            .and_then(|m| Month::parse(m).ok())
+                            .map(|m| lang.month(m))
+                            .unwrap_or_else(|| "–".into())
+                    )
+                } else {
+                    format!("{} {}", i.months_unpaid, t.reason_unpaid)
+                },
+            })
+            .collect()
+    };
+    let manage = authorize(
+        &me.who,
+        Action::ManageNetwork,
+        &Resource::Region(r.agent.home_village),
+    )
+    .is_ok();
+    Ok(AgentPage {
+        t,
+        nav: page.nav(),
+        code: r.agent.code.clone(),
+        office: r.agent.office_code.clone(),
+        home: st.regions.path_label(r.agent.home_village),
+        villages: r
+            .agent
+            .villages
+            .iter()
+            .map(|v| super::regions::region_name(st, *v))
+            .collect(),
+        status,
+        status_class,
+        appointed: lang.month(r.agent.appointed),
+        held: lang.rupiah(c.held),
+        collected: lang.rupiah(c.collected),
+        deposited: lang.rupiah(c.deposited),
+        custody: c,
+        may_manage: manage,
+        csrf: me.csrf.clone(),
+        flash,
+        deposit_errors,
+        today: cakupan_domain::month::format_date((st.today)()),
+        months: series
+            .iter()
+            .rev()
+            .take(12)
+            .map(|m| {
+                let f = figures(r, m.month);
+                let (status, class) = status_text(t, Some(m.status));
+                MonthRow {
+                    month: lang.month(m.month),
+                    status,
+                    class,
+                    new: f.acquisitions,
+                    collections: f.collections,
+                    collected: lang.rupiah(f.collected),
+                }
+            })
+            .collect(),
+        not_deposited,
+        statement_month: lang.month(month),
+        statement_month_value: month.to_string(),
+        statement: statement_view(lang, &body),
+        csv_href: format!("/agen/{}/laporan.csv?bulan={month}", r.agent.code),
+        due: work(&w.due_this_month, true),
+        arrears: work(&w.in_arrears, false),
+        gap_villages: w
+            .villages
+            .iter()
+            .map(|v| VillageRow {
+                name: v.name.clone(),
+                registered: lang.num(v.registered),
+                active: lang.num(v.status_active),
+                uncovered: lang.num(v.uncovered),
+            })
+            .collect(),
+    })
+}
+
+/// `/agen/{code}`: an agent's page (the agent, their branch, head office).
+pub async fn agent(
+    State(st): St,
+    page: Page,
+    Path(code): Path<String>,
+    Query(q): Query<AgentQuery>,
+) -> Result<Response, PageError> {
+    let r = agent_record(&st, &page, &code).await?;
+    let month = statement_month(&st, &q.bulan);
+    let flash = (q.ok.as_deref() == Some("setoran")).then_some(page.t().deposited_ok);
+    html(&agent_page(&st, &page, &r, month, flash, Vec::new()).await?)
+}
+
+/// `/agen/{code}/laporan.csv`: the agent's statement of a month.
+pub async fn agent_csv(
+    State(st): St,
+    page: Page,
+    Path(code): Path<String>,
+    Query(q): Query<AgentQuery>,
+) -> Result<Response, PageError> {
+    let code = code.trim_end_matches(".csv").to_string();
+    let r = agent_record(&st, &page, &code).await?;
+    let month = statement_month(&st, &q.bulan);
+    let s = statement(&st.rules, month, &figures(&r, month))
+        .map_err(|e| PageError::Internal(e.to_string()))?;
+    Ok(csv_response(
+        &format!("imbal-jasa-{code}-{month}.csv"),
+        net::statement_csv(&[net::statement_body(&code, &s)], None),
+    ))
+}
+
+fn csv_response(file: &str, body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DepositForm {
+    csrf: String,
+    reference: String,
+    amount: String,
+    deposited_on: String,
+}
+
+/// Records a deposit from the agent's page (branch officers and head office).
+pub async fn deposit(
+    State(st): St,
+    page: Page,
+    Path(code): Path<String>,
+    Form(f): Form<DepositForm>,
+) -> Result<Response, PageError> {
+    let me = page.check_csrf(&f.csrf)?.clone();
+    let r = agent_record(&st, &page, &code).await?;
+    authorize(
+        &me.who,
+        Action::ManageNetwork,
+        &Resource::Region(r.agent.home_village),
+    )
+    .map_err(|d| PageError::Forbidden(page.lang, d.0.to_string()))?;
+    let mut errors = Vec::new();
+    let amount = f
+        .amount
+        .trim()
+        .replace(['.', ','], "")
+        .parse::<i64>()
+        .ok()
+        .filter(|a| *a > 0);
+    if amount.is_none() {
+        errors.push(cakupan_domain::FieldError::new(
+            "amount",
+            "amount.positive",
+            "amount must be a positive whole number of rupiah",
+        ));
+    }
+    let on =
+        cakupan_domain::month::parse_date(f.deposited_on.trim()).filter(|d| *d <= (st.today)());
+    if on.is_none() {
+        errors.push(cakupan_domain::FieldError::new(
+            "deposited_on",
+            "date.format",
+            "deposited_on must be a real date, not after today",
+        ));
+    }
+    let reference = f.reference.trim().to_string();
+    if reference.is_empty()
+        || reference.len() > 64
+        || !reference
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_./:".contains(&c))
+    {
+        errors.push(cakupan_domain::FieldError::new(
+            "reference",
+            "reference.format",
+            "reference must be 1 to 64 letters, digits or - _ . / :",
+        ));
+    }
+    let messages = |errors: &[cakupan_domain::FieldError]| -> Vec<String> {
+        errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, page.lang.field_message(e)))
+            .collect()
+    };
+    let month = Month::of((st.today)());
+    let (Some(amount), Some(on), true) = (amount, on, errors.is_empty()) else {
+        let msgs = messages(&errors);
+        return html_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &agent_page(&st, &page, &r, month, None, msgs).await?,
+        );
+    };
+    match st
+        .store
+        .add_deposit(&Deposit {
+            reference,
+            agent_code: r.agent.code.clone(),
+            amount,
+            deposited_on: on,
+            recorded_by: me.who.username.clone(),
+        })
+        .await
+    {
+        Ok(_) => {}
+        Err(cakupan_store::StoreError::Rejected(e)) => {
+            let msgs = messages(&e.0);
+            return html_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &agent_page(&st, &page, &r, month, None, msgs).await?,
+            );
+        }
+        Err(e) => return Err(e.into()),
+    }
+    page.audit(
+        &st,
+        "deposit.add",
+        format!("agent:{}", r.agent.code),
+        "contribution",
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/agen/{}?ok=setoran", r.agent.code)).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "office.html")]
+struct OfficePage {
+    t: &'static Tr,
+    nav: Nav,
+    code: String,
+    name: String,
+    kind: String,
+    region: String,
+    agreement: String,
+    month: String,
+    month_value: String,
+    rows: Vec<(String, StatementView)>,
+    total: StatementView,
+    csv_href: String,
+}
+
+/// `/kantor/{code}`: an office's statement of a month (`?format=csv` for the CSV).
+pub async fn office(
+    State(st): St,
+    page: Page,
+    Path(code): Path<String>,
+    Query(q): Query<OfficeQuery>,
+) -> Result<Response, PageError> {
+    may_manage(&page)?;
+    let o = st
+        .store
+        .office(&code)
+        .await?
+        .ok_or(PageError::NotFound(page.lang))?;
+    page.allow(Action::ManageNetwork, &Resource::Region(o.region))?;
+    let month = statement_month(&st, &q.bulan);
+    let s = net::office_statement(&st, &o, month)
+        .await
+        .map_err(|e| PageError::Internal(format!("{e:?}")))?;
+    if q.format.as_deref() == Some("csv") {
+        return Ok(csv_response(
+            &format!("imbal-jasa-{code}-{month}.csv"),
+            net::statement_csv(&s.agents, Some(&s.total)),
+        ));
+    }
+    let lang = page.lang;
+    html(&OfficePage {
+        t: page.t(),
+        nav: page.nav(),
+        name: o.name.clone(),
+        kind: o.kind.clone(),
+        region: st.regions.path_label(o.region),
+        agreement: format!(
+            "{} – {}",
+            cakupan_domain::month::format_date(o.agreement_from),
+            o.agreement_to
+                .map(cakupan_domain::month::format_date)
+                .unwrap_or_default()
+        ),
+        month: lang.month(month),
+        month_value: month.to_string(),
+        rows: s
+            .agents
+            .iter()
+            .map(|a| (a.code.clone(), statement_view(lang, a)))
+            .collect(),
+        total: statement_view(lang, &s.total),
+        csv_href: format!("/kantor/{code}?bulan={month}&format=csv"),
+        code,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OfficeQuery {
+    bulan: Option<String>,
+    format: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "receipt.html")]
+struct ReceiptPage {
+    t: &'static Tr,
+    nav: Nav,
+    nomor: String,
+    jumlah: String,
+    checked: bool,
+    found: Option<ReceiptView>,
+}
+
+struct ReceiptView {
+    valid: bool,
+    amount: String,
+    paid_on: String,
+    months: String,
+    agent: String,
+    deposited: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReceiptQuery {
+    nomor: Option<String>,
+    jumlah: Option<String>,
+}
+
+/// `/kuitansi`: anyone checks a receipt by its number and amount (no sign-in).
+pub async fn receipt(
+    State(st): St,
+    page: Page,
+    Query(q): Query<ReceiptQuery>,
+) -> Result<Response, PageError> {
+    let lang = page.lang;
+    let nomor = q.nomor.unwrap_or_default().trim().to_string();
+    let jumlah = q.jumlah.unwrap_or_default().trim().to_string();
+    let checked = !nomor.is_empty();
+    let found = if checked {
+        net::receipt(&st, &nomor, &jumlah)
+            .await
+            .map_err(|e| PageError::Internal(format!("{e:?}")))?
+            .map(|r| ReceiptView {
+                valid: r.status == "valid",
+                amount: lang.rupiah(r.amount),
+                paid_on: r.paid_on.clone(),
+                months: match Month::parse(&r.first_month) {
+                    Ok(m) if r.months > 1 => {
+                        format!("{} – {}", lang.month(m), lang.month(m.plus(r.months - 1)))
+                    }
+                    Ok(m) => lang.month(m),
+                    Err(_) => r.first_month.clone(),
+                },
+                agent: r.agent_code.clone(),
+                deposited: r.deposited,
+            })
+    } else {
+        None
+    };
+    let status = if checked && found.is_none() {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::OK
+    };
+    html_status(
+        status,
+        &ReceiptPage {
+            t: page.t(),
+            nav: page.nav(),
+            nomor,
+            jumlah,
+            checked,
+            found,
+        },
+    )
+}
