@@ -498,3 +498,100 @@ pub async fn report(
     }
     Ok(())
 }
+
+/// The simulation's Perisai network, from the `participants.csv` it generated: an office per
+/// regency whose participants were enrolled by agents, and each agent code of the file
+/// appointed under it (in the month of their first enrolment), serving the villages of the
+/// people they enrolled, and themselves one of the regency's self-registered BPU participants.
+/// Returns the offices and agents stored.
+pub async fn network_from_file(
+    store: &dyn Store,
+    reference: &Reference,
+    people: &std::path::Path,
+) -> Result<(usize, usize)> {
+    use std::collections::{BTreeMap, BTreeSet};
+    struct Seen {
+        villages: BTreeSet<RegionCode>,
+        first: Month,
+    }
+    let mut agents: BTreeMap<String, Seen> = BTreeMap::new();
+    // Self-registered BPU participants per regency: the agents' own participations.
+    let mut own: BTreeMap<RegionCode, Vec<String>> = BTreeMap::new();
+    let mut rdr =
+        csv::Reader::from_path(people).with_context(|| format!("opening {}", people.display()))?;
+    for rec in rdr.records() {
+        let rec = rec?;
+        let g = |i: usize| rec.get(i).unwrap_or("");
+        let (Ok(village), Some(registered)) = (RegionCode::parse(g(5)), parse_date(g(10))) else {
+            continue;
+        };
+        let regency = village.truncate(Level::Regency);
+        if g(6) == "BPU" && g(11) == "self" {
+            let list = own.entry(regency).or_default();
+            if list.len() < 8 {
+                list.push(g(0).to_string());
+            }
+        }
+        if g(11) == "perisai" && !g(12).is_empty() {
+            let e = agents.entry(g(12).to_string()).or_insert(Seen {
+                villages: BTreeSet::new(),
+                first: Month::of(registered),
+            });
+            e.villages.insert(village);
+            e.first = e.first.min(Month::of(registered));
+        }
+    }
+    let mut offices = BTreeSet::new();
+    let mut appointed = 0;
+    for (code, seen) in &agents {
+        let Some(regency) = seen
+            .villages
+            .iter()
+            .next()
+            .map(|v| v.truncate(Level::Regency))
+        else {
+            continue;
+        };
+        let Some(nik) = own.get_mut(&regency).and_then(|l| l.pop()) else {
+            continue; // no one to be the agent: their participants keep the code alone
+        };
+        let Some(participant) = store
+            .participants_by_nik(Nik::parse(&nik).map_err(|e| anyhow::anyhow!("{e}"))?)
+            .await?
+            .into_iter()
+            .find(|p| p.registration.segment == Segment::Bpu)
+        else {
+            continue;
+        };
+        let office_code = format!("KP-{}", regency.to_string().replace('.', ""));
+        if offices.insert(office_code.clone()) {
+            store
+                .add_office(&Office {
+                    code: office_code.clone(),
+                    name: format!(
+                        "Koperasi Perisai {}",
+                        cakupan_store::targets::name_of(&reference.regions, regency)
+                    ),
+                    kind: "cooperative".into(),
+                    region: regency,
+                    agreement_from: seen.first.first_day(),
+                    agreement_to: None,
+                })
+                .await
+                .map_err(rejected)?;
+        }
+        store
+            .add_agent(&Agent {
+                code: code.clone(),
+                office_code,
+                participant_id: participant.id,
+                home_village: participant.registration.village,
+                appointed: seen.first,
+                villages: seen.villages.iter().copied().collect(),
+            })
+            .await
+            .map_err(rejected)?;
+        appointed += 1;
+    }
+    Ok((offices.len(), appointed))
+}

@@ -368,8 +368,14 @@ pub fn generate_since(
             };
             let programs = *rng.pick(&[("JKK+JKM", 75), ("JKK+JKM+JHT", 25)]);
             let channel = *rng.pick(&[("self", 40), ("perisai", 35), ("bank", 15), ("branch", 10)]);
+            // Two agents per regency: a realistic handful of participants each.
             let agent = if channel == "perisai" {
-                format!("PRS-{}-{:04}", &village[..2], 1 + rng.below(400))
+                format!(
+                    "PRS-{}{}-{:02}",
+                    &village[..2],
+                    &village[3..5],
+                    1 + rng.below(2)
+                )
             } else {
                 String::new()
             };
@@ -543,7 +549,7 @@ pub fn contributions(
     );
     let mut rdr = open()?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, out);
-    writeln!(w, "{}", FIELDS.join(","))?;
+    writeln!(w, "{},collected_by", FIELDS.join(","))?;
     let mut rng = Rng::new(seed ^ 0xc0ff_ee00);
     let mut written = 0u64;
     let mut line = 1u64;
@@ -578,9 +584,11 @@ pub fn contributions(
             };
             let amount: i64 = per_month.iter().map(|d| d.1.0).sum();
             let paid_on = m.day(day).unwrap_or(m.first_day()).min(as_of);
+            // A participant an agent enrolled pays the agent in cash when paying by perisai.
+            let collected_by = if channel == "perisai" { g(12) } else { "" };
             writeln!(
                 w,
-                "SIM{seed}-{line}-{},{},BPU,{m},{k},{amount},{channel},{}",
+                "SIM{seed}-{line}-{},{},BPU,{m},{k},{amount},{channel},{},{collected_by}",
                 n + 1,
                 g(0),
                 cakupan_domain::month::format_date(paid_on)

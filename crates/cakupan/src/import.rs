@@ -81,10 +81,6 @@ fn reader(path: &Path) -> Result<(csv::Reader<BufReader<File>>, usize)> {
     Ok((rdr, n))
 }
 
-fn reader_with(path: &Path, columns: &[&str]) -> Result<csv::Reader<BufReader<File>>> {
-    Ok(reader_optional(path, columns, &[])?.0)
-}
-
 fn reader_optional(
     path: &Path,
     columns: &[&str],
@@ -381,6 +377,36 @@ impl Rejections {
 /// Imports `contributions.csv` (DESIGN.md §5): each row a contribution posting, checked
 /// against the dues, posted in batches (each batch one transaction, counters included).
 /// Re-running a file posts nothing twice.
+/// The optional `collected_by` column: the Perisai agent who took the payment in cash (a
+/// well-formed agent code, with channel `perisai`). Imported history is not re-checked
+/// against the agent's standing and villages; collections made online are.
+fn collected(
+    p: &mut cakupan_domain::contribution::Payment,
+    agent: &str,
+) -> Result<(), cakupan_domain::FieldErrors> {
+    if agent.is_empty() {
+        return Ok(());
+    }
+    if !cakupan_store::agents::valid_code(agent) {
+        return Err(FieldError::new(
+            "collected_by",
+            "code.format",
+            "collected_by must be an agent code: 3 to 32 capital letters, digits or '-'",
+        )
+        .into());
+    }
+    if p.channel != cakupan_domain::contribution::PaymentChannel::Perisai {
+        return Err(FieldError::new(
+            "collected_by",
+            "channel.collection",
+            "a collection by a Perisai agent goes through the perisai channel",
+        )
+        .into());
+    }
+    p.collected_by = Some(agent.to_string());
+    Ok(())
+}
+
 pub async fn import_contributions(
     store: Arc<dyn Store>,
     rules: Arc<RuleSet>,
@@ -391,7 +417,7 @@ pub async fn import_contributions(
     use cakupan_domain::contribution::{ContributionInput, FIELDS, parse_payment};
     use cakupan_store::ledger::{NewPosting, PostingOutcome};
     let started = Instant::now();
-    let mut rdr = reader_with(path, &FIELDS)?;
+    let (mut rdr, ncols) = reader_optional(path, &FIELDS, &["collected_by"])?;
     let mut out = Rejections::new(
         path,
         &opts,
@@ -408,12 +434,12 @@ pub async fn import_contributions(
             summary.rows += 1;
             let line = rec.position().map(|p| p.line()).unwrap_or(0);
             let g = |i: usize| rec.get(i).unwrap_or("").to_string();
-            if rec.len() != FIELDS.len() {
+            if rec.len() != ncols {
                 summary.rejected += 1;
                 let e = FieldError::new(
                     "row",
                     "csv.columns",
-                    format!("expected {} columns, found {}", FIELDS.len(), rec.len()),
+                    format!("expected {ncols} columns, found {}", rec.len()),
                 );
                 out.report(line, &[e])?;
             } else {
@@ -427,7 +453,11 @@ pub async fn import_contributions(
                     channel: g(6),
                     paid_on: g(7),
                 };
-                match parse_payment(&rules, &input, today) {
+                let collected_by = g(8);
+                match parse_payment(&rules, &input, today).and_then(|mut p| {
+                    collected(&mut p, collected_by.trim())?;
+                    Ok(p)
+                }) {
                     Ok(p) => {
                         postings.push(NewPosting::Contribution(p));
                         lines.push(line);

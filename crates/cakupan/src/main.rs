@@ -771,6 +771,11 @@ async fn simulate(
         "{} participants stored, {} rejected in {:.1} s ({:.0} rows/s).",
         s.created, s.rejected, s.seconds, s.rows_per_second
     );
+    let (offices, agents) =
+        agent_cmd::network_from_file(store.as_ref(), reference, &people).await?;
+    eprintln!(
+        "Perisai network: {offices} offices, {agents} agents (from the enrolments through agents)."
+    );
     eprintln!("Simulating the BPU participants' payment histories…");
     let (_, dropout) = {
         let mut f = std::fs::File::create(&pays)?;

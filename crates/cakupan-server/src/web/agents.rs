@@ -55,32 +55,98 @@ struct OfficeRow {
     region: String,
 }
 
+struct AreaRow {
+    href: String,
+    name: String,
+    registered: i64,
+    active: i64,
+    inactive: i64,
+}
+
 #[derive(Template)]
 #[template(path = "agents.html")]
 struct AgentsPage {
     t: &'static Tr,
     nav: Nav,
+    title: String,
     month: String,
     agents: Vec<AgentRow>,
+    areas: Vec<AreaRow>,
     offices: Vec<OfficeRow>,
     registered: usize,
     active: usize,
 }
 
-/// `/agen`: an agent's own page, or the branch's list of agents and offices.
-pub async fn home(State(st): St, page: Page) -> Result<Response, PageError> {
+/// More agents than this in an area: the page counts them per region below instead.
+const LIST_AT_MOST: usize = 200;
+
+#[derive(Debug, Deserialize)]
+pub struct AreaQuery {
+    wilayah: Option<String>,
+}
+
+/// `/agen`: an agent's own page, or the branch's agents and offices (`?wilayah=` narrows the
+/// area; a large area is shown as counts per region below it, each leading further down).
+pub async fn home(
+    State(st): St,
+    page: Page,
+    Query(q): Query<AreaQuery>,
+) -> Result<Response, PageError> {
     let me = page.require()?;
     if me.who.role == Role::Agent {
         let code = me.who.agent_code.clone().unwrap_or_default();
         return Ok(Redirect::to(&format!("/agen/{code}")).into_response());
     }
     may_manage(&page)?;
-    let area = me.who.region;
+    let area = match q
+        .wilayah
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => me.who.region,
+        Some(c) => {
+            cakupan_domain::RegionCode::parse(c).map_err(|_| PageError::NotFound(page.lang))?
+        }
+    };
+    page.allow(Action::ManageNetwork, &Resource::Region(area))?;
     let (lang, t) = (page.lang, page.t());
     let month = Month::of((st.today)());
+    let records = st.store.agent_records(AgentFilter::Within(area)).await?;
+    let mut areas = Vec::new();
+    if records.len() > LIST_AT_MOST
+        && let Some(level) = super::regions::child_level(area.level())
+    {
+        let counts = net::agent_counts(&st, level, area, month)
+            .await
+            .map_err(|e| PageError::Internal(format!("{e:?}")))?;
+        let (registered, active) = counts
+            .iter()
+            .fold((0, 0), |(r, a), c| (r + c.registered, a + c.active));
+        for c in counts {
+            areas.push(AreaRow {
+                href: format!("/agen?wilayah={}", c.code),
+                name: c.name,
+                registered: c.registered,
+                active: c.active,
+                inactive: c.inactive,
+            });
+        }
+        return html(&AgentsPage {
+            t,
+            nav: page.nav(),
+            title: super::regions::region_name(&st, area),
+            month: lang.month(month),
+            agents: Vec::new(),
+            areas,
+            offices: Vec::new(),
+            registered: usize::try_from(registered).unwrap_or(0),
+            active: usize::try_from(active).unwrap_or(0),
+        });
+    }
     let mut agents = Vec::new();
     let (mut registered, mut active) = (0, 0);
-    for r in st.store.agent_records(AgentFilter::Within(area)).await? {
+    for r in records {
         let s = status_in(&standing(&st, &r, month), month);
         if matches!(s, Some(AgentStatus::Active | AgentStatus::Inactive)) {
             registered += 1;
@@ -120,8 +186,10 @@ pub async fn home(State(st): St, page: Page) -> Result<Response, PageError> {
     html(&AgentsPage {
         t,
         nav: page.nav(),
+        title: super::regions::region_name(&st, area),
         month: lang.month(month),
         agents,
+        areas,
         offices,
         registered,
         active,

@@ -258,7 +258,7 @@ pub fn level_name(t: &Tr, level: Level) -> &'static str {
     }
 }
 
-fn child_level(level: Level) -> Option<Level> {
+pub fn child_level(level: Level) -> Option<Level> {
     match level {
         Level::Nation => Some(Level::Province),
         Level::Province => Some(Level::Regency),
