@@ -595,3 +595,49 @@ pub async fn network_from_file(
     }
     Ok((offices.len(), appointed))
 }
+
+/// The simulation's offices at work: an agent made inactive by idle months, who is active
+/// again with their participants after the cooling period, is reactivated at the office's
+/// request (the first month that is allowed and they have something to do). Returns the
+/// reactivations recorded.
+pub async fn simulate_reactivations(store: &dyn Store, reference: &Reference) -> Result<usize> {
+    let now = Month::of(cakupan_server::today_wib());
+    let mut recorded = 0;
+    for mut r in store
+        .agent_records(AgentFilter::Within(RegionCode::NATION))
+        .await?
+    {
+        let active = r.active_months();
+        loop {
+            let s = cakupan_domain::perisai::status_series(
+                &reference.rules,
+                r.agent.appointed,
+                &active,
+                &r.events,
+                now,
+            );
+            let next = s.iter().find_map(|m| {
+                let since = m.inactive_since?;
+                let cooling = reference
+                    .rules
+                    .perisai_lifecycle(m.month)
+                    .map(|l| l.reactivation_cooling_months)
+                    .unwrap_or(6);
+                let earliest = since.plus(i32::try_from(cooling).unwrap_or(i32::MAX));
+                active
+                    .iter()
+                    .find(|a| **a >= earliest && **a >= m.month)
+                    .copied()
+                    .filter(|a| check_reactivation(&reference.rules, &s, *a).is_ok())
+            });
+            let Some(month) = next else { break };
+            let event = AgentEvent::Reactivated { month };
+            store
+                .add_agent_event(&r.agent.code, &event, "simulation", 0)
+                .await?;
+            r.events.push(event);
+            recorded += 1;
+        }
+    }
+    Ok(recorded)
+}

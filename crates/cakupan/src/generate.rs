@@ -368,14 +368,9 @@ pub fn generate_since(
             };
             let programs = *rng.pick(&[("JKK+JKM", 75), ("JKK+JKM+JHT", 25)]);
             let channel = *rng.pick(&[("self", 40), ("perisai", 35), ("bank", 15), ("branch", 10)]);
-            // Two agents per regency: a realistic handful of participants each.
+            // One agent per regency.
             let agent = if channel == "perisai" {
-                format!(
-                    "PRS-{}{}-{:02}",
-                    &village[..2],
-                    &village[3..5],
-                    1 + rng.below(2)
-                )
+                format!("PRS-{}{}-01", &village[..2], &village[3..5])
             } else {
                 String::new()
             };

@@ -799,6 +799,9 @@ async fn simulate(
         "{} contributions posted, {} rejected in {:.1} s ({:.0} rows/s).",
         c.created, c.rejected, c.seconds, c.rows_per_second
     );
+    let reactivated =
+        agent_cmd::simulate_reactivations(store_for_report.as_ref(), reference).await?;
+    eprintln!("Perisai offices asked to reactivate {reactivated} agents after idle spells.");
     let _ = std::fs::remove_dir_all(&dir);
     calibration_report(
         store_for_report,
