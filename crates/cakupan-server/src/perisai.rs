@@ -1051,16 +1051,21 @@ pub async fn get_worklist(
         .ok_or_else(|| ApiError::NotFound(format!("no agent {code}")))?;
     let month = month_param(&q.month, "month", Month::of((st.today)()))?;
     let w = worklist(&st, &r, month).await?;
-    for item in w.due_this_month.iter().chain(&w.in_arrears) {
-        caller
-            .audit(
-                &st,
+    let entries: Vec<_> = w
+        .due_this_month
+        .iter()
+        .chain(&w.in_arrears)
+        .map(|i| {
+            crate::auth::audit_entry(
+                &caller.who,
+                &caller.request_id,
                 "participant.worklist",
-                format!("participant:{}", item.participant_id),
+                format!("participant:{}", i.participant_id),
                 "service",
             )
-            .await?;
-    }
+        })
+        .collect();
+    st.store.append_audit(&entries).await?;
     Ok(Json(w))
 }
 

@@ -4,6 +4,9 @@
 -- date is kept in paid_on/paid_month (the month an agent's fee is clawed back).
 ALTER TABLE postings ADD COLUMN collected_by TEXT;
 CREATE INDEX postings_collected_by ON postings (collected_by, id) WHERE collected_by IS NOT NULL;
+-- Whether a contribution was reversed, looked up by its reference (receipts, collections,
+-- the planning of a batch of reversals).
+CREATE INDEX postings_reversal ON postings (target_reference) WHERE kind = 'reversal';
 -- An agent's worklist reads the participations they acquired.
 CREATE INDEX participants_agent ON participants (agent_code) WHERE agent_code IS NOT NULL;
 

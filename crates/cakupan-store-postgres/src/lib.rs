@@ -1428,13 +1428,35 @@ impl Store for PgStore {
     }
 
     async fn acquired_by(&self, agent_code: &str) -> Result<Vec<(Participant, Vec<LedgerRow>)>> {
-        let ps = self
-            .load("WHERE agent_code = $1 ORDER BY id", agent_code.to_string())
-            .await?;
-        let mut conn = self.pool.acquire().await.map_err(db)?;
-        let mut out = Vec::with_capacity(ps.len());
-        for p in ps {
-            let l = ledger_rows(&mut conn, p.id).await?;
+        // Two reads whatever the number of people: the participations (without heirs, which a
+        // worklist does not show) and all their postings.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE agent_code = $1 ORDER BY id"
+        )))
+        .bind(agent_code)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let sql = format!(
+            "SELECT participant_id, {LEDGER_COLUMNS} FROM postings
+             WHERE participant_id IN (SELECT id FROM participants WHERE agent_code = $1)
+             ORDER BY participant_id, id"
+        );
+        let mut ledgers: HashMap<i64, Vec<LedgerRow>> = HashMap::new();
+        for row in sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(agent_code)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+        {
+            let pid: i64 = row.try_get(0).map_err(db)?;
+            ledgers.entry(pid).or_default().push(ledger_row(&row, 1)?);
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let p =
+                cakupan_store::rows::participant(&row, &self.keys)?.into_participant(Vec::new())?;
+            let l = ledgers.remove(&p.id).unwrap_or_default();
             out.push((p, l));
         }
         Ok(out)

@@ -351,15 +351,14 @@ async fn agent_page(
         .map_err(|e| PageError::Internal(e.to_string()))?;
     let body = net::statement_body(&r.agent.code, &s);
     let w: Worklist = net::worklist(st, r, now).await.map_err(internal)?;
-    for item in w.due_this_month.iter().chain(&w.in_arrears) {
-        page.audit(
-            st,
-            "participant.worklist",
-            format!("participant:{}", item.participant_id),
-            "service",
-        )
+    let records: Vec<String> = w
+        .due_this_month
+        .iter()
+        .chain(&w.in_arrears)
+        .map(|i| format!("participant:{}", i.participant_id))
+        .collect();
+    page.audit_many(st, "participant.worklist", records, "service")
         .await?;
-    }
     let work = |items: &[net::WorkItem], due: bool| -> Vec<WorkRow> {
         items
             .iter()

@@ -232,6 +232,25 @@ impl Page {
             .map_err(|e| PageError::Internal(e.to_string()))
     }
 
+    /// Appends one audit entry per record, in one transaction.
+    pub async fn audit_many(
+        &self,
+        st: &AppState,
+        action: &str,
+        records: Vec<String>,
+        purpose: &str,
+    ) -> Result<(), PageError> {
+        let me = self.require()?;
+        let entries: Vec<_> = records
+            .into_iter()
+            .map(|r| crate::auth::audit_entry(&me.who, &self.request_id, action, r, purpose))
+            .collect();
+        st.store
+            .append_audit(&entries)
+            .await
+            .map_err(|e| PageError::Internal(e.to_string()))
+    }
+
     /// The header's navigation for this user.
     pub fn nav(&self) -> Nav {
         let t = self.t();
