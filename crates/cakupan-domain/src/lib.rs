@@ -9,6 +9,7 @@ pub mod access;
 pub mod bps;
 pub mod contribution;
 pub mod coverage;
+pub mod employer;
 pub mod error;
 pub mod kpj;
 pub mod money;

@@ -182,6 +182,8 @@ row!(/// How Perisai agents are paid (DOMAIN.md §5): a share of the contributio
     fee_ppm: i64, acquisition_threshold: i64, acquisition_lump: i64,
     acquisition_each_2: i64, acquisition_each_3: i64, agent_share_ppm: i64,
 });
+row!(/// Which programmes an employer of a size class must give every worker (Perpres 109/2013).
+    RawEmployerSize => EmployerSizeRule { size: String, required_programmes: Vec<Programme> });
 row!(/// When an agent becomes inactive and may come back (DOMAIN.md §5).
     RawPerisaiLifecycle => PerisaiLifecycle {
     idle_months_before_inactive: u32, reactivation_cooling_months: u32, office_months_below_target: u32,
@@ -235,6 +237,8 @@ struct RawFile {
     #[serde(default)]
     reporting: Vec<RawReporting>,
     #[serde(default)]
+    employer_size: Vec<RawEmployerSize>,
+    #[serde(default)]
     perisai_fee: Vec<RawPerisaiFee>,
     #[serde(default)]
     perisai_lifecycle: Vec<RawPerisaiLifecycle>,
@@ -274,6 +278,7 @@ pub struct RuleSet {
     pub rounding: Vec<RoundingRule>,
     pub security: Vec<SecurityRule>,
     pub reporting: Vec<ReportingRule>,
+    pub employer_sizes: Vec<EmployerSizeRule>,
     pub perisai_fees: Vec<PerisaiFee>,
     pub perisai_lifecycle: Vec<PerisaiLifecycle>,
     pub perisai_custody: Vec<PerisaiCustody>,
@@ -388,6 +393,8 @@ impl RuleSet {
                 .extend(cook_all(name, raw.security, RawSecurity::cook)?);
             rs.reporting
                 .extend(cook_all(name, raw.reporting, RawReporting::cook)?);
+            rs.employer_sizes
+                .extend(cook_all(name, raw.employer_size, RawEmployerSize::cook)?);
             rs.perisai_fees
                 .extend(cook_all(name, raw.perisai_fee, RawPerisaiFee::cook)?);
             rs.perisai_lifecycle.extend(cook_all(
@@ -582,6 +589,20 @@ impl RuleSet {
             |r| r.provenance.period,
         )?;
         no_overlap(
+            "employer_size",
+            &self.employer_sizes,
+            |r| r.size.clone(),
+            |r| r.provenance.period,
+        )?;
+        for r in &self.employer_sizes {
+            if !["micro", "small", "medium", "large"].contains(&r.size.as_str()) {
+                return Err(bad(format!(
+                    "employer_size '{}' must be micro, small, medium or large",
+                    r.size
+                )));
+            }
+        }
+        no_overlap(
             "perisai_fee",
             &self.perisai_fees,
             |_| "perisai_fee".into(),
@@ -725,6 +746,13 @@ impl RuleSet {
     /// The sign-in protection in force in `m`.
     pub fn security(&self, m: Month) -> Option<&SecurityRule> {
         Self::in_force(&self.security, m, |r| &r.provenance)
+    }
+
+    /// The mandatory programmes of an employer size class in force in `m`.
+    pub fn employer_size(&self, size: &str, m: Month) -> Option<&EmployerSizeRule> {
+        self.employer_sizes
+            .iter()
+            .find(|r| r.size == size && r.provenance.period.applies_to(m))
     }
 
     /// The Perisai fee scheme in force in `m`.

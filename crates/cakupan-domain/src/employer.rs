@@ -1,0 +1,598 @@
+//! The employer channel (issue #7, DOMAIN.md §3): wage earners (PU) enrolled and paid for by
+//! their employer through a monthly wage report. Pure: the checks of a report's lines, the
+//! invoice lines the rules give, late fees, and how payments cover the dues, oldest first.
+
+use crate::error::FieldError;
+use crate::money::Rupiah;
+use crate::month::Month;
+use crate::nik::Nik;
+use crate::occupation::Sector;
+use crate::quote::{Quote, QuoteRequest, late_fee, quote};
+use crate::rules::RuleSet;
+use crate::segment::{Payer, ProgrammeSet, Segment};
+use serde::Serialize;
+use std::collections::HashMap;
+use time::Date;
+
+/// An employer's size class (Perpres 109/2013 art. 6: which programmes are mandatory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SizeClass {
+    Micro,
+    Small,
+    Medium,
+    Large,
+}
+
+impl SizeClass {
+    pub const ALL: [SizeClass; 4] = [
+        SizeClass::Micro,
+        SizeClass::Small,
+        SizeClass::Medium,
+        SizeClass::Large,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SizeClass::Micro => "micro",
+            SizeClass::Small => "small",
+            SizeClass::Medium => "medium",
+            SizeClass::Large => "large",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SizeClass> {
+        SizeClass::ALL.into_iter().find(|c| c.as_str() == s.trim())
+    }
+}
+
+/// The columns of a wage report, in order.
+pub const WAGE_FIELDS: [&str; 10] = [
+    "nik",
+    "name",
+    "birth_date",
+    "sex",
+    "village_code",
+    "occupation_code",
+    "basic_wage",
+    "fixed_allowances",
+    "programs",
+    "action",
+];
+
+/// What a line of the report says about a worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WageAction {
+    /// A new worker: registered (name, birth date, sex, village, occupation) and billed.
+    Enrol,
+    /// A worker already enrolled with this employer: billed at this month's wage.
+    Continue,
+    /// The worker leaves: their employment with this employer ends from this month, and it is
+    /// not billed.
+    Stop,
+}
+
+impl WageAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WageAction::Enrol => "enrol",
+            WageAction::Continue => "continue",
+            WageAction::Stop => "stop",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<WageAction> {
+        match s.trim() {
+            "enrol" | "daftar" => Some(WageAction::Enrol),
+            "continue" | "lanjut" => Some(WageAction::Continue),
+            "stop" | "berhenti" => Some(WageAction::Stop),
+            _ => None,
+        }
+    }
+}
+
+/// One line of a wage report as uploaded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WageLineInput {
+    /// The line number in the file (for messages).
+    pub line: u64,
+    pub fields: Vec<String>,
+}
+
+impl WageLineInput {
+    pub fn get(&self, name: &str) -> &str {
+        WAGE_FIELDS
+            .iter()
+            .position(|f| *f == name)
+            .and_then(|i| self.fields.get(i))
+            .map(|s| s.trim())
+            .unwrap_or("")
+    }
+}
+
+/// A line that passed the report's own checks (the store checks the rest: who is enrolled).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WageEntry {
+    pub line: u64,
+    pub nik: Nik,
+    pub action: WageAction,
+    /// Basic wage + fixed allowances (DOMAIN.md §3): the basis of every programme.
+    pub wage: Rupiah,
+    pub programmes: ProgrammeSet,
+    pub input: WageLineInput,
+}
+
+/// A problem of one line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineProblem {
+    pub line: u64,
+    pub field: String,
+    pub rule: &'static str,
+    pub message: String,
+}
+
+impl LineProblem {
+    pub fn new(line: u64, e: FieldError) -> LineProblem {
+        LineProblem {
+            line,
+            field: e.field,
+            rule: e.rule,
+            message: e.message,
+        }
+    }
+}
+
+fn wage_field(
+    problems: &mut Vec<LineProblem>,
+    line: u64,
+    field: &str,
+    v: &str,
+    required: bool,
+) -> Option<i64> {
+    if v.is_empty() {
+        if required {
+            problems.push(LineProblem::new(
+                line,
+                FieldError::new(field, "wage.required", format!("{field} is required")),
+            ));
+            return None;
+        }
+        return Some(0);
+    }
+    match v.replace(['.', ','], "").parse::<i64>() {
+        Ok(n) if n >= 0 => Some(n),
+        Ok(_) => {
+            problems.push(LineProblem::new(
+                line,
+                FieldError::new(
+                    field,
+                    "wage.negative",
+                    format!("{field} cannot be negative"),
+                ),
+            ));
+            None
+        }
+        Err(_) => {
+            problems.push(LineProblem::new(
+                line,
+                FieldError::new(
+                    field,
+                    "wage.integer",
+                    format!("{field} must be a whole number of rupiah"),
+                ),
+            ));
+            None
+        }
+    }
+}
+
+/// The programmes an employer of `size` must give every worker in `month` (rules/pu.toml).
+pub fn mandatory(rules: &RuleSet, size: SizeClass, month: Month) -> ProgrammeSet {
+    rules
+        .employer_size(size.as_str(), month)
+        .map(|r| ProgrammeSet::of(&r.required_programmes))
+        .unwrap_or_default()
+}
+
+/// Checks the lines of a wage report for `month` by an employer of `size`: every problem of
+/// every line (a bad NIK or action, a negative or missing wage, programmes the rules or the
+/// employer's size do not allow, a worker listed twice). The good lines come back as entries.
+pub fn check_lines(
+    rules: &RuleSet,
+    size: SizeClass,
+    month: Month,
+    lines: &[WageLineInput],
+) -> (Vec<WageEntry>, Vec<LineProblem>) {
+    let mut entries = Vec::new();
+    let mut problems = Vec::new();
+    let mut seen: HashMap<Nik, u64> = HashMap::new();
+    let required = mandatory(rules, size, month);
+    for l in lines {
+        let before = problems.len();
+        if l.fields.len() != WAGE_FIELDS.len() {
+            problems.push(LineProblem::new(
+                l.line,
+                FieldError::new(
+                    "row",
+                    "csv.columns",
+                    format!(
+                        "expected {} columns, found {}",
+                        WAGE_FIELDS.len(),
+                        l.fields.len()
+                    ),
+                ),
+            ));
+            continue;
+        }
+        let nik = match Nik::parse(l.get("nik")) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                problems.push(LineProblem::new(
+                    l.line,
+                    FieldError::new("nik", e.rule(), e.to_string()),
+                ));
+                None
+            }
+        };
+        let action = WageAction::parse(l.get("action"));
+        if action.is_none() {
+            problems.push(LineProblem::new(
+                l.line,
+                FieldError::new(
+                    "action",
+                    "action.value",
+                    "action must be enrol, continue or stop",
+                ),
+            ));
+        }
+        if let Some(n) = nik {
+            if let Some(first) = seen.get(&n) {
+                problems.push(LineProblem::new(
+                    l.line,
+                    FieldError::new(
+                        "nik",
+                        "wage.duplicate",
+                        format!("this worker is already on line {first}"),
+                    ),
+                ));
+            } else {
+                seen.insert(n, l.line);
+            }
+        }
+        let billed = matches!(action, Some(WageAction::Enrol | WageAction::Continue));
+        let (mut wage, mut programmes) = (Rupiah::ZERO, ProgrammeSet::default());
+        if billed {
+            let basic = wage_field(
+                &mut problems,
+                l.line,
+                "basic_wage",
+                l.get("basic_wage"),
+                true,
+            );
+            let extra = wage_field(
+                &mut problems,
+                l.line,
+                "fixed_allowances",
+                l.get("fixed_allowances"),
+                false,
+            );
+            if let (Some(b), Some(x)) = (basic, extra) {
+                wage = Rupiah(b + x);
+                if wage.0 == 0 {
+                    problems.push(LineProblem::new(
+                        l.line,
+                        FieldError::new(
+                            "basic_wage",
+                            "wage.positive",
+                            "the wage (basic + fixed allowances) must be more than zero",
+                        ),
+                    ));
+                }
+            }
+            match ProgrammeSet::parse(l.get("programs")) {
+                Ok(p) => {
+                    programmes = p;
+                    if let Err(e) =
+                        crate::quote::check_programmes(rules, Segment::Pu, p, month, "programs")
+                    {
+                        problems.push(LineProblem::new(l.line, e));
+                    } else if let Some(missing) = required.iter().find(|x| !p.contains(*x)) {
+                        problems.push(LineProblem::new(
+                            l.line,
+                            FieldError::new(
+                                "programs",
+                                "programs.size_required",
+                                format!(
+                                    "a {} employer must give every worker {missing} (mandatory: {required})",
+                                    size.as_str()
+                                ),
+                            ),
+                        ));
+                    }
+                }
+                Err(m) => problems.push(LineProblem::new(
+                    l.line,
+                    FieldError::new("programs", "programs.format", m),
+                )),
+            }
+        }
+        if problems.len() == before
+            && let (Some(nik), Some(action)) = (nik, action)
+        {
+            entries.push(WageEntry {
+                line: l.line,
+                nik,
+                action,
+                wage,
+                programmes,
+                input: l.clone(),
+            });
+        }
+    }
+    (entries, problems)
+}
+
+/// One worker's dues for a month: the rules' quote at their wage, the employer's risk class
+/// and the worker's sector.
+pub fn dues(
+    rules: &RuleSet,
+    month: Month,
+    risk_class: u8,
+    sector: Sector,
+    wage: Rupiah,
+    programmes: ProgrammeSet,
+) -> Result<Quote, crate::error::FieldErrors> {
+    quote(
+        rules,
+        &QuoteRequest {
+            segment: Segment::Pu,
+            income_base: wage,
+            programmes,
+            month,
+            sector,
+            budget_funded: false,
+            risk_class: Some(risk_class),
+        },
+    )
+}
+
+/// The late fee of a month's dues paid on `paid` (per programme, the rules' rate per started
+/// month after the due date).
+pub fn late_fee_of(rules: &RuleSet, q: &Quote, paid: Date) -> Rupiah {
+    let mut by_programme: HashMap<crate::segment::Programme, Rupiah> = HashMap::new();
+    for l in &q.lines {
+        if matches!(l.payer, Payer::Employer | Payer::Worker) {
+            let e = by_programme.entry(l.programme).or_insert(Rupiah::ZERO);
+            *e = Rupiah(e.0 + l.due.0);
+        }
+    }
+    let mut programmes: Vec<_> = by_programme.into_iter().collect();
+    programmes.sort_by_key(|(p, _)| p.as_str());
+    Rupiah(
+        programmes
+            .into_iter()
+            .map(|(p, amount)| late_fee(rules, Segment::Pu, p, q.month, amount, paid).0)
+            .sum(),
+    )
+}
+
+/// The 11-digit payment code (kode iuran) of an invoice: its id in ten digits and a Damm check
+/// digit.
+pub fn payment_code(invoice_id: i64) -> String {
+    let digits = format!("{:010}", invoice_id.max(0));
+    format!("{digits}{}", crate::kpj::damm_digit(&digits).unwrap_or(0))
+}
+
+/// When each due item (in the order dues are settled: oldest first) became fully paid, given
+/// the payments in the order they were made: a payment covers what is left of the oldest item
+/// first, and an item counts as paid on the day of the payment that completes it.
+pub fn covered_on(items: &[i64], payments: &[(Date, i64)]) -> Vec<Option<Date>> {
+    let mut out = vec![None; items.len()];
+    let mut i = 0;
+    let mut left_on_item = items.first().copied().unwrap_or(0);
+    for (on, amount) in payments {
+        let mut money = *amount;
+        while i < items.len() && money > 0 {
+            if money >= left_on_item {
+                money -= left_on_item;
+                out[i] = Some(*on);
+                i += 1;
+                left_on_item = items.get(i).copied().unwrap_or(0);
+            } else {
+                left_on_item -= money;
+                money = 0;
+            }
+        }
+        // A zero item is paid with whatever comes next.
+        while i < items.len() && items[i] == 0 {
+            out[i] = Some(*on);
+            i += 1;
+            left_on_item = items.get(i).copied().unwrap_or(0);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use time::macros::date;
+
+    fn rules() -> RuleSet {
+        RuleSet::builtin().unwrap()
+    }
+
+    fn m(s: &str) -> Month {
+        Month::parse(s).unwrap()
+    }
+
+    fn line(n: u64, f: &[&str]) -> WageLineInput {
+        WageLineInput {
+            line: n,
+            fields: f.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn every_problem_of_every_line_is_named() {
+        let lines = vec![
+            line(
+                2,
+                &[
+                    "3273015203900003",
+                    "Siti",
+                    "1990-03-12",
+                    "P",
+                    "32.73.01.1001",
+                    "84",
+                    "5000000",
+                    "500000",
+                    "JKK+JKM+JHT+JP",
+                    "enrol",
+                ],
+            ),
+            line(
+                3,
+                &[
+                    "3273015203900003",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "5000000",
+                    "",
+                    "JKK+JKM+JHT+JP",
+                    "continue",
+                ],
+            ),
+            line(
+                4,
+                &["12345", "", "", "", "", "", "-1", "", "JKK+JKM", "continue"],
+            ),
+            line(
+                5,
+                &[
+                    "3273014506850002",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "JKK+JKM+JHT+JP",
+                    "continue",
+                ],
+            ),
+            line(
+                6,
+                &[
+                    "3273011203880001",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "4000000",
+                    "",
+                    "JKK+JKM",
+                    "continue",
+                ],
+            ),
+            line(
+                7,
+                &["3273011203880009", "", "", "", "", "", "", "", "", "stop"],
+            ),
+            line(
+                8,
+                &["3273011203880009", "", "", "", "", "", "", "", "", "leave"],
+            ),
+        ];
+        let (entries, problems) = check_lines(&rules(), SizeClass::Medium, m("2026-03"), &lines);
+        let got: Vec<(u64, &str)> = problems.iter().map(|p| (p.line, p.rule)).collect();
+        assert_eq!(
+            got,
+            [
+                (3, "wage.duplicate"),
+                (4, "nik.length"),
+                (4, "wage.negative"),
+                (4, "programs.size_required"),
+                (5, "wage.required"),
+                (6, "programs.size_required"),
+                (8, "action.value"),
+                (8, "wage.duplicate"),
+            ]
+        );
+        assert_eq!(entries.iter().map(|e| e.line).collect::<Vec<_>>(), [2, 7]);
+        assert_eq!(entries[0].wage, Rupiah(5_500_000));
+        // A micro employer need not give JHT or JP.
+        let (_, problems) = check_lines(&rules(), SizeClass::Micro, m("2026-03"), &lines[4..5]);
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    /// Hand-computed invoices (DOMAIN.md §3): each JKK risk class, JP below and above the
+    /// ceiling, across the March 2024 ceiling change, and a late fee two months late.
+    #[test]
+    fn invoices_by_hand() {
+        let r = rules();
+        let all = ProgrammeSet::parse("JKK+JKM+JHT+JP").unwrap();
+        let line = |month: &str, class: u8, wage: i64| {
+            dues(&r, m(month), class, Sector::NonTransport, Rupiah(wage), all).unwrap()
+        };
+        // Rp5,000,000, below the ceiling: JKK by class; JKM 0.30% = 15,000; JHT 3.7% + 2% =
+        // 185,000 + 100,000; JP 2% + 1% = 100,000 + 50,000.
+        for (class, jkk) in [
+            (1, 12_000),
+            (2, 27_000),
+            (3, 44_500),
+            (4, 63_500),
+            (5, 87_000),
+        ] {
+            let q = line("2024-03", class, 5_000_000);
+            assert_eq!(
+                q.total_due,
+                Rupiah(jkk + 15_000 + 285_000 + 150_000),
+                "class {class}"
+            );
+            assert_eq!(q.employer_due, Rupiah(jkk + 15_000 + 185_000 + 100_000));
+            assert_eq!(q.worker_due, Rupiah(150_000));
+        }
+        // Rp12,000,000, above the ceiling, class 3: JP on Rp9,559,600 in February 2024 and on
+        // Rp10,042,300 from March 2024.
+        let feb = line("2024-02", 3, 12_000_000);
+        assert_eq!(
+            feb.total_due,
+            Rupiah(106_800 + 36_000 + 444_000 + 240_000 + 191_192 + 95_596)
+        );
+        let mar = line("2024-03", 3, 12_000_000);
+        assert_eq!(
+            mar.total_due,
+            Rupiah(106_800 + 36_000 + 444_000 + 240_000 + 200_846 + 100_423)
+        );
+        assert_eq!(mar.worker_due, Rupiah(240_000 + 100_423));
+        // March 2024 (class 1, Rp5,000,000) due 15 April, paid 10 June: two started months.
+        // 2% a month on JKK, JKM, JHT: (12,000 + 15,000 + 285,000) × 4% = 12,480; JP 0.5% a
+        // month (unconfirmed rule): 150,000 × 1% = 1,500.
+        let q = line("2024-03", 1, 5_000_000);
+        assert_eq!(late_fee_of(&r, &q, date!(2024 - 04 - 15)), Rupiah(0));
+        assert_eq!(late_fee_of(&r, &q, date!(2024 - 06 - 10)), Rupiah(13_980));
+    }
+
+    #[test]
+    fn payments_cover_the_oldest_dues_first() {
+        let items = [100, 50, 0, 200];
+        let on = |d: u8| date!(2026 - 03 - 01).replace_day(d).unwrap();
+        assert_eq!(
+            covered_on(&items, &[(on(1), 120), (on(5), 30), (on(9), 250)]),
+            [Some(on(1)), Some(on(5)), Some(on(5)), Some(on(9))]
+        );
+        assert_eq!(
+            covered_on(&items, &[(on(1), 149)]),
+            [Some(on(1)), None, None, None]
+        );
+        assert_eq!(payment_code(1234).len(), 11);
+    }
+}
