@@ -94,6 +94,17 @@ pub struct Payment {
     pub paid_on: Date,
     /// The Perisai agent who took the payment in cash (and holds it until deposited).
     pub collected_by: Option<String>,
+    /// PU: what the employer's invoice billed (the month's wage, the employer's risk class, the
+    /// programmes): the dues are checked against it.
+    pub pu_basis: Option<PuBasis>,
+}
+
+/// The basis of a PU contribution as billed to the employer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PuBasis {
+    pub wage: Rupiah,
+    pub risk_class: u8,
+    pub programmes: ProgrammeSet,
 }
 
 /// What the dues of a participation depend on.
@@ -236,6 +247,7 @@ pub fn parse_payment(
             channel,
             paid_on,
             collected_by: None,
+            pu_basis: None,
         }),
         _ => Err(errors),
     }

@@ -99,6 +99,12 @@ impl NewPosting {
                     body.push_str("|collected_by:");
                     body.push_str(agent);
                 }
+                if let Some(b) = &p.pu_basis {
+                    body.push_str(&format!(
+                        "|pu:{}:{}:{}",
+                        b.wage.0, b.risk_class, b.programmes
+                    ));
+                }
                 body
             }
             NewPosting::Reversal { target, .. } => format!("reversal|{target}"),
@@ -392,13 +398,30 @@ pub fn check_posting(
                     format!("this participation was terminated in {t}"),
                 ));
             }
-            let profile = Profile {
-                segment: reg.segment,
-                income_base: reg.income_base,
-                programmes: reg.programmes,
-                sector: reg.sector,
-                budget_funded: false,
-                risk_class: None,
+            let profile = match (reg.segment, &p.pu_basis) {
+                (Segment::Pu, Some(b)) => Profile {
+                    segment: Segment::Pu,
+                    income_base: b.wage,
+                    programmes: b.programmes,
+                    sector: reg.sector,
+                    budget_funded: false,
+                    risk_class: Some(b.risk_class),
+                },
+                (Segment::Pu, None) => {
+                    return Err(rejected(
+                        "segment",
+                        "pu.basis_required",
+                        "PU contributions are billed through the employer's invoice, at the month's wage and the employer's risk class".into(),
+                    ));
+                }
+                _ => Profile {
+                    segment: reg.segment,
+                    income_base: reg.income_base,
+                    programmes: reg.programmes,
+                    sector: reg.sector,
+                    budget_funded: false,
+                    risk_class: None,
+                },
             };
             check_amount(rules, &profile, p).map_err(crate::StoreError::Rejected)?;
             Ok(CheckedPosting {

@@ -403,13 +403,13 @@ async fn one_nik_in_both_segments_is_counted_per_segment(s: Arc<dyn Store>) {
         (registered_in("32.73.01"), registered_in("32.73.02")),
         (0, 1)
     );
-    // A PU payment cannot be priced without the employer's risk class (employer channel).
+    // A PU payment is priced from the employer's invoice (wage, risk class): without it, refused.
     let mut p = pay("PU-1", "2026-01", 1, 100);
     if let NewPosting::Contribution(c) = &mut p {
         c.segment = Segment::Pu;
     }
     match s.post(harness::rules(), &p).await {
-        Err(StoreError::Rejected(e)) => assert_eq!(e.0[0].field, "risk_class"),
+        Err(StoreError::Rejected(e)) => assert_eq!(e.0[0].rule, "pu.basis_required"),
         o => panic!("{o:?}"),
     }
     assert_counters_equal_ledger(&s).await;
