@@ -23,16 +23,19 @@ pub enum Role {
     VillageOfficial,
     /// A worker: their own record.
     Participant,
+    /// An employer's staff: their employer's workers, wage reports, invoices and payments.
+    Employer,
 }
 
 impl Role {
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 7] = [
         Role::Admin,
         Role::Analyst,
         Role::BranchOfficer,
         Role::Agent,
         Role::VillageOfficial,
         Role::Participant,
+        Role::Employer,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +46,7 @@ impl Role {
             Role::Agent => "agent",
             Role::VillageOfficial => "village_official",
             Role::Participant => "participant",
+            Role::Employer => "employer",
         }
     }
 
@@ -52,7 +56,7 @@ impl Role {
 
     /// What the role's `region` must be: the nation for head-office roles, a village for
     /// village officials, any region for branch officers and agents; participants are scoped
-    /// by their NIK instead.
+    /// by their NIK instead, employers' staff by their employer (its region is theirs).
     pub fn check_scope(self, region: RegionCode) -> Result<(), &'static str> {
         match self {
             Role::Admin | Role::Analyst if region != RegionCode::NATION => {
@@ -81,6 +85,8 @@ pub struct Principal {
     pub agent_code: Option<String>,
     /// Participants: the blind index of their NIK (hex), compared with the participation's.
     pub nik: Option<String>,
+    /// Employers' staff: their employer's business registration number (NIB).
+    pub employer_code: Option<String>,
 }
 
 /// Whether aggregate cells shown to this role are subject to small-cell suppression (the
@@ -119,6 +125,13 @@ pub enum Action {
     ManageNetwork,
     /// See one agent's record: standing, cash held, statements, worklist.
     ReadAgent,
+    /// Register employers and record their payments (branch and head office).
+    ManageEmployers,
+    /// See an employer's workers, invoices, payments and arrears (lists of employers, for
+    /// branch and head office).
+    ReadEmployer,
+    /// Submit an employer's monthly wage report.
+    ReportWages,
 }
 
 /// What an action touches.
@@ -135,6 +148,8 @@ pub enum Resource {
     },
     /// One Perisai agent: counted where they live, known by their code.
     Agent { home: RegionCode, code: String },
+    /// One employer: where it is registered, known by its NIB.
+    Employer { region: RegionCode, code: String },
     /// Nothing regional (administration).
     System,
 }
@@ -188,6 +203,30 @@ pub fn authorize(who: &Principal, action: Action, what: &Resource) -> Result<(),
         (_, ReadAgent, _) => Err(Denied(
             "an agent's record is for the agent, their branch and head office",
         )),
+        (
+            BranchOfficer,
+            ManageEmployers | ReadEmployer | ReportWages,
+            Resource::Employer { region: r, .. } | Resource::Region(r),
+        ) => {
+            if within(*r) {
+                Ok(())
+            } else {
+                Err(Denied("this employer is outside your area"))
+            }
+        }
+        (Employer, ReadEmployer | ReportWages, Resource::Employer { code, .. }) => {
+            if who.employer_code.as_deref() == Some(code.as_str()) {
+                Ok(())
+            } else {
+                Err(Denied("employers see only their own workers and accounts"))
+            }
+        }
+        (_, ManageEmployers, _) => Err(Denied(
+            "employers are registered and their payments recorded by branch officers and administrators",
+        )),
+        (_, ReadEmployer | ReportWages, _) => Err(Denied(
+            "an employer's account is for the employer, its branch and head office",
+        )),
         (Analyst, ReadAggregates, Resource::Region(_)) => Ok(()),
         (Analyst, _, _) => Err(Denied("analysts see aggregates only, no personal data")),
         (BranchOfficer | Agent | VillageOfficial, ReadAggregates, Resource::Region(r)) => {
@@ -232,6 +271,7 @@ pub fn authorize(who: &Principal, action: Action, what: &Resource) -> Result<(),
             }
         }
         (Participant, _, _) => Err(Denied("participants see only their own record")),
+        (Employer, _, _) => Err(Denied("employers see only their own workers and accounts")),
         (_, _, _) => Err(Denied("not allowed")),
     }
 }
@@ -252,6 +292,7 @@ mod tests {
             },
             agent_code: (role == Role::Agent).then(|| "PRS-32-0001".into()),
             nik: (role == Role::Participant).then(|| "3273015203900003".into()),
+            employer_code: (role == Role::Employer).then(|| "9120001234567".into()),
         }
     }
 
@@ -307,6 +348,27 @@ mod tests {
         assert!(ok(&worker, Action::ReadPersonal, &mine));
         assert!(!ok(&worker, Action::ReadPersonal, &other_agent));
         assert!(!ok(&worker, Action::ReadAggregates, &nation));
+
+        let firm = |code: &str, region: &str| Resource::Employer {
+            region: RegionCode::parse(region).unwrap(),
+            code: code.into(),
+        };
+        let own = firm("9120001234567", "32.73.01.1001");
+        let other = firm("9120009999999", "32.73.01.1001");
+        let far = firm("9120008888888", "33.01");
+        let staff = who(Role::Employer, "32.73.01.1001");
+        assert!(ok(&staff, Action::ReadEmployer, &own));
+        assert!(ok(&staff, Action::ReportWages, &own));
+        assert!(!ok(&staff, Action::ManageEmployers, &own));
+        assert!(!ok(&staff, Action::ReadEmployer, &other));
+        assert!(!ok(&staff, Action::ReadPersonal, &mine));
+        assert!(!ok(&staff, Action::ReadAggregates, &nation));
+        assert!(ok(&branch, Action::ManageEmployers, &own));
+        assert!(ok(&branch, Action::ReadEmployer, &bandung));
+        assert!(!ok(&branch, Action::ReadEmployer, &far));
+        assert!(!ok(&analyst, Action::ReadEmployer, &own));
+        assert!(!ok(&agent, Action::ReportWages, &own));
+        assert!(ok(&admin, Action::ManageEmployers, &far));
     }
 
     #[test]

@@ -9,6 +9,12 @@
 //! 4. else, with k the consecutive unpaid months ending at M (back to, not including, the
 //!    latest paid month before M): IN_ARREARS if k < G, NONACTIVE if k ≥ G.
 //!
+//! One addition for wage earners (issue #7): when the employer reports a worker stopped from
+//! month S, the participation is NONACTIVE from S (not IN_ARREARS first) for every unpaid
+//! month M ≥ S after its latest paid month, since nobody owes contributions for it any more;
+//! a later payment (a new employer) reactivates it as rule 3 says. Without a stop nothing
+//! changes.
+//!
 //! A payment after NONACTIVE reactivates from the first month it covers (rule 3); months before
 //! the registration month have no status at all.
 
@@ -53,6 +59,8 @@ pub enum Reason {
     NothingPaidYet,
     /// Terminated in this month.
     TerminatedIn { month: Month },
+    /// The employer reported the employment ended from this month; nothing paid since.
+    EmploymentEnded { month: Month },
 }
 
 /// One month of one participation.
@@ -87,6 +95,8 @@ pub struct Facts {
     /// Month → the reference of the posting that covers it.
     pub paid: BTreeMap<Month, String>,
     pub terminated: Option<Month>,
+    /// Months from which an employer reported the employment ended (PU stops), ascending.
+    pub ended: Vec<Month>,
 }
 
 impl Facts {
@@ -110,7 +120,24 @@ impl Facts {
             registered,
             paid,
             terminated,
+            ended: Vec::new(),
         }
+    }
+
+    /// The same facts with these employment ends (any order, repeats ignored).
+    pub fn with_ended(mut self, mut ended: Vec<Month>) -> Facts {
+        ended.sort();
+        ended.dedup();
+        self.ended = ended;
+        self
+    }
+
+    /// The first employment end after `last_paid` and no later than `m`.
+    fn ended_between(&self, last_paid: Month, m: Month) -> Option<Month> {
+        self.ended
+            .iter()
+            .copied()
+            .find(|e| *e > last_paid && *e <= m)
     }
 }
 
@@ -151,15 +178,18 @@ pub fn series(
             ),
             (_, None) => match last_paid {
                 None => (Status::Pending, Reason::NothingPaidYet),
-                Some(lp) => {
-                    let k = u32::try_from(m.since(lp)).unwrap_or(u32::MAX);
-                    let s = if k < g {
-                        Status::InArrears
-                    } else {
-                        Status::NonActive
-                    };
-                    (s, Reason::Unpaid { months: k })
-                }
+                Some(lp) => match facts.ended_between(lp, m) {
+                    Some(e) => (Status::NonActive, Reason::EmploymentEnded { month: e }),
+                    None => {
+                        let k = u32::try_from(m.since(lp)).unwrap_or(u32::MAX);
+                        let s = if k < g {
+                            Status::InArrears
+                        } else {
+                            Status::NonActive
+                        };
+                        (s, Reason::Unpaid { months: k })
+                    }
+                },
             },
         };
         if status == Status::Active {
@@ -262,6 +292,7 @@ fn horizon(rules: &RuleSet, facts: &Facts) -> Month {
     let last_event = [
         facts.paid.keys().next_back().copied(),
         facts.terminated,
+        facts.ended.last().copied(),
         Some(start),
     ]
     .into_iter()
@@ -571,6 +602,48 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_reported_stop_ends_the_participation_until_a_new_payment() {
+        // PU paid Jan–Mar 2026, stopped from April by the employer, enrolled and paid by a new
+        // employer from July.
+        let f = Facts::from_contributions(
+            Segment::Pu,
+            m("2026-01"),
+            &[pay("INV1-1", "2026-01", 3), pay("INV9-4", "2026-07", 1)],
+            None,
+        )
+        .with_ended(vec![m("2026-04")]);
+        let s = series(rules(), &f, m("2026-03"), m("2026-09")).unwrap();
+        assert_eq!(
+            s.iter().map(|x| x.status.as_str()).collect::<Vec<_>>(),
+            [
+                "ACTIVE",
+                "NONACTIVE",
+                "NONACTIVE",
+                "NONACTIVE",
+                "ACTIVE",
+                "IN_ARREARS",
+                "IN_ARREARS"
+            ]
+        );
+        assert_eq!(
+            s[1].reason,
+            Reason::EmploymentEnded {
+                month: m("2026-04")
+            }
+        );
+        assert!(s[1].lapsed && s[4].reactivated);
+        // Without the stop the worker would have been IN_ARREARS in April and May.
+        let g = Facts {
+            ended: Vec::new(),
+            ..f
+        };
+        assert_eq!(
+            statuses(&g, "2026-04", "2026-05"),
+            st(&[("2026-04", "IN_ARREARS"), ("2026-05", "IN_ARREARS")])
+        );
+    }
+
     /// DOMAIN.md §4.1 read literally, month by month, with no carried state.
     fn brute(f: &Facts, g: u32, month: Month) -> Option<Status> {
         if month < f.registered {
@@ -584,6 +657,13 @@ mod tests {
         }
         if f.paid.contains_key(&month) {
             return Some(Status::Active);
+        }
+        let latest_paid = f.paid.keys().filter(|p| **p <= month).max().copied();
+        if f.ended
+            .iter()
+            .any(|e| Some(*e) > latest_paid && *e <= month)
+        {
+            return Some(Status::NonActive);
         }
         let mut k = 0;
         let mut x = month;
@@ -603,6 +683,7 @@ mod tests {
         fn counter_deltas_sum_to_the_statuses(
             reg in 0i32..24, paid in proptest::collection::btree_set(0i32..36, 0..12),
             term in proptest::option::of(0i32..40),
+            ended in proptest::collection::vec(0i32..40, 0..3),
         ) {
             let base = m("2025-01");
             let facts = Facts {
@@ -610,7 +691,8 @@ mod tests {
                 registered: base.plus(reg),
                 paid: paid.iter().map(|p| (base.plus(*p), format!("P{p}"))).collect(),
                 terminated: term.map(|t| base.plus(t)),
-            };
+                ended: Vec::new(),
+            }.with_ended(ended.iter().map(|e| base.plus(*e)).collect());
             let deltas = counter_deltas(rules(), &facts).unwrap();
             let months = series(rules(), &facts, base, base.plus(80)).unwrap();
             for metric in [Metric::Registered, Metric::PaidActive, Metric::StatusActive, Metric::NonActive,
@@ -631,6 +713,7 @@ mod tests {
         fn one_participation_counts_as_its_person(
             reg in 0i32..24, paid in proptest::collection::btree_set(0i32..36, 0..12),
             term in proptest::option::of(0i32..40),
+            ended in proptest::collection::vec(0i32..40, 0..3),
         ) {
             let base = m("2025-01");
             let facts = Facts {
@@ -638,7 +721,8 @@ mod tests {
                 registered: base.plus(reg),
                 paid: paid.iter().map(|p| (base.plus(*p), format!("P{p}"))).collect(),
                 terminated: term.map(|t| base.plus(t)),
-            };
+                ended: Vec::new(),
+            }.with_ended(ended.iter().map(|e| base.plus(*e)).collect());
             let one: Vec<_> = counter_deltas(rules(), &facts).unwrap().into_iter().map(|(mm, x, d)| ((), mm, x, d)).collect();
             prop_assert_eq!(person_deltas(rules(), &[((), &facts)]).unwrap(), one);
         }
@@ -649,18 +733,20 @@ mod tests {
         #[test]
         fn a_person_counts_once_with_their_best_status(
             people in proptest::collection::vec(
-                (0i32..24, proptest::collection::btree_set(0i32..36, 0..8), proptest::option::of(0i32..40)),
+                (0i32..24, proptest::collection::btree_set(0i32..36, 0..8), proptest::option::of(0i32..40),
+                 proptest::collection::vec(0i32..40, 0..2)),
                 2..4,
             ),
         ) {
             let base = m("2025-01");
             let g = rules().coverage_rule(Segment::Bpu, base).unwrap().months_unpaid_before_nonactive;
-            let facts: Vec<Facts> = people.iter().map(|(reg, paid, term)| Facts {
+            let facts: Vec<Facts> = people.iter().map(|(reg, paid, term, ended)| Facts {
                 segment: Segment::Bpu,
                 registered: base.plus(*reg),
                 paid: paid.iter().map(|p| (base.plus(*p), format!("P{p}"))).collect(),
                 terminated: term.map(|t| base.plus(t)),
-            }).collect();
+                ended: Vec::new(),
+            }.with_ended(ended.iter().map(|e| base.plus(*e)).collect())).collect();
             let members: Vec<(usize, &Facts)> = facts.iter().enumerate().collect();
             let deltas = person_deltas(rules(), &members).unwrap();
             let mut ever = false;
@@ -707,6 +793,7 @@ mod tests {
         fn series_equals_the_definition(
             reg in 0i32..24, paid in proptest::collection::btree_set(0i32..36, 0..12),
             term in proptest::option::of(0i32..40), from in 0i32..36, len in 0i32..40,
+            ended in proptest::collection::vec(0i32..40, 0..3),
         ) {
             let base = m("2025-01");
             let facts = Facts {
@@ -714,7 +801,8 @@ mod tests {
                 registered: base.plus(reg),
                 paid: paid.iter().map(|p| (base.plus(*p), format!("P{p}"))).collect(),
                 terminated: term.map(|t| base.plus(t)),
-            };
+                ended: Vec::new(),
+            }.with_ended(ended.iter().map(|e| base.plus(*e)).collect());
             let g = rules().coverage_rule(Segment::Bpu, base).unwrap().months_unpaid_before_nonactive;
             let out = series(rules(), &facts, base.plus(from), base.plus(from + len)).unwrap();
             let expected: Vec<(Month, Status)> = base.plus(from).through(base.plus(from + len))

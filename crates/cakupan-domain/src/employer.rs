@@ -187,6 +187,67 @@ fn wage_field(
     }
 }
 
+/// The most lines one wage report may have (a larger employer splits its upload by unit).
+pub const MAX_LINES: usize = 50_000;
+
+/// Reads a wage report in CSV: a header naming [`WAGE_FIELDS`] in order, then one line per
+/// worker. A file that cannot be read as such is one problem naming the line.
+pub fn parse_csv(text: &str) -> Result<Vec<WageLineInput>, LineProblem> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(|e| {
+            LineProblem::new(
+                1,
+                FieldError::new("file", "csv.format", format!("the file is not CSV: {e}")),
+            )
+        })?
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    if header != WAGE_FIELDS {
+        return Err(LineProblem::new(
+            1,
+            FieldError::new(
+                "file",
+                "csv.header",
+                format!(
+                    "the first line must name the columns {}",
+                    WAGE_FIELDS.join(",")
+                ),
+            ),
+        ));
+    }
+    let mut out = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| {
+            let line = e.position().map(|p| p.line()).unwrap_or(0);
+            LineProblem::new(
+                line,
+                FieldError::new("row", "csv.format", format!("this line is not CSV: {e}")),
+            )
+        })?;
+        if out.len() == MAX_LINES {
+            return Err(LineProblem::new(
+                rec.position().map(|p| p.line()).unwrap_or(0),
+                FieldError::new(
+                    "file",
+                    "report.too_long",
+                    format!("a wage report has at most {MAX_LINES} lines: split it"),
+                ),
+            ));
+        }
+        out.push(WageLineInput {
+            line: rec.position().map(|p| p.line()).unwrap_or(0),
+            fields: rec.iter().map(|f| f.to_string()).collect(),
+        });
+    }
+    Ok(out)
+}
+
 /// The programmes an employer of `size` must give every worker in `month` (rules/pu.toml).
 pub fn mandatory(rules: &RuleSet, size: SizeClass, month: Month) -> ProgrammeSet {
     rules
@@ -579,6 +640,18 @@ mod tests {
         let q = line("2024-03", 1, 5_000_000);
         assert_eq!(late_fee_of(&r, &q, date!(2024 - 04 - 15)), Rupiah(0));
         assert_eq!(late_fee_of(&r, &q, date!(2024 - 06 - 10)), Rupiah(13_980));
+    }
+
+    #[test]
+    fn a_csv_report_is_read_line_by_line() {
+        let text = "nik,name,birth_date,sex,village_code,occupation_code,basic_wage,fixed_allowances,programs,action\n\
+                    3273015203900003,Siti,1990-03-12,P,32.73.01.1001,84,5000000,0,JKK+JKM,enrol\n\
+                    3273014506850002,,,,,,4000000,,JKK+JKM,continue\n";
+        let lines = parse_csv(text).unwrap();
+        assert_eq!(lines.len(), 2);
+        assert_eq!((lines[0].line, lines[1].line), (2, 3));
+        assert_eq!(lines[1].get("basic_wage"), "4000000");
+        assert_eq!(parse_csv("nik,wage\n1,2\n").unwrap_err().rule, "csv.header");
     }
 
     #[test]

@@ -1011,6 +1011,12 @@ pub async fn post_handler(
             .await?
             .into_iter()
             .find(|p| p.registration.segment == *segment),
+        NewPosting::Stop { nik, .. } => st
+            .store
+            .participants_by_nik(*nik)
+            .await?
+            .into_iter()
+            .find(|p| p.registration.segment == Segment::Pu),
         NewPosting::Reversal { target, .. } => match st.store.participant_of_posting(target).await?
         {
             Some(id) => st.store.participant(id).await?,
@@ -1171,6 +1177,9 @@ pub async fn coverage(
                     Reason::Unpaid { months } => format!("{months} month(s) unpaid"),
                     Reason::NothingPaidYet => "nothing paid yet".into(),
                     Reason::TerminatedIn { month } => format!("terminated in {month}"),
+                    Reason::EmploymentEnded { month } => {
+                        format!("employment ended in {month}, nothing paid since")
+                    }
                 },
                 new: m.new,
                 lapsed: m.lapsed,

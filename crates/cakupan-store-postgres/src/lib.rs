@@ -26,9 +26,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod employers;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-const SELECT: &str = "SELECT id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, to_char(registered_on, 'YYYY-MM-DD'), channel, agent_code, review_flags, dukcapil_status, address FROM participants";
+pub(crate) const SELECT: &str = "SELECT id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, to_char(registered_on, 'YYYY-MM-DD'), channel, agent_code, review_flags, dukcapil_status, address FROM participants";
 const CHUNK: usize = 5_000;
 
 #[derive(Debug, Clone)]
@@ -37,7 +39,7 @@ pub struct PgStore {
     keys: Arc<Keys>,
 }
 
-fn db(e: sqlx::Error) -> StoreError {
+pub(crate) fn db(e: sqlx::Error) -> StoreError {
     StoreError::Database(e.to_string())
 }
 
@@ -82,7 +84,7 @@ impl PgStore {
             .collect()
     }
 
-    async fn existing(
+    pub(crate) async fn existing(
         tx: &mut Transaction<'_, Postgres>,
         keys: &Keys,
         niks: Vec<Vec<u8>>,
@@ -432,116 +434,10 @@ impl Store for PgStore {
     }
 
     async fn register_batch(&self, rules: &RuleSet, regs: &[Registration]) -> Result<Vec<Outcome>> {
-        if regs.is_empty() {
-            return Ok(Vec::new());
-        }
         let mut tx = self.pool.begin().await.map_err(db)?;
-        // Insert first and look up only the rows the unique key turned away (already stored,
-        // or stored by a concurrent transaction since): one index probe per new row.
-        let (mut outcomes, insert) = plan_batch(regs);
-        if !insert.is_empty() {
-            // Lock each person of the batch (in NIK order): see migration 0003.
-            let mut batch_niks: Vec<Vec<u8>> = insert
-                .iter()
-                .map(|&i| self.keys.nik_index(&regs[i].nik))
-                .collect();
-            batch_niks.sort_unstable();
-            batch_niks.dedup();
-            sqlx::query(
-                "INSERT INTO people (nik_index) SELECT * FROM UNNEST($1::bytea[])
-                 ON CONFLICT (nik_index) DO UPDATE SET nik_index = EXCLUDED.nik_index",
-            )
-            .bind(&batch_niks)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            let ids: Vec<i64> =
-                sqlx::query_scalar("SELECT nextval('participant_seq') FROM generate_series(1, $1)")
-                    .bind(insert.len() as i64)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(db)?;
-            let mut inserted_keys: HashSet<(Vec<u8>, String)> = HashSet::new();
-            let pairs: Vec<(usize, i64)> = insert.iter().copied().zip(ids).collect();
-            for chunk in pairs.chunks(CHUNK) {
-                let mut c = Columns::default();
-                for &(i, id) in chunk {
-                    let r = &regs[i];
-                    let kpj = kpj_for(id)?;
-                    c.push(id, kpj, r, &self.keys)?;
-                }
-                let rows = sqlx::query(
-                    "INSERT INTO participants (id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, registered_on, channel, agent_code, review_flags, nik_index, phone_index, key_version, address)
-                     SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bytea[], $4::text[], $5::bytea[], $6::bytea[], $7::text[], $8::bytea[], $9::text[], $10::text[], $11::text[], $12::bytea[], $13::text[], $14::date[], $15::text[], $16::text[], $17::text[], $18::bytea[], $19::bytea[], $20::int[], $21::bytea[])
-                     ON CONFLICT (nik_index, segment) DO NOTHING
-                     RETURNING nik_index, segment",
-                )
-                .bind(c.id).bind(c.kpj).bind(c.nik).bind(c.segment).bind(c.name).bind(c.birth_date)
-                .bind(c.sex).bind(c.phone).bind(c.village).bind(c.occupation).bind(c.sector)
-                .bind(c.income).bind(c.programs).bind(c.registered_on).bind(c.channel).bind(c.agent).bind(c.flags)
-                .bind(c.nik_index).bind(c.phone_index).bind(c.key_version).bind(c.address)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db)?;
-                for row in rows {
-                    inserted_keys
-                        .insert((row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?));
-                }
-            }
-            let mut turned_away = Vec::new();
-            let mut changes = CounterChanges::default();
-            for &(i, id) in &pairs {
-                let r = &regs[i];
-                if inserted_keys.contains(&(self.keys.nik_index(&r.nik), r.segment.to_string())) {
-                    outcomes[i] = Some(Outcome::Created {
-                        id,
-                        kpj: kpj_for(id)?,
-                    });
-                    changes.register(r.village, r.segment, Month::of(r.registered_on));
-                    for (pos, h) in r.heirs.iter().enumerate() {
-                        let h = HeirRow::from_heir(h).seal(&self.keys, id, pos)?;
-                        sqlx::query("INSERT INTO heirs (participant_id, position, name, relationship, nik, phone) VALUES ($1, $2, $3, $4, $5, $6)")
-                            .bind(id).bind(pos as i32).bind(h.name).bind(h.relationship).bind(h.nik).bind(h.phone)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db)?;
-                    }
-                } else {
-                    turned_away.push(i);
-                }
-            }
-            let new_ids: HashSet<i64> = pairs
-                .iter()
-                .filter(|(i, _)| {
-                    inserted_keys.contains(&(
-                        self.keys.nik_index(&regs[*i].nik),
-                        regs[*i].segment.to_string(),
-                    ))
-                })
-                .map(|(_, id)| *id)
-                .collect();
-            Self::overlap_of_new(&mut tx, &self.keys, rules, &new_ids, &mut changes).await?;
-            upsert_counters(&mut tx, &changes).await?;
-            if !turned_away.is_empty() {
-                let niks: Vec<Vec<u8>> = turned_away
-                    .iter()
-                    .map(|&i| self.keys.nik_index(&regs[i].nik))
-                    .collect();
-                let stored = Self::existing(&mut tx, &self.keys, niks).await?;
-                for i in turned_away {
-                    let r = &regs[i];
-                    outcomes[i] = Some(settle(r, stored.get(&(r.nik, r.segment)))?);
-                }
-            }
-        }
+        let out = register_batch_in(&mut tx, &self.keys, rules, regs).await?;
         tx.commit().await.map_err(db)?;
-        resolve_duplicates(regs, &mut outcomes);
-        outcomes
-            .into_iter()
-            .map(|o| {
-                o.ok_or_else(|| StoreError::Database("registration left without an outcome".into()))
-            })
-            .collect()
+        Ok(out)
     }
 
     async fn participant(&self, id: i64) -> Result<Option<Participant>> {
@@ -582,125 +478,10 @@ impl Store for PgStore {
         rules: &RuleSet,
         postings: &[NewPosting],
     ) -> Result<Vec<std::result::Result<PostingOutcome, FieldErrors>>> {
-        if postings.is_empty() {
-            return Ok(Vec::new());
-        }
         let mut tx = self.pool.begin().await.map_err(db)?;
-        let refs: Vec<String> = postings.iter().map(|p| p.reference().to_string()).collect();
-        // The reference buckets of the batch, in order (no deadlock with other batches).
-        sqlx::query("SELECT pg_advisory_xact_lock(4242, b) FROM (SELECT DISTINCT hashtext(r) & 255 AS b FROM UNNEST($1::text[]) AS r ORDER BY 1) AS buckets")
-            .bind(&refs)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        let mut st = BatchState::default();
-        for row in sqlx::query(
-            "SELECT reference, id, participant_id, body FROM postings WHERE reference = ANY($1)",
-        )
-        .bind(&refs)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?
-        {
-            st.existing.insert(
-                row.try_get(0).map_err(db)?,
-                (
-                    row.try_get(1).map_err(db)?,
-                    row.try_get(2).map_err(db)?,
-                    row.try_get(3).map_err(db)?,
-                ),
-            );
-        }
-        let targets: Vec<String> = postings
-            .iter()
-            .filter_map(|p| match p {
-                NewPosting::Reversal { target, .. } => Some(target.clone()),
-                _ => None,
-            })
-            .collect();
-        for row in sqlx::query(
-            "SELECT reference, participant_id, kind FROM postings WHERE reference = ANY($1)",
-        )
-        .bind(&targets)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?
-        {
-            st.targets.insert(
-                row.try_get(0).map_err(db)?,
-                (row.try_get(1).map_err(db)?, row.try_get(2).map_err(db)?),
-            );
-        }
-        for row in sqlx::query("SELECT target_reference, reference FROM postings WHERE kind = 'reversal' AND target_reference = ANY($1)")
-            .bind(&targets)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?
-        {
-            st.reversed.insert(row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?);
-        }
-        let niks: Vec<Vec<u8>> = postings
-            .iter()
-            .filter_map(|p| match p {
-                NewPosting::Contribution(pay) => Some(self.keys.nik_index(&pay.nik)),
-                NewPosting::Termination { nik, .. } => Some(self.keys.nik_index(nik)),
-                NewPosting::Reversal { .. } => None,
-            })
-            .collect();
-        let target_ids: Vec<i64> = st.targets.values().map(|t| t.0).collect();
-        // Lock every person the batch touches, in NIK order (see migration 0003), then read
-        // all their participations in a new statement, which sees whatever a transaction we
-        // waited for committed.
-        let locked: Vec<Vec<u8>> = sqlx::query_scalar(
-            "SELECT nik_index FROM people
-             WHERE nik_index = ANY($1) OR nik_index IN (SELECT nik_index FROM participants WHERE id = ANY($2))
-             ORDER BY nik_index FOR UPDATE",
-        )
-        .bind(&niks)
-        .bind(&target_ids)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE nik_index = ANY($1) ORDER BY id"
-        )))
-        .bind(&locked)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-        for row in rows {
-            let p =
-                cakupan_store::rows::participant(&row, &self.keys)?.into_participant(Vec::new())?;
-            st.by_key
-                .insert((p.registration.nik, p.registration.segment), p.clone());
-            st.by_id.insert(p.id, p);
-        }
-        let ids: Vec<i64> = st.by_id.keys().copied().collect();
-        for row in sqlx::query(sqlx::AssertSqlSafe(format!("SELECT participant_id, {LEDGER_COLUMNS} FROM postings WHERE participant_id = ANY($1) ORDER BY participant_id, id")))
-            .bind(&ids)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?
-        {
-            let pid: i64 = row.try_get(0).map_err(db)?;
-            st.ledgers.entry(pid).or_default().push(ledger_row(&row, 1)?);
-        }
-        let before = st.ledgers.clone();
-        let (mut outcomes, inserts) = st.plan(rules, &self.keys, postings);
-        let rows = cakupan_store::ledger::insert_rows(postings, &inserts);
-        let ids = insert_postings(&mut tx, &rows).await?;
-        cakupan_store::ledger::mark_posted(&mut outcomes, &inserts, ids);
-        let changes = st.changes(rules, &before, &inserts)?;
-        upsert_counters(&mut tx, &changes).await?;
-        upsert_agent_months(&mut tx, &st.agent_changes(&before, &inserts)).await?;
+        let out = post_batch_in(&mut tx, &self.keys, rules, postings).await?;
         tx.commit().await.map_err(db)?;
-        resolve_repeats(postings, &mut outcomes);
-        outcomes
-            .into_iter()
-            .map(|o| {
-                o.ok_or_else(|| StoreError::Database("posting left without an outcome".into()))
-            })
-            .collect()
+        Ok(out)
     }
 
     async fn ledger(&self, participant_id: i64) -> Result<Vec<LedgerRow>> {
@@ -1483,14 +1264,77 @@ impl Store for PgStore {
         recompute_agents_on(&mut conn).await
     }
 
+    async fn add_employer(&self, e: &cakupan_store::employers::Employer) -> Result<bool> {
+        self.add_employer_impl(e).await
+    }
+
+    async fn employer(&self, code: &str) -> Result<Option<cakupan_store::employers::Employer>> {
+        self.employer_impl(code).await
+    }
+
+    async fn employer_summaries(
+        &self,
+        within: RegionCode,
+        as_of: time::Date,
+    ) -> Result<Vec<cakupan_store::employers::EmployerSummary>> {
+        self.employer_summaries_impl(within, as_of).await
+    }
+
+    async fn wage_report(
+        &self,
+        rules: &RuleSet,
+        report: &cakupan_store::employers::WageReport,
+        write: bool,
+    ) -> Result<cakupan_store::employers::ReportOutcome> {
+        self.wage_report_impl(rules, report, write).await
+    }
+
+    async fn employer_payment(
+        &self,
+        rules: &RuleSet,
+        payment: &cakupan_store::employers::EmployerPayment,
+    ) -> Result<cakupan_store::employers::PaymentOutcome> {
+        self.employer_payment_impl(rules, payment).await
+    }
+
+    async fn employer_account(
+        &self,
+        code: &str,
+        as_of: time::Date,
+    ) -> Result<Option<cakupan_store::employers::Account>> {
+        self.employer_account_impl(code, as_of).await
+    }
+
+    async fn employer_invoice(
+        &self,
+        code: &str,
+        month: Month,
+    ) -> Result<Option<(cakupan_store::employers::Invoice, Vec<Participant>)>> {
+        self.employer_invoice_impl(code, month).await
+    }
+
+    async fn employer_workers(
+        &self,
+        code: &str,
+    ) -> Result<Vec<(cakupan_store::employers::Employment, Participant)>> {
+        self.employer_workers_impl(code).await
+    }
+
+    async fn employments_of(
+        &self,
+        participant_id: i64,
+    ) -> Result<Vec<cakupan_store::employers::Employment>> {
+        self.employments_of_impl(participant_id).await
+    }
+
     fn nik_index(&self, nik: &Nik) -> Vec<u8> {
         self.keys.nik_index(nik)
     }
 
     async fn create_user(&self, u: &cakupan_store::accounts::NewUser, now: i64) -> Result<i64> {
         let r = sqlx::query_scalar(
-            "INSERT INTO users (username, password_hash, role, region, agent_code, nik_index, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            "INSERT INTO users (username, password_hash, role, region, agent_code, nik_index, created_at, employer_code)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(u.username.as_str())
         .bind(u.password_hash.as_str())
@@ -1499,6 +1343,7 @@ impl Store for PgStore {
         .bind(u.agent_code.as_deref())
         .bind(u.nik_index.as_deref())
         .bind(now)
+        .bind(u.employer_code.as_deref())
         .fetch_one(&self.pool)
         .await;
         match r {
@@ -1518,7 +1363,7 @@ impl Store for PgStore {
         username: &str,
     ) -> Result<Option<cakupan_store::accounts::UserRow>> {
         sqlx::query(
-            "SELECT id, username, password_hash, role, region, agent_code, nik_index, disabled
+            "SELECT id, username, password_hash, role, region, agent_code, nik_index, disabled, employer_code
              FROM users WHERE username = $1",
         )
         .bind(username)
@@ -1564,7 +1409,7 @@ impl Store for PgStore {
         now: i64,
     ) -> Result<Option<cakupan_store::accounts::UserRow>> {
         sqlx::query(
-            "SELECT u.id, u.username, u.password_hash, u.role, u.region, u.agent_code, u.nik_index, u.disabled
+            "SELECT u.id, u.username, u.password_hash, u.role, u.region, u.agent_code, u.nik_index, u.disabled, u.employer_code
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled = false",
         )
@@ -1972,6 +1817,247 @@ async fn refuse_clear_participants(pool: &PgPool) -> Result<()> {
         return Err(cakupan_store::clear_participants_refused(n, version));
     }
     Ok(())
+}
+
+/// `Store::register_batch` inside a transaction the caller commits (the employer channel runs it with
+/// its own writes).
+pub(crate) async fn register_batch_in(
+    tx: &mut Transaction<'_, Postgres>,
+    keys: &Keys,
+    rules: &RuleSet,
+    regs: &[Registration],
+) -> Result<Vec<Outcome>> {
+    if regs.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Insert first and look up only the rows the unique key turned away (already stored,
+    // or stored by a concurrent transaction since): one index probe per new row.
+    let (mut outcomes, insert) = plan_batch(regs);
+    if !insert.is_empty() {
+        // Lock each person of the batch (in NIK order): see migration 0003.
+        let mut batch_niks: Vec<Vec<u8>> = insert
+            .iter()
+            .map(|&i| keys.nik_index(&regs[i].nik))
+            .collect();
+        batch_niks.sort_unstable();
+        batch_niks.dedup();
+        sqlx::query(
+            "INSERT INTO people (nik_index) SELECT * FROM UNNEST($1::bytea[])
+             ON CONFLICT (nik_index) DO UPDATE SET nik_index = EXCLUDED.nik_index",
+        )
+        .bind(&batch_niks)
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+        let ids: Vec<i64> =
+            sqlx::query_scalar("SELECT nextval('participant_seq') FROM generate_series(1, $1)")
+                .bind(insert.len() as i64)
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(db)?;
+        let mut inserted_keys: HashSet<(Vec<u8>, String)> = HashSet::new();
+        let pairs: Vec<(usize, i64)> = insert.iter().copied().zip(ids).collect();
+        for chunk in pairs.chunks(CHUNK) {
+            let mut c = Columns::default();
+            for &(i, id) in chunk {
+                let r = &regs[i];
+                let kpj = kpj_for(id)?;
+                c.push(id, kpj, r, keys)?;
+            }
+            let rows = sqlx::query(
+                "INSERT INTO participants (id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, registered_on, channel, agent_code, review_flags, nik_index, phone_index, key_version, address)
+                 SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bytea[], $4::text[], $5::bytea[], $6::bytea[], $7::text[], $8::bytea[], $9::text[], $10::text[], $11::text[], $12::bytea[], $13::text[], $14::date[], $15::text[], $16::text[], $17::text[], $18::bytea[], $19::bytea[], $20::int[], $21::bytea[])
+                 ON CONFLICT (nik_index, segment) DO NOTHING
+                 RETURNING nik_index, segment",
+            )
+            .bind(c.id).bind(c.kpj).bind(c.nik).bind(c.segment).bind(c.name).bind(c.birth_date)
+            .bind(c.sex).bind(c.phone).bind(c.village).bind(c.occupation).bind(c.sector)
+            .bind(c.income).bind(c.programs).bind(c.registered_on).bind(c.channel).bind(c.agent).bind(c.flags)
+            .bind(c.nik_index).bind(c.phone_index).bind(c.key_version).bind(c.address)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(db)?;
+            for row in rows {
+                inserted_keys.insert((row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?));
+            }
+        }
+        let mut turned_away = Vec::new();
+        let mut changes = CounterChanges::default();
+        for &(i, id) in &pairs {
+            let r = &regs[i];
+            if inserted_keys.contains(&(keys.nik_index(&r.nik), r.segment.to_string())) {
+                outcomes[i] = Some(Outcome::Created {
+                    id,
+                    kpj: kpj_for(id)?,
+                });
+                changes.register(r.village, r.segment, Month::of(r.registered_on));
+                for (pos, h) in r.heirs.iter().enumerate() {
+                    let h = HeirRow::from_heir(h).seal(keys, id, pos)?;
+                    sqlx::query("INSERT INTO heirs (participant_id, position, name, relationship, nik, phone) VALUES ($1, $2, $3, $4, $5, $6)")
+                        .bind(id).bind(pos as i32).bind(h.name).bind(h.relationship).bind(h.nik).bind(h.phone)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(db)?;
+                }
+            } else {
+                turned_away.push(i);
+            }
+        }
+        let new_ids: HashSet<i64> = pairs
+            .iter()
+            .filter(|(i, _)| {
+                inserted_keys
+                    .contains(&(keys.nik_index(&regs[*i].nik), regs[*i].segment.to_string()))
+            })
+            .map(|(_, id)| *id)
+            .collect();
+        PgStore::overlap_of_new(&mut *tx, keys, rules, &new_ids, &mut changes).await?;
+        upsert_counters(&mut *tx, &changes).await?;
+        if !turned_away.is_empty() {
+            let niks: Vec<Vec<u8>> = turned_away
+                .iter()
+                .map(|&i| keys.nik_index(&regs[i].nik))
+                .collect();
+            let stored = PgStore::existing(&mut *tx, keys, niks).await?;
+            for i in turned_away {
+                let r = &regs[i];
+                outcomes[i] = Some(settle(r, stored.get(&(r.nik, r.segment)))?);
+            }
+        }
+    }
+    resolve_duplicates(regs, &mut outcomes);
+    outcomes
+        .into_iter()
+        .map(|o| {
+            o.ok_or_else(|| StoreError::Database("registration left without an outcome".into()))
+        })
+        .collect()
+}
+
+/// `Store::post_batch` inside a transaction the caller commits (the employer channel runs it with
+/// its own writes).
+pub(crate) async fn post_batch_in(
+    tx: &mut Transaction<'_, Postgres>,
+    keys: &Keys,
+    rules: &RuleSet,
+    postings: &[NewPosting],
+) -> Result<Vec<std::result::Result<PostingOutcome, FieldErrors>>> {
+    if postings.is_empty() {
+        return Ok(Vec::new());
+    }
+    let refs: Vec<String> = postings.iter().map(|p| p.reference().to_string()).collect();
+    // The reference buckets of the batch, in order (no deadlock with other batches).
+    sqlx::query("SELECT pg_advisory_xact_lock(4242, b) FROM (SELECT DISTINCT hashtext(r) & 255 AS b FROM UNNEST($1::text[]) AS r ORDER BY 1) AS buckets")
+        .bind(&refs)
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    let mut st = BatchState::default();
+    for row in sqlx::query(
+        "SELECT reference, id, participant_id, body FROM postings WHERE reference = ANY($1)",
+    )
+    .bind(&refs)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db)?
+    {
+        st.existing.insert(
+            row.try_get(0).map_err(db)?,
+            (
+                row.try_get(1).map_err(db)?,
+                row.try_get(2).map_err(db)?,
+                row.try_get(3).map_err(db)?,
+            ),
+        );
+    }
+    let targets: Vec<String> = postings
+        .iter()
+        .filter_map(|p| match p {
+            NewPosting::Reversal { target, .. } => Some(target.clone()),
+            _ => None,
+        })
+        .collect();
+    for row in sqlx::query(
+        "SELECT reference, participant_id, kind FROM postings WHERE reference = ANY($1)",
+    )
+    .bind(&targets)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db)?
+    {
+        st.targets.insert(
+            row.try_get(0).map_err(db)?,
+            (row.try_get(1).map_err(db)?, row.try_get(2).map_err(db)?),
+        );
+    }
+    for row in sqlx::query("SELECT target_reference, reference FROM postings WHERE kind = 'reversal' AND target_reference = ANY($1)")
+        .bind(&targets)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db)?
+    {
+        st.reversed.insert(row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?);
+    }
+    let niks: Vec<Vec<u8>> = postings
+        .iter()
+        .filter_map(|p| match p {
+            NewPosting::Contribution(pay) => Some(keys.nik_index(&pay.nik)),
+            NewPosting::Termination { nik, .. } | NewPosting::Stop { nik, .. } => {
+                Some(keys.nik_index(nik))
+            }
+            NewPosting::Reversal { .. } => None,
+        })
+        .collect();
+    let target_ids: Vec<i64> = st.targets.values().map(|t| t.0).collect();
+    // Lock every person the batch touches, in NIK order (see migration 0003), then read
+    // all their participations in a new statement, which sees whatever a transaction we
+    // waited for committed.
+    let locked: Vec<Vec<u8>> = sqlx::query_scalar(
+        "SELECT nik_index FROM people
+         WHERE nik_index = ANY($1) OR nik_index IN (SELECT nik_index FROM participants WHERE id = ANY($2))
+         ORDER BY nik_index FOR UPDATE",
+    )
+    .bind(&niks)
+    .bind(&target_ids)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db)?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE nik_index = ANY($1) ORDER BY id"
+    )))
+    .bind(&locked)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db)?;
+    for row in rows {
+        let p = cakupan_store::rows::participant(&row, keys)?.into_participant(Vec::new())?;
+        st.by_key
+            .insert((p.registration.nik, p.registration.segment), p.clone());
+        st.by_id.insert(p.id, p);
+    }
+    let ids: Vec<i64> = st.by_id.keys().copied().collect();
+    for row in sqlx::query(sqlx::AssertSqlSafe(format!("SELECT participant_id, {LEDGER_COLUMNS} FROM postings WHERE participant_id = ANY($1) ORDER BY participant_id, id")))
+        .bind(&ids)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db)?
+    {
+        let pid: i64 = row.try_get(0).map_err(db)?;
+        st.ledgers.entry(pid).or_default().push(ledger_row(&row, 1)?);
+    }
+    let before = st.ledgers.clone();
+    let (mut outcomes, inserts) = st.plan(rules, keys, postings);
+    let rows = cakupan_store::ledger::insert_rows(postings, &inserts);
+    let ids = insert_postings(&mut *tx, &rows).await?;
+    cakupan_store::ledger::mark_posted(&mut outcomes, &inserts, ids);
+    let changes = st.changes(rules, &before, &inserts)?;
+    upsert_counters(&mut *tx, &changes).await?;
+    upsert_agent_months(&mut *tx, &st.agent_changes(&before, &inserts)).await?;
+    resolve_repeats(postings, &mut outcomes);
+    outcomes
+        .into_iter()
+        .map(|o| o.ok_or_else(|| StoreError::Database("posting left without an outcome".into())))
+        .collect()
 }
 
 #[cfg(test)]

@@ -25,10 +25,12 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod employers;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Columns of `participants` in the order the code binds and reads them.
-const COLUMNS: &str = "id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, registered_on, channel, agent_code, review_flags, dukcapil_status, address";
+pub(crate) const COLUMNS: &str = "id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, registered_on, channel, agent_code, review_flags, dukcapil_status, address";
 /// SQLite allows 32,766 bound parameters per statement; 22 columns × 1,000 rows stays below.
 const INSERT_CHUNK: usize = 1_000;
 
@@ -39,7 +41,7 @@ pub struct SqliteStore {
     keys: Arc<Keys>,
 }
 
-fn db(e: sqlx::Error) -> StoreError {
+pub(crate) fn db(e: sqlx::Error) -> StoreError {
     StoreError::Database(e.to_string())
 }
 
@@ -115,7 +117,7 @@ impl SqliteStore {
     }
 
     /// Stored participations of these NIKs, keyed by NIK and segment.
-    async fn existing(
+    pub(crate) async fn existing(
         tx: &mut Transaction<'_, Sqlite>,
         keys: &Keys,
         niks: &[Nik],
@@ -339,7 +341,7 @@ async fn insert_postings(
 }
 
 /// Runs `SELECT … WHERE column IN (…)` over `values` in chunks SQLite accepts.
-async fn select_in<T: ToString>(
+pub(crate) async fn select_in<T: ToString>(
     tx: &mut Transaction<'_, Sqlite>,
     head: &str,
     values: &[T],
@@ -461,131 +463,10 @@ impl Store for SqliteStore {
     }
 
     async fn register_batch(&self, rules: &RuleSet, regs: &[Registration]) -> Result<Vec<Outcome>> {
-        if regs.is_empty() {
-            return Ok(Vec::new());
-        }
-        // Insert first and look up only the rows the unique key turned away: a fresh import
-        // then probes the NIK index once per row, not twice.
-        let (mut outcomes, insert) = plan_batch(regs);
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let n = insert.len() as i64;
-        let first: i64 = sqlx::query_scalar(
-            "UPDATE sequences SET next_value = next_value + ?1 WHERE name = 'participant' RETURNING next_value - ?1",
-        )
-        .bind(n)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db)?;
-        let mut rows = Vec::with_capacity(insert.len());
-        for (k, &i) in insert.iter().enumerate() {
-            let id = first + k as i64;
-            let row = ParticipantRow::from_registration(id, kpj_for(id)?, &regs[i]);
-            let sealed = row.seal(&self.keys)?;
-            rows.push((i, row, sealed));
-        }
-        let mut inserted = HashSet::with_capacity(rows.len());
-        for chunk in rows.chunks(INSERT_CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(format!(
-                "INSERT INTO participants ({COLUMNS}, nik_index, phone_index, key_version) "
-            ));
-            // Bound by reference: the rows outlive the statement, so nothing is copied twice.
-            q.push_values(chunk, |mut b, (_, r, sealed)| {
-                b.push_bind(r.id)
-                    .push_bind(r.kpj.as_str())
-                    .push_bind(sealed.nik.as_slice())
-                    .push_bind(r.segment.as_str())
-                    .push_bind(sealed.name.as_slice())
-                    .push_bind(sealed.birth_date.as_slice())
-                    .push_bind(r.sex.as_str())
-                    .push_bind(sealed.phone.as_deref())
-                    .push_bind(r.village_code.as_str())
-                    .push_bind(r.occupation_code.as_str())
-                    .push_bind(r.sector.as_str())
-                    .push_bind(sealed.income_base.as_slice())
-                    .push_bind(r.programs.as_str())
-                    .push_bind(r.registered_on.as_str())
-                    .push_bind(r.channel.as_str())
-                    .push_bind(r.agent_code.as_deref())
-                    .push_bind(r.review_flags.as_str())
-                    .push_bind(r.dukcapil_status.as_str())
-                    .push_bind(sealed.address.as_deref())
-                    .push_bind(sealed.nik_index.as_slice())
-                    .push_bind(sealed.phone_index.as_deref())
-                    .push_bind(sealed.key_version);
-            });
-            q.push(" ON CONFLICT (nik_index, segment) DO NOTHING RETURNING id");
-            let ids: Vec<i64> = q
-                .build_query_scalar()
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db)?;
-            inserted.extend(ids);
-        }
-        let mut turned_away = Vec::new();
-        let mut changes = CounterChanges::default();
-        for (i, r, _) in &rows {
-            if inserted.contains(&r.id) {
-                outcomes[*i] = Some(Outcome::Created {
-                    id: r.id,
-                    kpj: r.kpj.clone(),
-                });
-                let reg = &regs[*i];
-                changes.register(reg.village, reg.segment, Month::of(reg.registered_on));
-                for (pos, h) in regs[*i].heirs.iter().enumerate() {
-                    let h = HeirRow::from_heir(h).seal(&self.keys, r.id, pos)?;
-                    sqlx::query("INSERT INTO heirs (participant_id, position, name, relationship, nik, phone) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-                        .bind(r.id)
-                        .bind(pos as i64)
-                        .bind(h.name)
-                        .bind(h.relationship)
-                        .bind(h.nik)
-                        .bind(h.phone)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                }
-            } else {
-                turned_away.push(*i);
-            }
-        }
-        let new_ids: HashSet<i64> = rows
-            .iter()
-            .filter(|(_, r, _)| inserted.contains(&r.id))
-            .map(|(_, r, _)| r.id)
-            .collect();
-        let new_niks: Vec<Nik> = rows
-            .iter()
-            .filter(|(_, r, _)| inserted.contains(&r.id))
-            .map(|(i, _, _)| regs[*i].nik)
-            .collect();
-        Self::overlap_of_new(
-            &mut tx,
-            &self.keys,
-            rules,
-            &new_niks,
-            &new_ids,
-            &mut changes,
-        )
-        .await?;
-        upsert_counters(&mut tx, &changes).await?;
-        if !turned_away.is_empty() {
-            let niks: Vec<Nik> = turned_away.iter().map(|&i| regs[i].nik).collect();
-            let stored = Self::existing(&mut tx, &self.keys, &niks).await?;
-            for i in turned_away {
-                outcomes[i] = Some(settle(
-                    &regs[i],
-                    stored.get(&(regs[i].nik, regs[i].segment)),
-                )?);
-            }
-        }
+        let out = register_batch_in(&mut tx, &self.keys, rules, regs).await?;
         tx.commit().await.map_err(db)?;
-        resolve_duplicates(regs, &mut outcomes);
-        outcomes
-            .into_iter()
-            .map(|o| {
-                o.ok_or_else(|| StoreError::Database("registration left without an outcome".into()))
-            })
-            .collect()
+        Ok(out)
     }
 
     async fn participant(&self, id: i64) -> Result<Option<cakupan_store::Participant>> {
@@ -636,140 +517,10 @@ impl Store for SqliteStore {
         rules: &RuleSet,
         postings: &[NewPosting],
     ) -> Result<Vec<std::result::Result<PostingOutcome, FieldErrors>>> {
-        if postings.is_empty() {
-            return Ok(Vec::new());
-        }
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let mut st = BatchState::default();
-        let refs: Vec<&str> = postings.iter().map(|p| p.reference()).collect();
-        for row in select_in(
-            &mut tx,
-            "SELECT reference, id, participant_id, body FROM postings WHERE reference IN",
-            &refs,
-            "",
-        )
-        .await?
-        {
-            st.existing.insert(
-                row.try_get(0).map_err(db)?,
-                (
-                    row.try_get(1).map_err(db)?,
-                    row.try_get(2).map_err(db)?,
-                    row.try_get(3).map_err(db)?,
-                ),
-            );
-        }
-        let targets: Vec<&str> = postings
-            .iter()
-            .filter_map(|p| match p {
-                NewPosting::Reversal { target, .. } => Some(target.as_str()),
-                _ => None,
-            })
-            .collect();
-        for row in select_in(
-            &mut tx,
-            "SELECT reference, participant_id, kind FROM postings WHERE reference IN",
-            &targets,
-            "",
-        )
-        .await?
-        {
-            st.targets.insert(
-                row.try_get(0).map_err(db)?,
-                (row.try_get(1).map_err(db)?, row.try_get(2).map_err(db)?),
-            );
-        }
-        for row in select_in(&mut tx, "SELECT target_reference, reference FROM postings WHERE kind = 'reversal' AND target_reference IN", &targets, "").await? {
-            st.reversed.insert(row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?);
-        }
-        let niks: Vec<Nik> = postings
-            .iter()
-            .filter_map(|p| match p {
-                NewPosting::Contribution(pay) => Some(pay.nik),
-                NewPosting::Termination { nik, .. } => Some(*nik),
-                NewPosting::Reversal { .. } => None,
-            })
-            .collect();
-        for ((nik, segment), (id, kpj, registration)) in
-            Self::existing(&mut tx, &self.keys, &niks).await?
-        {
-            let p = Participant {
-                id,
-                kpj,
-                registration,
-                dukcapil_status: String::new(),
-            };
-            st.by_id.insert(id, p.clone());
-            st.by_key.insert((nik, segment), p);
-        }
-        let missing: Vec<i64> = st
-            .targets
-            .values()
-            .map(|t| t.0)
-            .filter(|id| !st.by_id.contains_key(id))
-            .collect();
-        for row in select_in(
-            &mut tx,
-            &format!("SELECT {COLUMNS} FROM participants WHERE id IN"),
-            &missing,
-            "",
-        )
-        .await?
-        {
-            let p =
-                cakupan_store::rows::participant(&row, &self.keys)?.into_participant(Vec::new())?;
-            st.by_id.insert(p.id, p);
-        }
-        // The other participations of the people reversals concern: their overlap counters.
-        let reversal_niks: Vec<Nik> = st
-            .targets
-            .values()
-            .filter_map(|t| st.by_id.get(&t.0))
-            .map(|p| p.registration.nik)
-            .collect();
-        for (_, (id, kpj, registration)) in
-            Self::existing(&mut tx, &self.keys, &reversal_niks).await?
-        {
-            st.by_id.entry(id).or_insert(Participant {
-                id,
-                kpj,
-                registration,
-                dukcapil_status: String::new(),
-            });
-        }
-        let ids: Vec<i64> = st.by_id.keys().copied().collect();
-        for row in select_in(
-            &mut tx,
-            &format!(
-                "SELECT participant_id, {LEDGER_COLUMNS} FROM postings WHERE participant_id IN"
-            ),
-            &ids,
-            "ORDER BY participant_id, id",
-        )
-        .await?
-        {
-            let pid: i64 = row.try_get(0).map_err(db)?;
-            st.ledgers
-                .entry(pid)
-                .or_default()
-                .push(ledger_row_at(&row, 1)?);
-        }
-        let before = st.ledgers.clone();
-        let (mut outcomes, inserts) = st.plan(rules, &self.keys, postings);
-        let rows = cakupan_store::ledger::insert_rows(postings, &inserts);
-        let ids = insert_postings(&mut tx, &rows).await?;
-        cakupan_store::ledger::mark_posted(&mut outcomes, &inserts, ids);
-        let changes = st.changes(rules, &before, &inserts)?;
-        upsert_counters(&mut tx, &changes).await?;
-        upsert_agent_months(&mut tx, &st.agent_changes(&before, &inserts)).await?;
+        let out = post_batch_in(&mut tx, &self.keys, rules, postings).await?;
         tx.commit().await.map_err(db)?;
-        resolve_repeats(postings, &mut outcomes);
-        outcomes
-            .into_iter()
-            .map(|o| {
-                o.ok_or_else(|| StoreError::Database("posting left without an outcome".into()))
-            })
-            .collect()
+        Ok(out)
     }
 
     async fn ledger(&self, participant_id: i64) -> Result<Vec<LedgerRow>> {
@@ -1569,14 +1320,77 @@ impl Store for SqliteStore {
         recompute_agents_on(&mut conn).await
     }
 
+    async fn add_employer(&self, e: &cakupan_store::employers::Employer) -> Result<bool> {
+        self.add_employer_impl(e).await
+    }
+
+    async fn employer(&self, code: &str) -> Result<Option<cakupan_store::employers::Employer>> {
+        self.employer_impl(code).await
+    }
+
+    async fn employer_summaries(
+        &self,
+        within: RegionCode,
+        as_of: time::Date,
+    ) -> Result<Vec<cakupan_store::employers::EmployerSummary>> {
+        self.employer_summaries_impl(within, as_of).await
+    }
+
+    async fn wage_report(
+        &self,
+        rules: &RuleSet,
+        report: &cakupan_store::employers::WageReport,
+        write: bool,
+    ) -> Result<cakupan_store::employers::ReportOutcome> {
+        self.wage_report_impl(rules, report, write).await
+    }
+
+    async fn employer_payment(
+        &self,
+        rules: &RuleSet,
+        payment: &cakupan_store::employers::EmployerPayment,
+    ) -> Result<cakupan_store::employers::PaymentOutcome> {
+        self.employer_payment_impl(rules, payment).await
+    }
+
+    async fn employer_account(
+        &self,
+        code: &str,
+        as_of: time::Date,
+    ) -> Result<Option<cakupan_store::employers::Account>> {
+        self.employer_account_impl(code, as_of).await
+    }
+
+    async fn employer_invoice(
+        &self,
+        code: &str,
+        month: Month,
+    ) -> Result<Option<(cakupan_store::employers::Invoice, Vec<Participant>)>> {
+        self.employer_invoice_impl(code, month).await
+    }
+
+    async fn employer_workers(
+        &self,
+        code: &str,
+    ) -> Result<Vec<(cakupan_store::employers::Employment, Participant)>> {
+        self.employer_workers_impl(code).await
+    }
+
+    async fn employments_of(
+        &self,
+        participant_id: i64,
+    ) -> Result<Vec<cakupan_store::employers::Employment>> {
+        self.employments_of_impl(participant_id).await
+    }
+
     fn nik_index(&self, nik: &Nik) -> Vec<u8> {
         self.keys.nik_index(nik)
     }
 
     async fn create_user(&self, u: &cakupan_store::accounts::NewUser, now: i64) -> Result<i64> {
         let r = sqlx::query_scalar(
-            "INSERT INTO users (username, password_hash, role, region, agent_code, nik_index, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+            "INSERT INTO users (username, password_hash, role, region, agent_code, nik_index, created_at, employer_code)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
         )
         .bind(u.username.as_str())
         .bind(u.password_hash.as_str())
@@ -1585,6 +1399,7 @@ impl Store for SqliteStore {
         .bind(u.agent_code.as_deref())
         .bind(u.nik_index.as_deref())
         .bind(now)
+        .bind(u.employer_code.as_deref())
         .fetch_one(&self.writer)
         .await;
         match r {
@@ -1604,7 +1419,7 @@ impl Store for SqliteStore {
         username: &str,
     ) -> Result<Option<cakupan_store::accounts::UserRow>> {
         sqlx::query(
-            "SELECT id, username, password_hash, role, region, agent_code, nik_index, disabled
+            "SELECT id, username, password_hash, role, region, agent_code, nik_index, disabled, employer_code
              FROM users WHERE username = ?1",
         )
         .bind(username)
@@ -1650,7 +1465,7 @@ impl Store for SqliteStore {
         now: i64,
     ) -> Result<Option<cakupan_store::accounts::UserRow>> {
         sqlx::query(
-            "SELECT u.id, u.username, u.password_hash, u.role, u.region, u.agent_code, u.nik_index, u.disabled
+            "SELECT u.id, u.username, u.password_hash, u.role, u.region, u.agent_code, u.nik_index, u.disabled, u.employer_code
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0",
         )
@@ -1941,4 +1756,266 @@ async fn refuse_clear_participants(pool: &SqlitePool) -> Result<()> {
         return Err(cakupan_store::clear_participants_refused(n, version));
     }
     Ok(())
+}
+
+/// `Store::register_batch` inside a transaction the caller commits (the employer channel runs it with
+/// its own writes).
+pub(crate) async fn register_batch_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    keys: &Keys,
+    rules: &RuleSet,
+    regs: &[Registration],
+) -> Result<Vec<Outcome>> {
+    if regs.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Insert first and look up only the rows the unique key turned away: a fresh import
+    // then probes the NIK index once per row, not twice.
+    let (mut outcomes, insert) = plan_batch(regs);
+    let n = insert.len() as i64;
+    let first: i64 = sqlx::query_scalar(
+        "UPDATE sequences SET next_value = next_value + ?1 WHERE name = 'participant' RETURNING next_value - ?1",
+    )
+    .bind(n)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db)?;
+    let mut rows = Vec::with_capacity(insert.len());
+    for (k, &i) in insert.iter().enumerate() {
+        let id = first + k as i64;
+        let row = ParticipantRow::from_registration(id, kpj_for(id)?, &regs[i]);
+        let sealed = row.seal(keys)?;
+        rows.push((i, row, sealed));
+    }
+    let mut inserted = HashSet::with_capacity(rows.len());
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "INSERT INTO participants ({COLUMNS}, nik_index, phone_index, key_version) "
+        ));
+        // Bound by reference: the rows outlive the statement, so nothing is copied twice.
+        q.push_values(chunk, |mut b, (_, r, sealed)| {
+            b.push_bind(r.id)
+                .push_bind(r.kpj.as_str())
+                .push_bind(sealed.nik.as_slice())
+                .push_bind(r.segment.as_str())
+                .push_bind(sealed.name.as_slice())
+                .push_bind(sealed.birth_date.as_slice())
+                .push_bind(r.sex.as_str())
+                .push_bind(sealed.phone.as_deref())
+                .push_bind(r.village_code.as_str())
+                .push_bind(r.occupation_code.as_str())
+                .push_bind(r.sector.as_str())
+                .push_bind(sealed.income_base.as_slice())
+                .push_bind(r.programs.as_str())
+                .push_bind(r.registered_on.as_str())
+                .push_bind(r.channel.as_str())
+                .push_bind(r.agent_code.as_deref())
+                .push_bind(r.review_flags.as_str())
+                .push_bind(r.dukcapil_status.as_str())
+                .push_bind(sealed.address.as_deref())
+                .push_bind(sealed.nik_index.as_slice())
+                .push_bind(sealed.phone_index.as_deref())
+                .push_bind(sealed.key_version);
+        });
+        q.push(" ON CONFLICT (nik_index, segment) DO NOTHING RETURNING id");
+        let ids: Vec<i64> = q
+            .build_query_scalar()
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(db)?;
+        inserted.extend(ids);
+    }
+    let mut turned_away = Vec::new();
+    let mut changes = CounterChanges::default();
+    for (i, r, _) in &rows {
+        if inserted.contains(&r.id) {
+            outcomes[*i] = Some(Outcome::Created {
+                id: r.id,
+                kpj: r.kpj.clone(),
+            });
+            let reg = &regs[*i];
+            changes.register(reg.village, reg.segment, Month::of(reg.registered_on));
+            for (pos, h) in regs[*i].heirs.iter().enumerate() {
+                let h = HeirRow::from_heir(h).seal(keys, r.id, pos)?;
+                sqlx::query("INSERT INTO heirs (participant_id, position, name, relationship, nik, phone) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                    .bind(r.id)
+                    .bind(pos as i64)
+                    .bind(h.name)
+                    .bind(h.relationship)
+                    .bind(h.nik)
+                    .bind(h.phone)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db)?;
+            }
+        } else {
+            turned_away.push(*i);
+        }
+    }
+    let new_ids: HashSet<i64> = rows
+        .iter()
+        .filter(|(_, r, _)| inserted.contains(&r.id))
+        .map(|(_, r, _)| r.id)
+        .collect();
+    let new_niks: Vec<Nik> = rows
+        .iter()
+        .filter(|(_, r, _)| inserted.contains(&r.id))
+        .map(|(i, _, _)| regs[*i].nik)
+        .collect();
+    SqliteStore::overlap_of_new(&mut *tx, keys, rules, &new_niks, &new_ids, &mut changes).await?;
+    upsert_counters(&mut *tx, &changes).await?;
+    if !turned_away.is_empty() {
+        let niks: Vec<Nik> = turned_away.iter().map(|&i| regs[i].nik).collect();
+        let stored = SqliteStore::existing(&mut *tx, keys, &niks).await?;
+        for i in turned_away {
+            outcomes[i] = Some(settle(
+                &regs[i],
+                stored.get(&(regs[i].nik, regs[i].segment)),
+            )?);
+        }
+    }
+    resolve_duplicates(regs, &mut outcomes);
+    outcomes
+        .into_iter()
+        .map(|o| {
+            o.ok_or_else(|| StoreError::Database("registration left without an outcome".into()))
+        })
+        .collect()
+}
+
+/// `Store::post_batch` inside a transaction the caller commits (the employer channel runs it with
+/// its own writes).
+pub(crate) async fn post_batch_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    keys: &Keys,
+    rules: &RuleSet,
+    postings: &[NewPosting],
+) -> Result<Vec<std::result::Result<PostingOutcome, FieldErrors>>> {
+    if postings.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut st = BatchState::default();
+    let refs: Vec<&str> = postings.iter().map(|p| p.reference()).collect();
+    for row in select_in(
+        &mut *tx,
+        "SELECT reference, id, participant_id, body FROM postings WHERE reference IN",
+        &refs,
+        "",
+    )
+    .await?
+    {
+        st.existing.insert(
+            row.try_get(0).map_err(db)?,
+            (
+                row.try_get(1).map_err(db)?,
+                row.try_get(2).map_err(db)?,
+                row.try_get(3).map_err(db)?,
+            ),
+        );
+    }
+    let targets: Vec<&str> = postings
+        .iter()
+        .filter_map(|p| match p {
+            NewPosting::Reversal { target, .. } => Some(target.as_str()),
+            _ => None,
+        })
+        .collect();
+    for row in select_in(
+        &mut *tx,
+        "SELECT reference, participant_id, kind FROM postings WHERE reference IN",
+        &targets,
+        "",
+    )
+    .await?
+    {
+        st.targets.insert(
+            row.try_get(0).map_err(db)?,
+            (row.try_get(1).map_err(db)?, row.try_get(2).map_err(db)?),
+        );
+    }
+    for row in select_in(&mut *tx, "SELECT target_reference, reference FROM postings WHERE kind = 'reversal' AND target_reference IN", &targets, "").await? {
+        st.reversed.insert(row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?);
+    }
+    let niks: Vec<Nik> = postings
+        .iter()
+        .filter_map(|p| match p {
+            NewPosting::Contribution(pay) => Some(pay.nik),
+            NewPosting::Termination { nik, .. } | NewPosting::Stop { nik, .. } => Some(*nik),
+            NewPosting::Reversal { .. } => None,
+        })
+        .collect();
+    for ((nik, segment), (id, kpj, registration)) in
+        SqliteStore::existing(&mut *tx, keys, &niks).await?
+    {
+        let p = Participant {
+            id,
+            kpj,
+            registration,
+            dukcapil_status: String::new(),
+        };
+        st.by_id.insert(id, p.clone());
+        st.by_key.insert((nik, segment), p);
+    }
+    let missing: Vec<i64> = st
+        .targets
+        .values()
+        .map(|t| t.0)
+        .filter(|id| !st.by_id.contains_key(id))
+        .collect();
+    for row in select_in(
+        &mut *tx,
+        &format!("SELECT {COLUMNS} FROM participants WHERE id IN"),
+        &missing,
+        "",
+    )
+    .await?
+    {
+        let p = cakupan_store::rows::participant(&row, keys)?.into_participant(Vec::new())?;
+        st.by_id.insert(p.id, p);
+    }
+    // The other participations of the people reversals concern: their overlap counters.
+    let reversal_niks: Vec<Nik> = st
+        .targets
+        .values()
+        .filter_map(|t| st.by_id.get(&t.0))
+        .map(|p| p.registration.nik)
+        .collect();
+    for (_, (id, kpj, registration)) in
+        SqliteStore::existing(&mut *tx, keys, &reversal_niks).await?
+    {
+        st.by_id.entry(id).or_insert(Participant {
+            id,
+            kpj,
+            registration,
+            dukcapil_status: String::new(),
+        });
+    }
+    let ids: Vec<i64> = st.by_id.keys().copied().collect();
+    for row in select_in(
+        &mut *tx,
+        &format!("SELECT participant_id, {LEDGER_COLUMNS} FROM postings WHERE participant_id IN"),
+        &ids,
+        "ORDER BY participant_id, id",
+    )
+    .await?
+    {
+        let pid: i64 = row.try_get(0).map_err(db)?;
+        st.ledgers
+            .entry(pid)
+            .or_default()
+            .push(ledger_row_at(&row, 1)?);
+    }
+    let before = st.ledgers.clone();
+    let (mut outcomes, inserts) = st.plan(rules, keys, postings);
+    let rows = cakupan_store::ledger::insert_rows(postings, &inserts);
+    let ids = insert_postings(&mut *tx, &rows).await?;
+    cakupan_store::ledger::mark_posted(&mut outcomes, &inserts, ids);
+    let changes = st.changes(rules, &before, &inserts)?;
+    upsert_counters(&mut *tx, &changes).await?;
+    upsert_agent_months(&mut *tx, &st.agent_changes(&before, &inserts)).await?;
+    resolve_repeats(postings, &mut outcomes);
+    outcomes
+        .into_iter()
+        .map(|o| o.ok_or_else(|| StoreError::Database("posting left without an outcome".into())))
+        .collect()
 }

@@ -22,6 +22,8 @@ pub struct UserRow {
     /// Participants: the blind index of their NIK (never the NIK itself).
     pub nik_index: Option<Vec<u8>>,
     pub disabled: bool,
+    /// Employers' staff: their employer's NIB.
+    pub employer_code: Option<String>,
 }
 
 impl UserRow {
@@ -39,6 +41,7 @@ impl UserRow {
             },
             agent_code: self.agent_code.clone(),
             nik: self.nik_index.as_ref().map(hex::encode),
+            employer_code: self.employer_code.clone(),
         })
     }
 }
@@ -53,6 +56,8 @@ pub struct NewUser {
     pub agent_code: Option<String>,
     /// Participants: the blind index of their NIK (`Store::nik_index`).
     pub nik_index: Option<Vec<u8>>,
+    /// Employers' staff: their employer's NIB.
+    pub employer_code: Option<String>,
 }
 
 /// One audit entry to append: who did what to which record, when, why.

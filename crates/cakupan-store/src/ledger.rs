@@ -59,15 +59,24 @@ pub enum NewPosting {
         month: Month,
         reason: TerminationReason,
     },
+    /// The employer reported the worker stopped: their PU participation is NONACTIVE from
+    /// `month` until a later payment (DOMAIN.md §4.1 as extended for wage reports, issue #7).
+    Stop {
+        reference: String,
+        nik: Nik,
+        month: Month,
+        /// The employer's business registration number (NIB).
+        employer: String,
+    },
 }
 
 impl NewPosting {
     pub fn reference(&self) -> &str {
         match self {
             NewPosting::Contribution(p) => &p.reference,
-            NewPosting::Reversal { reference, .. } | NewPosting::Termination { reference, .. } => {
-                reference
-            }
+            NewPosting::Reversal { reference, .. }
+            | NewPosting::Termination { reference, .. }
+            | NewPosting::Stop { reference, .. } => reference,
         }
     }
 
@@ -76,6 +85,7 @@ impl NewPosting {
             NewPosting::Contribution(_) => "contribution",
             NewPosting::Reversal { .. } => "reversal",
             NewPosting::Termination { .. } => "termination",
+            NewPosting::Stop { .. } => "stop",
         }
     }
 
@@ -99,11 +109,10 @@ impl NewPosting {
                     body.push_str("|collected_by:");
                     body.push_str(agent);
                 }
+                // The wage is not written out: the body is stored in clear, and the wage is
+                // personal data (the amount is checked against it before anything is stored).
                 if let Some(b) = &p.pu_basis {
-                    body.push_str(&format!(
-                        "|pu:{}:{}:{}",
-                        b.wage.0, b.risk_class, b.programmes
-                    ));
+                    body.push_str(&format!("|pu:{}:{}", b.risk_class, b.programmes));
                 }
                 body
             }
@@ -119,6 +128,12 @@ impl NewPosting {
                 nik_index(nik),
                 reason.as_str()
             ),
+            NewPosting::Stop {
+                nik,
+                month,
+                employer,
+                ..
+            } => format!("stop|{}|PU|{month}|{employer}", nik_index(nik)),
         }
     }
 }
@@ -177,7 +192,12 @@ pub fn facts(segment: Segment, registered: Month, rows: &[LedgerRow]) -> Facts {
         .filter(|r| r.kind == "termination")
         .filter_map(|r| r.first_month.and_then(Month::from_index))
         .min();
-    Facts::from_contributions(segment, registered, &contributions, terminated)
+    let ended = rows
+        .iter()
+        .filter(|r| r.kind == "stop")
+        .filter_map(|r| r.first_month.and_then(Month::from_index))
+        .collect();
+    Facts::from_contributions(segment, registered, &contributions, terminated).with_ended(ended)
 }
 
 /// Money collected per month from a participation's ledger (reversed payments excluded).
@@ -475,6 +495,40 @@ pub fn check_posting(
                 reason: Some(reason.as_str().to_string()),
             })
         }
+        NewPosting::Stop {
+            month, employer, ..
+        } => {
+            if reg.segment != Segment::Pu {
+                return Err(rejected(
+                    "segment",
+                    "stop.segment",
+                    "only a wage earner's (PU) participation is stopped by an employer".into(),
+                ));
+            }
+            if *month < registered {
+                return Err(rejected(
+                    "month",
+                    "month.before_registration",
+                    format!("stop month {month} is before the registration month {registered}"),
+                ));
+            }
+            if let Some(t) = terminated {
+                return Err(rejected(
+                    "nik",
+                    "participation.terminated",
+                    format!("this participation was terminated in {t}"),
+                ));
+            }
+            Ok(CheckedPosting {
+                row: LedgerRow {
+                    first_month: Some(month.index()),
+                    ..blank
+                },
+                channel: None,
+                paid_on: None,
+                reason: Some(employer.clone()),
+            })
+        }
     }
 }
 
@@ -739,6 +793,7 @@ impl BatchState {
                 NewPosting::Termination { nik, segment, .. } => {
                     self.by_key.get(&(*nik, *segment)).cloned()
                 }
+                NewPosting::Stop { nik, .. } => self.by_key.get(&(*nik, Segment::Pu)).cloned(),
                 NewPosting::Reversal { target, .. } => {
                     let Some((pid, kind)) = self.targets.get(target).cloned() else {
                         outcomes[i] = Some(err(

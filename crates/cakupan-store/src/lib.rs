@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod agents;
 pub mod crypto;
+pub mod employers;
 pub mod ledger;
 pub mod targets;
 
@@ -319,6 +320,58 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn agent_months_all(&self) -> Result<ledger::AgentChanges>;
     /// The agent-month rows recomputed from the ledger alone.
     async fn recompute_agents(&self) -> Result<ledger::AgentChanges>;
+
+    // The employer channel (issue #7).
+
+    /// Registers an employer. The same employer again changes nothing (`false`); other
+    /// details under a registered NIB are rejected (`code.taken`).
+    async fn add_employer(&self, employer: &employers::Employer) -> Result<bool>;
+    async fn employer(&self, code: &str) -> Result<Option<employers::Employer>>;
+    /// The employers whose village is inside `within`, by name, each with its workers now and
+    /// its standing on `as_of` (arrears). Contacts are not opened for a list.
+    async fn employer_summaries(
+        &self,
+        within: RegionCode,
+        as_of: time::Date,
+    ) -> Result<Vec<employers::EmployerSummary>>;
+    /// Checks a wage report against who is enrolled where and what was billed last month.
+    /// With `write`, unless blocked, in one transaction: registers new workers, starts and
+    /// ends employments (posting the stops), makes the invoice (with late fees carried),
+    /// and applies any money already received. The same report again returns its invoice.
+    async fn wage_report(
+        &self,
+        rules: &RuleSet,
+        report: &employers::WageReport,
+        write: bool,
+    ) -> Result<employers::ReportOutcome>;
+    /// Records a payment and, in the same transaction, applies the employer's payments to the
+    /// oldest dues first: each worker-month completed becomes a PU contribution in the ledger
+    /// (`INV{invoice}-{line}`), with its late fee noted for the next invoice. The same
+    /// payment again changes nothing.
+    async fn employer_payment(
+        &self,
+        rules: &RuleSet,
+        payment: &employers::EmployerPayment,
+    ) -> Result<employers::PaymentOutcome>;
+    /// An employer's invoices, payments and standing on `as_of`.
+    async fn employer_account(
+        &self,
+        code: &str,
+        as_of: time::Date,
+    ) -> Result<Option<employers::Account>>;
+    /// One invoice with its lines, and the participations they bill.
+    async fn employer_invoice(
+        &self,
+        code: &str,
+        month: Month,
+    ) -> Result<Option<(employers::Invoice, Vec<Participant>)>>;
+    /// The employer's workers now: open employments with their participations.
+    async fn employer_workers(
+        &self,
+        code: &str,
+    ) -> Result<Vec<(employers::Employment, Participant)>>;
+    /// A participation's employments, oldest first.
+    async fn employments_of(&self, participant_id: i64) -> Result<Vec<employers::Employment>>;
 
     /// Decides an open request in one transaction: for `done`, the participation is rewritten
     /// as corrected (sealed again; its counters moved if the village changed, overlap included).
@@ -837,7 +890,8 @@ pub mod rows {
         })
     }
 
-    /// A user: id, username, password_hash, role, region, agent_code, nik, disabled.
+    /// A user: id, username, password_hash, role, region, agent_code, nik, disabled,
+    /// employer_code.
     pub fn user<'r, R>(row: &'r R) -> Result<super::accounts::UserRow>
     where
         R: Row,
@@ -858,6 +912,7 @@ pub mod rows {
                 agent_code: row.try_get(5)?,
                 nik_index: row.try_get(6)?,
                 disabled: row.try_get(7)?,
+                employer_code: row.try_get(8)?,
             })
         };
         f().map_err(db)

@@ -154,6 +154,7 @@ async fn pages_bench(
                         region: cakupan_domain::RegionCode::NATION,
                         agent_code: None,
                         nik_index: None,
+                        employer_code: None,
                     },
                     cakupan_server::auth::now_secs(),
                 )

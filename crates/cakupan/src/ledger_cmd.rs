@@ -246,6 +246,9 @@ pub async fn coverage(
                 Reason::Unpaid { months } => format!("{months} month(s) unpaid"),
                 Reason::NothingPaidYet => "nothing paid yet".into(),
                 Reason::TerminatedIn { month } => format!("terminated in {month}"),
+                Reason::EmploymentEnded { month } => {
+                    format!("employment ended in {month}, nothing paid since")
+                }
             };
             let mut flags = Vec::new();
             for (on, name) in [

@@ -1012,6 +1012,7 @@ async fn demo(
             None,
             None,
             None,
+            None,
         )
         .await?;
         eprintln!(

@@ -17,7 +17,7 @@ pub enum UserCommand {
     Add {
         #[arg(long)]
         username: String,
-        /// admin, analyst, branch_officer, agent, village_official or participant.
+        /// admin, analyst, branch_officer, agent, village_official, participant or employer.
         #[arg(long)]
         role: String,
         /// The root of the user's area (none for admin and analyst; a village for village
@@ -30,6 +30,9 @@ pub enum UserCommand {
         /// Participants: their NIK.
         #[arg(long)]
         nik: Option<String>,
+        /// Employers' staff: their employer's NIB (the employer's region is theirs).
+        #[arg(long)]
+        employer: Option<String>,
         /// Read the password from this file (its first line).
         #[arg(long)]
         password_file: Option<std::path::PathBuf>,
@@ -116,6 +119,7 @@ pub async fn add_user(
     region: Option<&str>,
     agent_code: Option<&str>,
     nik: Option<&str>,
+    employer: Option<&str>,
     password: Option<String>,
 ) -> Result<String> {
     let username = username.trim().to_lowercase();
@@ -128,9 +132,27 @@ pub async fn add_user(
         bail!("--username: 3 to 64 letters, digits or . _ - @ [username.format]");
     }
     let role = Role::parse(role).ok_or_else(|| {
-        anyhow!("--role: one of admin, analyst, branch_officer, agent, village_official, participant [role.value]")
+        anyhow!("--role: one of admin, analyst, branch_officer, agent, village_official, participant, employer [role.value]")
     })?;
-    let region = match region.map(str::trim).filter(|s| !s.is_empty()) {
+    let employer = match employer.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(code) => Some(store.employer(code).await?.ok_or_else(|| {
+            anyhow!("--employer: no employer is registered with this NIB [employer.unknown]")
+        })?),
+        None => None,
+    };
+    if (role == Role::Employer) != employer.is_some() {
+        bail!("--employer: required for employers' staff and only for them [employer.role]");
+    }
+    let region = match (region.map(str::trim).filter(|s| !s.is_empty()), &employer) {
+        (Some(_), Some(_)) => {
+            bail!(
+                "--region: an employer's staff work in their employer's region; give none [region.role_scope]"
+            )
+        }
+        (None, Some(e)) => Some(e.region.to_string()),
+        (r, None) => r.map(String::from),
+    };
+    let region = match region.as_deref() {
         None => RegionCode::NATION,
         Some(r) => {
             let c = RegionCode::parse(r).map_err(|e| anyhow!("--region: {e}"))?;
@@ -178,6 +200,7 @@ pub async fn add_user(
                 region,
                 agent_code: agent_code.map(String::from),
                 nik_index: nik,
+                employer_code: employer.map(|e| e.code),
             },
             cakupan_server::auth::now_secs(),
         )
@@ -208,6 +231,7 @@ pub async fn run(store: &dyn Store, reference: &Reference, cmd: UserCommand) -> 
             region,
             agent_code,
             nik,
+            employer,
             password_file,
         } => {
             let password = match password_file {
@@ -232,6 +256,7 @@ pub async fn run(store: &dyn Store, reference: &Reference, cmd: UserCommand) -> 
                 region.as_deref(),
                 agent_code.as_deref(),
                 nik.as_deref(),
+                employer.as_deref(),
                 password,
             )
             .await?;

@@ -310,12 +310,14 @@ pub fn role_name(lang: Lang, role: Role) -> &'static str {
         (Lang::Id, Role::Agent) => "agen Perisai",
         (Lang::Id, Role::VillageOfficial) => "perangkat desa",
         (Lang::Id, Role::Participant) => "peserta",
+        (Lang::Id, Role::Employer) => "pemberi kerja",
         (Lang::En, Role::Admin) => "head-office admin",
         (Lang::En, Role::Analyst) => "analyst",
         (Lang::En, Role::BranchOfficer) => "branch officer",
         (Lang::En, Role::Agent) => "Perisai agent",
         (Lang::En, Role::VillageOfficial) => "village official",
         (Lang::En, Role::Participant) => "participant",
+        (Lang::En, Role::Employer) => "employer",
     }
 }
 

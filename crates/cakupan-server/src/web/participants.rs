@@ -212,6 +212,9 @@ pub fn reason_text(lang: Lang, r: &Reason) -> String {
         Reason::TerminatedIn { month } => {
             format!("{} ({})", t.reason_terminated, lang.month(*month))
         }
+        Reason::EmploymentEnded { month } => {
+            format!("{} ({})", t.reason_employment_ended, lang.month(*month))
+        }
     }
 }
 

@@ -19,6 +19,7 @@ fn new_user(name: &str) -> NewUser {
         region: RegionCode::parse("32.73").unwrap(),
         agent_code: None,
         nik_index: None,
+        employer_code: None,
     }
 }
 

@@ -52,16 +52,18 @@ pub(crate) async fn app_on(
     app
 }
 
-/// Creates a user and signs them in through the API: their token.
+/// Creates a user and signs them in through the API: their token. `code` is the agent's
+/// code, or the employer's NIB for an employer's staff.
 pub(crate) async fn user(
     app: &App,
     auth: &cakupan_server::auth::Auth,
     username: &str,
     role: &str,
     region: Option<&str>,
-    agent_code: Option<&str>,
+    code: Option<&str>,
     nik: Option<&str>,
 ) -> String {
+    let employer = role == "employer";
     let password = format!("{username}-password-123");
     app.store
         .create_user(
@@ -72,9 +74,10 @@ pub(crate) async fn user(
                 region: region
                     .map(|r| cakupan_domain::RegionCode::parse(r).unwrap())
                     .unwrap_or(cakupan_domain::RegionCode::NATION),
-                agent_code: agent_code.map(String::from),
+                agent_code: code.filter(|_| !employer).map(String::from),
                 nik_index: nik
                     .map(|n| app.store.nik_index(&cakupan_domain::Nik::parse(n).unwrap())),
+                employer_code: code.filter(|_| employer).map(String::from),
             },
             0,
         )

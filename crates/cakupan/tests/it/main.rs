@@ -36,6 +36,7 @@ mod accounts;
 mod api;
 mod cli;
 mod contract;
+mod employers;
 mod harness;
 mod ledger;
 mod pages;

@@ -57,6 +57,7 @@ async fn register_known_people(s: &Arc<dyn Store>) -> i64 {
             region: cakupan_domain::RegionCode::NATION,
             agent_code: None,
             nik_index: Some(s.nik_index(&Nik::parse(NIK).unwrap())),
+            employer_code: None,
         },
         0,
     )

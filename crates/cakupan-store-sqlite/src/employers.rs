@@ -1,0 +1,958 @@
+//! The employer channel on SQLite (issue #7): the rows behind `cakupan_store::employers`,
+//! read and written inside one transaction per report or payment.
+
+use crate::{COLUMNS, SqliteStore, db, post_batch_in, register_batch_in, select_in};
+use cakupan_domain::month::{format_date, parse_date};
+use cakupan_domain::{Level, Month, Nik, ProgrammeSet, RegionCode, RuleSet, Rupiah, Segment};
+use cakupan_store::crypto::Keys;
+use cakupan_store::employers::{
+    self as emp, Account, Employer, EmployerPayment, EmployerSummary, Employment, Invoice,
+    InvoiceHead, InvoiceLine, InvoiceState, Known, PaymentOutcome, ReportContext, ReportOutcome,
+    WageReport,
+};
+use cakupan_store::{Outcome, Participant, Result, StoreError};
+use sqlx::{Row, Sqlite, Transaction};
+use std::collections::HashMap;
+use time::Date;
+
+/// The number of participant columns (`COLUMNS`): extra columns of a join follow them.
+const NCOL: usize = 19;
+
+fn corrupt(what: &str, v: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what} '{v}'"))
+}
+
+fn month_of(i: i64) -> Result<Month> {
+    i32::try_from(i)
+        .ok()
+        .and_then(Month::from_index)
+        .ok_or_else(|| corrupt("month", i))
+}
+
+fn date_of(s: &str) -> Result<Date> {
+    parse_date(s).ok_or_else(|| corrupt("date", s))
+}
+
+fn programmes_of(s: &str) -> Result<ProgrammeSet> {
+    ProgrammeSet::parse(s).map_err(|_| corrupt("programs", s))
+}
+
+const EMPLOYER_COLUMNS: &str = "code, name, size, risk_class, region, registered_on, contact";
+
+fn employer_at(row: &sqlx::sqlite::SqliteRow, keys: &Keys, with_contact: bool) -> Result<Employer> {
+    let contact: Option<Vec<u8>> = if with_contact {
+        row.try_get(6).map_err(db)?
+    } else {
+        None
+    };
+    emp::employer_from_row(
+        keys,
+        row.try_get(0).map_err(db)?,
+        row.try_get(1).map_err(db)?,
+        &row.try_get::<String, _>(2).map_err(db)?,
+        row.try_get(3).map_err(db)?,
+        &row.try_get::<String, _>(4).map_err(db)?,
+        &row.try_get::<String, _>(5).map_err(db)?,
+        contact.as_deref(),
+    )
+}
+
+async fn employer_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    keys: &Keys,
+    code: &str,
+) -> Result<Option<Employer>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {EMPLOYER_COLUMNS} FROM employers WHERE code = ?1"
+    )))
+    .bind(code)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db)?;
+    row.map(|r| employer_at(&r, keys, true)).transpose()
+}
+
+fn participant_at(row: &sqlx::sqlite::SqliteRow, keys: &Keys) -> Result<Participant> {
+    cakupan_store::rows::participant(row, keys)?.into_participant(Vec::new())
+}
+
+/// The employer's open employments with their participations.
+async fn workers_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    keys: &Keys,
+    code: &str,
+) -> Result<Vec<(Employment, Participant)>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS}, m.since FROM employments m JOIN participants ON id = m.participant_id
+         WHERE m.employer_code = ?1 AND m.until IS NULL ORDER BY m.participant_id"
+    )))
+    .bind(code)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db)?;
+    rows.iter()
+        .map(|r| {
+            let p = participant_at(r, keys)?;
+            Ok((
+                Employment {
+                    participant_id: p.id,
+                    employer_code: code.to_string(),
+                    since: month_of(r.try_get(NCOL).map_err(db)?)?,
+                    until: None,
+                },
+                p,
+            ))
+        })
+        .collect()
+}
+
+async fn unbilled_fees_in(tx: &mut Transaction<'_, Sqlite>, code: &str) -> Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COALESCE(SUM(l.late_fee), 0) FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
+         WHERE i.employer_code = ?1 AND l.late_fee > 0 AND l.fee_invoice_id IS NULL",
+    )
+    .bind(code)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db)
+}
+
+async fn context_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    keys: &Keys,
+    report: &WageReport,
+) -> Result<ReportContext> {
+    let code = report.employer_code.as_str();
+    let employer = employer_in(tx, keys, code)
+        .await?
+        .ok_or_else(emp::unknown_employer)?;
+    let invoices: Vec<(i64, i64, String)> = sqlx::query_as(
+        "SELECT id, month, report_hash FROM invoices WHERE employer_code = ?1 ORDER BY id",
+    )
+    .bind(code)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db)?;
+    let invoices = invoices
+        .into_iter()
+        .map(|(id, m, h)| Ok((id, month_of(m)?, h)))
+        .collect::<Result<Vec<_>>>()?;
+    let mut last_lines = HashMap::new();
+    if let Some((last, _, _)) = invoices.last() {
+        let rows: Vec<(i64, i64, String)> = sqlx::query_as(
+            "SELECT participant_id, wage, programs FROM invoice_lines WHERE invoice_id = ?1",
+        )
+        .bind(last)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db)?;
+        for (pid, wage, programs) in rows {
+            last_lines.insert(pid, (Rupiah(wage), programmes_of(&programs)?));
+        }
+    }
+    let workers = workers_in(tx, keys, code).await?;
+    let niks: Vec<Nik> = report.niks.iter().copied().collect();
+    let mut known: HashMap<Nik, Known> = HashMap::new();
+    for ((nik, segment), (id, kpj, registration)) in SqliteStore::existing(tx, keys, &niks).await? {
+        if segment == Segment::Pu {
+            known.insert(
+                nik,
+                Known {
+                    participant: Participant {
+                        id,
+                        kpj,
+                        registration,
+                        dukcapil_status: String::new(),
+                    },
+                    open: None,
+                    terminated: false,
+                },
+            );
+        }
+    }
+    let ids: Vec<i64> = known.values().map(|k| k.participant.id).collect();
+    let by_id: HashMap<i64, Nik> = known.iter().map(|(n, k)| (k.participant.id, *n)).collect();
+    for row in select_in(
+        tx,
+        "SELECT participant_id, employer_code, since FROM employments WHERE until IS NULL AND participant_id IN",
+        &ids,
+        "",
+    )
+    .await?
+    {
+        let pid: i64 = row.try_get(0).map_err(db)?;
+        if let Some(k) = by_id.get(&pid).and_then(|n| known.get_mut(n)) {
+            k.open = Some(Employment {
+                participant_id: pid,
+                employer_code: row.try_get(1).map_err(db)?,
+                since: month_of(row.try_get(2).map_err(db)?)?,
+                until: None,
+            });
+        }
+    }
+    for row in select_in(
+        tx,
+        "SELECT DISTINCT participant_id FROM postings WHERE kind = 'termination' AND participant_id IN",
+        &ids,
+        "",
+    )
+    .await?
+    {
+        let pid: i64 = row.try_get(0).map_err(db)?;
+        if let Some(k) = by_id.get(&pid).and_then(|n| known.get_mut(n)) {
+            k.terminated = true;
+        }
+    }
+    Ok(ReportContext {
+        employer,
+        invoices,
+        last_lines,
+        workers,
+        known,
+        unbilled_fees: Rupiah(unbilled_fees_in(tx, code).await?),
+    })
+}
+
+type InvoiceRow = (
+    i64,
+    String,
+    i64,
+    String,
+    i64,
+    String,
+    i64,
+    i64,
+    i64,
+    String,
+    i64,
+    Option<String>,
+);
+const INVOICE_COLUMNS: &str = "id, employer_code, month, due_on, risk_class, size, fees_carried, total, lines_left_out, submitted_by, submitted_at, settled_on";
+
+fn invoice_of(r: InvoiceRow) -> Result<Invoice> {
+    let (
+        id,
+        employer_code,
+        month,
+        due_on,
+        risk_class,
+        size,
+        fees,
+        total,
+        left_out,
+        by,
+        at,
+        settled,
+    ) = r;
+    Ok(Invoice {
+        id,
+        employer_code,
+        month: month_of(month)?,
+        due_on: date_of(&due_on)?,
+        risk_class: u8::try_from(risk_class).map_err(|_| corrupt("risk_class", risk_class))?,
+        size: cakupan_domain::employer::SizeClass::parse(&size)
+            .ok_or_else(|| corrupt("size", &size))?,
+        fees_carried: Rupiah(fees),
+        total: Rupiah(total),
+        lines_left_out: u32::try_from(left_out).unwrap_or(0),
+        submitted_by: by,
+        submitted_at: at,
+        settled_on: settled.as_deref().map(date_of).transpose()?,
+        lines: Vec::new(),
+    })
+}
+
+type LineRow = (
+    i64,
+    i64,
+    i64,
+    i64,
+    String,
+    i64,
+    i64,
+    i64,
+    Option<String>,
+    i64,
+    Option<i64>,
+);
+const LINE_COLUMNS: &str = "invoice_id, position, participant_id, wage, programs, amount, employer_share, worker_share, paid_on, late_fee, fee_invoice_id";
+
+fn line_of(r: LineRow) -> Result<(i64, InvoiceLine)> {
+    let (inv, pos, pid, wage, programs, amount, es, ws, paid_on, fee, fee_inv) = r;
+    Ok((
+        inv,
+        InvoiceLine {
+            position: u32::try_from(pos).map_err(|_| corrupt("position", pos))?,
+            participant_id: pid,
+            wage: Rupiah(wage),
+            programmes: programmes_of(&programs)?,
+            amount: Rupiah(amount),
+            employer_share: Rupiah(es),
+            worker_share: Rupiah(ws),
+            paid_on: paid_on.as_deref().map(date_of).transpose()?,
+            late_fee: Rupiah(fee),
+            fee_invoice_id: fee_inv,
+        },
+    ))
+}
+
+/// Applies the employer's payments to its open invoices and writes what they complete: each
+/// completed line's date and late fee, its contribution in the ledger, each settled invoice.
+async fn settle_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    keys: &Keys,
+    rules: &RuleSet,
+    code: &str,
+    today: Date,
+) -> Result<(usize, Rupiah, usize)> {
+    let rows: Vec<InvoiceRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {INVOICE_COLUMNS} FROM invoices WHERE employer_code = ?1 AND settled_on IS NULL ORDER BY id"
+    )))
+    .bind(code)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db)?;
+    if rows.is_empty() {
+        return Ok((0, Rupiah::ZERO, 0));
+    }
+    let mut open = rows
+        .into_iter()
+        .map(invoice_of)
+        .collect::<Result<Vec<_>>>()?;
+    let index: HashMap<i64, usize> = open.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
+    let lines: Vec<LineRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {LINE_COLUMNS} FROM invoice_lines WHERE invoice_id IN
+           (SELECT id FROM invoices WHERE employer_code = ?1 AND settled_on IS NULL)
+         ORDER BY invoice_id, position"
+    )))
+    .bind(code)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db)?;
+    for l in lines {
+        let (inv, line) = line_of(l)?;
+        if let Some(&i) = index.get(&inv) {
+            open[i].lines.push(line);
+        }
+    }
+    let consumed: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(SUM(total), 0) FROM invoices WHERE employer_code = ?1 AND settled_on IS NOT NULL",
+    )
+    .bind(code)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db)?;
+    let payments: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT paid_on, amount FROM employer_payments WHERE employer_code = ?1 ORDER BY id",
+    )
+    .bind(code)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db)?;
+    let payments = payments
+        .into_iter()
+        .map(|(d, a)| Ok((date_of(&d)?, a)))
+        .collect::<Result<Vec<_>>>()?;
+    let s = emp::settle(&open, consumed, &payments, today);
+    let ids: Vec<i64> = s.lines.iter().map(|l| l.participant_id).collect();
+    let mut people: HashMap<i64, Participant> = HashMap::new();
+    for row in select_in(
+        tx,
+        &format!("SELECT {COLUMNS} FROM participants WHERE id IN"),
+        &ids,
+        "",
+    )
+    .await?
+    {
+        let p = participant_at(&row, keys)?;
+        people.insert(p.id, p);
+    }
+    let mut postings = Vec::with_capacity(s.lines.len());
+    let mut fees = 0i64;
+    for done in &s.lines {
+        let inv = &open[index[&done.invoice_id]];
+        let line = inv
+            .lines
+            .iter()
+            .find(|l| l.position == done.position)
+            .ok_or_else(|| corrupt("invoice line", done.position))?;
+        let p = people
+            .get(&done.participant_id)
+            .ok_or_else(|| corrupt("participant", done.participant_id))?;
+        let fee = emp::late_fee(rules, inv, line, p.registration.sector, done.paid_on)?;
+        fees += fee.0;
+        sqlx::query(
+            "UPDATE invoice_lines SET paid_on = ?1, late_fee = ?2 WHERE invoice_id = ?3 AND position = ?4",
+        )
+        .bind(format_date(done.paid_on))
+        .bind(fee.0)
+        .bind(done.invoice_id)
+        .bind(i64::from(done.position))
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+        postings.push(emp::contribution(
+            inv,
+            line,
+            p.registration.nik,
+            done.paid_on,
+        ));
+    }
+    for r in post_batch_in(tx, keys, rules, &postings).await? {
+        if let Err(e) = r {
+            return Err(StoreError::Database(format!(
+                "an invoice line could not be posted to the ledger: {e}"
+            )));
+        }
+    }
+    for (id, on) in &s.invoices {
+        sqlx::query("UPDATE invoices SET settled_on = ?1 WHERE id = ?2")
+            .bind(format_date(*on))
+            .bind(id)
+            .execute(&mut **tx)
+            .await
+            .map_err(db)?;
+    }
+    Ok((s.lines.len(), Rupiah(fees), s.invoices.len()))
+}
+
+type HeadRow = (i64, i64, String, i64, i64, i64, Option<String>);
+
+/// Every invoice head of an employer, oldest first.
+async fn heads_in(tx: &mut Transaction<'_, Sqlite>, code: &str) -> Result<Vec<InvoiceHead>> {
+    let rows: Vec<HeadRow> = sqlx::query_as(
+        "SELECT i.id, i.month, i.due_on, i.total, i.fees_carried,
+                (SELECT COUNT(*) FROM invoice_lines l WHERE l.invoice_id = i.id), i.settled_on
+         FROM invoices i WHERE i.employer_code = ?1 ORDER BY i.id",
+    )
+    .bind(code)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db)?;
+    rows.into_iter()
+        .map(|(id, m, due, total, fees, n, settled)| {
+            Ok(InvoiceHead {
+                id,
+                month: month_of(m)?,
+                due_on: date_of(&due)?,
+                total: Rupiah(total),
+                fees_carried: Rupiah(fees),
+                workers: u32::try_from(n).unwrap_or(u32::MAX),
+                settled_on: settled.as_deref().map(date_of).transpose()?,
+            })
+        })
+        .collect()
+}
+
+async fn payments_in(tx: &mut Transaction<'_, Sqlite>, code: &str) -> Result<Vec<EmployerPayment>> {
+    let rows: Vec<(String, i64, String, Option<String>, String)> = sqlx::query_as(
+        "SELECT reference, amount, paid_on, payment_code, recorded_by FROM employer_payments
+         WHERE employer_code = ?1 ORDER BY id",
+    )
+    .bind(code)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db)?;
+    rows.into_iter()
+        .map(|(reference, amount, paid_on, payment_code, recorded_by)| {
+            Ok(EmployerPayment {
+                reference,
+                employer_code: code.to_string(),
+                amount: Rupiah(amount),
+                paid_on: date_of(&paid_on)?,
+                payment_code,
+                recorded_by,
+            })
+        })
+        .collect()
+}
+
+async fn account_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    keys: &Keys,
+    code: &str,
+    as_of: Date,
+) -> Result<Option<Account>> {
+    let Some(employer) = employer_in(tx, keys, code).await? else {
+        return Ok(None);
+    };
+    let workers: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM employments WHERE employer_code = ?1 AND until IS NULL",
+    )
+    .bind(code)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db)?;
+    let heads = heads_in(tx, code).await?;
+    let payments = payments_in(tx, code).await?;
+    let fees = unbilled_fees_in(tx, code).await?;
+    Ok(Some(emp::account(
+        employer,
+        u64::try_from(workers).unwrap_or(0),
+        heads,
+        payments,
+        fees,
+        as_of,
+    )))
+}
+
+/// The state of invoice `id` in its employer's account on `as_of`.
+async fn invoice_state_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    keys: &Keys,
+    code: &str,
+    id: i64,
+    as_of: Date,
+) -> Result<Option<InvoiceState>> {
+    Ok(account_in(tx, keys, code, as_of)
+        .await?
+        .and_then(|a| a.invoices.into_iter().find(|i| i.head.id == id)))
+}
+
+impl SqliteStore {
+    pub(crate) async fn add_employer_impl(&self, e: &Employer) -> Result<bool> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        if let Some(stored) = employer_in(&mut tx, &self.keys, &e.code).await? {
+            return if stored == *e {
+                Ok(false)
+            } else {
+                Err(emp::employer_taken())
+            };
+        }
+        sqlx::query(
+            "INSERT INTO employers (code, name, size, risk_class, region, registered_on, contact, key_version)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .bind(&e.code)
+        .bind(&e.name)
+        .bind(e.size.as_str())
+        .bind(i64::from(e.risk_class))
+        .bind(e.region.to_string())
+        .bind(format_date(e.registered_on))
+        .bind(emp::seal_contact(&self.keys, e)?)
+        .bind(i64::from(self.keys.current_version()))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+
+    pub(crate) async fn employer_impl(&self, code: &str) -> Result<Option<Employer>> {
+        let mut tx = self.reader.begin().await.map_err(db)?;
+        employer_in(&mut tx, &self.keys, code).await
+    }
+
+    pub(crate) async fn employer_summaries_impl(
+        &self,
+        within: RegionCode,
+        as_of: Date,
+    ) -> Result<Vec<EmployerSummary>> {
+        let (lo, hi) = cakupan_store::subtree_range(within, Level::Village);
+        let mut tx = self.reader.begin().await.map_err(db)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {EMPLOYER_COLUMNS} FROM employers WHERE region >= ?1 AND region < ?2 ORDER BY name, code"
+        )))
+        .bind(&lo)
+        .bind(&hi)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let employers = rows
+            .iter()
+            .map(|r| employer_at(r, &self.keys, false))
+            .collect::<Result<Vec<_>>>()?;
+        let scope =
+            "JOIN employers e ON e.code = x.employer_code WHERE e.region >= ?1 AND e.region < ?2";
+        let pairs = |sql: String| {
+            let lo = lo.clone();
+            let hi = hi.clone();
+            async move {
+                let v: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(lo)
+                    .bind(hi)
+                    .fetch_all(&self.reader)
+                    .await
+                    .map_err(db)?;
+                Ok::<HashMap<String, i64>, StoreError>(v.into_iter().collect())
+            }
+        };
+        let workers = pairs(format!(
+            "SELECT x.employer_code, COUNT(*) FROM employments x {scope} AND x.until IS NULL GROUP BY x.employer_code"
+        ))
+        .await?;
+        let paid = pairs(format!(
+            "SELECT x.employer_code, SUM(x.amount) FROM employer_payments x {scope} GROUP BY x.employer_code"
+        ))
+        .await?;
+        let billed = pairs(format!(
+            "SELECT x.employer_code, SUM(x.total) FROM invoices x {scope} GROUP BY x.employer_code"
+        ))
+        .await?;
+        let consumed = pairs(format!(
+            "SELECT x.employer_code, SUM(x.total) FROM invoices x {scope} AND x.settled_on IS NOT NULL GROUP BY x.employer_code"
+        ))
+        .await?;
+        let last = pairs(format!(
+            "SELECT x.employer_code, MAX(x.month) FROM invoices x {scope} GROUP BY x.employer_code"
+        ))
+        .await?;
+        let fees = pairs(format!(
+            "SELECT x.employer_code, SUM(l.late_fee) FROM invoice_lines l JOIN invoices x ON x.id = l.invoice_id {scope}
+             AND l.late_fee > 0 AND l.fee_invoice_id IS NULL GROUP BY x.employer_code"
+        ))
+        .await?;
+        let open: Vec<(String, i64, i64, String, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT x.employer_code, x.id, x.month, x.due_on, x.total, x.fees_carried FROM invoices x {scope}
+             AND x.settled_on IS NULL ORDER BY x.employer_code, x.id"
+        )))
+        .bind(&lo)
+        .bind(&hi)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut heads: HashMap<String, Vec<InvoiceHead>> = HashMap::new();
+        for (code, id, m, due, total, fees_carried) in open {
+            heads.entry(code).or_default().push(InvoiceHead {
+                id,
+                month: month_of(m)?,
+                due_on: date_of(&due)?,
+                total: Rupiah(total),
+                fees_carried: Rupiah(fees_carried),
+                workers: 0,
+                settled_on: None,
+            });
+        }
+        employers
+            .into_iter()
+            .map(|e| {
+                let g = |m: &HashMap<String, i64>| m.get(&e.code).copied().unwrap_or(0);
+                let (standing, _) = emp::standing(
+                    heads.get(&e.code).map(Vec::as_slice).unwrap_or(&[]),
+                    g(&consumed),
+                    g(&billed),
+                    g(&paid),
+                    g(&fees),
+                    as_of,
+                );
+                Ok(EmployerSummary {
+                    workers: u64::try_from(g(&workers)).unwrap_or(0),
+                    last_month: last.get(&e.code).map(|m| month_of(*m)).transpose()?,
+                    standing,
+                    employer: e,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn wage_report_impl(
+        &self,
+        rules: &RuleSet,
+        report: &WageReport,
+        write: bool,
+    ) -> Result<ReportOutcome> {
+        let mut tx = if write {
+            self.writer.begin().await.map_err(db)?
+        } else {
+            self.reader.begin().await.map_err(db)?
+        };
+        let ctx = context_in(&mut tx, &self.keys, report).await?;
+        let plan = emp::plan(rules, &ctx, report);
+        let code = report.employer_code.as_str();
+        if let Some(id) = plan.repeat_of {
+            let invoice = invoice_state_in(&mut tx, &self.keys, code, id, report.today).await?;
+            return Ok(ReportOutcome {
+                plan,
+                invoice,
+                lines_paid: 0,
+            });
+        }
+        if !write || plan.blocked {
+            return Ok(ReportOutcome {
+                plan,
+                invoice: None,
+                lines_paid: 0,
+            });
+        }
+        // New workers' registrations, in the same transaction.
+        let regs: Vec<cakupan_domain::registration::Registration> = plan
+            .bill
+            .iter()
+            .filter_map(|b| b.registration.clone())
+            .collect();
+        let mut registered: HashMap<Nik, i64> = HashMap::new();
+        for (r, o) in regs
+            .iter()
+            .zip(register_batch_in(&mut tx, &self.keys, rules, &regs).await?)
+        {
+            match o {
+                Outcome::Created { id, .. } | Outcome::Existing { id, .. } => {
+                    registered.insert(r.nik, id);
+                }
+                Outcome::Conflict { kpj, .. } => {
+                    return Err(StoreError::Database(format!(
+                        "a new worker's registration met participation {kpj} it was not planned against"
+                    )));
+                }
+            }
+        }
+        let due_on = plan.due_on.ok_or_else(|| {
+            StoreError::Database(format!("no due-date rule for PU in {}", plan.month))
+        })?;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO invoices (employer_code, month, due_on, risk_class, size, fees_carried, total,
+                                   report_hash, lines_left_out, submitted_by, submitted_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
+        )
+        .bind(code)
+        .bind(plan.month.index())
+        .bind(format_date(due_on))
+        .bind(i64::from(ctx.employer.risk_class))
+        .bind(ctx.employer.size.as_str())
+        .bind(plan.fees_carried.0)
+        .bind(plan.total.0)
+        .bind(&report.hash)
+        .bind(i64::from(plan.lines_left_out))
+        .bind(&report.submitted_by)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query(
+            "UPDATE invoice_lines SET fee_invoice_id = ?1
+             WHERE fee_invoice_id IS NULL AND late_fee > 0
+               AND invoice_id IN (SELECT id FROM invoices WHERE employer_code = ?2 AND id <> ?1)",
+        )
+        .bind(id)
+        .bind(code)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        for (k, b) in plan.bill.iter().enumerate() {
+            let pid = match b.participant_id {
+                Some(p) => p,
+                None => *registered.get(&b.nik).ok_or_else(|| {
+                    StoreError::Database("a new worker was not registered".into())
+                })?,
+            };
+            sqlx::query(
+                "INSERT INTO invoice_lines (invoice_id, position, participant_id, wage, programs, amount, employer_share, worker_share)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .bind(id)
+            .bind(k as i64 + 1)
+            .bind(pid)
+            .bind(b.wage.0)
+            .bind(b.programmes.to_string())
+            .bind(b.amount.0)
+            .bind(b.employer_share.0)
+            .bind(b.worker_share.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            if b.enrol {
+                sqlx::query(
+                    "INSERT INTO employments (participant_id, employer_code, since) VALUES (?1, ?2, ?3)",
+                )
+                .bind(pid)
+                .bind(code)
+                .bind(plan.month.index())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            }
+        }
+        let mut stops = Vec::with_capacity(plan.stops.len());
+        for s in &plan.stops {
+            sqlx::query(
+                "UPDATE employments SET until = ?1 WHERE participant_id = ?2 AND employer_code = ?3 AND until IS NULL",
+            )
+            .bind(plan.month.index())
+            .bind(s.participant_id)
+            .bind(code)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            stops.push(emp::stop_posting(code, plan.month, s));
+        }
+        for r in post_batch_in(&mut tx, &self.keys, rules, &stops).await? {
+            if let Err(e) = r {
+                return Err(StoreError::Database(format!(
+                    "a reported stop could not be posted to the ledger: {e}"
+                )));
+            }
+        }
+        let (lines_paid, _, _) = settle_in(&mut tx, &self.keys, rules, code, report.today).await?;
+        let invoice = invoice_state_in(&mut tx, &self.keys, code, id, report.today).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(ReportOutcome {
+            plan,
+            invoice,
+            lines_paid,
+        })
+    }
+
+    pub(crate) async fn employer_payment_impl(
+        &self,
+        rules: &RuleSet,
+        p: &EmployerPayment,
+    ) -> Result<PaymentOutcome> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        if employer_in(&mut tx, &self.keys, &p.employer_code)
+            .await?
+            .is_none()
+        {
+            return Err(emp::unknown_employer());
+        }
+        let stored: Option<(String, i64, String, Option<String>)> = sqlx::query_as(
+            "SELECT employer_code, amount, paid_on, payment_code FROM employer_payments WHERE reference = ?1",
+        )
+        .bind(&p.reference)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        if let Some((code, amount, paid_on, payment_code)) = stored {
+            return if code == p.employer_code
+                && amount == p.amount.0
+                && paid_on == format_date(p.paid_on)
+                && payment_code == p.payment_code
+            {
+                Ok(PaymentOutcome {
+                    repeat: true,
+                    lines_paid: 0,
+                    late_fees: Rupiah::ZERO,
+                    invoices_settled: 0,
+                })
+            } else {
+                Err(emp::payment_reused(&p.reference))
+            };
+        }
+        let latest: Option<String> = sqlx::query_scalar(
+            "SELECT MAX(paid_on) FROM employer_payments WHERE employer_code = ?1",
+        )
+        .bind(&p.employer_code)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        if let Some(l) = latest.as_deref().map(date_of).transpose()?
+            && p.paid_on < l
+        {
+            return Err(emp::payment_out_of_order(l));
+        }
+        if let Some(c) = &p.payment_code {
+            let id = emp::invoice_of_payment_code(c).ok_or_else(emp::payment_code_unknown)?;
+            let found: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM invoices WHERE id = ?1 AND employer_code = ?2")
+                    .bind(id)
+                    .bind(&p.employer_code)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            if found.is_none() {
+                return Err(emp::payment_code_unknown());
+            }
+        }
+        sqlx::query(
+            "INSERT INTO employer_payments (reference, employer_code, amount, paid_on, payment_code, recorded_by, recorded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .bind(&p.reference)
+        .bind(&p.employer_code)
+        .bind(p.amount.0)
+        .bind(format_date(p.paid_on))
+        .bind(p.payment_code.as_deref())
+        .bind(&p.recorded_by)
+        .bind(time::OffsetDateTime::now_utc().unix_timestamp())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        let (lines_paid, late_fees, invoices_settled) =
+            settle_in(&mut tx, &self.keys, rules, &p.employer_code, p.paid_on).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(PaymentOutcome {
+            repeat: false,
+            lines_paid,
+            late_fees,
+            invoices_settled,
+        })
+    }
+
+    pub(crate) async fn employer_account_impl(
+        &self,
+        code: &str,
+        as_of: Date,
+    ) -> Result<Option<Account>> {
+        let mut tx = self.reader.begin().await.map_err(db)?;
+        account_in(&mut tx, &self.keys, code, as_of).await
+    }
+
+    pub(crate) async fn employer_invoice_impl(
+        &self,
+        code: &str,
+        month: Month,
+    ) -> Result<Option<(Invoice, Vec<Participant>)>> {
+        let mut tx = self.reader.begin().await.map_err(db)?;
+        let row: Option<InvoiceRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {INVOICE_COLUMNS} FROM invoices WHERE employer_code = ?1 AND month = ?2"
+        )))
+        .bind(code)
+        .bind(month.index())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let Some(row) = row else { return Ok(None) };
+        let mut inv = invoice_of(row)?;
+        let lines: Vec<LineRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {LINE_COLUMNS} FROM invoice_lines WHERE invoice_id = ?1 ORDER BY position"
+        )))
+        .bind(inv.id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        for l in lines {
+            inv.lines.push(line_of(l)?.1);
+        }
+        let ids: Vec<i64> = inv.lines.iter().map(|l| l.participant_id).collect();
+        let mut people = Vec::new();
+        for row in select_in(
+            &mut tx,
+            &format!("SELECT {COLUMNS} FROM participants WHERE id IN"),
+            &ids,
+            "ORDER BY id",
+        )
+        .await?
+        {
+            people.push(participant_at(&row, &self.keys)?);
+        }
+        Ok(Some((inv, people)))
+    }
+
+    pub(crate) async fn employer_workers_impl(
+        &self,
+        code: &str,
+    ) -> Result<Vec<(Employment, Participant)>> {
+        let mut tx = self.reader.begin().await.map_err(db)?;
+        workers_in(&mut tx, &self.keys, code).await
+    }
+
+    pub(crate) async fn employments_of_impl(&self, participant_id: i64) -> Result<Vec<Employment>> {
+        let rows: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT employer_code, since, until FROM employments WHERE participant_id = ?1 ORDER BY since",
+        )
+        .bind(participant_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.into_iter()
+            .map(|(employer_code, since, until)| {
+                Ok(Employment {
+                    participant_id,
+                    employer_code,
+                    since: month_of(since)?,
+                    until: until.map(month_of).transpose()?,
+                })
+            })
+            .collect()
+    }
+}

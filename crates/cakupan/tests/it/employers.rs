@@ -1,0 +1,445 @@
+//! The employer channel on real stores (issue #7): wage reports, invoices, payments applied to
+//! the oldest dues first, late fees carried to the next invoice, stops, arrears, and the bad
+//! reports the issue names. Figures are computed by hand in the comments.
+
+use crate::harness::{self, month};
+use cakupan_domain::Nik;
+use cakupan_domain::coverage::{Reason, Status, series};
+use cakupan_domain::employer::{WageLineInput, parse_csv};
+use cakupan_domain::{RegionCode, Rupiah};
+use cakupan_store::employers::{
+    Change, Employer, EmployerInput, EmployerPayment, ReportOutcome, WageReport, parse_employer,
+};
+use cakupan_store::{Store, StoreError};
+use std::sync::Arc;
+use time::macros::date;
+
+on_both_backends! {
+    a_season_of_wage_reports: true,
+    bad_reports_are_named_line_by_line: true,
+}
+
+pub const SITI: &str = "3273015203900003";
+pub const BUDI: &str = "3273011203880001";
+pub const HEADER: &str = "nik,name,birth_date,sex,village_code,occupation_code,basic_wage,fixed_allowances,programs,action";
+
+pub fn employer(code: &str, name: &str, size: &str, class: u8) -> Employer {
+    parse_employer(
+        &EmployerInput {
+            code: code.into(),
+            name: name.into(),
+            size: size.into(),
+            risk_class: class.to_string(),
+            region: "32.73.01.1001".into(),
+            registered_on: "2026-01-05".into(),
+            contact_name: "Rina Hartati".into(),
+            contact_phone: "0812-2000-3000".into(),
+            contact_email: "hrd@sinarbaja.co.id".into(),
+        },
+        harness::regions(),
+        harness::today(),
+    )
+    .unwrap()
+}
+
+fn lines(csv_lines: &[&str]) -> Vec<WageLineInput> {
+    let mut text = format!("{HEADER}\n");
+    for l in csv_lines {
+        text.push_str(l);
+        text.push('\n');
+    }
+    parse_csv(&text).unwrap()
+}
+
+async fn report(
+    s: &Arc<dyn Store>,
+    e: &Employer,
+    m: &str,
+    csv_lines: &[&str],
+    confirm: bool,
+    write: bool,
+) -> Result<ReportOutcome, StoreError> {
+    let r = WageReport::prepare(
+        harness::rules(),
+        harness::regions(),
+        e,
+        month(m),
+        &lines(csv_lines),
+        harness::today(),
+        confirm,
+        "hrd",
+    );
+    s.wage_report(harness::rules(), &r, write).await
+}
+
+async fn pay(
+    s: &Arc<dyn Store>,
+    e: &Employer,
+    reference: &str,
+    amount: i64,
+    on: time::Date,
+) -> cakupan_store::employers::PaymentOutcome {
+    s.employer_payment(
+        harness::rules(),
+        &EmployerPayment {
+            reference: reference.into(),
+            employer_code: e.code.clone(),
+            amount: Rupiah(amount),
+            paid_on: on,
+            payment_code: None,
+            recorded_by: "bank".into(),
+        },
+    )
+    .await
+    .unwrap()
+}
+
+async fn status(s: &Arc<dyn Store>, nik: &str, m: &str) -> (Status, Reason) {
+    let p = s
+        .participants_by_nik(Nik::parse(nik).unwrap())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.registration.segment == cakupan_domain::Segment::Pu)
+        .unwrap();
+    let ledger = s.ledger(p.id).await.unwrap();
+    let f = cakupan_store::ledger::facts(
+        p.registration.segment,
+        cakupan_domain::Month::of(p.registration.registered_on),
+        &ledger,
+    );
+    let x = series(harness::rules(), &f, month(m), month(m))
+        .unwrap()
+        .remove(0);
+    (x.status, x.reason)
+}
+
+async fn a_season_of_wage_reports(s: Arc<dyn Store>) {
+    let e = employer("9120001234567", "PT Sinar Baja", "medium", 2);
+    assert!(s.add_employer(&e).await.unwrap());
+    // The same employer again is a retry; other details under its NIB are refused.
+    assert!(!s.add_employer(&e).await.unwrap());
+    let mut other = e.clone();
+    other.risk_class = 4;
+    match s.add_employer(&other).await {
+        Err(StoreError::Rejected(x)) => assert_eq!(x.0[0].rule, "code.taken"),
+        o => panic!("{o:?}"),
+    }
+    assert_eq!(s.employer(&e.code).await.unwrap().unwrap(), e);
+
+    // August 2026, class 2 (JKK 0.54%), all four programmes:
+    // Siti Rp5,000,000: JKK 27,000 + JKM 15,000 + JHT 185,000 + 100,000 + JP 100,000 + 50,000
+    //   = 477,000 (employer 327,000, worker 150,000);
+    // Budi Rp7,500,000 + 500,000 allowances = 8,000,000: JKK 43,200 + JKM 24,000 + JHT
+    //   296,000 + 160,000 + JP 160,000 + 80,000 = 763,200.
+    let august = [
+        &format!("{SITI},Siti Aminah,1990-03-12,P,32.73.01.1001,84,5000000,0,JKK+JKM+JHT+JP,enrol")
+            as &str,
+        &format!(
+            "{BUDI},Budi Santoso,1988-03-12,L,32.73.01.1002,84,7500000,500000,JKK+JKM+JHT+JP,enrol"
+        ),
+    ];
+    // A preview writes nothing.
+    let preview = report(&s, &e, "2026-08", &august, false, false)
+        .await
+        .unwrap();
+    assert!(!preview.plan.blocked, "{:?}", preview.plan.problems);
+    assert_eq!(preview.plan.total, Rupiah(477_000 + 763_200));
+    assert!(preview.invoice.is_none());
+    assert!(
+        s.employer_account(&e.code, harness::today())
+            .await
+            .unwrap()
+            .unwrap()
+            .invoices
+            .is_empty()
+    );
+    let aug = report(&s, &e, "2026-08", &august, false, true)
+        .await
+        .unwrap();
+    let inv = aug.invoice.clone().unwrap();
+    assert_eq!(inv.head.total, Rupiah(1_240_200));
+    assert_eq!(inv.head.due_on, date!(2026 - 09 - 15));
+    assert_eq!(inv.payment_code.len(), 11);
+    assert_eq!(aug.plan.employer_share, Rupiah(327_000 + 523_200));
+    assert_eq!(aug.plan.worker_share, Rupiah(150_000 + 240_000));
+    assert_eq!(
+        aug.plan.diff.iter().map(|d| d.change).collect::<Vec<_>>(),
+        [Change::New, Change::New]
+    );
+    // The same report again is a retry: the same invoice, nothing new.
+    let again = report(&s, &e, "2026-08", &august, false, true)
+        .await
+        .unwrap();
+    assert_eq!(again.plan.repeat_of, Some(inv.head.id));
+    assert_eq!(s.employer_workers(&e.code).await.unwrap().len(), 2);
+    assert_eq!(status(&s, SITI, "2026-08").await.0, Status::Pending);
+
+    // 10 September: Rp600,000 pays Siti's August (477,000) and 123,000 of Budi's.
+    let p1 = pay(&s, &e, "BNI-0910-01", 600_000, date!(2026 - 09 - 10)).await;
+    assert_eq!((p1.lines_paid, p1.late_fees), (1, Rupiah(0)));
+    assert_eq!(status(&s, SITI, "2026-08").await.0, Status::Active);
+    assert_eq!(status(&s, BUDI, "2026-08").await.0, Status::Pending);
+
+    // September: Siti unchanged, Budi stopped.
+    let sep = report(
+        &s,
+        &e,
+        "2026-09",
+        &[
+            &format!("{SITI},,,,,,5000000,0,JKK+JKM+JHT+JP,continue"),
+            &format!("{BUDI},,,,,,,,,stop"),
+        ],
+        false,
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        sep.plan.diff.iter().map(|d| d.change).collect::<Vec<_>>(),
+        [Change::Unchanged, Change::Stopped]
+    );
+    assert_eq!(sep.invoice.unwrap().head.total, Rupiah(477_000));
+    assert_eq!(s.employer_workers(&e.code).await.unwrap().len(), 1);
+
+    // 20 November: 640,200 (the rest of Budi's August) + 477,000 (Siti's September).
+    // Budi's August, due 15 September, is three started months late: 2% × 3 on JKK, JKM and
+    // JHT (523,200 → 31,392) and 0.5% × 3 on JP (240,000 → 3,600) = 34,992. Siti's September,
+    // due 15 October, two months: 327,000 × 4% = 13,080 + 150,000 × 1% = 1,500 = 14,580.
+    let p2 = pay(&s, &e, "BNI-1120-07", 1_117_200, date!(2026 - 11 - 20)).await;
+    assert_eq!(
+        (p2.lines_paid, p2.late_fees, p2.invoices_settled),
+        (2, Rupiah(34_992 + 14_580), 2)
+    );
+    // A retried payment changes nothing; its reference for another amount is refused.
+    assert!(
+        pay(&s, &e, "BNI-1120-07", 1_117_200, date!(2026 - 11 - 20))
+            .await
+            .repeat
+    );
+    match s
+        .employer_payment(
+            harness::rules(),
+            &EmployerPayment {
+                reference: "BNI-1120-07".into(),
+                employer_code: e.code.clone(),
+                amount: Rupiah(5),
+                paid_on: date!(2026 - 11 - 20),
+                payment_code: None,
+                recorded_by: "bank".into(),
+            },
+        )
+        .await
+    {
+        Err(StoreError::Rejected(x)) => assert_eq!(x.0[0].rule, "reference.reused"),
+        o => panic!("{o:?}"),
+    }
+    // Budi: August paid, September ended by the stop (not in arrears).
+    assert_eq!(status(&s, BUDI, "2026-08").await.0, Status::Active);
+    assert_eq!(
+        status(&s, BUDI, "2026-09").await,
+        (
+            Status::NonActive,
+            Reason::EmploymentEnded {
+                month: month("2026-09")
+            }
+        )
+    );
+    assert_eq!(status(&s, SITI, "2026-09").await.0, Status::Active);
+
+    // October: Siti at a raise; the late fees are billed with it. Due 16 November (the 15th
+    // is a Sunday): overdue on the 23rd, so the employer is in arrears.
+    let oct = report(
+        &s,
+        &e,
+        "2026-10",
+        &[&format!("{SITI},,,,,,5500000,0,JKK+JKM+JHT+JP,continue")],
+        false,
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(oct.plan.diff[0].change, Change::Changed);
+    assert_eq!(oct.plan.diff[0].wage_before, Some(5_000_000));
+    // 5,500,000: JKK 29,700 + JKM 16,500 + JHT 203,500 + 110,000 + JP 110,000 + 55,000.
+    let oct_dues = 29_700 + 16_500 + 203_500 + 110_000 + 110_000 + 55_000;
+    assert_eq!(oct.plan.fees_carried, Rupiah(49_572));
+    let oct_inv = oct.invoice.unwrap();
+    assert_eq!(oct_inv.head.total, Rupiah(oct_dues + 49_572));
+    assert_eq!(oct_inv.head.due_on, date!(2026 - 11 - 16));
+    let acct = s
+        .employer_account(&e.code, harness::today())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(acct.standing.paid, Rupiah(1_717_200));
+    assert_eq!(acct.standing.overdue, Rupiah(oct_dues + 49_572));
+    assert_eq!(acct.standing.oldest_overdue, Some(month("2026-10")));
+    assert_eq!(acct.standing.unbilled_fees, Rupiah(0));
+    assert_eq!(acct.invoices.len(), 3);
+    let list = s
+        .employer_summaries(RegionCode::parse("32.73").unwrap(), harness::today())
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1);
+    assert!(list[0].standing.in_arrears());
+    assert_eq!(list[0].workers, 1);
+    // Partly paid, oldest first: the carried fees, then Siti's October.
+    let p3 = pay(&s, &e, "BNI-1122-02", 49_572, date!(2026 - 11 - 22)).await;
+    assert_eq!(p3.lines_paid, 0);
+    assert_eq!(status(&s, SITI, "2026-10").await.0, Status::InArrears);
+    let p4 = pay(&s, &e, "BNI-1123-01", oct_dues, date!(2026 - 11 - 23)).await;
+    assert_eq!((p4.lines_paid, p4.invoices_settled), (1, 1));
+    assert_eq!(status(&s, SITI, "2026-10").await.0, Status::Active);
+    let acct = s
+        .employer_account(&e.code, harness::today())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!acct.standing.in_arrears());
+    // One late month (16 Nov → 23 Nov) on October: 2% of JKK+JKM+JHT (29,700 + 16,500 +
+    // 313,500 = 359,700 → 7,194) and 0.5% of JP (165,000 → 825), for the next invoice.
+    assert_eq!(acct.standing.unbilled_fees, Rupiah(8_019));
+
+    // The invoice's lines and the ledger agree; the counters equal a recompute.
+    let (invoice, people) = s
+        .employer_invoice(&e.code, month("2026-08"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(invoice.lines.len(), 2);
+    assert!(invoice.lines.iter().all(|l| l.paid_on.is_some()));
+    assert_eq!(invoice.lines[1].late_fee, Rupiah(34_992));
+    assert_eq!(people.len(), 2);
+    crate::ledger::assert_counters_equal_ledger(&s).await;
+}
+
+async fn bad_reports_are_named_line_by_line(s: Arc<dyn Store>) {
+    let e = employer("9120001234567", "PT Sinar Baja", "medium", 2);
+    let f = employer("9120007654321", "CV Laut Biru", "small", 3);
+    s.add_employer(&e).await.unwrap();
+    s.add_employer(&f).await.unwrap();
+    report(
+        &s,
+        &e,
+        "2026-09",
+        &[&format!(
+            "{SITI},Siti Aminah,1990-03-12,P,32.73.01.1001,84,5000000,0,JKK+JKM+JHT+JP,enrol"
+        )],
+        false,
+        true,
+    )
+    .await
+    .unwrap();
+    // Another employer cannot enrol a worker the first has not stopped.
+    let other = report(
+        &s,
+        &f,
+        "2026-10",
+        &[&format!(
+            "{SITI},Siti Aminah,1990-03-12,P,32.73.01.1001,84,3000000,0,JKK+JKM+JHT,enrol"
+        )],
+        false,
+        true,
+    )
+    .await
+    .unwrap();
+    assert!(other.plan.blocked && other.invoice.is_none());
+    assert_eq!(other.plan.problems[0].rule, "wage.employed_elsewhere");
+    // Unknown NIK, negative wage, missing wage, a worker twice, a bad registration, and Siti
+    // missing from the report: every problem, by line; nothing billed.
+    let bad = [
+        &format!("3273014506850002,,,,,,4000000,,JKK+JKM+JHT+JP,continue") as &str,
+        &format!("3273016508800001,Agus,1980-08-25,L,32.73.01.1001,84,-5,,JKK+JKM+JHT+JP,enrol"),
+        &format!("3273016508800002,Budi,1980-08-25,L,32.73.01.1001,84,,,JKK+JKM+JHT+JP,enrol"),
+        &format!(
+            "3273016508800003,Cahya Dewi,1980-08-25,P,32.73.01.1001,84,4000000,,JKK+JKM+JHT+JP,enrol"
+        ),
+        &format!(
+            "3273016508800003,Cahya Dewi,1980-08-25,P,32.73.01.1001,84,4000000,,JKK+JKM+JHT+JP,enrol"
+        ),
+        &format!(
+            "3273016508800004,Dewi 2,1980-08-25,P,99.99.99.9999,84,4000000,,JKK+JKM+JHT+JP,enrol"
+        ),
+    ];
+    let out = report(&s, &e, "2026-10", &bad, false, true).await.unwrap();
+    assert!(out.plan.blocked && out.invoice.is_none());
+    let got: Vec<(u64, &str)> = out.plan.problems.iter().map(|p| (p.line, p.rule)).collect();
+    assert!(got.contains(&(0, "wage.missing")), "{got:?}");
+    assert!(got.contains(&(2, "wage.unknown_worker")), "{got:?}");
+    assert!(got.contains(&(3, "wage.negative")), "{got:?}");
+    assert!(got.contains(&(4, "wage.required")), "{got:?}");
+    assert!(got.contains(&(6, "wage.duplicate")), "{got:?}");
+    assert!(
+        got.iter().any(|(l, r)| *l == 7 && r.starts_with("village")),
+        "{got:?}"
+    );
+    assert_eq!(
+        s.employer_account(&e.code, harness::today())
+            .await
+            .unwrap()
+            .unwrap()
+            .invoices
+            .len(),
+        1
+    );
+    // Confirming the valid part bills only Cahya (line 5): 4,000,000 at class 2 = 381,600.
+    let part = report(&s, &e, "2026-10", &bad, true, true).await.unwrap();
+    assert!(!part.plan.blocked);
+    let inv = part.invoice.unwrap();
+    assert_eq!(inv.head.total, Rupiah(21_600 + 12_000 + 228_000 + 120_000));
+    assert_eq!(inv.head.workers, 1);
+    // A month already reported, or one that has not started, is refused as a whole.
+    let again = report(&s, &e, "2026-10", &bad[..1], true, true)
+        .await
+        .unwrap();
+    assert!(again.plan.blocked);
+    assert_eq!(again.plan.problems[0].rule, "month.already_reported");
+    let late = report(&s, &e, "2026-09", &bad[..1], true, true)
+        .await
+        .unwrap();
+    assert_eq!(late.plan.problems[0].rule, "month.already_reported");
+    let future = report(&s, &e, "2026-12", &bad[..1], true, true)
+        .await
+        .unwrap();
+    assert_eq!(future.plan.problems[0].rule, "month.future");
+    // Payments: out of order, to another employer's code, for nothing.
+    pay(&s, &e, "BNI-1", 1000, date!(2026 - 11 - 20)).await;
+    let refused = |p: EmployerPayment| {
+        let s = s.clone();
+        async move {
+            match s.employer_payment(harness::rules(), &p).await {
+                Err(StoreError::Rejected(x)) => x.0[0].rule,
+                o => panic!("{o:?}"),
+            }
+        }
+    };
+    let base = EmployerPayment {
+        reference: "BNI-2".into(),
+        employer_code: e.code.clone(),
+        amount: Rupiah(1000),
+        paid_on: date!(2026 - 11 - 19),
+        payment_code: None,
+        recorded_by: "bank".into(),
+    };
+    assert_eq!(refused(base.clone()).await, "paid_on.order");
+    let f_code = cakupan_domain::employer::payment_code(999_999);
+    assert_eq!(
+        refused(EmployerPayment {
+            paid_on: date!(2026 - 11 - 21),
+            payment_code: Some(f_code),
+            ..base.clone()
+        })
+        .await,
+        "payment_code.unknown"
+    );
+    assert_eq!(
+        refused(EmployerPayment {
+            employer_code: "9120000000000".into(),
+            ..base
+        })
+        .await,
+        "employer.unknown"
+    );
+    crate::ledger::assert_counters_equal_ledger(&s).await;
+}
