@@ -349,18 +349,12 @@ async fn bad_reports_are_named_line_by_line(s: Arc<dyn Store>) {
     // Unknown NIK, negative wage, missing wage, a worker twice, a bad registration, and Siti
     // missing from the report: every problem, by line; nothing billed.
     let bad = [
-        &format!("3273014506850002,,,,,,4000000,,JKK+JKM+JHT+JP,continue") as &str,
-        &format!("3273016508800001,Agus,1980-08-25,L,32.73.01.1001,84,-5,,JKK+JKM+JHT+JP,enrol"),
-        &format!("3273016508800002,Budi,1980-08-25,L,32.73.01.1001,84,,,JKK+JKM+JHT+JP,enrol"),
-        &format!(
-            "3273016508800003,Cahya Dewi,1980-08-25,P,32.73.01.1001,84,4000000,,JKK+JKM+JHT+JP,enrol"
-        ),
-        &format!(
-            "3273016508800003,Cahya Dewi,1980-08-25,P,32.73.01.1001,84,4000000,,JKK+JKM+JHT+JP,enrol"
-        ),
-        &format!(
-            "3273016508800004,Dewi 2,1980-08-25,P,99.99.99.9999,84,4000000,,JKK+JKM+JHT+JP,enrol"
-        ),
+        "3273014506850002,,,,,,4000000,,JKK+JKM+JHT+JP,continue",
+        "3273016508800001,Agus,1980-08-25,L,32.73.01.1001,84,-5,,JKK+JKM+JHT+JP,enrol",
+        "3273016508800002,Budi,1980-08-25,L,32.73.01.1001,84,,,JKK+JKM+JHT+JP,enrol",
+        "3273016508800003,Cahya Dewi,1980-08-25,P,32.73.01.1001,84,4000000,,JKK+JKM+JHT+JP,enrol",
+        "3273016508800003,Cahya Dewi,1980-08-25,P,32.73.01.1001,84,4000000,,JKK+JKM+JHT+JP,enrol",
+        "3273016508800004,Dewi 2,1980-08-25,P,99.99.99.9999,84,4000000,,JKK+JKM+JHT+JP,enrol",
     ];
     let out = report(&s, &e, "2026-10", &bad, false, true).await.unwrap();
     assert!(out.plan.blocked && out.invoice.is_none());
