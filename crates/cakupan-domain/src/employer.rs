@@ -9,7 +9,7 @@ use crate::nik::Nik;
 use crate::occupation::Sector;
 use crate::quote::{Quote, QuoteRequest, late_fee, quote};
 use crate::rules::RuleSet;
-use crate::segment::{Payer, ProgrammeSet, Segment};
+use crate::segment::{Payer, Programme, ProgrammeSet, Segment};
 use serde::Serialize;
 use std::collections::HashMap;
 use time::Date;
@@ -394,6 +394,33 @@ pub fn check_lines(
     (entries, problems)
 }
 
+/// The programmes a worker is billed and accounted for in `month`: the line's, with JKP
+/// added for a worker registered before the age the rules give (PP 6/2025 art. 4; the line
+/// already holds the programmes the employer's size makes mandatory, the other condition), and
+/// removed for anyone else. JKP is not billed; it shows in the invoice's internal accounting.
+/// Citizenship and JKN membership, the remaining conditions, are not known here and are
+/// assumed.
+pub fn with_jkp(
+    rules: &RuleSet,
+    month: Month,
+    programmes: ProgrammeSet,
+    birth: Date,
+    registered_on: Date,
+) -> ProgrammeSet {
+    let mut out = ProgrammeSet::of(
+        &programmes
+            .iter()
+            .filter(|p| *p != Programme::Jkp)
+            .collect::<Vec<_>>(),
+    );
+    if let Some(f) = rules.jkp_funding(month)
+        && crate::registration::age_on(birth, registered_on) < i32::from(f.max_age_at_registration)
+    {
+        out.insert(Programme::Jkp);
+    }
+    out
+}
+
 /// One worker's dues for a month: the rules' quote at their wage, the employer's risk class
 /// and the worker's sector.
 pub fn dues(
@@ -640,6 +667,49 @@ mod tests {
         let q = line("2024-03", 1, 5_000_000);
         assert_eq!(late_fee_of(&r, &q, date!(2024 - 04 - 15)), Rupiah(0));
         assert_eq!(late_fee_of(&r, &q, date!(2024 - 06 - 10)), Rupiah(13_980));
+        // JKP (from February 2021) for a worker registered at 30, not at 55; never billed.
+        let four = ProgrammeSet::parse("JKK+JKM+JHT+JP").unwrap();
+        let young = with_jkp(
+            &r,
+            m("2026-03"),
+            four,
+            date!(1996 - 01 - 01),
+            date!(2026 - 03 - 01),
+        );
+        assert!(young.contains(Programme::Jkp));
+        let old = with_jkp(
+            &r,
+            m("2026-03"),
+            young,
+            date!(1970 - 01 - 01),
+            date!(2026 - 03 - 01),
+        );
+        assert_eq!(old, four);
+        let q = dues(
+            &r,
+            m("2026-03"),
+            1,
+            Sector::NonTransport,
+            Rupiah(5_000_000),
+            young,
+        )
+        .unwrap();
+        assert_eq!(q.total_due, line("2026-03", 1, 5_000_000).total_due);
+        // JKP 0.36% on the wage up to Rp5,000,000 (PP 6/2025): 7,000 from JKK, 11,000 from
+        // the government.
+        let jkp: Vec<(&str, i64)> = q
+            .allocations
+            .iter()
+            .map(|a| (a.label, a.amount.0))
+            .collect();
+        assert!(
+            jkp.contains(&("JKP from the employer's JKK", 7_000)),
+            "{jkp:?}"
+        );
+        assert!(
+            jkp.contains(&("JKP receivable from the central government", 11_000)),
+            "{jkp:?}"
+        );
     }
 
     #[test]

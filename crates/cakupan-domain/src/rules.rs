@@ -138,8 +138,9 @@ row!(/// A contribution rate: a percentage of the basis or a flat amount.
 });
 row!(/// The JP wage ceiling.
     RawCeiling => JpCeiling { amount: i64 });
-row!(/// How JKP is funded (PP 37/2021, PP 6/2025).
-    RawJkp => JkpFunding { total_ppm: i64, government_ppm: i64, from_jkk_ppm: i64, from_jkm_ppm: i64, wage_cap: i64 });
+row!(/// How JKP is funded (PP 37/2021, PP 6/2025), and who is covered: workers registered
+    /// before `max_age_at_registration`.
+    RawJkp => JkpFunding { total_ppm: i64, government_ppm: i64, from_jkk_ppm: i64, from_jkm_ppm: i64, wage_cap: i64, max_age_at_registration: u8 });
 row!(/// A temporary discount (PP 50/2025, PP 49/2020).
     RawDiscount => Discount {
     id: String, segments: Vec<Segment>, sector: String, programmes: Vec<Programme>,

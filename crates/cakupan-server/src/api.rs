@@ -67,6 +67,23 @@ pub fn routes() -> Router<AppState> {
         .route("/deposits", post(crate::perisai::add_deposit))
         .route("/reports/agents", get(crate::perisai::report_agents))
         .route("/receipts/{number}", get(crate::perisai::check_receipt))
+        .route(
+            "/employers",
+            post(crate::employers::add_employer).get(crate::employers::list_employers),
+        )
+        .route("/employers/{code}", get(crate::employers::get_employer))
+        .route(
+            "/employers/{code}/workers",
+            get(crate::employers::get_workers),
+        )
+        .route(
+            "/employers/{code}/invoices/{month}",
+            get(crate::employers::get_invoice),
+        )
+        .route(
+            "/employers/{code}/payments",
+            post(crate::employers::add_payment),
+        )
         .route("/regions/{code}", get(region))
         .route("/quote", get(quote_handler))
         .route("/openapi.json", get(openapi))
@@ -100,6 +117,13 @@ pub fn routes() -> Router<AppState> {
         crate::perisai::add_deposit,
         crate::perisai::report_agents,
         crate::perisai::check_receipt,
+        crate::employers::add_employer,
+        crate::employers::list_employers,
+        crate::employers::get_employer,
+        crate::employers::get_workers,
+        crate::employers::submit_report,
+        crate::employers::get_invoice,
+        crate::employers::add_payment,
         register,
         lookup,
         by_kpj,
@@ -155,7 +179,25 @@ pub fn routes() -> Router<AppState> {
         crate::perisai::WorkItem,
         crate::perisai::VillageGap,
         crate::perisai::AgentCountRow,
-        crate::perisai::ReceiptBody
+        crate::perisai::ReceiptBody,
+        crate::employers::EmployerBody,
+        crate::employers::EmployerView,
+        crate::employers::StandingBody,
+        crate::employers::ContactBody,
+        crate::employers::InvoiceBody,
+        crate::employers::PaymentBody,
+        crate::employers::AccountBody,
+        crate::employers::WorkerBody,
+        crate::employers::WageLineBody,
+        crate::employers::WageReportBody,
+        crate::employers::ProblemBody,
+        crate::employers::ChangeBody,
+        crate::employers::ReportBody,
+        crate::employers::LineBody,
+        crate::employers::AllocationBody,
+        crate::employers::InvoiceDetail,
+        crate::employers::PaymentInput,
+        crate::employers::PaymentResultBody
     )),
     modifiers(&BearerAuth)
 )]

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod employers;
 pub mod error;
 pub mod perisai;
 pub mod rights;
@@ -49,11 +50,27 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let small = Router::new()
         .merge(web::routes())
         .route("/healthz", axum::routing::get(api::healthz))
         .nest("/api/v1", api::routes())
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
+    // Wage reports are files: up to 50,000 lines.
+    let large = Router::new()
+        .route(
+            "/api/v1/employers/{code}/wage-reports",
+            axum::routing::post(employers::submit_report),
+        )
+        .route(
+            "/pemberi-kerja/{code}/laporan",
+            axum::routing::post(web::employers::report_submit),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(
+            employers::MAX_REPORT_BYTES,
+        ))
+        .layer(RequestBodyLimitLayer::new(employers::MAX_REPORT_BYTES));
+    small
+        .merge(large)
         .layer(axum::middleware::from_fn(server_timing))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,

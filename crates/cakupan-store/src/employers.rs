@@ -820,13 +820,32 @@ pub fn plan(rules: &RuleSet, ctx: &ReportContext, report: &WageReport) -> Report
         let Some((participant, registration, change, sector, enrol)) = billed else {
             continue;
         };
+        let (birth, registered_on) = match (participant, registration) {
+            (Some(p), _) => (p.registration.birth_date, p.registration.registered_on),
+            (None, Some(r)) => (r.birth_date, r.registered_on),
+            (None, None) => continue,
+        };
+        let programmes = employer::with_jkp(rules, month, e.programmes, birth, registered_on);
+        let change = match (
+            change,
+            ctx.last_lines.get(&participant.map(|p| p.id).unwrap_or(0)),
+        ) {
+            (Change::Changed | Change::Unchanged, Some((w, pr))) => {
+                if *w == e.wage && *pr == programmes {
+                    Change::Unchanged
+                } else {
+                    Change::Changed
+                }
+            }
+            (c, _) => c,
+        };
         let q = match employer::dues(
             rules,
             month,
             ctx.employer.risk_class,
             sector,
             e.wage,
-            e.programmes,
+            programmes,
         ) {
             Ok(q) => q,
             Err(errs) => {
@@ -842,7 +861,7 @@ pub fn plan(rules: &RuleSet, ctx: &ReportContext, report: &WageReport) -> Report
             r.programs_before = Some(pr.to_string());
         }
         r.wage_after = Some(e.wage.0);
-        r.programs_after = Some(e.programmes.to_string());
+        r.programs_after = Some(programmes.to_string());
         r.amount = Some(q.total_due.0);
         out.diff.push(r);
         out.bill.push(BillLine {
@@ -852,7 +871,7 @@ pub fn plan(rules: &RuleSet, ctx: &ReportContext, report: &WageReport) -> Report
             registration: registration.cloned(),
             enrol,
             wage: e.wage,
-            programmes: e.programmes,
+            programmes,
             amount: q.total_due,
             employer_share: q.employer_due,
             worker_share: q.worker_due,
@@ -1006,17 +1025,9 @@ pub fn settle(
         if !complete[i] {
             break;
         }
-        out.invoices
-            .push((inv.id, last_day[i].unwrap_or(today).max(inv_day(inv))));
+        out.invoices.push((inv.id, last_day[i].unwrap_or(today)));
     }
     out
-}
-
-/// The day an invoice was made.
-fn inv_day(inv: &Invoice) -> Date {
-    time::OffsetDateTime::from_unix_timestamp(inv.submitted_at)
-        .map(|t| t.date())
-        .unwrap_or(Date::MIN)
 }
 
 /// The late fee of a line completed on `paid_on` (DOMAIN.md §3.3: per programme, the rules'

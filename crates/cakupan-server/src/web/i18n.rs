@@ -198,6 +198,41 @@ impl Lang {
             "channel.collection" => "pungutan agen melalui saluran perisai",
             "code.taken" => "kode sudah dipakai dengan data lain",
             "office.unknown" => "kantor Perisai tidak terdaftar",
+            "nib.format" => "NIB (Nomor Induk Berusaha) terdiri dari 13 angka",
+            "size.value" => "skala usaha: micro, small, medium atau large",
+            "risk_class.value" => "kelas risiko JKK 1 (sangat rendah) sampai 5 (sangat tinggi)",
+            "region.level" => "pilih desa/kelurahan alamat usaha",
+            "region.unknown" => "wilayah tidak ada dalam daftar Kemendagri",
+            "email.format" => "alamat e-mail tidak sah",
+            "employer.unknown" => "tidak ada pemberi kerja dengan NIB ini",
+            "csv.header" => "baris pertama harus berisi nama kolom laporan upah",
+            "csv.format" => "berkas bukan CSV yang sah",
+            "csv.columns" => "jumlah kolom baris ini salah",
+            "action.value" => "action: enrol, continue atau stop",
+            "wage.required" => "upah wajib diisi",
+            "wage.negative" => "upah tidak boleh negatif",
+            "wage.integer" => "upah ditulis sebagai angka rupiah bulat",
+            "wage.positive" => "upah (gaji pokok + tunjangan tetap) harus lebih dari nol",
+            "wage.duplicate" => "pekerja ini sudah ada di baris lain",
+            "wage.unknown_worker" => "NIK ini tidak terdaftar sebagai pekerja pemberi kerja ini",
+            "wage.already_enrolled" => "pekerja ini sudah terdaftar: gunakan action continue",
+            "wage.employed_elsewhere" => {
+                "pekerja ini masih terdaftar di pemberi kerja lain yang belum melaporkannya berhenti"
+            }
+            "wage.registered_later" => "pekerja ini terdaftar setelah bulan laporan",
+            "wage.missing" => {
+                "pekerja terdaftar ini tidak ada di laporan: laporkan continue atau stop"
+            }
+            "programs.size_required" => "program wajib untuk skala usaha ini belum lengkap",
+            "month.future" => "bulan laporan belum dimulai",
+            "month.already_reported" => "bulan ini sudah dilaporkan",
+            "month.order" => "laporan harus maju bulan demi bulan",
+            "report.empty" => "laporan tidak berisi baris",
+            "report.too_long" => "laporan terlalu panjang: pecah menjadi beberapa berkas",
+            "paid_on.order" => "tanggal bayar sebelum pembayaran terakhir yang tercatat",
+            "payment_code.format" => "kode iuran terdiri dari 11 angka",
+            "payment_code.unknown" => "kode iuran ini bukan tagihan pemberi kerja ini",
+            "pu.basis_required" => "iuran PU dibayar melalui tagihan pemberi kerja",
             _ => return format!("{} ({})", e.message, e.rule),
         };
         match e.rule {
@@ -207,7 +242,12 @@ impl Lang {
             | "nik.one_per_segment"
             | "deposit.above_held"
             | "agent.not_active"
-            | "agent.cooling" => {
+            | "agent.cooling"
+            | "wage.missing"
+            | "wage.employed_elsewhere"
+            | "month.already_reported"
+            | "month.order"
+            | "paid_on.order" => {
                 format!("{id} — {}", e.message)
             }
             _ => id.to_string(),
@@ -401,6 +441,10 @@ pub struct Tr {
     pub reason_employment_ended: &'static str,
     pub nav_agents: &'static str,
     pub nav_my_work: &'static str,
+    pub nav_employers: &'static str,
+    pub nav_my_employer: &'static str,
+    pub employer_label: &'static str,
+    pub employer_in_arrears: &'static str,
     pub agents_title: &'static str,
     pub offices_title: &'static str,
     pub agent_code_h: &'static str,
@@ -621,6 +665,10 @@ pub static ID: Tr = Tr {
     reason_employment_ended: "dilaporkan berhenti bekerja oleh pemberi kerja",
     nav_agents: "Perisai",
     nav_my_work: "Tugas saya",
+    nav_employers: "Pemberi kerja",
+    nav_my_employer: "Perusahaan saya",
+    employer_label: "Pemberi kerja",
+    employer_in_arrears: "Pemberi kerja menunggak iuran sejak",
     agents_title: "Agen Perisai",
     offices_title: "Kantor Perisai",
     agent_code_h: "Kode agen",
@@ -841,6 +889,10 @@ pub static EN: Tr = Tr {
     reason_employment_ended: "reported stopped by the employer",
     nav_agents: "Perisai",
     nav_my_work: "My work",
+    nav_employers: "Employers",
+    nav_my_employer: "My company",
+    employer_label: "Employer",
+    employer_in_arrears: "The employer is in arrears since",
     agents_title: "Perisai agents",
     offices_title: "Kantor Perisai (partner offices)",
     agent_code_h: "Agent code",

@@ -10,6 +10,7 @@
 
 pub mod account;
 pub mod agents;
+pub mod employers;
 pub mod i18n;
 pub mod participants;
 pub mod regions;
@@ -58,6 +59,13 @@ pub fn routes() -> Router<AppState> {
         .route("/agen/{code}/setoran", post(agents::deposit))
         .route("/kantor/{code}", get(agents::office))
         .route("/kuitansi", get(agents::receipt))
+        .route("/pemberi-kerja", get(employers::home).post(employers::add))
+        .route("/pemberi-kerja/{code}", get(employers::account))
+        .route(
+            "/pemberi-kerja/{code}/tagihan/{month}",
+            get(employers::invoice),
+        )
+        .route("/pemberi-kerja/{code}/bayar", post(employers::pay))
         .route("/tentang", get(account::about))
         .route(
             "/login",
@@ -267,6 +275,7 @@ impl Page {
             match role {
                 Role::Participant => add("/saya", t.nav_mine),
                 Role::VillageOfficial => add("/", t.nav_my_village),
+                Role::Employer => add("/pemberi-kerja", t.nav_my_employer),
                 _ => add("/", t.nav_dashboard),
             }
             if matches!(role, Role::Admin | Role::BranchOfficer | Role::Agent) {
@@ -277,6 +286,9 @@ impl Page {
                 Role::Agent => add("/agen", t.nav_my_work),
                 Role::Admin | Role::BranchOfficer => add("/agen", t.nav_agents),
                 _ => {}
+            }
+            if matches!(role, Role::Admin | Role::BranchOfficer) {
+                add("/pemberi-kerja", t.nav_employers);
             }
         }
         items.push(NavItem {

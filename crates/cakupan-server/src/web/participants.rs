@@ -191,6 +191,7 @@ struct ProfilePage {
     coverage: Vec<CoverageRow>,
     ledger: Vec<LedgerView>,
     may_post: bool,
+    employer_warning: Option<String>,
 }
 
 pub fn status_label(t: &Tr, s: Status) -> (String, &'static str) {
@@ -371,8 +372,26 @@ pub async fn profile(
             ),
         },
     ]);
+    // A wage earner's employer, and whether it is in arrears (DOMAIN.md §3: the worker's
+    // protection depends on it paying).
+    let mut employer_warning = None;
+    if r.segment == Segment::Pu
+        && let Some((e, standing)) = crate::employers::employer_arrears_of(&st, p.id)
+            .await
+            .map_err(|e| PageError::Internal(format!("{e:?}")))?
+    {
+        facts_view.push(Fact {
+            label: t.employer_label,
+            value: format!("{} ({})", e.name, e.code),
+        });
+        if let Some(m) = standing.oldest_overdue {
+            employer_warning = Some(format!("{} {}", t.employer_in_arrears, lang.month(m)));
+        }
+    }
     let me = page.require()?;
-    let may_post = authorize(&me.who, Action::Post, &participant_resource(&st, &p)).is_ok();
+    // Wage earners' contributions come through their employer's invoices.
+    let may_post = r.segment == Segment::Bpu
+        && authorize(&me.who, Action::Post, &participant_resource(&st, &p)).is_ok();
     let flash = match q.ok.as_deref() {
         Some("registered") => Some(t.registered_ok.to_string()),
         Some("existing") => Some(t.already_registered.to_string()),
@@ -394,6 +413,7 @@ pub async fn profile(
         coverage,
         ledger: ledger_view,
         may_post,
+        employer_warning,
     })
 }
 

@@ -188,6 +188,9 @@ pub async fn home(State(st): St, page: Page, q: Query<RegionQuery>) -> Result<Re
     if me.who.role == Role::Participant {
         return Ok(Redirect::to("/saya").into_response());
     }
+    if me.who.role == Role::Employer {
+        return Ok(Redirect::to("/pemberi-kerja").into_response());
+    }
     let area = me.who.region;
     region_response(&st, &page, area, q.0).await
 }

@@ -727,6 +727,19 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
             )
             .await,
         ),
+        (
+            "employer",
+            user(
+                &app,
+                &auth,
+                "hrd",
+                "employer",
+                Some("32.73.01.1001"),
+                Some(EMPLOYER),
+                None,
+            )
+            .await,
+        ),
     ];
     let mut registered = 0;
     let new_person = |n: u32| {
@@ -750,8 +763,36 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
         "agent",
         "village_official",
         "participant",
+        "employer",
     ];
     let cases: Vec<(&str, &str, Vec<&str>)> = vec![
+        ("POST", "/api/v1/employers", vec!["admin", "branch_officer"]),
+        ("GET", "/api/v1/employers", vec!["admin", "branch_officer"]),
+        (
+            "GET",
+            "/api/v1/employers/{code}",
+            vec!["admin", "branch_officer", "employer"],
+        ),
+        (
+            "GET",
+            "/api/v1/employers/{code}/workers",
+            vec!["admin", "branch_officer", "employer"],
+        ),
+        (
+            "POST",
+            "/api/v1/employers/{code}/wage-reports",
+            vec!["admin", "branch_officer", "employer"],
+        ),
+        (
+            "GET",
+            "/api/v1/employers/{code}/invoices/{month}",
+            vec!["admin", "branch_officer", "employer"],
+        ),
+        (
+            "POST",
+            "/api/v1/employers/{code}/payments",
+            vec!["admin", "branch_officer"],
+        ),
         (
             "POST",
             "/api/v1/participants",
@@ -928,6 +969,23 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
     .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let receipt = v["receipt"].as_str().unwrap().to_string();
+    // An employer in Bandung with one worker, reported for August.
+    let (s, v) = call(
+        &app,
+        "POST",
+        "/api/v1/employers",
+        Some(employer_body(EMPLOYER).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/employers/{EMPLOYER}/wage-reports"),
+        Some(json!({"month": "2026-08", "lines": [enrol_line()]}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
     // One open correction request of P1 for each role to decide.
     let mut correction_of = std::collections::HashMap::new();
     for (role, _) in &tokens {
@@ -1055,6 +1113,37 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
                 "/api/v1/quote" => (
                     "/api/v1/quote?segment=BPU&income_base=1000000&programs=JKK%2BJKM&month=2026-05&occupation=84".into(),
                     None,
+                ),
+                "/api/v1/employers" if *method == "POST" => {
+                    let i = tokens.iter().position(|(r, _)| r == role).unwrap();
+                    (
+                        route.to_string(),
+                        Some(employer_body(&format!("91200000000{i:02}")).to_string()),
+                    )
+                }
+                "/api/v1/employers" => ("/api/v1/employers?region=32.73".into(), None),
+                "/api/v1/employers/{code}" => (format!("/api/v1/employers/{EMPLOYER}"), None),
+                "/api/v1/employers/{code}/workers" => {
+                    (format!("/api/v1/employers/{EMPLOYER}/workers"), None)
+                }
+                "/api/v1/employers/{code}/wage-reports" => (
+                    format!("/api/v1/employers/{EMPLOYER}/wage-reports"),
+                    Some(
+                        json!({"month": "2026-09", "preview": true, "lines": [{
+                            "nik": "3273010101950001", "basic_wage": 4000000,
+                            "programs": "JKK+JKM+JHT+JP", "action": "continue"}]})
+                        .to_string(),
+                    ),
+                ),
+                "/api/v1/employers/{code}/invoices/{month}" => {
+                    (format!("/api/v1/employers/{EMPLOYER}/invoices/2026-08"), None)
+                }
+                "/api/v1/employers/{code}/payments" => (
+                    format!("/api/v1/employers/{EMPLOYER}/payments"),
+                    Some(
+                        json!({"reference": format!("TRF-{role}"), "amount": 1000, "paid_on": "2026-11-20"})
+                            .to_string(),
+                    ),
                 ),
                 "/api/v1/corrections/{id}/decision" => (
                     format!("/api/v1/corrections/{}/decision", correction_of[role]),
@@ -1185,6 +1274,21 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
         cakupan_store::accounts::verify_chain(app.store.keys(), &audit),
         Ok(audit.len() as u64)
     );
+}
+
+/// The employer of the matrix: NIB and body.
+pub(crate) const EMPLOYER: &str = "9120001234567";
+
+pub(crate) fn employer_body(code: &str) -> Value {
+    json!({"code": code, "name": "PT Sinar Baja", "size": "medium", "risk_class": 2,
+           "region": "32.73.01.1001", "registered_on": "2026-01-05"})
+}
+
+fn enrol_line() -> Value {
+    json!({"nik": "3273010101950001", "name": "Rahmat Hidayat", "birth_date": "1995-01-01",
+           "sex": "L", "village_code": "32.73.01.1001", "occupation_code": "84",
+           "basic_wage": 4000000, "fixed_allowances": 0, "programs": "JKK+JKM+JHT+JP",
+           "action": "enrol"})
 }
 
 // The route × role matrix holds on both backends.

@@ -17,6 +17,7 @@ use time::macros::date;
 on_both_backends! {
     a_season_of_wage_reports: true,
     bad_reports_are_named_line_by_line: true,
+    a_csv_report_through_the_api: true,
 }
 
 pub const SITI: &str = "3273015203900003";
@@ -436,4 +437,189 @@ async fn bad_reports_are_named_line_by_line(s: Arc<dyn Store>) {
         "employer.unknown"
     );
     crate::ledger::assert_counters_equal_ledger(&s).await;
+}
+
+/// A CSV upload through the API as the employer's staff: problems named `lines[N].field`, the
+/// valid part confirmed, the invoice read back with its JKP accounting, a payment recorded by
+/// the branch (the staff may not), the workers listed.
+async fn a_csv_report_through_the_api(store: Arc<dyn Store>) {
+    use crate::api::{EMPLOYER, app_on, auth, call_as, employer_body, user};
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let a = auth();
+    let app = app_on(store, &a).await;
+    let admin = app.token.clone();
+    let (s, v) = call_as(
+        &app,
+        Some(&admin),
+        "POST",
+        "/api/v1/employers",
+        Some(employer_body(EMPLOYER).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    // Registering it again is a retry.
+    let (s, _) = call_as(
+        &app,
+        Some(&admin),
+        "POST",
+        "/api/v1/employers",
+        Some(employer_body(EMPLOYER).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let staff = user(
+        &app,
+        &a,
+        "hrd",
+        "employer",
+        Some("32.73.01.1001"),
+        Some(EMPLOYER),
+        None,
+    )
+    .await;
+    let csv = |t: &str, query: &str| {
+        let app = &app;
+        let staff = staff.clone();
+        let t = t.to_string();
+        let query = query.to_string();
+        async move {
+            let req = Request::builder()
+                .method("POST")
+                .uri(format!("/api/v1/employers/{EMPLOYER}/wage-reports?{query}"))
+                .header("content-type", "text/csv")
+                .header("authorization", format!("Bearer {staff}"))
+                .body(Body::from(t))
+                .unwrap();
+            let resp = app.router.clone().oneshot(req).await.unwrap();
+            let status = resp.status();
+            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+            (
+                status,
+                serde_json::from_slice::<serde_json::Value>(&bytes).unwrap(),
+            )
+        }
+    };
+    let text = format!(
+        "{HEADER}\n{SITI},Siti Aminah,1990-03-12,P,32.73.01.1001,84,5000000,0,JKK+JKM+JHT+JP,enrol\n{BUDI},Budi Santoso,1988-03-12,L,32.73.01.1002,84,abc,0,JKK+JKM+JHT+JP,enrol\n"
+    );
+    let (s, v) = csv(&text, "month=2026-10").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"], "invalid");
+    assert_eq!(v["errors"][0]["field"], "lines[3].basic_wage");
+    assert_eq!(v["errors"][0]["rule"], "wage.integer");
+    let (s, v) = csv(&text, "month=2026-10&confirm_valid_part=true").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["outcome"], "billed");
+    assert_eq!(v["workers_billed"], 1);
+    assert_eq!(v["lines_left_out"], 1);
+    // Siti (36 when registered) gets JKP, accounted, not billed.
+    assert_eq!(v["changes"][0]["programs_after"], "JKK+JKM+JHT+JP+JKP");
+    assert_eq!(v["total"], 477_000);
+    let (s, v) = csv("nik;wage\n1;2\n", "month=2026-11").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["errors"][0]["rule"], "csv.header");
+    let (s, inv) = call_as(
+        &app,
+        Some(&staff),
+        "GET",
+        &format!("/api/v1/employers/{EMPLOYER}/invoices/2026-10"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{inv}");
+    assert_eq!(inv["lines"][0]["name"], "Siti Aminah");
+    assert_eq!(inv["lines"][0]["nik"], "3273********0003");
+    let jkp = inv["jkp_accounting"].as_array().unwrap();
+    assert!(
+        jkp.iter()
+            .any(|x| x["label"] == "JKP from the employer's JKK" && x["amount"] == 7_000),
+        "{inv}"
+    );
+    let code = inv["invoice"]["payment_code"].as_str().unwrap().to_string();
+    let payment = serde_json::json!({"reference": "MANDIRI-77", "amount": 477_000,
+                                     "paid_on": "2026-11-10", "payment_code": code});
+    let (s, _) = call_as(
+        &app,
+        Some(&staff),
+        "POST",
+        &format!("/api/v1/employers/{EMPLOYER}/payments"),
+        Some(payment.to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = call_as(
+        &app,
+        Some(&admin),
+        "POST",
+        &format!("/api/v1/employers/{EMPLOYER}/payments"),
+        Some(payment.to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["lines_paid"], 1);
+    assert_eq!(v["standing"]["in_arrears"], false);
+    let (s, v) = call_as(
+        &app,
+        Some(&admin),
+        "POST",
+        &format!("/api/v1/employers/{EMPLOYER}/payments"),
+        Some(payment.to_string()),
+    )
+    .await;
+    assert_eq!((s, v["outcome"].as_str()), (StatusCode::OK, Some("repeat")));
+    let (s, v) = call_as(
+        &app,
+        Some(&staff),
+        "GET",
+        &format!("/api/v1/employers/{EMPLOYER}/workers"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    let (s, v) = call_as(
+        &app,
+        Some(&staff),
+        "GET",
+        &format!("/api/v1/employers/{EMPLOYER}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["employer"]["contact"]["name"], serde_json::Value::Null);
+    assert_eq!(v["invoices"][0]["settled_on"], "2026-11-10");
+    // Bad employers are refused naming each field.
+    let (s, v) = call_as(
+        &app,
+        Some(&admin),
+        "POST",
+        "/api/v1/employers",
+        Some(
+            serde_json::json!({"code": "12", "name": "<b>", "size": "huge", "risk_class": 9,
+                               "region": "32.73", "contact_email": "x"})
+            .to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let rules: Vec<&str> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "nib.format",
+            "text.characters",
+            "size.value",
+            "risk_class.value",
+            "region.level",
+            "email.format"
+        ]
+    );
 }

@@ -90,6 +90,45 @@ impl<'a> Browser<'a> {
         form: Option<&[(&str, &str)]>,
         headers: &[(&str, &str)],
     ) -> Page {
+        let raw = form.map(|fields| {
+            let pairs: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+                .collect();
+            (
+                "application/x-www-form-urlencoded".to_string(),
+                pairs.join("&"),
+            )
+        });
+        self.send_raw(method, uri, raw, headers).await
+    }
+
+    /// A `multipart/form-data` form (file uploads).
+    async fn multipart(&mut self, uri: &str, fields: &[(&str, &str)]) -> Page {
+        let boundary = "cakupan-test-boundary-7d1f";
+        let mut body = String::new();
+        for (k, v) in fields {
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+            ));
+        }
+        body.push_str(&format!("--{boundary}--\r\n"));
+        self.send_raw(
+            "POST",
+            uri,
+            Some((format!("multipart/form-data; boundary={boundary}"), body)),
+            &[],
+        )
+        .await
+    }
+
+    async fn send_raw(
+        &mut self,
+        method: &str,
+        uri: &str,
+        raw: Option<(String, String)>,
+        headers: &[(&str, &str)],
+    ) -> Page {
         let mut req = Request::builder().method(method).uri(uri);
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -102,14 +141,10 @@ impl<'a> Browser<'a> {
                 .collect();
             req = req.header("cookie", c.join("; "));
         }
-        let body = match form {
-            Some(fields) => {
-                req = req.header("content-type", "application/x-www-form-urlencoded");
-                let pairs: Vec<String> = fields
-                    .iter()
-                    .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-                    .collect();
-                Body::from(pairs.join("&"))
+        let body = match raw {
+            Some((kind, text)) => {
+                req = req.header("content-type", kind);
+                Body::from(text)
             }
             None => Body::empty(),
         };
@@ -795,4 +830,206 @@ on_both_backends! {
     register_and_pay_through_the_forms: true,
     small_cells_and_the_csv: true,
     agent_pages: true,
+    employer_pages: true,
+}
+
+/// The employer channel's pages: an employer's staff upload a wage report (problems by line,
+/// then the difference from last month, then the invoice), the branch sees its employers in
+/// arrears and records a payment, the worker's record shows the employer in arrears; and who
+/// may open which.
+async fn employer_pages(store: Arc<dyn Store>) {
+    use crate::api::{EMPLOYER, employer_body};
+    let app = app_on(store, &auth()).await;
+    let a = auth();
+    let token = app.token.clone();
+    let (s, v) = call_as(
+        &app,
+        Some(&token),
+        "POST",
+        "/api/v1/employers",
+        Some(employer_body(EMPLOYER).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    user(
+        &app,
+        &a,
+        "hrd",
+        "employer",
+        Some("32.73.01.1001"),
+        Some(EMPLOYER),
+        None,
+    )
+    .await;
+    user(
+        &app,
+        &a,
+        "bandung",
+        "branch_officer",
+        Some("32.73"),
+        None,
+        None,
+    )
+    .await;
+    user(
+        &app,
+        &a,
+        "cilacap",
+        "branch_officer",
+        Some("33.01"),
+        None,
+        None,
+    )
+    .await;
+    let mut hrd = Browser::new(&app);
+    hrd.sign_in("hrd").await;
+    let home = hrd.get("/").await;
+    assert_eq!(home.location.as_deref(), Some("/pemberi-kerja"));
+    let to_own = hrd.get("/pemberi-kerja").await;
+    let own = format!("/pemberi-kerja/{EMPLOYER}");
+    assert_eq!(to_own.location.as_deref(), Some(own.as_str()));
+    let page = hrd.get(&own).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(r#"data-testid="report-form""#));
+    assert!(!page.body.contains(r#"data-testid="pay-form""#));
+    let csrf = hrd.csrf();
+    let header = "nik,name,birth_date,sex,village_code,occupation_code,basic_wage,fixed_allowances,programs,action";
+    // A bad report: every problem by line, in Indonesian; nothing billed.
+    let bad = format!(
+        "{header}\n3273010101950001,Rahmat Hidayat,1995-01-01,L,32.73.01.1001,84,,0,JKK+JKM+JHT+JP,enrol\n3273014506850002,,,,,,4000000,,JKK+JKM+JHT+JP,continue\n"
+    );
+    let url = format!("/pemberi-kerja/{EMPLOYER}/laporan");
+    let checked = hrd
+        .multipart(
+            &url,
+            &[
+                ("csrf", &csrf),
+                ("month", "2026-10"),
+                ("text", &bad),
+                ("do", "submit"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        checked.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        checked.body
+    );
+    assert!(
+        checked.body.contains("upah wajib diisi"),
+        "{}",
+        checked.body
+    );
+    assert!(checked.body.contains("tidak terdaftar sebagai pekerja"));
+    // A good one, checked first (nothing written), then submitted.
+    let good = format!(
+        "{header}\n3273010101950001,Rahmat Hidayat,1995-01-01,L,32.73.01.1001,84,4000000,0,JKK+JKM+JHT+JP,enrol\n"
+    );
+    let preview = hrd
+        .multipart(
+            &url,
+            &[
+                ("csrf", &csrf),
+                ("month", "2026-10"),
+                ("text", &good),
+                ("do", "check"),
+            ],
+        )
+        .await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+    assert!(preview.body.contains(r#"data-testid="resubmit""#));
+    assert!(preview.body.contains("Rahmat Hidayat"));
+    assert!(preview.body.contains("381.600"), "{}", preview.body);
+    let billed = hrd
+        .multipart(
+            &url,
+            &[
+                ("csrf", &csrf),
+                ("month", "2026-10"),
+                ("text", &good),
+                ("do", "submit"),
+            ],
+        )
+        .await;
+    assert_eq!(billed.status, StatusCode::CREATED, "{}", billed.body);
+    assert_eq!(billed.testid("payment-code").len(), 11);
+    // Without the session's token, nothing.
+    let forged = hrd
+        .multipart(
+            &url,
+            &[("csrf", "x"), ("month", "2026-11"), ("text", &good)],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    // Due 16 November, unpaid on the 23rd: in arrears, on the branch's list and the worker's
+    // record.
+    let mut branch = Browser::new(&app);
+    branch.sign_in("bandung").await;
+    let list = branch.get("/pemberi-kerja?tunggakan=1").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("PT Sinar Baja"), "{}", list.body);
+    let acct = branch.get(&own).await;
+    assert!(acct.body.contains(r#"data-testid="arrears""#));
+    let worker = app
+        .store
+        .participants_by_nik(cakupan_domain::Nik::parse("3273010101950001").unwrap())
+        .await
+        .unwrap()
+        .remove(0);
+    let profile = branch.get(&format!("/peserta/{}", worker.id)).await;
+    assert!(
+        profile.body.contains(r#"data-testid="employer-arrears""#),
+        "{}",
+        profile.body
+    );
+    assert!(!profile.body.contains(r#"data-testid="record-payment""#));
+    let invoice = branch
+        .get(&format!("/pemberi-kerja/{EMPLOYER}/tagihan/2026-10"))
+        .await;
+    assert_eq!(invoice.status, StatusCode::OK);
+    assert!(invoice.body.contains("JKP"), "{}", invoice.body);
+    // The branch records the payment; the arrears are gone.
+    let csrf_b = branch.csrf();
+    let paid = branch
+        .post(
+            &format!("/pemberi-kerja/{EMPLOYER}/bayar"),
+            &[
+                ("csrf", &csrf_b),
+                ("reference", "BNI-TRF-0001"),
+                ("amount", "381.600"),
+                ("paid_on", "2026-11-23"),
+                ("payment_code", ""),
+            ],
+        )
+        .await;
+    assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.body);
+    let acct = branch.get(paid.location.as_deref().unwrap()).await;
+    assert!(!acct.body.contains(r#"data-testid="arrears""#));
+    assert!(acct.body.contains("Pembayaran dicatat"));
+    let profile = branch.get(&format!("/peserta/{}", worker.id)).await;
+    assert!(!profile.body.contains(r#"data-testid="employer-arrears""#));
+    // Who may open which: the employer's staff may not record payments; another branch and
+    // another employer's staff do not see it.
+    let refused = hrd
+        .post(
+            &format!("/pemberi-kerja/{EMPLOYER}/bayar"),
+            &[
+                ("csrf", &csrf),
+                ("reference", "X-1"),
+                ("amount", "1"),
+                ("paid_on", "2026-11-23"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        hrd.get("/wilayah/32.73").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let mut far = Browser::new(&app);
+    far.sign_in("cilacap").await;
+    assert_eq!(far.get(&own).await.status, StatusCode::NOT_FOUND);
+    let far_list = far.get("/pemberi-kerja").await;
+    assert!(!far_list.body.contains("PT Sinar Baja"));
 }
