@@ -157,7 +157,13 @@ async fn context_in(
         }
     }
     let workers = workers_in(tx, keys, code).await?;
-    let niks: Vec<Nik> = report.niks.iter().copied().collect();
+    // Only a new enrolment needs to know about the person's other employments.
+    let niks: Vec<Nik> = report
+        .entries
+        .iter()
+        .filter(|e| e.action == cakupan_domain::employer::WageAction::Enrol)
+        .map(|e| e.nik)
+        .collect();
     let mut known: HashMap<Nik, Known> = HashMap::new();
     for ((nik, segment), (id, kpj, registration)) in
         PgStore::existing(tx, keys, niks.iter().map(|n| keys.nik_index(n)).collect()).await?
@@ -374,6 +380,13 @@ async fn settle_in(
         people.insert(p.id, p);
     }
     let mut postings = Vec::with_capacity(s.lines.len());
+    let n = s.lines.len();
+    let (mut paid_invoice, mut paid_position, mut paid_on, mut paid_fee) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
     let mut fees = 0i64;
     for done in &s.lines {
         let inv = &open[index[&done.invoice_id]];
@@ -387,16 +400,10 @@ async fn settle_in(
             .ok_or_else(|| corrupt("participant", done.participant_id))?;
         let fee = emp::late_fee(rules, inv, line, p.registration.sector, done.paid_on)?;
         fees += fee.0;
-        sqlx::query(
-            "UPDATE invoice_lines SET paid_on = $1, late_fee = $2 WHERE invoice_id = $3 AND position = $4",
-        )
-        .bind(format_date(done.paid_on))
-        .bind(fee.0)
-        .bind(done.invoice_id)
-        .bind(i64::from(done.position))
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
+        paid_invoice.push(done.invoice_id);
+        paid_position.push(i64::from(done.position));
+        paid_on.push(format_date(done.paid_on));
+        paid_fee.push(fee.0);
         postings.push(emp::contribution(
             inv,
             line,
@@ -404,6 +411,20 @@ async fn settle_in(
             done.paid_on,
         ));
     }
+    // One statement for every line paid, however many.
+    sqlx::query(
+        "UPDATE invoice_lines l SET paid_on = v.paid_on, late_fee = v.late_fee
+         FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::BIGINT[])
+              AS v (invoice_id, position, paid_on, late_fee)
+         WHERE l.invoice_id = v.invoice_id AND l.position = v.position",
+    )
+    .bind(&paid_invoice)
+    .bind(&paid_position)
+    .bind(&paid_on)
+    .bind(&paid_fee)
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
     for r in post_batch_in(tx, keys, rules, &postings).await? {
         if let Err(e) = r {
             return Err(StoreError::Database(format!(
@@ -756,6 +777,20 @@ impl PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
+        // Every line, enrolment and stop in one statement each (arrays through UNNEST).
+        let n = plan.bill.len();
+        let (mut position, mut pids, mut wage, mut programs) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let (mut amount, mut employer_share, mut worker_share, mut enrolled) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::new(),
+        );
         for (k, b) in plan.bill.iter().enumerate() {
             let pid = match b.participant_id {
                 Some(p) => p,
@@ -763,46 +798,58 @@ impl PgStore {
                     StoreError::Database("a new worker was not registered".into())
                 })?,
             };
-            sqlx::query(
-                "INSERT INTO invoice_lines (invoice_id, position, participant_id, wage, programs, amount, employer_share, worker_share)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(id)
-            .bind(k as i64 + 1)
-            .bind(pid)
-            .bind(b.wage.0)
-            .bind(b.programmes.to_string())
-            .bind(b.amount.0)
-            .bind(b.employer_share.0)
-            .bind(b.worker_share.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            position.push(k as i64 + 1);
+            pids.push(pid);
+            wage.push(b.wage.0);
+            programs.push(b.programmes.to_string());
+            amount.push(b.amount.0);
+            employer_share.push(b.employer_share.0);
+            worker_share.push(b.worker_share.0);
             if b.enrol {
-                sqlx::query(
-                    "INSERT INTO employments (participant_id, employer_code, since) VALUES ($1, $2, $3)",
-                )
-                .bind(pid)
-                .bind(code)
-                .bind(i64::from(plan.month.index()))
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                enrolled.push(pid);
             }
         }
-        let mut stops = Vec::with_capacity(plan.stops.len());
-        for s in &plan.stops {
-            sqlx::query(
-                "UPDATE employments SET until = $1 WHERE participant_id = $2 AND employer_code = $3 AND until IS NULL",
-            )
-            .bind(i64::from(plan.month.index()))
-            .bind(s.participant_id)
-            .bind(code)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            stops.push(emp::stop_posting(code, plan.month, s));
-        }
+        sqlx::query(
+            "INSERT INTO invoice_lines (invoice_id, position, participant_id, wage, programs, amount, employer_share, worker_share)
+             SELECT $1, * FROM UNNEST($2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::TEXT[], $6::BIGINT[], $7::BIGINT[], $8::BIGINT[])",
+        )
+        .bind(id)
+        .bind(&position)
+        .bind(&pids)
+        .bind(&wage)
+        .bind(&programs)
+        .bind(&amount)
+        .bind(&employer_share)
+        .bind(&worker_share)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query(
+            "INSERT INTO employments (participant_id, employer_code, since)
+             SELECT p, $2, $3 FROM UNNEST($1::BIGINT[]) AS p",
+        )
+        .bind(&enrolled)
+        .bind(code)
+        .bind(i64::from(plan.month.index()))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        let stopped: Vec<i64> = plan.stops.iter().map(|s| s.participant_id).collect();
+        sqlx::query(
+            "UPDATE employments SET until = $1
+             WHERE employer_code = $2 AND until IS NULL AND participant_id = ANY($3::BIGINT[])",
+        )
+        .bind(i64::from(plan.month.index()))
+        .bind(code)
+        .bind(&stopped)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        let stops: Vec<_> = plan
+            .stops
+            .iter()
+            .map(|s| emp::stop_posting(code, plan.month, s))
+            .collect();
         for r in post_batch_in(&mut tx, &self.keys, rules, &stops).await? {
             if let Err(e) = r {
                 return Err(StoreError::Database(format!(

@@ -11,12 +11,15 @@ use cakupan_store::employers::{
     WageReport,
 };
 use cakupan_store::{Outcome, Participant, Result, StoreError};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use std::collections::HashMap;
 use time::Date;
 
 /// The number of participant columns (`COLUMNS`): extra columns of a join follow them.
 const NCOL: usize = 19;
+
+/// Rows per multi-row statement (8 columns × 1,000 stays under SQLite's 32,766 parameters).
+const CHUNK: usize = 1_000;
 
 fn corrupt(what: &str, v: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what} '{v}'"))
@@ -151,7 +154,13 @@ async fn context_in(
         }
     }
     let workers = workers_in(tx, keys, code).await?;
-    let niks: Vec<Nik> = report.niks.iter().copied().collect();
+    // Only a new enrolment needs to know about the person's other employments.
+    let niks: Vec<Nik> = report
+        .entries
+        .iter()
+        .filter(|e| e.action == cakupan_domain::employer::WageAction::Enrol)
+        .map(|e| e.nik)
+        .collect();
     let mut known: HashMap<Nik, Known> = HashMap::new();
     for ((nik, segment), (id, kpj, registration)) in SqliteStore::existing(tx, keys, &niks).await? {
         if segment == Segment::Pu {
@@ -368,6 +377,7 @@ async fn settle_in(
         people.insert(p.id, p);
     }
     let mut postings = Vec::with_capacity(s.lines.len());
+    let mut paid = Vec::with_capacity(s.lines.len());
     let mut fees = 0i64;
     for done in &s.lines {
         let inv = &open[index[&done.invoice_id]];
@@ -381,22 +391,31 @@ async fn settle_in(
             .ok_or_else(|| corrupt("participant", done.participant_id))?;
         let fee = emp::late_fee(rules, inv, line, p.registration.sector, done.paid_on)?;
         fees += fee.0;
-        sqlx::query(
-            "UPDATE invoice_lines SET paid_on = ?1, late_fee = ?2 WHERE invoice_id = ?3 AND position = ?4",
-        )
-        .bind(format_date(done.paid_on))
-        .bind(fee.0)
-        .bind(done.invoice_id)
-        .bind(i64::from(done.position))
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
+        paid.push((
+            done.invoice_id,
+            i64::from(done.position),
+            format_date(done.paid_on),
+            fee.0,
+        ));
         postings.push(emp::contribution(
             inv,
             line,
             p.registration.nik,
             done.paid_on,
         ));
+    }
+    for chunk in paid.chunks(CHUNK) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "UPDATE invoice_lines SET paid_on = v.column3, late_fee = v.column4 FROM (",
+        );
+        q.push_values(chunk, |mut b, (inv, pos, on, fee)| {
+            b.push_bind(*inv)
+                .push_bind(*pos)
+                .push_bind(on.as_str())
+                .push_bind(*fee);
+        });
+        q.push(") AS v WHERE invoice_lines.invoice_id = v.column1 AND invoice_lines.position = v.column2");
+        q.build().execute(&mut **tx).await.map_err(db)?;
     }
     for r in post_batch_in(tx, keys, rules, &postings).await? {
         if let Err(e) = r {
@@ -729,6 +748,7 @@ impl SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
+        let mut rows = Vec::with_capacity(plan.bill.len());
         for (k, b) in plan.bill.iter().enumerate() {
             let pid = match b.participant_id {
                 Some(p) => p,
@@ -736,46 +756,59 @@ impl SqliteStore {
                     StoreError::Database("a new worker was not registered".into())
                 })?,
             };
-            sqlx::query(
-                "INSERT INTO invoice_lines (invoice_id, position, participant_id, wage, programs, amount, employer_share, worker_share)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )
-            .bind(id)
-            .bind(k as i64 + 1)
-            .bind(pid)
-            .bind(b.wage.0)
-            .bind(b.programmes.to_string())
-            .bind(b.amount.0)
-            .bind(b.employer_share.0)
-            .bind(b.worker_share.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            if b.enrol {
-                sqlx::query(
-                    "INSERT INTO employments (participant_id, employer_code, since) VALUES (?1, ?2, ?3)",
-                )
-                .bind(pid)
-                .bind(code)
-                .bind(plan.month.index())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            rows.push((k as i64 + 1, pid, b));
+        }
+        for chunk in rows.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO invoice_lines (invoice_id, position, participant_id, wage, programs, amount, employer_share, worker_share) ",
+            );
+            q.push_values(chunk, |mut v, (pos, pid, b)| {
+                v.push_bind(id)
+                    .push_bind(*pos)
+                    .push_bind(*pid)
+                    .push_bind(b.wage.0)
+                    .push_bind(b.programmes.to_string())
+                    .push_bind(b.amount.0)
+                    .push_bind(b.employer_share.0)
+                    .push_bind(b.worker_share.0);
+            });
+            q.build().execute(&mut *tx).await.map_err(db)?;
+        }
+        let enrolled: Vec<i64> = rows
+            .iter()
+            .filter(|(_, _, b)| b.enrol)
+            .map(|(_, pid, _)| *pid)
+            .collect();
+        for chunk in enrolled.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO employments (participant_id, employer_code, since) ",
+            );
+            q.push_values(chunk, |mut v, pid| {
+                v.push_bind(*pid)
+                    .push_bind(code)
+                    .push_bind(plan.month.index());
+            });
+            q.build().execute(&mut *tx).await.map_err(db)?;
+        }
+        let stopped: Vec<i64> = plan.stops.iter().map(|s| s.participant_id).collect();
+        for chunk in stopped.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new("UPDATE employments SET until = ");
+            q.push_bind(plan.month.index())
+                .push(" WHERE employer_code = ")
+                .push_bind(code)
+                .push(" AND until IS NULL AND participant_id IN (");
+            let mut sep = q.separated(", ");
+            for pid in chunk {
+                sep.push_bind(*pid);
             }
+            q.push(")");
+            q.build().execute(&mut *tx).await.map_err(db)?;
         }
-        let mut stops = Vec::with_capacity(plan.stops.len());
-        for s in &plan.stops {
-            sqlx::query(
-                "UPDATE employments SET until = ?1 WHERE participant_id = ?2 AND employer_code = ?3 AND until IS NULL",
-            )
-            .bind(plan.month.index())
-            .bind(s.participant_id)
-            .bind(code)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            stops.push(emp::stop_posting(code, plan.month, s));
-        }
+        let stops: Vec<_> = plan
+            .stops
+            .iter()
+            .map(|s| emp::stop_posting(code, plan.month, s))
+            .collect();
         for r in post_batch_in(&mut tx, &self.keys, rules, &stops).await? {
             if let Err(e) = r {
                 return Err(StoreError::Database(format!(
