@@ -45,11 +45,15 @@ const check = (ok, what) => {
   }
 };
 const number = (s) => Number(String(s).replace(/[^0-9]/g, ''));
+// htmx swaps new elements in, then wires their triggers only after its settle delay (a
+// timer): a select changed inside that window sends nothing. Wait until no request is in
+// flight and every swapped-in element has been processed (htmx drops `htmx-added` then).
+const htmxIdle = (page) => page.waitForFunction(() => !document.querySelector('.htmx-request, .htmx-added, .htmx-settling'));
 
 try {
   console.log(`== preparing ${work}`);
   run('keys', 'generate', '--out', keys);
-  run('simulate', '--participants', '3000', '--months', '24', '--seed', '7');
+  run('simulate', '--participants', '3000', '--months', '24', '--seed', '7', '--employer-months', '2');
   const password = 'kerja-keras-bebas-cemas';
   writeFileSync(join(work, 'pw'), password + '\n');
   run('user', 'add', '--username', 'kepala', '--role', 'admin', '--password-file', join(work, 'pw'));
@@ -152,13 +156,15 @@ try {
   await page.check('input[name=sex][value=P]');
   for (const [select, value] of [['#province', '32'], ['#regency', '32.73'], ['#district', '32.73.01'], ['#village_code', '32.73.01.1001']]) {
     await page.waitForSelector(`${select} option[value="${value}"]`, { state: 'attached' });
+    await htmxIdle(page);
     await page.selectOption(select, value);
     await page.waitForLoadState('networkidle');
   }
   check((await page.locator('#village_code').inputValue()) === '32.73.01.1001', 'the village chosen through the cascade');
   await page.fill('#address', 'Jl. Braga No. 7, RT 03/RW 05');
+  await htmxIdle(page);
   await page.selectOption('#occupation_code', '84');
-  await page.waitForLoadState('networkidle');
+  await htmxIdle(page);
   await shot('04-register-form');
   await page.getByTestId('register-submit').click();
   await page.waitForURL(/\/peserta\/\d+\?ok=registered$/);
