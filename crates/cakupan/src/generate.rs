@@ -38,7 +38,7 @@ impl Rng {
     pub fn chance(&mut self, p: f64) -> bool {
         ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64) < p
     }
-    fn pick<'a, T>(&mut self, weighted: &'a [(T, u32)]) -> &'a T {
+    pub fn pick<'a, T>(&mut self, weighted: &'a [(T, u32)]) -> &'a T {
         let total: u32 = weighted.iter().map(|w| w.1).sum();
         let mut x = self.below(u64::from(total)) as u32;
         for (v, w) in weighted {

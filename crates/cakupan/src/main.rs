@@ -7,6 +7,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod agent_cmd;
 mod bench;
+mod employer_cmd;
 mod generate;
 mod import;
 mod ledger_cmd;
@@ -80,6 +81,10 @@ enum Command {
         /// Simulated participants to generate and import on first run.
         #[arg(long, default_value_t = 200_000)]
         participants: u64,
+        /// Months of employers' wage reports and payments before this month. Each month of
+        /// the 200,000 takes about 90 s (docs/benchmarks.md), hence a short default.
+        #[arg(long, default_value_t = 2)]
+        employer_months: u32,
         #[arg(long, env = "CAKUPAN_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
         /// Load and exit without serving.
@@ -150,6 +155,11 @@ enum Command {
         #[command(subcommand)]
         command: agent_cmd::AgentCommand,
     },
+    /// Employers: register, list (in arrears), wage reports, payments, accounts, invoices.
+    Employer {
+        #[command(subcommand)]
+        command: employer_cmd::EmployerCommand,
+    },
     /// Reports from the counters.
     Report {
         #[command(subcommand)]
@@ -165,6 +175,10 @@ enum Command {
         months: u32,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Months of employers' wage reports and payments, before this month, over the
+        /// simulated wage earners (0: none).
+        #[arg(long, default_value_t = 12)]
+        employer_months: u32,
     },
     /// Benchmarks (see docs/benchmarks.md).
     Bench {
@@ -601,9 +615,19 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Demo {
             participants,
+            employer_months,
             listen,
             no_serve,
-        } => demo(&cli.global, &reference, participants, &listen, no_serve).await,
+        } => {
+            demo(
+                &cli.global,
+                &reference,
+                (participants, employer_months),
+                &listen,
+                no_serve,
+            )
+            .await
+        }
         Command::Bench { command } => {
             bench::run(
                 &cli.global.db,
@@ -617,9 +641,18 @@ async fn run(cli: Cli) -> Result<()> {
             participants,
             months,
             seed,
+            employer_months,
         } => {
             let store = open_store(&cli.global, &reference).await?;
-            simulate(store, &reference, participants, months, seed).await
+            simulate(
+                store,
+                &reference,
+                participants,
+                months,
+                seed,
+                employer_months,
+            )
+            .await
         }
         Command::Post { command } => {
             let store = open_store(&cli.global, &reference).await?;
@@ -686,6 +719,10 @@ async fn run(cli: Cli) -> Result<()> {
             let store = open_store(&cli.global, &reference).await?;
             agent_cmd::agent(store, &reference, command).await
         }
+        Command::Employer { command } => {
+            let store = open_store(&cli.global, &reference).await?;
+            employer_cmd::run(store, &reference, command).await
+        }
         Command::Report {
             command: ReportCommand::Agents { month, by, region },
         } => {
@@ -731,6 +768,7 @@ async fn simulate(
     participants: u64,
     months: u32,
     seed: u64,
+    employer_months: u32,
 ) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("cakupan-simulate-{}-{seed}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -802,6 +840,36 @@ async fn simulate(
     let reactivated =
         agent_cmd::simulate_reactivations(store_for_report.as_ref(), reference).await?;
     eprintln!("Perisai offices asked to reactivate {reactivated} agents after idle spells.");
+    if employer_months > 0 {
+        eprintln!(
+            "Simulating employers' wage reports and payments over the last {employer_months} months…"
+        );
+        let e = employer_cmd::simulate(
+            store_for_report.clone(),
+            reference,
+            &people,
+            seed,
+            today,
+            employer_months,
+        )
+        .await?;
+        eprintln!(
+            "{} employers (micro {}, small {}, medium {}, large {}): {} wage reports of {} lines ({} refused), {} stops; {} payments completing {} worker-months; {} employers in arrears; {:.1} s.",
+            e.employers,
+            e.by_size[0],
+            e.by_size[1],
+            e.by_size[2],
+            e.by_size[3],
+            e.reports,
+            e.lines,
+            e.blocked,
+            e.stops,
+            e.payments,
+            e.worker_months_paid,
+            e.in_arrears,
+            e.seconds
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
     calibration_report(
         store_for_report,
@@ -854,7 +922,7 @@ async fn calibration_report(
         pct(bpu.1 / bpu.0.max(1.0))
     );
     eprintln!(
-        "  PU peserta aktif / registered PU   {} → {} (PU contributions need the employer's JKK risk class: they come with the employer channel)",
+        "  PU peserta aktif / registered PU   {} → {} (paid through the simulated employers' invoices; none before their first month)",
         pct(cal.pu_active_share),
         pct(pu.1 / pu.0.max(1.0))
     );
@@ -957,7 +1025,7 @@ async fn serve(
 async fn demo(
     global: &Global,
     reference: &Reference,
-    participants: u64,
+    (participants, employer_months): (u64, u32),
     listen: &str,
     no_serve: bool,
 ) -> Result<()> {
@@ -995,7 +1063,15 @@ async fn demo(
     let have = store.count_participants().await?;
     if have == 0 && participants > 0 {
         // Registrations since 2018, so the 36-month charts have a history.
-        simulate(store.clone(), reference, participants, 96, 2026).await?;
+        simulate(
+            store.clone(),
+            reference,
+            participants,
+            96,
+            2026,
+            employer_months,
+        )
+        .await?;
     } else {
         eprintln!("{url} already holds {have} participants; serving them.");
     }

@@ -940,3 +940,192 @@ fn the_perisai_network_from_the_command_line() {
     );
     let _ = std::fs::remove_file(path);
 }
+
+/// An employer from the command line: a report with a bad line is refused with the line named
+/// and nothing billed, its valid part billed on confirmation, paid before the due date, settled.
+/// Then a simulated year of wage reports from employers of every size, which `verify` confirms.
+fn employers_round_trip(url: &str, participants: &str) {
+    let dir = std::env::temp_dir().join(format!(
+        "cakupan-employers-{}-{}",
+        std::process::id(),
+        url.len()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let nib = "9120001234567";
+    let add = [
+        "employer",
+        "add",
+        "--code",
+        nib,
+        "--name",
+        "PT Sinar Baja",
+        "--size",
+        "medium",
+        "--risk-class",
+        "2",
+        "--region",
+        "32.73.01.1001",
+        "--registered-on",
+        "2026-01-05",
+    ];
+    assert!(ok(&cakupan(url, &add)).contains("registered"));
+    assert!(ok(&cakupan(url, &add)).contains("already registered"));
+    let bad = cakupan(url, &[&add[..9], &["9"], &add[10..]].concat());
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("risk_class"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    let file = dir.join("2026-10.csv");
+    std::fs::write(
+        &file,
+        "nik,name,birth_date,sex,village_code,occupation_code,basic_wage,fixed_allowances,programs,action\n\
+         3273015203900003,Siti Aminah,1990-03-12,P,32.73.01.1001,84,5000000,0,JKK+JKM+JHT+JP,enrol\n\
+         3273011203880001,Budi Santoso,1988-03-12,L,32.73.01.1002,84,-5,0,JKK+JKM+JHT+JP,enrol\n",
+    )
+    .unwrap();
+    let report = |extra: &[&str]| {
+        cakupan(
+            url,
+            &[
+                &["employer", "report", nib, "--month", "2026-10", "--file"][..],
+                &[file.to_str().unwrap()],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+    let refused = report(&[]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("line 3 basic_wage"), "{err}");
+    assert!(err.contains("nothing billed"), "{err}");
+    let nothing = cakupan(url, &["employer", "invoice", nib, "--month", "2026-10"]);
+    assert!(!nothing.status.success(), "a refused report billed nothing");
+    let billed = ok(&report(&["--confirm-valid-part"]));
+    assert!(billed.contains("1 workers billed"), "{billed}");
+    assert!(billed.contains("total Rp477,000"), "{billed}");
+    // The 15th of November 2026 is a Sunday: due the next working day.
+    assert!(billed.contains("due 2026-11-16"), "{billed}");
+    // The same report again is a retry: the invoice does not change.
+    let again = ok(&report(&["--confirm-valid-part"]));
+    assert!(again.contains("already submitted"), "{again}");
+    let paid = ok(&cakupan(
+        url,
+        &[
+            "employer",
+            "pay",
+            nib,
+            "--reference",
+            "MANDIRI-77",
+            "--amount",
+            "477000",
+            "--paid-on",
+            "2026-11-10",
+        ],
+    ));
+    assert!(paid.contains("Recorded: 1 worker-months paid"), "{paid}");
+    assert!(paid.contains("outstanding Rp0, overdue Rp0"), "{paid}");
+    let coverage = ok(&cakupan(
+        url,
+        &[
+            "participant",
+            "coverage",
+            "3273015203900003",
+            "--to",
+            "2026-10",
+        ],
+    ));
+    assert!(coverage.contains("2026-10  ACTIVE"), "{coverage}");
+
+    let sim = cakupan(
+        url,
+        &[
+            "simulate",
+            "--participants",
+            participants,
+            "--months",
+            "24",
+            "--seed",
+            "11",
+            "--employer-months",
+            "12",
+        ],
+    );
+    let said = String::from_utf8_lossy(&sim.stderr).into_owned();
+    assert!(sim.status.success(), "{said}");
+    let line = said
+        .lines()
+        .find(|l| l.contains(" employers (micro "))
+        .unwrap_or_else(|| panic!("{said}"));
+    // Employers of every size, wage reports none of which was refused, payments.
+    let sizes: Vec<u64> = line
+        .split(['(', ')', ','])
+        .filter_map(|part| part.split_whitespace().nth(1)?.parse().ok())
+        .take(4)
+        .collect();
+    assert!(sizes.len() == 4 && sizes.iter().all(|&n| n > 0), "{line}");
+    assert!(line.contains("(0 refused)"), "{line}");
+    let verify = ok(&cakupan(url, &["verify"]));
+    assert!(verify.contains(" 0 differences"), "{verify}");
+    // Last month's wage earners, paid for by now.
+    let now = time::OffsetDateTime::now_utc().date();
+    let last = if now.month() == time::Month::January {
+        format!("{}-12", now.year() - 1)
+    } else {
+        format!("{}-{:02}", now.year(), u8::from(now.month()) - 1)
+    };
+    let pu = ok(&cakupan(
+        url,
+        &[
+            "report",
+            "active",
+            "--segment",
+            "PU",
+            "--by",
+            "nation",
+            "--format",
+            "csv",
+            "--month",
+            &last,
+        ],
+    ));
+    let row: Vec<&str> = pu.lines().nth(1).unwrap().split(',').collect();
+    let header: Vec<&str> = pu.lines().next().unwrap().split(',').collect();
+    let at = |name: &str| {
+        row[header.iter().position(|h| *h == name).unwrap()]
+            .parse::<i64>()
+            .unwrap()
+    };
+    assert!(
+        at("status_active") > 0 && at("status_active") < at("registered"),
+        "{pu}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn employers_on_sqlite() {
+    let (url, path) = harness::sqlite_url();
+    employers_round_trip(&url, "600");
+    let _ = std::fs::remove_file(path);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn employers_on_postgres() {
+    let Some(admin) = harness::postgres_url() else {
+        return;
+    };
+    let (url, name) = cakupan_store_postgres::create_throwaway(&admin, "cakupan_test")
+        .await
+        .unwrap();
+    let u = url.clone();
+    tokio::task::spawn_blocking(move || employers_round_trip(&u, "300"))
+        .await
+        .unwrap();
+    cakupan_store_postgres::drop_database(&admin, &name)
+        .await
+        .unwrap();
+    harness::mark_postgres_ran("employers_on_postgres");
+}
