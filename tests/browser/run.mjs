@@ -208,6 +208,25 @@ try {
   await page.waitForURL(profileUrl);
   check(true, 'found by KPJ');
 
+  console.log('== employers');
+  await page.goto(`${base}/pemberi-kerja`);
+  const employers = await page.locator('table[data-testid=employers] tbody tr').count();
+  check(employers > 0, `the simulated employers are listed (${employers})`);
+  await page.getByTestId('arrears-link').click();
+  await page.waitForURL(/tunggakan=1/);
+  const late = await page.locator('table[data-testid=employers] tbody tr').count();
+  check(late > 0 && late < employers, `the branch's list of employers in arrears (${late} of ${employers})`);
+  await shot('10-employers-in-arrears');
+  await page.locator('table[data-testid=employers] tbody tr th a').first().click();
+  await page.waitForURL(/\/pemberi-kerja\/\d{13}$/);
+  check(await page.getByTestId('arrears').isVisible(), 'an employer in arrears says so');
+  check((await page.locator('table[data-testid=invoices] tbody tr').count()) > 0, 'its invoices are listed');
+  await shot('11-employer-account');
+  await page.locator('table[data-testid=invoices] tbody tr th a').first().click();
+  await page.waitForURL(/\/tagihan\/\d{4}-\d{2}$/);
+  check((await page.locator('table[data-testid=invoice-lines] tbody tr').count()) > 0, 'an invoice shows its lines');
+  await shot('12-invoice');
+
   console.log('== phone');
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
   await phone.addCookies(await context.cookies());
