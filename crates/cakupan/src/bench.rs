@@ -215,6 +215,40 @@ async fn pages_bench(
             None,
         ),
     ]);
+    // The employer channel's pages, when the database has employers: the national list in
+    // arrears, and the account and last invoice of the employer with the most workers.
+    let employers = store
+        .employer_summaries(cakupan_domain::RegionCode::NATION, today_wib())
+        .await?;
+    if let Some(big) = employers.iter().max_by_key(|s| s.workers) {
+        let code = &big.employer.code;
+        pages.push((
+            format!(
+                "employers in arrears, nation ({} employers)",
+                employers.len()
+            ),
+            "/pemberi-kerja?tunggakan=1".into(),
+            None,
+        ));
+        let regency = big.employer.region.to_string()[..5].to_string();
+        pages.push((
+            format!("employers in arrears, regency {regency}"),
+            format!("/pemberi-kerja?wilayah={regency}&tunggakan=1"),
+            None,
+        ));
+        pages.push((
+            format!("employer account ({} workers)", big.workers),
+            format!("/pemberi-kerja/{code}"),
+            None,
+        ));
+        if let Some(m) = big.last_month {
+            pages.push((
+                format!("employer invoice {m}"),
+                format!("/pemberi-kerja/{code}/tagihan/{m}"),
+                None,
+            ));
+        }
+    }
     println!("| page | median (ms) | p95 (ms) | ÷ baseline | bytes | status |");
     println!("|---|---:|---:|---:|---:|---|");
     let mut baseline = 0.0;
