@@ -2,13 +2,16 @@
 //! read and written inside one transaction per report or payment.
 
 use crate::{COLUMNS, SqliteStore, db, post_batch_in, register_batch_in, select_in};
-use cakupan_domain::month::{format_date, parse_date};
-use cakupan_domain::{Level, Month, Nik, ProgrammeSet, RegionCode, RuleSet, Rupiah, Segment};
+use cakupan_domain::month::format_date;
+use cakupan_domain::{Level, Month, Nik, RegionCode, RuleSet, Rupiah, Segment};
 use cakupan_store::crypto::Keys;
+use cakupan_store::employers::rows::{
+    INVOICE_COLUMNS, InvoiceRow, LINE_COLUMNS, LineRow, corrupt, date_of, invoice_of, line_of,
+    month_of, programmes_of,
+};
 use cakupan_store::employers::{
     self as emp, Account, Employer, EmployerPayment, EmployerSummary, Employment, Invoice,
-    InvoiceHead, InvoiceLine, InvoiceState, Known, PaymentOutcome, ReportContext, ReportOutcome,
-    WageReport,
+    InvoiceHead, InvoiceState, Known, PaymentOutcome, ReportContext, ReportOutcome, WageReport,
 };
 use cakupan_store::{Outcome, Participant, Result, StoreError};
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
@@ -20,25 +23,6 @@ const NCOL: usize = 19;
 
 /// Rows per multi-row statement (8 columns × 1,000 stays under SQLite's 32,766 parameters).
 const CHUNK: usize = 1_000;
-
-fn corrupt(what: &str, v: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("{what} '{v}'"))
-}
-
-fn month_of(i: i64) -> Result<Month> {
-    i32::try_from(i)
-        .ok()
-        .and_then(Month::from_index)
-        .ok_or_else(|| corrupt("month", i))
-}
-
-fn date_of(s: &str) -> Result<Date> {
-    parse_date(s).ok_or_else(|| corrupt("date", s))
-}
-
-fn programmes_of(s: &str) -> Result<ProgrammeSet> {
-    ProgrammeSet::parse(s).map_err(|_| corrupt("programs", s))
-}
 
 const EMPLOYER_COLUMNS: &str = "code, name, size, risk_class, region, registered_on, contact";
 
@@ -220,89 +204,6 @@ async fn context_in(
         known,
         unbilled_fees: Rupiah(unbilled_fees_in(tx, code).await?),
     })
-}
-
-type InvoiceRow = (
-    i64,
-    String,
-    i64,
-    String,
-    i64,
-    String,
-    i64,
-    i64,
-    i64,
-    String,
-    i64,
-    Option<String>,
-);
-const INVOICE_COLUMNS: &str = "id, employer_code, month, due_on, risk_class, size, fees_carried, total, lines_left_out, submitted_by, submitted_at, settled_on";
-
-fn invoice_of(r: InvoiceRow) -> Result<Invoice> {
-    let (
-        id,
-        employer_code,
-        month,
-        due_on,
-        risk_class,
-        size,
-        fees,
-        total,
-        left_out,
-        by,
-        at,
-        settled,
-    ) = r;
-    Ok(Invoice {
-        id,
-        employer_code,
-        month: month_of(month)?,
-        due_on: date_of(&due_on)?,
-        risk_class: u8::try_from(risk_class).map_err(|_| corrupt("risk_class", risk_class))?,
-        size: cakupan_domain::employer::SizeClass::parse(&size)
-            .ok_or_else(|| corrupt("size", &size))?,
-        fees_carried: Rupiah(fees),
-        total: Rupiah(total),
-        lines_left_out: u32::try_from(left_out).unwrap_or(0),
-        submitted_by: by,
-        submitted_at: at,
-        settled_on: settled.as_deref().map(date_of).transpose()?,
-        lines: Vec::new(),
-    })
-}
-
-type LineRow = (
-    i64,
-    i64,
-    i64,
-    i64,
-    String,
-    i64,
-    i64,
-    i64,
-    Option<String>,
-    i64,
-    Option<i64>,
-);
-const LINE_COLUMNS: &str = "invoice_id, position, participant_id, wage, programs, amount, employer_share, worker_share, paid_on, late_fee, fee_invoice_id";
-
-fn line_of(r: LineRow) -> Result<(i64, InvoiceLine)> {
-    let (inv, pos, pid, wage, programs, amount, es, ws, paid_on, fee, fee_inv) = r;
-    Ok((
-        inv,
-        InvoiceLine {
-            position: u32::try_from(pos).map_err(|_| corrupt("position", pos))?,
-            participant_id: pid,
-            wage: Rupiah(wage),
-            programmes: programmes_of(&programs)?,
-            amount: Rupiah(amount),
-            employer_share: Rupiah(es),
-            worker_share: Rupiah(ws),
-            paid_on: paid_on.as_deref().map(date_of).transpose()?,
-            late_fee: Rupiah(fee),
-            fee_invoice_id: fee_inv,
-        },
-    ))
 }
 
 /// Applies the employer's payments to its open invoices and writes what they complete: each

@@ -1337,3 +1337,116 @@ pub fn employer_taken() -> StoreError {
         .into(),
     )
 }
+
+/// Reading the employer tables' rows, the same on both backends: the columns in order, the
+/// tuples sqlx decodes them into, and their conversion (a value that cannot be one is
+/// `StoreError::Corrupt`).
+pub mod rows {
+    use super::{Invoice, InvoiceLine};
+    use crate::{Result, StoreError};
+    use cakupan_domain::month::parse_date;
+    use cakupan_domain::{Month, ProgrammeSet, Rupiah};
+    use time::Date;
+
+    pub fn corrupt(what: &str, v: impl std::fmt::Display) -> StoreError {
+        StoreError::Corrupt(format!("{what} '{v}'"))
+    }
+
+    pub fn month_of(i: i64) -> Result<Month> {
+        i32::try_from(i)
+            .ok()
+            .and_then(Month::from_index)
+            .ok_or_else(|| corrupt("month", i))
+    }
+
+    pub fn date_of(s: &str) -> Result<Date> {
+        parse_date(s).ok_or_else(|| corrupt("date", s))
+    }
+
+    pub fn programmes_of(s: &str) -> Result<ProgrammeSet> {
+        ProgrammeSet::parse(s).map_err(|_| corrupt("programs", s))
+    }
+
+    pub type InvoiceRow = (
+        i64,
+        String,
+        i64,
+        String,
+        i64,
+        String,
+        i64,
+        i64,
+        i64,
+        String,
+        i64,
+        Option<String>,
+    );
+    pub const INVOICE_COLUMNS: &str = "id, employer_code, month, due_on, risk_class, size, fees_carried, total, lines_left_out, submitted_by, submitted_at, settled_on";
+
+    pub fn invoice_of(r: InvoiceRow) -> Result<Invoice> {
+        let (
+            id,
+            employer_code,
+            month,
+            due_on,
+            risk_class,
+            size,
+            fees,
+            total,
+            left_out,
+            by,
+            at,
+            settled,
+        ) = r;
+        Ok(Invoice {
+            id,
+            employer_code,
+            month: month_of(month)?,
+            due_on: date_of(&due_on)?,
+            risk_class: u8::try_from(risk_class).map_err(|_| corrupt("risk_class", risk_class))?,
+            size: cakupan_domain::employer::SizeClass::parse(&size)
+                .ok_or_else(|| corrupt("size", &size))?,
+            fees_carried: Rupiah(fees),
+            total: Rupiah(total),
+            lines_left_out: u32::try_from(left_out).unwrap_or(0),
+            submitted_by: by,
+            submitted_at: at,
+            settled_on: settled.as_deref().map(date_of).transpose()?,
+            lines: Vec::new(),
+        })
+    }
+
+    pub type LineRow = (
+        i64,
+        i64,
+        i64,
+        i64,
+        String,
+        i64,
+        i64,
+        i64,
+        Option<String>,
+        i64,
+        Option<i64>,
+    );
+    pub const LINE_COLUMNS: &str = "invoice_id, position, participant_id, wage, programs, amount, employer_share, worker_share, paid_on, late_fee, fee_invoice_id";
+
+    pub fn line_of(r: LineRow) -> Result<(i64, InvoiceLine)> {
+        let (inv, pos, pid, wage, programs, amount, es, ws, paid_on, fee, fee_inv) = r;
+        Ok((
+            inv,
+            InvoiceLine {
+                position: u32::try_from(pos).map_err(|_| corrupt("position", pos))?,
+                participant_id: pid,
+                wage: Rupiah(wage),
+                programmes: programmes_of(&programs)?,
+                amount: Rupiah(amount),
+                employer_share: Rupiah(es),
+                worker_share: Rupiah(ws),
+                paid_on: paid_on.as_deref().map(date_of).transpose()?,
+                late_fee: Rupiah(fee),
+                fee_invoice_id: fee_inv,
+            },
+        ))
+    }
+}
