@@ -503,29 +503,18 @@ pub async fn add(State(st): St, page: Page, Form(f): Form<AddForm>) -> Result<Re
     };
     let lang = page.lang;
     let area = me.who.region;
-    let emp = match parse_employer(&input, &st.regions, (st.today)()) {
-        Ok(e) => e,
-        Err(errs) => {
-            let msgs = errs
-                .iter()
-                .map(|x| format!("{}: {}", x.field, lang.field_message(x)))
-                .collect();
-            return list_page(
-                &st,
-                &page,
-                area,
-                false,
-                msgs,
-                f,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+    // A field that breaks a rule, or an NIB taken with other details: the form again, with
+    // every message.
+    let added = match parse_employer(&input, &st.regions, (st.today)()) {
+        Ok(emp) => {
+            authorize(&me.who, Action::ManageEmployers, &api::resource(&emp))
+                .map_err(|d| PageError::Forbidden(lang, d.0.to_string()))?;
+            st.store.add_employer(&emp).await.map(|_| emp)
         }
+        Err(errs) => Err(cakupan_store::StoreError::Rejected(errs)),
     };
-    authorize(&me.who, Action::ManageEmployers, &api::resource(&emp))
-        .map_err(|d| PageError::Forbidden(lang, d.0.to_string()))?;
-    match st.store.add_employer(&emp).await {
-        Ok(_) => {}
+    let emp = match added {
+        Ok(emp) => emp,
         Err(cakupan_store::StoreError::Rejected(errs)) => {
             let msgs = errs
                 .iter()
@@ -543,7 +532,7 @@ pub async fn add(State(st): St, page: Page, Form(f): Form<AddForm>) -> Result<Re
             .await;
         }
         Err(e) => return Err(e.into()),
-    }
+    };
     page.audit(
         &st,
         "employer.add",
