@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod bps;
+pub mod campaign;
 pub mod contribution;
 pub mod coverage;
 pub mod employer;
