@@ -9,7 +9,9 @@
 //! than 30 on a side the intervals are somewhat too narrow, and the results say how many there
 //! were so that a reader can judge.
 
-use crate::FieldError;
+use crate::rules::CampaignPlanner;
+use crate::{FieldError, Level, RegionCode};
+use std::collections::HashMap;
 
 /// The 97.5th percentile of the standard normal distribution: a two-sided 95% interval is the
 /// estimate ± `Z95` standard errors. A property of the normal distribution, not a policy.
@@ -273,6 +275,178 @@ pub fn difference_in_differences(villages: &[Village]) -> Result<Uplift, FieldEr
     })
 }
 
+/// A village the planner may choose for the next wave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub village: RegionCode,
+    /// Working people estimated to live there (how: the caller's `basis`).
+    pub workers: f64,
+    /// Peserta aktif living there now.
+    pub active: u64,
+    /// The share of its work that is informal (0 to 1).
+    pub informal_share: f64,
+    /// Awareness of the programmes measured by a survey (0 to 1); `None`: the rules' prior.
+    pub awareness: Option<f64>,
+    /// Already held in an earlier wave: not proposed again.
+    pub reached: bool,
+}
+
+/// What one wave can hold: sessions a district can host a week, and the agents of each
+/// district (each can run so many sessions a week). A district with no agent gets no session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capacity {
+    pub weeks: u32,
+    pub sessions_per_district_week: u32,
+    pub sessions_per_agent_week: u32,
+    /// Agents available, by district code.
+    pub agents: HashMap<RegionCode, u32>,
+}
+
+/// Why a village was chosen: every figure that went into its potential, its rank, and its
+/// place in its district's schedule. The pages say it in words.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Choice {
+    pub village: RegionCode,
+    pub district: RegionCode,
+    /// 1-based week of the wave.
+    pub week: u32,
+    /// 1-based rank among all villages by potential.
+    pub rank: usize,
+    pub potential: f64,
+    pub uncovered: f64,
+    pub workers: f64,
+    pub active: u64,
+    pub informal_share: f64,
+    pub awareness: f64,
+    /// Whether `awareness` was measured (else the rules' prior).
+    pub awareness_measured: bool,
+    /// Its session among the district's in this wave, and how many the district can hold.
+    pub district_slot: u32,
+    pub district_slots: u32,
+}
+
+/// A proposed wave: the villages chosen (by week, then rank) and how many were left out for
+/// each reason. An editable proposal: the caller stores it as planned entries that people may
+/// change.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    pub chosen: Vec<Choice>,
+    /// Passed over because their district's sessions were all taken.
+    pub over_capacity: usize,
+    /// In a district with no agent available.
+    pub no_agent: usize,
+    /// Fewer uncovered workers than the rules' minimum.
+    pub too_small: usize,
+    pub already_reached: usize,
+}
+
+fn share(ppm: i64) -> f64 {
+    ppm as f64 / 1_000_000.0
+}
+
+/// A village's potential: its uncovered workers (estimated workers less peserta aktif, at
+/// least 0), weighted by how informal its work is and by how unaware its people are.
+pub fn potential(rule: &CampaignPlanner, c: &Candidate) -> (f64, f64, f64) {
+    let uncovered = (c.workers - c.active as f64).max(0.0);
+    let w = share(rule.informal_weight_ppm);
+    let awareness = c
+        .awareness
+        .unwrap_or_else(|| share(rule.prior_awareness_ppm))
+        .clamp(0.0, 1.0);
+    let informal = c.informal_share.clamp(0.0, 1.0);
+    (
+        uncovered * (1.0 - w + w * informal) * (1.0 - awareness),
+        uncovered,
+        awareness,
+    )
+}
+
+/// Proposes the villages of the next wave: every village not yet reached, ranked by
+/// potential (ties by code), taken in that order while its district still has a session free
+/// (`weeks × min(sessions a district hosts a week, its agents × sessions an agent runs a
+/// week)`), each scheduled in the first week with room. O(n log n): the whole country's
+/// villages in well under a second.
+pub fn plan_wave(
+    rule: &CampaignPlanner,
+    candidates: &[Candidate],
+    capacity: &Capacity,
+) -> Result<Plan, FieldError> {
+    if capacity.weeks == 0 || capacity.sessions_per_district_week == 0 {
+        return Err(FieldError::new(
+            "capacity",
+            "plan.capacity",
+            "a wave needs at least one week and one session per district a week",
+        ));
+    }
+    if let Some(c) = candidates
+        .iter()
+        .find(|c| c.village.level() != Level::Village)
+    {
+        return Err(FieldError::new(
+            "village",
+            "plan.not_a_village",
+            format!("{} is not a village code", c.village),
+        ));
+    }
+    let mut plan = Plan::default();
+    let mut ranked: Vec<(f64, f64, f64, &Candidate)> = Vec::with_capacity(candidates.len());
+    for c in candidates {
+        if c.reached {
+            plan.already_reached += 1;
+            continue;
+        }
+        let (p, uncovered, awareness) = potential(rule, c);
+        if uncovered < rule.min_uncovered as f64 {
+            plan.too_small += 1;
+            continue;
+        }
+        ranked.push((p, uncovered, awareness, c));
+    }
+    ranked.sort_by(|a, b| {
+        b.0.total_cmp(&a.0)
+            .then_with(|| a.3.village.cmp(&b.3.village))
+    });
+    let per_week = |district: &RegionCode| -> u32 {
+        let agents = capacity.agents.get(district).copied().unwrap_or(0);
+        capacity
+            .sessions_per_district_week
+            .min(agents.saturating_mul(capacity.sessions_per_agent_week))
+    };
+    let mut used: HashMap<RegionCode, u32> = HashMap::new();
+    for (i, (p, uncovered, awareness, c)) in ranked.into_iter().enumerate() {
+        let district = c.village.truncate(Level::District);
+        let week_room = per_week(&district);
+        if week_room == 0 {
+            plan.no_agent += 1;
+            continue;
+        }
+        let slots = week_room.saturating_mul(capacity.weeks);
+        let n = used.entry(district).or_insert(0);
+        if *n >= slots {
+            plan.over_capacity += 1;
+            continue;
+        }
+        *n += 1;
+        plan.chosen.push(Choice {
+            village: c.village,
+            district,
+            week: (*n - 1) / week_room + 1,
+            rank: i + 1,
+            potential: p,
+            uncovered,
+            workers: c.workers,
+            active: c.active,
+            informal_share: c.informal_share,
+            awareness,
+            awareness_measured: c.awareness.is_some(),
+            district_slot: *n,
+            district_slots: slots,
+        });
+    }
+    plan.chosen.sort_by_key(|c| (c.week, c.rank));
+    Ok(plan)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,6 +618,122 @@ mod tests {
         );
         let nan = difference_in_differences(&[v(true, f64::NAN, 2.0)]).unwrap_err();
         assert_eq!(nan.rule, "uplift.value");
+    }
+
+    fn rule() -> CampaignPlanner {
+        let rules = crate::RuleSet::builtin().unwrap();
+        rules
+            .campaign_planner(crate::Month::parse("2026-11").unwrap())
+            .unwrap()
+            .clone()
+    }
+
+    fn village(
+        code: &str,
+        workers: f64,
+        active: u64,
+        informal: f64,
+        aware: Option<f64>,
+    ) -> Candidate {
+        Candidate {
+            village: RegionCode::parse(code).unwrap(),
+            workers,
+            active,
+            informal_share: informal,
+            awareness: aware,
+            reached: false,
+        }
+    }
+
+    #[test]
+    fn potential_by_hand() {
+        // rules/campaign.toml: w = 0.5, prior awareness 0.3, at least 25 uncovered.
+        let r = rule();
+        // 1,000 workers, 200 active: 800 uncovered; 80% informal → ×0.9; unmeasured
+        // awareness 0.3 → ×0.7: 504.
+        let (p, u, a) = potential(&r, &village("32.73.01.1001", 1_000.0, 200, 0.8, None));
+        assert!(close(u, 800.0) && close(a, 0.3));
+        assert!((p - 504.0).abs() < 1e-9, "{p}");
+        // Measured awareness of 60%: 800 × 0.9 × 0.4 = 288.
+        let (p, ..) = potential(&r, &village("32.73.01.1001", 1_000.0, 200, 0.8, Some(0.6)));
+        assert!((p - 288.0).abs() < 1e-9, "{p}");
+        // More active than estimated workers: nothing uncovered.
+        let (p, u, _) = potential(&r, &village("32.73.01.1001", 100.0, 150, 1.0, None));
+        assert_eq!((p, u), (0.0, 0.0));
+    }
+
+    #[test]
+    fn a_wave_within_capacity_by_hand() {
+        let r = rule();
+        let d1 = RegionCode::parse("32.73.01").unwrap();
+        let d2 = RegionCode::parse("32.73.02").unwrap();
+        // District 1: one agent at 2 sessions a week, but the district hosts 1 a week; two
+        // weeks: 2 sessions. District 2: 3 agents, capped at 1 a week: 2 sessions. District 3:
+        // no agent.
+        let capacity = Capacity {
+            weeks: 2,
+            sessions_per_district_week: 1,
+            sessions_per_agent_week: 2,
+            agents: HashMap::from([(d1, 1), (d2, 3)]),
+        };
+        let mut reached = village("32.73.01.1005", 5_000.0, 0, 1.0, None);
+        reached.reached = true;
+        let plan = plan_wave(
+            &r,
+            &[
+                village("32.73.01.1001", 1_000.0, 200, 0.8, None), // 504
+                village("32.73.01.1002", 1_000.0, 200, 0.8, Some(0.6)), // 288
+                village("32.73.01.1003", 2_000.0, 0, 0.0, None),   // 2,000 × 0.5 × 0.7 = 700
+                village("32.73.02.1001", 300.0, 0, 1.0, Some(0.0)), // 300
+                village("32.73.02.1002", 20.0, 0, 1.0, None),      // 20 uncovered: too small
+                village("32.73.03.1001", 9_000.0, 0, 1.0, None),   // 6,300, no agent
+                reached,
+            ],
+            &capacity,
+        )
+        .unwrap();
+        let got: Vec<(String, u32, usize, u32, u32)> = plan
+            .chosen
+            .iter()
+            .map(|c| {
+                (
+                    c.village.to_string(),
+                    c.week,
+                    c.rank,
+                    c.district_slot,
+                    c.district_slots,
+                )
+            })
+            .collect();
+        // Ranks: 32.73.03.1001 (6,300), .01.1003 (700), .01.1001 (504), .02.1001 (300),
+        // .01.1002 (288). District 1 takes 1003 then 1001, and has no room for 1002.
+        assert_eq!(
+            got,
+            vec![
+                ("32.73.01.1003".into(), 1, 2, 1, 2),
+                ("32.73.02.1001".into(), 1, 4, 1, 2),
+                ("32.73.01.1001".into(), 2, 3, 2, 2),
+            ]
+        );
+        assert_eq!(
+            (
+                plan.over_capacity,
+                plan.no_agent,
+                plan.too_small,
+                plan.already_reached
+            ),
+            (1, 1, 1, 1)
+        );
+        let first = &plan.chosen[0];
+        assert!((first.potential - 700.0).abs() < 1e-9);
+        assert!(!first.awareness_measured && close(first.awareness, 0.3));
+        let bad = plan_wave(&r, &[village("32.73.01", 10.0, 0, 0.0, None)], &capacity).unwrap_err();
+        assert_eq!(bad.rule, "plan.not_a_village");
+        let none = Capacity {
+            weeks: 0,
+            ..capacity
+        };
+        assert_eq!(plan_wave(&r, &[], &none).unwrap_err().rule, "plan.capacity");
     }
 
     /// A small deterministic generator (SplitMix64) and normal draws (Box–Muller).

@@ -44,6 +44,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("perisai.toml", include_str!("../../../rules/perisai.toml")),
     (
+        "campaign.toml",
+        include_str!("../../../rules/campaign.toml"),
+    ),
+    (
         "security.toml",
         include_str!("../../../rules/security.toml"),
     ),
@@ -191,6 +195,15 @@ row!(/// When an agent becomes inactive and may come back (DOMAIN.md §5).
 });
 row!(/// When cash held by an agent is flagged.
     RawPerisaiCustody => PerisaiCustody { alert_amount: i64, alert_days: u32 });
+row!(/// How the campaign planner weighs a village (`campaign::plan_wave`): the share of its
+/// potential that depends on informal work, the awareness assumed where no survey has
+/// measured it, and the fewest uncovered workers worth a session (parts per million for
+/// shares).
+RawCampaignPlanner => CampaignPlanner {
+    informal_weight_ppm: i64,
+    prior_awareness_ppm: i64,
+    min_uncovered: i64,
+});
 row!(/// Rounding of fractional rupiah.
     RawRounding => RoundingRule { mode: Rounding });
 row!(/// Overpayment handling.
@@ -246,6 +259,8 @@ struct RawFile {
     #[serde(default)]
     perisai_custody: Vec<RawPerisaiCustody>,
     #[serde(default)]
+    campaign_planner: Vec<RawCampaignPlanner>,
+    #[serde(default)]
     overpayment: Vec<RawOverpayment>,
     #[serde(default)]
     holiday: Vec<RawHoliday>,
@@ -283,6 +298,7 @@ pub struct RuleSet {
     pub perisai_fees: Vec<PerisaiFee>,
     pub perisai_lifecycle: Vec<PerisaiLifecycle>,
     pub perisai_custody: Vec<PerisaiCustody>,
+    pub campaign_planner: Vec<CampaignPlanner>,
     pub overpayment: Vec<OverpaymentRule>,
     pub holidays: Vec<Holiday>,
     pub occupations: Vec<Occupation>,
@@ -407,6 +423,11 @@ impl RuleSet {
                 name,
                 raw.perisai_custody,
                 RawPerisaiCustody::cook,
+            )?);
+            rs.campaign_planner.extend(cook_all(
+                name,
+                raw.campaign_planner,
+                RawCampaignPlanner::cook,
             )?);
             for t in cook_all(name, raw.target, RawTarget::cook)? {
                 for (field, v) in [("month", &t.month), ("baseline_month", &t.baseline_month)] {
@@ -621,6 +642,23 @@ impl RuleSet {
             |_| "perisai_custody".into(),
             |r| r.provenance.period,
         )?;
+        no_overlap(
+            "campaign_planner",
+            &self.campaign_planner,
+            |_| "campaign_planner".into(),
+            |r| r.provenance.period,
+        )?;
+        for r in &self.campaign_planner {
+            if !(0..=1_000_000).contains(&r.informal_weight_ppm)
+                || !(0..=1_000_000).contains(&r.prior_awareness_ppm)
+                || r.min_uncovered < 0
+            {
+                return Err(bad(format!(
+                    "campaign_planner from {}: the ppm shares must be 0 to 1,000,000 and min_uncovered at least 0",
+                    r.provenance.period.from
+                )));
+            }
+        }
         for f in &self.perisai_fees {
             if !(0..=1_000_000).contains(&f.fee_ppm)
                 || !(0..=1_000_000).contains(&f.agent_share_ppm)
@@ -769,6 +807,11 @@ impl RuleSet {
     /// The cash-custody alert thresholds in force in `m`.
     pub fn perisai_custody(&self, m: Month) -> Option<&PerisaiCustody> {
         Self::in_force(&self.perisai_custody, m, |r| &r.provenance)
+    }
+
+    /// How the campaign planner weighs villages in `m`.
+    pub fn campaign_planner(&self, m: Month) -> Option<&CampaignPlanner> {
+        Self::in_force(&self.campaign_planner, m, |r| &r.provenance)
     }
 
     /// How progress is reported in `m`.
