@@ -5,6 +5,50 @@ use std::collections::HashMap;
 
 const EMPLOYED: &str = include_str!("../../../data/bps/employed_by_province_2023-08.csv");
 const NATIONAL: &str = include_str!("../../../data/bps/sakernas_national.csv");
+const PROVINCE: &str = include_str!("../../../data/bps/sakernas_province.csv");
+
+/// The share of informal work (0 to 1) and its Sakernas period, from a row's `informal_pct`
+/// or else 100 − `formal_pct` (columns `informal_col`, `formal_col`).
+fn informal_of(f: &[&str], informal_col: usize, formal_col: usize) -> Option<f64> {
+    let pct = |i: usize| f.get(i).and_then(|v| v.trim().parse::<f64>().ok());
+    pct(informal_col)
+        .or_else(|| pct(formal_col).map(|formal| 100.0 - formal))
+        .filter(|p| (0.0..=100.0).contains(p))
+        .map(|p| p / 100.0)
+}
+
+/// The share of informal work by province number, from each province's latest Sakernas
+/// period that publishes it, with that period.
+pub fn informal_share_by_province() -> HashMap<u8, (f64, String)> {
+    let mut out: HashMap<u8, (f64, String)> = HashMap::new();
+    for line in PROVINCE.lines().skip(1) {
+        // The columns used come before the quoted source notes.
+        let f: Vec<&str> = line.split(',').collect();
+        let (Some(code), Some(period)) = (f.first().and_then(|c| c.parse::<u8>().ok()), f.get(2))
+        else {
+            continue;
+        };
+        let Some(share) = informal_of(&f, 10, 7) else {
+            continue;
+        };
+        if out.get(&code).is_none_or(|(_, p)| p.as_str() < *period) {
+            out.insert(code, (share, (*period).to_string()));
+        }
+    }
+    out
+}
+
+/// The national share of informal work in the latest Sakernas period that publishes it.
+pub fn national_informal_share() -> Option<(f64, String)> {
+    NATIONAL
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            Some((informal_of(&f, 5, 3)?, (*f.first()?).to_string()))
+        })
+        .max_by(|a, b| a.1.cmp(&b.1))
+}
 
 /// The edition of the province figures.
 pub const EMPLOYED_PERIOD: &str = "2023-08";
@@ -154,5 +198,29 @@ mod tests {
         // DKI Jakarta: 7,498,532 active and 4,699,958 non-active, in persons.
         assert_eq!(r[&31], 7_498_532.0 + 4_699_958.0);
         assert!(r.values().sum::<f64>() < national_figure("2023-12", "registered_total").unwrap());
+    }
+}
+
+#[cfg(test)]
+mod informal_tests {
+    use super::*;
+
+    #[test]
+    fn informal_shares_are_read_with_their_period() {
+        let by = informal_share_by_province();
+        // Aceh publishes only its formal share: 38.55% in 2022-08, 34.50% in 2023-02 (its
+        // 2023-08 row has none): 65.5% informal, from 2023-02.
+        let (aceh, period) = &by[&11];
+        assert_eq!(period, "2023-02");
+        assert!((aceh - 0.655).abs() < 1e-12, "{aceh}");
+        // Kepulauan Riau publishes its informal share: 33.67% in 2023-08.
+        let (kepri, period) = &by[&21];
+        assert_eq!(period, "2023-08");
+        assert!((kepri - 0.3367).abs() < 1e-12, "{kepri}");
+        assert!(by.values().all(|(s, _)| (0.0..=1.0).contains(s)));
+        // Nationally, the latest period with a figure: February 2024, 59.17%.
+        let (nat, period) = national_informal_share().unwrap();
+        assert_eq!(period, "2024-02");
+        assert!((nat - 0.5917).abs() < 1e-12, "{nat}");
     }
 }

@@ -44,6 +44,16 @@ pub enum BenchCommand {
         #[arg(long, default_value = "32.73.01.1001")]
         village: String,
     },
+    /// The campaign planner over every village of the tree, on the database given by --db:
+    /// reading what it needs (the villages' counters, the agents) is the baseline, planning
+    /// the wave is measured against it.
+    Plan {
+        /// The month of the peserta aktif counts (YYYY-MM).
+        #[arg(long, default_value = "2026-11")]
+        month: String,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// What auditing costs a personal-data read: reads of one participant by id, alone
     /// (baseline) and each followed by its audit entry, as the API does, on a fresh SQLite
     /// database (or --db) holding `participants` simulated people.
@@ -94,6 +104,37 @@ pub async fn run(
             participants,
             reads,
         } => audit_bench(db, keys, reference, participants, reads).await,
+        BenchCommand::Plan { month, runs } => {
+            let keys = crate::store::load_keys(keys)?;
+            let store = crate::store::open(db, 4, keys).await?;
+            let month = cakupan_domain::Month::parse(&month)
+                .map_err(|e| anyhow::anyhow!("--month: {e}"))?;
+            let (mut read, mut plan) = (Vec::new(), Vec::new());
+            let mut last = None;
+            for _ in 0..runs.max(1) {
+                let t = crate::campaign_cmd::plan_all(store.clone(), reference, month, (4, 2, 1))
+                    .await?;
+                read.push(t.read_ms);
+                plan.push(t.plan_ms);
+                last = Some(t);
+            }
+            let (read, _) = median_p95(read);
+            let (planned, _) = median_p95(plan);
+            if let Some(t) = last {
+                println!(
+                    "{} villages, {} proposed (4 weeks, 2 sessions a district a week, 1 per agent)",
+                    t.villages,
+                    t.plan.chosen.len()
+                );
+            }
+            println!("| step | median (ms) | ÷ baseline |\n|---|---:|---:|");
+            println!("| baseline: read the villages' counters and the agents | {read:.1} | 1× |");
+            println!(
+                "| plan the wave over every village | {planned:.1} | {:.2}× |",
+                planned / read.max(1e-9)
+            );
+            Ok(())
+        }
         BenchCommand::Pages { runs, village } => {
             let keys = crate::store::load_keys(keys)?;
             pages_bench(db, keys, reference, runs, &village).await

@@ -7,6 +7,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod agent_cmd;
 mod bench;
+mod campaign_cmd;
 mod employer_cmd;
 mod generate;
 mod import;
@@ -154,6 +155,11 @@ enum Command {
     Agent {
         #[command(subcommand)]
         command: agent_cmd::AgentCommand,
+    },
+    /// The village campaign "Kerja Keras Bebas Cemas": the next wave's plan.
+    Campaign {
+        #[command(subcommand)]
+        command: campaign_cmd::CampaignCommand,
     },
     /// Employers: register, list (in arrears), wage reports, payments, accounts, invoices.
     Employer {
@@ -718,6 +724,10 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Agent { command } => {
             let store = open_store(&cli.global, &reference).await?;
             agent_cmd::agent(store, &reference, command).await
+        }
+        Command::Campaign { command } => {
+            let store = open_store(&cli.global, &reference).await?;
+            campaign_cmd::run(store, &reference, command).await
         }
         Command::Employer { command } => {
             let store = open_store(&cli.global, &reference).await?;

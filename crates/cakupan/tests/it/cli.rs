@@ -1129,3 +1129,79 @@ async fn employers_on_postgres() {
         .unwrap();
     harness::mark_postgres_ran("employers_on_postgres");
 }
+
+/// The campaign planner over the whole region tree: every village accounted for, and no
+/// district given more sessions than its capacity.
+#[test]
+fn a_campaign_wave_is_planned_over_every_village() {
+    let (url, path) = harness::sqlite_url();
+    ok(&cakupan(
+        &url,
+        &[
+            "simulate",
+            "--participants",
+            "400",
+            "--months",
+            "12",
+            "--seed",
+            "8",
+            "--employer-months",
+            "0",
+        ],
+    ));
+    let csv = std::env::temp_dir().join(format!("cakupan-plan-{}.csv", std::process::id()));
+    let out = ok(&cakupan(
+        &url,
+        &[
+            "campaign",
+            "plan",
+            "--weeks",
+            "3",
+            "--sessions-per-district-week",
+            "1",
+            "--csv",
+            csv.to_str().unwrap(),
+        ],
+    ));
+    let first = out.lines().next().unwrap();
+    let numbers: Vec<usize> = first
+        .split([' ', ',', ';', ':'])
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    // villages, proposed, weeks, over capacity, without an agent, too small, reached.
+    assert_eq!(numbers.len(), 7, "{first}");
+    assert_eq!(numbers[0], 83_762, "{first}");
+    assert_eq!(
+        numbers[1] + numbers[3] + numbers[4] + numbers[5] + numbers[6],
+        83_762,
+        "every village is proposed or left out for a reason: {first}"
+    );
+    assert!(numbers[1] > 0, "{first}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), numbers[1]);
+    let mut per_district: std::collections::HashMap<&str, usize> = Default::default();
+    for r in &rows {
+        let week: u32 = r[1].parse().unwrap();
+        assert!((1..=3).contains(&week), "{r:?}");
+        *per_district.entry(r[4]).or_default() += 1;
+        let slots: usize = r[13].parse().unwrap();
+        assert!(per_district[r[4]] <= slots && slots <= 3, "{r:?}");
+    }
+    // Ranked by potential: the first row of week 1 has the highest potential of week 1.
+    let week1: Vec<f64> = rows
+        .iter()
+        .filter(|r| r[1] == "1")
+        .map(|r| r[5].parse().unwrap())
+        .collect();
+    assert!(
+        week1.windows(2).all(|w| w[0] >= w[1]),
+        "week 1 out of rank order"
+    );
+    let _ = std::fs::remove_file(csv);
+    let _ = std::fs::remove_file(path);
+}
