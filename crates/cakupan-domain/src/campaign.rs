@@ -71,6 +71,50 @@ pub fn allocate(populations: &[u64], n: u64, min_each: u64) -> Result<Vec<u64>, 
     Ok(parts)
 }
 
+/// A simple random sample without replacement of `n` of the positions `0..population`
+/// (Floyd's algorithm: `n` draws whatever the population), in increasing order. `seed` makes it
+/// reproducible: the same frame, size and seed give the same people, so a sample can be drawn
+/// again to check it. Draws from SplitMix64, reduced without bias by rejection.
+pub fn draw(population: u64, n: u64, seed: u64) -> Result<Vec<u64>, FieldError> {
+    if n > population {
+        return Err(FieldError::new(
+            "sample_size",
+            "sample.too_large",
+            format!("a sample of {n} is larger than the stratum's {population} people"),
+        ));
+    }
+    let mut state = seed;
+    let mut next = || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    // A uniform integer in 0..=bound.
+    let mut below_or = |bound: u64| -> u64 {
+        if bound == u64::MAX {
+            return next();
+        }
+        let range = bound + 1;
+        let zone = u64::MAX - (u64::MAX % range + 1) % range;
+        loop {
+            let x = next();
+            if x <= zone {
+                return x % range;
+            }
+        }
+    };
+    let mut chosen = std::collections::BTreeSet::new();
+    for j in (population - n)..population {
+        let t = below_or(j);
+        if !chosen.insert(t) {
+            chosen.insert(j);
+        }
+    }
+    Ok(chosen.into_iter().collect())
+}
+
 /// The answers of one stratum's respondents to one question (1.0 / 0.0 for yes / no, or a
 /// number such as the amount a person would pay), with the stratum's population.
 #[derive(Debug, Clone, PartialEq)]
@@ -734,6 +778,34 @@ mod tests {
             ..capacity
         };
         assert_eq!(plan_wave(&r, &[], &none).unwrap_err().rule, "plan.capacity");
+    }
+
+    #[test]
+    fn a_drawn_sample_is_uniform_and_reproducible() {
+        let a = draw(1_000, 50, 7).unwrap();
+        assert_eq!(a.len(), 50);
+        assert!(a.windows(2).all(|w| w[0] < w[1]) && a[49] < 1_000);
+        assert_eq!(
+            a,
+            draw(1_000, 50, 7).unwrap(),
+            "the same seed, the same people"
+        );
+        assert_ne!(a, draw(1_000, 50, 8).unwrap());
+        assert_eq!(draw(5, 5, 1).unwrap(), vec![0, 1, 2, 3, 4]);
+        assert!(draw(5, 0, 1).unwrap().is_empty());
+        assert_eq!(draw(5, 6, 1).unwrap_err().rule, "sample.too_large");
+        // Every one of 20 people is drawn about 5,000 times in 20,000 samples of 5 (a
+        // binomial with standard deviation 61): a biased draw would fall outside ±300.
+        let mut seen = [0u32; 20];
+        for seed in 0..20_000 {
+            for i in draw(20, 5, seed).unwrap() {
+                seen[i as usize] += 1;
+            }
+        }
+        assert!(
+            seen.iter().all(|&k| (4_700..=5_300).contains(&k)),
+            "{seen:?}"
+        );
     }
 
     /// A small deterministic generator (SplitMix64) and normal draws (Box–Muller).
