@@ -495,6 +495,13 @@ pub fn plan_wave(
 mod tests {
     use super::*;
 
+    fn stratum(population: u64, values: &[f64]) -> StratumAnswers {
+        StratumAnswers {
+            population,
+            values: values.to_vec(),
+        }
+    }
+
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-12
     }
@@ -539,14 +546,8 @@ mod tests {
         // Var = 0.36·(1 − 4/600)·(1/4)/4 + 0.16·(1 − 3/400)·(1/3)/3
         //     = 0.36·(596/600)/16 + 0.16·(397/400)/9 = 0.02235 + 0.017644… = 0.039994…
         let est = stratified_mean(&[
-            StratumAnswers {
-                population: 600,
-                values: vec![1.0, 1.0, 0.0, 1.0],
-            },
-            StratumAnswers {
-                population: 400,
-                values: vec![0.0, 0.0, 1.0],
-            },
+            stratum(600, &[1.0, 1.0, 0.0, 1.0]),
+            stratum(400, &[0.0, 0.0, 1.0]),
         ])
         .unwrap();
         assert!(close(est.value, 0.45 + 0.4 / 3.0), "{est:?}");
@@ -566,40 +567,16 @@ mod tests {
 
     #[test]
     fn strata_that_cannot_be_estimated_are_named() {
-        let bad = stratified_mean(&[
-            StratumAnswers {
-                population: 10,
-                values: vec![1.0],
-            },
-            StratumAnswers {
-                population: 10,
-                values: vec![],
-            },
-        ])
-        .unwrap_err();
+        let bad = stratified_mean(&[stratum(10, &[1.0]), stratum(10, &[])]).unwrap_err();
         assert_eq!(
             (bad.field.as_str(), bad.rule),
             ("strata[1]", "survey.empty_stratum")
         );
-        let over = stratified_mean(&[StratumAnswers {
-            population: 1,
-            values: vec![1.0, 0.0],
-        }])
-        .unwrap_err();
+        let over = stratified_mean(&[stratum(1, &[1.0, 0.0])]).unwrap_err();
         assert_eq!(over.rule, "survey.more_than_population");
         assert_eq!(stratified_mean(&[]).unwrap_err().rule, "survey.no_strata");
         // A stratum of one respondent borrows the pooled variance (here of 1, 0, 1: 1/3).
-        let one = stratified_mean(&[
-            StratumAnswers {
-                population: 100,
-                values: vec![1.0],
-            },
-            StratumAnswers {
-                population: 100,
-                values: vec![0.0, 1.0],
-            },
-        ])
-        .unwrap();
+        let one = stratified_mean(&[stratum(100, &[1.0]), stratum(100, &[0.0, 1.0])]).unwrap();
         let var: f64 =
             0.25 * (1.0 - 1.0 / 100.0) * (1.0 / 3.0) + 0.25 * (1.0 - 2.0 / 100.0) * 0.5 / 2.0;
         assert!(close(one.std_error, var.sqrt()), "{one:?}");
