@@ -83,7 +83,7 @@ enum Command {
         #[arg(long, default_value_t = 200_000)]
         participants: u64,
         /// Months of employers' wage reports and payments before this month. Each month of
-        /// the 200,000 takes about 90 s (docs/benchmarks.md), hence a short default.
+        /// the 200,000 takes about 40 s (docs/benchmarks.md), hence a short default.
         #[arg(long, default_value_t = 2)]
         employer_months: u32,
         #[arg(long, env = "CAKUPAN_LISTEN", default_value = "127.0.0.1:8080")]
