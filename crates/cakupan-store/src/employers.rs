@@ -1246,7 +1246,7 @@ pub fn check_payment(p: &EmployerPayment, today: Date) -> Result<(), FieldErrors
         errors.push(FieldError::new(
             "amount",
             "amount.positive",
-            "amount must be more than zero rupiah",
+            "amount must be a positive whole number of rupiah",
         ));
     }
     if p.paid_on > today {

@@ -1134,6 +1134,8 @@ pub async fn pay(
     let me = page.check_csrf(&f.csrf)?.clone();
     let emp = visible(&st, &page, &code, Action::ManageEmployers).await?;
     let lang = page.lang;
+    // Thousands separators are allowed; anything else that is not a whole number is refused
+    // by the payment rules as an amount that is not a positive whole number.
     let amount = f
         .amount
         .trim()

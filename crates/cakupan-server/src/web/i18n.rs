@@ -181,7 +181,7 @@ impl Lang {
             }
             "month.before_registration" => "bulan tidak boleh sebelum bulan pendaftaran",
             "amount.dues" => "jumlah tidak sama dengan iuran bulan-bulan tersebut",
-            "amount.positive" => "jumlah harus lebih dari nol",
+            "amount.positive" => "jumlah harus bilangan bulat rupiah lebih dari nol",
             "paid_on.future" => "tanggal bayar tidak boleh setelah hari ini",
             "participation.terminated" => "kepesertaan ini sudah berakhir",
             "reference.format" => "nomor referensi tidak sah",
