@@ -94,13 +94,30 @@ pub async fn plan_all(
             *agents.entry(d).or_default() += 1;
         }
     }
-    let employed = bps::employed_by_province();
+    // Provinces without a published figure share the rest of the national count in
+    // proportion to their villages.
+    let mut employed = bps::employed_by_province();
+    let national = bps::national_employed(bps::EMPLOYED_PERIOD)
+        .with_context(|| format!("no national employed figure for {}", bps::EMPLOYED_PERIOD))?;
     let informal = bps::informal_share_by_province();
     let (national_informal, national_period) =
         bps::national_informal_share().context("no national informal share in data/bps")?;
     let mut villages_in: HashMap<u8, u64> = HashMap::new();
     for v in reference.regions.villages() {
         *villages_in.entry(v.code.province_number()).or_default() += 1;
+    }
+    let published: f64 = employed.values().sum();
+    let unpublished: Vec<(u8, u64)> = villages_in
+        .iter()
+        .filter(|(p, _)| !employed.contains_key(p))
+        .map(|(p, n)| (*p, *n))
+        .collect();
+    let their_villages: u64 = unpublished.iter().map(|(_, n)| n).sum();
+    for (p, n) in &unpublished {
+        employed.insert(
+            *p,
+            (national - published).max(0.0) * *n as f64 / their_villages.max(1) as f64,
+        );
     }
     let candidates: Vec<Candidate> = reference
         .regions
@@ -141,8 +158,10 @@ pub async fn plan_all(
         read_ms,
         plan_ms,
         basis: format!(
-            "workers: {} shared equally among each province's villages (no village figure exists); informal share: the province's latest Sakernas figure, else the national {:.1}% ({national_period}); awareness: no survey yet, the rules' prior",
+            "workers: {} shared equally among each province's villages (no village figure exists; the {} provinces without a published figure share the rest of the national {:.1} million by their villages); informal share: the province's latest Sakernas figure, else the national {:.1}% ({national_period}); awareness: no survey yet, the rules' prior",
             bps::EMPLOYED_SOURCE,
+            unpublished.len(),
+            national / 1e6,
             100.0 * national_informal
         ),
     })
