@@ -227,14 +227,8 @@ pub fn status_series(
         return out;
     }
     for m in appointed.through(to) {
-        let lifecycle = rules.perisai_lifecycle(m);
-        let limit = lifecycle
-            .map(|l| l.idle_months_before_inactive)
-            .unwrap_or(3)
-            .max(1);
-        let cooling = lifecycle
-            .map(|l| l.reactivation_cooling_months)
-            .unwrap_or(6);
+        // Without a lifecycle rule an agent never becomes inactive.
+        let (limit, cooling) = lifecycle_limits(rules, m).unwrap_or((u32::MAX, u32::MAX));
         if status != AgentStatus::Terminated
             && events
                 .iter()
@@ -279,6 +273,28 @@ pub fn status_series(
     out
 }
 
+/// The lifecycle limits that govern month `m` (rules/perisai.toml): consecutive idle months
+/// before an agent becomes inactive (at least 1) and the cooling period before reactivation.
+/// `None`: the rules have no lifecycle row.
+pub fn lifecycle_limits(rules: &RuleSet, m: Month) -> Option<(u32, u32)> {
+    rules.perisai_lifecycle(m).map(|l| {
+        (
+            l.idle_months_before_inactive.max(1),
+            l.reactivation_cooling_months,
+        )
+    })
+}
+
+/// The first month an agent inactive since `since` may be reactivated under the rule that
+/// governs `m`, with that rule's cooling period.
+pub fn earliest_reactivation(rules: &RuleSet, since: Month, m: Month) -> Option<(Month, u32)> {
+    let (_, cooling) = lifecycle_limits(rules, m)?;
+    Some((
+        since.plus(i32::try_from(cooling).unwrap_or(i32::MAX)),
+        cooling,
+    ))
+}
+
 /// Whether an agent with this standing may be reactivated in `month`; the error names the
 /// rule and the first month it becomes possible.
 pub fn check_reactivation(
@@ -305,12 +321,14 @@ pub fn check_reactivation(
             "a terminated agent cannot be reactivated; appoint them again under a new code",
         )),
         AgentStatus::Inactive => {
-            let cooling = rules
-                .perisai_lifecycle(month)
-                .map(|l| l.reactivation_cooling_months)
-                .unwrap_or(6);
             let since = now.inactive_since.unwrap_or(month);
-            let earliest = since.plus(i32::try_from(cooling).unwrap_or(i32::MAX));
+            let Some((earliest, cooling)) = earliest_reactivation(rules, since, month) else {
+                return Err(FieldError::new(
+                    "month",
+                    "agent.no_rule",
+                    "no perisai_lifecycle rule in rules/perisai.toml says when an agent may be reactivated",
+                ));
+            };
             if month < earliest {
                 Err(FieldError::new(
                     "month",

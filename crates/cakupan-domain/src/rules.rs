@@ -799,9 +799,15 @@ impl RuleSet {
         Self::in_force(&self.perisai_fees, m, |r| &r.provenance)
     }
 
-    /// The Perisai lifecycle thresholds in force in `m`.
+    /// The Perisai lifecycle thresholds in force in `m`; before the first row, the first row
+    /// (an agent appointed earlier is judged by the oldest rule there is).
     pub fn perisai_lifecycle(&self, m: Month) -> Option<&PerisaiLifecycle> {
-        Self::in_force(&self.perisai_lifecycle, m, |r| &r.provenance)
+        Self::in_force(&self.perisai_lifecycle, m, |r| &r.provenance).or_else(|| {
+            self.perisai_lifecycle
+                .iter()
+                .min_by_key(|r| r.provenance.period.from)
+                .filter(|r| m.last_day() < r.provenance.period.from)
+        })
     }
 
     /// The cash-custody alert thresholds in force in `m`.

@@ -618,12 +618,11 @@ pub async fn simulate_reactivations(store: &dyn Store, reference: &Reference) ->
             );
             let next = s.iter().find_map(|m| {
                 let since = m.inactive_since?;
-                let cooling = reference
-                    .rules
-                    .perisai_lifecycle(m.month)
-                    .map(|l| l.reactivation_cooling_months)
-                    .unwrap_or(6);
-                let earliest = since.plus(i32::try_from(cooling).unwrap_or(i32::MAX));
+                let (earliest, _) = cakupan_domain::perisai::earliest_reactivation(
+                    &reference.rules,
+                    since,
+                    m.month,
+                )?;
                 active
                     .iter()
                     .find(|a| **a >= earliest && **a >= m.month)

@@ -5,7 +5,7 @@
 use crate::Reference;
 use anyhow::{Context as _, Result, anyhow};
 use cakupan_domain::campaign::{Candidate, Capacity, Plan, plan_wave};
-use cakupan_domain::perisai::AgentStatus;
+use cakupan_domain::perisai::{AgentStatus, status_series};
 use cakupan_domain::{Level, Month, RegionCode, bps};
 use cakupan_store::Store;
 use cakupan_store::agents::AgentFilter;
@@ -74,13 +74,18 @@ pub async fn plan_all(
         .into_iter()
         .map(|r| (r.code, r.status_active))
         .collect();
-    let st = crate::agent_cmd::state(store.clone(), reference)?;
     let mut agents: HashMap<RegionCode, u32> = HashMap::new();
     for r in store
         .agent_records(AgentFilter::Within(RegionCode::NATION))
         .await?
     {
-        let now = cakupan_server::perisai::standing(&st, &r, month);
+        let now = status_series(
+            &reference.rules,
+            r.agent.appointed,
+            &r.active_months(),
+            &r.events,
+            month,
+        );
         if now.last().map(|s| s.status) != Some(AgentStatus::Active) {
             continue;
         }

@@ -979,21 +979,18 @@ fn next_month(
     let now = Month::of((st.today)());
     let r = &p.registration;
     let facts = cakupan_store::ledger::facts(r.segment, Month::of(r.registered_on), ledger);
-    let last_paid = series(&st.rules, &facts, Month::of(r.registered_on), now.plus(24))
-        .ok()
-        .and_then(|s| {
-            s.iter()
-                .filter(|m| m.status == Status::Active)
-                .map(|m| m.month)
-                .max()
-        });
-    let gap = st
-        .rules
-        .coverage_rule(r.segment, now)
-        .map(|c| i32::try_from(c.months_unpaid_before_nonactive).unwrap_or(3))
-        .unwrap_or(3);
-    match last_paid {
-        Some(l) if now.since(l) < gap => l.plus(1),
+    let months =
+        series(&st.rules, &facts, Month::of(r.registered_on), now.plus(24)).unwrap_or_default();
+    let last_paid = months
+        .iter()
+        .filter(|m| m.status == Status::Active)
+        .map(|m| m.month)
+        .max();
+    // Still protected or in arrears this month (the coverage rule's own judgement): go on
+    // from the last paid month.
+    let standing = months.iter().find(|m| m.month == now).map(|m| m.status);
+    match (last_paid, standing) {
+        (Some(l), Some(Status::Active | Status::InArrears)) => l.plus(1),
         _ => now.max(Month::of(r.registered_on)),
     }
 }
