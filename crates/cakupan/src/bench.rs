@@ -271,7 +271,7 @@ async fn pages_bench(
             "/pemberi-kerja?tunggakan=1".into(),
             None,
         ));
-        let regency = big.employer.region.to_string()[..5].to_string();
+        let regency = big.employer.region.truncate(cakupan_domain::Level::Regency);
         pages.push((
             format!("employers in arrears, regency {regency}"),
             format!("/pemberi-kerja?wilayah={regency}&tunggakan=1"),

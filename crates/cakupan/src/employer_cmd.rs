@@ -605,10 +605,10 @@ pub async fn simulate(
                 .push((*emp, w));
         }
     }
-    let by_regency_employers: HashMap<String, Vec<usize>> = {
-        let mut m: HashMap<String, Vec<usize>> = HashMap::new();
+    let by_regency_employers: HashMap<RegionCode, Vec<usize>> = {
+        let mut m: HashMap<RegionCode, Vec<usize>> = HashMap::new();
         for (i, s) in employers.iter().enumerate() {
-            m.entry(s.e.region.to_string()[..5].to_string())
+            m.entry(s.e.region.truncate(cakupan_domain::Level::Regency))
                 .or_default()
                 .push(i);
         }
@@ -668,7 +668,8 @@ pub async fn simulate(
                     sum.stops += 1;
                     // Some find work with another employer of the regency two months on.
                     if rng.chance(REHIRED)
-                        && let Some(others) = by_regency_employers.get(&s.e.region.to_string()[..5])
+                        && let Some(others) = by_regency_employers
+                            .get(&s.e.region.truncate(cakupan_domain::Level::Regency))
                     {
                         let other = others[rng.below(others.len() as u64) as usize];
                         if other != i && m.plus(2) <= last {
