@@ -11,6 +11,7 @@
 
 use crate::rules::CampaignPlanner;
 use crate::{FieldError, Level, RegionCode};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// The 97.5th percentile of the standard normal distribution: a two-sided 95% interval is the
@@ -490,6 +491,127 @@ pub fn plan_wave(
     plan.chosen.sort_by_key(|c| (c.week, c.rank));
     Ok(plan)
 }
+
+/// Where a village stands in a campaign. It moves forward only: planned → coordinated (the
+/// village official has signed off) → surveyed (optional: not every village is surveyed) →
+/// held (a session took place) → followed up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Planned,
+    Coordinated,
+    Surveyed,
+    Held,
+    FollowedUp,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 5] = [
+        Stage::Planned,
+        Stage::Coordinated,
+        Stage::Surveyed,
+        Stage::Held,
+        Stage::FollowedUp,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Planned => "planned",
+            Stage::Coordinated => "coordinated",
+            Stage::Surveyed => "surveyed",
+            Stage::Held => "held",
+            Stage::FollowedUp => "followed_up",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Whether a village at `self` may be moved to `to` by hand. Coordination is recorded with
+    /// its sign-off and a session moves a village to held, so neither is a bare move; a
+    /// village never moves back. Moving to where it already is, is a retry.
+    pub fn check_move(self, to: Stage) -> Result<(), FieldError> {
+        let ok = match to {
+            _ if to == self => true,
+            Stage::Planned | Stage::Coordinated | Stage::Held => false,
+            Stage::Surveyed => matches!(self, Stage::Coordinated),
+            Stage::FollowedUp => matches!(self, Stage::Held),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(FieldError::new(
+                "stage",
+                "campaign.stage_order",
+                match to {
+                    Stage::Coordinated => {
+                        "a village is coordinated by recording the official's sign-off".to_string()
+                    }
+                    Stage::Held => "a village is held by recording its session".to_string(),
+                    _ => format!(
+                        "a village that is {} cannot be moved to {}: planned → coordinated → surveyed → held → followed_up",
+                        self.as_str(),
+                        to.as_str()
+                    ),
+                },
+            ))
+        }
+    }
+}
+
+/// Checks a session's attendance (people by audience code) against the village's estimated
+/// workers: at least one person, none of an unknown audience, and no more than
+/// `max_attendance_ppm_of_workers` of the estimate (the rules' plausibility limit).
+pub fn check_attendance(
+    rule: &CampaignPlanner,
+    audiences: &[&str],
+    attendance: &[(String, u32)],
+    workers: f64,
+) -> Result<u64, FieldError> {
+    let mut total: u64 = 0;
+    let mut seen = std::collections::HashSet::new();
+    for (code, n) in attendance {
+        let field = format!("attendance.{code}");
+        if code != OTHER && !audiences.contains(&code.as_str()) {
+            return Err(FieldError::new(
+                field,
+                "session.audience",
+                format!("the audiences are {} and {OTHER}", audiences.join(", ")),
+            ));
+        }
+        if !seen.insert(code.as_str()) {
+            return Err(FieldError::new(
+                field,
+                "session.audience_twice",
+                "this audience is counted twice",
+            ));
+        }
+        total += u64::from(*n);
+    }
+    if total == 0 {
+        return Err(FieldError::new(
+            "attendance",
+            "session.attendance_empty",
+            "a session was attended by at least one person",
+        ));
+    }
+    let limit = (workers * share(rule.max_attendance_ppm_of_workers)).floor();
+    if total as f64 > limit {
+        return Err(FieldError::new(
+            "attendance",
+            "session.attendance_implausible",
+            format!(
+                "{total} people is more than the village could plausibly hold ({limit:.0}: {:.0}% of its {workers:.0} estimated workers)",
+                100.0 * share(rule.max_attendance_ppm_of_workers)
+            ),
+        ));
+    }
+    Ok(total)
+}
+
+/// The audience of people in none of the rules' campaign audiences.
+pub const OTHER: &str = "other";
 
 #[cfg(test)]
 mod tests {

@@ -24,6 +24,7 @@ pub mod region;
 pub mod registration;
 pub mod rules;
 pub mod segment;
+pub mod survey;
 pub mod target;
 
 #[cfg(test)]

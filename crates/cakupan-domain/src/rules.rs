@@ -203,6 +203,13 @@ RawCampaignPlanner => CampaignPlanner {
     informal_weight_ppm: i64,
     prior_awareness_ppm: i64,
     min_uncovered: i64,
+    max_attendance_ppm_of_workers: i64,
+    uplift_window_weeks: u32,
+});
+row!(/// A campaign audience (farmers, fishers, …): the occupations (`rules/occupations.toml`)
+    /// whose people it counts, for session attendance and the uplift per segment.
+    RawCampaignAudience => CampaignAudience {
+    code: String, name_id: String, name_en: String, occupations: Vec<String>,
 });
 row!(/// Rounding of fractional rupiah.
     RawRounding => RoundingRule { mode: Rounding });
@@ -261,6 +268,8 @@ struct RawFile {
     #[serde(default)]
     campaign_planner: Vec<RawCampaignPlanner>,
     #[serde(default)]
+    campaign_audience: Vec<RawCampaignAudience>,
+    #[serde(default)]
     overpayment: Vec<RawOverpayment>,
     #[serde(default)]
     holiday: Vec<RawHoliday>,
@@ -299,6 +308,7 @@ pub struct RuleSet {
     pub perisai_lifecycle: Vec<PerisaiLifecycle>,
     pub perisai_custody: Vec<PerisaiCustody>,
     pub campaign_planner: Vec<CampaignPlanner>,
+    pub campaign_audiences: Vec<CampaignAudience>,
     pub overpayment: Vec<OverpaymentRule>,
     pub holidays: Vec<Holiday>,
     pub occupations: Vec<Occupation>,
@@ -429,6 +439,11 @@ impl RuleSet {
                 raw.campaign_planner,
                 RawCampaignPlanner::cook,
             )?);
+            rs.campaign_audiences.extend(cook_all(
+                name,
+                raw.campaign_audience,
+                RawCampaignAudience::cook,
+            )?);
             for t in cook_all(name, raw.target, RawTarget::cook)? {
                 for (field, v) in [("month", &t.month), ("baseline_month", &t.baseline_month)] {
                     if Month::parse(v).is_err() {
@@ -462,6 +477,29 @@ impl RuleSet {
                     file: "occupations".into(),
                     message: format!("occupation code {} is listed twice", o.code),
                 });
+            }
+        }
+        let mut seen: HashMap<&str, &str> = HashMap::new();
+        for a in &rs.campaign_audiences {
+            for o in &a.occupations {
+                if !rs.occupation_index.contains_key(o) {
+                    return Err(RulesError {
+                        file: "campaign".into(),
+                        message: format!(
+                            "campaign_audience {} lists occupation {o}, which is not in rules/occupations.toml",
+                            a.code
+                        ),
+                    });
+                }
+                if let Some(other) = seen.insert(o, &a.code) {
+                    return Err(RulesError {
+                        file: "campaign".into(),
+                        message: format!(
+                            "occupation {o} is in two campaign audiences ({other} and {})",
+                            a.code
+                        ),
+                    });
+                }
             }
         }
         Ok(rs)
@@ -652,9 +690,11 @@ impl RuleSet {
             if !(0..=1_000_000).contains(&r.informal_weight_ppm)
                 || !(0..=1_000_000).contains(&r.prior_awareness_ppm)
                 || r.min_uncovered < 0
+                || r.max_attendance_ppm_of_workers <= 0
+                || r.uplift_window_weeks == 0
             {
                 return Err(bad(format!(
-                    "campaign_planner from {}: the ppm shares must be 0 to 1,000,000 and min_uncovered at least 0",
+                    "campaign_planner from {}: the ppm shares must be 0 to 1,000,000, min_uncovered at least 0, max_attendance_ppm_of_workers and uplift_window_weeks above 0",
                     r.provenance.period.from
                 )));
             }
@@ -818,6 +858,13 @@ impl RuleSet {
     /// How the campaign planner weighs villages in `m`.
     pub fn campaign_planner(&self, m: Month) -> Option<&CampaignPlanner> {
         Self::in_force(&self.campaign_planner, m, |r| &r.provenance)
+    }
+
+    /// The campaign audience an occupation belongs to (`None`: none of them, "other").
+    pub fn campaign_audience_of(&self, occupation: &str) -> Option<&CampaignAudience> {
+        self.campaign_audiences
+            .iter()
+            .find(|a| a.occupations.iter().any(|o| o == occupation))
     }
 
     /// How progress is reported in `m`.

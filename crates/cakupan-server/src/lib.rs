@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod campaign;
 pub mod employers;
 pub mod error;
 pub mod perisai;

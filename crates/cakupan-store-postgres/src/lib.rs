@@ -26,6 +26,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod campaigns;
 mod employers;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -890,6 +891,105 @@ impl Store for PgStore {
         c.decided_by = Some(d.decided_by.clone());
         c.note = Some(d.note.clone());
         Ok(Some(c))
+    }
+
+    async fn add_campaign(&self, c: &cakupan_store::campaigns::Campaign) -> Result<bool> {
+        self.add_campaign_impl(c).await
+    }
+    async fn campaigns(&self) -> Result<Vec<cakupan_store::campaigns::Campaign>> {
+        self.campaigns_impl().await
+    }
+    async fn add_wave(
+        &self,
+        wave: &cakupan_store::campaigns::Wave,
+        entries: &[cakupan_store::campaigns::PlanEntry],
+    ) -> Result<bool> {
+        self.add_wave_impl(wave, entries).await
+    }
+    async fn waves(&self, campaign: &str) -> Result<Vec<cakupan_store::campaigns::Wave>> {
+        self.waves_impl(campaign).await
+    }
+    async fn plan_entries(
+        &self,
+        campaign: &str,
+        within: RegionCode,
+    ) -> Result<Vec<cakupan_store::campaigns::PlanEntry>> {
+        self.plan_entries_impl(campaign, within).await
+    }
+    async fn change_entry(
+        &self,
+        campaign: &str,
+        village: RegionCode,
+        change: &cakupan_store::campaigns::EntryChange,
+        agents: &[String],
+    ) -> Result<Option<cakupan_store::campaigns::PlanEntry>> {
+        self.change_entry_impl(campaign, village, change, agents)
+            .await
+    }
+    async fn add_session(
+        &self,
+        rules: &RuleSet,
+        session: &cakupan_store::campaigns::Session,
+        today: time::Date,
+    ) -> Result<bool> {
+        self.add_session_impl(rules, session, today).await
+    }
+    async fn sessions(
+        &self,
+        campaign: &str,
+        within: RegionCode,
+    ) -> Result<Vec<cakupan_store::campaigns::Session>> {
+        self.sessions_impl(campaign, within).await
+    }
+    async fn add_questionnaire(&self, q: &cakupan_domain::survey::Questionnaire) -> Result<bool> {
+        self.add_questionnaire_impl(q).await
+    }
+    async fn retire_questionnaire(&self, code: &str, version: u32, now: i64) -> Result<bool> {
+        self.retire_questionnaire_impl(code, version, now).await
+    }
+    async fn questionnaires(&self) -> Result<Vec<cakupan_store::campaigns::StoredQuestionnaire>> {
+        self.questionnaires_impl().await
+    }
+    async fn add_survey(
+        &self,
+        survey: &cakupan_store::campaigns::Survey,
+        units: &[cakupan_store::campaigns::Unit],
+    ) -> Result<bool> {
+        self.add_survey_impl(survey, units).await
+    }
+    async fn surveys(&self) -> Result<Vec<cakupan_store::campaigns::Survey>> {
+        self.surveys_impl().await
+    }
+    async fn survey_units(
+        &self,
+        survey: &str,
+        within: RegionCode,
+    ) -> Result<Vec<cakupan_store::campaigns::Unit>> {
+        self.survey_units_impl(survey, within).await
+    }
+    async fn add_responses(
+        &self,
+        rules: &RuleSet,
+        survey: &str,
+        responses: &[cakupan_store::campaigns::Response],
+        upload: Option<&cakupan_store::campaigns::Upload>,
+    ) -> Result<cakupan_store::campaigns::ResponsesAdded> {
+        self.add_responses_impl(rules, survey, responses, upload)
+            .await
+    }
+    async fn responses(&self, survey: &str) -> Result<Vec<cakupan_store::campaigns::Response>> {
+        self.responses_impl(survey).await
+    }
+    async fn enrolments_in(
+        &self,
+        villages: &[RegionCode],
+        from: time::Date,
+        to: time::Date,
+    ) -> Result<Vec<cakupan_store::campaigns::Enrolment>> {
+        self.enrolments_in_impl(villages, from, to).await
+    }
+    async fn participation_ids_in(&self, within: RegionCode) -> Result<Vec<(RegionCode, i64)>> {
+        self.participation_ids_in_impl(within).await
     }
 
     async fn add_office(&self, o: &cakupan_store::agents::Office) -> Result<()> {

@@ -112,8 +112,18 @@ pub async fn run(
             let (mut read, mut plan) = (Vec::new(), Vec::new());
             let mut last = None;
             for _ in 0..runs.max(1) {
-                let t = crate::campaign_cmd::plan_all(store.clone(), reference, month, (4, 2, 1))
-                    .await?;
+                let t = crate::campaign_cmd::plan_all(
+                    store.clone(),
+                    reference,
+                    &crate::campaign_cmd::PlanInput {
+                        month,
+                        within: cakupan_domain::RegionCode::NATION,
+                        capacity: (4, 2, 1),
+                        reached: std::collections::HashSet::new(),
+                        assume_agents: None,
+                    },
+                )
+                .await?;
                 read.push(t.read_ms);
                 plan.push(t.plan_ms);
                 last = Some(t);

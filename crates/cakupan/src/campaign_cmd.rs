@@ -1,25 +1,54 @@
-//! `cakupan campaign …`: the village campaign from the command line (issue #8). For now the
-//! planner: the next wave's villages proposed over the whole region tree, from the counters,
-//! the Perisai agents and the published labour-force figures.
+//! `cakupan campaign …`: the village campaign "Kerja Keras Bebas Cemas" from the command line
+//! (issue #8): campaigns and their waves (the planner's proposal stored as editable entries),
+//! coordination sign-offs, sessions, the funnel and the uplift; questionnaires, survey samples,
+//! responses and weighted results; and a simulated two-wave campaign.
 
 use crate::Reference;
-use anyhow::{Context as _, Result, anyhow};
-use cakupan_domain::campaign::{Candidate, Capacity, Plan, plan_wave};
+use crate::generate::Rng;
+use anyhow::{Context as _, Result, anyhow, bail};
+use cakupan_domain::campaign::{Candidate, Capacity, OTHER, Plan, Stage, plan_wave};
+use cakupan_domain::contribution::{ContributionInput, Profile, dues, parse_payment};
+use cakupan_domain::month::{format_date, parse_date};
 use cakupan_domain::perisai::{AgentStatus, status_series};
-use cakupan_domain::{Level, Month, RegionCode, bps};
+use cakupan_domain::registration::{Context, RegistrationInput, validate};
+use cakupan_domain::survey::Questionnaire;
+use cakupan_domain::{Level, Month, RegionCode};
+use cakupan_server::campaign::{self as analysis, By, Estimates};
 use cakupan_store::Store;
 use cakupan_store::agents::AgentFilter;
+use cakupan_store::campaigns::{
+    Campaign, Coordination, EntryChange, Frame, PlanEntry, Response, Session, Survey, Upload, Wave,
+};
+use cakupan_store::ledger::NewPosting;
 use clap::Subcommand;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
+use time::{Date, Duration};
+
+/// The questionnaire the campaign ships with (awareness, willingness to pay Rp16,800 a month,
+/// preferred payment channel, trust), in both languages.
+pub const BUILTIN_QUESTIONNAIRE: &str = include_str!("../../../data/campaign/kkbc-1.json");
+
+/// Who the command line records as the author of what it writes.
+const ACTOR: &str = "cli";
 
 #[derive(Debug, Subcommand)]
 pub enum CampaignCommand {
+    /// Create a campaign over a region (the nation by default).
+    Create {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        region: String,
+    },
     /// Propose the villages of the next wave, ranked by potential within each district's
-    /// capacity, and say why each was chosen.
+    /// capacity, and say why each was chosen. With --campaign and --starts, store the proposal
+    /// as that campaign's next wave (editable entries).
     Plan {
         /// The month whose peserta aktif count (default: this month).
         #[arg(long)]
@@ -39,7 +68,187 @@ pub enum CampaignCommand {
         /// Write every chosen village with the figures behind it.
         #[arg(long)]
         csv: Option<PathBuf>,
+        /// Plan (and store) the next wave of this campaign: only its region, never a village
+        /// already in one of its waves.
+        #[arg(long)]
+        campaign: Option<String>,
+        /// The wave's first day (YYYY-MM-DD); with --campaign, stores the wave.
+        #[arg(long)]
+        starts: Option<String>,
     },
+    /// Record the village official's coordination sign-off (planned → coordinated).
+    Coordinate {
+        #[arg(long)]
+        campaign: String,
+        #[arg(long)]
+        village: String,
+        #[arg(long)]
+        official: String,
+        #[arg(long, default_value = "Kepala Desa")]
+        official_role: String,
+        #[arg(long)]
+        info_officer: String,
+        #[arg(long)]
+        on: String,
+    },
+    /// Move a village to surveyed or followed_up, or edit its week or agents.
+    Edit {
+        #[arg(long)]
+        campaign: String,
+        #[arg(long)]
+        village: String,
+        #[arg(long)]
+        stage: Option<String>,
+        #[arg(long)]
+        on: Option<String>,
+        #[arg(long)]
+        week: Option<u32>,
+        /// Comma-separated agent codes.
+        #[arg(long)]
+        agents: Option<String>,
+    },
+    /// Record a session: date, place, attendance by audience (farmer=30,fisher=12,…).
+    Session {
+        #[arg(long)]
+        campaign: String,
+        #[arg(long)]
+        village: String,
+        #[arg(long)]
+        on: String,
+        #[arg(long)]
+        place: String,
+        #[arg(long)]
+        attendance: String,
+        /// The retry key (default: campaign/village/date).
+        #[arg(long)]
+        reference: Option<String>,
+    },
+    /// The campaign's funnel: villages by stage, sessions, attendance.
+    Status {
+        #[arg(long)]
+        campaign: String,
+        #[arg(long, default_value = "")]
+        region: String,
+    },
+    /// A wave's uplift (difference in differences against villages not yet reached).
+    Uplift {
+        #[arg(long)]
+        campaign: String,
+        #[arg(long)]
+        wave: u32,
+        /// The day to measure on (default today).
+        #[arg(long)]
+        on: Option<String>,
+    },
+    /// Questionnaires: add (the built-in one, or --file), list, retire.
+    Questionnaire {
+        #[command(subcommand)]
+        command: QuestionnaireCommand,
+    },
+    /// Surveys: draw a sample, list its units, record responses, weighted results.
+    Survey {
+        #[command(subcommand)]
+        command: SurveyCommand,
+    },
+    /// Simulate a two-wave campaign over the real villages of a region with a known effect on
+    /// enrolment, and estimate it back.
+    Simulate {
+        #[arg(long, default_value = "SIM")]
+        campaign: String,
+        /// A regency or province.
+        #[arg(long)]
+        region: String,
+        /// Extra enrolments per reached village in the weeks after its session.
+        #[arg(long, default_value_t = 6.0)]
+        effect: f64,
+        /// Enrolments per village per week without the campaign.
+        #[arg(long, default_value_t = 0.5)]
+        baseline: f64,
+        #[arg(long, default_value_t = 3)]
+        weeks: u32,
+        #[arg(long, default_value_t = 1)]
+        sessions_per_district_week: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuestionnaireCommand {
+    Add {
+        /// A questionnaire in JSON (docs/formats.md); default the built-in one.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    List,
+    Retire {
+        code: String,
+        version: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SurveyCommand {
+    /// Draw a stratified random sample (strata: districts) and store the survey.
+    Draw {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        questionnaire: String,
+        #[arg(long)]
+        version: u32,
+        #[arg(long)]
+        region: String,
+        /// regions (working people of the villages) or registry (registered participants).
+        #[arg(long, default_value = "regions")]
+        frame: String,
+        #[arg(long)]
+        size: u64,
+        #[arg(long, default_value_t = 2)]
+        min_per_stratum: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        campaign: Option<String>,
+        #[arg(long)]
+        wave: Option<u32>,
+    },
+    /// The units to interview (CSV: unit, stratum, village, village name).
+    Units {
+        survey: String,
+        #[arg(long, default_value = "")]
+        region: String,
+    },
+    /// Record responses from a CSV: unit, version, audience, then one column per question.
+    Respond {
+        survey: String,
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Weighted results with 95% margins, for everyone and by audience or regency.
+    Results {
+        survey: String,
+        #[arg(long, default_value = "audience")]
+        by: String,
+        /// Compare with an earlier survey of the same questionnaire.
+        #[arg(long)]
+        compare: Option<String>,
+    },
+}
+
+fn region_arg(field: &str, s: &str) -> Result<RegionCode> {
+    if s.trim().is_empty() {
+        return Ok(RegionCode::NATION);
+    }
+    RegionCode::parse(s.trim()).map_err(|e| anyhow!("--{field}: {e}"))
+}
+
+fn date_arg(field: &str, s: &str) -> Result<Date> {
+    parse_date(s.trim()).ok_or_else(|| anyhow!("--{field}: a date is written YYYY-MM-DD"))
+}
+
+fn store_err(e: cakupan_store::StoreError) -> anyhow::Error {
+    anyhow!("{e}")
 }
 
 /// What a plan over the whole tree took, for `cakupan bench plan`.
@@ -51,99 +260,85 @@ pub struct Timed {
     pub basis: String,
 }
 
-/// The candidates (every village) and the capacity of each district, then the plan. Workers
-/// per village: the province's employed persons (BPS Sakernas August 2023) shared equally
-/// among its villages, since no village-level labour figure exists; informal share: the
-/// province's latest published Sakernas share, else the national one; awareness: none measured
-/// yet (the rules' prior). Agents: those active in `month`, counted once in each district they
-/// serve a village of.
+/// What to plan.
+pub struct PlanInput {
+    pub month: Month,
+    pub within: RegionCode,
+    /// Weeks, sessions a district hosts a week, sessions an agent runs a week.
+    pub capacity: (u32, u32, u32),
+    /// Villages already in the campaign: not proposed again.
+    pub reached: HashSet<RegionCode>,
+    /// Agents per district to assume instead of the directory's (a simulation).
+    pub assume_agents: Option<u32>,
+}
+
+/// The candidates (every village of `within`) and the capacity of each district, then the
+/// plan. Workers and informal share: `campaign::Estimates` (BPS Sakernas by province);
+/// awareness: none measured yet (the rules' prior). Agents: those active in `month`, counted
+/// once in each district they serve a village of.
 pub async fn plan_all(
     store: Arc<dyn Store>,
     reference: &Reference,
-    month: Month,
-    capacity: (u32, u32, u32),
+    input: &PlanInput,
 ) -> Result<Timed> {
     let started = Instant::now();
+    let month = input.month;
     let rule = reference
         .rules
         .campaign_planner(month)
         .with_context(|| format!("no campaign_planner rule in force in {month}"))?;
     let active: HashMap<String, i64> = store
-        .active_report(Level::Village, RegionCode::NATION, None, month)
+        .active_report(Level::Village, input.within, None, month)
         .await?
         .into_iter()
         .map(|r| (r.code, r.status_active))
         .collect();
+    let villages = analysis::villages_within(&reference.regions, input.within);
     let mut agents: HashMap<RegionCode, u32> = HashMap::new();
-    for r in store
-        .agent_records(AgentFilter::Within(RegionCode::NATION))
-        .await?
-    {
-        let now = status_series(
-            &reference.rules,
-            r.agent.appointed,
-            &r.active_months(),
-            &r.events,
-            month,
-        );
-        if now.last().map(|s| s.status) != Some(AgentStatus::Active) {
-            continue;
+    if let Some(n) = input.assume_agents {
+        for v in &villages {
+            agents.insert(v.truncate(Level::District), n);
         }
-        let districts: HashSet<RegionCode> = r
-            .agent
-            .villages
-            .iter()
-            .map(|v| v.truncate(Level::District))
-            .collect();
-        for d in districts {
-            *agents.entry(d).or_default() += 1;
-        }
-    }
-    // Provinces without a published figure share the rest of the national count in
-    // proportion to their villages.
-    let mut employed = bps::employed_by_province();
-    let national = bps::national_employed(bps::EMPLOYED_PERIOD)
-        .with_context(|| format!("no national employed figure for {}", bps::EMPLOYED_PERIOD))?;
-    let informal = bps::informal_share_by_province();
-    let (national_informal, national_period) =
-        bps::national_informal_share().context("no national informal share in data/bps")?;
-    let mut villages_in: HashMap<u8, u64> = HashMap::new();
-    for v in reference.regions.villages() {
-        *villages_in.entry(v.code.province_number()).or_default() += 1;
-    }
-    let published: f64 = employed.values().sum();
-    let unpublished: Vec<(u8, u64)> = villages_in
-        .iter()
-        .filter(|(p, _)| !employed.contains_key(p))
-        .map(|(p, n)| (*p, *n))
-        .collect();
-    let their_villages: u64 = unpublished.iter().map(|(_, n)| n).sum();
-    for (p, n) in &unpublished {
-        employed.insert(
-            *p,
-            (national - published).max(0.0) * *n as f64 / their_villages.max(1) as f64,
-        );
-    }
-    let candidates: Vec<Candidate> = reference
-        .regions
-        .villages()
-        .map(|v| {
-            let p = v.code.province_number();
-            let workers = employed.get(&p).copied().unwrap_or(0.0)
-                / villages_in.get(&p).copied().unwrap_or(1).max(1) as f64;
-            Candidate {
-                village: v.code,
-                workers,
-                active: u64::try_from(active.get(&v.code.to_string()).copied().unwrap_or(0))
-                    .unwrap_or(0),
-                informal_share: informal.get(&p).map_or(national_informal, |(s, _)| *s),
-                awareness: None,
-                reached: false,
+    } else {
+        for r in store
+            .agent_records(AgentFilter::Within(input.within))
+            .await?
+        {
+            let now = status_series(
+                &reference.rules,
+                r.agent.appointed,
+                &r.active_months(),
+                &r.events,
+                month,
+            );
+            if now.last().map(|s| s.status) != Some(AgentStatus::Active) {
+                continue;
             }
+            let districts: HashSet<RegionCode> = r
+                .agent
+                .villages
+                .iter()
+                .map(|v| v.truncate(Level::District))
+                .collect();
+            for d in districts {
+                *agents.entry(d).or_default() += 1;
+            }
+        }
+    }
+    let est = Estimates::new(&reference.regions).map_err(|e| anyhow!(e))?;
+    let candidates: Vec<Candidate> = villages
+        .iter()
+        .map(|v| Candidate {
+            village: *v,
+            workers: est.workers(*v),
+            active: u64::try_from(active.get(&v.to_string()).copied().unwrap_or(0)).unwrap_or(0),
+            informal_share: est.informal_share(*v),
+            awareness: None,
+            reached: input.reached.contains(v),
         })
         .collect();
     let read_ms = started.elapsed().as_secs_f64() * 1e3;
-    let (weeks, per_district, per_agent) = capacity;
+    let (weeks, per_district, per_agent) = input.capacity;
     let t = Instant::now();
     let plan = plan_wave(
         rule,
@@ -163,17 +358,212 @@ pub async fn plan_all(
         read_ms,
         plan_ms,
         basis: format!(
-            "workers: {} shared equally among each province's villages (no village figure exists; the {} provinces without a published figure share the rest of the national {:.1} million by their villages); informal share: the province's latest Sakernas figure, else the national {:.1}% ({national_period}); awareness: no survey yet, the rules' prior",
-            bps::EMPLOYED_SOURCE,
-            unpublished.len(),
-            national / 1e6,
-            100.0 * national_informal
+            "{}; awareness: no survey yet, the rules' prior{}",
+            est.basis,
+            if input.assume_agents.is_some() {
+                "; agents: assumed in every district (simulation)"
+            } else {
+                ""
+            }
         ),
     })
 }
 
+/// The plan's chosen villages as a campaign's entries.
+fn entries_of(campaign: &str, wave: u32, plan: &Plan) -> Vec<PlanEntry> {
+    plan.chosen
+        .iter()
+        .map(|c| PlanEntry {
+            campaign: campaign.into(),
+            village: c.village,
+            wave,
+            week: c.week,
+            rank: c.rank,
+            potential: c.potential,
+            workers: c.workers,
+            active: c.active,
+            informal_share: c.informal_share,
+            awareness: c.awareness,
+            awareness_measured: c.awareness_measured,
+            stage: Stage::Planned,
+            coordination: None,
+            agents: Vec::new(),
+            surveyed_on: None,
+            followed_up_on: None,
+        })
+        .collect()
+}
+
+async fn campaign_of(store: &dyn Store, code: &str) -> Result<Campaign> {
+    store
+        .campaigns()
+        .await?
+        .into_iter()
+        .find(|c| c.code == code)
+        .ok_or_else(|| anyhow!("--campaign: there is no campaign {code}"))
+}
+
+/// Plans and stores the next wave of `campaign` from `starts`.
+pub async fn store_next_wave(
+    store: Arc<dyn Store>,
+    reference: &Reference,
+    campaign: &str,
+    starts: Date,
+    capacity: (u32, u32, u32),
+    assume_agents: Option<u32>,
+) -> Result<(Wave, Timed)> {
+    let c = campaign_of(store.as_ref(), campaign).await?;
+    let waves = store.waves(campaign).await?;
+    let reached: HashSet<RegionCode> = store
+        .plan_entries(campaign, RegionCode::NATION)
+        .await?
+        .into_iter()
+        .map(|e| e.village)
+        .collect();
+    let t = plan_all(
+        store.clone(),
+        reference,
+        &PlanInput {
+            month: Month::of(starts),
+            within: c.region,
+            capacity,
+            reached,
+            assume_agents,
+        },
+    )
+    .await?;
+    let wave = Wave {
+        campaign: campaign.into(),
+        wave: waves.last().map_or(1, |w| w.wave + 1),
+        starts_on: starts,
+        weeks: capacity.0,
+        basis: t.basis.clone(),
+        planned_by: ACTOR.into(),
+    };
+    store
+        .add_wave(&wave, &entries_of(campaign, wave.wave, &t.plan))
+        .await
+        .map_err(store_err)?;
+    Ok((wave, t))
+}
+
+fn parse_attendance(s: &str) -> Result<Vec<(String, u32)>> {
+    s.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| {
+            let (k, v) = p
+                .split_once('=')
+                .ok_or_else(|| anyhow!("--attendance: write audience=count, e.g. farmer=30"))?;
+            let n: u32 = v
+                .trim()
+                .parse()
+                .map_err(|_| anyhow!("--attendance: {} is not a whole number", v.trim()))?;
+            Ok((k.trim().to_string(), n))
+        })
+        .collect()
+}
+
+fn print_plan(reference: &Reference, t: &Timed, weeks: u32, top: usize) {
+    let p = &t.plan;
+    println!(
+        "{} villages: {} proposed over {weeks} weeks; {} left for lack of sessions in their district, {} in districts without an active agent, {} with under the rules' minimum of uncovered workers, {} already reached.",
+        t.villages,
+        p.chosen.len(),
+        p.over_capacity,
+        p.no_agent,
+        p.too_small,
+        p.already_reached
+    );
+    println!("Basis: {}.", t.basis);
+    println!("Read {:.0} ms, planned {:.0} ms.", t.read_ms, t.plan_ms);
+    let mut ranked: Vec<_> = p.chosen.iter().collect();
+    ranked.sort_by_key(|c| c.rank);
+    for c in ranked.iter().take(top) {
+        let name = reference
+            .regions
+            .get(c.village)
+            .map(|r| r.name.as_str())
+            .unwrap_or("");
+        println!(
+            "#{:<6} week {} {} {:<24} potential {:>8.0}: {:.0} workers − {} active = {:.0} uncovered, {:.0}% informal, awareness {:.0}% ({}); district {} session {} of {}",
+            c.rank,
+            c.week,
+            c.village,
+            name,
+            c.potential,
+            c.workers,
+            c.active,
+            c.uncovered,
+            100.0 * c.informal_share,
+            100.0 * c.awareness,
+            if c.awareness_measured {
+                "surveyed"
+            } else {
+                "assumed"
+            },
+            c.district,
+            c.district_slot,
+            c.district_slots
+        );
+    }
+}
+
+fn write_plan_csv(reference: &Reference, p: &Plan, path: &PathBuf) -> Result<()> {
+    let mut f = std::io::BufWriter::new(
+        std::fs::File::create(path).with_context(|| format!("--csv {}", path.display()))?,
+    );
+    writeln!(
+        f,
+        "rank,week,village,name,district,potential,workers,active,uncovered,informal_share,awareness,awareness_measured,district_slot,district_slots"
+    )?;
+    for c in &p.chosen {
+        let name = reference
+            .regions
+            .get(c.village)
+            .map(|r| r.name.replace(['"', ','], " "))
+            .unwrap_or_default();
+        writeln!(
+            f,
+            "{},{},{},{},{},{:.1},{:.1},{},{:.1},{:.4},{:.4},{},{},{}",
+            c.rank,
+            c.week,
+            c.village,
+            name,
+            c.district,
+            c.potential,
+            c.workers,
+            c.active,
+            c.uncovered,
+            c.informal_share,
+            c.awareness,
+            c.awareness_measured,
+            c.district_slot,
+            c.district_slots
+        )?;
+    }
+    f.flush()?;
+    println!("{} villages written to {}.", p.chosen.len(), path.display());
+    Ok(())
+}
+
 pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: CampaignCommand) -> Result<()> {
+    let today = cakupan_server::today_wib();
     match cmd {
+        CampaignCommand::Create { code, name, region } => {
+            let c = Campaign {
+                code: code.trim().into(),
+                name: name.trim().into(),
+                region: region_arg("region", &region)?,
+                created_by: ACTOR.into(),
+            };
+            let created = store.add_campaign(&c).await.map_err(store_err)?;
+            println!(
+                "Campaign {} ({}) {}.",
+                c.code,
+                reference.regions.path_label(c.region),
+                if created { "created" } else { "already exists" }
+            );
+        }
         CampaignCommand::Plan {
             month,
             weeks,
@@ -181,98 +571,970 @@ pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: CampaignComm
             sessions_per_agent_week,
             top,
             csv,
+            campaign,
+            starts,
         } => {
-            let month = match month {
-                None => Month::of(cakupan_server::today_wib()),
-                Some(m) => Month::parse(m.trim()).map_err(|e| anyhow!("--month: {e}"))?,
+            let capacity = (weeks, sessions_per_district_week, sessions_per_agent_week);
+            let t = match (campaign, starts) {
+                (Some(c), Some(s)) => {
+                    let (wave, t) = store_next_wave(
+                        store.clone(),
+                        reference,
+                        &c,
+                        date_arg("starts", &s)?,
+                        capacity,
+                        None,
+                    )
+                    .await?;
+                    println!(
+                        "Wave {} of {c} stored: {} villages from {} to {}.",
+                        wave.wave,
+                        t.plan.chosen.len(),
+                        format_date(wave.starts_on),
+                        format_date(wave.ends_on())
+                    );
+                    t
+                }
+                (Some(_), None) => bail!("--starts: the wave's first day is needed to store it"),
+                (None, Some(_)) => bail!("--campaign: name the campaign the wave belongs to"),
+                (None, None) => {
+                    let month = match month {
+                        None => Month::of(today),
+                        Some(m) => Month::parse(m.trim()).map_err(|e| anyhow!("--month: {e}"))?,
+                    };
+                    plan_all(
+                        store,
+                        reference,
+                        &PlanInput {
+                            month,
+                            within: RegionCode::NATION,
+                            capacity,
+                            reached: HashSet::new(),
+                            assume_agents: None,
+                        },
+                    )
+                    .await?
+                }
             };
-            let t = plan_all(
-                store,
-                reference,
-                month,
-                (weeks, sessions_per_district_week, sessions_per_agent_week),
-            )
-            .await?;
-            let p = &t.plan;
-            println!(
-                "{} villages: {} proposed over {weeks} weeks; {} left for lack of sessions in their district, {} in districts without an active agent, {} with under the rules' minimum of uncovered workers, {} already reached.",
-                t.villages,
-                p.chosen.len(),
-                p.over_capacity,
-                p.no_agent,
-                p.too_small,
-                p.already_reached
-            );
-            println!("Basis: {}.", t.basis);
-            println!("Read {:.0} ms, planned {:.0} ms.", t.read_ms, t.plan_ms);
-            let mut ranked: Vec<_> = p.chosen.iter().collect();
-            ranked.sort_by_key(|c| c.rank);
-            for c in ranked.iter().take(top) {
-                let name = reference
-                    .regions
-                    .get(c.village)
-                    .map(|r| r.name.as_str())
-                    .unwrap_or("");
+            print_plan(reference, &t, weeks, top);
+            if let Some(path) = csv {
+                write_plan_csv(reference, &t.plan, &path)?;
+            }
+        }
+        CampaignCommand::Coordinate {
+            campaign,
+            village,
+            official,
+            official_role,
+            info_officer,
+            on,
+        } => {
+            let village = region_arg("village", &village)?;
+            let change = EntryChange::Coordinate(Coordination {
+                official: official.trim().into(),
+                official_role: official_role.trim().into(),
+                info_officer: info_officer.trim().into(),
+                agreed_on: date_arg("on", &on)?,
+                signed_off_by: ACTOR.into(),
+                signed_off_at: time::OffsetDateTime::now_utc().unix_timestamp(),
+            });
+            let e = store
+                .change_entry(&campaign, village, &change, &[])
+                .await
+                .map_err(store_err)?
+                .ok_or_else(|| anyhow!("--village: {village} is not in campaign {campaign}"))?;
+            println!("{} is {}.", e.village, e.stage.as_str());
+        }
+        CampaignCommand::Edit {
+            campaign,
+            village,
+            stage,
+            on,
+            week,
+            agents,
+        } => {
+            let village = region_arg("village", &village)?;
+            let mut changes = Vec::new();
+            if let Some(s) = stage {
+                let stage = Stage::parse(s.trim())
+                    .ok_or_else(|| anyhow!("--stage: one of surveyed, followed_up"))?;
+                let on = match on {
+                    Some(d) => date_arg("on", &d)?,
+                    None => today,
+                };
+                changes.push(EntryChange::Stage { stage, on });
+            }
+            if let Some(w) = week {
+                changes.push(EntryChange::Week { week: w });
+            }
+            let mut serving = Vec::new();
+            if let Some(a) = agents {
+                let codes: Vec<String> = a
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                serving = active_agents_serving(store.as_ref(), reference, village, today).await?;
+                changes.push(EntryChange::Agents { agents: codes });
+            }
+            if changes.is_empty() {
+                bail!("nothing to change: give --stage, --week or --agents");
+            }
+            for c in &changes {
+                let e = store
+                    .change_entry(&campaign, village, c, &serving)
+                    .await
+                    .map_err(store_err)?
+                    .ok_or_else(|| anyhow!("--village: {village} is not in campaign {campaign}"))?;
                 println!(
-                    "#{:<6} week {} {} {:<24} potential {:>8.0}: {:.0} workers − {} active = {:.0} uncovered, {:.0}% informal, awareness {:.0}% ({}); district {} session {} of {}",
-                    c.rank,
-                    c.week,
-                    c.village,
-                    name,
-                    c.potential,
-                    c.workers,
-                    c.active,
-                    c.uncovered,
-                    100.0 * c.informal_share,
-                    100.0 * c.awareness,
-                    if c.awareness_measured {
-                        "surveyed"
+                    "{}: {}, week {}, agents {}.",
+                    e.village,
+                    e.stage.as_str(),
+                    e.week,
+                    if e.agents.is_empty() {
+                        "none".to_string()
                     } else {
-                        "assumed"
-                    },
-                    c.district,
-                    c.district_slot,
-                    c.district_slots
+                        e.agents.join(", ")
+                    }
                 );
             }
-            if let Some(path) = csv {
-                let mut f = std::io::BufWriter::new(
-                    std::fs::File::create(&path)
-                        .with_context(|| format!("--csv {}", path.display()))?,
-                );
-                writeln!(
-                    f,
-                    "rank,week,village,name,district,potential,workers,active,uncovered,informal_share,awareness,awareness_measured,district_slot,district_slots"
-                )?;
-                for c in &p.chosen {
-                    let name = reference
-                        .regions
-                        .get(c.village)
-                        .map(|r| r.name.replace(['"', ','], " "))
-                        .unwrap_or_default();
-                    writeln!(
-                        f,
-                        "{},{},{},{},{},{:.1},{:.1},{},{:.1},{:.4},{:.4},{},{},{}",
-                        c.rank,
-                        c.week,
-                        c.village,
-                        name,
-                        c.district,
-                        c.potential,
-                        c.workers,
-                        c.active,
-                        c.uncovered,
-                        c.informal_share,
-                        c.awareness,
-                        c.awareness_measured,
-                        c.district_slot,
-                        c.district_slots
-                    )?;
+        }
+        CampaignCommand::Session {
+            campaign,
+            village,
+            on,
+            place,
+            attendance,
+            reference: key,
+        } => {
+            let village = region_arg("village", &village)?;
+            let held_on = date_arg("on", &on)?;
+            let s = Session {
+                reference: key
+                    .unwrap_or_else(|| format!("{campaign}/{village}/{}", format_date(held_on))),
+                campaign: campaign.clone(),
+                village,
+                held_on,
+                place: place.trim().into(),
+                attendance: parse_attendance(&attendance)?,
+                recorded_by: ACTOR.into(),
+            };
+            let created = store
+                .add_session(&reference.rules, &s, today)
+                .await
+                .map_err(store_err)?;
+            println!(
+                "Session {} {}: {} people.",
+                s.reference,
+                if created {
+                    "recorded"
+                } else {
+                    "was already recorded"
+                },
+                s.total()
+            );
+        }
+        CampaignCommand::Status { campaign, region } => {
+            let within = region_arg("region", &region)?;
+            let c = campaign_of(store.as_ref(), &campaign).await?;
+            let entries = store.plan_entries(&campaign, within).await?;
+            let sessions = store.sessions(&campaign, within).await?;
+            let f = analysis::funnel(&entries, &sessions);
+            println!(
+                "{} — {} ({}):",
+                c.code,
+                c.name,
+                if within == RegionCode::NATION {
+                    "Indonesia".to_string()
+                } else {
+                    reference.regions.path_label(within)
                 }
-                f.flush()?;
-                println!("{} villages written to {}.", p.chosen.len(), path.display());
+            );
+            println!("  {:<12} {:>7} {:>10}", "stage", "now", "at or past");
+            for s in Stage::ALL {
+                println!("  {:<12} {:>7} {:>10}", s.as_str(), f.at(s), f.reached(s));
+            }
+            println!("  sessions     {:>7}", f.sessions);
+            for (a, n) in &f.attendance {
+                println!("  attended by {a}: {n}");
+            }
+            for (w, n) in &f.waves {
+                println!("  wave {w}: {n} villages");
+            }
+        }
+        CampaignCommand::Uplift { campaign, wave, on } => {
+            let on = match on {
+                Some(d) => date_arg("on", &d)?,
+                None => today,
+            };
+            let r = analysis::uplift(
+                store.as_ref(),
+                &reference.rules,
+                &reference.regions,
+                &campaign,
+                wave,
+                on,
+            )
+            .await
+            .map_err(store_err)?;
+            print_uplift(&r);
+        }
+        CampaignCommand::Questionnaire { command } => {
+            questionnaire(store.as_ref(), command).await?;
+        }
+        CampaignCommand::Survey { command } => {
+            survey(store, reference, command).await?;
+        }
+        CampaignCommand::Simulate {
+            campaign,
+            region,
+            effect,
+            baseline,
+            weeks,
+            sessions_per_district_week,
+            seed,
+        } => {
+            let region = region_arg("region", &region)?;
+            simulate(
+                store,
+                reference,
+                &Simulation {
+                    campaign,
+                    region,
+                    effect,
+                    baseline,
+                    weeks,
+                    per_district: sessions_per_district_week,
+                    seed,
+                    today,
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The codes of agents active on `today` who serve `village`.
+async fn active_agents_serving(
+    store: &dyn Store,
+    reference: &Reference,
+    village: RegionCode,
+    today: Date,
+) -> Result<Vec<String>> {
+    let month = Month::of(today);
+    let mut out = Vec::new();
+    for r in store
+        .agent_records(AgentFilter::Within(village.truncate(Level::Regency)))
+        .await?
+    {
+        if !r.agent.villages.contains(&village) {
+            continue;
+        }
+        let now = status_series(
+            &reference.rules,
+            r.agent.appointed,
+            &r.active_months(),
+            &r.events,
+            month,
+        );
+        if now.last().map(|s| s.status) == Some(AgentStatus::Active) {
+            out.push(r.agent.code.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn print_uplift(r: &analysis::UpliftReport) {
+    println!(
+        "Wave {} of {}: {}-week windows around each session; comparison: {} (measured around {}). {} reached villages left out because their window has not ended.",
+        r.wave, r.campaign, r.window_weeks, r.comparison_basis, r.reference_date, r.still_open
+    );
+    println!(
+        "{:<18} {:<14} {:>8} {:>18} {:>8} {:>8} {:>10} {:>10}",
+        "outcome",
+        "audience",
+        "effect",
+        "95% interval",
+        "reached",
+        "others",
+        "Δ reached",
+        "Δ others"
+    );
+    for u in &r.rows {
+        println!(
+            "{:<18} {:<14} {:>8.2} {:>8.2} to {:>6.2} {:>8} {:>8} {:>10.2} {:>10.2}",
+            u.outcome,
+            u.audience,
+            u.effect,
+            u.low,
+            u.high,
+            u.reached,
+            u.comparison,
+            u.change_reached,
+            u.change_comparison
+        );
+    }
+}
+
+async fn questionnaire(store: &dyn Store, cmd: QuestionnaireCommand) -> Result<()> {
+    match cmd {
+        QuestionnaireCommand::Add { file } => {
+            let text = match &file {
+                Some(p) => {
+                    std::fs::read_to_string(p).with_context(|| format!("--file {}", p.display()))?
+                }
+                None => BUILTIN_QUESTIONNAIRE.to_string(),
+            };
+            let q: Questionnaire =
+                serde_json::from_str(&text).map_err(|e| anyhow!("questionnaire: {e}"))?;
+            let created = store.add_questionnaire(&q).await.map_err(store_err)?;
+            println!(
+                "Questionnaire {} version {} ({} questions) {}.",
+                q.code,
+                q.version,
+                q.questions.len(),
+                if created { "added" } else { "already exists" }
+            );
+        }
+        QuestionnaireCommand::List => {
+            for q in store.questionnaires().await? {
+                println!(
+                    "{} v{} {} — {} questions{}",
+                    q.questionnaire.code,
+                    q.questionnaire.version,
+                    q.questionnaire.title_id,
+                    q.questionnaire.questions.len(),
+                    if q.retired_at.is_some() {
+                        " (retired)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        QuestionnaireCommand::Retire { code, version } => {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            if !store.retire_questionnaire(&code, version, now).await? {
+                bail!("there is no questionnaire {code} version {version}");
+            }
+            println!("Questionnaire {code} version {version} is retired.");
+        }
+    }
+    Ok(())
+}
+
+/// Reads a responses CSV (header: unit, version, audience, then question codes) into
+/// responses; errors name the line and column.
+pub fn read_responses(
+    survey: &str,
+    q: &Questionnaire,
+    text: &str,
+    by: &str,
+) -> Result<Vec<Response>> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = rdr
+        .headers()
+        .context("responses: no header line")?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    for need in ["unit", "version", "audience"] {
+        if !header.iter().any(|h| h == need) {
+            bail!(
+                "responses: the header has no column {need} (unit, version, audience, then one column per question)"
+            );
+        }
+    }
+    let mut out = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let line = i + 2;
+        let rec = rec.with_context(|| format!("responses line {line}"))?;
+        let mut raw = BTreeMap::new();
+        let mut unit = None;
+        let mut version = None;
+        let mut audience = String::new();
+        for (h, v) in header.iter().zip(rec.iter()) {
+            match h.as_str() {
+                "unit" => {
+                    unit = Some(v.parse::<u64>().map_err(|_| {
+                        anyhow!("responses line {line}, unit: a unit number from the survey's list")
+                    })?)
+                }
+                "version" => {
+                    version = Some(v.parse::<u32>().map_err(|_| {
+                        anyhow!(
+                            "responses line {line}, version: the questionnaire version answered"
+                        )
+                    })?)
+                }
+                "audience" => audience = v.to_string(),
+                _ => {
+                    raw.insert(h.clone(), v.to_string());
+                }
+            }
+        }
+        let answers = q.read_answers(&raw).map_err(|e| {
+            anyhow!(
+                "responses line {line}, {}: {} [{}]",
+                e.field,
+                e.message,
+                e.rule
+            )
+        })?;
+        out.push(Response {
+            survey: survey.into(),
+            unit: unit.unwrap_or(0),
+            version: version.unwrap_or(0),
+            audience: if audience.is_empty() {
+                OTHER.into()
+            } else {
+                audience
+            },
+            answers,
+            recorded_by: by.into(),
+        });
+    }
+    Ok(out)
+}
+
+async fn survey_and_questionnaire(
+    store: &dyn Store,
+    code: &str,
+) -> Result<(Survey, Questionnaire)> {
+    let s = store
+        .surveys()
+        .await?
+        .into_iter()
+        .find(|s| s.code == code)
+        .ok_or_else(|| anyhow!("there is no survey {code}"))?;
+    let q = store
+        .questionnaires()
+        .await?
+        .into_iter()
+        .map(|q| q.questionnaire)
+        .find(|q| q.code == s.questionnaire && q.version == s.version)
+        .ok_or_else(|| anyhow!("survey {code}: its questionnaire is missing"))?;
+    Ok((s, q))
+}
+
+async fn survey(store: Arc<dyn Store>, reference: &Reference, cmd: SurveyCommand) -> Result<()> {
+    match cmd {
+        SurveyCommand::Draw {
+            code,
+            questionnaire,
+            version,
+            region,
+            frame,
+            size,
+            min_per_stratum,
+            seed,
+            campaign,
+            wave,
+        } => {
+            let region = region_arg("region", &region)?;
+            let frame = Frame::parse(frame.trim())
+                .ok_or_else(|| anyhow!("--frame: regions or registry"))?;
+            let registry = if frame == Frame::Registry {
+                store.participation_ids_in(region).await?
+            } else {
+                Vec::new()
+            };
+            let est = Estimates::new(&reference.regions).map_err(|e| anyhow!(e))?;
+            let (strata, units) = analysis::draw_sample(
+                &reference.regions,
+                &est,
+                &registry,
+                &analysis::Design {
+                    frame,
+                    region,
+                    size,
+                    min_each: min_per_stratum,
+                    seed,
+                },
+            )
+            .map_err(store_err)?;
+            let s = Survey {
+                code: code.trim().into(),
+                campaign,
+                wave,
+                questionnaire,
+                version,
+                region,
+                frame,
+                seed,
+                strata,
+                created_by: ACTOR.into(),
+            };
+            let created = store.add_survey(&s, &units).await.map_err(store_err)?;
+            let population: u64 = s.strata.iter().map(|x| x.population).sum();
+            println!(
+                "Survey {} {}: {} units in {} strata (districts) of {} ({} people in the frame: {}).",
+                s.code,
+                if created { "drawn" } else { "already exists" },
+                units.len(),
+                s.strata.len(),
+                reference.regions.path_label(region),
+                population,
+                if frame == Frame::Regions {
+                    est.basis.as_str()
+                } else {
+                    "registered participations"
+                }
+            );
+        }
+        SurveyCommand::Units { survey, region } => {
+            let within = region_arg("region", &region)?;
+            println!("unit,stratum,village,village_name");
+            for u in store.survey_units(&survey, within).await? {
+                let name = reference
+                    .regions
+                    .get(u.village)
+                    .map(|r| r.name.replace(['"', ','], " "))
+                    .unwrap_or_default();
+                println!("{},{},{},{name}", u.unit, u.stratum, u.village);
+            }
+        }
+        SurveyCommand::Respond { survey, file } => {
+            let (_, q) = survey_and_questionnaire(store.as_ref(), &survey).await?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("--file {}", file.display()))?;
+            let text =
+                String::from_utf8(bytes.clone()).map_err(|_| anyhow!("--file: not UTF-8 text"))?;
+            let responses = read_responses(&survey, &q, &text, ACTOR)?;
+            let upload = Upload {
+                sha256: hex_sha256(&bytes),
+                name: file
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                rows: responses.len() as u64,
+                uploaded_by: ACTOR.into(),
+            };
+            let r = store
+                .add_responses(&reference.rules, &survey, &responses, Some(&upload))
+                .await
+                .map_err(store_err)?;
+            println!(
+                "{} responses recorded, {} already recorded identically.",
+                r.added, r.unchanged
+            );
+        }
+        SurveyCommand::Results {
+            survey,
+            by,
+            compare,
+        } => {
+            let by = match by.as_str() {
+                "all" => By::All,
+                "audience" => By::Audience,
+                "regency" => By::Regency,
+                _ => bail!("--by: all, audience or regency"),
+            };
+            let results = survey_results(store.as_ref(), &survey, by).await?;
+            println!(
+                "Survey {} (questionnaire {} v{}): {} of {} sampled answered. Weighted estimates, 95% margins.",
+                results.survey,
+                results.questionnaire,
+                results.version,
+                results.responded,
+                results.sampled
+            );
+            let earlier = match &compare {
+                Some(c) => Some(survey_results(store.as_ref(), c, By::All).await?),
+                None => None,
+            };
+            for r in &results.rows {
+                let label = if r.option.is_empty() {
+                    r.question.clone()
+                } else {
+                    format!("{}={}", r.question, r.option)
+                };
+                let change = earlier.as_ref().and_then(|e| {
+                    e.rows
+                        .iter()
+                        .find(|x| {
+                            x.question == r.question && x.option == r.option && x.group == r.group
+                        })
+                        .map(|x| {
+                            let d = r.value - x.value;
+                            let m = (r.margin.powi(2) + x.margin.powi(2)).sqrt();
+                            format!("  change {d:+.3} ± {m:.3}")
+                        })
+                });
+                println!(
+                    "{:<28} {:<14} {:>8.3} ± {:<7.3} n={:<5} N≈{}{}",
+                    label,
+                    r.group,
+                    r.value,
+                    r.margin,
+                    r.respondents,
+                    r.population,
+                    change.unwrap_or_default()
+                );
+            }
+            for n in &results.no_answers {
+                println!("{n}: no respondent answered");
             }
         }
     }
     Ok(())
+}
+
+/// A survey's weighted results, read from the store.
+pub async fn survey_results(
+    store: &dyn Store,
+    code: &str,
+    by: By,
+) -> Result<analysis::SurveyResults> {
+    let (s, q) = survey_and_questionnaire(store, code).await?;
+    let units = store.survey_units(code, RegionCode::NATION).await?;
+    let responses = store.responses(code).await?;
+    analysis::survey_results(&s, &q, &units, &responses, by).map_err(store_err)
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// A simulated campaign.
+pub struct Simulation {
+    pub campaign: String,
+    pub region: RegionCode,
+    pub effect: f64,
+    pub baseline: f64,
+    pub weeks: u32,
+    pub per_district: u32,
+    pub seed: u64,
+    pub today: Date,
+}
+
+/// A Poisson draw (Knuth's method: the means here are small).
+fn poisson(rng: &mut Rng, mean: f64) -> u32 {
+    let l = (-mean).exp();
+    let mut k = 0;
+    let mut p = 1.0;
+    loop {
+        p *= (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        if p <= l {
+            return k;
+        }
+        k += 1;
+    }
+}
+
+/// A simulated two-wave campaign over the real villages of `region`: the planner proposes
+/// two waves (agents assumed in every district), every wave-1 and wave-2 village is
+/// coordinated and holds its session in its planned week; every village of the region gets
+/// `baseline` enrolments a week, and each reached village `effect` more over the uplift window
+/// after its session. Then each wave's uplift is estimated and compared with `effect`.
+pub async fn simulate(
+    store: Arc<dyn Store>,
+    reference: &Reference,
+    sim: &Simulation,
+) -> Result<Vec<analysis::UpliftReport>> {
+    let rules = &reference.rules;
+    let month = Month::of(sim.today);
+    let rule = rules
+        .campaign_planner(month)
+        .with_context(|| format!("no campaign_planner rule in force in {month}"))?;
+    let window = 7 * i64::from(rule.uplift_window_weeks);
+    let wave_days = 7 * i64::from(sim.weeks);
+    // Wave 1 starts so that wave 2's last window has ended by today; wave 2 starts when wave
+    // 1's last window has ended.
+    let wave2_offset = wave_days + window;
+    let span = wave2_offset + wave_days + window;
+    let mut start = sim.today - Duration::days(span + 7);
+    while start.weekday() != time::Weekday::Monday {
+        start -= Duration::days(1);
+    }
+    let name = reference
+        .regions
+        .get(sim.region)
+        .map(|r| r.name.clone())
+        .ok_or_else(|| anyhow!("--region: {} is not a region", sim.region))?;
+    store
+        .add_campaign(&Campaign {
+            code: sim.campaign.clone(),
+            name: format!("Simulasi Kerja Keras Bebas Cemas — {name}"),
+            region: sim.region,
+            created_by: ACTOR.into(),
+        })
+        .await
+        .map_err(store_err)?;
+    if !store.waves(&sim.campaign).await?.is_empty() {
+        bail!(
+            "--campaign: {} already has waves; simulate into a new campaign code",
+            sim.campaign
+        );
+    }
+    let capacity = (sim.weeks, sim.per_district, 1);
+    let (w1, _) = store_next_wave(
+        store.clone(),
+        reference,
+        &sim.campaign,
+        start,
+        capacity,
+        Some(sim.per_district),
+    )
+    .await?;
+    let (w2, _) = store_next_wave(
+        store.clone(),
+        reference,
+        &sim.campaign,
+        start + Duration::days(wave2_offset),
+        capacity,
+        Some(sim.per_district),
+    )
+    .await?;
+    let entries = store
+        .plan_entries(&sim.campaign, RegionCode::NATION)
+        .await?;
+    let mut rng = Rng::new(sim.seed);
+    // Coordination and sessions.
+    let audiences: Vec<String> = rules
+        .campaign_audiences
+        .iter()
+        .map(|a| a.code.clone())
+        .collect();
+    let mut session_on: HashMap<RegionCode, Date> = HashMap::new();
+    for e in &entries {
+        let wave = if e.wave == w1.wave { &w1 } else { &w2 };
+        let held_on =
+            wave.starts_on + Duration::days(7 * i64::from(e.week - 1) + rng.below(5) as i64);
+        store
+            .change_entry(
+                &sim.campaign,
+                e.village,
+                &EntryChange::Coordinate(Coordination {
+                    official: "Kepala Desa (simulasi)".into(),
+                    official_role: "Kepala Desa".into(),
+                    info_officer: "PPID Desa (simulasi)".into(),
+                    agreed_on: wave.starts_on - Duration::days(7),
+                    signed_off_by: ACTOR.into(),
+                    signed_off_at: time::OffsetDateTime::now_utc().unix_timestamp(),
+                }),
+                &[],
+            )
+            .await
+            .map_err(store_err)?;
+        let cap = (e.workers * 0.05).max(10.0) as u64;
+        let attendance: Vec<(String, u32)> = audiences
+            .iter()
+            .chain(std::iter::once(&OTHER.to_string()))
+            .map(|a| {
+                (
+                    a.clone(),
+                    u32::try_from(rng.below(cap / 6 + 1)).unwrap_or(0),
+                )
+            })
+            .collect();
+        let mut attendance = attendance;
+        if attendance.iter().all(|(_, n)| *n == 0) {
+            attendance[0].1 = 1;
+        }
+        store
+            .add_session(
+                rules,
+                &Session {
+                    reference: format!("{}/{}", sim.campaign, e.village),
+                    campaign: sim.campaign.clone(),
+                    village: e.village,
+                    held_on,
+                    place: "Balai Desa".into(),
+                    attendance,
+                    recorded_by: ACTOR.into(),
+                },
+                sim.today,
+            )
+            .await
+            .map_err(store_err)?;
+        session_on.insert(e.village, held_on);
+    }
+    // Enrolments: a baseline in every village of the region from the first before-window, and
+    // the effect after each session.
+    let first_day = start - Duration::days(window);
+    let days = (sim.today - first_day).whole_days().max(1);
+    let ctx = Context {
+        regions: &reference.regions,
+        rules,
+        today: sim.today,
+    };
+    let bases = rules
+        .bracket_table(month)
+        .map(|t| t.bases.clone())
+        .context("no BPU bracket table in force")?;
+    let base = *bases.first().context("an empty BPU bracket table")?;
+    let occupations: Vec<(&str, u32)> = vec![
+        ("9", 30),
+        ("11", 10),
+        ("11.1", 3),
+        ("84.1", 12),
+        ("84", 8),
+        ("14.1", 12),
+        ("19", 15),
+        ("88", 10),
+    ];
+    let mut niks: HashSet<u64> = HashSet::new();
+    let mut regs = Vec::new();
+    let mut expected_extra = 0u64;
+    for v in analysis::villages_within(&reference.regions, sim.region) {
+        let mut dates: Vec<Date> = Vec::new();
+        let n = poisson(&mut rng, sim.baseline * days as f64 / 7.0);
+        for _ in 0..n {
+            dates.push(first_day + Duration::days(rng.below(days as u64) as i64));
+        }
+        if let Some(d) = session_on.get(&v) {
+            let extra = poisson(&mut rng, sim.effect);
+            expected_extra += u64::from(extra);
+            for _ in 0..extra {
+                dates.push(*d + Duration::days(rng.below(window as u64) as i64));
+            }
+        }
+        let district: u64 = v
+            .truncate(Level::District)
+            .to_string()
+            .replace('.', "")
+            .parse()
+            .context("a district code")?;
+        for on in dates.into_iter().filter(|d| *d <= sim.today) {
+            let female = rng.chance(0.45);
+            let birth = on - Duration::days((18 * 365 + rng.below(40 * 365)) as i64);
+            let day = u64::from(birth.day()) + if female { 40 } else { 0 };
+            let date_part = day * 10_000
+                + u64::from(u8::from(birth.month())) * 100
+                + (birth.year() % 100) as u64;
+            // Serials 9001–9999: above the demo generator's, so a simulated person is new.
+            let mut serial = 9_001 + rng.below(999);
+            let nik = loop {
+                let n = district * 10_000_000_000 + date_part * 10_000 + serial;
+                if niks.insert(n) {
+                    break n;
+                }
+                serial = if serial >= 9_999 { 9_001 } else { serial + 1 };
+            };
+            let occupation = *rng.pick(&occupations);
+            let input = RegistrationInput {
+                nik: format!("{nik:016}"),
+                name: {
+                    use crate::generate::{FIRST_F, FIRST_M, LAST};
+                    let first = if female { FIRST_F } else { FIRST_M };
+                    let f = first[rng.below(first.len() as u64) as usize];
+                    let l = LAST[rng.below(LAST.len() as u64) as usize];
+                    format!("{f} {l}").trim().to_string()
+                },
+                birth_date: format_date(birth),
+                sex: if female { "P" } else { "L" }.into(),
+                village_code: v.to_string(),
+                segment: "BPU".into(),
+                occupation_code: occupation.into(),
+                income_base: base.to_string(),
+                programs: "JKK+JKM".into(),
+                registered_on: format_date(on),
+                channel: "self".into(),
+                ..Default::default()
+            };
+            let (reg, _) = validate(&ctx, &input).map_err(|e| anyhow!("simulated person: {e}"))?;
+            regs.push(reg);
+        }
+    }
+    // Six in ten pay their first month within two weeks of enrolling (the "paying
+    // enrolments" outcome).
+    let mut created = 0;
+    let mut payments = Vec::new();
+    for chunk in regs.chunks(1_000) {
+        for (o, reg) in store.register_batch(rules, chunk).await?.iter().zip(chunk) {
+            if !matches!(o, cakupan_store::Outcome::Created { .. }) {
+                continue;
+            }
+            created += 1;
+            if !rng.chance(0.6) {
+                continue;
+            }
+            let paid_on = (reg.registered_on + Duration::days(rng.below(14) as i64)).min(sim.today);
+            let m = Month::of(reg.registered_on);
+            let profile = Profile {
+                segment: reg.segment,
+                income_base: reg.income_base,
+                programmes: reg.programmes,
+                sector: reg.sector,
+                budget_funded: false,
+                risk_class: None,
+            };
+            let amount: i64 = dues(rules, &profile, m, 1)
+                .map_err(|e| anyhow!("simulated payment: {e}"))?
+                .iter()
+                .map(|d| d.1.0)
+                .sum();
+            let input = ContributionInput {
+                reference: format!("{}-{}-{}", sim.campaign, reg.nik, m),
+                nik: reg.nik.to_string(),
+                segment: reg.segment.to_string(),
+                first_month: m.to_string(),
+                months: "1".into(),
+                amount: amount.to_string(),
+                channel: "bank".into(),
+                paid_on: format_date(paid_on),
+            };
+            let p = parse_payment(rules, &input, sim.today)
+                .map_err(|e| anyhow!("simulated payment: {e}"))?;
+            payments.push(NewPosting::Contribution(p));
+        }
+    }
+    let mut paid = 0;
+    for chunk in payments.chunks(1_000) {
+        for r in store.post_batch(rules, chunk).await? {
+            r.map_err(|e| anyhow!("simulated payment: {e}"))?;
+            paid += 1;
+        }
+    }
+    println!(
+        "Simulated {}: wave 1 {} villages from {}, wave 2 {} from {}; {} enrolments registered ({} of them the campaign's {} a reached village on average), {} paid their first month.",
+        sim.campaign,
+        entries.iter().filter(|e| e.wave == w1.wave).count(),
+        format_date(w1.starts_on),
+        entries.iter().filter(|e| e.wave == w2.wave).count(),
+        format_date(w2.starts_on),
+        created,
+        expected_extra,
+        sim.effect,
+        paid
+    );
+    let mut out = Vec::new();
+    for w in [w1.wave, w2.wave] {
+        let r = analysis::uplift(
+            store.as_ref(),
+            rules,
+            &reference.regions,
+            &sim.campaign,
+            w,
+            sim.today,
+        )
+        .await
+        .map_err(store_err)?;
+        print_uplift(&r);
+        if let Some(all) = r
+            .rows
+            .iter()
+            .find(|u| u.outcome == "enrolments" && u.audience == "all")
+        {
+            println!(
+                "Known effect {:.2}: estimated {:.2} (95% {:.2} to {:.2}) — {}.",
+                sim.effect,
+                all.effect,
+                all.low,
+                all.high,
+                if all.low <= sim.effect && sim.effect <= all.high {
+                    "recovered within its interval"
+                } else {
+                    "NOT within its interval"
+                }
+            );
+        }
+        out.push(r);
+    }
+    Ok(out)
 }

@@ -51,12 +51,12 @@ impl Rng {
     }
 }
 
-const FIRST_M: &[&str] = &[
+pub const FIRST_M: &[&str] = &[
     "Agus", "Budi", "Joko", "Slamet", "Bambang", "Hendra", "Rudi", "Dedi", "Andi", "Eko", "Ahmad",
     "Muhammad", "Wayan", "Made", "Ketut", "Yohanes", "Rizky", "Fajar", "Dimas", "Arif", "Hasan",
     "Teguh", "Sutrisno", "Wahyu", "Imam", "Asep", "Ujang", "Daeng", "Yusuf", "Irfan",
 ];
-const FIRST_F: &[&str] = &[
+pub const FIRST_F: &[&str] = &[
     "Siti",
     "Sri",
     "Dewi",
@@ -88,7 +88,7 @@ const FIRST_F: &[&str] = &[
     "Novi",
     "Sari",
 ];
-const LAST: &[&str] = &[
+pub const LAST: &[&str] = &[
     "",
     "Santoso",
     "Wijaya",

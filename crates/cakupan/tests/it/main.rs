@@ -34,6 +34,7 @@ macro_rules! on_both_backends {
 
 mod accounts;
 mod api;
+mod campaign;
 mod cli;
 mod contract;
 mod employers;

@@ -1,0 +1,668 @@
+//! The village campaign's analyses (issue #8), shared by the CLI, the API and the pages: the
+//! estimate of working people per village the planner and the survey frames use, survey
+//! samples, weighted survey results, the campaign's funnel and its uplift.
+
+use cakupan_domain::campaign::Stage;
+use cakupan_domain::campaign::{self as dom, Estimate, OTHER, Uplift, Village};
+use cakupan_domain::survey::{Answer, DomainStratum, Kind, Questionnaire};
+use cakupan_domain::{FieldError, Level, RegionCode, RegionTree, RuleSet, bps};
+use cakupan_store::campaigns::{
+    Enrolment, Frame, PlanEntry, Response, Session, Stratum, Survey, Unit,
+};
+use cakupan_store::{Result, Store, StoreError};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use time::{Date, Duration};
+
+fn rejected(field: &str, rule: &'static str, message: String) -> StoreError {
+    StoreError::Rejected(FieldError::new(field, rule, message).into())
+}
+
+/// Working people per village, by province, and the informal share of work, by province: the
+/// only figures that exist (BPS Sakernas by province; no village-level labour figure is
+/// published), with the basis in words for every output that uses them.
+#[derive(Debug, Clone)]
+pub struct Estimates {
+    per_village: HashMap<u8, f64>,
+    informal: HashMap<u8, f64>,
+    national_informal: f64,
+    pub unpublished_provinces: usize,
+    pub basis: String,
+}
+
+impl Estimates {
+    /// The province's employed persons shared equally among its villages; the provinces
+    /// without a published figure share the rest of the national count by their villages.
+    pub fn new(tree: &RegionTree) -> Result<Estimates, String> {
+        let mut employed = bps::employed_by_province();
+        let national = bps::national_employed(bps::EMPLOYED_PERIOD)
+            .ok_or_else(|| format!("no national employed figure for {}", bps::EMPLOYED_PERIOD))?;
+        let informal: HashMap<u8, f64> = bps::informal_share_by_province()
+            .into_iter()
+            .map(|(p, (s, _))| (p, s))
+            .collect();
+        let (national_informal, national_period) = bps::national_informal_share()
+            .ok_or_else(|| "no national informal share in data/bps".to_string())?;
+        let mut villages_in: HashMap<u8, u64> = HashMap::new();
+        for v in tree.villages() {
+            *villages_in.entry(v.code.province_number()).or_default() += 1;
+        }
+        let published: f64 = employed.values().sum();
+        let unpublished: Vec<(u8, u64)> = villages_in
+            .iter()
+            .filter(|(p, _)| !employed.contains_key(p))
+            .map(|(p, n)| (*p, *n))
+            .collect();
+        let their_villages: u64 = unpublished.iter().map(|(_, n)| n).sum();
+        for (p, n) in &unpublished {
+            employed.insert(
+                *p,
+                (national - published).max(0.0) * *n as f64 / their_villages.max(1) as f64,
+            );
+        }
+        let per_village = villages_in
+            .iter()
+            .map(|(p, n)| {
+                (
+                    *p,
+                    employed.get(p).copied().unwrap_or(0.0) / (*n).max(1) as f64,
+                )
+            })
+            .collect();
+        Ok(Estimates {
+            per_village,
+            informal,
+            national_informal,
+            unpublished_provinces: unpublished.len(),
+            basis: format!(
+                "workers: {} shared equally among each province's villages (no village figure exists; the {} provinces without a published figure share the rest of the national {:.1} million by their villages); informal share: the province's latest Sakernas figure, else the national {:.1}% ({national_period})",
+                bps::EMPLOYED_SOURCE,
+                unpublished.len(),
+                national / 1e6,
+                100.0 * national_informal
+            ),
+        })
+    }
+
+    /// Estimated working people living in `village`.
+    pub fn workers(&self, village: RegionCode) -> f64 {
+        self.per_village
+            .get(&village.province_number())
+            .copied()
+            .unwrap_or(0.0)
+    }
+
+    pub fn informal_share(&self, village: RegionCode) -> f64 {
+        self.informal
+            .get(&village.province_number())
+            .copied()
+            .unwrap_or(self.national_informal)
+    }
+}
+
+/// The villages of `within` (itself, if a village), by code.
+pub fn villages_within(tree: &RegionTree, within: RegionCode) -> Vec<RegionCode> {
+    tree.villages()
+        .map(|v| v.code)
+        .filter(|c| within == RegionCode::NATION || within.contains(*c))
+        .collect()
+}
+
+/// A sample's design: the frame, the region, how many to ask (at least `min_each` per
+/// stratum), and the seed that makes the draw reproducible.
+#[derive(Debug, Clone, Copy)]
+pub struct Design {
+    pub frame: Frame,
+    pub region: RegionCode,
+    pub size: u64,
+    pub min_each: u64,
+    pub seed: u64,
+}
+
+/// Draws a survey's sample: strata are the districts of `region` (the region itself if a
+/// district or village), each with its population (estimated workers, or registered
+/// participations for a registry frame), the sample shared by `campaign::allocate` with at
+/// least `min_each` per stratum, and positions drawn by `campaign::draw` from `seed` (stratum
+/// i uses `seed + i`). A position is mapped to its village by cumulative population.
+pub fn draw_sample(
+    tree: &RegionTree,
+    est: &Estimates,
+    registry: &[(RegionCode, i64)],
+    design: &Design,
+) -> Result<(Vec<Stratum>, Vec<Unit>)> {
+    let Design {
+        frame,
+        region,
+        size,
+        min_each,
+        seed,
+    } = *design;
+    // Population units per village, by stratum, in code order.
+    let mut strata: BTreeMap<RegionCode, Vec<(RegionCode, u64, Vec<i64>)>> = BTreeMap::new();
+    match frame {
+        Frame::Regions => {
+            for v in villages_within(tree, region) {
+                let n = est.workers(v).round() as u64;
+                strata
+                    .entry(v.truncate(Level::District))
+                    .or_default()
+                    .push((v, n, Vec::new()));
+            }
+        }
+        Frame::Registry => {
+            let mut by_village: BTreeMap<RegionCode, Vec<i64>> = BTreeMap::new();
+            for (v, id) in registry {
+                if region == RegionCode::NATION || region.contains(*v) {
+                    by_village.entry(*v).or_default().push(*id);
+                }
+            }
+            for (v, ids) in by_village {
+                strata
+                    .entry(v.truncate(Level::District))
+                    .or_default()
+                    .push((v, ids.len() as u64, ids));
+            }
+        }
+    }
+    strata.retain(|_, vs| vs.iter().any(|(_, n, _)| *n > 0));
+    if strata.is_empty() {
+        return Err(rejected(
+            "region",
+            "survey.empty_frame",
+            format!("the frame of {region} holds no one to sample"),
+        ));
+    }
+    let populations: Vec<u64> = strata
+        .values()
+        .map(|vs| vs.iter().map(|(_, n, _)| n).sum())
+        .collect();
+    let parts = dom::allocate(&populations, size, min_each)?;
+    let mut out_strata = Vec::new();
+    let mut units = Vec::new();
+    for (i, ((code, villages), (&population, &n))) in strata
+        .iter()
+        .zip(populations.iter().zip(&parts))
+        .enumerate()
+    {
+        out_strata.push(Stratum {
+            code: *code,
+            population,
+            sample: n,
+        });
+        let positions = dom::draw(population, n, seed.wrapping_add(i as u64))?;
+        let mut start = 0u64;
+        let mut vi = 0usize;
+        for p in positions {
+            while vi < villages.len() && p >= start + villages[vi].1 {
+                start += villages[vi].1;
+                vi += 1;
+            }
+            let Some((village, _, ids)) = villages.get(vi) else {
+                break;
+            };
+            let participant_id = ids
+                .get(usize::try_from(p - start).unwrap_or(usize::MAX))
+                .copied();
+            units.push(Unit {
+                unit: units.len() as u64 + 1,
+                stratum: *code,
+                village: *village,
+                participant_id,
+            });
+        }
+    }
+    Ok((out_strata, units))
+}
+
+/// How results are broken down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum By {
+    All,
+    /// By the respondent's audience (farmer, fisher, …).
+    Audience,
+    /// By regency (groups of strata).
+    Regency,
+}
+
+/// One estimate of one question (or one option of a choice) for one group.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResultRow {
+    pub question: String,
+    /// The option, for a choice (the share choosing it); empty otherwise.
+    pub option: String,
+    pub group: String,
+    pub value: f64,
+    pub margin: f64,
+    pub low: f64,
+    pub high: f64,
+    pub respondents: u64,
+    /// Estimated people of the group.
+    pub population: u64,
+}
+
+/// A survey's weighted results.
+#[derive(Debug, Clone, Serialize)]
+pub struct SurveyResults {
+    pub survey: String,
+    pub questionnaire: String,
+    pub version: u32,
+    pub sampled: u64,
+    pub responded: u64,
+    pub rows: Vec<ResultRow>,
+    /// Groups left out because no respondent of theirs answered (named, not hidden).
+    pub no_answers: Vec<String>,
+    /// Strata where no one has answered yet, and their people: the estimates speak for the
+    /// rest of the population only.
+    pub strata_unanswered: usize,
+    pub population_unanswered: u64,
+}
+
+/// The estimates for every question of a survey, for everyone and for each group of `by`.
+pub fn survey_results(
+    survey: &Survey,
+    questionnaire: &Questionnaire,
+    units: &[Unit],
+    responses: &[Response],
+    by: By,
+) -> Result<SurveyResults> {
+    let unit_of: HashMap<u64, &Unit> = units.iter().map(|u| (u.unit, u)).collect();
+    let stratum_of: HashMap<RegionCode, usize> = survey
+        .strata
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.code, i))
+        .collect();
+    // Respondents per stratum, with their group.
+    let mut per_stratum: Vec<Vec<(&Response, String)>> = vec![Vec::new(); survey.strata.len()];
+    for r in responses {
+        let Some(u) = unit_of.get(&r.unit) else {
+            continue;
+        };
+        let Some(&i) = stratum_of.get(&u.stratum) else {
+            continue;
+        };
+        let group = match by {
+            By::All => String::new(),
+            By::Audience => r.audience.clone(),
+            By::Regency => u.stratum.truncate(Level::Regency).to_string(),
+        };
+        per_stratum[i].push((r, group));
+    }
+    let mut groups: Vec<String> = vec![String::new()];
+    let mut seen = HashSet::new();
+    for s in &per_stratum {
+        for (_, g) in s {
+            if !g.is_empty() && seen.insert(g.clone()) {
+                groups.push(g.clone());
+            }
+        }
+    }
+    groups[1..].sort();
+    let mut rows = Vec::new();
+    let mut no_answers = Vec::new();
+    for q in &questionnaire.questions {
+        // (option, value of an answer) pairs: one for yes/no and numbers, one per option.
+        let options: Vec<Option<&str>> = match &q.kind {
+            Kind::Choice { options } => options.iter().map(|o| Some(o.as_str())).collect(),
+            _ => vec![None],
+        };
+        for opt in options {
+            for g in &groups {
+                let strata: Vec<DomainStratum> = survey
+                    .strata
+                    .iter()
+                    .zip(&per_stratum)
+                    .map(|(st, rs)| {
+                        let mut values = Vec::new();
+                        let mut others = 0u64;
+                        for (r, rg) in rs {
+                            let v = r.answers.get(&q.code).map(|a| match (a, opt) {
+                                (Answer::Number(n), None) => *n as f64,
+                                (Answer::Choice(c), Some(o)) => f64::from(u8::from(c == o)),
+                                _ => f64::NAN,
+                            });
+                            match v {
+                                Some(v) if (g.is_empty() || g == rg) && v.is_finite() => {
+                                    values.push(v)
+                                }
+                                _ => others += 1,
+                            }
+                        }
+                        DomainStratum {
+                            population: st.population,
+                            values,
+                            others,
+                        }
+                    })
+                    .collect();
+                match cakupan_domain::survey::domain_mean(&strata) {
+                    Ok(e) => rows.push(row(&q.code, opt.unwrap_or(""), g, &e)),
+                    Err(e) if e.rule == "survey.no_answers" => {
+                        let name = format!(
+                            "{}{}",
+                            q.code,
+                            if g.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" / {g}")
+                            }
+                        );
+                        if !no_answers.contains(&name) {
+                            no_answers.push(name);
+                        }
+                    }
+                    Err(e) => return Err(StoreError::Rejected(e.into())),
+                }
+            }
+        }
+    }
+    let unanswered: Vec<&Stratum> = survey
+        .strata
+        .iter()
+        .zip(&per_stratum)
+        .filter(|(_, rs)| rs.is_empty())
+        .map(|(s, _)| s)
+        .collect();
+    Ok(SurveyResults {
+        strata_unanswered: unanswered.len(),
+        population_unanswered: unanswered.iter().map(|s| s.population).sum(),
+        survey: survey.code.clone(),
+        questionnaire: questionnaire.code.clone(),
+        version: questionnaire.version,
+        sampled: units.len() as u64,
+        responded: responses.len() as u64,
+        rows,
+        no_answers,
+    })
+}
+
+fn row(question: &str, option: &str, group: &str, e: &Estimate) -> ResultRow {
+    ResultRow {
+        question: question.into(),
+        option: option.into(),
+        group: if group.is_empty() {
+            "all".into()
+        } else {
+            group.into()
+        },
+        value: e.value,
+        margin: e.margin,
+        low: e.low(),
+        high: e.high(),
+        respondents: e.respondents,
+        population: e.population,
+    }
+}
+
+/// The campaign's funnel within a region: villages by stage, sessions, attendance by
+/// audience.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Funnel {
+    pub planned: u64,
+    pub coordinated: u64,
+    pub surveyed: u64,
+    pub held: u64,
+    pub followed_up: u64,
+    pub sessions: u64,
+    pub attendance: BTreeMap<String, u64>,
+    /// Villages by wave.
+    pub waves: BTreeMap<u32, u64>,
+}
+
+impl Funnel {
+    fn counts(&self) -> [u64; 5] {
+        [
+            self.planned,
+            self.coordinated,
+            self.surveyed,
+            self.held,
+            self.followed_up,
+        ]
+    }
+
+    /// Villages now at `stage`.
+    pub fn at(&self, stage: Stage) -> u64 {
+        let i = Stage::ALL.iter().position(|s| *s == stage).unwrap_or(0);
+        self.counts()[i]
+    }
+
+    /// Villages at or past `stage`: the funnel's bars (surveying is optional, so villages
+    /// held without a survey count as past it).
+    pub fn reached(&self, stage: Stage) -> u64 {
+        let i = Stage::ALL.iter().position(|s| *s == stage).unwrap_or(0);
+        self.counts()[i..].iter().sum()
+    }
+}
+
+pub fn funnel(entries: &[PlanEntry], sessions: &[Session]) -> Funnel {
+    let mut f = Funnel::default();
+    for e in entries {
+        *match e.stage {
+            Stage::Planned => &mut f.planned,
+            Stage::Coordinated => &mut f.coordinated,
+            Stage::Surveyed => &mut f.surveyed,
+            Stage::Held => &mut f.held,
+            Stage::FollowedUp => &mut f.followed_up,
+        } += 1;
+        *f.waves.entry(e.wave).or_default() += 1;
+    }
+    for s in sessions {
+        f.sessions += 1;
+        for (a, n) in &s.attendance {
+            *f.attendance.entry(a.clone()).or_default() += u64::from(*n);
+        }
+    }
+    f
+}
+
+/// One uplift estimate: an outcome, for one audience ("all" for everyone).
+#[derive(Debug, Clone, Serialize)]
+pub struct UpliftRow {
+    /// `enrolments` or `paying_enrolments` (enrolments whose first payment fell in the window).
+    pub outcome: String,
+    pub audience: String,
+    pub effect: f64,
+    pub std_error: f64,
+    pub low: f64,
+    pub high: f64,
+    pub reached: usize,
+    pub comparison: usize,
+    pub change_reached: f64,
+    pub change_comparison: f64,
+}
+
+/// A wave's uplift: per village, outcomes in the `window_weeks` weeks from its session against
+/// the same weeks before it, reached villages against comparison villages over the same
+/// dates (difference in differences).
+#[derive(Debug, Clone, Serialize)]
+pub struct UpliftReport {
+    pub campaign: String,
+    pub wave: u32,
+    pub window_weeks: u32,
+    /// How the comparison villages were chosen.
+    pub comparison_basis: String,
+    /// The date the comparison villages are measured around (the reached villages' median
+    /// session date).
+    pub reference_date: String,
+    /// Reached villages left out because their window has not ended.
+    pub still_open: usize,
+    pub rows: Vec<UpliftRow>,
+}
+
+/// The uplift of wave `wave` of `campaign` on `today`.
+pub async fn uplift(
+    store: &dyn Store,
+    rules: &RuleSet,
+    tree: &RegionTree,
+    campaign: &str,
+    wave: u32,
+    today: Date,
+) -> Result<UpliftReport> {
+    let entries = store.plan_entries(campaign, RegionCode::NATION).await?;
+    let sessions = store.sessions(campaign, RegionCode::NATION).await?;
+    let Some(c) = store
+        .campaigns()
+        .await?
+        .into_iter()
+        .find(|c| c.code == campaign)
+    else {
+        return Err(cakupan_store::campaigns::no_campaign(campaign));
+    };
+    let mut first: HashMap<RegionCode, Date> = HashMap::new();
+    for s in &sessions {
+        let d = first.entry(s.village).or_insert(s.held_on);
+        if s.held_on < *d {
+            *d = s.held_on;
+        }
+    }
+    let rule = rules
+        .campaign_planner(cakupan_domain::Month::of(today))
+        .ok_or_else(|| {
+            rejected(
+                "campaign",
+                "campaign.no_rule",
+                "no campaign rule in force".into(),
+            )
+        })?;
+    let window = Duration::days(7 * i64::from(rule.uplift_window_weeks));
+    let mut reached: Vec<(RegionCode, Date)> = Vec::new();
+    let mut still_open = 0;
+    for e in entries.iter().filter(|e| e.wave == wave) {
+        if let Some(d) = first.get(&e.village) {
+            if *d + window - Duration::days(1) <= today {
+                reached.push((e.village, *d));
+            } else {
+                still_open += 1;
+            }
+        }
+    }
+    if reached.len() < 2 {
+        return Err(rejected(
+            "wave",
+            "uplift.too_few",
+            format!(
+                "{} villages of wave {wave} have had a session and a full {}-week window since: at least two are needed",
+                reached.len(),
+                rule.uplift_window_weeks
+            ),
+        ));
+    }
+    let mut dates: Vec<Date> = reached.iter().map(|(_, d)| *d).collect();
+    dates.sort();
+    let reference = dates[dates.len() / 2];
+    let last_after = dates[dates.len() - 1] + window;
+    // Comparison: the campaign's villages of later waves not reached before the last reached
+    // village's window ended; if fewer than two, the region's villages outside the campaign
+    // in the districts of the reached villages.
+    let not_yet = |v: &RegionCode| first.get(v).is_none_or(|d| *d >= last_after);
+    let mut comparison: Vec<RegionCode> = entries
+        .iter()
+        .filter(|e| e.wave > wave && not_yet(&e.village))
+        .map(|e| e.village)
+        .collect();
+    let mut comparison_basis = format!(
+        "villages of later waves of {campaign} with no session before {}",
+        cakupan_domain::month::format_date(last_after)
+    );
+    if comparison.len() < 2 {
+        let in_campaign: HashSet<RegionCode> = entries.iter().map(|e| e.village).collect();
+        let districts: HashSet<RegionCode> = reached
+            .iter()
+            .map(|(v, _)| v.truncate(Level::District))
+            .collect();
+        comparison = villages_within(tree, c.region)
+            .into_iter()
+            .filter(|v| {
+                !in_campaign.contains(v) && districts.contains(&v.truncate(Level::District))
+            })
+            .collect();
+        comparison_basis = format!(
+            "villages of the same districts outside {campaign} (no later wave to compare with)"
+        );
+    }
+    let all: Vec<RegionCode> = reached
+        .iter()
+        .map(|(v, _)| *v)
+        .chain(comparison.iter().copied())
+        .collect();
+    let from = dates[0].min(reference) - window;
+    let to = last_after.max(reference + window);
+    let enrolments = store.enrolments_in(&all, from, to).await?;
+    let mut by_village: HashMap<RegionCode, Vec<&Enrolment>> = HashMap::new();
+    for e in &enrolments {
+        by_village.entry(e.village).or_default().push(e);
+    }
+    let mut audiences: Vec<String> = vec!["all".into()];
+    audiences.extend(rules.campaign_audiences.iter().map(|a| a.code.clone()));
+    audiences.push(OTHER.into());
+    let audience_of = |occ: &str| -> &str {
+        rules
+            .campaign_audience_of(occ)
+            .map_or(OTHER, |a| a.code.as_str())
+    };
+    let mut rows = Vec::new();
+    for outcome in ["enrolments", "paying_enrolments"] {
+        for aud in &audiences {
+            let count = |v: &RegionCode, lo: Date, hi: Date| -> f64 {
+                by_village.get(v).map_or(0.0, |es| {
+                    es.iter()
+                        .filter(|e| aud == "all" || audience_of(&e.occupation) == aud)
+                        .filter(|e| {
+                            let on = if outcome == "enrolments" {
+                                Some(e.registered_on)
+                            } else {
+                                e.first_paid
+                            };
+                            on.is_some_and(|d| d >= lo && d < hi)
+                        })
+                        .count() as f64
+                })
+            };
+            let villages: Vec<Village> = reached
+                .iter()
+                .map(|(v, d)| Village {
+                    reached: true,
+                    before: count(v, *d - window, *d),
+                    after: count(v, *d, *d + window),
+                })
+                .chain(comparison.iter().map(|v| Village {
+                    reached: false,
+                    before: count(v, reference - window, reference),
+                    after: count(v, reference, reference + window),
+                }))
+                .collect();
+            let u: Uplift = match dom::difference_in_differences(&villages) {
+                Ok(u) => u,
+                Err(e) => return Err(StoreError::Rejected(e.into())),
+            };
+            if aud != "all"
+                && u.change_reached == 0.0
+                && u.change_comparison == 0.0
+                && u.std_error == 0.0
+            {
+                continue; // nobody of this audience enrolled anywhere: nothing to say
+            }
+            rows.push(UpliftRow {
+                outcome: outcome.into(),
+                audience: aud.clone(),
+                effect: u.effect,
+                std_error: u.std_error,
+                low: u.low,
+                high: u.high,
+                reached: u.reached,
+                comparison: u.comparison,
+                change_reached: u.change_reached,
+                change_comparison: u.change_comparison,
+            });
+        }
+    }
+    Ok(UpliftReport {
+        campaign: campaign.into(),
+        wave,
+        window_weeks: rule.uplift_window_weeks,
+        comparison_basis,
+        reference_date: cakupan_domain::month::format_date(reference),
+        still_open,
+        rows,
+    })
+}
