@@ -132,6 +132,16 @@ pub enum Action {
     ReadEmployer,
     /// Submit an employer's monthly wage report.
     ReportWages,
+    /// See a region's campaign records: villages planned and their stages, sessions, the
+    /// funnel and uplift, survey results (aggregates; no personal data).
+    ReadCampaign,
+    /// Plan a campaign in a region: create it, plan waves, edit villages' entries, draw
+    /// surveys.
+    ManageCampaign,
+    /// Sign off a village's coordination (its village official, or the branch).
+    SignOffCampaign,
+    /// Record what happened in the field: sessions and survey answers.
+    RecordFieldwork,
 }
 
 /// What an action touches.
@@ -166,6 +176,29 @@ pub fn authorize(who: &Principal, action: Action, what: &Resource) -> Result<(),
     match (who.role, action, what) {
         (Admin, _, _) => Ok(()),
         (_, Administer, _) => Err(Denied("only head-office administrators may do this")),
+        (Analyst, ReadCampaign, Resource::Region(_)) => Ok(()),
+        (BranchOfficer | Agent | VillageOfficial, ReadCampaign, Resource::Region(r))
+        | (BranchOfficer, ManageCampaign, Resource::Region(r))
+        | (BranchOfficer | VillageOfficial, SignOffCampaign, Resource::Region(r))
+        | (BranchOfficer | Agent, RecordFieldwork, Resource::Region(r)) => {
+            if within(*r) {
+                Ok(())
+            } else {
+                Err(Denied("this region is outside your area"))
+            }
+        }
+        (_, ReadCampaign, _) => Err(Denied(
+            "campaign records are for head office, branches, agents and village officials",
+        )),
+        (_, ManageCampaign, _) => Err(Denied(
+            "campaigns are planned by branch officers and administrators",
+        )),
+        (_, SignOffCampaign, _) => Err(Denied(
+            "a village's coordination is signed off by its village official or the branch",
+        )),
+        (_, RecordFieldwork, _) => Err(Denied(
+            "sessions and survey answers are recorded by agents, branch officers and administrators",
+        )),
         (BranchOfficer, ReviewRequests, Resource::Region(r)) => {
             if within(*r) {
                 Ok(())
@@ -368,6 +401,22 @@ mod tests {
         assert!(!ok(&branch, Action::ReadEmployer, &far));
         assert!(!ok(&analyst, Action::ReadEmployer, &own));
         assert!(!ok(&agent, Action::ReportWages, &own));
+        // The campaign: a village official signs off their own village only; agents record
+        // fieldwork in their area; analysts read every region's campaign but plan none.
+        let village = Resource::Region(RegionCode::parse("32.73.01.1001").unwrap());
+        let next_door = Resource::Region(RegionCode::parse("32.73.01.1002").unwrap());
+        assert!(ok(&official, Action::SignOffCampaign, &village));
+        assert!(ok(&official, Action::ReadCampaign, &village));
+        assert!(!ok(&official, Action::SignOffCampaign, &next_door));
+        assert!(!ok(&official, Action::RecordFieldwork, &village));
+        assert!(ok(&agent, Action::RecordFieldwork, &village));
+        assert!(!ok(&agent, Action::ManageCampaign, &village));
+        assert!(ok(&analyst, Action::ReadCampaign, &nation));
+        assert!(!ok(&analyst, Action::ManageCampaign, &village));
+        assert!(ok(&branch, Action::ManageCampaign, &bandung));
+        assert!(!ok(&branch, Action::ManageCampaign, &nation));
+        assert!(!ok(&worker, Action::ReadCampaign, &village));
+        assert!(!ok(&staff, Action::RecordFieldwork, &village));
         assert!(ok(&admin, Action::ManageEmployers, &far));
     }
 

@@ -84,6 +84,54 @@ pub fn routes() -> Router<AppState> {
             "/employers/{code}/payments",
             post(crate::employers::add_payment),
         )
+        .route("/campaigns", post(crate::campaign_api::add_campaign))
+        .route("/campaigns/{code}", get(crate::campaign_api::get_campaign))
+        .route(
+            "/campaigns/{code}/waves",
+            post(crate::campaign_api::add_wave),
+        )
+        .route(
+            "/campaigns/{code}/villages",
+            get(crate::campaign_api::list_villages),
+        )
+        .route(
+            "/campaigns/{code}/villages/{village}",
+            post(crate::campaign_api::edit_village),
+        )
+        .route(
+            "/campaigns/{code}/villages/{village}/coordination",
+            post(crate::campaign_api::sign_off),
+        )
+        .route(
+            "/campaigns/{code}/sessions",
+            post(crate::campaign_api::add_session),
+        )
+        .route(
+            "/campaigns/{code}/uplift",
+            get(crate::campaign_api::get_uplift),
+        )
+        .route(
+            "/questionnaires",
+            get(crate::campaign_api::list_questionnaires)
+                .post(crate::campaign_api::add_questionnaire),
+        )
+        .route(
+            "/questionnaires/{code}/{version}/retire",
+            post(crate::campaign_api::retire_questionnaire),
+        )
+        .route("/surveys", post(crate::campaign_api::add_survey))
+        .route(
+            "/surveys/{code}/units",
+            get(crate::campaign_api::list_units),
+        )
+        .route(
+            "/surveys/{code}/responses",
+            post(crate::campaign_api::add_responses),
+        )
+        .route(
+            "/surveys/{code}/results",
+            get(crate::campaign_api::get_results),
+        )
         .route("/regions/{code}", get(region))
         .route("/quote", get(quote_handler))
         .route("/openapi.json", get(openapi))
@@ -124,6 +172,21 @@ pub fn routes() -> Router<AppState> {
         crate::employers::submit_report,
         crate::employers::get_invoice,
         crate::employers::add_payment,
+        crate::campaign_api::add_campaign,
+        crate::campaign_api::get_campaign,
+        crate::campaign_api::add_wave,
+        crate::campaign_api::list_villages,
+        crate::campaign_api::edit_village,
+        crate::campaign_api::sign_off,
+        crate::campaign_api::add_session,
+        crate::campaign_api::get_uplift,
+        crate::campaign_api::list_questionnaires,
+        crate::campaign_api::add_questionnaire,
+        crate::campaign_api::retire_questionnaire,
+        crate::campaign_api::add_survey,
+        crate::campaign_api::list_units,
+        crate::campaign_api::add_responses,
+        crate::campaign_api::get_results,
         register,
         lookup,
         by_kpj,
@@ -197,7 +260,22 @@ pub fn routes() -> Router<AppState> {
         crate::employers::AllocationBody,
         crate::employers::InvoiceDetail,
         crate::employers::PaymentInput,
-        crate::employers::PaymentResultBody
+        crate::employers::PaymentResultBody,
+        crate::campaign_api::CampaignInput,
+        crate::campaign_api::CampaignBody,
+        crate::campaign_api::WaveBody,
+        crate::campaign_api::FunnelBody,
+        crate::campaign_api::WaveInput,
+        crate::campaign_api::EntryBody,
+        crate::campaign_api::CoordinationInput,
+        crate::campaign_api::EntryInput,
+        crate::campaign_api::SessionInput,
+        crate::campaign_api::QuestionnaireBody,
+        crate::campaign_api::SurveyInput,
+        crate::campaign_api::SurveyBody,
+        crate::campaign_api::UnitBody,
+        crate::campaign_api::ResponseInput,
+        crate::campaign_api::ResponsesInput
     )),
     modifiers(&BearerAuth)
 )]

@@ -3,11 +3,15 @@
 //! samples, weighted survey results, the campaign's funnel and its uplift.
 
 use cakupan_domain::campaign::Stage;
-use cakupan_domain::campaign::{self as dom, Estimate, OTHER, Uplift, Village};
+use cakupan_domain::campaign::{
+    self as dom, Candidate, Capacity, Estimate, OTHER, Plan, Uplift, Village, plan_wave,
+};
+use cakupan_domain::perisai::{AgentStatus, status_series};
 use cakupan_domain::survey::{Answer, DomainStratum, Kind, Questionnaire};
 use cakupan_domain::{FieldError, Level, RegionCode, RegionTree, RuleSet, bps};
+use cakupan_store::agents::AgentFilter;
 use cakupan_store::campaigns::{
-    Enrolment, Frame, PlanEntry, Response, Session, Stratum, Survey, Unit,
+    Enrolment, Frame, PlanEntry, Response, Session, Stratum, Survey, Unit, Wave,
 };
 use cakupan_store::{Result, Store, StoreError};
 use serde::Serialize;
@@ -551,17 +555,18 @@ pub async fn uplift(
     dates.sort();
     let reference = dates[dates.len() / 2];
     let last_after = dates[dates.len() - 1] + window;
-    // Comparison: the campaign's villages of later waves not reached before the last reached
-    // village's window ended; if fewer than two, the region's villages outside the campaign
-    // in the districts of the reached villages.
+    // Comparison: the campaign's villages of this wave or later ones not reached before the
+    // last reached village's window ended; if fewer than two, with them the region's villages
+    // outside the campaign in the districts of the reached villages.
+    let reached_set: HashSet<RegionCode> = reached.iter().map(|(v, _)| *v).collect();
     let not_yet = |v: &RegionCode| first.get(v).is_none_or(|d| *d >= last_after);
     let mut comparison: Vec<RegionCode> = entries
         .iter()
-        .filter(|e| e.wave > wave && not_yet(&e.village))
+        .filter(|e| e.wave >= wave && !reached_set.contains(&e.village) && not_yet(&e.village))
         .map(|e| e.village)
         .collect();
     let mut comparison_basis = format!(
-        "villages of later waves of {campaign} with no session before {}",
+        "villages of this or later waves of {campaign} with no session before {}",
         cakupan_domain::month::format_date(last_after)
     );
     if comparison.len() < 2 {
@@ -570,14 +575,11 @@ pub async fn uplift(
             .iter()
             .map(|(v, _)| v.truncate(Level::District))
             .collect();
-        comparison = villages_within(tree, c.region)
-            .into_iter()
-            .filter(|v| {
-                !in_campaign.contains(v) && districts.contains(&v.truncate(Level::District))
-            })
-            .collect();
-        comparison_basis = format!(
-            "villages of the same districts outside {campaign} (no later wave to compare with)"
+        comparison.extend(villages_within(tree, c.region).into_iter().filter(|v| {
+            !in_campaign.contains(v) && districts.contains(&v.truncate(Level::District))
+        }));
+        comparison_basis.push_str(
+            ", and, being too few, the villages of the same districts outside the campaign",
         );
     }
     let all: Vec<RegionCode> = reached
@@ -665,4 +667,345 @@ pub async fn uplift(
         still_open,
         rows,
     })
+}
+
+/// What a plan took, for `cakupan bench plan` and the pages.
+#[derive(Debug, Clone)]
+pub struct Timed {
+    pub plan: Plan,
+    pub villages: usize,
+    pub read_ms: f64,
+    pub plan_ms: f64,
+    pub basis: String,
+}
+
+/// What to plan.
+#[derive(Debug, Clone)]
+pub struct PlanInput {
+    pub month: cakupan_domain::Month,
+    pub within: RegionCode,
+    /// Weeks, sessions a district hosts a week, sessions an agent runs a week.
+    pub capacity: (u32, u32, u32),
+    /// Villages already in the campaign: not proposed again.
+    pub reached: HashSet<RegionCode>,
+    /// Agents per district to assume instead of the directory's (a simulation).
+    pub assume_agents: Option<u32>,
+}
+
+/// The agents active in `month`, counted once in each district they serve a village of.
+async fn agents_by_district(
+    store: &dyn Store,
+    rules: &RuleSet,
+    within: RegionCode,
+    month: cakupan_domain::Month,
+) -> Result<HashMap<RegionCode, u32>> {
+    let mut agents: HashMap<RegionCode, u32> = HashMap::new();
+    for r in store.agent_records(AgentFilter::Within(within)).await? {
+        let now = status_series(
+            rules,
+            r.agent.appointed,
+            &r.active_months(),
+            &r.events,
+            month,
+        );
+        if now.last().map(|s| s.status) != Some(AgentStatus::Active) {
+            continue;
+        }
+        let districts: HashSet<RegionCode> = r
+            .agent
+            .villages
+            .iter()
+            .map(|v| v.truncate(Level::District))
+            .collect();
+        for d in districts {
+            *agents.entry(d).or_default() += 1;
+        }
+    }
+    Ok(agents)
+}
+
+/// The codes of the agents active in the month of `on` who serve `village`.
+pub async fn agents_serving(
+    store: &dyn Store,
+    rules: &RuleSet,
+    village: RegionCode,
+    on: Date,
+) -> Result<Vec<String>> {
+    let month = cakupan_domain::Month::of(on);
+    let mut out = Vec::new();
+    for r in store
+        .agent_records(AgentFilter::Within(village.truncate(Level::Regency)))
+        .await?
+    {
+        if !r.agent.villages.contains(&village) {
+            continue;
+        }
+        let now = status_series(
+            rules,
+            r.agent.appointed,
+            &r.active_months(),
+            &r.events,
+            month,
+        );
+        if now.last().map(|s| s.status) == Some(AgentStatus::Active) {
+            out.push(r.agent.code.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// The candidates (every village of `within`) and the capacity of each district, then the
+/// plan. Workers and informal share: [`Estimates`] (BPS Sakernas by province); awareness:
+/// none measured yet (the rules' prior); agents: active ones by district.
+pub async fn plan_all(
+    store: &dyn Store,
+    tree: &RegionTree,
+    rules: &RuleSet,
+    input: &PlanInput,
+) -> Result<Timed> {
+    let started = std::time::Instant::now();
+    let month = input.month;
+    let rule = rules.campaign_planner(month).ok_or_else(|| {
+        rejected(
+            "month",
+            "campaign.no_rule",
+            format!("no campaign_planner rule in force in {month}"),
+        )
+    })?;
+    let active: HashMap<String, i64> = store
+        .active_report(Level::Village, input.within, None, month)
+        .await?
+        .into_iter()
+        .map(|r| (r.code, r.status_active))
+        .collect();
+    let villages = villages_within(tree, input.within);
+    let agents = match input.assume_agents {
+        Some(n) => villages
+            .iter()
+            .map(|v| (v.truncate(Level::District), n))
+            .collect(),
+        None => agents_by_district(store, rules, input.within, month).await?,
+    };
+    let est =
+        Estimates::new(tree).map_err(|e| StoreError::Corrupt(format!("reference data: {e}")))?;
+    let candidates: Vec<Candidate> = villages
+        .iter()
+        .map(|v| Candidate {
+            village: *v,
+            workers: est.workers(*v),
+            active: u64::try_from(active.get(&v.to_string()).copied().unwrap_or(0)).unwrap_or(0),
+            informal_share: est.informal_share(*v),
+            awareness: None,
+            reached: input.reached.contains(v),
+        })
+        .collect();
+    let read_ms = started.elapsed().as_secs_f64() * 1e3;
+    let (weeks, per_district, per_agent) = input.capacity;
+    let t = std::time::Instant::now();
+    let plan = plan_wave(
+        rule,
+        &candidates,
+        &Capacity {
+            weeks,
+            sessions_per_district_week: per_district,
+            sessions_per_agent_week: per_agent,
+            agents,
+        },
+    )?;
+    let plan_ms = t.elapsed().as_secs_f64() * 1e3;
+    Ok(Timed {
+        plan,
+        villages: candidates.len(),
+        read_ms,
+        plan_ms,
+        basis: format!(
+            "{}; awareness: no survey yet, the rules' prior{}",
+            est.basis,
+            if input.assume_agents.is_some() {
+                "; agents: assumed in every district (simulation)"
+            } else {
+                ""
+            }
+        ),
+    })
+}
+
+/// The plan's chosen villages as a campaign's entries.
+pub fn entries_of(campaign: &str, wave: u32, plan: &Plan) -> Vec<PlanEntry> {
+    plan.chosen
+        .iter()
+        .map(|c| PlanEntry {
+            campaign: campaign.into(),
+            village: c.village,
+            wave,
+            week: c.week,
+            rank: c.rank,
+            potential: c.potential,
+            workers: c.workers,
+            active: c.active,
+            informal_share: c.informal_share,
+            awareness: c.awareness,
+            awareness_measured: c.awareness_measured,
+            stage: Stage::Planned,
+            coordination: None,
+            agents: Vec::new(),
+            surveyed_on: None,
+            followed_up_on: None,
+        })
+        .collect()
+}
+
+/// The next wave to plan and store.
+#[derive(Debug, Clone)]
+pub struct NextWave {
+    pub campaign: String,
+    pub starts: Date,
+    pub capacity: (u32, u32, u32),
+    pub assume_agents: Option<u32>,
+    pub by: String,
+}
+
+/// Plans the next wave of a campaign over its region (never a village already in it) and
+/// stores the proposal as the wave's entries.
+pub async fn store_next_wave(
+    store: &dyn Store,
+    tree: &RegionTree,
+    rules: &RuleSet,
+    next: &NextWave,
+) -> Result<(Wave, Timed)> {
+    let c = store
+        .campaigns()
+        .await?
+        .into_iter()
+        .find(|c| c.code == next.campaign)
+        .ok_or_else(|| cakupan_store::campaigns::no_campaign(&next.campaign))?;
+    let waves = store.waves(&next.campaign).await?;
+    let reached: HashSet<RegionCode> = store
+        .plan_entries(&next.campaign, RegionCode::NATION)
+        .await?
+        .into_iter()
+        .map(|e| e.village)
+        .collect();
+    let t = plan_all(
+        store,
+        tree,
+        rules,
+        &PlanInput {
+            month: cakupan_domain::Month::of(next.starts),
+            within: c.region,
+            capacity: next.capacity,
+            reached,
+            assume_agents: next.assume_agents,
+        },
+    )
+    .await?;
+    let wave = Wave {
+        campaign: next.campaign.clone(),
+        wave: waves.last().map_or(1, |w| w.wave + 1),
+        starts_on: next.starts,
+        weeks: next.capacity.0,
+        basis: t.basis.clone(),
+        planned_by: next.by.clone(),
+    };
+    store
+        .add_wave(&wave, &entries_of(&next.campaign, wave.wave, &t.plan))
+        .await?;
+    Ok((wave, t))
+}
+
+/// The most responses one upload may carry.
+pub const MAX_RESPONSES: usize = 20_000;
+
+/// Reads a responses CSV (header: `unit`, `version`, `audience`, then one column per question
+/// code) into responses recorded by `by`. Errors name the line and the column
+/// (`responses[line N].answers.aware`).
+pub fn read_responses(
+    survey: &str,
+    q: &Questionnaire,
+    text: &str,
+    by: &str,
+) -> Result<Vec<Response>> {
+    let bad = |field: String, rule: &'static str, message: String| {
+        StoreError::Rejected(FieldError::new(field, rule, message).into())
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(|e| bad("file".into(), "csv.header", format!("no header line: {e}")))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    for need in ["unit", "version", "audience"] {
+        if !header.iter().any(|h| h == need) {
+            return Err(bad(
+                "file".into(),
+                "csv.header",
+                format!(
+                    "the header has no column {need} (unit, version, audience, then one column per question)"
+                ),
+            ));
+        }
+    }
+    let mut out = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let line = i + 2;
+        let field = |f: &str| format!("line {line}.{f}");
+        if out.len() >= MAX_RESPONSES {
+            return Err(bad(
+                "file".into(),
+                "survey.too_many",
+                format!("at most {MAX_RESPONSES} responses an upload"),
+            ));
+        }
+        let rec = rec.map_err(|e| bad(field("row"), "csv.columns", e.to_string()))?;
+        let mut raw = BTreeMap::new();
+        let mut unit = None;
+        let mut version = None;
+        let mut audience = String::new();
+        for (h, v) in header.iter().zip(rec.iter()) {
+            match h.as_str() {
+                "unit" => {
+                    unit = Some(v.parse::<u64>().map_err(|_| {
+                        bad(
+                            field("unit"),
+                            "survey.unit",
+                            "a unit number from the survey's list".into(),
+                        )
+                    })?)
+                }
+                "version" => {
+                    version = Some(v.parse::<u32>().map_err(|_| {
+                        bad(
+                            field("version"),
+                            "survey.version",
+                            "the questionnaire version answered".into(),
+                        )
+                    })?)
+                }
+                "audience" => audience = v.to_string(),
+                _ => {
+                    raw.insert(h.clone(), v.to_string());
+                }
+            }
+        }
+        let answers = q
+            .read_answers(&raw)
+            .map_err(|e| bad(field(&e.field), e.rule, e.message))?;
+        out.push(Response {
+            survey: survey.into(),
+            unit: unit.unwrap_or(0),
+            version: version.unwrap_or(0),
+            audience: if audience.is_empty() {
+                OTHER.into()
+            } else {
+                audience
+            },
+            answers,
+            recorded_by: by.into(),
+        });
+    }
+    Ok(out)
 }

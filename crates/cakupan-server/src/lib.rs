@@ -10,6 +10,7 @@
 pub mod api;
 pub mod auth;
 pub mod campaign;
+pub mod campaign_api;
 pub mod employers;
 pub mod error;
 pub mod perisai;

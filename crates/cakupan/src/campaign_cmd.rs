@@ -6,26 +6,23 @@
 use crate::Reference;
 use crate::generate::Rng;
 use anyhow::{Context as _, Result, anyhow, bail};
-use cakupan_domain::campaign::{Candidate, Capacity, OTHER, Plan, Stage, plan_wave};
+use cakupan_domain::campaign::{OTHER, Plan, Stage};
 use cakupan_domain::contribution::{ContributionInput, Profile, dues, parse_payment};
 use cakupan_domain::month::{format_date, parse_date};
-use cakupan_domain::perisai::{AgentStatus, status_series};
 use cakupan_domain::registration::{Context, RegistrationInput, validate};
 use cakupan_domain::survey::Questionnaire;
 use cakupan_domain::{Level, Month, RegionCode};
 use cakupan_server::campaign::{self as analysis, By, Estimates};
 use cakupan_store::Store;
-use cakupan_store::agents::AgentFilter;
 use cakupan_store::campaigns::{
-    Campaign, Coordination, EntryChange, Frame, PlanEntry, Response, Session, Survey, Upload, Wave,
+    Campaign, Coordination, EntryChange, Frame, Session, Survey, Upload, Wave,
 };
 use cakupan_store::ledger::NewPosting;
 use clap::Subcommand;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 use time::{Date, Duration};
 
 /// The questionnaire the campaign ships with (awareness, willingness to pay Rp16,800 a month,
@@ -251,156 +248,17 @@ fn store_err(e: cakupan_store::StoreError) -> anyhow::Error {
     anyhow!("{e}")
 }
 
-/// What a plan over the whole tree took, for `cakupan bench plan`.
-pub struct Timed {
-    pub plan: Plan,
-    pub villages: usize,
-    pub read_ms: f64,
-    pub plan_ms: f64,
-    pub basis: String,
-}
+pub use cakupan_server::campaign::{PlanInput, Timed};
 
-/// What to plan.
-pub struct PlanInput {
-    pub month: Month,
-    pub within: RegionCode,
-    /// Weeks, sessions a district hosts a week, sessions an agent runs a week.
-    pub capacity: (u32, u32, u32),
-    /// Villages already in the campaign: not proposed again.
-    pub reached: HashSet<RegionCode>,
-    /// Agents per district to assume instead of the directory's (a simulation).
-    pub assume_agents: Option<u32>,
-}
-
-/// The candidates (every village of `within`) and the capacity of each district, then the
-/// plan. Workers and informal share: `campaign::Estimates` (BPS Sakernas by province);
-/// awareness: none measured yet (the rules' prior). Agents: those active in `month`, counted
-/// once in each district they serve a village of.
+/// The plan over `input.within` (see `cakupan_server::campaign::plan_all`).
 pub async fn plan_all(
     store: Arc<dyn Store>,
     reference: &Reference,
     input: &PlanInput,
 ) -> Result<Timed> {
-    let started = Instant::now();
-    let month = input.month;
-    let rule = reference
-        .rules
-        .campaign_planner(month)
-        .with_context(|| format!("no campaign_planner rule in force in {month}"))?;
-    let active: HashMap<String, i64> = store
-        .active_report(Level::Village, input.within, None, month)
-        .await?
-        .into_iter()
-        .map(|r| (r.code, r.status_active))
-        .collect();
-    let villages = analysis::villages_within(&reference.regions, input.within);
-    let mut agents: HashMap<RegionCode, u32> = HashMap::new();
-    if let Some(n) = input.assume_agents {
-        for v in &villages {
-            agents.insert(v.truncate(Level::District), n);
-        }
-    } else {
-        for r in store
-            .agent_records(AgentFilter::Within(input.within))
-            .await?
-        {
-            let now = status_series(
-                &reference.rules,
-                r.agent.appointed,
-                &r.active_months(),
-                &r.events,
-                month,
-            );
-            if now.last().map(|s| s.status) != Some(AgentStatus::Active) {
-                continue;
-            }
-            let districts: HashSet<RegionCode> = r
-                .agent
-                .villages
-                .iter()
-                .map(|v| v.truncate(Level::District))
-                .collect();
-            for d in districts {
-                *agents.entry(d).or_default() += 1;
-            }
-        }
-    }
-    let est = Estimates::new(&reference.regions).map_err(|e| anyhow!(e))?;
-    let candidates: Vec<Candidate> = villages
-        .iter()
-        .map(|v| Candidate {
-            village: *v,
-            workers: est.workers(*v),
-            active: u64::try_from(active.get(&v.to_string()).copied().unwrap_or(0)).unwrap_or(0),
-            informal_share: est.informal_share(*v),
-            awareness: None,
-            reached: input.reached.contains(v),
-        })
-        .collect();
-    let read_ms = started.elapsed().as_secs_f64() * 1e3;
-    let (weeks, per_district, per_agent) = input.capacity;
-    let t = Instant::now();
-    let plan = plan_wave(
-        rule,
-        &candidates,
-        &Capacity {
-            weeks,
-            sessions_per_district_week: per_district,
-            sessions_per_agent_week: per_agent,
-            agents,
-        },
-    )
-    .map_err(|e| anyhow!("{}: {} [{}]", e.field, e.message, e.rule))?;
-    let plan_ms = t.elapsed().as_secs_f64() * 1e3;
-    Ok(Timed {
-        plan,
-        villages: candidates.len(),
-        read_ms,
-        plan_ms,
-        basis: format!(
-            "{}; awareness: no survey yet, the rules' prior{}",
-            est.basis,
-            if input.assume_agents.is_some() {
-                "; agents: assumed in every district (simulation)"
-            } else {
-                ""
-            }
-        ),
-    })
-}
-
-/// The plan's chosen villages as a campaign's entries.
-fn entries_of(campaign: &str, wave: u32, plan: &Plan) -> Vec<PlanEntry> {
-    plan.chosen
-        .iter()
-        .map(|c| PlanEntry {
-            campaign: campaign.into(),
-            village: c.village,
-            wave,
-            week: c.week,
-            rank: c.rank,
-            potential: c.potential,
-            workers: c.workers,
-            active: c.active,
-            informal_share: c.informal_share,
-            awareness: c.awareness,
-            awareness_measured: c.awareness_measured,
-            stage: Stage::Planned,
-            coordination: None,
-            agents: Vec::new(),
-            surveyed_on: None,
-            followed_up_on: None,
-        })
-        .collect()
-}
-
-async fn campaign_of(store: &dyn Store, code: &str) -> Result<Campaign> {
-    store
-        .campaigns()
-        .await?
-        .into_iter()
-        .find(|c| c.code == code)
-        .ok_or_else(|| anyhow!("--campaign: there is no campaign {code}"))
+    analysis::plan_all(store.as_ref(), &reference.regions, &reference.rules, input)
+        .await
+        .map_err(store_err)
 }
 
 /// Plans and stores the next wave of `campaign` from `starts`.
@@ -412,39 +270,29 @@ pub async fn store_next_wave(
     capacity: (u32, u32, u32),
     assume_agents: Option<u32>,
 ) -> Result<(Wave, Timed)> {
-    let c = campaign_of(store.as_ref(), campaign).await?;
-    let waves = store.waves(campaign).await?;
-    let reached: HashSet<RegionCode> = store
-        .plan_entries(campaign, RegionCode::NATION)
-        .await?
-        .into_iter()
-        .map(|e| e.village)
-        .collect();
-    let t = plan_all(
-        store.clone(),
-        reference,
-        &PlanInput {
-            month: Month::of(starts),
-            within: c.region,
+    analysis::store_next_wave(
+        store.as_ref(),
+        &reference.regions,
+        &reference.rules,
+        &analysis::NextWave {
+            campaign: campaign.into(),
+            starts,
             capacity,
-            reached,
             assume_agents,
+            by: ACTOR.into(),
         },
     )
-    .await?;
-    let wave = Wave {
-        campaign: campaign.into(),
-        wave: waves.last().map_or(1, |w| w.wave + 1),
-        starts_on: starts,
-        weeks: capacity.0,
-        basis: t.basis.clone(),
-        planned_by: ACTOR.into(),
-    };
+    .await
+    .map_err(store_err)
+}
+
+async fn campaign_of(store: &dyn Store, code: &str) -> Result<Campaign> {
     store
-        .add_wave(&wave, &entries_of(campaign, wave.wave, &t.plan))
-        .await
-        .map_err(store_err)?;
-    Ok((wave, t))
+        .campaigns()
+        .await?
+        .into_iter()
+        .find(|c| c.code == code)
+        .ok_or_else(|| anyhow!("--campaign: there is no campaign {code}"))
 }
 
 fn parse_attendance(s: &str) -> Result<Vec<(String, u32)>> {
@@ -674,7 +522,10 @@ pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: CampaignComm
                     .map(|s| s.trim().to_string())
                     .filter(|s| !s.is_empty())
                     .collect();
-                serving = active_agents_serving(store.as_ref(), reference, village, today).await?;
+                serving =
+                    analysis::agents_serving(store.as_ref(), &reference.rules, village, today)
+                        .await
+                        .map_err(store_err)?;
                 changes.push(EntryChange::Agents { agents: codes });
             }
             if changes.is_empty() {
@@ -815,36 +666,6 @@ pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: CampaignComm
     Ok(())
 }
 
-/// The codes of agents active on `today` who serve `village`.
-async fn active_agents_serving(
-    store: &dyn Store,
-    reference: &Reference,
-    village: RegionCode,
-    today: Date,
-) -> Result<Vec<String>> {
-    let month = Month::of(today);
-    let mut out = Vec::new();
-    for r in store
-        .agent_records(AgentFilter::Within(village.truncate(Level::Regency)))
-        .await?
-    {
-        if !r.agent.villages.contains(&village) {
-            continue;
-        }
-        let now = status_series(
-            &reference.rules,
-            r.agent.appointed,
-            &r.active_months(),
-            &r.events,
-            month,
-        );
-        if now.last().map(|s| s.status) == Some(AgentStatus::Active) {
-            out.push(r.agent.code.clone());
-        }
-    }
-    Ok(out)
-}
-
 fn print_uplift(r: &analysis::UpliftReport) {
     println!(
         "Wave {} of {}: {}-week windows around each session; comparison: {} (measured around {}). {} reached villages left out because their window has not ended.",
@@ -922,82 +743,6 @@ async fn questionnaire(store: &dyn Store, cmd: QuestionnaireCommand) -> Result<(
         }
     }
     Ok(())
-}
-
-/// Reads a responses CSV (header: unit, version, audience, then question codes) into
-/// responses; errors name the line and column.
-pub fn read_responses(
-    survey: &str,
-    q: &Questionnaire,
-    text: &str,
-    by: &str,
-) -> Result<Vec<Response>> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let header: Vec<String> = rdr
-        .headers()
-        .context("responses: no header line")?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    for need in ["unit", "version", "audience"] {
-        if !header.iter().any(|h| h == need) {
-            bail!(
-                "responses: the header has no column {need} (unit, version, audience, then one column per question)"
-            );
-        }
-    }
-    let mut out = Vec::new();
-    for (i, rec) in rdr.records().enumerate() {
-        let line = i + 2;
-        let rec = rec.with_context(|| format!("responses line {line}"))?;
-        let mut raw = BTreeMap::new();
-        let mut unit = None;
-        let mut version = None;
-        let mut audience = String::new();
-        for (h, v) in header.iter().zip(rec.iter()) {
-            match h.as_str() {
-                "unit" => {
-                    unit = Some(v.parse::<u64>().map_err(|_| {
-                        anyhow!("responses line {line}, unit: a unit number from the survey's list")
-                    })?)
-                }
-                "version" => {
-                    version = Some(v.parse::<u32>().map_err(|_| {
-                        anyhow!(
-                            "responses line {line}, version: the questionnaire version answered"
-                        )
-                    })?)
-                }
-                "audience" => audience = v.to_string(),
-                _ => {
-                    raw.insert(h.clone(), v.to_string());
-                }
-            }
-        }
-        let answers = q.read_answers(&raw).map_err(|e| {
-            anyhow!(
-                "responses line {line}, {}: {} [{}]",
-                e.field,
-                e.message,
-                e.rule
-            )
-        })?;
-        out.push(Response {
-            survey: survey.into(),
-            unit: unit.unwrap_or(0),
-            version: version.unwrap_or(0),
-            audience: if audience.is_empty() {
-                OTHER.into()
-            } else {
-                audience
-            },
-            answers,
-            recorded_by: by.into(),
-        });
-    }
-    Ok(out)
 }
 
 async fn survey_and_questionnaire(
@@ -1103,7 +848,8 @@ async fn survey(store: Arc<dyn Store>, reference: &Reference, cmd: SurveyCommand
                 std::fs::read(&file).with_context(|| format!("--file {}", file.display()))?;
             let text =
                 String::from_utf8(bytes.clone()).map_err(|_| anyhow!("--file: not UTF-8 text"))?;
-            let responses = read_responses(&survey, &q, &text, ACTOR)?;
+            let responses =
+                analysis::read_responses(&survey, &q, &text, ACTOR).map_err(store_err)?;
             let upload = Upload {
                 sha256: hex_sha256(&bytes),
                 name: file

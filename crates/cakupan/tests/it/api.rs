@@ -899,6 +899,87 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
             ],
         ),
         ("GET", "/api/v1/receipts/{number}", all.to_vec()),
+        ("POST", "/api/v1/campaigns", vec!["admin", "branch_officer"]),
+        (
+            "GET",
+            "/api/v1/campaigns/{code}",
+            vec![
+                "admin",
+                "analyst",
+                "branch_officer",
+                "agent",
+                "village_official",
+            ],
+        ),
+        (
+            "POST",
+            "/api/v1/campaigns/{code}/waves",
+            vec!["admin", "branch_officer"],
+        ),
+        (
+            "GET",
+            "/api/v1/campaigns/{code}/villages",
+            vec![
+                "admin",
+                "analyst",
+                "branch_officer",
+                "agent",
+                "village_official",
+            ],
+        ),
+        (
+            "POST",
+            "/api/v1/campaigns/{code}/villages/{village}",
+            vec!["admin", "branch_officer"],
+        ),
+        (
+            "POST",
+            "/api/v1/campaigns/{code}/villages/{village}/coordination",
+            vec!["admin", "branch_officer", "village_official"],
+        ),
+        (
+            "POST",
+            "/api/v1/campaigns/{code}/sessions",
+            vec!["admin", "branch_officer", "agent"],
+        ),
+        (
+            "GET",
+            "/api/v1/campaigns/{code}/uplift",
+            vec!["admin", "analyst", "branch_officer"],
+        ),
+        (
+            "GET",
+            "/api/v1/questionnaires",
+            vec![
+                "admin",
+                "analyst",
+                "branch_officer",
+                "agent",
+                "village_official",
+            ],
+        ),
+        ("POST", "/api/v1/questionnaires", vec!["admin"]),
+        (
+            "POST",
+            "/api/v1/questionnaires/{code}/{version}/retire",
+            vec!["admin"],
+        ),
+        ("POST", "/api/v1/surveys", vec!["admin", "branch_officer"]),
+        (
+            "GET",
+            "/api/v1/surveys/{code}/units",
+            vec!["admin", "branch_officer", "agent"],
+        ),
+        (
+            "POST",
+            "/api/v1/surveys/{code}/responses",
+            vec!["admin", "branch_officer", "agent"],
+        ),
+        (
+            "GET",
+            "/api/v1/surveys/{code}/results",
+            vec!["admin", "analyst", "branch_officer", "agent"],
+        ),
         ("DELETE", "/api/v1/sessions", all.to_vec()),
         ("POST", "/api/v1/sessions", all.to_vec()),
         ("GET", "/healthz", all.to_vec()),
@@ -986,6 +1067,10 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
     )
     .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
+    // A campaign over Kota Bandung: wave 1 from 5 October with three villages of Sukasari,
+    // two of them coordinated and held then (their uplift windows have ended by 23 November);
+    // a questionnaire, an old one to retire, and a survey of 10 people in Sukasari.
+    campaign_setup(&app).await;
     // One open correction request of P1 for each role to decide.
     let mut correction_of = std::collections::HashMap::new();
     for (role, _) in &tokens {
@@ -1145,6 +1230,82 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
                             .to_string(),
                     ),
                 ),
+                "/api/v1/campaigns" => (
+                    route.to_string(),
+                    Some(
+                        json!({"code": format!("C-{role}"), "name": "Kampanye", "region": "32.73"})
+                            .to_string(),
+                    ),
+                ),
+                "/api/v1/campaigns/{code}" => ("/api/v1/campaigns/KKBC".into(), None),
+                "/api/v1/campaigns/{code}/waves" => (
+                    "/api/v1/campaigns/KKBC/waves".into(),
+                    Some(json!({"starts_on": "2027-01-04", "weeks": 2}).to_string()),
+                ),
+                "/api/v1/campaigns/{code}/villages" => {
+                    ("/api/v1/campaigns/KKBC/villages".into(), None)
+                }
+                "/api/v1/campaigns/{code}/villages/{village}" => (
+                    "/api/v1/campaigns/KKBC/villages/32.73.01.1002".into(),
+                    Some(json!({"week": 2}).to_string()),
+                ),
+                "/api/v1/campaigns/{code}/villages/{village}/coordination" => (
+                    // The sign-off of the set-up again: a retry for every role allowed to.
+                    "/api/v1/campaigns/KKBC/villages/32.73.01.1001/coordination".into(),
+                    Some(
+                        json!({"official": "Kepala Desa", "info_officer": "PPID",
+                               "agreed_on": "2026-10-01"})
+                        .to_string(),
+                    ),
+                ),
+                "/api/v1/campaigns/{code}/sessions" => (
+                    "/api/v1/campaigns/KKBC/sessions".into(),
+                    Some(
+                        json!({"reference": format!("S-{role}"), "village": "32.73.01.1001",
+                               "held_on": "2026-11-10", "place": "Balai Desa",
+                               "attendance": {"farmer": 10, "online_driver": 4}})
+                        .to_string(),
+                    ),
+                ),
+                "/api/v1/campaigns/{code}/uplift" => {
+                    ("/api/v1/campaigns/KKBC/uplift?wave=1".into(), None)
+                }
+                "/api/v1/questionnaires" if *method == "POST" => (
+                    route.to_string(),
+                    Some(
+                        json!({"code": "kkbc", "version": 2, "title_id": "Survei", "title_en": "Survey",
+                               "questions": [{"code": "aware", "text_id": "Pernah dengar?",
+                                              "text_en": "Heard?", "kind": "yes_no"}]})
+                        .to_string(),
+                    ),
+                ),
+                "/api/v1/questionnaires" => ("/api/v1/questionnaires".into(), None),
+                "/api/v1/questionnaires/{code}/{version}/retire" => {
+                    ("/api/v1/questionnaires/old/1/retire".into(), None)
+                }
+                "/api/v1/surveys" => (
+                    route.to_string(),
+                    Some(
+                        json!({"code": format!("SV-{role}"), "questionnaire": "kkbc", "version": 1,
+                               "region": "32.73.01", "size": 10, "min_per_stratum": 1})
+                        .to_string(),
+                    ),
+                ),
+                "/api/v1/surveys/{code}/units" => ("/api/v1/surveys/S0/units".into(), None),
+                "/api/v1/surveys/{code}/responses" => {
+                    let i = tokens.iter().position(|(r, _)| r == role).unwrap();
+                    (
+                        "/api/v1/surveys/S0/responses".into(),
+                        Some(
+                            json!({"responses": [{"unit": i + 1, "version": 1, "audience": "farmer",
+                                                  "answers": {"aware": "ya"}}]})
+                            .to_string(),
+                        ),
+                    )
+                }
+                "/api/v1/surveys/{code}/results" => {
+                    ("/api/v1/surveys/S0/results?by=all".into(), None)
+                }
                 "/api/v1/corrections/{id}/decision" => (
                     format!("/api/v1/corrections/{}/decision", correction_of[role]),
                     Some(json!({"decision": "refused", "note": "nomor lama benar"}).to_string()),
@@ -1804,4 +1965,127 @@ async fn cookie_sessions_need_the_csrf_token() {
     let (s, _, _) = send("GET", "/api/v1/me", with_cookie(None), None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     db.finish().await;
+}
+
+/// The campaign records the route matrix reads and writes (see `every_route_for_every_role`).
+async fn campaign_setup(app: &App) {
+    use cakupan_domain::RegionCode;
+    use cakupan_domain::campaign::Stage;
+    use cakupan_store::campaigns::*;
+    let v = |s: &str| RegionCode::parse(s).unwrap();
+    let rules = harness::rules();
+    app.store
+        .add_campaign(&Campaign {
+            code: "KKBC".into(),
+            name: "Kerja Keras Bebas Cemas".into(),
+            region: v("32.73"),
+            created_by: "admin".into(),
+        })
+        .await
+        .unwrap();
+    let entry = |village: &str| PlanEntry {
+        campaign: "KKBC".into(),
+        village: v(village),
+        wave: 1,
+        week: 1,
+        rank: 1,
+        potential: 100.0,
+        workers: 500.0,
+        active: 0,
+        informal_share: 0.5,
+        awareness: 0.3,
+        awareness_measured: false,
+        stage: Stage::Planned,
+        coordination: None,
+        agents: Vec::new(),
+        surveyed_on: None,
+        followed_up_on: None,
+    };
+    let wave = Wave {
+        campaign: "KKBC".into(),
+        wave: 1,
+        starts_on: time::macros::date!(2026 - 10 - 05),
+        weeks: 6,
+        basis: "set up by the test".into(),
+        planned_by: "admin".into(),
+    };
+    let villages = ["32.73.01.1001", "32.73.01.1002", "32.73.01.1003"];
+    app.store
+        .add_wave(&wave, &villages.map(entry))
+        .await
+        .unwrap();
+    for village in ["32.73.01.1001", "32.73.01.1003"] {
+        let sign = EntryChange::Coordinate(Coordination {
+            official: "Kepala Desa".into(),
+            official_role: "Kepala Desa".into(),
+            info_officer: "PPID".into(),
+            agreed_on: time::macros::date!(2026 - 10 - 01),
+            signed_off_by: "admin".into(),
+            signed_off_at: 1,
+        });
+        app.store
+            .change_entry("KKBC", v(village), &sign, &[])
+            .await
+            .unwrap();
+        app.store
+            .add_session(
+                &rules,
+                &Session {
+                    reference: format!("SETUP-{village}"),
+                    campaign: "KKBC".into(),
+                    village: v(village),
+                    held_on: time::macros::date!(2026 - 10 - 06),
+                    place: "Balai Desa".into(),
+                    attendance: vec![("farmer".into(), 20)],
+                    recorded_by: "admin".into(),
+                },
+                harness::today(),
+            )
+            .await
+            .unwrap();
+    }
+    let q = |code: &str| cakupan_domain::survey::Questionnaire {
+        code: code.into(),
+        version: 1,
+        title_id: "Survei".into(),
+        title_en: "Survey".into(),
+        questions: vec![cakupan_domain::survey::Question {
+            code: "aware".into(),
+            text_id: "Pernah dengar?".into(),
+            text_en: "Heard?".into(),
+            kind: cakupan_domain::survey::Kind::YesNo,
+        }],
+    };
+    app.store.add_questionnaire(&q("kkbc")).await.unwrap();
+    app.store.add_questionnaire(&q("old")).await.unwrap();
+    let units: Vec<Unit> = (1..=10)
+        .map(|u| Unit {
+            unit: u,
+            stratum: v("32.73.01"),
+            village: v("32.73.01.1001"),
+            participant_id: None,
+        })
+        .collect();
+    app.store
+        .add_survey(
+            &Survey {
+                code: "S0".into(),
+                campaign: Some("KKBC".into()),
+                wave: Some(1),
+                questionnaire: "kkbc".into(),
+                version: 1,
+                region: v("32.73.01"),
+                frame: Frame::Regions,
+                seed: 1,
+                strata: vec![Stratum {
+                    code: v("32.73.01"),
+                    population: 5_000,
+                    sample: 10,
+                }],
+                created_by: "admin".into(),
+            },
+            &units,
+        )
+        .await
+        .unwrap();
 }
