@@ -2029,7 +2029,7 @@ async fn campaign_setup(app: &App) {
             .unwrap();
         app.store
             .add_session(
-                &rules,
+                rules,
                 &Session {
                     reference: format!("SETUP-{village}"),
                     campaign: "KKBC".into(),
