@@ -233,6 +233,39 @@ impl Lang {
             "payment_code.format" => "kode iuran terdiri dari 11 angka",
             "payment_code.unknown" => "kode iuran ini bukan tagihan pemberi kerja ini",
             "pu.basis_required" => "iuran PU dibayar melalui tagihan pemberi kerja",
+            "session.not_in_campaign" => "desa ini tidak termasuk dalam kampanye ini",
+            "session.not_coordinated" => {
+                "desa ini belum disetujui perangkat desa: catat koordinasinya dahulu"
+            }
+            "session.attendance_implausible" => {
+                "jumlah hadir melebihi yang masuk akal untuk desa ini"
+            }
+            "session.attendance_empty" => "sosialisasi dihadiri paling sedikit satu orang",
+            "session.audience" => "kelompok peserta tidak dikenal",
+            "session.held_on" => "tanggal sosialisasi di luar gelombang atau setelah hari ini",
+            "session.reference_taken" => {
+                "sosialisasi ini sudah tercatat dengan isi lain: tidak dihitung dua kali"
+            }
+            "session.place" => "tempat sosialisasi wajib diisi",
+            "campaign.already_coordinated" => "desa ini sudah disetujui oleh pejabat lain",
+            "campaign.stage_order" => {
+                "tahap desa hanya maju: direncanakan → dikoordinasikan → disurvei → dilaksanakan → ditindaklanjuti"
+            }
+            "campaign.already_held" => "sosialisasi sudah dilaksanakan: minggunya tidak diubah",
+            "campaign.week" => "minggu di luar gelombang",
+            "campaign.agent" => "agen ini tidak aktif atau tidak melayani desa ini",
+            "coordination.required" => "nama wajib diisi",
+            "survey.unit_answered" => {
+                "responden ini sudah menjawab dengan isi lain: setiap orang dihitung sekali"
+            }
+            "survey.duplicate_upload" => "berkas ini sudah pernah diunggah: tidak dihitung lagi",
+            "survey.unit" => "nomor responden tidak ada dalam sampel survei ini",
+            "survey.yes_no" => "jawaban: ya atau tidak",
+            "survey.number" => "jawaban berupa angka bulat dalam rentang yang ditentukan",
+            "survey.choice" => "jawaban harus salah satu pilihan",
+            "questionnaire.retired" => {
+                "versi kuesioner ini sudah tidak dipakai: jawaban tidak diterima lagi"
+            }
             _ => return format!("{} ({})", e.message, e.rule),
         };
         match e.rule {
@@ -442,6 +475,7 @@ pub struct Tr {
     pub nav_agents: &'static str,
     pub nav_my_work: &'static str,
     pub nav_employers: &'static str,
+    pub nav_campaign: &'static str,
     pub nav_my_employer: &'static str,
     pub employer_label: &'static str,
     pub employer_in_arrears: &'static str,
@@ -666,6 +700,7 @@ pub static ID: Tr = Tr {
     nav_agents: "Perisai",
     nav_my_work: "Tugas saya",
     nav_employers: "Pemberi kerja",
+    nav_campaign: "Kampanye",
     nav_my_employer: "Perusahaan saya",
     employer_label: "Pemberi kerja",
     employer_in_arrears: "Pemberi kerja menunggak iuran sejak",
@@ -890,6 +925,7 @@ pub static EN: Tr = Tr {
     nav_agents: "Perisai",
     nav_my_work: "My work",
     nav_employers: "Employers",
+    nav_campaign: "Campaign",
     nav_my_employer: "My company",
     employer_label: "Employer",
     employer_in_arrears: "The employer is in arrears since",

@@ -10,6 +10,7 @@
 
 pub mod account;
 pub mod agents;
+pub mod campaign;
 pub mod employers;
 pub mod i18n;
 pub mod participants;
@@ -66,6 +67,25 @@ pub fn routes() -> Router<AppState> {
             get(employers::invoice),
         )
         .route("/pemberi-kerja/{code}/bayar", post(employers::pay))
+        .route("/kampanye", get(campaign::home))
+        .route("/kampanye/{code}", get(campaign::campaign_page))
+        .route(
+            "/kampanye/{code}/desa/{village}",
+            get(campaign::village_page),
+        )
+        .route(
+            "/kampanye/{code}/desa/{village}/koordinasi",
+            post(campaign::sign_off),
+        )
+        .route(
+            "/kampanye/{code}/desa/{village}/sosialisasi",
+            post(campaign::session),
+        )
+        .route("/survei/{code}", get(campaign::survey_page))
+        .route(
+            "/survei/{code}/isi/{unit}",
+            get(campaign::answer_form).post(campaign::answer),
+        )
         .route("/tentang", get(account::about))
         .route(
             "/login",
@@ -289,6 +309,9 @@ impl Page {
             }
             if matches!(role, Role::Admin | Role::BranchOfficer) {
                 add("/pemberi-kerja", t.nav_employers);
+            }
+            if !matches!(role, Role::Participant | Role::Employer) {
+                add("/kampanye", t.nav_campaign);
             }
         }
         items.push(NavItem {

@@ -1968,7 +1968,7 @@ async fn cookie_sessions_need_the_csrf_token() {
 }
 
 /// The campaign records the route matrix reads and writes (see `every_route_for_every_role`).
-async fn campaign_setup(app: &App) {
+pub async fn campaign_setup(app: &App) {
     use cakupan_domain::RegionCode;
     use cakupan_domain::campaign::Stage;
     use cakupan_store::campaigns::*;

@@ -831,6 +831,7 @@ on_both_backends! {
     small_cells_and_the_csv: true,
     agent_pages: true,
     employer_pages: true,
+    campaign_pages: true,
 }
 
 /// The employer channel's pages: an employer's staff upload a wage report (problems by line,
@@ -1032,4 +1033,177 @@ async fn employer_pages(store: Arc<dyn Store>) {
     assert_eq!(far.get(&own).await.status, StatusCode::NOT_FOUND);
     let far_list = far.get("/pemberi-kerja").await;
     assert!(!far_list.body.contains("PT Sinar Baja"));
+}
+
+/// The campaign's pages: the village official of a planned village signs off through the form
+/// (a missing name is named, then it is coordinated); an agent records its session (an
+/// implausible crowd is refused with the reason, a plausible one is counted); an analyst sees
+/// the funnel, the waves and the uplift, in both languages; an agent enters a respondent's
+/// answers on the phone form (a wrong answer is named) and sees the weighted results; and who
+/// may open which.
+async fn campaign_pages(store: Arc<dyn Store>) {
+    let app = app_on(store, &auth()).await;
+    let a = auth();
+    crate::api::campaign_setup(&app).await;
+    user(
+        &app,
+        &a,
+        "lurah",
+        "village_official",
+        Some("32.73.01.1002"),
+        None,
+        None,
+    )
+    .await;
+    user(
+        &app,
+        &a,
+        "agen",
+        "agent",
+        Some("32.73.01"),
+        Some("PRS-32-0001"),
+        None,
+    )
+    .await;
+    user(&app, &a, "ana", "analyst", None, None, None).await;
+    user(
+        &app,
+        &a,
+        "siti",
+        "participant",
+        None,
+        None,
+        Some("3273015203900003"),
+    )
+    .await;
+
+    let mut lurah = Browser::new(&app);
+    lurah.sign_in("lurah").await;
+    let village = "/kampanye/KKBC/desa/32.73.01.1002";
+    let p = lurah.get(village).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert_eq!(p.testid("stage"), "Direncanakan");
+    assert!(p.body.contains(r#"data-testid="sign-off""#), "{}", p.body);
+    assert!(!p.body.contains(r#"data-testid="session-form""#));
+    let csrf = lurah.csrf();
+    let sign = |official: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("official", official.to_string()),
+            ("official_role", "Kepala Desa".to_string()),
+            ("info_officer", "Rina Marlina".to_string()),
+            ("agreed_on", "2026-10-20".to_string()),
+        ]
+    };
+    let bad = sign("");
+    let p = lurah
+        .post(&format!("{village}/koordinasi"), &refs(&bad))
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    assert!(p.body.contains("official: nama wajib diisi"), "{}", p.body);
+    let good = sign("Asep Sunandar");
+    let p = lurah
+        .post(&format!("{village}/koordinasi"), &refs(&good))
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let p = lurah.get(village).await;
+    assert_eq!(p.testid("stage"), "Dikoordinasikan");
+    assert!(p.body.contains("Asep Sunandar"));
+    // Another village's campaign record is not theirs.
+    assert_eq!(
+        lurah.get("/kampanye/KKBC/desa/32.73.01.1001").await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    let mut agen = Browser::new(&app);
+    agen.sign_in("agen").await;
+    let p = agen.get(village).await;
+    assert!(
+        p.body.contains(r#"data-testid="session-form""#),
+        "{}",
+        p.body
+    );
+    let csrf = agen.csrf();
+    let session = |n: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("reference", String::new()),
+            ("held_on", "2026-11-20".to_string()),
+            ("place", "Balai Desa Sukawarna".to_string()),
+            ("n_farmer", n.to_string()),
+            ("n_online_driver", "3".to_string()),
+        ]
+    };
+    // The set-up estimates 500 workers: at most 1,000 people.
+    let crowd = session("5000");
+    let p = agen
+        .post(&format!("{village}/sosialisasi"), &refs(&crowd))
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    assert!(p.body.contains("melebihi yang masuk akal"), "{}", p.body);
+    let ok = session("30");
+    let p = agen
+        .post(&format!("{village}/sosialisasi"), &refs(&ok))
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    // The same form again (a double submit) counts nothing twice.
+    agen.post(&format!("{village}/sosialisasi"), &refs(&ok))
+        .await;
+    let p = agen.get(village).await;
+    assert_eq!(p.testid("stage"), "Dilaksanakan");
+    assert_eq!(
+        p.body.matches("Balai Desa Sukawarna").count(),
+        1,
+        "{}",
+        p.body
+    );
+
+    let mut ana = Browser::new(&app);
+    ana.sign_in("ana").await;
+    let p = ana.get("/kampanye").await;
+    assert!(p.body.contains("/kampanye/KKBC"), "{}", p.body);
+    let p = ana.get("/kampanye/KKBC").await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    // Three villages planned, all three coordinated and held now; 3 sessions.
+    assert_eq!(p.testid("sessions"), "3", "{}", p.body);
+    assert!(p.body.contains(r#"data-testid="uplift-1""#), "{}", p.body);
+    let p = ana.get("/kampanye/KKBC?wilayah=32.73.01&lang=en").await;
+    assert!(p.body.contains("Campaign funnel"), "{}", p.body);
+    assert!(p.body.contains(r#"data-testid="villages""#), "{}", p.body);
+
+    // The phone form: unit 1 answered; a wrong answer is named.
+    let p = agen.get("/survei/S0/isi/1").await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let csrf = agen.csrf();
+    let p = agen
+        .post(
+            "/survei/S0/isi/1",
+            &[
+                ("csrf", &csrf),
+                ("audience", "farmer"),
+                ("q_aware", "mungkin"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    assert!(p.body.contains("ya atau tidak"), "{}", p.body);
+    let p = agen
+        .post(
+            "/survei/S0/isi/1",
+            &[("csrf", &csrf), ("audience", "farmer"), ("q_aware", "ya")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let p = agen.get("/survei/S0").await;
+    assert_eq!(p.testid("summary"), "1 menjawab dari 10", "{}", p.body);
+    assert!(p.body.contains(r#"data-testid="units""#));
+
+    // A participant has no campaign pages; the village official cannot enter answers.
+    let mut siti = Browser::new(&app);
+    siti.sign_in("siti").await;
+    assert_eq!(siti.get("/kampanye").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        lurah.get("/survei/S0/isi/2").await.status,
+        StatusCode::FORBIDDEN
+    );
 }

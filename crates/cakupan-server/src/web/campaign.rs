@@ -1,0 +1,1461 @@
+//! The village campaign's pages (issue #8): the campaigns, a campaign's map and funnel with
+//! its waves, uplift and surveys; a village's page where its official signs off and the session
+//! is recorded; a survey's weighted results and the phone form on which an enumerator enters
+//! one respondent's answers.
+
+use super::i18n::{Lang, Tr};
+use super::svg::{self, Shade};
+use super::{Nav, Page, PageError, St, html, html_status};
+use crate::AppState;
+use crate::campaign::{self as analysis, By};
+use crate::campaign_api::{self as api, EntryBody};
+use crate::error::ApiError;
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use cakupan_domain::access::{Action, Resource, authorize};
+use cakupan_domain::campaign::{OTHER, Stage};
+use cakupan_domain::month::{format_date, parse_date};
+use cakupan_domain::survey::Kind;
+use cakupan_domain::{Level, RegionCode};
+use cakupan_store::campaigns::{Campaign, Coordination, EntryChange, Session};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// The campaign pages' words, in one language.
+#[derive(Debug)]
+pub struct Ct {
+    pub title: &'static str,
+    pub none: &'static str,
+    pub region: &'static str,
+    pub funnel: &'static str,
+    pub stages: [&'static str; 5],
+    pub villages: &'static str,
+    pub sessions: &'static str,
+    pub attendance: &'static str,
+    pub audiences: &'static str,
+    pub waves: &'static str,
+    pub wave: &'static str,
+    pub starts: &'static str,
+    pub ends: &'static str,
+    pub weeks: &'static str,
+    pub week: &'static str,
+    pub basis: &'static str,
+    pub by_area: &'static str,
+    pub map_title: &'static str,
+    pub map_legend: &'static str,
+    pub uplift: &'static str,
+    pub uplift_help: &'static str,
+    pub uplift_none: &'static str,
+    pub outcome_enrolments: &'static str,
+    pub outcome_paying: &'static str,
+    pub audience: &'static str,
+    pub effect: &'static str,
+    pub interval: &'static str,
+    pub reached: &'static str,
+    pub comparison: &'static str,
+    pub all: &'static str,
+    pub surveys: &'static str,
+    pub stage: &'static str,
+    pub rank: &'static str,
+    pub why: &'static str,
+    pub potential: &'static str,
+    pub workers: &'static str,
+    pub active: &'static str,
+    pub informal: &'static str,
+    pub awareness: &'static str,
+    pub assumed: &'static str,
+    pub measured: &'static str,
+    pub coordination: &'static str,
+    pub official: &'static str,
+    pub official_role: &'static str,
+    pub info_officer: &'static str,
+    pub agreed_on: &'static str,
+    pub signed_off_by: &'static str,
+    pub sign_off: &'static str,
+    pub not_signed: &'static str,
+    pub record_session: &'static str,
+    pub held_on: &'static str,
+    pub place: &'static str,
+    pub reference: &'static str,
+    pub save: &'static str,
+    pub agents: &'static str,
+    pub results: &'static str,
+    pub question: &'static str,
+    pub group: &'static str,
+    pub estimate: &'static str,
+    pub margin: &'static str,
+    pub respondents: &'static str,
+    pub people: &'static str,
+    pub answered_of: &'static str,
+    pub unanswered_strata: &'static str,
+    pub units: &'static str,
+    pub unit: &'static str,
+    pub village: &'static str,
+    pub answer: &'static str,
+    pub answered: &'static str,
+    pub yes: &'static str,
+    pub no: &'static str,
+    pub skip: &'static str,
+    pub saved: &'static str,
+    pub back: &'static str,
+    pub version: &'static str,
+    pub withheld: &'static str,
+    pub by_audience: &'static str,
+    pub by_regency: &'static str,
+}
+
+pub static ID: Ct = Ct {
+    title: "Kampanye Kerja Keras Bebas Cemas",
+    none: "Belum ada.",
+    region: "Wilayah",
+    funnel: "Corong kampanye",
+    stages: [
+        "Direncanakan",
+        "Dikoordinasikan",
+        "Disurvei",
+        "Dilaksanakan",
+        "Ditindaklanjuti",
+    ],
+    villages: "Desa",
+    sessions: "Sosialisasi",
+    attendance: "Kehadiran",
+    audiences: "Kelompok",
+    waves: "Gelombang",
+    wave: "Gelombang",
+    starts: "Mulai",
+    ends: "Selesai",
+    weeks: "Minggu",
+    week: "Minggu",
+    basis: "Dasar perencanaan",
+    by_area: "Menurut wilayah",
+    map_title: "Peta: desa yang sudah dilaksanakan dari yang direncanakan",
+    map_legend: "Bagian desa yang sudah dilaksanakan",
+    uplift: "Dampak terhadap pendaftaran",
+    uplift_help: "Selisih perubahan (difference in differences): pendaftaran di tiap desa pada minggu-minggu setelah sosialisasinya dibanding minggu-minggu sebelumnya, dikurangi perubahan di desa yang belum dijangkau pada tanggal yang sama. Interval 95%.",
+    uplift_none: "Belum dapat dihitung",
+    outcome_enrolments: "Pendaftaran per desa",
+    outcome_paying: "Pendaftaran yang membayar per desa",
+    audience: "Kelompok",
+    effect: "Dampak",
+    interval: "Interval 95%",
+    reached: "Desa terjangkau",
+    comparison: "Desa pembanding",
+    all: "Semua",
+    surveys: "Survei",
+    stage: "Tahap",
+    rank: "Peringkat",
+    why: "Mengapa desa ini dipilih",
+    potential: "Potensi",
+    workers: "Perkiraan pekerja",
+    active: "Peserta aktif",
+    informal: "Bagian kerja informal",
+    awareness: "Pengetahuan tentang program",
+    assumed: "asumsi",
+    measured: "hasil survei",
+    coordination: "Koordinasi dengan desa",
+    official: "Nama pejabat desa",
+    official_role: "Jabatan",
+    info_officer: "Petugas informasi publik (PPID)",
+    agreed_on: "Tanggal persetujuan",
+    signed_off_by: "Dicatat oleh",
+    sign_off: "Setujui dan tanda tangani",
+    not_signed: "Belum disetujui perangkat desa.",
+    record_session: "Catat sosialisasi",
+    held_on: "Tanggal",
+    place: "Tempat",
+    reference: "Nomor catatan",
+    save: "Simpan",
+    agents: "Agen Perisai",
+    results: "Hasil (tertimbang)",
+    question: "Pertanyaan",
+    group: "Kelompok",
+    estimate: "Perkiraan",
+    margin: "± (95%)",
+    respondents: "Responden",
+    people: "Perkiraan jumlah orang",
+    answered_of: "menjawab dari",
+    unanswered_strata: "strata belum ada responden; perkiraan hanya mewakili sisanya",
+    units: "Responden yang harus diwawancarai",
+    unit: "No.",
+    village: "Desa",
+    answer: "Isi jawaban",
+    answered: "sudah",
+    yes: "Ya",
+    no: "Tidak",
+    skip: "(tidak menjawab)",
+    saved: "Jawaban tersimpan.",
+    back: "Kembali",
+    version: "versi",
+    withheld: "kelompok dengan responden terlalu sedikit tidak ditampilkan",
+    by_audience: "menurut kelompok",
+    by_regency: "menurut kabupaten/kota",
+};
+
+pub static EN: Ct = Ct {
+    title: "Kerja Keras Bebas Cemas campaign",
+    none: "None yet.",
+    region: "Region",
+    funnel: "Campaign funnel",
+    stages: ["Planned", "Coordinated", "Surveyed", "Held", "Followed up"],
+    villages: "Villages",
+    sessions: "Sessions",
+    attendance: "Attendance",
+    audiences: "Audience",
+    waves: "Waves",
+    wave: "Wave",
+    starts: "Starts",
+    ends: "Ends",
+    weeks: "Weeks",
+    week: "Week",
+    basis: "Planning basis",
+    by_area: "By area",
+    map_title: "Map: villages held of those planned",
+    map_legend: "Share of planned villages held",
+    uplift: "Effect on enrolment",
+    uplift_help: "Difference in differences: enrolments in each village in the weeks after its session against the weeks before, less the change in villages not yet reached over the same dates. 95% intervals.",
+    uplift_none: "Cannot be estimated yet",
+    outcome_enrolments: "Enrolments per village",
+    outcome_paying: "Enrolments that paid, per village",
+    audience: "Audience",
+    effect: "Effect",
+    interval: "95% interval",
+    reached: "Villages reached",
+    comparison: "Comparison villages",
+    all: "All",
+    surveys: "Surveys",
+    stage: "Stage",
+    rank: "Rank",
+    why: "Why this village was chosen",
+    potential: "Potential",
+    workers: "Estimated workers",
+    active: "Peserta aktif",
+    informal: "Informal share of work",
+    awareness: "Awareness of the programmes",
+    assumed: "assumed",
+    measured: "surveyed",
+    coordination: "Coordination with the village",
+    official: "Village official's name",
+    official_role: "Position",
+    info_officer: "Public-information officer (PPID)",
+    agreed_on: "Agreed on",
+    signed_off_by: "Recorded by",
+    sign_off: "Agree and sign off",
+    not_signed: "Not yet signed off by the village.",
+    record_session: "Record a session",
+    held_on: "Date",
+    place: "Place",
+    reference: "Record number",
+    save: "Save",
+    agents: "Perisai agents",
+    results: "Results (weighted)",
+    question: "Question",
+    group: "Group",
+    estimate: "Estimate",
+    margin: "± (95%)",
+    respondents: "Respondents",
+    people: "Estimated people",
+    answered_of: "answered of",
+    unanswered_strata: "strata have no respondent yet; the estimates speak for the rest only",
+    units: "People to interview",
+    unit: "No.",
+    village: "Village",
+    answer: "Enter answers",
+    answered: "done",
+    yes: "Yes",
+    no: "No",
+    skip: "(no answer)",
+    saved: "Answers saved.",
+    back: "Back",
+    version: "version",
+    withheld: "groups with too few respondents are not shown",
+    by_audience: "by audience",
+    by_regency: "by regency",
+};
+
+fn ct(lang: Lang) -> &'static Ct {
+    match lang {
+        Lang::Id => &ID,
+        Lang::En => &EN,
+    }
+}
+
+fn page_err(page: &Page, e: ApiError) -> PageError {
+    match e {
+        ApiError::NotFound(_) => PageError::NotFound(page.lang),
+        ApiError::Forbidden(m) => PageError::Forbidden(page.lang, m),
+        other => PageError::Internal(format!("{other:?}")),
+    }
+}
+
+fn stage_name(c: &Ct, s: Stage) -> &'static str {
+    let i = Stage::ALL.iter().position(|x| *x == s).unwrap_or(0);
+    c.stages[i]
+}
+
+fn audience_name(st: &AppState, lang: Lang, code: &str) -> String {
+    st.rules
+        .campaign_audiences
+        .iter()
+        .find(|a| a.code == code)
+        .map(|a| match lang {
+            Lang::Id => a.name_id.clone(),
+            Lang::En => a.name_en.clone(),
+        })
+        .unwrap_or_else(|| match (code, lang) {
+            (OTHER, Lang::Id) => "Lainnya".into(),
+            (OTHER, Lang::En) => "Other".into(),
+            ("all", Lang::Id) => "Semua".into(),
+            ("all", Lang::En) => "All".into(),
+            (c, _) => c.to_string(),
+        })
+}
+
+fn area_label(st: &AppState, t: &Tr, code: RegionCode) -> String {
+    if code == RegionCode::NATION {
+        t.nation.to_string()
+    } else {
+        format!("{} ({code})", st.regions.path_label(code))
+    }
+}
+
+struct CampaignRow {
+    code: String,
+    name: String,
+    region: String,
+}
+
+#[derive(Template)]
+#[template(path = "campaigns.html")]
+struct ListPage {
+    t: &'static Tr,
+    c: &'static Ct,
+    nav: Nav,
+    rows: Vec<CampaignRow>,
+}
+
+/// `/kampanye`: the campaigns the user may see.
+pub async fn home(State(st): St, page: Page) -> Result<Response, PageError> {
+    let me = page.require()?;
+    let mut rows = Vec::new();
+    for c in st.store.campaigns().await? {
+        let scope = if c.region.contains(me.who.region) {
+            me.who.region
+        } else {
+            c.region
+        };
+        if authorize(&me.who, Action::ReadCampaign, &Resource::Region(scope)).is_ok() {
+            rows.push(CampaignRow {
+                code: c.code.clone(),
+                name: c.name.clone(),
+                region: area_label(&st, page.t(), c.region),
+            });
+        }
+    }
+    if rows.is_empty() {
+        page.allow(Action::ReadCampaign, &Resource::Region(me.who.region))?;
+    }
+    html(&ListPage {
+        t: page.t(),
+        c: ct(page.lang),
+        nav: page.nav(),
+        rows,
+    })
+}
+
+struct StageBar {
+    label: &'static str,
+    count: String,
+    /// Width of the bar, 0–100.
+    width: u32,
+}
+
+struct AreaRow {
+    name: String,
+    href: Option<String>,
+    planned: String,
+    coordinated: String,
+    held: String,
+    sessions: String,
+    attendance: String,
+}
+
+struct WaveRow {
+    wave: u32,
+    starts: String,
+    ends: String,
+    weeks: u32,
+    villages: String,
+    basis: String,
+}
+
+struct UpliftRow {
+    outcome: &'static str,
+    audience: String,
+    effect: String,
+    interval: String,
+    reached: usize,
+    comparison: usize,
+}
+
+struct UpliftView {
+    wave: u32,
+    note: String,
+    rows: Vec<UpliftRow>,
+    error: Option<String>,
+}
+
+struct MapView {
+    svg: String,
+    legend: Vec<(&'static str, String)>,
+}
+
+struct SurveyLink {
+    code: String,
+    label: String,
+}
+
+struct EntryRow {
+    village: String,
+    name: String,
+    wave: u32,
+    week: u32,
+    stage: &'static str,
+    href: String,
+}
+
+#[derive(Template)]
+#[template(path = "campaign.html")]
+struct CampaignPage {
+    t: &'static Tr,
+    c: &'static Ct,
+    nav: Nav,
+    code: String,
+    name: String,
+    area: String,
+    crumbs: Vec<(String, String)>,
+    bars: Vec<StageBar>,
+    sessions: String,
+    attendance: Vec<(String, String)>,
+    waves: Vec<WaveRow>,
+    areas: Vec<AreaRow>,
+    map: Option<MapView>,
+    uplift: Vec<UpliftView>,
+    surveys: Vec<SurveyLink>,
+    entries: Vec<EntryRow>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AreaQuery {
+    wilayah: Option<String>,
+}
+
+async fn campaign_of(st: &AppState, page: &Page, code: &str) -> Result<Campaign, PageError> {
+    let me = page.require()?;
+    let missing = || PageError::NotFound(page.lang);
+    let c = st
+        .store
+        .campaigns()
+        .await?
+        .into_iter()
+        .find(|c| c.code == code)
+        .ok_or_else(missing)?;
+    let scope = if c.region.contains(me.who.region) {
+        me.who.region
+    } else {
+        c.region
+    };
+    authorize(&me.who, Action::ReadCampaign, &Resource::Region(scope)).map_err(|_| missing())?;
+    Ok(c)
+}
+
+/// `/kampanye/{code}`: a campaign within an area: the funnel, the map (nation and province),
+/// the table by child region, waves, uplift per wave, surveys; the villages themselves once the
+/// area is a district or village.
+pub async fn campaign_page(
+    State(st): St,
+    page: Page,
+    Path(code): Path<String>,
+    Query(q): Query<AreaQuery>,
+) -> Result<Response, PageError> {
+    let c = campaign_of(&st, &page, &code).await?;
+    let me = page.require()?.clone();
+    let area = match q
+        .wilayah
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(s) => RegionCode::parse(s).map_err(|_| PageError::NotFound(page.lang))?,
+        None if c.region.contains(me.who.region) => me.who.region,
+        None => c.region,
+    };
+    if !c.region.contains(area) {
+        return Err(PageError::NotFound(page.lang));
+    }
+    page.allow(Action::ReadCampaign, &Resource::Region(area))?;
+    let (lang, t, w) = (page.lang, page.t(), ct(page.lang));
+    let entries = st.store.plan_entries(&c.code, area).await?;
+    let sessions = st.store.sessions(&c.code, area).await?;
+    let f = analysis::funnel(&entries, &sessions);
+    let total = f.reached(Stage::Planned).max(1);
+    let bars = Stage::ALL
+        .iter()
+        .map(|s| StageBar {
+            label: stage_name(w, *s),
+            count: lang.num(f.reached(*s) as i64),
+            width: u32::try_from(100 * f.reached(*s) / total).unwrap_or(100),
+        })
+        .collect();
+    let attendance = f
+        .attendance
+        .iter()
+        .map(|(a, n)| (audience_name(&st, lang, a), lang.num(*n as i64)))
+        .collect();
+    // By child region.
+    let mut by_child: BTreeMap<RegionCode, (u64, u64, u64, u64, u64)> = BTreeMap::new();
+    let child_level = match area.level() {
+        _ if area == RegionCode::NATION => Some(Level::Province),
+        Level::Province => Some(Level::Regency),
+        Level::Regency => Some(Level::District),
+        _ => None,
+    };
+    if let Some(level) = child_level {
+        for e in &entries {
+            let k = by_child.entry(e.village.truncate(level)).or_default();
+            k.0 += 1;
+            if e.stage >= Stage::Coordinated {
+                k.1 += 1;
+            }
+            if e.stage >= Stage::Held {
+                k.2 += 1;
+            }
+        }
+        for s in &sessions {
+            let k = by_child.entry(s.village.truncate(level)).or_default();
+            k.3 += 1;
+            k.4 += s.total();
+        }
+    }
+    let areas: Vec<AreaRow> = by_child
+        .iter()
+        .map(|(code, (p, co, h, s, a))| AreaRow {
+            name: st
+                .regions
+                .get(*code)
+                .map(|r| r.name.clone())
+                .unwrap_or_else(|| code.to_string()),
+            href: authorize(&me.who, Action::ReadCampaign, &Resource::Region(*code))
+                .is_ok()
+                .then(|| format!("/kampanye/{}?wilayah={code}", c.code)),
+            planned: lang.num(*p as i64),
+            coordinated: lang.num(*co as i64),
+            held: lang.num(*h as i64),
+            sessions: lang.num(*s as i64),
+            attendance: lang.num(*a as i64),
+        })
+        .collect();
+    let map = if area == RegionCode::NATION || area.level() == Level::Province {
+        let mut shades = HashMap::new();
+        let mut max_seen = 0.0f64;
+        for (code, (p, _, h, _, _)) in &by_child {
+            let share = (*p > 0).then(|| *h as f64 / *p as f64);
+            if let Some(s) = share {
+                max_seen = max_seen.max(s);
+            }
+            let name = st
+                .regions
+                .get(*code)
+                .map(|r| r.name.clone())
+                .unwrap_or_default();
+            shades.insert(
+                code.to_string(),
+                Shade {
+                    share,
+                    label: format!(
+                        "{name}: {}",
+                        share
+                            .map(|s| lang.pct(s))
+                            .unwrap_or_else(|| t.map_no_data.into())
+                    ),
+                    href: authorize(&me.who, Action::ReadCampaign, &Resource::Region(*code))
+                        .is_ok()
+                        .then(|| format!("/kampanye/{}?wilayah={code}", c.code)),
+                },
+            );
+        }
+        let drawn = if area == RegionCode::NATION {
+            svg::province_map(&shades, w.map_title)
+        } else {
+            svg::regency_map(area, &shades, w.map_title)
+        };
+        (!drawn.is_empty()).then(|| MapView {
+            svg: drawn,
+            legend: svg::legend(lang, max_seen.max(0.01)),
+        })
+    } else {
+        None
+    };
+    let wave_list = st.store.waves(&c.code).await?;
+    let waves = wave_list
+        .iter()
+        .map(|wv| WaveRow {
+            wave: wv.wave,
+            starts: format_date(wv.starts_on),
+            ends: format_date(wv.ends_on()),
+            weeks: wv.weeks,
+            villages: lang.num(f.waves.get(&wv.wave).copied().unwrap_or(0) as i64),
+            basis: wv.basis.clone(),
+        })
+        .collect();
+    // The uplift is over the campaign's whole region: for those who may read it.
+    let mut uplift = Vec::new();
+    if authorize(&me.who, Action::ReadCampaign, &Resource::Region(c.region)).is_ok() {
+        for wv in &wave_list {
+            match analysis::uplift(
+                st.store.as_ref(),
+                &st.rules,
+                &st.regions,
+                &c.code,
+                wv.wave,
+                (st.today)(),
+            )
+            .await
+            {
+                Ok(r) => uplift.push(UpliftView {
+                    wave: wv.wave,
+                    note: r.comparison_basis.clone(),
+                    rows: r
+                        .rows
+                        .iter()
+                        .map(|u| UpliftRow {
+                            outcome: if u.outcome == "enrolments" {
+                                w.outcome_enrolments
+                            } else {
+                                w.outcome_paying
+                            },
+                            audience: audience_name(&st, lang, &u.audience),
+                            effect: format!("{:+.2}", u.effect),
+                            interval: format!("{:.2} – {:.2}", u.low, u.high),
+                            reached: u.reached,
+                            comparison: u.comparison,
+                        })
+                        .collect(),
+                    error: None,
+                }),
+                Err(cakupan_store::StoreError::Rejected(e)) => uplift.push(UpliftView {
+                    wave: wv.wave,
+                    note: String::new(),
+                    rows: Vec::new(),
+                    error: Some(
+                        e.iter()
+                            .map(|x| lang.field_message(x))
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    ),
+                }),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    let surveys = st
+        .store
+        .surveys()
+        .await?
+        .into_iter()
+        .filter(|s| s.campaign.as_deref() == Some(c.code.as_str()))
+        .map(|s| SurveyLink {
+            label: format!(
+                "{} — {} {} {}{}",
+                s.code,
+                s.questionnaire,
+                w.version,
+                s.version,
+                s.wave
+                    .map(|x| format!(", {} {x}", w.wave))
+                    .unwrap_or_default()
+            ),
+            code: s.code,
+        })
+        .collect();
+    let show_entries = area.level() >= Level::District && area != RegionCode::NATION;
+    let entries = if show_entries {
+        entries
+            .iter()
+            .map(|e| EntryRow {
+                village: e.village.to_string(),
+                name: st
+                    .regions
+                    .get(e.village)
+                    .map(|r| r.name.clone())
+                    .unwrap_or_default(),
+                wave: e.wave,
+                week: e.week,
+                stage: stage_name(w, e.stage),
+                href: format!("/kampanye/{}/desa/{}", c.code, e.village),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut crumbs = Vec::new();
+    for a in area.path() {
+        if c.region.contains(a) && a != area {
+            crumbs.push((
+                st.regions
+                    .get(a)
+                    .map(|r| r.name.clone())
+                    .unwrap_or_default(),
+                format!("/kampanye/{}?wilayah={a}", c.code),
+            ));
+        }
+    }
+    html(&CampaignPage {
+        t,
+        c: w,
+        nav: page.nav(),
+        code: c.code.clone(),
+        name: c.name.clone(),
+        area: area_label(&st, t, area),
+        crumbs,
+        bars,
+        sessions: lang.num(f.sessions as i64),
+        attendance,
+        waves,
+        areas,
+        map,
+        uplift,
+        surveys,
+        entries,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "campaign_village.html")]
+struct VillagePage {
+    t: &'static Tr,
+    c: &'static Ct,
+    nav: Nav,
+    code: String,
+    village: String,
+    e: EntryBody,
+    stage: &'static str,
+    awareness_note: &'static str,
+    informal: String,
+    awareness: String,
+    may_sign: bool,
+    may_record: bool,
+    csrf: String,
+    errors: Vec<String>,
+    sign: SignForm,
+    session: SessionForm,
+    audiences: Vec<(String, String, String)>,
+    sessions: Vec<(String, String, String, String)>,
+    today: String,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct SignForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    official: String,
+    #[serde(default)]
+    official_role: String,
+    #[serde(default)]
+    info_officer: String,
+    #[serde(default)]
+    agreed_on: String,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct SessionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reference: String,
+    #[serde(default)]
+    held_on: String,
+    #[serde(default)]
+    place: String,
+    #[serde(flatten)]
+    counts: HashMap<String, String>,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn village_view(
+    st: &AppState,
+    page: &Page,
+    c: &Campaign,
+    village: RegionCode,
+    errors: Vec<String>,
+    sign: SignForm,
+    session: SessionForm,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let me = page.allow(Action::ReadCampaign, &Resource::Region(village))?;
+    let (lang, w) = (page.lang, ct(page.lang));
+    let entry = st
+        .store
+        .plan_entries(&c.code, village)
+        .await?
+        .into_iter()
+        .find(|e| e.village == village)
+        .ok_or(PageError::NotFound(lang))?;
+    let sessions = st.store.sessions(&c.code, village).await?;
+    let audiences: Vec<(String, String, String)> = st
+        .rules
+        .campaign_audiences
+        .iter()
+        .map(|a| a.code.clone())
+        .chain(std::iter::once(OTHER.to_string()))
+        .map(|code| {
+            let v = session
+                .counts
+                .get(&format!("n_{code}"))
+                .cloned()
+                .unwrap_or_default();
+            (code.clone(), audience_name(st, lang, &code), v)
+        })
+        .collect();
+    let sess = sessions
+        .iter()
+        .map(|s| {
+            (
+                format_date(s.held_on),
+                s.place.clone(),
+                lang.num(s.total() as i64),
+                s.attendance
+                    .iter()
+                    .filter(|(_, n)| *n > 0)
+                    .map(|(a, n)| {
+                        format!("{} {}", audience_name(st, lang, a), lang.num(i64::from(*n)))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )
+        })
+        .collect();
+    let e = api::entry_body(st, &entry);
+    html_status(
+        status,
+        &VillagePage {
+            t: page.t(),
+            c: w,
+            nav: page.nav(),
+            code: c.code.clone(),
+            village: format!("{} ({village})", st.regions.path_label(village)),
+            stage: stage_name(w, entry.stage),
+            awareness_note: if entry.awareness_measured {
+                w.measured
+            } else {
+                w.assumed
+            },
+            informal: lang.pct(entry.informal_share),
+            awareness: lang.pct(entry.awareness),
+            may_sign: entry.coordination.is_none()
+                && authorize(&me.who, Action::SignOffCampaign, &Resource::Region(village)).is_ok(),
+            may_record: entry.stage >= Stage::Coordinated
+                && authorize(&me.who, Action::RecordFieldwork, &Resource::Region(village)).is_ok(),
+            csrf: me.csrf.clone(),
+            errors,
+            sign,
+            session,
+            audiences,
+            sessions: sess,
+            today: format_date((st.today)()),
+            e,
+        },
+    )
+}
+
+fn village_arg(page: &Page, s: &str) -> Result<RegionCode, PageError> {
+    RegionCode::parse(s.trim())
+        .ok()
+        .filter(|v| v.level() == Level::Village)
+        .ok_or(PageError::NotFound(page.lang))
+}
+
+/// `/kampanye/{code}/desa/{village}`: a village's entry, its sign-off and its sessions.
+pub async fn village_page(
+    State(st): St,
+    page: Page,
+    Path((code, village)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let c = campaign_of(&st, &page, &code).await?;
+    let village = village_arg(&page, &village)?;
+    village_view(
+        &st,
+        &page,
+        &c,
+        village,
+        Vec::new(),
+        SignForm {
+            official_role: "Kepala Desa".into(),
+            ..Default::default()
+        },
+        SessionForm::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+fn messages(lang: Lang, e: &cakupan_store::StoreError) -> Option<Vec<String>> {
+    match e {
+        cakupan_store::StoreError::Rejected(errs) => Some(
+            errs.iter()
+                .map(|x| format!("{}: {}", x.field, lang.field_message(x)))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// `POST /kampanye/{code}/desa/{village}/koordinasi`: the village official signs off.
+pub async fn sign_off(
+    State(st): St,
+    page: Page,
+    Path((code, village)): Path<(String, String)>,
+    Form(f): Form<SignForm>,
+) -> Result<Response, PageError> {
+    let me = page.check_csrf(&f.csrf)?.clone();
+    let c = campaign_of(&st, &page, &code).await?;
+    let village = village_arg(&page, &village)?;
+    page.allow(Action::SignOffCampaign, &Resource::Region(village))?;
+    let agreed = parse_date(f.agreed_on.trim());
+    let result = match agreed {
+        None => Err(cakupan_store::StoreError::Rejected(
+            cakupan_domain::FieldError::new(
+                "agreed_on",
+                "date.format",
+                "a date is written YYYY-MM-DD",
+            )
+            .into(),
+        )),
+        Some(d) => {
+            st.store
+                .change_entry(
+                    &c.code,
+                    village,
+                    &EntryChange::Coordinate(Coordination {
+                        official: f.official.trim().into(),
+                        official_role: f.official_role.trim().into(),
+                        info_officer: f.info_officer.trim().into(),
+                        agreed_on: d,
+                        signed_off_by: me.who.username.clone(),
+                        signed_off_at: time::OffsetDateTime::now_utc().unix_timestamp(),
+                    }),
+                    &[],
+                )
+                .await
+        }
+    };
+    match result {
+        Ok(_) => {}
+        Err(e) => {
+            let Some(msgs) = messages(page.lang, &e) else {
+                return Err(e.into());
+            };
+            return village_view(
+                &st,
+                &page,
+                &c,
+                village,
+                msgs,
+                f,
+                SessionForm::default(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    }
+    page.audit(
+        &st,
+        "campaign.sign_off",
+        format!("campaign:{}/village:{village}", c.code),
+        "campaign",
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/kampanye/{}/desa/{village}", c.code)).into_response())
+}
+
+/// `POST /kampanye/{code}/desa/{village}/sosialisasi`: a session and its attendance.
+pub async fn session(
+    State(st): St,
+    page: Page,
+    Path((code, village)): Path<(String, String)>,
+    Form(f): Form<SessionForm>,
+) -> Result<Response, PageError> {
+    let me = page.check_csrf(&f.csrf)?.clone();
+    let c = campaign_of(&st, &page, &code).await?;
+    let village = village_arg(&page, &village)?;
+    page.allow(Action::RecordFieldwork, &Resource::Region(village))?;
+    let mut errors = Vec::new();
+    let held_on = parse_date(f.held_on.trim());
+    if held_on.is_none() {
+        errors.push(format!(
+            "held_on: {}",
+            page.lang.field_message(&cakupan_domain::FieldError::new(
+                "held_on",
+                "date.format",
+                "a date is written YYYY-MM-DD"
+            ))
+        ));
+    }
+    let mut attendance = Vec::new();
+    for (k, v) in &f.counts {
+        let Some(code) = k.strip_prefix("n_") else {
+            continue;
+        };
+        let v = v.trim();
+        if v.is_empty() {
+            continue;
+        }
+        match v.parse::<u32>() {
+            Ok(n) => attendance.push((code.to_string(), n)),
+            Err(_) => errors.push(format!(
+                "attendance.{code}: {}",
+                page.lang.field_message(&cakupan_domain::FieldError::new(
+                    format!("attendance.{code}"),
+                    "attendance.number",
+                    "a whole number of people"
+                ))
+            )),
+        }
+    }
+    attendance.sort();
+    let result = match (held_on, errors.is_empty()) {
+        (Some(d), true) => {
+            let s = Session {
+                reference: if f.reference.trim().is_empty() {
+                    format!("{}/{village}/{}", c.code, format_date(d))
+                } else {
+                    f.reference.trim().into()
+                },
+                campaign: c.code.clone(),
+                village,
+                held_on: d,
+                place: f.place.trim().into(),
+                attendance,
+                recorded_by: me.who.username.clone(),
+            };
+            st.store.add_session(&st.rules, &s, (st.today)()).await
+        }
+        _ => Ok(false),
+    };
+    if let Err(e) = &result {
+        match messages(page.lang, e) {
+            Some(m) => errors.extend(m),
+            None => return Err(PageError::Internal(e.to_string())),
+        }
+    }
+    if !errors.is_empty() {
+        return village_view(
+            &st,
+            &page,
+            &c,
+            village,
+            errors,
+            SignForm::default(),
+            f,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    page.audit(
+        &st,
+        "campaign.session",
+        format!("campaign:{}/village:{village}", c.code),
+        "campaign",
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/kampanye/{}/desa/{village}", c.code)).into_response())
+}
+
+struct ResultRow {
+    question: String,
+    group: String,
+    estimate: String,
+    margin: String,
+    respondents: String,
+    people: String,
+}
+
+struct UnitRow {
+    unit: u64,
+    village: String,
+    answered: bool,
+    href: String,
+}
+
+#[derive(Template)]
+#[template(path = "survey.html")]
+struct SurveyPage {
+    t: &'static Tr,
+    c: &'static Ct,
+    nav: Nav,
+    code: String,
+    title: String,
+    region: String,
+    by_regency: bool,
+    summary: String,
+    unanswered: Option<String>,
+    rows: Vec<ResultRow>,
+    notes: Vec<String>,
+    may_read_results: bool,
+    units: Vec<UnitRow>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SurveyQuery {
+    menurut: Option<String>,
+}
+
+/// `/survei/{code}`: weighted results with margins (by audience, or by regency) and, for the
+/// field, the people still to interview in the user's area.
+pub async fn survey_page(
+    State(st): St,
+    page: Page,
+    Path(code): Path<String>,
+    Query(q): Query<SurveyQuery>,
+) -> Result<Response, PageError> {
+    let me = page.require()?.clone();
+    let (s, quest, _) = api::survey_for(&st, &me.who, &code)
+        .await
+        .map_err(|e| page_err(&page, e))?;
+    let (lang, w) = (page.lang, ct(page.lang));
+    let by_regency = q.menurut.as_deref() == Some("kabupaten");
+    let may_read_results =
+        authorize(&me.who, Action::ReadCampaign, &Resource::Region(s.region)).is_ok();
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    let mut summary = String::new();
+    let mut unanswered = None;
+    if may_read_results {
+        let r = api::results(
+            &st,
+            &me.who,
+            &code,
+            if by_regency {
+                By::Regency
+            } else {
+                By::Audience
+            },
+        )
+        .await
+        .map_err(|e| page_err(&page, e))?;
+        summary = format!(
+            "{} {} {}",
+            lang.num(r.responded as i64),
+            w.answered_of,
+            lang.num(r.sampled as i64)
+        );
+        if r.strata_unanswered > 0 {
+            unanswered = Some(format!(
+                "{} {} ({} {})",
+                lang.num(r.strata_unanswered as i64),
+                w.unanswered_strata,
+                lang.num(r.population_unanswered as i64),
+                w.people.to_lowercase()
+            ));
+        }
+        for row in &r.rows {
+            let qtext = quest
+                .questions
+                .iter()
+                .find(|x| x.code == row.question)
+                .map(|x| match lang {
+                    Lang::Id => x.text_id.clone(),
+                    Lang::En => x.text_en.clone(),
+                })
+                .unwrap_or_else(|| row.question.clone());
+            let is_share = quest
+                .questions
+                .iter()
+                .find(|x| x.code == row.question)
+                .is_some_and(|x| !matches!(x.kind, Kind::Number { .. }));
+            rows.push(ResultRow {
+                question: if row.option.is_empty() {
+                    qtext
+                } else {
+                    format!("{qtext} — {}", row.option)
+                },
+                group: if by_regency && row.group != "all" {
+                    RegionCode::parse(&row.group)
+                        .ok()
+                        .and_then(|c| st.regions.get(c))
+                        .map(|r| r.name.clone())
+                        .unwrap_or_else(|| row.group.clone())
+                } else {
+                    audience_name(&st, lang, &row.group)
+                },
+                estimate: if is_share {
+                    lang.pct(row.value)
+                } else {
+                    format!("{:.2}", row.value)
+                },
+                margin: if is_share {
+                    lang.pct(row.margin)
+                } else {
+                    format!("{:.2}", row.margin)
+                },
+                respondents: lang.num(row.respondents as i64),
+                people: lang.num(row.population as i64),
+            });
+        }
+        notes = r.no_answers.clone();
+    }
+    let within = if s.region.contains(me.who.region) {
+        me.who.region
+    } else {
+        s.region
+    };
+    let units = if authorize(&me.who, Action::RecordFieldwork, &Resource::Region(within)).is_ok() {
+        api::units_of(&st, &s, within)
+            .await
+            .map_err(|e| page_err(&page, e))?
+            .into_iter()
+            .map(|u| UnitRow {
+                href: format!("/survei/{}/isi/{}", s.code, u.unit),
+                unit: u.unit,
+                village: format!("{} ({})", u.village_name, u.village),
+                answered: u.answered,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if !may_read_results && units.is_empty() {
+        page.allow(Action::RecordFieldwork, &Resource::Region(within))?;
+    }
+    html(&SurveyPage {
+        t: page.t(),
+        c: w,
+        nav: page.nav(),
+        code: s.code.clone(),
+        title: match lang {
+            Lang::Id => quest.title_id.clone(),
+            Lang::En => quest.title_en.clone(),
+        },
+        region: area_label(&st, page.t(), s.region),
+        by_regency,
+        summary,
+        unanswered,
+        rows,
+        notes,
+        may_read_results,
+        units,
+    })
+}
+
+struct QuestionView {
+    code: String,
+    text: String,
+    yes_no: bool,
+    number: Option<(i64, i64)>,
+    options: Vec<String>,
+    value: String,
+}
+
+#[derive(Template)]
+#[template(path = "survey_answer.html")]
+struct AnswerPage {
+    t: &'static Tr,
+    c: &'static Ct,
+    nav: Nav,
+    code: String,
+    unit: u64,
+    village: String,
+    version: u32,
+    csrf: String,
+    errors: Vec<String>,
+    questions: Vec<QuestionView>,
+    audiences: Vec<(String, String)>,
+    audience: String,
+    answered: bool,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct AnswerForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    audience: String,
+    #[serde(flatten)]
+    answers: HashMap<String, String>,
+}
+
+async fn answer_view(
+    st: &AppState,
+    page: &Page,
+    code: &str,
+    unit: u64,
+    errors: Vec<String>,
+    form: AnswerForm,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let me = page.require()?.clone();
+    let (s, q, _) = api::survey_for(st, &me.who, code)
+        .await
+        .map_err(|e| page_err(page, e))?;
+    let u = st
+        .store
+        .survey_units(&s.code, RegionCode::NATION)
+        .await?
+        .into_iter()
+        .find(|u| u.unit == unit)
+        .ok_or(PageError::NotFound(page.lang))?;
+    page.allow(Action::RecordFieldwork, &Resource::Region(u.village))?;
+    let answered = st
+        .store
+        .responses(&s.code)
+        .await?
+        .iter()
+        .any(|r| r.unit == unit);
+    let lang = page.lang;
+    let questions = q
+        .questions
+        .iter()
+        .map(|x| QuestionView {
+            code: x.code.clone(),
+            text: match lang {
+                Lang::Id => x.text_id.clone(),
+                Lang::En => x.text_en.clone(),
+            },
+            yes_no: matches!(x.kind, Kind::YesNo),
+            number: match x.kind {
+                Kind::Number { min, max } => Some((min, max)),
+                _ => None,
+            },
+            options: match &x.kind {
+                Kind::Choice { options } => options.clone(),
+                _ => Vec::new(),
+            },
+            value: form
+                .answers
+                .get(&format!("q_{}", x.code))
+                .cloned()
+                .unwrap_or_default(),
+        })
+        .collect();
+    let audiences = st
+        .rules
+        .campaign_audiences
+        .iter()
+        .map(|a| a.code.clone())
+        .chain(std::iter::once(OTHER.to_string()))
+        .map(|c| (c.clone(), audience_name(st, lang, &c)))
+        .collect();
+    html_status(
+        status,
+        &AnswerPage {
+            t: page.t(),
+            c: ct(lang),
+            nav: page.nav(),
+            code: s.code.clone(),
+            unit,
+            village: format!("{} ({})", st.regions.path_label(u.village), u.village),
+            version: s.version,
+            csrf: me.csrf.clone(),
+            errors,
+            questions,
+            audiences,
+            audience: form.audience.clone(),
+            answered,
+        },
+    )
+}
+
+/// `/survei/{code}/isi/{unit}`: the phone form for one respondent.
+pub async fn answer_form(
+    State(st): St,
+    page: Page,
+    Path((code, unit)): Path<(String, u64)>,
+) -> Result<Response, PageError> {
+    answer_view(
+        &st,
+        &page,
+        &code,
+        unit,
+        Vec::new(),
+        AnswerForm::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// `POST /survei/{code}/isi/{unit}`: records the answers (the same answers again is a retry).
+pub async fn answer(
+    State(st): St,
+    page: Page,
+    Path((code, unit)): Path<(String, u64)>,
+    Form(f): Form<AnswerForm>,
+) -> Result<Response, PageError> {
+    let me = page.check_csrf(&f.csrf)?.clone();
+    let (s, q, _) = api::survey_for(&st, &me.who, &code)
+        .await
+        .map_err(|e| page_err(&page, e))?;
+    let raw: BTreeMap<String, String> = f
+        .answers
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("q_").map(|k| (k.to_string(), v.clone())))
+        .collect();
+    let lang = page.lang;
+    let outcome = match q.read_answers(&raw) {
+        Err(e) => Err(cakupan_store::StoreError::Rejected(e.into())),
+        Ok(answers) => {
+            let units = st.store.survey_units(&s.code, RegionCode::NATION).await?;
+            let village = units
+                .iter()
+                .find(|u| u.unit == unit)
+                .map(|u| u.village)
+                .ok_or(PageError::NotFound(lang))?;
+            page.allow(Action::RecordFieldwork, &Resource::Region(village))?;
+            st.store
+                .add_responses(
+                    &st.rules,
+                    &s.code,
+                    &[cakupan_store::campaigns::Response {
+                        survey: s.code.clone(),
+                        unit,
+                        version: s.version,
+                        audience: if f.audience.trim().is_empty() {
+                            OTHER.into()
+                        } else {
+                            f.audience.trim().into()
+                        },
+                        answers,
+                        recorded_by: me.who.username.clone(),
+                    }],
+                    None,
+                )
+                .await
+                .map(|_| ())
+        }
+    };
+    if let Err(e) = outcome {
+        let Some(msgs) = messages(lang, &e) else {
+            return Err(e.into());
+        };
+        return answer_view(
+            &st,
+            &page,
+            &code,
+            unit,
+            msgs,
+            f,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    page.audit(
+        &st,
+        "survey.responses",
+        format!("survey:{}", s.code),
+        "campaign",
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/survei/{}", s.code)).into_response())
+}
