@@ -53,7 +53,7 @@ const htmxIdle = (page) => page.waitForFunction(() => !document.querySelector('.
 try {
   console.log(`== preparing ${work}`);
   run('keys', 'generate', '--out', keys);
-  run('simulate', '--participants', '3000', '--months', '24', '--seed', '7', '--employer-months', '2');
+  run('simulate', '--participants', '3000', '--months', '24', '--seed', '7', '--employer-months', '2', '--campaign-region', '32.04');
   const password = 'kerja-keras-bebas-cemas';
   writeFileSync(join(work, 'pw'), password + '\n');
   run('user', 'add', '--username', 'kepala', '--role', 'admin', '--password-file', join(work, 'pw'));
@@ -227,6 +227,33 @@ try {
   check((await page.locator('table[data-testid=invoice-lines] tbody tr').count()) > 0, 'an invoice shows its lines');
   await shot('12-invoice');
 
+  console.log('== campaign');
+  await page.goto(`${base}/kampanye`);
+  await page.locator('table[data-testid=campaigns] tbody th a').first().click();
+  await page.waitForURL(/\/kampanye\/KKBC-3204$/);
+  check(number(await page.getByTestId('sessions').innerText()) > 0, 'the simulated campaign held sessions');
+  check(await page.locator('table[data-testid=funnel] meter').count() === 5, 'the funnel shows the five stages');
+  check(await page.locator('svg.map path').count() > 0, "the campaign map shows Kabupaten Bandung's province");
+  check(await page.locator('table[data-testid=uplift-1] tbody tr').count() > 0, 'wave 1 has an uplift estimate');
+  await shot('13-campaign');
+  await page.locator('table[data-testid=areas] tbody th a').first().click();
+  await page.waitForURL(/wilayah=32\.04\.\d\d/);
+  await page.locator('table[data-testid=villages] tbody th a').first().click();
+  await page.waitForURL(/\/desa\/32\.04\./);
+  check((await page.getByTestId('stage').innerText()).length > 0, 'a village shows its stage');
+  check(await page.getByTestId('coordination').isVisible(), "a village shows its official's sign-off");
+  await shot('14-campaign-village');
+  await page.goto(`${base}/survei/KKBC-3204-BASE`);
+  check((await page.locator('table[data-testid=results] tbody tr').count()) > 10, 'the baseline survey has weighted results');
+  await shot('15-survey-results');
+  const open = page.locator('table[data-testid=units] tbody a').first();
+  await open.click();
+  await page.waitForURL(/\/isi\/\d+$/);
+  await page.check('input[name=q_aware][value=ya]');
+  await page.click('form[data-testid=answer-form] button[type=submit]');
+  await page.waitForURL(/\/survei\/KKBC-3204-BASE$/);
+  check(true, "an unanswered respondent's answers entered on the form");
+
   console.log('== phone');
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
   await phone.addCookies(await context.cookies());
@@ -238,6 +265,12 @@ try {
   await small.screenshot({ path: join(artifacts, '08-phone-dashboard.png'), fullPage: true });
   await small.goto(`${profileUrl}/bayar`);
   await small.screenshot({ path: join(artifacts, '09-phone-payment.png'), fullPage: true });
+  await small.goto(`${base}/survei/KKBC-3204-BASE`);
+  await small.locator('table[data-testid=units] tbody a').first().click();
+  await small.waitForURL(/\/isi\/\d+$/);
+  const formOverflow = await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(formOverflow <= 1, `the survey form fits a phone's width (overflow ${formOverflow}px)`);
+  await small.screenshot({ path: join(artifacts, '16-phone-survey-form.png'), fullPage: true });
   await phone.close();
 
   console.log('== sign out');

@@ -205,6 +205,7 @@ RawCampaignPlanner => CampaignPlanner {
     min_uncovered: i64,
     max_attendance_ppm_of_workers: i64,
     uplift_window_weeks: u32,
+    awareness_min_respondents: u32,
 });
 row!(/// A campaign audience (farmers, fishers, …): the occupations (`rules/occupations.toml`)
     /// whose people it counts, for session attendance and the uplift per segment.

@@ -36,7 +36,14 @@ pub struct Question {
     pub text_en: String,
     #[serde(flatten)]
     pub kind: Kind,
+    /// What the answers measure for the planner: `awareness` on a yes/no question (the share
+    /// answering yes is the awareness of its district's villages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measures: Option<String>,
 }
+
+/// The one thing a question may measure for the planner.
+pub const MEASURES_AWARENESS: &str = "awareness";
 
 /// A questionnaire version: once any survey uses it, it is never changed; a new version is
 /// added instead, and an old one retired (no more answers accepted on it).
@@ -111,6 +118,15 @@ impl Questionnaire {
                     format!("{field}.text_id"),
                     "questionnaire.text",
                     "every question needs its text in Bahasa Indonesia",
+                ));
+            }
+            if let Some(m) = &q.measures
+                && (m != MEASURES_AWARENESS || q.kind != Kind::YesNo)
+            {
+                return Err(FieldError::new(
+                    format!("{field}.measures"),
+                    "questionnaire.measures",
+                    format!("only a yes/no question may measure {MEASURES_AWARENESS}"),
                 ));
             }
             match &q.kind {
@@ -333,12 +349,14 @@ mod tests {
                     text_id: "Pernah dengar?".into(),
                     text_en: "Heard of it?".into(),
                     kind: Kind::YesNo,
+                    measures: Some(MEASURES_AWARENESS.into()),
                 },
                 Question {
                     code: "trust".into(),
                     text_id: "Percaya?".into(),
                     text_en: "Trust?".into(),
                     kind: Kind::Number { min: 1, max: 5 },
+                    measures: None,
                 },
                 Question {
                     code: "channel".into(),
@@ -347,6 +365,7 @@ mod tests {
                     kind: Kind::Choice {
                         options: vec!["agent".into(), "bank".into()],
                     },
+                    measures: None,
                 },
             ],
         }

@@ -485,6 +485,10 @@ pub struct UpliftReport {
     pub window_weeks: u32,
     /// How the comparison villages were chosen.
     pub comparison_basis: String,
+    /// The same in parts, for the pages to say in their language: not reached before this
+    /// day, and whether villages outside the campaign were added.
+    pub comparison_until: String,
+    pub comparison_outside: bool,
     /// The date the comparison villages are measured around (the reached villages' median
     /// session date).
     pub reference_date: String,
@@ -565,6 +569,7 @@ pub async fn uplift(
         .filter(|e| e.wave >= wave && !reached_set.contains(&e.village) && not_yet(&e.village))
         .map(|e| e.village)
         .collect();
+    let mut comparison_outside = false;
     let mut comparison_basis = format!(
         "villages of this or later waves of {campaign} with no session before {}",
         cakupan_domain::month::format_date(last_after)
@@ -581,6 +586,7 @@ pub async fn uplift(
         comparison_basis.push_str(
             ", and, being too few, the villages of the same districts outside the campaign",
         );
+        comparison_outside = true;
     }
     let all: Vec<RegionCode> = reached
         .iter()
@@ -663,6 +669,8 @@ pub async fn uplift(
         wave,
         window_weeks: rule.uplift_window_weeks,
         comparison_basis,
+        comparison_until: cakupan_domain::month::format_date(last_after),
+        comparison_outside,
         reference_date: cakupan_domain::month::format_date(reference),
         still_open,
         rows,
@@ -690,6 +698,69 @@ pub struct PlanInput {
     pub reached: HashSet<RegionCode>,
     /// Agents per district to assume instead of the directory's (a simulation).
     pub assume_agents: Option<u32>,
+    /// Awareness measured by surveys, by district (`measured_awareness`).
+    pub awareness: HashMap<RegionCode, f64>,
+}
+
+/// Awareness measured by the surveys of `campaign`, by district: in each survey whose
+/// questionnaire has a yes/no question that measures awareness, each stratum (a district)
+/// with at least the rules' minimum of respondents to it gives the share answering yes (within
+/// a stratum every respondent weighs the same); where several surveys measured a district, the
+/// one with the most respondents there.
+pub async fn measured_awareness(
+    store: &dyn Store,
+    rules: &RuleSet,
+    campaign: &str,
+    month: cakupan_domain::Month,
+) -> Result<HashMap<RegionCode, f64>> {
+    let Some(rule) = rules.campaign_planner(month) else {
+        return Ok(HashMap::new());
+    };
+    let questionnaires = store.questionnaires().await?;
+    let mut best: HashMap<RegionCode, (u64, f64)> = HashMap::new();
+    for s in store.surveys().await? {
+        if s.campaign.as_deref() != Some(campaign) {
+            continue;
+        }
+        let Some(q) = questionnaires.iter().find(|q| {
+            q.questionnaire.code == s.questionnaire && q.questionnaire.version == s.version
+        }) else {
+            continue;
+        };
+        let Some(question) =
+            q.questionnaire.questions.iter().find(|x| {
+                x.measures.as_deref() == Some(cakupan_domain::survey::MEASURES_AWARENESS)
+            })
+        else {
+            continue;
+        };
+        let stratum_of: HashMap<u64, RegionCode> = store
+            .survey_units(&s.code, RegionCode::NATION)
+            .await?
+            .into_iter()
+            .map(|u| (u.unit, u.stratum))
+            .collect();
+        let mut tally: HashMap<RegionCode, (u64, u64)> = HashMap::new();
+        for r in store.responses(&s.code).await? {
+            if let (Some(st), Some(Answer::Number(v))) =
+                (stratum_of.get(&r.unit), r.answers.get(&question.code))
+            {
+                let t = tally.entry(*st).or_default();
+                t.0 += 1;
+                t.1 += u64::from(*v == 1);
+            }
+        }
+        for (district, (n, yes)) in tally {
+            if n < u64::from(rule.awareness_min_respondents) {
+                continue;
+            }
+            let b = best.entry(district).or_insert((0, 0.0));
+            if n > b.0 {
+                *b = (n, yes as f64 / n as f64);
+            }
+        }
+    }
+    Ok(best.into_iter().map(|(d, (_, a))| (d, a)).collect())
 }
 
 /// The agents active in `month`, counted once in each district they serve a village of.
@@ -795,7 +866,7 @@ pub async fn plan_all(
             workers: est.workers(*v),
             active: u64::try_from(active.get(&v.to_string()).copied().unwrap_or(0)).unwrap_or(0),
             informal_share: est.informal_share(*v),
-            awareness: None,
+            awareness: input.awareness.get(&v.truncate(Level::District)).copied(),
             reached: input.reached.contains(v),
         })
         .collect();
@@ -819,8 +890,16 @@ pub async fn plan_all(
         read_ms,
         plan_ms,
         basis: format!(
-            "{}; awareness: no survey yet, the rules' prior{}",
+            "{}; awareness: {}{}",
             est.basis,
+            if input.awareness.is_empty() {
+                "no survey yet, the rules' prior".to_string()
+            } else {
+                format!(
+                    "measured by the campaign's surveys in {} districts (the share who had heard of the programmes), the rules' prior elsewhere",
+                    input.awareness.len()
+                )
+            },
             if input.assume_agents.is_some() {
                 "; agents: assumed in every district (simulation)"
             } else {
@@ -886,16 +965,19 @@ pub async fn store_next_wave(
         .into_iter()
         .map(|e| e.village)
         .collect();
+    let month = cakupan_domain::Month::of(next.starts);
+    let awareness = measured_awareness(store, rules, &next.campaign, month).await?;
     let t = plan_all(
         store,
         tree,
         rules,
         &PlanInput {
-            month: cakupan_domain::Month::of(next.starts),
+            month,
             within: c.region,
             capacity: next.capacity,
             reached,
             assume_agents: next.assume_agents,
+            awareness,
         },
     )
     .await?;

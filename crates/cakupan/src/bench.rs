@@ -121,6 +121,7 @@ pub async fn run(
                         capacity: (4, 2, 1),
                         reached: std::collections::HashSet::new(),
                         assume_agents: None,
+                        awareness: std::collections::HashMap::new(),
                     },
                 )
                 .await?;

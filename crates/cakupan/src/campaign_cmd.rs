@@ -459,6 +459,7 @@ pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: CampaignComm
                             capacity,
                             reached: HashSet::new(),
                             assume_agents: None,
+                            awareness: HashMap::new(),
                         },
                     )
                     .await?
@@ -586,8 +587,11 @@ pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: CampaignComm
             );
         }
         CampaignCommand::Status { campaign, region } => {
-            let within = region_arg("region", &region)?;
             let c = campaign_of(store.as_ref(), &campaign).await?;
+            let within = match region_arg("region", &region)? {
+                r if r == RegionCode::NATION => c.region,
+                r => r,
+            };
             let entries = store.plan_entries(&campaign, within).await?;
             let sessions = store.sessions(&campaign, within).await?;
             let f = analysis::funnel(&entries, &sessions);
@@ -1027,6 +1031,9 @@ pub async fn simulate(
         Some(sim.per_district),
     )
     .await?;
+    // The baseline survey of the region (before the second wave is planned, so that the
+    // planner weighs wave 2's villages by the awareness it measured).
+    let surveyed = simulate_survey(store.as_ref(), reference, sim).await?;
     let (w2, _) = store_next_wave(
         store.clone(),
         reference,
@@ -1249,6 +1256,7 @@ pub async fn simulate(
         sim.effect,
         paid
     );
+    println!("{surveyed}");
     let mut out = Vec::new();
     for w in [w1.wave, w2.wave] {
         let r = analysis::uplift(
@@ -1283,4 +1291,132 @@ pub async fn simulate(
         out.push(r);
     }
     Ok(out)
+}
+
+/// The campaign's baseline survey, simulated: the built-in questionnaire, a stratified sample
+/// of 600 working people of the region, eight in ten of whom answer. Awareness differs by
+/// audience (online drivers have heard of the programmes most, farmers least) and by district;
+/// willingness to pay Rp16,800, the channel and trust are drawn too. Returns a line to print.
+async fn simulate_survey(
+    store: &dyn Store,
+    reference: &Reference,
+    sim: &Simulation,
+) -> Result<String> {
+    let q: Questionnaire =
+        serde_json::from_str(BUILTIN_QUESTIONNAIRE).map_err(|e| anyhow!("questionnaire: {e}"))?;
+    store.add_questionnaire(&q).await.map_err(store_err)?;
+    let est = Estimates::new(&reference.regions).map_err(|e| anyhow!(e))?;
+    let code = format!("{}-BASE", sim.campaign);
+    let (strata, units) = analysis::draw_sample(
+        &reference.regions,
+        &est,
+        &[],
+        &analysis::Design {
+            frame: Frame::Regions,
+            region: sim.region,
+            size: 600,
+            min_each: 2,
+            seed: sim.seed,
+        },
+    )
+    .map_err(store_err)?;
+    let survey = Survey {
+        code: code.clone(),
+        campaign: Some(sim.campaign.clone()),
+        wave: Some(1),
+        questionnaire: q.code.clone(),
+        version: q.version,
+        region: sim.region,
+        frame: Frame::Regions,
+        seed: sim.seed,
+        strata,
+        created_by: ACTOR.into(),
+    };
+    store.add_survey(&survey, &units).await.map_err(store_err)?;
+    let mut rng = Rng::new(sim.seed ^ 0x5eed_5eed);
+    let audiences: [(&str, u32, f64); 6] = [
+        ("farmer", 30, 0.2),
+        ("fisher", 8, 0.25),
+        ("market_trader", 15, 0.35),
+        ("online_driver", 12, 0.55),
+        ("fish_auction", 2, 0.3),
+        (OTHER, 33, 0.3),
+    ];
+    let weights: Vec<(usize, u32)> = audiences
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (i, a.1))
+        .collect();
+    let mut district_shift: HashMap<RegionCode, f64> = HashMap::new();
+    let mut responses = Vec::new();
+    for u in &units {
+        if !rng.chance(0.8) {
+            continue;
+        }
+        let shift = *district_shift
+            .entry(u.stratum)
+            .or_insert_with(|| (rng.below(21) as f64 - 10.0) / 100.0);
+        let (aud, _, aware_p) = audiences[*rng.pick(&weights)];
+        let aware = rng.chance((aware_p + shift).clamp(0.0, 1.0));
+        let mut raw = std::collections::BTreeMap::new();
+        raw.insert(
+            "aware".to_string(),
+            if aware { "ya" } else { "tidak" }.to_string(),
+        );
+        raw.insert(
+            "knows_jkk_jkm".to_string(),
+            if aware && rng.chance(0.6) {
+                "ya"
+            } else {
+                "tidak"
+            }
+            .to_string(),
+        );
+        raw.insert(
+            "willing_16800".to_string(),
+            if rng.chance(if aware { 0.7 } else { 0.5 }) {
+                "ya"
+            } else {
+                "tidak"
+            }
+            .to_string(),
+        );
+        raw.insert(
+            "channel".to_string(),
+            rng.pick(&[
+                ("agen_perisai", 30),
+                ("bank", 15),
+                ("minimarket", 25),
+                ("aplikasi", 15),
+                ("kantor_desa", 15),
+            ])
+            .to_string(),
+        );
+        raw.insert("trust".to_string(), (1 + rng.below(5)).to_string());
+        let answers = q
+            .read_answers(&raw)
+            .map_err(|e| anyhow!("simulated answers: {e}"))?;
+        responses.push(cakupan_store::campaigns::Response {
+            survey: code.clone(),
+            unit: u.unit,
+            version: q.version,
+            audience: aud.to_string(),
+            answers,
+            recorded_by: ACTOR.into(),
+        });
+    }
+    let added = store
+        .add_responses(&reference.rules, &code, &responses, None)
+        .await
+        .map_err(store_err)?;
+    let measured =
+        analysis::measured_awareness(store, &reference.rules, &sim.campaign, Month::of(sim.today))
+            .await
+            .map_err(store_err)?;
+    Ok(format!(
+        "Baseline survey {code}: {} of {} sampled people answered; awareness measured in {} districts for the planner.",
+        added.added,
+        units.len(),
+        measured.len()
+    ))
 }

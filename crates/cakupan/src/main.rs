@@ -86,6 +86,9 @@ enum Command {
         /// the 200,000 takes about 40 s (docs/benchmarks.md), hence a short default.
         #[arg(long, default_value_t = 2)]
         employer_months: u32,
+        /// Where the demo's simulated village campaign runs (Kabupaten Bandung; empty: none).
+        #[arg(long, default_value = "32.04")]
+        campaign_region: String,
         #[arg(long, env = "CAKUPAN_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
         /// Load and exit without serving.
@@ -185,6 +188,10 @@ enum Command {
         /// simulated wage earners (0: none).
         #[arg(long, default_value_t = 12)]
         employer_months: u32,
+        /// A regency (or province) in which to simulate a two-wave village campaign with its
+        /// baseline survey (`campaign simulate`); none by default.
+        #[arg(long, default_value = "")]
+        campaign_region: String,
     },
     /// Benchmarks (see docs/benchmarks.md).
     Bench {
@@ -622,13 +629,14 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Demo {
             participants,
             employer_months,
+            campaign_region,
             listen,
             no_serve,
         } => {
             demo(
                 &cli.global,
                 &reference,
-                (participants, employer_months),
+                (participants, employer_months, &campaign_region),
                 &listen,
                 no_serve,
             )
@@ -648,6 +656,7 @@ async fn run(cli: Cli) -> Result<()> {
             months,
             seed,
             employer_months,
+            campaign_region,
         } => {
             let store = open_store(&cli.global, &reference).await?;
             simulate(
@@ -656,7 +665,7 @@ async fn run(cli: Cli) -> Result<()> {
                 participants,
                 months,
                 seed,
-                employer_months,
+                (employer_months, &campaign_region),
             )
             .await
         }
@@ -778,7 +787,7 @@ async fn simulate(
     participants: u64,
     months: u32,
     seed: u64,
-    employer_months: u32,
+    (employer_months, campaign_region): (u32, &str),
 ) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("cakupan-simulate-{}-{seed}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -882,12 +891,33 @@ async fn simulate(
     }
     let _ = std::fs::remove_dir_all(&dir);
     calibration_report(
-        store_for_report,
+        store_for_report.clone(),
         reference,
         cakupan_domain::Month::of(today),
         dropout,
     )
-    .await
+    .await?;
+    if !campaign_region.trim().is_empty() {
+        let region = cakupan_domain::RegionCode::parse(campaign_region.trim())
+            .map_err(|e| anyhow::anyhow!("--campaign-region: {e}"))?;
+        eprintln!("Simulating a two-wave village campaign in {region} with its baseline survey…");
+        campaign_cmd::simulate(
+            store_for_report,
+            reference,
+            &campaign_cmd::Simulation {
+                campaign: format!("KKBC-{}", region.to_string().replace('.', "")),
+                region,
+                effect: 6.0,
+                baseline: 0.5,
+                weeks: 3,
+                per_district: 1,
+                seed,
+                today,
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// The published figures the simulation is calibrated to beside what it produced, read back
@@ -1035,7 +1065,7 @@ async fn serve(
 async fn demo(
     global: &Global,
     reference: &Reference,
-    (participants, employer_months): (u64, u32),
+    (participants, employer_months, campaign_region): (u64, u32, &str),
     listen: &str,
     no_serve: bool,
 ) -> Result<()> {
@@ -1079,7 +1109,7 @@ async fn demo(
             participants,
             96,
             2026,
-            employer_months,
+            (employer_months, campaign_region),
         )
         .await?;
     } else {

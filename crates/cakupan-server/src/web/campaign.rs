@@ -49,6 +49,9 @@ pub struct Ct {
     pub uplift: &'static str,
     pub uplift_help: &'static str,
     pub uplift_none: &'static str,
+    pub outcome: &'static str,
+    pub comparison_note: &'static str,
+    pub comparison_outside: &'static str,
     pub outcome_enrolments: &'static str,
     pub outcome_paying: &'static str,
     pub audience: &'static str,
@@ -136,6 +139,9 @@ pub static ID: Ct = Ct {
     uplift: "Dampak terhadap pendaftaran",
     uplift_help: "Selisih perubahan (difference in differences): pendaftaran di tiap desa pada minggu-minggu setelah sosialisasinya dibanding minggu-minggu sebelumnya, dikurangi perubahan di desa yang belum dijangkau pada tanggal yang sama. Interval 95%.",
     uplift_none: "Belum dapat dihitung",
+    outcome: "Ukuran",
+    comparison_note: "desa gelombang ini atau berikutnya yang belum mendapat sosialisasi sebelum",
+    comparison_outside: "ditambah, karena terlalu sedikit, desa di kecamatan yang sama di luar kampanye",
     outcome_enrolments: "Pendaftaran per desa",
     outcome_paying: "Pendaftaran yang membayar per desa",
     audience: "Kelompok",
@@ -217,6 +223,9 @@ pub static EN: Ct = Ct {
     uplift: "Effect on enrolment",
     uplift_help: "Difference in differences: enrolments in each village in the weeks after its session against the weeks before, less the change in villages not yet reached over the same dates. 95% intervals.",
     uplift_none: "Cannot be estimated yet",
+    outcome: "Outcome",
+    comparison_note: "villages of this or later waves with no session before",
+    comparison_outside: "and, being too few, the villages of the same districts outside the campaign",
     outcome_enrolments: "Enrolments per village",
     outcome_paying: "Enrolments that paid, per village",
     audience: "Audience",
@@ -557,10 +566,29 @@ pub async fn campaign_page(
             attendance: lang.num(*a as i64),
         })
         .collect();
-    let map = if area == RegionCode::NATION || area.level() == Level::Province {
+    // The map: the nation's provinces or a province's regencies; for a regency, its
+    // province's map with the regency alone shaded.
+    let map_level = if area == RegionCode::NATION {
+        Some(Level::Province)
+    } else if matches!(area.level(), Level::Province | Level::Regency) {
+        Some(Level::Regency)
+    } else {
+        None
+    };
+    let mut by_shade: BTreeMap<RegionCode, (u64, u64)> = BTreeMap::new();
+    if let Some(level) = map_level {
+        for e in &entries {
+            let k = by_shade.entry(e.village.truncate(level)).or_default();
+            k.0 += 1;
+            if e.stage >= Stage::Held {
+                k.1 += 1;
+            }
+        }
+    }
+    let map = if map_level.is_some() {
         let mut shades = HashMap::new();
         let mut max_seen = 0.0f64;
-        for (code, (p, _, h, _, _)) in &by_child {
+        for (code, (p, h)) in &by_shade {
             let share = (*p > 0).then(|| *h as f64 / *p as f64);
             if let Some(s) = share {
                 max_seen = max_seen.max(s);
@@ -589,7 +617,7 @@ pub async fn campaign_page(
         let drawn = if area == RegionCode::NATION {
             svg::province_map(&shades, w.map_title)
         } else {
-            svg::regency_map(area, &shades, w.map_title)
+            svg::regency_map(area.truncate(Level::Province), &shades, w.map_title)
         };
         (!drawn.is_empty()).then(|| MapView {
             svg: drawn,
@@ -626,7 +654,16 @@ pub async fn campaign_page(
             {
                 Ok(r) => uplift.push(UpliftView {
                     wave: wv.wave,
-                    note: r.comparison_basis.clone(),
+                    note: format!(
+                        "{} {}{}",
+                        w.comparison_note,
+                        r.comparison_until,
+                        if r.comparison_outside {
+                            format!("; {}", w.comparison_outside)
+                        } else {
+                            String::new()
+                        }
+                    ),
                     rows: r
                         .rows
                         .iter()

@@ -2054,6 +2054,7 @@ pub async fn campaign_setup(app: &App) {
             text_id: "Pernah dengar?".into(),
             text_en: "Heard?".into(),
             kind: cakupan_domain::survey::Kind::YesNo,
+            measures: None,
         }],
     };
     app.store.add_questionnaire(&q("kkbc")).await.unwrap();

@@ -314,6 +314,7 @@ fn questionnaire() -> Questionnaire {
             text_id: "Pernah mendengar BPJS Ketenagakerjaan?".into(),
             text_en: "Heard of BPJS Ketenagakerjaan?".into(),
             kind: Kind::YesNo,
+            measures: None,
         }],
     }
 }
