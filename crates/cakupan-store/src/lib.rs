@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod agents;
 pub mod campaigns;
+mod campaigns_sql;
 pub mod crypto;
 pub mod employers;
 pub mod ledger;

@@ -301,6 +301,43 @@ async fn pages_bench(
             ));
         }
     }
+    // The campaign's pages, when the database has a campaign (`demo`, `simulate
+    // --campaign-region`): the campaign in its region (with every wave's uplift), one of its
+    // villages, and its first survey's results.
+    if let Some(c) = store.campaigns().await?.first() {
+        let entries = store
+            .plan_entries(&c.code, cakupan_domain::RegionCode::NATION)
+            .await?;
+        pages.push((
+            format!(
+                "campaign {} ({} villages, uplift of every wave)",
+                c.code,
+                entries.len()
+            ),
+            format!("/kampanye/{}", c.code),
+            None,
+        ));
+        if let Some(e) = entries.first() {
+            pages.push((
+                format!("campaign village {}", e.village),
+                format!("/kampanye/{}/desa/{}", c.code, e.village),
+                None,
+            ));
+        }
+        if let Some(s) = store
+            .surveys()
+            .await?
+            .into_iter()
+            .find(|s| s.campaign.as_deref() == Some(c.code.as_str()))
+        {
+            let answered = store.responses(&s.code).await?.len();
+            pages.push((
+                format!("survey {} results ({answered} respondents)", s.code),
+                format!("/survei/{}", s.code),
+                None,
+            ));
+        }
+    }
     println!("| page | median (ms) | p95 (ms) | ÷ baseline | bytes | status |");
     println!("|---|---:|---:|---:|---:|---|");
     let mut baseline = 0.0;

@@ -484,7 +484,73 @@ async fn a_survey_weighted_by_hand(store: Arc<dyn Store>) {
     );
 }
 
+/// A CSV of answers through the API: a bad line is named and nothing is counted; the good
+/// file is counted once; the same file again is refused; the results follow.
+async fn responses_by_csv_through_the_api(store: Arc<dyn Store>) {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let app = crate::api::app_on(store, &crate::api::auth()).await;
+    crate::api::campaign_setup(&app).await;
+    let upload = |csv: &'static str| {
+        let req = Request::builder()
+            .method("POST")
+            .uri("/api/v1/surveys/S0/responses")
+            .header("content-type", "text/csv")
+            .header("x-file-name", "jawaban.csv")
+            .header("authorization", format!("Bearer {}", app.token))
+            .body(Body::from(csv))
+            .unwrap();
+        let router = app.router.clone();
+        async move {
+            let resp = router.oneshot(req).await.unwrap();
+            let status = resp.status();
+            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+            (
+                status,
+                serde_json::from_slice::<serde_json::Value>(&bytes).unwrap(),
+            )
+        }
+    };
+    let (s, v) = upload("unit,version,audience,aware\n1,1,farmer,ya\n2,1,fisher,mungkin\n").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["errors"][0]["field"], "line 3.answers.aware", "{v}");
+    assert_eq!(v["errors"][0]["rule"], "survey.yes_no", "{v}");
+    assert!(app.store.responses("S0").await.unwrap().is_empty());
+    let good = "unit,version,audience,aware\n1,1,farmer,ya\n2,1,fisher,tidak\n3,1,,ya\n";
+    let (s, v) = upload(good).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["added"], 3, "{v}");
+    let (s, v) = upload(good).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["errors"][0]["rule"], "survey.duplicate_upload", "{v}");
+    assert_eq!(app.store.responses("S0").await.unwrap().len(), 3);
+    let (s, v) = crate::api::call_as(
+        &app,
+        Some(&app.token),
+        "GET",
+        "/api/v1/surveys/S0/results?by=audience",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let all = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["group"] == "all")
+        .unwrap();
+    // One stratum of 5,000 people, 3 respondents (2 yes): 2/3.
+    assert!(
+        (all["value"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-12,
+        "{v}"
+    );
+    assert_eq!(all["respondents"], 3);
+}
+
 on_both_backends! {
     a_wave_is_coordinated_and_held: true,
     a_survey_weighted_by_hand: true,
+    responses_by_csv_through_the_api: true,
 }
