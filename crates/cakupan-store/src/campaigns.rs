@@ -11,10 +11,69 @@ use cakupan_domain::campaign::{self, Stage};
 use cakupan_domain::month::{format_date, parse_date};
 use cakupan_domain::rules::CampaignPlanner;
 use cakupan_domain::survey::{Answer, Questionnaire};
-use cakupan_domain::{FieldError, RegionCode};
+use cakupan_domain::{FieldError, RegionCode, RuleSet};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use time::Date;
+
+/// The campaign's records, as every store keeps them (a supertrait of `Store`, so a
+/// `dyn Store` has them; bring this trait into scope to call them). Both sqlx backends
+/// implement it with the same SQL (`campaign_store_impl!`).
+#[async_trait::async_trait]
+pub trait CampaignStore: Send + Sync {
+    /// Creates a campaign. The same again is `false`; other details under its code are
+    /// rejected (`campaign.code_taken`).
+    async fn add_campaign(&self, campaign: &Campaign) -> Result<bool>;
+    async fn campaigns(&self) -> Result<Vec<Campaign>>;
+    /// Stores a wave and its villages (the planner's proposal) in one transaction. The same
+    /// wave again is `false`; a village already in another wave of the campaign is rejected
+    /// (`campaign.village_planned`) and nothing is written.
+    async fn add_wave(&self, wave: &Wave, entries: &[PlanEntry]) -> Result<bool>;
+    async fn waves(&self, campaign: &str) -> Result<Vec<Wave>>;
+    /// The campaign's villages inside `within`, by wave, week and rank.
+    async fn plan_entries(&self, campaign: &str, within: RegionCode) -> Result<Vec<PlanEntry>>;
+    /// Changes one village's entry (`apply_change`) in one transaction; `agents`:
+    /// the codes of the agents active and serving the village now. `Ok(None)`: no such entry.
+    async fn change_entry(
+        &self,
+        campaign: &str,
+        village: RegionCode,
+        change: &EntryChange,
+        agents: &[String],
+    ) -> Result<Option<PlanEntry>>;
+    /// Records a session (`check_session`) and moves its village to held, in one
+    /// transaction. The same reference again with the same session is `false`; with another,
+    /// `session.reference_taken`.
+    async fn add_session(
+        &self,
+        rules: &RuleSet,
+        session: &Session,
+        today: time::Date,
+    ) -> Result<bool>;
+    /// The campaign's sessions in villages inside `within`, by date.
+    async fn sessions(&self, campaign: &str, within: RegionCode) -> Result<Vec<Session>>;
+    /// Adds a questionnaire version (checked). The same again is `false`; another under the
+    /// same code and version is `questionnaire.version_taken`.
+    async fn add_questionnaire(&self, q: &Questionnaire) -> Result<bool>;
+    /// Retires a version: no more responses are taken on it. `Ok(false)`: no such version.
+    async fn retire_questionnaire(&self, code: &str, version: u32, now: i64) -> Result<bool>;
+    async fn questionnaires(&self) -> Result<Vec<StoredQuestionnaire>>;
+    /// Stores a survey and its drawn units together. The same again is `false`.
+    async fn add_survey(&self, survey: &Survey, units: &[Unit]) -> Result<bool>;
+    async fn surveys(&self) -> Result<Vec<Survey>>;
+    /// The survey's units in villages inside `within`, by unit number.
+    async fn survey_units(&self, survey: &str, within: RegionCode) -> Result<Vec<Unit>>;
+    /// Records responses, all or none (`check_responses`), with the uploaded file
+    /// when they came from one (the same file twice: `survey.duplicate_upload`).
+    async fn add_responses(
+        &self,
+        rules: &RuleSet,
+        survey: &str,
+        responses: &[Response],
+        upload: Option<&Upload>,
+    ) -> Result<ResponsesAdded>;
+    async fn responses(&self, survey: &str) -> Result<Vec<Response>>;
+}
 
 /// Dates in the documents are `YYYY-MM-DD`.
 pub mod iso_date {

@@ -4,8 +4,7 @@
 //! queries whose column types differ (registration dates: TEXT on SQLite, DATE on PostgreSQL)
 //! stay in the backends.
 
-/// Expands to the campaign methods (`add_campaign_impl`, …, `responses_impl`) on `$store`
-/// for the sqlx database `$db`: `$write` and `$read` name its pools (the same on PostgreSQL),
+/// Expands to `CampaignStore` for `$store` on the sqlx database `$db`: `$write` and `$read` name its pools (the same on PostgreSQL),
 /// `$lock` is appended to the read of the entry a change rewrites (`" FOR UPDATE"` where
 /// rows lock; SQLite's single writer needs none), `$db_err` maps a sqlx error.
 #[macro_export]
@@ -14,7 +13,7 @@ macro_rules! campaign_store_impl {
         use cakupan_domain::survey::Questionnaire;
         use cakupan_domain::{RegionCode, RuleSet};
         use cakupan_store::campaigns::{
-            self as cmp, Campaign, EntryChange, Enrolment, PlanEntry, Response, ResponsesAdded,
+            self as cmp, CampaignStore as _, Campaign, EntryChange, Enrolment, PlanEntry, Response, ResponsesAdded,
             Session, StoredQuestionnaire, Survey, Unit, Upload, Wave, from_json, to_json,
         };
         use cakupan_store::{Result, StoreError};
@@ -82,8 +81,9 @@ macro_rules! campaign_store_impl {
             }
         }
 
-        impl $store {
-            pub(crate) async fn add_campaign_impl(&self, c: &Campaign) -> Result<bool> {
+        #[async_trait::async_trait]
+        impl cakupan_store::campaigns::CampaignStore for $store {
+            async fn add_campaign(&self, c: &Campaign) -> Result<bool> {
                 c.check()?;
                 let mut tx = self.$write.begin().await.map_err($dberr)?;
                 let done = sqlx::query(
@@ -98,7 +98,7 @@ macro_rules! campaign_store_impl {
                 if done.rows_affected() == 1 {
                     return Ok(true);
                 }
-                let stored = self.campaigns_impl().await?;
+                let stored = self.campaigns().await?;
                 match stored.iter().find(|s| s.code == c.code) {
                     Some(s) if s.name == c.name && s.region == c.region => Ok(false),
                     _ => Err(cmp::taken(
@@ -109,7 +109,7 @@ macro_rules! campaign_store_impl {
                 }
             }
 
-            pub(crate) async fn campaigns_impl(&self) -> Result<Vec<Campaign>> {
+            async fn campaigns(&self) -> Result<Vec<Campaign>> {
                 let rows: Vec<(String,)> = sqlx::query_as("SELECT body FROM campaigns ORDER BY code")
                     .fetch_all(&self.$read)
                     .await
@@ -119,7 +119,7 @@ macro_rules! campaign_store_impl {
                     .collect()
             }
 
-            pub(crate) async fn add_wave_impl(&self, w: &Wave, entries: &[PlanEntry]) -> Result<bool> {
+            async fn add_wave(&self, w: &Wave, entries: &[PlanEntry]) -> Result<bool> {
                 cmp::check_wave(w, entries)?;
                 let mut tx = self.$write.begin().await.map_err($dberr)?;
                 let known: Option<(String,)> = sqlx::query_as("SELECT body FROM campaigns WHERE code = $1")
@@ -191,7 +191,7 @@ macro_rules! campaign_store_impl {
                 Ok(true)
             }
 
-            pub(crate) async fn waves_impl(&self, campaign: &str) -> Result<Vec<Wave>> {
+            async fn waves(&self, campaign: &str) -> Result<Vec<Wave>> {
                 let rows: Vec<(String,)> =
                     sqlx::query_as("SELECT body FROM campaign_waves WHERE campaign = $1 ORDER BY wave")
                         .bind(campaign)
@@ -203,7 +203,7 @@ macro_rules! campaign_store_impl {
                     .collect()
             }
 
-            pub(crate) async fn plan_entries_impl(
+            async fn plan_entries(
                 &self,
                 campaign: &str,
                 within: RegionCode,
@@ -226,7 +226,7 @@ macro_rules! campaign_store_impl {
                 Ok(out)
             }
 
-            pub(crate) async fn change_entry_impl(
+            async fn change_entry(
                 &self,
                 campaign: &str,
                 village: RegionCode,
@@ -249,7 +249,7 @@ macro_rules! campaign_store_impl {
                 Ok(Some(entry))
             }
 
-            pub(crate) async fn add_session_impl(
+            async fn add_session(
                 &self,
                 rules: &RuleSet,
                 s: &Session,
@@ -293,7 +293,7 @@ macro_rules! campaign_store_impl {
                 Ok(true)
             }
 
-            pub(crate) async fn sessions_impl(
+            async fn sessions(
                 &self,
                 campaign: &str,
                 within: RegionCode,
@@ -313,7 +313,7 @@ macro_rules! campaign_store_impl {
                     .collect()
             }
 
-            pub(crate) async fn add_questionnaire_impl(&self, q: &Questionnaire) -> Result<bool> {
+            async fn add_questionnaire(&self, q: &Questionnaire) -> Result<bool> {
                 q.check()?;
                 let mut tx = self.$write.begin().await.map_err($dberr)?;
                 let done = sqlx::query(
@@ -340,7 +340,7 @@ macro_rules! campaign_store_impl {
                 Ok(true)
             }
 
-            pub(crate) async fn retire_questionnaire_impl(
+            async fn retire_questionnaire(
                 &self,
                 code: &str,
                 version: u32,
@@ -358,7 +358,7 @@ macro_rules! campaign_store_impl {
                 Ok(done.rows_affected() == 1)
             }
 
-            pub(crate) async fn questionnaires_impl(&self) -> Result<Vec<StoredQuestionnaire>> {
+            async fn questionnaires(&self) -> Result<Vec<StoredQuestionnaire>> {
                 let rows: Vec<(String, Option<i64>)> =
                     sqlx::query_as("SELECT body, retired_at FROM questionnaires ORDER BY code, version")
                         .fetch_all(&self.$read)
@@ -374,7 +374,7 @@ macro_rules! campaign_store_impl {
                     .collect()
             }
 
-            pub(crate) async fn add_survey_impl(&self, s: &Survey, units: &[Unit]) -> Result<bool> {
+            async fn add_survey(&self, s: &Survey, units: &[Unit]) -> Result<bool> {
                 cmp::check_survey(s, units)?;
                 let mut tx = self.$write.begin().await.map_err($dberr)?;
                 let q: Option<(Option<i64>,)> = sqlx::query_as(
@@ -426,7 +426,7 @@ macro_rules! campaign_store_impl {
                 Ok(true)
             }
 
-            pub(crate) async fn surveys_impl(&self) -> Result<Vec<Survey>> {
+            async fn surveys(&self) -> Result<Vec<Survey>> {
                 let rows: Vec<(String,)> = sqlx::query_as("SELECT body FROM surveys ORDER BY code")
                     .fetch_all(&self.$read)
                     .await
@@ -436,7 +436,7 @@ macro_rules! campaign_store_impl {
                     .collect()
             }
 
-            pub(crate) async fn survey_units_impl(
+            async fn survey_units(
                 &self,
                 survey: &str,
                 within: RegionCode,
@@ -463,7 +463,7 @@ macro_rules! campaign_store_impl {
                     .collect()
             }
 
-            pub(crate) async fn add_responses_impl(
+            async fn add_responses(
                 &self,
                 rules: &RuleSet,
                 survey: &str,
@@ -574,7 +574,7 @@ macro_rules! campaign_store_impl {
                 })
             }
 
-            pub(crate) async fn responses_impl(&self, survey: &str) -> Result<Vec<Response>> {
+            async fn responses(&self, survey: &str) -> Result<Vec<Response>> {
                 let rows: Vec<(String,)> =
                     sqlx::query_as("SELECT body FROM survey_responses WHERE survey = $1 ORDER BY unit")
                         .bind(survey)

@@ -78,7 +78,7 @@ pub struct RegionsLoaded {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: campaigns::CampaignStore + Send + Sync + std::fmt::Debug {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
@@ -385,73 +385,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         decision: &accounts::CorrectionDecision,
     ) -> Result<Option<accounts::Correction>>;
 
-    // The village campaign (issue #8).
+    // The village campaign (issue #8): the records are `campaigns::CampaignStore`'s.
 
-    /// Creates a campaign. The same again is `false`; other details under its code are
-    /// rejected (`campaign.code_taken`).
-    async fn add_campaign(&self, campaign: &campaigns::Campaign) -> Result<bool>;
-    async fn campaigns(&self) -> Result<Vec<campaigns::Campaign>>;
-    /// Stores a wave and its villages (the planner's proposal) in one transaction. The same
-    /// wave again is `false`; a village already in another wave of the campaign is rejected
-    /// (`campaign.village_planned`) and nothing is written.
-    async fn add_wave(
-        &self,
-        wave: &campaigns::Wave,
-        entries: &[campaigns::PlanEntry],
-    ) -> Result<bool>;
-    async fn waves(&self, campaign: &str) -> Result<Vec<campaigns::Wave>>;
-    /// The campaign's villages inside `within`, by wave, week and rank.
-    async fn plan_entries(
-        &self,
-        campaign: &str,
-        within: RegionCode,
-    ) -> Result<Vec<campaigns::PlanEntry>>;
-    /// Changes one village's entry (`campaigns::apply_change`) in one transaction; `agents`:
-    /// the codes of the agents active and serving the village now. `Ok(None)`: no such entry.
-    async fn change_entry(
-        &self,
-        campaign: &str,
-        village: RegionCode,
-        change: &campaigns::EntryChange,
-        agents: &[String],
-    ) -> Result<Option<campaigns::PlanEntry>>;
-    /// Records a session (`campaigns::check_session`) and moves its village to held, in one
-    /// transaction. The same reference again with the same session is `false`; with another,
-    /// `session.reference_taken`.
-    async fn add_session(
-        &self,
-        rules: &RuleSet,
-        session: &campaigns::Session,
-        today: time::Date,
-    ) -> Result<bool>;
-    /// The campaign's sessions in villages inside `within`, by date.
-    async fn sessions(&self, campaign: &str, within: RegionCode)
-    -> Result<Vec<campaigns::Session>>;
-    /// Adds a questionnaire version (checked). The same again is `false`; another under the
-    /// same code and version is `questionnaire.version_taken`.
-    async fn add_questionnaire(&self, q: &cakupan_domain::survey::Questionnaire) -> Result<bool>;
-    /// Retires a version: no more responses are taken on it. `Ok(false)`: no such version.
-    async fn retire_questionnaire(&self, code: &str, version: u32, now: i64) -> Result<bool>;
-    async fn questionnaires(&self) -> Result<Vec<campaigns::StoredQuestionnaire>>;
-    /// Stores a survey and its drawn units together. The same again is `false`.
-    async fn add_survey(
-        &self,
-        survey: &campaigns::Survey,
-        units: &[campaigns::Unit],
-    ) -> Result<bool>;
-    async fn surveys(&self) -> Result<Vec<campaigns::Survey>>;
-    /// The survey's units in villages inside `within`, by unit number.
-    async fn survey_units(&self, survey: &str, within: RegionCode) -> Result<Vec<campaigns::Unit>>;
-    /// Records responses, all or none (`campaigns::check_responses`), with the uploaded file
-    /// when they came from one (the same file twice: `survey.duplicate_upload`).
-    async fn add_responses(
-        &self,
-        rules: &RuleSet,
-        survey: &str,
-        responses: &[campaigns::Response],
-        upload: Option<&campaigns::Upload>,
-    ) -> Result<campaigns::ResponsesAdded>;
-    async fn responses(&self, survey: &str) -> Result<Vec<campaigns::Response>>;
     /// The registrations in `villages` dated `from` to `to` inclusive, with their first
     /// contribution's payment date.
     async fn enrolments_in(
