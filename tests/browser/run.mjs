@@ -235,6 +235,7 @@ try {
   check(await page.locator('table[data-testid=funnel] meter').count() === 5, 'the funnel shows the five stages');
   check(await page.locator('svg.map path').count() > 0, "the campaign map shows Kabupaten Bandung's province");
   check(await page.locator('table[data-testid=uplift-1] tbody tr').count() > 0, 'wave 1 has an uplift estimate');
+  check(number((await page.getByTestId('attributed').innerText()).split('(')[0]) > 0, 'enrolments attributed to the campaign are shown');
   await shot('13-campaign');
   await page.locator('table[data-testid=areas] tbody th a').first().click();
   await page.waitForURL(/wilayah=32\.04\.\d\d/);

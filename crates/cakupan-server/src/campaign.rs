@@ -473,6 +473,11 @@ pub struct UpliftRow {
     pub comparison: usize,
     pub change_reached: f64,
     pub change_comparison: f64,
+    /// The outcome the campaign added in the reached villages: effect × villages reached,
+    /// with the interval likewise.
+    pub attributed: f64,
+    pub attributed_low: f64,
+    pub attributed_high: f64,
 }
 
 /// A wave's uplift: per village, outcomes in the `window_weeks` weeks from its session against
@@ -661,6 +666,9 @@ pub async fn uplift(
                 comparison: u.comparison,
                 change_reached: u.change_reached,
                 change_comparison: u.change_comparison,
+                attributed: u.effect * u.reached as f64,
+                attributed_low: u.low * u.reached as f64,
+                attributed_high: u.high * u.reached as f64,
             });
         }
     }

@@ -50,6 +50,7 @@ pub struct Ct {
     pub uplift_help: &'static str,
     pub uplift_none: &'static str,
     pub outcome: &'static str,
+    pub attributed: &'static str,
     pub comparison_note: &'static str,
     pub comparison_outside: &'static str,
     pub outcome_enrolments: &'static str,
@@ -140,6 +141,7 @@ pub static ID: Ct = Ct {
     uplift_help: "Selisih perubahan (difference in differences): pendaftaran di tiap desa pada minggu-minggu setelah sosialisasinya dibanding minggu-minggu sebelumnya, dikurangi perubahan di desa yang belum dijangkau pada tanggal yang sama. Interval 95%.",
     uplift_none: "Belum dapat dihitung",
     outcome: "Ukuran",
+    attributed: "Pendaftaran berkat kampanye (perkiraan, interval 95%)",
     comparison_note: "desa gelombang ini atau berikutnya yang belum mendapat sosialisasi sebelum",
     comparison_outside: "ditambah, karena terlalu sedikit, desa di kecamatan yang sama di luar kampanye",
     outcome_enrolments: "Pendaftaran per desa",
@@ -224,6 +226,7 @@ pub static EN: Ct = Ct {
     uplift_help: "Difference in differences: enrolments in each village in the weeks after its session against the weeks before, less the change in villages not yet reached over the same dates. 95% intervals.",
     uplift_none: "Cannot be estimated yet",
     outcome: "Outcome",
+    attributed: "Enrolments attributed to the campaign (estimate, 95% interval)",
     comparison_note: "villages of this or later waves with no session before",
     comparison_outside: "and, being too few, the villages of the same districts outside the campaign",
     outcome_enrolments: "Enrolments per village",
@@ -411,6 +414,7 @@ struct UpliftRow {
 
 struct UpliftView {
     wave: u32,
+    attributed: Option<String>,
     note: String,
     rows: Vec<UpliftRow>,
     error: Option<String>,
@@ -454,6 +458,8 @@ struct CampaignPage {
     uplift: Vec<UpliftView>,
     surveys: Vec<SurveyLink>,
     entries: Vec<EntryRow>,
+    /// Enrolments the campaign added, all waves with an estimate (whole campaign).
+    attributed: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -640,6 +646,7 @@ pub async fn campaign_page(
         .collect();
     // The uplift is over the campaign's whole region: for those who may read it.
     let mut uplift = Vec::new();
+    let mut attributed_total = (0.0f64, 0.0f64, 0.0f64);
     if authorize(&me.who, Action::ReadCampaign, &Resource::Region(c.region)).is_ok() {
         for wv in &wave_list {
             match analysis::uplift(
@@ -654,6 +661,21 @@ pub async fn campaign_page(
             {
                 Ok(r) => uplift.push(UpliftView {
                     wave: wv.wave,
+                    attributed: r
+                        .rows
+                        .iter()
+                        .find(|u| u.outcome == "enrolments" && u.audience == "all")
+                        .map(|u| {
+                            attributed_total.0 += u.attributed;
+                            attributed_total.1 += u.attributed_low;
+                            attributed_total.2 += u.attributed_high;
+                            format!(
+                                "≈ {} ({} – {})",
+                                lang.num(u.attributed.round() as i64),
+                                lang.num(u.attributed_low.round() as i64),
+                                lang.num(u.attributed_high.round() as i64)
+                            )
+                        }),
                     note: format!(
                         "{} {}{}",
                         w.comparison_note,
@@ -684,6 +706,7 @@ pub async fn campaign_page(
                 }),
                 Err(cakupan_store::StoreError::Rejected(e)) => uplift.push(UpliftView {
                     wave: wv.wave,
+                    attributed: None,
                     note: String::new(),
                     rows: Vec::new(),
                     error: Some(
@@ -749,9 +772,18 @@ pub async fn campaign_page(
             ));
         }
     }
+    let attributed = uplift.iter().any(|u| u.attributed.is_some()).then(|| {
+        format!(
+            "≈ {} ({} – {})",
+            lang.num(attributed_total.0.round() as i64),
+            lang.num(attributed_total.1.round() as i64),
+            lang.num(attributed_total.2.round() as i64)
+        )
+    });
     html(&CampaignPage {
         t,
         c: w,
+        attributed,
         nav: page.nav(),
         code: c.code.clone(),
         name: c.name.clone(),

@@ -1167,6 +1167,8 @@ async fn campaign_pages(store: Arc<dyn Store>) {
     // Three villages planned, all three coordinated and held now; 3 sessions.
     assert_eq!(p.testid("sessions"), "3", "{}", p.body);
     assert!(p.body.contains(r#"data-testid="uplift-1""#), "{}", p.body);
+    // No enrolment anywhere in the set-up: the campaign added none, exactly.
+    assert_eq!(p.testid("attributed"), "≈ 0 (0 – 0)", "{}", p.body);
     let p = ana.get("/kampanye/KKBC?wilayah=32.73.01&lang=en").await;
     assert!(p.body.contains("Campaign funnel"), "{}", p.body);
     assert!(p.body.contains(r#"data-testid="villages""#), "{}", p.body);
