@@ -92,11 +92,11 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/campaigns/{code}/villages",
-            get(crate::campaign_api::list_villages),
+            get(crate::campaign_api::list_villages).post(crate::campaign_api::add_village),
         )
         .route(
             "/campaigns/{code}/villages/{village}",
-            post(crate::campaign_api::edit_village),
+            post(crate::campaign_api::edit_village).delete(crate::campaign_api::remove_village),
         )
         .route(
             "/campaigns/{code}/villages/{village}/coordination",
@@ -177,6 +177,8 @@ pub fn routes() -> Router<AppState> {
         crate::campaign_api::add_wave,
         crate::campaign_api::list_villages,
         crate::campaign_api::edit_village,
+        crate::campaign_api::add_village,
+        crate::campaign_api::remove_village,
         crate::campaign_api::sign_off,
         crate::campaign_api::add_session,
         crate::campaign_api::get_uplift,
@@ -269,6 +271,7 @@ pub fn routes() -> Router<AppState> {
         crate::campaign_api::EntryBody,
         crate::campaign_api::CoordinationInput,
         crate::campaign_api::EntryInput,
+        crate::campaign_api::AddVillageInput,
         crate::campaign_api::SessionInput,
         crate::campaign_api::QuestionnaireBody,
         crate::campaign_api::SurveyInput,

@@ -413,6 +413,103 @@ pub async fn list_villages(
     Ok(Json(entries.iter().map(|e| entry_body(&st, e)).collect()))
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AddVillageInput {
+    pub village: String,
+    pub wave: u32,
+    pub week: u32,
+}
+
+/// Add a village to a wave by hand (the planner's proposal edited). Its estimated workers and
+/// informal share are the planner's; it has no rank. The same again is a retry (200).
+#[utoipa::path(post, path = "/api/v1/campaigns/{code}/villages", params(("code" = String, Path)),
+    request_body = AddVillageInput,
+    responses((status = 201, body = EntryBody), (status = 200, body = EntryBody),
+              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn add_village(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let c = campaign_for(&st, &caller.who, &code).await?;
+    let b: AddVillageInput = json_body(&body, "a village to add")?;
+    let village = village_of(&st, &b.village)?;
+    caller.allow(Action::ManageCampaign, &Resource::Region(village))?;
+    let est = analysis::Estimates::new(&st.regions).map_err(ApiError::Internal)?;
+    let prior = st
+        .rules
+        .campaign_planner(cakupan_domain::Month::of((st.today)()))
+        .map_or(0.0, |r| r.prior_awareness_ppm as f64 / 1e6);
+    let e = PlanEntry {
+        campaign: c.code.clone(),
+        village,
+        wave: b.wave,
+        week: b.week,
+        rank: 0,
+        potential: 0.0,
+        workers: est.workers(village),
+        active: 0,
+        informal_share: est.informal_share(village),
+        awareness: prior,
+        awareness_measured: false,
+        stage: Stage::Planned,
+        coordination: None,
+        agents: Vec::new(),
+        surveyed_on: None,
+        followed_up_on: None,
+    };
+    let created = st.store.add_entry(&e).await?;
+    caller
+        .audit(
+            &st,
+            "campaign.add_village",
+            format!("campaign:{}/village:{village}", c.code),
+            "campaign",
+        )
+        .await?;
+    let stored = st
+        .store
+        .plan_entries(&c.code, village)
+        .await?
+        .into_iter()
+        .next()
+        .unwrap_or(e);
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(entry_body(&st, &stored))).into_response())
+}
+
+/// Take a planned village out of its wave (never one coordinated or held).
+#[utoipa::path(delete, path = "/api/v1/campaigns/{code}/villages/{village}",
+    params(("code" = String, Path), ("village" = String, Path)),
+    responses((status = 200), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn remove_village(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((code, village)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let c = campaign_for(&st, &caller.who, &code).await?;
+    let village = village_of(&st, &village)?;
+    caller.allow(Action::ManageCampaign, &Resource::Region(village))?;
+    let removed = st.store.remove_entry(&c.code, village).await?;
+    caller
+        .audit(
+            &st,
+            "campaign.remove_village",
+            format!("campaign:{}/village:{village}", c.code),
+            "campaign",
+        )
+        .await?;
+    Ok(
+        Json(serde_json::json!({"village": village.to_string(), "removed": removed}))
+            .into_response(),
+    )
+}
+
 fn village_of(st: &AppState, s: &str) -> Result<RegionCode, ApiError> {
     let v = RegionCode::parse(s.trim())
         .map_err(|e| invalid("village", "region.code", e.to_string()))?;

@@ -41,6 +41,12 @@ pub trait CampaignStore: Send + Sync {
         change: &EntryChange,
         agents: &[String],
     ) -> Result<Option<PlanEntry>>;
+    /// Adds a village to a wave by hand (the proposal edited). The same entry again is
+    /// `false`; a village already in the campaign is `campaign.village_planned`.
+    async fn add_entry(&self, entry: &PlanEntry) -> Result<bool>;
+    /// Takes a village out of its wave (the proposal edited): only while it is planned and
+    /// has no session (`campaign.entry_in_progress`). `false`: it was not in the campaign.
+    async fn remove_entry(&self, campaign: &str, village: RegionCode) -> Result<bool>;
     /// Records a session (`check_session`) and moves its village to held, in one
     /// transaction. The same reference again with the same session is `false`; with another,
     /// `session.reference_taken`.
@@ -316,6 +322,50 @@ pub fn apply_change(
             Ok(true)
         }
     }
+}
+
+/// Checks an entry added by hand against its campaign's region and its wave (`None`: no such
+/// wave).
+pub fn check_added(campaign: &Campaign, entry: &PlanEntry, wave: Option<&Wave>) -> Result<()> {
+    if !campaign.region.contains(entry.village) {
+        return Err(rejected(
+            "village",
+            "campaign.outside",
+            format!(
+                "{} is outside campaign {}'s region",
+                entry.village, campaign.code
+            ),
+        ));
+    }
+    let Some(w) = wave else {
+        return Err(rejected(
+            "wave",
+            "campaign.wave",
+            format!("campaign {} has no wave {}", entry.campaign, entry.wave),
+        ));
+    };
+    check_wave(w, std::slice::from_ref(entry))?;
+    if entry.stage != Stage::Planned || entry.coordination.is_some() {
+        return Err(rejected(
+            "stage",
+            "campaign.stage_order",
+            "a village added by hand starts planned",
+        ));
+    }
+    Ok(())
+}
+
+/// Why a village cannot leave its wave: it is past planned.
+pub fn in_progress(entry: &PlanEntry) -> StoreError {
+    rejected(
+        "village",
+        "campaign.entry_in_progress",
+        format!(
+            "{} is already {}: only a planned village leaves its wave",
+            entry.village,
+            entry.stage.as_str()
+        ),
+    )
 }
 
 /// A session held in a village: when, where, and who came (people by audience code).

@@ -249,6 +249,70 @@ macro_rules! campaign_store_impl {
                 Ok(Some(entry))
             }
 
+            async fn add_entry(&self, entry: &PlanEntry) -> Result<bool> {
+                let mut tx = self.$write.begin().await.map_err($dberr)?;
+                let known: Option<(String,)> =
+                    sqlx::query_as("SELECT body FROM campaigns WHERE code = $1")
+                        .bind(&entry.campaign)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err($dberr)?;
+                let Some((body,)) = known else {
+                    return Err(cmp::no_campaign(&entry.campaign));
+                };
+                let c: Campaign = from_json("campaigns.body", &body)?;
+                let wave = wave_in(&mut tx, &entry.campaign, entry.wave).await?;
+                cmp::check_added(&c, entry, wave.as_ref())?;
+                if let Some(old) = entry_in(&mut tx, &entry.campaign, entry.village).await? {
+                    if old.wave == entry.wave && old.week == entry.week {
+                        return Ok(false);
+                    }
+                    return Err(cmp::village_planned(
+                        &entry.village.to_string(),
+                        i64::from(old.wave),
+                    ));
+                }
+                sqlx::query(
+                    "INSERT INTO campaign_villages (campaign, village, wave, stage, body) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&entry.campaign)
+                .bind(entry.village.to_string())
+                .bind(i64::from(entry.wave))
+                .bind(entry.stage.as_str())
+                .bind(to_json(entry)?)
+                .execute(&mut *tx)
+                .await
+                .map_err($dberr)?;
+                tx.commit().await.map_err($dberr)?;
+                Ok(true)
+            }
+
+            async fn remove_entry(&self, campaign: &str, village: RegionCode) -> Result<bool> {
+                let mut tx = self.$write.begin().await.map_err($dberr)?;
+                let Some(entry) = entry_in(&mut tx, campaign, village).await? else {
+                    return Ok(false);
+                };
+                let (sessions,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM campaign_sessions WHERE campaign = $1 AND village = $2",
+                )
+                .bind(campaign)
+                .bind(village.to_string())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err($dberr)?;
+                if entry.stage != cakupan_domain::campaign::Stage::Planned || sessions > 0 {
+                    return Err(cmp::in_progress(&entry));
+                }
+                sqlx::query("DELETE FROM campaign_villages WHERE campaign = $1 AND village = $2")
+                    .bind(campaign)
+                    .bind(village.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($dberr)?;
+                tx.commit().await.map_err($dberr)?;
+                Ok(true)
+            }
+
             async fn add_session(
                 &self,
                 rules: &RuleSet,

@@ -88,7 +88,8 @@ pub enum CampaignCommand {
         #[arg(long)]
         on: String,
     },
-    /// Move a village to surveyed or followed_up, or edit its week or agents.
+    /// Edit a village's entry: move it to surveyed or followed_up, change its week or agents,
+    /// add it to a wave by hand or take it out.
     Edit {
         #[arg(long)]
         campaign: String,
@@ -103,6 +104,12 @@ pub enum CampaignCommand {
         /// Comma-separated agent codes.
         #[arg(long)]
         agents: Option<String>,
+        /// Add the village to this wave by hand (with --week).
+        #[arg(long)]
+        add_to_wave: Option<u32>,
+        /// Take the (still planned) village out of its wave.
+        #[arg(long)]
+        remove: bool,
     },
     /// Record a session: date, place, attendance by audience (farmer=30,fisher=12,…).
     Session {
@@ -501,8 +508,57 @@ pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: CampaignComm
             on,
             week,
             agents,
+            add_to_wave,
+            remove,
         } => {
             let village = region_arg("village", &village)?;
+            if remove {
+                let removed = store
+                    .remove_entry(&campaign, village)
+                    .await
+                    .map_err(store_err)?;
+                println!(
+                    "{village} {}.",
+                    if removed {
+                        "taken out of its wave"
+                    } else {
+                        "was not in the campaign"
+                    }
+                );
+                return Ok(());
+            }
+            if let Some(wave) = add_to_wave {
+                let est = Estimates::new(&reference.regions).map_err(|e| anyhow!(e))?;
+                let prior = reference
+                    .rules
+                    .campaign_planner(Month::of(today))
+                    .map_or(0.0, |r| r.prior_awareness_ppm as f64 / 1e6);
+                let e = cakupan_store::campaigns::PlanEntry {
+                    campaign: campaign.clone(),
+                    village,
+                    wave,
+                    week: week.unwrap_or(1),
+                    rank: 0,
+                    potential: 0.0,
+                    workers: est.workers(village),
+                    active: 0,
+                    informal_share: est.informal_share(village),
+                    awareness: prior,
+                    awareness_measured: false,
+                    stage: Stage::Planned,
+                    coordination: None,
+                    agents: Vec::new(),
+                    surveyed_on: None,
+                    followed_up_on: None,
+                };
+                let added = store.add_entry(&e).await.map_err(store_err)?;
+                println!(
+                    "{village} {} wave {wave}, week {}.",
+                    if added { "added to" } else { "was already in" },
+                    e.week
+                );
+                return Ok(());
+            }
             let mut changes = Vec::new();
             if let Some(s) = stage {
                 let stage = Stage::parse(s.trim())

@@ -109,6 +109,8 @@ pub struct Ct {
     pub withheld: &'static str,
     pub by_audience: &'static str,
     pub by_regency: &'static str,
+    pub compare: &'static str,
+    pub change: &'static str,
 }
 
 pub static ID: Ct = Ct {
@@ -200,6 +202,8 @@ pub static ID: Ct = Ct {
     withheld: "kelompok dengan responden terlalu sedikit tidak ditampilkan",
     by_audience: "menurut kelompok",
     by_regency: "menurut kabupaten/kota",
+    compare: "Bandingkan dengan survei",
+    change: "Perubahan (95%)",
 };
 
 pub static EN: Ct = Ct {
@@ -285,6 +289,8 @@ pub static EN: Ct = Ct {
     withheld: "groups with too few respondents are not shown",
     by_audience: "by audience",
     by_regency: "by regency",
+    compare: "Compare with survey",
+    change: "Change (95%)",
 };
 
 fn ct(lang: Lang) -> &'static Ct {
@@ -1144,6 +1150,7 @@ pub async fn session(
 }
 
 struct ResultRow {
+    change: String,
     question: String,
     group: String,
     estimate: String,
@@ -1175,11 +1182,16 @@ struct SurveyPage {
     notes: Vec<String>,
     may_read_results: bool,
     units: Vec<UnitRow>,
+    /// Other surveys of the same questionnaire to compare with: (code, chosen).
+    compare_with: Vec<(String, bool)>,
+    compared: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct SurveyQuery {
     menurut: Option<String>,
+    /// An earlier survey of the same questionnaire to compare with.
+    banding: Option<String>,
 }
 
 /// `/survei/{code}`: weighted results with margins (by audience, or by regency) and, for the
@@ -1202,6 +1214,7 @@ pub async fn survey_page(
     let mut notes = Vec::new();
     let mut summary = String::new();
     let mut unanswered = None;
+    let mut compared = None;
     if may_read_results {
         let r = api::results(
             &st,
@@ -1246,6 +1259,7 @@ pub async fn survey_page(
                 .find(|x| x.code == row.question)
                 .is_some_and(|x| !matches!(x.kind, Kind::Number { .. }));
             rows.push(ResultRow {
+                change: String::new(),
                 question: if row.option.is_empty() {
                     qtext
                 } else {
@@ -1275,6 +1289,42 @@ pub async fn survey_page(
             });
         }
         notes = r.no_answers.clone();
+        // The change since an earlier survey of the same questionnaire: the difference of
+        // the two estimates with the margin of a difference of independent samples.
+        if let Some(other) = q.banding.as_deref().filter(|o| !o.is_empty() && *o != code) {
+            let e = api::results(
+                &st,
+                &me.who,
+                other,
+                if by_regency {
+                    By::Regency
+                } else {
+                    By::Audience
+                },
+            )
+            .await
+            .map_err(|e| page_err(&page, e))?;
+            for (row, out) in r.rows.iter().zip(rows.iter_mut()) {
+                if let Some(x) = e.rows.iter().find(|x| {
+                    x.question == row.question && x.option == row.option && x.group == row.group
+                }) {
+                    let d = row.value - x.value;
+                    let m = (row.margin.powi(2) + x.margin.powi(2)).sqrt();
+                    let share = out.estimate.ends_with('%');
+                    out.change = if share {
+                        format!(
+                            "{}{} ± {}",
+                            if d >= 0.0 { "+" } else { "" },
+                            lang.pct(d),
+                            lang.pct(m)
+                        )
+                    } else {
+                        format!("{d:+.2} ± {m:.2}")
+                    };
+                }
+            }
+            compared = Some(other.to_string());
+        }
     }
     let within = if s.region.contains(me.who.region) {
         me.who.region
@@ -1299,7 +1349,24 @@ pub async fn survey_page(
     if !may_read_results && units.is_empty() {
         page.allow(Action::RecordFieldwork, &Resource::Region(within))?;
     }
+    let mut compare_with = Vec::new();
+    for other in st.store.surveys().await? {
+        if other.code != s.code
+            && other.questionnaire == s.questionnaire
+            && authorize(
+                &me.who,
+                Action::ReadCampaign,
+                &Resource::Region(other.region),
+            )
+            .is_ok()
+        {
+            let chosen = compared.as_deref() == Some(other.code.as_str());
+            compare_with.push((other.code, chosen));
+        }
+    }
     html(&SurveyPage {
+        compare_with,
+        compared,
         t: page.t(),
         c: w,
         nav: page.nav(),

@@ -934,6 +934,16 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
         ),
         (
             "POST",
+            "/api/v1/campaigns/{code}/villages",
+            vec!["admin", "branch_officer"],
+        ),
+        (
+            "DELETE",
+            "/api/v1/campaigns/{code}/villages/{village}",
+            vec!["admin", "branch_officer"],
+        ),
+        (
+            "POST",
             "/api/v1/campaigns/{code}/villages/{village}/coordination",
             vec!["admin", "branch_officer", "village_official"],
         ),
@@ -1242,8 +1252,15 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
                     "/api/v1/campaigns/KKBC/waves".into(),
                     Some(json!({"starts_on": "2027-01-04", "weeks": 2}).to_string()),
                 ),
+                "/api/v1/campaigns/{code}/villages" if *method == "POST" => (
+                    "/api/v1/campaigns/KKBC/villages".into(),
+                    Some(json!({"village": "32.73.01.1004", "wave": 1, "week": 2}).to_string()),
+                ),
                 "/api/v1/campaigns/{code}/villages" => {
                     ("/api/v1/campaigns/KKBC/villages".into(), None)
+                }
+                "/api/v1/campaigns/{code}/villages/{village}" if *method == "DELETE" => {
+                    ("/api/v1/campaigns/KKBC/villages/32.73.01.1004".into(), None)
                 }
                 "/api/v1/campaigns/{code}/villages/{village}" => (
                     "/api/v1/campaigns/KKBC/villages/32.73.01.1002".into(),

@@ -273,6 +273,46 @@ async fn a_wave_is_coordinated_and_held(store: Arc<dyn Store>) {
         ),
         "campaign.already_held"
     );
+    // The proposal edited by hand: a village added to the wave (a retry changes nothing; it
+    // cannot be in two waves), then taken out again; a held village cannot leave.
+    let mut added = entry("32.73.01.1004", 3, 400.0);
+    added.rank = 0;
+    assert!(store.add_entry(&added).await.unwrap());
+    assert!(!store.add_entry(&added).await.unwrap(), "a retry");
+    let mut elsewhere = added.clone();
+    elsewhere.week = 1;
+    assert_eq!(
+        rule_of(store.add_entry(&elsewhere).await.unwrap_err()),
+        "campaign.village_planned"
+    );
+    let mut late = added.clone();
+    late.village = code("32.73.01.1003");
+    late.week = 9;
+    assert_eq!(
+        rule_of(store.add_entry(&late).await.unwrap_err()),
+        "campaign.week"
+    );
+    assert!(
+        store
+            .remove_entry("KKBC", code("32.73.01.1004"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .remove_entry("KKBC", code("32.73.01.1004"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        rule_of(
+            store
+                .remove_entry("KKBC", code("32.73.01.1001"))
+                .await
+                .unwrap_err()
+        ),
+        "campaign.entry_in_progress"
+    );
     // The planned village's week is editable; agents must serve it.
     let e = store
         .change_entry(

@@ -1267,6 +1267,34 @@ fn a_two_wave_campaign(url: &str) {
         String::from_utf8_lossy(&refused.stderr).contains("session.not_in_campaign"),
         "{refused:?}"
     );
+    // The proposal edited by hand: a village outside the campaign's region cannot join it; a
+    // held village cannot leave its wave.
+    let outside = cakupan(
+        url,
+        &[
+            "campaign",
+            "edit",
+            "--campaign",
+            "SIM",
+            "--village",
+            "32.73.01.1001",
+            "--add-to-wave",
+            "2",
+            "--week",
+            "1",
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&outside.stderr).contains("campaign.outside"),
+        "{outside:?}"
+    );
+    let list = ok(&cakupan(
+        url,
+        &[
+            "campaign", "survey", "units", "SIM-BASE", "--region", "32.04",
+        ],
+    ));
+    assert!(list.lines().count() > 400, "{list}");
     ok(&cakupan(url, &["campaign", "questionnaire", "add"]));
     ok(&cakupan(
         url,

@@ -1199,6 +1199,39 @@ async fn campaign_pages(store: Arc<dyn Store>) {
     let p = agen.get("/survei/S0").await;
     assert_eq!(p.testid("summary"), "1 menjawab dari 10", "{}", p.body);
     assert!(p.body.contains(r#"data-testid="units""#));
+    // A second survey of the same questionnaire, where the one respondent had not heard of
+    // the programmes: the first survey's page compares with it.
+    let admin = app.token.clone();
+    let (s, v) = call_as(
+        &app,
+        Some(&admin),
+        "POST",
+        "/api/v1/surveys",
+        Some(
+            json!({"code": "S1", "questionnaire": "kkbc", "version": 1, "region": "32.73.01",
+                   "size": 10, "min_per_stratum": 1})
+            .to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = call_as(
+        &app,
+        Some(&admin),
+        "POST",
+        "/api/v1/surveys/S1/responses",
+        Some(
+            json!({"responses": [{"unit": 1, "version": 1, "audience": "farmer",
+                                  "answers": {"aware": "tidak"}}]})
+            .to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let p = agen.get("/survei/S0?banding=S1").await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(p.body.contains("Perubahan (95%)"), "{}", p.body);
+    assert!(p.body.contains("+100,0% ± 0,0%"), "{}", p.body);
 
     // A participant has no campaign pages; the village official cannot enter answers.
     let mut siti = Browser::new(&app);
