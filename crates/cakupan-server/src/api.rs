@@ -125,10 +125,6 @@ pub fn routes() -> Router<AppState> {
             get(crate::campaign_api::list_units),
         )
         .route(
-            "/surveys/{code}/responses",
-            post(crate::campaign_api::add_responses),
-        )
-        .route(
             "/surveys/{code}/results",
             get(crate::campaign_api::get_results),
         )

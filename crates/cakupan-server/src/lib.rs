@@ -71,8 +71,21 @@ pub fn router(state: AppState) -> Router {
             employers::MAX_REPORT_BYTES,
         ))
         .layer(RequestBodyLimitLayer::new(employers::MAX_REPORT_BYTES));
+    // Survey answers are files too: up to 20,000 lines.
+    let answers = Router::new()
+        .route(
+            "/api/v1/surveys/{code}/responses",
+            axum::routing::post(campaign_api::add_responses),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(
+            campaign_api::MAX_RESPONSES_BYTES,
+        ))
+        .layer(RequestBodyLimitLayer::new(
+            campaign_api::MAX_RESPONSES_BYTES,
+        ));
     small
         .merge(large)
+        .merge(answers)
         .layer(axum::middleware::from_fn(server_timing))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
