@@ -54,6 +54,18 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// Registrations and look-ups through the real server over loopback under wrk (a real
+    /// load generator; scripts/bench-tools.sh installs it), on the database given by --db:
+    /// throughput and p50/p99 latency, against the same server's `/healthz` in the same run.
+    /// Registers new people in that database.
+    Http {
+        #[arg(long, default_value_t = 10)]
+        seconds: u32,
+        #[arg(long, default_value_t = 16)]
+        connections: u32,
+        #[arg(long, default_value_t = 2)]
+        threads: u32,
+    },
     /// What auditing costs a personal-data read: reads of one participant by id, alone
     /// (baseline) and each followed by its audit entry, as the API does, on a fresh SQLite
     /// database (or --db) holding `participants` simulated people.
@@ -146,6 +158,14 @@ pub async fn run(
             );
             Ok(())
         }
+        BenchCommand::Http {
+            seconds,
+            connections,
+            threads,
+        } => {
+            let keys = crate::store::load_keys(keys)?;
+            http_bench(db, keys, reference, seconds, connections, threads).await
+        }
         BenchCommand::Pages { runs, village } => {
             let keys = crate::store::load_keys(keys)?;
             pages_bench(db, keys, reference, runs, &village).await
@@ -187,38 +207,7 @@ async fn pages_bench(
     );
     let auth = std::sync::Arc::new(crate::user_cmd::auth(reference)?);
     // The bench's own administrator and a session of it (no password sign-in is timed).
-    let user_id = match store.user_by_username("bench-pages").await? {
-        Some(u) => u.id,
-        None => {
-            let secret = cakupan_server::auth::new_token().map_err(|e| anyhow::anyhow!(e))?;
-            let hash = cakupan_server::auth::Auth::new(
-                cakupan_server::auth::Cost::TEST_ONLY,
-                auth.policy.clone(),
-            )
-            .hash_password(&secret)
-            .map_err(|e| anyhow::anyhow!(e))?;
-            store
-                .create_user(
-                    &cakupan_store::accounts::NewUser {
-                        username: "bench-pages".into(),
-                        password_hash: hash,
-                        role: cakupan_domain::access::Role::Admin,
-                        region: cakupan_domain::RegionCode::NATION,
-                        agent_code: None,
-                        nik_index: None,
-                        employer_code: None,
-                    },
-                    cakupan_server::auth::now_secs(),
-                )
-                .await?
-        }
-    };
-    let token = cakupan_server::auth::new_token().map_err(|e| anyhow::anyhow!(e))?;
-    let token_hash = cakupan_store::accounts::token_hash(&token);
-    let now = cakupan_server::auth::now_secs();
-    store
-        .create_session(&token_hash, user_id, now, now + 3600)
-        .await?;
+    let (token, token_hash) = bench_session(store.as_ref(), reference, "bench-pages").await?;
     let csrf = cakupan_server::auth::csrf_token(&token);
     let router = cakupan_server::router(cakupan_server::AppState {
         store: store.clone(),
@@ -679,4 +668,290 @@ async fn audit_bench(
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(())
+}
+
+/// One wrk run's figures.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Load {
+    requests_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    requests: u64,
+    /// Answers other than 2xx or 3xx.
+    errors: u64,
+}
+
+/// A wrk duration (`812.00us`, `1.23ms`, `2.00s`, `1.50m`) in milliseconds.
+fn wrk_ms(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let (num, factor) = if let Some(v) = s.strip_suffix("us") {
+        (v, 1e-3)
+    } else if let Some(v) = s.strip_suffix("ms") {
+        (v, 1.0)
+    } else if let Some(v) = s.strip_suffix('s') {
+        (v, 1e3)
+    } else if let Some(v) = s.strip_suffix('m') {
+        (v, 60e3)
+    } else {
+        return None;
+    };
+    num.trim().parse::<f64>().ok().map(|v| v * factor)
+}
+
+/// Reads wrk's report (run with `--latency`): requests per second, the 50th and 99th
+/// percentiles, the number of requests and of answers that were not 2xx or 3xx.
+fn parse_wrk(out: &str) -> Result<Load> {
+    let mut load = Load::default();
+    for line in out.lines() {
+        let t = line.trim();
+        let words: Vec<&str> = t.split_whitespace().collect();
+        match words.as_slice() {
+            ["Requests/sec:", v] => load.requests_per_second = v.parse().unwrap_or(0.0),
+            ["50%", v] => load.p50_ms = wrk_ms(v).unwrap_or(0.0),
+            ["99%", v] => load.p99_ms = wrk_ms(v).unwrap_or(0.0),
+            ["Non-2xx", "or", "3xx", "responses:", n] => load.errors = n.parse().unwrap_or(0),
+            [n, "requests", "in", ..] => load.requests = n.parse().unwrap_or(0),
+            _ => {}
+        }
+    }
+    if load.requests == 0 || load.requests_per_second == 0.0 {
+        bail!("wrk reported no requests:\n{out}");
+    }
+    Ok(load)
+}
+
+/// The Lua script wrk runs for one endpoint.
+fn wrk_script(kind: &str, token: &str, kpjs: &[String]) -> String {
+    let auth = format!("wrk.headers[\"Authorization\"] = \"Bearer {token}\"\n");
+    match kind {
+        // Each thread numbers its own requests; the NIK's birth date and serial come from the
+        // thread and the number, so every registration is a new person, valid and consistent
+        // with its birth date and sex.
+        "register" => format!(
+            r#"{auth}wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+local n = 0
+function request()
+  n = n + 1
+  local c = n
+  local day = 1 + c % 28
+  local month = 1 + math.floor(c / 28) % 12
+  local year = 60 + math.floor(c / 336) % 40
+  local serial = 1 + tid * 2000 + math.floor(c / 13440) % 2000
+  local nik = string.format("327301%02d%02d%02d%04d", day + 40, month, year, serial)
+  local body = string.format('{{"nik":"%s","name":"Siti Beban","birth_date":"19%02d-%02d-%02d","sex":"P","village_code":"32.73.01.1001","segment":"BPU","occupation_code":"84.1","income_base":1000000,"programs":"JKK+JKM","channel":"self"}}', nik, year, month, day)
+  return wrk.format(nil, "/api/v1/participants", nil, body)
+end
+"#
+        ),
+        "lookup" => {
+            let list: Vec<String> = kpjs.iter().map(|k| format!("\"{k}\"")).collect();
+            format!(
+                r#"{auth}local kpjs = {{{}}}
+local i = 0
+function request()
+  i = i % #kpjs + 1
+  return wrk.format("GET", "/api/v1/participants/by-kpj/" .. kpjs[i])
+end
+"#,
+                list.join(",")
+            )
+        }
+        _ => auth,
+    }
+}
+
+/// `cakupan bench http`: registrations and look-ups through the real server over loopback
+/// under wrk (a real load generator, installed by scripts/bench-tools.sh), against the same
+/// server's `/healthz` in the same run.
+pub async fn http_bench(
+    db: &str,
+    keys: std::sync::Arc<cakupan_store::crypto::Keys>,
+    reference: &Reference,
+    seconds: u32,
+    connections: u32,
+    threads: u32,
+) -> Result<()> {
+    let wrk = which("wrk")
+        .context("wrk is not installed: run scripts/bench-tools.sh (Debian's wrk package) first")?;
+    let store = crate::store::open(db, 8, keys).await?;
+    store.ensure_regions(&reference.regions).await?;
+    let before = store.count_participants().await?;
+    // The bench's own administrator and a session (no password sign-in is timed).
+    let (token, token_hash) = bench_session(store.as_ref(), reference, "bench-http").await?;
+    // Up to 10,000 KPJs to look up, read by id.
+    let mut kpjs = Vec::new();
+    let mut id = 1;
+    while kpjs.len() < 10_000 && id <= before as i64 + 10 {
+        if let Some(p) = store.participant(id).await? {
+            kpjs.push(p.kpj);
+        }
+        id += (before as i64 / 10_000).max(1);
+    }
+    if kpjs.is_empty() {
+        bail!("the database holds no participant to look up: fill it first (`cakupan simulate`)");
+    }
+    let state = cakupan_server::AppState {
+        store: store.clone(),
+        regions: reference.regions.clone(),
+        rules: reference.rules.clone(),
+        today: today_wib,
+        auth: std::sync::Arc::new(crate::user_cmd::auth(reference)?),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(cakupan_server::serve(listener, state));
+    let dir = tempdir("cakupan-bench-http")?;
+    println!(
+        "{before} participants in {}; wrk {threads} threads, {connections} connections, {seconds} s each, over loopback on the same machine",
+        crate::store::redact(db)
+    );
+    println!("| endpoint | requests/s | ÷ baseline | p50 (ms) | p99 (ms) | requests | not 2xx |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    let mut baseline = 0.0;
+    for (label, kind, path) in [
+        ("baseline: GET /healthz", "healthz", "/healthz"),
+        (
+            "look up a participant by KPJ (GET, audited)",
+            "lookup",
+            "/api/v1/participants/by-kpj",
+        ),
+        (
+            "register a participant (POST, audited)",
+            "register",
+            "/api/v1/participants",
+        ),
+    ] {
+        let script = dir.join(format!("{kind}.lua"));
+        std::fs::write(&script, wrk_script(kind, &token, &kpjs))?;
+        // wrk runs in a blocking thread: the server keeps the runtime's workers.
+        let (wrk_bin, url) = (wrk.clone(), format!("http://{addr}{path}"));
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(wrk_bin)
+                .arg(format!("-t{threads}"))
+                .arg(format!("-c{connections}"))
+                .arg(format!("-d{seconds}s"))
+                .arg("--latency")
+                .arg("-s")
+                .arg(&script)
+                .arg(url)
+                .output()
+        })
+        .await??;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let load = parse_wrk(&text).with_context(|| label.to_string())?;
+        if baseline == 0.0 {
+            baseline = load.requests_per_second;
+        }
+        println!(
+            "| {label} | {:.0} | {:.3}× | {:.2} | {:.2} | {} | {} |",
+            load.requests_per_second,
+            load.requests_per_second / baseline.max(1e-9),
+            load.p50_ms,
+            load.p99_ms,
+            load.requests,
+            load.errors
+        );
+    }
+    server.abort();
+    store.delete_session(&token_hash).await?;
+    let after = store.count_participants().await?;
+    println!("{} participants registered by the run.", after - before);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(program))
+            .find(|p| p.is_file())
+    })
+}
+
+fn tempdir(prefix: &str) -> Result<PathBuf> {
+    let d = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}
+
+/// A session of the bench's own administrator `username` (created if missing, with a random
+/// password nobody knows): the token and its hash.
+async fn bench_session(
+    store: &dyn cakupan_store::Store,
+    reference: &Reference,
+    username: &str,
+) -> Result<(String, String)> {
+    let auth = crate::user_cmd::auth(reference)?;
+    let user_id = match store.user_by_username(username).await? {
+        Some(u) => u.id,
+        None => {
+            let secret = cakupan_server::auth::new_token().map_err(|e| anyhow::anyhow!(e))?;
+            let hash = cakupan_server::auth::Auth::new(
+                cakupan_server::auth::Cost::TEST_ONLY,
+                auth.policy.clone(),
+            )
+            .hash_password(&secret)
+            .map_err(|e| anyhow::anyhow!(e))?;
+            store
+                .create_user(
+                    &cakupan_store::accounts::NewUser {
+                        username: username.into(),
+                        password_hash: hash,
+                        role: cakupan_domain::access::Role::Admin,
+                        region: cakupan_domain::RegionCode::NATION,
+                        agent_code: None,
+                        nik_index: None,
+                        employer_code: None,
+                    },
+                    cakupan_server::auth::now_secs(),
+                )
+                .await?
+        }
+    };
+    let token = cakupan_server::auth::new_token().map_err(|e| anyhow::anyhow!(e))?;
+    let token_hash = cakupan_store::accounts::token_hash(&token);
+    let now = cakupan_server::auth::now_secs();
+    store
+        .create_session(&token_hash, user_id, now, now + 3600)
+        .await?;
+    Ok((token, token_hash))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn wrk_reports_are_read() {
+        let out = "Running 10s test @ http://127.0.0.1:4000/healthz
+  2 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   812.00us  300.00us  12.00ms   90.00%
+    Req/Sec     9.80k   500.00     11.00k    70.00%
+  Latency Distribution
+     50%  750.00us
+     75%    0.90ms
+     90%    1.10ms
+     99%    2.50ms
+  195000 requests in 10.00s, 25.00MB read
+  Non-2xx or 3xx responses: 3
+Requests/sec:  19500.00
+Transfer/sec:      2.50MB
+";
+        let l = parse_wrk(out).unwrap();
+        assert_eq!(l.requests, 195_000);
+        assert_eq!(l.errors, 3);
+        assert!((l.requests_per_second - 19_500.0).abs() < 1e-9);
+        assert!((l.p50_ms - 0.75).abs() < 1e-9);
+        assert!((l.p99_ms - 2.5).abs() < 1e-9);
+        assert_eq!(wrk_ms("1.50s"), Some(1500.0));
+        assert!(parse_wrk("nothing").is_err());
+    }
 }
