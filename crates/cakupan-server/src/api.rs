@@ -593,7 +593,23 @@ pub async fn register(
         },
     )?;
     crate::perisai::check_acquisition(&st, caller.who.role, &reg).await?;
-    let (status, outcome, id) = match st.store.register(&st.rules, &reg).await? {
+    // The registration and its audit entry commit together.
+    let (who, request_id) = (caller.who.clone(), caller.request_id.clone());
+    let audit = move |o: &Outcome| {
+        let (action, id) = match o {
+            Outcome::Created { id, .. } => ("participant.register", *id),
+            Outcome::Existing { id, .. } => ("participant.read", *id),
+            Outcome::Conflict { .. } => return None,
+        };
+        Some(crate::auth::audit_entry(
+            &who,
+            &request_id,
+            action,
+            format!("participant:{id}"),
+            "enrolment",
+        ))
+    };
+    let (status, outcome, id) = match st.store.register_audited(&st.rules, &reg, &audit).await? {
         Outcome::Created { id, .. } => (StatusCode::CREATED, "created", id),
         Outcome::Existing { id, .. } => (StatusCode::OK, "existing", id),
         Outcome::Conflict { kpj, segment } => {
@@ -603,18 +619,6 @@ pub async fn register(
     let p = st.store.participant(id).await?.ok_or_else(|| {
         ApiError::Internal("registered participant could not be read back".into())
     })?;
-    caller
-        .audit(
-            &st,
-            if outcome == "created" {
-                "participant.register"
-            } else {
-                "participant.read"
-            },
-            format!("participant:{id}"),
-            "enrolment",
-        )
-        .await?;
     Ok((
         status,
         Json(RegisterResponse {

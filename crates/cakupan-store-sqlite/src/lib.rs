@@ -470,6 +470,25 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    async fn register_audited(
+        &self,
+        rules: &RuleSet,
+        reg: &Registration,
+        audit: &(dyn for<'o> Fn(&'o Outcome) -> Option<cakupan_store::accounts::AuditEntry> + Sync),
+    ) -> Result<Outcome> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let out = register_batch_in(&mut tx, &self.keys, rules, std::slice::from_ref(reg))
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Database("registration returned no outcome".into()))?;
+        if let Some(entry) = audit(&out) {
+            append_audit_in(&mut tx, &self.keys, std::slice::from_ref(&entry)).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(out)
+    }
+
     async fn participant(&self, id: i64) -> Result<Option<cakupan_store::Participant>> {
         Ok(self.load("WHERE id = ?1", id).await?.into_iter().next())
     }
@@ -1506,30 +1525,7 @@ impl Store for SqliteStore {
             return Ok(());
         }
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let last: Option<(i64, String)> =
-            sqlx::query_as("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
-        for r in cakupan_store::accounts::link(&self.keys, last, entries)? {
-            sqlx::query(
-                "INSERT INTO audit (id, at, actor, role, action, record, request_id, purpose, prev_hash, hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )
-            .bind(r.id)
-            .bind(r.entry.at)
-            .bind(&r.entry.actor)
-            .bind(&r.entry.role)
-            .bind(&r.entry.action)
-            .bind(&r.entry.record)
-            .bind(&r.entry.request_id)
-            .bind(&r.entry.purpose)
-            .bind(&r.prev_hash)
-            .bind(&r.hash)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        }
+        append_audit_in(&mut tx, &self.keys, entries).await?;
         tx.commit().await.map_err(db)?;
         Ok(())
     }
@@ -2031,4 +2027,41 @@ pub(crate) async fn post_batch_in(
         .into_iter()
         .map(|o| o.ok_or_else(|| StoreError::Database("posting left without an outcome".into())))
         .collect()
+}
+
+/// Appends audit entries to the chain inside the caller's transaction (the chain's last entry
+/// read in it).
+pub(crate) async fn append_audit_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    keys: &Keys,
+    entries: &[cakupan_store::accounts::AuditEntry],
+) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let last: Option<(i64, String)> =
+        sqlx::query_as("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db)?;
+    for r in cakupan_store::accounts::link(keys, last, entries)? {
+        sqlx::query(
+                "INSERT INTO audit (id, at, actor, role, action, record, request_id, purpose, prev_hash, hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .bind(r.id)
+            .bind(r.entry.at)
+            .bind(&r.entry.actor)
+            .bind(&r.entry.role)
+            .bind(&r.entry.action)
+            .bind(&r.entry.record)
+            .bind(&r.entry.request_id)
+            .bind(&r.entry.purpose)
+            .bind(&r.prev_hash)
+            .bind(&r.hash)
+            .execute(&mut **tx)
+            .await
+            .map_err(db)?;
+    }
+    Ok(())
 }

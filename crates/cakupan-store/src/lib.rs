@@ -111,6 +111,15 @@ pub trait Store: campaigns::CampaignStore + Send + Sync + std::fmt::Debug {
     /// here; they give the coverage thresholds for the counters of people who already hold
     /// another participation.
     async fn register_batch(&self, rules: &RuleSet, regs: &[Registration]) -> Result<Vec<Outcome>>;
+    /// Registers one participation and, in the same transaction, appends the audit entry
+    /// `audit` makes of its outcome (`None`: nothing to audit): neither is kept without the
+    /// other.
+    async fn register_audited(
+        &self,
+        rules: &RuleSet,
+        reg: &Registration,
+        audit: &(dyn for<'o> Fn(&'o Outcome) -> Option<accounts::AuditEntry> + Sync),
+    ) -> Result<Outcome>;
 
     async fn participant(&self, id: i64) -> Result<Option<Participant>>;
     async fn participant_by_kpj(&self, kpj: &str) -> Result<Option<Participant>>;

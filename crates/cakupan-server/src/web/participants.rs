@@ -836,7 +836,21 @@ pub async fn register_submit(
         Err(crate::error::ApiError::Invalid(e)) => return again(on_form(e), f),
         Err(e) => return Err(PageError::Internal(format!("{e:?}"))),
     }
-    let (id, ok) = match st.store.register(&st.rules, &reg).await {
+    // The registration and its audit entry commit together.
+    let me = page.require()?.clone();
+    let request_id = page.request_id.clone();
+    let audit = move |o: &cakupan_store::Outcome| match o {
+        cakupan_store::Outcome::Created { id, .. }
+        | cakupan_store::Outcome::Existing { id, .. } => Some(crate::auth::audit_entry(
+            &me.who,
+            &request_id,
+            "participant.register",
+            format!("participant:{id}"),
+            "enrolment",
+        )),
+        cakupan_store::Outcome::Conflict { .. } => None,
+    };
+    let (id, ok) = match st.store.register_audited(&st.rules, &reg, &audit).await {
         Ok(cakupan_store::Outcome::Created { id, .. }) => (id, "registered"),
         Ok(cakupan_store::Outcome::Existing { id, .. }) => (id, "existing"),
         Ok(cakupan_store::Outcome::Conflict { kpj, segment }) => {
@@ -853,13 +867,6 @@ pub async fn register_submit(
         Err(cakupan_store::StoreError::Rejected(e)) => return again(on_form(e), f),
         Err(e) => return Err(e.into()),
     };
-    page.audit(
-        &st,
-        "participant.register",
-        format!("participant:{id}"),
-        "enrolment",
-    )
-    .await?;
     Ok(Redirect::to(&format!("/peserta/{id}?ok={ok}")).into_response())
 }
 

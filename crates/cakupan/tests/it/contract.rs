@@ -15,6 +15,7 @@ on_both_backends! {
     concurrent_retries_store_once: true,
     failed_batch_writes_nothing: false,
     missing_rows_are_none: true,
+    registration_and_its_audit_commit_together: true,
 }
 
 async fn regions_load_once(s: Arc<dyn Store>) {
@@ -247,4 +248,61 @@ async fn missing_rows_are_none(s: Arc<dyn Store>) {
             .is_empty()
     );
     assert_eq!(s.count_participants().await.unwrap(), 0);
+}
+
+/// A registration through `register_audited` writes its audit entry in its own transaction:
+/// created and existing outcomes are audited with the participation's id, a conflict writes
+/// nothing, and the chain stays whole.
+async fn registration_and_its_audit_commit_together(s: Arc<dyn Store>) {
+    use cakupan_store::accounts::{AuditEntry, verify_chain};
+    let audit = |o: &Outcome| {
+        let (action, id) = match o {
+            Outcome::Created { id, .. } => ("participant.register", *id),
+            Outcome::Existing { id, .. } => ("participant.read", *id),
+            Outcome::Conflict { .. } => return None,
+        };
+        Some(AuditEntry {
+            at: 1,
+            actor: "petugas".into(),
+            role: "branch_officer".into(),
+            action: action.into(),
+            record: format!("participant:{id}"),
+            request_id: "r1".into(),
+            purpose: "enrolment".into(),
+        })
+    };
+    let r = reg(&input("3273015203900003"));
+    let Outcome::Created { id, .. } = s
+        .register_audited(harness::rules(), &r, &audit)
+        .await
+        .unwrap()
+    else {
+        panic!("not created")
+    };
+    let again = s
+        .register_audited(harness::rules(), &r, &audit)
+        .await
+        .unwrap();
+    assert!(matches!(again, Outcome::Existing { .. }), "{again:?}");
+    let mut other = input("3273015203900003");
+    other.name = "Siti Rahmawati".into();
+    let conflict = s
+        .register_audited(harness::rules(), &reg(&other), &audit)
+        .await
+        .unwrap();
+    assert!(matches!(conflict, Outcome::Conflict { .. }), "{conflict:?}");
+    let log = s.audit_log().await.unwrap();
+    let actions: Vec<(&str, &str)> = log
+        .iter()
+        .map(|e| (e.entry.action.as_str(), e.entry.record.as_str()))
+        .collect();
+    let record = format!("participant:{id}");
+    assert_eq!(
+        actions,
+        vec![
+            ("participant.register", record.as_str()),
+            ("participant.read", record.as_str())
+        ]
+    );
+    assert_eq!(verify_chain(s.keys(), &log), Ok(2));
 }
