@@ -721,12 +721,13 @@ fn parse_wrk(out: &str) -> Result<Load> {
 }
 
 /// The Lua script wrk runs for one endpoint.
-fn wrk_script(kind: &str, token: &str, kpjs: &[String]) -> String {
+fn wrk_script(kind: &str, token: &str, kpjs: &[String], district: &str) -> String {
     let auth = format!("wrk.headers[\"Authorization\"] = \"Bearer {token}\"\n");
     match kind {
         // Each thread numbers its own requests; the NIK's birth date and serial come from the
         // thread and the number, so every registration is a new person, valid and consistent
-        // with its birth date and sex.
+        // with its birth date and sex; its issuing district is the run's own (a real district
+        // chosen at random), so a second run registers new people too.
         "register" => format!(
             r#"{auth}wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -743,7 +744,7 @@ function request()
   local month = 1 + math.floor(c / 28) % 12
   local year = 60 + math.floor(c / 336) % 40
   local serial = 1 + tid * 2000 + math.floor(c / 13440) % 2000
-  local nik = string.format("327301%02d%02d%02d%04d", day + 40, month, year, serial)
+  local nik = string.format("{district}%02d%02d%02d%04d", day + 40, month, year, serial)
   local body = string.format('{{"nik":"%s","name":"Siti Beban","birth_date":"19%02d-%02d-%02d","sex":"P","village_code":"32.73.01.1001","segment":"BPU","occupation_code":"84.1","income_base":1000000,"programs":"JKK+JKM","channel":"self"}}', nik, year, month, day)
   return wrk.format(nil, "/api/v1/participants", nil, body)
 end
@@ -807,6 +808,21 @@ pub async fn http_bench(
     let addr = listener.local_addr()?;
     let server = tokio::spawn(cakupan_server::serve(listener, state));
     let dir = tempdir("cakupan-bench-http")?;
+    // The issuing district of this run's new NIKs: a real district picked by the clock.
+    let districts: Vec<String> = reference
+        .regions
+        .iter()
+        .filter(|r| r.code.level() == cakupan_domain::Level::District)
+        .map(|r| r.code.to_string().replace('.', ""))
+        .collect();
+    let pick = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as usize)
+        .unwrap_or(0);
+    let district = districts
+        .get(pick % districts.len().max(1))
+        .cloned()
+        .unwrap_or_else(|| "327301".into());
     println!(
         "{before} participants in {}; wrk {threads} threads, {connections} connections, {seconds} s each, over loopback on the same machine",
         crate::store::redact(db)
@@ -828,7 +844,7 @@ pub async fn http_bench(
         ),
     ] {
         let script = dir.join(format!("{kind}.lua"));
-        std::fs::write(&script, wrk_script(kind, &token, &kpjs))?;
+        std::fs::write(&script, wrk_script(kind, &token, &kpjs, &district))?;
         // wrk runs in a blocking thread: the server keeps the runtime's workers.
         let (wrk_bin, url) = (wrk.clone(), format!("http://{addr}{path}"));
         let out = tokio::task::spawn_blocking(move || {
