@@ -492,9 +492,8 @@ pub async fn remove_village(
     caller: Caller,
     Path((code, village)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let c = campaign_for(&st, &caller.who, &code).await?;
-    let village = village_of(&st, &village)?;
-    caller.allow(Action::ManageCampaign, &Resource::Region(village))?;
+    let (c, village) =
+        campaign_village(&st, &caller, &code, &village, Action::ManageCampaign).await?;
     let removed = st.store.remove_entry(&c.code, village).await?;
     caller
         .audit(
@@ -508,6 +507,20 @@ pub async fn remove_village(
         Json(serde_json::json!({"village": village.to_string(), "removed": removed}))
             .into_response(),
     )
+}
+
+/// The campaign and one of its villages (by path), as `caller` may `action` there.
+async fn campaign_village(
+    st: &AppState,
+    caller: &Caller,
+    code: &str,
+    village: &str,
+    action: Action,
+) -> Result<(Campaign, RegionCode), ApiError> {
+    let c = campaign_for(st, &caller.who, code).await?;
+    let village = village_of(st, village)?;
+    caller.allow(action, &Resource::Region(village))?;
+    Ok((c, village))
 }
 
 fn village_of(st: &AppState, s: &str) -> Result<RegionCode, ApiError> {
@@ -587,9 +600,8 @@ pub async fn sign_off(
     Path((code, village)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<EntryBody>, ApiError> {
-    let c = campaign_for(&st, &caller.who, &code).await?;
-    let village = village_of(&st, &village)?;
-    caller.allow(Action::SignOffCampaign, &Resource::Region(village))?;
+    let (c, village) =
+        campaign_village(&st, &caller, &code, &village, Action::SignOffCampaign).await?;
     let b: CoordinationInput = json_body(&body, "a coordination object")?;
     let ch = EntryChange::Coordinate(Coordination {
         official: b.official.trim().into(),
@@ -624,9 +636,8 @@ pub async fn edit_village(
     Path((code, village)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<EntryBody>, ApiError> {
-    let c = campaign_for(&st, &caller.who, &code).await?;
-    let village = village_of(&st, &village)?;
-    caller.allow(Action::ManageCampaign, &Resource::Region(village))?;
+    let (c, village) =
+        campaign_village(&st, &caller, &code, &village, Action::ManageCampaign).await?;
     let b: EntryInput = json_body(&body, "an entry change")?;
     let mut changes = Vec::new();
     if let Some(s) = &b.stage {
