@@ -594,20 +594,18 @@ pub async fn register(
     )?;
     crate::perisai::check_acquisition(&st, caller.who.role, &reg).await?;
     // The registration and its audit entry commit together.
-    let (who, request_id) = (caller.who.clone(), caller.request_id.clone());
-    let audit = move |o: &Outcome| {
-        let (action, id) = match o {
-            Outcome::Created { id, .. } => ("participant.register", *id),
-            Outcome::Existing { id, .. } => ("participant.read", *id),
-            Outcome::Conflict { .. } => return None,
-        };
-        Some(crate::auth::audit_entry(
-            &who,
-            &request_id,
+    let entry = |action: &str| {
+        crate::auth::audit_entry(
+            &caller.who,
+            &caller.request_id,
             action,
-            format!("participant:{id}"),
+            String::new(),
             "enrolment",
-        ))
+        )
+    };
+    let audit = cakupan_store::accounts::RegistrationAudit {
+        created: entry("participant.register"),
+        existing: entry("participant.read"),
     };
     let (status, outcome, id) = match st.store.register_audited(&st.rules, &reg, &audit).await? {
         Outcome::Created { id, .. } => (StatusCode::CREATED, "created", id),

@@ -445,7 +445,7 @@ impl Store for PgStore {
         &self,
         rules: &RuleSet,
         reg: &Registration,
-        audit: &(dyn for<'o> Fn(&'o Outcome) -> Option<cakupan_store::accounts::AuditEntry> + Sync),
+        audit: &cakupan_store::accounts::RegistrationAudit,
     ) -> Result<Outcome> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         let out = register_batch_in(&mut tx, &self.keys, rules, std::slice::from_ref(reg))
@@ -453,7 +453,7 @@ impl Store for PgStore {
             .into_iter()
             .next()
             .ok_or_else(|| StoreError::Database("registration returned no outcome".into()))?;
-        if let Some(entry) = audit(&out) {
+        if let Some(entry) = audit.for_outcome(&out) {
             append_audit_in(&mut tx, &self.keys, std::slice::from_ref(&entry)).await?;
         }
         tx.commit().await.map_err(db)?;

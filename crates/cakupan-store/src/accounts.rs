@@ -413,3 +413,26 @@ mod tests {
         assert_eq!(c.last_hash(), chain[9].hash);
     }
 }
+
+/// The audit entry a registration writes in its own transaction, chosen by its outcome: the
+/// entry for a new participation or for one already stored (a retry); the record is set to
+/// `participant:<id>`. A conflict writes none. Owned, so that a store may gather concurrent
+/// registrations into one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationAudit {
+    pub created: AuditEntry,
+    pub existing: AuditEntry,
+}
+
+impl RegistrationAudit {
+    pub fn for_outcome(&self, o: &crate::Outcome) -> Option<AuditEntry> {
+        let (entry, id) = match o {
+            crate::Outcome::Created { id, .. } => (&self.created, *id),
+            crate::Outcome::Existing { id, .. } => (&self.existing, *id),
+            crate::Outcome::Conflict { .. } => return None,
+        };
+        let mut e = entry.clone();
+        e.record = format!("participant:{id}");
+        Some(e)
+    }
+}

@@ -112,13 +112,14 @@ pub trait Store: campaigns::CampaignStore + Send + Sync + std::fmt::Debug {
     /// another participation.
     async fn register_batch(&self, rules: &RuleSet, regs: &[Registration]) -> Result<Vec<Outcome>>;
     /// Registers one participation and, in the same transaction, appends the audit entry
-    /// `audit` makes of its outcome (`None`: nothing to audit): neither is kept without the
-    /// other.
+    /// `audit` gives for its outcome (none for a conflict): neither is kept without the other.
+    /// A store may commit concurrent registrations together (SQLite does); each still gets its
+    /// own outcome.
     async fn register_audited(
         &self,
         rules: &RuleSet,
         reg: &Registration,
-        audit: &(dyn for<'o> Fn(&'o Outcome) -> Option<accounts::AuditEntry> + Sync),
+        audit: &accounts::RegistrationAudit,
     ) -> Result<Outcome>;
 
     async fn participant(&self, id: i64) -> Result<Option<Participant>>;

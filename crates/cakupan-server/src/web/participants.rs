@@ -838,17 +838,16 @@ pub async fn register_submit(
     }
     // The registration and its audit entry commit together.
     let me = page.require()?.clone();
-    let request_id = page.request_id.clone();
-    let audit = move |o: &cakupan_store::Outcome| match o {
-        cakupan_store::Outcome::Created { id, .. }
-        | cakupan_store::Outcome::Existing { id, .. } => Some(crate::auth::audit_entry(
-            &me.who,
-            &request_id,
-            "participant.register",
-            format!("participant:{id}"),
-            "enrolment",
-        )),
-        cakupan_store::Outcome::Conflict { .. } => None,
+    let entry = crate::auth::audit_entry(
+        &me.who,
+        &page.request_id,
+        "participant.register",
+        String::new(),
+        "enrolment",
+    );
+    let audit = cakupan_store::accounts::RegistrationAudit {
+        created: entry.clone(),
+        existing: entry,
     };
     let (id, ok) = match st.store.register_audited(&st.rules, &reg, &audit).await {
         Ok(cakupan_store::Outcome::Created { id, .. }) => (id, "registered"),

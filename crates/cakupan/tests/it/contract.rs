@@ -254,22 +254,19 @@ async fn missing_rows_are_none(s: Arc<dyn Store>) {
 /// created and existing outcomes are audited with the participation's id, a conflict writes
 /// nothing, and the chain stays whole.
 async fn registration_and_its_audit_commit_together(s: Arc<dyn Store>) {
-    use cakupan_store::accounts::{AuditEntry, verify_chain};
-    let audit = |o: &Outcome| {
-        let (action, id) = match o {
-            Outcome::Created { id, .. } => ("participant.register", *id),
-            Outcome::Existing { id, .. } => ("participant.read", *id),
-            Outcome::Conflict { .. } => return None,
-        };
-        Some(AuditEntry {
-            at: 1,
-            actor: "petugas".into(),
-            role: "branch_officer".into(),
-            action: action.into(),
-            record: format!("participant:{id}"),
-            request_id: "r1".into(),
-            purpose: "enrolment".into(),
-        })
+    use cakupan_store::accounts::{AuditEntry, RegistrationAudit, verify_chain};
+    let entry = |action: &str| AuditEntry {
+        at: 1,
+        actor: "petugas".into(),
+        role: "branch_officer".into(),
+        action: action.into(),
+        record: String::new(),
+        request_id: "r1".into(),
+        purpose: "enrolment".into(),
+    };
+    let audit = RegistrationAudit {
+        created: entry("participant.register"),
+        existing: entry("participant.read"),
     };
     let r = reg(&input("3273015203900003"));
     let Outcome::Created { id, .. } = s
@@ -305,4 +302,39 @@ async fn registration_and_its_audit_commit_together(s: Arc<dyn Store>) {
         ]
     );
     assert_eq!(verify_chain(s.keys(), &log), Ok(2));
+    // Concurrent registrations (SQLite commits them together): 40 new people and 10 retries
+    // of them, each answered with its own outcome, each audited once, one chain.
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let s = s.clone();
+            let audit = audit.clone();
+            tokio::spawn(async move {
+                let nik = format!("32730152039{:05}", 100 + i % 40);
+                let r = reg(&input(&nik));
+                let o = s
+                    .register_audited(harness::rules(), &r, &audit)
+                    .await
+                    .unwrap();
+                (i, o)
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for t in tasks {
+        let (i, o) = t.await.unwrap();
+        match o {
+            Outcome::Created { .. } => created += 1,
+            Outcome::Existing { .. } => {}
+            Outcome::Conflict { .. } => panic!("task {i}: no conflict expected: {o:?}"),
+        }
+    }
+    assert_eq!(created, 40);
+    assert_eq!(s.count_participants().await.unwrap(), 41);
+    let log = s.audit_log().await.unwrap();
+    assert_eq!(verify_chain(s.keys(), &log), Ok(52));
+    let registered = log
+        .iter()
+        .filter(|e| e.entry.action == "participant.register")
+        .count();
+    assert_eq!(registered, 41);
 }
