@@ -559,7 +559,8 @@ impl Store for SqliteStore {
         // Group commit: SQLite has one writer, and a registration's cost is its own write
         // transaction (docs/benchmarks.md). Each request queues its registration; whoever
         // holds the leader lock commits everything queued in one transaction and answers
-        // each request with its own outcome.
+        // each request with its own outcome. The group is checked against the leader's rules:
+        // a server passes its one rule set to every request.
         let (reply, mut answer) = tokio::sync::oneshot::channel();
         self.queue.lock().map_err(|_| poisoned())?.push(Pending {
             reg: reg.clone(),
