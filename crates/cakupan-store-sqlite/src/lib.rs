@@ -46,12 +46,24 @@ pub struct SqliteStore {
     leader: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// One queued registration with its audit entry and where its outcome goes.
+/// A write queued for the next group commit.
+#[derive(Debug)]
+enum Work {
+    /// A registration with its audit entry.
+    Register {
+        reg: Box<Registration>,
+        audit: Box<cakupan_store::accounts::RegistrationAudit>,
+    },
+    /// Audit entries (a read or a change recorded after the fact).
+    Audit(Vec<cakupan_store::accounts::AuditEntry>),
+}
+
+/// One queued write and where its result goes (a registration's outcome; nothing for audit
+/// entries).
 #[derive(Debug)]
 struct Pending {
-    reg: Registration,
-    audit: cakupan_store::accounts::RegistrationAudit,
-    reply: tokio::sync::oneshot::Sender<Result<Outcome>>,
+    work: Work,
+    reply: tokio::sync::oneshot::Sender<Result<Option<Outcome>>>,
 }
 
 fn poisoned() -> StoreError {
@@ -79,40 +91,125 @@ impl SqliteStore {
         Ok(out)
     }
 
-    /// Commits queued registrations in one transaction (in queue order, with their audit
-    /// entries) and answers each; if the group fails, each is tried alone, so that one bad
-    /// registration fails only its own request.
-    async fn commit_group(&self, rules: &RuleSet, jobs: Vec<Pending>) {
+    /// Queues `work`, then either finds it done by the request that held the leader lock
+    /// before, or takes the lock's turn and commits what is queued. A caller without `rules`
+    /// (an audit append) commits the queued audit entries only and leaves registrations to
+    /// their own requests, which wait for the lock too.
+    async fn group_commit(&self, work: Work, rules: Option<&RuleSet>) -> Result<Option<Outcome>> {
+        let (reply, mut answer) = tokio::sync::oneshot::channel();
+        self.queue
+            .lock()
+            .map_err(|_| poisoned())?
+            .push(Pending { work, reply });
+        let leader = self.leader.lock().await;
+        match answer.try_recv() {
+            Ok(r) => return r,
+            Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
+                return Err(StoreError::Database(
+                    "the write's group was abandoned before it committed: retry".into(),
+                ));
+            }
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
+        }
+        let jobs = {
+            let mut q = self.queue.lock().map_err(|_| poisoned())?;
+            if rules.is_some() {
+                std::mem::take(&mut *q)
+            } else {
+                let (audits, rest): (Vec<Pending>, Vec<Pending>) =
+                    q.drain(..).partition(|p| matches!(p.work, Work::Audit(_)));
+                *q = rest;
+                audits
+            }
+        };
+        self.commit_group(rules, jobs).await;
+        drop(leader);
+        answer
+            .await
+            .map_err(|_| StoreError::Database("the write's group was abandoned: retry".into()))?
+    }
+
+    /// Commits queued writes in one transaction, in queue order (registrations with their
+    /// audit entries, then the chain in queue order), and answers each; if the group fails,
+    /// each is tried alone, so that one bad write fails only its own request.
+    async fn commit_group(&self, rules: Option<&RuleSet>, jobs: Vec<Pending>) {
         if jobs.is_empty() {
             return;
         }
-        let regs: Vec<Registration> = jobs.iter().map(|j| j.reg.clone()).collect();
+        let regs: Vec<Registration> = jobs
+            .iter()
+            .filter_map(|j| match &j.work {
+                Work::Register { reg, .. } => Some((**reg).clone()),
+                Work::Audit(_) => None,
+            })
+            .collect();
         let together: Result<Vec<Outcome>> = async {
             let mut tx = self.writer.begin().await.map_err(db)?;
-            let outs = register_batch_in(&mut tx, &self.keys, rules, &regs).await?;
-            let entries: Vec<_> = outs
-                .iter()
-                .zip(&jobs)
-                .filter_map(|(o, j)| j.audit.for_outcome(o))
-                .collect();
+            let outs = match (rules, regs.is_empty()) {
+                (_, true) => Vec::new(),
+                (Some(r), false) => register_batch_in(&mut tx, &self.keys, r, &regs).await?,
+                (None, false) => {
+                    return Err(StoreError::Database(
+                        "registrations queued without rules".into(),
+                    ));
+                }
+            };
+            if outs.len() != regs.len() {
+                return Err(StoreError::Database(
+                    "a registration of the group returned no outcome".into(),
+                ));
+            }
+            let mut next = outs.iter();
+            let mut entries = Vec::new();
+            for j in &jobs {
+                match &j.work {
+                    Work::Register { audit, .. } => {
+                        if let Some(e) = next.next().and_then(|o| audit.for_outcome(o)) {
+                            entries.push(e);
+                        }
+                    }
+                    Work::Audit(es) => entries.extend(es.iter().cloned()),
+                }
+            }
             append_audit_in(&mut tx, &self.keys, &entries).await?;
             tx.commit().await.map_err(db)?;
             Ok(outs)
         }
         .await;
         match together {
-            Ok(outs) if outs.len() == jobs.len() => {
-                for (j, o) in jobs.into_iter().zip(outs) {
-                    let _ = j.reply.send(Ok(o));
+            Ok(outs) => {
+                let mut next = outs.into_iter();
+                for j in jobs {
+                    let r = match j.work {
+                        Work::Register { .. } => next.next(),
+                        Work::Audit(_) => None,
+                    };
+                    let _ = j.reply.send(Ok(r));
                 }
             }
-            _ => {
+            Err(_) => {
                 for j in jobs {
-                    let r = self.register_one(rules, &j.reg, &j.audit).await;
+                    let r = match (&j.work, rules) {
+                        (Work::Register { reg, audit }, Some(rules)) => {
+                            self.register_one(rules, reg, audit).await.map(Some)
+                        }
+                        (Work::Register { .. }, None) => Err(StoreError::Database(
+                            "registrations queued without rules".into(),
+                        )),
+                        (Work::Audit(es), _) => self.append_one(es).await.map(|()| None),
+                    };
                     let _ = j.reply.send(r);
                 }
             }
         }
+    }
+
+    /// Appends audit entries in their own transaction.
+    async fn append_one(&self, entries: &[cakupan_store::accounts::AuditEntry]) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        append_audit_in(&mut tx, &self.keys, entries).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(())
     }
 }
 
@@ -561,28 +658,15 @@ impl Store for SqliteStore {
         // holds the leader lock commits everything queued in one transaction and answers
         // each request with its own outcome. The group is checked against the leader's rules:
         // a server passes its one rule set to every request.
-        let (reply, mut answer) = tokio::sync::oneshot::channel();
-        self.queue.lock().map_err(|_| poisoned())?.push(Pending {
-            reg: reg.clone(),
-            audit: audit.clone(),
-            reply,
-        });
-        let leader = self.leader.lock().await;
-        match answer.try_recv() {
-            Ok(r) => return r,
-            Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
-                return Err(StoreError::Database(
-                    "the registration's group was abandoned before it committed: retry".into(),
-                ));
-            }
-            Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
-        }
-        let jobs = std::mem::take(&mut *self.queue.lock().map_err(|_| poisoned())?);
-        self.commit_group(rules, jobs).await;
-        drop(leader);
-        answer.await.map_err(|_| {
-            StoreError::Database("the registration's group was abandoned: retry".into())
-        })?
+        self.group_commit(
+            Work::Register {
+                reg: Box::new(reg.clone()),
+                audit: Box::new(audit.clone()),
+            },
+            Some(rules),
+        )
+        .await?
+        .ok_or_else(|| StoreError::Database("registration returned no outcome".into()))
     }
 
     async fn participant(&self, id: i64) -> Result<Option<cakupan_store::Participant>> {
@@ -1620,10 +1704,10 @@ impl Store for SqliteStore {
         if entries.is_empty() {
             return Ok(());
         }
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        append_audit_in(&mut tx, &self.keys, entries).await?;
-        tx.commit().await.map_err(db)?;
-        Ok(())
+        // Committed with whatever else is queued (group commit, as registrations are).
+        self.group_commit(Work::Audit(entries.to_vec()), None)
+            .await
+            .map(|_| ())
     }
 
     async fn audit_page(
