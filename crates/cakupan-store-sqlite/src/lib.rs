@@ -101,7 +101,7 @@ impl SqliteStore {
             .lock()
             .map_err(|_| poisoned())?
             .push(Pending { work, reply });
-        let leader = self.leader.lock().await;
+        let leader = self.leader.clone().lock_owned().await;
         match answer.try_recv() {
             Ok(r) => return r,
             Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
@@ -122,8 +122,16 @@ impl SqliteStore {
                 audits
             }
         };
-        self.commit_group(rules, jobs).await;
-        drop(leader);
+        // The commit runs in a task of its own, holding the lock: if this request is dropped
+        // (its client went away), the group still commits and every other request in it is
+        // answered.
+        let store = self.clone();
+        let rules = rules.cloned();
+        let commit = tokio::spawn(async move {
+            store.commit_group(rules.as_ref(), jobs).await;
+            drop(leader);
+        });
+        let _ = commit.await;
         answer
             .await
             .map_err(|_| StoreError::Database("the write's group was abandoned: retry".into()))?
