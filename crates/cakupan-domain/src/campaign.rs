@@ -255,7 +255,7 @@ pub struct Village {
 }
 
 /// The campaign's effect estimated by difference in differences.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Uplift {
     /// Mean change in reached villages minus mean change in the others.
     pub effect: f64,

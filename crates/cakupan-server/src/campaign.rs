@@ -465,14 +465,8 @@ pub struct UpliftRow {
     /// `enrolments` or `paying_enrolments` (enrolments whose first payment fell in the window).
     pub outcome: String,
     pub audience: String,
-    pub effect: f64,
-    pub std_error: f64,
-    pub low: f64,
-    pub high: f64,
-    pub reached: usize,
-    pub comparison: usize,
-    pub change_reached: f64,
-    pub change_comparison: f64,
+    #[serde(flatten)]
+    pub estimate: Uplift,
     /// The outcome the campaign added in the reached villages: effect × villages reached,
     /// with the interval likewise.
     pub attributed: f64,
@@ -658,14 +652,7 @@ pub async fn uplift(
             rows.push(UpliftRow {
                 outcome: outcome.into(),
                 audience: aud.clone(),
-                effect: u.effect,
-                std_error: u.std_error,
-                low: u.low,
-                high: u.high,
-                reached: u.reached,
-                comparison: u.comparison,
-                change_reached: u.change_reached,
-                change_comparison: u.change_comparison,
+                estimate: u,
                 attributed: u.effect * u.reached as f64,
                 attributed_low: u.low * u.reached as f64,
                 attributed_high: u.high * u.reached as f64,
@@ -940,6 +927,38 @@ pub fn entries_of(campaign: &str, wave: u32, plan: &Plan) -> Vec<PlanEntry> {
             followed_up_on: None,
         })
         .collect()
+}
+
+/// A village added to a wave by hand: the planner's estimates of its workers and informal
+/// share, the rules' prior awareness in `month`, no rank.
+pub fn hand_entry(
+    est: &Estimates,
+    rules: &RuleSet,
+    campaign: &str,
+    village: RegionCode,
+    (wave, week): (u32, u32),
+    month: cakupan_domain::Month,
+) -> PlanEntry {
+    PlanEntry {
+        campaign: campaign.into(),
+        village,
+        wave,
+        week,
+        rank: 0,
+        potential: 0.0,
+        workers: est.workers(village),
+        active: 0,
+        informal_share: est.informal_share(village),
+        awareness: rules
+            .campaign_planner(month)
+            .map_or(0.0, |r| r.prior_awareness_ppm as f64 / 1e6),
+        awareness_measured: false,
+        stage: Stage::Planned,
+        coordination: None,
+        agents: Vec::new(),
+        surveyed_on: None,
+        followed_up_on: None,
+    }
 }
 
 /// The next wave to plan and store.

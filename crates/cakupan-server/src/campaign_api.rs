@@ -53,7 +53,11 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes, what: &str) -> Result
 
 /// The campaign, read as the caller may: one whose region they share nothing with answers like
 /// one that does not exist.
-async fn campaign_for(st: &AppState, who: &Principal, code: &str) -> Result<Campaign, ApiError> {
+pub async fn campaign_for(
+    st: &AppState,
+    who: &Principal,
+    code: &str,
+) -> Result<Campaign, ApiError> {
     let missing = || ApiError::NotFound("no campaign with this code is visible to you".into());
     let c = st
         .store
@@ -69,7 +73,7 @@ async fn campaign_for(st: &AppState, who: &Principal, code: &str) -> Result<Camp
 
 /// Where a caller looks at a campaign of `region`: the deeper of the two when one holds the
 /// other (a village official sees their village of a national campaign); else the campaign's.
-fn view_region(who: &Principal, region: RegionCode) -> RegionCode {
+pub fn view_region(who: &Principal, region: RegionCode) -> RegionCode {
     if region.contains(who.region) {
         who.region
     } else {
@@ -213,12 +217,7 @@ pub struct AreaParams {
     pub region: Option<String>,
 }
 
-async fn area(
-    st: &AppState,
-    caller: &Caller,
-    c: &Campaign,
-    region: Option<&str>,
-) -> Result<RegionCode, ApiError> {
+fn area(caller: &Caller, c: &Campaign, region: Option<&str>) -> Result<RegionCode, ApiError> {
     let within = region_of("region", region)?.unwrap_or_else(|| view_region(&caller.who, c.region));
     if !c.region.contains(within) {
         return Err(invalid(
@@ -228,7 +227,6 @@ async fn area(
         ));
     }
     caller.allow(Action::ReadCampaign, &Resource::Region(within))?;
-    let _ = st;
     Ok(within)
 }
 
@@ -243,7 +241,7 @@ pub async fn get_campaign(
     Query(q): Query<AreaParams>,
 ) -> Result<Json<CampaignBody>, ApiError> {
     let c = campaign_for(&st, &caller.who, &code).await?;
-    let within = area(&st, &caller, &c, q.region.as_deref()).await?;
+    let within = area(&caller, &c, q.region.as_deref())?;
     Ok(Json(campaign_body(&st, &c, within).await?))
 }
 
@@ -408,7 +406,7 @@ pub async fn list_villages(
     Query(q): Query<AreaParams>,
 ) -> Result<Json<Vec<EntryBody>>, ApiError> {
     let c = campaign_for(&st, &caller.who, &code).await?;
-    let within = area(&st, &caller, &c, q.region.as_deref()).await?;
+    let within = area(&caller, &c, q.region.as_deref())?;
     let entries = st.store.plan_entries(&c.code, within).await?;
     Ok(Json(entries.iter().map(|e| entry_body(&st, e)).collect()))
 }
@@ -437,28 +435,14 @@ pub async fn add_village(
     let village = village_of(&st, &b.village)?;
     caller.allow(Action::ManageCampaign, &Resource::Region(village))?;
     let est = analysis::Estimates::new(&st.regions).map_err(ApiError::Internal)?;
-    let prior = st
-        .rules
-        .campaign_planner(cakupan_domain::Month::of((st.today)()))
-        .map_or(0.0, |r| r.prior_awareness_ppm as f64 / 1e6);
-    let e = PlanEntry {
-        campaign: c.code.clone(),
+    let e = analysis::hand_entry(
+        &est,
+        &st.rules,
+        &c.code,
         village,
-        wave: b.wave,
-        week: b.week,
-        rank: 0,
-        potential: 0.0,
-        workers: est.workers(village),
-        active: 0,
-        informal_share: est.informal_share(village),
-        awareness: prior,
-        awareness_measured: false,
-        stage: Stage::Planned,
-        coordination: None,
-        agents: Vec::new(),
-        surveyed_on: None,
-        followed_up_on: None,
-    };
+        (b.wave, b.week),
+        cakupan_domain::Month::of((st.today)()),
+    );
     let created = st.store.add_entry(&e).await?;
     caller
         .audit(

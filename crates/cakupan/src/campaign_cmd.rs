@@ -529,28 +529,14 @@ pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: CampaignComm
             }
             if let Some(wave) = add_to_wave {
                 let est = Estimates::new(&reference.regions).map_err(|e| anyhow!(e))?;
-                let prior = reference
-                    .rules
-                    .campaign_planner(Month::of(today))
-                    .map_or(0.0, |r| r.prior_awareness_ppm as f64 / 1e6);
-                let e = cakupan_store::campaigns::PlanEntry {
-                    campaign: campaign.clone(),
+                let e = analysis::hand_entry(
+                    &est,
+                    &reference.rules,
+                    &campaign,
                     village,
-                    wave,
-                    week: week.unwrap_or(1),
-                    rank: 0,
-                    potential: 0.0,
-                    workers: est.workers(village),
-                    active: 0,
-                    informal_share: est.informal_share(village),
-                    awareness: prior,
-                    awareness_measured: false,
-                    stage: Stage::Planned,
-                    coordination: None,
-                    agents: Vec::new(),
-                    surveyed_on: None,
-                    followed_up_on: None,
-                };
+                    (wave, week.unwrap_or(1)),
+                    Month::of(today),
+                );
                 let added = store.add_entry(&e).await.map_err(store_err)?;
                 println!(
                     "{village} {} wave {wave}, week {}.",
@@ -747,13 +733,13 @@ fn print_uplift(r: &analysis::UpliftReport) {
             "{:<18} {:<14} {:>8.2} {:>8.2} to {:>6.2} {:>8} {:>8} {:>10.2} {:>10.2}",
             u.outcome,
             u.audience,
-            u.effect,
-            u.low,
-            u.high,
-            u.reached,
-            u.comparison,
-            u.change_reached,
-            u.change_comparison
+            u.estimate.effect,
+            u.estimate.low,
+            u.estimate.high,
+            u.estimate.reached,
+            u.estimate.comparison,
+            u.estimate.change_reached,
+            u.estimate.change_comparison
         );
     }
 }
@@ -1334,10 +1320,10 @@ pub async fn simulate(
             println!(
                 "Known effect {:.2}: estimated {:.2} (95% {:.2} to {:.2}) — {}.",
                 sim.effect,
-                all.effect,
-                all.low,
-                all.high,
-                if all.low <= sim.effect && sim.effect <= all.high {
+                all.estimate.effect,
+                all.estimate.low,
+                all.estimate.high,
+                if all.estimate.low <= sim.effect && sim.effect <= all.estimate.high {
                     "recovered within its interval"
                 } else {
                     "NOT within its interval"

@@ -359,11 +359,7 @@ pub async fn home(State(st): St, page: Page) -> Result<Response, PageError> {
     let me = page.require()?;
     let mut rows = Vec::new();
     for c in st.store.campaigns().await? {
-        let scope = if c.region.contains(me.who.region) {
-            me.who.region
-        } else {
-            c.region
-        };
+        let scope = api::view_region(&me.who, c.region);
         if authorize(&me.who, Action::ReadCampaign, &Resource::Region(scope)).is_ok() {
             rows.push(CampaignRow {
                 code: c.code.clone(),
@@ -475,21 +471,9 @@ pub struct AreaQuery {
 
 async fn campaign_of(st: &AppState, page: &Page, code: &str) -> Result<Campaign, PageError> {
     let me = page.require()?;
-    let missing = || PageError::NotFound(page.lang);
-    let c = st
-        .store
-        .campaigns()
-        .await?
-        .into_iter()
-        .find(|c| c.code == code)
-        .ok_or_else(missing)?;
-    let scope = if c.region.contains(me.who.region) {
-        me.who.region
-    } else {
-        c.region
-    };
-    authorize(&me.who, Action::ReadCampaign, &Resource::Region(scope)).map_err(|_| missing())?;
-    Ok(c)
+    api::campaign_for(st, &me.who, code)
+        .await
+        .map_err(|e| page_err(page, e))
 }
 
 /// `/kampanye/{code}`: a campaign within an area: the funnel, the map (nation and province),
@@ -510,8 +494,7 @@ pub async fn campaign_page(
         .filter(|s| !s.is_empty())
     {
         Some(s) => RegionCode::parse(s).map_err(|_| PageError::NotFound(page.lang))?,
-        None if c.region.contains(me.who.region) => me.who.region,
-        None => c.region,
+        None => api::view_region(&me.who, c.region),
     };
     if !c.region.contains(area) {
         return Err(PageError::NotFound(page.lang));
@@ -702,10 +685,10 @@ pub async fn campaign_page(
                                 w.outcome_paying
                             },
                             audience: audience_name(&st, lang, &u.audience),
-                            effect: format!("{:+.2}", u.effect),
-                            interval: format!("{:.2} – {:.2}", u.low, u.high),
-                            reached: u.reached,
-                            comparison: u.comparison,
+                            effect: format!("{:+.2}", u.estimate.effect),
+                            interval: format!("{:.2} – {:.2}", u.estimate.low, u.estimate.high),
+                            reached: u.estimate.reached,
+                            comparison: u.estimate.comparison,
                         })
                         .collect(),
                     error: None,
@@ -1326,11 +1309,7 @@ pub async fn survey_page(
             compared = Some(other.to_string());
         }
     }
-    let within = if s.region.contains(me.who.region) {
-        me.who.region
-    } else {
-        s.region
-    };
+    let within = api::view_region(&me.who, s.region);
     let units = if authorize(&me.who, Action::RecordFieldwork, &Resource::Region(within)).is_ok() {
         api::units_of(&st, &s, within)
             .await
@@ -1436,14 +1415,7 @@ async fn answer_view(
     let (s, q, _) = api::survey_for(st, &me.who, code)
         .await
         .map_err(|e| page_err(page, e))?;
-    let u = st
-        .store
-        .survey_units(&s.code, RegionCode::NATION)
-        .await?
-        .into_iter()
-        .find(|u| u.unit == unit)
-        .ok_or(PageError::NotFound(page.lang))?;
-    page.allow(Action::RecordFieldwork, &Resource::Region(u.village))?;
+    let u = fieldwork_unit(st, page, &s.code, unit).await?;
     let answered = st
         .store
         .responses(&s.code)
@@ -1504,6 +1476,24 @@ async fn answer_view(
     )
 }
 
+/// One unit of a survey, in a village where the user may record answers.
+async fn fieldwork_unit(
+    st: &AppState,
+    page: &Page,
+    survey: &str,
+    unit: u64,
+) -> Result<cakupan_store::campaigns::Unit, PageError> {
+    let u = st
+        .store
+        .survey_units(survey, RegionCode::NATION)
+        .await?
+        .into_iter()
+        .find(|u| u.unit == unit)
+        .ok_or(PageError::NotFound(page.lang))?;
+    page.allow(Action::RecordFieldwork, &Resource::Region(u.village))?;
+    Ok(u)
+}
+
 /// `/survei/{code}/isi/{unit}`: the phone form for one respondent.
 pub async fn answer_form(
     State(st): St,
@@ -1542,13 +1532,7 @@ pub async fn answer(
     let outcome = match q.read_answers(&raw) {
         Err(e) => Err(cakupan_store::StoreError::Rejected(e.into())),
         Ok(answers) => {
-            let units = st.store.survey_units(&s.code, RegionCode::NATION).await?;
-            let village = units
-                .iter()
-                .find(|u| u.unit == unit)
-                .map(|u| u.village)
-                .ok_or(PageError::NotFound(lang))?;
-            page.allow(Action::RecordFieldwork, &Resource::Region(village))?;
+            fieldwork_unit(&st, &page, &s.code, unit).await?;
             st.store
                 .add_responses(
                     &st.rules,
