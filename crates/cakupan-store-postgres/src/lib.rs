@@ -38,6 +38,55 @@ const CHUNK: usize = 5_000;
 pub struct PgStore {
     pool: PgPool,
     keys: Arc<Keys>,
+    /// Registrations and audit appends waiting to be committed together.
+    group: cakupan_store::group::GroupCommit,
+}
+
+#[async_trait]
+impl cakupan_store::group::GroupWriter for PgStore {
+    async fn write_group(
+        &self,
+        rules: Option<&RuleSet>,
+        regs: &[Registration],
+        entries: &(
+             dyn for<'o> Fn(&'o [Outcome]) -> Vec<cakupan_store::accounts::AuditEntry> + Send + Sync
+         ),
+    ) -> Result<Vec<Outcome>> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let outs = match rules {
+            Some(r) if !regs.is_empty() => register_batch_in(&mut tx, &self.keys, r, regs).await?,
+            _ => Vec::new(),
+        };
+        append_audit_in(&mut tx, &self.keys, &entries(&outs)).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(outs)
+    }
+
+    async fn register_one(
+        &self,
+        rules: &RuleSet,
+        reg: &Registration,
+        audit: &cakupan_store::accounts::RegistrationAudit,
+    ) -> Result<Outcome> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let out = register_batch_in(&mut tx, &self.keys, rules, std::slice::from_ref(reg))
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Database("registration returned no outcome".into()))?;
+        if let Some(entry) = audit.for_outcome(&out) {
+            append_audit_in(&mut tx, &self.keys, std::slice::from_ref(&entry)).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(out)
+    }
+
+    async fn append_one(&self, entries: &[cakupan_store::accounts::AuditEntry]) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        append_audit_in(&mut tx, &self.keys, entries).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(())
+    }
 }
 
 pub(crate) fn db(e: sqlx::Error) -> StoreError {
@@ -61,7 +110,11 @@ impl PgStore {
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
         fill_agent_months(&pool).await?;
-        Ok(PgStore { pool, keys })
+        Ok(PgStore {
+            pool,
+            keys,
+            group: Default::default(),
+        })
     }
 
     /// Collections (postings with a collecting agent) matching `clause` on `p`, oldest first.
@@ -447,17 +500,20 @@ impl Store for PgStore {
         reg: &Registration,
         audit: &cakupan_store::accounts::RegistrationAudit,
     ) -> Result<Outcome> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        let out = register_batch_in(&mut tx, &self.keys, rules, std::slice::from_ref(reg))
+        // Group commit (cakupan_store::group): concurrent registrations otherwise serialise on
+        // the counters of their month (the nation's row and the province's) and on the audit
+        // chain's lock, one commit each.
+        self.group
+            .submit(
+                self,
+                cakupan_store::group::Work::Register {
+                    reg: Box::new(reg.clone()),
+                    audit: Box::new(audit.clone()),
+                },
+                Some(rules),
+            )
             .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| StoreError::Database("registration returned no outcome".into()))?;
-        if let Some(entry) = audit.for_outcome(&out) {
-            append_audit_in(&mut tx, &self.keys, std::slice::from_ref(&entry)).await?;
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(out)
+            .ok_or_else(|| StoreError::Database("registration returned no outcome".into()))
     }
 
     async fn participant(&self, id: i64) -> Result<Option<Participant>> {
@@ -477,12 +533,48 @@ impl Store for PgStore {
             .await
     }
 
+    async fn registry_page(&self, after_id: i64, limit: u32) -> Result<Vec<Participant>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE id > $1 ORDER BY id LIMIT $2"
+        )))
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|row| {
+                cakupan_store::rows::participant(row, &self.keys)?.into_participant(Vec::new())
+            })
+            .collect()
+    }
+
     async fn count_participants(&self) -> Result<u64> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM participants")
             .fetch_one(&self.pool)
             .await
             .map_err(db)?;
         Ok(n as u64)
+    }
+
+    async fn after_bulk_load(&self) -> Result<()> {
+        // Statistics for the planner, and the visibility map that lets the reports' covering
+        // index answer without visiting the heap. Then the covering index of the counters is
+        // rebuilt: a bulk load updates each counter row many times, and since the index holds
+        // the counts no update is HOT, so the index is left mostly dead entries (413 MB against
+        // 126 MB rebuilt at 1 M participants; the regency report 195 ms against 7 ms).
+        // Neither needs autovacuum, which this may run without; neither blocks writers.
+        sqlx::raw_sql(
+            "VACUUM (ANALYZE) participants, people, heirs, postings, counters, agent_months",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        sqlx::raw_sql("REINDEX INDEX CONCURRENTLY counters_level")
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
     }
 
     async fn size_bytes(&self) -> Result<u64> {
@@ -1468,10 +1560,15 @@ impl Store for PgStore {
         if entries.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        append_audit_in(&mut tx, &self.keys, entries).await?;
-        tx.commit().await.map_err(db)?;
-        Ok(())
+        // Committed with whatever else is queued (group commit, as registrations are).
+        self.group
+            .submit(
+                self,
+                cakupan_store::group::Work::Audit(entries.to_vec()),
+                None,
+            )
+            .await
+            .map(|_| ())
     }
 
     async fn audit_page(

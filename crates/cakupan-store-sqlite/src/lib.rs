@@ -40,38 +40,30 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     keys: Arc<Keys>,
-    /// Registrations waiting to be committed together (`register_audited`).
-    queue: Arc<std::sync::Mutex<Vec<Pending>>>,
-    /// Held by the request that commits the queue.
-    leader: Arc<tokio::sync::Mutex<()>>,
+    /// Registrations and audit appends waiting to be committed together.
+    group: cakupan_store::group::GroupCommit,
 }
 
-/// A write queued for the next group commit.
-#[derive(Debug)]
-enum Work {
-    /// A registration with its audit entry.
-    Register {
-        reg: Box<Registration>,
-        audit: Box<cakupan_store::accounts::RegistrationAudit>,
-    },
-    /// Audit entries (a read or a change recorded after the fact).
-    Audit(Vec<cakupan_store::accounts::AuditEntry>),
-}
+#[async_trait]
+impl cakupan_store::group::GroupWriter for SqliteStore {
+    async fn write_group(
+        &self,
+        rules: Option<&RuleSet>,
+        regs: &[Registration],
+        entries: &(
+             dyn for<'o> Fn(&'o [Outcome]) -> Vec<cakupan_store::accounts::AuditEntry> + Send + Sync
+         ),
+    ) -> Result<Vec<Outcome>> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let outs = match rules {
+            Some(r) if !regs.is_empty() => register_batch_in(&mut tx, &self.keys, r, regs).await?,
+            _ => Vec::new(),
+        };
+        append_audit_in(&mut tx, &self.keys, &entries(&outs)).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(outs)
+    }
 
-/// One queued write and where its result goes (a registration's outcome; nothing for audit
-/// entries).
-#[derive(Debug)]
-struct Pending {
-    work: Work,
-    reply: tokio::sync::oneshot::Sender<Result<Option<Outcome>>>,
-}
-
-fn poisoned() -> StoreError {
-    StoreError::Database("the registration queue's lock was poisoned".into())
-}
-
-impl SqliteStore {
-    /// Registers one participation with its audit entry in its own transaction.
     async fn register_one(
         &self,
         rules: &RuleSet,
@@ -91,128 +83,6 @@ impl SqliteStore {
         Ok(out)
     }
 
-    /// Queues `work`, then either finds it done by the request that held the leader lock
-    /// before, or takes the lock's turn and commits what is queued. A caller without `rules`
-    /// (an audit append) commits the queued audit entries only and leaves registrations to
-    /// their own requests, which wait for the lock too.
-    async fn group_commit(&self, work: Work, rules: Option<&RuleSet>) -> Result<Option<Outcome>> {
-        let (reply, mut answer) = tokio::sync::oneshot::channel();
-        self.queue
-            .lock()
-            .map_err(|_| poisoned())?
-            .push(Pending { work, reply });
-        let leader = self.leader.clone().lock_owned().await;
-        match answer.try_recv() {
-            Ok(r) => return r,
-            Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
-                return Err(StoreError::Database(
-                    "the write's group was abandoned before it committed: retry".into(),
-                ));
-            }
-            Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
-        }
-        let jobs = {
-            let mut q = self.queue.lock().map_err(|_| poisoned())?;
-            if rules.is_some() {
-                std::mem::take(&mut *q)
-            } else {
-                let (audits, rest): (Vec<Pending>, Vec<Pending>) =
-                    q.drain(..).partition(|p| matches!(p.work, Work::Audit(_)));
-                *q = rest;
-                audits
-            }
-        };
-        // The commit runs in a task of its own, holding the lock: if this request is dropped
-        // (its client went away), the group still commits and every other request in it is
-        // answered.
-        let store = self.clone();
-        let rules = rules.cloned();
-        let commit = tokio::spawn(async move {
-            store.commit_group(rules.as_ref(), jobs).await;
-            drop(leader);
-        });
-        let _ = commit.await;
-        answer
-            .await
-            .map_err(|_| StoreError::Database("the write's group was abandoned: retry".into()))?
-    }
-
-    /// Commits queued writes in one transaction, in queue order (registrations with their
-    /// audit entries, then the chain in queue order), and answers each; if the group fails,
-    /// each is tried alone, so that one bad write fails only its own request.
-    async fn commit_group(&self, rules: Option<&RuleSet>, jobs: Vec<Pending>) {
-        if jobs.is_empty() {
-            return;
-        }
-        let regs: Vec<Registration> = jobs
-            .iter()
-            .filter_map(|j| match &j.work {
-                Work::Register { reg, .. } => Some((**reg).clone()),
-                Work::Audit(_) => None,
-            })
-            .collect();
-        let together: Result<Vec<Outcome>> = async {
-            let mut tx = self.writer.begin().await.map_err(db)?;
-            let outs = match (rules, regs.is_empty()) {
-                (_, true) => Vec::new(),
-                (Some(r), false) => register_batch_in(&mut tx, &self.keys, r, &regs).await?,
-                (None, false) => {
-                    return Err(StoreError::Database(
-                        "registrations queued without rules".into(),
-                    ));
-                }
-            };
-            if outs.len() != regs.len() {
-                return Err(StoreError::Database(
-                    "a registration of the group returned no outcome".into(),
-                ));
-            }
-            let mut next = outs.iter();
-            let mut entries = Vec::new();
-            for j in &jobs {
-                match &j.work {
-                    Work::Register { audit, .. } => {
-                        if let Some(e) = next.next().and_then(|o| audit.for_outcome(o)) {
-                            entries.push(e);
-                        }
-                    }
-                    Work::Audit(es) => entries.extend(es.iter().cloned()),
-                }
-            }
-            append_audit_in(&mut tx, &self.keys, &entries).await?;
-            tx.commit().await.map_err(db)?;
-            Ok(outs)
-        }
-        .await;
-        match together {
-            Ok(outs) => {
-                let mut next = outs.into_iter();
-                for j in jobs {
-                    let r = match j.work {
-                        Work::Register { .. } => next.next(),
-                        Work::Audit(_) => None,
-                    };
-                    let _ = j.reply.send(Ok(r));
-                }
-            }
-            Err(_) => {
-                for j in jobs {
-                    let r = match (&j.work, rules) {
-                        (Work::Register { reg, audit }, Some(rules)) => {
-                            self.register_one(rules, reg, audit).await.map(Some)
-                        }
-                        (Work::Register { .. }, None) => Err(StoreError::Database(
-                            "registrations queued without rules".into(),
-                        )),
-                        (Work::Audit(es), _) => self.append_one(es).await.map(|()| None),
-                    };
-                    let _ = j.reply.send(r);
-                }
-            }
-        }
-    }
-
-    /// Appends audit entries in their own transaction.
     async fn append_one(&self, entries: &[cakupan_store::accounts::AuditEntry]) -> Result<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
         append_audit_in(&mut tx, &self.keys, entries).await?;
@@ -263,8 +133,7 @@ impl SqliteStore {
             writer,
             reader,
             keys,
-            queue: Arc::new(std::sync::Mutex::new(Vec::new())),
-            leader: Arc::new(tokio::sync::Mutex::new(())),
+            group: Default::default(),
         })
     }
 
@@ -666,15 +535,17 @@ impl Store for SqliteStore {
         // holds the leader lock commits everything queued in one transaction and answers
         // each request with its own outcome. The group is checked against the leader's rules:
         // a server passes its one rule set to every request.
-        self.group_commit(
-            Work::Register {
-                reg: Box::new(reg.clone()),
-                audit: Box::new(audit.clone()),
-            },
-            Some(rules),
-        )
-        .await?
-        .ok_or_else(|| StoreError::Database("registration returned no outcome".into()))
+        self.group
+            .submit(
+                self,
+                cakupan_store::group::Work::Register {
+                    reg: Box::new(reg.clone()),
+                    audit: Box::new(audit.clone()),
+                },
+                Some(rules),
+            )
+            .await?
+            .ok_or_else(|| StoreError::Database("registration returned no outcome".into()))
     }
 
     async fn participant(&self, id: i64) -> Result<Option<cakupan_store::Participant>> {
@@ -697,12 +568,42 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn registry_page(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<cakupan_store::Participant>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM participants WHERE id > ?1 ORDER BY id LIMIT ?2"
+        )))
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|row| {
+                cakupan_store::rows::participant(row, &self.keys)?.into_participant(Vec::new())
+            })
+            .collect()
+    }
+
     async fn count_participants(&self) -> Result<u64> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM participants")
             .fetch_one(&self.reader)
             .await
             .map_err(db)?;
         Ok(n as u64)
+    }
+
+    async fn after_bulk_load(&self) -> Result<()> {
+        // Statistics for the tables whose indexes changed enough to matter (SQLite decides),
+        // each analysed over a bounded sample.
+        sqlx::raw_sql("PRAGMA analysis_limit = 1000; PRAGMA optimize;")
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(())
     }
 
     async fn size_bytes(&self) -> Result<u64> {
@@ -1713,7 +1614,12 @@ impl Store for SqliteStore {
             return Ok(());
         }
         // Committed with whatever else is queued (group commit, as registrations are).
-        self.group_commit(Work::Audit(entries.to_vec()), None)
+        self.group
+            .submit(
+                self,
+                cakupan_store::group::Work::Audit(entries.to_vec()),
+                None,
+            )
             .await
             .map(|_| ())
     }

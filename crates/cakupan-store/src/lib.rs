@@ -8,6 +8,7 @@ pub mod campaigns;
 mod campaigns_sql;
 pub mod crypto;
 pub mod employers;
+pub mod group;
 pub mod ledger;
 pub mod targets;
 
@@ -131,8 +132,15 @@ pub trait Store: campaigns::CampaignStore + Send + Sync + std::fmt::Debug {
     /// Every participation of the NIK with this blind index (see [`Store::nik_index`]).
     async fn participants_by_index(&self, nik_index: &[u8]) -> Result<Vec<Participant>>;
     async fn count_participants(&self) -> Result<u64>;
+    /// Up to `limit` participations in id order after `after_id`, without their heirs (the
+    /// columns of `participants.csv`): one bounded page of a streaming export.
+    async fn registry_page(&self, after_id: i64, limit: u32) -> Result<Vec<Participant>>;
     /// Bytes the database occupies on disk.
     async fn size_bytes(&self) -> Result<u64>;
+    /// Brings the query planner's view up to date after a bulk load (an import): without it a
+    /// freshly filled PostgreSQL database plans with empty statistics and reads the heap for
+    /// every counter row (docs/benchmarks.md, `bench scale`).
+    async fn after_bulk_load(&self) -> Result<()>;
 
     /// Appends one posting to the ledger and updates the counters in the same transaction.
     /// Posting a reference again with the same content returns the first result.
