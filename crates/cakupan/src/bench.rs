@@ -23,6 +23,28 @@ pub enum BenchCommand {
         #[arg(long)]
         work_dir: Option<PathBuf>,
     },
+    /// The national-scale suite (issue #9): for each size, a fresh database filled through the
+    /// import paths (participants registered over `months` months, then their BPU payment
+    /// histories), then report latency against the recompute, the registry export, and HTTP
+    /// registrations and look-ups under wrk. Prints one table with each figure per size and
+    /// how it grew. Imports and the export run in child processes so that each peak RSS is
+    /// its own. Generated files are kept in the work directory between runs.
+    Scale {
+        /// Participant counts, comma separated.
+        #[arg(long, value_delimiter = ',', default_value = "1000000")]
+        participants: Vec<u64>,
+        /// Months of registrations and contributions before 2026-11.
+        #[arg(long, default_value_t = 24)]
+        months: u32,
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+        /// Seconds of each wrk load.
+        #[arg(long, default_value_t = 10)]
+        http_seconds: u32,
+        /// Keep each filled database (SQLite file or PostgreSQL database) after the run.
+        #[arg(long)]
+        keep: bool,
+    },
     /// Report latency from the counters against recomputing from the ledger, on the
     /// database given by --db (e.g. one `demo` or `bench import --keep` filled).
     Report {
@@ -107,6 +129,23 @@ pub async fn run(
     match cmd {
         BenchCommand::Import { rows, work_dir } => {
             import_bench(db, reference, &rows, work_dir).await
+        }
+        BenchCommand::Scale {
+            participants,
+            months,
+            work_dir,
+            http_seconds,
+            keep,
+        } => {
+            scale_bench(
+                db,
+                reference,
+                &participants,
+                months,
+                work_dir,
+                (http_seconds, keep),
+            )
+            .await
         }
         BenchCommand::Report { month, runs } => {
             let keys = crate::store::load_keys(keys)?;
@@ -492,34 +531,302 @@ async fn import_bench(
     Ok(())
 }
 
+/// One measure of the scale suite for every size: its label and figures (`None`: not
+/// measured at that size).
+type Row = (String, Vec<Option<f64>>);
+
+/// Runs `cakupan export participants` in a child process.
+fn child_export(url: &str, keys: &Path, out: &Path) -> Result<crate::export::ExportSummary> {
+    let exe = std::env::current_exe()?;
+    let res = std::process::Command::new(exe)
+        .args([
+            "export",
+            "participants",
+            "--summary-json",
+            "--db",
+            url,
+            "--keys",
+        ])
+        .arg(keys)
+        .arg("--out")
+        .arg(out)
+        .env("CAKUPAN_LOG", "warn")
+        .output()
+        .context("running the export child process")?;
+    if !res.status.success() {
+        bail!("export failed: {}", String::from_utf8_lossy(&res.stderr));
+    }
+    let text = String::from_utf8_lossy(&res.stdout);
+    let line = text.lines().last().unwrap_or("");
+    serde_json::from_str(line).with_context(|| format!("reading the export summary '{line}'"))
+}
+
+async fn scale_bench(
+    db: &str,
+    reference: &Reference,
+    sizes: &[u64],
+    months: u32,
+    work_dir: Option<PathBuf>,
+    (http_seconds, keep): (u32, bool),
+) -> Result<()> {
+    use cakupan_domain::Month;
+    if which("wrk").is_none() {
+        bail!("wrk is not installed: run scripts/bench-tools.sh (Debian's wrk package) first");
+    }
+    let dir = work_dir.unwrap_or_else(|| std::env::temp_dir().join("cakupan-bench"));
+    std::fs::create_dir_all(&dir)?;
+    let key_file = bench_keys(&dir)?;
+    let keys = crate::store::load_keys(Some(&key_file))?;
+    let postgres = db.starts_with("postgres");
+    let backend = if postgres { "postgres" } else { "sqlite" };
+    let as_of = time::Date::from_calendar_date(2026, time::Month::November, 1)?;
+    let since = Month::of(as_of)
+        .plus(-(i32::try_from(months).unwrap_or(i32::MAX)))
+        .first_day();
+    let report_month = Month::of(as_of).plus(-1);
+    let today = today_wib().max(as_of);
+    let mut rows: Vec<Row> = Vec::new();
+    let mut put = |label: &str, i: usize, v: f64| {
+        let pos = match rows.iter().position(|r| r.0 == label) {
+            Some(p) => p,
+            None => {
+                rows.push((label.to_string(), vec![None; sizes.len()]));
+                rows.len() - 1
+            }
+        };
+        if let Some(slot) = rows.get_mut(pos).and_then(|r| r.1.get_mut(i)) {
+            *slot = Some(v);
+        }
+    };
+    for (i, &n) in sizes.iter().enumerate() {
+        let file = dir.join(format!("participants-{n}-m{months}-seed1-{as_of}.csv"));
+        if !file.exists() {
+            eprintln!("generating {}", file.display());
+            let tmp = file.with_extension("tmp");
+            let mut f = std::fs::File::create(&tmp)?;
+            generate::generate_since(
+                &reference.regions,
+                &reference.rules,
+                n,
+                1,
+                since,
+                as_of,
+                &mut f,
+            )?;
+            std::fs::rename(&tmp, &file)?;
+        }
+        let pays = dir.join(format!("contributions-{n}-m{months}-seed1-{as_of}.csv"));
+        if !pays.exists() {
+            eprintln!("generating {}", pays.display());
+            let tmp = pays.with_extension("tmp");
+            let mut f = std::fs::File::create(&tmp)?;
+            generate::contributions(&reference.rules, &file, 1, as_of, &mut f)?;
+            std::fs::rename(&tmp, &pays)?;
+        }
+        eprintln!("{backend}, {n} participants: validating (the baseline)");
+        let t = Instant::now();
+        let (good, bad) =
+            import::validate_file(&file, &reference.regions, &reference.rules, today)?;
+        let validate_rate = (good + bad) as f64 / t.elapsed().as_secs_f64();
+        let (url, cleanup): (String, Option<String>) = if postgres {
+            let (u, name) = cakupan_store_postgres::create_throwaway(db, "cakupan_scale").await?;
+            (u, Some(name))
+        } else {
+            let path = dir.join(format!("scale-{n}.db"));
+            for ext in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+            }
+            (format!("sqlite://{}", path.display()), None)
+        };
+        let errors = dir.join(format!("errors-{n}.csv"));
+        eprintln!("importing participants into {}", crate::store::redact(&url));
+        let people = child_import(&file, &url, &key_file, &errors)?;
+        eprintln!(
+            "  {} stored, {} rejected in {:.1} s",
+            people.created, people.rejected, people.seconds
+        );
+        eprintln!("importing contributions");
+        let posted = child_import_kind("contributions", &pays, &url, &key_file, &errors)?;
+        eprintln!(
+            "  {} posted, {} rejected in {:.1} s",
+            posted.created, posted.rejected, posted.seconds
+        );
+        put("participants stored", i, people.created as f64);
+        put(
+            "baseline: validate participants.csv only (rows/s)",
+            i,
+            validate_rate,
+        );
+        put("import participants (rows/s)", i, people.rows_per_second);
+        put(
+            "  ÷ validate only",
+            i,
+            people.rows_per_second / validate_rate,
+        );
+        put(
+            "  import participants: peak RSS (MB)",
+            i,
+            people.peak_rss_mb,
+        );
+        put(
+            "contributions posted (24 months of BPU payments)",
+            i,
+            posted.created as f64,
+        );
+        put(
+            "import contributions (postings/s)",
+            i,
+            posted.rows_per_second,
+        );
+        put(
+            "  import contributions: peak RSS (MB)",
+            i,
+            posted.peak_rss_mb,
+        );
+        let store = crate::store::open(&url, 8, keys.clone()).await?;
+        let size = store.size_bytes().await?;
+        put(
+            "database bytes per participant",
+            i,
+            size as f64 / people.created.max(1) as f64,
+        );
+        eprintln!("recomputing the counters and timing the reports");
+        let (recompute_ms, times) =
+            report_times(store.as_ref(), reference, report_month, 21).await?;
+        put(
+            "baseline: recompute every counter from the ledger (ms)",
+            i,
+            recompute_ms,
+        );
+        for r in &times {
+            if !r.same {
+                bail!("{} differs from the recompute at {n} participants", r.label);
+            }
+            put(&format!("{} (ms, median of 21)", r.label), i, r.ms);
+            put(
+                &format!("  recompute ÷ {}", r.label),
+                i,
+                recompute_ms / r.ms.max(1e-6),
+            );
+        }
+        eprintln!("exporting the registry");
+        let export_file = dir.join(format!("export-{n}.csv"));
+        let exported = child_export(&url, &key_file, &export_file)?;
+        let _ = std::fs::remove_file(&export_file);
+        if exported.rows != people.created {
+            bail!(
+                "the export wrote {} rows of {}",
+                exported.rows,
+                people.created
+            );
+        }
+        put("export participants (rows/s)", i, exported.rows_per_second);
+        put("  export: peak RSS (MB)", i, exported.peak_rss_mb);
+        eprintln!("HTTP under wrk ({http_seconds} s a load)");
+        let loads = http_loads(store.clone(), reference, http_seconds, 16, 2).await?;
+        let base = loads
+            .first()
+            .map(|l| l.1.requests_per_second)
+            .unwrap_or(0.0);
+        for (label, load) in &loads {
+            put(
+                &format!("HTTP {label}: requests/s"),
+                i,
+                load.requests_per_second,
+            );
+            if !label.starts_with("baseline") {
+                put(
+                    &format!("  {label}: ÷ /healthz"),
+                    i,
+                    load.requests_per_second / base.max(1e-9),
+                );
+            }
+            put(&format!("  {label}: p99 (ms)"), i, load.p99_ms);
+            put(&format!("  {label}: not 2xx"), i, load.errors as f64);
+        }
+        drop(store);
+        if !keep {
+            match cleanup {
+                Some(name) => cakupan_store_postgres::drop_database(db, &name).await?,
+                None => {
+                    let path = url.trim_start_matches("sqlite://");
+                    for ext in ["", "-wal", "-shm"] {
+                        let _ = std::fs::remove_file(format!("{path}{ext}"));
+                    }
+                }
+            }
+        } else {
+            eprintln!("kept: {}", crate::store::redact(&url));
+        }
+    }
+    print_scale(backend, sizes, &rows);
+    Ok(())
+}
+
+/// The scale table: one column per size, and the growth from the first size to the last.
+fn print_scale(backend: &str, sizes: &[u64], rows: &[Row]) {
+    let head: Vec<String> = sizes.iter().map(|n| format!("{n}")).collect();
+    let grow = sizes.len() > 1;
+    print!("| {backend} | {} |", head.join(" | "));
+    if grow {
+        print!(" last ÷ first |");
+    }
+    println!();
+    print!("|---|{}", "---:|".repeat(sizes.len()));
+    if grow {
+        print!("---:|");
+    }
+    println!();
+    for (label, values) in rows {
+        let cells: Vec<String> = values
+            .iter()
+            .map(|v| match v {
+                None => "–".into(),
+                Some(x) if x.abs() >= 100.0 || x.fract() == 0.0 => format!("{x:.0}"),
+                Some(x) if x.abs() >= 1.0 => format!("{x:.1}"),
+                Some(x) => format!("{x:.3}"),
+            })
+            .collect();
+        print!("| {label} | {} |", cells.join(" | "));
+        if grow {
+            match (
+                values.first().copied().flatten(),
+                values.last().copied().flatten(),
+            ) {
+                (Some(a), Some(b)) if a != 0.0 => print!(" {:.2}× |", b / a),
+                _ => print!(" – |"),
+            }
+        }
+        println!();
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
-async fn report_bench(
-    db: &str,
-    keys: std::sync::Arc<cakupan_store::crypto::Keys>,
+/// One report timed from the counters, against the recompute of the same run.
+struct ReportTime {
+    label: String,
+    rows: usize,
+    ms: f64,
+    same: bool,
+}
+
+/// Every counter recomputed from the ledger once (the baseline), then each report from the
+/// counters `runs` times (the median), each compared with the recompute.
+async fn report_times(
+    store: &dyn cakupan_store::Store,
     reference: &Reference,
-    month: &str,
+    month: cakupan_domain::Month,
     runs: usize,
-) -> Result<()> {
+) -> Result<(f64, Vec<ReportTime>)> {
     use cakupan_domain::{Level, Month, RegionCode};
-    let store = crate::store::open(db, 4, keys).await?;
-    let month = Month::parse(month).map_err(|e| anyhow::anyhow!("--month: {e}"))?;
-    let participants = store.count_participants().await?;
-    println!(
-        "{participants} participants in {}",
-        crate::store::redact(db)
-    );
-    // Baseline: every counter recomputed from the ledger, once.
     let t = Instant::now();
     let recomputed = store.recompute(&reference.rules).await?;
     let recompute_ms = t.elapsed().as_secs_f64() * 1e3;
-    println!(
-        "| query | counters (ms, median of {runs}) | recompute from the ledger (ms) | ratio | same numbers |"
-    );
-    println!("|---|---:|---:|---:|---|");
+    let mut out = Vec::new();
     for level in [Level::Nation, Level::Province, Level::Regency] {
         let mut times = Vec::new();
         let mut rows = Vec::new();
@@ -530,14 +837,12 @@ async fn report_bench(
                 .await?;
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
-        let same = rows == recomputed.active_report(level, RegionCode::NATION, None, month);
-        let ms = median(times);
-        println!(
-            "| active {month} by {} ({} rows) | {ms:.2} | {recompute_ms:.0} | {:.0}× | {same} |",
-            level.as_str(),
-            rows.len(),
-            recompute_ms / ms.max(1e-6)
-        );
+        out.push(ReportTime {
+            label: format!("active {month} by {}", level.as_str()),
+            rows: rows.len(),
+            ms: median(times),
+            same: rows == recomputed.active_report(level, RegionCode::NATION, None, month),
+        });
     }
     let months: Vec<Month> = month.plus(-35).through(month).collect();
     let mut times = Vec::new();
@@ -559,11 +864,44 @@ async fn report_bench(
             });
         }
     }
-    let ms = median(times);
+    out.push(ReportTime {
+        label: "36-month national series".into(),
+        rows: months.len(),
+        ms: median(times),
+        same,
+    });
+    Ok((recompute_ms, out))
+}
+
+async fn report_bench(
+    db: &str,
+    keys: std::sync::Arc<cakupan_store::crypto::Keys>,
+    reference: &Reference,
+    month: &str,
+    runs: usize,
+) -> Result<()> {
+    let store = crate::store::open(db, 4, keys).await?;
+    let month = cakupan_domain::Month::parse(month).map_err(|e| anyhow::anyhow!("--month: {e}"))?;
+    let participants = store.count_participants().await?;
     println!(
-        "| 36-month national series | {ms:.2} | {recompute_ms:.0} | {:.0}× | {same} |",
-        recompute_ms / ms.max(1e-6)
+        "{participants} participants in {}",
+        crate::store::redact(db)
     );
+    let (recompute_ms, times) = report_times(store.as_ref(), reference, month, runs).await?;
+    println!(
+        "| query | counters (ms, median of {runs}) | recompute from the ledger (ms) | ratio | same numbers |"
+    );
+    println!("|---|---:|---:|---:|---|");
+    for r in times {
+        println!(
+            "| {} ({} rows) | {:.2} | {recompute_ms:.0} | {:.0}× | {} |",
+            r.label,
+            r.rows,
+            r.ms,
+            recompute_ms / r.ms.max(1e-6),
+            r.same
+        );
+    }
     Ok(())
 }
 
@@ -778,9 +1116,43 @@ pub async fn http_bench(
     connections: u32,
     threads: u32,
 ) -> Result<()> {
+    let store = crate::store::open(db, 8, keys).await?;
+    println!(
+        "{} participants in {}; wrk {threads} threads, {connections} connections, {seconds} s each, over loopback on the same machine",
+        store.count_participants().await?,
+        crate::store::redact(db)
+    );
+    let loads = http_loads(store, reference, seconds, connections, threads).await?;
+    println!("| endpoint | requests/s | ÷ baseline | p50 (ms) | p99 (ms) | requests | not 2xx |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    let baseline = loads
+        .first()
+        .map(|l| l.1.requests_per_second)
+        .unwrap_or(0.0);
+    for (label, load) in &loads {
+        println!(
+            "| {label} | {:.0} | {:.3}× | {:.2} | {:.2} | {} | {} |",
+            load.requests_per_second,
+            load.requests_per_second / baseline.max(1e-9),
+            load.p50_ms,
+            load.p99_ms,
+            load.requests,
+            load.errors
+        );
+    }
+    Ok(())
+}
+
+/// The loads of `bench http`, in order: the `/healthz` baseline, look-ups, registrations.
+async fn http_loads(
+    store: std::sync::Arc<dyn cakupan_store::Store>,
+    reference: &Reference,
+    seconds: u32,
+    connections: u32,
+    threads: u32,
+) -> Result<Vec<(&'static str, Load)>> {
     let wrk = which("wrk")
         .context("wrk is not installed: run scripts/bench-tools.sh (Debian's wrk package) first")?;
-    let store = crate::store::open(db, 8, keys).await?;
     store.ensure_regions(&reference.regions).await?;
     let before = store.count_participants().await?;
     // The bench's own administrator and a session (no password sign-in is timed).
@@ -823,13 +1195,7 @@ pub async fn http_bench(
         .get(pick % districts.len().max(1))
         .cloned()
         .unwrap_or_else(|| "327301".into());
-    println!(
-        "{before} participants in {}; wrk {threads} threads, {connections} connections, {seconds} s each, over loopback on the same machine",
-        crate::store::redact(db)
-    );
-    println!("| endpoint | requests/s | ÷ baseline | p50 (ms) | p99 (ms) | requests | not 2xx |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
-    let mut baseline = 0.0;
+    let mut loads = Vec::new();
     for (label, kind, path) in [
         ("baseline: GET /healthz", "healthz", "/healthz"),
         (
@@ -860,26 +1226,14 @@ pub async fn http_bench(
         })
         .await??;
         let text = String::from_utf8_lossy(&out.stdout);
-        let load = parse_wrk(&text).with_context(|| label.to_string())?;
-        if baseline == 0.0 {
-            baseline = load.requests_per_second;
-        }
-        println!(
-            "| {label} | {:.0} | {:.3}× | {:.2} | {:.2} | {} | {} |",
-            load.requests_per_second,
-            load.requests_per_second / baseline.max(1e-9),
-            load.p50_ms,
-            load.p99_ms,
-            load.requests,
-            load.errors
-        );
+        loads.push((label, parse_wrk(&text).with_context(|| label.to_string())?));
     }
     server.abort();
     store.delete_session(&token_hash).await?;
     let after = store.count_participants().await?;
-    println!("{} participants registered by the run.", after - before);
+    eprintln!("{} participants registered by the run.", after - before);
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
+    Ok(loads)
 }
 
 fn which(program: &str) -> Option<PathBuf> {

@@ -281,6 +281,9 @@ pub async fn import_participants(
         ));
     }
     producer.await.context("the reader thread failed")??;
+    if summary.created > 0 {
+        store.after_bulk_load().await?;
+    }
     out.finish(summary, started)
 }
 
@@ -495,6 +498,9 @@ pub async fn import_contributions(
         if !more {
             break;
         }
+    }
+    if summary.created > 0 {
+        store.after_bulk_load().await?;
     }
     out.finish(summary, started)
 }

@@ -9,6 +9,7 @@ mod agent_cmd;
 mod bench;
 mod campaign_cmd;
 mod employer_cmd;
+mod export;
 mod generate;
 mod import;
 mod ledger_cmd;
@@ -111,6 +112,11 @@ enum Command {
     Import {
         #[command(subcommand)]
         command: ImportCommand,
+    },
+    /// Bulk export (streamed, memory flat whatever the size).
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
     },
     /// Generate simulated data files.
     Generate {
@@ -379,6 +385,23 @@ enum ImportCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum ExportCommand {
+    /// The registry as participants.csv (DESIGN.md §5), decrypted: what `import participants`
+    /// reads, e.g. to move from SQLite to PostgreSQL. Recorded in the audit log.
+    Participants {
+        /// The file to write (written beside it and renamed when complete), or `-`.
+        #[arg(long)]
+        out: PathBuf,
+        /// Participations read per query.
+        #[arg(long, default_value_t = 10_000)]
+        page: u32,
+        /// Print the summary as JSON (for scripts and `bench`).
+        #[arg(long)]
+        summary_json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum GenerateCommand {
     /// Simulated payment histories (contributions.csv) for the BPU participants of a
     /// participants.csv.
@@ -523,6 +546,26 @@ async fn run(cli: Cli) -> Result<()> {
             )
             .await?;
             print_summary(&s, summary_json, "stored")
+        }
+        Command::Export {
+            command:
+                ExportCommand::Participants {
+                    out,
+                    page,
+                    summary_json,
+                },
+        } => {
+            let store = open_store(&cli.global, &reference).await?;
+            let s = export::participants(store.as_ref(), &out, page).await?;
+            if summary_json {
+                println!("{}", serde_json::to_string(&s)?);
+            } else {
+                eprintln!(
+                    "{} participations exported in {:.1} s ({:.0} rows/s), peak RSS {:.0} MB",
+                    s.rows, s.seconds, s.rows_per_second, s.peak_rss_mb
+                );
+            }
+            Ok(())
         }
         Command::Import {
             command:
