@@ -1774,21 +1774,27 @@ async fn recompute_agents_on(conn: &mut SqliteConnection) -> Result<AgentChanges
 /// reader's, or the writer's transaction when rebuilding).
 async fn recompute_on(conn: &mut SqliteConnection, rules: &RuleSet) -> Result<CounterChanges> {
     use cakupan_store::ledger::Base;
-    let sql = format!(
-        "SELECT participant_id, {LEDGER_COLUMNS} FROM postings ORDER BY participant_id, id"
-    );
-    let mut ledgers: HashMap<i64, Vec<LedgerRow>> = HashMap::new();
-    for row in sqlx::query(sqlx::AssertSqlSafe(sql))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?
-    {
-        let pid: i64 = row.try_get(0).map_err(db)?;
-        ledgers
-            .entry(pid)
-            .or_default()
-            .push(ledger_row_at(&row, 1)?);
-    }
+    // Streams: the people with more than one participation (their overlap correction) with
+    // their ledgers, then every participation a page at a time with the postings of that page
+    // (an id range), so memory holds one page and the counters, not the registry (at 10 M
+    // participants the whole-table version held more than 12 GB).
+    let ledger_sql = |filter: &str| {
+        format!(
+            "SELECT participant_id, {LEDGER_COLUMNS} FROM postings WHERE {filter} ORDER BY participant_id, id"
+        )
+    };
+    let read_ledgers =
+        |rows: Vec<sqlx::sqlite::SqliteRow>| -> Result<HashMap<i64, Vec<LedgerRow>>> {
+            let mut ledgers: HashMap<i64, Vec<LedgerRow>> = HashMap::new();
+            for row in rows {
+                let pid: i64 = row.try_get(0).map_err(db)?;
+                ledgers
+                    .entry(pid)
+                    .or_default()
+                    .push(ledger_row_at(&row, 1)?);
+            }
+            Ok(ledgers)
+        };
     let base = |row: &sqlx::sqlite::SqliteRow| -> Result<Base> {
         let (id, segment, village, registered): (i64, String, String, String) = (
             row.try_get(0).map_err(db)?,
@@ -1800,11 +1806,21 @@ async fn recompute_on(conn: &mut SqliteConnection, rules: &RuleSet) -> Result<Co
     };
     let mut changes = CounterChanges::default();
     // People with more than one participation first: the overlap correction.
-    let rows = sqlx::query(
+    const SHARED: &str =
+        "SELECT nik_index FROM participants GROUP BY nik_index HAVING COUNT(*) > 1";
+    let ledgers = read_ledgers(
+        sqlx::query(sqlx::AssertSqlSafe(ledger_sql(&format!(
+            "participant_id IN (SELECT id FROM participants WHERE nik_index IN ({SHARED}))"
+        ))))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?,
+    )?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT id, segment, village_code, registered_on, nik_index FROM participants
-         WHERE nik_index IN (SELECT nik_index FROM participants GROUP BY nik_index HAVING COUNT(*) > 1)
-         ORDER BY nik_index, id",
-    )
+         WHERE nik_index IN ({SHARED})
+         ORDER BY nik_index, id"
+    )))
     .fetch_all(&mut *conn)
     .await
     .map_err(db)?;
@@ -1823,14 +1839,37 @@ async fn recompute_on(conn: &mut SqliteConnection, rules: &RuleSet) -> Result<Co
     }
     cakupan_store::ledger::add_person(rules, &group, 1, &mut changes)?;
     drop(group);
-    let rows = sqlx::query("SELECT id, segment, village_code, registered_on FROM participants")
+    drop(ledgers);
+    // Every participation, a page of ids at a time.
+    const PAGE: i64 = 50_000;
+    let mut after = 0i64;
+    loop {
+        let rows = sqlx::query(
+            "SELECT id, segment, village_code, registered_on FROM participants WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )
+        .bind(after)
+        .bind(PAGE)
         .fetch_all(&mut *conn)
         .await
         .map_err(db)?;
-    for row in rows {
-        let b = base(&row)?;
-        let ledger = ledgers.remove(&b.id).unwrap_or_default();
-        b.add_to(rules, &ledger, &mut changes)?;
+        let Some(last) = rows.last() else { break };
+        let last: i64 = last.try_get(0).map_err(db)?;
+        let mut ledgers = read_ledgers(
+            sqlx::query(sqlx::AssertSqlSafe(ledger_sql(
+                "participant_id > ?1 AND participant_id <= ?2",
+            )))
+            .bind(after)
+            .bind(last)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?,
+        )?;
+        for row in rows {
+            let b = base(&row)?;
+            let ledger = ledgers.remove(&b.id).unwrap_or_default();
+            b.add_to(rules, &ledger, &mut changes)?;
+        }
+        after = last;
     }
     Ok(changes)
 }

@@ -79,7 +79,7 @@ pub enum BenchCommand {
     /// Registrations and look-ups through the real server over loopback under wrk (a real
     /// load generator; scripts/bench-tools.sh installs it), on the database given by --db:
     /// throughput and p50/p99 latency, against the same server's `/healthz` in the same run.
-    /// Registers new people in that database.
+    /// Registers new people in that database. On PostgreSQL the server's pool is `--pg-pool`.
     Http {
         #[arg(long, default_value_t = 10)]
         seconds: u32,
@@ -121,7 +121,7 @@ fn bench_keys(dir: &Path) -> Result<PathBuf> {
 }
 
 pub async fn run(
-    db: &str,
+    (db, pg_pool): (&str, u32),
     keys: Option<&Path>,
     reference: &Reference,
     cmd: BenchCommand,
@@ -138,7 +138,7 @@ pub async fn run(
             keep,
         } => {
             scale_bench(
-                db,
+                (db, pg_pool),
                 reference,
                 &participants,
                 months,
@@ -203,7 +203,15 @@ pub async fn run(
             threads,
         } => {
             let keys = crate::store::load_keys(keys)?;
-            http_bench(db, keys, reference, seconds, connections, threads).await
+            http_bench(
+                (db, pg_pool),
+                keys,
+                reference,
+                seconds,
+                connections,
+                threads,
+            )
+            .await
         }
         BenchCommand::Pages { runs, village } => {
             let keys = crate::store::load_keys(keys)?;
@@ -562,7 +570,7 @@ fn child_export(url: &str, keys: &Path, out: &Path) -> Result<crate::export::Exp
 }
 
 async fn scale_bench(
-    db: &str,
+    (db, pg_pool): (&str, u32),
     reference: &Reference,
     sizes: &[u64],
     months: u32,
@@ -597,6 +605,8 @@ async fn scale_bench(
         if let Some(slot) = rows.get_mut(pos).and_then(|r| r.1.get_mut(i)) {
             *slot = Some(v);
         }
+        // Each figure as soon as it is measured: a run that fails later keeps what it had.
+        eprintln!("  = {label}: {v}");
     };
     for (i, &n) in sizes.iter().enumerate() {
         let file = dir.join(format!("participants-{n}-m{months}-seed1-{as_of}.csv"));
@@ -683,7 +693,7 @@ async fn scale_bench(
             i,
             posted.peak_rss_mb,
         );
-        let store = crate::store::open(&url, 8, keys.clone()).await?;
+        let store = crate::store::open(&url, pg_pool, keys.clone()).await?;
         let size = store.size_bytes().await?;
         put(
             "database bytes per participant",
@@ -1109,14 +1119,14 @@ end
 /// under wrk (a real load generator, installed by scripts/bench-tools.sh), against the same
 /// server's `/healthz` in the same run.
 pub async fn http_bench(
-    db: &str,
+    (db, pg_pool): (&str, u32),
     keys: std::sync::Arc<cakupan_store::crypto::Keys>,
     reference: &Reference,
     seconds: u32,
     connections: u32,
     threads: u32,
 ) -> Result<()> {
-    let store = crate::store::open(db, 8, keys).await?;
+    let store = crate::store::open(db, pg_pool, keys).await?;
     println!(
         "{} participants in {}; wrk {threads} threads, {connections} connections, {seconds} s each, over loopback on the same machine",
         store.count_participants().await?,

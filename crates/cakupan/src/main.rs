@@ -687,7 +687,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Bench { command } => {
             bench::run(
-                &cli.global.db,
+                (&cli.global.db, cli.global.pg_pool),
                 cli.global.keys.as_deref(),
                 &reference,
                 command,
