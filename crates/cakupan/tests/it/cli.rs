@@ -287,6 +287,27 @@ async fn import_on_postgres() {
     tokio::task::spawn_blocking(move || import_round_trip(&u))
         .await
         .unwrap();
+    // The import left the planner's statistics and the visibility map current (it does not
+    // rely on autovacuum, which may be off) and rebuilt the reports' covering index.
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let (vacuumed, analysed): (bool, bool) = sqlx::query_as(
+        "SELECT last_vacuum IS NOT NULL, last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'counters'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(
+        vacuumed && analysed,
+        "counters vacuumed {vacuumed}, analysed {analysed}"
+    );
+    let valid: bool = sqlx::query_scalar(
+        "SELECT bool_and(i.indisvalid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE 'counters_level%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(valid, "no invalid index left by the rebuild");
+    pool.close().await;
     cakupan_store_postgres::drop_database(&admin, &name)
         .await
         .unwrap();
