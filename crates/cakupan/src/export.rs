@@ -39,13 +39,41 @@ pub async fn participants(store: &dyn Store, out: &Path, page: u32) -> Result<Ex
         .await?;
     let to_stdout = out.as_os_str() == "-";
     let tmp = out.with_extension("partial");
-    let sink: Box<dyn Write> = if to_stdout {
-        Box::new(std::io::stdout().lock())
+    let rows = if to_stdout {
+        write_pages(store, Box::new(std::io::stdout().lock()), page).await?
     } else {
-        Box::new(
-            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?,
-        )
+        // Readable by its owner only: the file holds decrypted personal data.
+        let mut open = std::fs::OpenOptions::new();
+        open.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+        let file = open
+            .open(&tmp)
+            .with_context(|| format!("creating {}", tmp.display()))?;
+        match write_pages(store, Box::new(file), page).await {
+            Ok(rows) => {
+                std::fs::rename(&tmp, out)
+                    .with_context(|| format!("renaming {} to {}", tmp.display(), out.display()))?;
+                rows
+            }
+            Err(e) => {
+                // Nothing half written is left where a reader might take it for the export.
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+        }
     };
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(ExportSummary {
+        rows,
+        seconds,
+        rows_per_second: rows as f64 / seconds.max(1e-9),
+        peak_rss_mb: crate::import::peak_rss_mb(),
+    })
+}
+
+/// Writes the header and every page of the registry to `sink`; the number of rows.
+async fn write_pages(store: &dyn Store, sink: Box<dyn Write>, page: u32) -> Result<u64> {
     let mut w = csv::Writer::from_writer(std::io::BufWriter::with_capacity(1 << 20, sink));
     w.write_record(FIELDS.iter().chain(OPTIONAL_FIELDS.iter()))?;
     let (mut after, mut rows) = (0i64, 0u64);
@@ -75,16 +103,5 @@ pub async fn participants(store: &dyn Store, out: &Path, page: u32) -> Result<Ex
         rows += batch.len() as u64;
     }
     w.flush()?;
-    drop(w);
-    if !to_stdout {
-        std::fs::rename(&tmp, out)
-            .with_context(|| format!("renaming {} to {}", tmp.display(), out.display()))?;
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    Ok(ExportSummary {
-        rows,
-        seconds,
-        rows_per_second: rows as f64 / seconds.max(1e-9),
-        peak_rss_mb: crate::import::peak_rss_mb(),
-    })
+    Ok(rows)
 }

@@ -214,6 +214,15 @@ fn import_round_trip(url: &str) {
     let first_export = std::fs::read_to_string(&exported).unwrap();
     assert_eq!(first_export.lines().count(), 3001);
     assert!(!dir.join("export.partial").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&exported).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            mode, 0o600,
+            "decrypted personal data readable by its owner only"
+        );
+    }
     let mut original: Vec<&str> = lines[1..].iter().map(|l| &l[..16]).collect();
     let mut niks: Vec<&str> = first_export.lines().skip(1).map(|l| &l[..16]).collect();
     original.sort_unstable();
