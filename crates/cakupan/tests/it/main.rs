@@ -35,6 +35,7 @@ macro_rules! on_both_backends {
 mod accounts;
 mod api;
 mod campaign;
+mod citus;
 mod cli;
 mod contract;
 mod employers;
