@@ -339,10 +339,14 @@ async fn insert_postings(
         })
         .collect();
     let body: Vec<&str> = rows.iter().map(|r| r.3).collect();
-    sqlx::query(
-        "INSERT INTO postings (id, reference, kind, participant_id, first_month, months, amount, channel, paid_month, paid_on, target_reference, reason, body, collected_by)
+    // Each posting carries its person's key (migration 0012), taken from the participation.
+    let inserted = sqlx::query(
+        "INSERT INTO postings (id, reference, kind, participant_id, first_month, months, amount, channel, paid_month, paid_on, target_reference, reason, body, collected_by, nik_index)
          OVERRIDING SYSTEM VALUE
-         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::int[], $6::int[], $7::bigint[], $8::text[], $9::int[], $10::date[], $11::text[], $12::text[], $13::text[], $14::text[])",
+         SELECT u.*, p.nik_index
+         FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::int[], $6::int[], $7::bigint[], $8::text[], $9::int[], $10::date[], $11::text[], $12::text[], $13::text[], $14::text[])
+              AS u (id, reference, kind, participant_id, first_month, months, amount, channel, paid_month, paid_on, target_reference, reason, body, collected_by)
+         JOIN participants p ON p.id = u.participant_id",
     )
     .bind(&ids)
     .bind(reference)
@@ -364,7 +368,15 @@ async fn insert_postings(
     )
     .execute(&mut **tx)
     .await
-    .map_err(db)?;
+    .map_err(db)?
+    .rows_affected();
+    if inserted != ids.len() as u64 {
+        return Err(StoreError::Database(format!(
+            "{} of {} postings found no participation to belong to",
+            ids.len() as u64 - inserted,
+            ids.len()
+        )));
+    }
     Ok(ids)
 }
 
@@ -847,7 +859,8 @@ impl Store for PgStore {
             &c.reason,
         )?;
         sqlx::query_scalar(
-            "INSERT INTO corrections (participant_id, village_code, field, value, reason, requested_at, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            "INSERT INTO corrections (participant_id, village_code, field, value, reason, requested_at, due_at, nik_index)
+             SELECT $1, $2, $3, $4, $5, $6, $7, nik_index FROM participants WHERE id = $1 RETURNING id",
         )
         .bind(c.participant_id)
         .bind(&c.village_code)
@@ -2030,8 +2043,9 @@ pub(crate) async fn register_batch_in(
                 changes.register(r.village, r.segment, Month::of(r.registered_on));
                 for (pos, h) in r.heirs.iter().enumerate() {
                     let h = HeirRow::from_heir(h).seal(keys, id, pos)?;
-                    sqlx::query("INSERT INTO heirs (participant_id, position, name, relationship, nik, phone) VALUES ($1, $2, $3, $4, $5, $6)")
+                    sqlx::query("INSERT INTO heirs (participant_id, position, name, relationship, nik, phone, nik_index) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                         .bind(id).bind(pos as i32).bind(h.name).bind(h.relationship).bind(h.nik).bind(h.phone)
+                        .bind(keys.nik_index(&r.nik))
                         .execute(&mut **tx)
                         .await
                         .map_err(db)?;
