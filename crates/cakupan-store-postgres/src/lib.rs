@@ -42,52 +42,7 @@ pub struct PgStore {
     group: cakupan_store::group::GroupCommit,
 }
 
-#[async_trait]
-impl cakupan_store::group::GroupWriter for PgStore {
-    async fn write_group(
-        &self,
-        rules: Option<&RuleSet>,
-        regs: &[Registration],
-        entries: &(
-             dyn for<'o> Fn(&'o [Outcome]) -> Vec<cakupan_store::accounts::AuditEntry> + Send + Sync
-         ),
-    ) -> Result<Vec<Outcome>> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        let outs = match rules {
-            Some(r) if !regs.is_empty() => register_batch_in(&mut tx, &self.keys, r, regs).await?,
-            _ => Vec::new(),
-        };
-        append_audit_in(&mut tx, &self.keys, &entries(&outs)).await?;
-        tx.commit().await.map_err(db)?;
-        Ok(outs)
-    }
-
-    async fn register_one(
-        &self,
-        rules: &RuleSet,
-        reg: &Registration,
-        audit: &cakupan_store::accounts::RegistrationAudit,
-    ) -> Result<Outcome> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        let out = register_batch_in(&mut tx, &self.keys, rules, std::slice::from_ref(reg))
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| StoreError::Database("registration returned no outcome".into()))?;
-        if let Some(entry) = audit.for_outcome(&out) {
-            append_audit_in(&mut tx, &self.keys, std::slice::from_ref(&entry)).await?;
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(out)
-    }
-
-    async fn append_one(&self, entries: &[cakupan_store::accounts::AuditEntry]) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        append_audit_in(&mut tx, &self.keys, entries).await?;
-        tx.commit().await.map_err(db)?;
-        Ok(())
-    }
-}
+cakupan_store::group_writer_impl!(PgStore, pool);
 
 pub(crate) fn db(e: sqlx::Error) -> StoreError {
     StoreError::Database(e.to_string())
@@ -1732,104 +1687,15 @@ async fn recompute_agents_on(
     Ok(changes)
 }
 
-/// Every counter recomputed from participants and postings alone, on one connection.
-async fn recompute_on(conn: &mut PgConnection, rules: &RuleSet) -> Result<CounterChanges> {
-    use cakupan_store::ledger::Base;
-    // Streams: the people with more than one participation (their overlap correction) with
-    // their ledgers, then every participation a page at a time with the postings of that page
-    // (an id range), so memory holds one page and the counters, not the registry (at 10 M
-    // participants the whole-table version held more than 12 GB).
-    let ledger_sql = |filter: &str| {
-        format!(
-            "SELECT participant_id, {LEDGER_COLUMNS} FROM postings WHERE {filter} ORDER BY participant_id, id"
-        )
-    };
-    let read_ledgers = |rows: Vec<sqlx::postgres::PgRow>| -> Result<HashMap<i64, Vec<LedgerRow>>> {
-        let mut ledgers: HashMap<i64, Vec<LedgerRow>> = HashMap::new();
-        for row in rows {
-            let pid: i64 = row.try_get(0).map_err(db)?;
-            ledgers.entry(pid).or_default().push(ledger_row(&row, 1)?);
-        }
-        Ok(ledgers)
-    };
-    let base = |row: &sqlx::postgres::PgRow| -> Result<Base> {
-        let (id, segment, village, registered): (i64, String, String, String) = (
-            row.try_get(0).map_err(db)?,
-            row.try_get(1).map_err(db)?,
-            row.try_get(2).map_err(db)?,
-            row.try_get(3).map_err(db)?,
-        );
-        Base::parse(id, &segment, &village, &registered)
-    };
-    let mut changes = CounterChanges::default();
-    // People with more than one participation first: the overlap correction.
-    const SHARED: &str =
-        "SELECT nik_index FROM participants GROUP BY nik_index HAVING COUNT(*) > 1";
-    let ledgers = read_ledgers(
-        sqlx::query(sqlx::AssertSqlSafe(ledger_sql(&format!(
-            "participant_id IN (SELECT id FROM participants WHERE nik_index IN ({SHARED}))"
-        ))))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?,
-    )?;
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT id, segment, village_code, to_char(registered_on, 'YYYY-MM-DD'), nik_index FROM participants
-         WHERE nik_index IN ({SHARED})
-         ORDER BY nik_index, id"
-    )))
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db)?;
-    let empty = Vec::new();
-    let mut group: Vec<(Base, &[LedgerRow])> = Vec::new();
-    let mut current: Option<Vec<u8>> = None;
-    for row in &rows {
-        let nik: Vec<u8> = row.try_get(4).map_err(db)?;
-        if current.as_ref() != Some(&nik) {
-            cakupan_store::ledger::add_person(rules, &group, 1, &mut changes)?;
-            group.clear();
-            current = Some(nik);
-        }
-        let b = base(row)?;
-        group.push((b, ledgers.get(&b.id).unwrap_or(&empty).as_slice()));
-    }
-    cakupan_store::ledger::add_person(rules, &group, 1, &mut changes)?;
-    drop(group);
-    drop(ledgers);
-    // Every participation, a page of ids at a time.
-    const PAGE: i64 = 50_000;
-    let mut after = 0i64;
-    loop {
-        let rows = sqlx::query(
-            "SELECT id, segment, village_code, to_char(registered_on, 'YYYY-MM-DD') FROM participants WHERE id > $1 ORDER BY id LIMIT $2",
-        )
-        .bind(after)
-        .bind(PAGE)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
-        let Some(last) = rows.last() else { break };
-        let last: i64 = last.try_get(0).map_err(db)?;
-        let mut ledgers = read_ledgers(
-            sqlx::query(sqlx::AssertSqlSafe(ledger_sql(
-                "participant_id > $1 AND participant_id <= $2",
-            )))
-            .bind(after)
-            .bind(last)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db)?,
-        )?;
-        for row in rows {
-            let b = base(&row)?;
-            let ledger = ledgers.remove(&b.id).unwrap_or_default();
-            b.add_to(rules, &ledger, &mut changes)?;
-        }
-        after = last;
-    }
-    Ok(changes)
-}
+// Every counter recomputed from participants and postings alone, on one connection.
+cakupan_store::recompute_on_impl!(
+    conn: PgConnection,
+    row: sqlx::postgres::PgRow,
+    ledger_row: ledger_row,
+    registered: "to_char(registered_on, 'YYYY-MM-DD')",
+    p1: "$1",
+    p2: "$2"
+);
 
 /// Column arrays for one UNNEST insert.
 #[derive(Default)]

@@ -59,6 +59,72 @@ pub trait GroupWriter: Clone + Send + Sync + 'static {
     async fn append_one(&self, entries: &[AuditEntry]) -> Result<()>;
 }
 
+/// Implements [`GroupWriter`] for a sqlx-based store whose writes begin on `self.$pool`, with
+/// the calling crate's `register_batch_in(tx, keys, rules, regs)`, `append_audit_in(tx, keys,
+/// entries)` and `db(sqlx::Error)` (the same names in both backends), so the group's
+/// transaction is written once.
+#[macro_export]
+macro_rules! group_writer_impl {
+    ($store:ty, $pool:ident) => {
+        #[::async_trait::async_trait]
+        impl $crate::group::GroupWriter for $store {
+            async fn write_group(
+                &self,
+                rules: Option<&::cakupan_domain::RuleSet>,
+                regs: &[::cakupan_domain::registration::Registration],
+                entries: &(
+                     dyn for<'o> Fn(&'o [$crate::Outcome]) -> Vec<$crate::accounts::AuditEntry>
+                         + Send
+                         + Sync
+                 ),
+            ) -> $crate::Result<Vec<$crate::Outcome>> {
+                let mut tx = self.$pool.begin().await.map_err(db)?;
+                let outs = match rules {
+                    Some(r) if !regs.is_empty() => {
+                        register_batch_in(&mut tx, &self.keys, r, regs).await?
+                    }
+                    _ => Vec::new(),
+                };
+                append_audit_in(&mut tx, &self.keys, &entries(&outs)).await?;
+                tx.commit().await.map_err(db)?;
+                Ok(outs)
+            }
+
+            async fn register_one(
+                &self,
+                rules: &::cakupan_domain::RuleSet,
+                reg: &::cakupan_domain::registration::Registration,
+                audit: &$crate::accounts::RegistrationAudit,
+            ) -> $crate::Result<$crate::Outcome> {
+                let mut tx = self.$pool.begin().await.map_err(db)?;
+                let out =
+                    register_batch_in(&mut tx, &self.keys, rules, ::std::slice::from_ref(reg))
+                        .await?
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| {
+                            $crate::StoreError::Database("registration returned no outcome".into())
+                        })?;
+                if let Some(entry) = audit.for_outcome(&out) {
+                    append_audit_in(&mut tx, &self.keys, ::std::slice::from_ref(&entry)).await?;
+                }
+                tx.commit().await.map_err(db)?;
+                Ok(out)
+            }
+
+            async fn append_one(
+                &self,
+                entries: &[$crate::accounts::AuditEntry],
+            ) -> $crate::Result<()> {
+                let mut tx = self.$pool.begin().await.map_err(db)?;
+                append_audit_in(&mut tx, &self.keys, entries).await?;
+                tx.commit().await.map_err(db)?;
+                Ok(())
+            }
+        }
+    };
+}
+
 /// The queue of a store's writes waiting for the next group commit, and the leader lock.
 #[derive(Debug, Clone, Default)]
 pub struct GroupCommit {

@@ -430,23 +430,86 @@ fn child_import_kind(
     keys: &Path,
     errors: &Path,
 ) -> Result<Summary> {
+    let mut args: Vec<std::ffi::OsString> = vec!["import".into(), kind.into(), file.into()];
+    args.extend(["--quiet".into(), "--errors".into(), errors.into()]);
+    child_summary(&args, url, keys, "import")
+}
+
+/// Runs this binary with `args` on the database `url` in a child process (so that its peak RSS
+/// is its own) and reads the JSON summary it prints last.
+fn child_summary<T: serde::de::DeserializeOwned>(
+    args: &[std::ffi::OsString],
+    url: &str,
+    keys: &Path,
+    what: &str,
+) -> Result<T> {
     let exe = std::env::current_exe()?;
     let out = std::process::Command::new(exe)
-        .args(["import", kind])
-        .arg(file)
-        .args(["--db", url, "--summary-json", "--quiet", "--keys"])
+        .args(args)
+        .args(["--db", url, "--summary-json", "--keys"])
         .arg(keys)
-        .arg("--errors")
-        .arg(errors)
         .env("CAKUPAN_LOG", "warn")
         .output()
-        .context("running the import child process")?;
+        .with_context(|| format!("running the {what} child process"))?;
     if !out.status.success() {
-        bail!("import failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!("{what} failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().last().unwrap_or("");
-    serde_json::from_str(line).with_context(|| format!("reading the import summary '{line}'"))
+    serde_json::from_str(line).with_context(|| format!("reading the {what} summary '{line}'"))
+}
+
+/// Writes `file` with `write` unless it exists (generated files are kept between runs): into
+/// a file beside it, renamed when complete.
+fn cached(file: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<()>) -> Result<()> {
+    if !file.exists() {
+        eprintln!("generating {}", file.display());
+        let tmp = file.with_extension("tmp");
+        write(&mut std::fs::File::create(&tmp)?)?;
+        std::fs::rename(&tmp, file)?;
+    }
+    Ok(())
+}
+
+/// Rows per second of validating `file` without storing it: the imports' baseline.
+fn validate_rate(file: &Path, reference: &Reference, today: time::Date) -> Result<f64> {
+    let t = Instant::now();
+    let (good, bad) = import::validate_file(file, &reference.regions, &reference.rules, today)?;
+    Ok((good + bad) as f64 / t.elapsed().as_secs_f64())
+}
+
+/// A fresh database for one run: a new PostgreSQL database beside `db` (its name returned for
+/// [`drop_fresh`]), or the SQLite file `file` in `dir`, emptied.
+async fn fresh_db(
+    db: &str,
+    dir: &Path,
+    prefix: &str,
+    file: &str,
+) -> Result<(String, Option<String>)> {
+    if db.starts_with("postgres") {
+        let (u, name) = cakupan_store_postgres::create_throwaway(db, prefix).await?;
+        Ok((u, Some(name)))
+    } else {
+        let path = dir.join(file);
+        for ext in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+        }
+        Ok((format!("sqlite://{}", path.display()), None))
+    }
+}
+
+/// Removes a database [`fresh_db`] made.
+async fn drop_fresh(db: &str, url: &str, name: Option<String>) -> Result<()> {
+    match name {
+        Some(name) => cakupan_store_postgres::drop_database(db, &name).await?,
+        None => {
+            let path = url.trim_start_matches("sqlite://");
+            for ext in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{path}{ext}"));
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn import_bench(
@@ -468,27 +531,17 @@ async fn import_bench(
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &n in sizes {
         let file = dir.join(format!("participants-{n}-seed1-{as_of}.csv"));
-        if !file.exists() {
-            eprintln!("generating {}", file.display());
-            let tmp = file.with_extension("tmp");
-            let mut f = std::fs::File::create(&tmp)?;
-            generate::generate(&reference.regions, &reference.rules, n, 1, as_of, &mut f)?;
-            std::fs::rename(&tmp, &file)?;
-        }
-        let t = Instant::now();
-        let (good, bad) =
-            import::validate_file(&file, &reference.regions, &reference.rules, today)?;
-        let validate_rate = (good + bad) as f64 / t.elapsed().as_secs_f64();
-        let (url, cleanup): (String, Option<String>) = if postgres {
-            let (u, name) = cakupan_store_postgres::create_throwaway(db, "cakupan_bench").await?;
-            (u, Some(name))
-        } else {
-            let path = dir.join(format!("bench-{n}-{}.db", std::process::id()));
-            for ext in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
-            }
-            (format!("sqlite://{}", path.display()), None)
-        };
+        cached(&file, |f| {
+            generate::generate(&reference.regions, &reference.rules, n, 1, as_of, f)
+        })?;
+        let validate_rate = validate_rate(&file, reference, today)?;
+        let (url, cleanup) = fresh_db(
+            db,
+            &dir,
+            "cakupan_bench",
+            &format!("bench-{n}-{}.db", std::process::id()),
+        )
+        .await?;
         let errors = dir.join(format!("errors-{n}.csv"));
         let first = child_import(&file, &url, &key_file, &errors)?;
         let again = child_import(&file, &url, &key_file, &errors)?;
@@ -496,12 +549,9 @@ async fn import_bench(
             bail!("re-running the import stored rows twice: {again:?} after {first:?}");
         }
         let pays = dir.join(format!("contributions-{n}-seed1-{as_of}.csv"));
-        if !pays.exists() {
-            let tmp = pays.with_extension("tmp");
-            let mut f = std::fs::File::create(&tmp)?;
-            generate::contributions(&reference.rules, &file, 1, as_of, &mut f)?;
-            std::fs::rename(&tmp, &pays)?;
-        }
+        cached(&pays, |f| {
+            generate::contributions(&reference.rules, &file, 1, as_of, f).map(|_| ())
+        })?;
         let posted = child_import_kind("contributions", &pays, &url, &key_file, &errors)?;
         let size = {
             let s = crate::store::open(&url, 2, keys.clone()).await?;
@@ -526,15 +576,7 @@ async fn import_bench(
             "  {} rows: {} stored, {} rejected in {:.1} s; re-run {} existing in {:.1} s",
             first.rows, first.created, first.rejected, first.seconds, again.existing, again.seconds
         );
-        match cleanup {
-            Some(name) => cakupan_store_postgres::drop_database(db, &name).await?,
-            None => {
-                let path = url.trim_start_matches("sqlite://");
-                for ext in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{path}{ext}"));
-                }
-            }
-        }
+        drop_fresh(db, &url, cleanup).await?;
     }
     Ok(())
 }
@@ -545,28 +587,13 @@ type Row = (String, Vec<Option<f64>>);
 
 /// Runs `cakupan export participants` in a child process.
 fn child_export(url: &str, keys: &Path, out: &Path) -> Result<crate::export::ExportSummary> {
-    let exe = std::env::current_exe()?;
-    let res = std::process::Command::new(exe)
-        .args([
-            "export",
-            "participants",
-            "--summary-json",
-            "--db",
-            url,
-            "--keys",
-        ])
-        .arg(keys)
-        .arg("--out")
-        .arg(out)
-        .env("CAKUPAN_LOG", "warn")
-        .output()
-        .context("running the export child process")?;
-    if !res.status.success() {
-        bail!("export failed: {}", String::from_utf8_lossy(&res.stderr));
-    }
-    let text = String::from_utf8_lossy(&res.stdout);
-    let line = text.lines().last().unwrap_or("");
-    serde_json::from_str(line).with_context(|| format!("reading the export summary '{line}'"))
+    let args: Vec<std::ffi::OsString> = vec![
+        "export".into(),
+        "participants".into(),
+        "--out".into(),
+        out.into(),
+    ];
+    child_summary(&args, url, keys, "export")
 }
 
 async fn scale_bench(
@@ -610,44 +637,16 @@ async fn scale_bench(
     };
     for (i, &n) in sizes.iter().enumerate() {
         let file = dir.join(format!("participants-{n}-m{months}-seed1-{as_of}.csv"));
-        if !file.exists() {
-            eprintln!("generating {}", file.display());
-            let tmp = file.with_extension("tmp");
-            let mut f = std::fs::File::create(&tmp)?;
-            generate::generate_since(
-                &reference.regions,
-                &reference.rules,
-                n,
-                1,
-                since,
-                as_of,
-                &mut f,
-            )?;
-            std::fs::rename(&tmp, &file)?;
-        }
+        cached(&file, |f| {
+            generate::generate_since(&reference.regions, &reference.rules, n, 1, since, as_of, f)
+        })?;
         let pays = dir.join(format!("contributions-{n}-m{months}-seed1-{as_of}.csv"));
-        if !pays.exists() {
-            eprintln!("generating {}", pays.display());
-            let tmp = pays.with_extension("tmp");
-            let mut f = std::fs::File::create(&tmp)?;
-            generate::contributions(&reference.rules, &file, 1, as_of, &mut f)?;
-            std::fs::rename(&tmp, &pays)?;
-        }
+        cached(&pays, |f| {
+            generate::contributions(&reference.rules, &file, 1, as_of, f).map(|_| ())
+        })?;
         eprintln!("{backend}, {n} participants: validating (the baseline)");
-        let t = Instant::now();
-        let (good, bad) =
-            import::validate_file(&file, &reference.regions, &reference.rules, today)?;
-        let validate_rate = (good + bad) as f64 / t.elapsed().as_secs_f64();
-        let (url, cleanup): (String, Option<String>) = if postgres {
-            let (u, name) = cakupan_store_postgres::create_throwaway(db, "cakupan_scale").await?;
-            (u, Some(name))
-        } else {
-            let path = dir.join(format!("scale-{n}.db"));
-            for ext in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
-            }
-            (format!("sqlite://{}", path.display()), None)
-        };
+        let validate_rate = validate_rate(&file, reference, today)?;
+        let (url, cleanup) = fresh_db(db, &dir, "cakupan_scale", &format!("scale-{n}.db")).await?;
         let errors = dir.join(format!("errors-{n}.csv"));
         eprintln!("importing participants into {}", crate::store::redact(&url));
         let people = child_import(&file, &url, &key_file, &errors)?;
@@ -756,15 +755,7 @@ async fn scale_bench(
         }
         drop(store);
         if !keep {
-            match cleanup {
-                Some(name) => cakupan_store_postgres::drop_database(db, &name).await?,
-                None => {
-                    let path = url.trim_start_matches("sqlite://");
-                    for ext in ["", "-wal", "-shm"] {
-                        let _ = std::fs::remove_file(format!("{path}{ext}"));
-                    }
-                }
-            }
+            drop_fresh(db, &url, cleanup).await?;
         } else {
             eprintln!("kept: {}", crate::store::redact(&url));
         }
