@@ -470,17 +470,7 @@ impl Store for PgStore {
         // Group commit (cakupan_store::group): concurrent registrations otherwise serialise on
         // the counters of their month (the nation's row and the province's) and on the audit
         // chain's lock, one commit each.
-        self.group
-            .submit(
-                self,
-                cakupan_store::group::Work::Register {
-                    reg: Box::new(reg.clone()),
-                    audit: Box::new(audit.clone()),
-                },
-                Some(rules),
-            )
-            .await?
-            .ok_or_else(|| StoreError::Database("registration returned no outcome".into()))
+        self.group.register(self, rules, reg, audit).await
     }
 
     async fn participant(&self, id: i64) -> Result<Option<Participant>> {
@@ -1525,18 +1515,8 @@ impl Store for PgStore {
     }
 
     async fn append_audit(&self, entries: &[cakupan_store::accounts::AuditEntry]) -> Result<()> {
-        if entries.is_empty() {
-            return Ok(());
-        }
         // Committed with whatever else is queued (group commit, as registrations are).
-        self.group
-            .submit(
-                self,
-                cakupan_store::group::Work::Audit(entries.to_vec()),
-                None,
-            )
-            .await
-            .map(|_| ())
+        self.group.audit(self, entries).await
     }
 
     async fn audit_page(

@@ -490,17 +490,7 @@ impl Store for SqliteStore {
         // holds the leader lock commits everything queued in one transaction and answers
         // each request with its own outcome. The group is checked against the leader's rules:
         // a server passes its one rule set to every request.
-        self.group
-            .submit(
-                self,
-                cakupan_store::group::Work::Register {
-                    reg: Box::new(reg.clone()),
-                    audit: Box::new(audit.clone()),
-                },
-                Some(rules),
-            )
-            .await?
-            .ok_or_else(|| StoreError::Database("registration returned no outcome".into()))
+        self.group.register(self, rules, reg, audit).await
     }
 
     async fn participant(&self, id: i64) -> Result<Option<cakupan_store::Participant>> {
@@ -1565,18 +1555,8 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit(&self, entries: &[cakupan_store::accounts::AuditEntry]) -> Result<()> {
-        if entries.is_empty() {
-            return Ok(());
-        }
         // Committed with whatever else is queued (group commit, as registrations are).
-        self.group
-            .submit(
-                self,
-                cakupan_store::group::Work::Audit(entries.to_vec()),
-                None,
-            )
-            .await
-            .map(|_| ())
+        self.group.audit(self, entries).await
     }
 
     async fn audit_page(

@@ -138,6 +138,33 @@ fn poisoned() -> StoreError {
 }
 
 impl GroupCommit {
+    /// A registration and its audit entry, committed with whatever else is queued.
+    pub async fn register<W: GroupWriter>(
+        &self,
+        writer: &W,
+        rules: &RuleSet,
+        reg: &Registration,
+        audit: &RegistrationAudit,
+    ) -> Result<Outcome> {
+        let work = Work::Register {
+            reg: Box::new(reg.clone()),
+            audit: Box::new(audit.clone()),
+        };
+        self.submit(writer, work, Some(rules))
+            .await?
+            .ok_or_else(|| StoreError::Database("registration returned no outcome".into()))
+    }
+
+    /// Audit entries, committed with whatever else is queued.
+    pub async fn audit<W: GroupWriter>(&self, writer: &W, entries: &[AuditEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.submit(writer, Work::Audit(entries.to_vec()), None)
+            .await
+            .map(|_| ())
+    }
+
     /// Queues `work`, then either finds it done by the request that held the leader lock
     /// before, or takes the lock's turn and commits what is queued. A caller without `rules`
     /// (an audit append) commits the queued audit entries only and leaves registrations to
