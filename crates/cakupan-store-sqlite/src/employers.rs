@@ -316,7 +316,11 @@ async fn settle_in(
                 .push_bind(*fee);
         });
         q.push(") AS v WHERE invoice_lines.invoice_id = v.column1 AND invoice_lines.position = v.column2");
-        q.build().execute(&mut **tx).await.map_err(db)?;
+        q.build()
+            .persistent(crate::keep_prepared(chunk.len(), CHUNK))
+            .execute(&mut **tx)
+            .await
+            .map_err(db)?;
     }
     for r in post_batch_in(tx, keys, rules, &postings).await? {
         if let Err(e) = r {
@@ -673,7 +677,11 @@ impl SqliteStore {
                     .push_bind(b.employer_share.0)
                     .push_bind(b.worker_share.0);
             });
-            q.build().execute(&mut *tx).await.map_err(db)?;
+            q.build()
+                .persistent(crate::keep_prepared(chunk.len(), CHUNK))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
         }
         let enrolled: Vec<i64> = rows
             .iter()
@@ -689,7 +697,11 @@ impl SqliteStore {
                     .push_bind(code)
                     .push_bind(plan.month.index());
             });
-            q.build().execute(&mut *tx).await.map_err(db)?;
+            q.build()
+                .persistent(crate::keep_prepared(chunk.len(), CHUNK))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
         }
         let stopped: Vec<i64> = plan.stops.iter().map(|s| s.participant_id).collect();
         for chunk in stopped.chunks(CHUNK) {
@@ -703,7 +715,11 @@ impl SqliteStore {
                 sep.push_bind(*pid);
             }
             q.push(")");
-            q.build().execute(&mut *tx).await.map_err(db)?;
+            q.build()
+                .persistent(crate::keep_prepared(chunk.len(), CHUNK))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
         }
         let stops: Vec<_> = plan
             .stops

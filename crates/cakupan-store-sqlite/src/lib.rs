@@ -34,6 +34,18 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub(crate) const COLUMNS: &str = "id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, registered_on, channel, agent_code, review_flags, dukcapil_status, address";
 /// SQLite allows 32,766 bound parameters per statement; 22 columns × 1,000 rows stays below.
 const INSERT_CHUNK: usize = 1_000;
+/// Rows per upsert of counters or agent months: their 12 or 9 columns each stay under
+/// SQLite's parameter limit.
+const UPSERT_CHUNK: usize = 2_000;
+
+/// Whether a statement built for a chunk of `n` rows or values (at most `full`) is kept
+/// prepared in its connection's statement cache. Only the full chunk's shape recurs: every
+/// other length is a statement of its own, and sqlx keeps up to 100 per connection, each with
+/// its compiled program (large for a thousand rows of values). Kept, they grew the registry
+/// import's memory with the number of batches (docs/benchmarks.md, "National scale").
+pub(crate) fn keep_prepared(n: usize, full: usize) -> bool {
+    n == full
+}
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -142,7 +154,12 @@ impl SqliteStore {
                 sep.push_bind(keys.nik_index(n));
             }
             q.push(")");
-            let rows = q.build().fetch_all(&mut **tx).await.map_err(db)?;
+            let rows = q
+                .build()
+                .persistent(keep_prepared(chunk.len(), INSERT_CHUNK))
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(db)?;
             for row in rows {
                 let p =
                     cakupan_store::rows::participant(&row, keys)?.into_participant(Vec::new())?;
@@ -177,6 +194,7 @@ impl SqliteStore {
             q.push(") GROUP BY nik_index HAVING COUNT(*) > 1");
             let found: Vec<Vec<u8>> = q
                 .build_query_scalar()
+                .persistent(keep_prepared(chunk.len(), INSERT_CHUNK))
                 .fetch_all(&mut **tx)
                 .await
                 .map_err(db)?;
@@ -277,11 +295,10 @@ async fn ledger_rows(conn: &mut SqliteConnection, participant_id: i64) -> Result
         .collect()
 }
 
-/// Adds counter changes to the stored counters (one statement per 2,000 rows: 12 columns
-/// each stays under SQLite's parameter limit).
+/// Adds counter changes to the stored counters (one statement per `UPSERT_CHUNK` rows).
 async fn upsert_counters(tx: &mut Transaction<'_, Sqlite>, changes: &CounterChanges) -> Result<()> {
     let rows = changes.rows();
-    for chunk in rows.chunks(2_000) {
+    for chunk in rows.chunks(UPSERT_CHUNK) {
         let mut q = QueryBuilder::<Sqlite>::new(format!(
             "INSERT INTO counters (region, level, segment, month, {}) ",
             COUNTER_COLUMNS.join(", ")
@@ -303,7 +320,11 @@ async fn upsert_counters(tx: &mut Transaction<'_, Sqlite>, changes: &CounterChan
             " ON CONFLICT (region, segment, month) DO UPDATE SET {}",
             sets.join(", ")
         ));
-        q.build().execute(&mut **tx).await.map_err(db)?;
+        q.build()
+            .persistent(keep_prepared(chunk.len(), UPSERT_CHUNK))
+            .execute(&mut **tx)
+            .await
+            .map_err(db)?;
     }
     Ok(())
 }
@@ -312,7 +333,7 @@ async fn upsert_counters(tx: &mut Transaction<'_, Sqlite>, changes: &CounterChan
 type PostingInsert<'a> = (i64, &'a str, &'a CheckedPosting, &'a str);
 
 /// Inserts many postings with ids assigned here (the single writer makes `MAX(id) + 1` safe),
-/// a thousand rows per statement.
+/// `INSERT_CHUNK` rows per statement.
 async fn insert_postings(
     tx: &mut Transaction<'_, Sqlite>,
     rows: &[PostingInsert<'_>],
@@ -322,7 +343,7 @@ async fn insert_postings(
         .await
         .map_err(db)?;
     let ids: Vec<i64> = (0..rows.len() as i64).map(|k| first + k).collect();
-    for (chunk, chunk_ids) in rows.chunks(1_000).zip(ids.chunks(1_000)) {
+    for (chunk, chunk_ids) in rows.chunks(INSERT_CHUNK).zip(ids.chunks(INSERT_CHUNK)) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO postings (id, reference, kind, participant_id, first_month, months, amount, channel, paid_month, paid_on, target_reference, reason, body, collected_by) ",
         );
@@ -345,7 +366,11 @@ async fn insert_postings(
                     .push_bind(check.row.collected_by.as_deref());
             },
         );
-        q.build().execute(&mut **tx).await.map_err(db)?;
+        q.build()
+            .persistent(keep_prepared(chunk.len(), INSERT_CHUNK))
+            .execute(&mut **tx)
+            .await
+            .map_err(db)?;
     }
     Ok(ids)
 }
@@ -365,7 +390,13 @@ pub(crate) async fn select_in<T: ToString>(
             sep.push_bind(v.to_string());
         }
         q.push(format!(") {tail}"));
-        out.extend(q.build().fetch_all(&mut **tx).await.map_err(db)?);
+        out.extend(
+            q.build()
+                .persistent(keep_prepared(chunk.len(), INSERT_CHUNK))
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(db)?,
+        );
     }
     Ok(out)
 }
@@ -769,7 +800,13 @@ impl Store for SqliteStore {
                 sep.push_bind(rec.as_str());
             }
             q.push(") ORDER BY id");
-            for row in q.build().fetch_all(&self.reader).await.map_err(db)? {
+            for row in q
+                .build()
+                .persistent(keep_prepared(chunk.len(), INSERT_CHUNK))
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db)?
+            {
                 out.push(cakupan_store::rows::audit(&row)?);
             }
         }
@@ -1628,7 +1665,7 @@ async fn upsert_agent_months(
 ) -> Result<()> {
     let rows = changes.rows();
     let cols = cakupan_domain::perisai::AGENT_COLUMNS;
-    for chunk in rows.chunks(2_000) {
+    for chunk in rows.chunks(UPSERT_CHUNK) {
         let mut q = QueryBuilder::<Sqlite>::new(format!(
             "INSERT INTO agent_months (agent_code, month, {}) ",
             cols.join(", ")
@@ -1647,7 +1684,11 @@ async fn upsert_agent_months(
             " ON CONFLICT (agent_code, month) DO UPDATE SET {}",
             sets.join(", ")
         ));
-        q.build().execute(&mut **tx).await.map_err(db)?;
+        q.build()
+            .persistent(keep_prepared(chunk.len(), UPSERT_CHUNK))
+            .execute(&mut **tx)
+            .await
+            .map_err(db)?;
     }
     Ok(())
 }
@@ -1690,7 +1731,13 @@ async fn recompute_agents_on(conn: &mut SqliteConnection) -> Result<AgentChanges
             sep.push_bind(*id);
         }
         q.push(")");
-        for row in q.build().fetch_all(&mut *conn).await.map_err(db)? {
+        for row in q
+            .build()
+            .persistent(keep_prepared(chunk.len(), INSERT_CHUNK))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?
+        {
             let id: i64 = row.try_get(0).map_err(db)?;
             let agent: Option<String> = row.try_get(1).map_err(db)?;
             let programs: String = row.try_get(2).map_err(db)?;
@@ -1804,6 +1851,7 @@ pub(crate) async fn register_batch_in(
         q.push(" ON CONFLICT (nik_index, segment) DO NOTHING RETURNING id");
         let ids: Vec<i64> = q
             .build_query_scalar()
+            .persistent(keep_prepared(chunk.len(), INSERT_CHUNK))
             .fetch_all(&mut **tx)
             .await
             .map_err(db)?;

@@ -24,6 +24,8 @@ macro_rules! campaign_store_impl {
         }
 
         /// Rows per multi-row statement (5 columns × 1,000: under SQLite's 32,766 parameters).
+        /// Only a full chunk's statement is kept prepared: each other length would stay in the
+        /// connection's statement cache as a statement of its own.
         const CHUNK: usize = 1_000;
 
         async fn entry_in(
@@ -165,6 +167,7 @@ macro_rules! campaign_store_impl {
                     q.push(") LIMIT 1");
                     let clash: Option<(String, i64)> = q
                         .build_query_as()
+                        .persistent(chunk.len() == CHUNK)
                         .fetch_optional(&mut *tx)
                         .await
                         .map_err($dberr)?;
@@ -185,7 +188,11 @@ macro_rules! campaign_store_impl {
                             .push_bind(e.stage.as_str())
                             .push_bind(body);
                     });
-                    q.build().execute(&mut *tx).await.map_err($dberr)?;
+                    q.build()
+                        .persistent(chunk.len() == CHUNK)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($dberr)?;
                 }
                 tx.commit().await.map_err($dberr)?;
                 Ok(true)
@@ -484,7 +491,11 @@ macro_rules! campaign_store_impl {
                             .push_bind(u.village.to_string())
                             .push_bind(u.participant_id);
                     });
-                    q.build().execute(&mut *tx).await.map_err($dberr)?;
+                    q.build()
+                        .persistent(chunk.len() == CHUNK)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($dberr)?;
                 }
                 tx.commit().await.map_err($dberr)?;
                 Ok(true)
@@ -581,7 +592,11 @@ macro_rules! campaign_store_impl {
                     }
                     q.push(")");
                     let rows: Vec<cmp::UnitAndResponse> =
-                        q.build_query_as().fetch_all(&mut *tx).await.map_err($dberr)?;
+                        q.build_query_as()
+                            .persistent(chunk.len() == CHUNK)
+                            .fetch_all(&mut *tx)
+                            .await
+                            .map_err($dberr)?;
                     for (unit, stratum, village, participant_id, body) in rows {
                         let unit = u64::try_from(unit).map_err(|_| StoreError::Corrupt("unit".into()))?;
                         units.insert(
@@ -620,7 +635,11 @@ macro_rules! campaign_store_impl {
                             .push_bind(upload.map(|u| u.sha256.clone()))
                             .push_bind(*body);
                     });
-                    q.build().execute(&mut *tx).await.map_err($dberr)?;
+                    q.build()
+                        .persistent(chunk.len() == CHUNK)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($dberr)?;
                 }
                 if let Some(up) = upload {
                     sqlx::query("INSERT INTO survey_uploads (sha256, survey, body) VALUES ($1, $2, $3)")
