@@ -98,8 +98,8 @@ async fn workers_in(
 
 async fn unbilled_fees_in(tx: &mut Transaction<'_, Postgres>, code: &str) -> Result<i64> {
     sqlx::query_scalar(
-        "SELECT COALESCE(SUM(l.late_fee), 0)::bigint FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
-         WHERE i.employer_code = $1 AND l.late_fee > 0 AND l.fee_invoice_id IS NULL",
+        "SELECT COALESCE(SUM(l.late_fee), 0)::bigint FROM invoice_lines l
+         WHERE l.employer_code = $1 AND l.late_fee > 0 AND l.fee_invoice_id IS NULL",
     )
     .bind(code)
     .fetch_one(&mut **tx)
@@ -130,9 +130,10 @@ async fn context_in(
     let mut last_lines = HashMap::new();
     if let Some((last, _, _)) = invoices.last() {
         let rows: Vec<(i64, i64, String)> = sqlx::query_as(
-            "SELECT participant_id, wage, programs FROM invoice_lines WHERE invoice_id = $1",
+            "SELECT participant_id, wage, programs FROM invoice_lines WHERE invoice_id = $1 AND employer_code = $2",
         )
         .bind(last)
+        .bind(code)
         .fetch_all(&mut **tx)
         .await
         .map_err(db)?;
@@ -171,7 +172,7 @@ async fn context_in(
     let ids: Vec<i64> = known.values().map(|k| k.participant.id).collect();
     let by_id: HashMap<i64, Nik> = known.iter().map(|(n, k)| (k.participant.id, *n)).collect();
     for row in sqlx::query(
-        "SELECT participant_id, employer_code, since FROM employments WHERE until IS NULL AND participant_id = ANY($1)",
+        "SELECT participant_id, employer_code, since FROM open_employments WHERE participant_id = ANY($1)",
     )
     .bind(&ids)
     .fetch_all(&mut **tx)
@@ -236,7 +237,7 @@ async fn settle_in(
         .collect::<Result<Vec<_>>>()?;
     let index: HashMap<i64, usize> = open.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
     let lines: Vec<LineRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {LINE_COLUMNS} FROM invoice_lines WHERE invoice_id IN
+        "SELECT {LINE_COLUMNS} FROM invoice_lines WHERE employer_code = $1 AND invoice_id IN
            (SELECT id FROM invoices WHERE employer_code = $1 AND settled_on IS NULL)
          ORDER BY invoice_id, position"
     )))
@@ -317,12 +318,13 @@ async fn settle_in(
         "UPDATE invoice_lines l SET paid_on = v.paid_on, late_fee = v.late_fee
          FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::BIGINT[])
               AS v (invoice_id, position, paid_on, late_fee)
-         WHERE l.invoice_id = v.invoice_id AND l.position = v.position",
+         WHERE l.invoice_id = v.invoice_id AND l.position = v.position AND l.employer_code = $5",
     )
     .bind(&paid_invoice)
     .bind(&paid_position)
     .bind(&paid_on)
     .bind(&paid_fee)
+    .bind(code)
     .execute(&mut **tx)
     .await
     .map_err(db)?;
@@ -334,9 +336,10 @@ async fn settle_in(
         }
     }
     for (id, on) in &s.invoices {
-        sqlx::query("UPDATE invoices SET settled_on = $1 WHERE id = $2")
+        sqlx::query("UPDATE invoices SET settled_on = $1 WHERE id = $2 AND employer_code = $3")
             .bind(format_date(*on))
             .bind(id)
+            .bind(code)
             .execute(&mut **tx)
             .await
             .map_err(db)?;
@@ -350,7 +353,7 @@ type HeadRow = (i64, i64, String, i64, i64, i64, Option<String>);
 async fn heads_in(tx: &mut Transaction<'_, Postgres>, code: &str) -> Result<Vec<InvoiceHead>> {
     let rows: Vec<HeadRow> = sqlx::query_as(
         "SELECT i.id, i.month, i.due_on, i.total, i.fees_carried,
-                (SELECT COUNT(*) FROM invoice_lines l WHERE l.invoice_id = i.id), i.settled_on
+                (SELECT COUNT(*) FROM invoice_lines l WHERE l.invoice_id = i.id AND l.employer_code = i.employer_code), i.settled_on
          FROM invoices i WHERE i.employer_code = $1 ORDER BY i.id",
     )
     .bind(code)
@@ -548,8 +551,8 @@ impl PgStore {
         ))
         .await?;
         let fees = pairs(format!(
-            "SELECT x.employer_code, SUM(l.late_fee)::bigint FROM invoice_lines l JOIN invoices x ON x.id = l.invoice_id {scope}
-             AND l.late_fee > 0 AND l.fee_invoice_id IS NULL GROUP BY x.employer_code"
+            "SELECT x.employer_code, SUM(x.late_fee)::bigint FROM invoice_lines x {scope}
+             AND x.late_fee > 0 AND x.fee_invoice_id IS NULL GROUP BY x.employer_code"
         ))
         .await?;
         let open: Vec<(String, i64, i64, String, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -670,8 +673,7 @@ impl PgStore {
         .map_err(db)?;
         sqlx::query(
             "UPDATE invoice_lines SET fee_invoice_id = $1
-             WHERE fee_invoice_id IS NULL AND late_fee > 0
-               AND invoice_id IN (SELECT id FROM invoices WHERE employer_code = $2 AND id <> $1)",
+             WHERE employer_code = $2 AND fee_invoice_id IS NULL AND late_fee > 0 AND invoice_id <> $1",
         )
         .bind(id)
         .bind(code)
@@ -711,8 +713,8 @@ impl PgStore {
             }
         }
         sqlx::query(
-            "INSERT INTO invoice_lines (invoice_id, position, participant_id, wage, programs, amount, employer_share, worker_share)
-             SELECT $1, * FROM UNNEST($2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::TEXT[], $6::BIGINT[], $7::BIGINT[], $8::BIGINT[])",
+            "INSERT INTO invoice_lines (invoice_id, employer_code, position, participant_id, wage, programs, amount, employer_share, worker_share)
+             SELECT $1, $9, * FROM UNNEST($2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::TEXT[], $6::BIGINT[], $7::BIGINT[], $8::BIGINT[])",
         )
         .bind(id)
         .bind(&position)
@@ -722,6 +724,7 @@ impl PgStore {
         .bind(&amount)
         .bind(&employer_share)
         .bind(&worker_share)
+        .bind(code)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -735,12 +738,40 @@ impl PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
+        // The one open employment of each person, on the person's shard (migration 0013): its
+        // key refuses a second one and its foreign key a participation that does not exist.
+        let opened = sqlx::query(
+            "INSERT INTO open_employments (participant_id, nik_index, employer_code, since)
+             SELECT p.id, p.nik_index, $2, $3 FROM participants p WHERE p.id = ANY($1::BIGINT[])",
+        )
+        .bind(&enrolled)
+        .bind(code)
+        .bind(i64::from(plan.month.index()))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?
+        .rows_affected();
+        if opened != enrolled.len() as u64 {
+            return Err(StoreError::Database(format!(
+                "{} of {} enrolled workers have no participation",
+                enrolled.len() as u64 - opened,
+                enrolled.len()
+            )));
+        }
         let stopped: Vec<i64> = plan.stops.iter().map(|s| s.participant_id).collect();
         sqlx::query(
             "UPDATE employments SET until = $1
              WHERE employer_code = $2 AND until IS NULL AND participant_id = ANY($3::BIGINT[])",
         )
         .bind(i64::from(plan.month.index()))
+        .bind(code)
+        .bind(&stopped)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query(
+            "DELETE FROM open_employments WHERE employer_code = $1 AND participant_id = ANY($2::BIGINT[])",
+        )
         .bind(code)
         .bind(&stopped)
         .execute(&mut *tx)
@@ -781,16 +812,28 @@ impl PgStore {
         {
             return Err(emp::unknown_employer());
         }
-        let stored: Option<(String, i64, String, Option<String>)> = sqlx::query_as(
-            "SELECT employer_code, amount, paid_on, payment_code FROM employer_payments WHERE reference = $1",
-        )
-        .bind(&p.reference)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
-        if let Some((code, amount, paid_on, payment_code)) = stored {
-            return if code == p.employer_code
-                && amount == p.amount.0
+        // The reference is claimed across employers (payment_references, migration 0013); the
+        // payment itself is read from its employer's rows.
+        let claimed: Option<String> =
+            sqlx::query_scalar("SELECT employer_code FROM payment_references WHERE reference = $1")
+                .bind(&p.reference)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        if let Some(code) = claimed {
+            if code != p.employer_code {
+                return Err(emp::payment_reused(&p.reference));
+            }
+            let (amount, paid_on, payment_code): (i64, String, Option<String>) = sqlx::query_as(
+                "SELECT amount, paid_on, payment_code FROM employer_payments
+                 WHERE reference = $1 AND employer_code = $2",
+            )
+            .bind(&p.reference)
+            .bind(&code)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+            return if amount == p.amount.0
                 && paid_on == format_date(p.paid_on)
                 && payment_code == p.payment_code
             {
@@ -829,6 +872,12 @@ impl PgStore {
                 return Err(emp::payment_code_unknown());
             }
         }
+        sqlx::query("INSERT INTO payment_references (reference, employer_code) VALUES ($1, $2)")
+            .bind(&p.reference)
+            .bind(&p.employer_code)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         sqlx::query(
             "INSERT INTO employer_payments (reference, employer_code, amount, paid_on, payment_code, recorded_by, recorded_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -880,9 +929,10 @@ impl PgStore {
         let Some(row) = row else { return Ok(None) };
         let mut inv = invoice_of(row)?;
         let lines: Vec<LineRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {LINE_COLUMNS} FROM invoice_lines WHERE invoice_id = $1 ORDER BY position"
+            "SELECT {LINE_COLUMNS} FROM invoice_lines WHERE invoice_id = $1 AND employer_code = $2 ORDER BY position"
         )))
         .bind(inv.id)
+        .bind(code)
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;

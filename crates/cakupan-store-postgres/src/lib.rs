@@ -294,14 +294,18 @@ async fn insert_postings(
         })
         .collect();
     let body: Vec<&str> = rows.iter().map(|r| r.3).collect();
-    // Each posting carries its person's key (migration 0012), taken from the participation.
+    // Each posting carries its person's key (migration 0012), taken from the participation,
+    // and claims its reference across people in the same statement (migration 0014).
     let inserted = sqlx::query(
-        "INSERT INTO postings (id, reference, kind, participant_id, first_month, months, amount, channel, paid_month, paid_on, target_reference, reason, body, collected_by, nik_index)
-         OVERRIDING SYSTEM VALUE
-         SELECT u.*, p.nik_index
-         FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::int[], $6::int[], $7::bigint[], $8::text[], $9::int[], $10::date[], $11::text[], $12::text[], $13::text[], $14::text[])
-              AS u (id, reference, kind, participant_id, first_month, months, amount, channel, paid_month, paid_on, target_reference, reason, body, collected_by)
-         JOIN participants p ON p.id = u.participant_id",
+        "WITH inserted AS (
+           INSERT INTO postings (id, reference, kind, participant_id, first_month, months, amount, channel, paid_month, paid_on, target_reference, reason, body, collected_by, nik_index)
+           OVERRIDING SYSTEM VALUE
+           SELECT u.*, p.nik_index
+           FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::int[], $6::int[], $7::bigint[], $8::text[], $9::int[], $10::date[], $11::text[], $12::text[], $13::text[], $14::text[])
+                AS u (id, reference, kind, participant_id, first_month, months, amount, channel, paid_month, paid_on, target_reference, reason, body, collected_by)
+           JOIN participants p ON p.id = u.participant_id
+           RETURNING reference, nik_index)
+         INSERT INTO posting_references (reference, nik_index) SELECT reference, nik_index FROM inserted",
     )
     .bind(&ids)
     .bind(reference)
@@ -474,15 +478,27 @@ impl Store for PgStore {
     }
 
     async fn participant(&self, id: i64) -> Result<Option<Participant>> {
-        Ok(self.load("WHERE id = $1", id).await?.into_iter().next())
-    }
-
-    async fn participant_by_kpj(&self, kpj: &str) -> Result<Option<Participant>> {
+        // Through the id's route (migration 0014), so that on a cluster it reads one shard.
         Ok(self
-            .load("WHERE kpj = $1", kpj.trim().to_string())
+            .load(
+                "WHERE id = $1 AND nik_index = (SELECT nik_index FROM participant_ids WHERE id = $1)",
+                id,
+            )
             .await?
             .into_iter()
             .next())
+    }
+
+    async fn participant_by_kpj(&self, kpj: &str) -> Result<Option<Participant>> {
+        // A KPJ is its participation's id with a check digit: one that does not parse names
+        // nobody, and one that does is read by its id.
+        let Ok(k) = cakupan_domain::Kpj::parse(kpj.trim()) else {
+            return Ok(None);
+        };
+        let Ok(id) = i64::try_from(k.sequence()) else {
+            return Ok(None);
+        };
+        Ok(self.participant(id).await?.filter(|p| p.kpj == kpj.trim()))
     }
 
     async fn participants_by_index(&self, nik_index: &[u8]) -> Result<Vec<Participant>> {
@@ -1871,11 +1887,16 @@ pub(crate) async fn register_batch_in(
                 let kpj = kpj_for(id)?;
                 c.push(id, kpj, r, keys)?;
             }
+            // Each new participation claims its id (the route for look-ups by id and KPJ,
+            // migration 0014) in the same statement.
             let rows = sqlx::query(
-                "INSERT INTO participants (id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, registered_on, channel, agent_code, review_flags, nik_index, phone_index, key_version, address)
-                 SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bytea[], $4::text[], $5::bytea[], $6::bytea[], $7::text[], $8::bytea[], $9::text[], $10::text[], $11::text[], $12::bytea[], $13::text[], $14::date[], $15::text[], $16::text[], $17::text[], $18::bytea[], $19::bytea[], $20::int[], $21::bytea[])
-                 ON CONFLICT (nik_index, segment) DO NOTHING
-                 RETURNING nik_index, segment",
+                "WITH inserted AS (
+                   INSERT INTO participants (id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, registered_on, channel, agent_code, review_flags, nik_index, phone_index, key_version, address)
+                   SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bytea[], $4::text[], $5::bytea[], $6::bytea[], $7::text[], $8::bytea[], $9::text[], $10::text[], $11::text[], $12::bytea[], $13::text[], $14::date[], $15::text[], $16::text[], $17::text[], $18::bytea[], $19::bytea[], $20::int[], $21::bytea[])
+                   ON CONFLICT (nik_index, segment) DO NOTHING
+                   RETURNING id, nik_index, segment),
+                 claimed AS (INSERT INTO participant_ids (id, nik_index) SELECT id, nik_index FROM inserted)
+                 SELECT nik_index, segment FROM inserted",
             )
             .bind(c.id).bind(c.kpj).bind(c.nik).bind(c.segment).bind(c.name).bind(c.birth_date)
             .bind(c.sex).bind(c.phone).bind(c.village).bind(c.occupation).bind(c.sector)

@@ -431,11 +431,29 @@ async fn bad_reports_are_named_line_by_line(s: Arc<dyn Store>) {
     assert_eq!(
         refused(EmployerPayment {
             employer_code: "9120000000000".into(),
-            ..base
+            ..base.clone()
         })
         .await,
         "employer.unknown"
     );
+    // A reference is unique across employers: the same one from another employer, even for
+    // the same amount and day, is refused and records nothing for it.
+    assert_eq!(
+        refused(EmployerPayment {
+            reference: "BNI-1".into(),
+            employer_code: f.code.clone(),
+            paid_on: date!(2026 - 11 - 20),
+            ..base
+        })
+        .await,
+        "reference.reused"
+    );
+    let f_account = s
+        .employer_account(&f.code, date!(2026 - 11 - 30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(f_account.payments.iter().all(|p| p.reference != "BNI-1"));
     crate::ledger::assert_counters_equal_ledger(&s).await;
 }
 
