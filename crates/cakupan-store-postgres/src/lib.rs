@@ -533,8 +533,10 @@ impl Store for PgStore {
     async fn after_bulk_load(&self) -> Result<()> {
         // Statistics for the planner, and the visibility map that lets the reports' covering
         // index answer without visiting the heap; autovacuum may be off, and is not relied on.
+        // The claim tables (migration 0014) grow with the participations and postings.
         sqlx::raw_sql(
-            "VACUUM (ANALYZE) participants, people, heirs, postings, counters, agent_months",
+            "VACUUM (ANALYZE) participants, participant_ids, people, heirs, postings,
+             posting_references, counters, agent_months",
         )
         .execute(&self.pool)
         .await

@@ -299,16 +299,24 @@ async fn import_on_postgres() {
     // The import left the planner's statistics and the visibility map current (it does not
     // rely on autovacuum, which may be off) and rebuilt the reports' covering index.
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
-    let (vacuumed, analysed): (bool, bool) = sqlx::query_as(
-        "SELECT last_vacuum IS NOT NULL, last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'counters'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    assert!(
-        vacuumed && analysed,
-        "counters vacuumed {vacuumed}, analysed {analysed}"
-    );
+    for table in [
+        "counters",
+        "participants",
+        "participant_ids",
+        "posting_references",
+    ] {
+        let (vacuumed, analysed): (bool, bool) = sqlx::query_as(
+            "SELECT last_vacuum IS NOT NULL, last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = $1",
+        )
+        .bind(table)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert!(
+            vacuumed && analysed,
+            "{table} vacuumed {vacuumed}, analysed {analysed}"
+        );
+    }
     let valid: bool = sqlx::query_scalar(
         "SELECT bool_and(i.indisvalid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE 'counters_level%'",
     )
