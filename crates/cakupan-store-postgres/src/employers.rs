@@ -739,7 +739,7 @@ impl PgStore {
         .await
         .map_err(db)?;
         // The one open employment of each person, on the person's shard (migration 0013): its
-        // key refuses a second one and its foreign key a participation that does not exist.
+        // key refuses a second one, and the count below an enrolment with no participation.
         let opened = sqlx::query(
             "INSERT INTO open_employments (participant_id, nik_index, employer_code, since)
              SELECT p.id, p.nik_index, $2, $3 FROM participants p WHERE p.id = ANY($1::BIGINT[])",
