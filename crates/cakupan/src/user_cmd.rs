@@ -315,9 +315,10 @@ pub enum KeysCommand {
         #[arg(long)]
         file: std::path::PathBuf,
     },
-    /// Re-encrypt every participant still under an older key version with the newest one in
-    /// the key file, in small transactions, while the service runs. Then the old version's
-    /// line may be removed from the key file.
+    /// Re-encrypt every participant (and their heirs) still under an older key version with
+    /// the newest one in the key file, in small transactions, while the service runs. Keep the
+    /// old versions in the key file: employers' contacts and correction requests are not
+    /// re-encrypted yet (docs/operations.md).
     Rotate {
         #[arg(long, default_value_t = 1_000)]
         batch: usize,
@@ -370,6 +371,9 @@ pub async fn rotate(store: &dyn Store, batch: usize) -> Result<()> {
             .map(|(v, n)| format!("v{v}: {n}"))
             .collect::<Vec<_>>()
             .join(", ")
+    );
+    println!(
+        "Keep the older key versions in the key file: employers' contacts and correction requests are not re-encrypted by this command."
     );
     Ok(())
 }
