@@ -37,7 +37,7 @@ impl SqliteStore {
             q.push(")");
             let rows: Vec<(String, String, String, Option<String>)> = q
                 .build_query_as()
-                .persistent(crate::keep_prepared(chunk.len(), CHUNK))
+                .persistent(cakupan_store::keep_prepared(chunk.len(), CHUNK))
                 .fetch_all(&self.reader)
                 .await
                 .map_err(db)?;

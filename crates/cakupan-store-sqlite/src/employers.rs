@@ -317,7 +317,7 @@ async fn settle_in(
         });
         q.push(") AS v WHERE invoice_lines.invoice_id = v.column1 AND invoice_lines.position = v.column2");
         q.build()
-            .persistent(crate::keep_prepared(chunk.len(), CHUNK))
+            .persistent(cakupan_store::keep_prepared(chunk.len(), CHUNK))
             .execute(&mut **tx)
             .await
             .map_err(db)?;
@@ -678,7 +678,7 @@ impl SqliteStore {
                     .push_bind(b.worker_share.0);
             });
             q.build()
-                .persistent(crate::keep_prepared(chunk.len(), CHUNK))
+                .persistent(cakupan_store::keep_prepared(chunk.len(), CHUNK))
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
@@ -698,7 +698,7 @@ impl SqliteStore {
                     .push_bind(plan.month.index());
             });
             q.build()
-                .persistent(crate::keep_prepared(chunk.len(), CHUNK))
+                .persistent(cakupan_store::keep_prepared(chunk.len(), CHUNK))
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
@@ -716,7 +716,7 @@ impl SqliteStore {
             }
             q.push(")");
             q.build()
-                .persistent(crate::keep_prepared(chunk.len(), CHUNK))
+                .persistent(cakupan_store::keep_prepared(chunk.len(), CHUNK))
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;

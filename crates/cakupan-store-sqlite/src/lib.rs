@@ -10,6 +10,7 @@ use cakupan_domain::{FieldError, FieldErrors, Month, RegionCode, RuleSet};
 use cakupan_domain::{Level, Nik, RegionTree, Segment};
 use cakupan_store::accounts::CORRECTION_COLUMNS;
 use cakupan_store::crypto::Keys;
+use cakupan_store::keep_prepared;
 use cakupan_store::ledger::{
     AgentChanges, BatchState, COUNTER_COLUMNS, CheckedPosting, CounterChanges, CounterValues,
     LedgerRow, NewPosting, PostingOutcome, Series, resolve_repeats,
@@ -37,15 +38,6 @@ const INSERT_CHUNK: usize = 1_000;
 /// Rows per upsert of counters or agent months: their 12 or 9 columns each stay under
 /// SQLite's parameter limit.
 const UPSERT_CHUNK: usize = 2_000;
-
-/// Whether a statement built for a chunk of `n` rows or values (at most `full`) is kept
-/// prepared in its connection's statement cache. Only the full chunk's shape recurs: every
-/// other length is a statement of its own, and sqlx keeps up to 100 per connection, each with
-/// its compiled program (large for a thousand rows of values). Kept, they grew the registry
-/// import's memory with the number of batches (docs/benchmarks.md, "National scale").
-pub(crate) fn keep_prepared(n: usize, full: usize) -> bool {
-    n == full
-}
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {

@@ -24,8 +24,7 @@ macro_rules! campaign_store_impl {
         }
 
         /// Rows per multi-row statement (5 columns × 1,000: under SQLite's 32,766 parameters).
-        /// Only a full chunk's statement is kept prepared: each other length would stay in the
-        /// connection's statement cache as a statement of its own.
+        /// Only a full chunk's statement is kept prepared ([`cakupan_store::keep_prepared`]).
         const CHUNK: usize = 1_000;
 
         async fn entry_in(
@@ -167,7 +166,7 @@ macro_rules! campaign_store_impl {
                     q.push(") LIMIT 1");
                     let clash: Option<(String, i64)> = q
                         .build_query_as()
-                        .persistent(chunk.len() == CHUNK)
+                        .persistent(cakupan_store::keep_prepared(chunk.len(), CHUNK))
                         .fetch_optional(&mut *tx)
                         .await
                         .map_err($dberr)?;
@@ -189,7 +188,7 @@ macro_rules! campaign_store_impl {
                             .push_bind(body);
                     });
                     q.build()
-                        .persistent(chunk.len() == CHUNK)
+                        .persistent(cakupan_store::keep_prepared(chunk.len(), CHUNK))
                         .execute(&mut *tx)
                         .await
                         .map_err($dberr)?;
@@ -492,7 +491,7 @@ macro_rules! campaign_store_impl {
                             .push_bind(u.participant_id);
                     });
                     q.build()
-                        .persistent(chunk.len() == CHUNK)
+                        .persistent(cakupan_store::keep_prepared(chunk.len(), CHUNK))
                         .execute(&mut *tx)
                         .await
                         .map_err($dberr)?;
@@ -593,7 +592,7 @@ macro_rules! campaign_store_impl {
                     q.push(")");
                     let rows: Vec<cmp::UnitAndResponse> =
                         q.build_query_as()
-                            .persistent(chunk.len() == CHUNK)
+                            .persistent(cakupan_store::keep_prepared(chunk.len(), CHUNK))
                             .fetch_all(&mut *tx)
                             .await
                             .map_err($dberr)?;
@@ -636,7 +635,7 @@ macro_rules! campaign_store_impl {
                             .push_bind(*body);
                     });
                     q.build()
-                        .persistent(chunk.len() == CHUNK)
+                        .persistent(cakupan_store::keep_prepared(chunk.len(), CHUNK))
                         .execute(&mut *tx)
                         .await
                         .map_err($dberr)?;

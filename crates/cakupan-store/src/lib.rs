@@ -1071,6 +1071,15 @@ pub fn nik_int(n: Nik) -> i64 {
     n.as_u64() as i64
 }
 
+/// Whether a statement built for a chunk of `n` rows or values (at most `full`) is kept
+/// prepared in its connection's statement cache. Only the full chunk's shape recurs: every
+/// other length is a statement of its own, and sqlx keeps up to 100 per connection, each with
+/// its compiled program (large for a thousand rows of values). Kept, they grew the registry
+/// import's memory on SQLite with the number of batches (docs/benchmarks.md, "National scale").
+pub fn keep_prepared(n: usize, full: usize) -> bool {
+    n == full
+}
+
 /// The KPJ issued for participant sequence number `n`.
 pub fn kpj_for(n: i64) -> Result<String> {
     let n = u64::try_from(n).map_err(|_| StoreError::Database(format!("negative sequence {n}")))?;
