@@ -57,6 +57,20 @@ try {
   const password = 'kerja-keras-bebas-cemas';
   writeFileSync(join(work, 'pw'), password + '\n');
   run('user', 'add', '--username', 'kepala', '--role', 'admin', '--password-file', join(work, 'pw'));
+  // A Perisai agent of a partner office, with a participant they enrolled, on the server's day
+  // (CAKUPAN_TODAY when set, else today in Western Indonesia Time).
+  const today = process.env.CAKUPAN_TODAY || new Date(Date.now() + 7 * 3600e3).toISOString().slice(0, 10);
+  const thisMonth = today.slice(0, 7);
+  const person = (nik, name, extra) => run('participant', 'register', '--nik', nik, '--name', name, '--birth-date',
+    `19${nik.slice(10, 12)}-${nik.slice(8, 10)}-${String(Number(nik.slice(6, 8)) - 40).padStart(2, '0')}`, '--sex', 'P',
+    '--village-code', '32.73.01.1001', '--segment', 'BPU', '--occupation-code', '84', '--income-base', '1000000',
+    '--programs', 'JKK+JKM', '--registered-on', `${thisMonth}-01`, ...extra);
+  person('3273016508808801', 'Rina Agustina', []);
+  run('office', 'add', '--code', 'KP-32-0801', '--name', 'Koperasi Braga', '--kind', 'cooperative', '--region', '32.73.01', '--from', '2026-01-01');
+  run('agent', 'add', '--code', 'PRS-32-0801', '--office', 'KP-32-0801', '--nik', '3273016508808801', '--villages', '32.73.01.1001', '--appointed', thisMonth);
+  run('user', 'add', '--username', 'agen', '--role', 'agent', '--region', '32.73.01', '--agent-code', 'PRS-32-0801', '--password-file', join(work, 'pw'));
+  const enrolled = person('3273014101908802', 'Sri Wahyuni', ['--channel', 'perisai', '--agent-code', 'PRS-32-0801']);
+  const collectFrom = enrolled.match(/Registered: id (\d+)/)[1];
 
   server = spawn(bin, ['serve', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const base = await new Promise((resolve, reject) => {
@@ -106,6 +120,9 @@ try {
   check((await page.locator('h1').innerText()).startsWith('Indonesia'), 'the dashboard opens on the nation');
   const active = number(await page.getByTestId('kpi-active').innerText());
   check(active > 0, `peserta aktif shown (${active})`);
+  const headlineMonth = await page.getByTestId('kpi-active-month').innerText();
+  check(/^[A-Z][a-z]{2} \d{4}$/.test(headlineMonth) && (await page.getByTestId('kpi-paid-month').innerText()) === headlineMonth,
+    `the headline and the paid count name their month (${headlineMonth})`);
   check(await page.locator('svg.chart polyline').count() >= 2, 'the 36-month chart is drawn');
   check(await page.locator('svg.map path').count() === 38, 'the map shows the 38 provinces');
   check((await page.getByTestId('target-value').innerText()).includes('70.000.000'), 'the 70 million target is shown');
@@ -133,10 +150,10 @@ try {
 
   console.log('== language');
   await page.click('a.lang');
-  check((await page.locator('.kpi.main h2').innerText()) === 'Active participants', 'English on request');
+  check((await page.locator('.kpi.main h2').innerText()).startsWith('Active participants'), 'English on request');
   await shot('03-english');
   await page.click('a.lang');
-  check((await page.locator('.kpi.main h2').innerText()) === 'Peserta aktif', 'and back to Bahasa Indonesia');
+  check((await page.locator('.kpi.main h2').innerText()).startsWith('Peserta aktif'), 'and back to Bahasa Indonesia');
 
   console.log('== register a participant');
   await page.goto(`${base}/peserta/baru`);
@@ -273,6 +290,39 @@ try {
   check(formOverflow <= 1, `the survey form fits a phone's width (overflow ${formOverflow}px)`);
   await small.screenshot({ path: join(artifacts, '16-phone-survey-form.png'), fullPage: true });
   await phone.close();
+
+  console.log("== an agent collects cash on a phone");
+  const agentPhone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'id-ID' });
+  const agent = await agentPhone.newPage();
+  agent.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  await agent.goto(`${base}/login`);
+  await agent.fill('#username', 'agen');
+  await agent.fill('#password', password);
+  await agent.click('button[type=submit]');
+  await agent.waitForURL((u) => !u.pathname.startsWith('/login'));
+  await agent.goto(`${base}/peserta/${collectFrom}`);
+  await agent.getByTestId('record-payment').click();
+  const cash = number(await agent.getByTestId('due-total').innerText());
+  check(cash > 0, `the agent is asked the amount the rules say (Rp${cash})`);
+  await agent.getByTestId('pay-submit').click();
+  await agent.waitForURL(/\/kuitansi\?nomor=/);
+  const receiptNo = (await agent.getByTestId('receipt-number').innerText()).trim();
+  check(/^KW/.test(receiptNo), `the collection has a receipt number (${receiptNo})`);
+  check((await agent.getByTestId('receipt-result').innerText()).includes('PRS-32-0801'), 'the receipt names the collecting agent');
+  const receiptOverflow = await agent.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(receiptOverflow <= 1, `the receipt fits a phone's width (overflow ${receiptOverflow}px)`);
+  await agent.screenshot({ path: join(artifacts, '17-phone-agent-receipt.png'), fullPage: true });
+  await agentPhone.close();
+  // Anyone, signed in or not, finds it at /kuitansi by its number and amount.
+  const anyone = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const checker = await anyone.newPage();
+  await checker.goto(`${base}/kuitansi`);
+  await checker.fill('#nomor', receiptNo);
+  await checker.fill('#jumlah', String(cash));
+  await checker.click('form[action="/kuitansi"] button[type=submit]');
+  await checker.waitForURL(/\/kuitansi\?nomor=/);
+  check((await checker.getByTestId('receipt-result').innerText()).includes('PRS-32-0801'), 'the receipt is found at /kuitansi');
+  await anyone.close();
 
   console.log('== sign out');
   await page.click('button:has-text("Keluar")');

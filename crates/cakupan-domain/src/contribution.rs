@@ -228,6 +228,23 @@ pub fn parse_payment(
             None
         }
     };
+    if let (Some(first), Some(n), Some(paid)) = (first_month, months, paid_on)
+        && let Some(h) = rules.posting_horizon(Month::of(paid))
+    {
+        let last = first.plus(i32::try_from(n).unwrap_or(i32::MAX).saturating_sub(1));
+        let limit = Month::of(paid).plus(i32::try_from(h.max_months_ahead).unwrap_or(i32::MAX));
+        if last > limit {
+            errors.push(FieldError::new(
+                "first_month",
+                "month.horizon",
+                format!(
+                    "the payment covers up to {last}, more than {} months after it was paid ({}): the last month it may cover is {limit}",
+                    h.max_months_ahead,
+                    Month::of(paid)
+                ),
+            ));
+        }
+    }
     match (nik, segment, first_month, months, amount, channel, paid_on) {
         (
             Some(nik),
@@ -355,6 +372,20 @@ mod tests {
             "{}",
             e.0[0].message
         );
+    }
+
+    #[test]
+    fn months_beyond_the_horizon_are_refused() {
+        let r = rules();
+        // Paid in March 2026: twelve months ahead (to March 2027) is an advance payment…
+        assert!(parse_payment(&r, &input("2026-04", "12", "1"), date!(2026 - 11 - 23)).is_ok());
+        // …one more month, or 9999-12, is a typing error.
+        for (first, n) in [("2026-05", "12"), ("9999-12", "1")] {
+            let e = parse_payment(&r, &input(first, n, "1"), date!(2026 - 11 - 23)).unwrap_err();
+            assert_eq!(e.0[0].field, "first_month");
+            assert_eq!(e.0[0].rule, "month.horizon", "{}", e.0[0].message);
+            assert!(e.0[0].message.contains("2027-03"), "{}", e.0[0].message);
+        }
     }
 
     #[test]

@@ -2,12 +2,20 @@
 //! exactly as DOMAIN.md §4.1 defines it. Pure: the caller passes the facts from the ledger.
 //!
 //! For month M, with `paid(M)` true when a posted, non-reversed contribution covers M (whenever
-//! it was received) and G the segment's `months_unpaid_before_nonactive`:
+//! it was received), G the segment's `months_unpaid_before_nonactive` and L its
+//! `due_lag_months` (how many months after the contribution month it falls due: BPU 0, PU 1):
 //! 1. TERMINATED if the participation was terminated in a month ≤ M;
 //! 2. else PENDING if no month ≤ M is paid;
 //! 3. else ACTIVE if M is paid;
 //! 4. else, with k the consecutive unpaid months ending at M (back to, not including, the
-//!    latest paid month before M): IN_ARREARS if k < G, NONACTIVE if k ≥ G.
+//!    latest paid month before M): IN_ARREARS if k < G + L, NONACTIVE if k ≥ G + L.
+//!
+//! G counts months *overdue* (the agency's rule: non-active after three consecutive months
+//! overdue), and in month M only k − L of the k unpaid months have fallen due: a wage earner
+//! whose September is paid and nothing after is IN_ARREARS in October to December and
+//! NONACTIVE in January, when December's due date (15 January) passes unpaid. Status stays a
+//! pure function of the ledger; whether a month's own due date has passed on a given day is
+//! [`not_yet_due`], for display.
 //!
 //! One addition for wage earners (issue #7): when the employer reports a worker stopped from
 //! month S, the participation is NONACTIVE from S (not IN_ARREARS first) for every unpaid
@@ -53,8 +61,9 @@ impl Status {
 pub enum Reason {
     /// Covered by this posting (its external reference).
     PaidBy { reference: String },
-    /// This many consecutive months unpaid, up to and including this one.
-    Unpaid { months: u32 },
+    /// This many consecutive months unpaid, up to and including this one, of which `overdue`
+    /// had fallen due by the end of this month.
+    Unpaid { months: u32, overdue: u32 },
     /// Registered, nothing paid for this month or before.
     NothingPaidYet,
     /// Terminated in this month.
@@ -158,9 +167,9 @@ pub fn series(
         return Ok(out);
     }
     for m in start.through(to) {
-        let g = rules
+        let (g, lag) = rules
             .coverage_rule(facts.segment, m)
-            .map(|r| r.months_unpaid_before_nonactive)
+            .map(|r| (r.unpaid_months_before_nonactive(), r.due_lag_months))
             .ok_or_else(|| {
                 FieldError::new(
                     "month",
@@ -187,7 +196,8 @@ pub fn series(
                         } else {
                             Status::NonActive
                         };
-                        (s, Reason::Unpaid { months: k })
+                        let overdue = k.saturating_sub(lag);
+                        (s, Reason::Unpaid { months: k, overdue })
                     }
                 },
             },
@@ -212,6 +222,65 @@ pub fn series(
     Ok(out)
 }
 
+/// A month still open on a given day: when it falls due, and how many earlier unpaid months
+/// are overdue on that day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct NotYetDue {
+    pub due: time::Date,
+    pub overdue: u32,
+}
+
+/// Whether month `s` of a participation reads as *not yet due* (*belum jatuh tempo*) on
+/// `today`: it is unpaid, its own due date has not passed (a payment on the due date itself is
+/// on time), and fewer than G of its unpaid months are overdue on that day, so nothing yet
+/// makes it a lapse. Status itself stays the ledger's ([`series`]); this is how a month still
+/// open on `today` is shown.
+pub fn not_yet_due(
+    rules: &RuleSet,
+    segment: Segment,
+    s: &MonthStatus,
+    today: time::Date,
+) -> Option<NotYetDue> {
+    let Reason::Unpaid { months, .. } = s.reason else {
+        return None;
+    };
+    let due = crate::quote::due_date(rules, segment, s.month)?;
+    if today > due {
+        return None;
+    }
+    let g = rules
+        .coverage_rule(segment, s.month)?
+        .months_unpaid_before_nonactive;
+    let overdue_today = (0..months)
+        .filter_map(|i| i32::try_from(i).ok())
+        .filter_map(|i| crate::quote::due_date(rules, segment, s.month.plus(-i)))
+        .filter(|d| today > *d)
+        .count();
+    let overdue = u32::try_from(overdue_today).unwrap_or(u32::MAX);
+    (overdue < g).then_some(NotYetDue { due, overdue })
+}
+
+/// Bumped whenever the engine's reading of a ledger or the counters it feeds change (v2: arrears
+/// from due dates and `left_employment`, Dec 2026).
+const COUNTING_VERSION: u32 = 2;
+
+/// What the stored counters depend on besides the ledger: this engine's version and the rules
+/// it reads (coverage thresholds and lags, due dates, holidays). Counters built under another
+/// fingerprint are rebuilt from the ledger before they are read (`cakupan` does it on open).
+/// FNV-1a over their text: a change detector, not a secret.
+pub fn counting_fingerprint(rules: &RuleSet) -> String {
+    let text = format!(
+        "v{COUNTING_VERSION}|{:?}|{:?}|{:?}",
+        rules.coverage, rules.due_dates, rules.holidays
+    );
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("v{COUNTING_VERSION}-{h:016x}")
+}
+
 /// The monthly counts of DOMAIN.md §4.2 that one participation contributes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -230,6 +299,9 @@ pub enum Metric {
     Lapsed,
     /// Flow: ACTIVE in M after NONACTIVE in M−1.
     Reactivated,
+    /// Flow: became NONACTIVE in M because the employer reported the employment ended (a
+    /// stop): the part of `lapsed` that left employment rather than stopped paying.
+    LeftEmployment,
 }
 
 impl Metric {
@@ -238,6 +310,13 @@ impl Metric {
         Metric::PaidActive,
         Metric::StatusActive,
         Metric::NonActive,
+    ];
+
+    pub const FLOWS: [Metric; 4] = [
+        Metric::New,
+        Metric::Lapsed,
+        Metric::Reactivated,
+        Metric::LeftEmployment,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -249,6 +328,7 @@ impl Metric {
             Metric::New => "new",
             Metric::Lapsed => "lapsed",
             Metric::Reactivated => "reactivated",
+            Metric::LeftEmployment => "left_employment",
         }
     }
 
@@ -261,6 +341,7 @@ impl Metric {
             Metric::New,
             Metric::Lapsed,
             Metric::Reactivated,
+            Metric::LeftEmployment,
         ]
         .into_iter()
         .find(|m| m.as_str() == s.trim())
@@ -281,6 +362,9 @@ impl Metric {
             Metric::New => s.new,
             Metric::Lapsed => s.lapsed,
             Metric::Reactivated => s.reactivated,
+            Metric::LeftEmployment => {
+                s.lapsed && matches!(s.reason, Reason::EmploymentEnded { .. })
+            }
         }
     }
 }
@@ -304,7 +388,7 @@ fn horizon(rules: &RuleSet, facts: &Facts) -> Month {
         .coverage
         .iter()
         .filter(|r| r.segment == facts.segment)
-        .map(|r| r.months_unpaid_before_nonactive)
+        .map(|r| r.unpaid_months_before_nonactive())
         .max()
         .unwrap_or(1);
     last_event.plus(i32::try_from(longest).unwrap_or(i32::MAX - 1) + 1)
@@ -333,7 +417,7 @@ pub fn counter_deltas(
                 out.push((s.month, metric, now - was));
             }
         }
-        for metric in [Metric::New, Metric::Lapsed, Metric::Reactivated] {
+        for metric in Metric::FLOWS {
             if metric.of(s) {
                 out.push((s.month, metric, 1));
             }
@@ -436,7 +520,7 @@ pub fn person_deltas<R: Copy + PartialEq>(
                 _ => {}
             }
         }
-        for metric in [Metric::New, Metric::Lapsed, Metric::Reactivated] {
+        for metric in Metric::FLOWS {
             if metric.of(&now) {
                 out.push((region, m, metric, 1));
             }
@@ -525,7 +609,13 @@ mod tests {
                 reference: "P2".into()
             }
         );
-        assert_eq!(s[5].reason, Reason::Unpaid { months: 2 });
+        assert_eq!(
+            s[5].reason,
+            Reason::Unpaid {
+                months: 2,
+                overdue: 2
+            }
+        );
         assert!(s[6].lapsed && !s[7].lapsed);
         let first = series(rules(), &f, m("2026-01"), m("2026-01")).unwrap();
         assert!(first[0].new);
@@ -633,6 +723,14 @@ mod tests {
             }
         );
         assert!(s[1].lapsed && s[4].reactivated);
+        // Counted as a lapse, and apart as one who left employment (not one who stopped paying).
+        let d = counter_deltas(rules(), &f).unwrap();
+        for metric in [Metric::Lapsed, Metric::LeftEmployment] {
+            assert!(
+                d.contains(&(m("2026-04"), metric, 1)),
+                "{metric:?} in {d:?}"
+            );
+        }
         // Without the stop the worker would have been IN_ARREARS in April and May.
         let g = Facts {
             ended: Vec::new(),
@@ -644,7 +742,186 @@ mod tests {
         );
     }
 
-    /// DOMAIN.md §4.1 read literally, month by month, with no carried state.
+    /// DOMAIN.md §4.1 as corrected in Dec 2026: arrears run from due dates.
+    #[test]
+    fn arrears_run_from_due_dates() {
+        // PU (due the 15th of the next month): September paid, nothing after → October to
+        // December IN_ARREARS, January NONACTIVE (15 January, December's due date, is the
+        // third to pass unpaid).
+        let f = Facts::from_contributions(
+            Segment::Pu,
+            m("2026-01"),
+            &[pay("INV-9", "2026-09", 1)],
+            None,
+        );
+        let s = series(rules(), &f, m("2026-09"), m("2027-02")).unwrap();
+        assert_eq!(
+            s.iter().map(|x| x.status.as_str()).collect::<Vec<_>>(),
+            [
+                "ACTIVE",
+                "IN_ARREARS",
+                "IN_ARREARS",
+                "IN_ARREARS",
+                "NONACTIVE",
+                "NONACTIVE"
+            ]
+        );
+        assert!(s[4].lapsed && !s[3].lapsed);
+        // A lapse by not paying: not one who left employment.
+        let d = counter_deltas(rules(), &f).unwrap();
+        assert!(d.contains(&(m("2027-01"), Metric::Lapsed, 1)));
+        assert!(!d.iter().any(|x| x.1 == Metric::LeftEmployment), "{d:?}");
+        assert_eq!(
+            s[3].reason,
+            Reason::Unpaid {
+                months: 3,
+                overdue: 2
+            }
+        );
+        assert_eq!(
+            s[4].reason,
+            Reason::Unpaid {
+                months: 4,
+                overdue: 3
+            }
+        );
+        // On 2 December only October is overdue: November and December are not yet due,
+        // October is arrears.
+        let on = time::macros::date!(2026 - 12 - 02);
+        assert_eq!(not_yet_due(rules(), Segment::Pu, &s[1], on), None);
+        let due = |d| NotYetDue { due: d, overdue: 1 };
+        assert_eq!(
+            not_yet_due(rules(), Segment::Pu, &s[2], on),
+            Some(due(time::macros::date!(2026 - 12 - 15)))
+        );
+        assert_eq!(
+            not_yet_due(rules(), Segment::Pu, &s[3], on),
+            Some(due(time::macros::date!(2027 - 01 - 15)))
+        );
+        // Paid on time, never late: the due date itself is still on time.
+        assert!(
+            not_yet_due(
+                rules(),
+                Segment::Pu,
+                &s[2],
+                time::macros::date!(2026 - 12 - 15)
+            )
+            .is_some()
+        );
+        assert!(
+            not_yet_due(
+                rules(),
+                Segment::Pu,
+                &s[2],
+                time::macros::date!(2026 - 12 - 16)
+            )
+            .is_none()
+        );
+
+        // An employer paying every month by its due date: every month of 2026 paid, 2027
+        // nothing yet. Never NONACTIVE while the dues are met; on 2 January 2027 December is
+        // not yet due (15 January) and January neither.
+        let f = Facts::from_contributions(
+            Segment::Pu,
+            m("2026-01"),
+            &[pay("INV", "2026-01", 12)],
+            None,
+        );
+        let s = series(rules(), &f, m("2026-01"), m("2027-01")).unwrap();
+        assert!(s.iter().all(|x| x.status != Status::NonActive));
+        let on = time::macros::date!(2027 - 01 - 02);
+        let jan = s.last().unwrap();
+        assert_eq!(jan.status, Status::InArrears);
+        assert!(not_yet_due(rules(), Segment::Pu, jan, on).is_some());
+
+        // One missed due date (October unpaid, everything else paid): IN_ARREARS, never
+        // NONACTIVE.
+        let f = Facts::from_contributions(
+            Segment::Pu,
+            m("2026-01"),
+            &[pay("A", "2026-01", 9), pay("B", "2026-11", 2)],
+            None,
+        );
+        let s = series(rules(), &f, m("2026-09"), m("2026-12")).unwrap();
+        assert_eq!(
+            s.iter().map(|x| x.status.as_str()).collect::<Vec<_>>(),
+            ["ACTIVE", "IN_ARREARS", "ACTIVE", "ACTIVE"]
+        );
+
+        // BPU (due the 15th of the month itself): January–March paid → April, May IN_ARREARS,
+        // June NONACTIVE; on 5 June, June's own due date (15 June) has not passed and only
+        // April and May are overdue: June reads as not yet due, not as a lapse.
+        let f =
+            Facts::from_contributions(Segment::Bpu, m("2026-01"), &[pay("P", "2026-01", 3)], None);
+        let s = series(rules(), &f, m("2026-04"), m("2026-06")).unwrap();
+        assert_eq!(
+            s.iter().map(|x| x.status.as_str()).collect::<Vec<_>>(),
+            ["IN_ARREARS", "IN_ARREARS", "NONACTIVE"]
+        );
+        assert_eq!(
+            s[2].reason,
+            Reason::Unpaid {
+                months: 3,
+                overdue: 3
+            }
+        );
+        assert_eq!(
+            not_yet_due(
+                rules(),
+                Segment::Bpu,
+                &s[2],
+                time::macros::date!(2026 - 06 - 05)
+            ),
+            Some(NotYetDue {
+                due: time::macros::date!(2026 - 06 - 15),
+                overdue: 2
+            })
+        );
+        assert_eq!(
+            not_yet_due(
+                rules(),
+                Segment::Bpu,
+                &s[2],
+                time::macros::date!(2026 - 06 - 16)
+            ),
+            None
+        );
+        // April on 5 June: long overdue.
+        assert_eq!(
+            not_yet_due(
+                rules(),
+                Segment::Bpu,
+                &s[0],
+                time::macros::date!(2026 - 06 - 05)
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn a_coverage_lag_that_disagrees_with_the_due_date_is_refused() {
+        let text = include_str!("../../../rules/coverage.toml")
+            .replace("due_lag_months = 1", "due_lag_months = 0");
+        let files: Vec<(&str, &str)> = crate::rules::BUILTIN
+            .iter()
+            .map(|(n, t)| {
+                (
+                    *n,
+                    if *n == "coverage.toml" {
+                        text.as_str()
+                    } else {
+                        *t
+                    },
+                )
+            })
+            .collect();
+        let err = RuleSet::from_sources(&files).unwrap_err().to_string();
+        assert!(err.contains("due_lag_months"), "{err}");
+    }
+
+    /// DOMAIN.md §4.1 read literally, month by month, with no carried state: `g` months
+    /// overdue, a month overdue in `month` when its due date (the due-date rules, not the
+    /// coverage rule's lag) falls in `month` or before.
     fn brute(f: &Facts, g: u32, month: Month) -> Option<Status> {
         if month < f.registered {
             return None;
@@ -665,13 +942,16 @@ mod tests {
         {
             return Some(Status::NonActive);
         }
-        let mut k = 0;
+        let mut overdue = 0;
         let mut x = month;
         while !f.paid.contains_key(&x) {
-            k += 1;
+            let due = crate::quote::due_date(rules(), f.segment, x).unwrap();
+            if Month::of(due) <= month {
+                overdue += 1;
+            }
             x = x.plus(-1);
         }
-        Some(if k < g {
+        Some(if overdue < g {
             Status::InArrears
         } else {
             Status::NonActive
@@ -683,11 +963,11 @@ mod tests {
         fn counter_deltas_sum_to_the_statuses(
             reg in 0i32..24, paid in proptest::collection::btree_set(0i32..36, 0..12),
             term in proptest::option::of(0i32..40),
-            ended in proptest::collection::vec(0i32..40, 0..3),
+            ended in proptest::collection::vec(0i32..40, 0..3), pu in any::<bool>(),
         ) {
             let base = m("2025-01");
             let facts = Facts {
-                segment: Segment::Bpu,
+                segment: if pu { Segment::Pu } else { Segment::Bpu },
                 registered: base.plus(reg),
                 paid: paid.iter().map(|p| (base.plus(*p), format!("P{p}"))).collect(),
                 terminated: term.map(|t| base.plus(t)),
@@ -695,8 +975,7 @@ mod tests {
             }.with_ended(ended.iter().map(|e| base.plus(*e)).collect());
             let deltas = counter_deltas(rules(), &facts).unwrap();
             let months = series(rules(), &facts, base, base.plus(80)).unwrap();
-            for metric in [Metric::Registered, Metric::PaidActive, Metric::StatusActive, Metric::NonActive,
-                           Metric::New, Metric::Lapsed, Metric::Reactivated] {
+            for metric in Metric::STATES.into_iter().chain(Metric::FLOWS) {
                 for mm in base.through(base.plus(80)) {
                     let got: i64 = if metric.is_state() {
                         deltas.iter().filter(|(dm, x, _)| *x == metric && *dm <= mm).map(|d| d.2).sum()
@@ -713,11 +992,11 @@ mod tests {
         fn one_participation_counts_as_its_person(
             reg in 0i32..24, paid in proptest::collection::btree_set(0i32..36, 0..12),
             term in proptest::option::of(0i32..40),
-            ended in proptest::collection::vec(0i32..40, 0..3),
+            ended in proptest::collection::vec(0i32..40, 0..3), pu in any::<bool>(),
         ) {
             let base = m("2025-01");
             let facts = Facts {
-                segment: Segment::Bpu,
+                segment: if pu { Segment::Pu } else { Segment::Bpu },
                 registered: base.plus(reg),
                 paid: paid.iter().map(|p| (base.plus(*p), format!("P{p}"))).collect(),
                 terminated: term.map(|t| base.plus(t)),
@@ -760,6 +1039,14 @@ mod tests {
                     Some((_, _, std::cmp::Reverse(i), s)) => (Some(i), Some(s)),
                     None => (None, None),
                 };
+                // The participation counted is NONACTIVE because its employment ended.
+                let left_employment = |i: Option<usize>, mm: Month| {
+                    i.is_some_and(|i| {
+                        let f = &facts[i];
+                        let lp = f.paid.keys().filter(|p| **p <= mm).max().copied();
+                        lp.is_some() && f.ended.iter().any(|e| Some(*e) > lp && *e <= mm)
+                    })
+                };
                 let want = |metric: Metric| -> bool {
                     let Some(s) = status else { return false };
                     match metric {
@@ -770,10 +1057,11 @@ mod tests {
                         Metric::New => s == Status::Active && !ever,
                         Metric::Lapsed => s == Status::NonActive && previous != Some(Status::NonActive),
                         Metric::Reactivated => s == Status::Active && previous == Some(Status::NonActive),
+                        Metric::LeftEmployment => s == Status::NonActive && previous != Some(Status::NonActive)
+                            && left_employment(region, mm),
                     }
                 };
-                for metric in [Metric::Registered, Metric::PaidActive, Metric::StatusActive, Metric::NonActive,
-                               Metric::New, Metric::Lapsed, Metric::Reactivated] {
+                for metric in Metric::STATES.into_iter().chain(Metric::FLOWS) {
                     for r in 0..facts.len() {
                         let got: i64 = deltas.iter()
                             .filter(|(dr, dm, x, _)| *dr == r && *x == metric && if metric.is_state() { *dm <= mm } else { *dm == mm })
@@ -793,17 +1081,17 @@ mod tests {
         fn series_equals_the_definition(
             reg in 0i32..24, paid in proptest::collection::btree_set(0i32..36, 0..12),
             term in proptest::option::of(0i32..40), from in 0i32..36, len in 0i32..40,
-            ended in proptest::collection::vec(0i32..40, 0..3),
+            ended in proptest::collection::vec(0i32..40, 0..3), pu in any::<bool>(),
         ) {
             let base = m("2025-01");
             let facts = Facts {
-                segment: Segment::Bpu,
+                segment: if pu { Segment::Pu } else { Segment::Bpu },
                 registered: base.plus(reg),
                 paid: paid.iter().map(|p| (base.plus(*p), format!("P{p}"))).collect(),
                 terminated: term.map(|t| base.plus(t)),
                 ended: Vec::new(),
             }.with_ended(ended.iter().map(|e| base.plus(*e)).collect());
-            let g = rules().coverage_rule(Segment::Bpu, base).unwrap().months_unpaid_before_nonactive;
+            let g = rules().coverage_rule(facts.segment, base).unwrap().months_unpaid_before_nonactive;
             let out = series(rules(), &facts, base.plus(from), base.plus(from + len)).unwrap();
             let expected: Vec<(Month, Status)> = base.plus(from).through(base.plus(from + len))
                 .filter_map(|mm| brute(&facts, g, mm).map(|s| (mm, s)))

@@ -236,9 +236,14 @@ impl Serialize for RegionCode {
     }
 }
 
+/// The nation is written as the empty string (its `Display`), and read back from it: what is
+/// stored can always be read (a campaign over the whole nation was once unreadable).
 impl<'de> Deserialize<'de> for RegionCode {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
+        if s.is_empty() {
+            return Ok(RegionCode::NATION);
+        }
         RegionCode::parse(&s).map_err(serde::de::Error::custom)
     }
 }
@@ -505,6 +510,22 @@ fn split_csv_line(line: &str) -> Vec<String> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn every_code_reads_back_as_written_the_nation_too() {
+        for c in [
+            RegionCode::NATION,
+            RegionCode::parse("32.73.01.1001").unwrap(),
+        ] {
+            let json = serde_json::to_string(&c).unwrap();
+            assert_eq!(
+                serde_json::from_str::<RegionCode>(&json).unwrap(),
+                c,
+                "{json}"
+            );
+        }
+        assert!(serde_json::from_str::<RegionCode>("\"32.7\"").is_err());
+    }
 
     #[test]
     fn codes() {

@@ -158,8 +158,17 @@ row!(/// Late fee per month of delay.
     RawLate => LateFee { segment: Segment, programmes: Vec<Programme>, ppm_per_month: i64 });
 row!(/// Coverage thresholds (DOMAIN.md §4.1).
     RawCoverage => CoverageRule {
-    segment: Segment, months_unpaid_before_nonactive: u32, cover_during_arrears: bool, backpay_on_reactivation: bool,
+    segment: Segment, months_unpaid_before_nonactive: u32, due_lag_months: u32, cover_during_arrears: bool, backpay_on_reactivation: bool,
 });
+
+impl CoverageRule {
+    /// Consecutive unpaid months that make a participation NONACTIVE: the months overdue the
+    /// rule allows plus the months before a contribution month falls due (DOMAIN.md §4.1).
+    pub fn unpaid_months_before_nonactive(&self) -> u32 {
+        self.months_unpaid_before_nonactive
+            .saturating_add(self.due_lag_months)
+    }
+}
 row!(/// What a registration in a segment may hold.
     RawRegistration => RegistrationRule {
     segment: Segment, required_programmes: Vec<Programme>, optional_programmes: Vec<Programme>,
@@ -167,6 +176,9 @@ row!(/// What a registration in a segment may hold.
 });
 row!(/// Advance periods allowed.
     RawPeriods => PaymentPeriods { segment: Segment, months: Vec<u32> });
+row!(/// How far ahead of the month it is paid in a contribution may reach: a later month is a
+    /// typing error, not a payment (`9999-12`).
+    RawHorizon => PostingHorizon { max_months_ahead: u32 });
 row!(/// A coverage target (DOMAIN.md §4): `value` of `metric` in `month`, from a baseline.
     RawTarget => Target {
     metric: String, segment: String, region: String, month: String, value: i64,
@@ -251,6 +263,8 @@ struct RawFile {
     #[serde(default)]
     payment_periods: Vec<RawPeriods>,
     #[serde(default)]
+    posting_horizon: Vec<RawHorizon>,
+    #[serde(default)]
     target: Vec<RawTarget>,
     #[serde(default)]
     rounding: Vec<RawRounding>,
@@ -300,6 +314,7 @@ pub struct RuleSet {
     pub coverage: Vec<CoverageRule>,
     pub registration: Vec<RegistrationRule>,
     pub payment_periods: Vec<PaymentPeriods>,
+    pub posting_horizon: Vec<PostingHorizon>,
     pub targets: Vec<Target>,
     pub rounding: Vec<RoundingRule>,
     pub security: Vec<SecurityRule>,
@@ -415,6 +430,8 @@ impl RuleSet {
                 .extend(cook_all(name, raw.registration, RawRegistration::cook)?);
             rs.payment_periods
                 .extend(cook_all(name, raw.payment_periods, RawPeriods::cook)?);
+            rs.posting_horizon
+                .extend(cook_all(name, raw.posting_horizon, RawHorizon::cook)?);
             rs.rounding
                 .extend(cook_all(name, raw.rounding, RawRounding::cook)?);
             rs.security
@@ -616,6 +633,22 @@ impl RuleSet {
                     c.segment
                 )));
             }
+            // The lag is the due-date rule's month offset, written where the threshold is read;
+            // the two must never disagree.
+            for d in self.due_dates.iter().filter(|d| {
+                d.segment == c.segment && d.provenance.period.overlaps(&c.provenance.period)
+            }) {
+                if i64::from(c.due_lag_months) != i64::from(d.month_offset) {
+                    return Err(bad(format!(
+                        "coverage for {} from {}: due_lag_months is {} but the due_date rule from {} falls due {} month(s) after the contribution month",
+                        c.segment,
+                        c.provenance.period.from,
+                        c.due_lag_months,
+                        d.provenance.period.from,
+                        d.month_offset
+                    )));
+                }
+            }
         }
         no_overlap(
             "registration",
@@ -635,6 +668,12 @@ impl RuleSet {
             "payment_periods",
             &self.payment_periods,
             |r| r.segment.to_string(),
+            |r| r.provenance.period,
+        )?;
+        no_overlap(
+            "posting_horizon",
+            &self.posting_horizon,
+            |_| "posting_horizon".into(),
             |r| r.provenance.period,
         )?;
         no_overlap(
@@ -869,6 +908,11 @@ impl RuleSet {
     }
 
     /// How progress is reported in `m`.
+    /// The posting horizon in force in `m`, the month a payment is made.
+    pub fn posting_horizon(&self, m: Month) -> Option<&PostingHorizon> {
+        Self::in_force(&self.posting_horizon, m, |r| &r.provenance)
+    }
+
     pub fn reporting(&self, m: Month) -> Option<&ReportingRule> {
         Self::in_force(&self.reporting, m, |r| &r.provenance)
     }

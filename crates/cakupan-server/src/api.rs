@@ -1033,31 +1033,11 @@ pub async fn post_handler(
                 channel: opt_text(&b.channel),
                 paid_on: opt_text(&b.paid_on),
             };
-            let mut pay =
-                cakupan_domain::contribution::parse_payment(&st.rules, &input, (st.today)())?;
-            // An agent's collections are theirs, through the perisai channel.
-            pay.collected_by = if caller.who.role == cakupan_domain::access::Role::Agent {
-                caller.who.agent_code.clone()
-            } else {
-                b.collected_by
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-            };
-            if pay.collected_by.is_some()
-                && pay.channel != cakupan_domain::contribution::PaymentChannel::Perisai
-            {
-                return Err(ApiError::Invalid(
-                    FieldError::new(
-                        "channel",
-                        "channel.collection",
-                        "a collection by a Perisai agent goes through the perisai channel",
-                    )
-                    .into(),
-                ));
-            }
-            NewPosting::Contribution(pay)
+            NewPosting::Contribution(cakupan_domain::contribution::parse_payment(
+                &st.rules,
+                &input,
+                (st.today)(),
+            )?)
         }
         "reversal" => NewPosting::Reversal {
             reference: b.reference.trim().to_string(),
@@ -1159,20 +1139,6 @@ pub async fn post_handler(
         };
         ApiError::Invalid(FieldError::new(field, rule, message).into())
     };
-    if let (NewPosting::Contribution(pay), Some(p)) = (&posting, &concerned)
-        && let Some(agent) = &pay.collected_by
-    {
-        caller.allow_personal(&st, Action::Post, p, hidden())?;
-        // Not for a retry of a collection already posted: the agent may have gone idle since.
-        let retry = st
-            .store
-            .participant_of_posting(&pay.reference)
-            .await?
-            .is_some();
-        if !retry {
-            crate::perisai::check_collection(&st, agent, p, Month::of(pay.paid_on)).await?;
-        }
-    }
     match &concerned {
         Some(p) => caller.allow_personal(&st, Action::Post, p, hidden())?,
         // Nothing to touch: only roles that may post at all get the ledger's own answer.
@@ -1185,7 +1151,22 @@ pub async fn post_handler(
             },
         )?,
     }
-    let (status, outcome, id, participant_id) = match st.store.post(&st.rules, &posting).await? {
+    let kind = posting.kind();
+    let (posted, receipt) = match posting {
+        // Contributions take the one path the pages take too (collections, receipts).
+        NewPosting::Contribution(pay) => {
+            crate::perisai::post_contribution(
+                &st,
+                &caller.who,
+                concerned.as_ref(),
+                pay,
+                b.collected_by,
+            )
+            .await?
+        }
+        other => (st.store.post(&st.rules, &other).await?, None),
+    };
+    let (status, outcome, id, participant_id) = match posted {
         PostingOutcome::Posted { id, participant_id } => {
             (StatusCode::CREATED, "posted", id, participant_id)
         }
@@ -1196,17 +1177,11 @@ pub async fn post_handler(
     caller
         .audit(
             &st,
-            &format!("posting.{}", posting.kind()),
+            &format!("posting.{kind}"),
             format!("participant:{participant_id}"),
             "contribution",
         )
         .await?;
-    let receipt = match &posting {
-        NewPosting::Contribution(pay) if pay.collected_by.is_some() => {
-            Some(cakupan_store::agents::receipt_number(id))
-        }
-        _ => None,
-    };
     Ok((
         status,
         Json(PostingResponse {
@@ -1224,8 +1199,13 @@ pub struct CoverageMonth {
     pub month: String,
     /// PENDING, ACTIVE, IN_ARREARS, NONACTIVE or TERMINATED.
     pub status: String,
-    /// Why: the covering posting, the months unpaid, or the termination.
+    /// Why: the covering posting, the months unpaid (and how many of them overdue), or the
+    /// termination.
     pub reason: String,
+    /// Set when the month is unpaid and its own due date has not passed today, with nothing
+    /// yet overdue enough to make it a lapse: the due date (YYYY-MM-DD). Such a month is shown
+    /// as not yet due, not as arrears.
+    pub not_yet_due: Option<String>,
     pub new: bool,
     pub lapsed: bool,
     pub reactivated: bool,
@@ -1287,15 +1267,25 @@ pub async fn coverage(
     let ledger = st.store.ledger(p.id).await?;
     let facts = cakupan_store::ledger::facts(reg.segment, Month::of(reg.registered_on), &ledger);
     let months = series(&st.rules, &facts, from, to).map_err(|e| ApiError::Invalid(e.into()))?;
+    let today = (st.today)();
     Ok(Json(
         months
             .into_iter()
             .map(|m| CoverageMonth {
                 month: m.month.to_string(),
                 status: m.status.as_str().into(),
+                not_yet_due: cakupan_domain::coverage::not_yet_due(
+                    &st.rules,
+                    reg.segment,
+                    &m,
+                    today,
+                )
+                .map(|o| cakupan_domain::month::format_date(o.due)),
                 reason: match m.reason {
                     Reason::PaidBy { reference } => format!("paid by {reference}"),
-                    Reason::Unpaid { months } => format!("{months} month(s) unpaid"),
+                    Reason::Unpaid { months, overdue } => {
+                        format!("{months} month(s) unpaid, {overdue} overdue")
+                    }
                     Reason::NothingPaidYet => "nothing paid yet".into(),
                     Reason::TerminatedIn { month } => format!("terminated in {month}"),
                     Reason::EmploymentEnded { month } => {

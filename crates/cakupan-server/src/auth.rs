@@ -89,7 +89,7 @@ pub fn new_token() -> Result<String, String> {
 
 /// Unix seconds now.
 pub fn now_secs() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+    cakupan_store::clock::now_secs()
 }
 
 /// Failed sign-ins per key (a username, an address) in a sliding window.
@@ -295,8 +295,7 @@ pub fn audit_entry(
     purpose: &str,
 ) -> cakupan_store::accounts::AuditEntry {
     cakupan_store::accounts::AuditEntry {
-        at: i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
-            .unwrap_or(i64::MAX),
+        at: cakupan_store::clock::now_millis(),
         actor: who.username.clone(),
         role: who.role.as_str().into(),
         action: action.into(),

@@ -593,7 +593,7 @@ pub async fn sign_off(
         info_officer: b.info_officer.trim().into(),
         agreed_on: date_of("agreed_on", &b.agreed_on)?,
         signed_off_by: caller.who.username.clone(),
-        signed_off_at: time::OffsetDateTime::now_utc().unix_timestamp(),
+        signed_off_at: cakupan_store::clock::now_secs(),
     });
     let e = change(&st, &caller, &c, village, &ch, "campaign.sign_off").await?;
     Ok(Json(entry_body(&st, &e)))
@@ -824,7 +824,7 @@ pub async fn retire_questionnaire(
     Path((code, version)): Path<(String, u32)>,
 ) -> Result<Response, ApiError> {
     caller.allow(Action::Administer, &Resource::System)?;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = cakupan_store::clock::now_secs();
     if !st.store.retire_questionnaire(&code, version, now).await? {
         return Err(ApiError::NotFound(format!(
             "no questionnaire {code} version {version}"

@@ -41,10 +41,9 @@ pub struct AppState {
     pub auth: Arc<auth::Auth>,
 }
 
-/// Today's date in Western Indonesia Time (UTC+7), where most participants live.
-pub fn today_wib() -> time::Date {
-    (time::OffsetDateTime::now_utc() + time::Duration::hours(7)).date()
-}
+/// Today's date in Western Indonesia Time (UTC+7), where most participants live, from the
+/// one clock (`CAKUPAN_TODAY` sets it).
+pub use cakupan_store::clock::today_wib;
 
 /// What pages may load: only this server's own scripts, styles and images (the binary carries
 /// every asset), no framing, forms posting back here only.

@@ -189,8 +189,10 @@ pub async fn worklist(st: &AppState, r: &AgentRecord, month: Month) -> Result<Wo
         if now.status != Status::InArrears {
             continue;
         }
+        // Months overdue, not merely unpaid: a month whose due date is still ahead is due, not
+        // arrears.
         let k = match now.reason {
-            Reason::Unpaid { months } => months,
+            Reason::Unpaid { overdue, .. } => overdue,
             _ => 0,
         };
         let paid_through = s
@@ -239,6 +241,63 @@ pub async fn worklist(st: &AppState, r: &AgentRecord, month: Month) -> Result<Wo
         in_arrears: arrears,
         villages,
     })
+}
+
+/// Posts a contribution as `who` records it, the one path for the API and the pages. An
+/// agent's payment is always their cash collection: `collected_by` is the agent, the channel
+/// must be `perisai`, their standing and scope are checked (not for a retry of a collection
+/// already posted: the agent may have gone idle since), and the answer carries the receipt
+/// number. Another caller may name the collecting agent (`collector`, e.g. a branch recording
+/// an agent's cash). `p` is the participation concerned, already authorised by the caller;
+/// None leaves an unknown NIK to the ledger's own checks.
+pub async fn post_contribution(
+    st: &AppState,
+    who: &cakupan_domain::access::Principal,
+    p: Option<&Participant>,
+    mut pay: cakupan_domain::contribution::Payment,
+    collector: Option<String>,
+) -> Result<(cakupan_store::ledger::PostingOutcome, Option<String>), ApiError> {
+    use cakupan_store::ledger::{NewPosting, PostingOutcome};
+    pay.collected_by = if who.role == cakupan_domain::access::Role::Agent {
+        who.agent_code.clone()
+    } else {
+        collector
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    if pay.collected_by.is_some()
+        && pay.channel != cakupan_domain::contribution::PaymentChannel::Perisai
+    {
+        return Err(invalid(
+            "channel",
+            "channel.collection",
+            "a collection by a Perisai agent goes through the perisai channel",
+        ));
+    }
+    if let (Some(agent), Some(p)) = (&pay.collected_by, p) {
+        let retry = st
+            .store
+            .participant_of_posting(&pay.reference)
+            .await?
+            .is_some();
+        if !retry {
+            check_collection(st, agent, p, Month::of(pay.paid_on)).await?;
+        }
+    }
+    let collected = pay.collected_by.is_some();
+    let outcome = st
+        .store
+        .post(&st.rules, &NewPosting::Contribution(pay))
+        .await?;
+    let receipt = match outcome {
+        PostingOutcome::Posted { id, .. } | PostingOutcome::Existing { id, .. } if collected => {
+            Some(cakupan_store::agents::receipt_number(id))
+        }
+        _ => None,
+    };
+    Ok((outcome, receipt))
 }
 
 /// Whether `agent_code` may collect from participation `p` in `month`: an agent of the

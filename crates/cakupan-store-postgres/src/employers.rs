@@ -651,7 +651,7 @@ impl PgStore {
         let due_on = plan.due_on.ok_or_else(|| {
             StoreError::Database(format!("no due-date rule for PU in {}", plan.month))
         })?;
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let now = cakupan_store::clock::now_secs();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO invoices (employer_code, month, due_on, risk_class, size, fees_carried, total,
                                    report_hash, lines_left_out, submitted_by, submitted_at)
@@ -888,7 +888,7 @@ impl PgStore {
         .bind(format_date(p.paid_on))
         .bind(p.payment_code.as_deref())
         .bind(&p.recorded_by)
-        .bind(time::OffsetDateTime::now_utc().unix_timestamp())
+        .bind(cakupan_store::clock::now_secs())
         .execute(&mut *tx)
         .await
         .map_err(db)?;

@@ -12,8 +12,8 @@ use cakupan_domain::{Level, Nik, RegionTree, Segment};
 use cakupan_store::accounts::CORRECTION_COLUMNS;
 use cakupan_store::crypto::Keys;
 use cakupan_store::ledger::{
-    BatchState, COUNTER_COLUMNS, CheckedPosting, CounterChanges, CounterValues, LedgerRow,
-    NewPosting, PostingOutcome, Series, resolve_repeats,
+    BatchState, COUNTER_COLUMNS, COUNTERS, CheckedPosting, CounterChanges, CounterValues,
+    LedgerRow, NewPosting, PostingOutcome, Series, resolve_repeats,
 };
 use cakupan_store::{
     ActiveRow, HeirRow, Outcome, Participant, RegionsLoaded, Result, Store, StoreError,
@@ -238,7 +238,7 @@ async fn upsert_counters(
          SELECT * FROM UNNEST($1::text[], $2::smallint[], $3::text[], $4::int[], {arrays})
          ON CONFLICT (region, segment, month) DO UPDATE SET {sets}",
         cols = COUNTER_COLUMNS.join(", "),
-        arrays = (5..13)
+        arrays = (5..5 + COUNTERS)
             .map(|i| format!("${i}::bigint[]"))
             .collect::<Vec<_>>()
             .join(", "),
@@ -252,7 +252,7 @@ async fn upsert_counters(
     .bind(levels)
     .bind(segments)
     .bind(months);
-    for col in 0..8 {
+    for col in 0..COUNTERS {
         let v: Vec<i64> = rows.iter().map(|r| r.4[col]).collect();
         q = q.bind(v);
     }
@@ -633,7 +633,7 @@ impl Store for PgStore {
         to: Month,
     ) -> Result<Vec<(Series, i32, CounterValues)>> {
         sqlx::query(
-            "SELECT region, level, segment, month, registered, paid_active, status_active, nonactive, new, lapsed, reactivated, amount
+            "SELECT region, level, segment, month, registered, paid_active, status_active, nonactive, new, lapsed, reactivated, amount, left_employment
              FROM counters WHERE region = $1 AND month <= $2 ORDER BY month",
         )
         .bind(region.to_string())
@@ -1590,8 +1590,20 @@ impl Store for PgStore {
             .await
             .map_err(db)?;
         upsert_agent_months(&mut tx, &agents).await?;
+        sqlx::query(cakupan_store::SET_COUNTERS_FINGERPRINT_SQL)
+            .bind(cakupan_domain::coverage::counting_fingerprint(rules))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok((changes.rows().len() + agents.rows().len()) as u64)
+    }
+
+    async fn counters_fingerprint(&self) -> Result<Option<String>> {
+        sqlx::query_scalar(cakupan_store::COUNTERS_FINGERPRINT_SQL)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)
     }
 }
 
@@ -1784,10 +1796,7 @@ pub fn with_database(url: &str, name: &str) -> Result<String> {
 pub async fn create_throwaway(url: &str, prefix: &str) -> Result<(String, String)> {
     use sqlx::Connection;
     static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos = cakupan_store::clock::now().nanosecond();
     let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let name = format!("{prefix}_{}_{nanos}_{seq}", std::process::id());
     let mut admin = sqlx::PgConnection::connect(url).await.map_err(db)?;

@@ -651,7 +651,7 @@ impl Store for SqliteStore {
         to: Month,
     ) -> Result<Vec<(Series, i32, CounterValues)>> {
         sqlx::query(
-            "SELECT region, level, segment, month, registered, paid_active, status_active, nonactive, new, lapsed, reactivated, amount
+            "SELECT region, level, segment, month, registered, paid_active, status_active, nonactive, new, lapsed, reactivated, amount, left_employment
              FROM counters WHERE region = ?1 AND month <= ?2 ORDER BY month",
         )
         .bind(region.to_string())
@@ -1625,8 +1625,20 @@ impl Store for SqliteStore {
             .await
             .map_err(db)?;
         upsert_agent_months(&mut tx, &agents).await?;
+        sqlx::query(cakupan_store::SET_COUNTERS_FINGERPRINT_SQL)
+            .bind(cakupan_domain::coverage::counting_fingerprint(rules))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok((changes.rows().len() + agents.rows().len()) as u64)
+    }
+
+    async fn counters_fingerprint(&self) -> Result<Option<String>> {
+        sqlx::query_scalar(cakupan_store::COUNTERS_FINGERPRINT_SQL)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)
     }
 }
 

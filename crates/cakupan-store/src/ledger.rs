@@ -213,11 +213,14 @@ pub fn collected(rows: &[LedgerRow]) -> Vec<(Month, i64)> {
         .collect()
 }
 
-/// Counter values in column order: registered, paid_active, status_active, nonactive, new,
-/// lapsed, reactivated, amount.
-pub type CounterValues = [i64; 8];
+/// How many counter columns there are.
+pub const COUNTERS: usize = 9;
 
-pub const COUNTER_COLUMNS: [&str; 8] = [
+/// Counter values in column order: registered, paid_active, status_active, nonactive, new,
+/// lapsed, reactivated, amount, left_employment.
+pub type CounterValues = [i64; COUNTERS];
+
+pub const COUNTER_COLUMNS: [&str; COUNTERS] = [
     "registered",
     "paid_active",
     "status_active",
@@ -226,6 +229,7 @@ pub const COUNTER_COLUMNS: [&str; 8] = [
     "lapsed",
     "reactivated",
     "amount",
+    "left_employment",
 ];
 
 fn column(metric: Metric) -> usize {
@@ -237,6 +241,7 @@ fn column(metric: Metric) -> usize {
         Metric::New => 4,
         Metric::Lapsed => 5,
         Metric::Reactivated => 6,
+        Metric::LeftEmployment => 8,
     }
 }
 
@@ -294,7 +299,7 @@ impl CounterChanges {
             let region = village.truncate(level);
             self.0
                 .entry((region, segment, month.index()))
-                .or_insert([0; 8])[col] += v;
+                .or_insert([0; COUNTERS])[col] += v;
         }
     }
 
@@ -1030,6 +1035,10 @@ impl MonthFigures {
     pub fn amount(&self) -> i64 {
         self.values[7]
     }
+    /// The part of `lapsed` whose employment ended (a stop), not who stopped paying.
+    pub fn left_employment(&self) -> i64 {
+        self.values[8]
+    }
 }
 
 /// A region's counter history ([`crate::Store::region_history`]) read month by month, for all
@@ -1065,7 +1074,7 @@ impl RegionHistory {
             rows.next();
         }
         for m in from.through(to) {
-            let mut flows = [0i64; 4];
+            let mut flows = [0i64; COUNTERS - 4];
             while let Some(r) = rows.peek() {
                 if r.1 != m.index() {
                     break;
@@ -1078,7 +1087,7 @@ impl RegionHistory {
                 }
                 rows.next();
             }
-            let mut values = [0i64; 8];
+            let mut values = [0i64; COUNTERS];
             values[..4].copy_from_slice(&states);
             values[4..].copy_from_slice(&flows);
             out.push(MonthFigures { month: m, values });
@@ -1093,7 +1102,7 @@ impl RegionHistory {
             .next()
             .unwrap_or(MonthFigures {
                 month,
-                values: [0; 8],
+                values: [0; COUNTERS],
             })
     }
 }
@@ -1109,23 +1118,23 @@ mod history_tests {
         let bpu = Series::Segment(Segment::Bpu);
         let pu = Series::Segment(Segment::Pu);
         let h = RegionHistory::new(vec![
-            (bpu, m("2026-01").index(), [2, 1, 1, 0, 1, 0, 0, 16_800]),
-            (pu, m("2026-01").index(), [1, 0, 0, 0, 0, 0, 0, 0]),
+            (bpu, m("2026-01").index(), [2, 1, 1, 0, 1, 0, 0, 16_800, 0]),
+            (pu, m("2026-01").index(), [1, 0, 0, 0, 0, 0, 0, 0, 0]),
             (
                 Series::Overlap,
                 m("2026-01").index(),
-                [-1, 0, 0, 0, 0, 0, 0, 0],
+                [-1, 0, 0, 0, 0, 0, 0, 0, 0],
             ),
-            (bpu, m("2026-03").index(), [0, -1, 0, 1, 0, 1, 0, 0]),
+            (bpu, m("2026-03").index(), [0, -1, 0, 1, 0, 1, 0, 0, 0]),
         ]);
         let all = h.months(None, m("2026-02"), m("2026-03"));
-        assert_eq!(all[0].values, [2, 1, 1, 0, 0, 0, 0, 0]);
-        assert_eq!(all[1].values, [2, 0, 1, 1, 0, 1, 0, 0]);
+        assert_eq!(all[0].values, [2, 1, 1, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(all[1].values, [2, 0, 1, 1, 0, 1, 0, 0, 0]);
         assert_eq!(
             h.at(Some(Segment::Bpu), m("2026-01")).values,
-            [2, 1, 1, 0, 1, 0, 0, 16_800]
+            [2, 1, 1, 0, 1, 0, 0, 16_800, 0]
         );
-        assert_eq!(h.at(Some(Segment::Pu), m("2025-12")).values, [0; 8]);
+        assert_eq!(h.at(Some(Segment::Pu), m("2025-12")).values, [0; COUNTERS]);
     }
 }
 

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod agents;
 pub mod campaigns;
 mod campaigns_sql;
+pub mod clock;
 pub mod crypto;
 pub mod employers;
 pub mod group;
@@ -204,6 +205,10 @@ pub trait Store: campaigns::CampaignStore + Send + Sync + std::fmt::Debug {
     /// off writers (`cakupan verify --repair`, and after an upgrade that adds a counter).
     /// Returns the number of counter rows written.
     async fn rebuild_counters(&self, rules: &RuleSet) -> Result<u64>;
+
+    /// The counting fingerprint (`coverage::counting_fingerprint`) the stored counters were
+    /// last rebuilt under; None before the first rebuild.
+    async fn counters_fingerprint(&self) -> Result<Option<String>>;
 
     /// Stores coverage targets in one transaction, each checked first (nothing is stored if
     /// one fails). With `replace` a stored target of the same metric, segment, region and
@@ -845,7 +850,7 @@ pub mod rows {
         let segment: String = row.try_get(2).map_err(db)?;
         let segment = super::ledger::Series::parse(&segment)
             .ok_or_else(|| StoreError::Corrupt(format!("counter segment '{segment}'")))?;
-        let mut v = [0i64; 8];
+        let mut v = [0i64; super::ledger::COUNTERS];
         for (i, x) in v.iter_mut().enumerate() {
             *x = row.try_get(4 + i).map_err(db)?;
         }
@@ -1204,4 +1209,21 @@ mod tests {
         );
         assert!(settle(&a, None).is_err());
     }
+}
+
+/// The stored counters' counting fingerprint, in `meta` (both backends).
+pub const COUNTERS_FINGERPRINT_SQL: &str = "SELECT value FROM meta WHERE key = 'counters_rules'";
+/// Records the counting fingerprint, in the rebuild's own transaction (both backends).
+pub const SET_COUNTERS_FINGERPRINT_SQL: &str = "INSERT INTO meta (key, value) VALUES ('counters_rules', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+
+/// Rebuilds the counters from the ledger when they were built under other counting rules or
+/// another engine version (an upgrade, a changed `--rules-dir`): what a report reads must be
+/// what `verify` recomputes. Returns whether it rebuilt. Each command calls it on open.
+pub async fn ensure_counters_current(store: &dyn Store, rules: &RuleSet) -> Result<bool> {
+    let want = cakupan_domain::coverage::counting_fingerprint(rules);
+    if store.counters_fingerprint().await?.as_deref() == Some(want.as_str()) {
+        return Ok(false);
+    }
+    store.rebuild_counters(rules).await?;
+    Ok(true)
 }

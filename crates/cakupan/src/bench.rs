@@ -1188,10 +1188,7 @@ async fn http_loads(
         .filter(|r| r.code.level() == cakupan_domain::Level::District)
         .map(|r| r.code.to_string().replace('.', ""))
         .collect();
-    let pick = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as usize)
-        .unwrap_or(0);
+    let pick = cakupan_store::clock::now().nanosecond() as usize;
     let district = districts
         .get(pick % districts.len().max(1))
         .cloned()

@@ -492,7 +492,7 @@ pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: CampaignComm
                 info_officer: info_officer.trim().into(),
                 agreed_on: date_arg("on", &on)?,
                 signed_off_by: ACTOR.into(),
-                signed_off_at: time::OffsetDateTime::now_utc().unix_timestamp(),
+                signed_off_at: cakupan_store::clock::now_secs(),
             });
             let e = store
                 .change_entry(&campaign, village, &change, &[])
@@ -781,7 +781,7 @@ async fn questionnaire(store: &dyn Store, cmd: QuestionnaireCommand) -> Result<(
             }
         }
         QuestionnaireCommand::Retire { code, version } => {
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let now = cakupan_store::clock::now_secs();
             if !store.retire_questionnaire(&code, version, now).await? {
                 bail!("there is no questionnaire {code} version {version}");
             }
@@ -1110,7 +1110,7 @@ pub async fn simulate(
                     info_officer: "PPID Desa (simulasi)".into(),
                     agreed_on: wave.starts_on - Duration::days(7),
                     signed_off_by: ACTOR.into(),
-                    signed_off_at: time::OffsetDateTime::now_utc().unix_timestamp(),
+                    signed_off_at: cakupan_store::clock::now_secs(),
                 }),
                 &[],
             )

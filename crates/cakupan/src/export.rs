@@ -7,7 +7,6 @@ use anyhow::{Context as _, Result};
 use cakupan_domain::month::format_date;
 use cakupan_domain::registration::{FIELDS, OPTIONAL_FIELDS};
 use cakupan_store::Store;
-use cakupan_store::accounts::AuditEntry;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
@@ -26,17 +25,13 @@ pub struct ExportSummary {
 /// store, so the export is recorded in the audit log before the first page is read.
 pub async fn participants(store: &dyn Store, out: &Path, page: u32) -> Result<ExportSummary> {
     let started = Instant::now();
-    store
-        .append_audit(&[AuditEntry {
-            at: time::OffsetDateTime::now_utc().unix_timestamp() * 1000,
-            actor: "cli".into(),
-            role: "admin".into(),
-            action: "participant.export".into(),
-            record: "participants:all".into(),
-            request_id: "cli".into(),
-            purpose: "administration".into(),
-        }])
-        .await?;
+    crate::store::audit(
+        store,
+        "participant.export",
+        "participants:all".into(),
+        "administration",
+    )
+    .await?;
     let to_stdout = out.as_os_str() == "-";
     let tmp = out.with_extension("partial");
     let rows = if to_stdout {

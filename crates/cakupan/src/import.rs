@@ -173,7 +173,7 @@ pub async fn import_participants(
     let started = Instant::now();
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let (mut rdr, ncols) = reader(path)?;
-    let mut out = Rejections::new(path, &opts, size);
+    let mut out = Rejections::new(path, &opts, size)?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<Item>, u64)>(2);
     let batch = opts.batch.max(1);
     let store_rules = rules.clone();
@@ -314,19 +314,29 @@ struct Rejections {
 }
 
 impl Rejections {
-    fn new(input: &Path, opts: &ImportOptions, bytes: u64) -> Rejections {
+    /// Removes an earlier run's error file first: what is left beside the input after this run
+    /// speaks of this run only.
+    fn new(input: &Path, opts: &ImportOptions, bytes: u64) -> Result<Rejections> {
         let path = opts.error_file.clone().unwrap_or_else(|| {
             let mut p = input.as_os_str().to_owned();
             p.push(".errors.csv");
             PathBuf::from(p)
         });
-        Rejections {
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| {
+                    format!("removing the earlier error file {}", path.display())
+                });
+            }
+            _ => {}
+        }
+        Ok(Rejections {
             path,
             out: None,
             printed: 0,
             quiet: opts.quiet,
             bar: progress(bytes, opts.progress),
-        }
+        })
     }
 
     fn report(&mut self, line: u64, errs: &[FieldError]) -> Result<()> {
@@ -425,7 +435,7 @@ pub async fn import_contributions(
         path,
         &opts,
         std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
-    );
+    )?;
     let mut summary = ImportSummary::default();
     let mut rec = csv::StringRecord::new();
     let batch = opts.batch.max(1);

@@ -7,7 +7,9 @@ use cakupan_domain::contribution::{ContributionInput, parse_payment};
 use cakupan_domain::coverage::{Reason, series};
 use cakupan_domain::{Level, Month, Nik, RegionCode, Segment};
 use cakupan_server::today_wib;
-use cakupan_store::ledger::{CounterValues, NewPosting, PostingOutcome, TerminationReason, facts};
+use cakupan_store::ledger::{
+    COUNTERS, CounterValues, NewPosting, PostingOutcome, TerminationReason, facts,
+};
 use cakupan_store::{Participant, Store, StoreError};
 use clap::Subcommand;
 use std::collections::BTreeMap;
@@ -240,10 +242,20 @@ pub async fn coverage(
             reg.segment,
             cakupan_domain::month::format_date(reg.registered_on)
         );
+        let today = today_wib();
         for m in months {
+            let open =
+                cakupan_domain::coverage::not_yet_due(&reference.rules, reg.segment, &m, today);
             let why = match &m.reason {
                 Reason::PaidBy { reference } => format!("paid by {reference}"),
-                Reason::Unpaid { months } => format!("{months} month(s) unpaid"),
+                Reason::Unpaid { months, overdue } => match open {
+                    Some(o) => format!(
+                        "due {}, {months} month(s) unpaid, {} overdue today",
+                        cakupan_domain::month::format_date(o.due),
+                        o.overdue
+                    ),
+                    None => format!("{months} month(s) unpaid, {overdue} overdue"),
+                },
                 Reason::NothingPaidYet => "nothing paid yet".into(),
                 Reason::TerminatedIn { month } => format!("terminated in {month}"),
                 Reason::EmploymentEnded { month } => {
@@ -261,9 +273,13 @@ pub async fn coverage(
                 }
             }
             println!(
-                "  {}  {:<10}  {why}{}",
+                "  {}  {:<11}  {why}{}",
                 m.month,
-                m.status.as_str(),
+                if open.is_some() {
+                    "NOT_YET_DUE"
+                } else {
+                    m.status.as_str()
+                },
                 if flags.is_empty() {
                     String::new()
                 } else {
@@ -297,8 +313,8 @@ pub async fn verify(store: &dyn Store, reference: &Reference) -> Result<bool> {
     let keys: std::collections::BTreeSet<_> =
         stored.keys().chain(recomputed.keys()).cloned().collect();
     for k in keys {
-        let a = stored.get(&k).copied().unwrap_or([0; 8]);
-        let b = recomputed.get(&k).copied().unwrap_or([0; 8]);
+        let a = stored.get(&k).copied().unwrap_or([0; COUNTERS]);
+        let b = recomputed.get(&k).copied().unwrap_or([0; COUNTERS]);
         if a != b {
             differences += 1;
             let month = Month::from_index(k.2)

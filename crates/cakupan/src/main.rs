@@ -490,6 +490,18 @@ async fn open_store(global: &Global, reference: &Reference) -> Result<Arc<dyn St
             store.backend()
         );
     }
+    // Counters built under other counting rules (an upgrade, another --rules-dir) are rebuilt
+    // from the ledger before anything reads them.
+    if store.counters_fingerprint().await?.as_deref()
+        != Some(cakupan_domain::coverage::counting_fingerprint(&reference.rules).as_str())
+    {
+        eprintln!(
+            "The counting rules changed since the counters were built: rebuilding them from the ledger…"
+        );
+        cakupan_store::ensure_counters_current(store.as_ref(), &reference.rules)
+            .await
+            .context("rebuilding the counters")?;
+    }
     // The targets the rules carry, unless the store already holds its own for the same key.
     let defaults = cakupan_store::targets::from_rules(&reference.rules)?;
     store
@@ -508,6 +520,13 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // The one clock: a malformed CAKUPAN_TODAY stops every command before it reads or writes.
+    if let Some(day) = cakupan_store::clock::fixed_today().map_err(anyhow::Error::msg)? {
+        tracing::info!(
+            "the clock is set: today is {day} ({})",
+            cakupan_store::clock::TODAY_VAR
+        );
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -1056,6 +1075,17 @@ fn print_summary(s: &import::ImportSummary, json: bool, verb: &str) -> Result<()
             println!("Rejected rows and reasons: {}", p.display());
         }
     }
+    // Every row refused: the run did nothing, and a script must not read it as success.
+    if s.created == 0 && s.existing == 0 && s.rejected > 0 {
+        bail!(
+            "nothing {verb}: all {} row(s) were rejected{}",
+            s.rejected,
+            s.error_file
+                .as_ref()
+                .map(|p| format!(" (reasons in {})", p.display()))
+                .unwrap_or_default()
+        );
+    }
     Ok(())
 }
 
@@ -1405,6 +1435,16 @@ async fn participant(
         } => ledger_cmd::coverage(store.as_ref(), reference, &key, from, to, json).await,
         ParticipantCommand::Show { key, json } => {
             let found = ledger_cmd::find(store.as_ref(), &key).await?;
+            // Personal data leaves the store: recorded as the API and the pages record it.
+            for p in &found {
+                store::audit(
+                    store.as_ref(),
+                    "participant.read",
+                    format!("participant:{}", p.id),
+                    "service",
+                )
+                .await?;
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&found)?);
                 return Ok(());

@@ -57,3 +57,20 @@ pub fn redact(url: &str) -> String {
         _ => url.to_string(),
     }
 }
+
+/// Records in the audit log what a command did with personal data, before it does it: the
+/// command line acts as `cli` with the administrator's role (whoever can run it holds the keys).
+pub async fn audit(store: &dyn Store, action: &str, record: String, purpose: &str) -> Result<()> {
+    store
+        .append_audit(&[cakupan_store::accounts::AuditEntry {
+            at: cakupan_store::clock::now_millis(),
+            actor: "cli".into(),
+            role: "admin".into(),
+            action: action.into(),
+            record,
+            request_id: "cli".into(),
+            purpose: purpose.into(),
+        }])
+        .await?;
+    Ok(())
+}

@@ -211,7 +211,7 @@ pub async fn add_user(
         })?;
     store
         .append_audit(&[AuditEntry {
-            at: time::OffsetDateTime::now_utc().unix_timestamp() * 1000,
+            at: cakupan_store::clock::now_millis(),
             actor: "cli".into(),
             role: "admin".into(),
             action: "user.add".into(),

@@ -6,7 +6,7 @@
 //! cookie set with the form (SameSite=Strict, HttpOnly), compared in constant time.
 
 use super::i18n::Tr;
-use super::participants::{reason_text, status_label};
+use super::participants::{month_label, status_label};
 use super::{Nav, Page, PageError, St, html, html_status, safe_next};
 use crate::AppState;
 use crate::auth::{SESSION_COOKIE, cookie_token, csrf_token, same_secret};
@@ -301,9 +301,16 @@ pub async fn mine(State(st): St, page: Page) -> Result<Response, PageError> {
         let months =
             cakupan_domain::coverage::series(&st.rules, &facts, registered.max(now.plus(-11)), now)
                 .map_err(|e| PageError::Internal(e.to_string()))?;
+        let today = (st.today)();
+        let shown = |m: &cakupan_domain::coverage::MonthStatus| {
+            month_label(&st.rules, lang, r.segment, m, today)
+        };
         let (status_now, status_class) = months
             .last()
-            .map(|m| status_label(t, m.status))
+            .map(|m| {
+                let (status, class, _) = shown(m);
+                (status, class)
+            })
             .unwrap_or_else(|| status_label(t, cakupan_domain::coverage::Status::Pending));
         participations.push(OwnParticipation {
             kpj: p.kpj.clone(),
@@ -317,12 +324,12 @@ pub async fn mine(State(st): St, page: Page) -> Result<Response, PageError> {
                 .iter()
                 .rev()
                 .map(|m| {
-                    let (status, class) = status_label(t, m.status);
+                    let (status, class, reason) = shown(m);
                     OwnMonth {
                         month: lang.month(m.month),
                         status,
                         class,
-                        reason: reason_text(lang, &m.reason),
+                        reason,
                     }
                 })
                 .collect(),

@@ -687,6 +687,7 @@ struct ReceiptPage {
     jumlah: String,
     checked: bool,
     found: Option<ReceiptView>,
+    flash: Option<&'static str>,
 }
 
 struct ReceiptView {
@@ -702,6 +703,8 @@ struct ReceiptView {
 pub struct ReceiptQuery {
     nomor: Option<String>,
     jumlah: Option<String>,
+    /// Set when the payment form has just recorded this collection (`paid`, `paid_existing`).
+    ok: Option<String>,
 }
 
 /// `/kuitansi`: anyone checks a receipt by its number and amount (no sign-in).
@@ -745,6 +748,11 @@ pub async fn receipt(
         &ReceiptPage {
             t: page.t(),
             nav: page.nav(),
+            flash: match q.ok.as_deref() {
+                Some("paid") if found.is_some() => Some(page.t().paid_ok),
+                Some("paid_existing") if found.is_some() => Some(page.t().paid_existing),
+                _ => None,
+            },
             nomor,
             jumlah,
             checked,

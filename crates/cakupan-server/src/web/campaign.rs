@@ -1003,7 +1003,7 @@ pub async fn sign_off(
                         info_officer: f.info_officer.trim().into(),
                         agreed_on: d,
                         signed_off_by: me.who.username.clone(),
-                        signed_off_at: time::OffsetDateTime::now_utc().unix_timestamp(),
+                        signed_off_at: cakupan_store::clock::now_secs(),
                     }),
                     &[],
                 )

@@ -100,6 +100,11 @@ impl Lang {
         }
     }
 
+    /// `15 Des 2026` / `15 Dec 2026`.
+    pub fn date(self, d: time::Date) -> String {
+        format!("{} {}", d.day(), self.month(Month::of(d)))
+    }
+
     /// `Nov 2026` / `Nov 2026` with the language's month names.
     pub fn month(self, m: Month) -> String {
         let names = match self {
@@ -367,6 +372,8 @@ pub struct Tr {
     pub chart_data: &'static str,
     pub month: &'static str,
     pub flows_title: &'static str,
+    pub lapsed_unpaid: &'static str,
+    pub lapsed_left_employment: &'static str,
     pub new: &'static str,
     pub lapsed: &'static str,
     pub reactivated: &'static str,
@@ -469,6 +476,10 @@ pub struct Tr {
     pub status_terminated: &'static str,
     pub reason_paid_by: &'static str,
     pub reason_unpaid: &'static str,
+    pub reason_overdue: &'static str,
+    pub reason_unpaid_earlier: &'static str,
+    pub status_not_yet_due: &'static str,
+    pub reason_due_on: &'static str,
     pub reason_never_paid: &'static str,
     pub reason_terminated: &'static str,
     pub reason_employment_ended: &'static str,
@@ -562,7 +573,7 @@ pub static ID: Tr = Tr {
     chart_target_off_scale: "Lintasan target tidak digambar: nilainya jauh di atas skala grafik (lihat angka target di atas).",
     as_of: "Keadaan",
     active_participants: "Peserta aktif",
-    active_hint: "membayar bulan ini atau menunggak 1–2 bulan",
+    active_hint: "sudah membayar bulan ini, atau menunggak tetapi belum nonaktif",
     paid_active: "Membayar bulan ini",
     paid_hint: "iuran bulan ini sudah diterima",
     registered: "Terdaftar",
@@ -591,7 +602,9 @@ pub static ID: Tr = Tr {
     chart_projection: "proyeksi laju saat ini",
     chart_data: "Data grafik",
     month: "Bulan",
-    flows_title: "Baru, berhenti aktif dan aktif kembali per bulan",
+    flows_title: "Baru, menjadi nonaktif dan aktif kembali per bulan",
+    lapsed_unpaid: "Nonaktif: berhenti membayar",
+    lapsed_left_employment: "Nonaktif: berhenti bekerja",
     new: "Baru",
     lapsed: "Menjadi nonaktif",
     reactivated: "Aktif kembali",
@@ -694,6 +707,10 @@ pub static ID: Tr = Tr {
     status_terminated: "Berakhir",
     reason_paid_by: "dibayar, referensi",
     reason_unpaid: "bulan belum dibayar",
+    reason_overdue: "lewat jatuh tempo",
+    reason_unpaid_earlier: "bulan sebelumnya",
+    status_not_yet_due: "Belum jatuh tempo",
+    reason_due_on: "jatuh tempo",
     reason_never_paid: "belum pernah membayar",
     reason_terminated: "kepesertaan berakhir",
     reason_employment_ended: "dilaporkan berhenti bekerja oleh pemberi kerja",
@@ -787,7 +804,7 @@ pub static EN: Tr = Tr {
     chart_target_off_scale: "The target trajectory is not drawn: it lies far above the chart's scale (see the target figures above).",
     as_of: "As of",
     active_participants: "Active participants",
-    active_hint: "paid for this month or 1–2 months in arrears",
+    active_hint: "paid for this month, or in arrears but not yet non-active",
     paid_active: "Paid for this month",
     paid_hint: "this month's contribution received",
     registered: "Registered",
@@ -817,6 +834,8 @@ pub static EN: Tr = Tr {
     chart_data: "Chart data",
     month: "Month",
     flows_title: "New, lapsed and reactivated per month",
+    lapsed_unpaid: "Lapsed: stopped paying",
+    lapsed_left_employment: "Lapsed: left employment",
     new: "New",
     lapsed: "Lapsed",
     reactivated: "Reactivated",
@@ -919,6 +938,10 @@ pub static EN: Tr = Tr {
     status_terminated: "Ended",
     reason_paid_by: "paid, reference",
     reason_unpaid: "month(s) unpaid",
+    reason_overdue: "overdue",
+    reason_unpaid_earlier: "earlier month(s)",
+    status_not_yet_due: "Not yet due",
+    reason_due_on: "due on",
     reason_never_paid: "never paid yet",
     reason_terminated: "participation ended",
     reason_employment_ended: "reported stopped by the employer",

@@ -18,7 +18,7 @@ use cakupan_domain::month::format_date;
 use cakupan_domain::registration::{Context, HeirInput, RegistrationInput, validate};
 use cakupan_domain::{FieldError, FieldErrors, Month, Nik, RegionCode, Segment};
 use cakupan_store::Participant;
-use cakupan_store::ledger::{NewPosting, PostingOutcome};
+use cakupan_store::ledger::PostingOutcome;
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -204,11 +204,44 @@ pub fn status_label(t: &Tr, s: Status) -> (String, &'static str) {
     }
 }
 
+/// How one month of a participation reads on `today`: its status and reason, or *not yet due*
+/// with its due date while the month is unpaid and nothing is overdue enough to count
+/// (`coverage::not_yet_due`).
+pub fn month_label(
+    rules: &cakupan_domain::RuleSet,
+    lang: Lang,
+    segment: cakupan_domain::Segment,
+    m: &cakupan_domain::coverage::MonthStatus,
+    today: time::Date,
+) -> (String, &'static str, String) {
+    let t = lang.tr();
+    match cakupan_domain::coverage::not_yet_due(rules, segment, m, today) {
+        Some(open) => {
+            let mut reason = format!("{} {}", t.reason_due_on, lang.date(open.due));
+            if open.overdue > 0 {
+                reason = format!(
+                    "{reason}; {} {} {}",
+                    open.overdue, t.reason_unpaid_earlier, t.reason_overdue
+                );
+            }
+            (t.status_not_yet_due.into(), "st-pending", reason)
+        }
+        None => {
+            let (status, class) = status_label(t, m.status);
+            (status, class, reason_text(lang, &m.reason))
+        }
+    }
+}
+
 pub fn reason_text(lang: Lang, r: &Reason) -> String {
     let t = lang.tr();
     match r {
         Reason::PaidBy { reference } => format!("{} {reference}", t.reason_paid_by),
-        Reason::Unpaid { months } => format!("{months} {}", t.reason_unpaid),
+        Reason::Unpaid { months, overdue } if overdue < months => format!(
+            "{months} {}, {overdue} {}",
+            t.reason_unpaid, t.reason_overdue
+        ),
+        Reason::Unpaid { months, .. } => format!("{months} {}", t.reason_unpaid),
         Reason::NothingPaidYet => t.reason_never_paid.into(),
         Reason::TerminatedIn { month } => {
             format!("{} ({})", t.reason_terminated, lang.month(*month))
@@ -258,21 +291,28 @@ pub async fn profile(
     let from = registered.max(now.plus(-23));
     let months = series(&st.rules, &facts, from, now.plus(1))
         .map_err(|e| PageError::Internal(e.to_string()))?;
+    let today = (st.today)();
+    let shown = |m: &cakupan_domain::coverage::MonthStatus| {
+        month_label(&st.rules, lang, r.segment, m, today)
+    };
     let current = months
         .iter()
         .find(|m| m.month == now)
-        .map(|m| status_label(t, m.status))
+        .map(|m| {
+            let (status, class, _) = shown(m);
+            (status, class)
+        })
         .unwrap_or_else(|| status_label(t, Status::Pending));
     let coverage = months
         .iter()
         .rev()
         .map(|m| {
-            let (status, class) = status_label(t, m.status);
+            let (status, class, reason) = shown(m);
             CoverageRow {
                 month: lang.month(m.month),
                 status,
                 class,
-                reason: reason_text(lang, &m.reason),
+                reason,
             }
         })
         .collect();
@@ -1156,26 +1196,13 @@ pub async fn pay_submit(
         Err(e) => return again(e, f),
     };
     let me = page.require()?;
-    if me.who.role == Role::Agent && payment.channel != PaymentChannel::Perisai {
-        return again(
-            FieldError::new(
-                "channel",
-                "channel.value",
-                "agents record payments as perisai",
-            )
-            .into(),
-            f,
-        );
-    }
-    let outcome = match st
-        .store
-        .post(&st.rules, &NewPosting::Contribution(payment))
-        .await
-    {
-        Ok(o) => o,
-        Err(cakupan_store::StoreError::Rejected(e)) => return again(e, f),
-        Err(e) => return Err(e.into()),
-    };
+    // The API's own path: an agent's payment is their cash collection, with a receipt.
+    let (outcome, receipt) =
+        match crate::perisai::post_contribution(&st, &me.who, Some(&p), payment, None).await {
+            Ok(o) => o,
+            Err(crate::error::ApiError::Invalid(e)) => return again(e, f),
+            Err(e) => return Err(PageError::Internal(format!("{e:?}"))),
+        };
     let ok = match outcome {
         PostingOutcome::Posted { .. } => "paid",
         PostingOutcome::Existing { .. } => "paid_existing",
@@ -1187,5 +1214,10 @@ pub async fn pay_submit(
         "contribution",
     )
     .await?;
-    Ok(Redirect::to(&format!("/peserta/{}?ok={ok}", p.id)).into_response())
+    Ok(match receipt {
+        // The receipt, checked as anyone checks it, to show or print for the participant.
+        Some(nomor) => Redirect::to(&format!("/kuitansi?nomor={nomor}&jumlah={total}&ok={ok}")),
+        None => Redirect::to(&format!("/peserta/{}?ok={ok}", p.id)),
+    }
+    .into_response())
 }

@@ -28,6 +28,8 @@ pub struct Crumb {
 pub struct Kpis {
     pub active: String,
     pub paid: String,
+    /// The segments whose contributions for the month are not yet due today, with the date.
+    pub paid_open: Option<String>,
     pub registered: String,
     pub nonactive: String,
     pub yoy: Option<String>,
@@ -68,13 +70,17 @@ pub struct ChartRow {
     pub month: String,
     pub active: String,
     pub paid: String,
+    pub paid_open: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct FlowRow {
     pub month: String,
     pub new: String,
-    pub lapsed: String,
+    /// Became non-active by not paying.
+    pub lapsed_unpaid: String,
+    /// Became non-active because the employer reported the employment ended.
+    pub left_employment: String,
     pub reactivated: String,
     pub collected: String,
 }
@@ -272,6 +278,25 @@ pub fn child_level(level: Level) -> Option<Level> {
 }
 
 /// A region's name ("Indonesia" for the nation).
+/// The segments whose contributions for `month` are not yet due on `today`, with their due
+/// dates (`PU 15 Jan 2027, BPU 15 Des 2026`): their "paid" figure for that month is still
+/// filling up, not a fall. None when every segment's due date has passed.
+pub fn not_yet_due_note(
+    st: &AppState,
+    lang: Lang,
+    month: Month,
+    today: time::Date,
+) -> Option<String> {
+    let open: Vec<String> = [Segment::Bpu, Segment::Pu]
+        .into_iter()
+        .filter_map(|seg| {
+            let due = cakupan_domain::quote::due_date(&st.rules, seg, month)?;
+            (today <= due).then(|| format!("{seg} {}", lang.date(due)))
+        })
+        .collect();
+    (!open.is_empty()).then(|| format!("{}: {}", lang.tr().status_not_yet_due, open.join(", ")))
+}
+
 pub fn region_name(st: &AppState, code: RegionCode) -> String {
     cakupan_store::targets::name_of(&st.regions, code)
 }
@@ -311,7 +336,8 @@ async fn region_response(
     let who = me.who.clone();
     let lang = page.lang;
     let t = page.t();
-    let month = Month::of((st.today)());
+    let today = (st.today)();
+    let month = Month::of(today);
     let min_cell = st.auth.policy.aggregate_min_cell;
     let role = who.role;
     let show = |v: i64| shown(role, v, min_cell);
@@ -443,11 +469,14 @@ async fn region_response(
                     .map(|f| (f.month, f.status_active() as f64))
                     .collect(),
             },
+            // Paid, up to the last month whose dues have all fallen due: a month still open
+            // is not drawn as a fall (its figure is in the table, marked not yet due).
             Line {
                 class: "l-paid",
                 label: t.paid_active.into(),
                 points: series
                     .iter()
+                    .filter(|f| not_yet_due_note(st, lang, f.month, today).is_none())
                     .map(|f| (f.month, f.paid_active() as f64))
                     .collect(),
             },
@@ -506,6 +535,7 @@ async fn region_response(
             month: lang.month(f.month),
             active: fmt(f.status_active()),
             paid: fmt(f.paid_active()),
+            paid_open: not_yet_due_note(st, lang, f.month, today),
         })
         .collect();
     let flows = history
@@ -515,7 +545,8 @@ async fn region_response(
         .map(|f| FlowRow {
             month: lang.month(f.month),
             new: fmt(f.new_active()),
-            lapsed: fmt(f.lapsed()),
+            lapsed_unpaid: fmt(f.lapsed() - f.left_employment()),
+            left_employment: fmt(f.left_employment()),
             reactivated: fmt(f.reactivated()),
             collected: if suppressed {
                 String::new()
@@ -822,6 +853,7 @@ async fn region_response(
         kpis: Kpis {
             active: fmt(now.status_active()),
             paid: fmt(now.paid_active()),
+            paid_open: not_yet_due_note(st, lang, month, today),
             registered: fmt(now.registered()),
             nonactive: fmt(now.nonactive()),
             yoy,

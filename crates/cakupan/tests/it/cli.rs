@@ -1,13 +1,20 @@
 //! The `cakupan` command itself: generate, import (bad rows, re-runs), regions, quote.
 
 use crate::harness;
+use cakupan_store::clock::TODAY_VAR;
 use std::io::Write;
 use std::process::Command;
 
 fn cakupan(db: &str, args: &[&str]) -> std::process::Output {
+    cakupan_on(db, &harness::today_text(), args)
+}
+
+/// `cakupan` with the clock set to `day` (YYYY-MM-DD).
+fn cakupan_on(db: &str, day: &str, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_cakupan"))
         .args(args)
         .env("CAKUPAN_DB", db)
+        .env(TODAY_VAR, day)
         .env("CAKUPAN_KEYS", harness::KEYS_TEXT)
         .env("CAKUPAN_LOG", "warn")
         .output()
@@ -376,6 +383,114 @@ fn register_from_the_command_line() {
     let _ = std::fs::remove_file(path);
 }
 
+/// One clock for every command: CAKUPAN_TODAY sets the day (a malformed one stops the command
+/// before it touches anything), and a month reads as not yet due until its due date passes.
+#[test]
+fn the_clock_is_set_by_cakupan_today() {
+    let (url, path) = harness::sqlite_url();
+    let bad = cakupan_on(&url, "2026-13-01", &["regions", "stats"]);
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("CAKUPAN_TODAY") && err.contains("YYYY-MM-DD"),
+        "{err}"
+    );
+
+    let nik = "3273015203900003";
+    ok(&cakupan(
+        &url,
+        &[
+            "participant",
+            "register",
+            "--nik",
+            nik,
+            "--name",
+            "Siti Aminah",
+            "--birth-date",
+            "1990-03-12",
+            "--sex",
+            "P",
+            "--village-code",
+            "32.73.01.1001",
+            "--segment",
+            "BPU",
+            "--occupation-code",
+            "84",
+            "--income-base",
+            "1000000",
+            "--programs",
+            "JKK+JKM",
+            "--registered-on",
+            "2026-05-04",
+        ],
+    ));
+    // May to July paid; nothing for August (due on the 15th of August, rolled past the
+    // weekend and Independence Day to the 18th).
+    let amount: i64 = cakupan_domain::contribution::dues(
+        harness::rules(),
+        &cakupan_domain::contribution::Profile {
+            segment: cakupan_domain::Segment::Bpu,
+            income_base: cakupan_domain::Rupiah(1_000_000),
+            programmes: cakupan_domain::ProgrammeSet::parse("JKK+JKM").unwrap(),
+            sector: cakupan_domain::Sector::NonTransport,
+            budget_funded: false,
+            risk_class: None,
+        },
+        harness::month("2026-05"),
+        3,
+    )
+    .unwrap()
+    .iter()
+    .map(|d| d.1.0)
+    .sum();
+    ok(&cakupan_on(
+        &url,
+        "2026-05-10",
+        &[
+            "post",
+            "contribution",
+            "--reference",
+            "P-1",
+            "--nik",
+            nik,
+            "--segment",
+            "BPU",
+            "--first-month",
+            "2026-05",
+            "--months",
+            "3",
+            "--amount",
+            &amount.to_string(),
+            "--channel",
+            "bank",
+            "--paid-on",
+            "2026-05-10",
+        ],
+    ));
+    let coverage = |day: &str| ok(&cakupan_on(&url, day, &["participant", "coverage", nik]));
+    // The default range ends in the clock's month.
+    let on_time = coverage("2026-08-05");
+    let last = on_time.lines().last().unwrap();
+    assert!(
+        last.contains("2026-08") && last.contains("NOT_YET_DUE") && last.contains("due 2026-08-18"),
+        "{on_time}"
+    );
+    let late = coverage("2026-08-19");
+    let last = late.lines().last().unwrap();
+    assert!(
+        last.contains("2026-08") && last.contains("IN_ARREARS") && last.contains("1 overdue"),
+        "{late}"
+    );
+    // In October the third due date (15 October) has passed: NONACTIVE, a lapse.
+    let lapsed = coverage("2026-10-20");
+    let last = lapsed.lines().last().unwrap();
+    assert!(
+        last.contains("2026-10") && last.contains("NONACTIVE") && last.contains("lapsed"),
+        "{lapsed}"
+    );
+    let _ = std::fs::remove_file(path);
+}
+
 #[test]
 fn import_accepts_a_spreadsheet_byte_order_mark() {
     let (url, path) = harness::sqlite_url();
@@ -438,12 +553,58 @@ fn import_takes_the_optional_address_column() {
     );
     let errors = std::fs::read_to_string(format!("{}.errors.csv", file.display())).unwrap();
     assert!(errors.contains("3,address,text.characters"), "{errors}");
+    let before = ok(&cakupan(&url, &["audit", "verify"]));
     let shown = ok(&cakupan(&url, &["participant", "show", "3273015203900003"]));
     assert!(
         shown.contains("address      Jl. Braga No. 12, RT 03/RW 05"),
         "{shown}"
     );
-    let _ = std::fs::remove_file(format!("{}.errors.csv", file.display()));
+    // Reading personal data on the command line is in the audit log, like on a page.
+    let entries = |text: &str| -> u64 {
+        text.split("intact: ")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap()
+    };
+    let after = ok(&cakupan(&url, &["audit", "verify"]));
+    assert_eq!(entries(&after), entries(&before) + 1, "{before} → {after}");
+
+    // A corrected file run again: nothing rejected, and the earlier run's error file is gone.
+    let errors_file = format!("{}.errors.csv", file.display());
+    let fixed = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("<b>x</b>", "Jl. Asia Afrika 8");
+    std::fs::write(&file, fixed).unwrap();
+    ok(&cakupan(
+        &url,
+        &["import", "participants", file.to_str().unwrap(), "--quiet"],
+    ));
+    assert!(
+        !std::path::Path::new(&errors_file).exists(),
+        "{errors_file} left from the earlier run"
+    );
+
+    // A file whose every row is refused stored nothing: the command fails and says so.
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n3273015203900029,Dewi 123,1990-03-12,P,,32.73.01.1001,BPU,84,1000000,JKK+JKM,2026-05-04,self,\n",
+            cakupan_domain::registration::FIELDS.join(",")
+        ),
+    )
+    .unwrap();
+    let refused = cakupan(
+        &url,
+        &["import", "participants", file.to_str().unwrap(), "--quiet"],
+    );
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("nothing stored: all 1 row(s) were rejected") && err.contains(".errors.csv"),
+        "{err}"
+    );
+    let _ = std::fs::remove_file(errors_file);
     let _ = std::fs::remove_file(file);
     let _ = std::fs::remove_file(path);
 }
@@ -687,6 +848,7 @@ async fn users_and_a_tampered_audit_log() {
         Command::new(env!("CARGO_BIN_EXE_cakupan"))
             .args(args)
             .env("CAKUPAN_DB", &url)
+            .env(TODAY_VAR, harness::today_text())
             .env("CAKUPAN_KEYS", harness::KEYS_TEXT)
             .env("CAKUPAN_LOG", "error")
             .env("CAKUPAN_ARGON2", "m=8,t=1,p=1")
@@ -752,6 +914,7 @@ async fn users_and_a_tampered_audit_log() {
     let other = Command::new(env!("CARGO_BIN_EXE_cakupan"))
         .args(["audit", "verify"])
         .env("CAKUPAN_DB", &url)
+        .env(TODAY_VAR, harness::today_text())
         .env(
             "CAKUPAN_KEYS",
             cakupan_store::crypto::Keys::generate().unwrap(),
@@ -818,6 +981,7 @@ fn serves_https_when_given_a_certificate() {
         .arg("--tls-key")
         .arg(&key)
         .env("CAKUPAN_DB", &url)
+        .env(TODAY_VAR, harness::today_text())
         .env("CAKUPAN_KEYS", harness::KEYS_TEXT)
         .env("CAKUPAN_ARGON2", "m=8,t=1,p=1")
         .env("CAKUPAN_LOG", "error")
@@ -955,8 +1119,8 @@ fn the_perisai_network_from_the_command_line() {
     );
     assert!(String::from_utf8_lossy(&bad.stderr).contains("office.unknown"));
     ok(&register("3273014101900001", "perisai", "PRS-32-0009"));
-    let month = cakupan_domain::Month::of(cakupan_server::today_wib());
-    let today = cakupan_domain::month::format_date(cakupan_server::today_wib());
+    let month = cakupan_domain::Month::of(harness::today());
+    let today = harness::today_text();
     let dues = cakupan_domain::contribution::dues(
         harness::rules(),
         &cakupan_domain::contribution::Profile {
@@ -1170,8 +1334,8 @@ fn employers_round_trip(url: &str, participants: &str) {
     assert!(line.contains("(0 refused)"), "{line}");
     let verify = ok(&cakupan(url, &["verify"]));
     assert!(verify.contains(" 0 differences"), "{verify}");
-    // Last month's wage earners, paid for by now.
-    let now = time::OffsetDateTime::now_utc().date();
+    // Last month's wage earners, paid for by now (the day the commands ran on).
+    let now = harness::today();
     let last = if now.month() == time::Month::January {
         format!("{}-12", now.year() - 1)
     } else {

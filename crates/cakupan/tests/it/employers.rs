@@ -247,6 +247,18 @@ async fn a_season_of_wage_reports(s: Arc<dyn Store>) {
         )
     );
     assert_eq!(status(&s, SITI, "2026-09").await.0, Status::Active);
+    // The village counts Budi's lapse apart: he left employment, he did not stop paying.
+    let village = s
+        .participants_by_nik(cakupan_domain::Nik::parse(BUDI).unwrap())
+        .await
+        .unwrap()[0]
+        .registration
+        .village;
+    let h = cakupan_store::ledger::RegionHistory::new(
+        s.region_history(village, month("2026-09")).await.unwrap(),
+    );
+    let sep = h.at(Some(cakupan_domain::Segment::Pu), month("2026-09"));
+    assert_eq!((sep.lapsed(), sep.left_employment()), (1, 1));
 
     // October: Siti at a raise; the late fees are billed with it. Due 16 November (the 15th
     // is a Sunday): overdue on the 23rd, so the employer is in arrears.

@@ -18,8 +18,15 @@ pub fn rules() -> &'static Arc<RuleSet> {
     R.get_or_init(|| Arc::new(RuleSet::builtin().unwrap()))
 }
 
+/// The day every test lives on: the in-process state's `today`, and `CAKUPAN_TODAY` for the
+/// commands the tests run, so no test depends on the day it runs.
 pub fn today() -> time::Date {
     time::macros::date!(2026 - 11 - 23)
+}
+
+/// [`today`] written YYYY-MM-DD.
+pub fn today_text() -> String {
+    cakupan_domain::month::format_date(today())
 }
 
 /// A month written YYYY-MM.

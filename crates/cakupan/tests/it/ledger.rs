@@ -64,7 +64,7 @@ pub async fn assert_counters_equal_ledger(s: &Arc<dyn Store>) {
         .await
         .unwrap()
         .into_iter()
-        .filter(|r| r.4 != [0; 8])
+        .filter(|r| r.4 != [0; cakupan_store::ledger::COUNTERS])
         .map(|(r, _, g, mo, v)| ((r, g, mo), v))
         .collect();
     let recomputed: BTreeMap<_, _> = s
@@ -508,7 +508,14 @@ fn random_ledgers(seed: u64) -> Vec<NewPosting> {
     for (k, nik) in niks.iter().enumerate() {
         for j in 0..(2 + next(5)) {
             let first = m("2026-01").plus(next(18) as i32);
-            let months = [1u32, 3, 6, 12][next(4) as usize];
+            let mut months = [1u32, 3, 6, 12][next(4) as usize];
+            // Paid by November 2026 and at most twelve months ahead (rules/coverage.toml's
+            // posting horizon): a long advance far ahead becomes one month.
+            if first.plus(months as i32 - 1) > m("2027-11") {
+                months = 1;
+            }
+            let earliest = m("2026-01").max(first.plus(months as i32 - 1 - 12));
+            let paid_month = earliest.plus(next(m("2026-11").since(earliest) as u64 + 1) as i32);
             let programmes = if k == 2 { "JKK+JKM+JHT" } else { "JKK+JKM" };
             let dues = cakupan_domain::contribution::dues(
                 harness::rules(),
@@ -525,7 +532,7 @@ fn random_ledgers(seed: u64) -> Vec<NewPosting> {
             )
             .unwrap();
             let amount: i64 = dues.iter().map(|d| d.1.0).sum();
-            // Received in any month of 2026 up to November; some taken in cash by an agent.
+            // Some taken in cash by an agent.
             let collected = next(3) == 0;
             let i = ContributionInput {
                 reference: format!("C{k}-{j}"),
@@ -535,7 +542,7 @@ fn random_ledgers(seed: u64) -> Vec<NewPosting> {
                 months: months.to_string(),
                 amount: amount.to_string(),
                 channel: if collected { "perisai" } else { "bank" }.into(),
-                paid_on: format!("2026-{:02}-20", 1 + next(11)),
+                paid_on: format!("{paid_month}-20"),
             };
             let mut pay = parse_payment(harness::rules(), &i, harness::today()).unwrap();
             if collected {
@@ -680,8 +687,8 @@ proptest! {
             post_random(&one.store, random_ledgers(seed)).await;
             post_random_batched(&many.store, random_ledgers(seed), size).await;
             assert_counters_equal_ledger(&many.store).await;
-            let a: BTreeMap<_, _> = one.store.counters().await.unwrap().into_iter().filter(|r| r.4 != [0; 8]).map(|(r, _, g, mo, v)| ((r, g, mo), v)).collect();
-            let b: BTreeMap<_, _> = many.store.counters().await.unwrap().into_iter().filter(|r| r.4 != [0; 8]).map(|(r, _, g, mo, v)| ((r, g, mo), v)).collect();
+            let a: BTreeMap<_, _> = one.store.counters().await.unwrap().into_iter().filter(|r| r.4 != [0; cakupan_store::ledger::COUNTERS]).map(|(r, _, g, mo, v)| ((r, g, mo), v)).collect();
+            let b: BTreeMap<_, _> = many.store.counters().await.unwrap().into_iter().filter(|r| r.4 != [0; cakupan_store::ledger::COUNTERS]).map(|(r, _, g, mo, v)| ((r, g, mo), v)).collect();
             assert_eq!(a, b, "batches and single postings give the same counters");
             one.finish().await;
             many.finish().await;

@@ -1241,4 +1241,31 @@ async fn campaign_pages(store: Arc<dyn Store>) {
         lurah.get("/survei/S0/isi/2").await.status,
         StatusCode::FORBIDDEN
     );
+
+    // A campaign over the whole nation (the command line's default region) is stored through
+    // the API and read back by every campaign page and route (it once made them all answer 500).
+    let (s, v) = crate::api::call_as(
+        &app,
+        Some(&app.token),
+        "POST",
+        "/api/v1/campaigns",
+        Some(serde_json::json!({"code": "KKBC-NAS", "name": "Kerja Keras Bebas Cemas nasional", "region": ""}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["region"], "", "{v}");
+    for path in ["/kampanye", "/kampanye/KKBC-NAS", "/kampanye/KKBC"] {
+        let p = ana.get(path).await;
+        assert_eq!(p.status, StatusCode::OK, "{path}: {}", p.body);
+    }
+    assert!(ana.get("/kampanye").await.body.contains("KKBC-NAS"));
+    let (s, v) = crate::api::call_as(
+        &app,
+        Some(&app.token),
+        "GET",
+        "/api/v1/campaigns/KKBC-NAS",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
 }

@@ -1,0 +1,61 @@
+//! The one clock of every command and the server.
+//!
+//! Every date and instant Cakupan records or compares comes from here (clippy's
+//! `disallowed-methods` refuses the system clock anywhere else). `CAKUPAN_TODAY=YYYY-MM-DD`
+//! sets the day for a whole process: a test fixes its date with it, an operator replays a day
+//! with it, and CI runs the suite a second time a year ahead with it. With the day set, an
+//! instant is that day at the current time of day in Western Indonesia Time, so sessions,
+//! lockouts and the order of audit entries still advance within the day.
+
+use time::{Date, Duration, OffsetDateTime, Time, UtcOffset};
+
+/// The variable that sets today's date.
+pub const TODAY_VAR: &str = "CAKUPAN_TODAY";
+
+/// Western Indonesia Time, where most participants live: the day every "today" is counted in.
+const WIB: Duration = Duration::hours(7);
+
+/// The day `CAKUPAN_TODAY` sets, if it is set: an error names the variable and the rule.
+pub fn fixed_today() -> Result<Option<Date>, String> {
+    match std::env::var(TODAY_VAR) {
+        Ok(v) if !v.trim().is_empty() => cakupan_domain::month::parse_date(v.trim())
+            .map(Some)
+            .ok_or_else(|| format!("{TODAY_VAR}: expected a date written YYYY-MM-DD, got {v:?}")),
+        _ => Ok(None),
+    }
+}
+
+fn fixed() -> Option<Date> {
+    static FIXED: std::sync::OnceLock<Option<Date>> = std::sync::OnceLock::new();
+    // A malformed value is refused by every command before it starts (`fixed_today`); here it
+    // reads as unset.
+    *FIXED.get_or_init(|| fixed_today().ok().flatten())
+}
+
+/// Now, in UTC: the real instant, or with the day set, that day at the real time of day (WIB).
+#[allow(clippy::disallowed_methods)]
+pub fn now() -> OffsetDateTime {
+    let real = OffsetDateTime::now_utc();
+    match fixed() {
+        None => real,
+        Some(day) => {
+            let wib_time: Time = (real + WIB).time();
+            day.with_time(wib_time).assume_offset(UtcOffset::UTC) - WIB
+        }
+    }
+}
+
+/// Today's date in Western Indonesia Time (UTC+7).
+pub fn today_wib() -> Date {
+    (now() + WIB).date()
+}
+
+/// Unix seconds now.
+pub fn now_secs() -> i64 {
+    now().unix_timestamp()
+}
+
+/// Unix milliseconds now.
+pub fn now_millis() -> i64 {
+    i64::try_from(now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
