@@ -125,7 +125,10 @@ try {
     `the headline and the paid count name their month (${headlineMonth})`);
   check(await page.locator('svg.chart polyline').count() >= 2, 'the 36-month chart is drawn');
   check(await page.locator('svg.map path').count() === 38, 'the map shows the 38 provinces');
-  check((await page.getByTestId('target-value').innerText()).includes('70.000.000'), 'the 70 million target is shown');
+  check((await page.getByTestId('target-value').innerText()).includes('64.470.000'), 'the national target net of Jakon is shown');
+  check((await page.getByTestId('target-net').innerText()).includes('70.000.000') && (await page.getByTestId('target-net').innerText()).includes('Jasa Konstruksi'),
+    'the note says the 70 million counts construction workers Cakupan does not hold');
+  check(await page.getByTestId('allocate-form').isVisible(), 'an administrator can allocate the target down the tree');
   await shot('01-dashboard-nation');
   // Sort the table by name and back by active participants.
   await page.click('table[data-testid=children] thead a:has-text("Wilayah")');
@@ -143,6 +146,8 @@ try {
     await shot(`02-${levels.indexOf(level) + 1}-${level}`);
   }
   check(await page.locator('table[data-testid=children]').count() === 0, 'a village has no table below it');
+  const villageBasis = await page.getByTestId('target-basis').innerText();
+  check(villageBasis.includes('setiap desa') || villageBasis.includes('peserta aktif saat alokasi'), `a village's stored target says its basis in Indonesian (${villageBasis})`);
   // The CSV of a district's villages.
   await page.locator('nav.crumbs a').last().click();
   const csv = await page.evaluate(async (href) => (await fetch(href)).text(), await page.locator('a[download]').getAttribute('href'));

@@ -55,6 +55,33 @@ pub const EMPLOYED_PERIOD: &str = "2023-08";
 /// How the figures are cited in outputs.
 pub const EMPLOYED_SOURCE: &str = "employed persons, BPS Sakernas August 2023 (data/bps/)";
 
+const POPULATION: &str = include_str!("../../../data/regions/population.csv");
+
+pub const POPULATION_SOURCE: &str =
+    "residents, Kemendagri administrative population 2025 (data/regions/population.csv)";
+
+/// Residents per province and regency (Kemendagri 2025; districts and villages have no
+/// figure), by region code; the nation under [`RegionCode::NATION`]. Population is not the
+/// employed population: whoever uses it in place of one says so.
+pub fn population() -> HashMap<crate::RegionCode, i64> {
+    let mut out = HashMap::new();
+    for line in POPULATION.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() < 4 {
+            continue;
+        }
+        let code = if f[0].is_empty() {
+            Ok(crate::RegionCode::NATION)
+        } else {
+            crate::RegionCode::parse(f[0])
+        };
+        if let (Ok(code), Ok(total)) = (code, f[3].trim().parse::<i64>()) {
+            out.insert(code, total);
+        }
+    }
+    out
+}
+
 /// Employed persons by province number (Sakernas August 2023), for the provinces with a
 /// published figure.
 pub fn employed_by_province() -> HashMap<u8, f64> {

@@ -179,6 +179,9 @@ row!(/// Advance periods allowed.
 row!(/// How far ahead of the month it is paid in a contribution may reach: a later month is a
     /// typing error, not a payment (`9999-12`).
     RawHorizon => PostingHorizon { max_months_ahead: u32 });
+row!(/// Participants a national target counts that Cakupan does not hold (Jakon, PMI): taken off
+    /// the all-segment national target of `target_month` and its baseline.
+    RawTargetExclusion => TargetExclusion { target_month: String, segment: String, value: i64, as_of: String });
 row!(/// A coverage target (DOMAIN.md §4): `value` of `metric` in `month`, from a baseline.
     RawTarget => Target {
     metric: String, segment: String, region: String, month: String, value: i64,
@@ -267,6 +270,8 @@ struct RawFile {
     #[serde(default)]
     target: Vec<RawTarget>,
     #[serde(default)]
+    target_exclusion: Vec<RawTargetExclusion>,
+    #[serde(default)]
     rounding: Vec<RawRounding>,
     #[serde(default)]
     security: Vec<RawSecurity>,
@@ -316,6 +321,7 @@ pub struct RuleSet {
     pub payment_periods: Vec<PaymentPeriods>,
     pub posting_horizon: Vec<PostingHorizon>,
     pub targets: Vec<Target>,
+    pub target_exclusions: Vec<TargetExclusion>,
     pub rounding: Vec<RoundingRule>,
     pub security: Vec<SecurityRule>,
     pub reporting: Vec<ReportingRule>,
@@ -472,6 +478,26 @@ impl RuleSet {
                     }
                 }
                 rs.targets.push(t);
+            }
+            for e in cook_all(name, raw.target_exclusion, RawTargetExclusion::cook)? {
+                for (field, v) in [("target_month", &e.target_month), ("as_of", &e.as_of)] {
+                    if Month::parse(v).is_err() {
+                        return Err(RulesError {
+                            file: (*name).into(),
+                            message: format!("target_exclusion {field} '{v}' must be YYYY-MM"),
+                        });
+                    }
+                }
+                if e.value < 0 || e.segment.trim().is_empty() {
+                    return Err(RulesError {
+                        file: (*name).into(),
+                        message: format!(
+                            "target_exclusion for {}: a segment name and a value of at least 0",
+                            e.target_month
+                        ),
+                    });
+                }
+                rs.target_exclusions.push(e);
             }
             rs.overpayment
                 .extend(cook_all(name, raw.overpayment, RawOverpayment::cook)?);
@@ -908,6 +934,14 @@ impl RuleSet {
     }
 
     /// How progress is reported in `m`.
+    /// What the all-segment national target of `month` counts that Cakupan does not hold.
+    pub fn target_exclusions(&self, month: Month) -> Vec<&TargetExclusion> {
+        self.target_exclusions
+            .iter()
+            .filter(|e| Month::parse(&e.target_month).is_ok_and(|m| m == month))
+            .collect()
+    }
+
     /// The posting horizon in force in `m`, the month a payment is made.
     pub fn posting_horizon(&self, m: Month) -> Option<&PostingHorizon> {
         Self::in_force(&self.posting_horizon, m, |r| &r.provenance)

@@ -117,6 +117,55 @@ pub fn allocate<K: Clone>(total: i64, weights: &[(K, f64)]) -> Vec<(K, i64)> {
         .collect()
 }
 
+/// Splits `total` over `items` (key, weight, floor) in proportion to the weights, no part below
+/// its floor (a region's target is never below what it has already reached): parts whose share
+/// would fall below their floor get the floor, and the rest of the total is shared among the
+/// others, again, until no share is below its floor. Whole persons; when the floors leave
+/// something to share the parts sum to `total` exactly. When the floors alone exceed the total,
+/// every part is its floor (and the sum exceeds the total). The flag says which parts are
+/// floors.
+pub fn allocate_with_floor<K: Clone>(total: i64, items: &[(K, f64, i64)]) -> Vec<(K, i64, bool)> {
+    let n = items.len();
+    let mut floored = vec![false; n];
+    loop {
+        let fixed: i64 = items
+            .iter()
+            .zip(&floored)
+            .filter(|(_, f)| **f)
+            .map(|(it, _)| it.2.max(0))
+            .sum();
+        let free: Vec<usize> = (0..n).filter(|i| !floored[*i]).collect();
+        let left = total - fixed;
+        if free.is_empty() || left <= 0 {
+            break;
+        }
+        let weights: Vec<(usize, f64)> = free.iter().map(|i| (*i, items[*i].1)).collect();
+        let parts = allocate(left, &weights);
+        let mut changed = false;
+        for (i, part) in &parts {
+            if *part < items[*i].2 {
+                floored[*i] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            let mut out: Vec<(K, i64, bool)> = items
+                .iter()
+                .zip(&floored)
+                .map(|(it, f)| (it.0.clone(), if *f { it.2.max(0) } else { 0 }, *f))
+                .collect();
+            for (i, part) in parts {
+                out[i].1 = part;
+            }
+            return out;
+        }
+    }
+    items
+        .iter()
+        .map(|it| (it.0.clone(), it.2.max(0), true))
+        .collect()
+}
+
 /// Where a region stands against its target.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Progress {
@@ -181,6 +230,42 @@ mod tests {
 
     fn m(s: &str) -> Month {
         Month::parse(s).unwrap()
+    }
+
+    #[test]
+    fn no_part_below_its_floor() {
+        // 100 by equal weights, but c has already reached 60: c keeps 60, a and b share 40.
+        let w = [("a", 1.0, 0), ("b", 1.0, 10), ("c", 1.0, 60)];
+        assert_eq!(
+            allocate_with_floor(100, &w),
+            vec![("a", 20, false), ("b", 20, false), ("c", 60, true)]
+        );
+        // The floors alone exceed the total: each keeps its floor.
+        let w = [("a", 1.0, 70), ("b", 1.0, 50)];
+        assert_eq!(
+            allocate_with_floor(100, &w),
+            vec![("a", 70, true), ("b", 50, true)]
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn floors_hold_and_the_total_is_shared(
+            total in 0i64..10_000_000,
+            items in proptest::collection::vec((0.0f64..1e6, 0i64..2_000_000), 1..40),
+        ) {
+            let items: Vec<(usize, f64, i64)> = items.iter().enumerate().map(|(i, (w, f))| (i, *w, *f)).collect();
+            let out = allocate_with_floor(total, &items);
+            let floors: i64 = items.iter().map(|i| i.2).sum();
+            for (o, it) in out.iter().zip(&items) {
+                proptest::prop_assert!(o.1 >= it.2, "{} below its floor {}", o.1, it.2);
+            }
+            if floors <= total {
+                proptest::prop_assert_eq!(out.iter().map(|o| o.1).sum::<i64>(), total);
+            } else {
+                proptest::prop_assert!(out.iter().all(|o| o.2));
+            }
+        }
     }
 
     #[test]

@@ -1440,8 +1440,12 @@ pub struct TargetBody {
     pub value: i64,
     pub baseline_month: Option<String>,
     pub baseline_value: Option<i64>,
-    /// How the value was set: stated, or allocated from the region above and by what weight.
+    /// How the value was set: `stated`, or allocated from the region above by `employed`
+    /// persons, `population`, number of `villages`, or raised to the region's `actual` peserta
+    /// aktif at allocation.
     pub basis: String,
+    /// The basis in words.
+    pub basis_text: String,
     pub source: String,
 }
 
@@ -1458,7 +1462,10 @@ fn target_body(
         value: t.value,
         baseline_month: t.baseline.map(|b| b.0.to_string()),
         baseline_value: t.baseline.map(|b| b.1),
-        basis: t.basis.clone(),
+        basis: cakupan_store::targets::Basis::of(&t.basis).as_str().into(),
+        basis_text: cakupan_store::targets::Basis::of(&t.basis)
+            .describe()
+            .into(),
         source: t.source.clone(),
     }
 }
@@ -1492,7 +1499,8 @@ fn region_param(
     }
 }
 
-/// The stored coverage targets (all, or one region's).
+/// The stored coverage targets of a region (default: the caller's area) and of the regions one
+/// level below it.
 #[utoipa::path(get, path = "/api/v1/targets", params(("region" = Option<String>, Query, example = "32")),
     responses((status = 200, body = [TargetBody]), (status = 422, body = ErrorBody)))]
 pub async fn list_targets(
@@ -1504,12 +1512,13 @@ pub async fn list_targets(
     // Without a region: the targets inside the caller's area.
     let area = only.unwrap_or(caller.who.region);
     caller.allow(Action::ReadAggregates, &Resource::Region(area))?;
+    let mut targets = st.store.targets_within(area, area.level()).await?;
+    if let Some(below) = cakupan_domain::Level::from_depth(area.level().depth() + 1) {
+        targets.extend(st.store.targets_within(area, below).await?);
+    }
     Ok(Json(
-        st.store
-            .targets()
-            .await?
+        targets
             .iter()
-            .filter(|t| only.is_none_or(|r| t.region == r) && area.contains(t.region))
             .map(|t| target_body(&st.regions, t))
             .collect(),
     ))
@@ -1531,9 +1540,6 @@ pub struct TargetReportBody {
     /// withheld as a small cell (then the figures derived from it are null too).
     pub actual: Option<i64>,
     pub target: TargetBody,
-    /// False when no target is stored for the region itself and `target` was allocated now
-    /// from the nearest region above that has one (`target.basis` says how).
-    pub stored: bool,
     pub months_left: i32,
     /// Net growth per month needed from now on to reach the target in time.
     pub required_per_month: Option<f64>,
@@ -1585,7 +1591,6 @@ pub async fn report_target(
         month: p.now.to_string(),
         actual: if withheld { None } else { Some(p.actual) },
         target: target_body(&st.regions, &r.target),
-        stored: r.stored,
         months_left: p.months_left,
         required_per_month: derived(p.required_per_month),
         run_rate_per_month: derived(p.run_rate_per_month),

@@ -698,6 +698,20 @@ impl Store for PgStore {
         .collect()
     }
 
+    async fn targets_within(&self, within: RegionCode, level: Level) -> Result<Vec<TargetRecord>> {
+        let (low, high) = cakupan_store::subtree_range(within, level);
+        sqlx::query(cakupan_store::TARGETS_WITHIN_SQL)
+            .bind(low)
+            .bind(high)
+            .bind(cakupan_store::code_length(level))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(cakupan_store::rows::target)
+            .collect()
+    }
+
     async fn participant_of_posting(&self, reference: &str) -> Result<Option<i64>> {
         sqlx::query_scalar("SELECT participant_id FROM postings WHERE reference = $1")
             .bind(reference)

@@ -219,6 +219,10 @@ pub trait Store: campaigns::CampaignStore + Send + Sync + std::fmt::Debug {
     /// Every stored target, ordered by metric, segment, region and month.
     async fn targets(&self) -> Result<Vec<TargetRecord>>;
 
+    /// The stored targets of the regions of `level` inside `within` (`within` itself when it is
+    /// of that level), in the same order: one indexed range, whatever the number stored.
+    async fn targets_within(&self, within: RegionCode, level: Level) -> Result<Vec<TargetRecord>>;
+
     /// The participant a posting concerns (to authorise a reversal before it is posted).
     async fn participant_of_posting(&self, reference: &str) -> Result<Option<i64>>;
 
@@ -1226,4 +1230,22 @@ pub async fn ensure_counters_current(store: &dyn Store, rules: &RuleSet) -> Resu
     }
     store.rebuild_counters(rules).await?;
     Ok(true)
+}
+
+/// The targets of one level inside a subtree (both backends; `$1`, `$2` from
+/// [`subtree_range`], `$3` the level's code length from [`code_length`]).
+pub const TARGETS_WITHIN_SQL: &str =
+    "SELECT metric, segment, region, month, value, baseline_month, baseline_value, basis, source
+     FROM targets WHERE region >= $1 AND region < $2 AND length(region) = $3
+     ORDER BY metric, segment, region, month";
+
+/// The length of a region code of `level` as written (`32.73.01.1001`: 13).
+pub fn code_length(level: Level) -> i32 {
+    match level {
+        Level::Nation => 0,
+        Level::Province => 2,
+        Level::Regency => 5,
+        Level::District => 8,
+        Level::Village => 13,
+    }
 }

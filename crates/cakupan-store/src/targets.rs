@@ -1,10 +1,10 @@
-//! Coverage targets over the store: the defaults carried in `rules/targets.toml`, allocation of
-//! a region's target to the regions one level below, and where a region stands against its
-//! target (issue #3, DOMAIN.md §4).
+//! Coverage targets over the store: the defaults carried in `rules/targets.toml` (net of the
+//! segments Cakupan does not hold), allocation of a region's target down the tree as an explicit
+//! act that stores rows, and where a region stands against its stored target (issues #3, #16).
 
 use crate::{Result, Store, StoreError, TargetRecord};
 use cakupan_domain::coverage::Metric;
-use cakupan_domain::target::{Progress, allocate, progress};
+use cakupan_domain::target::{Progress, allocate, allocate_with_floor, progress};
 use cakupan_domain::{FieldError, Level, Month, RegionCode, RegionTree, RuleSet, Segment};
 use serde::Serialize;
 
@@ -40,58 +40,130 @@ pub fn from_rules(rules: &RuleSet) -> Result<Vec<TargetRecord>> {
             RegionCode::parse(&t.region)
                 .map_err(|e| rejected("region", "region.format", e.to_string()))?
         };
+        let target_month = month(&t.month, "month")?;
+        // A national all-segment target counts segments Cakupan does not hold (Jakon, PMI):
+        // it is stored net of them, as the rules state them.
+        let excluded: Vec<&cakupan_domain::rules::TargetExclusion> =
+            if region == RegionCode::NATION && segment.is_none() {
+                rules.target_exclusions(target_month)
+            } else {
+                Vec::new()
+            };
+        let less: i64 = excluded.iter().map(|e| e.value).sum();
+        if less >= t.value {
+            return Err(rejected(
+                "value",
+                "target.net_negative",
+                format!(
+                    "the target of {} less the segments Cakupan does not hold ({less}) leaves nothing",
+                    t.value
+                ),
+            ));
+        }
         out.push(TargetRecord {
             metric,
             segment,
             region,
-            month: month(&t.month, "month")?,
-            value: t.value,
+            month: target_month,
+            value: t.value - less,
             baseline: Some((
                 month(&t.baseline_month, "baseline_month")?,
-                t.baseline_value,
+                (t.baseline_value - less).max(0),
             )),
-            basis: "stated".into(),
-            source: t.provenance.source.clone(),
+            basis: Basis::Stated.as_str().into(),
+            source: source_net_of(rules, t.provenance.source.as_str(), &excluded),
         });
     }
     Ok(out)
 }
 
-/// What to share a target out by.
+/// A stated target's source, with what was taken off it and why.
+fn source_net_of(
+    _rules: &RuleSet,
+    source: &str,
+    excluded: &[&cakupan_domain::rules::TargetExclusion],
+) -> String {
+    if excluded.is_empty() {
+        return source.to_string();
+    }
+    let parts: Vec<String> = excluded
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} ({}: {})",
+                e.segment, e.value, e.as_of, e.provenance.source
+            )
+        })
+        .collect();
+    format!(
+        "{source}; net of the participants Cakupan does not hold, taken off the target and its baseline alike: {}",
+        parts.join("; ")
+    )
+}
+
+/// How a target's value was set, stored in the targets' `basis` column (pages say it in words).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Weight {
-    /// Employed persons (BPS Sakernas), for provinces; where a province has no published
-    /// figure it shares the rest of the national count by registered participants.
+pub enum Basis {
+    /// Set by a decision (`rules/targets.toml`, `cakupan target set`).
+    Stated,
+    /// A province's share of its parent by employed persons (BPS Sakernas).
     Employed,
-    /// Registered participants (all segments) in the month the allocation is made.
-    Registered,
+    /// A share by residents (Kemendagri): regencies, and provinces without a Sakernas figure
+    /// (their share of the national employed count left over, by population).
+    Population,
+    /// A share by the number of villages (no district or village population is published):
+    /// each village an equal part of its district's target.
+    Villages,
+    /// Raised to the region's own peserta aktif at allocation: its share was below it.
+    Actual,
 }
 
-impl Weight {
-    pub fn parse(s: &str) -> Option<Weight> {
-        match s.trim() {
-            "employed" => Some(Weight::Employed),
-            "registered" => Some(Weight::Registered),
-            _ => None,
+impl Basis {
+    pub const ALL: [Basis; 5] = [
+        Basis::Stated,
+        Basis::Employed,
+        Basis::Population,
+        Basis::Villages,
+        Basis::Actual,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Basis::Stated => "stated",
+            Basis::Employed => "employed",
+            Basis::Population => "population",
+            Basis::Villages => "villages",
+            Basis::Actual => "actual",
         }
     }
-}
 
-/// Registered participants (all segments, each NIK once) per region of `level` inside
-/// `within`, in `month`.
-async fn registered(
-    store: &dyn Store,
-    level: Level,
-    within: RegionCode,
-    month: Month,
-) -> Result<std::collections::HashMap<String, i64>> {
-    Ok(store
-        .active_report(level, within, None, month)
-        .await?
-        .into_iter()
-        .map(|r| (r.code, r.registered))
-        .collect())
+    /// The basis a stored row names (targets stored before bases were codes read as stated).
+    pub fn of(text: &str) -> Basis {
+        Basis::ALL
+            .into_iter()
+            .find(|b| b.as_str() == text.trim())
+            .unwrap_or(Basis::Stated)
+    }
+
+    /// In words, for the command line and the API.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Basis::Stated => "stated by a decision",
+            Basis::Employed => {
+                "share of the parent's target by employed persons (BPS Sakernas August 2023)"
+            }
+            Basis::Population => {
+                "share by residents (Kemendagri 2025); population stands in for employed persons"
+            }
+            Basis::Villages => {
+                "equal share per village (no district or village population is published)"
+            }
+            Basis::Actual => {
+                "raised to the region's peserta aktif at allocation (its share was below it)"
+            }
+        }
+    }
 }
 
 /// A region's name, "Indonesia" for the nation.
@@ -106,131 +178,196 @@ pub fn name_of(regions: &RegionTree, code: RegionCode) -> String {
     }
 }
 
-/// The weights of the regions one level below `parent`, and the words that say what they are.
-pub async fn weights(
-    store: &dyn Store,
-    regions: &RegionTree,
-    parent: RegionCode,
-    weight: Weight,
-    as_of: Month,
-) -> Result<(Vec<(RegionCode, f64)>, String)> {
-    let children: Vec<RegionCode> = regions.children(parent).iter().map(|r| r.code).collect();
-    if children.is_empty() {
+/// The weights of the regions one level below `parent`, each with its basis: provinces by
+/// employed persons where BPS publishes a figure, the others by population share of the rest
+/// of the national count; regencies by population; districts by their number of villages;
+/// villages equally. None of them moves when someone registers.
+pub fn weights(regions: &RegionTree, parent: RegionCode) -> Result<Vec<(RegionCode, f64, Basis)>> {
+    let children: Vec<&cakupan_domain::region::Region> = regions.children(parent);
+    let Some(first) = children.first() else {
         return Err(rejected(
             "region",
             "region.no_children",
             format!("{parent} has no regions below it to allocate to"),
         ));
-    }
-    let level = children[0].level();
-    let reg = registered(store, level, parent, as_of).await?;
-    let reg_of = |c: RegionCode| reg.get(&c.to_string()).copied().unwrap_or(0) as f64;
-    match weight {
-        Weight::Registered => {
-            let total: f64 = children.iter().map(|c| reg_of(*c)).sum();
-            let words = if total > 0.0 {
-                format!("registered participants in {as_of}")
-            } else {
-                format!("evenly (no registered participants in {as_of})")
-            };
-            Ok((children.iter().map(|c| (*c, reg_of(*c))).collect(), words))
-        }
-        Weight::Employed => {
-            if parent != RegionCode::NATION {
-                return Err(rejected(
-                    "weight",
-                    "weight.employed_by_province_only",
-                    "employed-person figures are carried by province only: allocate below a province by registered participants".into(),
-                ));
-            }
+    };
+    let population = cakupan_domain::bps::population();
+    let pop = |c: RegionCode| population.get(&c).copied().unwrap_or(0) as f64;
+    Ok(match first.code.level() {
+        Level::Province => {
             let employed = cakupan_domain::bps::employed_by_province();
             let national =
                 cakupan_domain::bps::national_employed(cakupan_domain::bps::EMPLOYED_PERIOD)
                     .unwrap_or_else(|| employed.values().sum());
             let known: f64 = children
                 .iter()
-                .filter_map(|c| employed.get(&c.province_number()))
+                .filter_map(|c| employed.get(&c.code.province_number()))
                 .sum();
-            let unknown: Vec<RegionCode> = children
-                .iter()
-                .copied()
-                .filter(|c| !employed.contains_key(&c.province_number()))
-                .collect();
             let rest = (national - known).max(0.0);
-            let unknown_reg: f64 = unknown.iter().map(|c| reg_of(*c)).sum();
-            let out = children
+            let unknown_pop: f64 = children
                 .iter()
-                .map(|c| {
-                    let w = match employed.get(&c.province_number()) {
-                        Some(e) => *e,
-                        None if unknown_reg > 0.0 => rest * reg_of(*c) / unknown_reg,
-                        None => rest / unknown.len().max(1) as f64,
-                    };
-                    (*c, w)
-                })
-                .collect();
-            let words = if unknown.is_empty() {
-                cakupan_domain::bps::EMPLOYED_SOURCE.to_string()
-            } else {
-                format!(
-                    "{} for {} provinces; the other {} share the rest of the national count ({:.2} million) by {}",
-                    cakupan_domain::bps::EMPLOYED_SOURCE,
-                    children.len() - unknown.len(),
-                    unknown.len(),
-                    rest / 1e6,
-                    if unknown_reg > 0.0 {
-                        format!("registered participants in {as_of}")
-                    } else {
-                        "equal parts (no registered participants yet)".into()
+                .filter(|c| !employed.contains_key(&c.code.province_number()))
+                .map(|c| pop(c.code))
+                .sum();
+            children
+                .iter()
+                .map(|c| match employed.get(&c.code.province_number()) {
+                    Some(e) => (c.code, *e, Basis::Employed),
+                    None if unknown_pop > 0.0 => {
+                        (c.code, rest * pop(c.code) / unknown_pop, Basis::Population)
                     }
-                )
-            };
-            Ok((out, words))
+                    None => (c.code, 0.0, Basis::Population),
+                })
+                .collect()
         }
-    }
+        Level::Regency => children
+            .iter()
+            .map(|c| (c.code, pop(c.code), Basis::Population))
+            .collect(),
+        _ => children
+            .iter()
+            .map(|c| {
+                let villages = if c.code.level() == Level::Village {
+                    1
+                } else {
+                    regions.children(c.code).len()
+                };
+                (c.code, villages as f64, Basis::Villages)
+            })
+            .collect(),
+    })
 }
 
-/// The targets of the regions one level below `parent`'s region, allocated from it.
-pub async fn allocate_children(
+/// What an allocation wrote: the targets, and the regions whose parts' peserta aktif alone
+/// exceeded their target (their parts keep their actuals; the sum is above the parent's).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Allocation {
+    pub targets: Vec<TargetRecord>,
+    pub raised_to_actual: usize,
+    pub overflowing_parents: Vec<RegionCode>,
+}
+
+/// Shares `parent` out down the region tree to `down_to` (every level in between), each level
+/// by its basis ([`weights`]), no region below its own peserta aktif (`status_active`, all
+/// segments) in `as_of` (`target::allocate_with_floor`); the baseline is shared by the same
+/// weights. Nothing is stored: the caller stores the rows (one transaction) and audits it.
+pub async fn allocate_down(
     store: &dyn Store,
     regions: &RegionTree,
     parent: &TargetRecord,
-    weight: Weight,
+    down_to: Level,
     as_of: Month,
-) -> Result<Vec<TargetRecord>> {
-    let (w, words) = weights(store, regions, parent.region, weight, as_of).await?;
-    let basis = format!(
-        "allocated from {} {} ({}) by {words}",
-        name_of(regions, parent.region),
-        parent.value,
-        if parent.region == RegionCode::NATION {
-            "the nation".to_string()
-        } else {
-            parent.region.to_string()
-        }
-    );
-    let values = allocate(parent.value, &w);
-    let baselines = match parent.baseline {
-        Some((m, v)) => allocate(v, &w)
+) -> Result<Allocation> {
+    if parent.metric != Metric::StatusActive || parent.segment.is_some() {
+        return Err(rejected(
+            "metric",
+            "target.allocate_status_active",
+            "only the all-segment status_active (peserta aktif) target is shared down the tree"
+                .into(),
+        ));
+    }
+    if down_to.depth() <= parent.region.level().depth() {
+        return Err(rejected(
+            "down_to",
+            "level.below",
+            format!(
+                "allocate down to a level below the region's own ({})",
+                parent.region.level().as_str()
+            ),
+        ));
+    }
+    let mut out = Allocation::default();
+    let mut frontier = vec![parent.clone()];
+    for depth in parent.region.level().depth() + 1..=down_to.depth() {
+        let Some(level) = Level::from_depth(depth) else {
+            break;
+        };
+        let actual: std::collections::HashMap<String, i64> = store
+            .active_report(level, parent.region, None, as_of)
+            .await?
             .into_iter()
-            .map(|(_, b)| Some((m, b)))
-            .collect(),
-        None => vec![None; values.len()],
-    };
-    Ok(values
+            .map(|r| (r.code, r.status_active))
+            .collect();
+        let mut next = Vec::new();
+        for t in &frontier {
+            let w = weights(regions, t.region)?;
+            let items: Vec<(RegionCode, f64, i64)> = w
+                .iter()
+                .map(|(c, x, _)| (*c, *x, actual.get(&c.to_string()).copied().unwrap_or(0)))
+                .collect();
+            let parts = allocate_with_floor(t.value, &items);
+            if parts.iter().map(|p| p.1).sum::<i64>() > t.value {
+                out.overflowing_parents.push(t.region);
+            }
+            let plain: Vec<(RegionCode, f64)> = w.iter().map(|(c, x, _)| (*c, *x)).collect();
+            let baselines: Vec<Option<(Month, i64)>> = match t.baseline {
+                Some((m, v)) => allocate(v, &plain)
+                    .into_iter()
+                    .map(|(_, b)| Some((m, b)))
+                    .collect(),
+                None => vec![None; parts.len()],
+            };
+            for (((region, value, floored), (_, _, basis)), baseline) in
+                parts.into_iter().zip(&w).zip(baselines)
+            {
+                out.raised_to_actual += usize::from(floored);
+                next.push(TargetRecord {
+                    metric: t.metric,
+                    segment: t.segment,
+                    region,
+                    month: t.month,
+                    value,
+                    baseline,
+                    basis: if floored { Basis::Actual } else { *basis }.as_str().into(),
+                    source: t.source.clone(),
+                });
+            }
+        }
+        out.targets.extend(next.iter().cloned());
+        frontier = next;
+    }
+    Ok(out)
+}
+
+/// The allocation the command line and the admin page make: `region`'s stored peserta aktif
+/// target (the one of `wanted` month, else the first due from `now`, else the last) shared
+/// down to `down_to` with the figures of `now`. The caller audits the act and stores the rows.
+pub async fn allocation_for(
+    store: &dyn Store,
+    regions: &RegionTree,
+    region: RegionCode,
+    wanted: Option<Month>,
+    down_to: Level,
+    now: Month,
+) -> Result<(TargetRecord, Allocation)> {
+    let mut mine: Vec<TargetRecord> = store
+        .targets_within(region, region.level())
+        .await?
         .into_iter()
-        .zip(baselines)
-        .map(|((region, value), baseline)| TargetRecord {
-            metric: parent.metric,
-            segment: parent.segment,
-            region,
-            month: parent.month,
-            value,
-            baseline,
-            basis: basis.clone(),
-            source: parent.source.clone(),
+        .filter(|t| {
+            t.metric == Metric::StatusActive
+                && t.segment.is_none()
+                && wanted.is_none_or(|m| t.month == m)
         })
-        .collect())
+        .collect();
+    mine.sort_by_key(|t| t.month);
+    let parent = mine
+        .iter()
+        .find(|t| wanted.is_some() || t.month >= now)
+        .or(mine.last())
+        .cloned()
+        .ok_or_else(|| {
+            rejected(
+                "region",
+                "target.none",
+                format!(
+                    "no status_active target is stored for {}: set one (`cakupan target set`) or allocate from the region above",
+                    name_of(regions, region)
+                ),
+            )
+        })?;
+    let a = allocate_down(store, regions, &parent, down_to, now).await?;
+    Ok((parent, a))
 }
 
 /// Where a region stands against its target.
@@ -240,10 +377,8 @@ pub struct TargetReport {
     pub name: String,
     pub metric: Metric,
     pub segment: Option<Segment>,
-    /// The target: the stored one for this region, or allocated now from the nearest stored
-    /// ancestor (then `stored` is false and `basis` says how).
+    /// The region's stored target (`basis` says how it was set).
     pub target: TargetRecord,
-    pub stored: bool,
     pub progress: Progress,
     /// The actual value in each of the months the run-rate is measured over.
     pub history: Vec<(Month, i64)>,
@@ -266,52 +401,28 @@ pub async fn report(
             format!("{region} is not in the Kemendagri region list"),
         ));
     }
-    let all = store.targets().await?;
-    let pick = |code: RegionCode| -> Option<TargetRecord> {
-        let mut mine: Vec<&TargetRecord> = all
-            .iter()
-            .filter(|t| t.region == code && t.metric == Metric::StatusActive && t.segment.is_none())
-            .collect();
-        mine.sort_by_key(|t| t.month);
-        mine.iter()
-            .find(|t| t.month >= now)
-            .or(mine.last())
-            .map(|t| (*t).clone())
-    };
-    // The nearest region on the path up (the region itself first) with a stored target.
-    let path: Vec<RegionCode> = std::iter::once(RegionCode::NATION)
-        .chain(region.path())
+    let mut mine: Vec<TargetRecord> = store
+        .targets_within(region, region.level())
+        .await?
+        .into_iter()
+        .filter(|t| t.metric == Metric::StatusActive && t.segment.is_none())
         .collect();
-    let mut found = None;
-    for (i, code) in path.iter().enumerate().rev() {
-        if let Some(t) = pick(*code) {
-            found = Some((i, t));
-            break;
-        }
-    }
-    let Some((from, mut target)) = found else {
+    mine.sort_by_key(|t| t.month);
+    let Some(target) = mine
+        .iter()
+        .find(|t| t.month >= now)
+        .or(mine.last())
+        .cloned()
+    else {
         return Err(rejected(
             "region",
             "target.none",
-            "no status_active target is stored for this region or any region above it (`cakupan target set`)".into(),
+            format!(
+                "no status_active target is stored for {}: allocate one from the region above (`cakupan target allocate`) or set one (`cakupan target set`)",
+                name_of(regions, region)
+            ),
         ));
     };
-    let stored = from == path.len() - 1;
-    // Allocate down the path: employed persons to provinces, registered participants below.
-    for code in &path[from + 1..] {
-        let weight = if target.region == RegionCode::NATION {
-            Weight::Employed
-        } else {
-            Weight::Registered
-        };
-        let children = allocate_children(store, regions, &target, weight, now).await?;
-        target = children
-            .into_iter()
-            .find(|t| t.region == *code)
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!("{code} missing from its parent's children"))
-            })?;
-    }
     let figures = crate::ledger::RegionHistory::new(store.region_history(region, now).await?);
     let history: Vec<(Month, i64)> = figures
         .months(None, now.plus(-window.max(1)), now)
@@ -326,7 +437,6 @@ pub async fn report(
         metric: Metric::StatusActive,
         segment: None,
         target,
-        stored,
         progress,
         history,
     })

@@ -964,7 +964,7 @@ async fn simulate(
             .map_err(|e| anyhow::anyhow!("--campaign-region: {e}"))?;
         eprintln!("Simulating a two-wave village campaign in {region} with its baseline survey…");
         campaign_cmd::simulate(
-            store_for_report,
+            store_for_report.clone(),
             reference,
             &campaign_cmd::Simulation {
                 campaign: format!("KKBC-{}", region.to_string().replace('.', "")),
@@ -979,6 +979,30 @@ async fn simulate(
         )
         .await?;
     }
+    // Head office shares the national target out to every village, as `target allocate` does.
+    let (parent, a) = cakupan_store::targets::allocation_for(
+        store_for_report.as_ref(),
+        &reference.regions,
+        RegionCode::NATION,
+        None,
+        cakupan_domain::Level::Village,
+        cakupan_domain::Month::of(today),
+    )
+    .await?;
+    store::audit(
+        store_for_report.as_ref(),
+        "target.allocate",
+        format!("targets::{}:village", parent.month),
+        "administration",
+    )
+    .await?;
+    store_for_report.set_targets(&a.targets, true).await?;
+    eprintln!(
+        "Allocated the national target of {} ({}) to {} regions down to the villages.",
+        parent.value,
+        parent.month,
+        a.targets.len()
+    );
     Ok(())
 }
 

@@ -4,15 +4,15 @@ use crate::Reference;
 use anyhow::{Result, anyhow};
 use cakupan_domain::coverage::Metric;
 use cakupan_domain::{Month, RegionCode, Segment};
-use cakupan_store::targets::{Weight, allocate_children, report};
+use cakupan_store::targets::{Basis, allocation_for, report};
 use cakupan_store::{Store, StoreError, TargetRecord};
 use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
 pub enum TargetCommand {
-    /// List the stored targets.
+    /// List the stored targets of a region and of the regions one level below it.
     List {
-        /// Only the targets of this region (default: all).
+        /// The region (default: the nation, with the provinces).
         #[arg(long)]
         region: Option<String>,
         #[arg(long)]
@@ -45,7 +45,10 @@ pub enum TargetCommand {
         #[arg(long)]
         source: String,
     },
-    /// Share a region's stored target out to the regions one level below and store theirs.
+    /// Share a region's stored peserta aktif target out down the region tree and store every
+    /// region's (audited): provinces by employed persons (BPS) where published, else by
+    /// population; regencies by population; districts and villages by their number of villages;
+    /// none below its own peserta aktif this month. Reports read what this stores.
     Allocate {
         /// The region whose target is shared out (default: the nation).
         #[arg(long)]
@@ -53,9 +56,9 @@ pub enum TargetCommand {
         /// YYYY-MM: which of its status_active targets (default: the first due from today).
         #[arg(long)]
         month: Option<String>,
-        /// employed (provinces only: BPS Sakernas) or registered (participants now).
-        #[arg(long, default_value = "employed")]
-        weight: String,
+        /// The lowest level to allocate to: province, regency, district or village.
+        #[arg(long, default_value = "village")]
+        down_to: String,
     },
 }
 
@@ -125,7 +128,7 @@ fn print_targets(targets: &[TargetRecord], reference: &Reference) {
             t.baseline
                 .map(|(m, v)| format!("{v} in {m}"))
                 .unwrap_or_default(),
-            t.basis
+            Basis::of(&t.basis).as_str()
         );
     }
 }
@@ -137,12 +140,11 @@ pub async fn run(store: &dyn Store, reference: &Reference, cmd: TargetCommand) -
                 None => None,
                 Some(r) => Some(region_arg("--region", Some(r), reference)?),
             };
-            let targets: Vec<TargetRecord> = store
-                .targets()
-                .await?
-                .into_iter()
-                .filter(|t| only.is_none_or(|r| t.region == r))
-                .collect();
+            let code = only.unwrap_or(RegionCode::NATION);
+            let mut targets: Vec<TargetRecord> = store.targets_within(code, code.level()).await?;
+            if let Some(below) = cakupan_domain::Level::from_depth(code.level().depth() + 1) {
+                targets.extend(store.targets_within(code, below).await?);
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&targets)?);
             } else {
@@ -196,50 +198,56 @@ pub async fn run(store: &dyn Store, reference: &Reference, cmd: TargetCommand) -
         TargetCommand::Allocate {
             region,
             month,
-            weight,
+            down_to,
         } => {
             let code = region_arg("--region", region.as_deref(), reference)?;
-            let weight = Weight::parse(&weight)
-                .ok_or_else(|| anyhow!("--weight: one of employed, registered"))?;
+            let down_to = cakupan_domain::Level::parse(&down_to)
+                .filter(|l| l.depth() > code.level().depth())
+                .ok_or_else(|| {
+                    anyhow!("--down-to: one of province, regency, district, village, below the region's own level [level.below]")
+                })?;
             let now = Month::of(cakupan_server::today_wib());
             let wanted = month
                 .as_deref()
                 .map(|m| month_arg("--month", m))
                 .transpose()?;
-            let mut mine: Vec<TargetRecord> = store
-                .targets()
-                .await?
-                .into_iter()
-                .filter(|t| {
-                    t.region == code
-                        && t.metric == Metric::StatusActive
-                        && t.segment.is_none()
-                        && wanted.is_none_or(|m| t.month == m)
-                })
-                .collect();
-            mine.sort_by_key(|t| t.month);
-            let parent = mine
-                .iter()
-                .find(|t| wanted.is_some() || t.month >= now)
-                .or(mine.last())
-                .cloned()
-                .ok_or_else(|| {
-                    anyhow!(
-                        "--region: no status_active target is stored for {} (set one with `cakupan target set`)",
-                        if code == RegionCode::NATION { "the nation".to_string() } else { code.to_string() }
-                    )
-                })?;
-            let children = allocate_children(store, &reference.regions, &parent, weight, now)
+            let (parent, a) = allocation_for(store, &reference.regions, code, wanted, down_to, now)
                 .await
                 .map_err(rejected)?;
-            store.set_targets(&children, true).await.map_err(rejected)?;
+            crate::store::audit(
+                store,
+                "target.allocate",
+                format!("targets:{}:{}:{}", code, parent.month, down_to.as_str()),
+                "administration",
+            )
+            .await?;
+            store
+                .set_targets(&a.targets, true)
+                .await
+                .map_err(rejected)?;
+            let below = cakupan_domain::Level::from_depth(code.level().depth() + 1);
+            let first: Vec<TargetRecord> = a
+                .targets
+                .iter()
+                .filter(|t| Some(t.region.level()) == below)
+                .cloned()
+                .collect();
             println!(
-                "{} targets stored (sum {}, the parent's {}).",
-                children.len(),
-                children.iter().map(|t| t.value).sum::<i64>(),
-                parent.value
+                "{} targets stored down to the {} level from {} {} ({} raised to the peserta aktif of {now}); the regions one level below sum to {}.",
+                a.targets.len(),
+                down_to.as_str(),
+                cakupan_store::targets::name_of(&reference.regions, code),
+                parent.value,
+                a.raised_to_actual,
+                first.iter().map(|t| t.value).sum::<i64>(),
             );
-            print_targets(&children, reference);
+            if !a.overflowing_parents.is_empty() {
+                println!(
+                    "{} regions have parts whose peserta aktif alone exceed their target: those parts keep their actuals.",
+                    a.overflowing_parents.len()
+                );
+            }
+            print_targets(&first, reference);
         }
     }
     Ok(())
@@ -285,11 +293,7 @@ pub async fn report_target(
         "  target      {} by {} ({})",
         p.target,
         p.target_month,
-        if r.stored {
-            format!("stored; {}", r.target.basis)
-        } else {
-            format!("not stored for this region: {}", r.target.basis)
-        }
+        Basis::of(&r.target.basis).describe()
     );
     if let Some((m, v)) = r.target.baseline {
         println!("  baseline    {v} in {m}");

@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(regions::home))
         .route("/wilayah", get(regions::nation_page))
         .route("/wilayah/{code}", get(regions::region_page))
+        .route("/target/alokasi", post(regions::allocate_targets))
         .route("/wilayah/{code}/anak", get(regions::children_options))
         .route("/peserta", get(participants::search_form))
         .route("/peserta/cari", post(participants::search))

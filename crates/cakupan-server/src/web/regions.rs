@@ -48,6 +48,8 @@ pub struct TargetView {
     pub met_in: String,
     pub basis: String,
     pub source: String,
+    /// For the nation: the agency's target counts participants Cakupan does not hold.
+    pub net_note: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -138,6 +140,16 @@ pub struct RegionPage {
     pub flows: Vec<FlowRow>,
     pub map: Option<MapView>,
     pub children: Option<ChildrenView>,
+    /// An administrator may share this region's target out down the tree from here.
+    pub allocate: Option<AllocateForm>,
+    pub flash: Option<String>,
+}
+
+/// The administrator's form that allocates a region's target down to its villages.
+#[derive(Debug, Clone)]
+pub struct AllocateForm {
+    pub region: String,
+    pub csrf: String,
 }
 
 #[derive(Template)]
@@ -156,6 +168,9 @@ pub struct RegionQuery {
     sort: Option<String>,
     dir: Option<String>,
     format: Option<String>,
+    /// `alokasi`: the page after an allocation, with how many targets were stored.
+    ok: Option<String>,
+    n: Option<u64>,
 }
 
 /// The front page: the dashboard of the user's own area (a participant's own data, a village
@@ -297,6 +312,111 @@ pub fn not_yet_due_note(
     (!open.is_empty()).then(|| format!("{}: {}", lang.tr().status_not_yet_due, open.join(", ")))
 }
 
+/// How a stored target was set, in the page's language.
+pub fn basis_words(t: &Tr, basis: &str) -> &'static str {
+    use cakupan_store::targets::Basis;
+    match Basis::of(basis) {
+        Basis::Stated => t.basis_stated,
+        Basis::Employed => t.basis_employed,
+        Basis::Population => t.basis_population,
+        Basis::Villages => t.basis_villages,
+        Basis::Actual => t.basis_actual,
+    }
+}
+
+/// The national target's note: the agency's figure counts Jakon and PMI participants, which
+/// Cakupan does not hold, and the target shown is net of them (`rules/targets.toml`).
+fn net_note(st: &AppState, lang: Lang, month: Month) -> Option<String> {
+    let excluded = st.rules.target_exclusions(month);
+    if excluded.is_empty() {
+        return None;
+    }
+    let gross = st
+        .rules
+        .targets
+        .iter()
+        .find(|t| {
+            t.region.is_empty()
+                && t.segment.is_empty()
+                && Month::parse(&t.month).is_ok_and(|m| m == month)
+        })?
+        .value;
+    let t = lang.tr();
+    let parts: Vec<String> = excluded
+        .iter()
+        .map(|e| {
+            let name = match e.segment.as_str() {
+                "Jakon" => t.segment_jakon,
+                "PMI" => t.segment_pmi,
+                other => other,
+            };
+            format!(
+                "{name} {} ({})",
+                lang.num(e.value),
+                lang.month(Month::parse(&e.as_of).unwrap_or(month))
+            )
+        })
+        .collect();
+    Some(format!(
+        "{} {} {} {}.",
+        t.target_gross,
+        lang.num(gross),
+        t.target_net_of,
+        parts.join(", ")
+    ))
+}
+
+/// `POST /target/alokasi`: an administrator shares a region's stored target out down to the
+/// villages (the same allocation as `cakupan target allocate`), audited, then sees the region.
+pub async fn allocate_targets(
+    State(st): St,
+    page: Page,
+    axum::Form(f): axum::Form<AllocateInput>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    let code = if f.region.trim().is_empty() {
+        RegionCode::NATION
+    } else {
+        RegionCode::parse(f.region.trim()).map_err(|_| PageError::NotFound(page.lang))?
+    };
+    if code != RegionCode::NATION && !st.regions.contains_code(code) {
+        return Err(PageError::NotFound(page.lang));
+    }
+    page.allow(Action::Administer, &Resource::Region(code))?;
+    let now = Month::of((st.today)());
+    let (_, a) = cakupan_store::targets::allocation_for(
+        st.store.as_ref(),
+        &st.regions,
+        code,
+        None,
+        Level::Village,
+        now,
+    )
+    .await
+    .map_err(|e| PageError::Internal(e.to_string()))?;
+    page.audit(
+        &st,
+        "target.allocate",
+        format!("targets:{code}:village"),
+        "administration",
+    )
+    .await?;
+    st.store.set_targets(&a.targets, true).await?;
+    let back = if code == RegionCode::NATION {
+        "/wilayah".to_string()
+    } else {
+        format!("/wilayah/{code}")
+    };
+    Ok(Redirect::to(&format!("{back}?ok=alokasi&n={}", a.targets.len())).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AllocateInput {
+    csrf: String,
+    #[serde(default)]
+    region: String,
+}
+
 pub fn region_name(st: &AppState, code: RegionCode) -> String {
     cakupan_store::targets::name_of(&st.regions, code)
 }
@@ -338,6 +458,7 @@ async fn region_response(
     let t = page.t();
     let today = (st.today)();
     let month = Month::of(today);
+    let (q_ok, q_n) = (q.ok.clone(), q.n);
     let min_cell = st.auth.policy.aggregate_min_cell;
     let role = who.role;
     let show = |v: i64| shown(role, v, min_cell);
@@ -385,8 +506,11 @@ async fn region_response(
                 Some(m) => lang.month(m),
                 None => t.never_met.to_string(),
             },
-            basis: r.target.basis.clone(),
+            basis: basis_words(t, &r.target.basis).to_string(),
             source: r.target.source.clone(),
+            net_note: (code == RegionCode::NATION)
+                .then(|| net_note(st, lang, r.target.month))
+                .flatten(),
         }
     });
 
@@ -570,25 +694,23 @@ async fn region_response(
                 rows.iter().map(|r| (r.code.clone(), r.clone())).collect()
             };
         let (now_by, ago_by) = (by_code(&rows_now), by_code(&rows_ago));
-        let mut targets: HashMap<RegionCode, i64> = HashMap::new();
-        if let Some(r) = &report {
-            let weight = if code == RegionCode::NATION {
-                cakupan_store::targets::Weight::Employed
-            } else {
-                cakupan_store::targets::Weight::Registered
-            };
-            if let Ok(list) = cakupan_store::targets::allocate_children(
-                st.store.as_ref(),
-                &st.regions,
-                &r.target,
-                weight,
-                month,
-            )
-            .await
-            {
-                targets = list.into_iter().map(|t| (t.region, t.value)).collect();
-            }
-        }
+        // The children's stored targets for the same month as this region's (allocated with
+        // it, `target allocate`): read, never computed here.
+        let targets: HashMap<RegionCode, i64> = match &report {
+            Some(r) => st
+                .store
+                .targets_within(code, level)
+                .await?
+                .into_iter()
+                .filter(|t| {
+                    t.metric == cakupan_domain::coverage::Metric::StatusActive
+                        && t.segment.is_none()
+                        && t.month == r.target.month
+                })
+                .map(|t| (t.region, t.value))
+                .collect(),
+            None => HashMap::new(),
+        };
         let mut figures: Vec<ChildFigures> = st
             .regions
             .children(code)
@@ -869,6 +991,20 @@ async fn region_response(
         flows,
         map,
         children,
+        allocate: (child_level(code.level()).is_some()
+            && report.is_some()
+            && cakupan_domain::access::authorize(
+                &who,
+                Action::Administer,
+                &Resource::Region(code),
+            )
+            .is_ok())
+        .then(|| AllocateForm {
+            region: code.to_string(),
+            csrf: page.require().map(|m| m.csrf.clone()).unwrap_or_default(),
+        }),
+        flash: (q_ok.as_deref() == Some("alokasi"))
+            .then(|| format!("{} {}", t.allocated, lang.num(q_n.unwrap_or(0) as i64))),
     })
 }
 

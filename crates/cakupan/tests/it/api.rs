@@ -523,10 +523,34 @@ async fn target_report_and_targets() {
     let (app, db) = app().await;
     let defaults = cakupan_store::targets::from_rules(harness::rules()).unwrap();
     db.store.set_targets(&defaults, false).await.unwrap();
+    // Nothing allocated yet: a province has no target, and the report says so.
+    let (s, v) = call(
+        &app,
+        "GET",
+        "/api/v1/reports/target?region=32&month=2026-11",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["errors"][0]["rule"], "target.none", "{v}");
+    let (_, a) = cakupan_store::targets::allocation_for(
+        db.store.as_ref(),
+        harness::regions(),
+        cakupan_domain::RegionCode::NATION,
+        None,
+        cakupan_domain::Level::Province,
+        harness::month("2026-11"),
+    )
+    .await
+    .unwrap();
+    db.store.set_targets(&a.targets, true).await.unwrap();
+    // The nation's target and the provinces' below it.
     let (s, v) = call(&app, "GET", "/api/v1/targets", None).await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!(v[0]["value"], 70_000_000);
+    assert_eq!(v.as_array().unwrap().len(), 1 + 38, "{v}");
+    assert_eq!(v[0]["value"], 64_470_000);
     assert_eq!(v[0]["region"], "");
+    assert_eq!(v[0]["basis"], "stated");
     let (s, v) = call(
         &app,
         "GET",
@@ -536,13 +560,13 @@ async fn target_report_and_targets() {
     .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["name"], "Jawa Barat");
-    assert_eq!(v["stored"], false);
     assert_eq!(v["months_left"], 1);
     assert_eq!(v["history"].as_array().unwrap().len(), 4);
     let value = v["target"]["value"].as_i64().unwrap();
-    assert!((value as f64 - 70_000_000.0 * 23.50 / 139.85).abs() <= 1.0);
+    assert!((value as f64 - 64_470_000.0 * 23.50 / 139.85).abs() <= 1.0);
+    assert_eq!(v["target"]["basis"], "employed");
     assert!(
-        v["target"]["basis"]
+        v["target"]["basis_text"]
             .as_str()
             .unwrap()
             .contains("BPS Sakernas August 2023")
@@ -648,7 +672,16 @@ async fn sign_in_sign_out_and_lockout() {
 async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Store>) {
     let auth = auth();
     let app = app_on(store, &auth).await;
-    let defaults = cakupan_store::targets::from_rules(harness::rules()).unwrap();
+    let mut defaults = cakupan_store::targets::from_rules(harness::rules()).unwrap();
+    // A village's own target, as `target allocate` would have stored it.
+    let village = cakupan_store::TargetRecord {
+        region: cakupan_domain::RegionCode::parse("32.73.01.1001").unwrap(),
+        value: 10,
+        baseline: None,
+        basis: "villages".into(),
+        ..defaults[0].clone()
+    };
+    defaults.push(village);
     app.store.set_targets(&defaults, false).await.unwrap();
     // P1: enrolled by agent PRS-32-0001 in 32.73.01.1001; P2: in Cilacap (33.01).
     let (s, v) = call(

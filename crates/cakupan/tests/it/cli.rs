@@ -765,36 +765,59 @@ async fn contributions_on_postgres() {
 #[test]
 fn targets_from_the_command_line() {
     let (url, _) = harness::sqlite_url();
-    // The national target of rules/targets.toml is stored on first open.
+    // The national target of rules/targets.toml is stored on first open, net of Jakon.
     let out = ok(&cakupan(&url, &["target", "list"]));
     assert!(
-        out.contains("70000000") && out.contains("35300000 in 2023-02"),
+        out.contains("64470000") && out.contains("29770000 in 2023-02") && out.contains("stated"),
         "{out}"
     );
     let out = ok(&cakupan(&url, &["report", "target", "--month", "2026-11"]));
     assert!(
-        out.contains("target      70000000 by 2026-12 (stored; stated)"),
+        out.contains("target      64470000 by 2026-12 (stated by a decision)")
+            && out.contains("net of"),
         "{out}"
     );
     assert!(
-        out.contains("required    70000000 more per month for 1 months"),
+        out.contains("required    64470000 more per month for 1 months"),
         "{out}"
     );
-    // Allocated to the provinces, stored, and then used for Jawa Barat.
+    // A province has no target until one is allocated: said, not computed.
+    let none = cakupan(
+        &url,
+        &["report", "target", "--region", "32", "--month", "2026-11"],
+    );
+    assert!(!none.status.success());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("target.none"));
+    // Allocated down to the regencies, stored, audited, and then read for Jawa Barat.
+    let before = ok(&cakupan(&url, &["audit", "verify"]));
     let out = ok(&cakupan(
         &url,
-        &["target", "allocate", "--weight", "employed"],
+        &["target", "allocate", "--down-to", "regency"],
     ));
     assert!(
-        out.contains("38 targets stored (sum 70000000, the parent's 70000000)"),
+        out.contains("552 targets stored down to the regency level from Indonesia 64470000")
+            && out.contains("the regions one level below sum to 64470000"),
         "{out}"
     );
+    let after = ok(&cakupan(&url, &["audit", "verify"]));
+    assert_ne!(before, after, "the allocation is in the audit log");
     let out = ok(&cakupan(
         &url,
         &["report", "target", "--region", "32", "--month", "2026-11"],
     ));
     assert!(
-        out.contains("Jawa Barat 32") && out.contains("(stored; allocated from Indonesia"),
+        out.contains("Jawa Barat 32")
+            && out.contains("by employed persons (BPS Sakernas August 2023)"),
+        "{out}"
+    );
+    let out = ok(&cakupan(
+        &url,
+        &[
+            "report", "target", "--region", "32.73", "--month", "2026-11",
+        ],
+    ));
+    assert!(
+        out.contains("share by residents (Kemendagri 2025)"),
         "{out}"
     );
     // Bad input names the flag and the rule; nothing is stored.
@@ -814,10 +837,16 @@ fn targets_from_the_command_line() {
     let bad = cakupan(
         &url,
         &[
-            "target", "allocate", "--region", "32", "--weight", "employed",
+            "target",
+            "allocate",
+            "--region",
+            "32",
+            "--down-to",
+            "province",
         ],
     );
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("weight.employed_by_province_only"));
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("level.below"));
     let out = ok(&cakupan(
         &url,
         &[

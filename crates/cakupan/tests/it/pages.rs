@@ -661,6 +661,64 @@ async fn small_cells_and_the_csv(store: Arc<dyn Store>) {
     // Sorting by name, ascending, puts the table in alphabetical order.
     let sorted = admin.get("/wilayah/32.73.01?sort=name&dir=asc").await;
     assert!(sorted.body.contains(r#"aria-sort="ascending""#));
+
+    // The district's target, allocated to its villages from its page by the administrator
+    // (audited), then read on each village's page with its basis in Indonesian. An analyst
+    // sees no form and is refused the act.
+    let district = cakupan_store::TargetRecord {
+        region: cakupan_domain::RegionCode::parse("32.73.01").unwrap(),
+        value: 40,
+        baseline: None,
+        basis: "stated".into(),
+        ..cakupan_store::targets::from_rules(harness::rules()).unwrap()[0].clone()
+    };
+    app.store
+        .set_targets(std::slice::from_ref(&district), true)
+        .await
+        .unwrap();
+    let page = admin.get("/wilayah/32.73.01").await;
+    assert!(
+        page.body.contains(r#"data-testid="allocate-form""#),
+        "{}",
+        page.body
+    );
+    assert!(
+        !ana.get("/wilayah/32.73.01")
+            .await
+            .body
+            .contains("allocate-form")
+    );
+    let csrf = ana.csrf();
+    let refused = ana
+        .post(
+            "/target/alokasi",
+            &[("csrf", csrf.as_str()), ("region", "32.73.01")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let audited = app.store.audit_log().await.unwrap().len();
+    let csrf = admin.csrf();
+    let done = admin
+        .post(
+            "/target/alokasi",
+            &[("csrf", csrf.as_str()), ("region", "32.73.01")],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(app.store.audit_log().await.unwrap().len(), audited + 1);
+    let villages = app
+        .store
+        .targets_within(district.region, cakupan_domain::Level::Village)
+        .await
+        .unwrap();
+    assert_eq!(villages.iter().map(|t| t.value).sum::<i64>(), 40);
+    let page = admin.get("/wilayah/32.73.01.1002").await;
+    assert_eq!(page.testid("target-value"), "10");
+    assert!(
+        page.body.contains("bagian yang sama untuk setiap desa"),
+        "{}",
+        page.body
+    );
 }
 
 /// The network's pages: the agent's own page (cash, statement, CSV), the branch's list and
