@@ -82,6 +82,32 @@ pub fn population() -> HashMap<crate::RegionCode, i64> {
     out
 }
 
+/// Provinces whose published figure covers an area since split: (the province the figure is
+/// published for, the present-day provinces it covers, itself included), read from the rows'
+/// own notes ("covers present-day 91+93+94+95").
+pub fn employed_pre_split() -> Vec<(u8, Vec<u8>)> {
+    let mut out = Vec::new();
+    for line in EMPLOYED.lines().skip(1) {
+        let Some((_, rest)) = line.split_once("covers present-day ") else {
+            continue;
+        };
+        let Some(code) = line.split(',').next().and_then(|c| c.parse::<u8>().ok()) else {
+            continue;
+        };
+        let members: Vec<u8> = rest
+            .split(|c: char| !c.is_ascii_digit() && c != '+')
+            .next()
+            .unwrap_or("")
+            .split('+')
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        if members.contains(&code) {
+            out.push((code, members));
+        }
+    }
+    out
+}
+
 /// Employed persons by province number (Sakernas August 2023), for the provinces with a
 /// published figure.
 pub fn employed_by_province() -> HashMap<u8, f64> {

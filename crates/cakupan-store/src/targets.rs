@@ -179,7 +179,8 @@ pub fn name_of(regions: &RegionTree, code: RegionCode) -> String {
 }
 
 /// The weights of the regions one level below `parent`, each with its basis: provinces by
-/// employed persons where BPS publishes a figure, the others by population share of the rest
+/// employed persons where BPS publishes a figure (a pre-split figure shared among the
+/// present-day provinces it covers by population), the others by population share of the rest
 /// of the national count; regencies by population; districts by their number of villages;
 /// villages equally. None of them moves when someone registers.
 pub fn weights(regions: &RegionTree, parent: RegionCode) -> Result<Vec<(RegionCode, f64, Basis)>> {
@@ -195,28 +196,53 @@ pub fn weights(regions: &RegionTree, parent: RegionCode) -> Result<Vec<(RegionCo
     let pop = |c: RegionCode| population.get(&c).copied().unwrap_or(0) as f64;
     Ok(match first.code.level() {
         Level::Province => {
-            let employed = cakupan_domain::bps::employed_by_province();
+            let mut employed = cakupan_domain::bps::employed_by_province();
+            // A figure published for an area since split (Papua before 2022) is shared among
+            // the present-day provinces it covers by population, never counted whole for one.
+            let mut split: std::collections::HashMap<u8, f64> = std::collections::HashMap::new();
+            for (code, members) in cakupan_domain::bps::employed_pre_split() {
+                let Some(figure) = employed.remove(&code) else {
+                    continue;
+                };
+                let of = |p: u8| {
+                    children
+                        .iter()
+                        .find(|c| c.code.province_number() == p)
+                        .map(|c| pop(c.code))
+                        .unwrap_or(0.0)
+                };
+                let total: f64 = members.iter().map(|p| of(*p)).sum();
+                for p in &members {
+                    if total > 0.0 {
+                        split.insert(*p, figure * of(*p) / total);
+                    }
+                }
+            }
             let national =
                 cakupan_domain::bps::national_employed(cakupan_domain::bps::EMPLOYED_PERIOD)
                     .unwrap_or_else(|| employed.values().sum());
-            let known: f64 = children
-                .iter()
-                .filter_map(|c| employed.get(&c.code.province_number()))
-                .sum();
+            let covered = |p: u8| employed.contains_key(&p) || split.contains_key(&p);
+            let known: f64 = employed.values().sum::<f64>() + split.values().sum::<f64>();
             let rest = (national - known).max(0.0);
             let unknown_pop: f64 = children
                 .iter()
-                .filter(|c| !employed.contains_key(&c.code.province_number()))
+                .filter(|c| !covered(c.code.province_number()))
                 .map(|c| pop(c.code))
                 .sum();
             children
                 .iter()
-                .map(|c| match employed.get(&c.code.province_number()) {
-                    Some(e) => (c.code, *e, Basis::Employed),
-                    None if unknown_pop > 0.0 => {
-                        (c.code, rest * pop(c.code) / unknown_pop, Basis::Population)
+                .map(|c| {
+                    match (
+                        employed.get(&c.code.province_number()),
+                        split.get(&c.code.province_number()),
+                    ) {
+                        (Some(e), _) => (c.code, *e, Basis::Employed),
+                        (None, Some(e)) => (c.code, *e, Basis::Population),
+                        (None, None) if unknown_pop > 0.0 => {
+                            (c.code, rest * pop(c.code) / unknown_pop, Basis::Population)
+                        }
+                        (None, None) => (c.code, 0.0, Basis::Population),
                     }
-                    None => (c.code, 0.0, Basis::Population),
                 })
                 .collect()
         }

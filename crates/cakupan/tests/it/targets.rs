@@ -162,6 +162,18 @@ async fn allocation_sums_and_the_report_uses_it(s: Arc<dyn Store>) {
     // DKI Jakarta has no Sakernas figure in data/bps: a share of the rest by population.
     assert_eq!(of("31").basis, "population");
     assert!(of("31").value > 0);
+    // Papua's 2.45 million employed (Aug 2023) cover today's Papua, Papua Selatan, Tengah and
+    // Pegunungan: shared among the four by population, not given whole to Papua.
+    let papua: i64 = ["91", "93", "94", "95"].iter().map(|c| of(c).value).sum();
+    assert!(
+        (papua as f64 - nation.value as f64 * 2.45 / 139.85).abs() <= 4.0,
+        "{papua}"
+    );
+    assert!(
+        ["91", "93", "94", "95"]
+            .iter()
+            .all(|c| of(c).basis == "population" && of(c).value > 0)
+    );
     // Jawa Barat's regencies by population, summing to Jawa Barat.
     let regencies: Vec<&TargetRecord> = a
         .targets
