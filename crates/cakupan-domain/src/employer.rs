@@ -394,27 +394,32 @@ pub fn check_lines(
     (entries, problems)
 }
 
-/// The programmes a worker is billed and accounted for in `month`: the line's, with JKP
-/// added for a worker registered before the age the rules give (PP 6/2025 art. 4; the line
-/// already holds the programmes the employer's size makes mandatory, the other condition), and
-/// removed for anyone else. JKP is not billed; it shows in the invoice's internal accounting.
+/// The programmes a worker is billed and accounted for in `month`: the line's, without JP once
+/// the worker has reached the pension age of the rules by the month's first day (PP 45/2015
+/// art. 15), and with JKP added for a worker registered before the age the rules give and
+/// enrolled in the programmes the rules require for it (PP 6/2025 art. 4: JKK, JKM and JHT; a
+/// micro employer's JKK+JKM worker has no JKP), and removed for anyone else. JKP is not billed; it shows in the invoice's internal accounting.
 /// Citizenship and JKN membership, the remaining conditions, are not known here and are
 /// assumed.
-pub fn with_jkp(
+pub fn billed_programmes(
     rules: &RuleSet,
     month: Month,
     programmes: ProgrammeSet,
     birth: Date,
     registered_on: Date,
 ) -> ProgrammeSet {
+    let reached_pension_age = rules
+        .pension_age(month)
+        .is_some_and(|p| crate::registration::age_on(birth, month.first_day()) >= i32::from(p.age));
     let mut out = ProgrammeSet::of(
         &programmes
             .iter()
-            .filter(|p| *p != Programme::Jkp)
+            .filter(|p| *p != Programme::Jkp && !(*p == Programme::Jp && reached_pension_age))
             .collect::<Vec<_>>(),
     );
     if let Some(f) = rules.jkp_funding(month)
         && crate::registration::age_on(birth, registered_on) < i32::from(f.max_age_at_registration)
+        && f.required_programmes.iter().all(|p| out.contains(*p))
     {
         out.insert(Programme::Jkp);
     }
@@ -443,6 +448,15 @@ pub fn dues(
             risk_class: Some(risk_class),
         },
     )
+}
+
+/// When `month` has no JP ceiling in the rules yet, the ceiling its JP is billed at
+/// provisionally (the latest known): an invoice with JP for that month says so.
+pub fn provisional_jp_ceiling(rules: &RuleSet, month: Month) -> Option<Rupiah> {
+    match rules.jp_ceiling_for(month) {
+        Some((c, true)) => Some(Rupiah(c.amount)),
+        _ => None,
+    }
 }
 
 /// The late fee of a month's dues paid on `paid` (per programme, the rules' rate per started
@@ -669,7 +683,7 @@ mod tests {
         assert_eq!(late_fee_of(&r, &q, date!(2024 - 06 - 10)), Rupiah(13_980));
         // JKP (from February 2021) for a worker registered at 30, not at 55; never billed.
         let four = ProgrammeSet::parse("JKK+JKM+JHT+JP").unwrap();
-        let young = with_jkp(
+        let young = billed_programmes(
             &r,
             m("2026-03"),
             four,
@@ -677,7 +691,7 @@ mod tests {
             date!(2026 - 03 - 01),
         );
         assert!(young.contains(Programme::Jkp));
-        let old = with_jkp(
+        let old = billed_programmes(
             &r,
             m("2026-03"),
             young,
@@ -685,6 +699,60 @@ mod tests {
             date!(2026 - 03 - 01),
         );
         assert_eq!(old, four);
+        // A micro employer's worker with JKK+JKM only has no JKP (PP 6/2025 requires JKK, JKM
+        // and JHT), at any age.
+        let micro = billed_programmes(
+            &r,
+            m("2026-03"),
+            ProgrammeSet::parse("JKK+JKM").unwrap(),
+            date!(1996 - 01 - 01),
+            date!(2026 - 03 - 01),
+        );
+        assert_eq!(micro, ProgrammeSet::parse("JKK+JKM").unwrap());
+        // JP stops at the pension age (PP 45/2015 art. 15: 59 in 2025-2027): a worker born on
+        // 10 March 1967 is 58 on 1 March 2026 (JP billed) and 59 on 1 April (no JP).
+        let born = date!(1967 - 03 - 10);
+        let march = billed_programmes(&r, m("2026-03"), four, born, date!(2010 - 01 - 04));
+        let april = billed_programmes(&r, m("2026-04"), four, born, date!(2010 - 01 - 04));
+        assert!(march.contains(Programme::Jp) && !april.contains(Programme::Jp));
+        assert!(april.contains(Programme::Jht));
+        // No JP ceiling for 2026 is in the rules yet: from March 2026 JP is billed at the
+        // 2025 ceiling, provisionally, and the quote says so; February 2026 is the 2025 row's.
+        assert_eq!(provisional_jp_ceiling(&r, m("2026-02")), None);
+        assert_eq!(
+            provisional_jp_ceiling(&r, m("2026-04")),
+            Some(Rupiah(10_547_400))
+        );
+        let q = dues(
+            &r,
+            m("2026-04"),
+            1,
+            Sector::NonTransport,
+            Rupiah(12_000_000),
+            four,
+        )
+        .unwrap();
+        assert!(
+            q.notes.iter().any(|n| n.contains("provisionally")),
+            "{:?}",
+            q.notes
+        );
+        let jp: i64 = q
+            .lines
+            .iter()
+            .filter(|l| l.programme == Programme::Jp)
+            .map(|l| l.due.0)
+            .sum();
+        assert_eq!(jp, 316_422, "3% of 10,547,400");
+        // In 2024 the pension age was 58: at 58 in 2024, no JP.
+        let in_2024 = billed_programmes(
+            &r,
+            m("2024-06"),
+            four,
+            date!(1966 - 01 - 01),
+            date!(2010 - 01 - 04),
+        );
+        assert!(!in_2024.contains(Programme::Jp));
         let q = dues(
             &r,
             m("2026-03"),

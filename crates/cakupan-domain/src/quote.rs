@@ -234,7 +234,7 @@ pub fn quote(rules: &RuleSet, req: &QuoteRequest) -> Result<Quote, FieldErrors> 
         let mut basis = req.income_base;
         let mut sources = Vec::new();
         if p == Programme::Jp {
-            let ceiling = rules.jp_ceiling(m).ok_or_else(|| {
+            let (ceiling, provisional) = rules.jp_ceiling_for(m).ok_or_else(|| {
                 FieldErrors::from(FieldError::new(
                     "month",
                     "jp_ceiling.missing",
@@ -243,6 +243,13 @@ pub fn quote(rules: &RuleSet, req: &QuoteRequest) -> Result<Quote, FieldErrors> 
             })?;
             if basis.0 > ceiling.amount {
                 basis = Rupiah(ceiling.amount);
+            }
+            if provisional {
+                notes.push(format!(
+                    "JP ceiling for {m} is not in the rules yet: billed provisionally at the ceiling from {}, {}",
+                    ceiling.provenance.period.from,
+                    Rupiah(ceiling.amount)
+                ));
             }
             if ceiling.provenance.status == "unconfirmed" {
                 notes.push(format!(

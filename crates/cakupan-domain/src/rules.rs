@@ -144,7 +144,10 @@ row!(/// The JP wage ceiling.
     RawCeiling => JpCeiling { amount: i64 });
 row!(/// How JKP is funded (PP 37/2021, PP 6/2025), and who is covered: workers registered
     /// before `max_age_at_registration`.
-    RawJkp => JkpFunding { total_ppm: i64, government_ppm: i64, from_jkk_ppm: i64, from_jkm_ppm: i64, wage_cap: i64, max_age_at_registration: u8 });
+    RawJkp => JkpFunding { total_ppm: i64, government_ppm: i64, from_jkk_ppm: i64, from_jkm_ppm: i64, wage_cap: i64, max_age_at_registration: u8, required_programmes: Vec<Programme> });
+row!(/// The pension age (PP 45/2015 art. 15): no JP contribution is due for a worker who has
+    /// reached it.
+    RawPensionAge => PensionAge { age: u8 });
 row!(/// A temporary discount (PP 50/2025, PP 49/2020).
     RawDiscount => Discount {
     id: String, segments: Vec<Segment>, sector: String, programmes: Vec<Programme>,
@@ -252,6 +255,8 @@ struct RawFile {
     #[serde(default)]
     jkp_funding: Vec<RawJkp>,
     #[serde(default)]
+    pension_age: Vec<RawPensionAge>,
+    #[serde(default)]
     discount: Vec<RawDiscount>,
     #[serde(default)]
     deferral: Vec<RawDeferral>,
@@ -312,6 +317,7 @@ pub struct RuleSet {
     pub rates: Vec<Rate>,
     pub jp_ceilings: Vec<JpCeiling>,
     pub jkp_funding: Vec<JkpFunding>,
+    pub pension_ages: Vec<PensionAge>,
     pub discounts: Vec<Discount>,
     pub deferrals: Vec<Deferral>,
     pub due_dates: Vec<DueDateRule>,
@@ -422,6 +428,8 @@ impl RuleSet {
                 .extend(cook_all(name, raw.jp_ceiling, RawCeiling::cook)?);
             rs.jkp_funding
                 .extend(cook_all(name, raw.jkp_funding, RawJkp::cook)?);
+            rs.pension_ages
+                .extend(cook_all(name, raw.pension_age, RawPensionAge::cook)?);
             rs.discounts
                 .extend(cook_all(name, raw.discount, RawDiscount::cook)?);
             rs.deferrals
@@ -817,6 +825,25 @@ impl RuleSet {
 
     pub fn jp_ceiling(&self, m: Month) -> Option<&JpCeiling> {
         Self::in_force(&self.jp_ceilings, m, |r| &r.provenance)
+    }
+
+    /// The JP ceiling for `m` and whether it is provisional: the row in force, else the latest
+    /// one before `m` (each year's ceiling is announced after the GDP figures, PP 45/2015 art.
+    /// 29: until a row for `m` is added, contributions are billed at the last known ceiling and
+    /// marked provisional, never silently).
+    pub fn jp_ceiling_for(&self, m: Month) -> Option<(&JpCeiling, bool)> {
+        if let Some(c) = self.jp_ceiling(m) {
+            return Some((c, false));
+        }
+        self.jp_ceilings
+            .iter()
+            .filter(|c| c.provenance.period.from <= m.first_day())
+            .max_by_key(|c| c.provenance.period.from)
+            .map(|c| (c, true))
+    }
+
+    pub fn pension_age(&self, m: Month) -> Option<&PensionAge> {
+        Self::in_force(&self.pension_ages, m, |r| &r.provenance)
     }
 
     pub fn jkp_funding(&self, m: Month) -> Option<&JkpFunding> {

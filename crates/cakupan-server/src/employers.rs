@@ -94,6 +94,9 @@ pub struct StandingBody {
     pub oldest_overdue: Option<String>,
     /// Late fees the next invoice bills.
     pub unbilled_fees: i64,
+    /// Late fees running on overdue lines not yet paid, as if they were paid today (shown in
+    /// the account and the arrears list; 0 in other lists).
+    pub accruing_fees: i64,
     pub in_arrears: bool,
 }
 
@@ -107,6 +110,7 @@ impl From<&Standing> for StandingBody {
             overdue: s.overdue.0,
             oldest_overdue: s.oldest_overdue.map(|m| m.to_string()),
             unbilled_fees: s.unbilled_fees.0,
+            accruing_fees: s.accruing_fees.0,
             in_arrears: s.in_arrears(),
         }
     }
@@ -244,12 +248,44 @@ pub async fn summaries(
     within: RegionCode,
     arrears_only: bool,
 ) -> Result<Vec<EmployerSummary>, ApiError> {
-    let mut list = st.store.employer_summaries(within, (st.today)()).await?;
+    let today = (st.today)();
+    let mut list = st.store.employer_summaries(within, today).await?;
     if arrears_only {
         list.retain(|s| s.standing.in_arrears());
         list.sort_by_key(|s| std::cmp::Reverse(s.standing.overdue));
+        for s in &mut list {
+            if let Some(a) = st.store.employer_account(&s.employer.code, today).await? {
+                s.standing.accruing_fees =
+                    accruing_fees(st, &s.employer.code, &a.invoices, today).await?;
+            }
+        }
     }
     Ok(list)
+}
+
+/// The late fees running on an employer's overdue lines not yet paid, as if paid on `on`: what
+/// the invoice after their payment would bill for them (per line and programme, as at payment).
+pub async fn accruing_fees(
+    st: &AppState,
+    code: &str,
+    invoices: &[cakupan_store::employers::InvoiceState],
+    on: time::Date,
+) -> Result<Rupiah, ApiError> {
+    let mut total = 0;
+    for i in invoices.iter().filter(|i| i.overdue) {
+        let Some((inv, people)) = st.store.employer_invoice(code, i.head.month).await? else {
+            continue;
+        };
+        for l in inv.lines.iter().filter(|l| l.paid_on.is_none()) {
+            let sector = people
+                .iter()
+                .find(|p| p.id == l.participant_id)
+                .map(|p| p.registration.sector)
+                .unwrap_or(cakupan_domain::Sector::NonTransport);
+            total += cakupan_store::employers::late_fee(&st.rules, &inv, l, sector, on)?.0;
+        }
+    }
+    Ok(Rupiah(total))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -337,11 +373,13 @@ pub async fn get_employer(
     Path(code): Path<String>,
 ) -> Result<Json<AccountBody>, ApiError> {
     let e = employer_for(&st, &caller.who, &code, Action::ReadEmployer).await?;
-    let a = st
+    let today = (st.today)();
+    let mut a = st
         .store
-        .employer_account(&e.code, (st.today)())
+        .employer_account(&e.code, today)
         .await?
         .ok_or_else(|| ApiError::NotFound("no employer with this NIB".into()))?;
+    a.standing.accruing_fees = accruing_fees(&st, &e.code, &a.invoices, today).await?;
     caller
         .audit(
             &st,
@@ -776,6 +814,19 @@ pub struct InvoiceDetail {
     /// Internal accounting of the invoice, not billed: JKP funded from JKK and by the
     /// government (PP 6/2025), summed over its lines.
     pub jkp_accounting: Vec<AllocationBody>,
+    /// Set when the month's JP ceiling is not in the rules yet and a line has JP: the ceiling
+    /// its JP was billed at, provisionally (the latest known).
+    pub provisional_jp_ceiling: Option<i64>,
+}
+
+/// The ceiling an invoice's JP was billed at provisionally, if the month has none in the rules
+/// and a line has JP.
+pub fn provisional_jp(st: &AppState, inv: &Invoice) -> Option<Rupiah> {
+    inv.lines
+        .iter()
+        .any(|l| l.programmes.contains(cakupan_domain::Programme::Jp))
+        .then(|| cakupan_domain::employer::provisional_jp_ceiling(&st.rules, inv.month))
+        .flatten()
 }
 
 /// The JKP accounting of an invoice: each internal allocation of its lines' quotes, summed.
@@ -890,6 +941,7 @@ pub async fn get_invoice(
                 source,
             })
             .collect(),
+        provisional_jp_ceiling: provisional_jp(&st, &inv).map(|r| r.0),
     }))
 }
 

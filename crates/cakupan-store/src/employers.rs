@@ -825,7 +825,8 @@ pub fn plan(rules: &RuleSet, ctx: &ReportContext, report: &WageReport) -> Report
             (None, Some(r)) => (r.birth_date, r.registered_on),
             (None, None) => continue,
         };
-        let programmes = employer::with_jkp(rules, month, e.programmes, birth, registered_on);
+        let programmes =
+            employer::billed_programmes(rules, month, e.programmes, birth, registered_on);
         let change = match (
             change,
             ctx.last_lines.get(&participant.map(|p| p.id).unwrap_or(0)),
@@ -1118,6 +1119,9 @@ pub struct Standing {
     pub oldest_overdue: Option<Month>,
     /// Late fees that the next invoice will bill.
     pub unbilled_fees: Rupiah,
+    /// Late fees running on the overdue lines not yet paid, as if paid on the standing's day
+    /// (filled by the services where shown: the account and the arrears list; zero elsewhere).
+    pub accruing_fees: Rupiah,
 }
 
 impl Standing {

@@ -48,6 +48,8 @@ pub struct Et {
     pub credit: &'static str,
     pub outstanding: &'static str,
     pub unbilled_fees: &'static str,
+    pub accruing_fees: &'static str,
+    pub accruing_short: &'static str,
     pub in_arrears_banner: &'static str,
     pub invoices: &'static str,
     pub month: &'static str,
@@ -55,6 +57,7 @@ pub struct Et {
     pub due_on: &'static str,
     pub total: &'static str,
     pub fees_carried: &'static str,
+    pub provisional_jp: &'static str,
     pub state: &'static str,
     pub settled: &'static str,
     pub partly: &'static str,
@@ -133,6 +136,8 @@ pub static ID: Et = Et {
     credit: "Kelebihan bayar",
     outstanding: "Belum dibayar",
     unbilled_fees: "Denda yang akan ditagih",
+    accruing_fees: "Denda berjalan atas tunggakan (jika dibayar hari ini)",
+    accruing_short: "denda berjalan",
     in_arrears_banner: "Pemberi kerja ini menunggak iuran yang sudah jatuh tempo",
     invoices: "Tagihan",
     month: "Bulan",
@@ -140,6 +145,7 @@ pub static ID: Et = Et {
     due_on: "Jatuh tempo",
     total: "Jumlah",
     fees_carried: "Denda dibawa",
+    provisional_jp: "Sementara: batas upah JP bulan ini belum ada dalam aturan; JP ditagih dengan batas terakhir yang diketahui,",
     state: "Status",
     settled: "lunas",
     partly: "dibayar sebagian",
@@ -225,6 +231,8 @@ pub static EN: Et = Et {
     credit: "Credit",
     outstanding: "Outstanding",
     unbilled_fees: "Late fees to be billed",
+    accruing_fees: "Late fees running on the arrears (if paid today)",
+    accruing_short: "late fees running",
     in_arrears_banner: "This employer has contributions past their due date",
     invoices: "Invoices",
     month: "Month",
@@ -232,6 +240,7 @@ pub static EN: Et = Et {
     due_on: "Due",
     total: "Total",
     fees_carried: "Fees carried",
+    provisional_jp: "Provisional: this month's JP wage ceiling is not in the rules yet; JP is billed at the latest known ceiling,",
     state: "State",
     settled: "paid",
     partly: "partly paid",
@@ -348,6 +357,8 @@ struct Row {
     workers: u64,
     last: String,
     overdue: String,
+    /// Late fees running on the arrears (the arrears list only).
+    accruing: Option<String>,
     oldest: String,
     in_arrears: bool,
 }
@@ -423,6 +434,13 @@ async fn list_page(
                 .map(|m| lang.month(m))
                 .unwrap_or_else(|| "–".into()),
             overdue: lang.rupiah(s.standing.overdue.0),
+            accruing: (s.standing.accruing_fees.0 > 0).then(|| {
+                format!(
+                    "+ {} {}",
+                    lang.rupiah(s.standing.accruing_fees.0),
+                    e.accruing_short
+                )
+            }),
             oldest: s
                 .standing
                 .oldest_overdue
@@ -610,11 +628,14 @@ pub async fn account(
     let me = page.require()?;
     let (lang, e) = (page.lang, et(page.lang));
     let today = (st.today)();
-    let a = st
+    let mut a = st
         .store
         .employer_account(&emp.code, today)
         .await?
         .ok_or(PageError::NotFound(lang))?;
+    a.standing.accruing_fees = api::accruing_fees(&st, &emp.code, &a.invoices, today)
+        .await
+        .map_err(|x| page_err(&page, x))?;
     let workers = st.store.employer_workers(&emp.code).await?;
     page.audit(
         &st,
@@ -651,6 +672,7 @@ pub async fn account(
         (e.overdue, lang.rupiah(s.overdue.0)),
         (e.credit, lang.rupiah(s.credit.0)),
         (e.unbilled_fees, lang.rupiah(s.unbilled_fees.0)),
+        (e.accruing_fees, lang.rupiah(s.accruing_fees.0)),
     ];
     let invoices = a
         .invoices
@@ -1025,6 +1047,7 @@ struct InvoicePage {
     facts: Vec<(&'static str, String)>,
     lines: Vec<LineRow>,
     jkp: Vec<(String, String)>,
+    provisional: Option<String>,
 }
 
 /// `/pemberi-kerja/{code}/tagihan/{month}`: an invoice and its lines.
@@ -1103,6 +1126,8 @@ pub async fn invoice(
             .into_iter()
             .map(|(l, a, _)| (l, lang.rupiah(a.0)))
             .collect(),
+        provisional: api::provisional_jp(&st, &inv)
+            .map(|c| format!("{} {}", e.provisional_jp, lang.rupiah(c.0))),
     })
 }
 

@@ -562,6 +562,12 @@ async fn a_csv_report_through_the_api(store: Arc<dyn Store>) {
     assert_eq!(s, StatusCode::OK, "{inv}");
     assert_eq!(inv["lines"][0]["name"], "Siti Aminah");
     assert_eq!(inv["lines"][0]["nik"], "3273********0003");
+    // JP in October 2026 at the last known ceiling (no 2026 row in the rules), marked.
+    if inv["lines"][0]["programs"].as_str().unwrap().contains("JP") {
+        assert_eq!(inv["provisional_jp_ceiling"], 10_547_400, "{inv}");
+    } else {
+        assert!(inv["provisional_jp_ceiling"].is_null(), "{inv}");
+    }
     let jkp = inv["jkp_accounting"].as_array().unwrap();
     assert!(
         jkp.iter()

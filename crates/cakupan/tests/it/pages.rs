@@ -1028,8 +1028,18 @@ async fn employer_pages(store: Arc<dyn Store>) {
     let list = branch.get("/pemberi-kerja?tunggakan=1").await;
     assert_eq!(list.status, StatusCode::OK);
     assert!(list.body.contains("PT Sinar Baja"), "{}", list.body);
+    // The late fee runs while the invoice is unpaid, and the list shows it: one month begun
+    // after 16 November, 2% of JKK 21,600 + JKM 12,000 + JHT 228,000 and 0.5% of JP 120,000.
+    let running = 261_600 * 2 / 100 + 120_000 * 5 / 1000;
+    assert_eq!(running, 5_832);
+    assert!(list.testid("accruing").contains("Rp5.832"), "{}", list.body);
     let acct = branch.get(&own).await;
     assert!(acct.body.contains(r#"data-testid="arrears""#));
+    assert!(
+        acct.body.contains("Denda berjalan atas tunggakan"),
+        "{}",
+        acct.body
+    );
     let worker = app
         .store
         .participants_by_nik(cakupan_domain::Nik::parse("3273010101950001").unwrap())
@@ -1048,6 +1058,12 @@ async fn employer_pages(store: Arc<dyn Store>) {
         .await;
     assert_eq!(invoice.status, StatusCode::OK);
     assert!(invoice.body.contains("JKP"), "{}", invoice.body);
+    // No 2026 JP ceiling is in the rules: the invoice says its JP is billed provisionally.
+    assert!(
+        invoice.testid("provisional").contains("Rp10.547.400"),
+        "{}",
+        invoice.body
+    );
     // The branch records the payment; the arrears are gone.
     let csrf_b = branch.csrf();
     let paid = branch
