@@ -84,9 +84,12 @@ impl AgentMonth {
         *self = AgentMonth::from_values(v);
     }
 
-    /// Whether the agent did anything this month (an acquisition or a collection).
+    /// Whether the agent counts as active this month (DOMAIN.md §5: idle means no new
+    /// acquisition and no contribution received): an acquisition, a cash collection, or any
+    /// contribution received from their participants through any channel (a bank, an
+    /// aggregator, autodebit).
     pub fn active(&self) -> bool {
-        self.acquisitions > 0 || self.collections > 0
+        self.acquisitions > 0 || self.collections > 0 || self.fee_base > 0
     }
 }
 
@@ -137,7 +140,17 @@ pub fn statement(rules: &RuleSet, month: Month, m: &AgentMonth) -> Result<Statem
         0
     };
     let total = Rupiah(contribution_fee.0 - clawback.0 + incentive);
-    let agent_share = total.times_ppm(scheme.agent_share_ppm, rounding);
+    // The split is taken of what the scheme says; the rest is the agent's whole.
+    let applies = |what: &str| scheme.agent_share_applies_to.iter().any(|x| x == what);
+    let split = Rupiah(
+        if applies("contribution_fee") {
+            contribution_fee.0 - clawback.0
+        } else {
+            0
+        } + if applies("incentive") { incentive } else { 0 },
+    );
+    let agent_share =
+        Rupiah(split.times_ppm(scheme.agent_share_ppm, rounding).0 + (total.0 - split.0));
     Ok(Statement {
         month,
         acquisitions: m.acquisitions,
@@ -199,7 +212,7 @@ impl AgentEvent {
 pub struct AgentMonthStatus {
     pub month: Month,
     pub status: AgentStatus,
-    /// Consecutive months without an acquisition or a collection, up to and including this one
+    /// Consecutive months without an acquisition or a contribution received, up to and including this one
     /// (while active).
     pub idle_months: u32,
     /// The month the current inactivity began.
@@ -270,6 +283,89 @@ pub fn status_series(
             inactive_since,
         });
     }
+    out
+}
+
+/// One month of an office against its target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OfficeMonth {
+    pub month: Month,
+    /// New participants a month the office is to reach (its target in force that month).
+    pub target: i64,
+    /// New participants its agents acquired that month.
+    pub acquisitions: i64,
+    pub below: bool,
+}
+
+/// An office's standing against its targets (DOMAIN.md §5: a Kantor Perisai that misses its
+/// minimum target for `office_months_below_target` consecutive months has its agreement
+/// terminated).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OfficeStanding {
+    /// Each complete month since the first target, oldest first.
+    pub months: Vec<OfficeMonth>,
+    /// Consecutive months below target up to the last complete month (or up to the end).
+    pub below_in_a_row: u32,
+    /// The limit of the rules in force.
+    pub limit: u32,
+    /// The first month without an agreement: the month after the limit was reached.
+    pub ended_from: Option<Month>,
+}
+
+/// An office's standing on `now`: only complete months (before `now`) are judged, each
+/// against the target in force then (none set: not judged); when `limit` consecutive months
+/// are below target, the agreement ends from the next month and nothing after counts.
+pub fn office_standing(
+    rules: &RuleSet,
+    targets: &[(Month, i64)],
+    acquisitions: &std::collections::BTreeMap<Month, i64>,
+    now: Month,
+) -> OfficeStanding {
+    let mut out = OfficeStanding {
+        months: Vec::new(),
+        below_in_a_row: 0,
+        limit: 0,
+        ended_from: None,
+    };
+    let Some(first) = targets.iter().map(|t| t.0).min() else {
+        return out;
+    };
+    let target_in = |m: Month| {
+        targets
+            .iter()
+            .filter(|t| t.0 <= m)
+            .max_by_key(|t| t.0)
+            .map(|t| t.1)
+    };
+    let mut run = 0u32;
+    let last = now.plus(-1);
+    if last < first {
+        return out;
+    }
+    for m in first.through(last) {
+        let limit = rules
+            .perisai_lifecycle(m)
+            .map(|l| l.office_months_below_target.max(1))
+            .unwrap_or(u32::MAX);
+        out.limit = limit;
+        let Some(target) = target_in(m) else {
+            continue;
+        };
+        let got = acquisitions.get(&m).copied().unwrap_or(0);
+        let below = got < target;
+        run = if below { run + 1 } else { 0 };
+        out.months.push(OfficeMonth {
+            month: m,
+            target,
+            acquisitions: got,
+            below,
+        });
+        if run >= limit {
+            out.ended_from = Some(m.plus(1));
+            break;
+        }
+    }
+    out.below_in_a_row = run;
     out
 }
 
@@ -395,6 +491,57 @@ mod tests {
     }
 
     #[test]
+    fn an_office_three_months_below_target_loses_its_agreement() {
+        // Target 10 new participants a month from January 2026 (8 from April). January met,
+        // February, March below; April met (8 of 8); May, June, July below: the third month
+        // below in a row is July, so the agreement ends from August. Judged on 15 September:
+        // August is not judged after the end.
+        let targets = [(m("2026-01"), 10), (m("2026-04"), 8)];
+        let got: std::collections::BTreeMap<Month, i64> = [
+            ("2026-01", 12),
+            ("2026-02", 4),
+            ("2026-03", 9),
+            ("2026-04", 8),
+            ("2026-05", 7),
+            ("2026-06", 0),
+            ("2026-07", 3),
+            ("2026-08", 20),
+        ]
+        .into_iter()
+        .map(|(k, v)| (m(k), v))
+        .collect();
+        let s = office_standing(&rules(), &targets, &got, m("2026-09"));
+        assert_eq!(s.ended_from, Some(m("2026-08")));
+        assert_eq!(s.below_in_a_row, 3);
+        assert_eq!(s.months.len(), 7);
+        assert!(!s.months[3].below && s.months[3].target == 8);
+        // On 15 July only May and June are judged (July is not complete): still in agreement.
+        let s = office_standing(&rules(), &targets, &got, m("2026-07"));
+        assert_eq!((s.ended_from, s.below_in_a_row), (None, 2));
+        // No target set: nothing is judged.
+        let s = office_standing(&rules(), &[], &got, m("2026-09"));
+        assert!(s.months.is_empty() && s.ended_from.is_none());
+    }
+
+    #[test]
+    fn contributions_through_any_channel_keep_an_agent_active() {
+        // Autodebit payments of the agent's participants, no cash, no one new: active.
+        let autodebit = AgentMonth {
+            fee_base: 16_800,
+            ..AgentMonth::default()
+        };
+        assert!(autodebit.active());
+        assert!(!AgentMonth::default().active());
+        // An agent whose participants pay by autodebit every month never goes idle.
+        let months: BTreeSet<Month> = m("2026-01")
+            .through(m("2026-12"))
+            .filter(|_| autodebit.active())
+            .collect();
+        let s = status_series(&rules(), m("2026-01"), &months, &[], m("2026-12"));
+        assert!(s.iter().all(|x| x.status == AgentStatus::Active));
+    }
+
+    #[test]
     fn a_statement_by_hand_under_each_scheme() {
         // 2018 (7.5%, Rp500,000 from 50 acquisitions, 90/10): Rp1,680,000 received from the
         // agent's participants, Rp16,800 of earlier ones reversed, 50 acquisitions.
@@ -410,8 +557,10 @@ mod tests {
         assert_eq!(s.clawback, Rupiah(1_260)); // 7.5% of 16,800
         assert_eq!(s.incentive, Rupiah(500_000));
         assert_eq!(s.total, Rupiah(624_740));
-        assert_eq!(s.agent_share, Rupiah(562_266)); // 90%, half up
-        assert_eq!(s.office_share, Rupiah(62_474));
+        // The 90/10 split is of the fee on contributions (124,740): office 12,474; the
+        // incentive is the agent's whole.
+        assert_eq!(s.agent_share, Rupiah(112_266 + 500_000)); // 90% of 124,740, half up
+        assert_eq!(s.office_share, Rupiah(12_474));
         // 2026 (15%, per head from 25: Rp10,000 for two programmes, Rp15,000 for three):
         // Rp84,000 received, 26 acquisitions of which 6 with JHT.
         let month = AgentMonth {
@@ -426,7 +575,7 @@ mod tests {
         assert_eq!(s.total, Rupiah(302_600));
         assert_eq!(
             (s.agent_share, s.office_share),
-            (Rupiah(272_340), Rupiah(30_260))
+            (Rupiah(11_340 + 290_000), Rupiah(1_260))
         );
         // Below the threshold: no incentive.
         let few = AgentMonth {

@@ -204,6 +204,10 @@ row!(/// How Perisai agents are paid (DOMAIN.md §5): a share of the contributio
     RawPerisaiFee => PerisaiFee {
     fee_ppm: i64, acquisition_threshold: i64, acquisition_lump: i64,
     acquisition_each_2: i64, acquisition_each_3: i64, agent_share_ppm: i64,
+    /// What the agent/office split is taken of: `contribution_fee` (the fee on contributions,
+    /// net of clawback) and/or `incentive` (the acquisition incentive); what it is not taken of
+    /// goes to the agent whole.
+    agent_share_applies_to: Vec<String>,
 });
 row!(/// Which programmes an employer of a size class must give every worker (Perpres 109/2013).
     RawEmployerSize => EmployerSizeRule { size: String, required_programmes: Vec<Programme> });
@@ -704,6 +708,18 @@ impl RuleSet {
             |r| r.segment.to_string(),
             |r| r.provenance.period,
         )?;
+        for f in &self.perisai_fees {
+            if f.agent_share_applies_to.is_empty()
+                || f.agent_share_applies_to
+                    .iter()
+                    .any(|x| !matches!(x.as_str(), "contribution_fee" | "incentive"))
+            {
+                return Err(bad(format!(
+                    "perisai_fee from {}: agent_share_applies_to lists contribution_fee and/or incentive",
+                    f.provenance.period.from
+                )));
+            }
+        }
         no_overlap(
             "posting_horizon",
             &self.posting_horizon,

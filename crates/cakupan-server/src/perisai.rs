@@ -79,6 +79,61 @@ pub fn standing(st: &AppState, r: &AgentRecord, month: Month) -> Vec<AgentMonthS
     )
 }
 
+/// An office's standing against its monthly targets on today's date: each complete month's new
+/// participants, summed over its agents, against the target in force then
+/// (`perisai::office_standing`).
+pub async fn office_review(
+    st: &AppState,
+    office: &Office,
+) -> Result<cakupan_domain::perisai::OfficeStanding, ApiError> {
+    let targets = st.store.office_targets(&office.code).await?;
+    let mut acquisitions: BTreeMap<Month, i64> = BTreeMap::new();
+    for r in st
+        .store
+        .agent_records(AgentFilter::Office(&office.code))
+        .await?
+    {
+        for (m, f) in &r.months {
+            *acquisitions.entry(*m).or_default() += f.acquisitions;
+        }
+    }
+    Ok(cakupan_domain::perisai::office_standing(
+        &st.rules,
+        &targets,
+        &acquisitions,
+        Month::of((st.today)()),
+    ))
+}
+
+/// Records the end of an office's agreement when its standing says it has ended: the
+/// agreement's last day, and the end of its agents' appointments from the month after (they
+/// then collect nothing). Returns the standing. A retry records nothing new.
+pub async fn end_if_below_target(
+    st: &AppState,
+    office: &Office,
+    by: &str,
+) -> Result<cakupan_domain::perisai::OfficeStanding, ApiError> {
+    let s = office_review(st, office).await?;
+    if let Some(from) = s.ended_from
+        && let Some(last_day) = from.first_day().previous_day()
+    {
+        st.store
+            .end_office_agreement(
+                &office.code,
+                last_day,
+                from,
+                &format!(
+                    "office agreement ended: {} consecutive months below its target",
+                    s.limit
+                ),
+                by,
+                crate::auth::now_secs(),
+            )
+            .await?;
+    }
+    Ok(s)
+}
+
 /// The status of a series in `month` (before the appointment: none).
 pub fn status_in(series: &[AgentMonthStatus], month: Month) -> Option<AgentStatus> {
     series.iter().find(|s| s.month == month).map(|s| s.status)

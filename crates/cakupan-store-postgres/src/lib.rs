@@ -698,6 +698,88 @@ impl Store for PgStore {
         .collect()
     }
 
+    async fn set_office_target(
+        &self,
+        code: &str,
+        from: Month,
+        acquisitions: i64,
+        set_by: &str,
+    ) -> Result<()> {
+        if acquisitions < 0 {
+            return Err(StoreError::Rejected(
+                cakupan_domain::FieldError::new(
+                    "acquisitions",
+                    "office_target.negative",
+                    "an office's target is a number of new participants, 0 or more",
+                )
+                .into(),
+            ));
+        }
+        if self.office(code).await?.is_none() {
+            return Err(StoreError::Rejected(
+                cakupan_domain::FieldError::new(
+                    "office",
+                    "office.unknown",
+                    format!("no Kantor Perisai has code {code}"),
+                )
+                .into(),
+            ));
+        }
+        sqlx::query(cakupan_store::SET_OFFICE_TARGET_SQL)
+            .bind(code)
+            .bind(from.index())
+            .bind(acquisitions)
+            .bind(set_by)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn end_office_agreement(
+        &self,
+        code: &str,
+        last_day: time::Date,
+        from: Month,
+        reason: &str,
+        by: &str,
+        at: i64,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query(cakupan_store::END_OFFICE_SQL)
+            .bind(code)
+            .bind(cakupan_domain::month::format_date(last_day))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        sqlx::query(cakupan_store::TERMINATE_OFFICE_AGENTS_SQL)
+            .bind(code)
+            .bind(from.index())
+            .bind(reason)
+            .bind(by)
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn office_targets(&self, code: &str) -> Result<Vec<(Month, i64)>> {
+        let rows: Vec<(i32, i64)> = sqlx::query_as(cakupan_store::OFFICE_TARGETS_SQL)
+            .bind(code)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.into_iter()
+            .map(|(m, n)| {
+                Month::from_index(m)
+                    .map(|m| (m, n))
+                    .ok_or_else(|| StoreError::Corrupt(format!("office target month {m}")))
+            })
+            .collect()
+    }
+
     async fn targets_within(&self, within: RegionCode, level: Level) -> Result<Vec<TargetRecord>> {
         let (low, high) = cakupan_store::subtree_range(within, level);
         sqlx::query(cakupan_store::TARGETS_WITHIN_SQL)

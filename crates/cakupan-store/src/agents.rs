@@ -105,7 +105,8 @@ pub struct AgentRecord {
 }
 
 impl AgentRecord {
-    /// The months with an acquisition or a collection.
+    /// The months with an acquisition, a collection or a contribution received from the
+    /// agent's participants.
     pub fn active_months(&self) -> std::collections::BTreeSet<Month> {
         self.months
             .iter()

@@ -312,6 +312,29 @@ pub trait Store: campaigns::CampaignStore + Send + Sync + std::fmt::Debug {
     /// details under its code are refused (`code.taken`).
     async fn add_office(&self, office: &agents::Office) -> Result<()>;
     async fn office(&self, code: &str) -> Result<Option<agents::Office>>;
+    /// Sets an office's monthly target from `from` on (the same month again replaces it: a
+    /// retry or a correction). The office must exist.
+    async fn set_office_target(
+        &self,
+        code: &str,
+        from: Month,
+        acquisitions: i64,
+        set_by: &str,
+    ) -> Result<()>;
+    /// An office's targets, oldest first: (from month, new participants a month).
+    async fn office_targets(&self, code: &str) -> Result<Vec<(Month, i64)>>;
+    /// Ends an office's agreement on `last_day` and every one of its agents' appointments from
+    /// `from` (a `terminated` event with `reason`), in one transaction. A retry changes
+    /// nothing; an earlier end stays.
+    async fn end_office_agreement(
+        &self,
+        code: &str,
+        last_day: time::Date,
+        from: Month,
+        reason: &str,
+        by: &str,
+        at: i64,
+    ) -> Result<()>;
     /// The offices located inside `within`, by code.
     async fn offices(&self, within: RegionCode) -> Result<Vec<agents::Office>>;
     /// Stores an agent and their villages in one transaction: the office must exist, the
@@ -1249,3 +1272,16 @@ pub fn code_length(level: Level) -> i32 {
         Level::Village => 13,
     }
 }
+
+/// Sets an office's target (both backends).
+pub const SET_OFFICE_TARGET_SQL: &str = "INSERT INTO office_targets (office_code, from_month, acquisitions, set_by) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (office_code, from_month) DO UPDATE SET acquisitions = excluded.acquisitions, set_by = excluded.set_by";
+/// An office's targets, oldest first (both backends).
+pub const OFFICE_TARGETS_SQL: &str = "SELECT from_month, acquisitions FROM office_targets WHERE office_code = $1 ORDER BY from_month";
+/// Ends an office's agreement (both backends; `$2` the last day, YYYY-MM-DD).
+pub const END_OFFICE_SQL: &str = "UPDATE offices SET agreement_to = $2 WHERE code = $1 AND (agreement_to IS NULL OR agreement_to > $2)";
+/// Ends the appointments of an office's agents (both backends).
+pub const TERMINATE_OFFICE_AGENTS_SQL: &str =
+    "INSERT INTO agent_events (agent_code, month, kind, reason, recorded_by, recorded_at)
+     SELECT code, $2, 'terminated', $3, $4, $5 FROM agents WHERE office_code = $1
+     ON CONFLICT (agent_code, month, kind) DO NOTHING";

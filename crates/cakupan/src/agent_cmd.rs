@@ -38,6 +38,21 @@ pub enum OfficeCommand {
         #[arg(long)]
         region: Option<String>,
     },
+    /// Set an office's monthly target: new participants its agents acquire a month, from a
+    /// month on (the same month again replaces it).
+    Target {
+        code: String,
+        /// YYYY-MM: the first month the target applies to.
+        #[arg(long)]
+        from: String,
+        /// New participants a month (0 or more).
+        #[arg(long, allow_negative_numbers = true)]
+        acquisitions: i64,
+    },
+    /// An office against its targets, month by month; when it has been below target for the
+    /// rules' number of consecutive months, its agreement and its agents' appointments end
+    /// (recorded, audited).
+    Review { code: String },
     /// The month's statement of an office's agents and their sum.
     Statement {
         code: String,
@@ -203,6 +218,70 @@ pub async fn office(
                     format_date(o.agreement_from),
                     o.agreement_to.map(format_date).unwrap_or_default()
                 );
+            }
+            Ok(())
+        }
+        OfficeCommand::Target {
+            code,
+            from,
+            acquisitions,
+        } => {
+            let from = Month::parse(&from).map_err(|e| anyhow::anyhow!("--from: {e}"))?;
+            store
+                .set_office_target(&code, from, acquisitions, "cli")
+                .await
+                .map_err(rejected)?;
+            crate::store::audit(
+                store.as_ref(),
+                "office.target",
+                format!("office:{code}"),
+                "administration",
+            )
+            .await?;
+            println!("Office {code}: {acquisitions} new participants a month from {from}.");
+            Ok(())
+        }
+        OfficeCommand::Review { code } => {
+            let office = store
+                .office(&code)
+                .await?
+                .with_context(|| format!("no office has code {code}"))?;
+            crate::store::audit(
+                store.as_ref(),
+                "office.review",
+                format!("office:{code}"),
+                "administration",
+            )
+            .await?;
+            let s = perisai::end_if_below_target(&st, &office, "cli")
+                .await
+                .map_err(api)?;
+            println!(
+                "{} {}: {:>8} {:>8}",
+                office.code, office.name, "target", "new"
+            );
+            for m in &s.months {
+                println!(
+                    "  {}  {:>8} {:>8}{}",
+                    m.month,
+                    m.target,
+                    m.acquisitions,
+                    if m.below { "  below" } else { "" }
+                );
+            }
+            if s.months.is_empty() {
+                println!("No target is judged yet for {code} (`cakupan office target`).");
+                return Ok(());
+            }
+            match s.ended_from {
+                Some(from) => println!(
+                    "Agreement ended: {} consecutive months below target; no agent of {} collects from {from} on.",
+                    s.limit, office.code
+                ),
+                None => println!(
+                    "In agreement: {} consecutive month(s) below target (the agreement ends at {}).",
+                    s.below_in_a_row, s.limit
+                ),
             }
             Ok(())
         }

@@ -619,6 +619,15 @@ struct OfficePage {
     rows: Vec<(String, StatementView)>,
     total: StatementView,
     csv_href: String,
+    /// The office against its monthly targets, newest first (last 12 judged months).
+    target_rows: Vec<(String, String, String, bool)>,
+    target_state: String,
+    target_state_class: &'static str,
+    /// The end the standing calls for, not yet recorded: the review button is shown.
+    may_end: bool,
+    csrf: String,
+    flash: Option<&'static str>,
+    errors: Vec<String>,
 }
 
 /// `/kantor/{code}`: an office's statement of a month (`?format=csv` for the CSV).
@@ -635,18 +644,90 @@ pub async fn office(
         .await?
         .ok_or(PageError::NotFound(page.lang))?;
     page.allow(Action::ManageNetwork, &Resource::Region(o.region))?;
-    let month = statement_month(&st, &q.bulan);
-    let s = net::office_statement(&st, &o, month)
-        .await
-        .map_err(|e| PageError::Internal(format!("{e:?}")))?;
     if q.format.as_deref() == Some("csv") {
+        let month = statement_month(&st, &q.bulan);
+        let s = net::office_statement(&st, &o, month)
+            .await
+            .map_err(|e| PageError::Internal(format!("{e:?}")))?;
         return Ok(csv_response(
             &format!("imbal-jasa-{code}-{month}.csv"),
             net::statement_csv(&s.agents, Some(&s.total)),
         ));
     }
+    let flash = match q.ok.as_deref() {
+        Some("target") => Some(page.t().office_target_saved),
+        Some("tinjau") => Some(page.t().office_reviewed),
+        _ => None,
+    };
+    html(&office_page(&st, &page, o, &q.bulan, flash, Vec::new()).await?)
+}
+
+async fn office_page(
+    st: &AppState,
+    page: &Page,
+    o: cakupan_store::agents::Office,
+    bulan: &Option<String>,
+    flash: Option<&'static str>,
+    errors: Vec<String>,
+) -> Result<OfficePage, PageError> {
+    let code = o.code.clone();
+    let month = statement_month(st, bulan);
+    let s = net::office_statement(st, &o, month)
+        .await
+        .map_err(|e| PageError::Internal(format!("{e:?}")))?;
+    let review = net::office_review(st, &o)
+        .await
+        .map_err(|e| PageError::Internal(format!("{e:?}")))?;
     let lang = page.lang;
-    html(&OfficePage {
+    let t = page.t();
+    let recorded_end = o
+        .agreement_to
+        .is_some_and(|d| review.ended_from.is_some_and(|f| d < f.first_day()));
+    let (target_state, target_state_class) = match review.ended_from {
+        _ if review.months.is_empty() => (t.office_no_target.to_string(), "st-pending"),
+        Some(from) => (
+            format!(
+                "{} {} ({} {})",
+                t.office_ended,
+                lang.month(from),
+                review.limit,
+                t.office_months_below
+            ),
+            "st-terminated",
+        ),
+        None => (
+            format!(
+                "{}: {} / {} {}",
+                t.office_in_agreement, review.below_in_a_row, review.limit, t.office_months_below
+            ),
+            if review.below_in_a_row > 0 {
+                "st-arrears"
+            } else {
+                "st-active"
+            },
+        ),
+    };
+    Ok(OfficePage {
+        target_rows: review
+            .months
+            .iter()
+            .rev()
+            .take(12)
+            .map(|m| {
+                (
+                    lang.month(m.month),
+                    lang.num(m.target),
+                    lang.num(m.acquisitions),
+                    m.below,
+                )
+            })
+            .collect(),
+        target_state,
+        target_state_class,
+        may_end: review.ended_from.is_some() && !recorded_end,
+        csrf: page.require().map(|m| m.csrf.clone()).unwrap_or_default(),
+        flash,
+        errors,
         t: page.t(),
         nav: page.nav(),
         name: o.name.clone(),
@@ -676,6 +757,117 @@ pub async fn office(
 pub struct OfficeQuery {
     bulan: Option<String>,
     format: Option<String>,
+    ok: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OfficeTargetForm {
+    csrf: String,
+    from: String,
+    acquisitions: String,
+}
+
+/// `POST /kantor/{code}/target`: the branch sets the office's monthly target (audited).
+pub async fn office_target(
+    State(st): St,
+    page: Page,
+    Path(code): Path<String>,
+    Form(f): Form<OfficeTargetForm>,
+) -> Result<Response, PageError> {
+    let me = page.check_csrf(&f.csrf)?.clone();
+    let o = st
+        .store
+        .office(&code)
+        .await?
+        .ok_or(PageError::NotFound(page.lang))?;
+    page.allow(Action::ManageNetwork, &Resource::Region(o.region))?;
+    let mut errors = Vec::new();
+    let from = Month::parse(f.from.trim()).map_err(|_| {
+        errors.push(cakupan_domain::FieldError::new(
+            "from",
+            "month.format",
+            "from must be a month written YYYY-MM",
+        ))
+    });
+    let n = f
+        .acquisitions
+        .trim()
+        .replace(['.', ','], "")
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 0);
+    if n.is_none() {
+        errors.push(cakupan_domain::FieldError::new(
+            "acquisitions",
+            "office_target.negative",
+            "an office's target is a number of new participants, 0 or more",
+        ));
+    }
+    let (st_ref, page_ref) = (&st, &page);
+    let refuse = |errors: Vec<cakupan_domain::FieldError>| async move {
+        let (st, page) = (st_ref, page_ref);
+        let msgs = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, page.lang.field_message(e)))
+            .collect();
+        html_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &office_page(st, page, o.clone(), &None, None, msgs).await?,
+        )
+    };
+    let (Ok(from), Some(n), true) = (from, n, errors.is_empty()) else {
+        return refuse(errors).await;
+    };
+    match st
+        .store
+        .set_office_target(&code, from, n, &me.who.username)
+        .await
+    {
+        Ok(()) => {}
+        Err(cakupan_store::StoreError::Rejected(e)) => return refuse(e.0).await,
+        Err(e) => return Err(e.into()),
+    }
+    page.audit(
+        &st,
+        "office.target",
+        format!("office:{code}"),
+        "administration",
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/kantor/{code}?ok=target")).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+/// `POST /kantor/{code}/tinjau`: records the end of the office's agreement (and its agents'
+/// appointments) when its standing calls for it (audited); a retry changes nothing.
+pub async fn office_review(
+    State(st): St,
+    page: Page,
+    Path(code): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    let me = page.check_csrf(&f.csrf)?.clone();
+    let o = st
+        .store
+        .office(&code)
+        .await?
+        .ok_or(PageError::NotFound(page.lang))?;
+    page.allow(Action::ManageNetwork, &Resource::Region(o.region))?;
+    page.audit(
+        &st,
+        "office.review",
+        format!("office:{code}"),
+        "administration",
+    )
+    .await?;
+    net::end_if_below_target(&st, &o, &me.who.username)
+        .await
+        .map_err(|e| PageError::Internal(format!("{e:?}")))?;
+    Ok(Redirect::to(&format!("/kantor/{code}?ok=tinjau")).into_response())
 }
 
 #[derive(Template)]

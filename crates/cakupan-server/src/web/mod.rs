@@ -60,6 +60,8 @@ pub fn routes() -> Router<AppState> {
         .route("/agen/{code}/laporan.csv", get(agents::agent_csv))
         .route("/agen/{code}/setoran", post(agents::deposit))
         .route("/kantor/{code}", get(agents::office))
+        .route("/kantor/{code}/target", post(agents::office_target))
+        .route("/kantor/{code}/tinjau", post(agents::office_review))
         .route("/kuitansi", get(agents::receipt))
         .route("/pemberi-kerja", get(employers::home).post(employers::add))
         .route("/pemberi-kerja/{code}", get(employers::account))

@@ -1232,6 +1232,42 @@ fn the_perisai_network_from_the_command_line() {
         verified.contains("agent-month rows checked, 0 differences"),
         "{verified}"
     );
+    // The office's monthly target: a bad one named; one new participant a month from October
+    // (October had none, November is not complete on the 23rd): in agreement, one month below.
+    let bad = cakupan(
+        &url,
+        &[
+            "office",
+            "target",
+            "KP-32-0001",
+            "--from",
+            "2026-10",
+            "--acquisitions",
+            "-3",
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("office_target.negative"));
+    ok(&cakupan(
+        &url,
+        &[
+            "office",
+            "target",
+            "KP-32-0001",
+            "--from",
+            "2026-10",
+            "--acquisitions",
+            "1",
+        ],
+    ));
+    let review = ok(&cakupan(&url, &["office", "review", "KP-32-0001"]));
+    assert!(
+        review.contains("2026-10         1        0  below")
+            && review.contains(
+                "In agreement: 1 consecutive month(s) below target (the agreement ends at 3)"
+            ),
+        "{review}"
+    );
     let _ = std::fs::remove_file(path);
 }
 

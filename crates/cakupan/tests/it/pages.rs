@@ -880,6 +880,74 @@ async fn agent_pages(store: Arc<dyn Store>) {
         agen.get("/agen/PRS-32-0002").await.status,
         StatusCode::NOT_FOUND
     );
+
+    // The office's monthly target, set by the branch on the office's page (a bad one named):
+    // five new participants a month from August. August, September and October (complete
+    // months on 23 November) fell short, so the agreement ends from November; recorded by the
+    // review, it ends the agents' appointments and they collect nothing more.
+    let office_url = "/kantor/KP-32-0001";
+    let page = branch.get(office_url).await;
+    assert_eq!(
+        page.testid("office-state"),
+        "Belum ada target untuk kantor ini."
+    );
+    let csrf = branch.csrf();
+    let bad = branch
+        .post(
+            "/kantor/KP-32-0001/target",
+            &[("csrf", &csrf), ("from", "2026-08"), ("acquisitions", "-1")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("acquisitions: "), "{}", bad.body);
+    let set = branch
+        .post(
+            "/kantor/KP-32-0001/target",
+            &[("csrf", &csrf), ("from", "2026-08"), ("acquisitions", "5")],
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::SEE_OTHER, "{}", set.body);
+    let page = branch.get(office_url).await;
+    assert!(
+        page.testid("office-state")
+            .starts_with("Perjanjian kerja sama berakhir sejak Nov 2026"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(r#"data-testid="review-form""#));
+    assert_eq!(
+        branch.get("/agen/PRS-32-0001").await.testid("agent-status"),
+        "Aktif"
+    );
+    let audited = app.store.audit_log().await.unwrap().len();
+    let reviewed = branch
+        .post("/kantor/KP-32-0001/tinjau", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(reviewed.status, StatusCode::SEE_OTHER, "{}", reviewed.body);
+    assert_eq!(app.store.audit_log().await.unwrap().len(), audited + 1);
+    let page = branch.get(office_url).await;
+    assert!(
+        !page.body.contains(r#"data-testid="review-form""#),
+        "recorded once"
+    );
+    assert_ne!(
+        branch.get("/agen/PRS-32-0001").await.testid("agent-status"),
+        "Aktif"
+    );
+    let office = app.store.office("KP-32-0001").await.unwrap().unwrap();
+    assert_eq!(
+        office.agreement_to,
+        Some(time::macros::date!(2026 - 10 - 31))
+    );
+    // A retry records nothing new.
+    let again = branch
+        .post("/kantor/KP-32-0001/tinjau", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.store.office("KP-32-0001").await.unwrap().unwrap(),
+        office
+    );
 }
 
 on_both_backends! {
