@@ -705,35 +705,8 @@ impl Store for PgStore {
         acquisitions: i64,
         set_by: &str,
     ) -> Result<()> {
-        if acquisitions < 0 {
-            return Err(StoreError::Rejected(
-                cakupan_domain::FieldError::new(
-                    "acquisitions",
-                    "office_target.negative",
-                    "an office's target is a number of new participants, 0 or more",
-                )
-                .into(),
-            ));
-        }
-        if self.office(code).await?.is_none() {
-            return Err(StoreError::Rejected(
-                cakupan_domain::FieldError::new(
-                    "office",
-                    "office.unknown",
-                    format!("no Kantor Perisai has code {code}"),
-                )
-                .into(),
-            ));
-        }
-        sqlx::query(cakupan_store::SET_OFFICE_TARGET_SQL)
-            .bind(code)
-            .bind(from.index())
-            .bind(acquisitions)
-            .bind(set_by)
-            .execute(&self.pool)
+        self.set_office_target_impl(code, from, acquisitions, set_by)
             .await
-            .map_err(db)?;
-        Ok(())
     }
 
     async fn end_office_agreement(
@@ -745,53 +718,16 @@ impl Store for PgStore {
         by: &str,
         at: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        sqlx::query(cakupan_store::END_OFFICE_SQL)
-            .bind(code)
-            .bind(cakupan_domain::month::format_date(last_day))
-            .execute(&mut *tx)
+        self.end_office_agreement_impl(code, last_day, from, reason, by, at)
             .await
-            .map_err(db)?;
-        sqlx::query(cakupan_store::TERMINATE_OFFICE_AGENTS_SQL)
-            .bind(code)
-            .bind(from.index())
-            .bind(reason)
-            .bind(by)
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        Ok(())
     }
 
     async fn office_targets(&self, code: &str) -> Result<Vec<(Month, i64)>> {
-        let rows: Vec<(i32, i64)> = sqlx::query_as(cakupan_store::OFFICE_TARGETS_SQL)
-            .bind(code)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        rows.into_iter()
-            .map(|(m, n)| {
-                Month::from_index(m)
-                    .map(|m| (m, n))
-                    .ok_or_else(|| StoreError::Corrupt(format!("office target month {m}")))
-            })
-            .collect()
+        self.office_targets_impl(code).await
     }
 
     async fn targets_within(&self, within: RegionCode, level: Level) -> Result<Vec<TargetRecord>> {
-        let (low, high) = cakupan_store::subtree_range(within, level);
-        sqlx::query(cakupan_store::TARGETS_WITHIN_SQL)
-            .bind(low)
-            .bind(high)
-            .bind(cakupan_store::code_length(level))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?
-            .iter()
-            .map(cakupan_store::rows::target)
-            .collect()
+        self.targets_within_impl(within, level).await
     }
 
     async fn participant_of_posting(&self, reference: &str) -> Result<Option<i64>> {
@@ -1696,10 +1632,7 @@ impl Store for PgStore {
     }
 
     async fn counters_fingerprint(&self) -> Result<Option<String>> {
-        sqlx::query_scalar(cakupan_store::COUNTERS_FINGERPRINT_SQL)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)
+        self.counters_fingerprint_impl().await
     }
 }
 
@@ -2259,3 +2192,11 @@ mod tests {
         assert!(with_database("no-scheme", "x").is_err());
     }
 }
+
+cakupan_store::shared_sql_impl!(
+    PgStore,
+    sqlx::Postgres,
+    write = pool,
+    read = pool,
+    db_err = db
+);

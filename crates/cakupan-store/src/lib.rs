@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod employers;
 pub mod group;
 pub mod ledger;
+mod shared_sql;
 pub mod targets;
 
 pub use cakupan_domain::target::TargetRecord;

@@ -638,12 +638,7 @@ pub async fn office(
     Query(q): Query<OfficeQuery>,
 ) -> Result<Response, PageError> {
     may_manage(&page)?;
-    let o = st
-        .store
-        .office(&code)
-        .await?
-        .ok_or(PageError::NotFound(page.lang))?;
-    page.allow(Action::ManageNetwork, &Resource::Region(o.region))?;
+    let o = managed_office(&st, &page, &code).await?;
     if q.format.as_deref() == Some("csv") {
         let month = statement_month(&st, &q.bulan);
         let s = net::office_statement(&st, &o, month)
@@ -660,6 +655,21 @@ pub async fn office(
         _ => None,
     };
     html(&office_page(&st, &page, o, &q.bulan, flash, Vec::new()).await?)
+}
+
+/// The office `code`, if the user manages the network of its region (else 403; unknown: 404).
+async fn managed_office(
+    st: &AppState,
+    page: &Page,
+    code: &str,
+) -> Result<cakupan_store::agents::Office, PageError> {
+    let o = st
+        .store
+        .office(code)
+        .await?
+        .ok_or(PageError::NotFound(page.lang))?;
+    page.allow(Action::ManageNetwork, &Resource::Region(o.region))?;
+    Ok(o)
 }
 
 async fn office_page(
@@ -775,12 +785,7 @@ pub async fn office_target(
     Form(f): Form<OfficeTargetForm>,
 ) -> Result<Response, PageError> {
     let me = page.check_csrf(&f.csrf)?.clone();
-    let o = st
-        .store
-        .office(&code)
-        .await?
-        .ok_or(PageError::NotFound(page.lang))?;
-    page.allow(Action::ManageNetwork, &Resource::Region(o.region))?;
+    let o = managed_office(&st, &page, &code).await?;
     let mut errors = Vec::new();
     let from = Month::parse(f.from.trim()).map_err(|_| {
         errors.push(cakupan_domain::FieldError::new(
@@ -851,12 +856,7 @@ pub async fn office_review(
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
     let me = page.check_csrf(&f.csrf)?.clone();
-    let o = st
-        .store
-        .office(&code)
-        .await?
-        .ok_or(PageError::NotFound(page.lang))?;
-    page.allow(Action::ManageNetwork, &Resource::Region(o.region))?;
+    let o = managed_office(&st, &page, &code).await?;
     page.audit(
         &st,
         "office.review",
