@@ -495,9 +495,12 @@ async fn open_store(global: &Global, reference: &Reference) -> Result<Arc<dyn St
     if store.counters_fingerprint().await?.as_deref()
         != Some(cakupan_domain::coverage::counting_fingerprint(&reference.rules).as_str())
     {
-        eprintln!(
-            "The counting rules changed since the counters were built: rebuilding them from the ledger…"
-        );
+        // A new database has nothing to rebuild: its fingerprint is just recorded.
+        if store.count_participants().await? > 0 {
+            eprintln!(
+                "The counting rules changed since the counters were built: rebuilding them from the ledger…"
+            );
+        }
         cakupan_store::ensure_counters_current(store.as_ref(), &reference.rules)
             .await
             .context("rebuilding the counters")?;

@@ -491,6 +491,66 @@ fn the_clock_is_set_by_cakupan_today() {
     let _ = std::fs::remove_file(path);
 }
 
+/// Counters built under other counting rules (a database from before arrears were counted from
+/// due dates) are rebuilt from the ledger when a command next opens the database; a new
+/// database is not announced as rebuilt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_are_rebuilt_when_the_counting_rules_change() {
+    let (url, path) = harness::sqlite_url();
+    let first = cakupan(&url, &["regions", "stats"]);
+    assert!(!String::from_utf8_lossy(&first.stderr).contains("rebuilding"));
+    ok(&cakupan(
+        &url,
+        &[
+            "participant",
+            "register",
+            "--nik",
+            "3273015203900003",
+            "--name",
+            "Siti Aminah",
+            "--birth-date",
+            "1990-03-12",
+            "--sex",
+            "P",
+            "--village-code",
+            "32.73.01.1001",
+            "--segment",
+            "BPU",
+            "--occupation-code",
+            "84",
+            "--income-base",
+            "1000000",
+            "--programs",
+            "JKK+JKM",
+            "--registered-on",
+            "2026-05-04",
+        ],
+    ));
+    // As an older binary left it: another fingerprint, and counters it computed otherwise.
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE meta SET value = 'v1-older-engine' WHERE key = 'counters_rules'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE counters SET nonactive = nonactive + 7")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let out = cakupan(&url, &["verify"]);
+    let (said, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{said}{err}");
+    assert!(err.contains("rebuilding them from the ledger"), "{err}");
+    assert!(said.contains(" 0 differences"), "{said}");
+    // Once rebuilt, the next command rebuilds nothing.
+    let again = cakupan(&url, &["verify"]);
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("rebuilding"));
+    let _ = std::fs::remove_file(path);
+}
+
 #[test]
 fn import_accepts_a_spreadsheet_byte_order_mark() {
     let (url, path) = harness::sqlite_url();
