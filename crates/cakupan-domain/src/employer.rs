@@ -462,21 +462,52 @@ pub fn provisional_jp_ceiling(rules: &RuleSet, month: Month) -> Option<Rupiah> {
 /// The late fee of a month's dues paid on `paid` (per programme, the rules' rate per started
 /// month after the due date).
 pub fn late_fee_of(rules: &RuleSet, q: &Quote, paid: Date) -> Rupiah {
-    let mut by_programme: HashMap<crate::segment::Programme, Rupiah> = HashMap::new();
-    for l in &q.lines {
-        if matches!(l.payer, Payer::Employer | Payer::Worker) {
-            let e = by_programme.entry(l.programme).or_insert(Rupiah::ZERO);
-            *e = Rupiah(e.0 + l.due.0);
+    late_fees_of(rules, std::slice::from_ref(q), paid)
+        .first()
+        .copied()
+        .unwrap_or(Rupiah::ZERO)
+}
+
+/// The late fees of the lines of one month's invoice paid together on `paid`, as a hand
+/// calculation makes them: per programme, the rules' rate per started month of delay on the
+/// programme's total over these lines, rounded once; each programme's fee is then shared back
+/// to the lines in proportion to their dues of it (largest remainder), so every line keeps its
+/// fee and the lines sum to the hand calculation exactly.
+pub fn late_fees_of(rules: &RuleSet, quotes: &[Quote], paid: Date) -> Vec<Rupiah> {
+    let mut out = vec![0i64; quotes.len()];
+    let Some(month) = quotes.first().map(|q| q.month) else {
+        return Vec::new();
+    };
+    let billed = |l: &&crate::quote::QuoteLine| matches!(l.payer, Payer::Employer | Payer::Worker);
+    let mut programmes: Vec<Programme> = quotes
+        .iter()
+        .flat_map(|q| q.lines.iter().filter(billed).map(|l| l.programme))
+        .collect();
+    programmes.sort_by_key(|p| p.as_str());
+    programmes.dedup();
+    for p in programmes {
+        let dues: Vec<(usize, i64)> = quotes
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                let d = q
+                    .lines
+                    .iter()
+                    .filter(billed)
+                    .filter(|l| l.programme == p)
+                    .map(|l| l.due.0)
+                    .sum();
+                (i, d)
+            })
+            .collect();
+        let total: i64 = dues.iter().map(|d| d.1).sum();
+        let fee = late_fee(rules, Segment::Pu, p, month, Rupiah(total), paid).0;
+        let weights: Vec<(usize, f64)> = dues.iter().map(|(i, d)| (*i, *d as f64)).collect();
+        for (i, part) in crate::target::allocate(fee, &weights) {
+            out[i] += part;
         }
     }
-    let mut programmes: Vec<_> = by_programme.into_iter().collect();
-    programmes.sort_by_key(|(p, _)| p.as_str());
-    Rupiah(
-        programmes
-            .into_iter()
-            .map(|(p, amount)| late_fee(rules, Segment::Pu, p, q.month, amount, paid).0)
-            .sum(),
-    )
+    out.into_iter().map(Rupiah).collect()
 }
 
 /// The 11-digit payment code (kode iuran) of an invoice: its id in ten digits and a Damm check
@@ -778,6 +809,61 @@ mod tests {
             jkp.contains(&("JKP receivable from the central government", 11_000)),
             "{jkp:?}"
         );
+    }
+
+    proptest::proptest! {
+        /// The late fees of an invoice's lines paid together agree with a hand calculation per
+        /// programme: the rate on the programme's total, rounded once; each line keeps a share.
+        #[test]
+        fn late_fees_agree_with_a_hand_calculation_per_programme(
+            wages in proptest::collection::vec(1_000_000i64..30_000_000, 1..8),
+            late_months in 1i64..4,
+        ) {
+            let r = rules();
+            let four = ProgrammeSet::parse("JKK+JKM+JHT+JP").unwrap();
+            let quotes: Vec<Quote> = wages
+                .iter()
+                .map(|w| dues(&r, m("2025-06"), 2, Sector::NonTransport, Rupiah(*w), four).unwrap())
+                .collect();
+            // Due 15 July 2025; paid `late_months` started months later.
+            let paid = date!(2025 - 07 - 20).replace_month(time::Month::July.nth_next(u8::try_from(late_months - 1).unwrap())).unwrap();
+            let fees = late_fees_of(&r, &quotes, paid);
+            let mut hand = 0i64;
+            for (p, ppm) in [(Programme::Jkk, 20_000i64), (Programme::Jkm, 20_000), (Programme::Jht, 20_000), (Programme::Jp, 5_000)] {
+                let total: i64 = quotes
+                    .iter()
+                    .flat_map(|q| q.lines.iter())
+                    .filter(|l| l.programme == p && matches!(l.payer, Payer::Employer | Payer::Worker))
+                    .map(|l| l.due.0)
+                    .sum();
+                // Half up, as rules/pu.toml's rounding says.
+                hand += (total * ppm * late_months + 500_000) / 1_000_000;
+            }
+            proptest::prop_assert_eq!(fees.iter().map(|f| f.0).sum::<i64>(), hand);
+            proptest::prop_assert_eq!(fees.len(), quotes.len());
+        }
+    }
+
+    #[test]
+    fn late_fees_by_hand_for_three_workers() {
+        let r = rules();
+        let two = ProgrammeSet::parse("JKK+JKM").unwrap();
+        // Class 1, Rp3,341,667 each: JKK 8,020 and JKM 10,025 a worker. Paid one month late:
+        // 2% of 24,060 = 481.2 → 481 and 2% of 30,075 = 601.5 → 602, shared back to the lines
+        // by largest remainder (JKK 161, 160, 160; JKM 201, 201, 200). Line by line it was JKK
+        // 3 × 160 = 480 and JKM 3 × 201 = 603: not what a hand calculation gives per programme.
+        let q = dues(
+            &r,
+            m("2026-03"),
+            1,
+            Sector::NonTransport,
+            Rupiah(3_341_667),
+            two,
+        )
+        .unwrap();
+        let fees = late_fees_of(&r, &[q.clone(), q.clone(), q], date!(2026 - 05 - 10));
+        assert_eq!(fees.iter().map(|f| f.0).sum::<i64>(), 481 + 602);
+        assert_eq!(fees, vec![Rupiah(362), Rupiah(361), Rupiah(360)]);
     }
 
     #[test]

@@ -276,14 +276,23 @@ pub async fn accruing_fees(
         let Some((inv, people)) = st.store.employer_invoice(code, i.head.month).await? else {
             continue;
         };
-        for l in inv.lines.iter().filter(|l| l.paid_on.is_none()) {
-            let sector = people
-                .iter()
-                .find(|p| p.id == l.participant_id)
-                .map(|p| p.registration.sector)
-                .unwrap_or(cakupan_domain::Sector::NonTransport);
-            total += cakupan_store::employers::late_fee(&st.rules, &inv, l, sector, on)?.0;
-        }
+        let open: Vec<_> = inv
+            .lines
+            .iter()
+            .filter(|l| l.paid_on.is_none())
+            .map(|l| {
+                let sector = people
+                    .iter()
+                    .find(|p| p.id == l.participant_id)
+                    .map(|p| p.registration.sector)
+                    .unwrap_or(cakupan_domain::Sector::NonTransport);
+                (&inv, l, sector, on)
+            })
+            .collect();
+        total += cakupan_store::employers::late_fees(&st.rules, &open)?
+            .iter()
+            .map(|f| f.0)
+            .sum::<i64>();
     }
     Ok(Rupiah(total))
 }

@@ -290,6 +290,9 @@ async fn settle_in(
         Vec::with_capacity(n),
     );
     let mut fees = 0i64;
+    // The lines with their invoice and worker, then their late fees: the lines of an invoice
+    // completed on one day charged together, per programme (a hand calculation).
+    let mut completed = Vec::with_capacity(s.lines.len());
     for done in &s.lines {
         let inv = &open[index[&done.invoice_id]];
         let line = inv
@@ -300,7 +303,16 @@ async fn settle_in(
         let p = people
             .get(&done.participant_id)
             .ok_or_else(|| corrupt("participant", done.participant_id))?;
-        let fee = emp::late_fee(rules, inv, line, p.registration.sector, done.paid_on)?;
+        completed.push((inv, line, p, done));
+    }
+    let line_fees = emp::late_fees(
+        rules,
+        &completed
+            .iter()
+            .map(|(inv, line, p, done)| (*inv, *line, p.registration.sector, done.paid_on))
+            .collect::<Vec<_>>(),
+    )?;
+    for ((inv, line, p, done), fee) in completed.into_iter().zip(line_fees) {
         fees += fee.0;
         paid_invoice.push(done.invoice_id);
         paid_position.push(i64::from(done.position));

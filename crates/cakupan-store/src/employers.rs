@@ -1031,25 +1031,43 @@ pub fn settle(
     out
 }
 
-/// The late fee of a line completed on `paid_on` (DOMAIN.md §3.3: per programme, the rules'
-/// rate per started month after the due date), for a worker of `sector`.
-pub fn late_fee(
+/// The late fees of lines completed together, in their order: (invoice, line, the worker's
+/// sector, the day it was completed). The lines of one invoice completed on one day are charged
+/// as one hand calculation per programme (`employer::late_fees_of`), then shared back to them.
+pub fn late_fees(
     rules: &RuleSet,
-    inv: &Invoice,
-    line: &InvoiceLine,
-    sector: Sector,
-    paid_on: Date,
-) -> Result<Rupiah> {
-    let q = employer::dues(
-        rules,
-        inv.month,
-        inv.risk_class,
-        sector,
-        line.wage,
-        line.programmes,
-    )
-    .map_err(StoreError::Rejected)?;
-    Ok(employer::late_fee_of(rules, &q, paid_on))
+    done: &[(&Invoice, &InvoiceLine, Sector, Date)],
+) -> Result<Vec<Rupiah>> {
+    let mut out = vec![Rupiah::ZERO; done.len()];
+    let mut groups: std::collections::BTreeMap<(i64, Date), Vec<usize>> =
+        std::collections::BTreeMap::new();
+    for (i, (inv, _, _, on)) in done.iter().enumerate() {
+        groups.entry((inv.id, *on)).or_default().push(i);
+    }
+    for ((_, on), members) in groups {
+        let quotes = members
+            .iter()
+            .map(|&i| {
+                let (inv, line, sector, _) = done[i];
+                employer::dues(
+                    rules,
+                    inv.month,
+                    inv.risk_class,
+                    sector,
+                    line.wage,
+                    line.programmes,
+                )
+                .map_err(StoreError::Rejected)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for (k, fee) in employer::late_fees_of(rules, &quotes, on)
+            .into_iter()
+            .enumerate()
+        {
+            out[members[k]] = fee;
+        }
+    }
+    Ok(out)
 }
 
 /// The ledger posting of a line completed on `paid_on`: a PU contribution for the invoice's
