@@ -343,6 +343,7 @@ fn input() -> RegistrationInput {
         channel: "self".into(),
         agent_code: String::new(),
         address: "  Jl. Braga No. 12,  RT 03/RW 05 ".into(),
+        budget_funded: String::new(),
         heirs: vec![],
     }
 }

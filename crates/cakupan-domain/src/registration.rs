@@ -35,7 +35,7 @@ pub const FIELDS: [&str; 13] = [
 ];
 
 /// Columns `participants.csv` may add after [`FIELDS`], in this order.
-pub const OPTIONAL_FIELDS: [&str; 1] = ["address"];
+pub const OPTIONAL_FIELDS: [&str; 2] = ["address", "budget_funded"];
 
 /// A registration as typed or uploaded: text fields, not yet trusted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +60,10 @@ pub struct RegistrationInput {
     /// Domicile address within the village (street, number, RT/RW); optional.
     #[serde(default)]
     pub address: String,
+    /// `ya`/`yes`/`true`/`1` when JKK and JKM are paid from the state or a regional budget;
+    /// empty, `tidak`/`no`/`false`/`0` otherwise.
+    #[serde(default)]
+    pub budget_funded: String,
     #[serde(default)]
     pub heirs: Vec<HeirInput>,
 }
@@ -145,6 +149,9 @@ pub struct Registration {
     /// Domicile address within the village (street, number, RT/RW), if given.
     pub address: Option<String>,
     pub heirs: Vec<Heir>,
+    /// JKK and JKM paid from the state or a regional budget (APBN/APBD): no PP 50/2025 discount
+    /// (art. 3), whatever the sector.
+    pub budget_funded: bool,
     /// Rules that only warned (NIK mismatches, age outside the unconfirmed range): kept and
     /// flagged for review.
     pub review_flags: Vec<String>,
@@ -489,6 +496,18 @@ pub fn validate(
             None
         }
     };
+    let budget_funded = match input.budget_funded.trim().to_ascii_lowercase().as_str() {
+        "" | "0" | "false" | "no" | "tidak" => false,
+        "1" | "true" | "yes" | "ya" => true,
+        _ => {
+            errors.push(FieldError::new(
+                "budget_funded",
+                "budget_funded.value",
+                "budget_funded must be ya or tidak (yes/no, true/false, 1/0)",
+            ));
+            false
+        }
+    };
     let mut heirs = Vec::new();
     for (i, h) in input.heirs.iter().enumerate() {
         let f = |name: &str| format!("heirs[{i}].{name}");
@@ -609,6 +628,7 @@ pub fn validate(
             agent_code,
             address,
             heirs,
+            budget_funded,
             review_flags,
         },
         warnings,
@@ -648,6 +668,11 @@ impl Registration {
             channel: self.channel.to_string(),
             agent_code: self.agent_code.clone().unwrap_or_default(),
             address: self.address.clone().unwrap_or_default(),
+            budget_funded: if self.budget_funded {
+                "ya".into()
+            } else {
+                String::new()
+            },
             heirs: self
                 .heirs
                 .iter()

@@ -461,6 +461,11 @@ fn registration_input(body: &Bytes) -> Result<RegistrationInput, ApiError> {
         channel: text(&obj, "", "channel", &mut errors),
         agent_code: text(&obj, "", "agent_code", &mut errors),
         address: text(&obj, "", "address", &mut errors),
+        budget_funded: match obj.get("budget_funded") {
+            Some(Value::Bool(true)) => "ya".into(),
+            Some(Value::Bool(false)) => String::new(),
+            _ => text(&obj, "", "budget_funded", &mut errors),
+        },
         heirs,
     };
     if errors.is_empty() {
@@ -495,6 +500,8 @@ pub struct ParticipantBody {
     pub channel: String,
     pub agent_code: Option<String>,
     pub address: Option<String>,
+    /// JKK and JKM paid from a state or regional budget: no PP 50/2025 discount.
+    pub budget_funded: bool,
     pub heirs: Vec<HeirView>,
     /// Rules that only warned and await review.
     pub review_flags: Vec<String>,
@@ -544,6 +551,7 @@ fn view(st: &AppState, p: &Participant) -> ParticipantBody {
         channel: r.channel.to_string(),
         agent_code: r.agent_code.clone(),
         address: r.address.clone(),
+        budget_funded: r.budget_funded,
         heirs: r
             .heirs
             .iter()

@@ -31,7 +31,7 @@ mod employers;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-pub(crate) const SELECT: &str = "SELECT id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, to_char(registered_on, 'YYYY-MM-DD'), channel, agent_code, review_flags, dukcapil_status, address FROM participants";
+pub(crate) const SELECT: &str = "SELECT id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, to_char(registered_on, 'YYYY-MM-DD'), channel, agent_code, review_flags, dukcapil_status, address, budget_funded FROM participants";
 const CHUNK: usize = 5_000;
 
 #[derive(Debug, Clone)]
@@ -1771,6 +1771,7 @@ struct Columns {
     phone_index: Vec<Option<Vec<u8>>>,
     key_version: Vec<i32>,
     address: Vec<Option<Vec<u8>>>,
+    budget_funded: Vec<bool>,
 }
 
 impl Columns {
@@ -1798,6 +1799,7 @@ impl Columns {
         self.phone_index.push(sealed.phone_index);
         self.key_version.push(sealed.key_version);
         self.address.push(sealed.address);
+        self.budget_funded.push(r.budget_funded);
         Ok(())
     }
 }
@@ -1931,8 +1933,8 @@ pub(crate) async fn register_batch_in(
             // migration 0014) in the same statement.
             let rows = sqlx::query(
                 "WITH inserted AS (
-                   INSERT INTO participants (id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, registered_on, channel, agent_code, review_flags, nik_index, phone_index, key_version, address)
-                   SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bytea[], $4::text[], $5::bytea[], $6::bytea[], $7::text[], $8::bytea[], $9::text[], $10::text[], $11::text[], $12::bytea[], $13::text[], $14::date[], $15::text[], $16::text[], $17::text[], $18::bytea[], $19::bytea[], $20::int[], $21::bytea[])
+                   INSERT INTO participants (id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, registered_on, channel, agent_code, review_flags, nik_index, phone_index, key_version, address, budget_funded)
+                   SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bytea[], $4::text[], $5::bytea[], $6::bytea[], $7::text[], $8::bytea[], $9::text[], $10::text[], $11::text[], $12::bytea[], $13::text[], $14::date[], $15::text[], $16::text[], $17::text[], $18::bytea[], $19::bytea[], $20::int[], $21::bytea[], $22::boolean[])
                    ON CONFLICT (nik_index, segment) DO NOTHING
                    RETURNING id, nik_index, segment),
                  claimed AS (INSERT INTO participant_ids (id, nik_index) SELECT id, nik_index FROM inserted)
@@ -1941,7 +1943,7 @@ pub(crate) async fn register_batch_in(
             .bind(c.id).bind(c.kpj).bind(c.nik).bind(c.segment).bind(c.name).bind(c.birth_date)
             .bind(c.sex).bind(c.phone).bind(c.village).bind(c.occupation).bind(c.sector)
             .bind(c.income).bind(c.programs).bind(c.registered_on).bind(c.channel).bind(c.agent).bind(c.flags)
-            .bind(c.nik_index).bind(c.phone_index).bind(c.key_version).bind(c.address)
+            .bind(c.nik_index).bind(c.phone_index).bind(c.key_version).bind(c.address).bind(c.budget_funded)
             .fetch_all(&mut **tx)
             .await
             .map_err(db)?;

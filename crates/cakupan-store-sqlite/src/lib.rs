@@ -32,7 +32,7 @@ mod employers;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Columns of `participants` in the order the code binds and reads them.
-pub(crate) const COLUMNS: &str = "id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, registered_on, channel, agent_code, review_flags, dukcapil_status, address";
+pub(crate) const COLUMNS: &str = "id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, registered_on, channel, agent_code, review_flags, dukcapil_status, address, budget_funded";
 /// SQLite allows 32,766 bound parameters per statement; 22 columns × 1,000 rows stays below.
 const INSERT_CHUNK: usize = 1_000;
 /// Rows per upsert of counters or agent months: their 12 or 9 columns each stay under
@@ -1877,6 +1877,7 @@ pub(crate) async fn register_batch_in(
                 .push_bind(r.review_flags.as_str())
                 .push_bind(r.dukcapil_status.as_str())
                 .push_bind(sealed.address.as_deref())
+                .push_bind(r.budget_funded)
                 .push_bind(sealed.nik_index.as_slice())
                 .push_bind(sealed.phone_index.as_deref())
                 .push_bind(sealed.key_version);

@@ -440,6 +440,7 @@ impl WageReport {
                 channel: "employer".into(),
                 agent_code: String::new(),
                 address: String::new(),
+                budget_funded: String::new(),
                 heirs: Vec::new(),
             };
             match registration::validate(&ctx, &input) {

@@ -429,7 +429,7 @@ pub fn check_posting(
                     income_base: b.wage,
                     programmes: b.programmes,
                     sector: reg.sector,
-                    budget_funded: false,
+                    budget_funded: reg.budget_funded,
                     risk_class: Some(b.risk_class),
                 },
                 (Segment::Pu, None) => {
@@ -444,7 +444,7 @@ pub fn check_posting(
                     income_base: reg.income_base,
                     programmes: reg.programmes,
                     sector: reg.sector,
-                    budget_funded: false,
+                    budget_funded: reg.budget_funded,
                     risk_class: None,
                 },
             };

@@ -587,6 +587,7 @@ pub struct ParticipantRow {
     pub review_flags: String,
     pub dukcapil_status: String,
     pub address: Option<String>,
+    pub budget_funded: bool,
 }
 
 /// A stored heir in text form.
@@ -625,6 +626,7 @@ impl ParticipantRow {
             review_flags: r.review_flags.join(","),
             dukcapil_status: "unverified".into(),
             address: r.address.clone(),
+            budget_funded: r.budget_funded,
         }
     }
 
@@ -654,6 +656,7 @@ impl ParticipantRow {
                 .ok_or_else(|| corrupt("channel", id, &self.channel))?,
             agent_code: self.agent_code,
             address: self.address,
+            budget_funded: self.budget_funded,
             heirs: heirs
                 .into_iter()
                 .map(|h| {
@@ -790,6 +793,7 @@ pub mod rows {
         Option<String>: Decode<'r, R::Database> + Type<R::Database>,
         Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
         Option<Vec<u8>>: Decode<'r, R::Database> + Type<R::Database>,
+        bool: Decode<'r, R::Database> + Type<R::Database>,
     {
         let id: i64 = row.try_get(0).map_err(db)?;
         let open = |i: usize, column: &str| -> Result<String> {
@@ -820,6 +824,7 @@ pub mod rows {
                 review_flags: row.try_get(16)?,
                 dukcapil_status: row.try_get(17)?,
                 address: None,
+                budget_funded: row.try_get(19)?,
             })
         };
         let mut out = f().map_err(db)?;

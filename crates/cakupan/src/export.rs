@@ -93,6 +93,7 @@ async fn write_pages(store: &dyn Store, sink: Box<dyn Write>, page: u32) -> Resu
                 r.channel.as_str(),
                 r.agent_code.as_deref().unwrap_or(""),
                 r.address.as_deref().unwrap_or(""),
+                if r.budget_funded { "ya" } else { "" },
             ])?;
         }
         rows += batch.len() as u64;

@@ -135,6 +135,7 @@ fn input(rec: &csv::StringRecord) -> RegistrationInput {
         channel: g(11),
         agent_code: g(12),
         address: g(13),
+        budget_funded: g(14),
         heirs: Vec::new(),
     }
 }

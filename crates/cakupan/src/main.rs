@@ -348,6 +348,10 @@ struct RegisterArgs {
     /// Domicile address within the village (street, number, RT/RW).
     #[arg(long, default_value = "")]
     address: String,
+    /// JKK and JKM are paid from the state or a regional budget (APBN/APBD): no PP 50/2025
+    /// discount.
+    #[arg(long)]
+    budget_funded: bool,
     /// An heir as NAME:RELATIONSHIP[:NIK[:PHONE]]; repeatable.
     #[arg(long = "heir")]
     heirs: Vec<String>,
@@ -1412,6 +1416,11 @@ async fn participant(
                 channel: a.channel,
                 agent_code: a.agent_code,
                 address: a.address,
+                budget_funded: if a.budget_funded {
+                    "ya".into()
+                } else {
+                    String::new()
+                },
                 heirs,
             };
             let ctx = Context {

@@ -378,6 +378,12 @@ pub async fn profile(
             value: a.clone(),
         });
     }
+    if r.budget_funded {
+        facts_view.push(Fact {
+            label: t.budget_funded,
+            value: t.yes.into(),
+        });
+    }
     facts_view.extend([
         Fact {
             label: t.occupation,
@@ -485,6 +491,9 @@ pub struct RegisterForm {
     village_code: String,
     #[serde(default)]
     address: String,
+    /// The checkbox: `ya` when JKK and JKM are paid from a state or regional budget.
+    #[serde(default)]
+    budget_funded: String,
     #[serde(default)]
     segment: String,
     #[serde(default)]
@@ -728,6 +737,7 @@ fn input_of(f: &RegisterForm) -> RegistrationInput {
         channel: f.channel.clone(),
         agent_code: f.agent_code.clone(),
         address: f.address.clone(),
+        budget_funded: f.budget_funded.clone(),
         heirs: if f.heir_name.trim().is_empty() && f.heir_relationship.trim().is_empty() {
             Vec::new()
         } else {
@@ -971,7 +981,7 @@ fn profile_of(p: &Participant) -> Profile {
         income_base: r.income_base,
         programmes: r.programmes,
         sector: r.sector,
-        budget_funded: false,
+        budget_funded: r.budget_funded,
         risk_class: None,
     }
 }

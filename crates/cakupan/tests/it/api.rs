@@ -159,8 +159,33 @@ async fn register_retry_conflict_and_lookups() {
     assert_eq!(p["sector"], "transport");
     assert_eq!(p["village_path"][1], "Kota Bandung");
     assert_eq!(p["heirs"][0]["relationship"], "spouse");
+    assert_eq!(p["budget_funded"], false);
     let kpj = p["kpj"].as_str().unwrap().to_string();
     let id = p["id"].as_i64().unwrap();
+    // A participation whose JKK and JKM a budget pays: recorded from a JSON boolean.
+    let mut funded = body();
+    funded["nik"] = json!("3273014506850002");
+    funded["budget_funded"] = json!(true);
+    let (s, v) = call(
+        &app,
+        "POST",
+        "/api/v1/participants",
+        Some(funded.to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["participant"]["budget_funded"], true, "{v}");
+    funded["nik"] = json!("3273014506850010");
+    funded["budget_funded"] = json!([1]);
+    let (s, v) = call(
+        &app,
+        "POST",
+        "/api/v1/participants",
+        Some(funded.to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["errors"][0]["field"], "budget_funded", "{v}");
 
     // The same request again is a safe retry.
     let (s, v) = call(
@@ -220,7 +245,8 @@ async fn register_retry_conflict_and_lookups() {
         (s, v["errors"][0]["field"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("id"))
     );
-    assert_eq!(db.store.count_participants().await.unwrap(), 1);
+    // Siti and the budget-funded participation; nothing of the refused one.
+    assert_eq!(db.store.count_participants().await.unwrap(), 2);
     db.finish().await;
 }
 

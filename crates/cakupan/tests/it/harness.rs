@@ -51,6 +51,7 @@ pub fn input(nik: &str) -> RegistrationInput {
         channel: "self".into(),
         agent_code: String::new(),
         address: "Jl. Braga No. 12, RT 03/RW 05".into(),
+        budget_funded: String::new(),
         heirs: vec![],
     }
 }

@@ -18,6 +18,7 @@ on_both_backends! {
     termination_ends_the_participation: true,
     concurrent_retries_post_once: true,
     one_nik_in_both_segments_is_counted_per_segment: true,
+    a_budget_funded_participation_gets_no_discount: true,
 }
 
 const NIK: &str = "3273015203900003";
@@ -165,6 +166,51 @@ async fn postings_are_idempotent_and_counted(s: Arc<dyn Store>) {
     );
     assert_eq!(s.ledger(participant_id).await.unwrap().len(), 1);
     assert_counters_equal_ledger(&s).await;
+}
+
+/// PP 50/2025 art. 3: JKK and JKM paid from a state or regional budget get no discount. The
+/// flag is recorded with the participation, read back, and the ledger prices by it.
+async fn a_budget_funded_participation_gets_no_discount(s: Arc<dyn Store>) {
+    let mut i = input(NIK);
+    i.registered_on = "2026-01-05".into();
+    i.budget_funded = "ya".into();
+    s.register(harness::rules(), &reg(&i)).await.unwrap();
+    let stored = &s
+        .participants_by_nik(cakupan_domain::Nik::parse(NIK).unwrap())
+        .await
+        .unwrap()[0];
+    assert!(stored.registration.budget_funded);
+    // April–June 2026: Rp16,800 a month, not the discounted Rp8,400.
+    match s
+        .post(harness::rules(), &pay("APBD-1", "2026-04", 3, 25_200))
+        .await
+    {
+        Err(StoreError::Rejected(e)) => {
+            assert_eq!(e.0[0].field, "amount");
+            assert!(
+                e.0[0].message.contains("expected Rp50,400"),
+                "{}",
+                e.0[0].message
+            );
+        }
+        o => panic!("{o:?}"),
+    }
+    s.post(harness::rules(), &pay("APBD-1", "2026-04", 3, 50_400))
+        .await
+        .unwrap();
+    // A bad value is named.
+    let mut bad = input("3273014506850002");
+    bad.budget_funded = "mungkin".into();
+    let ctx = cakupan_domain::registration::Context {
+        regions: harness::regions(),
+        rules: harness::rules(),
+        today: harness::today(),
+    };
+    let e = cakupan_domain::registration::validate(&ctx, &bad).unwrap_err();
+    assert!(
+        e.iter()
+            .any(|x| x.field == "budget_funded" && x.rule == "budget_funded.value")
+    );
 }
 
 async fn wrong_amount_names_the_expected_amount(s: Arc<dyn Store>) {
