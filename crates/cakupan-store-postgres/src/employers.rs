@@ -6,8 +6,8 @@ use cakupan_domain::month::format_date;
 use cakupan_domain::{Level, Month, Nik, RegionCode, RuleSet, Rupiah, Segment};
 use cakupan_store::crypto::Keys;
 use cakupan_store::employers::rows::{
-    INVOICE_COLUMNS, InvoiceRow, LINE_COLUMNS, LineRow, corrupt, date_of, invoice_of, line_of,
-    month_of, programmes_of,
+    INVOICE_COLUMNS, InvoiceRow, LINE_COLUMNS, LineRow, date_of, invoice_of, line_of, month_of,
+    programmes_of,
 };
 use cakupan_store::employers::{
     self as emp, Account, Employer, EmployerPayment, EmployerSummary, Employment, Invoice,
@@ -290,29 +290,8 @@ async fn settle_in(
         Vec::with_capacity(n),
     );
     let mut fees = 0i64;
-    // The lines with their invoice and worker, then their late fees: the lines of an invoice
-    // completed on one day charged together, per programme (a hand calculation).
-    let mut completed = Vec::with_capacity(s.lines.len());
-    for done in &s.lines {
-        let inv = &open[index[&done.invoice_id]];
-        let line = inv
-            .lines
-            .iter()
-            .find(|l| l.position == done.position)
-            .ok_or_else(|| corrupt("invoice line", done.position))?;
-        let p = people
-            .get(&done.participant_id)
-            .ok_or_else(|| corrupt("participant", done.participant_id))?;
-        completed.push((inv, line, p, done));
-    }
-    let line_fees = emp::late_fees(
-        rules,
-        &completed
-            .iter()
-            .map(|(inv, line, p, done)| (*inv, *line, p.registration.sector, done.paid_on))
-            .collect::<Vec<_>>(),
-    )?;
-    for ((inv, line, p, done), fee) in completed.into_iter().zip(line_fees) {
+    for (inv, line, p, done, fee) in emp::completed_lines(rules, &open, &index, &s.lines, &people)?
+    {
         fees += fee.0;
         paid_invoice.push(done.invoice_id);
         paid_position.push(i64::from(done.position));

@@ -6,8 +6,8 @@ use cakupan_domain::month::format_date;
 use cakupan_domain::{Level, Month, Nik, RegionCode, RuleSet, Rupiah, Segment};
 use cakupan_store::crypto::Keys;
 use cakupan_store::employers::rows::{
-    INVOICE_COLUMNS, InvoiceRow, LINE_COLUMNS, LineRow, corrupt, date_of, invoice_of, line_of,
-    month_of, programmes_of,
+    INVOICE_COLUMNS, InvoiceRow, LINE_COLUMNS, LineRow, date_of, invoice_of, line_of, month_of,
+    programmes_of,
 };
 use cakupan_store::employers::{
     self as emp, Account, Employer, EmployerPayment, EmployerSummary, Employment, Invoice,
@@ -18,8 +18,9 @@ use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use std::collections::HashMap;
 use time::Date;
 
-/// The number of participant columns (`COLUMNS`): extra columns of a join follow them.
-const NCOL: usize = 19;
+/// The number of participant columns (`COLUMNS`): extra columns of a join follow them. Checked
+/// against `COLUMNS` by a test.
+const NCOL: usize = 20;
 
 /// Rows per multi-row statement (8 columns × 1,000 stays under SQLite's 32,766 parameters).
 const CHUNK: usize = 1_000;
@@ -280,29 +281,8 @@ async fn settle_in(
     let mut postings = Vec::with_capacity(s.lines.len());
     let mut paid = Vec::with_capacity(s.lines.len());
     let mut fees = 0i64;
-    // The lines with their invoice and worker, then their late fees: the lines of an invoice
-    // completed on one day charged together, per programme (a hand calculation).
-    let mut completed = Vec::with_capacity(s.lines.len());
-    for done in &s.lines {
-        let inv = &open[index[&done.invoice_id]];
-        let line = inv
-            .lines
-            .iter()
-            .find(|l| l.position == done.position)
-            .ok_or_else(|| corrupt("invoice line", done.position))?;
-        let p = people
-            .get(&done.participant_id)
-            .ok_or_else(|| corrupt("participant", done.participant_id))?;
-        completed.push((inv, line, p, done));
-    }
-    let line_fees = emp::late_fees(
-        rules,
-        &completed
-            .iter()
-            .map(|(inv, line, p, done)| (*inv, *line, p.registration.sector, done.paid_on))
-            .collect::<Vec<_>>(),
-    )?;
-    for ((inv, line, p, done), fee) in completed.into_iter().zip(line_fees) {
+    for (inv, line, p, done, fee) in emp::completed_lines(rules, &open, &index, &s.lines, &people)?
+    {
         fees += fee.0;
         paid.push((
             done.invoice_id,
@@ -916,5 +896,13 @@ impl SqliteStore {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ncol_counts_the_participant_columns() {
+        assert_eq!(super::NCOL, crate::COLUMNS.split(',').count());
     }
 }

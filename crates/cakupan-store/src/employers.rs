@@ -1032,6 +1032,54 @@ pub fn settle(
     out
 }
 
+/// A line a settlement completed: its invoice, the line, the worker, when, and its late fee.
+pub type Completed<'a> = (
+    &'a Invoice,
+    &'a InvoiceLine,
+    &'a crate::Participant,
+    &'a Settled,
+    Rupiah,
+);
+
+/// The lines a settlement completed, each with its invoice, its worker and its late fee (the
+/// lines of an invoice completed on one day charged together, [`late_fees`]); `index` finds an
+/// invoice of `open` by id.
+pub fn completed_lines<'a>(
+    rules: &RuleSet,
+    open: &'a [Invoice],
+    index: &std::collections::HashMap<i64, usize>,
+    settled: &'a [Settled],
+    people: &'a std::collections::HashMap<i64, crate::Participant>,
+) -> Result<Vec<Completed<'a>>> {
+    let mut out = Vec::with_capacity(settled.len());
+    for done in settled {
+        let inv = index
+            .get(&done.invoice_id)
+            .and_then(|i| open.get(*i))
+            .ok_or_else(|| StoreError::Corrupt(format!("invoice {}", done.invoice_id)))?;
+        let line = inv
+            .lines
+            .iter()
+            .find(|l| l.position == done.position)
+            .ok_or_else(|| StoreError::Corrupt(format!("invoice line {}", done.position)))?;
+        let p = people
+            .get(&done.participant_id)
+            .ok_or_else(|| StoreError::Corrupt(format!("participant {}", done.participant_id)))?;
+        out.push((inv, line, p, done));
+    }
+    let fees = late_fees(
+        rules,
+        &out.iter()
+            .map(|(inv, line, p, done)| (*inv, *line, p.registration.sector, done.paid_on))
+            .collect::<Vec<_>>(),
+    )?;
+    Ok(out
+        .into_iter()
+        .zip(fees)
+        .map(|((inv, line, p, done), fee)| (inv, line, p, done, fee))
+        .collect())
+}
+
 /// The late fees of lines completed together, in their order: (invoice, line, the worker's
 /// sector, the day it was completed). The lines of one invoice completed on one day are charged
 /// as one hand calculation per programme (`employer::late_fees_of`), then shared back to them.
