@@ -1631,6 +1631,14 @@ impl Store for PgStore {
         Ok((changes.rows().len() + agents.rows().len()) as u64)
     }
 
+    async fn meta(&self, key: &str) -> Result<Option<String>> {
+        self.meta_impl(key).await
+    }
+
+    async fn set_meta_once(&self, key: &str, value: &str) -> Result<String> {
+        self.set_meta_once_impl(key, value).await
+    }
+
     async fn counters_fingerprint(&self) -> Result<Option<String>> {
         self.counters_fingerprint_impl().await
     }

@@ -160,6 +160,13 @@ impl Keys {
         mac
     }
 
+    /// A keyed check value of the index key (the key that never rotates: blind indexes and the
+    /// audit chain depend on it), recorded in the database at creation so that a database is
+    /// never opened with another deployment's keys. It reveals nothing of the key.
+    pub fn check_value(&self) -> String {
+        hex::encode(self.index_of("key check", "cakupan v1"))
+    }
+
     /// The blind index of a NIK (its 16 digits).
     pub fn nik_index(&self, nik: &cakupan_domain::Nik) -> Vec<u8> {
         self.index_of("nik", &nik.to_string())

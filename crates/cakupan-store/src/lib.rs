@@ -211,6 +211,12 @@ pub trait Store: campaigns::CampaignStore + Send + Sync + std::fmt::Debug {
     /// last rebuilt under; None before the first rebuild.
     async fn counters_fingerprint(&self) -> Result<Option<String>>;
 
+    /// A value of the `meta` table (the database's own facts: fingerprints, check values).
+    async fn meta(&self, key: &str) -> Result<Option<String>>;
+    /// Records a value in the `meta` table, only where none is recorded yet (a second writer
+    /// racing to record the same fact changes nothing); returns the value now recorded.
+    async fn set_meta_once(&self, key: &str, value: &str) -> Result<String>;
+
     /// Stores coverage targets in one transaction, each checked first (nothing is stored if
     /// one fails). With `replace` a stored target of the same metric, segment, region and
     /// month is overwritten (an edit); without, it is kept (seeding defaults). Returns the
@@ -1291,3 +1297,8 @@ pub const TERMINATE_OFFICE_AGENTS_SQL: &str =
     "INSERT INTO agent_events (agent_code, month, kind, reason, recorded_by, recorded_at)
      SELECT code, $2, 'terminated', $3, $4, $5 FROM agents WHERE office_code = $1
      ON CONFLICT (agent_code, month, kind) DO NOTHING";
+/// A `meta` value (both backends).
+pub const META_SQL: &str = "SELECT value FROM meta WHERE key = $1";
+/// Records a `meta` value unless one is there (both backends).
+pub const SET_META_ONCE_SQL: &str =
+    "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";

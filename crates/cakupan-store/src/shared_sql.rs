@@ -18,6 +18,35 @@ macro_rules! shared_sql_impl {
                     .map_err($dberr)
             }
 
+            pub(crate) async fn meta_impl(
+                &self,
+                key: &str,
+            ) -> cakupan_store::Result<Option<String>> {
+                sqlx::query_scalar(cakupan_store::META_SQL)
+                    .bind(key)
+                    .fetch_optional(&self.$read)
+                    .await
+                    .map_err($dberr)
+            }
+
+            pub(crate) async fn set_meta_once_impl(
+                &self,
+                key: &str,
+                value: &str,
+            ) -> cakupan_store::Result<String> {
+                sqlx::query(cakupan_store::SET_META_ONCE_SQL)
+                    .bind(key)
+                    .bind(value)
+                    .execute(&self.$write)
+                    .await
+                    .map_err($dberr)?;
+                sqlx::query_scalar(cakupan_store::META_SQL)
+                    .bind(key)
+                    .fetch_one(&self.$write)
+                    .await
+                    .map_err($dberr)
+            }
+
             pub(crate) async fn targets_within_impl(
                 &self,
                 within: cakupan_domain::RegionCode,

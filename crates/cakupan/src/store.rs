@@ -24,8 +24,42 @@ pub fn load_keys(file: Option<&Path>) -> Result<Arc<Keys>> {
     Ok(Arc::new(Keys::parse(&text)?))
 }
 
-/// Opens `sqlite://…` or `postgres://…` (also `postgresql://…`) and applies migrations.
+/// Refuses keys that are not the database's own: the check value of the index key is recorded
+/// at the first open (after proving the keys on the stored personal data, for a database from
+/// before check values) and compared at every open. Opened with another deployment's keys, a
+/// database would take a second participation for a registered NIK (the blind index no longer
+/// matches) and break the audit chain.
+pub async fn check_keys(store: &dyn Store, keys: &Keys) -> Result<()> {
+    let mine = keys.check_value();
+    let recorded = match store.meta("keys_check").await? {
+        Some(v) => v,
+        None => {
+            // A database from before check values: the keys must open what is stored.
+            store.registry_page(0, 1).await.map_err(|e| {
+                anyhow::anyhow!(
+                    "the keys given do not open this database's personal data ({e}): give the key file it was created with (--keys FILE or CAKUPAN_KEYS_FILE) [keys.mismatch]"
+                )
+            })?;
+            store.set_meta_once("keys_check", &mine).await?
+        }
+    };
+    if recorded != mine {
+        bail!(
+            "the keys given are not this database's (its recorded key check value differs): give the key file it was created with (--keys FILE or CAKUPAN_KEYS_FILE); nothing was read or written [keys.mismatch]"
+        );
+    }
+    Ok(())
+}
+
+/// Opens `sqlite://…` or `postgres://…` (also `postgresql://…`), applies migrations and refuses
+/// keys that are not the database's own ([`check_keys`]).
 pub async fn open(url: &str, pg_pool: u32, keys: Arc<Keys>) -> Result<Arc<dyn Store>> {
+    let store = open_unchecked(url, pg_pool, keys.clone()).await?;
+    check_keys(store.as_ref(), &keys).await?;
+    Ok(store)
+}
+
+async fn open_unchecked(url: &str, pg_pool: u32, keys: Arc<Keys>) -> Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         let s = SqliteStore::open(url, keys)
             .await

@@ -551,6 +551,88 @@ async fn counters_are_rebuilt_when_the_counting_rules_change() {
     let _ = std::fs::remove_file(path);
 }
 
+/// A database opened with keys that are not its own is refused by every command, naming the
+/// fix, on both backends; its own keys still open it (issue 17, item 3).
+fn wrong_keys_are_refused(url: &str) {
+    let with = |keys: &str, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cakupan"))
+            .args(args)
+            .env("CAKUPAN_DB", url)
+            .env(TODAY_VAR, harness::today_text())
+            .env("CAKUPAN_KEYS", keys)
+            .env("CAKUPAN_LOG", "error")
+            .output()
+            .unwrap()
+    };
+    let register = [
+        "participant",
+        "register",
+        "--nik",
+        "3273015203900003",
+        "--name",
+        "Siti Aminah",
+        "--birth-date",
+        "1990-03-12",
+        "--sex",
+        "P",
+        "--village-code",
+        "32.73.01.1001",
+        "--segment",
+        "BPU",
+        "--occupation-code",
+        "84",
+        "--income-base",
+        "1000000",
+        "--programs",
+        "JKK+JKM",
+        "--registered-on",
+        "2026-05-04",
+    ];
+    ok(&with(harness::KEYS_TEXT, &register));
+    let other = cakupan_store::crypto::Keys::generate().unwrap();
+    for args in [
+        &register[..],
+        &["verify"],
+        &["participant", "show", "3273015203900003"],
+    ] {
+        let out = with(&other, args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("keys.mismatch"), "{args:?}: {err}");
+    }
+    // Nothing was stored by the refused registration: the right keys see one participation.
+    let shown = ok(&with(
+        harness::KEYS_TEXT,
+        &["participant", "show", "3273015203900003"],
+    ));
+    assert_eq!(shown.matches("KPJ ").count(), 1, "{shown}");
+}
+
+#[test]
+fn wrong_keys_are_refused_on_sqlite() {
+    let (url, path) = harness::sqlite_url();
+    wrong_keys_are_refused(&url);
+    let _ = std::fs::remove_file(path);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_keys_are_refused_on_postgres() {
+    let Some(admin) = harness::postgres_url() else {
+        return;
+    };
+    let (url, name) = cakupan_store_postgres::create_throwaway(&admin, "cakupan_test")
+        .await
+        .unwrap();
+    let u = url.clone();
+    tokio::task::spawn_blocking(move || wrong_keys_are_refused(&u))
+        .await
+        .unwrap();
+    cakupan_store_postgres::drop_database(&admin, &name)
+        .await
+        .unwrap();
+    harness::mark_postgres_ran("wrong_keys_are_refused_on_postgres");
+}
+
 #[test]
 fn import_accepts_a_spreadsheet_byte_order_mark() {
     let (url, path) = harness::sqlite_url();
@@ -1011,7 +1093,14 @@ async fn users_and_a_tampered_audit_log() {
         .env("CAKUPAN_LOG", "error")
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&other.stderr).contains("entry 1 was altered"));
+    // Another deployment's key file does not even open the database (issue 17): nothing is
+    // read or written under keys whose blind indexes and audit chain are not this database's.
+    assert!(!other.status.success());
+    let err = String::from_utf8_lossy(&other.stderr);
+    assert!(
+        err.contains("keys.mismatch") && err.contains("--keys FILE"),
+        "{err}"
+    );
     // Tamper with the file behind the service's back: the chain names the entry.
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
     sqlx::query("UPDATE audit SET record = 'user:999' WHERE id = 1")
