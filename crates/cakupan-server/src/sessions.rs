@@ -106,16 +106,21 @@ pub async fn sign_in(
     ip: &str,
 ) -> Result<SignedIn, ApiError> {
     let username = username.trim().to_lowercase();
-    if let Err(l) = st.auth.check(&username, ip) {
-        let minutes = l.retry_after.as_secs().div_ceil(60);
-        return Err(ApiError::TooManyAttempts {
-            message: format!(
-                "too many failed sign-ins for {}: try again in {minutes} minute(s)",
-                l.what
-            ),
-            retry_after_secs: l.retry_after.as_secs().max(1),
-        });
-    }
+    // The attempt is reserved before the password is checked (and counts as a failure unless
+    // it signs in), so parallel guesses cannot pass the limit.
+    let reserved = match st.auth.reserve(&username, ip) {
+        Ok(r) => r,
+        Err(l) => {
+            let minutes = l.retry_after.as_secs().div_ceil(60);
+            return Err(ApiError::TooManyAttempts {
+                message: format!(
+                    "too many failed sign-ins for {}: try again in {minutes} minute(s)",
+                    l.what
+                ),
+                retry_after_secs: l.retry_after.as_secs().max(1),
+            });
+        }
+    };
     let user = st.store.user_by_username(&username).await?;
     let stored = user
         .as_ref()
@@ -130,13 +135,12 @@ pub async fn sign_in(
     let user = match user {
         Some(u) if ok && !u.disabled => u,
         _ => {
-            st.auth.failed(&username, ip);
             return Err(ApiError::Unauthenticated(
                 "wrong username or password".into(),
             ));
         }
     };
-    st.auth.succeeded(&username);
+    st.auth.succeeded(&username, ip, reserved);
     let token = new_token().map_err(ApiError::Internal)?;
     let now = now_secs();
     let expires = now + i64::from(st.auth.policy.session_hours) * 3600;
