@@ -143,6 +143,21 @@ pub fn parse_payment(
             format!("reference must be at most {REFERENCE_MAX} letters, digits or - _ . / :"),
         ));
     }
+    // A reference is stored in clear and shown to whoever handles the payment: a NIK inside
+    // it would sit unencrypted in the database (issue 17, item 5). Sixteen digits in a row are
+    // refused, whatever they are.
+    let digits_in_a_row = reference
+        .split(|c: char| !c.is_ascii_digit())
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    if digits_in_a_row >= 16 {
+        errors.push(FieldError::new(
+            "reference",
+            "reference.nik_like",
+            "reference must not hold a NIK-like number of 16 digits or more: references are stored unencrypted",
+        ));
+    }
     let nik = Nik::parse(&input.nik)
         .map_err(|e| errors.push(FieldError::new("nik", e.rule(), e.to_string())))
         .ok();
@@ -372,6 +387,21 @@ mod tests {
             "{}",
             e.0[0].message
         );
+    }
+
+    #[test]
+    fn a_reference_holding_a_nik_is_refused() {
+        let r = rules();
+        for reference in ["3175054812761300", "KKBC-3204-3273015203900003-2026-05"] {
+            let mut i = input("2026-03", "1", "8400");
+            i.reference = reference.into();
+            let e = parse_payment(&r, &i, date!(2026 - 11 - 23)).unwrap_err();
+            assert_eq!(e.0[0].rule, "reference.nik_like", "{reference}");
+        }
+        // A bank's own reference with shorter numbers stays fine.
+        let mut i = input("2026-03", "1", "8400");
+        i.reference = "BNI-2026-11-20-000012345678901".into();
+        assert!(parse_payment(&r, &i, date!(2026 - 11 - 23)).is_ok());
     }
 
     #[test]

@@ -1242,9 +1242,9 @@ pub async fn simulate(
     let mut payments = Vec::new();
     for chunk in regs.chunks(1_000) {
         for (o, reg) in store.register_batch(rules, chunk).await?.iter().zip(chunk) {
-            if !matches!(o, cakupan_store::Outcome::Created { .. }) {
+            let cakupan_store::Outcome::Created { kpj, .. } = o else {
                 continue;
-            }
+            };
             created += 1;
             if !rng.chance(0.6) {
                 continue;
@@ -1265,7 +1265,8 @@ pub async fn simulate(
                 .map(|d| d.1.0)
                 .sum();
             let input = ContributionInput {
-                reference: format!("{}-{}-{}", sim.campaign, reg.nik, m),
+                // The KPJ, never the NIK: a reference is stored in clear (issue 17, item 5).
+                reference: format!("{}-{kpj}-{m}", sim.campaign),
                 nik: reg.nik.to_string(),
                 segment: reg.segment.to_string(),
                 first_month: m.to_string(),

@@ -191,6 +191,9 @@ impl Lang {
             "participation.terminated" => "kepesertaan ini sudah berakhir",
             "reference.format" => "nomor referensi tidak sah",
             "reference.reused" => "nomor referensi sudah dipakai untuk pembayaran lain",
+            "reference.nik_like" => {
+                "nomor referensi tidak boleh memuat angka 16 digit atau lebih (seperti NIK): referensi disimpan tanpa enkripsi"
+            }
             "csrf" => "formulir kedaluwarsa: muat ulang halaman dan coba lagi",
             "deposit.above_held" => "setoran melebihi uang pungutan yang dipegang agen",
             "agent.not_active" => "agen tidak aktif pada bulan itu",

@@ -1101,9 +1101,20 @@ fn pay_page(
     })
 }
 
+/// A fresh reference for a payment form: `WEB-` and 20 random letters (hex digits written as
+/// letters, so it never holds a run of digits a reference may not carry).
 fn new_reference() -> String {
+    let letters = |t: String| -> String {
+        t.chars()
+            .take(20)
+            .map(|c| match c.to_digit(10) {
+                Some(d) => char::from(b'g' + u8::try_from(d).unwrap_or(0)),
+                None => c,
+            })
+            .collect()
+    };
     crate::auth::new_token()
-        .map(|t| format!("WEB-{}", &t[..20]))
+        .map(|t| format!("WEB-{}", letters(t)))
         .unwrap_or_else(|_| format!("WEB-{}", crate::auth::now_secs()))
 }
 

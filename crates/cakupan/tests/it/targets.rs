@@ -92,7 +92,7 @@ async fn active_in(s: &Arc<dyn Store>, nik: &str, village: &str) {
     i.registered_on = "2026-01-05".into();
     s.register(harness::rules(), &reg(&i)).await.unwrap();
     let pay = cakupan_domain::contribution::ContributionInput {
-        reference: format!("P-{nik}"),
+        reference: format!("P-{}", &nik[10..]),
         nik: nik.into(),
         segment: "BPU".into(),
         first_month: "2026-11".into(),
