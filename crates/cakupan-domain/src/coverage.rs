@@ -333,18 +333,10 @@ impl Metric {
     }
 
     pub fn parse(s: &str) -> Option<Metric> {
-        [
-            Metric::Registered,
-            Metric::PaidActive,
-            Metric::StatusActive,
-            Metric::NonActive,
-            Metric::New,
-            Metric::Lapsed,
-            Metric::Reactivated,
-            Metric::LeftEmployment,
-        ]
-        .into_iter()
-        .find(|m| m.as_str() == s.trim())
+        Metric::STATES
+            .into_iter()
+            .chain(Metric::FLOWS)
+            .find(|m| m.as_str() == s.trim())
     }
 
     /// States are stored as changes (read them as the running sum up to M); flows as the

@@ -1255,18 +1255,6 @@ pub const COUNTERS_FINGERPRINT_SQL: &str = "SELECT value FROM meta WHERE key = '
 /// Records the counting fingerprint, in the rebuild's own transaction (both backends).
 pub const SET_COUNTERS_FINGERPRINT_SQL: &str = "INSERT INTO meta (key, value) VALUES ('counters_rules', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 
-/// Rebuilds the counters from the ledger when they were built under other counting rules or
-/// another engine version (an upgrade, a changed `--rules-dir`): what a report reads must be
-/// what `verify` recomputes. Returns whether it rebuilt. Each command calls it on open.
-pub async fn ensure_counters_current(store: &dyn Store, rules: &RuleSet) -> Result<bool> {
-    let want = cakupan_domain::coverage::counting_fingerprint(rules);
-    if store.counters_fingerprint().await?.as_deref() == Some(want.as_str()) {
-        return Ok(false);
-    }
-    store.rebuild_counters(rules).await?;
-    Ok(true)
-}
-
 /// The targets of one level inside a subtree (both backends; `$1`, `$2` from
 /// [`subtree_range`], `$3` the level's code length from [`code_length`]).
 pub const TARGETS_WITHIN_SQL: &str =

@@ -505,7 +505,9 @@ async fn open_store(global: &Global, reference: &Reference) -> Result<Arc<dyn St
                 "The counting rules changed since the counters were built: rebuilding them from the ledger…"
             );
         }
-        cakupan_store::ensure_counters_current(store.as_ref(), &reference.rules)
+        // The rebuild records the fingerprint it was made under.
+        store
+            .rebuild_counters(&reference.rules)
             .await
             .context("rebuilding the counters")?;
     }
