@@ -492,6 +492,16 @@ fn registration_errors_name_field_and_rule() {
         (|i| i.phone = "021555".into(), "phone", "phone.format"),
         (|i| i.sex = "X".into(), "sex", "sex.value"),
         (|i| i.name = "".into(), "name", "required"),
+        // Before the segment's scheme took participants (issue #17): refused, not stored with
+        // dues from months no rule covers.
+        (
+            |i| {
+                i.segment = "PU".into();
+                i.registered_on = "2015-06-30".into();
+            },
+            "registered_on",
+            "registered_on.before_scheme",
+        ),
     ];
     for (mutate, field, rule) in cases {
         let mut i = input();

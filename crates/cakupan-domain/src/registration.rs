@@ -479,12 +479,41 @@ pub fn validate(
         }
         _ => None,
     };
-    if let (Some(seg), Some(p)) = (segment, programmes)
+    // A registration date before the segment's scheme took participants is the date's fault,
+    // not the programmes': named on the date, and nothing else is checked against that month.
+    let scheme_open = match (segment, registered_on) {
+        (Some(seg), Some(d)) if ctx.rules.registration_rule(seg, month).is_none() => {
+            let opened = ctx
+                .rules
+                .registration
+                .iter()
+                .filter(|r| r.segment == seg)
+                .map(|r| r.provenance.period.from)
+                .min();
+            errors.push(FieldError::new(
+                "registered_on",
+                "registered_on.before_scheme",
+                match opened {
+                    Some(from) => format!(
+                        "registered_on {} is before {seg} participants could register (from {})",
+                        format_date(d),
+                        format_date(from)
+                    ),
+                    None => format!("no rule lets {seg} participants register"),
+                },
+            ));
+            false
+        }
+        _ => true,
+    };
+    if scheme_open
+        && let (Some(seg), Some(p)) = (segment, programmes)
         && let Err(e) = check_programmes(ctx.rules, seg, p, month, "programs")
     {
         errors.push(e);
     }
-    if let (Some(seg), Some(base)) = (segment, income_base)
+    if scheme_open
+        && let (Some(seg), Some(base)) = (segment, income_base)
         && let Err(e) = check_income_base(ctx.rules, seg, base, month, "income_base")
     {
         errors.push(e);

@@ -195,6 +195,20 @@ row!(/// Sign-in protection (issue #4): lockouts, session lifetime, password has
     login_failures_per_username: u32, login_failures_per_ip: u32, failure_window_minutes: u32,
     lockout_minutes: u32, session_hours: u32, min_password_length: u32,
     argon2_target_ms: u32, aggregate_min_cell: u32, correction_due_hours: u32,
+    /// Argon2id memory per password hash, KiB (fixed: tuning adds passes, not memory).
+    argon2_memory_kib: u32,
+    /// The most memory all password hashes in flight may hold at once, MiB; sign-ins beyond
+    /// it are turned away (503) before any hashing.
+    password_hashing_budget_mib: u32,
+    /// Public receipt checks per address per minute.
+    receipt_checks_per_minute: u32,
+    /// A connection must send a request's headers within this many seconds of opening or of
+    /// its last answer (so an idle keep-alive connection is closed after it too).
+    header_read_timeout_secs: u32,
+    /// A session unused for this many minutes ends (besides `session_hours` after sign-in).
+    session_idle_minutes: u32,
+    /// The most sessions one user may hold at once; a new sign-in ends the oldest.
+    sessions_per_user: u32,
 });
 row!(/// How progress is reported: the run-rate window of target projections and the months
     /// of history the dashboard draws.

@@ -370,6 +370,7 @@ pub struct RegistrationBody {
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct HeirBody {
     pub name: String,
     /// spouse, child, parent, sibling or other.
@@ -619,7 +620,20 @@ pub async fn register(
         Outcome::Created { id, .. } => (StatusCode::CREATED, "created", id),
         Outcome::Existing { id, .. } => (StatusCode::OK, "existing", id),
         Outcome::Conflict { kpj, segment } => {
-            return Err(cakupan_store::StoreError::Conflict { kpj, segment }.into());
+            return Err(
+                match crate::auth::registration_conflict(&st, &caller.who, &caller.request_id, &kpj)
+                    .await?
+                {
+                    crate::auth::ConflictView::Visible { kpj } => {
+                        cakupan_store::StoreError::Conflict { kpj, segment }.into()
+                    }
+                    crate::auth::ConflictView::Elsewhere => ApiError::ConflictElsewhere {
+                        message: format!(
+                            "this NIK cannot be registered here: it already has a {segment} participation outside your area; ask the branch of the participant's domicile"
+                        ),
+                    },
+                },
+            );
         }
     };
     let p = st.store.participant(id).await?.ok_or_else(|| {
@@ -636,6 +650,7 @@ pub async fn register(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LookupBody {
     /// The 16-digit NIK. Sent in the body, not the URL, so it never lands in access logs.
     pub nik: String,
@@ -649,8 +664,7 @@ pub async fn lookup(
     caller: Caller,
     body: Bytes,
 ) -> Result<Json<Vec<ParticipantBody>>, ApiError> {
-    let b: LookupBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the body must be {{\"nik\": \"…\"}}: {e}")))?;
+    let b: LookupBody = crate::error::json_body(&body, "{\"nik\": \"…\"}")?;
     let nik = Nik::parse(&b.nik)
         .map_err(|e| ApiError::Invalid(FieldError::new("nik", e.rule(), e.to_string()).into()))?;
     // Only the participations the caller may see; none reads like an unknown NIK.
@@ -974,6 +988,7 @@ pub async fn quote_handler(
 
 /// A posting to the ledger. `kind` decides which other fields apply.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PostingBody {
     /// contribution, reversal or termination.
     pub kind: String,
@@ -1027,8 +1042,7 @@ pub async fn post_handler(
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     use cakupan_store::ledger::{NewPosting, PostingOutcome, TerminationReason};
-    let b: PostingBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the body must be a posting object: {e}")))?;
+    let b: PostingBody = crate::error::json_body(&body, "a posting object")?;
     let posting = match b.kind.as_str() {
         "contribution" => {
             let input = cakupan_domain::contribution::ContributionInput {

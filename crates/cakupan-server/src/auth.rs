@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use cakupan_domain::access::{Action, Principal, Resource, authorize};
 use cakupan_domain::rules::SecurityRule;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Argon2id cost: memory in KiB, passes, lanes.
@@ -43,20 +43,45 @@ impl Cost {
         ))
     }
 
-    /// The cost whose hash takes about `target` here: memory grows from the OWASP minimum
-    /// until one hash takes at least the target (at most 1 GiB).
-    pub fn tuned(target: Duration) -> Cost {
-        let mut c = Cost::OWASP;
+    /// The cost whose hash takes about `target` here with `m_kib` of memory: passes grow from
+    /// one until a hash takes at least the target (at most 64). Memory stays fixed, so the
+    /// memory of every hash is known in advance and bounded by the hashing budget.
+    pub fn tuned(target: Duration, m_kib: u32) -> Cost {
+        let mut c = Cost {
+            m_kib: m_kib.max(Cost::OWASP.m_kib),
+            t: 1,
+            p: 1,
+        };
         loop {
             let started = Instant::now();
             if hash_with(c, "tuning the password hash cost").is_err() {
                 return Cost::OWASP;
             }
-            if started.elapsed() >= target || c.m_kib >= 1024 * 1024 {
+            let took = started.elapsed();
+            if took >= target || c.t >= 64 {
                 return c;
             }
-            c.m_kib *= 2;
+            // Time grows with passes about linearly: jump close to the target, then step.
+            let ratio = target.as_secs_f64() / took.as_secs_f64().max(1e-6);
+            let next = ((f64::from(c.t) * ratio).floor() as u32).clamp(c.t + 1, 64);
+            c.t = next;
         }
+    }
+
+    /// The memory one hash at this cost holds, in MiB (rounded up).
+    pub fn memory_mib(self) -> u32 {
+        self.m_kib.div_ceil(1024)
+    }
+
+    /// The cost a stored PHC string was made with, if it can be read.
+    pub fn of_stored(stored: &str) -> Option<Cost> {
+        let h = PasswordHash::new(stored).ok()?;
+        let p = Params::try_from(&h).ok()?;
+        Some(Cost {
+            m_kib: p.m_cost(),
+            t: p.t_cost(),
+            p: p.p_cost(),
+        })
     }
 }
 
@@ -115,6 +140,18 @@ pub struct Auth {
     pub dummy_hash: String,
     by_username: Mutex<Failures>,
     by_ip: Mutex<Failures>,
+    /// Public receipt checks per address in the last minute.
+    receipt_checks: Mutex<Failures>,
+    /// The password-hashing memory budget, one permit per MiB: a hash holds as many permits
+    /// as its memory while it runs.
+    hashing: Arc<tokio::sync::Semaphore>,
+    budget_mib: u32,
+}
+
+/// Every password hash the budget allows is running: try again after `retry_after`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Busy {
+    pub retry_after: Duration,
 }
 
 /// Why a sign-in is refused before the password is even checked.
@@ -132,11 +169,88 @@ impl Auth {
         Auth {
             secure_cookies: false,
             cost,
-            policy,
             dummy_hash,
             by_username: Mutex::default(),
             by_ip: Mutex::default(),
+            receipt_checks: Mutex::default(),
+            hashing: Arc::new(tokio::sync::Semaphore::new(
+                policy.password_hashing_budget_mib as usize,
+            )),
+            budget_mib: policy.password_hashing_budget_mib,
+            policy,
         }
+    }
+
+    /// Counts one public receipt check from `ip`, or refuses it when the address has made
+    /// `receipt_checks_per_minute` in the last minute: how long until the next is allowed.
+    /// Addresses not seen for a minute are forgotten once many are held.
+    pub fn receipt_check(&self, ip: &str) -> Result<(), Duration> {
+        let now = Instant::now();
+        let minute = Duration::from_secs(60);
+        let mut m = self
+            .receipt_checks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if m.0.len() > 10_000 {
+            m.0.retain(|_, v| v.last().is_some_and(|t| now.duration_since(*t) < minute));
+        }
+        let recent = m.recent(ip, minute, now);
+        if recent.len() >= self.policy.receipt_checks_per_minute as usize {
+            let oldest = recent.first().copied().unwrap_or(now);
+            return Err(minute.saturating_sub(now.duration_since(oldest)));
+        }
+        recent.push(now);
+        Ok(())
+    }
+
+    /// A share of the hashing budget for one hash at `cost`, or [`Busy`] at once when the
+    /// budget is spent: nothing waits, so no number of requests can hold more memory than the
+    /// budget. A hash larger than the whole budget takes the whole budget.
+    pub fn hashing_permit(&self, cost: Cost) -> Result<tokio::sync::OwnedSemaphorePermit, Busy> {
+        let need = cost.memory_mib().clamp(1, self.budget_mib.max(1));
+        self.hashing
+            .clone()
+            .try_acquire_many_owned(need)
+            .map_err(|_| Busy {
+                retry_after: Duration::from_millis(
+                    u64::from(self.policy.argon2_target_ms).max(1000),
+                ),
+            })
+    }
+
+    /// How many hashes at this server's own cost can run at once under the budget.
+    pub fn parallel_hashes(&self) -> u32 {
+        (self.budget_mib / self.cost.memory_mib().max(1)).max(1)
+    }
+
+    /// Checks a password against a stored hash under a permit of the budget
+    /// ([`Auth::hashing_permit`] for the stored hash's cost), off the async workers; the
+    /// permit is given back when the hash ends, even if the request has gone.
+    pub async fn verify(
+        permit: tokio::sync::OwnedSemaphorePermit,
+        stored: String,
+        password: String,
+    ) -> bool {
+        tokio::task::spawn_blocking(move || {
+            let ok = verify_password(&stored, &password);
+            drop(permit);
+            ok
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    /// Hashes a new password within the budget, off the async workers.
+    pub async fn hash(&self, password: String) -> Result<Result<String, String>, Busy> {
+        let permit = self.hashing_permit(self.cost)?;
+        let cost = self.cost;
+        Ok(tokio::task::spawn_blocking(move || {
+            let h = hash_with(cost, &password);
+            drop(permit);
+            h
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string())))
     }
 
     /// The same, with `Secure` session cookies (under TLS).
@@ -324,6 +438,47 @@ pub fn participant_resource(st: &AppState, p: &cakupan_store::Participant) -> Re
         agent_code: p.registration.agent_code.clone(),
         nik: hex::encode(st.store.nik_index(&p.registration.nik)),
     }
+}
+
+/// What a registration that meets another participation of the same NIK and segment may tell
+/// its caller: the KPJ when the caller may read that participation, nothing of it otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConflictView {
+    /// The caller may read it: its KPJ, to find it.
+    Visible { kpj: String },
+    /// It lies outside the caller's area: neither its KPJ nor its region is told (issue #17:
+    /// the 409 used to carry the KPJ while a look-up of the same NIK answered 404).
+    Elsewhere,
+}
+
+/// Decides what a registration conflict may show `who`, and audits a conflict outside their
+/// area (the holding region's participation is named in the audit, not in the answer).
+pub async fn registration_conflict(
+    st: &AppState,
+    who: &Principal,
+    request_id: &str,
+    kpj: &str,
+) -> Result<ConflictView, ApiError> {
+    let existing = st.store.participant_by_kpj(kpj).await?;
+    let visible = existing.as_ref().is_some_and(|p| {
+        authorize(who, Action::ReadPersonal, &participant_resource(st, p)).is_ok()
+    });
+    if visible {
+        return Ok(ConflictView::Visible {
+            kpj: kpj.to_string(),
+        });
+    }
+    let record = existing.map_or_else(String::new, |p| format!("participant:{}", p.id));
+    st.store
+        .append_audit(&[audit_entry(
+            who,
+            request_id,
+            "participant.register_conflict_elsewhere",
+            record,
+            "enrolment",
+        )])
+        .await?;
+    Ok(ConflictView::Elsewhere)
 }
 
 /// The request id: the client's `X-Request-Id` when it is short and plain, else a new one.

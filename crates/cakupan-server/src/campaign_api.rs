@@ -46,10 +46,7 @@ fn date_of(field: &str, s: &str) -> Result<time::Date, ApiError> {
         .ok_or_else(|| invalid(field, "date.format", "a date is written YYYY-MM-DD"))
 }
 
-fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes, what: &str) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("the body must be {what}: {e}")))
-}
+use crate::error::json_body;
 
 /// The campaign, read as the caller may: one whose region they share nothing with answers like
 /// one that does not exist.
@@ -82,6 +79,7 @@ pub fn view_region(who: &Principal, region: RegionCode) -> RegionCode {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CampaignInput {
     #[schema(example = "KKBC-2026")]
     pub code: String,
@@ -246,6 +244,7 @@ pub async fn get_campaign(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct WaveInput {
     /// The wave's first day: the retry key (a campaign has one wave a starting day).
     #[schema(example = "2027-01-04")]
@@ -412,6 +411,7 @@ pub async fn list_villages(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AddVillageInput {
     pub village: String,
     pub wave: u32,
@@ -521,6 +521,7 @@ fn village_of(st: &AppState, s: &str) -> Result<RegionCode, ApiError> {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CoordinationInput {
     #[schema(example = "Asep Sunandar")]
     pub official: String,
@@ -600,6 +601,7 @@ pub async fn sign_off(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EntryInput {
     /// surveyed or followed_up.
     pub stage: Option<String>,
@@ -655,6 +657,7 @@ pub async fn edit_village(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SessionInput {
     /// The retry key.
     pub reference: String,
@@ -845,6 +848,7 @@ pub async fn retire_questionnaire(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SurveyInput {
     pub code: String,
     pub questionnaire: String,
@@ -1050,6 +1054,7 @@ pub async fn units_of(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResponseInput {
     pub unit: u64,
     pub version: u32,
@@ -1060,6 +1065,7 @@ pub struct ResponseInput {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResponsesInput {
     pub responses: Vec<ResponseInput>,
 }

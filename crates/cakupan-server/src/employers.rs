@@ -58,6 +58,7 @@ pub async fn employer_for(
 
 /// An employer as sent. `risk_class` may be a number or text.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EmployerBody {
     /// The business registration number (NIB), 13 digits.
     #[schema(example = "9120001234567")]
@@ -174,8 +175,7 @@ pub async fn add_employer(
     caller: Caller,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let b: EmployerBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the body must be an employer object: {e}")))?;
+    let b: EmployerBody = crate::error::json_body(&body, "an employer object")?;
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
     let input = EmployerInput {
         code: b.code.clone(),
@@ -444,6 +444,7 @@ pub async fn get_workers(
 
 /// One line of a wage report sent as JSON (the CSV columns by name).
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct WageLineBody {
     pub nik: String,
     #[serde(default)]
@@ -474,6 +475,7 @@ pub struct WageLineBody {
 /// parameters and the body is the file, with the header line
 /// `nik,name,birth_date,sex,village_code,occupation_code,basic_wage,fixed_allowances,programs,action`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct WageReportBody {
     #[schema(example = "2026-10")]
     pub month: String,
@@ -683,8 +685,7 @@ fn report_input(
             lines,
         ));
     }
-    let b: WageReportBody = serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("the body must be a wage report object: {e}")))?;
+    let b: WageReportBody = crate::error::json_body(body, "a wage report object")?;
     if b.lines.len() > cakupan_domain::employer::MAX_LINES {
         return Err(invalid(
             "lines",
@@ -955,6 +956,7 @@ pub async fn get_invoice(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PaymentInput {
     /// The bank's reference: sending it again is a safe retry.
     pub reference: String,
@@ -1027,8 +1029,7 @@ pub async fn add_payment(
     Path(code): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let b: PaymentInput = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the body must be a payment object: {e}")))?;
+    let b: PaymentInput = crate::error::json_body(&body, "a payment object")?;
     let e = employer_for(&st, &caller.who, &code, Action::ManageEmployers).await?;
     let (out, standing) = record_payment(
         &st,

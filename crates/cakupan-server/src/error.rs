@@ -20,6 +20,11 @@ pub enum ApiError {
         kpj: String,
         message: String,
     },
+    /// 409: the NIK has a participation in this segment outside the caller's area; nothing of
+    /// it is told.
+    ConflictElsewhere {
+        message: String,
+    },
     Internal(String),
     /// 401: no valid session.
     Unauthenticated(String),
@@ -27,6 +32,14 @@ pub enum ApiError {
     Forbidden(String),
     /// 429: too many failed sign-ins; try again after `retry_after_secs`.
     TooManyAttempts {
+        message: String,
+        retry_after_secs: u64,
+    },
+    /// 415: the body is not of a media type the route reads.
+    UnsupportedMediaType(String),
+    /// 503: the server is at a limit it keeps to stay up (the password-hashing memory
+    /// budget); try again after `retry_after_secs`.
+    Busy {
         message: String,
         retry_after_secs: u64,
     },
@@ -132,10 +145,32 @@ impl IntoResponse for ApiError {
                     existing_kpj: Some(kpj),
                 },
             ),
+            ApiError::ConflictElsewhere { message } => (
+                StatusCode::CONFLICT,
+                ErrorBody {
+                    error: "conflict".into(),
+                    errors: vec![FieldErrorBody {
+                        field: "nik".into(),
+                        rule: "nik.registered_elsewhere".into(),
+                        message: message.clone(),
+                    }],
+                    message,
+                    existing_kpj: None,
+                },
+            ),
             ApiError::Internal(m) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 ErrorBody {
                     error: "internal".into(),
+                    message: m,
+                    errors: vec![],
+                    existing_kpj: None,
+                },
+            ),
+            ApiError::UnsupportedMediaType(m) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorBody {
+                    error: "unsupported_media_type".into(),
                     message: m,
                     errors: vec![],
                     existing_kpj: None,
@@ -163,23 +198,72 @@ impl IntoResponse for ApiError {
                 message,
                 retry_after_secs,
             } => {
-                let body = ErrorBody {
-                    error: "too_many_attempts".into(),
-                    message,
-                    errors: vec![],
-                    existing_kpj: None,
-                };
-                return (
+                return retry_later(
                     StatusCode::TOO_MANY_REQUESTS,
-                    [(
-                        axum::http::header::RETRY_AFTER,
-                        retry_after_secs.to_string(),
-                    )],
-                    Json(body),
-                )
-                    .into_response();
+                    "too_many_attempts",
+                    message,
+                    retry_after_secs,
+                );
+            }
+            ApiError::Busy {
+                message,
+                retry_after_secs,
+            } => {
+                return retry_later(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    message,
+                    retry_after_secs,
+                );
             }
         };
         (status, Json(body)).into_response()
     }
+}
+
+/// A refusal to come back later: the status, `Retry-After` and the error body.
+fn retry_later(
+    status: StatusCode,
+    error: &str,
+    message: String,
+    retry_after_secs: u64,
+) -> axum::response::Response {
+    let body = ErrorBody {
+        error: error.into(),
+        message,
+        errors: vec![],
+        existing_kpj: None,
+    };
+    (
+        status,
+        [(
+            axum::http::header::RETRY_AFTER,
+            retry_after_secs.to_string(),
+        )],
+        Json(body),
+    )
+        .into_response()
+}
+
+/// Reads a JSON request body into `T`. A field the body type does not know is refused as
+/// `field.unknown` naming it (every input type denies unknown fields, so a misspelt optional
+/// field is never silently ignored); any other fault is `bad_request` saying what was expected.
+pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        let text = e.to_string();
+        match text
+            .strip_prefix("unknown field `")
+            .and_then(|r| r.split_once('`'))
+        {
+            Some((field, _)) => ApiError::Invalid(
+                FieldError::new(
+                    field.to_string(),
+                    "field.unknown",
+                    format!("{field} is not a field of {what}"),
+                )
+                .into(),
+            ),
+            None => ApiError::BadRequest(format!("the body must be {what}: {text}")),
+        }
+    })
 }

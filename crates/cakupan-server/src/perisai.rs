@@ -348,7 +348,7 @@ pub async fn post_contribution(
         .await?;
     let receipt = match outcome {
         PostingOutcome::Posted { id, .. } | PostingOutcome::Existing { id, .. } if collected => {
-            Some(cakupan_store::agents::receipt_number(id))
+            Some(cakupan_store::agents::receipt_number(st.store.keys(), id))
         }
         _ => None,
     };
@@ -545,10 +545,7 @@ fn region_field(
     }
 }
 
-fn parse_body<T: for<'de> Deserialize<'de>>(body: &Bytes, what: &str) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("the body must be {what}: {e}")))
-}
+use crate::error::json_body as parse_body;
 
 /// Register a Kantor Perisai (partner office). The same office again is a safe retry.
 #[utoipa::path(post, path = "/api/v1/offices", request_body = OfficeInput,
@@ -1284,20 +1281,29 @@ pub struct ReceiptBody {
     /// The months the payment covers.
     pub first_month: String,
     pub months: i32,
-    pub agent_code: String,
     /// Whether the agent has deposited it yet.
     pub deposited: bool,
 }
 
-/// Check a receipt (public: a participant checks the receipt an agent gave them). The amount
-/// on the receipt must be given too, so a receipt number alone reveals nothing.
+/// Check a receipt (public: a participant checks the receipt an agent gave them). The number
+/// carries a keyed check code and the amount on the receipt must be given too, so receipts
+/// cannot be guessed; each address may check `receipt_checks_per_minute` a minute (429 with
+/// Retry-After beyond). The answer tells what the paper does not: whether it is still valid
+/// and whether the agent has deposited it.
 #[utoipa::path(get, path = "/api/v1/receipts/{number}", params(("number" = String, Path), ("amount" = String, Query)),
-    responses((status = 200, body = ReceiptBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = ReceiptBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn check_receipt(
     State(st): State<AppState>,
+    crate::sessions::ClientAddr(ip): crate::sessions::ClientAddr,
     Path(number): Path<String>,
     Query(q): Query<ReceiptParams>,
 ) -> Result<Json<ReceiptBody>, ApiError> {
+    st.auth
+        .receipt_check(&ip)
+        .map_err(|wait| ApiError::TooManyAttempts {
+            message: "too many receipt checks from this address: try again in a minute".into(),
+            retry_after_secs: wait.as_secs().max(1),
+        })?;
     receipt(&st, &number, q.amount.as_deref().unwrap_or(""))
         .await?
         .map(Json)
@@ -1315,7 +1321,7 @@ pub async fn receipt(
     amount: &str,
 ) -> Result<Option<ReceiptBody>, ApiError> {
     let (Some(id), Ok(amount)) = (
-        cakupan_store::agents::receipt_posting(number),
+        cakupan_store::agents::receipt_posting(st.store.keys(), number),
         amount.trim().replace(['.', ','], "").parse::<i64>(),
     ) else {
         return Ok(None);
@@ -1337,13 +1343,12 @@ pub async fn receipt(
     let still_held = cakupan_store::agents::oldest_unsettled(&collections, deposited)
         .is_some_and(|oldest| oldest.posting_id <= c.posting_id);
     Ok(Some(ReceiptBody {
-        receipt: cakupan_store::agents::receipt_number(c.posting_id),
+        receipt: cakupan_store::agents::receipt_number(st.store.keys(), c.posting_id),
         status: if c.reversed { "reversed" } else { "valid" }.into(),
         amount: c.amount,
         paid_on: format_date(c.paid_on),
         first_month: c.first_month.to_string(),
         months: c.months,
-        agent_code: c.agent_code.clone(),
         deposited: !c.reversed && !still_held,
     }))
 }

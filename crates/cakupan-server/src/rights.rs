@@ -220,8 +220,7 @@ pub async fn give_consent(
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     let (index, ps) = own(&st, &caller).await?;
-    let b: ConsentInput = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the body must be a consent object: {e}")))?;
+    let b: ConsentInput = crate::error::json_body(&body, "a consent object")?;
     let mut errs = Vec::new();
     if !CONSENT_PURPOSES.contains(&b.purpose.as_str()) {
         errs.push(FieldError::new(
@@ -335,8 +334,7 @@ pub async fn request_correction(
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     let (_, ps) = own(&st, &caller).await?;
-    let b: CorrectionInput = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the body must be a correction object: {e}")))?;
+    let b: CorrectionInput = crate::error::json_body(&body, "a correction object")?;
     let Some(p) = ps.iter().find(|p| p.id == b.participant_id) else {
         return Err(invalid(
             "participant_id",
@@ -489,8 +487,7 @@ pub async fn decide_correction(
     axum::extract::Path(id): axum::extract::Path<i64>,
     body: Bytes,
 ) -> Result<Json<CorrectionBody>, ApiError> {
-    let b: DecisionInput = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the body must be a decision object: {e}")))?;
+    let b: DecisionInput = crate::error::json_body(&body, "a decision object")?;
     let mut errs = Vec::new();
     let status = match b.decision.as_str() {
         "done" | "refused" => b.decision.clone(),

@@ -1,7 +1,7 @@
 //! `/api/v1/sessions` (sign in, sign out) and `/api/v1/me`.
 
 use crate::AppState;
-use crate::auth::{Caller, bearer, new_token, now_secs, verify_password};
+use crate::auth::{Caller, bearer, new_token, now_secs};
 use crate::error::{ApiError, ErrorBody};
 use axum::Json;
 use axum::body::Bytes;
@@ -33,6 +33,7 @@ impl FromRequestParts<AppState> for ClientAddr {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LoginBody {
     pub username: String,
     pub password: String,
@@ -59,11 +60,8 @@ pub async fn login(
     ClientAddr(ip): ClientAddr,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    let b: LoginBody = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "the body must be {{\"username\": \"…\", \"password\": \"…\"}}: {e}"
-        ))
-    })?;
+    let b: LoginBody =
+        crate::error::json_body(&body, "{\"username\": \"…\", \"password\": \"…\"}")?;
     let s = sign_in(&st, &b.username, b.password, &ip).await?;
     Ok((
         StatusCode::CREATED,
@@ -106,6 +104,20 @@ pub async fn sign_in(
     ip: &str,
 ) -> Result<SignedIn, ApiError> {
     let username = username.trim().to_lowercase();
+    let user = st.store.user_by_username(&username).await?;
+    let stored = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        // An unknown username is checked against a hash of the same cost, so that it takes
+        // as long to refuse as a wrong password.
+        .unwrap_or_else(|| st.auth.dummy_hash.clone());
+    // Memory first: when the hashing budget is spent the request is turned away before it
+    // counts as an attempt or hashes anything (each hash holds tens of MiB).
+    let cost = crate::auth::Cost::of_stored(&stored).unwrap_or(st.auth.cost);
+    let permit = st.auth.hashing_permit(cost).map_err(|b| ApiError::Busy {
+        message: "the server is checking too many sign-ins at once: try again in a moment".into(),
+        retry_after_secs: b.retry_after.as_secs().max(1),
+    })?;
     // The attempt is reserved before the password is checked (and counts as a failure unless
     // it signs in), so parallel guesses cannot pass the limit.
     let reserved = match st.auth.reserve(&username, ip) {
@@ -121,17 +133,7 @@ pub async fn sign_in(
             });
         }
     };
-    let user = st.store.user_by_username(&username).await?;
-    let stored = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        // An unknown username is checked against a hash of the same cost, so that it takes
-        // as long to refuse as a wrong password.
-        .unwrap_or_else(|| st.auth.dummy_hash.clone());
-    // Argon2 is deliberately slow: off the async workers.
-    let ok = tokio::task::spawn_blocking(move || verify_password(&stored, &password))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let ok = crate::auth::Auth::verify(permit, stored, password).await;
     let user = match user {
         Some(u) if ok && !u.disabled => u,
         _ => {

@@ -64,26 +64,54 @@ pub struct Collection {
     pub reversed: bool,
 }
 
-/// The receipt number of a collection: `KW`, the posting id in nine digits and a Damm check
-/// digit (a mistyped digit or two swapped ones are caught before any look-up).
-pub fn receipt_number(posting_id: i64) -> String {
+/// The receipt number of a collection: `KW`, the posting id in nine digits, a Damm check
+/// digit (a mistyped digit or two swapped ones are caught before any look-up), `-` and the
+/// keyed check code ([`Keys::receipt_code`]: without the key file a valid number cannot be
+/// made up, so receipts cannot be enumerated).
+///
+/// [`Keys::receipt_code`]: crate::crypto::Keys::receipt_code
+pub fn receipt_number(keys: &crate::crypto::Keys, posting_id: i64) -> String {
     let digits = format!("{:09}", posting_id.max(0));
     format!(
-        "KW{digits}{}",
-        cakupan_domain::kpj::damm_digit(&digits).unwrap_or(0)
+        "KW{digits}{}-{}",
+        cakupan_domain::kpj::damm_digit(&digits).unwrap_or(0),
+        keys.receipt_code(posting_id)
     )
 }
 
-/// The posting id of a receipt number, if it is well formed.
-pub fn receipt_posting(number: &str) -> Option<i64> {
+/// The posting id of a receipt number, if it is well formed and its check code is right
+/// (compared in constant time). Letters are read case-blind; `O`, `I` and `L` are read as the
+/// digits they look like (Crockford).
+pub fn receipt_posting(keys: &crate::crypto::Keys, number: &str) -> Option<i64> {
     let n = number.trim().to_ascii_uppercase();
-    let digits = n.strip_prefix("KW")?;
+    let (number, code) = n.split_once('-')?;
+    let digits = number.strip_prefix("KW")?;
     if digits.len() < 2 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let (body, check) = digits.split_at(digits.len() - 1);
     let want = cakupan_domain::kpj::damm_digit(body)?;
-    (check.parse::<u8>().ok()? == want).then(|| body.parse().ok())?
+    if check.parse::<u8>().ok()? != want {
+        return None;
+    }
+    let id: i64 = body.parse().ok()?;
+    let code: String = code
+        .trim()
+        .chars()
+        .map(|c| match c {
+            'O' => '0',
+            'I' | 'L' => '1',
+            c => c,
+        })
+        .collect();
+    let expected = keys.receipt_code(id);
+    let same = code.len() == expected.len()
+        && code
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    same.then_some(id)
 }
 
 /// Which agents to read.
@@ -485,21 +513,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn receipts_carry_a_check_digit() {
-        let n = receipt_number(1234);
-        assert_eq!(n.len(), 12);
-        assert_eq!(receipt_posting(&n), Some(1234));
-        assert_eq!(receipt_posting(&n.to_lowercase()), Some(1234));
+    fn receipts_carry_a_check_digit_and_a_keyed_code() {
+        let keys = crate::crypto::Keys::for_tests();
+        let n = receipt_number(&keys, 1234);
+        assert_eq!(n.len(), 19, "{n}");
+        assert_eq!(receipt_posting(&keys, &n), Some(1234));
+        assert_eq!(receipt_posting(&keys, &n.to_lowercase()), Some(1234));
         // One digit changed, or two swapped: refused.
         let mut wrong: Vec<char> = n.chars().collect();
         wrong[9] = if wrong[9] == '9' { '8' } else { '9' };
-        assert_eq!(receipt_posting(&wrong.iter().collect::<String>()), None);
+        assert_eq!(
+            receipt_posting(&keys, &wrong.iter().collect::<String>()),
+            None
+        );
         let mut swapped: Vec<char> = n.chars().collect();
         swapped.swap(8, 9);
         if swapped != n.chars().collect::<Vec<_>>() {
-            assert_eq!(receipt_posting(&swapped.iter().collect::<String>()), None);
+            assert_eq!(
+                receipt_posting(&keys, &swapped.iter().collect::<String>()),
+                None
+            );
         }
-        assert_eq!(receipt_posting("KW"), None);
-        assert_eq!(receipt_posting("XX0000012343"), None);
+        assert_eq!(receipt_posting(&keys, "KW"), None);
+        assert_eq!(receipt_posting(&keys, "XX0000012343"), None);
+        // The number without its code, or with another receipt's code, is not a receipt
+        // (issue #17: numbers with a check digit alone were enumerable).
+        let (number, _) = n.split_once('-').unwrap();
+        assert_eq!(receipt_posting(&keys, number), None);
+        let other = receipt_number(&keys, 1235);
+        let (_, other_code) = other.split_once('-').unwrap();
+        assert_eq!(
+            receipt_posting(&keys, &format!("{number}-{other_code}")),
+            None
+        );
+        // Another deployment's keys make other codes.
+        let mut text = String::from("index:");
+        text.push_str(&"11".repeat(32));
+        text.push_str("\nv1:");
+        text.push_str(&"22".repeat(32));
+        let theirs = crate::crypto::Keys::parse(&text).unwrap();
+        assert_eq!(receipt_posting(&theirs, &n), None);
     }
 }

@@ -167,6 +167,20 @@ impl Keys {
         hex::encode(self.index_of("key check", "cakupan v1"))
     }
 
+    /// The check code of a receipt (issue #17): six characters of Crockford base 32 (30 bits)
+    /// keyed on the posting id, so receipt numbers cannot be guessed from one another.
+    pub fn receipt_code(&self, posting_id: i64) -> String {
+        const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+        let mac = self.index_of("receipt", &posting_id.to_string());
+        let mut bits: u64 = 0;
+        for b in mac.iter().take(4) {
+            bits = (bits << 8) | u64::from(*b);
+        }
+        (0..6)
+            .map(|i| char::from(ALPHABET[((bits >> (i * 5)) & 31) as usize]))
+            .collect()
+    }
+
     /// The blind index of a NIK (its 16 digits).
     pub fn nik_index(&self, nik: &cakupan_domain::Nik) -> Vec<u8> {
         self.index_of("nik", &nik.to_string())

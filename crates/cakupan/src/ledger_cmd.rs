@@ -170,7 +170,10 @@ pub async fn post(
             if let NewPosting::Contribution(p) = &posting
                 && p.collected_by.is_some()
             {
-                println!("Receipt {}", cakupan_store::agents::receipt_number(id));
+                println!(
+                    "Receipt {}",
+                    cakupan_store::agents::receipt_number(store.keys(), id)
+                );
             }
             Ok(())
         }

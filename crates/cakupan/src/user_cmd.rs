@@ -76,9 +76,10 @@ pub fn password_cost(reference: &Reference) -> Result<Cost> {
         return Ok(c);
     }
     let policy = policy(reference)?;
-    Ok(Cost::tuned(Duration::from_millis(u64::from(
-        policy.argon2_target_ms,
-    ))))
+    Ok(Cost::tuned(
+        Duration::from_millis(u64::from(policy.argon2_target_ms)),
+        policy.argon2_memory_kib,
+    ))
 }
 
 fn policy(reference: &Reference) -> Result<cakupan_domain::rules::SecurityRule> {
@@ -268,7 +269,10 @@ pub async fn run(store: &dyn Store, reference: &Reference, cmd: UserCommand) -> 
         UserCommand::Tune => {
             let p = policy(reference)?;
             let started = std::time::Instant::now();
-            let c = Cost::tuned(Duration::from_millis(u64::from(p.argon2_target_ms)));
+            let c = Cost::tuned(
+                Duration::from_millis(u64::from(p.argon2_target_ms)),
+                p.argon2_memory_kib,
+            );
             println!(
                 "Argon2id m={} KiB, t={}, p={} reaches the target of {} ms per hash here (tuning took {:.1} s). Set CAKUPAN_ARGON2=m={},t={},p={} to fix it.",
                 c.m_kib,

@@ -194,14 +194,36 @@ pub async fn login_submit(
             &next,
             &f.username,
         ),
-        Err(ApiError::TooManyAttempts { message, .. }) => login_response(
+        Err(ApiError::TooManyAttempts {
+            retry_after_secs, ..
+        }) => login_response(
             &st,
             &page,
             StatusCode::TOO_MANY_REQUESTS,
-            Some(format!("{} ({message})", t.too_many_attempts)),
+            Some(format!(
+                "{} {}",
+                t.too_many_attempts,
+                t.try_again_minutes
+                    .replace("{n}", &retry_after_secs.div_ceil(60).to_string())
+            )),
             &next,
             &f.username,
         ),
+        Err(ApiError::Busy {
+            retry_after_secs, ..
+        }) => {
+            let mut resp = login_response(
+                &st,
+                &page,
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(t.sign_in_busy.into()),
+                &next,
+                &f.username,
+            )?;
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            Ok(resp)
+        }
         Err(e) => Err(PageError::Internal(format!("{e:?}"))),
     }
 }

@@ -342,7 +342,7 @@ async fn agent_page(
         }
         left = 0;
         not_deposited.push(CollectionRow {
-            receipt: cakupan_store::agents::receipt_number(col.posting_id),
+            receipt: cakupan_store::agents::receipt_number(st.store.keys(), col.posting_id),
             paid_on: cakupan_domain::month::format_date(col.paid_on),
             amount: lang.rupiah(col.amount),
         });
@@ -878,6 +878,8 @@ struct ReceiptPage {
     nomor: String,
     jumlah: String,
     checked: bool,
+    /// This address has checked too many receipts this minute.
+    limited: bool,
     found: Option<ReceiptView>,
     flash: Option<&'static str>,
 }
@@ -887,7 +889,6 @@ struct ReceiptView {
     amount: String,
     paid_on: String,
     months: String,
-    agent: String,
     deposited: bool,
 }
 
@@ -903,13 +904,16 @@ pub struct ReceiptQuery {
 pub async fn receipt(
     State(st): St,
     page: Page,
+    crate::sessions::ClientAddr(ip): crate::sessions::ClientAddr,
     Query(q): Query<ReceiptQuery>,
 ) -> Result<Response, PageError> {
     let lang = page.lang;
     let nomor = q.nomor.unwrap_or_default().trim().to_string();
     let jumlah = q.jumlah.unwrap_or_default().trim().to_string();
     let checked = !nomor.is_empty();
-    let found = if checked {
+    // The same limit per address as the API's receipt check.
+    let limited = checked && st.auth.receipt_check(&ip).is_err();
+    let found = if checked && !limited {
         net::receipt(&st, &nomor, &jumlah)
             .await
             .map_err(|e| PageError::Internal(format!("{e:?}")))?
@@ -924,13 +928,14 @@ pub async fn receipt(
                     Ok(m) => lang.month(m),
                     Err(_) => r.first_month.clone(),
                 },
-                agent: r.agent_code.clone(),
                 deposited: r.deposited,
             })
     } else {
         None
     };
-    let status = if checked && found.is_none() {
+    let status = if limited {
+        StatusCode::TOO_MANY_REQUESTS
+    } else if checked && found.is_none() {
         StatusCode::NOT_FOUND
     } else {
         StatusCode::OK
@@ -948,6 +953,7 @@ pub async fn receipt(
             nomor,
             jumlah,
             checked,
+            limited,
             found,
         },
     )

@@ -149,6 +149,9 @@ impl Lang {
             }
             "nik.not_registered" => "NIK ini belum terdaftar pada segmen ini",
             "nik.one_per_segment" => "NIK ini sudah terdaftar pada segmen ini dengan data lain",
+            "nik.registered_elsewhere" => {
+                "NIK ini sudah terdaftar pada segmen ini di luar wilayah Anda: arahkan ke kantor cabang domisili peserta"
+            }
             "name.length" => "nama paling banyak 100 karakter",
             "name.characters" => "nama seperti di KTP: huruf, spasi dan . , ' - saja",
             "text.length" => "terlalu panjang",
@@ -156,6 +159,9 @@ impl Lang {
             "date.format" => "tanggal harus benar, ditulis TTTT-BB-HH",
             "birth_date.future" => "tanggal lahir harus sebelum tanggal pendaftaran",
             "registered_on.future" => "tanggal pendaftaran tidak boleh setelah hari ini",
+            "registered_on.before_scheme" => {
+                "tanggal pendaftaran sebelum segmen ini menerima peserta"
+            }
             "age.range" => "usia saat mendaftar di luar batas yang berlaku",
             "sex.value" => "pilih L (laki-laki) atau P (perempuan)",
             "phone.format" => "nomor HP: 08…, 628… atau +628…, 9–12 digit setelah awalan",
@@ -338,6 +344,10 @@ pub struct Tr {
     pub password: &'static str,
     pub wrong_password: &'static str,
     pub too_many_attempts: &'static str,
+    /// The server turns sign-ins away for a moment (the hashing budget is spent).
+    pub sign_in_busy: &'static str,
+    /// "Try again in {n} minute(s)" after a lockout.
+    pub try_again_minutes: &'static str,
     pub footer: &'static str,
     pub breadcrumb: &'static str,
     pub nation: &'static str,
@@ -576,6 +586,8 @@ pub struct Tr {
     pub receipt_unknown: &'static str,
     pub receipt_deposited: &'static str,
     pub receipt_held: &'static str,
+    pub receipt_deposit_h: &'static str,
+    pub receipt_too_many: &'static str,
     pub none_yet: &'static str,
 }
 
@@ -597,6 +609,8 @@ pub static ID: Tr = Tr {
     password: "Kata sandi",
     wrong_password: "Nama pengguna atau kata sandi salah.",
     too_many_attempts: "Terlalu banyak percobaan gagal.",
+    sign_in_busy: "Server sedang memeriksa banyak permintaan masuk. Coba lagi sebentar lagi.",
+    try_again_minutes: "Coba lagi dalam {n} menit.",
     footer: "Cakupan — registri peserta jaminan sosial ketenagakerjaan.",
     breadcrumb: "Jejak wilayah",
     nation: "Indonesia",
@@ -835,6 +849,8 @@ pub static ID: Tr = Tr {
     receipt_unknown: "Tidak ada kuitansi dengan nomor dan jumlah ini. Periksa keduanya, atau hubungi kantor cabang.",
     receipt_deposited: "sudah disetor agen",
     receipt_held: "masih dipegang agen",
+    receipt_deposit_h: "Setoran agen",
+    receipt_too_many: "Terlalu banyak pemeriksaan kuitansi dari alamat ini. Coba lagi dalam satu menit.",
     none_yet: "Belum ada.",
 };
 
@@ -856,6 +872,8 @@ pub static EN: Tr = Tr {
     password: "Password",
     wrong_password: "Wrong username or password.",
     too_many_attempts: "Too many failed attempts.",
+    sign_in_busy: "The server is checking many sign-ins right now. Please try again in a moment.",
+    try_again_minutes: "Try again in {n} minute(s).",
     footer: "Cakupan — the workers' social-security participant registry.",
     breadcrumb: "Region path",
     nation: "Indonesia",
@@ -1094,6 +1112,8 @@ pub static EN: Tr = Tr {
     receipt_unknown: "No receipt with this number and amount. Check both, or contact the branch.",
     receipt_deposited: "deposited by the agent",
     receipt_held: "still held by the agent",
+    receipt_deposit_h: "Agent's deposit",
+    receipt_too_many: "Too many receipt checks from this address. Please try again in a minute.",
     none_yet: "None yet.",
 };
 

@@ -903,15 +903,22 @@ pub async fn register_submit(
         Ok(cakupan_store::Outcome::Created { id, .. }) => (id, "registered"),
         Ok(cakupan_store::Outcome::Existing { id, .. }) => (id, "existing"),
         Ok(cakupan_store::Outcome::Conflict { kpj, segment }) => {
-            return again(
-                FieldError::new(
+            let view = crate::auth::registration_conflict(&st, &me.who, &page.request_id, &kpj)
+                .await
+                .map_err(|e| PageError::Internal(format!("{e:?}")))?;
+            let e = match view {
+                crate::auth::ConflictView::Visible { kpj } => FieldError::new(
                     "nik",
                     "nik.one_per_segment",
                     format!("this NIK already has a {segment} participation (KPJ {kpj})"),
-                )
-                .into(),
-                f,
-            );
+                ),
+                crate::auth::ConflictView::Elsewhere => FieldError::new(
+                    "nik",
+                    "nik.registered_elsewhere",
+                    format!("this NIK already has a {segment} participation outside your area"),
+                ),
+            };
+            return again(e.into(), f);
         }
         Err(cakupan_store::StoreError::Rejected(e)) => return again(on_form(e), f),
         Err(e) => return Err(e.into()),

@@ -1724,9 +1724,17 @@ async fn a_participant_exercises_their_rights() {
     )
     .await;
     assert_eq!(
-        s,
-        StatusCode::BAD_REQUEST,
-        "unknown fields are refused: {v}"
+        (
+            s,
+            v["errors"][0]["field"].as_str(),
+            v["errors"][0]["rule"].as_str()
+        ),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("extra"),
+            Some("field.unknown")
+        ),
+        "unknown fields are refused by name: {v}"
     );
     let (s, v) = decide(
         branch.clone(),
@@ -2165,4 +2173,92 @@ pub async fn campaign_setup(app: &App) {
         )
         .await
         .unwrap();
+}
+
+/// Issue #17, attack 4: a branch officer of Cirebon registering a NIK that Kota Bandung holds
+/// used to get 409 with the existing KPJ while a look-up of the same NIK answered 404. Now the
+/// 409 names neither the KPJ nor the region, the refusal is audited against the participation
+/// it met, and an officer of the holding region still gets the KPJ to find it.
+#[tokio::test]
+async fn a_conflict_outside_the_area_reveals_nothing_of_the_participation() {
+    let (app, db) = app().await;
+    let auth = auth();
+    let mut b = body();
+    b["channel"] = json!("self");
+    b["agent_code"] = json!("");
+    let (s, v) = call(&app, "POST", "/api/v1/participants", Some(b.to_string())).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let kpj = v["participant"]["kpj"].as_str().unwrap().to_string();
+    let id = v["participant"]["id"].as_i64().unwrap();
+    let cirebon = user(
+        &app,
+        &auth,
+        "cirebon",
+        "branch_officer",
+        Some("33.01"),
+        None,
+        None,
+    )
+    .await;
+    let bandung = user(
+        &app,
+        &auth,
+        "bandung",
+        "branch_officer",
+        Some("32.73"),
+        None,
+        None,
+    )
+    .await;
+
+    let mut elsewhere = b.clone();
+    elsewhere["village_code"] = json!("33.01.01.2001");
+    elsewhere["name"] = json!("Siti Rahmawati");
+    let (s, v) = call_as(
+        &app,
+        Some(&cirebon),
+        "POST",
+        "/api/v1/participants",
+        Some(elsewhere.to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["errors"][0]["rule"], "nik.registered_elsewhere");
+    assert!(v["existing_kpj"].is_null(), "{v}");
+    assert!(!v.to_string().contains(&kpj), "{v}");
+    assert!(!v.to_string().contains("32.73"), "{v}");
+    // The look-up agrees: nothing the officer may see.
+    let (s, _) = call_as(
+        &app,
+        Some(&cirebon),
+        "POST",
+        "/api/v1/participants/lookup",
+        Some(json!({"nik": "3273015203900003"}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Audited, naming the participation met.
+    let log = app.store.audit_log().await.unwrap();
+    assert!(
+        log.iter().any(
+            |e| e.entry.action == "participant.register_conflict_elsewhere"
+                && e.entry.actor == "cirebon"
+                && e.entry.record == format!("participant:{id}")
+        ),
+        "{log:?}"
+    );
+    // The holding region's officer sees the KPJ.
+    let mut here = b.clone();
+    here["name"] = json!("Siti Rahmawati");
+    let (s, v) = call_as(
+        &app,
+        Some(&bandung),
+        "POST",
+        "/api/v1/participants",
+        Some(here.to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["existing_kpj"], kpj.as_str());
+    db.finish().await;
 }

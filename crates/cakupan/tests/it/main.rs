@@ -34,6 +34,7 @@ macro_rules! on_both_backends {
 
 mod accounts;
 mod api;
+mod attacks;
 mod campaign;
 mod citus;
 mod cli;

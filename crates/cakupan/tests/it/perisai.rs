@@ -488,6 +488,44 @@ async fn a_month_of_the_network(store: Arc<dyn Store>) {
     )
     .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    // Issue #17, attack 6: the number without its keyed code is no receipt, and one address
+    // cannot go on guessing: after the policy's checks per minute it is told to wait.
+    let (number, _) = receipt_b.split_once('-').unwrap();
+    let (s, _) = call_as(
+        &app,
+        None,
+        "GET",
+        &format!("/api/v1/receipts/{number}?amount=93600"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let limit = harness::rules()
+        .security
+        .first()
+        .unwrap()
+        .receipt_checks_per_minute;
+    let mut statuses = Vec::new();
+    for guess in 0..limit {
+        let (s, _) = call_as(
+            &app,
+            None,
+            "GET",
+            &format!("/api/v1/receipts/{number}-{guess:06}?amount=93600"),
+            None,
+        )
+        .await;
+        statuses.push(s);
+    }
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::NOT_FOUND || *s == StatusCode::TOO_MANY_REQUESTS)
+    );
 
     // Worklists agree with the coverage engine: in December P-c (paid November only) is due;
     // in January 2027 they are in arrears; P-b (paid to January) and P-a (payment reversed,
