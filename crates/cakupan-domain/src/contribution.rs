@@ -118,6 +118,25 @@ pub struct Profile {
     pub risk_class: Option<u8>,
 }
 
+/// Refuses free text that holds a NIK-like number (issue #17, item 5). References, bank
+/// references and such identifiers are stored in clear and shown to whoever handles the
+/// payment: a NIK inside one would sit unencrypted in the database. Sixteen digits in a row
+/// are refused, whatever they are (`reference.nik_like`, on `field`).
+pub fn nik_like(field: &str, text: &str) -> Option<FieldError> {
+    let digits_in_a_row = text
+        .split(|c: char| !c.is_ascii_digit())
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    (digits_in_a_row >= 16).then(|| {
+        FieldError::new(
+            field,
+            "reference.nik_like",
+            format!("{field} must not hold a NIK-like number of 16 digits or more: it is stored unencrypted"),
+        )
+    })
+}
+
 /// Checks the form of every field; reports every problem.
 pub fn parse_payment(
     rules: &RuleSet,
@@ -143,20 +162,8 @@ pub fn parse_payment(
             format!("reference must be at most {REFERENCE_MAX} letters, digits or - _ . / :"),
         ));
     }
-    // A reference is stored in clear and shown to whoever handles the payment: a NIK inside
-    // it would sit unencrypted in the database (issue 17, item 5). Sixteen digits in a row are
-    // refused, whatever they are.
-    let digits_in_a_row = reference
-        .split(|c: char| !c.is_ascii_digit())
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
-    if digits_in_a_row >= 16 {
-        errors.push(FieldError::new(
-            "reference",
-            "reference.nik_like",
-            "reference must not hold a NIK-like number of 16 digits or more: references are stored unencrypted",
-        ));
+    if let Some(e) = nik_like("reference", reference) {
+        errors.push(e);
     }
     let nik = Nik::parse(&input.nik)
         .map_err(|e| errors.push(FieldError::new("nik", e.rule(), e.to_string())))

@@ -916,6 +916,9 @@ pub async fn add_deposit(
             "reference must be 1 to 64 letters, digits or - _ . / :",
         ));
     }
+    if let Some(e) = cakupan_domain::contribution::nik_like("reference", reference) {
+        errs.push(e);
+    }
     if b.amount <= 0 {
         errs.push(FieldError::new(
             "amount",

@@ -1313,6 +1313,9 @@ pub fn check_payment(p: &EmployerPayment, today: Date) -> Result<(), FieldErrors
             "reference is required: the bank's reference, up to 64 visible characters",
         ));
     }
+    if let Some(e) = cakupan_domain::contribution::nik_like("reference", r) {
+        errors.push(e);
+    }
     if p.amount.0 <= 0 {
         errors.push(FieldError::new(
             "amount",

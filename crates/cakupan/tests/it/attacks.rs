@@ -289,3 +289,73 @@ fn the_api_refuses_other_media_types_and_unknown_fields() {
         "{body}"
     );
 }
+
+/// Attack 5: a NIK in clear text. The simulator used to write `KKBC-3204-<NIK>-<month>` as a
+/// payment reference, and references are stored unencrypted. After a small demo, no NIK of
+/// its population appears anywhere in the database file or its write-ahead log (the way
+/// `strings` over the files would find it).
+#[test]
+fn the_demo_database_holds_no_nik_in_clear() {
+    let (url, path) = harness::sqlite_url();
+    let keys = path.with_extension("keys");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_cakupan"))
+            .args(["--db", &url, "--keys"])
+            .arg(&keys)
+            .args(args)
+            .env(TODAY_VAR, harness::today_text())
+            .env("CAKUPAN_ARGON2", "m=8,t=1,p=1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["keys", "generate", "--out", keys.to_str().unwrap()]);
+    run(&[
+        "demo",
+        "--participants",
+        "1500",
+        "--employer-months",
+        "1",
+        "--no-serve",
+    ]);
+    let csv = path.with_extension("participants.csv");
+    run(&["export", "participants", "--out", csv.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let niks: std::collections::HashSet<&str> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next())
+        .collect();
+    assert!(niks.len() > 1000, "{} NIKs exported", niks.len());
+    let mut scanned = 0;
+    let mut found = Vec::new();
+    for suffix in ["", "-wal", "-journal"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        let Ok(bytes) = std::fs::read(&file) else {
+            continue;
+        };
+        scanned += bytes.len();
+        for run in bytes.split(|b| !b.is_ascii_digit()) {
+            if run.len() >= 16 {
+                for w in run.windows(16) {
+                    let s = std::str::from_utf8(w).unwrap();
+                    if niks.contains(s) {
+                        found.push(format!("{}: {s}", file.display()));
+                    }
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&csv);
+    let _ = std::fs::remove_file(&keys);
+    assert!(scanned > 1_000_000, "scanned {scanned} bytes");
+    assert!(
+        found.is_empty(),
+        "NIKs in clear: {:?}",
+        &found[..found.len().min(5)]
+    );
+}

@@ -586,6 +586,22 @@ async fn a_csv_report_through_the_api(store: Arc<dyn Store>) {
     )
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+    // A bank reference holding a NIK would be stored unencrypted (issue #17, item 5).
+    let mut with_nik = payment.clone();
+    with_nik["reference"] = serde_json::json!("MANDIRI-3273015203900003");
+    let (s, v) = call_as(
+        &app,
+        Some(&admin),
+        "POST",
+        &format!("/api/v1/employers/{EMPLOYER}/payments"),
+        Some(with_nik.to_string()),
+    )
+    .await;
+    assert_eq!(
+        (s, v["errors"][0]["rule"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("reference.nik_like")),
+        "{v}"
+    );
     let (s, v) = call_as(
         &app,
         Some(&admin),

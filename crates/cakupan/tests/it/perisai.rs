@@ -433,6 +433,18 @@ async fn a_month_of_the_network(store: Arc<dyn Store>) {
         &app,
         "POST",
         "/api/v1/deposits",
+        Some(json!({"reference": "BNI-3273014101900003", "agent_code": "PRS-32-0001", "amount": 50_000, "deposited_on": "2026-11-20"})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["errors"][0]["rule"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("reference.nik_like")),
+        "a deposit reference holding a NIK: {v}"
+    );
+    let (s, v) = admin(
+        &app,
+        "POST",
+        "/api/v1/deposits",
         Some(json!({"reference": "BNI-DEP-1", "agent_code": "PRS-32-0001", "amount": 50_000, "deposited_on": "2026-11-20"})),
     )
     .await;
