@@ -668,22 +668,21 @@ pub async fn lookup(
     let nik = Nik::parse(&b.nik)
         .map_err(|e| ApiError::Invalid(FieldError::new("nik", e.rule(), e.to_string()).into()))?;
     // Only the participations the caller may see; none reads like an unknown NIK.
-    let ps: Vec<Participant> = st
-        .store
-        .participants_by_nik(nik)
-        .await?
-        .into_iter()
-        .filter(|p| {
-            caller
-                .allow_personal(
-                    &st,
-                    Action::ReadPersonal,
-                    p,
-                    ApiError::NotFound(String::new()),
-                )
-                .is_ok()
-        })
-        .collect();
+    let mut ps: Vec<Participant> = Vec::new();
+    for p in st.store.participants_by_nik(nik).await? {
+        if caller
+            .allow_personal(
+                &st,
+                Action::ReadPersonal,
+                &p,
+                ApiError::NotFound(String::new()),
+            )
+            .await
+            .is_ok()
+        {
+            ps.push(p);
+        }
+    }
     if ps.is_empty() {
         return Err(ApiError::NotFound(
             "no participant is registered with this NIK".into(),
@@ -721,7 +720,9 @@ pub async fn by_kpj(
         .participant_by_kpj(&kpj)
         .await?
         .ok_or_else(not_found)?;
-    caller.allow_personal(&st, Action::ReadPersonal, &p, not_found())?;
+    caller
+        .allow_personal(&st, Action::ReadPersonal, &p, not_found())
+        .await?;
     caller
         .audit(
             &st,
@@ -746,7 +747,9 @@ pub async fn by_id(
     })?;
     let not_found = || ApiError::NotFound(format!("no participant has id {id}"));
     let p = st.store.participant(id).await?.ok_or_else(not_found)?;
-    caller.allow_personal(&st, Action::ReadPersonal, &p, not_found())?;
+    caller
+        .allow_personal(&st, Action::ReadPersonal, &p, not_found())
+        .await?;
     caller
         .audit(
             &st,
@@ -1162,7 +1165,11 @@ pub async fn post_handler(
         ApiError::Invalid(FieldError::new(field, rule, message).into())
     };
     match &concerned {
-        Some(p) => caller.allow_personal(&st, Action::Post, p, hidden())?,
+        Some(p) => {
+            caller
+                .allow_personal(&st, Action::Post, p, hidden())
+                .await?
+        }
         // Nothing to touch: only roles that may post at all get the ledger's own answer.
         None => caller.allow(
             Action::Post,
@@ -1254,7 +1261,9 @@ pub async fn coverage(
     })?;
     let not_found = || ApiError::NotFound(format!("no participant has id {id}"));
     let p = st.store.participant(id).await?.ok_or_else(not_found)?;
-    caller.allow_personal(&st, Action::ReadPersonal, &p, not_found())?;
+    caller
+        .allow_personal(&st, Action::ReadPersonal, &p, not_found())
+        .await?;
     let reg = &p.registration;
     let month_of = |v: &Option<String>, field: &str, default: Month| -> Result<Month, ApiError> {
         match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {

@@ -379,14 +379,26 @@ impl Caller {
 
     /// The same decision for one participant's personal data: a refusal reads exactly like
     /// absence (`not_found`), so that the answer does not disclose that the record exists.
-    pub fn allow_personal(
+    /// A refusal is audited (`participant.access_refused`, naming the record): an insider
+    /// probing records outside their area leaves a trace even though they learn nothing.
+    pub async fn allow_personal(
         &self,
         st: &AppState,
         action: Action,
         p: &cakupan_store::Participant,
         not_found: ApiError,
     ) -> Result<(), ApiError> {
-        authorize(&self.who, action, &participant_resource(st, p)).map_err(|_| not_found)
+        if authorize(&self.who, action, &participant_resource(st, p)).is_ok() {
+            return Ok(());
+        }
+        self.audit(
+            st,
+            "participant.access_refused",
+            format!("participant:{}", p.id),
+            "refused",
+        )
+        .await?;
+        Err(not_found)
     }
 
     /// Appends one entry to the audit log; the request fails if it cannot be written.

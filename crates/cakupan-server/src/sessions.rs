@@ -120,9 +120,31 @@ pub async fn sign_in(
     })?;
     // The attempt is reserved before the password is checked (and counts as a failure unless
     // it signs in), so parallel guesses cannot pass the limit.
+    // A refused attempt is audited with the account it aimed at (never the typed name of an
+    // unknown account: it may be a password typed in the wrong box) and the address.
+    let target = user
+        .as_ref()
+        .map_or_else(|| "user:unknown".to_string(), |u| format!("user:{}", u.id));
+    let refused = |action: &'static str| {
+        let entry = cakupan_store::accounts::AuditEntry {
+            at: cakupan_store::clock::now_millis(),
+            actor: user
+                .as_ref()
+                .map_or_else(|| "(unknown)".to_string(), |u| u.username.clone()),
+            role: "none".into(),
+            action: action.into(),
+            record: format!("{target} from {ip}"),
+            request_id: crate::auth::new_token()
+                .map(|t| t[..16].to_string())
+                .unwrap_or_default(),
+            purpose: "access".into(),
+        };
+        async move { st.store.append_audit(&[entry]).await }
+    };
     let reserved = match st.auth.reserve(&username, ip) {
         Ok(r) => r,
         Err(l) => {
+            refused("session.locked").await?;
             let minutes = l.retry_after.as_secs().div_ceil(60);
             return Err(ApiError::TooManyAttempts {
                 message: format!(
@@ -134,9 +156,10 @@ pub async fn sign_in(
         }
     };
     let ok = crate::auth::Auth::verify(permit, stored, password).await;
-    let user = match user {
+    let user = match user.clone() {
         Some(u) if ok && !u.disabled => u,
         _ => {
+            refused("session.login_failed").await?;
             return Err(ApiError::Unauthenticated(
                 "wrong username or password".into(),
             ));

@@ -436,3 +436,65 @@ impl RegistrationAudit {
         Some(e)
     }
 }
+
+/// A point of the audit chain kept outside the database (issue #17): its number of entries
+/// and the hash of the last. A chain that verifies on its own can still have lost its tail
+/// (or been wiped: an empty log verifies); against an earlier anchor it must still hold entry
+/// `count` with `hash`. Written as one line, `audit anchor count=N hash=H at=T`, which the
+/// server also writes to its log at start and every hour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    pub count: i64,
+    pub hash: String,
+}
+
+impl Anchor {
+    /// The anchor's line, stamped with when it was taken.
+    pub fn line(&self, at: &str) -> String {
+        format!(
+            "audit anchor count={} hash={} at={at}",
+            self.count, self.hash
+        )
+    }
+
+    /// Every anchor in a text (a file of anchor lines, or a server log holding them).
+    pub fn all_in(text: &str) -> Vec<Anchor> {
+        text.lines()
+            .filter(|l| l.contains("audit anchor"))
+            .filter_map(|l| {
+                let field = |k: &str| {
+                    l.split_whitespace()
+                        .find_map(|w| w.strip_prefix(k))
+                        .map(|v| v.trim_matches(|c: char| !c.is_ascii_alphanumeric()))
+                };
+                let count = field("count=")?.parse().ok()?;
+                let hash = field("hash=")?;
+                (hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then(|| Anchor {
+                    count,
+                    hash: hash.to_ascii_lowercase(),
+                })
+            })
+            .collect()
+    }
+
+    /// Whether `record` (the entry numbered `count`, if the log has one) matches: `Err` says
+    /// how the log departs from the anchor.
+    pub fn check(&self, record: Option<&AuditRecord>) -> std::result::Result<(), String> {
+        if self.count == 0 {
+            return Ok(());
+        }
+        match record {
+            Some(r) if r.id == self.count && r.hash == self.hash => Ok(()),
+            Some(r) if r.id == self.count => Err(format!(
+                "entry {} differs from the anchor (hash {}…): the log was rewritten",
+                self.count,
+                &self.hash[..12]
+            )),
+            _ => Err(format!(
+                "the log no longer holds entry {} of the anchor (hash {}…): it was truncated or wiped",
+                self.count,
+                &self.hash[..12]
+            )),
+        }
+    }
+}

@@ -296,6 +296,26 @@ pub trait Store: campaigns::CampaignStore + Send + Sync + std::fmt::Debug {
             }
         }
     }
+    /// The anchor of the log as it stands: entries and the last hash (the chain is not
+    /// checked: see `audit_verify`).
+    async fn audit_anchor(&self) -> Result<accounts::Anchor> {
+        let (check, _) = self.audit_verify().await?;
+        Ok(accounts::Anchor {
+            count: i64::try_from(check.count()).unwrap_or(i64::MAX),
+            hash: check.last_hash().to_string(),
+        })
+    }
+    /// Whether the log still holds an earlier anchor's entry with the anchor's hash.
+    async fn audit_holds(
+        &self,
+        anchor: &accounts::Anchor,
+    ) -> Result<std::result::Result<(), String>> {
+        if anchor.count <= 0 {
+            return Ok(Ok(()));
+        }
+        let page = self.audit_page(anchor.count - 1, 1).await?;
+        Ok(anchor.check(page.first()))
+    }
     /// The audit entries about these records (`participant:<id>`), in id order: a person's
     /// processing log.
     async fn audit_for(&self, records: &[String]) -> Result<Vec<accounts::AuditRecord>>;

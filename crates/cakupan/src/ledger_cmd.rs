@@ -162,6 +162,13 @@ pub async fn post(
     };
     match store.post(&reference.rules, &posting).await {
         Ok(PostingOutcome::Posted { id, participant_id }) => {
+            crate::store::audit(
+                store,
+                &format!("ledger.{}", posting.kind()),
+                format!("participant:{participant_id}"),
+                "payment",
+            )
+            .await?;
             println!(
                 "Posted {} {} (ledger id {id}, participant {participant_id})",
                 posting.kind(),

@@ -559,6 +559,14 @@ async fn run(cli: Cli) -> Result<()> {
                 },
         } => {
             let store = open_store(&cli.global, &reference).await?;
+            // Recorded before it runs, like an export: the file and what it did follow.
+            store::audit(
+                store.as_ref(),
+                "import.participants",
+                format!("file:{}", file.display()),
+                "enrolment",
+            )
+            .await?;
             let s = import::import_participants(
                 store,
                 reference.regions.clone(),
@@ -606,6 +614,13 @@ async fn run(cli: Cli) -> Result<()> {
                 },
         } => {
             let store = open_store(&cli.global, &reference).await?;
+            store::audit(
+                store.as_ref(),
+                "import.contributions",
+                format!("file:{}", file.display()),
+                "payment",
+            )
+            .await?;
             let s = import::import_contributions(
                 store,
                 reference.rules.clone(),
@@ -1138,6 +1153,35 @@ async fn serve(
         if tls.is_some() { "https" } else { "http" }
     );
     let auth = Arc::new(user_cmd::auth(reference)?.with_secure_cookies(tls.is_some()));
+    tracing::info!(
+        "password hashing: Argon2id m={} KiB, t={}; at most {} at once within the budget",
+        auth.cost.m_kib,
+        auth.cost.t,
+        auth.parallel_hashes()
+    );
+    // The audit log's anchor in the server's log, at start and every hour: kept apart from
+    // the database, it lets `audit verify --anchor <log>` find a truncated or wiped log.
+    let anchored = store.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            match anchored.audit_verify().await {
+                Ok((_, Err(e))) => tracing::error!("audit log broken: {e}"),
+                Ok((check, Ok(()))) => tracing::info!(
+                    "{}",
+                    cakupan_store::accounts::Anchor {
+                        count: i64::try_from(check.count()).unwrap_or(i64::MAX),
+                        hash: check.last_hash().to_string(),
+                    }
+                    .line(&cakupan_server::sessions::rfc3339(
+                        cakupan_store::clock::now_secs()
+                    ))
+                ),
+                Err(e) => tracing::warn!("audit anchor: {e}"),
+            }
+        }
+    });
     if store.count_users().await? == 0 {
         eprintln!(
             "No accounts yet: create the first administrator with `cakupan user add --username <name> --role admin` (its password is generated and shown once)."

@@ -1,4 +1,4 @@
-//! `cakupan user …` and `cakupan audit verify`: accounts from the command line (issue #4).
+//! `cakupan user …` and `cakupan audit verify|anchor`: accounts and the audit log from the command line (issue #4).
 
 use crate::Reference;
 use anyhow::{Context as _, Result, anyhow, bail};
@@ -8,6 +8,7 @@ use cakupan_server::auth::{Auth, Cost};
 use cakupan_store::Store;
 use cakupan_store::accounts::{AuditEntry, NewUser};
 use clap::Subcommand;
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Subcommand)]
@@ -44,8 +45,21 @@ pub enum UserCommand {
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Check the hash chain of the audit log: an edited, deleted or reordered entry is found
-    /// and named (exit 1).
-    Verify,
+    /// and named (exit 1). With --anchor, also check that the log still holds every anchor in
+    /// the file (a truncated or wiped log fails).
+    Verify {
+        /// A file of anchor lines (`audit anchor` output, or the server's log, which writes
+        /// one at start and every hour).
+        #[arg(long)]
+        anchor: Option<PathBuf>,
+    },
+    /// Print the log's anchor (entries and last hash) after checking the chain; with --out,
+    /// also append it to that file. Keep anchors away from the database (another machine,
+    /// paper): against them a truncation is found.
+    Anchor {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// The password-hashing cost: `CAKUPAN_ARGON2=m=<KiB>,t=<passes>,p=<lanes>` when set, else
@@ -291,17 +305,64 @@ pub async fn run(store: &dyn Store, reference: &Reference, cmd: UserCommand) -> 
 
 pub async fn audit(store: &dyn Store, cmd: AuditCommand) -> Result<()> {
     match cmd {
-        AuditCommand::Verify => match store.audit_verify().await? {
-            (check, Ok(())) => {
-                println!(
-                    "Audit log intact: {} entries; last hash {}",
-                    check.count(),
-                    check.last_hash()
-                );
-                Ok(())
+        AuditCommand::Verify { anchor } => {
+            let (check, chain) = store.audit_verify().await?;
+            if let Err(e) = chain {
+                bail!("audit log broken: {e}");
             }
-            (_, Err(e)) => bail!("audit log broken: {e}"),
-        },
+            let mut held = 0;
+            if let Some(file) = anchor {
+                let text = std::fs::read_to_string(&file)
+                    .with_context(|| format!("--anchor {}: cannot read", file.display()))?;
+                let anchors = cakupan_store::accounts::Anchor::all_in(&text);
+                if anchors.is_empty() {
+                    bail!(
+                        "--anchor {}: no anchor line (`audit anchor count=N hash=H`) in it",
+                        file.display()
+                    );
+                }
+                for a in &anchors {
+                    if let Err(e) = store.audit_holds(a).await? {
+                        bail!("audit log broken against --anchor {}: {e}", file.display());
+                    }
+                }
+                held = anchors.len();
+            }
+            println!(
+                "Audit log intact: {} entries; last hash {}{}",
+                check.count(),
+                check.last_hash(),
+                if held > 0 {
+                    format!("; holds all {held} anchor(s)")
+                } else {
+                    String::new()
+                }
+            );
+            Ok(())
+        }
+        AuditCommand::Anchor { out } => {
+            let (_, chain) = store.audit_verify().await?;
+            if let Err(e) = chain {
+                bail!("audit log broken, no anchor taken: {e}");
+            }
+            let line = store
+                .audit_anchor()
+                .await?
+                .line(&cakupan_server::sessions::rfc3339(
+                    cakupan_store::clock::now_secs(),
+                ));
+            if let Some(file) = out {
+                use std::io::Write as _;
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&file)
+                    .with_context(|| format!("--out {}: cannot open", file.display()))?;
+                writeln!(f, "{line}")?;
+            }
+            println!("{line}");
+            Ok(())
+        }
     }
 }
 

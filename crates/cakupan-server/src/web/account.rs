@@ -249,6 +249,15 @@ pub async fn logout_submit(
             "missing or wrong CSRF token: sign out from the page".into(),
         ));
     }
+    if let Some(me) = &page.user {
+        page.audit(
+            &st,
+            "session.logout",
+            format!("user:{}", me.who.user_id),
+            "access",
+        )
+        .await?;
+    }
     st.store
         .delete_session(&cakupan_store::accounts::token_hash(&token))
         .await?;

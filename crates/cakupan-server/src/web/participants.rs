@@ -101,10 +101,22 @@ pub async fn search(
     } else {
         Vec::new()
     };
-    let visible: Vec<Participant> = found
-        .into_iter()
-        .filter(|p| authorize(&me.who, Action::ReadPersonal, &participant_resource(&st, p)).is_ok())
-        .collect();
+    let (visible, refused): (Vec<Participant>, Vec<Participant>) =
+        found.into_iter().partition(|p| {
+            authorize(&me.who, Action::ReadPersonal, &participant_resource(&st, p)).is_ok()
+        });
+    if !refused.is_empty() {
+        page.audit_many(
+            &st,
+            "participant.access_refused",
+            refused
+                .iter()
+                .map(|p| format!("participant:{}", p.id))
+                .collect(),
+            "refused",
+        )
+        .await?;
+    }
     for p in &visible {
         page.audit(
             &st,
@@ -150,8 +162,17 @@ async fn readable(
         .participant(id)
         .await?
         .ok_or(PageError::NotFound(page.lang))?;
-    authorize(&me.who, action, &participant_resource(st, &p))
-        .map_err(|_| PageError::NotFound(page.lang))?;
+    if authorize(&me.who, action, &participant_resource(st, &p)).is_err() {
+        // Audited: an insider probing records outside their area leaves a trace.
+        page.audit(
+            st,
+            "participant.access_refused",
+            format!("participant:{}", p.id),
+            "refused",
+        )
+        .await?;
+        return Err(PageError::NotFound(page.lang));
+    }
     Ok(p)
 }
 
@@ -1133,6 +1154,14 @@ pub async fn pay_form(
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
     let p = readable(&st, &page, id, Action::Post).await?;
+    // The form shows the name, KPJ and payment history.
+    page.audit(
+        &st,
+        "participant.read",
+        format!("participant:{}", p.id),
+        "payment",
+    )
+    .await?;
     let ledger = st.store.ledger(p.id).await?;
     let me = page.require()?;
     let f = PayForm {
@@ -1160,6 +1189,13 @@ pub async fn pay_due(
     Query(f): Query<PayForm>,
 ) -> Result<Response, PageError> {
     let p = readable(&st, &page, id, Action::Post).await?;
+    page.audit(
+        &st,
+        "participant.read",
+        format!("participant:{}", p.id),
+        "payment",
+    )
+    .await?;
     html(&due_view(&st, page.lang, &p, &f))
 }
 

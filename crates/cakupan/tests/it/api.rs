@@ -1502,10 +1502,16 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
             .iter()
             .any(|r| r.entry.actor == "siti" && r.entry.action == "participant.read")
     );
+    // The analyst read no one; what they were refused is on the record (issue 17, item 7).
     assert!(
         !audit
             .iter()
-            .any(|r| r.entry.actor == "ana" && r.entry.action.starts_with("participant"))
+            .any(|r| r.entry.actor == "ana" && r.entry.action == "participant.read")
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.entry.actor == "ana" && r.entry.action == "participant.access_refused")
     );
     assert_eq!(
         cakupan_store::accounts::verify_chain(app.store.keys(), &audit),
@@ -2237,8 +2243,15 @@ async fn a_conflict_outside_the_area_reveals_nothing_of_the_participation() {
     )
     .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    // Audited, naming the participation met.
+    // Audited, naming the participation met; so is the refused look-up.
     let log = app.store.audit_log().await.unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e.entry.action == "participant.access_refused"
+                && e.entry.actor == "cirebon"
+                && e.entry.record == format!("participant:{id}")),
+        "{log:?}"
+    );
     assert!(
         log.iter().any(
             |e| e.entry.action == "participant.register_conflict_elsewhere"
@@ -2260,5 +2273,40 @@ async fn a_conflict_outside_the_area_reveals_nothing_of_the_participation() {
     .await;
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
     assert_eq!(v["existing_kpj"], kpj.as_str());
+    // Failed sign-ins and the lockout they lead to are audited, with the address and the
+    // account aimed at (never the text typed for an unknown account).
+    let limit = harness::rules()
+        .security
+        .first()
+        .unwrap()
+        .login_failures_per_username;
+    for _ in 0..=limit {
+        let (s, _) = call_as(
+            &app,
+            None,
+            "POST",
+            "/api/v1/sessions",
+            Some(json!({"username": "cirebon", "password": "not the password 1"}).to_string()),
+        )
+        .await;
+        assert!(s == StatusCode::UNAUTHORIZED || s == StatusCode::TOO_MANY_REQUESTS);
+    }
+    let (s, _) = call_as(
+        &app,
+        None,
+        "POST",
+        "/api/v1/sessions",
+        Some(json!({"username": "my secret password", "password": "x"}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let log = app.store.audit_log().await.unwrap();
+    let count = |action: &str| log.iter().filter(|e| e.entry.action == action).count();
+    assert_eq!(count("session.login_failed"), limit as usize + 1, "{log:?}");
+    assert_eq!(count("session.locked"), 1, "{log:?}");
+    assert!(
+        log.iter()
+            .all(|e| !e.entry.actor.contains("secret") && !e.entry.record.contains("secret"))
+    );
     db.finish().await;
 }

@@ -1116,6 +1116,72 @@ async fn users_and_a_tampered_audit_log() {
         .unwrap();
     let broken = with_cost(&["audit", "verify"]);
     assert!(String::from_utf8_lossy(&broken.stderr).contains("entry 1 is missing"));
+    // Issue 17, item 7: a wiped log verifies on its own ("intact: 0 entries"), but not
+    // against an anchor taken before. Anchors of a fresh log: two, the second after more
+    // entries; both must hold.
+    sqlx::query("DELETE FROM audit")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let anchors = path.with_extension("anchors");
+    ok(&with_cost(&[
+        "user",
+        "add",
+        "--username",
+        "sari",
+        "--role",
+        "analyst",
+    ]));
+    let first = ok(&with_cost(&[
+        "audit",
+        "anchor",
+        "--out",
+        anchors.to_str().unwrap(),
+    ]));
+    assert!(first.starts_with("audit anchor count=1 hash="), "{first}");
+    ok(&with_cost(&[
+        "user",
+        "add",
+        "--username",
+        "tono",
+        "--role",
+        "analyst",
+    ]));
+    ok(&with_cost(&[
+        "audit",
+        "anchor",
+        "--out",
+        anchors.to_str().unwrap(),
+    ]));
+    let held = ok(&with_cost(&[
+        "audit",
+        "verify",
+        "--anchor",
+        anchors.to_str().unwrap(),
+    ]));
+    assert!(held.contains("holds all 2 anchor(s)"), "{held}");
+    // The tail cut off: the chain that is left verifies, the anchor does not.
+    sqlx::query("DELETE FROM audit WHERE id = 2")
+        .execute(&pool)
+        .await
+        .unwrap();
+    ok(&with_cost(&["audit", "verify"]));
+    let cut = with_cost(&["audit", "verify", "--anchor", anchors.to_str().unwrap()]);
+    assert!(!cut.status.success());
+    assert!(
+        String::from_utf8_lossy(&cut.stderr).contains("no longer holds entry 2"),
+        "{}",
+        String::from_utf8_lossy(&cut.stderr)
+    );
+    sqlx::query("DELETE FROM audit")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let wiped = ok(&with_cost(&["audit", "verify"]));
+    assert!(wiped.contains("intact: 0 entries"), "{wiped}");
+    let wiped = with_cost(&["audit", "verify", "--anchor", anchors.to_str().unwrap()]);
+    assert!(!wiped.status.success());
+    let _ = std::fs::remove_file(&anchors);
     pool.close().await;
     let _ = std::fs::remove_file(&short);
     drop(path);

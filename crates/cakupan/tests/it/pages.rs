@@ -405,6 +405,12 @@ async fn sign_in_and_out(store: Arc<dyn Store>) {
     let csrf = b.csrf();
     let out = b.post("/logout", &[("csrf", &csrf)]).await;
     assert_eq!(out.location.as_deref(), Some("/login"));
+    let log = app.store.audit_log().await.unwrap();
+    assert_eq!(
+        log.last().map(|r| r.entry.action.as_str()),
+        Some("session.logout"),
+        "signing out from the page is audited"
+    );
     assert_eq!(b.get("/wilayah/32.73").await.status, StatusCode::SEE_OTHER);
 }
 
@@ -551,6 +557,20 @@ async fn register_and_pay_through_the_forms(store: Arc<dyn Store>) {
         ))
         .await;
     assert_eq!(due.testid("due-total"), "Rp33.600");
+    // Both show the person's name, KPJ and history: each view is audited (issue 17, item 7).
+    let payment_reads = app
+        .store
+        .audit_log()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| {
+            r.entry.action == "participant.read"
+                && r.entry.purpose == "payment"
+                && r.entry.record == format!("participant:{id}")
+        })
+        .count();
+    assert_eq!(payment_reads, 2);
     let pay_url = format!("/peserta/{id}/bayar");
     let pay_form = |amount: &'static str| {
         [
