@@ -17,6 +17,7 @@ pub mod money;
 pub mod month;
 pub mod nik;
 pub mod occupation;
+pub mod password;
 pub mod perisai;
 pub mod phone;
 pub mod quote;

@@ -31,6 +31,17 @@ pub fn routes() -> Router<AppState> {
             post(crate::sessions::login).delete(crate::sessions::logout),
         )
         .route("/me", get(crate::sessions::me))
+        .route("/me/password", post(crate::accounts::change_password))
+        .route(
+            "/users/{username}/password-reset",
+            post(crate::accounts::reset),
+        )
+        .route("/users/{username}/disable", post(crate::accounts::disable))
+        .route("/users/{username}/enable", post(crate::accounts::enable))
+        .route(
+            "/users/{username}/sessions",
+            axum::routing::delete(crate::accounts::revoke),
+        )
         .route("/me/data", get(crate::rights::own_data))
         .route("/me/consents", post(crate::rights::give_consent))
         .route("/me/corrections", post(crate::rights::request_correction))
@@ -145,6 +156,11 @@ pub fn routes() -> Router<AppState> {
         crate::sessions::login,
         crate::sessions::logout,
         crate::sessions::me,
+        crate::accounts::change_password,
+        crate::accounts::reset,
+        crate::accounts::disable,
+        crate::accounts::enable,
+        crate::accounts::revoke,
         crate::rights::own_data,
         crate::rights::give_consent,
         crate::rights::request_correction,
@@ -198,6 +214,9 @@ pub fn routes() -> Router<AppState> {
         quote_handler
     ),
     components(schemas(
+        crate::accounts::PasswordChange,
+        crate::accounts::ResetBody,
+        crate::accounts::SessionsEnded,
         RegistrationBody,
         HeirBody,
         ParticipantBody,

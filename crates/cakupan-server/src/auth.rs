@@ -218,6 +218,11 @@ impl Auth {
             })
     }
 
+    /// A session unused this long ends (`session_idle_minutes`), in seconds.
+    pub fn idle_secs(&self) -> i64 {
+        i64::from(self.policy.session_idle_minutes.max(1)) * 60
+    }
+
     /// How many hashes at this server's own cost can run at once under the budget.
     pub fn parallel_hashes(&self) -> u32 {
         (self.budget_mib / self.cost.memory_mib().max(1)).max(1)
@@ -545,18 +550,48 @@ impl FromRequestParts<AppState> for Caller {
         };
         let user = st
             .store
-            .session_user(&cakupan_store::accounts::token_hash(&token), now_secs())
+            .session_user(
+                &cakupan_store::accounts::token_hash(&token),
+                now_secs(),
+                st.auth.idle_secs(),
+            )
             .await?
             .ok_or_else(|| {
                 ApiError::Unauthenticated(
-                    "the session has ended or does not exist: sign in again".into(),
+                    "the session has ended, was unused too long, or does not exist: sign in again"
+                        .into(),
                 )
             })?;
+        // A password someone else set (a reset) is changed before anything else is done.
+        let path = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or_else(|| parts.uri.path().to_string(), |o| o.0.path().to_string());
+        if user.must_change_password && !MAY_BEFORE_PASSWORD_CHANGE.contains(&path.as_str()) {
+            return Err(ApiError::Forbidden(
+                "change your password first: POST /api/v1/me/password (it was reset)".into(),
+            ));
+        }
         Ok(Caller {
             who: user.principal()?,
             request_id: request_id(parts),
         })
     }
+}
+
+/// What a session whose password must be changed may still do: change it, see who it is, sign
+/// out.
+pub const MAY_BEFORE_PASSWORD_CHANGE: [&str; 4] = [
+    "/api/v1/me/password",
+    "/api/v1/me",
+    "/api/v1/sessions",
+    "/akun/sandi",
+];
+
+/// Only administrators manage accounts.
+pub fn authorize_admin(who: &Principal) -> Result<(), ApiError> {
+    authorize(who, Action::Administer, &Resource::System)
+        .map_err(|d| ApiError::Forbidden(d.0.into()))
 }
 
 /// The bearer token of a request, if any.

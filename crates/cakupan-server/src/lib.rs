@@ -7,6 +7,7 @@
 //! session, and each is decided by `cakupan_domain::access::authorize` (see docs/security.md).
 //! Personal data in responses is masked (NIK and phone); reads and changes are audited.
 
+pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod campaign;

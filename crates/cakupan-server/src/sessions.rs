@@ -49,6 +49,8 @@ pub struct SessionBody {
     pub role: String,
     /// The root of the user's area; empty for the nation.
     pub region: String,
+    /// The password was reset: change it (`POST /api/v1/me/password`) before anything else.
+    pub must_change_password: bool,
 }
 
 /// Sign in with a username and password: a session token valid for the configured hours.
@@ -71,6 +73,7 @@ pub async fn login(
             username: s.who.username,
             role: s.who.role.as_str().into(),
             region: s.who.region.to_string(),
+            must_change_password: s.must_change_password,
         }),
     ))
 }
@@ -93,6 +96,7 @@ pub struct SignedIn {
     /// Unix seconds.
     pub expires: i64,
     pub who: cakupan_domain::access::Principal,
+    pub must_change_password: bool,
 }
 
 /// Checks the sign-in limits, the username and the password, and opens a session: the one
@@ -169,12 +173,17 @@ pub async fn sign_in(
     let token = new_token().map_err(ApiError::Internal)?;
     let now = now_secs();
     let expires = now + i64::from(st.auth.policy.session_hours) * 3600;
+    let hashed = cakupan_store::accounts::token_hash(&token);
     st.store
-        .create_session(
-            &cakupan_store::accounts::token_hash(&token),
+        .create_session(&hashed, user.id, now, expires)
+        .await?;
+    // At most `sessions_per_user` at once: a new sign-in ends the oldest.
+    st.store
+        .trim_sessions(
             user.id,
+            &hashed,
+            st.auth.policy.sessions_per_user.max(1),
             now,
-            expires,
         )
         .await?;
     let who = user.principal()?;
@@ -191,6 +200,7 @@ pub async fn sign_in(
         token,
         expires,
         who,
+        must_change_password: user.must_change_password,
     })
 }
 

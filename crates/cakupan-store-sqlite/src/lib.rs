@@ -1545,17 +1545,7 @@ impl Store for SqliteStore {
         &self,
         username: &str,
     ) -> Result<Option<cakupan_store::accounts::UserRow>> {
-        sqlx::query(
-            "SELECT id, username, password_hash, role, region, agent_code, nik_index, disabled, employer_code
-             FROM users WHERE username = ?1",
-        )
-        .bind(username)
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(db)?
-        .as_ref()
-        .map(cakupan_store::rows::user)
-        .transpose()
+        self.user_by_username_impl(username).await
     }
 
     async fn count_users(&self) -> Result<u64> {
@@ -1573,37 +1563,39 @@ impl Store for SqliteStore {
         now: i64,
         expires_at: i64,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .bind(token_hash)
-        .bind(user_id)
-        .bind(now)
-        .bind(expires_at)
-        .execute(&self.writer)
-        .await
-        .map_err(db)?;
-        Ok(())
+        self.create_session_impl(token_hash, user_id, now, expires_at)
+            .await
     }
 
     async fn session_user(
         &self,
         token_hash: &str,
         now: i64,
+        idle_secs: i64,
     ) -> Result<Option<cakupan_store::accounts::UserRow>> {
-        sqlx::query(
-            "SELECT u.id, u.username, u.password_hash, u.role, u.region, u.agent_code, u.nik_index, u.disabled, u.employer_code
-             FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0",
-        )
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(db)?
-        .as_ref()
-        .map(cakupan_store::rows::user)
-        .transpose()
+        self.session_user_impl(token_hash, now, idle_secs).await
+    }
+
+    async fn end_sessions(&self, user_id: i64, keep: Option<&str>) -> Result<u64> {
+        self.end_sessions_impl(user_id, keep).await
+    }
+
+    async fn trim_sessions(&self, user_id: i64, keep: &str, newest: u32, now: i64) -> Result<u64> {
+        self.trim_sessions_impl(user_id, keep, newest, now).await
+    }
+
+    async fn set_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        must_change: bool,
+    ) -> Result<()> {
+        self.set_password_impl(user_id, password_hash, must_change)
+            .await
+    }
+
+    async fn set_disabled(&self, user_id: i64, disabled: bool) -> Result<()> {
+        self.set_disabled_impl(user_id, disabled).await
     }
 
     async fn delete_session(&self, token_hash: &str) -> Result<()> {

@@ -24,6 +24,9 @@ pub struct UserRow {
     pub disabled: bool,
     /// Employers' staff: their employer's NIB.
     pub employer_code: Option<String>,
+    /// The password was set by someone else (a reset): it must be changed before anything
+    /// else is done.
+    pub must_change_password: bool,
 }
 
 impl UserRow {

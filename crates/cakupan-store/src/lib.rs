@@ -256,7 +256,29 @@ pub trait Store: campaigns::CampaignStore + Send + Sync + std::fmt::Debug {
         expires_at: i64,
     ) -> Result<()>;
     /// The user of an unexpired session of an enabled account.
-    async fn session_user(&self, token_hash: &str, now: i64) -> Result<Option<accounts::UserRow>>;
+    /// The user of a live session: not past its end, used within the last `idle_secs`, its
+    /// account not disabled. Marks the session used (at most once a minute).
+    async fn session_user(
+        &self,
+        token_hash: &str,
+        now: i64,
+        idle_secs: i64,
+    ) -> Result<Option<accounts::UserRow>>;
+    /// Ends every session of a user but `keep` (a token hash): all of them when `None`. The
+    /// number ended.
+    async fn end_sessions(&self, user_id: i64, keep: Option<&str>) -> Result<u64>;
+    /// Keeps `keep` (the session just opened) and the user's newest others up to `newest`
+    /// sessions in all (by sign-in), and ends the older ones and the expired.
+    async fn trim_sessions(&self, user_id: i64, keep: &str, newest: u32, now: i64) -> Result<u64>;
+    /// Sets a user's password hash; `must_change` makes the next sign-in change it first.
+    async fn set_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        must_change: bool,
+    ) -> Result<()>;
+    /// Disables or enables a user (a disabled user's sessions stop working at once).
+    async fn set_disabled(&self, user_id: i64, disabled: bool) -> Result<()>;
     /// Ends a session (logout); ending one that is gone is not an error.
     async fn delete_session(&self, token_hash: &str) -> Result<()>;
 
@@ -989,7 +1011,7 @@ pub mod rows {
     }
 
     /// A user: id, username, password_hash, role, region, agent_code, nik, disabled,
-    /// employer_code.
+    /// employer_code, must_change_password.
     pub fn user<'r, R>(row: &'r R) -> Result<super::accounts::UserRow>
     where
         R: Row,
@@ -1011,6 +1033,7 @@ pub mod rows {
                 nik_index: row.try_get(6)?,
                 disabled: row.try_get(7)?,
                 employer_code: row.try_get(8)?,
+                must_change_password: row.try_get(9)?,
             })
         };
         f().map_err(db)

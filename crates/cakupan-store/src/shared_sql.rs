@@ -18,6 +18,149 @@ macro_rules! shared_sql_impl {
                     .map_err($dberr)
             }
 
+            pub(crate) async fn user_by_username_impl(
+                &self,
+                username: &str,
+            ) -> cakupan_store::Result<Option<cakupan_store::accounts::UserRow>> {
+                // The columns of `rows::user`.
+                sqlx::query(
+                    "SELECT u.id, u.username, u.password_hash, u.role, u.region, u.agent_code, u.nik_index, u.disabled, u.employer_code, u.must_change_password
+                     FROM users u WHERE u.username = $1",
+                )
+                .bind(username)
+                .fetch_optional(&self.$read)
+                .await
+                .map_err($dberr)?
+                .as_ref()
+                .map(cakupan_store::rows::user)
+                .transpose()
+            }
+
+            pub(crate) async fn session_user_impl(
+                &self,
+                token_hash: &str,
+                now: i64,
+                idle_secs: i64,
+            ) -> cakupan_store::Result<Option<cakupan_store::accounts::UserRow>> {
+                let user = sqlx::query(
+                    "SELECT u.id, u.username, u.password_hash, u.role, u.region, u.agent_code, u.nik_index, u.disabled, u.employer_code, u.must_change_password
+                     FROM sessions s JOIN users u ON u.id = s.user_id
+                     WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at >= $3
+                       AND u.disabled = $4",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .bind(now - idle_secs)
+                .bind(false)
+                .fetch_optional(&self.$read)
+                .await
+                .map_err($dberr)?
+                .as_ref()
+                .map(cakupan_store::rows::user)
+                .transpose()?;
+                if user.is_some() {
+                    // Used: at most one write a minute per session.
+                    sqlx::query(
+                        "UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1 AND last_seen_at < $3",
+                    )
+                    .bind(token_hash)
+                    .bind(now)
+                    .bind(now - 60)
+                    .execute(&self.$write)
+                    .await
+                    .map_err($dberr)?;
+                }
+                Ok(user)
+            }
+
+            pub(crate) async fn create_session_impl(
+                &self,
+                token_hash: &str,
+                user_id: i64,
+                now: i64,
+                expires_at: i64,
+            ) -> cakupan_store::Result<()> {
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at) VALUES ($1, $2, $3, $4, $3)",
+                )
+                .bind(token_hash)
+                .bind(user_id)
+                .bind(now)
+                .bind(expires_at)
+                .execute(&self.$write)
+                .await
+                .map_err($dberr)?;
+                Ok(())
+            }
+
+            pub(crate) async fn end_sessions_impl(
+                &self,
+                user_id: i64,
+                keep: Option<&str>,
+            ) -> cakupan_store::Result<u64> {
+                Ok(sqlx::query(
+                    "DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2",
+                )
+                .bind(user_id)
+                .bind(keep.unwrap_or(""))
+                .execute(&self.$write)
+                .await
+                .map_err($dberr)?
+                .rows_affected())
+            }
+
+            pub(crate) async fn trim_sessions_impl(
+                &self,
+                user_id: i64,
+                keep: &str,
+                newest: u32,
+                now: i64,
+            ) -> cakupan_store::Result<u64> {
+                Ok(sqlx::query(
+                    "DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2 AND (expires_at <= $4 OR token_hash NOT IN
+                       (SELECT token_hash FROM sessions WHERE user_id = $1 AND token_hash <> $2
+                        ORDER BY created_at DESC, token_hash LIMIT $3))",
+                )
+                .bind(user_id)
+                .bind(keep)
+                .bind(i64::from(newest.saturating_sub(1)))
+                .bind(now)
+                .execute(&self.$write)
+                .await
+                .map_err($dberr)?
+                .rows_affected())
+            }
+
+            pub(crate) async fn set_password_impl(
+                &self,
+                user_id: i64,
+                password_hash: &str,
+                must_change: bool,
+            ) -> cakupan_store::Result<()> {
+                sqlx::query("UPDATE users SET password_hash = $2, must_change_password = $3 WHERE id = $1")
+                    .bind(user_id)
+                    .bind(password_hash)
+                    .bind(must_change)
+                    .execute(&self.$write)
+                    .await
+                    .map_err($dberr)?;
+                Ok(())
+            }
+
+            pub(crate) async fn set_disabled_impl(
+                &self,
+                user_id: i64,
+                disabled: bool,
+            ) -> cakupan_store::Result<()> {
+                sqlx::query("UPDATE users SET disabled = $2 WHERE id = $1")
+                    .bind(user_id)
+                    .bind(disabled)
+                    .execute(&self.$write)
+                    .await
+                    .map_err($dberr)?;
+                Ok(())
+            }
+
             pub(crate) async fn meta_impl(
                 &self,
                 key: &str,

@@ -790,7 +790,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::User { command } => {
             let store = open_store(&cli.global, &reference).await?;
-            user_cmd::run(store.as_ref(), &reference, command).await
+            user_cmd::run(store, &reference, command).await
         }
         Command::Keys { command } => {
             if user_cmd::keys_offline(&command)? {

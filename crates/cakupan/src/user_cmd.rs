@@ -40,6 +40,27 @@ pub enum UserCommand {
     },
     /// Measure the Argon2id cost that takes the configured time per hash on this machine.
     Tune,
+    /// Disable an account: it cannot sign in and its sessions end at once.
+    Disable {
+        #[arg(long)]
+        username: String,
+    },
+    /// Enable a disabled account again.
+    Enable {
+        #[arg(long)]
+        username: String,
+    },
+    /// End every session of an account (a lost phone, a shared computer).
+    EndSessions {
+        #[arg(long)]
+        username: String,
+    },
+    /// Reset an account's password: a one-time password, shown once, that must be changed at
+    /// the next sign-in; the account's sessions end.
+    ResetPassword {
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,18 +130,22 @@ pub fn auth(reference: &Reference) -> Result<Auth> {
     Ok(Auth::new(password_cost(reference)?, policy(reference)?))
 }
 
+/// The command line acts as `cli` with the administrator's role (whoever can run it holds the
+/// keys), as in the audit log.
+fn cli_admin() -> cakupan_domain::access::Principal {
+    cakupan_domain::access::Principal {
+        user_id: 0,
+        username: "cli".into(),
+        role: cakupan_domain::access::Role::Admin,
+        region: cakupan_domain::RegionCode::NATION,
+        agent_code: None,
+        nik: None,
+        employer_code: None,
+    }
+}
+
 fn random_password() -> Result<String> {
-    // 18 random bytes as base-32-like text: about 108 bits, easy to read aloud.
-    let mut b = [0u8; 18];
-    getrandom::fill(&mut b).map_err(|e| anyhow!("no randomness: {e}"))?;
-    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
-    Ok(b.iter()
-        .map(|x| ALPHABET[usize::from(*x) % ALPHABET.len()] as char)
-        .collect::<Vec<_>>()
-        .chunks(6)
-        .map(|c| c.iter().collect::<String>())
-        .collect::<Vec<_>>()
-        .join("-"))
+    cakupan_server::accounts::one_time_password().map_err(|e| anyhow!(e))
 }
 
 /// Creates a user and returns the password (generated unless given).
@@ -197,11 +222,15 @@ pub async fn add_user(
         Some(p) => (p, false),
         None => (random_password()?, true),
     };
-    let min = auth.policy.min_password_length as usize;
-    if !generated && password.chars().count() < min {
-        bail!(
-            "--password-file: the password must have at least {min} characters [password.length]"
-        );
+    if !generated
+        && let Err(e) = cakupan_domain::password::check(
+            "--password-file",
+            &password,
+            &username,
+            auth.policy.min_password_length as usize,
+        )
+    {
+        bail!("{}: {} [{}]", e.field, e.message, e.rule);
     }
     let hash = auth
         .hash_password(&password)
@@ -238,7 +267,12 @@ pub async fn add_user(
     Ok(password)
 }
 
-pub async fn run(store: &dyn Store, reference: &Reference, cmd: UserCommand) -> Result<()> {
+pub async fn run(
+    shared: std::sync::Arc<dyn Store>,
+    reference: &Reference,
+    cmd: UserCommand,
+) -> Result<()> {
+    let store = shared.as_ref();
     match cmd {
         UserCommand::Add {
             username,
@@ -279,6 +313,49 @@ pub async fn run(store: &dyn Store, reference: &Reference, cmd: UserCommand) -> 
             if generated {
                 println!("Password (shown once, not stored): {pw}");
             }
+        }
+        UserCommand::Disable { username }
+        | UserCommand::Enable { username }
+        | UserCommand::EndSessions { username }
+        | UserCommand::ResetPassword { username }
+            if username.trim().is_empty() =>
+        {
+            bail!("--username: required [username.required]")
+        }
+        UserCommand::Disable { username } => {
+            let st = crate::agent_cmd::state(shared.clone(), reference)?;
+            let n =
+                cakupan_server::accounts::set_disabled(&st, &cli_admin(), "cli", &username, true)
+                    .await
+                    .map_err(crate::agent_cmd::api)?;
+            println!(
+                "Account {} disabled; {n} session(s) ended.",
+                username.trim()
+            );
+        }
+        UserCommand::Enable { username } => {
+            let st = crate::agent_cmd::state(shared.clone(), reference)?;
+            cakupan_server::accounts::set_disabled(&st, &cli_admin(), "cli", &username, false)
+                .await
+                .map_err(crate::agent_cmd::api)?;
+            println!("Account {} enabled.", username.trim());
+        }
+        UserCommand::EndSessions { username } => {
+            let st = crate::agent_cmd::state(shared.clone(), reference)?;
+            let n = cakupan_server::accounts::end_sessions(&st, &cli_admin(), "cli", &username)
+                .await
+                .map_err(crate::agent_cmd::api)?;
+            println!("{n} session(s) of {} ended.", username.trim());
+        }
+        UserCommand::ResetPassword { username } => {
+            let st = crate::agent_cmd::state(shared.clone(), reference)?;
+            let pw = cakupan_server::accounts::reset_password(&st, &cli_admin(), "cli", &username)
+                .await
+                .map_err(crate::agent_cmd::api)?;
+            println!(
+                "Password of {} reset; it must be changed at the next sign-in. One-time password (shown once, not stored): {pw}",
+                username.trim()
+            );
         }
         UserCommand::Tune => {
             let p = policy(reference)?;

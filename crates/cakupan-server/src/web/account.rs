@@ -161,7 +161,9 @@ pub async fn login_submit(
     match sign_in(&st, &f.username, f.password, &ip).await {
         Ok(s) => {
             let max_age = s.expires - crate::auth::now_secs();
-            let to = if s.who.role == Role::Participant && next == "/" {
+            let to = if s.must_change_password {
+                "/akun/sandi".to_string()
+            } else if s.who.role == Role::Participant && next == "/" {
                 "/saya".to_string()
             } else {
                 next
@@ -428,4 +430,160 @@ pub async fn about(State(st): St, page: Page) -> Result<Response, PageError> {
             backend: st.store.backend(),
         },
     )
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage {
+    t: &'static Tr,
+    nav: Nav,
+    csrf: String,
+    forced: bool,
+    done: bool,
+    message: Option<String>,
+    min_length: u32,
+    hint: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DoneQuery {
+    ok: Option<String>,
+}
+
+fn password_page(
+    st: &AppState,
+    page: &Page,
+    status: StatusCode,
+    done: bool,
+    message: Option<String>,
+) -> Result<Response, PageError> {
+    let me = page.require()?;
+    super::html_status(
+        status,
+        &PasswordPage {
+            t: page.t(),
+            nav: page.nav(),
+            csrf: me.csrf.clone(),
+            forced: me.must_change_password,
+            done,
+            message,
+            min_length: st.auth.policy.min_password_length,
+            hint: page
+                .t()
+                .password_hint
+                .replace("{n}", &st.auth.policy.min_password_length.to_string()),
+        },
+    )
+}
+
+/// `/akun/sandi`: change your own password (where a reset password sends you first).
+pub async fn password_form(
+    State(st): St,
+    page: Page,
+    Query(q): Query<DoneQuery>,
+) -> Result<Response, PageError> {
+    password_page(
+        &st,
+        &page,
+        StatusCode::OK,
+        q.ok.as_deref() == Some("1"),
+        None,
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    new_password_again: String,
+}
+
+/// Changes the password from the form: the same service as the API; the other sessions end.
+pub async fn password_submit(
+    State(st): St,
+    page: Page,
+    ClientAddr(ip): ClientAddr,
+    headers: HeaderMap,
+    Form(f): Form<PasswordForm>,
+) -> Result<Response, PageError> {
+    let me = page.check_csrf(&f.csrf)?.clone();
+    let lang = page.lang;
+    if f.new_password != f.new_password_again {
+        let e = cakupan_domain::FieldError::new(
+            "new_password_again",
+            "password.mismatch",
+            "the two new passwords differ",
+        );
+        return password_page(
+            &st,
+            &page,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            false,
+            Some(lang.field_message(&e)),
+        );
+    }
+    let keep = cookie_token(&headers).map(|t| cakupan_store::accounts::token_hash(&t));
+    match crate::accounts::change_own_password(
+        &st,
+        &me.who,
+        &page.request_id,
+        keep.as_deref(),
+        &ip,
+        f.current_password,
+        &f.new_password,
+    )
+    .await
+    {
+        Ok(()) => Ok((
+            StatusCode::SEE_OTHER,
+            [(
+                header::LOCATION,
+                HeaderValue::from_static("/akun/sandi?ok=1"),
+            )],
+        )
+            .into_response()),
+        Err(ApiError::Invalid(errs)) => {
+            let message = errs
+                .0
+                .iter()
+                .map(|e| lang.field_message(e))
+                .collect::<Vec<_>>()
+                .join(" ");
+            password_page(
+                &st,
+                &page,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                false,
+                Some(message),
+            )
+        }
+        Err(ApiError::TooManyAttempts {
+            retry_after_secs, ..
+        }) => password_page(
+            &st,
+            &page,
+            StatusCode::TOO_MANY_REQUESTS,
+            false,
+            Some(format!(
+                "{} {}",
+                page.t().too_many_attempts,
+                page.t()
+                    .try_again_minutes
+                    .replace("{n}", &retry_after_secs.div_ceil(60).to_string())
+            )),
+        ),
+        Err(ApiError::Busy { .. }) => password_page(
+            &st,
+            &page,
+            StatusCode::SERVICE_UNAVAILABLE,
+            false,
+            Some(page.t().sign_in_busy.into()),
+        ),
+        Err(e) => Err(PageError::Internal(format!("{e:?}"))),
+    }
 }

@@ -95,6 +95,10 @@ pub fn routes() -> Router<AppState> {
             get(account::login_form).post(account::login_submit),
         )
         .route("/logout", post(account::logout_submit))
+        .route(
+            "/akun/sandi",
+            get(account::password_form).post(account::password_submit),
+        )
         .route("/assets/{name}", get(asset))
         .layer(axum::middleware::from_fn(remember_language))
 }
@@ -144,6 +148,8 @@ pub struct SignedIn {
     pub who: Principal,
     /// The CSRF token forms of this session carry.
     pub csrf: String,
+    /// The password was reset: every page but the password change sends there first.
+    pub must_change_password: bool,
 }
 
 /// What every page handler knows of its request: the language, the signed-in user if any,
@@ -184,6 +190,7 @@ impl FromRequestParts<AppState> for Page {
                 .session_user(
                     &cakupan_store::accounts::token_hash(&token),
                     crate::auth::now_secs(),
+                    st.auth.idle_secs(),
                 )
                 .await
             && let Ok(who) = u.principal()
@@ -191,6 +198,7 @@ impl FromRequestParts<AppState> for Page {
             user = Some(SignedIn {
                 who,
                 csrf: csrf_token(&token),
+                must_change_password: u.must_change_password,
             });
         }
         Ok(Page {
@@ -209,12 +217,18 @@ impl Page {
 
     /// The signed-in user, or a redirect to the sign-in page that comes back here.
     pub fn require(&self) -> Result<&SignedIn, PageError> {
-        self.user.as_ref().ok_or_else(|| {
+        let me = self.user.as_ref().ok_or_else(|| {
             PageError::Redirect(format!(
                 "/login?next={}",
                 percent_path(&self.path).unwrap_or_else(|| "/".into())
             ))
-        })
+        })?;
+        if me.must_change_password
+            && !crate::auth::MAY_BEFORE_PASSWORD_CHANGE.contains(&self.path.as_str())
+        {
+            return Err(PageError::Redirect("/akun/sandi".into()));
+        }
+        Ok(me)
     }
 
     /// The one access decision, as a page error (403 with the reason).
@@ -316,6 +330,7 @@ impl Page {
             if !matches!(role, Role::Participant | Role::Employer) {
                 add("/kampanye", t.nav_campaign);
             }
+            add("/akun/sandi", t.nav_password);
         }
         items.push(NavItem {
             current: self.path == "/tentang",

@@ -43,15 +43,18 @@ async fn users_and_sessions(s: Arc<dyn Store>) {
     let h = token_hash("token-1");
     s.create_session(&h, id, 1_000, 2_000).await.unwrap();
     assert_eq!(
-        s.session_user(&h, 1_500).await.unwrap().map(|u| u.id),
+        s.session_user(&h, 1_500, 1_800)
+            .await
+            .unwrap()
+            .map(|u| u.id),
         Some(id)
     );
     assert!(
-        s.session_user(&h, 2_000).await.unwrap().is_none(),
+        s.session_user(&h, 2_000, 1_800).await.unwrap().is_none(),
         "expired"
     );
     assert!(
-        s.session_user(&token_hash("token-2"), 1_500)
+        s.session_user(&token_hash("token-2"), 1_500, 1_800)
             .await
             .unwrap()
             .is_none()
@@ -59,9 +62,86 @@ async fn users_and_sessions(s: Arc<dyn Store>) {
     s.delete_session(&h).await.unwrap();
     s.delete_session(&h).await.unwrap();
     assert!(
-        s.session_user(&h, 1_500).await.unwrap().is_none(),
+        s.session_user(&h, 1_500, 1_800).await.unwrap().is_none(),
         "logged out"
     );
+    // Issue 17, item 8, on both backends: idle sessions end; a use marks the session (once a
+    // minute), so a session in use stays; the newest N stay; all end on request.
+    let h = token_hash("token-3");
+    s.create_session(&h, id, 10_000, 90_000).await.unwrap();
+    assert!(
+        s.session_user(&h, 10_000 + 1_799, 1_800)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        s.session_user(&h, 10_000 + 1_799 + 1_799, 1_800)
+            .await
+            .unwrap()
+            .is_some(),
+        "used at +1799, so alive"
+    );
+    assert!(
+        s.session_user(&h, 20_000, 1_800).await.unwrap().is_none(),
+        "unused too long"
+    );
+    for (i, at) in [20_000, 20_001, 20_002].into_iter().enumerate() {
+        s.create_session(&token_hash(&format!("t{i}")), id, at, 90_000)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        s.trim_sessions(id, &token_hash("t2"), 2, 20_003)
+            .await
+            .unwrap(),
+        2,
+        "the oldest and the idle one"
+    );
+    assert!(
+        s.session_user(&token_hash("t0"), 20_003, 1_800)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.session_user(&token_hash("t2"), 20_003, 1_800)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        s.end_sessions(id, Some(&token_hash("t2"))).await.unwrap(),
+        1
+    );
+    assert!(
+        s.session_user(&token_hash("t2"), 20_003, 1_800)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    s.set_password(id, "$argon2id$new", true).await.unwrap();
+    let u = s.user_by_username("siti").await.unwrap().unwrap();
+    assert_eq!(
+        (u.password_hash.as_str(), u.must_change_password),
+        ("$argon2id$new", true)
+    );
+    s.set_disabled(id, true).await.unwrap();
+    assert!(
+        s.session_user(&token_hash("t2"), 20_003, 1_800)
+            .await
+            .unwrap()
+            .is_none(),
+        "disabled"
+    );
+    s.set_disabled(id, false).await.unwrap();
+    assert!(
+        s.session_user(&token_hash("t2"), 20_003, 1_800)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(s.end_sessions(id, None).await.unwrap(), 1);
 }
 
 fn entry(actor: &str, n: usize) -> AuditEntry {

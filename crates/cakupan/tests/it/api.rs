@@ -1051,6 +1051,15 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
         ),
         ("DELETE", "/api/v1/sessions", all.to_vec()),
         ("POST", "/api/v1/sessions", all.to_vec()),
+        ("POST", "/api/v1/me/password", all.to_vec()),
+        (
+            "POST",
+            "/api/v1/users/{username}/password-reset",
+            vec!["admin"],
+        ),
+        ("POST", "/api/v1/users/{username}/disable", vec!["admin"]),
+        ("POST", "/api/v1/users/{username}/enable", vec!["admin"]),
+        ("DELETE", "/api/v1/users/{username}/sessions", vec!["admin"]),
         ("GET", "/healthz", all.to_vec()),
         ("GET", "/api/v1/regions/{code}", all.to_vec()),
         ("GET", "/api/v1/quote", all.to_vec()),
@@ -1159,6 +1168,8 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
         };
         correction_of.insert(*role, app.store.add_correction(&c).await.unwrap());
     }
+    // An account for the administrators' account routes to act on.
+    user(&app, &auth, "cadangan", "analyst", None, None, None).await;
     for (role, token) in &tokens {
         for (method, route, allowed) in &cases {
             if *route == "/api/v1/sessions" {
@@ -1386,6 +1397,21 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
                     format!("/api/v1/corrections/{}/decision", correction_of[role]),
                     Some(json!({"decision": "refused", "note": "nomor lama benar"}).to_string()),
                 ),
+                "/api/v1/me/password" => {
+                    let me = call_as(&app, Some(token), "GET", "/api/v1/me", None).await.1;
+                    let username = me["username"].as_str().unwrap_or_default().to_string();
+                    (
+                        route.to_string(),
+                        Some(
+                            json!({"current_password": format!("{username}-password-123"),
+                                   "new_password": "kebun kopi di lereng gunung"})
+                            .to_string(),
+                        ),
+                    )
+                }
+                r if r.starts_with("/api/v1/users/{username}") => {
+                    (r.replace("{username}", "cadangan"), None)
+                }
                 other => (other.to_string(), None),
             };
             let token = if *route == "/api/v1/sessions" {
@@ -2308,5 +2334,201 @@ async fn a_conflict_outside_the_area_reveals_nothing_of_the_participation() {
         log.iter()
             .all(|e| !e.entry.actor.contains("secret") && !e.entry.record.contains("secret"))
     );
+    db.finish().await;
+}
+
+/// Issue #17, item 8: the account lifecycle. An administrator resets a password (a one-time
+/// password; the account's sessions end; nothing but the password change works until it is
+/// changed, and weak new passwords are refused by name), disables and enables an account,
+/// ends its sessions; a user holds at most `sessions_per_user` sessions, and a session unused
+/// for `session_idle_minutes` ends.
+#[tokio::test]
+async fn the_account_lifecycle() {
+    let (app, db) = app().await;
+    let auth = auth();
+    let policy = harness::rules().security.first().unwrap().clone();
+    let old = user(
+        &app,
+        &auth,
+        "bandung",
+        "branch_officer",
+        Some("32.73"),
+        None,
+        None,
+    )
+    .await;
+    let me = |token: &str| {
+        let token = token.to_string();
+        let app = &app;
+        async move {
+            call_as(app, Some(&token), "GET", "/api/v1/me", None)
+                .await
+                .0
+        }
+    };
+    assert_eq!(me(&old).await, StatusCode::OK);
+    // Only administrators reset.
+    let (s, _) = call_as(
+        &app,
+        Some(&old),
+        "POST",
+        "/api/v1/users/admin/password-reset",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = call(&app, "POST", "/api/v1/users/bandung/password-reset", None).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let one_time = v["password"].as_str().unwrap().to_string();
+    assert_eq!(
+        me(&old).await,
+        StatusCode::UNAUTHORIZED,
+        "the reset ends the sessions"
+    );
+    let sign_in = |password: String| {
+        let app = &app;
+        async move {
+            call_as(
+                app,
+                None,
+                "POST",
+                "/api/v1/sessions",
+                Some(json!({"username": "bandung", "password": password}).to_string()),
+            )
+            .await
+        }
+    };
+    let (s, v) = sign_in(one_time.clone()).await;
+    assert_eq!(
+        (s, v["must_change_password"].as_bool()),
+        (StatusCode::CREATED, Some(true)),
+        "{v}"
+    );
+    let forced = v["token"].as_str().unwrap().to_string();
+    let (s, v) = call_as(&app, Some(&forced), "GET", "/api/v1/employers", None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("/api/v1/me/password")
+    );
+    assert_eq!(me(&forced).await, StatusCode::OK);
+    let change = |current: &str, new: &str| {
+        let body = json!({"current_password": current, "new_password": new}).to_string();
+        let (app, forced) = (&app, forced.clone());
+        async move {
+            call_as(
+                app,
+                Some(&forced),
+                "POST",
+                "/api/v1/me/password",
+                Some(body),
+            )
+            .await
+        }
+    };
+    for (new, rule) in [
+        ("aaaaaaaaaaaa", "password.repetitive"),
+        ("            ", "password.repetitive"),
+        ("password1234", "password.common"),
+        ("bandung-2026-kota", "password.username"),
+        ("short", "password.length"),
+    ] {
+        let (s, v) = change(&one_time, new).await;
+        assert_eq!(
+            (s, v["errors"][0]["rule"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(rule)),
+            "{new}: {v}"
+        );
+    }
+    let (s, v) = change("not the password", "sawah hijau di pagi hari").await;
+    assert_eq!(
+        (s, v["errors"][0]["rule"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("password.current")),
+        "{v}"
+    );
+    let (s, v) = change(&one_time, "sawah hijau di pagi hari").await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    let (s, _) = call_as(&app, Some(&forced), "GET", "/api/v1/employers", None).await;
+    assert_eq!(s, StatusCode::OK, "the changed password frees the session");
+    let (s, _) = sign_in(one_time.clone()).await;
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "the one-time password is spent"
+    );
+
+    // Disabled: the session stops at once, sign-in fails; enabled again: it works.
+    let (s, v) = call(&app, "POST", "/api/v1/users/bandung/disable", None).await;
+    assert_eq!(
+        (s, v["sessions_ended"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{v}"
+    );
+    assert_eq!(me(&forced).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        sign_in("sawah hijau di pagi hari".into()).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (s, _) = call(&app, "POST", "/api/v1/users/bandung/enable", None).await;
+    assert_eq!(s, StatusCode::OK);
+    // At most `sessions_per_user` at once: one more sign-in ends the oldest.
+    let mut tokens = Vec::new();
+    for _ in 0..=policy.sessions_per_user {
+        let (s, v) = sign_in("sawah hijau di pagi hari".into()).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        tokens.push(v["token"].as_str().unwrap().to_string());
+    }
+    // Signed in within the same second, "oldest" is any of the earlier ones; never the new one.
+    let mut alive = 0;
+    for t in &tokens {
+        if me(t).await == StatusCode::OK {
+            alive += 1;
+        }
+    }
+    assert_eq!(alive, policy.sessions_per_user, "one ended");
+    assert_eq!(
+        me(tokens.last().unwrap()).await,
+        StatusCode::OK,
+        "the newest stays"
+    );
+    let (s, v) = call(&app, "DELETE", "/api/v1/users/bandung/sessions", None).await;
+    assert_eq!(
+        (s, v["sessions_ended"].as_u64()),
+        (StatusCode::OK, Some(u64::from(policy.sessions_per_user))),
+        "{v}"
+    );
+    assert_eq!(me(tokens.last().unwrap()).await, StatusCode::UNAUTHORIZED);
+    // Idle: a session unused longer than the policy ends, one used recently does not.
+    let (_, v) = sign_in("sawah hijau di pagi hari".into()).await;
+    let hash = cakupan_store::accounts::token_hash(v["token"].as_str().unwrap());
+    let idle = i64::from(policy.session_idle_minutes) * 60;
+    let now = cakupan_store::clock::now_secs();
+    assert!(
+        app.store
+            .session_user(&hash, now + idle - 30, idle)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        app.store
+            .session_user(&hash, now + 2 * idle, idle)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Every step is audited.
+    let log = app.store.audit_log().await.unwrap();
+    for action in [
+        "user.password_reset",
+        "user.password_changed",
+        "user.disabled",
+        "user.enabled",
+        "user.sessions_ended",
+    ] {
+        assert!(log.iter().any(|r| r.entry.action == action), "{action}");
+    }
     db.finish().await;
 }

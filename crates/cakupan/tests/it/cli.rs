@@ -265,9 +265,10 @@ fn import_round_trip(url: &str) {
         first_export,
         "the moved registry exports the same file"
     );
-    // The import wrote no audit entry; the export of decrypted records wrote one.
+    // The import wrote one audit entry (issue 17, item 7: the file, before it ran), and the
+    // export of decrypted records one.
     let audit = ok(&cakupan(&moved, &["audit", "verify"]));
-    assert!(audit.contains("intact: 1 entries"), "{audit}");
+    assert!(audit.contains("intact: 2 entries"), "{audit}");
     for ext in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{ext}", moved_path.display()));
     }
@@ -1078,8 +1079,37 @@ async fn users_and_a_tampered_audit_log() {
         "--agent-code",
         "PRS-32-0001",
     ]));
+    // Issue 17, item 8: a common password is refused by name, whatever its length.
+    std::fs::write(&short, "Password1234!\n").unwrap();
+    let common = with_cost(&[
+        "user",
+        "add",
+        "--username",
+        "budi",
+        "--role",
+        "analyst",
+        "--password-file",
+        short.to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&common.stderr).contains("password.common"));
+    // The account lifecycle from the command line, each step audited.
+    let reset = ok(&with_cost(&[
+        "user",
+        "reset-password",
+        "--username",
+        "agen",
+    ]));
+    assert!(
+        reset.contains("must be changed at the next sign-in"),
+        "{reset}"
+    );
+    assert!(ok(&with_cost(&["user", "disable", "--username", "agen"])).contains("disabled"));
+    ok(&with_cost(&["user", "end-sessions", "--username", "agen"]));
+    ok(&with_cost(&["user", "enable", "--username", "agen"]));
+    let nobody = with_cost(&["user", "disable", "--username", "nobody"]);
+    assert!(!nobody.status.success());
     let out = ok(&with_cost(&["audit", "verify"]));
-    assert!(out.contains("Audit log intact: 2 entries"), "{out}");
+    assert!(out.contains("Audit log intact: 6 entries"), "{out}");
     // The chain is keyed: under another deployment's key file it does not verify, so whoever
     // rewrites the table without the key cannot make a chain that does.
     let other = Command::new(env!("CARGO_BIN_EXE_cakupan"))

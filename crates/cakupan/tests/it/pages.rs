@@ -390,6 +390,59 @@ async fn sign_in_and_out(store: Arc<dyn Store>) {
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert!(wrong.body.contains("Nama pengguna atau kata sandi salah"));
+    // A reset password (issue 17, item 8): signed in, every page sends to the password change
+    // until it is changed; the form explains refusals in the reader's language.
+    let bandung = app
+        .store
+        .user_by_username("bandung")
+        .await
+        .unwrap()
+        .unwrap();
+    let old_hash = bandung.password_hash.clone();
+    app.store
+        .set_password(bandung.id, &old_hash, true)
+        .await
+        .unwrap();
+    let forced = b.sign_in("bandung").await;
+    assert_eq!(forced.location.as_deref(), Some("/akun/sandi"));
+    assert_eq!(
+        b.get("/wilayah/32.73").await.location.as_deref(),
+        Some("/akun/sandi")
+    );
+    let form = b.get("/akun/sandi").await;
+    assert!(!form.testid("password-forced").is_empty(), "{}", form.body);
+    let csrf = b.csrf();
+    let weak = b
+        .post(
+            "/akun/sandi",
+            &[
+                ("csrf", &csrf),
+                ("current_password", "bandung-password-123"),
+                ("new_password", "password1234"),
+                ("new_password_again", "password1234"),
+            ],
+        )
+        .await;
+    assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(weak.body.contains("paling umum"), "{}", weak.body);
+    let changed = b
+        .post(
+            "/akun/sandi",
+            &[
+                ("csrf", &csrf),
+                ("current_password", "bandung-password-123"),
+                ("new_password", "sawah hijau di pagi hari"),
+                ("new_password_again", "sawah hijau di pagi hari"),
+            ],
+        )
+        .await;
+    assert_eq!(changed.location.as_deref(), Some("/akun/sandi?ok=1"));
+    assert_eq!(b.get("/wilayah/32.73").await.status, StatusCode::OK);
+    // Back to the test's own password for what follows.
+    app.store
+        .set_password(bandung.id, &old_hash, false)
+        .await
+        .unwrap();
     let ok = b.sign_in("bandung").await;
     assert_eq!(ok.location.as_deref(), Some("/"));
     assert!(b.cookies.contains_key("cakupan_session"));
