@@ -68,6 +68,14 @@ ahead="$(date -u -d '+1 year' +%F)"
 echo "== cargo test with the clock a year ahead (CAKUPAN_TODAY=$ahead)"
 CAKUPAN_TODAY="$ahead" cargo test --workspace --locked 2>&1 | tee -a "$log"
 
+# The parsers that take outside input, with many more generated cases than the run above
+# (issue #17), then coverage-guided with cargo fuzz where a nightly toolchain is installed.
+echo "== property tests of the parsers, 20,000 cases each"
+PROPTEST_CASES=20000 cargo test --locked -p cakupan --test it parsers:: 2>&1 | tail -n 3
+scripts/fuzz.sh
+# The API from its own OpenAPI document: no input may get a 5xx.
+scripts/schemathesis.sh
+
 ran=$(wc -l < "$marker")
 echo "== PostgreSQL contract tests run: $ran"
 if [ "$require_pg" = 1 ] && [ "$ran" -lt 10 ]; then

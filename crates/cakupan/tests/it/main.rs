@@ -43,6 +43,7 @@ mod employers;
 mod harness;
 mod ledger;
 mod pages;
+mod parsers;
 mod perisai;
 mod privacy;
 mod targets;
