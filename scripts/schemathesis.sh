@@ -39,6 +39,15 @@ export CAKUPAN_LOG=error
 password="schemathesis kebun teh pagi"
 printf '%s\n' "$password" > "$work/pw"
 "$bin" user add --username fuzzer --role admin --password-file "$work/pw" >/dev/null
+# Administrators sign in with a TOTP second factor: its key, and the current code (RFC 6238).
+key="$("$bin" user totp --username fuzzer | sed -n 's/^Key: //p')"
+code="$(python3 -c '
+import base64, hashlib, hmac, struct, sys, time
+key = base64.b32decode(sys.argv[1] + "=" * (-len(sys.argv[1]) % 8))
+mac = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
+o = mac[-1] & 15
+print("%06d" % ((struct.unpack(">I", mac[o:o + 4])[0] & 0x7FFFFFFF) % 1000000))
+' "$key")"
 "$bin" serve --listen 127.0.0.1:0 2> "$work/serve.log" &
 server=$!
 addr=""
@@ -53,7 +62,7 @@ if [ -z "$addr" ]; then
   exit 1
 fi
 token="$(curl -s -X POST -H 'Content-Type: application/json' \
-  -d "{\"username\":\"fuzzer\",\"password\":\"$password\"}" "http://$addr/api/v1/sessions" |
+  -d "{\"username\":\"fuzzer\",\"password\":\"$password\",\"totp\":\"$code\"}" "http://$addr/api/v1/sessions" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
 
 echo "== schemathesis against http://$addr for ${seconds}s (fails on any 5xx)"

@@ -12,6 +12,7 @@
 
 import { chromium } from 'playwright-core';
 import { execFileSync, spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -32,6 +33,20 @@ const db = `sqlite://${join(work, 'browser.db')}`;
 const keys = join(work, 'browser.keys');
 const env = { ...process.env, CAKUPAN_DB: db, CAKUPAN_KEYS_FILE: keys, CAKUPAN_LOG: 'warn', CAKUPAN_ARGON2: 'm=8,t=1,p=1' };
 const run = (...args) => execFileSync(bin, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+// RFC 6238 (SHA-1, 6 digits, 30 s), as an authenticator app computes it from a base-32 key.
+let totpKey = '';
+function totp(key, at = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of key.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const bytes = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
+  const mac = createHmac('sha1', bytes).update(counter).digest();
+  const o = mac[mac.length - 1] & 0xf;
+  return String((mac.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
 
 let server;
 let browser;
@@ -57,6 +72,9 @@ try {
   const password = 'kerja-keras-bebas-cemas';
   writeFileSync(join(work, 'pw'), password + '\n');
   run('user', 'add', '--username', 'kepala', '--role', 'admin', '--password-file', join(work, 'pw'));
+  // Administrators sign in with a second factor (rules/security.toml): its key, as an
+  // authenticator app would hold it.
+  totpKey = run('user', 'totp', '--username', 'kepala').match(/^Key: (\S+)$/m)[1];
   // A Perisai agent of a partner office, with a participant they enrolled, on the server's day
   // (CAKUPAN_TODAY when set, else today in Western Indonesia Time).
   const today = process.env.CAKUPAN_TODAY || new Date(Date.now() + 7 * 3600e3).toISOString().slice(0, 10);
@@ -109,6 +127,11 @@ try {
   check(await page.locator('[role=alert]').innerText().then((t) => t.includes('salah')), 'a wrong password is refused in Indonesian');
   await page.fill('#username', 'kepala');
   await page.fill('#password', password);
+  await page.click('button[type=submit]');
+  check(await page.locator('[role=alert]').innerText().then((t) => t.includes('autentikator')), 'the password alone is not enough for an administrator');
+  await page.fill('#username', 'kepala');
+  await page.fill('#password', password);
+  await page.fill('#totp', totp(totpKey));
   await page.click('button[type=submit]');
   await page.waitForURL(`${base}/wilayah/32`);
   check(true, 'signed in and sent back to the page asked for');

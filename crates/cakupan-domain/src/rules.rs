@@ -209,6 +209,10 @@ row!(/// Sign-in protection (issue #4): lockouts, session lifetime, password has
     session_idle_minutes: u32,
     /// The most sessions one user may hold at once; a new sign-in ends the oldest.
     sessions_per_user: u32,
+    /// Roles that must sign in with a TOTP second factor (others may choose one).
+    second_factor_roles: Vec<String>,
+    /// One-time recovery codes given with a second factor.
+    recovery_codes: u32,
 });
 row!(/// How progress is reported: the run-rate window of target projections and the months
     /// of history the dashboard draws.

@@ -311,3 +311,222 @@ pub async fn revoke(
     let n = end_sessions(&st, &caller.who, &caller.request_id, &username).await?;
     Ok(Json(SessionsEnded { sessions_ended: n }))
 }
+
+/// The issuer an authenticator app shows next to the account.
+const TOTP_ISSUER: &str = "Cakupan";
+
+fn totp_for(secret: Vec<u8>, username: &str) -> Result<totp_rs::TOTP, ApiError> {
+    // RFC 6238 as authenticator apps expect it: SHA-1, 6 digits, 30-second steps, one step of
+    // clock drift either way.
+    totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        secret,
+        Some(TOTP_ISSUER.into()),
+        username.replace(':', "_"),
+    )
+    .map_err(|e| ApiError::Internal(format!("TOTP: {e}")))
+}
+
+/// A recovery code as stored: SHA-256 of the user and the code (the codes are random, 50 bits
+/// each, so a plain hash is not a dictionary).
+pub fn recovery_hash(user_id: i64, code: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"cakupan recovery code\0");
+    h.update(user_id.to_be_bytes());
+    h.update(
+        code.trim()
+            .to_ascii_lowercase()
+            .replace([' ', '-'], "")
+            .as_bytes(),
+    );
+    hex::encode(h.finalize())
+}
+
+/// A second factor just set up: shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TotpEnrolment {
+    /// The secret to type into an authenticator app (base 32).
+    pub secret: String,
+    /// The same as an `otpauth://` address (what a QR code would carry).
+    pub otpauth_url: String,
+    /// One-time codes for when the phone is lost: each signs in once instead of a TOTP code.
+    pub recovery_codes: Vec<String>,
+}
+
+/// Sets up (or replaces) a TOTP second factor for `user`: a new secret, sealed in the store,
+/// and new recovery codes; the old ones stop working.
+async fn enrol(st: &AppState, user: &UserRow) -> Result<TotpEnrolment, ApiError> {
+    let mut secret = vec![0u8; 20];
+    getrandom::fill(&mut secret).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let totp = totp_for(secret.clone(), &user.username)?;
+    let encoded = totp.get_secret_base32();
+    let sealed = st
+        .store
+        .keys()
+        .seal("users", user.id, "totp_secret", &encoded)?;
+    let mut codes = Vec::new();
+    for _ in 0..st.auth.policy.recovery_codes {
+        let c = one_time_password().map_err(ApiError::Internal)?;
+        codes.push(c.chars().take(13).collect::<String>());
+    }
+    let hashes: Vec<String> = codes.iter().map(|c| recovery_hash(user.id, c)).collect();
+    st.store.set_totp(user.id, Some(&sealed), &hashes).await?;
+    Ok(TotpEnrolment {
+        secret: encoded,
+        otpauth_url: totp.get_url(),
+        recovery_codes: codes,
+    })
+}
+
+/// Whether `user`'s role must sign in with a second factor.
+pub fn second_factor_required(st: &AppState, user: &UserRow) -> bool {
+    st.auth
+        .policy
+        .second_factor_roles
+        .iter()
+        .any(|r| r == &user.role)
+}
+
+/// Checks the second factor of a sign-in whose password was right: a TOTP code (each time
+/// step good once) or an unspent recovery code. `Err` says what is missing: a user of a role
+/// that must have one and has none cannot sign in until an administrator sets it up.
+pub async fn check_second_factor(
+    st: &AppState,
+    user: &UserRow,
+    code: Option<&str>,
+) -> Result<(), ApiError> {
+    let Some(sealed) = st.store.totp_secret(user.id).await? else {
+        if second_factor_required(st, user) {
+            return Err(ApiError::SecondFactor {
+                error: "second_factor_not_set_up",
+                message: "this role signs in with a second factor, and this account has none yet: ask an administrator to set it up (cakupan user totp)".into(),
+            });
+        }
+        return Ok(());
+    };
+    let code = code
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::SecondFactor {
+            error: "second_factor_required",
+            message: "send the code of your authenticator app (or a recovery code) as totp".into(),
+        })?;
+    let wrong = || ApiError::SecondFactor {
+        error: "second_factor_wrong",
+        message: "wrong or already used code".into(),
+    };
+    if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+        let encoded = st
+            .store
+            .keys()
+            .open("users", user.id, "totp_secret", &sealed)?;
+        let secret = totp_rs::Secret::Encoded(encoded)
+            .to_bytes()
+            .map_err(|e| ApiError::Internal(format!("TOTP secret: {e:?}")))?;
+        let totp = totp_for(secret, &user.username)?;
+        let now = u64::try_from(cakupan_store::clock::now_secs()).unwrap_or(0);
+        for off in [-30i64, 0, 30] {
+            let at = now.saturating_add_signed(off);
+            if crate::auth::same_secret(totp.generate(at).as_bytes(), code.as_bytes()) {
+                let step = i64::try_from(at / 30).unwrap_or(i64::MAX);
+                return if st.store.advance_totp_step(user.id, step).await? {
+                    Ok(())
+                } else {
+                    Err(wrong())
+                };
+            }
+        }
+        return Err(wrong());
+    }
+    if st
+        .store
+        .use_recovery_code(
+            user.id,
+            &recovery_hash(user.id, code),
+            cakupan_store::clock::now_secs(),
+        )
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(wrong())
+    }
+}
+
+/// Sets up a second factor for `username` (administrators, or the command line).
+pub async fn enrol_totp(
+    st: &AppState,
+    by: &Principal,
+    request_id: &str,
+    username: &str,
+) -> Result<TotpEnrolment, ApiError> {
+    let user = account(st, by, username).await?;
+    let e = enrol(st, &user).await?;
+    audit(st, by, request_id, "user.totp_set", &user).await?;
+    Ok(e)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpRequest {
+    /// Your password again: setting up a second factor is as sensitive as changing it.
+    pub current_password: String,
+}
+
+/// Set up (or replace) your own second factor: the secret for an authenticator app and
+/// recovery codes, shown once. From then on signing in needs a code.
+#[utoipa::path(post, path = "/api/v1/me/totp", request_body = TotpRequest,
+    responses((status = 201, body = TotpEnrolment), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn own_totp(
+    State(st): State<AppState>,
+    caller: Caller,
+    ClientAddr(ip): ClientAddr,
+    body: Bytes,
+) -> Result<(StatusCode, Json<TotpEnrolment>), ApiError> {
+    let b: TotpRequest = json_body(&body, "a second-factor request")?;
+    let user = st
+        .store
+        .user_by_username(&caller.who.username)
+        .await?
+        .ok_or_else(|| ApiError::Unauthenticated("the account no longer exists".into()))?;
+    let cost = crate::auth::Cost::of_stored(&user.password_hash).unwrap_or(st.auth.cost);
+    let permit = st.auth.hashing_permit(cost).map_err(busy)?;
+    let reserved = st
+        .auth
+        .reserve(&user.username, &ip)
+        .map_err(|l| ApiError::TooManyAttempts {
+            message: format!("too many wrong passwords for {}", l.what),
+            retry_after_secs: l.retry_after.as_secs().max(1),
+        })?;
+    if !Auth::verify(permit, user.password_hash.clone(), b.current_password).await {
+        return Err(ApiError::Invalid(
+            FieldError::new(
+                "current_password",
+                "password.current",
+                "the current password is not right",
+            )
+            .into(),
+        ));
+    }
+    st.auth.succeeded(&user.username, &ip, reserved);
+    let e = enrol(&st, &user).await?;
+    audit(&st, &caller.who, &caller.request_id, "user.totp_set", &user).await?;
+    Ok((StatusCode::CREATED, Json(e)))
+}
+
+/// Set up (or replace) an account's second factor (administrators): hand the secret and the
+/// recovery codes over in person.
+#[utoipa::path(post, path = "/api/v1/users/{username}/totp", params(("username" = String, Path)),
+    responses((status = 201, body = TotpEnrolment), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn user_totp(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(username): Path<String>,
+) -> Result<(StatusCode, Json<TotpEnrolment>), ApiError> {
+    let e = enrol_totp(&st, &caller.who, &caller.request_id, &username).await?;
+    Ok((StatusCode::CREATED, Json(e)))
+}

@@ -32,6 +32,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/me", get(crate::sessions::me))
         .route("/me/password", post(crate::accounts::change_password))
+        .route("/me/totp", post(crate::accounts::own_totp))
+        .route("/users/{username}/totp", post(crate::accounts::user_totp))
         .route(
             "/users/{username}/password-reset",
             post(crate::accounts::reset),
@@ -157,6 +159,8 @@ pub fn routes() -> Router<AppState> {
         crate::sessions::logout,
         crate::sessions::me,
         crate::accounts::change_password,
+        crate::accounts::own_totp,
+        crate::accounts::user_totp,
         crate::accounts::reset,
         crate::accounts::disable,
         crate::accounts::enable,
@@ -215,6 +219,8 @@ pub fn routes() -> Router<AppState> {
     ),
     components(schemas(
         crate::accounts::PasswordChange,
+        crate::accounts::TotpRequest,
+        crate::accounts::TotpEnrolment,
         crate::accounts::ResetBody,
         crate::accounts::SessionsEnded,
         RegistrationBody,

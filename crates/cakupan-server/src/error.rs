@@ -35,6 +35,11 @@ pub enum ApiError {
         message: String,
         retry_after_secs: u64,
     },
+    /// 401: the password was right, the second factor is missing, wrong or not set up.
+    SecondFactor {
+        error: &'static str,
+        message: String,
+    },
     /// 415: the body is not of a media type the route reads.
     UnsupportedMediaType(String),
     /// 503: the server is at a limit it keeps to stay up (the password-hashing memory
@@ -163,6 +168,15 @@ impl IntoResponse for ApiError {
                 ErrorBody {
                     error: "internal".into(),
                     message: m,
+                    errors: vec![],
+                    existing_kpj: None,
+                },
+            ),
+            ApiError::SecondFactor { error, message } => (
+                StatusCode::UNAUTHORIZED,
+                ErrorBody {
+                    error: error.into(),
+                    message,
                     errors: vec![],
                     existing_kpj: None,
                 },

@@ -37,6 +37,10 @@ impl FromRequestParts<AppState> for ClientAddr {
 pub struct LoginBody {
     pub username: String,
     pub password: String,
+    /// The code of your authenticator app (or a recovery code), when the account has a second
+    /// factor.
+    #[serde(default)]
+    pub totp: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -64,7 +68,7 @@ pub async fn login(
 ) -> Result<impl IntoResponse, ApiError> {
     let b: LoginBody =
         crate::error::json_body(&body, "{\"username\": \"…\", \"password\": \"…\"}")?;
-    let s = sign_in(&st, &b.username, b.password, &ip).await?;
+    let s = sign_in(&st, &b.username, b.password, b.totp.as_deref(), &ip).await?;
     Ok((
         StatusCode::CREATED,
         Json(SessionBody {
@@ -105,6 +109,7 @@ pub async fn sign_in(
     st: &AppState,
     username: &str,
     password: String,
+    totp: Option<&str>,
     ip: &str,
 ) -> Result<SignedIn, ApiError> {
     let username = username.trim().to_lowercase();
@@ -169,6 +174,12 @@ pub async fn sign_in(
             ));
         }
     };
+    // The second factor, after the password: a wrong or missing code leaves the attempt
+    // counted as a failure.
+    if let Err(e) = crate::accounts::check_second_factor(st, &user, totp).await {
+        refused("session.second_factor_refused").await?;
+        return Err(e);
+    }
     st.auth.succeeded(&username, ip, reserved);
     let token = new_token().map_err(ApiError::Internal)?;
     let now = now_secs();

@@ -1598,6 +1598,27 @@ impl Store for SqliteStore {
         self.set_disabled_impl(user_id, disabled).await
     }
 
+    async fn totp_secret(&self, user_id: i64) -> Result<Option<Vec<u8>>> {
+        self.totp_secret_impl(user_id).await
+    }
+
+    async fn set_totp(
+        &self,
+        user_id: i64,
+        sealed: Option<&[u8]>,
+        recovery_hashes: &[String],
+    ) -> Result<()> {
+        self.set_totp_impl(user_id, sealed, recovery_hashes).await
+    }
+
+    async fn advance_totp_step(&self, user_id: i64, step: i64) -> Result<bool> {
+        self.advance_totp_step_impl(user_id, step).await
+    }
+
+    async fn use_recovery_code(&self, user_id: i64, code_hash: &str, now: i64) -> Result<bool> {
+        self.use_recovery_code_impl(user_id, code_hash, now).await
+    }
+
     async fn delete_session(&self, token_hash: &str) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = ?1")
             .bind(token_hash)

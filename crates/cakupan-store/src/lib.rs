@@ -279,6 +279,21 @@ pub trait Store: campaigns::CampaignStore + Send + Sync + std::fmt::Debug {
     ) -> Result<()>;
     /// Disables or enables a user (a disabled user's sessions stop working at once).
     async fn set_disabled(&self, user_id: i64, disabled: bool) -> Result<()>;
+    /// A user's sealed TOTP secret, if they have a second factor.
+    async fn totp_secret(&self, user_id: i64) -> Result<Option<Vec<u8>>>;
+    /// Sets (or with `None` removes) a user's sealed TOTP secret and replaces their recovery
+    /// codes (hashes), in one transaction.
+    async fn set_totp(
+        &self,
+        user_id: i64,
+        sealed: Option<&[u8]>,
+        recovery_hashes: &[String],
+    ) -> Result<()>;
+    /// Records that a TOTP code of time step `step` was used: false if that step or a later
+    /// one was used already (a code is good once).
+    async fn advance_totp_step(&self, user_id: i64, step: i64) -> Result<bool>;
+    /// Spends a recovery code: false if it is not one of the user's or was spent.
+    async fn use_recovery_code(&self, user_id: i64, code_hash: &str, now: i64) -> Result<bool>;
     /// Ends a session (logout); ending one that is gone is not an error.
     async fn delete_session(&self, token_hash: &str) -> Result<()>;
 

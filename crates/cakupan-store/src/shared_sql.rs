@@ -161,6 +161,81 @@ macro_rules! shared_sql_impl {
                 Ok(())
             }
 
+            pub(crate) async fn totp_secret_impl(
+                &self,
+                user_id: i64,
+            ) -> cakupan_store::Result<Option<Vec<u8>>> {
+                sqlx::query_scalar::<_, Option<Vec<u8>>>("SELECT totp_secret FROM users WHERE id = $1")
+                    .bind(user_id)
+                    .fetch_optional(&self.$read)
+                    .await
+                    .map_err($dberr)
+                    .map(Option::flatten)
+            }
+
+            pub(crate) async fn set_totp_impl(
+                &self,
+                user_id: i64,
+                sealed: Option<&[u8]>,
+                recovery_hashes: &[String],
+            ) -> cakupan_store::Result<()> {
+                let mut tx = self.$write.begin().await.map_err($dberr)?;
+                sqlx::query("UPDATE users SET totp_secret = $2, totp_last_step = 0 WHERE id = $1")
+                    .bind(user_id)
+                    .bind(sealed)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($dberr)?;
+                sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($dberr)?;
+                for h in recovery_hashes {
+                    sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
+                        .bind(user_id)
+                        .bind(h.as_str())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($dberr)?;
+                }
+                tx.commit().await.map_err($dberr)
+            }
+
+            pub(crate) async fn advance_totp_step_impl(
+                &self,
+                user_id: i64,
+                step: i64,
+            ) -> cakupan_store::Result<bool> {
+                Ok(sqlx::query("UPDATE users SET totp_last_step = $2 WHERE id = $1 AND totp_last_step < $2")
+                    .bind(user_id)
+                    .bind(step)
+                    .execute(&self.$write)
+                    .await
+                    .map_err($dberr)?
+                    .rows_affected()
+                    == 1)
+            }
+
+            pub(crate) async fn use_recovery_code_impl(
+                &self,
+                user_id: i64,
+                code_hash: &str,
+                now: i64,
+            ) -> cakupan_store::Result<bool> {
+                Ok(sqlx::query(
+                    "UPDATE recovery_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
+                )
+                .bind(user_id)
+                .bind(code_hash)
+                .bind(now)
+                .execute(&self.$write)
+                .await
+                .map_err($dberr)?
+                .rows_affected()
+                    == 1)
+            }
+
             pub(crate) async fn meta_impl(
                 &self,
                 key: &str,

@@ -1281,8 +1281,20 @@ async fn demo(
             None,
         )
         .await?;
+        // Administrators sign in with a second factor (rules/security.toml): set one up.
+        let st = agent_cmd::state(store.clone(), reference)?;
+        let totp =
+            cakupan_server::accounts::enrol_totp(&st, &user_cmd::cli_admin(), "demo", "admin")
+                .await
+                .map_err(agent_cmd::api)?;
         eprintln!(
             "Demo administrator: username admin, password {pw} (shown once; sign in at http://{listen}/login, or POST /api/v1/sessions for the API)"
+        );
+        eprintln!(
+            "Its second factor: add the key {} to an authenticator app (or open {}); recovery codes: {}",
+            totp.secret,
+            totp.otpauth_url,
+            totp.recovery_codes.join(" ")
         );
     }
     if no_serve {

@@ -61,6 +61,12 @@ pub enum UserCommand {
         #[arg(long)]
         username: String,
     },
+    /// Set up (or replace) an account's TOTP second factor: prints the key for an
+    /// authenticator app and one-time recovery codes, once.
+    Totp {
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -132,7 +138,7 @@ pub fn auth(reference: &Reference) -> Result<Auth> {
 
 /// The command line acts as `cli` with the administrator's role (whoever can run it holds the
 /// keys), as in the audit log.
-fn cli_admin() -> cakupan_domain::access::Principal {
+pub fn cli_admin() -> cakupan_domain::access::Principal {
     cakupan_domain::access::Principal {
         user_id: 0,
         username: "cli".into(),
@@ -318,6 +324,7 @@ pub async fn run(
         | UserCommand::Enable { username }
         | UserCommand::EndSessions { username }
         | UserCommand::ResetPassword { username }
+        | UserCommand::Totp { username }
             if username.trim().is_empty() =>
         {
             bail!("--username: required [username.required]")
@@ -356,6 +363,16 @@ pub async fn run(
                 "Password of {} reset; it must be changed at the next sign-in. One-time password (shown once, not stored): {pw}",
                 username.trim()
             );
+        }
+        UserCommand::Totp { username } => {
+            let st = crate::agent_cmd::state(shared.clone(), reference)?;
+            let e = cakupan_server::accounts::enrol_totp(&st, &cli_admin(), "cli", &username)
+                .await
+                .map_err(crate::agent_cmd::api)?;
+            println!("Second factor of {} set up (shown once):", username.trim());
+            println!("Key: {}", e.secret);
+            println!("URL: {}", e.otpauth_url);
+            println!("Recovery codes: {}", e.recovery_codes.join(" "));
         }
         UserCommand::Tune => {
             let p = policy(reference)?;

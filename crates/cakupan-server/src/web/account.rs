@@ -111,6 +111,9 @@ pub async fn login_form(
 pub struct LoginForm {
     username: String,
     password: String,
+    /// The authenticator app's code (or a recovery code), for accounts with a second factor.
+    #[serde(default)]
+    totp: String,
     #[serde(default)]
     form_token: String,
     #[serde(default)]
@@ -158,7 +161,8 @@ pub async fn login_submit(
             &f.username,
         );
     }
-    match sign_in(&st, &f.username, f.password, &ip).await {
+    let totp = Some(f.totp.as_str()).filter(|t| !t.trim().is_empty());
+    match sign_in(&st, &f.username, f.password, totp, &ip).await {
         Ok(s) => {
             let max_age = s.expires - crate::auth::now_secs();
             let to = if s.must_change_password {
@@ -188,6 +192,21 @@ pub async fn login_submit(
             }
             Ok(resp)
         }
+        Err(ApiError::SecondFactor { error, .. }) => login_response(
+            &st,
+            &page,
+            StatusCode::UNAUTHORIZED,
+            Some(
+                match error {
+                    "second_factor_not_set_up" => t.second_factor_not_set_up,
+                    "second_factor_required" => t.second_factor_required,
+                    _ => t.second_factor_wrong,
+                }
+                .into(),
+            ),
+            &next,
+            &f.username,
+        ),
         Err(ApiError::Unauthenticated(_)) => login_response(
             &st,
             &page,

@@ -65,7 +65,8 @@ pub(crate) async fn user(
 ) -> String {
     let employer = role == "employer";
     let password = format!("{username}-password-123");
-    app.store
+    let id = app
+        .store
         .create_user(
             &cakupan_store::accounts::NewUser {
                 username: username.into(),
@@ -83,16 +84,82 @@ pub(crate) async fn user(
         )
         .await
         .unwrap();
+    // Head-office roles sign in with a second factor (rules/security.toml): a known secret and
+    // recovery codes for the tests.
+    let required = harness::rules().security[0]
+        .second_factor_roles
+        .iter()
+        .any(|r| r == role);
+    let mut body = json!({"username": username, "password": password});
+    if required {
+        enrol_test_totp(&app.store, id, username).await;
+        body["totp"] = json!(totp_now(username));
+    }
     let (s, v) = call_as(
         app,
         None,
         "POST",
         "/api/v1/sessions",
-        Some(json!({"username": username, "password": password}).to_string()),
+        Some(body.to_string()),
     )
     .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     v["token"].as_str().unwrap().to_string()
+}
+
+/// The tests' TOTP secret of a user: derived from the username.
+fn test_totp(username: &str) -> totp_rs::TOTP {
+    use sha2::Digest;
+    let secret = sha2::Sha256::digest(format!("test totp {username}").as_bytes())[..20].to_vec();
+    totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        secret,
+        Some("Cakupan".into()),
+        username.into(),
+    )
+    .unwrap()
+}
+
+/// The current TOTP code of a test user.
+pub(crate) fn totp_now(username: &str) -> String {
+    test_totp(username).generate(u64::try_from(cakupan_store::clock::now_secs()).unwrap())
+}
+
+/// The tests' recovery codes of a user: `rc-<username>-<n>`, n < 100; each works once.
+pub(crate) fn next_recovery_code(username: &str) -> String {
+    static USED: std::sync::Mutex<Option<std::collections::HashMap<String, usize>>> =
+        std::sync::Mutex::new(None);
+    let mut m = USED.lock().unwrap();
+    let n = m
+        .get_or_insert_with(Default::default)
+        .entry(username.into())
+        .or_default();
+    *n += 1;
+    format!("rc-{username}-{n}")
+}
+
+/// Sets up the tests' second factor for a user directly in the store (as `enrol` does).
+pub(crate) async fn enrol_test_totp(
+    store: &std::sync::Arc<dyn cakupan_store::Store>,
+    id: i64,
+    username: &str,
+) {
+    let sealed = store
+        .keys()
+        .seal(
+            "users",
+            id,
+            "totp_secret",
+            &test_totp(username).get_secret_base32(),
+        )
+        .unwrap();
+    let hashes: Vec<String> = (1..100)
+        .map(|n| cakupan_server::accounts::recovery_hash(id, &format!("rc-{username}-{n}")))
+        .collect();
+    store.set_totp(id, Some(&sealed), &hashes).await.unwrap();
 }
 
 /// A request as the administrator.
@@ -1052,6 +1119,8 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
         ("DELETE", "/api/v1/sessions", all.to_vec()),
         ("POST", "/api/v1/sessions", all.to_vec()),
         ("POST", "/api/v1/me/password", all.to_vec()),
+        ("POST", "/api/v1/me/totp", all.to_vec()),
+        ("POST", "/api/v1/users/{username}/totp", vec!["admin"]),
         (
             "POST",
             "/api/v1/users/{username}/password-reset",
@@ -1409,6 +1478,11 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
                         ),
                     )
                 }
+                // After the password change above.
+                "/api/v1/me/totp" => (
+                    route.to_string(),
+                    Some(json!({"current_password": "kebun kopi di lereng gunung"}).to_string()),
+                ),
                 r if r.starts_with("/api/v1/users/{username}") => {
                     (r.replace("{username}", "cadangan"), None)
                 }
@@ -2530,5 +2604,166 @@ async fn the_account_lifecycle() {
     ] {
         assert!(log.iter().any(|r| r.entry.action == action), "{action}");
     }
+    db.finish().await;
+}
+
+/// Issue #17, item 8: head-office roles sign in with a TOTP second factor (RFC 6238). Without
+/// one set up they cannot sign in; with one, the password alone is not enough, a code is good
+/// once, and a recovery code works once. Other roles may set one up for themselves.
+#[tokio::test]
+async fn a_second_factor_for_head_office() {
+    let (app, db) = app().await;
+    let auth = auth();
+    let password = "kopi tubruk di warung pagi";
+    let id = app
+        .store
+        .create_user(
+            &cakupan_store::accounts::NewUser {
+                username: "analis".into(),
+                password_hash: auth.hash_password(password).unwrap(),
+                role: cakupan_domain::access::Role::Analyst,
+                region: cakupan_domain::RegionCode::NATION,
+                agent_code: None,
+                nik_index: None,
+                employer_code: None,
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    let sign_in = |totp: Option<String>| {
+        let app = &app;
+        async move {
+            let mut body = json!({"username": "analis", "password": password});
+            if let Some(t) = totp {
+                body["totp"] = json!(t);
+            }
+            call_as(
+                app,
+                None,
+                "POST",
+                "/api/v1/sessions",
+                Some(body.to_string()),
+            )
+            .await
+        }
+    };
+    let (s, v) = sign_in(None).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("second_factor_not_set_up")),
+        "{v}"
+    );
+    let (s, e) = call(&app, "POST", "/api/v1/users/analis/totp", None).await;
+    assert_eq!(s, StatusCode::CREATED, "{e}");
+    assert!(
+        e["otpauth_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/Cakupan:analis?"),
+        "{e}"
+    );
+    let secret = totp_rs::Secret::Encoded(e["secret"].as_str().unwrap().into())
+        .to_bytes()
+        .unwrap();
+    let totp = totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        secret,
+        Some("Cakupan".into()),
+        "analis".into(),
+    )
+    .unwrap();
+    let now = u64::try_from(cakupan_store::clock::now_secs()).unwrap();
+    let (s, v) = sign_in(None).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("second_factor_required")),
+        "{v}"
+    );
+    // A code of a time long past is wrong.
+    let (s, v) = sign_in(Some(totp.generate(now - 3600))).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("second_factor_wrong")),
+        "{v}"
+    );
+    let code = totp.generate(now);
+    let (s, v) = sign_in(Some(code.clone())).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    // The same code again: replayed, refused.
+    let (s, v) = sign_in(Some(code)).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("second_factor_wrong")),
+        "{v}"
+    );
+    let recovery = e["recovery_codes"][0].as_str().unwrap().to_string();
+    assert_eq!(
+        e["recovery_codes"].as_array().unwrap().len(),
+        harness::rules().security[0].recovery_codes as usize
+    );
+    let (s, v) = sign_in(Some(recovery.clone())).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, _) = sign_in(Some(recovery)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "a recovery code works once");
+    // A branch officer may choose one: then their sign-in needs it too.
+    let bandung = user(
+        &app,
+        &auth,
+        "bandung",
+        "branch_officer",
+        Some("32.73"),
+        None,
+        None,
+    )
+    .await;
+    let (s, v) = call_as(
+        &app,
+        Some(&bandung),
+        "POST",
+        "/api/v1/me/totp",
+        Some(json!({"current_password": "wrong"}).to_string()),
+    )
+    .await;
+    assert_eq!(
+        (s, v["errors"][0]["rule"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("password.current")),
+        "{v}"
+    );
+    let (s, v) = call_as(
+        &app,
+        Some(&bandung),
+        "POST",
+        "/api/v1/me/totp",
+        Some(json!({"current_password": "bandung-password-123"}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = call_as(
+        &app,
+        None,
+        "POST",
+        "/api/v1/sessions",
+        Some(json!({"username": "bandung", "password": "bandung-password-123"}).to_string()),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("second_factor_required")),
+        "{v}"
+    );
+    // Refusals are audited; the secret is sealed, never stored in clear.
+    let log = app.store.audit_log().await.unwrap();
+    assert!(
+        log.iter()
+            .filter(|r| r.entry.action == "session.second_factor_refused")
+            .count()
+            >= 4
+    );
+    let sealed = app.store.totp_secret(id).await.unwrap().unwrap();
+    assert!(!String::from_utf8_lossy(&sealed).contains(e["secret"].as_str().unwrap()));
     db.finish().await;
 }

@@ -193,11 +193,15 @@ impl<'a> Browser<'a> {
         let token = form.input("form_token");
         assert_eq!(token.len(), 64, "{}", form.body);
         let password = format!("{username}-password-123");
+        // Accounts with a second factor take a recovery code here (an account without one
+        // ignores the field).
+        let code = crate::api::next_recovery_code(username);
         self.post(
             "/login",
             &[
                 ("username", username),
                 ("password", &password),
+                ("totp", &code),
                 ("form_token", &token),
                 ("next", "/"),
             ],
