@@ -176,6 +176,20 @@ async fn readable(
     Ok(p)
 }
 
+/// A participation the user may take a payment for, its reading audited: the payment form and
+/// its amounts show the name, KPJ and payment history.
+async fn payable(st: &AppState, page: &Page, id: i64) -> Result<Participant, PageError> {
+    let p = readable(st, page, id, Action::Post).await?;
+    page.audit(
+        st,
+        "participant.read",
+        format!("participant:{}", p.id),
+        "payment",
+    )
+    .await?;
+    Ok(p)
+}
+
 struct Fact {
     label: &'static str,
     value: String,
@@ -1153,15 +1167,7 @@ pub async fn pay_form(
     page: Page,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    let p = readable(&st, &page, id, Action::Post).await?;
-    // The form shows the name, KPJ and payment history.
-    page.audit(
-        &st,
-        "participant.read",
-        format!("participant:{}", p.id),
-        "payment",
-    )
-    .await?;
+    let p = payable(&st, &page, id).await?;
     let ledger = st.store.ledger(p.id).await?;
     let me = page.require()?;
     let f = PayForm {
@@ -1188,14 +1194,7 @@ pub async fn pay_due(
     Path(id): Path<i64>,
     Query(f): Query<PayForm>,
 ) -> Result<Response, PageError> {
-    let p = readable(&st, &page, id, Action::Post).await?;
-    page.audit(
-        &st,
-        "participant.read",
-        format!("participant:{}", p.id),
-        "payment",
-    )
-    .await?;
+    let p = payable(&st, &page, id).await?;
     html(&due_view(&st, page.lang, &p, &f))
 }
 
