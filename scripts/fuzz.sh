@@ -2,13 +2,13 @@
 # Coverage-guided fuzzing of the parsers that take outside input (issue #17): the cargo-fuzz
 # targets in fuzz/ (NIK, KPJ, money, months, dates, phones, region codes; a participants row; a
 # contributions row; a wage report; a new password), each for a bounded time
-# (CAKUPAN_FUZZ_SECONDS, default 20). A crash fails the run and leaves its input under
+# (CAKUPAN_FUZZ_SECONDS, default 15). A crash fails the run and leaves its input under
 # fuzz/artifacts/. libFuzzer needs a nightly toolchain: without one this says so and stops (the
 # same parsers are property-tested on stable by `cargo test`, tests/it/parsers.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-seconds="${CAKUPAN_FUZZ_SECONDS:-20}"
+seconds="${CAKUPAN_FUZZ_SECONDS:-15}"
 if ! cargo +nightly --version >/dev/null 2>&1; then
   echo "== no nightly toolchain: the cargo-fuzz run is skipped (the property tests of the same parsers ran)"
   exit 0

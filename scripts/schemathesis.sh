@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Fuzzes the JSON API from its own OpenAPI document with schemathesis (issue #17): a real
 # `cakupan serve` on a throwaway SQLite database, an administrator's token, and a bounded time
-# (CAKUPAN_SCHEMATHESIS_SECONDS, default 120). Fails on any 5xx answer. Installs schemathesis
+# (CAKUPAN_SCHEMATHESIS_SECONDS, default 60). Fails on any 5xx answer. Installs schemathesis
 # from PyPI into a virtual environment under the cache directory; without Python it says so and
 # skips.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cakupan/target}"
-seconds="${CAKUPAN_SCHEMATHESIS_SECONDS:-120}"
+seconds="${CAKUPAN_SCHEMATHESIS_SECONDS:-60}"
 if ! command -v python3 >/dev/null 2>&1; then
   echo "== no python3: the schemathesis run is skipped"
   exit 0
