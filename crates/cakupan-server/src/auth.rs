@@ -73,6 +73,13 @@ impl Cost {
         self.m_kib.div_ceil(1024)
     }
 
+    /// Whether a hash made at `stored` should be made again at this cost: another memory or
+    /// lane count (the hashing budget counts memory), or fewer passes. A few more passes than
+    /// this server's own tuning measured are left alone (tuning varies from start to start).
+    pub fn redo(self, stored: Option<Cost>) -> bool {
+        stored.is_none_or(|c| c.m_kib != self.m_kib || c.p != self.p || c.t < self.t)
+    }
+
     /// The cost a stored PHC string was made with, if it can be read.
     pub fn of_stored(stored: &str) -> Option<Cost> {
         let h = PasswordHash::new(stored).ok()?;

@@ -164,6 +164,8 @@ pub async fn sign_in(
             });
         }
     };
+    let stored_cost = crate::auth::Cost::of_stored(&stored);
+    let typed = password.clone();
     let ok = crate::auth::Auth::verify(permit, stored, password).await;
     let user = match user.clone() {
         Some(u) if ok && !u.disabled => u,
@@ -181,6 +183,16 @@ pub async fn sign_in(
         return Err(e);
     }
     st.auth.succeeded(&username, ip, reserved);
+    // A hash made at another cost (an older one, 152 MiB each before issue 17) is made again at
+    // the server's cost now that the password is known to be right: within the hashing budget,
+    // or at a later sign-in when the budget is spent.
+    if st.auth.cost.redo(stored_cost)
+        && let Ok(Ok(rehashed)) = st.auth.hash(typed).await
+    {
+        st.store
+            .set_password(user.id, &rehashed, user.must_change_password)
+            .await?;
+    }
     let token = new_token().map_err(ApiError::Internal)?;
     let now = now_secs();
     let expires = now + i64::from(st.auth.policy.session_hours) * 3600;

@@ -2767,3 +2767,61 @@ async fn a_second_factor_for_head_office() {
     assert!(!String::from_utf8_lossy(&sealed).contains(e["secret"].as_str().unwrap()));
     db.finish().await;
 }
+
+/// A password hash made at another cost (before issue 17, tuning grew memory to 152 MiB a
+/// hash) is made again at the server's cost at the next right sign-in.
+#[tokio::test]
+async fn an_old_hash_is_redone_at_the_servers_cost() {
+    let (app, db) = app().await;
+    let auth = auth();
+    let old_cost = cakupan_server::auth::Cost {
+        m_kib: 16,
+        t: 2,
+        p: 1,
+    };
+    let old = cakupan_server::auth::Auth::new(old_cost, harness::rules().security[0].clone());
+    app.store
+        .create_user(
+            &cakupan_store::accounts::NewUser {
+                username: "lama".into(),
+                password_hash: old.hash_password("sawah hijau di pagi hari").unwrap(),
+                role: cakupan_domain::access::Role::BranchOfficer,
+                region: cakupan_domain::RegionCode::parse("32.73").unwrap(),
+                agent_code: None,
+                nik_index: None,
+                employer_code: None,
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    let cost_now = || async {
+        let u = app.store.user_by_username("lama").await.unwrap().unwrap();
+        cakupan_server::auth::Cost::of_stored(&u.password_hash)
+    };
+    assert_eq!(cost_now().await, Some(old_cost));
+    let (s, v) = call_as(
+        &app,
+        None,
+        "POST",
+        "/api/v1/sessions",
+        Some(json!({"username": "lama", "password": "sawah hijau di pagi hari"}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(cost_now().await, Some(auth.cost));
+    let (s, _) = call_as(
+        &app,
+        None,
+        "POST",
+        "/api/v1/sessions",
+        Some(json!({"username": "lama", "password": "sawah hijau di pagi hari"}).to_string()),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::CREATED,
+        "the new hash checks the same password"
+    );
+    db.finish().await;
+}
