@@ -317,6 +317,14 @@ try {
   const formOverflow = await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(formOverflow <= 1, `the survey form fits a phone's width (overflow ${formOverflow}px)`);
   await small.screenshot({ path: join(artifacts, '16-phone-survey-form.png'), fullPage: true });
+  // The accounts (issue 17): each with its actions, and the own-password page.
+  for (const [path, name] of [['/pengguna', '18-phone-users'], ['/akun/sandi', '19-phone-password']]) {
+    await small.goto(`${base}${path}`);
+    const o = await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(o <= 1, `${path} fits a phone's width (overflow ${o}px)`);
+    await small.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+  }
+  check(await small.goto(`${base}/pengguna`).then(() => small.locator('[data-testid=user-agen]').count()) === 1, 'the users page lists the agent');
   await phone.close();
 
   console.log("== an agent collects cash on a phone");

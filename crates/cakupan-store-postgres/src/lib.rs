@@ -1558,6 +1558,10 @@ impl Store for PgStore {
         self.set_disabled_impl(user_id, disabled).await
     }
 
+    async fn users(&self) -> Result<Vec<cakupan_store::accounts::UserListing>> {
+        self.users_impl().await
+    }
+
     async fn totp_secret(&self, user_id: i64) -> Result<Option<Vec<u8>>> {
         self.totp_secret_impl(user_id).await
     }

@@ -29,6 +29,18 @@ pub struct UserRow {
     pub must_change_password: bool,
 }
 
+/// One line of the accounts list (administrators' page): nothing secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserListing {
+    pub username: String,
+    pub role: String,
+    /// '' for the nation.
+    pub region: String,
+    pub disabled: bool,
+    pub must_change_password: bool,
+    pub second_factor: bool,
+}
+
 impl UserRow {
     /// The caller this user acts as.
     pub fn principal(&self) -> Result<Principal> {

@@ -279,6 +279,8 @@ pub trait Store: campaigns::CampaignStore + Send + Sync + std::fmt::Debug {
     ) -> Result<()>;
     /// Disables or enables a user (a disabled user's sessions stop working at once).
     async fn set_disabled(&self, user_id: i64, disabled: bool) -> Result<()>;
+    /// Every account, by username, as the administrators' page lists them.
+    async fn users(&self) -> Result<Vec<accounts::UserListing>>;
     /// A user's sealed TOTP secret, if they have a second factor.
     async fn totp_secret(&self, user_id: i64) -> Result<Option<Vec<u8>>>;
     /// Sets (or with `None` removes) a user's sealed TOTP secret and replaces their recovery

@@ -161,6 +161,31 @@ macro_rules! shared_sql_impl {
                 Ok(())
             }
 
+            pub(crate) async fn users_impl(
+                &self,
+            ) -> cakupan_store::Result<Vec<cakupan_store::accounts::UserListing>> {
+                use sqlx::Row as _;
+                let rows = sqlx::query(
+                    "SELECT username, role, region, disabled, must_change_password, totp_secret IS NOT NULL
+                     FROM users ORDER BY username",
+                )
+                .fetch_all(&self.$read)
+                .await
+                .map_err($dberr)?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(cakupan_store::accounts::UserListing {
+                            username: r.try_get(0).map_err($dberr)?,
+                            role: r.try_get(1).map_err($dberr)?,
+                            region: r.try_get(2).map_err($dberr)?,
+                            disabled: r.try_get(3).map_err($dberr)?,
+                            must_change_password: r.try_get(4).map_err($dberr)?,
+                            second_factor: r.try_get(5).map_err($dberr)?,
+                        })
+                    })
+                    .collect()
+            }
+
             pub(crate) async fn totp_secret_impl(
                 &self,
                 user_id: i64,

@@ -606,3 +606,180 @@ pub async fn password_submit(
         Err(e) => Err(PageError::Internal(format!("{e:?}"))),
     }
 }
+
+struct UserLine {
+    username: String,
+    role: String,
+    region: String,
+    disabled: bool,
+    second_factor: bool,
+    must_change: bool,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    t: &'static Tr,
+    nav: Nav,
+    users: Vec<UserLine>,
+    flash: Option<String>,
+    /// One-time secrets to show once (recovery codes).
+    codes: Vec<String>,
+    message: Option<String>,
+}
+
+fn may_administer(page: &Page) -> Result<(), PageError> {
+    page.allow(
+        cakupan_domain::access::Action::Administer,
+        &cakupan_domain::access::Resource::System,
+    )
+    .map(|_| ())
+}
+
+async fn users_page(
+    st: &AppState,
+    page: &Page,
+    status: StatusCode,
+    flash: Option<String>,
+    codes: Vec<String>,
+    message: Option<String>,
+) -> Result<Response, PageError> {
+    let lang = page.lang;
+    let users = st
+        .store
+        .users()
+        .await?
+        .into_iter()
+        .map(|u| UserLine {
+            role: Role::parse(&u.role)
+                .map(|r| super::role_name(lang, r).to_string())
+                .unwrap_or_default(),
+            region: if u.region.is_empty() {
+                page.t().nation.to_string()
+            } else {
+                cakupan_domain::RegionCode::parse(&u.region)
+                    .map(|c| super::regions::region_name(st, c))
+                    .unwrap_or_default()
+            },
+            username: u.username,
+            disabled: u.disabled,
+            second_factor: u.second_factor,
+            must_change: u.must_change_password,
+        })
+        .collect();
+    html_status(
+        status,
+        &UsersPage {
+            t: page.t(),
+            nav: page.nav(),
+            users,
+            flash,
+            codes,
+            message,
+        },
+    )
+}
+
+/// `/pengguna`: the accounts, for administrators, each with the lifecycle's actions.
+pub async fn users(State(st): St, page: Page) -> Result<Response, PageError> {
+    may_administer(&page)?;
+    users_page(&st, &page, StatusCode::OK, None, Vec::new(), None).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UserActionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+}
+
+/// One action on one account (the same service as the API): disable, enable, end its
+/// sessions, reset its password, set up its second factor. One-time secrets are shown once.
+pub async fn user_action(
+    State(st): St,
+    page: Page,
+    axum::extract::Path(username): axum::extract::Path<String>,
+    Form(f): Form<UserActionForm>,
+) -> Result<Response, PageError> {
+    may_administer(&page)?;
+    let me = page.check_csrf(&f.csrf)?.clone();
+    let t = page.t();
+    let by = &me.who;
+    let rid = page.request_id.as_str();
+    let who = username.trim().to_string();
+    let done = match f.action.as_str() {
+        "disable" => crate::accounts::set_disabled(&st, by, rid, &who, true)
+            .await
+            .map(|_| (t.user_done_disabled.replace("{u}", &who), Vec::new())),
+        "enable" => crate::accounts::set_disabled(&st, by, rid, &who, false)
+            .await
+            .map(|_| (t.user_done_enabled.replace("{u}", &who), Vec::new())),
+        "end_sessions" => crate::accounts::end_sessions(&st, by, rid, &who)
+            .await
+            .map(|n| {
+                (
+                    t.user_done_sessions
+                        .replace("{u}", &who)
+                        .replace("{n}", &n.to_string()),
+                    Vec::new(),
+                )
+            }),
+        "reset_password" => crate::accounts::reset_password(&st, by, rid, &who)
+            .await
+            .map(|pw| (t.user_done_reset.replace("{u}", &who), vec![pw])),
+        "totp" => crate::accounts::enrol_totp(&st, by, rid, &who)
+            .await
+            .map(|e| {
+                let mut codes = vec![e.secret, e.otpauth_url];
+                codes.extend(e.recovery_codes);
+                (t.user_done_totp.replace("{u}", &who), codes)
+            }),
+        _ => {
+            return users_page(
+                &st,
+                &page,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Vec::new(),
+                Some(t.user_unknown_action.into()),
+            )
+            .await;
+        }
+    };
+    match done {
+        Ok((flash, codes)) => {
+            users_page(&st, &page, StatusCode::OK, Some(flash), codes, None).await
+        }
+        Err(ApiError::Invalid(errs)) => {
+            let message = errs
+                .0
+                .iter()
+                .map(|e| page.lang.field_message(e))
+                .collect::<Vec<_>>()
+                .join(" ");
+            users_page(
+                &st,
+                &page,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Vec::new(),
+                Some(message),
+            )
+            .await
+        }
+        Err(ApiError::NotFound(_)) => Err(PageError::NotFound(page.lang)),
+        Err(ApiError::Busy { .. }) => {
+            users_page(
+                &st,
+                &page,
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                Vec::new(),
+                Some(t.sign_in_busy.into()),
+            )
+            .await
+        }
+        Err(e) => Err(PageError::Internal(format!("{e:?}"))),
+    }
+}

@@ -99,6 +99,8 @@ pub fn routes() -> Router<AppState> {
             "/akun/sandi",
             get(account::password_form).post(account::password_submit),
         )
+        .route("/pengguna", get(account::users))
+        .route("/pengguna/{username}", post(account::user_action))
         .route("/assets/{name}", get(asset))
         .layer(axum::middleware::from_fn(remember_language))
 }
@@ -329,6 +331,9 @@ impl Page {
             }
             if !matches!(role, Role::Participant | Role::Employer) {
                 add("/kampanye", t.nav_campaign);
+            }
+            if role == Role::Admin {
+                add("/pengguna", t.nav_users);
             }
             add("/akun/sandi", t.nav_password);
         }

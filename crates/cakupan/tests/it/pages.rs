@@ -294,6 +294,7 @@ async fn pages_follow_the_access_matrix(store: Arc<dyn Store>) {
     let p2_page = format!("/peserta/{p2}");
     let pay_p1 = format!("/peserta/{p1}/bayar");
     let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("/pengguna", vec!["admin"]),
         ("/wilayah", vec!["admin", "ana"]),
         ("/wilayah/32", vec!["admin", "ana"]),
         ("/wilayah/32.73", vec!["admin", "ana", "bandung"]),
@@ -1035,6 +1036,7 @@ on_both_backends! {
     agent_pages: true,
     employer_pages: true,
     campaign_pages: true,
+    the_users_page: true,
 }
 
 /// The employer channel's pages: an employer's staff upload a wage report (problems by line,
@@ -1487,4 +1489,89 @@ async fn campaign_pages(store: Arc<dyn Store>) {
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{v}");
+}
+
+/// Issue 17, item 8: the administrators' accounts page. Each account with its state and
+/// the lifecycle's actions; a one-time password is shown once; a disabled account's session
+/// ends at once; the actions need the page's token.
+async fn the_users_page(store: Arc<dyn Store>) {
+    let app = app_on(store, &auth()).await;
+    people(&app).await;
+    let mut bandung = Browser::new(&app);
+    bandung.sign_in("bandung").await;
+    assert_eq!(bandung.get("/pengguna").await.status, StatusCode::FORBIDDEN);
+    let mut admin = Browser::new(&app);
+    admin.sign_in("admin").await;
+    let list = admin.get("/pengguna").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(
+        list.body.contains("data-testid=\"user-bandung\""),
+        "{}",
+        list.body
+    );
+    assert!(
+        list.body.contains("petugas cabang"),
+        "roles in words: {}",
+        list.body
+    );
+    let csrf = admin.csrf();
+    let forged = admin
+        .post("/pengguna/bandung", &[("csrf", "x"), ("action", "disable")])
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let done = admin
+        .post(
+            "/pengguna/bandung",
+            &[("csrf", &csrf), ("action", "disable")],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK);
+    assert!(
+        done.testid("user-flash").contains("dinonaktifkan"),
+        "{}",
+        done.body
+    );
+    assert_eq!(
+        bandung.get("/wilayah/32.73").await.location.as_deref(),
+        Some("/login?next=/wilayah/32.73")
+    );
+    admin
+        .post(
+            "/pengguna/bandung",
+            &[("csrf", &csrf), ("action", "enable")],
+        )
+        .await;
+    let reset = admin
+        .post(
+            "/pengguna/bandung",
+            &[("csrf", &csrf), ("action", "reset_password")],
+        )
+        .await;
+    assert!(
+        reset.testid("user-flash").contains("sekali pakai"),
+        "{}",
+        reset.body
+    );
+    let bad = admin
+        .post("/pengguna/bandung", &[("csrf", &csrf), ("action", "drop")])
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        admin
+            .post(
+                "/pengguna/nobody",
+                &[("csrf", &csrf), ("action", "disable")]
+            )
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let log = app.store.audit_log().await.unwrap();
+    for action in ["user.disabled", "user.enabled", "user.password_reset"] {
+        assert!(
+            log.iter()
+                .any(|r| r.entry.action == action && r.entry.actor == "admin"),
+            "{action}"
+        );
+    }
 }
