@@ -1,11 +1,13 @@
 //! What makes a password acceptable (issue #17, item 8): long enough (`min_password_length` of
-//! `rules/security.toml`, NIST SP 800-63B §5.1.1.2), and not one that guessers try first: not a
+//! `rules/security.toml`, NIST SP 800-63B §5.1.1.2), enough different characters
+//! (`min_password_distinct`), and not one that guessers try first: not a
 //! common password (`data/passwords/common.txt`, from SecLists, with its variants: any case,
 //! digits or symbols around it, written twice), not one character repeated or a run along the
 //! keyboard or the alphabet (`aaaaaaaaaaaa`, twelve spaces and `123456789012` were accepted),
 //! and not the username.
 
 use crate::FieldError;
+use crate::rules::SecurityRule;
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
@@ -31,15 +33,17 @@ const RUNS: [&str; 4] = [
     "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p1qaz2wsx3edc4rfv",
 ];
 
-/// Checks a new password for `username` (field `field`): `Err` names the first rule broken,
-/// `password.length`, `password.repetitive`, `password.sequence`, `password.username` or
-/// `password.common`.
+/// Checks a new password for `username` (field `field`) under the security policy: `Err` names
+/// the first rule broken, `password.length`, `password.repetitive`, `password.sequence`,
+/// `password.username` or `password.common`.
 pub fn check(
     field: &str,
     password: &str,
     username: &str,
-    min_length: usize,
+    policy: &SecurityRule,
 ) -> Result<(), FieldError> {
+    let min_length = policy.min_password_length as usize;
+    let min_distinct = policy.min_password_distinct as usize;
     let refuse = |rule: &'static str, message: String| Err(FieldError::new(field, rule, message));
     if password.chars().count() < min_length {
         return refuse(
@@ -49,10 +53,12 @@ pub fn check(
     }
     let lower = password.to_lowercase();
     let distinct: HashSet<char> = lower.chars().filter(|c| !c.is_whitespace()).collect();
-    if distinct.len() < 5 {
+    if distinct.len() < min_distinct {
         return refuse(
             "password.repetitive",
-            "the password repeats too few characters: use at least 5 different ones (a few unrelated words work well)".into(),
+            format!(
+                "the password repeats too few characters: use at least {min_distinct} different ones (a few unrelated words work well)"
+            ),
         );
     }
     let squeezed: String = lower.chars().filter(|c| !c.is_whitespace()).collect();
@@ -133,7 +139,13 @@ mod tests {
     use super::*;
 
     fn rule(p: &str) -> Option<&'static str> {
-        check("password", p, "siti.aminah", 12)
+        let rules = crate::RuleSet::builtin().unwrap();
+        let policy = rules.security.first().unwrap();
+        assert_eq!(
+            (policy.min_password_length, policy.min_password_distinct),
+            (12, 5)
+        );
+        check("password", p, "siti.aminah", policy)
             .err()
             .map(|e| e.rule)
     }

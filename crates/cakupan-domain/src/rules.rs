@@ -194,6 +194,8 @@ row!(/// Sign-in protection (issue #4): lockouts, session lifetime, password has
     RawSecurity => SecurityRule {
     login_failures_per_username: u32, login_failures_per_ip: u32, failure_window_minutes: u32,
     lockout_minutes: u32, session_hours: u32, min_password_length: u32,
+    /// A new password must use at least this many different characters.
+    min_password_distinct: u32,
     argon2_target_ms: u32, aggregate_min_cell: u32, correction_due_hours: u32,
     /// Argon2id memory per password hash, KiB (fixed: tuning adds passes, not memory).
     argon2_memory_kib: u32,

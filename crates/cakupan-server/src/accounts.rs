@@ -75,6 +75,46 @@ async fn account(st: &AppState, by: &Principal, username: &str) -> Result<UserRo
         .ok_or_else(|| ApiError::NotFound(format!("no account is named {}", username.trim())))
 }
 
+/// Checks a signed-in user's password again before a sensitive change, as signing in does:
+/// within the hashing budget and under the sign-in limits (so a stolen session cannot guess
+/// it); a wrong one is audited as `refused` and answered `password.current`.
+async fn confirm_password(
+    st: &AppState,
+    who: &Principal,
+    request_id: &str,
+    user: &UserRow,
+    ip: &str,
+    password: String,
+    refused: &str,
+) -> Result<(), ApiError> {
+    let cost = crate::auth::Cost::of_stored(&user.password_hash).unwrap_or(st.auth.cost);
+    let permit = st.auth.hashing_permit(cost).map_err(busy)?;
+    let reserved = st
+        .auth
+        .reserve(&user.username, ip)
+        .map_err(|l| ApiError::TooManyAttempts {
+            message: format!(
+                "too many wrong passwords for {}: try again in {} minute(s)",
+                l.what,
+                l.retry_after.as_secs().div_ceil(60)
+            ),
+            retry_after_secs: l.retry_after.as_secs().max(1),
+        })?;
+    if !Auth::verify(permit, user.password_hash.clone(), password).await {
+        audit(st, who, request_id, refused, user).await?;
+        return Err(ApiError::Invalid(
+            FieldError::new(
+                "current_password",
+                "password.current",
+                "the current password is not right",
+            )
+            .into(),
+        ));
+    }
+    st.auth.succeeded(&user.username, ip, reserved);
+    Ok(())
+}
+
 /// Changes `who`'s own password: the current one is checked (under the sign-in limits, so a
 /// stolen session cannot guess it), the new one must pass the password rules, and every
 /// other session of the account ends (`keep`, this session's token hash, stays).
@@ -92,39 +132,19 @@ pub async fn change_own_password(
         .user_by_username(&who.username)
         .await?
         .ok_or_else(|| ApiError::Unauthenticated("the account no longer exists".into()))?;
-    cakupan_domain::password::check(
-        "new_password",
-        new,
-        &user.username,
-        st.auth.policy.min_password_length as usize,
-    )
-    .map_err(|e| ApiError::Invalid(e.into()))?;
-    let cost = crate::auth::Cost::of_stored(&user.password_hash).unwrap_or(st.auth.cost);
-    let permit = st.auth.hashing_permit(cost).map_err(busy)?;
-    let reserved = st
-        .auth
-        .reserve(&user.username, ip)
-        .map_err(|l| ApiError::TooManyAttempts {
-            message: format!(
-                "too many wrong passwords for {}: try again in {} minute(s)",
-                l.what,
-                l.retry_after.as_secs().div_ceil(60)
-            ),
-            retry_after_secs: l.retry_after.as_secs().max(1),
-        })?;
+    cakupan_domain::password::check("new_password", new, &user.username, &st.auth.policy)
+        .map_err(|e| ApiError::Invalid(e.into()))?;
     let same = current == new;
-    if !Auth::verify(permit, user.password_hash.clone(), current).await {
-        audit(st, who, request_id, "user.password_change_refused", &user).await?;
-        return Err(ApiError::Invalid(
-            FieldError::new(
-                "current_password",
-                "password.current",
-                "the current password is not right",
-            )
-            .into(),
-        ));
-    }
-    st.auth.succeeded(&user.username, ip, reserved);
+    confirm_password(
+        st,
+        who,
+        request_id,
+        &user,
+        ip,
+        current,
+        "user.password_change_refused",
+    )
+    .await?;
     // Compared as typed: a second hash here would run outside the hashing budget.
     if same {
         return Err(ApiError::Invalid(
@@ -430,7 +450,8 @@ pub async fn check_second_factor(
             .to_bytes()
             .map_err(|e| ApiError::Internal(format!("TOTP secret: {e:?}")))?;
         let totp = totp_for(secret, &user.username)?;
-        let now = u64::try_from(cakupan_store::clock::now_secs()).unwrap_or(0);
+        // Real time: the authenticator app's clock, not a day set for tests.
+        let now = u64::try_from(cakupan_store::clock::wall_secs()).unwrap_or(0);
         for off in [-30i64, 0, 30] {
             let at = now.saturating_add_signed(off);
             if crate::auth::same_secret(totp.generate(at).as_bytes(), code.as_bytes()) {
@@ -495,26 +516,16 @@ pub async fn own_totp(
         .user_by_username(&caller.who.username)
         .await?
         .ok_or_else(|| ApiError::Unauthenticated("the account no longer exists".into()))?;
-    let cost = crate::auth::Cost::of_stored(&user.password_hash).unwrap_or(st.auth.cost);
-    let permit = st.auth.hashing_permit(cost).map_err(busy)?;
-    let reserved = st
-        .auth
-        .reserve(&user.username, &ip)
-        .map_err(|l| ApiError::TooManyAttempts {
-            message: format!("too many wrong passwords for {}", l.what),
-            retry_after_secs: l.retry_after.as_secs().max(1),
-        })?;
-    if !Auth::verify(permit, user.password_hash.clone(), b.current_password).await {
-        return Err(ApiError::Invalid(
-            FieldError::new(
-                "current_password",
-                "password.current",
-                "the current password is not right",
-            )
-            .into(),
-        ));
-    }
-    st.auth.succeeded(&user.username, &ip, reserved);
+    confirm_password(
+        &st,
+        &caller.who,
+        &caller.request_id,
+        &user,
+        &ip,
+        b.current_password,
+        "user.totp_refused",
+    )
+    .await?;
     let e = enrol(&st, &user).await?;
     audit(&st, &caller.who, &caller.request_id, "user.totp_set", &user).await?;
     Ok((StatusCode::CREATED, Json(e)))

@@ -227,14 +227,10 @@ pub async fn serve_tls(
 }
 
 /// How long a connection may take to send a request's headers, from when it opens or its
-/// last answer ends (so the same limit closes idle keep-alive connections):
-/// `header_read_timeout_secs` of `rules/security.toml` in force today.
+/// last answer ends (so the same limit closes idle keep-alive connections): the policy's
+/// `header_read_timeout_secs`.
 pub fn header_read_timeout(state: &AppState) -> std::time::Duration {
-    let secs = state
-        .rules
-        .security(cakupan_domain::month::Month::of((state.today)()))
-        .map_or(10, |p| p.header_read_timeout_secs.max(1));
-    std::time::Duration::from_secs(u64::from(secs))
+    std::time::Duration::from_secs(u64::from(state.auth.policy.header_read_timeout_secs.max(1)))
 }
 
 /// Serves until Ctrl-C or SIGTERM. Each connection must send its request headers within

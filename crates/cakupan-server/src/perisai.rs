@@ -545,7 +545,7 @@ fn region_field(
     }
 }
 
-use crate::error::json_body as parse_body;
+use crate::error::json_body;
 
 /// Register a Kantor Perisai (partner office). The same office again is a safe retry.
 #[utoipa::path(post, path = "/api/v1/offices", request_body = OfficeInput,
@@ -555,7 +555,7 @@ pub async fn add_office(
     caller: Caller,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    let b: OfficeInput = parse_body(&body, "an office object")?;
+    let b: OfficeInput = json_body(&body, "an office object")?;
     let mut errs = Vec::new();
     let region = region_field(&st, &mut errs, "region", &b.region);
     let from = date_field(&mut errs, "agreement_from", &b.agreement_from);
@@ -690,7 +690,7 @@ pub async fn add_agent(
     caller: Caller,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    let b: AgentInput = parse_body(&body, "an agent object")?;
+    let b: AgentInput = json_body(&body, "an agent object")?;
     let mut errs = Vec::new();
     let nik = Nik::parse(b.nik.trim())
         .map_err(|e| errs.push(FieldError::new("nik", e.rule(), e.to_string())))
@@ -799,7 +799,7 @@ pub async fn add_event(
     Path(code): Path<String>,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    let b: EventInput = parse_body(&body, "an event object")?;
+    let b: EventInput = json_body(&body, "an event object")?;
     let r = st
         .store
         .agent_records(AgentFilter::Code(&code))
@@ -901,7 +901,7 @@ pub async fn add_deposit(
     caller: Caller,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    let b: DepositInput = parse_body(&body, "a deposit object")?;
+    let b: DepositInput = json_body(&body, "a deposit object")?;
     let mut errs = Vec::new();
     let reference = b.reference.trim();
     if reference.is_empty()

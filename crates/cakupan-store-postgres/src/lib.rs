@@ -1558,6 +1558,10 @@ impl Store for PgStore {
         self.set_disabled_impl(user_id, disabled).await
     }
 
+    async fn audit_anchor(&self) -> Result<cakupan_store::accounts::Anchor> {
+        self.audit_anchor_impl().await
+    }
+
     async fn users(&self) -> Result<Vec<cakupan_store::accounts::UserListing>> {
         self.users_impl().await
     }

@@ -45,6 +45,13 @@ pub fn now() -> OffsetDateTime {
     }
 }
 
+/// The real Unix time in seconds, whatever day `CAKUPAN_TODAY` sets: for what must agree with
+/// clocks outside this process (TOTP codes from an authenticator app).
+#[allow(clippy::disallowed_methods)]
+pub fn wall_secs() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
 /// Today's date in Western Indonesia Time (UTC+7).
 pub fn today_wib() -> Date {
     (now() + WIB).date()

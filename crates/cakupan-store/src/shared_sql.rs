@@ -161,6 +161,23 @@ macro_rules! shared_sql_impl {
                 Ok(())
             }
 
+            pub(crate) async fn audit_anchor_impl(
+                &self,
+            ) -> cakupan_store::Result<cakupan_store::accounts::Anchor> {
+                let last: Option<(i64, String)> =
+                    sqlx::query_as("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+                        .fetch_optional(&self.$read)
+                        .await
+                        .map_err($dberr)?;
+                Ok(match last {
+                    Some((count, hash)) => cakupan_store::accounts::Anchor { count, hash },
+                    None => cakupan_store::accounts::Anchor {
+                        count: 0,
+                        hash: cakupan_store::accounts::GENESIS.to_string(),
+                    },
+                })
+            }
+
             pub(crate) async fn users_impl(
                 &self,
             ) -> cakupan_store::Result<Vec<cakupan_store::accounts::UserListing>> {

@@ -229,12 +229,8 @@ pub async fn add_user(
         None => (random_password()?, true),
     };
     if !generated
-        && let Err(e) = cakupan_domain::password::check(
-            "--password-file",
-            &password,
-            &username,
-            auth.policy.min_password_length as usize,
-        )
+        && let Err(e) =
+            cakupan_domain::password::check("--password-file", &password, &username, &auth.policy)
     {
         bail!("{}: {} [{}]", e.field, e.message, e.rule);
     }
@@ -435,16 +431,18 @@ pub async fn audit(store: &dyn Store, cmd: AuditCommand) -> Result<()> {
             Ok(())
         }
         AuditCommand::Anchor { out } => {
-            let (_, chain) = store.audit_verify().await?;
+            // The anchor of the chain just checked (an entry appended since is not in it).
+            let (check, chain) = store.audit_verify().await?;
             if let Err(e) = chain {
                 bail!("audit log broken, no anchor taken: {e}");
             }
-            let line = store
-                .audit_anchor()
-                .await?
-                .line(&cakupan_server::sessions::rfc3339(
-                    cakupan_store::clock::now_secs(),
-                ));
+            let line = cakupan_store::accounts::Anchor {
+                count: i64::try_from(check.count()).unwrap_or(i64::MAX),
+                hash: check.last_hash().to_string(),
+            }
+            .line(&cakupan_server::sessions::rfc3339(
+                cakupan_store::clock::now_secs(),
+            ));
             if let Some(file) = out {
                 use std::io::Write as _;
                 let mut f = std::fs::OpenOptions::new()

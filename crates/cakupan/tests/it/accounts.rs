@@ -177,4 +177,11 @@ async fn concurrent_audit_appends_keep_one_chain(s: Arc<dyn Store>) {
     assert_eq!(verify_chain(s.keys(), &log), Ok(82));
     let (check, verdict) = s.audit_verify().await.unwrap();
     assert_eq!((check.count(), verdict), (82, Ok(())));
+    // The anchor read from the last entry alone is the one the whole check arrives at.
+    let anchor = s.audit_anchor().await.unwrap();
+    assert_eq!(
+        (anchor.count, anchor.hash.as_str()),
+        (82, check.last_hash())
+    );
+    assert_eq!(s.audit_holds(&anchor).await.unwrap(), Ok(()));
 }

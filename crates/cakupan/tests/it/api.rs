@@ -125,7 +125,7 @@ fn test_totp(username: &str) -> totp_rs::TOTP {
 
 /// The current TOTP code of a test user.
 pub(crate) fn totp_now(username: &str) -> String {
-    test_totp(username).generate(u64::try_from(cakupan_store::clock::now_secs()).unwrap())
+    test_totp(username).generate(u64::try_from(cakupan_store::clock::wall_secs()).unwrap())
 }
 
 /// The tests' recovery codes of a user: `rc-<username>-<n>`, n < 100; each works once.
@@ -2676,7 +2676,7 @@ async fn a_second_factor_for_head_office() {
         "analis".into(),
     )
     .unwrap();
-    let now = u64::try_from(cakupan_store::clock::now_secs()).unwrap();
+    let now = u64::try_from(cakupan_store::clock::wall_secs()).unwrap();
     let (s, v) = sign_in(None).await;
     assert_eq!(
         (s, v["error"].as_str()),

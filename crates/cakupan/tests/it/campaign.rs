@@ -343,7 +343,8 @@ async fn a_wave_is_coordinated_and_held(store: Arc<dyn Store>) {
     );
 }
 
-fn questionnaire() -> Questionnaire {
+/// The test questionnaire: one yes/no question (`aware`).
+pub(crate) fn questionnaire() -> Questionnaire {
     Questionnaire {
         code: "kkbc".into(),
         version: 1,

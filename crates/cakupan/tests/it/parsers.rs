@@ -6,7 +6,6 @@
 use crate::harness;
 use cakupan_domain::employer::{SizeClass, check_lines, parse_csv};
 use cakupan_domain::registration::{Context, RegistrationInput, validate};
-use cakupan_domain::survey::{Kind, Question, Questionnaire};
 use cakupan_domain::{FieldError, Month};
 use cakupan_store::agents::{receipt_number, receipt_posting};
 use cakupan_store::crypto::Keys;
@@ -45,22 +44,6 @@ fn registration() -> impl Strategy<Value = RegistrationInput> {
             budget_funded: f[13].clone(),
             heirs: Vec::new(),
         })
-}
-
-fn questionnaire() -> Questionnaire {
-    Questionnaire {
-        code: "kkbc".into(),
-        version: 1,
-        title_id: "Survei".into(),
-        title_en: "Survey".into(),
-        questions: vec![Question {
-            code: "aware".into(),
-            text_id: "Pernah dengar?".into(),
-            text_en: "Heard?".into(),
-            kind: Kind::YesNo,
-            measures: None,
-        }],
-    }
 }
 
 /// A CSV text: a header (the right one or not) and lines of near-valid fields.
@@ -117,7 +100,7 @@ proptest! {
     /// Survey answers in CSV never panic.
     #[test]
     fn survey_responses(text in csv_text("unit,version,audience,aware")) {
-        let _ = cakupan_server::campaign::read_responses("S", &questionnaire(), &text, "enumerator");
+        let _ = cakupan_server::campaign::read_responses("S", &crate::campaign::questionnaire(), &text, "enumerator");
     }
 
     /// A receipt number: anything at all is read without panicking, and a number made here
@@ -150,7 +133,7 @@ proptest! {
     /// New passwords and audit anchors (a file the operator keeps) are read without panic.
     #[test]
     fn passwords_and_anchors(s in "\\PC{0,40}", user in "[a-z.]{0,12}") {
-        let _ = cakupan_domain::password::check("password", &s, &user, 12);
+        let _ = cakupan_domain::password::check("password", &s, &user, &harness::rules().security[0]);
         let _ = cakupan_store::accounts::Anchor::all_in(&format!("audit anchor count={s} hash={user}\n{s}"));
     }
 }
