@@ -342,6 +342,114 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Accounts: users, sessions, second factors and the hash-chained audit log.
+#[async_trait::async_trait]
+pub trait AccountStore: crate::Keyed {
+    /// Creates a user; a taken username is [`crate::StoreError::Rejected`] naming `username`.
+    async fn create_user(&self, user: &NewUser, now: i64) -> Result<i64>;
+    async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>>;
+    async fn count_users(&self) -> Result<u64>;
+    /// Stores a session by the SHA-256 of its token (unix seconds).
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()>;
+    /// The user of an unexpired session of an enabled account.
+    /// The user of a live session: not past its end, used within the last `idle_secs`, its
+    /// account not disabled. Marks the session used (at most once a minute).
+    async fn session_user(
+        &self,
+        token_hash: &str,
+        now: i64,
+        idle_secs: i64,
+    ) -> Result<Option<UserRow>>;
+    /// Ends every session of a user but `keep` (a token hash): all of them when `None`. The
+    /// number ended.
+    async fn end_sessions(&self, user_id: i64, keep: Option<&str>) -> Result<u64>;
+    /// Keeps `keep` (the session just opened) and the user's newest others up to `newest`
+    /// sessions in all (by sign-in), and ends the older ones and the expired.
+    async fn trim_sessions(&self, user_id: i64, keep: &str, newest: u32, now: i64) -> Result<u64>;
+    /// Sets a user's password hash; `must_change` makes the next sign-in change it first.
+    async fn set_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        must_change: bool,
+    ) -> Result<()>;
+    /// Disables or enables a user (a disabled user's sessions stop working at once).
+    async fn set_disabled(&self, user_id: i64, disabled: bool) -> Result<()>;
+    /// Every account, by username, as the administrators' page lists them.
+    async fn users(&self) -> Result<Vec<UserListing>>;
+    /// A user's sealed TOTP secret, if they have a second factor.
+    async fn totp_secret(&self, user_id: i64) -> Result<Option<Vec<u8>>>;
+    /// Sets (or with `None` removes) a user's sealed TOTP secret and replaces their recovery
+    /// codes (hashes), in one transaction.
+    async fn set_totp(
+        &self,
+        user_id: i64,
+        sealed: Option<&[u8]>,
+        recovery_hashes: &[String],
+    ) -> Result<()>;
+    /// Records that a TOTP code of time step `step` was used: false if that step or a later
+    /// one was used already (a code is good once).
+    async fn advance_totp_step(&self, user_id: i64, step: i64) -> Result<bool>;
+    /// Spends a recovery code: false if it is not one of the user's or was spent.
+    async fn use_recovery_code(&self, user_id: i64, code_hash: &str, now: i64) -> Result<bool>;
+    /// Ends a session (logout); ending one that is gone is not an error.
+    async fn delete_session(&self, token_hash: &str) -> Result<()>;
+
+    /// Appends entries to the hash-chained audit log, in order, in one transaction.
+    async fn append_audit(&self, entries: &[AuditEntry]) -> Result<()>;
+    /// Up to `limit` audit entries with ids above `after`, in id order.
+    async fn audit_page(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>>;
+    /// The whole audit log in id order (tests and small logs; `audit_verify` pages).
+    async fn audit_log(&self) -> Result<Vec<AuditRecord>> {
+        let mut out: Vec<AuditRecord> = Vec::new();
+        loop {
+            let after = out.last().map(|r| r.id).unwrap_or(0);
+            let page = self.audit_page(after, 10_000).await?;
+            if page.is_empty() {
+                return Ok(out);
+            }
+            out.extend(page);
+        }
+    }
+    /// Checks the whole chain a page at a time (`cakupan audit verify`): the check's state
+    /// (entries and last hash) and the first break, if any.
+    async fn audit_verify(&self) -> Result<(ChainCheck, std::result::Result<(), String>)> {
+        let mut check = ChainCheck::default();
+        let mut after = 0;
+        loop {
+            let page = self.audit_page(after, 10_000).await?;
+            let Some(last) = page.last() else {
+                return Ok((check, Ok(())));
+            };
+            after = last.id;
+            if let Err(e) = check.feed(self.keys(), &page)? {
+                return Ok((check, Err(e)));
+            }
+        }
+    }
+    /// The anchor of the log as it stands, from its last entry alone (ids run without gaps, so
+    /// the last id is the count): one row read, whatever the log's length. The chain is not
+    /// checked here (`audit_verify` does that).
+    async fn audit_anchor(&self) -> Result<Anchor>;
+    /// Whether the log still holds an earlier anchor's entry with the anchor's hash.
+    async fn audit_holds(&self, anchor: &Anchor) -> Result<std::result::Result<(), String>> {
+        if anchor.count <= 0 {
+            return Ok(Ok(()));
+        }
+        let page = self.audit_page(anchor.count - 1, 1).await?;
+        Ok(anchor.check(page.first()))
+    }
+    /// The audit entries about these records (`participant:<id>`), in id order: a person's
+    /// processing log.
+    async fn audit_for(&self, records: &[String]) -> Result<Vec<AuditRecord>>;
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -2,6 +2,8 @@
 //! agents with territories and recorded events, deposits of collected cash, and the receipts
 //! of collections.
 
+use crate::Participant;
+use crate::ledger;
 use crate::{Result, StoreError};
 use cakupan_domain::perisai::{AgentEvent, AgentMonth};
 use cakupan_domain::{FieldError, Month, RegionCode};
@@ -505,6 +507,72 @@ pub fn valid_code(code: &str) -> bool {
         && code
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// The Perisai network (issue #6): partner offices, agents, deposits and collections.
+#[async_trait::async_trait]
+pub trait AgentStore: crate::Keyed {
+    /// Stores a partner office (checked first); the same office again is a retry, other
+    /// details under its code are refused (`code.taken`).
+    async fn add_office(&self, office: &Office) -> Result<()>;
+    async fn office(&self, code: &str) -> Result<Option<Office>>;
+    /// Sets an office's monthly target from `from` on (the same month again replaces it: a
+    /// retry or a correction). The office must exist.
+    async fn set_office_target(
+        &self,
+        code: &str,
+        from: Month,
+        acquisitions: i64,
+        set_by: &str,
+    ) -> Result<()>;
+    /// An office's targets, oldest first: (from month, new participants a month).
+    async fn office_targets(&self, code: &str) -> Result<Vec<(Month, i64)>>;
+    /// Ends an office's agreement on `last_day` and every one of its agents' appointments from
+    /// `from` (a `terminated` event with `reason`), in one transaction. A retry changes
+    /// nothing; an earlier end stays.
+    async fn end_office_agreement(
+        &self,
+        code: &str,
+        last_day: time::Date,
+        from: Month,
+        reason: &str,
+        by: &str,
+        at: i64,
+    ) -> Result<()>;
+    /// The offices located inside `within`, by code.
+    async fn offices(&self, within: RegionCode) -> Result<Vec<Office>>;
+    /// Stores an agent and their villages in one transaction: the office must exist, the
+    /// participation must be a registered BPU one and not already an agent's. The same agent
+    /// again is a retry; other details under the code are refused.
+    async fn add_agent(&self, agent: &Agent) -> Result<()>;
+    /// Agents with their events and monthly figures.
+    async fn agent_records(&self, filter: AgentFilter<'_>) -> Result<Vec<AgentRecord>>;
+    /// Records a reactivation or termination (checked by the caller against the agent's
+    /// standing); the same event again is a retry.
+    async fn add_agent_event(
+        &self,
+        code: &str,
+        event: &cakupan_domain::perisai::AgentEvent,
+        by: &str,
+        at: i64,
+    ) -> Result<()>;
+    /// Records a deposit, in one transaction with the check that it does not exceed what the
+    /// agent holds (`deposit.above_held`); the same reference with the same content is a retry.
+    async fn add_deposit(&self, deposit: &Deposit) -> Result<Deposit>;
+    async fn deposits(&self, agent_code: &str) -> Result<Vec<Deposit>>;
+    /// The contributions an agent collected, oldest first.
+    async fn collections(&self, agent_code: &str) -> Result<Vec<Collection>>;
+    /// The collection recorded as posting `posting_id`, if an agent collected it.
+    async fn collection(&self, posting_id: i64) -> Result<Option<Collection>>;
+    /// The participations an agent acquired, each with its ledger.
+    async fn acquired_by(
+        &self,
+        agent_code: &str,
+    ) -> Result<Vec<(Participant, Vec<ledger::LedgerRow>)>>;
+    /// Every stored agent-month row, as changes (for `cakupan verify`).
+    async fn agent_months_all(&self) -> Result<ledger::AgentChanges>;
+    /// The agent-month rows recomputed from the ledger alone.
+    async fn recompute_agents(&self) -> Result<ledger::AgentChanges>;
 }
 
 #[cfg(test)]

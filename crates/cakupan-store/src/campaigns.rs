@@ -79,6 +79,18 @@ pub trait CampaignStore: Send + Sync {
         upload: Option<&Upload>,
     ) -> Result<ResponsesAdded>;
     async fn responses(&self, survey: &str) -> Result<Vec<Response>>;
+
+    /// The registrations in `villages` dated `from` to `to` inclusive, with their first
+    /// contribution's payment date.
+    async fn enrolments_in(
+        &self,
+        villages: &[RegionCode],
+        from: time::Date,
+        to: time::Date,
+    ) -> Result<Vec<Enrolment>>;
+    /// Registered participations in each village of `within` (for a registry frame): the
+    /// ids, by village then id.
+    async fn participation_ids_in(&self, within: RegionCode) -> Result<Vec<(RegionCode, i64)>>;
 }
 
 /// Dates in the documents are `YYYY-MM-DD`.

@@ -84,6 +84,19 @@ macro_rules! campaign_store_impl {
 
         #[async_trait::async_trait]
         impl cakupan_store::campaigns::CampaignStore for $store {
+            // The two whose column types differ: the backend's own SQL.
+            async fn enrolments_in(
+                &self,
+                villages: &[RegionCode],
+                from: time::Date,
+                to: time::Date,
+            ) -> Result<Vec<Enrolment>> {
+                self.enrolments_in_impl(villages, from, to).await
+            }
+            async fn participation_ids_in(&self, within: RegionCode) -> Result<Vec<(RegionCode, i64)>> {
+                self.participation_ids_in_impl(within).await
+            }
+
             async fn add_campaign(&self, c: &Campaign) -> Result<bool> {
                 c.check()?;
                 let mut tx = self.$write.begin().await.map_err($dberr)?;

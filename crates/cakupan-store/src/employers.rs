@@ -1524,3 +1524,50 @@ pub mod rows {
         ))
     }
 }
+
+/// The employer channel (issue #7): employers, wage reports, invoices and payments.
+#[async_trait::async_trait]
+pub trait EmployerStore: crate::Keyed {
+    /// Registers an employer. The same employer again changes nothing (`false`); other
+    /// details under a registered NIB are rejected (`code.taken`).
+    async fn add_employer(&self, employer: &Employer) -> Result<bool>;
+    async fn employer(&self, code: &str) -> Result<Option<Employer>>;
+    /// The employers whose village is inside `within`, by name, each with its workers now and
+    /// its standing on `as_of` (arrears). Contacts are not opened for a list.
+    async fn employer_summaries(
+        &self,
+        within: RegionCode,
+        as_of: time::Date,
+    ) -> Result<Vec<EmployerSummary>>;
+    /// Checks a wage report against who is enrolled where and what was billed last month.
+    /// With `write`, unless blocked, in one transaction: registers new workers, starts and
+    /// ends employments (posting the stops), makes the invoice (with late fees carried),
+    /// and applies any money already received. The same report again returns its invoice.
+    async fn wage_report(
+        &self,
+        rules: &RuleSet,
+        report: &WageReport,
+        write: bool,
+    ) -> Result<ReportOutcome>;
+    /// Records a payment and, in the same transaction, applies the employer's payments to the
+    /// oldest dues first: each worker-month completed becomes a PU contribution in the ledger
+    /// (`INV{invoice}-{line}`), with its late fee noted for the next invoice. The same
+    /// payment again changes nothing.
+    async fn employer_payment(
+        &self,
+        rules: &RuleSet,
+        payment: &EmployerPayment,
+    ) -> Result<PaymentOutcome>;
+    /// An employer's invoices, payments and standing on `as_of`.
+    async fn employer_account(&self, code: &str, as_of: time::Date) -> Result<Option<Account>>;
+    /// One invoice with its lines, and the participations they bill.
+    async fn employer_invoice(
+        &self,
+        code: &str,
+        month: Month,
+    ) -> Result<Option<(Invoice, Vec<Participant>)>>;
+    /// The employer's workers now: open employments with their participations.
+    async fn employer_workers(&self, code: &str) -> Result<Vec<(Employment, Participant)>>;
+    /// A participation's employments, oldest first.
+    async fn employments_of(&self, participant_id: i64) -> Result<Vec<Employment>>;
+}

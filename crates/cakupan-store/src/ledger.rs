@@ -2,6 +2,9 @@
 //! into coverage facts, and how a change of facts turns into counter changes at every level of
 //! the region tree. Backends run it inside their transactions.
 
+use crate::ActiveRow;
+use crate::Result;
+use crate::StoreError;
 use cakupan_domain::contribution::{Payment, Profile, check_amount};
 use cakupan_domain::coverage::{Contribution, Facts, Metric, counter_deltas, person_deltas};
 use cakupan_domain::month::format_date;
@@ -1372,4 +1375,72 @@ macro_rules! recompute_on_impl {
             Ok(changes)
         }
     };
+}
+
+/// The ledger: postings, and the counters they move in the same transaction.
+#[async_trait::async_trait]
+pub trait LedgerStore: crate::Keyed {
+    /// Appends one posting to the ledger and updates the counters in the same transaction.
+    /// Posting a reference again with the same content returns the first result.
+    async fn post(&self, rules: &RuleSet, posting: &NewPosting) -> Result<PostingOutcome> {
+        match self
+            .post_batch(rules, std::slice::from_ref(posting))
+            .await?
+            .into_iter()
+            .next()
+        {
+            Some(Ok(outcome)) => Ok(outcome),
+            Some(Err(errors)) => Err(StoreError::Rejected(errors)),
+            None => Err(StoreError::Database("batch returned no outcome".into())),
+        }
+    }
+
+    /// Posts many postings in one transaction, in order, as if posted one by one: one result
+    /// per posting (rejected ones carry their errors; nothing of them is stored).
+    async fn post_batch(
+        &self,
+        rules: &RuleSet,
+        postings: &[NewPosting],
+    ) -> Result<Vec<std::result::Result<PostingOutcome, cakupan_domain::FieldErrors>>>;
+
+    /// The ledger rows of one participation, in posting order.
+    async fn ledger(&self, participant_id: i64) -> Result<Vec<LedgerRow>>;
+
+    /// Every stored counter row: (region, level, segment, month, values).
+    async fn counters(&self) -> Result<Vec<(String, i16, Series, i32, CounterValues)>>;
+
+    /// For `month`: per region of `level` (inside `within`, for `segment` or all), the state
+    /// counts (registered, paid_active, status_active, nonactive) as of that month.
+    async fn active_report(
+        &self,
+        level: Level,
+        within: RegionCode,
+        segment: Option<Segment>,
+        month: Month,
+    ) -> Result<Vec<ActiveRow>>;
+
+    /// The counter rows of one region (every series) for months up to `to`, oldest first: the
+    /// changes from which its states in any month (running sums) and its flows (each month's
+    /// own) are read ([`RegionHistory`]), from one indexed range.
+    async fn region_history(
+        &self,
+        region: RegionCode,
+        to: Month,
+    ) -> Result<Vec<(Series, i32, CounterValues)>>;
+
+    /// Recomputes every counter from the ledger alone (participants and postings), for
+    /// `cakupan verify` and as the baseline of the report benchmarks.
+    async fn recompute(&self, rules: &RuleSet) -> Result<CounterChanges>;
+
+    /// Replaces every counter with a recompute from the ledger, in one transaction that holds
+    /// off writers (`cakupan verify --repair`, and after an upgrade that adds a counter).
+    /// Returns the number of counter rows written.
+    async fn rebuild_counters(&self, rules: &RuleSet) -> Result<u64>;
+
+    /// The counting fingerprint (`coverage::counting_fingerprint`) the stored counters were
+    /// last rebuilt under; None before the first rebuild.
+    async fn counters_fingerprint(&self) -> Result<Option<String>>;
+
+    /// The participant a posting concerns (to authorise a reversal before it is posted).
+    async fn participant_of_posting(&self, reference: &str) -> Result<Option<i64>>;
 }

@@ -11,6 +11,8 @@ pub mod crypto;
 pub mod employers;
 pub mod group;
 pub mod ledger;
+pub mod registry;
+pub mod rights;
 mod shared_sql;
 pub mod targets;
 
@@ -20,9 +22,7 @@ use async_trait::async_trait;
 use cakupan_domain::month::parse_date;
 use cakupan_domain::occupation::Sector;
 use cakupan_domain::registration::{Heir, Registration, Relationship};
-use cakupan_domain::{
-    Channel, Level, Month, Nik, ProgrammeSet, RegionCode, RegionTree, RuleSet, Rupiah, Segment, Sex,
-};
+use cakupan_domain::{Channel, Level, Month, Nik, ProgrammeSet, RegionCode, Rupiah, Segment, Sex};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 
@@ -80,63 +80,36 @@ pub struct RegionsLoaded {
     pub count: u64,
 }
 
+/// What every store holds: the keys its personal data is sealed with.
+pub trait Keyed: Send + Sync + std::fmt::Debug {
+    /// The blind index of a NIK under this store's keys (hex in access decisions).
+    fn nik_index(&self, nik: &Nik) -> Vec<u8> {
+        self.keys().nik_index(nik)
+    }
+    /// The keys of this store (the audit chain is keyed with them).
+    fn keys(&self) -> &crypto::Keys;
+}
+
+/// The storage contract: one trait per feature (each beside its feature's shared SQL,
+/// `<feature>_sql.rs`), and the store's own facts. A `dyn Store` or an `S: Store` has every
+/// feature's methods; a backend's own type brings [`prelude`] into scope for them.
 #[async_trait]
-pub trait Store: campaigns::CampaignStore + Send + Sync + std::fmt::Debug {
+pub trait Store:
+    Keyed
+    + registry::RegistryStore
+    + ledger::LedgerStore
+    + accounts::AccountStore
+    + rights::RightsStore
+    + agents::AgentStore
+    + employers::EmployerStore
+    + targets::TargetStore
+    + campaigns::CampaignStore
+{
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
     /// Checks the connection.
     async fn health(&self) -> Result<()>;
-
-    /// Loads the region tree into the store if it is absent or differs from `tree`
-    /// (compared by fingerprint), in one transaction.
-    async fn ensure_regions(&self, tree: &RegionTree) -> Result<RegionsLoaded>;
-
-    /// Number of stored regions per level.
-    async fn region_counts(&self) -> Result<Vec<(Level, u64)>>;
-
-    /// Registers one participant (with heirs). A retry of a stored registration returns
-    /// `Existing`; a different participation for the same NIK and segment is
-    /// [`StoreError::Conflict`].
-    async fn register(&self, rules: &RuleSet, reg: &Registration) -> Result<Outcome> {
-        let out = self
-            .register_batch(rules, std::slice::from_ref(reg))
-            .await?;
-        match out.into_iter().next() {
-            Some(Outcome::Conflict { kpj, segment }) => Err(StoreError::Conflict { kpj, segment }),
-            Some(o) => Ok(o),
-            None => Err(StoreError::Database("batch returned no outcome".into())),
-        }
-    }
-
-    /// Registers many participants in one transaction: one outcome per input, in order.
-    /// Within a batch the first occurrence of a NIK and segment wins. The rules price nothing
-    /// here; they give the coverage thresholds for the counters of people who already hold
-    /// another participation.
-    async fn register_batch(&self, rules: &RuleSet, regs: &[Registration]) -> Result<Vec<Outcome>>;
-    /// Registers one participation and, in the same transaction, appends the audit entry
-    /// `audit` gives for its outcome (none for a conflict): neither is kept without the other.
-    /// A store may commit concurrent registrations together (SQLite does); each still gets its
-    /// own outcome.
-    async fn register_audited(
-        &self,
-        rules: &RuleSet,
-        reg: &Registration,
-        audit: &accounts::RegistrationAudit,
-    ) -> Result<Outcome>;
-
-    async fn participant(&self, id: i64) -> Result<Option<Participant>>;
-    async fn participant_by_kpj(&self, kpj: &str) -> Result<Option<Participant>>;
-    /// Every participation of a NIK (at most one per segment), ordered by segment.
-    async fn participants_by_nik(&self, nik: Nik) -> Result<Vec<Participant>> {
-        self.participants_by_index(&self.nik_index(&nik)).await
-    }
-    /// Every participation of the NIK with this blind index (see [`Store::nik_index`]).
-    async fn participants_by_index(&self, nik_index: &[u8]) -> Result<Vec<Participant>>;
-    async fn count_participants(&self) -> Result<u64>;
-    /// Up to `limit` participations in id order after `after_id`, without their heirs (the
-    /// columns of `participants.csv`): one bounded page of a streaming export.
-    async fn registry_page(&self, after_id: i64, limit: u32) -> Result<Vec<Participant>>;
     /// Bytes the database occupies on disk.
     async fn size_bytes(&self) -> Result<u64>;
     /// Brings the query planner's view up to date after a bulk load (an import): without it a
@@ -144,371 +117,25 @@ pub trait Store: campaigns::CampaignStore + Send + Sync + std::fmt::Debug {
     /// every counter row (docs/benchmarks.md, `bench scale`).
     async fn after_bulk_load(&self) -> Result<()>;
 
-    /// Appends one posting to the ledger and updates the counters in the same transaction.
-    /// Posting a reference again with the same content returns the first result.
-    async fn post(
-        &self,
-        rules: &RuleSet,
-        posting: &ledger::NewPosting,
-    ) -> Result<ledger::PostingOutcome> {
-        match self
-            .post_batch(rules, std::slice::from_ref(posting))
-            .await?
-            .into_iter()
-            .next()
-        {
-            Some(Ok(outcome)) => Ok(outcome),
-            Some(Err(errors)) => Err(StoreError::Rejected(errors)),
-            None => Err(StoreError::Database("batch returned no outcome".into())),
-        }
-    }
-
-    /// Posts many postings in one transaction, in order, as if posted one by one: one result
-    /// per posting (rejected ones carry their errors; nothing of them is stored).
-    async fn post_batch(
-        &self,
-        rules: &RuleSet,
-        postings: &[ledger::NewPosting],
-    ) -> Result<Vec<std::result::Result<ledger::PostingOutcome, cakupan_domain::FieldErrors>>>;
-
-    /// The ledger rows of one participation, in posting order.
-    async fn ledger(&self, participant_id: i64) -> Result<Vec<ledger::LedgerRow>>;
-
-    /// Every stored counter row: (region, level, segment, month, values).
-    async fn counters(
-        &self,
-    ) -> Result<Vec<(String, i16, ledger::Series, i32, ledger::CounterValues)>>;
-
-    /// For `month`: per region of `level` (inside `within`, for `segment` or all), the state
-    /// counts (registered, paid_active, status_active, nonactive) as of that month.
-    async fn active_report(
-        &self,
-        level: Level,
-        within: RegionCode,
-        segment: Option<Segment>,
-        month: Month,
-    ) -> Result<Vec<ActiveRow>>;
-
-    /// The counter rows of one region (every series) for months up to `to`, oldest first: the
-    /// changes from which its states in any month (running sums) and its flows (each month's
-    /// own) are read ([`ledger::RegionHistory`]), from one indexed range.
-    async fn region_history(
-        &self,
-        region: RegionCode,
-        to: Month,
-    ) -> Result<Vec<(ledger::Series, i32, ledger::CounterValues)>>;
-
-    /// Recomputes every counter from the ledger alone (participants and postings), for
-    /// `cakupan verify` and as the baseline of the report benchmarks.
-    async fn recompute(&self, rules: &RuleSet) -> Result<ledger::CounterChanges>;
-
-    /// Replaces every counter with a recompute from the ledger, in one transaction that holds
-    /// off writers (`cakupan verify --repair`, and after an upgrade that adds a counter).
-    /// Returns the number of counter rows written.
-    async fn rebuild_counters(&self, rules: &RuleSet) -> Result<u64>;
-
-    /// The counting fingerprint (`coverage::counting_fingerprint`) the stored counters were
-    /// last rebuilt under; None before the first rebuild.
-    async fn counters_fingerprint(&self) -> Result<Option<String>>;
-
     /// A value of the `meta` table (the database's own facts: fingerprints, check values).
     async fn meta(&self, key: &str) -> Result<Option<String>>;
     /// Records a value in the `meta` table, only where none is recorded yet (a second writer
     /// racing to record the same fact changes nothing); returns the value now recorded.
     async fn set_meta_once(&self, key: &str, value: &str) -> Result<String>;
+}
 
-    /// Stores coverage targets in one transaction, each checked first (nothing is stored if
-    /// one fails). With `replace` a stored target of the same metric, segment, region and
-    /// month is overwritten (an edit); without, it is kept (seeding defaults). Returns the
-    /// number of rows written.
-    async fn set_targets(&self, targets: &[TargetRecord], replace: bool) -> Result<u64>;
-
-    /// Every stored target, ordered by metric, segment, region and month.
-    async fn targets(&self) -> Result<Vec<TargetRecord>>;
-
-    /// The stored targets of the regions of `level` inside `within` (`within` itself when it is
-    /// of that level), in the same order: one indexed range, whatever the number stored.
-    async fn targets_within(&self, within: RegionCode, level: Level) -> Result<Vec<TargetRecord>>;
-
-    /// The participant a posting concerns (to authorise a reversal before it is posted).
-    async fn participant_of_posting(&self, reference: &str) -> Result<Option<i64>>;
-
-    /// Re-encrypts up to `batch` participants (and their heirs) still sealed under an older
-    /// key version than the current one, in one transaction; returns how many. `cakupan keys
-    /// rotate` calls it until it returns 0, while the service runs.
-    async fn reseal(&self, batch: usize) -> Result<u64>;
-    /// Participants per key version.
-    async fn key_versions(&self) -> Result<Vec<(i64, u64)>>;
-
-    /// The blind index of a NIK under this store's keys (hex in access decisions).
-    fn nik_index(&self, nik: &Nik) -> Vec<u8>;
-
-    /// Creates a user; a taken username is [`StoreError::Rejected`] naming `username`.
-    async fn create_user(&self, user: &accounts::NewUser, now: i64) -> Result<i64>;
-    async fn user_by_username(&self, username: &str) -> Result<Option<accounts::UserRow>>;
-    async fn count_users(&self) -> Result<u64>;
-    /// Stores a session by the SHA-256 of its token (unix seconds).
-    async fn create_session(
-        &self,
-        token_hash: &str,
-        user_id: i64,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<()>;
-    /// The user of an unexpired session of an enabled account.
-    /// The user of a live session: not past its end, used within the last `idle_secs`, its
-    /// account not disabled. Marks the session used (at most once a minute).
-    async fn session_user(
-        &self,
-        token_hash: &str,
-        now: i64,
-        idle_secs: i64,
-    ) -> Result<Option<accounts::UserRow>>;
-    /// Ends every session of a user but `keep` (a token hash): all of them when `None`. The
-    /// number ended.
-    async fn end_sessions(&self, user_id: i64, keep: Option<&str>) -> Result<u64>;
-    /// Keeps `keep` (the session just opened) and the user's newest others up to `newest`
-    /// sessions in all (by sign-in), and ends the older ones and the expired.
-    async fn trim_sessions(&self, user_id: i64, keep: &str, newest: u32, now: i64) -> Result<u64>;
-    /// Sets a user's password hash; `must_change` makes the next sign-in change it first.
-    async fn set_password(
-        &self,
-        user_id: i64,
-        password_hash: &str,
-        must_change: bool,
-    ) -> Result<()>;
-    /// Disables or enables a user (a disabled user's sessions stop working at once).
-    async fn set_disabled(&self, user_id: i64, disabled: bool) -> Result<()>;
-    /// Every account, by username, as the administrators' page lists them.
-    async fn users(&self) -> Result<Vec<accounts::UserListing>>;
-    /// A user's sealed TOTP secret, if they have a second factor.
-    async fn totp_secret(&self, user_id: i64) -> Result<Option<Vec<u8>>>;
-    /// Sets (or with `None` removes) a user's sealed TOTP secret and replaces their recovery
-    /// codes (hashes), in one transaction.
-    async fn set_totp(
-        &self,
-        user_id: i64,
-        sealed: Option<&[u8]>,
-        recovery_hashes: &[String],
-    ) -> Result<()>;
-    /// Records that a TOTP code of time step `step` was used: false if that step or a later
-    /// one was used already (a code is good once).
-    async fn advance_totp_step(&self, user_id: i64, step: i64) -> Result<bool>;
-    /// Spends a recovery code: false if it is not one of the user's or was spent.
-    async fn use_recovery_code(&self, user_id: i64, code_hash: &str, now: i64) -> Result<bool>;
-    /// Ends a session (logout); ending one that is gone is not an error.
-    async fn delete_session(&self, token_hash: &str) -> Result<()>;
-
-    /// Appends entries to the hash-chained audit log, in order, in one transaction.
-    async fn append_audit(&self, entries: &[accounts::AuditEntry]) -> Result<()>;
-    /// Up to `limit` audit entries with ids above `after`, in id order.
-    async fn audit_page(&self, after: i64, limit: u32) -> Result<Vec<accounts::AuditRecord>>;
-    /// The keys of this store (the audit chain is keyed with them).
-    fn keys(&self) -> &crypto::Keys;
-    /// The whole audit log in id order (tests and small logs; `audit_verify` pages).
-    async fn audit_log(&self) -> Result<Vec<accounts::AuditRecord>> {
-        let mut out: Vec<accounts::AuditRecord> = Vec::new();
-        loop {
-            let after = out.last().map(|r| r.id).unwrap_or(0);
-            let page = self.audit_page(after, 10_000).await?;
-            if page.is_empty() {
-                return Ok(out);
-            }
-            out.extend(page);
-        }
-    }
-    /// Checks the whole chain a page at a time (`cakupan audit verify`): the check's state
-    /// (entries and last hash) and the first break, if any.
-    async fn audit_verify(
-        &self,
-    ) -> Result<(accounts::ChainCheck, std::result::Result<(), String>)> {
-        let mut check = accounts::ChainCheck::default();
-        let mut after = 0;
-        loop {
-            let page = self.audit_page(after, 10_000).await?;
-            let Some(last) = page.last() else {
-                return Ok((check, Ok(())));
-            };
-            after = last.id;
-            if let Err(e) = check.feed(self.keys(), &page)? {
-                return Ok((check, Err(e)));
-            }
-        }
-    }
-    /// The anchor of the log as it stands, from its last entry alone (ids run without gaps, so
-    /// the last id is the count): one row read, whatever the log's length. The chain is not
-    /// checked here (`audit_verify` does that).
-    async fn audit_anchor(&self) -> Result<accounts::Anchor>;
-    /// Whether the log still holds an earlier anchor's entry with the anchor's hash.
-    async fn audit_holds(
-        &self,
-        anchor: &accounts::Anchor,
-    ) -> Result<std::result::Result<(), String>> {
-        if anchor.count <= 0 {
-            return Ok(Ok(()));
-        }
-        let page = self.audit_page(anchor.count - 1, 1).await?;
-        Ok(anchor.check(page.first()))
-    }
-    /// The audit entries about these records (`participant:<id>`), in id order: a person's
-    /// processing log.
-    async fn audit_for(&self, records: &[String]) -> Result<Vec<accounts::AuditRecord>>;
-
-    /// Appends a consent decision for the person with this NIK index.
-    async fn add_consent(&self, nik_index: &[u8], consent: &accounts::Consent) -> Result<()>;
-    /// Every consent decision of a person, oldest first.
-    async fn consents(&self, nik_index: &[u8]) -> Result<Vec<accounts::Consent>>;
-    /// Files a correction request (value and reason sealed); returns its id. `id` and
-    /// `status` of the argument are ignored.
-    async fn add_correction(&self, c: &accounts::Correction) -> Result<i64>;
-    /// Open correction requests for participants inside `within`, oldest first.
-    async fn open_corrections(&self, within: RegionCode) -> Result<Vec<accounts::Correction>>;
-    /// One correction request, whatever its status.
-    async fn correction(&self, id: i64) -> Result<Option<accounts::Correction>>;
-    /// The correction requests about these participations, newest first (their owner's view).
-    async fn corrections_of(&self, participant_ids: &[i64]) -> Result<Vec<accounts::Correction>>;
-    // --- The Perisai network (issue #6) ---
-
-    /// Stores a partner office (checked first); the same office again is a retry, other
-    /// details under its code are refused (`code.taken`).
-    async fn add_office(&self, office: &agents::Office) -> Result<()>;
-    async fn office(&self, code: &str) -> Result<Option<agents::Office>>;
-    /// Sets an office's monthly target from `from` on (the same month again replaces it: a
-    /// retry or a correction). The office must exist.
-    async fn set_office_target(
-        &self,
-        code: &str,
-        from: Month,
-        acquisitions: i64,
-        set_by: &str,
-    ) -> Result<()>;
-    /// An office's targets, oldest first: (from month, new participants a month).
-    async fn office_targets(&self, code: &str) -> Result<Vec<(Month, i64)>>;
-    /// Ends an office's agreement on `last_day` and every one of its agents' appointments from
-    /// `from` (a `terminated` event with `reason`), in one transaction. A retry changes
-    /// nothing; an earlier end stays.
-    async fn end_office_agreement(
-        &self,
-        code: &str,
-        last_day: time::Date,
-        from: Month,
-        reason: &str,
-        by: &str,
-        at: i64,
-    ) -> Result<()>;
-    /// The offices located inside `within`, by code.
-    async fn offices(&self, within: RegionCode) -> Result<Vec<agents::Office>>;
-    /// Stores an agent and their villages in one transaction: the office must exist, the
-    /// participation must be a registered BPU one and not already an agent's. The same agent
-    /// again is a retry; other details under the code are refused.
-    async fn add_agent(&self, agent: &agents::Agent) -> Result<()>;
-    /// Agents with their events and monthly figures.
-    async fn agent_records(
-        &self,
-        filter: agents::AgentFilter<'_>,
-    ) -> Result<Vec<agents::AgentRecord>>;
-    /// Records a reactivation or termination (checked by the caller against the agent's
-    /// standing); the same event again is a retry.
-    async fn add_agent_event(
-        &self,
-        code: &str,
-        event: &cakupan_domain::perisai::AgentEvent,
-        by: &str,
-        at: i64,
-    ) -> Result<()>;
-    /// Records a deposit, in one transaction with the check that it does not exceed what the
-    /// agent holds (`deposit.above_held`); the same reference with the same content is a retry.
-    async fn add_deposit(&self, deposit: &agents::Deposit) -> Result<agents::Deposit>;
-    async fn deposits(&self, agent_code: &str) -> Result<Vec<agents::Deposit>>;
-    /// The contributions an agent collected, oldest first.
-    async fn collections(&self, agent_code: &str) -> Result<Vec<agents::Collection>>;
-    /// The collection recorded as posting `posting_id`, if an agent collected it.
-    async fn collection(&self, posting_id: i64) -> Result<Option<agents::Collection>>;
-    /// The participations an agent acquired, each with its ledger.
-    async fn acquired_by(
-        &self,
-        agent_code: &str,
-    ) -> Result<Vec<(Participant, Vec<ledger::LedgerRow>)>>;
-    /// Every stored agent-month row, as changes (for `cakupan verify`).
-    async fn agent_months_all(&self) -> Result<ledger::AgentChanges>;
-    /// The agent-month rows recomputed from the ledger alone.
-    async fn recompute_agents(&self) -> Result<ledger::AgentChanges>;
-
-    // The employer channel (issue #7).
-
-    /// Registers an employer. The same employer again changes nothing (`false`); other
-    /// details under a registered NIB are rejected (`code.taken`).
-    async fn add_employer(&self, employer: &employers::Employer) -> Result<bool>;
-    async fn employer(&self, code: &str) -> Result<Option<employers::Employer>>;
-    /// The employers whose village is inside `within`, by name, each with its workers now and
-    /// its standing on `as_of` (arrears). Contacts are not opened for a list.
-    async fn employer_summaries(
-        &self,
-        within: RegionCode,
-        as_of: time::Date,
-    ) -> Result<Vec<employers::EmployerSummary>>;
-    /// Checks a wage report against who is enrolled where and what was billed last month.
-    /// With `write`, unless blocked, in one transaction: registers new workers, starts and
-    /// ends employments (posting the stops), makes the invoice (with late fees carried),
-    /// and applies any money already received. The same report again returns its invoice.
-    async fn wage_report(
-        &self,
-        rules: &RuleSet,
-        report: &employers::WageReport,
-        write: bool,
-    ) -> Result<employers::ReportOutcome>;
-    /// Records a payment and, in the same transaction, applies the employer's payments to the
-    /// oldest dues first: each worker-month completed becomes a PU contribution in the ledger
-    /// (`INV{invoice}-{line}`), with its late fee noted for the next invoice. The same
-    /// payment again changes nothing.
-    async fn employer_payment(
-        &self,
-        rules: &RuleSet,
-        payment: &employers::EmployerPayment,
-    ) -> Result<employers::PaymentOutcome>;
-    /// An employer's invoices, payments and standing on `as_of`.
-    async fn employer_account(
-        &self,
-        code: &str,
-        as_of: time::Date,
-    ) -> Result<Option<employers::Account>>;
-    /// One invoice with its lines, and the participations they bill.
-    async fn employer_invoice(
-        &self,
-        code: &str,
-        month: Month,
-    ) -> Result<Option<(employers::Invoice, Vec<Participant>)>>;
-    /// The employer's workers now: open employments with their participations.
-    async fn employer_workers(
-        &self,
-        code: &str,
-    ) -> Result<Vec<(employers::Employment, Participant)>>;
-    /// A participation's employments, oldest first.
-    async fn employments_of(&self, participant_id: i64) -> Result<Vec<employers::Employment>>;
-
-    /// Decides an open request in one transaction: for `done`, the participation is rewritten
-    /// as corrected (sealed again; its counters moved if the village changed, overlap included).
-    /// Deciding a request again the same way returns it unchanged (a retry); another way is
-    /// [`StoreError::Rejected`] (`correction.decided`). An unknown id is `Ok(None)`.
-    async fn decide_correction(
-        &self,
-        rules: &RuleSet,
-        decision: &accounts::CorrectionDecision,
-    ) -> Result<Option<accounts::Correction>>;
-
-    // The village campaign (issue #8): the records are `campaigns::CampaignStore`'s.
-
-    /// The registrations in `villages` dated `from` to `to` inclusive, with their first
-    /// contribution's payment date.
-    async fn enrolments_in(
-        &self,
-        villages: &[RegionCode],
-        from: time::Date,
-        to: time::Date,
-    ) -> Result<Vec<campaigns::Enrolment>>;
-    /// Registered participations in each village of `within` (for a registry frame): the
-    /// ids, by village then id.
-    async fn participation_ids_in(&self, within: RegionCode) -> Result<Vec<(RegionCode, i64)>>;
+/// Every store trait, anonymously: `use cakupan_store::prelude::*;` to call store methods.
+pub mod prelude {
+    pub use crate::Keyed as _;
+    pub use crate::Store;
+    pub use crate::accounts::AccountStore as _;
+    pub use crate::agents::AgentStore as _;
+    pub use crate::campaigns::CampaignStore as _;
+    pub use crate::employers::EmployerStore as _;
+    pub use crate::ledger::LedgerStore as _;
+    pub use crate::registry::RegistryStore as _;
+    pub use crate::rights::RightsStore as _;
+    pub use crate::targets::TargetStore as _;
 }
 
 /// Why a database from before schema 5 (personal fields in clear) is not migrated: SQL alone

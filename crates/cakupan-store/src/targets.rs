@@ -467,3 +467,20 @@ pub async fn report(
         history,
     })
 }
+
+/// Coverage targets.
+#[async_trait::async_trait]
+pub trait TargetStore: crate::Keyed {
+    /// Stores coverage targets in one transaction, each checked first (nothing is stored if
+    /// one fails). With `replace` a stored target of the same metric, segment, region and
+    /// month is overwritten (an edit); without, it is kept (seeding defaults). Returns the
+    /// number of rows written.
+    async fn set_targets(&self, targets: &[TargetRecord], replace: bool) -> Result<u64>;
+
+    /// Every stored target, ordered by metric, segment, region and month.
+    async fn targets(&self) -> Result<Vec<TargetRecord>>;
+
+    /// The stored targets of the regions of `level` inside `within` (`within` itself when it is
+    /// of that level), in the same order: one indexed range, whatever the number stored.
+    async fn targets_within(&self, within: RegionCode, level: Level) -> Result<Vec<TargetRecord>>;
+}

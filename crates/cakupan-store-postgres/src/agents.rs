@@ -1,0 +1,406 @@
+//! agents
+
+use super::*;
+
+#[async_trait]
+impl cakupan_store::agents::AgentStore for PgStore {
+    async fn set_office_target(
+        &self,
+        code: &str,
+        from: Month,
+        acquisitions: i64,
+        set_by: &str,
+    ) -> Result<()> {
+        self.set_office_target_impl(code, from, acquisitions, set_by)
+            .await
+    }
+
+    async fn end_office_agreement(
+        &self,
+        code: &str,
+        last_day: time::Date,
+        from: Month,
+        reason: &str,
+        by: &str,
+        at: i64,
+    ) -> Result<()> {
+        self.end_office_agreement_impl(code, last_day, from, reason, by, at)
+            .await
+    }
+
+    async fn office_targets(&self, code: &str) -> Result<Vec<(Month, i64)>> {
+        self.office_targets_impl(code).await
+    }
+
+    async fn add_office(&self, o: &cakupan_store::agents::Office) -> Result<()> {
+        cakupan_store::agents::check_office(o)?;
+        let done = sqlx::query(
+            "INSERT INTO offices (code, name, kind, region, agreement_from, agreement_to)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (code) DO NOTHING",
+        )
+        .bind(&o.code)
+        .bind(o.name.trim())
+        .bind(&o.kind)
+        .bind(o.region.to_string())
+        .bind(cakupan_domain::month::format_date(o.agreement_from))
+        .bind(o.agreement_to.map(cakupan_domain::month::format_date))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 0 {
+            let stored = self.office(&o.code).await?;
+            let mut want = o.clone();
+            want.name = o.name.trim().to_string();
+            if stored.as_ref() != Some(&want) {
+                return Err(cakupan_store::agents::code_taken("office", &o.code));
+            }
+        }
+        Ok(())
+    }
+
+    async fn office(&self, code: &str) -> Result<Option<cakupan_store::agents::Office>> {
+        let row: Option<(String, String, String, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT code, name, kind, region, agreement_from, agreement_to FROM offices WHERE code = $1",
+        )
+        .bind(code)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        row.map(|(c, n, k, r, f, t)| {
+            cakupan_store::agents::Office::from_text(c, n, k, &r, &f, t.as_deref())
+        })
+        .transpose()
+    }
+
+    async fn offices(&self, within: RegionCode) -> Result<Vec<cakupan_store::agents::Office>> {
+        let rows: Vec<(String, String, String, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT code, name, kind, region, agreement_from, agreement_to FROM offices ORDER BY code",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let mut out = Vec::new();
+        for (c, n, k, r, f, t) in rows {
+            let o = cakupan_store::agents::Office::from_text(c, n, k, &r, &f, t.as_deref())?;
+            if within.contains(o.region) {
+                out.push(o);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn add_agent(&self, a: &cakupan_store::agents::Agent) -> Result<()> {
+        if !cakupan_store::agents::valid_code(&a.code) {
+            return Err(StoreError::Rejected(
+                cakupan_domain::FieldError::new(
+                    "code",
+                    "code.format",
+                    "code must be 3 to 32 capital letters, digits or '-'",
+                )
+                .into(),
+            ));
+        }
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // One agent registration at a time: a code or a participation is claimed once.
+        sqlx::query("SELECT pg_advisory_xact_lock(4245, 0)")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let existing: Option<(String, i64, String, i32)> = sqlx::query_as(
+            "SELECT office_code, participant_id, home_village, appointed FROM agents WHERE code = $1",
+        )
+        .bind(&a.code)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        if let Some((office, pid, home, appointed)) = existing {
+            let villages: Vec<String> = sqlx::query_scalar(
+                "SELECT village_code FROM agent_villages WHERE agent_code = $1 ORDER BY village_code",
+            )
+            .bind(&a.code)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+            let mut want: Vec<String> = a.villages.iter().map(|v| v.to_string()).collect();
+            want.sort();
+            let same = office == a.office_code
+                && pid == a.participant_id
+                && home == a.home_village.to_string()
+                && appointed == a.appointed.index()
+                && villages == want;
+            return if same {
+                Ok(())
+            } else {
+                Err(cakupan_store::agents::code_taken("agent", &a.code))
+            };
+        }
+        let (office, segment, other): (bool, Option<String>, Option<String>) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM offices WHERE code = $1),
+                    (SELECT segment FROM participants WHERE id = $2),
+                    (SELECT code FROM agents WHERE participant_id = $2)",
+        )
+        .bind(&a.office_code)
+        .bind(a.participant_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        cakupan_store::agents::check_agent(a, office, segment.as_deref(), other.as_deref())?;
+        sqlx::query(
+            "INSERT INTO agents (code, office_code, participant_id, home_village, appointed) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&a.code)
+        .bind(&a.office_code)
+        .bind(a.participant_id)
+        .bind(a.home_village.to_string())
+        .bind(a.appointed.index())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        for v in &a.villages {
+            sqlx::query("INSERT INTO agent_villages (agent_code, village_code) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(&a.code)
+                .bind(v.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn agent_records(
+        &self,
+        filter: cakupan_store::agents::AgentFilter<'_>,
+    ) -> Result<Vec<cakupan_store::agents::AgentRecord>> {
+        use cakupan_store::agents::AgentFilter;
+        let (clause, bind_a, bind_b) = match filter {
+            AgentFilter::Code(c) => ("a.code = $1 AND $2 = ''", c.to_string(), String::new()),
+            AgentFilter::Office(o) => (
+                "a.office_code = $1 AND $2 = ''",
+                o.to_string(),
+                String::new(),
+            ),
+            AgentFilter::Within(r) => {
+                let (lo, hi) = cakupan_store::subtree_range(r, cakupan_domain::Level::Village);
+                ("a.home_village >= $1 AND a.home_village < $2", lo, hi)
+            }
+        };
+        // Four reads whatever the number of agents: the agents, their villages, their events
+        // and their months, each filtered the same way.
+        let rows: Vec<(String, String, i64, String, i32)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT a.code, a.office_code, a.participant_id, a.home_village, a.appointed FROM agents a WHERE {clause} ORDER BY a.code"
+        )))
+        .bind(&bind_a)
+        .bind(&bind_b)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let villages: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT v.agent_code, v.village_code FROM agent_villages v JOIN agents a ON a.code = v.agent_code WHERE {clause} ORDER BY v.agent_code, v.village_code"
+        )))
+        .bind(&bind_a)
+        .bind(&bind_b)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let events: Vec<(String, i32, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT e.agent_code, e.month, e.kind, e.reason FROM agent_events e JOIN agents a ON a.code = e.agent_code WHERE {clause} ORDER BY e.agent_code, e.month, e.kind"
+        )))
+        .bind(&bind_a)
+        .bind(&bind_b)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let months: Vec<(String, i32, i64, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT m.agent_code, m.month, m.acquisitions, m.acquisitions_3, m.fee_base, m.fee_reversed, m.collections, m.collected, m.collected_reversed
+             FROM agent_months m JOIN agents a ON a.code = m.agent_code WHERE {clause} ORDER BY m.agent_code, m.month"
+        )))
+        .bind(&bind_a)
+        .bind(&bind_b)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        cakupan_store::agents::assemble(
+            rows.into_iter()
+                .map(|(c, o, p, h, ap)| (c, o, p, h, i64::from(ap)))
+                .collect(),
+            villages,
+            events,
+            months
+                .into_iter()
+                .map(|(c, m, a, b, d, e, f, g, h)| (c, m, [a, b, d, e, f, g, h]))
+                .collect(),
+        )
+    }
+
+    async fn add_agent_event(
+        &self,
+        code: &str,
+        event: &cakupan_domain::perisai::AgentEvent,
+        by: &str,
+        at: i64,
+    ) -> Result<()> {
+        use cakupan_domain::perisai::AgentEvent;
+        let (kind, reason) = match event {
+            AgentEvent::Reactivated { .. } => ("reactivated", ""),
+            AgentEvent::Terminated { reason, .. } => ("terminated", reason.as_str()),
+        };
+        sqlx::query(
+            "INSERT INTO agent_events (agent_code, month, kind, reason, recorded_by, recorded_at)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (agent_code, month, kind) DO NOTHING",
+        )
+        .bind(code)
+        .bind(event.month().index())
+        .bind(kind)
+        .bind(reason)
+        .bind(by)
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn add_deposit(
+        &self,
+        d: &cakupan_store::agents::Deposit,
+    ) -> Result<cakupan_store::agents::Deposit> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // Deposits of one agent queue on the agent's row: two cannot both spend the same cash.
+        sqlx::query("SELECT code FROM agents WHERE code = $1 FOR UPDATE")
+            .bind(&d.agent_code)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let stored: Option<(String, String, i64, String, String)> = sqlx::query_as(
+            "SELECT reference, agent_code, amount, deposited_on, recorded_by FROM deposits WHERE reference = $1",
+        )
+        .bind(&d.reference)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        if let Some((r, a, amount, on, by)) = stored {
+            let stored = cakupan_store::agents::Deposit::from_text(r, a, amount, &on, by)?;
+            return if stored.same(d) {
+                Ok(stored)
+            } else {
+                Err(cakupan_store::agents::reference_reused(&d.reference))
+            };
+        }
+        let (collected, deposited): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE((SELECT SUM(collected - collected_reversed) FROM agent_months WHERE agent_code = $1), 0)::bigint,
+                    COALESCE((SELECT SUM(amount) FROM deposits WHERE agent_code = $1), 0)::bigint",
+        )
+        .bind(&d.agent_code)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        let held = collected - deposited;
+        if d.amount > held {
+            return Err(cakupan_store::agents::deposit_above_held(d.amount, held));
+        }
+        sqlx::query(
+            "INSERT INTO deposits (reference, agent_code, amount, deposited_on, recorded_by) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&d.reference)
+        .bind(&d.agent_code)
+        .bind(d.amount)
+        .bind(cakupan_domain::month::format_date(d.deposited_on))
+        .bind(&d.recorded_by)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(d.clone())
+    }
+
+    async fn deposits(&self, agent_code: &str) -> Result<Vec<cakupan_store::agents::Deposit>> {
+        let rows: Vec<(String, String, i64, String, String)> = sqlx::query_as(
+            "SELECT reference, agent_code, amount, deposited_on, recorded_by FROM deposits WHERE agent_code = $1 ORDER BY deposited_on, reference",
+        )
+        .bind(agent_code)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.into_iter()
+            .map(|(r, a, amount, on, by)| {
+                cakupan_store::agents::Deposit::from_text(r, a, amount, &on, by)
+            })
+            .collect()
+    }
+
+    async fn collections(
+        &self,
+        agent_code: &str,
+    ) -> Result<Vec<cakupan_store::agents::Collection>> {
+        self.collection_rows("p.collected_by = $1", agent_code.to_string())
+            .await
+    }
+
+    async fn collection(
+        &self,
+        posting_id: i64,
+    ) -> Result<Option<cakupan_store::agents::Collection>> {
+        Ok(self
+            .collection_rows("p.id = $1 AND p.collected_by IS NOT NULL", posting_id)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn acquired_by(&self, agent_code: &str) -> Result<Vec<(Participant, Vec<LedgerRow>)>> {
+        // Two reads whatever the number of people: the participations (without heirs, which a
+        // worklist does not show) and all their postings.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE agent_code = $1 ORDER BY id"
+        )))
+        .bind(agent_code)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let sql = format!(
+            "SELECT participant_id, {LEDGER_COLUMNS} FROM postings
+             WHERE participant_id IN (SELECT id FROM participants WHERE agent_code = $1)
+             ORDER BY participant_id, id"
+        );
+        let mut ledgers: HashMap<i64, Vec<LedgerRow>> = HashMap::new();
+        for row in sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(agent_code)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+        {
+            let pid: i64 = row.try_get(0).map_err(db)?;
+            ledgers.entry(pid).or_default().push(ledger_row(&row, 1)?);
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let p =
+                cakupan_store::rows::participant(&row, &self.keys)?.into_participant(Vec::new())?;
+            let l = ledgers.remove(&p.id).unwrap_or_default();
+            out.push((p, l));
+        }
+        Ok(out)
+    }
+
+    async fn agent_months_all(&self) -> Result<cakupan_store::ledger::AgentChanges> {
+        let rows: Vec<(String, i32, i64, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT agent_code, month, acquisitions, acquisitions_3, fee_base, fee_reversed, collections, collected, collected_reversed FROM agent_months",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let mut out = cakupan_store::ledger::AgentChanges::default();
+        for (a, m, v0, v1, v2, v3, v4, v5, v6) in rows {
+            if [v0, v1, v2, v3, v4, v5, v6].iter().any(|x| *x != 0) {
+                out.0.insert((a, m), [v0, v1, v2, v3, v4, v5, v6]);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn recompute_agents(&self) -> Result<cakupan_store::ledger::AgentChanges> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        recompute_agents_on(&mut conn).await
+    }
+}

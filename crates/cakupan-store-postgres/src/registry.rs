@@ -1,0 +1,206 @@
+//! registry
+
+use super::*;
+
+#[async_trait]
+impl cakupan_store::registry::RegistryStore for PgStore {
+    async fn ensure_regions(&self, tree: &RegionTree) -> Result<RegionsLoaded> {
+        let fingerprint = tree.fingerprint();
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // Serialise concurrent first starts.
+        sqlx::query("LOCK TABLE regions IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'regions_fingerprint'")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        if stored.as_deref() == Some(fingerprint.as_str()) {
+            tx.rollback().await.map_err(db)?;
+            return Ok(RegionsLoaded {
+                loaded: false,
+                count: tree.len() as u64,
+            });
+        }
+        let regions: Vec<_> = tree.iter().collect();
+        for chunk in regions.chunks(20_000) {
+            let codes: Vec<String> = chunk.iter().map(|r| r.code.to_string()).collect();
+            let parents: Vec<Option<String>> = chunk
+                .iter()
+                .map(|r| {
+                    r.code
+                        .parent()
+                        .filter(|p| p.level() != Level::Nation)
+                        .map(|p| p.to_string())
+                })
+                .collect();
+            let levels: Vec<i16> = chunk
+                .iter()
+                .map(|r| i16::from(r.code.level().depth()))
+                .collect();
+            let names: Vec<String> = chunk.iter().map(|r| r.name.clone()).collect();
+            let kinds: Vec<String> = chunk.iter().map(|r| r.kind.clone()).collect();
+            sqlx::query(
+                "INSERT INTO regions (code, parent_code, level, name, kind)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::smallint[], $4::text[], $5::text[])
+                 ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind",
+            )
+            .bind(codes)
+            .bind(parents)
+            .bind(levels)
+            .bind(names)
+            .bind(kinds)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        sqlx::query("INSERT INTO meta (key, value) VALUES ('regions_fingerprint', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(&fingerprint)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(RegionsLoaded {
+            loaded: true,
+            count: tree.len() as u64,
+        })
+    }
+
+    async fn region_counts(&self) -> Result<Vec<(Level, u64)>> {
+        let rows = sqlx::query(
+            "SELECT level::bigint, COUNT(*) FROM regions GROUP BY level ORDER BY level",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(cakupan_store::rows::level_count).collect()
+    }
+
+    async fn register_batch(&self, rules: &RuleSet, regs: &[Registration]) -> Result<Vec<Outcome>> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let out = register_batch_in(&mut tx, &self.keys, rules, regs).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(out)
+    }
+
+    async fn register_audited(
+        &self,
+        rules: &RuleSet,
+        reg: &Registration,
+        audit: &cakupan_store::accounts::RegistrationAudit,
+    ) -> Result<Outcome> {
+        // Group commit (cakupan_store::group): concurrent registrations otherwise serialise on
+        // the counters of their month (the nation's row and the province's) and on the audit
+        // chain's lock, one commit each.
+        self.group.register(self, rules, reg, audit).await
+    }
+
+    async fn participant(&self, id: i64) -> Result<Option<Participant>> {
+        // Through the id's route (migration 0014), so that on a cluster it reads one shard.
+        Ok(self
+            .load(
+                "WHERE id = $1 AND nik_index = (SELECT nik_index FROM participant_ids WHERE id = $1)",
+                id,
+            )
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn participant_by_kpj(&self, kpj: &str) -> Result<Option<Participant>> {
+        // A KPJ is its participation's id with a check digit: one that does not parse names
+        // nobody, and one that does is read by its id.
+        let Ok(k) = cakupan_domain::Kpj::parse(kpj.trim()) else {
+            return Ok(None);
+        };
+        let Ok(id) = i64::try_from(k.sequence()) else {
+            return Ok(None);
+        };
+        Ok(self.participant(id).await?.filter(|p| p.kpj == kpj.trim()))
+    }
+
+    async fn participants_by_index(&self, nik_index: &[u8]) -> Result<Vec<Participant>> {
+        self.load("WHERE nik_index = $1 ORDER BY segment", nik_index.to_vec())
+            .await
+    }
+
+    async fn registry_page(&self, after_id: i64, limit: u32) -> Result<Vec<Participant>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE id > $1 ORDER BY id LIMIT $2"
+        )))
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|row| {
+                cakupan_store::rows::participant(row, &self.keys)?.into_participant(Vec::new())
+            })
+            .collect()
+    }
+
+    async fn count_participants(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM participants")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(n as u64)
+    }
+
+    async fn reseal(&self, batch: usize) -> Result<u64> {
+        let current = i32::try_from(self.keys.current_version()).unwrap_or(i32::MAX);
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE key_version < $1 ORDER BY id LIMIT $2 FOR UPDATE"
+        )))
+        .bind(current)
+        .bind(i64::try_from(batch).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut n = 0;
+        for row in &rows {
+            let pr = cakupan_store::rows::participant(row, &self.keys)?;
+            rewrite(&mut tx, &pr, &pr.seal(&self.keys)?).await?;
+            let heirs = sqlx::query(
+                "SELECT name, relationship, nik, phone, position::bigint FROM heirs WHERE participant_id = $1 ORDER BY position",
+            )
+            .bind(pr.id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+            for h in &heirs {
+                let position: i64 = h.try_get(4).map_err(db)?;
+                let plain = cakupan_store::rows::heir(h, pr.id, &self.keys)?;
+                let s = plain.seal(&self.keys, pr.id, usize::try_from(position).unwrap_or(0))?;
+                sqlx::query(
+                    "UPDATE heirs SET name = $1, nik = $2, phone = $3 WHERE participant_id = $4 AND position = $5",
+                )
+                .bind(&s.name)
+                .bind(&s.nik)
+                .bind(&s.phone)
+                .bind(pr.id)
+                .bind(i32::try_from(position).unwrap_or(0))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            }
+            n += 1;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(n)
+    }
+
+    async fn key_versions(&self) -> Result<Vec<(i64, u64)>> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT key_version::bigint, COUNT(*) FROM participants GROUP BY key_version ORDER BY key_version",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(rows.into_iter().map(|(v, n)| (v, n as u64)).collect())
+    }
+}

@@ -1,0 +1,122 @@
+//! ledger
+
+use super::*;
+
+#[async_trait]
+impl cakupan_store::ledger::LedgerStore for SqliteStore {
+    async fn post_batch(
+        &self,
+        rules: &RuleSet,
+        postings: &[NewPosting],
+    ) -> Result<Vec<std::result::Result<PostingOutcome, FieldErrors>>> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let out = post_batch_in(&mut tx, &self.keys, rules, postings).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(out)
+    }
+
+    async fn ledger(&self, participant_id: i64) -> Result<Vec<LedgerRow>> {
+        let mut conn = self.reader.acquire().await.map_err(db)?;
+        ledger_rows(&mut conn, participant_id).await
+    }
+
+    async fn counters(&self) -> Result<Vec<(String, i16, Series, i32, CounterValues)>> {
+        let sql = format!(
+            "SELECT region, level, segment, month, {} FROM counters ORDER BY region, segment, month",
+            COUNTER_COLUMNS.join(", ")
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?;
+        rows.iter().map(cakupan_store::rows::counter).collect()
+    }
+
+    async fn active_report(
+        &self,
+        level: Level,
+        within: RegionCode,
+        segment: Option<Segment>,
+        month: Month,
+    ) -> Result<Vec<ActiveRow>> {
+        // The regions below `within` as a range of the covering index: codes are digits and
+        // dots, and '/' follows '.', so "32.73." ≤ code < "32.73/" is the subtree.
+        let (low, high) = cakupan_store::subtree_range(within, level);
+        let rows = sqlx::query(
+            "SELECT region, SUM(registered), SUM(paid_active), SUM(status_active), SUM(nonactive)
+             FROM counters
+             WHERE level = ?1 AND region >= ?4 AND region < ?5
+               AND month <= ?2 AND (?3 IS NULL OR segment = ?3)
+             GROUP BY region ORDER BY region",
+        )
+        .bind(i64::from(level.depth()))
+        .bind(i64::from(month.index()))
+        .bind(segment.map(|s| s.as_str()))
+        .bind(low)
+        .bind(high)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter().map(cakupan_store::rows::active).collect()
+    }
+
+    async fn region_history(
+        &self,
+        region: RegionCode,
+        to: Month,
+    ) -> Result<Vec<(Series, i32, CounterValues)>> {
+        sqlx::query(
+            "SELECT region, level, segment, month, registered, paid_active, status_active, nonactive, new, lapsed, reactivated, amount, left_employment
+             FROM counters WHERE region = ?1 AND month <= ?2 ORDER BY month",
+        )
+        .bind(region.to_string())
+        .bind(i64::from(to.index()))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|r| cakupan_store::rows::counter(r).map(|(_, _, s, m, v)| (s, m, v)))
+        .collect()
+    }
+
+    async fn recompute(&self, rules: &RuleSet) -> Result<CounterChanges> {
+        let mut conn = self.reader.acquire().await.map_err(db)?;
+        recompute_on(&mut conn, rules).await
+    }
+
+    async fn participant_of_posting(&self, reference: &str) -> Result<Option<i64>> {
+        sqlx::query_scalar("SELECT participant_id FROM postings WHERE reference = ?1")
+            .bind(reference)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)
+    }
+
+    async fn rebuild_counters(&self, rules: &RuleSet) -> Result<u64> {
+        // The single writer: nothing else writes while the counters are rebuilt.
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let changes = recompute_on(&mut tx, rules).await?;
+        sqlx::query("DELETE FROM counters")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        upsert_counters(&mut tx, &changes).await?;
+        let agents = recompute_agents_on(&mut tx).await?;
+        sqlx::query("DELETE FROM agent_months")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        upsert_agent_months(&mut tx, &agents).await?;
+        sqlx::query(cakupan_store::SET_COUNTERS_FINGERPRINT_SQL)
+            .bind(cakupan_domain::coverage::counting_fingerprint(rules))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok((changes.rows().len() + agents.rows().len()) as u64)
+    }
+
+    async fn counters_fingerprint(&self) -> Result<Option<String>> {
+        self.counters_fingerprint_impl().await
+    }
+}

@@ -1,0 +1,186 @@
+//! registry
+
+use super::*;
+
+#[async_trait]
+impl cakupan_store::registry::RegistryStore for SqliteStore {
+    async fn ensure_regions(&self, tree: &RegionTree) -> Result<RegionsLoaded> {
+        let fingerprint = tree.fingerprint();
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'regions_fingerprint'")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        if stored.as_deref() == Some(fingerprint.as_str()) {
+            tx.rollback().await.map_err(db)?;
+            return Ok(RegionsLoaded {
+                loaded: false,
+                count: tree.len() as u64,
+            });
+        }
+        // Upsert, never delete: participants reference villages, and a region retired by a
+        // newer decree must stay for the people registered in it.
+        let regions: Vec<_> = tree.iter().collect();
+        for chunk in regions.chunks(5_000) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO regions (code, parent_code, level, name, kind) ",
+            );
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(r.code.to_string())
+                    .push_bind(
+                        r.code
+                            .parent()
+                            .filter(|p| p.level() != Level::Nation)
+                            .map(|p| p.to_string()),
+                    )
+                    .push_bind(i64::from(r.code.level().depth()))
+                    .push_bind(r.name.clone())
+                    .push_bind(r.kind.clone());
+            });
+            q.push(" ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind");
+            q.build().execute(&mut *tx).await.map_err(db)?;
+        }
+        sqlx::query("INSERT INTO meta (key, value) VALUES ('regions_fingerprint', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(&fingerprint)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(RegionsLoaded {
+            loaded: true,
+            count: tree.len() as u64,
+        })
+    }
+
+    async fn region_counts(&self) -> Result<Vec<(Level, u64)>> {
+        let rows = sqlx::query("SELECT level, COUNT(*) FROM regions GROUP BY level ORDER BY level")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?;
+        rows.iter().map(cakupan_store::rows::level_count).collect()
+    }
+
+    async fn register_batch(&self, rules: &RuleSet, regs: &[Registration]) -> Result<Vec<Outcome>> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let out = register_batch_in(&mut tx, &self.keys, rules, regs).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(out)
+    }
+
+    async fn register_audited(
+        &self,
+        rules: &RuleSet,
+        reg: &Registration,
+        audit: &cakupan_store::accounts::RegistrationAudit,
+    ) -> Result<Outcome> {
+        // Group commit: SQLite has one writer, and a registration's cost is its own write
+        // transaction (docs/benchmarks.md). Each request queues its registration; whoever
+        // holds the leader lock commits everything queued in one transaction and answers
+        // each request with its own outcome. The group is checked against the leader's rules:
+        // a server passes its one rule set to every request.
+        self.group.register(self, rules, reg, audit).await
+    }
+
+    async fn participant(&self, id: i64) -> Result<Option<cakupan_store::Participant>> {
+        Ok(self.load("WHERE id = ?1", id).await?.into_iter().next())
+    }
+
+    async fn participant_by_kpj(&self, kpj: &str) -> Result<Option<cakupan_store::Participant>> {
+        Ok(self
+            .load("WHERE kpj = ?1", kpj.trim().to_string())
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn participants_by_index(
+        &self,
+        nik_index: &[u8],
+    ) -> Result<Vec<cakupan_store::Participant>> {
+        self.load("WHERE nik_index = ?1 ORDER BY segment", nik_index.to_vec())
+            .await
+    }
+
+    async fn registry_page(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<cakupan_store::Participant>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM participants WHERE id > ?1 ORDER BY id LIMIT ?2"
+        )))
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|row| {
+                cakupan_store::rows::participant(row, &self.keys)?.into_participant(Vec::new())
+            })
+            .collect()
+    }
+
+    async fn count_participants(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM participants")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db)?;
+        Ok(n as u64)
+    }
+
+    async fn reseal(&self, batch: usize) -> Result<u64> {
+        let current = i32::try_from(self.keys.current_version()).unwrap_or(i32::MAX);
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM participants WHERE key_version < ?1 ORDER BY id LIMIT ?2"
+        )))
+        .bind(current)
+        .bind(i64::try_from(batch).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut n = 0;
+        for row in &rows {
+            let pr = cakupan_store::rows::participant(row, &self.keys)?;
+            rewrite(&mut tx, &pr, &pr.seal(&self.keys)?).await?;
+            let heirs = sqlx::query(
+                "SELECT name, relationship, nik, phone, position FROM heirs WHERE participant_id = ?1 ORDER BY position",
+            )
+            .bind(pr.id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+            for h in &heirs {
+                let position: i64 = h.try_get(4).map_err(db)?;
+                let plain = cakupan_store::rows::heir(h, pr.id, &self.keys)?;
+                let s = plain.seal(&self.keys, pr.id, usize::try_from(position).unwrap_or(0))?;
+                sqlx::query(
+                    "UPDATE heirs SET name = ?1, nik = ?2, phone = ?3 WHERE participant_id = ?4 AND position = ?5",
+                )
+                .bind(&s.name)
+                .bind(&s.nik)
+                .bind(&s.phone)
+                .bind(pr.id)
+                .bind(position)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            }
+            n += 1;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(n)
+    }
+
+    async fn key_versions(&self) -> Result<Vec<(i64, u64)>> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT key_version, COUNT(*) FROM participants GROUP BY key_version ORDER BY key_version",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        Ok(rows.into_iter().map(|(v, n)| (v, n as u64)).collect())
+    }
+}

@@ -1,0 +1,214 @@
+//! rights
+
+use super::*;
+
+#[async_trait]
+impl cakupan_store::rights::RightsStore for SqliteStore {
+    async fn add_consent(
+        &self,
+        nik_index: &[u8],
+        c: &cakupan_store::accounts::Consent,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO consents (nik_index, purpose, notice_version, decision, at, channel) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(nik_index)
+        .bind(&c.purpose)
+        .bind(&c.notice_version)
+        .bind(&c.decision)
+        .bind(c.at)
+        .bind(&c.channel)
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn consents(&self, nik_index: &[u8]) -> Result<Vec<cakupan_store::accounts::Consent>> {
+        let rows: Vec<(String, String, String, i64, String)> = sqlx::query_as(
+            "SELECT purpose, notice_version, decision, at, channel FROM consents WHERE nik_index = ?1 ORDER BY id",
+        )
+        .bind(nik_index)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|(purpose, notice_version, decision, at, channel)| {
+                cakupan_store::accounts::Consent {
+                    purpose,
+                    notice_version,
+                    decision,
+                    at,
+                    channel,
+                }
+            })
+            .collect())
+    }
+
+    async fn add_correction(&self, c: &cakupan_store::accounts::Correction) -> Result<i64> {
+        use cakupan_store::accounts::correction_column;
+        let value = self.keys.seal(
+            "corrections",
+            c.participant_id,
+            &correction_column(&c.field, c.requested_at, "value"),
+            &c.value,
+        )?;
+        let reason = self.keys.seal(
+            "corrections",
+            c.participant_id,
+            &correction_column(&c.field, c.requested_at, "reason"),
+            &c.reason,
+        )?;
+        sqlx::query_scalar(
+            "INSERT INTO corrections (participant_id, village_code, field, value, reason, requested_at, due_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+        )
+        .bind(c.participant_id)
+        .bind(&c.village_code)
+        .bind(&c.field)
+        .bind(value)
+        .bind(reason)
+        .bind(c.requested_at)
+        .bind(c.due_at)
+        .fetch_one(&self.writer)
+        .await
+        .map_err(db)
+    }
+
+    async fn open_corrections(
+        &self,
+        within: RegionCode,
+    ) -> Result<Vec<cakupan_store::accounts::Correction>> {
+        let prefix = if within == RegionCode::NATION {
+            String::new()
+        } else {
+            format!("{within}.")
+        };
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CORRECTION_COLUMNS} FROM corrections
+             WHERE status = 'open' AND (?1 = '' OR village_code = ?1 OR substr(village_code, 1, length(?2)) = ?2)
+             ORDER BY requested_at, id"
+        )))
+        .bind(within.to_string())
+        .bind(prefix)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|r| cakupan_store::rows::correction(r, &self.keys))
+        .collect()
+    }
+
+    async fn correction(&self, id: i64) -> Result<Option<cakupan_store::accounts::Correction>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CORRECTION_COLUMNS} FROM corrections WHERE id = ?1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?
+        .map(|r| cakupan_store::rows::correction(&r, &self.keys))
+        .transpose()
+    }
+
+    async fn corrections_of(
+        &self,
+        participant_ids: &[i64],
+    ) -> Result<Vec<cakupan_store::accounts::Correction>> {
+        let mut out = Vec::new();
+        for id in participant_ids {
+            for r in sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {CORRECTION_COLUMNS} FROM corrections WHERE participant_id = ?1"
+            )))
+            .bind(id)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?
+            {
+                out.push(cakupan_store::rows::correction(&r, &self.keys)?);
+            }
+        }
+        out.sort_by_key(|c| std::cmp::Reverse((c.requested_at, c.id)));
+        Ok(out)
+    }
+
+    async fn decide_correction(
+        &self,
+        rules: &RuleSet,
+        d: &cakupan_store::accounts::CorrectionDecision,
+    ) -> Result<Option<cakupan_store::accounts::Correction>> {
+        use cakupan_store::ledger::{Base, relocation};
+        // The single writer: nothing else changes this person while the transaction runs.
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CORRECTION_COLUMNS} FROM corrections WHERE id = ?1"
+        )))
+        .bind(d.id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?
+        else {
+            return Ok(None);
+        };
+        let mut c = cakupan_store::rows::correction(&row, &self.keys)?;
+        if c.status != "open" {
+            d.settle(&c)?;
+            return Ok(Some(c));
+        }
+        if d.status == "done" {
+            let stored = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM participants WHERE id = ?1"
+            )))
+            .bind(c.participant_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+            let stored = cakupan_store::rows::participant(&stored, &self.keys)?
+                .into_participant(Vec::new())?;
+            if let Some(r) = d.corrected_for(&stored)? {
+                if r.village != stored.registration.village {
+                    let index = self.keys.nik_index(&stored.registration.nik);
+                    let mut group = Vec::new();
+                    for o in sqlx::query(
+                        "SELECT id, segment, village_code, registered_on FROM participants WHERE nik_index = ?1 ORDER BY id",
+                    )
+                    .bind(&index)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db)?
+                    {
+                        let b = Base::parse(
+                            o.try_get(0).map_err(db)?,
+                            &o.try_get::<String, _>(1).map_err(db)?,
+                            &o.try_get::<String, _>(2).map_err(db)?,
+                            &o.try_get::<String, _>(3).map_err(db)?,
+                        )?;
+                        group.push((b, ledger_rows(&mut tx, b.id).await?));
+                    }
+                    let changes = relocation(rules, stored.id, r.village, &group)?;
+                    upsert_counters(&mut tx, &changes).await?;
+                }
+                let row = ParticipantRow::from_registration(stored.id, stored.kpj.clone(), r);
+                rewrite(&mut tx, &row, &row.seal(&self.keys)?).await?;
+            }
+        }
+        let note = cakupan_store::accounts::seal_note(&self.keys, &c, &d.note)?;
+        sqlx::query(
+            "UPDATE corrections SET status = ?1, decided_at = ?2, decided_by = ?3, note = ?4 WHERE id = ?5",
+        )
+        .bind(&d.status)
+        .bind(d.decided_at)
+        .bind(&d.decided_by)
+        .bind(note)
+        .bind(c.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        c.status = d.status.clone();
+        c.decided_at = Some(d.decided_at);
+        c.decided_by = Some(d.decided_by.clone());
+        c.note = Some(d.note.clone());
+        Ok(Some(c))
+    }
+}

@@ -1,0 +1,57 @@
+//! targets
+
+use super::*;
+
+#[async_trait]
+impl cakupan_store::targets::TargetStore for SqliteStore {
+    async fn set_targets(&self, targets: &[TargetRecord], replace: bool) -> Result<u64> {
+        cakupan_store::check_targets(targets)?;
+        let sql = format!(
+            "INSERT INTO targets (metric, segment, region, month, value, baseline_month, baseline_value, basis, source)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (metric, segment, region, month) {}",
+            if replace {
+                "DO UPDATE SET value = excluded.value, baseline_month = excluded.baseline_month, baseline_value = excluded.baseline_value, basis = excluded.basis, source = excluded.source, set_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+            } else {
+                "DO NOTHING"
+            }
+        );
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let mut written = 0;
+        for t in targets {
+            written += sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(t.metric.as_str())
+                .bind(t.segment.map(|s| s.as_str()).unwrap_or(""))
+                .bind(t.region.to_string())
+                .bind(t.month.index())
+                .bind(t.value)
+                .bind(t.baseline.map(|b| b.0.index()))
+                .bind(t.baseline.map(|b| b.1))
+                .bind(t.basis.as_str())
+                .bind(t.source.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(written)
+    }
+
+    async fn targets(&self) -> Result<Vec<TargetRecord>> {
+        sqlx::query(
+            "SELECT metric, segment, region, month, value, baseline_month, baseline_value, basis, source
+             FROM targets ORDER BY metric, segment, region, month",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(cakupan_store::rows::target)
+        .collect()
+    }
+
+    async fn targets_within(&self, within: RegionCode, level: Level) -> Result<Vec<TargetRecord>> {
+        self.targets_within_impl(within, level).await
+    }
+}

@@ -1,0 +1,75 @@
+//! The registry's storage contract: regions, participations (with heirs) and their sealed
+//! fields. Its SQL, the same on both sqlx backends, is `registry_sql.rs`.
+
+use crate::Outcome;
+use crate::Participant;
+use crate::RegionsLoaded;
+use crate::Result;
+use crate::StoreError;
+use crate::accounts;
+use cakupan_domain::Level;
+use cakupan_domain::Nik;
+use cakupan_domain::RegionTree;
+use cakupan_domain::RuleSet;
+use cakupan_domain::registration::Registration;
+
+/// The registry: regions, participations and their sealed fields.
+#[async_trait::async_trait]
+pub trait RegistryStore: crate::Keyed {
+    /// Loads the region tree into the store if it is absent or differs from `tree`
+    /// (compared by fingerprint), in one transaction.
+    async fn ensure_regions(&self, tree: &RegionTree) -> Result<RegionsLoaded>;
+
+    /// Number of stored regions per level.
+    async fn region_counts(&self) -> Result<Vec<(Level, u64)>>;
+
+    /// Registers one participant (with heirs). A retry of a stored registration returns
+    /// `Existing`; a different participation for the same NIK and segment is
+    /// [`crate::StoreError::Conflict`].
+    async fn register(&self, rules: &RuleSet, reg: &Registration) -> Result<Outcome> {
+        let out = self
+            .register_batch(rules, std::slice::from_ref(reg))
+            .await?;
+        match out.into_iter().next() {
+            Some(Outcome::Conflict { kpj, segment }) => Err(StoreError::Conflict { kpj, segment }),
+            Some(o) => Ok(o),
+            None => Err(StoreError::Database("batch returned no outcome".into())),
+        }
+    }
+
+    /// Registers many participants in one transaction: one outcome per input, in order.
+    /// Within a batch the first occurrence of a NIK and segment wins. The rules price nothing
+    /// here; they give the coverage thresholds for the counters of people who already hold
+    /// another participation.
+    async fn register_batch(&self, rules: &RuleSet, regs: &[Registration]) -> Result<Vec<Outcome>>;
+    /// Registers one participation and, in the same transaction, appends the audit entry
+    /// `audit` gives for its outcome (none for a conflict): neither is kept without the other.
+    /// A store may commit concurrent registrations together (SQLite does); each still gets its
+    /// own outcome.
+    async fn register_audited(
+        &self,
+        rules: &RuleSet,
+        reg: &Registration,
+        audit: &accounts::RegistrationAudit,
+    ) -> Result<Outcome>;
+
+    async fn participant(&self, id: i64) -> Result<Option<Participant>>;
+    async fn participant_by_kpj(&self, kpj: &str) -> Result<Option<Participant>>;
+    /// Every participation of a NIK (at most one per segment), ordered by segment.
+    async fn participants_by_nik(&self, nik: Nik) -> Result<Vec<Participant>> {
+        self.participants_by_index(&self.nik_index(&nik)).await
+    }
+    /// Every participation of the NIK with this blind index (see [`crate::Keyed::nik_index`]).
+    async fn participants_by_index(&self, nik_index: &[u8]) -> Result<Vec<Participant>>;
+    async fn count_participants(&self) -> Result<u64>;
+    /// Up to `limit` participations in id order after `after_id`, without their heirs (the
+    /// columns of `participants.csv`): one bounded page of a streaming export.
+    async fn registry_page(&self, after_id: i64, limit: u32) -> Result<Vec<Participant>>;
+
+    /// Re-encrypts up to `batch` participants (and their heirs) still sealed under an older
+    /// key version than the current one, in one transaction; returns how many. `cakupan keys
+    /// rotate` calls it until it returns 0, while the service runs.
+    async fn reseal(&self, batch: usize) -> Result<u64>;
+    /// Participants per key version.
+    async fn key_versions(&self) -> Result<Vec<(i64, u64)>>;
+}
