@@ -2,37 +2,20 @@
 
 use super::*;
 
-#[async_trait]
-impl cakupan_store::agents::AgentStore for PgStore {
-    async fn set_office_target(
-        &self,
-        code: &str,
-        from: Month,
-        acquisitions: i64,
-        set_by: &str,
-    ) -> Result<()> {
-        self.set_office_target_impl(code, from, acquisitions, set_by)
-            .await
-    }
+cakupan_store::agents_store_impl!(
+    PgStore,
+    sqlx::Postgres,
+    write = pool,
+    read = pool,
+    db_err = db
+);
 
-    async fn end_office_agreement(
-        &self,
-        code: &str,
-        last_day: time::Date,
-        from: Month,
-        reason: &str,
-        by: &str,
-        at: i64,
-    ) -> Result<()> {
-        self.end_office_agreement_impl(code, last_day, from, reason, by, at)
-            .await
-    }
+/// An `agent_months` row: the agent, the month index and the seven figures.
+type AgentMonthRow = (String, i32, i64, i64, i64, i64, i64, i64, i64);
 
-    async fn office_targets(&self, code: &str) -> Result<Vec<(Month, i64)>> {
-        self.office_targets_impl(code).await
-    }
-
-    async fn add_office(&self, o: &cakupan_store::agents::Office) -> Result<()> {
+/// This backend's own SQL of the agents feature.
+impl PgStore {
+    pub(crate) async fn add_office_own(&self, o: &cakupan_store::agents::Office) -> Result<()> {
         cakupan_store::agents::check_office(o)?;
         let done = sqlx::query(
             "INSERT INTO offices (code, name, kind, region, agreement_from, agreement_to)
@@ -58,38 +41,7 @@ impl cakupan_store::agents::AgentStore for PgStore {
         Ok(())
     }
 
-    async fn office(&self, code: &str) -> Result<Option<cakupan_store::agents::Office>> {
-        let row: Option<(String, String, String, String, String, Option<String>)> = sqlx::query_as(
-            "SELECT code, name, kind, region, agreement_from, agreement_to FROM offices WHERE code = $1",
-        )
-        .bind(code)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?;
-        row.map(|(c, n, k, r, f, t)| {
-            cakupan_store::agents::Office::from_text(c, n, k, &r, &f, t.as_deref())
-        })
-        .transpose()
-    }
-
-    async fn offices(&self, within: RegionCode) -> Result<Vec<cakupan_store::agents::Office>> {
-        let rows: Vec<(String, String, String, String, String, Option<String>)> = sqlx::query_as(
-            "SELECT code, name, kind, region, agreement_from, agreement_to FROM offices ORDER BY code",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        let mut out = Vec::new();
-        for (c, n, k, r, f, t) in rows {
-            let o = cakupan_store::agents::Office::from_text(c, n, k, &r, &f, t.as_deref())?;
-            if within.contains(o.region) {
-                out.push(o);
-            }
-        }
-        Ok(out)
-    }
-
-    async fn add_agent(&self, a: &cakupan_store::agents::Agent) -> Result<()> {
+    pub(crate) async fn add_agent_own(&self, a: &cakupan_store::agents::Agent) -> Result<()> {
         if !cakupan_store::agents::valid_code(&a.code) {
             return Err(StoreError::Rejected(
                 cakupan_domain::FieldError::new(
@@ -168,7 +120,7 @@ impl cakupan_store::agents::AgentStore for PgStore {
         Ok(())
     }
 
-    async fn agent_records(
+    pub(crate) async fn agent_records_own(
         &self,
         filter: cakupan_store::agents::AgentFilter<'_>,
     ) -> Result<Vec<cakupan_store::agents::AgentRecord>> {
@@ -211,7 +163,7 @@ impl cakupan_store::agents::AgentStore for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
-        let months: Vec<(String, i32, i64, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        let months: Vec<AgentMonthRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT m.agent_code, m.month, m.acquisitions, m.acquisitions_3, m.fee_base, m.fee_reversed, m.collections, m.collected, m.collected_reversed
              FROM agent_months m JOIN agents a ON a.code = m.agent_code WHERE {clause} ORDER BY m.agent_code, m.month"
         )))
@@ -233,7 +185,7 @@ impl cakupan_store::agents::AgentStore for PgStore {
         )
     }
 
-    async fn add_agent_event(
+    pub(crate) async fn add_agent_event_own(
         &self,
         code: &str,
         event: &cakupan_domain::perisai::AgentEvent,
@@ -261,7 +213,7 @@ impl cakupan_store::agents::AgentStore for PgStore {
         Ok(())
     }
 
-    async fn add_deposit(
+    pub(crate) async fn add_deposit_own(
         &self,
         d: &cakupan_store::agents::Deposit,
     ) -> Result<cakupan_store::agents::Deposit> {
@@ -314,30 +266,7 @@ impl cakupan_store::agents::AgentStore for PgStore {
         Ok(d.clone())
     }
 
-    async fn deposits(&self, agent_code: &str) -> Result<Vec<cakupan_store::agents::Deposit>> {
-        let rows: Vec<(String, String, i64, String, String)> = sqlx::query_as(
-            "SELECT reference, agent_code, amount, deposited_on, recorded_by FROM deposits WHERE agent_code = $1 ORDER BY deposited_on, reference",
-        )
-        .bind(agent_code)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        rows.into_iter()
-            .map(|(r, a, amount, on, by)| {
-                cakupan_store::agents::Deposit::from_text(r, a, amount, &on, by)
-            })
-            .collect()
-    }
-
-    async fn collections(
-        &self,
-        agent_code: &str,
-    ) -> Result<Vec<cakupan_store::agents::Collection>> {
-        self.collection_rows("p.collected_by = $1", agent_code.to_string())
-            .await
-    }
-
-    async fn collection(
+    pub(crate) async fn collection_own(
         &self,
         posting_id: i64,
     ) -> Result<Option<cakupan_store::agents::Collection>> {
@@ -348,7 +277,10 @@ impl cakupan_store::agents::AgentStore for PgStore {
             .next())
     }
 
-    async fn acquired_by(&self, agent_code: &str) -> Result<Vec<(Participant, Vec<LedgerRow>)>> {
+    pub(crate) async fn acquired_by_own(
+        &self,
+        agent_code: &str,
+    ) -> Result<Vec<(Participant, Vec<LedgerRow>)>> {
         // Two reads whatever the number of people: the participations (without heirs, which a
         // worklist does not show) and all their postings.
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -383,8 +315,8 @@ impl cakupan_store::agents::AgentStore for PgStore {
         Ok(out)
     }
 
-    async fn agent_months_all(&self) -> Result<cakupan_store::ledger::AgentChanges> {
-        let rows: Vec<(String, i32, i64, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+    pub(crate) async fn agent_months_all_own(&self) -> Result<cakupan_store::ledger::AgentChanges> {
+        let rows: Vec<AgentMonthRow> = sqlx::query_as(
             "SELECT agent_code, month, acquisitions, acquisitions_3, fee_base, fee_reversed, collections, collected, collected_reversed FROM agent_months",
         )
         .fetch_all(&self.pool)
@@ -399,7 +331,7 @@ impl cakupan_store::agents::AgentStore for PgStore {
         Ok(out)
     }
 
-    async fn recompute_agents(&self) -> Result<cakupan_store::ledger::AgentChanges> {
+    pub(crate) async fn recompute_agents_own(&self) -> Result<cakupan_store::ledger::AgentChanges> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
         recompute_agents_on(&mut conn).await
     }

@@ -1,7 +1,6 @@
 //! The employer channel on PostgreSQL (issue #7): the rows behind `cakupan_store::employers`,
 //! read and written inside one transaction per report or payment.
 
-use super::*;
 use crate::{PgStore, SELECT, db, post_batch_in, register_batch_in};
 use cakupan_domain::month::format_date;
 use cakupan_domain::{Level, Month, Nik, RegionCode, RuleSet, Rupiah, Segment};
@@ -975,68 +974,10 @@ impl PgStore {
     }
 }
 
-#[async_trait]
-impl cakupan_store::employers::EmployerStore for PgStore {
-    async fn add_employer(&self, e: &cakupan_store::employers::Employer) -> Result<bool> {
-        self.add_employer_impl(e).await
-    }
-
-    async fn employer(&self, code: &str) -> Result<Option<cakupan_store::employers::Employer>> {
-        self.employer_impl(code).await
-    }
-
-    async fn employer_summaries(
-        &self,
-        within: RegionCode,
-        as_of: time::Date,
-    ) -> Result<Vec<cakupan_store::employers::EmployerSummary>> {
-        self.employer_summaries_impl(within, as_of).await
-    }
-
-    async fn wage_report(
-        &self,
-        rules: &RuleSet,
-        report: &cakupan_store::employers::WageReport,
-        write: bool,
-    ) -> Result<cakupan_store::employers::ReportOutcome> {
-        self.wage_report_impl(rules, report, write).await
-    }
-
-    async fn employer_payment(
-        &self,
-        rules: &RuleSet,
-        payment: &cakupan_store::employers::EmployerPayment,
-    ) -> Result<cakupan_store::employers::PaymentOutcome> {
-        self.employer_payment_impl(rules, payment).await
-    }
-
-    async fn employer_account(
-        &self,
-        code: &str,
-        as_of: time::Date,
-    ) -> Result<Option<cakupan_store::employers::Account>> {
-        self.employer_account_impl(code, as_of).await
-    }
-
-    async fn employer_invoice(
-        &self,
-        code: &str,
-        month: Month,
-    ) -> Result<Option<(cakupan_store::employers::Invoice, Vec<Participant>)>> {
-        self.employer_invoice_impl(code, month).await
-    }
-
-    async fn employer_workers(
-        &self,
-        code: &str,
-    ) -> Result<Vec<(cakupan_store::employers::Employment, Participant)>> {
-        self.employer_workers_impl(code).await
-    }
-
-    async fn employments_of(
-        &self,
-        participant_id: i64,
-    ) -> Result<Vec<cakupan_store::employers::Employment>> {
-        self.employments_of_impl(participant_id).await
-    }
-}
+cakupan_store::employers_store_impl!(
+    PgStore,
+    sqlx::Postgres,
+    write = pool,
+    read = pool,
+    db_err = db
+);

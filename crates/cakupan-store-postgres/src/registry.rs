@@ -2,9 +2,17 @@
 
 use super::*;
 
-#[async_trait]
-impl cakupan_store::registry::RegistryStore for PgStore {
-    async fn ensure_regions(&self, tree: &RegionTree) -> Result<RegionsLoaded> {
+cakupan_store::registry_store_impl!(
+    PgStore,
+    sqlx::Postgres,
+    write = pool,
+    read = pool,
+    db_err = db
+);
+
+/// This backend's own SQL of the registry feature.
+impl PgStore {
+    pub(crate) async fn ensure_regions_own(&self, tree: &RegionTree) -> Result<RegionsLoaded> {
         let fingerprint = tree.fingerprint();
         let mut tx = self.pool.begin().await.map_err(db)?;
         // Serialise concurrent first starts.
@@ -68,7 +76,7 @@ impl cakupan_store::registry::RegistryStore for PgStore {
         })
     }
 
-    async fn region_counts(&self) -> Result<Vec<(Level, u64)>> {
+    pub(crate) async fn region_counts_own(&self) -> Result<Vec<(Level, u64)>> {
         let rows = sqlx::query(
             "SELECT level::bigint, COUNT(*) FROM regions GROUP BY level ORDER BY level",
         )
@@ -78,14 +86,7 @@ impl cakupan_store::registry::RegistryStore for PgStore {
         rows.iter().map(cakupan_store::rows::level_count).collect()
     }
 
-    async fn register_batch(&self, rules: &RuleSet, regs: &[Registration]) -> Result<Vec<Outcome>> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        let out = register_batch_in(&mut tx, &self.keys, rules, regs).await?;
-        tx.commit().await.map_err(db)?;
-        Ok(out)
-    }
-
-    async fn register_audited(
+    pub(crate) async fn register_audited_own(
         &self,
         rules: &RuleSet,
         reg: &Registration,
@@ -97,7 +98,7 @@ impl cakupan_store::registry::RegistryStore for PgStore {
         self.group.register(self, rules, reg, audit).await
     }
 
-    async fn participant(&self, id: i64) -> Result<Option<Participant>> {
+    pub(crate) async fn participant_own(&self, id: i64) -> Result<Option<Participant>> {
         // Through the id's route (migration 0014), so that on a cluster it reads one shard.
         Ok(self
             .load(
@@ -109,7 +110,7 @@ impl cakupan_store::registry::RegistryStore for PgStore {
             .next())
     }
 
-    async fn participant_by_kpj(&self, kpj: &str) -> Result<Option<Participant>> {
+    pub(crate) async fn participant_by_kpj_own(&self, kpj: &str) -> Result<Option<Participant>> {
         // A KPJ is its participation's id with a check digit: one that does not parse names
         // nobody, and one that does is read by its id.
         let Ok(k) = cakupan_domain::Kpj::parse(kpj.trim()) else {
@@ -121,12 +122,19 @@ impl cakupan_store::registry::RegistryStore for PgStore {
         Ok(self.participant(id).await?.filter(|p| p.kpj == kpj.trim()))
     }
 
-    async fn participants_by_index(&self, nik_index: &[u8]) -> Result<Vec<Participant>> {
+    pub(crate) async fn participants_by_index_own(
+        &self,
+        nik_index: &[u8],
+    ) -> Result<Vec<Participant>> {
         self.load("WHERE nik_index = $1 ORDER BY segment", nik_index.to_vec())
             .await
     }
 
-    async fn registry_page(&self, after_id: i64, limit: u32) -> Result<Vec<Participant>> {
+    pub(crate) async fn registry_page_own(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<Participant>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{SELECT} WHERE id > $1 ORDER BY id LIMIT $2"
         )))
@@ -142,15 +150,7 @@ impl cakupan_store::registry::RegistryStore for PgStore {
             .collect()
     }
 
-    async fn count_participants(&self) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM participants")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db)?;
-        Ok(n as u64)
-    }
-
-    async fn reseal(&self, batch: usize) -> Result<u64> {
+    pub(crate) async fn reseal_own(&self, batch: usize) -> Result<u64> {
         let current = i32::try_from(self.keys.current_version()).unwrap_or(i32::MAX);
         let mut tx = self.pool.begin().await.map_err(db)?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -194,7 +194,7 @@ impl cakupan_store::registry::RegistryStore for PgStore {
         Ok(n)
     }
 
-    async fn key_versions(&self) -> Result<Vec<(i64, u64)>> {
+    pub(crate) async fn key_versions_own(&self) -> Result<Vec<(i64, u64)>> {
         let rows: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT key_version::bigint, COUNT(*) FROM participants GROUP BY key_version ORDER BY key_version",
         )

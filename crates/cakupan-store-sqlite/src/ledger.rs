@@ -2,37 +2,17 @@
 
 use super::*;
 
-#[async_trait]
-impl cakupan_store::ledger::LedgerStore for SqliteStore {
-    async fn post_batch(
-        &self,
-        rules: &RuleSet,
-        postings: &[NewPosting],
-    ) -> Result<Vec<std::result::Result<PostingOutcome, FieldErrors>>> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        let out = post_batch_in(&mut tx, &self.keys, rules, postings).await?;
-        tx.commit().await.map_err(db)?;
-        Ok(out)
-    }
+cakupan_store::ledger_store_impl!(
+    SqliteStore,
+    sqlx::Sqlite,
+    write = writer,
+    read = reader,
+    db_err = db
+);
 
-    async fn ledger(&self, participant_id: i64) -> Result<Vec<LedgerRow>> {
-        let mut conn = self.reader.acquire().await.map_err(db)?;
-        ledger_rows(&mut conn, participant_id).await
-    }
-
-    async fn counters(&self) -> Result<Vec<(String, i16, Series, i32, CounterValues)>> {
-        let sql = format!(
-            "SELECT region, level, segment, month, {} FROM counters ORDER BY region, segment, month",
-            COUNTER_COLUMNS.join(", ")
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db)?;
-        rows.iter().map(cakupan_store::rows::counter).collect()
-    }
-
-    async fn active_report(
+/// This backend's own SQL of the ledger feature.
+impl SqliteStore {
+    pub(crate) async fn active_report_own(
         &self,
         level: Level,
         within: RegionCode,
@@ -60,7 +40,7 @@ impl cakupan_store::ledger::LedgerStore for SqliteStore {
         rows.iter().map(cakupan_store::rows::active).collect()
     }
 
-    async fn region_history(
+    pub(crate) async fn region_history_own(
         &self,
         region: RegionCode,
         to: Month,
@@ -79,20 +59,7 @@ impl cakupan_store::ledger::LedgerStore for SqliteStore {
         .collect()
     }
 
-    async fn recompute(&self, rules: &RuleSet) -> Result<CounterChanges> {
-        let mut conn = self.reader.acquire().await.map_err(db)?;
-        recompute_on(&mut conn, rules).await
-    }
-
-    async fn participant_of_posting(&self, reference: &str) -> Result<Option<i64>> {
-        sqlx::query_scalar("SELECT participant_id FROM postings WHERE reference = ?1")
-            .bind(reference)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db)
-    }
-
-    async fn rebuild_counters(&self, rules: &RuleSet) -> Result<u64> {
+    pub(crate) async fn rebuild_counters_own(&self, rules: &RuleSet) -> Result<u64> {
         // The single writer: nothing else writes while the counters are rebuilt.
         let mut tx = self.writer.begin().await.map_err(db)?;
         let changes = recompute_on(&mut tx, rules).await?;
@@ -114,9 +81,5 @@ impl cakupan_store::ledger::LedgerStore for SqliteStore {
             .map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok((changes.rows().len() + agents.rows().len()) as u64)
-    }
-
-    async fn counters_fingerprint(&self) -> Result<Option<String>> {
-        self.counters_fingerprint_impl().await
     }
 }

@@ -2,9 +2,17 @@
 
 use super::*;
 
-#[async_trait]
-impl cakupan_store::registry::RegistryStore for SqliteStore {
-    async fn ensure_regions(&self, tree: &RegionTree) -> Result<RegionsLoaded> {
+cakupan_store::registry_store_impl!(
+    SqliteStore,
+    sqlx::Sqlite,
+    write = writer,
+    read = reader,
+    db_err = db
+);
+
+/// This backend's own SQL of the registry feature.
+impl SqliteStore {
+    pub(crate) async fn ensure_regions_own(&self, tree: &RegionTree) -> Result<RegionsLoaded> {
         let fingerprint = tree.fingerprint();
         let mut tx = self.writer.begin().await.map_err(db)?;
         let stored: Option<String> =
@@ -53,7 +61,7 @@ impl cakupan_store::registry::RegistryStore for SqliteStore {
         })
     }
 
-    async fn region_counts(&self) -> Result<Vec<(Level, u64)>> {
+    pub(crate) async fn region_counts_own(&self) -> Result<Vec<(Level, u64)>> {
         let rows = sqlx::query("SELECT level, COUNT(*) FROM regions GROUP BY level ORDER BY level")
             .fetch_all(&self.reader)
             .await
@@ -61,14 +69,7 @@ impl cakupan_store::registry::RegistryStore for SqliteStore {
         rows.iter().map(cakupan_store::rows::level_count).collect()
     }
 
-    async fn register_batch(&self, rules: &RuleSet, regs: &[Registration]) -> Result<Vec<Outcome>> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        let out = register_batch_in(&mut tx, &self.keys, rules, regs).await?;
-        tx.commit().await.map_err(db)?;
-        Ok(out)
-    }
-
-    async fn register_audited(
+    pub(crate) async fn register_audited_own(
         &self,
         rules: &RuleSet,
         reg: &Registration,
@@ -82,11 +83,17 @@ impl cakupan_store::registry::RegistryStore for SqliteStore {
         self.group.register(self, rules, reg, audit).await
     }
 
-    async fn participant(&self, id: i64) -> Result<Option<cakupan_store::Participant>> {
+    pub(crate) async fn participant_own(
+        &self,
+        id: i64,
+    ) -> Result<Option<cakupan_store::Participant>> {
         Ok(self.load("WHERE id = ?1", id).await?.into_iter().next())
     }
 
-    async fn participant_by_kpj(&self, kpj: &str) -> Result<Option<cakupan_store::Participant>> {
+    pub(crate) async fn participant_by_kpj_own(
+        &self,
+        kpj: &str,
+    ) -> Result<Option<cakupan_store::Participant>> {
         Ok(self
             .load("WHERE kpj = ?1", kpj.trim().to_string())
             .await?
@@ -94,7 +101,7 @@ impl cakupan_store::registry::RegistryStore for SqliteStore {
             .next())
     }
 
-    async fn participants_by_index(
+    pub(crate) async fn participants_by_index_own(
         &self,
         nik_index: &[u8],
     ) -> Result<Vec<cakupan_store::Participant>> {
@@ -102,7 +109,7 @@ impl cakupan_store::registry::RegistryStore for SqliteStore {
             .await
     }
 
-    async fn registry_page(
+    pub(crate) async fn registry_page_own(
         &self,
         after_id: i64,
         limit: u32,
@@ -122,15 +129,7 @@ impl cakupan_store::registry::RegistryStore for SqliteStore {
             .collect()
     }
 
-    async fn count_participants(&self) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM participants")
-            .fetch_one(&self.reader)
-            .await
-            .map_err(db)?;
-        Ok(n as u64)
-    }
-
-    async fn reseal(&self, batch: usize) -> Result<u64> {
+    pub(crate) async fn reseal_own(&self, batch: usize) -> Result<u64> {
         let current = i32::try_from(self.keys.current_version()).unwrap_or(i32::MAX);
         let mut tx = self.writer.begin().await.map_err(db)?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -174,7 +173,7 @@ impl cakupan_store::registry::RegistryStore for SqliteStore {
         Ok(n)
     }
 
-    async fn key_versions(&self) -> Result<Vec<(i64, u64)>> {
+    pub(crate) async fn key_versions_own(&self) -> Result<Vec<(i64, u64)>> {
         let rows: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT key_version, COUNT(*) FROM participants GROUP BY key_version ORDER BY key_version",
         )

@@ -2,51 +2,20 @@
 
 use super::*;
 
-#[async_trait]
-impl cakupan_store::rights::RightsStore for SqliteStore {
-    async fn add_consent(
+cakupan_store::rights_store_impl!(
+    SqliteStore,
+    sqlx::Sqlite,
+    write = writer,
+    read = reader,
+    db_err = db
+);
+
+/// This backend's own SQL of the rights feature.
+impl SqliteStore {
+    pub(crate) async fn add_correction_own(
         &self,
-        nik_index: &[u8],
-        c: &cakupan_store::accounts::Consent,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO consents (nik_index, purpose, notice_version, decision, at, channel) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )
-        .bind(nik_index)
-        .bind(&c.purpose)
-        .bind(&c.notice_version)
-        .bind(&c.decision)
-        .bind(c.at)
-        .bind(&c.channel)
-        .execute(&self.writer)
-        .await
-        .map_err(db)?;
-        Ok(())
-    }
-
-    async fn consents(&self, nik_index: &[u8]) -> Result<Vec<cakupan_store::accounts::Consent>> {
-        let rows: Vec<(String, String, String, i64, String)> = sqlx::query_as(
-            "SELECT purpose, notice_version, decision, at, channel FROM consents WHERE nik_index = ?1 ORDER BY id",
-        )
-        .bind(nik_index)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db)?;
-        Ok(rows
-            .into_iter()
-            .map(|(purpose, notice_version, decision, at, channel)| {
-                cakupan_store::accounts::Consent {
-                    purpose,
-                    notice_version,
-                    decision,
-                    at,
-                    channel,
-                }
-            })
-            .collect())
-    }
-
-    async fn add_correction(&self, c: &cakupan_store::accounts::Correction) -> Result<i64> {
+        c: &cakupan_store::accounts::Correction,
+    ) -> Result<i64> {
         use cakupan_store::accounts::correction_column;
         let value = self.keys.seal(
             "corrections",
@@ -75,7 +44,7 @@ impl cakupan_store::rights::RightsStore for SqliteStore {
         .map_err(db)
     }
 
-    async fn open_corrections(
+    pub(crate) async fn open_corrections_own(
         &self,
         within: RegionCode,
     ) -> Result<Vec<cakupan_store::accounts::Correction>> {
@@ -99,19 +68,7 @@ impl cakupan_store::rights::RightsStore for SqliteStore {
         .collect()
     }
 
-    async fn correction(&self, id: i64) -> Result<Option<cakupan_store::accounts::Correction>> {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {CORRECTION_COLUMNS} FROM corrections WHERE id = ?1"
-        )))
-        .bind(id)
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(db)?
-        .map(|r| cakupan_store::rows::correction(&r, &self.keys))
-        .transpose()
-    }
-
-    async fn corrections_of(
+    pub(crate) async fn corrections_of_own(
         &self,
         participant_ids: &[i64],
     ) -> Result<Vec<cakupan_store::accounts::Correction>> {
@@ -132,7 +89,7 @@ impl cakupan_store::rights::RightsStore for SqliteStore {
         Ok(out)
     }
 
-    async fn decide_correction(
+    pub(crate) async fn decide_correction_own(
         &self,
         rules: &RuleSet,
         d: &cakupan_store::accounts::CorrectionDecision,

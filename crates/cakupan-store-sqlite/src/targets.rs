@@ -2,9 +2,21 @@
 
 use super::*;
 
-#[async_trait]
-impl cakupan_store::targets::TargetStore for SqliteStore {
-    async fn set_targets(&self, targets: &[TargetRecord], replace: bool) -> Result<u64> {
+cakupan_store::targets_store_impl!(
+    SqliteStore,
+    sqlx::Sqlite,
+    write = writer,
+    read = reader,
+    db_err = db
+);
+
+/// This backend's own SQL of the targets feature.
+impl SqliteStore {
+    pub(crate) async fn set_targets_own(
+        &self,
+        targets: &[TargetRecord],
+        replace: bool,
+    ) -> Result<u64> {
         cakupan_store::check_targets(targets)?;
         let sql = format!(
             "INSERT INTO targets (metric, segment, region, month, value, baseline_month, baseline_value, basis, source)
@@ -36,22 +48,5 @@ impl cakupan_store::targets::TargetStore for SqliteStore {
         }
         tx.commit().await.map_err(db)?;
         Ok(written)
-    }
-
-    async fn targets(&self) -> Result<Vec<TargetRecord>> {
-        sqlx::query(
-            "SELECT metric, segment, region, month, value, baseline_month, baseline_value, basis, source
-             FROM targets ORDER BY metric, segment, region, month",
-        )
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(cakupan_store::rows::target)
-        .collect()
-    }
-
-    async fn targets_within(&self, within: RegionCode, level: Level) -> Result<Vec<TargetRecord>> {
-        self.targets_within_impl(within, level).await
     }
 }

@@ -12,11 +12,11 @@ macro_rules! campaign_store_impl {
     ($store:ident, $db:ty, write = $write:ident, read = $read:ident, lock = $lock:literal, db_err = $dberr:path) => {
         use cakupan_domain::survey::Questionnaire;
         use cakupan_domain::{RegionCode, RuleSet};
-        use cakupan_store::campaigns::{
+        use $crate::campaigns::{
             self as cmp, CampaignStore as _, Campaign, EntryChange, Enrolment, PlanEntry, Response, ResponsesAdded,
             Session, StoredQuestionnaire, Survey, Unit, Upload, Wave, from_json, to_json,
         };
-        use cakupan_store::{Result, StoreError};
+        use $crate::{Result, StoreError};
         use sqlx::{QueryBuilder, Transaction};
         use std::collections::HashMap;
         fn region(s: &str) -> Result<RegionCode> {
@@ -24,7 +24,7 @@ macro_rules! campaign_store_impl {
         }
 
         /// Rows per multi-row statement (5 columns × 1,000: under SQLite's 32,766 parameters).
-        /// Only a full chunk's statement is kept prepared ([`cakupan_store::keep_prepared`]).
+        /// Only a full chunk's statement is kept prepared ([`$crate::keep_prepared`]).
         const CHUNK: usize = 1_000;
 
         async fn entry_in(
@@ -83,7 +83,7 @@ macro_rules! campaign_store_impl {
         }
 
         #[async_trait::async_trait]
-        impl cakupan_store::campaigns::CampaignStore for $store {
+        impl $crate::campaigns::CampaignStore for $store {
             // The two whose column types differ: the backend's own SQL.
             async fn enrolments_in(
                 &self,
@@ -179,7 +179,7 @@ macro_rules! campaign_store_impl {
                     q.push(") LIMIT 1");
                     let clash: Option<(String, i64)> = q
                         .build_query_as()
-                        .persistent(cakupan_store::keep_prepared(chunk.len(), CHUNK))
+                        .persistent($crate::keep_prepared(chunk.len(), CHUNK))
                         .fetch_optional(&mut *tx)
                         .await
                         .map_err($dberr)?;
@@ -201,7 +201,7 @@ macro_rules! campaign_store_impl {
                             .push_bind(body);
                     });
                     q.build()
-                        .persistent(cakupan_store::keep_prepared(chunk.len(), CHUNK))
+                        .persistent($crate::keep_prepared(chunk.len(), CHUNK))
                         .execute(&mut *tx)
                         .await
                         .map_err($dberr)?;
@@ -504,7 +504,7 @@ macro_rules! campaign_store_impl {
                             .push_bind(u.participant_id);
                     });
                     q.build()
-                        .persistent(cakupan_store::keep_prepared(chunk.len(), CHUNK))
+                        .persistent($crate::keep_prepared(chunk.len(), CHUNK))
                         .execute(&mut *tx)
                         .await
                         .map_err($dberr)?;
@@ -605,7 +605,7 @@ macro_rules! campaign_store_impl {
                     q.push(")");
                     let rows: Vec<cmp::UnitAndResponse> =
                         q.build_query_as()
-                            .persistent(cakupan_store::keep_prepared(chunk.len(), CHUNK))
+                            .persistent($crate::keep_prepared(chunk.len(), CHUNK))
                             .fetch_all(&mut *tx)
                             .await
                             .map_err($dberr)?;
@@ -648,7 +648,7 @@ macro_rules! campaign_store_impl {
                             .push_bind(*body);
                     });
                     q.build()
-                        .persistent(cakupan_store::keep_prepared(chunk.len(), CHUNK))
+                        .persistent($crate::keep_prepared(chunk.len(), CHUNK))
                         .execute(&mut *tx)
                         .await
                         .map_err($dberr)?;

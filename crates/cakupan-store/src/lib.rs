@@ -3,18 +3,25 @@
 //! `cakupan-store-postgres`); one contract test suite runs against both.
 
 pub mod accounts;
+mod accounts_sql;
 pub mod agents;
+mod agents_sql;
 pub mod campaigns;
 mod campaigns_sql;
 pub mod clock;
 pub mod crypto;
 pub mod employers;
+mod employers_sql;
 pub mod group;
 pub mod ledger;
+mod ledger_sql;
 pub mod registry;
+mod registry_sql;
 pub mod rights;
+mod rights_sql;
 mod shared_sql;
 pub mod targets;
+mod targets_sql;
 
 pub use cakupan_domain::target::TargetRecord;
 

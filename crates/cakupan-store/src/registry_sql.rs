@@ -1,0 +1,83 @@
+//! The registry feature's SQL, written once for both sqlx backends (`$N` placeholders, which
+//! sqlx's SQLite driver binds by number too).
+
+/// Expands to `RegistryStore` for `$store` on the sqlx database `$db`: `$write` and `$read` name its
+/// pools (the same on PostgreSQL), `$db_err` maps a sqlx error. A method whose SQL differs
+/// between the databases calls the backend's own `<method>_own`.
+#[macro_export]
+macro_rules! registry_store_impl {
+    ($store:ident, $db:ty, write = $write:ident, read = $read:ident, db_err = $dberr:path) => {
+        #[async_trait::async_trait]
+        impl $crate::registry::RegistryStore for $store {
+            async fn ensure_regions(&self, tree: &RegionTree) -> Result<RegionsLoaded> {
+                self.ensure_regions_own(tree).await
+            }
+
+            async fn region_counts(&self) -> Result<Vec<(Level, u64)>> {
+                self.region_counts_own().await
+            }
+
+            async fn register_batch(
+                &self,
+                rules: &RuleSet,
+                regs: &[Registration],
+            ) -> Result<Vec<Outcome>> {
+                let mut tx = self.$write.begin().await.map_err($dberr)?;
+                let out = register_batch_in(&mut tx, &self.keys, rules, regs).await?;
+                tx.commit().await.map_err($dberr)?;
+                Ok(out)
+            }
+
+            async fn register_audited(
+                &self,
+                rules: &RuleSet,
+                reg: &Registration,
+                audit: &$crate::accounts::RegistrationAudit,
+            ) -> Result<Outcome> {
+                self.register_audited_own(rules, reg, audit).await
+            }
+
+            async fn participant(&self, id: i64) -> Result<Option<$crate::Participant>> {
+                self.participant_own(id).await
+            }
+
+            async fn participant_by_kpj(
+                &self,
+                kpj: &str,
+            ) -> Result<Option<$crate::Participant>> {
+                self.participant_by_kpj_own(kpj).await
+            }
+
+            async fn participants_by_index(
+                &self,
+                nik_index: &[u8],
+            ) -> Result<Vec<$crate::Participant>> {
+                self.participants_by_index_own(nik_index).await
+            }
+
+            async fn registry_page(
+                &self,
+                after_id: i64,
+                limit: u32,
+            ) -> Result<Vec<$crate::Participant>> {
+                self.registry_page_own(after_id, limit).await
+            }
+
+            async fn count_participants(&self) -> Result<u64> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM participants")
+                    .fetch_one(&self.$read)
+                    .await
+                    .map_err($dberr)?;
+                Ok(n as u64)
+            }
+
+            async fn reseal(&self, batch: usize) -> Result<u64> {
+                self.reseal_own(batch).await
+            }
+
+            async fn key_versions(&self) -> Result<Vec<(i64, u64)>> {
+                self.key_versions_own().await
+            }
+        }
+    };
+}
