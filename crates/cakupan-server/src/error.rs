@@ -85,6 +85,28 @@ pub struct ErrorBody {
     pub existing_kpj: Option<String>,
 }
 
+/// The error's message, as its response body carries it.
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiError::Invalid(errs) => write!(f, "{errs}"),
+            ApiError::BadRequest(m)
+            | ApiError::NotFound(m)
+            | ApiError::Internal(m)
+            | ApiError::Unauthenticated(m)
+            | ApiError::Forbidden(m)
+            | ApiError::UnsupportedMediaType(m)
+            | ApiError::Conflict { message: m, .. }
+            | ApiError::ConflictElsewhere { message: m }
+            | ApiError::TooManyAttempts { message: m, .. }
+            | ApiError::SecondFactor { message: m, .. }
+            | ApiError::Busy { message: m, .. } => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
 impl From<FieldErrors> for ApiError {
     fn from(e: FieldErrors) -> Self {
         ApiError::Invalid(e)

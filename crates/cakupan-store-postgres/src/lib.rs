@@ -52,7 +52,7 @@ pub struct PgStore {
 cakupan_store::group_writer_impl!(PgStore, pool);
 
 pub(crate) fn db(e: sqlx::Error) -> StoreError {
-    StoreError::Database(e.to_string())
+    StoreError::Sql(Box::new(e))
 }
 
 impl PgStore {

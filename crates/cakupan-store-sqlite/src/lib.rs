@@ -58,7 +58,7 @@ pub struct SqliteStore {
 cakupan_store::group_writer_impl!(SqliteStore, writer);
 
 pub(crate) fn db(e: sqlx::Error) -> StoreError {
-    StoreError::Database(e.to_string())
+    StoreError::Sql(Box::new(e))
 }
 
 impl SqliteStore {

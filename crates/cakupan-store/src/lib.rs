@@ -72,8 +72,14 @@ pub enum StoreError {
     Keys(String),
     #[error("migration failed: {0}")]
     Migration(String),
+    /// A failure of the store's own making, in words (a write group abandoned, a batch that
+    /// returned no outcome).
     #[error("database error: {0}")]
     Database(String),
+    /// The database driver failed (connection, statement, constraint); its error is the
+    /// source.
+    #[error("database error: {0}")]
+    Sql(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
 }
@@ -475,7 +481,7 @@ pub mod rows {
     use sqlx::{ColumnIndex, Decode, Row, Type};
 
     fn db(e: sqlx::Error) -> StoreError {
-        StoreError::Database(e.to_string())
+        StoreError::Sql(Box::new(e))
     }
 
     pub fn participant<'r, R>(row: &'r R, keys: &crate::crypto::Keys) -> Result<ParticipantRow>

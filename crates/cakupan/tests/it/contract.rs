@@ -224,7 +224,9 @@ async fn failed_batch_writes_nothing(s: Arc<dyn Store>) {
         .register_batch(harness::rules(), &batch)
         .await
         .unwrap_err();
-    assert!(matches!(e, StoreError::Database(_)), "{e}");
+    assert!(matches!(e, StoreError::Sql(_)), "{e}");
+    // The driver's error is kept as the source.
+    assert!(std::error::Error::source(&e).is_some(), "{e}");
     assert_eq!(s.count_participants().await.unwrap(), 0);
     // And the store still works afterwards.
     s.ensure_regions(harness::regions()).await.unwrap();
