@@ -63,23 +63,23 @@ pub fn routes() -> Router<AppState> {
         .route("/targets", get(list_targets))
         .route(
             "/offices",
-            post(crate::perisai::add_office).get(crate::perisai::list_offices),
+            post(crate::agents::add_office).get(crate::agents::list_offices),
         )
         .route(
             "/offices/{code}/statement",
-            get(crate::perisai::get_office_statement),
+            get(crate::agents::get_office_statement),
         )
-        .route("/agents", post(crate::perisai::add_agent))
-        .route("/agents/{code}", get(crate::perisai::get_agent))
-        .route("/agents/{code}/events", post(crate::perisai::add_event))
+        .route("/agents", post(crate::agents::add_agent))
+        .route("/agents/{code}", get(crate::agents::get_agent))
+        .route("/agents/{code}/events", post(crate::agents::add_event))
         .route(
             "/agents/{code}/statement",
-            get(crate::perisai::agent_statement),
+            get(crate::agents::agent_statement),
         )
-        .route("/agents/{code}/worklist", get(crate::perisai::get_worklist))
-        .route("/deposits", post(crate::perisai::add_deposit))
-        .route("/reports/agents", get(crate::perisai::report_agents))
-        .route("/receipts/{number}", get(crate::perisai::check_receipt))
+        .route("/agents/{code}/worklist", get(crate::agents::get_worklist))
+        .route("/deposits", post(crate::agents::add_deposit))
+        .route("/reports/agents", get(crate::agents::report_agents))
+        .route("/receipts/{number}", get(crate::agents::check_receipt))
         .route(
             "/employers",
             post(crate::employers::add_employer).get(crate::employers::list_employers),
@@ -170,17 +170,17 @@ pub fn routes() -> Router<AppState> {
         crate::rights::request_correction,
         crate::rights::open_corrections,
         crate::rights::decide_correction,
-        crate::perisai::add_office,
-        crate::perisai::list_offices,
-        crate::perisai::get_office_statement,
-        crate::perisai::add_agent,
-        crate::perisai::get_agent,
-        crate::perisai::add_event,
-        crate::perisai::agent_statement,
-        crate::perisai::get_worklist,
-        crate::perisai::add_deposit,
-        crate::perisai::report_agents,
-        crate::perisai::check_receipt,
+        crate::agents::add_office,
+        crate::agents::list_offices,
+        crate::agents::get_office_statement,
+        crate::agents::add_agent,
+        crate::agents::get_agent,
+        crate::agents::add_event,
+        crate::agents::agent_statement,
+        crate::agents::get_worklist,
+        crate::agents::add_deposit,
+        crate::agents::report_agents,
+        crate::agents::check_receipt,
         crate::employers::add_employer,
         crate::employers::list_employers,
         crate::employers::get_employer,
@@ -251,21 +251,21 @@ pub fn routes() -> Router<AppState> {
         crate::rights::CorrectionInput,
         crate::rights::CorrectionBody,
         crate::rights::DecisionInput,
-        crate::perisai::OfficeInput,
-        crate::perisai::OfficeBody,
-        crate::perisai::AgentInput,
-        crate::perisai::AgentBody,
-        crate::perisai::Custody,
-        crate::perisai::EventInput,
-        crate::perisai::DepositInput,
-        crate::perisai::DepositBody,
-        crate::perisai::StatementBody,
-        crate::perisai::OfficeStatementBody,
-        crate::perisai::Worklist,
-        crate::perisai::WorkItem,
-        crate::perisai::VillageGap,
-        crate::perisai::AgentCountRow,
-        crate::perisai::ReceiptBody,
+        crate::agents::OfficeInput,
+        crate::agents::OfficeBody,
+        crate::agents::AgentInput,
+        crate::agents::AgentBody,
+        crate::agents::Custody,
+        crate::agents::EventInput,
+        crate::agents::DepositInput,
+        crate::agents::DepositBody,
+        crate::agents::StatementBody,
+        crate::agents::OfficeStatementBody,
+        crate::agents::Worklist,
+        crate::agents::WorkItem,
+        crate::agents::VillageGap,
+        crate::agents::AgentCountRow,
+        crate::agents::ReceiptBody,
         crate::employers::EmployerBody,
         crate::employers::EmployerView,
         crate::employers::StandingBody,
@@ -626,7 +626,7 @@ pub async fn register(
             nik: hex::encode(st.store.nik_index(&reg.nik)),
         },
     )?;
-    crate::perisai::check_acquisition(&st, caller.who.role, &reg).await?;
+    crate::agents::check_acquisition(&st, caller.who.role, &reg).await?;
     // The registration and its audit entry commit together.
     let entry = |action: &str| {
         crate::auth::audit_entry(
@@ -1209,7 +1209,7 @@ pub async fn post_handler(
     let (posted, receipt) = match posting {
         // Contributions take the one path the pages take too (collections, receipts).
         NewPosting::Contribution(pay) => {
-            crate::perisai::post_contribution(
+            crate::agents::post_contribution(
                 &st,
                 &caller.who,
                 concerned.as_ref(),

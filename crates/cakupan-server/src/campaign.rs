@@ -10,7 +10,7 @@ use cakupan_domain::perisai::{AgentStatus, status_series};
 use cakupan_domain::survey::{Answer, DomainStratum, Kind, Questionnaire};
 use cakupan_domain::{FieldError, Level, RegionCode, RegionTree, RuleSet, bps};
 use cakupan_store::agents::AgentFilter;
-use cakupan_store::campaigns::{
+use cakupan_store::campaign::{
     Enrolment, Frame, PlanEntry, Response, Session, Stratum, Survey, Unit, Wave,
 };
 use cakupan_store::{Result, Store, StoreError};
@@ -513,7 +513,7 @@ pub async fn uplift(
         .into_iter()
         .find(|c| c.code == campaign)
     else {
-        return Err(cakupan_store::campaigns::no_campaign(campaign));
+        return Err(cakupan_store::campaign::no_campaign(campaign));
     };
     let mut first: HashMap<RegionCode, Date> = HashMap::new();
     for s in &sessions {
@@ -984,7 +984,7 @@ pub async fn store_next_wave(
         .await?
         .into_iter()
         .find(|c| c.code == next.campaign)
-        .ok_or_else(|| cakupan_store::campaigns::no_campaign(&next.campaign))?;
+        .ok_or_else(|| cakupan_store::campaign::no_campaign(&next.campaign))?;
     let waves = store.waves(&next.campaign).await?;
     let reached: HashSet<RegionCode> = store
         .plan_entries(&next.campaign, RegionCode::NATION)

@@ -17,7 +17,7 @@ use cakupan_domain::campaign::Stage;
 use cakupan_domain::month::{format_date, parse_date};
 use cakupan_domain::survey::Questionnaire;
 use cakupan_domain::{FieldError, RegionCode};
-use cakupan_store::campaigns::{
+use cakupan_store::campaign::{
     self as cmp, Campaign, Coordination, EntryChange, Frame, PlanEntry, Session, Survey, Upload,
     Wave,
 };

@@ -8,13 +8,14 @@
 //! Personal data in responses is masked (NIK and phone); reads and changes are audited.
 
 pub mod accounts;
+pub mod agents;
 pub mod api;
 pub mod auth;
 pub mod campaign;
 pub mod campaign_api;
 pub mod employers;
 pub mod error;
-pub mod perisai;
+
 pub mod rights;
 pub mod sessions;
 pub mod web;

@@ -1,4 +1,5 @@
-//! agents
+//! The Perisai network (offices, agents, deposits, collections) on PostgreSQL: the shared SQL of
+//! `cakupan_store::agents_store_impl!`, and this backend's own where the SQL differs.
 
 use super::*;
 

@@ -29,10 +29,10 @@ use std::time::Duration;
 
 mod accounts;
 mod agents;
-mod campaigns;
+mod campaign;
 mod employers;
 mod ledger;
-mod registry;
+mod participants;
 mod rights;
 mod targets;
 

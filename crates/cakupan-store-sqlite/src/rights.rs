@@ -1,4 +1,5 @@
-//! rights
+//! The data rights (consents, correction requests) on SQLite: the shared SQL of
+//! `cakupan_store::rights_store_impl!`, and this backend's own where the SQL differs.
 
 use super::*;
 

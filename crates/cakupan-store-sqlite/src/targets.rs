@@ -1,4 +1,5 @@
-//! targets
+//! The coverage targets on SQLite: the shared SQL of
+//! `cakupan_store::targets_store_impl!`, and this backend's own where the SQL differs.
 
 use super::*;
 

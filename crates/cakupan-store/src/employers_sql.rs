@@ -13,10 +13,7 @@ macro_rules! employers_store_impl {
                 self.add_employer_impl(e).await
             }
 
-            async fn employer(
-                &self,
-                code: &str,
-            ) -> Result<Option<$crate::employers::Employer>> {
+            async fn employer(&self, code: &str) -> Result<Option<$crate::employers::Employer>> {
                 self.employer_impl(code).await
             }
 

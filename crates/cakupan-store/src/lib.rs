@@ -6,8 +6,8 @@ pub mod accounts;
 mod accounts_sql;
 pub mod agents;
 mod agents_sql;
-pub mod campaigns;
-mod campaigns_sql;
+pub mod campaign;
+mod campaign_sql;
 pub mod clock;
 pub mod crypto;
 pub mod employers;
@@ -15,8 +15,8 @@ mod employers_sql;
 pub mod group;
 pub mod ledger;
 mod ledger_sql;
-pub mod registry;
-mod registry_sql;
+pub mod participants;
+mod participants_sql;
 pub mod rights;
 mod rights_sql;
 mod shared_sql;
@@ -109,14 +109,14 @@ pub trait Keyed: Send + Sync + std::fmt::Debug {
 #[async_trait]
 pub trait Store:
     Keyed
-    + registry::RegistryStore
+    + participants::ParticipantStore
     + ledger::LedgerStore
     + accounts::AccountStore
     + rights::RightsStore
     + agents::AgentStore
     + employers::EmployerStore
     + targets::TargetStore
-    + campaigns::CampaignStore
+    + campaign::CampaignStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
@@ -143,10 +143,10 @@ pub mod prelude {
     pub use crate::Store;
     pub use crate::accounts::AccountStore as _;
     pub use crate::agents::AgentStore as _;
-    pub use crate::campaigns::CampaignStore as _;
+    pub use crate::campaign::CampaignStore as _;
     pub use crate::employers::EmployerStore as _;
     pub use crate::ledger::LedgerStore as _;
-    pub use crate::registry::RegistryStore as _;
+    pub use crate::participants::ParticipantStore as _;
     pub use crate::rights::RightsStore as _;
     pub use crate::targets::TargetStore as _;
 }

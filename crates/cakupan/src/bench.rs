@@ -163,10 +163,10 @@ pub async fn run(
             let (mut read, mut plan) = (Vec::new(), Vec::new());
             let mut last = None;
             for _ in 0..runs.max(1) {
-                let t = crate::campaign_cmd::plan_all(
+                let t = crate::campaign::plan_all(
                     store.clone(),
                     reference,
-                    &crate::campaign_cmd::PlanInput {
+                    &crate::campaign::PlanInput {
                         month,
                         within: cakupan_domain::RegionCode::NATION,
                         capacity: (4, 2, 1),
@@ -252,7 +252,7 @@ async fn pages_bench(
         "{participants} participants in {}",
         crate::store::redact(db)
     );
-    let auth = std::sync::Arc::new(crate::user_cmd::auth(reference)?);
+    let auth = std::sync::Arc::new(crate::accounts::auth(reference)?);
     // The bench's own administrator and a session of it (no password sign-in is timed).
     let (token, token_hash) = bench_session(store.as_ref(), reference, "bench-pages").await?;
     let csrf = cakupan_server::auth::csrf_token(&token);
@@ -1175,7 +1175,7 @@ async fn http_loads(
         regions: reference.regions.clone(),
         rules: reference.rules.clone(),
         today: today_wib,
-        auth: std::sync::Arc::new(crate::user_cmd::auth(reference)?),
+        auth: std::sync::Arc::new(crate::accounts::auth(reference)?),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -1255,7 +1255,7 @@ async fn bench_session(
     reference: &Reference,
     username: &str,
 ) -> Result<(String, String)> {
-    let auth = crate::user_cmd::auth(reference)?;
+    let auth = crate::accounts::auth(reference)?;
     let user_id = match store.user_by_username(username).await? {
         Some(u) => u.id,
         None => {

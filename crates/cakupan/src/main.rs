@@ -5,17 +5,17 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-mod agent_cmd;
+mod accounts;
+mod agents;
 mod bench;
-mod campaign_cmd;
-mod employer_cmd;
+mod campaign;
+mod employers;
 mod export;
 mod generate;
 mod import;
-mod ledger_cmd;
+mod ledger;
 mod store;
-mod target_cmd;
-mod user_cmd;
+mod targets;
 
 use anyhow::{Context as _, Result, bail};
 use cakupan_domain::month::{format_date, parse_date};
@@ -126,7 +126,7 @@ enum Command {
     /// Post to the ledger: contributions, reversals, terminations.
     Post {
         #[command(subcommand)]
-        command: ledger_cmd::PostCommand,
+        command: ledger::PostCommand,
     },
     /// Recompute every counter from the ledger and report each difference (exit 1 if any).
     Verify {
@@ -138,42 +138,42 @@ enum Command {
     /// Accounts: add users, tune the password-hashing cost.
     User {
         #[command(subcommand)]
-        command: user_cmd::UserCommand,
+        command: accounts::UserCommand,
     },
     /// The keys that seal personal data: generate, add a version, rotate.
     Keys {
         #[command(subcommand)]
-        command: user_cmd::KeysCommand,
+        command: accounts::KeysCommand,
     },
     /// The audit log of personal-data reads and changes.
     Audit {
         #[command(subcommand)]
-        command: user_cmd::AuditCommand,
+        command: accounts::AuditCommand,
     },
     /// Coverage targets: list, set, allocate down the region tree.
     Target {
         #[command(subcommand)]
-        command: target_cmd::TargetCommand,
+        command: targets::TargetCommand,
     },
     /// Kantor Perisai (partner offices): add, list, monthly statements.
     Office {
         #[command(subcommand)]
-        command: agent_cmd::OfficeCommand,
+        command: agents::OfficeCommand,
     },
     /// Perisai agents: appoint, show, events, deposits, statements, worklists.
     Agent {
         #[command(subcommand)]
-        command: agent_cmd::AgentCommand,
+        command: agents::AgentCommand,
     },
     /// The village campaign "Kerja Keras Bebas Cemas": the next wave's plan.
     Campaign {
         #[command(subcommand)]
-        command: campaign_cmd::CampaignCommand,
+        command: campaign::CampaignCommand,
     },
     /// Employers: register, list (in arrears), wage reports, payments, accounts, invoices.
     Employer {
         #[command(subcommand)]
-        command: employer_cmd::EmployerCommand,
+        command: employers::EmployerCommand,
     },
     /// Reports from the counters.
     Report {
@@ -253,7 +253,7 @@ enum ReportCommand {
         #[arg(long)]
         segment: Option<String>,
         #[arg(long, value_enum, default_value = "table")]
-        format: ledger_cmd::Format,
+        format: ledger::Format,
     },
 }
 
@@ -757,16 +757,16 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Post { command } => {
             let store = open_store(&cli.global, &reference).await?;
-            ledger_cmd::post(store, &reference, command).await
+            ledger::post(store, &reference, command).await
         }
         Command::Verify { repair } => {
             let store = open_store(&cli.global, &reference).await?;
-            if ledger_cmd::verify(store.as_ref(), &reference).await? {
+            if ledger::verify(store.as_ref(), &reference).await? {
                 Ok(())
             } else if repair {
                 let n = store.rebuild_counters(&reference.rules).await?;
                 println!("Counters rebuilt from the ledger: {n} rows written.");
-                if ledger_cmd::verify(store.as_ref(), &reference).await? {
+                if ledger::verify(store.as_ref(), &reference).await? {
                     Ok(())
                 } else {
                     bail!("the counters still differ from the ledger after the rebuild")
@@ -786,53 +786,53 @@ async fn run(cli: Cli) -> Result<()> {
                 },
         } => {
             let store = open_store(&cli.global, &reference).await?;
-            target_cmd::report_target(store.as_ref(), &reference, region, month, json).await
+            targets::report_target(store.as_ref(), &reference, region, month, json).await
         }
         Command::User { command } => {
             let store = open_store(&cli.global, &reference).await?;
-            user_cmd::run(store, &reference, command).await
+            accounts::run(store, &reference, command).await
         }
         Command::Keys { command } => {
-            if user_cmd::keys_offline(&command)? {
+            if accounts::keys_offline(&command)? {
                 return Ok(());
             }
             let store = open_store(&cli.global, &reference).await?;
             match command {
-                user_cmd::KeysCommand::Rotate { batch } => {
-                    user_cmd::rotate(store.as_ref(), batch).await
+                accounts::KeysCommand::Rotate { batch } => {
+                    accounts::rotate(store.as_ref(), batch).await
                 }
                 _ => Ok(()),
             }
         }
         Command::Audit { command } => {
             let store = open_store(&cli.global, &reference).await?;
-            user_cmd::audit(store.as_ref(), command).await
+            accounts::audit(store.as_ref(), command).await
         }
         Command::Target { command } => {
             let store = open_store(&cli.global, &reference).await?;
-            target_cmd::run(store.as_ref(), &reference, command).await
+            targets::run(store.as_ref(), &reference, command).await
         }
         Command::Office { command } => {
             let store = open_store(&cli.global, &reference).await?;
-            agent_cmd::office(store, &reference, command).await
+            agents::office(store, &reference, command).await
         }
         Command::Agent { command } => {
             let store = open_store(&cli.global, &reference).await?;
-            agent_cmd::agent(store, &reference, command).await
+            agents::agent(store, &reference, command).await
         }
         Command::Campaign { command } => {
             let store = open_store(&cli.global, &reference).await?;
-            campaign_cmd::run(store, &reference, command).await
+            campaign::run(store, &reference, command).await
         }
         Command::Employer { command } => {
             let store = open_store(&cli.global, &reference).await?;
-            employer_cmd::run(store, &reference, command).await
+            employers::run(store, &reference, command).await
         }
         Command::Report {
             command: ReportCommand::Agents { month, by, region },
         } => {
             let store = open_store(&cli.global, &reference).await?;
-            agent_cmd::report(store, &reference, month, &by, region).await
+            agents::report(store, &reference, month, &by, region).await
         }
         Command::Report {
             command:
@@ -848,7 +848,7 @@ async fn run(cli: Cli) -> Result<()> {
                 },
         } => {
             let store = open_store(&cli.global, &reference).await?;
-            ledger_cmd::report_active(
+            ledger::report_active(
                 store.as_ref(),
                 &reference,
                 month,
@@ -914,8 +914,7 @@ async fn simulate(
         "{} participants stored, {} rejected in {:.1} s ({:.0} rows/s).",
         s.created, s.rejected, s.seconds, s.rows_per_second
     );
-    let (offices, agents) =
-        agent_cmd::network_from_file(store.as_ref(), reference, &people).await?;
+    let (offices, agents) = agents::network_from_file(store.as_ref(), reference, &people).await?;
     eprintln!(
         "Perisai network: {offices} offices, {agents} agents (from the enrolments through agents)."
     );
@@ -942,14 +941,13 @@ async fn simulate(
         "{} contributions posted, {} rejected in {:.1} s ({:.0} rows/s).",
         c.created, c.rejected, c.seconds, c.rows_per_second
     );
-    let reactivated =
-        agent_cmd::simulate_reactivations(store_for_report.as_ref(), reference).await?;
+    let reactivated = agents::simulate_reactivations(store_for_report.as_ref(), reference).await?;
     eprintln!("Perisai offices asked to reactivate {reactivated} agents after idle spells.");
     if employer_months > 0 {
         eprintln!(
             "Simulating employers' wage reports and payments over the last {employer_months} months…"
         );
-        let e = employer_cmd::simulate(
+        let e = employers::simulate(
             store_for_report.clone(),
             reference,
             &people,
@@ -987,10 +985,10 @@ async fn simulate(
         let region = cakupan_domain::RegionCode::parse(campaign_region.trim())
             .map_err(|e| anyhow::anyhow!("--campaign-region: {e}"))?;
         eprintln!("Simulating a two-wave village campaign in {region} with its baseline survey…");
-        campaign_cmd::simulate(
+        campaign::simulate(
             store_for_report.clone(),
             reference,
-            &campaign_cmd::Simulation {
+            &campaign::Simulation {
                 campaign: format!("KKBC-{}", region.to_string().replace('.', "")),
                 region,
                 effect: 6.0,
@@ -1152,7 +1150,7 @@ async fn serve(
         store.backend(),
         if tls.is_some() { "https" } else { "http" }
     );
-    let auth = Arc::new(user_cmd::auth(reference)?.with_secure_cookies(tls.is_some()));
+    let auth = Arc::new(accounts::auth(reference)?.with_secure_cookies(tls.is_some()));
     tracing::info!(
         "password hashing: Argon2id m={} KiB, t={}; at most {} at once within the budget",
         auth.cost.m_kib,
@@ -1263,8 +1261,8 @@ async fn demo(
     }
     if store.count_users().await? == 0 {
         // The demo's own administrator, with a generated password shown once.
-        let auth = user_cmd::auth(reference)?;
-        let pw = user_cmd::add_user(
+        let auth = accounts::auth(reference)?;
+        let pw = accounts::add_user(
             store.as_ref(),
             reference,
             &auth,
@@ -1278,11 +1276,11 @@ async fn demo(
         )
         .await?;
         // Administrators sign in with a second factor (rules/security.toml): set one up.
-        let st = agent_cmd::state(store.clone(), reference)?;
+        let st = agents::state(store.clone(), reference)?;
         let totp =
-            cakupan_server::accounts::enrol_totp(&st, &user_cmd::cli_admin(), "demo", "admin")
+            cakupan_server::accounts::enrol_totp(&st, &accounts::cli_admin(), "demo", "admin")
                 .await
-                .map_err(agent_cmd::api)?;
+                .map_err(agents::api)?;
         eprintln!(
             "Demo administrator: username admin, password {pw} (shown once; sign in at http://{listen}/login, or POST /api/v1/sessions for the API)"
         );
@@ -1498,14 +1496,14 @@ async fn participant(
                 eprintln!("warning: {w}");
             }
             // An agent of the directory must be active and serve the village.
-            let st = agent_cmd::state(store.clone(), reference)?;
-            cakupan_server::perisai::check_acquisition(
+            let st = agents::state(store.clone(), reference)?;
+            cakupan_server::agents::check_acquisition(
                 &st,
                 cakupan_domain::access::Role::Admin,
                 &reg,
             )
             .await
-            .map_err(agent_cmd::api)?;
+            .map_err(agents::api)?;
             match store.register(&reference.rules, &reg).await? {
                 Outcome::Created { id, kpj } => println!("Registered: id {id}, KPJ {kpj}"),
                 Outcome::Existing { id, kpj } => println!(
@@ -1522,9 +1520,9 @@ async fn participant(
             from,
             to,
             json,
-        } => ledger_cmd::coverage(store.as_ref(), reference, &key, from, to, json).await,
+        } => ledger::coverage(store.as_ref(), reference, &key, from, to, json).await,
         ParticipantCommand::Show { key, json } => {
-            let found = ledger_cmd::find(store.as_ref(), &key).await?;
+            let found = ledger::find(store.as_ref(), &key).await?;
             // Personal data leaves the store: recorded as the API and the pages record it.
             for p in &found {
                 store::audit(

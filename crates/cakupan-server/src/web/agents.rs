@@ -6,7 +6,7 @@
 use super::i18n::{Lang, Tr};
 use super::{Nav, Page, PageError, St, html, html_status};
 use crate::AppState;
-use crate::perisai::{self as net, Custody, StatementBody, Worklist, figures, standing, status_in};
+use crate::agents::{self as net, Custody, StatementBody, Worklist, figures, standing, status_in};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};

@@ -20,7 +20,7 @@ use cakupan_domain::campaign::{OTHER, Stage};
 use cakupan_domain::month::{format_date, parse_date};
 use cakupan_domain::survey::Kind;
 use cakupan_domain::{Level, RegionCode};
-use cakupan_store::campaigns::{Campaign, Coordination, EntryChange, Session};
+use cakupan_store::campaign::{Campaign, Coordination, EntryChange, Session};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -1482,7 +1482,7 @@ async fn fieldwork_unit(
     page: &Page,
     survey: &str,
     unit: u64,
-) -> Result<cakupan_store::campaigns::Unit, PageError> {
+) -> Result<cakupan_store::campaign::Unit, PageError> {
     let u = st
         .store
         .survey_units(survey, RegionCode::NATION)
@@ -1537,7 +1537,7 @@ pub async fn answer(
                 .add_responses(
                     &st.rules,
                     &s.code,
-                    &[cakupan_store::campaigns::Response {
+                    &[cakupan_store::campaign::Response {
                         survey: s.code.clone(),
                         unit,
                         version: s.version,

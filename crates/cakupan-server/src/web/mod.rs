@@ -8,7 +8,7 @@
 //! region, a participant's page `ReadParticipant` on that participation; each read of personal
 //! data and each change is audited like the API's. Forms carry the session's CSRF token.
 
-pub mod account;
+pub mod accounts;
 pub mod agents;
 pub mod campaign;
 pub mod employers;
@@ -54,7 +54,7 @@ pub fn routes() -> Router<AppState> {
             get(participants::pay_form).post(participants::pay_submit),
         )
         .route("/peserta/{id}/bayar/iuran", get(participants::pay_due))
-        .route("/saya", get(account::mine))
+        .route("/saya", get(accounts::mine))
         .route("/agen", get(agents::home))
         .route("/agen/{code}", get(agents::agent))
         .route("/agen/{code}/laporan.csv", get(agents::agent_csv))
@@ -89,18 +89,18 @@ pub fn routes() -> Router<AppState> {
             "/survei/{code}/isi/{unit}",
             get(campaign::answer_form).post(campaign::answer),
         )
-        .route("/tentang", get(account::about))
+        .route("/tentang", get(accounts::about))
         .route(
             "/login",
-            get(account::login_form).post(account::login_submit),
+            get(accounts::login_form).post(accounts::login_submit),
         )
-        .route("/logout", post(account::logout_submit))
+        .route("/logout", post(accounts::logout_submit))
         .route(
             "/akun/sandi",
-            get(account::password_form).post(account::password_submit),
+            get(accounts::password_form).post(accounts::password_submit),
         )
-        .route("/pengguna", get(account::users))
-        .route("/pengguna/{username}", post(account::user_action))
+        .route("/pengguna", get(accounts::users))
+        .route("/pengguna/{username}", post(accounts::user_action))
         .route("/assets/{name}", get(asset))
         .layer(axum::middleware::from_fn(remember_language))
 }

@@ -916,7 +916,7 @@ pub async fn register_submit(
             f,
         );
     }
-    match crate::perisai::check_acquisition(&st, me.who.role, &reg).await {
+    match crate::agents::check_acquisition(&st, me.who.role, &reg).await {
         Ok(()) => {}
         Err(crate::error::ApiError::Invalid(e)) => return again(on_form(e), f),
         Err(e) => return Err(PageError::Internal(format!("{e:?}"))),
@@ -1261,7 +1261,7 @@ pub async fn pay_submit(
     let me = page.require()?;
     // The API's own path: an agent's payment is their cash collection, with a receipt.
     let (outcome, receipt) =
-        match crate::perisai::post_contribution(&st, &me.who, Some(&p), payment, None).await {
+        match crate::agents::post_contribution(&st, &me.who, Some(&p), payment, None).await {
             Ok(o) => o,
             Err(crate::error::ApiError::Invalid(e)) => return again(e, f),
             Err(e) => return Err(PageError::Internal(format!("{e:?}"))),

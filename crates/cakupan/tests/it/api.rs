@@ -2161,7 +2161,7 @@ async fn cookie_sessions_need_the_csrf_token() {
 pub async fn campaign_setup(app: &App) {
     use cakupan_domain::RegionCode;
     use cakupan_domain::campaign::Stage;
-    use cakupan_store::campaigns::*;
+    use cakupan_store::campaign::*;
     let v = |s: &str| RegionCode::parse(s).unwrap();
     let rules = harness::rules();
     app.store

@@ -5,7 +5,7 @@ use cakupan_domain::RegionCode;
 use cakupan_domain::campaign::Stage;
 use cakupan_domain::survey::{Answer, Kind, Question, Questionnaire};
 use cakupan_server::campaign::{By, funnel, survey_results};
-use cakupan_store::campaigns::{
+use cakupan_store::campaign::{
     Campaign, Coordination, EntryChange, Frame, PlanEntry, Response, Session, Stratum, Survey,
     Unit, Upload, Wave,
 };

@@ -33,6 +33,7 @@ macro_rules! on_both_backends {
 }
 
 mod accounts;
+mod agents;
 mod api;
 mod attacks;
 mod campaign;
@@ -44,6 +45,5 @@ mod harness;
 mod ledger;
 mod pages;
 mod parsers;
-mod perisai;
 mod privacy;
 mod targets;

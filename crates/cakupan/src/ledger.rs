@@ -113,9 +113,9 @@ pub async fn post(
                             .context(
                                 "nik: no participation is registered for this NIK in this segment",
                             )?;
-                        let st = crate::agent_cmd::state(store_arc.clone(), reference)?;
+                        let st = crate::agents::state(store_arc.clone(), reference)?;
                         if store.participant_of_posting(&p.reference).await?.is_none()
-                            && let Err(e) = cakupan_server::perisai::check_collection(
+                            && let Err(e) = cakupan_server::agents::check_collection(
                                 &st,
                                 &agent,
                                 &participant,
@@ -123,7 +123,7 @@ pub async fn post(
                             )
                             .await
                         {
-                            return Err(crate::agent_cmd::api(e));
+                            return Err(crate::agents::api(e));
                         }
                         p.collected_by = Some(agent);
                     }

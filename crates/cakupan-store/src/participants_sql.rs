@@ -1,14 +1,14 @@
 //! The registry feature's SQL, written once for both sqlx backends (`$N` placeholders, which
 //! sqlx's SQLite driver binds by number too).
 
-/// Expands to `RegistryStore` for `$store` on the sqlx database `$db`: `$write` and `$read` name its
+/// Expands to `ParticipantStore` for `$store` on the sqlx database `$db`: `$write` and `$read` name its
 /// pools (the same on PostgreSQL), `$db_err` maps a sqlx error. A method whose SQL differs
 /// between the databases calls the backend's own `<method>_own`.
 #[macro_export]
-macro_rules! registry_store_impl {
+macro_rules! participants_store_impl {
     ($store:ident, $db:ty, write = $write:ident, read = $read:ident, db_err = $dberr:path) => {
         #[async_trait::async_trait]
-        impl $crate::registry::RegistryStore for $store {
+        impl $crate::participants::ParticipantStore for $store {
             async fn ensure_regions(&self, tree: &RegionTree) -> Result<RegionsLoaded> {
                 self.ensure_regions_own(tree).await
             }
@@ -41,10 +41,7 @@ macro_rules! registry_store_impl {
                 self.participant_own(id).await
             }
 
-            async fn participant_by_kpj(
-                &self,
-                kpj: &str,
-            ) -> Result<Option<$crate::Participant>> {
+            async fn participant_by_kpj(&self, kpj: &str) -> Result<Option<$crate::Participant>> {
                 self.participant_by_kpj_own(kpj).await
             }
 

@@ -1,5 +1,5 @@
 //! The registry's storage contract: regions, participations (with heirs) and their sealed
-//! fields. Its SQL, the same on both sqlx backends, is `registry_sql.rs`.
+//! fields. Its SQL, the same on both sqlx backends, is `participants_sql.rs`.
 
 use crate::Outcome;
 use crate::Participant;
@@ -15,7 +15,7 @@ use cakupan_domain::registration::Registration;
 
 /// The registry: regions, participations and their sealed fields.
 #[async_trait::async_trait]
-pub trait RegistryStore: crate::Keyed {
+pub trait ParticipantStore: crate::Keyed {
     /// Loads the region tree into the store if it is absent or differs from `tree`
     /// (compared by fingerprint), in one transaction.
     async fn ensure_regions(&self, tree: &RegionTree) -> Result<RegionsLoaded>;

@@ -14,7 +14,7 @@ use cakupan_domain::survey::Questionnaire;
 use cakupan_domain::{Level, Month, RegionCode};
 use cakupan_server::campaign::{self as analysis, By, Estimates};
 use cakupan_store::Store;
-use cakupan_store::campaigns::{
+use cakupan_store::campaign::{
     Campaign, Coordination, EntryChange, Frame, Session, Survey, Upload, Wave,
 };
 use cakupan_store::ledger::NewPosting;
@@ -1439,7 +1439,7 @@ async fn simulate_survey(
         let answers = q
             .read_answers(&raw)
             .map_err(|e| anyhow!("simulated answers: {e}"))?;
-        responses.push(cakupan_store::campaigns::Response {
+        responses.push(cakupan_store::campaign::Response {
             survey: code.clone(),
             unit: u.unit,
             version: q.version,

@@ -326,45 +326,45 @@ pub async fn run(
             bail!("--username: required [username.required]")
         }
         UserCommand::Disable { username } => {
-            let st = crate::agent_cmd::state(shared.clone(), reference)?;
+            let st = crate::agents::state(shared.clone(), reference)?;
             let n =
                 cakupan_server::accounts::set_disabled(&st, &cli_admin(), "cli", &username, true)
                     .await
-                    .map_err(crate::agent_cmd::api)?;
+                    .map_err(crate::agents::api)?;
             println!(
                 "Account {} disabled; {n} session(s) ended.",
                 username.trim()
             );
         }
         UserCommand::Enable { username } => {
-            let st = crate::agent_cmd::state(shared.clone(), reference)?;
+            let st = crate::agents::state(shared.clone(), reference)?;
             cakupan_server::accounts::set_disabled(&st, &cli_admin(), "cli", &username, false)
                 .await
-                .map_err(crate::agent_cmd::api)?;
+                .map_err(crate::agents::api)?;
             println!("Account {} enabled.", username.trim());
         }
         UserCommand::EndSessions { username } => {
-            let st = crate::agent_cmd::state(shared.clone(), reference)?;
+            let st = crate::agents::state(shared.clone(), reference)?;
             let n = cakupan_server::accounts::end_sessions(&st, &cli_admin(), "cli", &username)
                 .await
-                .map_err(crate::agent_cmd::api)?;
+                .map_err(crate::agents::api)?;
             println!("{n} session(s) of {} ended.", username.trim());
         }
         UserCommand::ResetPassword { username } => {
-            let st = crate::agent_cmd::state(shared.clone(), reference)?;
+            let st = crate::agents::state(shared.clone(), reference)?;
             let pw = cakupan_server::accounts::reset_password(&st, &cli_admin(), "cli", &username)
                 .await
-                .map_err(crate::agent_cmd::api)?;
+                .map_err(crate::agents::api)?;
             println!(
                 "Password of {} reset; it must be changed at the next sign-in. One-time password (shown once, not stored): {pw}",
                 username.trim()
             );
         }
         UserCommand::Totp { username } => {
-            let st = crate::agent_cmd::state(shared.clone(), reference)?;
+            let st = crate::agents::state(shared.clone(), reference)?;
             let e = cakupan_server::accounts::enrol_totp(&st, &cli_admin(), "cli", &username)
                 .await
-                .map_err(crate::agent_cmd::api)?;
+                .map_err(crate::agents::api)?;
             println!("Second factor of {} set up (shown once):", username.trim());
             println!("Key: {}", e.secret);
             println!("URL: {}", e.otpauth_url);

@@ -109,7 +109,7 @@ fn rp(v: i64) -> String {
 }
 
 pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: EmployerCommand) -> Result<()> {
-    let st = crate::agent_cmd::state(store.clone(), reference)?;
+    let st = crate::agents::state(store.clone(), reference)?;
     let today = (st.today)();
     let find = |code: String| {
         let store = store.clone();
@@ -167,7 +167,7 @@ pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: EmployerComm
             };
             let list = api::summaries(&st, within, arrears)
                 .await
-                .map_err(crate::agent_cmd::api)?;
+                .map_err(crate::agents::api)?;
             println!(
                 "{:<13} {:<34} {:<6} {:>5} {:>7} {:<8} {:>15} {:<8}",
                 "nib", "name", "size", "class", "workers", "last", "overdue", "since"
@@ -211,7 +211,7 @@ pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: EmployerComm
             })?;
             let out = api::run_report(&st, &e, "cli", &month, &lines, preview, confirm_valid_part)
                 .await
-                .map_err(crate::agent_cmd::api)?;
+                .map_err(crate::agents::api)?;
             let p = &out.plan;
             for x in &p.problems {
                 eprintln!("line {} {} [{}]: {}", x.line, x.field, x.rule, x.message);
@@ -273,7 +273,7 @@ pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: EmployerComm
             let (out, s) =
                 api::record_payment(&st, &e, "cli", &r, amount, &on, payment_code.as_deref())
                     .await
-                    .map_err(crate::agent_cmd::api)?;
+                    .map_err(crate::agents::api)?;
             if out.repeat {
                 println!("This payment was already recorded: nothing changed.");
             } else {

@@ -12,7 +12,7 @@ macro_rules! campaign_store_impl {
     ($store:ident, $db:ty, write = $write:ident, read = $read:ident, lock = $lock:literal, db_err = $dberr:path) => {
         use cakupan_domain::survey::Questionnaire;
         use cakupan_domain::{RegionCode, RuleSet};
-        use $crate::campaigns::{
+        use $crate::campaign::{
             self as cmp, CampaignStore as _, Campaign, EntryChange, Enrolment, PlanEntry, Response, ResponsesAdded,
             Session, StoredQuestionnaire, Survey, Unit, Upload, Wave, from_json, to_json,
         };
@@ -83,7 +83,7 @@ macro_rules! campaign_store_impl {
         }
 
         #[async_trait::async_trait]
-        impl $crate::campaigns::CampaignStore for $store {
+        impl $crate::campaign::CampaignStore for $store {
             // The two whose column types differ: the backend's own SQL.
             async fn enrolments_in(
                 &self,

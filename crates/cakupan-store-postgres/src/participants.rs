@@ -1,8 +1,9 @@
-//! registry
+//! The registry of participants (regions, participations, sealed fields) on PostgreSQL: the shared SQL of
+//! `cakupan_store::participants_store_impl!`, and this backend's own where the SQL differs.
 
 use super::*;
 
-cakupan_store::registry_store_impl!(
+cakupan_store::participants_store_impl!(
     PgStore,
     sqlx::Postgres,
     write = pool,

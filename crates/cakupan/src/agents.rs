@@ -6,7 +6,7 @@ use anyhow::{Context as _, Result, bail};
 use cakupan_domain::month::{format_date, parse_date};
 use cakupan_domain::perisai::{AgentEvent, check_reactivation, statement};
 use cakupan_domain::{Level, Month, Nik, RegionCode, Rupiah, Segment};
-use cakupan_server::perisai;
+use cakupan_server::agents as service;
 use cakupan_store::agents::{Agent, AgentFilter, Deposit, Office};
 use cakupan_store::{Store, StoreError};
 use clap::Subcommand;
@@ -129,7 +129,7 @@ pub fn state(store: Arc<dyn Store>, reference: &Reference) -> Result<cakupan_ser
         regions: reference.regions.clone(),
         rules: reference.rules.clone(),
         today: cakupan_server::today_wib,
-        auth: Arc::new(crate::user_cmd::auth(reference)?),
+        auth: Arc::new(crate::accounts::auth(reference)?),
     })
 }
 
@@ -253,7 +253,7 @@ pub async fn office(
                 "administration",
             )
             .await?;
-            let s = perisai::end_if_below_target(&st, &office, "cli")
+            let s = service::end_if_below_target(&st, &office, "cli")
                 .await
                 .map_err(api)?;
             println!(
@@ -291,11 +291,11 @@ pub async fn office(
                 .await?
                 .with_context(|| format!("no office has code {code}"))?;
             let month = month_arg(&month, now)?;
-            let s = perisai::office_statement(&st, &office, month)
+            let s = service::office_statement(&st, &office, month)
                 .await
                 .map_err(api)?;
             if csv {
-                print!("{}", perisai::statement_csv(&s.agents, Some(&s.total)));
+                print!("{}", service::statement_csv(&s.agents, Some(&s.total)));
                 return Ok(());
             }
             println!("{} {} — {month}", office.code, office.name);
@@ -375,8 +375,8 @@ pub async fn agent(store: Arc<dyn Store>, reference: &Reference, cmd: AgentComma
         }
         AgentCommand::Show { code } => {
             let r = record(store.as_ref(), &code).await?;
-            let s = perisai::standing(&st, &r, now);
-            let c = perisai::custody(&st, &r).await.map_err(api)?;
+            let s = service::standing(&st, &r, now);
+            let c = service::custody(&st, &r).await.map_err(api)?;
             println!(
                 "{} (office {}), home {} {}, appointed {}",
                 r.agent.code,
@@ -395,7 +395,7 @@ pub async fn agent(store: Arc<dyn Store>, reference: &Reference, cmd: AgentComma
                     .join(", ")
             );
             for m in s.iter().rev().take(12) {
-                let f = perisai::figures(&r, m.month);
+                let f = service::figures(&r, m.month);
                 println!(
                     "  {}  {:<10} new {:>3}  collected {:>3} ({})",
                     m.month,
@@ -430,7 +430,7 @@ pub async fn agent(store: Arc<dyn Store>, reference: &Reference, cmd: AgentComma
             let month = month_arg(&month, now)?;
             let event = match kind.as_str() {
                 "reactivated" => {
-                    let s = perisai::standing(&st, &r, month);
+                    let s = service::standing(&st, &r, month);
                     check_reactivation(&st.rules, &s, month)
                         .map_err(|e| rejected(StoreError::Rejected(e.into())))?;
                     AgentEvent::Reactivated { month }
@@ -472,7 +472,7 @@ pub async fn agent(store: Arc<dyn Store>, reference: &Reference, cmd: AgentComma
                 .await
                 .map_err(rejected)?;
             let rec = record(store.as_ref(), &code).await?;
-            let c = perisai::custody(&st, &rec).await.map_err(api)?;
+            let c = service::custody(&st, &rec).await.map_err(api)?;
             println!(
                 "Deposit {} of {} recorded; {code} now holds {}.",
                 d.reference,
@@ -484,7 +484,7 @@ pub async fn agent(store: Arc<dyn Store>, reference: &Reference, cmd: AgentComma
         AgentCommand::Statement { code, month } => {
             let r = record(store.as_ref(), &code).await?;
             let month = month_arg(&month, now)?;
-            let s = statement(&st.rules, month, &perisai::figures(&r, month))
+            let s = statement(&st.rules, month, &service::figures(&r, month))
                 .map_err(|e| rejected(StoreError::Rejected(e.into())))?;
             println!("{code} — statement {month}");
             println!(
@@ -513,7 +513,7 @@ pub async fn agent(store: Arc<dyn Store>, reference: &Reference, cmd: AgentComma
         AgentCommand::Worklist { code, month } => {
             let r = record(store.as_ref(), &code).await?;
             let month = month_arg(&month, now)?;
-            let w = perisai::worklist(&st, &r, month).await.map_err(api)?;
+            let w = service::worklist(&st, &r, month).await.map_err(api)?;
             println!("{code} — worklist {month}");
             println!("Due this month ({}):", w.due_this_month.len());
             for i in &w.due_this_month {
@@ -561,7 +561,7 @@ pub async fn report(
         None => RegionCode::NATION,
     };
     println!("code,name,registered,active,inactive");
-    for r in perisai::agent_counts(&st, level, within, month)
+    for r in service::agent_counts(&st, level, within, month)
         .await
         .map_err(api)?
     {
