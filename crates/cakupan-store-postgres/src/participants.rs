@@ -123,14 +123,6 @@ impl PgStore {
         Ok(self.participant(id).await?.filter(|p| p.kpj == kpj.trim()))
     }
 
-    pub(crate) async fn participants_by_index_own(
-        &self,
-        nik_index: &[u8],
-    ) -> Result<Vec<Participant>> {
-        self.load("WHERE nik_index = $1 ORDER BY segment", nik_index.to_vec())
-            .await
-    }
-
     pub(crate) async fn registry_page_own(
         &self,
         after_id: i64,
@@ -193,15 +185,5 @@ impl PgStore {
         }
         tx.commit().await.map_err(db)?;
         Ok(n)
-    }
-
-    pub(crate) async fn key_versions_own(&self) -> Result<Vec<(i64, u64)>> {
-        let rows: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT key_version::bigint, COUNT(*) FROM participants GROUP BY key_version ORDER BY key_version",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(rows.into_iter().map(|(v, n)| (v, n as u64)).collect())
     }
 }

@@ -11,9 +11,6 @@ cakupan_store::agents_store_impl!(
     db_err = db
 );
 
-/// An `agent_months` row: the agent, the month index and the seven figures.
-type AgentMonthRow = (String, i64, i64, i64, i64, i64, i64, i64, i64);
-
 /// This backend's own SQL of the agents feature.
 impl SqliteStore {
     pub(crate) async fn add_office_own(&self, o: &cakupan_store::agents::Office) -> Result<()> {
@@ -124,106 +121,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(crate) async fn agent_records_own(
-        &self,
-        filter: cakupan_store::agents::AgentFilter<'_>,
-    ) -> Result<Vec<cakupan_store::agents::AgentRecord>> {
-        use cakupan_store::agents::AgentFilter;
-        let (clause, bind_a, bind_b) = match filter {
-            AgentFilter::Code(c) => ("a.code = ?1 AND ?2 = ''", c.to_string(), String::new()),
-            AgentFilter::Office(o) => (
-                "a.office_code = ?1 AND ?2 = ''",
-                o.to_string(),
-                String::new(),
-            ),
-            AgentFilter::Within(r) => {
-                let (lo, hi) = cakupan_store::subtree_range(r, cakupan_domain::Level::Village);
-                ("a.home_village >= ?1 AND a.home_village < ?2", lo, hi)
-            }
-        };
-        // Four reads whatever the number of agents: the agents, their villages, their events
-        // and their months, each filtered the same way.
-        let rows: Vec<(String, String, i64, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT a.code, a.office_code, a.participant_id, a.home_village, a.appointed FROM agents a WHERE {clause} ORDER BY a.code"
-        )))
-        .bind(&bind_a)
-        .bind(&bind_b)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db)?;
-        let villages: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT v.agent_code, v.village_code FROM agent_villages v JOIN agents a ON a.code = v.agent_code WHERE {clause} ORDER BY v.agent_code, v.village_code"
-        )))
-        .bind(&bind_a)
-        .bind(&bind_b)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db)?;
-        let events: Vec<(String, i64, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT e.agent_code, e.month, e.kind, e.reason FROM agent_events e JOIN agents a ON a.code = e.agent_code WHERE {clause} ORDER BY e.agent_code, e.month, e.kind"
-        )))
-        .bind(&bind_a)
-        .bind(&bind_b)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db)?;
-        let months: Vec<AgentMonthRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT m.agent_code, m.month, m.acquisitions, m.acquisitions_3, m.fee_base, m.fee_reversed, m.collections, m.collected, m.collected_reversed
-             FROM agent_months m JOIN agents a ON a.code = m.agent_code WHERE {clause} ORDER BY m.agent_code, m.month"
-        )))
-        .bind(&bind_a)
-        .bind(&bind_b)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db)?;
-        cakupan_store::agents::assemble(
-            rows,
-            villages,
-            events
-                .into_iter()
-                .map(|(c, m, k, r)| (c, i32::try_from(m).unwrap_or(i32::MAX), k, r))
-                .collect(),
-            months
-                .into_iter()
-                .map(|(c, m, a, b, d, e, f, g, h)| {
-                    (
-                        c,
-                        i32::try_from(m).unwrap_or(i32::MAX),
-                        [a, b, d, e, f, g, h],
-                    )
-                })
-                .collect(),
-        )
-    }
-
-    pub(crate) async fn add_agent_event_own(
-        &self,
-        code: &str,
-        event: &cakupan_domain::perisai::AgentEvent,
-        by: &str,
-        at: i64,
-    ) -> Result<()> {
-        use cakupan_domain::perisai::AgentEvent;
-        let (kind, reason) = match event {
-            AgentEvent::Reactivated { .. } => ("reactivated", ""),
-            AgentEvent::Terminated { reason, .. } => ("terminated", reason.as_str()),
-        };
-        sqlx::query(
-            "INSERT INTO agent_events (agent_code, month, kind, reason, recorded_by, recorded_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (agent_code, month, kind) DO NOTHING",
-        )
-        .bind(code)
-        .bind(i64::from(event.month().index()))
-        .bind(kind)
-        .bind(reason)
-        .bind(by)
-        .bind(at)
-        .execute(&self.writer)
-        .await
-        .map_err(db)?;
-        Ok(())
-    }
-
     pub(crate) async fn add_deposit_own(
         &self,
         d: &cakupan_store::agents::Deposit,
@@ -323,25 +220,6 @@ impl SqliteStore {
                 cakupan_store::rows::participant(&row, &self.keys)?.into_participant(Vec::new())?;
             let l = ledgers.remove(&p.id).unwrap_or_default();
             out.push((p, l));
-        }
-        Ok(out)
-    }
-
-    pub(crate) async fn agent_months_all_own(&self) -> Result<AgentChanges> {
-        let rows: Vec<AgentMonthRow> = sqlx::query_as(
-            "SELECT agent_code, month, acquisitions, acquisitions_3, fee_base, fee_reversed, collections, collected, collected_reversed FROM agent_months",
-        )
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db)?;
-        let mut out = AgentChanges::default();
-        for (a, m, v0, v1, v2, v3, v4, v5, v6) in rows {
-            if [v0, v1, v2, v3, v4, v5, v6].iter().any(|x| *x != 0) {
-                out.0.insert(
-                    (a, i32::try_from(m).unwrap_or(i32::MAX)),
-                    [v0, v1, v2, v3, v4, v5, v6],
-                );
-            }
         }
         Ok(out)
     }

@@ -13,53 +13,6 @@ cakupan_store::ledger_store_impl!(
 
 /// This backend's own SQL of the ledger feature.
 impl SqliteStore {
-    pub(crate) async fn active_report_own(
-        &self,
-        level: Level,
-        within: RegionCode,
-        segment: Option<Segment>,
-        month: Month,
-    ) -> Result<Vec<ActiveRow>> {
-        // The regions below `within` as a range of the covering index: codes are digits and
-        // dots, and '/' follows '.', so "32.73." ≤ code < "32.73/" is the subtree.
-        let (low, high) = cakupan_store::subtree_range(within, level);
-        let rows = sqlx::query(
-            "SELECT region, SUM(registered), SUM(paid_active), SUM(status_active), SUM(nonactive)
-             FROM counters
-             WHERE level = ?1 AND region >= ?4 AND region < ?5
-               AND month <= ?2 AND (?3 IS NULL OR segment = ?3)
-             GROUP BY region ORDER BY region",
-        )
-        .bind(i64::from(level.depth()))
-        .bind(i64::from(month.index()))
-        .bind(segment.map(|s| s.as_str()))
-        .bind(low)
-        .bind(high)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db)?;
-        rows.iter().map(cakupan_store::rows::active).collect()
-    }
-
-    pub(crate) async fn region_history_own(
-        &self,
-        region: RegionCode,
-        to: Month,
-    ) -> Result<Vec<(Series, i32, CounterValues)>> {
-        sqlx::query(
-            "SELECT region, level, segment, month, registered, paid_active, status_active, nonactive, new, lapsed, reactivated, amount, left_employment
-             FROM counters WHERE region = ?1 AND month <= ?2 ORDER BY month",
-        )
-        .bind(region.to_string())
-        .bind(i64::from(to.index()))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(|r| cakupan_store::rows::counter(r).map(|(_, _, s, m, v)| (s, m, v)))
-        .collect()
-    }
-
     pub(crate) async fn rebuild_counters_own(&self, rules: &RuleSet) -> Result<u64> {
         // The single writer: nothing else writes while the counters are rebuilt.
         let mut tx = self.writer.begin().await.map_err(db)?;

@@ -102,14 +102,6 @@ impl SqliteStore {
             .next())
     }
 
-    pub(crate) async fn participants_by_index_own(
-        &self,
-        nik_index: &[u8],
-    ) -> Result<Vec<cakupan_store::Participant>> {
-        self.load("WHERE nik_index = ?1 ORDER BY segment", nik_index.to_vec())
-            .await
-    }
-
     pub(crate) async fn registry_page_own(
         &self,
         after_id: i64,
@@ -172,15 +164,5 @@ impl SqliteStore {
         }
         tx.commit().await.map_err(db)?;
         Ok(n)
-    }
-
-    pub(crate) async fn key_versions_own(&self) -> Result<Vec<(i64, u64)>> {
-        let rows: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT key_version, COUNT(*) FROM participants GROUP BY key_version ORDER BY key_version",
-        )
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db)?;
-        Ok(rows.into_iter().map(|(v, n)| (v, n as u64)).collect())
     }
 }

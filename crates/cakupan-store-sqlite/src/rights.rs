@@ -45,30 +45,6 @@ impl SqliteStore {
         .map_err(db)
     }
 
-    pub(crate) async fn open_corrections_own(
-        &self,
-        within: RegionCode,
-    ) -> Result<Vec<cakupan_store::accounts::Correction>> {
-        let prefix = if within == RegionCode::NATION {
-            String::new()
-        } else {
-            format!("{within}.")
-        };
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {CORRECTION_COLUMNS} FROM corrections
-             WHERE status = 'open' AND (?1 = '' OR village_code = ?1 OR substr(village_code, 1, length(?2)) = ?2)
-             ORDER BY requested_at, id"
-        )))
-        .bind(within.to_string())
-        .bind(prefix)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(|r| cakupan_store::rows::correction(r, &self.keys))
-        .collect()
-    }
-
     pub(crate) async fn corrections_of_own(
         &self,
         participant_ids: &[i64],

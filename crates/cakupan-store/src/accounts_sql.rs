@@ -74,16 +74,25 @@ macro_rules! accounts_store_impl {
     }
 
 
-    async fn create_session(
-        &self,
-        token_hash: &str,
-        user_id: i64,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<()> {
-        self.create_session_impl(token_hash, user_id, now, expires_at)
-            .await
-    }
+            async fn create_session(
+                &self,
+                token_hash: &str,
+                user_id: i64,
+                now: i64,
+                expires_at: i64,
+            ) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at) VALUES ($1, $2, $3, $4, $3)",
+                )
+                .bind(token_hash)
+                .bind(user_id)
+                .bind(now)
+                .bind(expires_at)
+                .execute(&self.$write)
+                .await
+                .map_err($dberr)?;
+                Ok(())
+            }
 
 
     async fn session_user(
@@ -154,15 +163,21 @@ macro_rules! accounts_store_impl {
             }
 
 
-    async fn set_password(
-        &self,
-        user_id: i64,
-        password_hash: &str,
-        must_change: bool,
-    ) -> Result<()> {
-        self.set_password_impl(user_id, password_hash, must_change)
-            .await
-    }
+            async fn set_password(
+                &self,
+                user_id: i64,
+                password_hash: &str,
+                must_change: bool,
+            ) -> $crate::Result<()> {
+                sqlx::query("UPDATE users SET password_hash = $2, must_change_password = $3 WHERE id = $1")
+                    .bind(user_id)
+                    .bind(password_hash)
+                    .bind(must_change)
+                    .execute(&self.$write)
+                    .await
+                    .map_err($dberr)?;
+                Ok(())
+            }
 
 
     async fn set_disabled(&self, user_id: i64, disabled: bool) -> Result<()> {

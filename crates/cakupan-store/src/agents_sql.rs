@@ -10,30 +10,74 @@ macro_rules! agents_store_impl {
         #[async_trait::async_trait]
         impl $crate::agents::AgentStore for $store {
 
-    async fn set_office_target(
-        &self,
-        code: &str,
-        from: Month,
-        acquisitions: i64,
-        set_by: &str,
-    ) -> Result<()> {
-        self.set_office_target_impl(code, from, acquisitions, set_by)
-            .await
-    }
+            async fn set_office_target(
+                &self,
+                code: &str,
+                from: cakupan_domain::Month,
+                acquisitions: i64,
+                set_by: &str,
+            ) -> $crate::Result<()> {
+                use $crate::Store as _;
+                if acquisitions < 0 {
+                    return Err($crate::StoreError::Rejected(
+                        cakupan_domain::FieldError::new(
+                            "acquisitions",
+                            "office_target.negative",
+                            "an office's target is a number of new participants, 0 or more",
+                        )
+                        .into(),
+                    ));
+                }
+                if self.office(code).await?.is_none() {
+                    return Err($crate::StoreError::Rejected(
+                        cakupan_domain::FieldError::new(
+                            "office",
+                            "office.unknown",
+                            format!("no Kantor Perisai has code {code}"),
+                        )
+                        .into(),
+                    ));
+                }
+                sqlx::query($crate::SET_OFFICE_TARGET_SQL)
+                    .bind(code)
+                    .bind(from.index())
+                    .bind(acquisitions)
+                    .bind(set_by)
+                    .execute(&self.$write)
+                    .await
+                    .map_err($dberr)?;
+                Ok(())
+            }
 
 
-    async fn end_office_agreement(
-        &self,
-        code: &str,
-        last_day: time::Date,
-        from: Month,
-        reason: &str,
-        by: &str,
-        at: i64,
-    ) -> Result<()> {
-        self.end_office_agreement_impl(code, last_day, from, reason, by, at)
-            .await
-    }
+            async fn end_office_agreement(
+                &self,
+                code: &str,
+                last_day: time::Date,
+                from: cakupan_domain::Month,
+                reason: &str,
+                by: &str,
+                at: i64,
+            ) -> $crate::Result<()> {
+                let mut tx = self.$write.begin().await.map_err($dberr)?;
+                sqlx::query($crate::END_OFFICE_SQL)
+                    .bind(code)
+                    .bind(cakupan_domain::month::format_date(last_day))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($dberr)?;
+                sqlx::query($crate::TERMINATE_OFFICE_AGENTS_SQL)
+                    .bind(code)
+                    .bind(from.index())
+                    .bind(reason)
+                    .bind(by)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($dberr)?;
+                tx.commit().await.map_err($dberr)?;
+                Ok(())
+            }
 
 
     async fn office_targets(&self, code: &str) -> Result<Vec<(Month, i64)>> {
@@ -103,7 +147,65 @@ macro_rules! agents_store_impl {
         &self,
         filter: $crate::agents::AgentFilter<'_>,
     ) -> Result<Vec<$crate::agents::AgentRecord>> {
-        self.agent_records_own(filter).await
+        use $crate::agents::AgentFilter;
+        let (clause, bind_a, bind_b) = match filter {
+            AgentFilter::Code(c) => ("a.code = $1 AND $2 = ''", c.to_string(), String::new()),
+            AgentFilter::Office(o) => (
+                "a.office_code = $1 AND $2 = ''",
+                o.to_string(),
+                String::new(),
+            ),
+            AgentFilter::Within(r) => {
+                let (lo, hi) = $crate::subtree_range(r, cakupan_domain::Level::Village);
+                ("a.home_village >= $1 AND a.home_village < $2", lo, hi)
+            }
+        };
+        // Four reads whatever the number of agents: the agents, their villages, their events
+        // and their months, each filtered the same way.
+        let rows: Vec<(String, String, i64, String, i32)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT a.code, a.office_code, a.participant_id, a.home_village, a.appointed FROM agents a WHERE {clause} ORDER BY a.code"
+        )))
+        .bind(&bind_a)
+        .bind(&bind_b)
+        .fetch_all(&self.$read)
+        .await
+        .map_err($dberr)?;
+        let villages: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT v.agent_code, v.village_code FROM agent_villages v JOIN agents a ON a.code = v.agent_code WHERE {clause} ORDER BY v.agent_code, v.village_code"
+        )))
+        .bind(&bind_a)
+        .bind(&bind_b)
+        .fetch_all(&self.$read)
+        .await
+        .map_err($dberr)?;
+        let events: Vec<(String, i32, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT e.agent_code, e.month, e.kind, e.reason FROM agent_events e JOIN agents a ON a.code = e.agent_code WHERE {clause} ORDER BY e.agent_code, e.month, e.kind"
+        )))
+        .bind(&bind_a)
+        .bind(&bind_b)
+        .fetch_all(&self.$read)
+        .await
+        .map_err($dberr)?;
+        let months: Vec<(String, i32, i64, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT m.agent_code, m.month, m.acquisitions, m.acquisitions_3, m.fee_base, m.fee_reversed, m.collections, m.collected, m.collected_reversed
+             FROM agent_months m JOIN agents a ON a.code = m.agent_code WHERE {clause} ORDER BY m.agent_code, m.month"
+        )))
+        .bind(&bind_a)
+        .bind(&bind_b)
+        .fetch_all(&self.$read)
+        .await
+        .map_err($dberr)?;
+        $crate::agents::assemble(
+            rows.into_iter()
+                .map(|(c, o, p, h, ap)| (c, o, p, h, i64::from(ap)))
+                .collect(),
+            villages,
+            events,
+            months
+                .into_iter()
+                .map(|(c, m, a, b, d, e, f, g, h)| (c, m, [a, b, d, e, f, g, h]))
+                .collect(),
+        )
     }
 
 
@@ -114,7 +216,25 @@ macro_rules! agents_store_impl {
         by: &str,
         at: i64,
     ) -> Result<()> {
-        self.add_agent_event_own(code, event, by, at).await
+        use cakupan_domain::perisai::AgentEvent;
+        let (kind, reason) = match event {
+            AgentEvent::Reactivated { .. } => ("reactivated", ""),
+            AgentEvent::Terminated { reason, .. } => ("terminated", reason.as_str()),
+        };
+        sqlx::query(
+            "INSERT INTO agent_events (agent_code, month, kind, reason, recorded_by, recorded_at)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (agent_code, month, kind) DO NOTHING",
+        )
+        .bind(code)
+        .bind(event.month().index())
+        .bind(kind)
+        .bind(reason)
+        .bind(by)
+        .bind(at)
+        .execute(&self.$write)
+        .await
+        .map_err($dberr)?;
+        Ok(())
     }
 
 
@@ -168,7 +288,19 @@ macro_rules! agents_store_impl {
 
 
     async fn agent_months_all(&self) -> Result<$crate::ledger::AgentChanges> {
-        self.agent_months_all_own().await
+        let rows: Vec<(String, i32, i64, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT agent_code, month, acquisitions, acquisitions_3, fee_base, fee_reversed, collections, collected, collected_reversed FROM agent_months",
+        )
+        .fetch_all(&self.$read)
+        .await
+        .map_err($dberr)?;
+        let mut out = $crate::ledger::AgentChanges::default();
+        for (a, m, v0, v1, v2, v3, v4, v5, v6) in rows {
+            if [v0, v1, v2, v3, v4, v5, v6].iter().any(|x| *x != 0) {
+                out.0.insert((a, m), [v0, v1, v2, v3, v4, v5, v6]);
+            }
+        }
+        Ok(out)
     }
 
 

@@ -48,7 +48,25 @@ macro_rules! ledger_store_impl {
         segment: Option<Segment>,
         month: Month,
     ) -> Result<Vec<ActiveRow>> {
-        self.active_report_own(level, within, segment, month).await
+        // The regions below `within` as a range of the covering index ("32.73." ≤ code <
+        // "32.73/": '/' follows '.'); the column compares bytewise (PostgreSQL: COLLATE "C", migration 8; SQLite compares bytes).
+        let (low, high) = $crate::subtree_range(within, level);
+        let rows = sqlx::query(
+            "SELECT region, CAST(SUM(registered) AS BIGINT), CAST(SUM(paid_active) AS BIGINT), CAST(SUM(status_active) AS BIGINT), CAST(SUM(nonactive) AS BIGINT)
+             FROM counters
+             WHERE level = $1 AND region >= $4 AND region < $5
+               AND month <= $2 AND (CAST($3 AS TEXT) IS NULL OR segment = $3)
+             GROUP BY region ORDER BY region",
+        )
+        .bind(i16::from(level.depth()))
+        .bind(month.index())
+        .bind(segment.map(|s| s.as_str()))
+        .bind(low)
+        .bind(high)
+        .fetch_all(&self.$read)
+        .await
+        .map_err($dberr)?;
+        rows.iter().map($crate::rows::active).collect()
     }
 
 
@@ -57,7 +75,18 @@ macro_rules! ledger_store_impl {
         region: RegionCode,
         to: Month,
     ) -> Result<Vec<(Series, i32, CounterValues)>> {
-        self.region_history_own(region, to).await
+        sqlx::query(
+            "SELECT region, level, segment, month, registered, paid_active, status_active, nonactive, new, lapsed, reactivated, amount, left_employment
+             FROM counters WHERE region = $1 AND month <= $2 ORDER BY month",
+        )
+        .bind(region.to_string())
+        .bind(to.index())
+        .fetch_all(&self.$read)
+        .await
+        .map_err($dberr)?
+        .iter()
+        .map(|r| $crate::rows::counter(r).map(|(_, _, s, m, v)| (s, m, v)))
+        .collect()
     }
 
 

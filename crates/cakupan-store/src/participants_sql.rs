@@ -45,12 +45,13 @@ macro_rules! participants_store_impl {
                 self.participant_by_kpj_own(kpj).await
             }
 
-            async fn participants_by_index(
-                &self,
-                nik_index: &[u8],
-            ) -> Result<Vec<$crate::Participant>> {
-                self.participants_by_index_own(nik_index).await
-            }
+    async fn participants_by_index(
+        &self,
+        nik_index: &[u8],
+    ) -> Result<Vec<$crate::Participant>> {
+        self.load("WHERE nik_index = $1 ORDER BY segment", nik_index.to_vec())
+            .await
+    }
 
             async fn registry_page(
                 &self,
@@ -72,9 +73,15 @@ macro_rules! participants_store_impl {
                 self.reseal_own(batch).await
             }
 
-            async fn key_versions(&self) -> Result<Vec<(i64, u64)>> {
-                self.key_versions_own().await
-            }
+    async fn key_versions(&self) -> Result<Vec<(i64, u64)>> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT CAST(key_version AS BIGINT), COUNT(*) FROM participants GROUP BY key_version ORDER BY key_version",
+        )
+        .fetch_all(&self.$read)
+        .await
+        .map_err($dberr)?;
+        Ok(rows.into_iter().map(|(v, n)| (v, n as u64)).collect())
+    }
         }
     };
 }

@@ -63,7 +63,25 @@ macro_rules! rights_store_impl {
         &self,
         within: RegionCode,
     ) -> Result<Vec<$crate::accounts::Correction>> {
-        self.open_corrections_own(within).await
+        let prefix = if within == RegionCode::NATION {
+            String::new()
+        } else {
+            format!("{within}.")
+        };
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {cols} FROM corrections
+             WHERE status = 'open' AND ($1 = '' OR village_code = $1 OR substr(village_code, 1, length($2)) = $2)
+             ORDER BY requested_at, id",
+            cols = $crate::accounts::CORRECTION_COLUMNS
+        )))
+        .bind(within.to_string())
+        .bind(prefix)
+        .fetch_all(&self.$read)
+        .await
+        .map_err($dberr)?
+        .iter()
+        .map(|r| $crate::rows::correction(r, &self.keys))
+        .collect()
     }
 
 
