@@ -11,7 +11,7 @@ pub mod accounts;
 pub mod agents;
 pub mod api;
 pub mod auth;
-pub mod campaign;
+pub use cakupan_app::campaign;
 pub mod campaign_api;
 pub mod employers;
 pub mod error;
@@ -22,30 +22,17 @@ pub mod web;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
-use cakupan_domain::{RegionTree, RuleSet};
-use cakupan_store::Store;
-use std::sync::Arc;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// Largest request body accepted: a registration is well under 4 KiB.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Everything a request handler may use.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub regions: Arc<RegionTree>,
-    pub rules: Arc<RuleSet>,
-    /// Today's date for validation; a function so tests can fix it.
-    pub today: fn() -> time::Date,
-    /// Password hashing cost, sign-in limits and lockouts.
-    pub auth: Arc<auth::Auth>,
-}
+/// Everything a request handler may use: the services' context (see `cakupan_app::Context`).
+pub use cakupan_app::Context as AppState;
 
-/// Today's date in Western Indonesia Time (UTC+7), where most participants live, from the
-/// one clock (`CAKUPAN_TODAY` sets it).
-pub use cakupan_store::clock::today_wib;
+/// Today's date in Western Indonesia Time (UTC+7), from the one clock.
+pub use cakupan_app::today_wib;
 
 /// What pages may load: only this server's own scripts, styles and images (the binary carries
 /// every asset), no framing, forms posting back here only.

@@ -29,7 +29,7 @@ use async_trait::async_trait;
 use cakupan_domain::month::parse_date;
 use cakupan_domain::occupation::Sector;
 use cakupan_domain::registration::{Heir, Registration, Relationship};
-use cakupan_domain::{Channel, Level, Month, Nik, ProgrammeSet, RegionCode, Rupiah, Segment, Sex};
+use cakupan_domain::{Channel, Level, Nik, ProgrammeSet, RegionCode, Rupiah, Segment, Sex};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 
@@ -648,10 +648,10 @@ pub mod rows {
             } else {
                 super::RegionCode::parse(&region).map_err(|_| bad("region"))?
             },
-            month: super::Month::from_index(month).ok_or_else(|| bad("month"))?,
+            month: cakupan_domain::Month::from_index(month).ok_or_else(|| bad("month"))?,
             value: row.try_get(4).map_err(db)?,
             baseline: match (
-                baseline_month.and_then(super::Month::from_index),
+                baseline_month.and_then(cakupan_domain::Month::from_index),
                 baseline_value,
             ) {
                 (Some(m), Some(v)) => Some((m, v)),

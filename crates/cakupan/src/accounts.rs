@@ -2,9 +2,9 @@
 
 use crate::Reference;
 use anyhow::{Context as _, Result, anyhow, bail};
+use cakupan_app::auth::{Auth, Cost};
 use cakupan_domain::access::Role;
 use cakupan_domain::{Month, RegionCode};
-use cakupan_server::auth::{Auth, Cost};
 use cakupan_store::Store;
 use cakupan_store::accounts::{AuditEntry, NewUser};
 use clap::Subcommand;
@@ -126,7 +126,7 @@ pub fn password_cost(reference: &Reference) -> Result<Cost> {
 fn policy(reference: &Reference) -> Result<cakupan_domain::rules::SecurityRule> {
     reference
         .rules
-        .security(Month::of(cakupan_server::today_wib()))
+        .security(Month::of(cakupan_app::today_wib()))
         .cloned()
         .context("rules/security.toml has no row in force")
 }
@@ -151,7 +151,7 @@ pub fn cli_admin() -> cakupan_domain::access::Principal {
 }
 
 fn random_password() -> Result<String> {
-    cakupan_server::accounts::one_time_password().map_err(|e| anyhow!(e))
+    cakupan_app::accounts::one_time_password().map_err(|e| anyhow!(e))
 }
 
 /// Creates a user and returns the password (generated unless given).
@@ -248,7 +248,7 @@ pub async fn add_user(
                 nik_index: nik,
                 employer_code: employer.map(|e| e.code),
             },
-            cakupan_server::auth::now_secs(),
+            cakupan_app::auth::now_secs(),
         )
         .await
         .map_err(|e| match e {
@@ -327,10 +327,9 @@ pub async fn run(
         }
         UserCommand::Disable { username } => {
             let st = crate::agents::state(shared.clone(), reference)?;
-            let n =
-                cakupan_server::accounts::set_disabled(&st, &cli_admin(), "cli", &username, true)
-                    .await
-                    .map_err(crate::agents::api)?;
+            let n = cakupan_app::accounts::set_disabled(&st, &cli_admin(), "cli", &username, true)
+                .await
+                .map_err(crate::agents::api)?;
             println!(
                 "Account {} disabled; {n} session(s) ended.",
                 username.trim()
@@ -338,21 +337,21 @@ pub async fn run(
         }
         UserCommand::Enable { username } => {
             let st = crate::agents::state(shared.clone(), reference)?;
-            cakupan_server::accounts::set_disabled(&st, &cli_admin(), "cli", &username, false)
+            cakupan_app::accounts::set_disabled(&st, &cli_admin(), "cli", &username, false)
                 .await
                 .map_err(crate::agents::api)?;
             println!("Account {} enabled.", username.trim());
         }
         UserCommand::EndSessions { username } => {
             let st = crate::agents::state(shared.clone(), reference)?;
-            let n = cakupan_server::accounts::end_sessions(&st, &cli_admin(), "cli", &username)
+            let n = cakupan_app::accounts::end_sessions(&st, &cli_admin(), "cli", &username)
                 .await
                 .map_err(crate::agents::api)?;
             println!("{n} session(s) of {} ended.", username.trim());
         }
         UserCommand::ResetPassword { username } => {
             let st = crate::agents::state(shared.clone(), reference)?;
-            let pw = cakupan_server::accounts::reset_password(&st, &cli_admin(), "cli", &username)
+            let pw = cakupan_app::accounts::reset_password(&st, &cli_admin(), "cli", &username)
                 .await
                 .map_err(crate::agents::api)?;
             println!(
@@ -362,7 +361,7 @@ pub async fn run(
         }
         UserCommand::Totp { username } => {
             let st = crate::agents::state(shared.clone(), reference)?;
-            let e = cakupan_server::accounts::enrol_totp(&st, &cli_admin(), "cli", &username)
+            let e = cakupan_app::accounts::enrol_totp(&st, &cli_admin(), "cli", &username)
                 .await
                 .map_err(crate::agents::api)?;
             println!("Second factor of {} set up (shown once):", username.trim());
@@ -440,7 +439,7 @@ pub async fn audit(store: &dyn Store, cmd: AuditCommand) -> Result<()> {
                 count: i64::try_from(check.count()).unwrap_or(i64::MAX),
                 hash: check.last_hash().to_string(),
             }
-            .line(&cakupan_server::sessions::rfc3339(
+            .line(&cakupan_app::accounts::rfc3339(
                 cakupan_store::clock::now_secs(),
             ));
             if let Some(file) = out {

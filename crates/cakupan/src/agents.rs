@@ -3,10 +3,10 @@
 
 use crate::Reference;
 use anyhow::{Context as _, Result, bail};
+use cakupan_app::agents as service;
 use cakupan_domain::month::{format_date, parse_date};
 use cakupan_domain::perisai::{AgentEvent, check_reactivation, statement};
 use cakupan_domain::{Level, Month, Nik, RegionCode, Rupiah, Segment};
-use cakupan_server::agents as service;
 use cakupan_store::agents::{Agent, AgentFilter, Deposit, Office};
 use cakupan_store::{Store, StoreError};
 use clap::Subcommand;
@@ -123,12 +123,12 @@ pub enum AgentCommand {
 }
 
 /// The server's state, for the shared checks and views (the operator is head office).
-pub fn state(store: Arc<dyn Store>, reference: &Reference) -> Result<cakupan_server::AppState> {
-    Ok(cakupan_server::AppState {
+pub fn state(store: Arc<dyn Store>, reference: &Reference) -> Result<cakupan_app::Context> {
+    Ok(cakupan_app::Context {
         store,
         regions: reference.regions.clone(),
         rules: reference.rules.clone(),
-        today: cakupan_server::today_wib,
+        today: cakupan_app::today_wib,
         auth: Arc::new(crate::accounts::auth(reference)?),
     })
 }
@@ -152,9 +152,9 @@ fn rejected(e: StoreError) -> anyhow::Error {
     }
 }
 
-pub fn api(e: cakupan_server::error::ApiError) -> anyhow::Error {
+pub fn api(e: cakupan_app::AppError) -> anyhow::Error {
     match e {
-        cakupan_server::error::ApiError::Invalid(errs) => rejected(StoreError::Rejected(errs)),
+        cakupan_app::AppError::Invalid(errs) => rejected(StoreError::Rejected(errs)),
         other => anyhow::anyhow!("{other:?}"),
     }
 }
@@ -443,7 +443,7 @@ pub async fn agent(store: Arc<dyn Store>, reference: &Reference, cmd: AgentComma
                 _ => bail!("--kind must be reactivated or terminated"),
             };
             store
-                .add_agent_event(&code, &event, "cli", cakupan_server::auth::now_secs())
+                .add_agent_event(&code, &event, "cli", cakupan_app::auth::now_secs())
                 .await?;
             println!("Agent {code}: {kind} in {month}.");
             Ok(())
@@ -680,7 +680,7 @@ pub async fn network_from_file(
 /// request (the first month that is allowed and they have something to do). Returns the
 /// reactivations recorded.
 pub async fn simulate_reactivations(store: &dyn Store, reference: &Reference) -> Result<usize> {
-    let now = Month::of(cakupan_server::today_wib());
+    let now = Month::of(cakupan_app::today_wib());
     let mut recorded = 0;
     for mut r in store
         .agent_records(AgentFilter::Within(RegionCode::NATION))

@@ -3,7 +3,7 @@
 
 use crate::{Reference, generate, import};
 use anyhow::{Context as _, Result, bail};
-use cakupan_server::today_wib;
+use cakupan_app::today_wib;
 use clap::Subcommand;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -255,8 +255,8 @@ async fn pages_bench(
     let auth = std::sync::Arc::new(crate::accounts::auth(reference)?);
     // The bench's own administrator and a session of it (no password sign-in is timed).
     let (token, token_hash) = bench_session(store.as_ref(), reference, "bench-pages").await?;
-    let csrf = cakupan_server::auth::csrf_token(&token);
-    let router = cakupan_server::router(cakupan_server::AppState {
+    let csrf = cakupan_app::auth::csrf_token(&token);
+    let router = cakupan_server::router(cakupan_app::Context {
         store: store.clone(),
         regions: reference.regions.clone(),
         rules: reference.rules.clone(),
@@ -1170,7 +1170,7 @@ async fn http_loads(
     if kpjs.is_empty() {
         bail!("the database holds no participant to look up: fill it first (`cakupan simulate`)");
     }
-    let state = cakupan_server::AppState {
+    let state = cakupan_app::Context {
         store: store.clone(),
         regions: reference.regions.clone(),
         rules: reference.rules.clone(),
@@ -1259,9 +1259,9 @@ async fn bench_session(
     let user_id = match store.user_by_username(username).await? {
         Some(u) => u.id,
         None => {
-            let secret = cakupan_server::auth::new_token().map_err(|e| anyhow::anyhow!(e))?;
-            let hash = cakupan_server::auth::Auth::new(
-                cakupan_server::auth::Cost::TEST_ONLY,
+            let secret = cakupan_app::auth::new_token().map_err(|e| anyhow::anyhow!(e))?;
+            let hash = cakupan_app::auth::Auth::new(
+                cakupan_app::auth::Cost::TEST_ONLY,
                 auth.policy.clone(),
             )
             .hash_password(&secret)
@@ -1277,14 +1277,14 @@ async fn bench_session(
                         nik_index: None,
                         employer_code: None,
                     },
-                    cakupan_server::auth::now_secs(),
+                    cakupan_app::auth::now_secs(),
                 )
                 .await?
         }
     };
-    let token = cakupan_server::auth::new_token().map_err(|e| anyhow::anyhow!(e))?;
+    let token = cakupan_app::auth::new_token().map_err(|e| anyhow::anyhow!(e))?;
     let token_hash = cakupan_store::accounts::token_hash(&token);
-    let now = cakupan_server::auth::now_secs();
+    let now = cakupan_app::auth::now_secs();
     store
         .create_session(&token_hash, user_id, now, now + 3600)
         .await?;

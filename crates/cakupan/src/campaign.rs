@@ -6,13 +6,13 @@
 use crate::Reference;
 use crate::generate::Rng;
 use anyhow::{Context as _, Result, anyhow, bail};
+use cakupan_app::campaign::{self as analysis, By, Estimates};
 use cakupan_domain::campaign::{OTHER, Plan, Stage};
 use cakupan_domain::contribution::{ContributionInput, Profile, dues, parse_payment};
 use cakupan_domain::month::{format_date, parse_date};
 use cakupan_domain::registration::{Context, RegistrationInput, validate};
 use cakupan_domain::survey::Questionnaire;
 use cakupan_domain::{Level, Month, RegionCode};
-use cakupan_server::campaign::{self as analysis, By, Estimates};
 use cakupan_store::Store;
 use cakupan_store::campaign::{
     Campaign, Coordination, EntryChange, Frame, Session, Survey, Upload, Wave,
@@ -255,9 +255,9 @@ fn store_err(e: cakupan_store::StoreError) -> anyhow::Error {
     anyhow!("{e}")
 }
 
-pub use cakupan_server::campaign::{PlanInput, Timed};
+pub use cakupan_app::campaign::{PlanInput, Timed};
 
-/// The plan over `input.within` (see `cakupan_server::campaign::plan_all`).
+/// The plan over `input.within` (see `cakupan_app::campaign::plan_all`).
 pub async fn plan_all(
     store: Arc<dyn Store>,
     reference: &Reference,
@@ -402,7 +402,7 @@ fn write_plan_csv(reference: &Reference, p: &Plan, path: &PathBuf) -> Result<()>
 }
 
 pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: CampaignCommand) -> Result<()> {
-    let today = cakupan_server::today_wib();
+    let today = cakupan_app::today_wib();
     match cmd {
         CampaignCommand::Create { code, name, region } => {
             let c = Campaign {

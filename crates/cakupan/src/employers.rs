@@ -5,10 +5,10 @@
 use crate::Reference;
 use crate::generate::Rng;
 use anyhow::{Context as _, Result, anyhow, bail};
+use cakupan_app::employers as service;
 use cakupan_domain::employer::{SizeClass, WageLineInput, mandatory, parse_csv};
 use cakupan_domain::month::{format_date, parse_date};
 use cakupan_domain::{Month, RegionCode};
-use cakupan_server::employers as api;
 use cakupan_store::employers::{
     Contact, Employer, EmployerInput, EmployerPayment, WageReport, parse_employer,
 };
@@ -105,7 +105,7 @@ fn rejected(e: StoreError) -> anyhow::Error {
 }
 
 fn rp(v: i64) -> String {
-    cakupan_server::web::i18n::Lang::En.rupiah(v)
+    cakupan_domain::Rupiah(v).to_string()
 }
 
 pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: EmployerCommand) -> Result<()> {
@@ -165,7 +165,7 @@ pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: EmployerComm
                 None => RegionCode::NATION,
                 Some(r) => RegionCode::parse(&r).map_err(|e| anyhow!("--region: {e}"))?,
             };
-            let list = api::summaries(&st, within, arrears)
+            let list = service::summaries(&st, within, arrears)
                 .await
                 .map_err(crate::agents::api)?;
             println!(
@@ -209,9 +209,10 @@ pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: EmployerComm
                     p.message
                 )
             })?;
-            let out = api::run_report(&st, &e, "cli", &month, &lines, preview, confirm_valid_part)
-                .await
-                .map_err(crate::agents::api)?;
+            let out =
+                service::run_report(&st, &e, "cli", &month, &lines, preview, confirm_valid_part)
+                    .await
+                    .map_err(crate::agents::api)?;
             let p = &out.plan;
             for x in &p.problems {
                 eprintln!("line {} {} [{}]: {}", x.line, x.field, x.rule, x.message);
@@ -271,7 +272,7 @@ pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: EmployerComm
             let e = find(code).await?;
             let on = paid_on.unwrap_or_else(|| format_date(today));
             let (out, s) =
-                api::record_payment(&st, &e, "cli", &r, amount, &on, payment_code.as_deref())
+                service::record_payment(&st, &e, "cli", &r, amount, &on, payment_code.as_deref())
                     .await
                     .map_err(crate::agents::api)?;
             if out.repeat {

@@ -3,10 +3,10 @@
 
 use crate::Reference;
 use anyhow::{Context as _, Result, bail};
+use cakupan_app::today_wib;
 use cakupan_domain::contribution::{ContributionInput, parse_payment};
 use cakupan_domain::coverage::{Reason, series};
 use cakupan_domain::{Level, Month, Nik, RegionCode, Segment};
-use cakupan_server::today_wib;
 use cakupan_store::ledger::{
     COUNTERS, CounterValues, NewPosting, PostingOutcome, TerminationReason, facts,
 };
@@ -115,7 +115,7 @@ pub async fn post(
                             )?;
                         let st = crate::agents::state(store_arc.clone(), reference)?;
                         if store.participant_of_posting(&p.reference).await?.is_none()
-                            && let Err(e) = cakupan_server::agents::check_collection(
+                            && let Err(e) = cakupan_app::agents::check_collection(
                                 &st,
                                 &agent,
                                 &participant,

@@ -18,13 +18,13 @@ mod store;
 mod targets;
 
 use anyhow::{Context as _, Result, bail};
+use cakupan_app::{Context as AppState, today_wib};
 use cakupan_domain::month::{format_date, parse_date};
 use cakupan_domain::quote::{QuoteRequest, quote};
 use cakupan_domain::registration::{Context, HeirInput, RegistrationInput, validate};
 use cakupan_domain::{
     Level, Month, ProgrammeSet, RegionCode, RegionTree, RuleSet, Rupiah, Segment,
 };
-use cakupan_server::{AppState, today_wib};
 use cakupan_store::{Outcome, Store};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -1168,7 +1168,7 @@ async fn serve(
             match anchored.audit_anchor().await {
                 Ok(a) => tracing::info!(
                     "{}",
-                    a.line(&cakupan_server::sessions::rfc3339(
+                    a.line(&cakupan_app::accounts::rfc3339(
                         cakupan_store::clock::now_secs()
                     ))
                 ),
@@ -1277,10 +1277,9 @@ async fn demo(
         .await?;
         // Administrators sign in with a second factor (rules/security.toml): set one up.
         let st = agents::state(store.clone(), reference)?;
-        let totp =
-            cakupan_server::accounts::enrol_totp(&st, &accounts::cli_admin(), "demo", "admin")
-                .await
-                .map_err(agents::api)?;
+        let totp = cakupan_app::accounts::enrol_totp(&st, &accounts::cli_admin(), "demo", "admin")
+            .await
+            .map_err(agents::api)?;
         eprintln!(
             "Demo administrator: username admin, password {pw} (shown once; sign in at http://{listen}/login, or POST /api/v1/sessions for the API)"
         );
@@ -1497,13 +1496,9 @@ async fn participant(
             }
             // An agent of the directory must be active and serve the village.
             let st = agents::state(store.clone(), reference)?;
-            cakupan_server::agents::check_acquisition(
-                &st,
-                cakupan_domain::access::Role::Admin,
-                &reg,
-            )
-            .await
-            .map_err(agents::api)?;
+            cakupan_app::agents::check_acquisition(&st, cakupan_domain::access::Role::Admin, &reg)
+                .await
+                .map_err(agents::api)?;
             match store.register(&reference.rules, &reg).await? {
                 Outcome::Created { id, kpj } => println!("Registered: id {id}, KPJ {kpj}"),
                 Outcome::Existing { id, kpj } => println!(

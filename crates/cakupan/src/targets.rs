@@ -206,7 +206,7 @@ pub async fn run(store: &dyn Store, reference: &Reference, cmd: TargetCommand) -
                 .ok_or_else(|| {
                     anyhow!("--down-to: one of province, regency, district, village, below the region's own level [level.below]")
                 })?;
-            let now = Month::of(cakupan_server::today_wib());
+            let now = Month::of(cakupan_app::today_wib());
             let wanted = month
                 .as_deref()
                 .map(|m| month_arg("--month", m))
@@ -263,7 +263,7 @@ pub async fn report_target(
 ) -> Result<()> {
     let now = match month {
         Some(m) => month_arg("--month", &m)?,
-        None => Month::of(cakupan_server::today_wib()),
+        None => Month::of(cakupan_app::today_wib()),
     };
     let code = region_arg("--region", region.as_deref(), reference)?;
     let r = report(
