@@ -2,7 +2,7 @@
 //! fields at 0x1f and validated against the built-in regions and rules.
 #![no_main]
 
-use cakupan_domain::registration::{Context, RegistrationInput, validate};
+use cakupan_domain::participants::{Context, RegistrationInput, validate};
 use cakupan_domain::{RegionTree, RuleSet};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;

@@ -1,7 +1,7 @@
 //! A wage report in CSV, read and checked line by line for every size class.
 #![no_main]
 
-use cakupan_domain::employer::{SizeClass, check_lines, parse_csv};
+use cakupan_domain::employers::{SizeClass, check_lines, parse_csv};
 use cakupan_domain::{Month, RuleSet};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;

@@ -5,11 +5,11 @@
 use crate::Context;
 use crate::error::AppError;
 use cakupan_domain::access::{Action, Resource};
-use cakupan_domain::coverage::{Reason, Status, series};
-use cakupan_domain::month::{format_date, parse_date};
-use cakupan_domain::perisai::{
+use cakupan_domain::agents::{
     AgentMonth, AgentMonthStatus, AgentStatus, Statement, custody_alerts, statement, status_series,
 };
+use cakupan_domain::coverage::{Reason, Status, series};
+use cakupan_domain::month::{format_date, parse_date};
 use cakupan_domain::{FieldError, Level, Month, RegionCode};
 use cakupan_store::Participant;
 use cakupan_store::agents::{AgentFilter, AgentRecord, Office};
@@ -77,7 +77,7 @@ pub fn standing(st: &Context, r: &AgentRecord, month: Month) -> Vec<AgentMonthSt
 pub async fn office_review(
     st: &Context,
     office: &Office,
-) -> Result<cakupan_domain::perisai::OfficeStanding, AppError> {
+) -> Result<cakupan_domain::agents::OfficeStanding, AppError> {
     let targets = st.store.office_targets(&office.code).await?;
     let mut acquisitions: BTreeMap<Month, i64> = BTreeMap::new();
     for r in st
@@ -89,7 +89,7 @@ pub async fn office_review(
             *acquisitions.entry(*m).or_default() += f.acquisitions;
         }
     }
-    Ok(cakupan_domain::perisai::office_standing(
+    Ok(cakupan_domain::agents::office_standing(
         &st.rules,
         &targets,
         &acquisitions,
@@ -104,7 +104,7 @@ pub async fn end_if_below_target(
     st: &Context,
     office: &Office,
     by: &str,
-) -> Result<cakupan_domain::perisai::OfficeStanding, AppError> {
+) -> Result<cakupan_domain::agents::OfficeStanding, AppError> {
     let s = office_review(st, office).await?;
     if let Some(from) = s.ended_from
         && let Some(last_day) = from.first_day().previous_day()
@@ -409,7 +409,7 @@ pub async fn check_collection(
 pub async fn check_acquisition(
     st: &Context,
     role: cakupan_domain::access::Role,
-    reg: &cakupan_domain::registration::Registration,
+    reg: &cakupan_domain::participants::Registration,
 ) -> Result<(), AppError> {
     let Some(code) = reg.agent_code.as_deref() else {
         return Ok(());

@@ -2,11 +2,11 @@
 //! estimate of working people per village the planner and the survey frames use, survey
 //! samples, weighted survey results, the campaign's funnel and its uplift.
 
+use cakupan_domain::agents::{AgentStatus, status_series};
 use cakupan_domain::campaign::Stage;
 use cakupan_domain::campaign::{
     self as dom, Candidate, Capacity, Estimate, OTHER, Plan, Uplift, Village, plan_wave,
 };
-use cakupan_domain::perisai::{AgentStatus, status_series};
 use cakupan_domain::survey::{Answer, DomainStratum, Kind, Questionnaire};
 use cakupan_domain::{FieldError, Level, RegionCode, RegionTree, RuleSet, bps};
 use cakupan_store::agents::AgentFilter;

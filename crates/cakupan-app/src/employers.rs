@@ -4,7 +4,7 @@
 use crate::Context;
 use crate::error::{AppError, FieldErrorBody};
 use cakupan_domain::access::{Action, Principal, Resource, authorize};
-use cakupan_domain::employer::{LineProblem, WageLineInput};
+use cakupan_domain::employers::{LineProblem, WageLineInput};
 use cakupan_domain::month::{format_date, parse_date};
 use cakupan_domain::quote::Allocation;
 use cakupan_domain::{FieldError, FieldErrors, Month, RegionCode, Rupiah};
@@ -505,7 +505,7 @@ pub fn provisional_jp(st: &Context, inv: &Invoice) -> Option<Rupiah> {
     inv.lines
         .iter()
         .any(|l| l.programmes.contains(cakupan_domain::Programme::Jp))
-        .then(|| cakupan_domain::employer::provisional_jp_ceiling(&st.rules, inv.month))
+        .then(|| cakupan_domain::employers::provisional_jp_ceiling(&st.rules, inv.month))
         .flatten()
 }
 
@@ -524,7 +524,7 @@ pub fn jkp_accounting(
     };
     let mut sums: BTreeMap<&'static str, (Rupiah, String)> = BTreeMap::new();
     for l in &inv.lines {
-        if let Ok(q) = cakupan_domain::employer::dues(
+        if let Ok(q) = cakupan_domain::employers::dues(
             &st.rules,
             inv.month,
             inv.risk_class,

@@ -32,6 +32,10 @@ pub enum AppError {
         message: String,
     },
     Internal(String),
+    /// 500: the store failed (the database, data that does not decode); the store's error is
+    /// the source. A response says only that the request could not be completed (the
+    /// detail goes to the log).
+    Store(StoreError),
     /// 401: no valid session.
     Unauthenticated(String),
     /// 403: signed in, but the role or area does not allow this.
@@ -96,6 +100,7 @@ impl std::fmt::Display for AppError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             AppError::Invalid(errs) => write!(f, "{errs}"),
+            AppError::Store(_) => f.write_str("the registry could not complete the request"),
             AppError::BadRequest(m)
             | AppError::NotFound(m)
             | AppError::Internal(m)
@@ -111,7 +116,14 @@ impl std::fmt::Display for AppError {
     }
 }
 
-impl std::error::Error for AppError {}
+impl std::error::Error for AppError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AppError::Store(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 impl From<FieldErrors> for AppError {
     fn from(e: FieldErrors) -> Self {
@@ -127,10 +139,7 @@ impl From<StoreError> for AppError {
                 message: e.to_string(),
             },
             StoreError::Rejected(errors) => AppError::Invalid(errors),
-            other => {
-                tracing::error!(error = %other, "store error");
-                AppError::Internal("the registry could not complete the request".into())
-            }
+            other => AppError::Store(other),
         }
     }
 }
@@ -192,6 +201,18 @@ impl IntoResponse for AppError {
                     existing_kpj: None,
                 },
             ),
+            AppError::Store(e) => {
+                tracing::error!(error = %e, "store error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorBody {
+                        error: "internal".into(),
+                        message: "the registry could not complete the request".into(),
+                        errors: vec![],
+                        existing_kpj: None,
+                    },
+                )
+            }
             AppError::Internal(m) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 ErrorBody {

@@ -4,9 +4,9 @@
 use crate::money::Rupiah;
 use crate::month::{Month, parse_date};
 use crate::occupation::Sector;
+use crate::participants::{Context, RegistrationInput, validate};
 use crate::quote::{QuoteRequest, due_date, late_fee, months_of_delay, quote};
 use crate::region::{RegionCode, RegionTree};
-use crate::registration::{Context, RegistrationInput, validate};
 use crate::rules::RuleSet;
 use crate::segment::{Payer, Programme, ProgrammeSet, Segment};
 use std::sync::OnceLock;

@@ -3,30 +3,30 @@
 //! Nothing here does I/O. Rule tables and reference data arrive as text (the binary embeds
 //! the files under `rules/` and `data/regions/`), are parsed and checked once, and are then
 //! consulted by pure functions: the contribution calculator ([`quote`]) and registration
-//! validation ([`registration`]).
+//! validation ([`participants`]).
 
 pub mod access;
+pub mod agents;
 pub mod bps;
 pub mod campaign;
 pub mod contribution;
 pub mod coverage;
-pub mod employer;
+pub mod employers;
 pub mod error;
 pub mod kpj;
 pub mod money;
 pub mod month;
 pub mod nik;
 pub mod occupation;
+pub mod participants;
 pub mod password;
-pub mod perisai;
 pub mod phone;
 pub mod quote;
 pub mod region;
-pub mod registration;
 pub mod rules;
 pub mod segment;
 pub mod survey;
-pub mod target;
+pub mod targets;
 
 #[cfg(test)]
 mod golden_tests;

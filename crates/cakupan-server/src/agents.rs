@@ -14,8 +14,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 pub use cakupan_app::agents::*;
 use cakupan_domain::access::{Action, Resource};
+use cakupan_domain::agents::{AgentEvent, check_reactivation, statement};
 use cakupan_domain::month::format_date;
-use cakupan_domain::perisai::{AgentEvent, check_reactivation, statement};
 use cakupan_domain::{FieldError, FieldErrors, Level, Month, Nik, RegionCode};
 use cakupan_store::agents::{AgentFilter, Deposit, Office};
 use serde::Deserialize;
@@ -239,7 +239,7 @@ pub async fn add_event(
                     "say why the agent is terminated (1 to 200 characters)",
                 ));
             }
-            cakupan_domain::registration::check_free_text("reason", reason, 200)
+            cakupan_domain::participants::check_free_text("reason", reason, 200)
                 .map_err(|e| ApiError::Invalid(e.into()))?;
             AgentEvent::Terminated {
                 month,

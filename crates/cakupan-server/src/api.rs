@@ -12,10 +12,10 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use cakupan_domain::access::{Action, Resource};
 use cakupan_domain::month::format_date;
-use cakupan_domain::quote::{QuoteRequest, quote};
-use cakupan_domain::registration::{
+use cakupan_domain::participants::{
     Context, FIELDS, HeirInput, OPTIONAL_FIELDS, RegistrationInput, validate,
 };
+use cakupan_domain::quote::{QuoteRequest, quote};
 use cakupan_domain::{
     FieldError, FieldErrors, Month, Nik, ProgrammeSet, RegionCode, Rupiah, Segment,
 };
@@ -97,50 +97,37 @@ pub fn routes() -> Router<AppState> {
             "/employers/{code}/payments",
             post(crate::employers::add_payment),
         )
-        .route("/campaigns", post(crate::campaign_api::add_campaign))
-        .route("/campaigns/{code}", get(crate::campaign_api::get_campaign))
-        .route(
-            "/campaigns/{code}/waves",
-            post(crate::campaign_api::add_wave),
-        )
+        .route("/campaigns", post(crate::campaign::add_campaign))
+        .route("/campaigns/{code}", get(crate::campaign::get_campaign))
+        .route("/campaigns/{code}/waves", post(crate::campaign::add_wave))
         .route(
             "/campaigns/{code}/villages",
-            get(crate::campaign_api::list_villages).post(crate::campaign_api::add_village),
+            get(crate::campaign::list_villages).post(crate::campaign::add_village),
         )
         .route(
             "/campaigns/{code}/villages/{village}",
-            post(crate::campaign_api::edit_village).delete(crate::campaign_api::remove_village),
+            post(crate::campaign::edit_village).delete(crate::campaign::remove_village),
         )
         .route(
             "/campaigns/{code}/villages/{village}/coordination",
-            post(crate::campaign_api::sign_off),
+            post(crate::campaign::sign_off),
         )
         .route(
             "/campaigns/{code}/sessions",
-            post(crate::campaign_api::add_session),
+            post(crate::campaign::add_session),
         )
-        .route(
-            "/campaigns/{code}/uplift",
-            get(crate::campaign_api::get_uplift),
-        )
+        .route("/campaigns/{code}/uplift", get(crate::campaign::get_uplift))
         .route(
             "/questionnaires",
-            get(crate::campaign_api::list_questionnaires)
-                .post(crate::campaign_api::add_questionnaire),
+            get(crate::campaign::list_questionnaires).post(crate::campaign::add_questionnaire),
         )
         .route(
             "/questionnaires/{code}/{version}/retire",
-            post(crate::campaign_api::retire_questionnaire),
+            post(crate::campaign::retire_questionnaire),
         )
-        .route("/surveys", post(crate::campaign_api::add_survey))
-        .route(
-            "/surveys/{code}/units",
-            get(crate::campaign_api::list_units),
-        )
-        .route(
-            "/surveys/{code}/results",
-            get(crate::campaign_api::get_results),
-        )
+        .route("/surveys", post(crate::campaign::add_survey))
+        .route("/surveys/{code}/units", get(crate::campaign::list_units))
+        .route("/surveys/{code}/results", get(crate::campaign::get_results))
         .route("/regions/{code}", get(region))
         .route("/quote", get(quote_handler))
         .route("/openapi.json", get(openapi))
@@ -188,23 +175,23 @@ pub fn routes() -> Router<AppState> {
         crate::employers::submit_report,
         crate::employers::get_invoice,
         crate::employers::add_payment,
-        crate::campaign_api::add_campaign,
-        crate::campaign_api::get_campaign,
-        crate::campaign_api::add_wave,
-        crate::campaign_api::list_villages,
-        crate::campaign_api::edit_village,
-        crate::campaign_api::add_village,
-        crate::campaign_api::remove_village,
-        crate::campaign_api::sign_off,
-        crate::campaign_api::add_session,
-        crate::campaign_api::get_uplift,
-        crate::campaign_api::list_questionnaires,
-        crate::campaign_api::add_questionnaire,
-        crate::campaign_api::retire_questionnaire,
-        crate::campaign_api::add_survey,
-        crate::campaign_api::list_units,
-        crate::campaign_api::add_responses,
-        crate::campaign_api::get_results,
+        crate::campaign::add_campaign,
+        crate::campaign::get_campaign,
+        crate::campaign::add_wave,
+        crate::campaign::list_villages,
+        crate::campaign::edit_village,
+        crate::campaign::add_village,
+        crate::campaign::remove_village,
+        crate::campaign::sign_off,
+        crate::campaign::add_session,
+        crate::campaign::get_uplift,
+        crate::campaign::list_questionnaires,
+        crate::campaign::add_questionnaire,
+        crate::campaign::retire_questionnaire,
+        crate::campaign::add_survey,
+        crate::campaign::list_units,
+        crate::campaign::add_responses,
+        crate::campaign::get_results,
         register,
         lookup,
         by_kpj,
@@ -284,22 +271,22 @@ pub fn routes() -> Router<AppState> {
         crate::employers::InvoiceDetail,
         crate::employers::PaymentInput,
         crate::employers::PaymentResultBody,
-        crate::campaign_api::CampaignInput,
-        crate::campaign_api::CampaignBody,
-        crate::campaign_api::WaveBody,
-        crate::campaign_api::FunnelBody,
-        crate::campaign_api::WaveInput,
-        crate::campaign_api::EntryBody,
-        crate::campaign_api::CoordinationInput,
-        crate::campaign_api::EntryInput,
-        crate::campaign_api::AddVillageInput,
-        crate::campaign_api::SessionInput,
-        crate::campaign_api::QuestionnaireBody,
-        crate::campaign_api::SurveyInput,
-        crate::campaign_api::SurveyBody,
-        crate::campaign_api::UnitBody,
-        crate::campaign_api::ResponseInput,
-        crate::campaign_api::ResponsesInput
+        crate::campaign::CampaignInput,
+        crate::campaign::CampaignBody,
+        crate::campaign::WaveBody,
+        crate::campaign::FunnelBody,
+        crate::campaign::WaveInput,
+        crate::campaign::EntryBody,
+        crate::campaign::CoordinationInput,
+        crate::campaign::EntryInput,
+        crate::campaign::AddVillageInput,
+        crate::campaign::SessionInput,
+        crate::campaign::QuestionnaireBody,
+        crate::campaign::SurveyInput,
+        crate::campaign::SurveyBody,
+        crate::campaign::UnitBody,
+        crate::campaign::ResponseInput,
+        crate::campaign::ResponsesInput
     )),
     modifiers(&BearerAuth)
 )]

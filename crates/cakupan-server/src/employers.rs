@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 pub use cakupan_app::employers::*;
 use cakupan_domain::access::{Action, Resource};
-use cakupan_domain::employer::{WAGE_FIELDS, WageLineInput, parse_csv};
+use cakupan_domain::employers::{WAGE_FIELDS, WageLineInput, parse_csv};
 use cakupan_domain::month::format_date;
 use cakupan_domain::{FieldError, Month, RegionCode};
 use cakupan_store::employers::{EmployerInput, ReportOutcome, Standing, parse_employer};
@@ -175,13 +175,13 @@ fn report_input(
         ));
     }
     let b: WageReportBody = crate::error::json_body(body, "a wage report object")?;
-    if b.lines.len() > cakupan_domain::employer::MAX_LINES {
+    if b.lines.len() > cakupan_domain::employers::MAX_LINES {
         return Err(invalid(
             "lines",
             "report.too_long",
             format!(
                 "a wage report has at most {} lines: split it",
-                cakupan_domain::employer::MAX_LINES
+                cakupan_domain::employers::MAX_LINES
             ),
         ));
     }

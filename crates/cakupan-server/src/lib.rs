@@ -11,8 +11,8 @@ pub mod accounts;
 pub mod agents;
 pub mod api;
 pub mod auth;
-pub use cakupan_app::campaign;
-pub mod campaign_api;
+
+pub mod campaign;
 pub mod employers;
 pub mod error;
 
@@ -69,15 +69,13 @@ pub fn router(state: AppState) -> Router {
     let answers = Router::new()
         .route(
             "/api/v1/surveys/{code}/responses",
-            axum::routing::post(campaign_api::add_responses)
+            axum::routing::post(campaign::add_responses)
                 .layer(axum::middleware::from_fn(json_or_csv)),
         )
         .layer(axum::extract::DefaultBodyLimit::max(
-            campaign_api::MAX_RESPONSES_BYTES,
+            campaign::MAX_RESPONSES_BYTES,
         ))
-        .layer(RequestBodyLimitLayer::new(
-            campaign_api::MAX_RESPONSES_BYTES,
-        ));
+        .layer(RequestBodyLimitLayer::new(campaign::MAX_RESPONSES_BYTES));
     let app = small.merge(large).merge(answers);
     // Server-Timing tells the time a request took, and so whether a NIK exists (0.32 ms vs
     // 0.21 ms median, issue #17): only for profiling, when CAKUPAN_SERVER_TIMING=1.

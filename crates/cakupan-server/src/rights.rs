@@ -444,7 +444,7 @@ fn corrected(
     st: &AppState,
     p: &Participant,
     c: &Correction,
-) -> Result<cakupan_domain::registration::Registration, ApiError> {
+) -> Result<cakupan_domain::participants::Registration, ApiError> {
     let mut input = p.registration.to_input();
     let v = c.value.clone();
     match c.field.as_str() {
@@ -463,12 +463,12 @@ fn corrected(
             ));
         }
     }
-    let ctx = cakupan_domain::registration::Context {
+    let ctx = cakupan_domain::participants::Context {
         regions: &st.regions,
         rules: &st.rules,
         today: (st.today)(),
     };
-    cakupan_domain::registration::validate(&ctx, &input)
+    cakupan_domain::participants::validate(&ctx, &input)
         .map(|(r, _)| r)
         .map_err(ApiError::Invalid)
 }

@@ -146,7 +146,7 @@ async fn context_in(
     let niks: Vec<Nik> = report
         .entries
         .iter()
-        .filter(|e| e.action == cakupan_domain::employer::WageAction::Enrol)
+        .filter(|e| e.action == cakupan_domain::employers::WageAction::Enrol)
         .map(|e| e.nik)
         .collect();
     let mut known: HashMap<Nik, Known> = HashMap::new();
@@ -618,7 +618,7 @@ impl PgStore {
             });
         }
         // New workers' registrations, in the same transaction.
-        let regs: Vec<cakupan_domain::registration::Registration> = plan
+        let regs: Vec<cakupan_domain::participants::Registration> = plan
             .bill
             .iter()
             .filter_map(|b| b.registration.clone())

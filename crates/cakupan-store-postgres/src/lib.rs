@@ -6,7 +6,7 @@
 //! NOTHING`, then the rows it turned away are compared with what is stored.
 
 use async_trait::async_trait;
-use cakupan_domain::registration::Registration;
+use cakupan_domain::participants::Registration;
 use cakupan_domain::{FieldErrors, Month, RegionCode, RuleSet};
 use cakupan_domain::{Level, Nik, RegionTree, Segment};
 use cakupan_store::accounts::CORRECTION_COLUMNS;
@@ -479,7 +479,7 @@ async fn upsert_agent_months(
     if rows.is_empty() {
         return Ok(());
     }
-    let cols = cakupan_domain::perisai::AGENT_COLUMNS;
+    let cols = cakupan_domain::agents::AGENT_COLUMNS;
     let agents: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
     let months: Vec<i32> = rows.iter().map(|r| r.1).collect();
     let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(

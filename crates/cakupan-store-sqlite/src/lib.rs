@@ -5,7 +5,7 @@
 //! committed state (WAL lets them run beside the writer).
 
 use async_trait::async_trait;
-use cakupan_domain::registration::Registration;
+use cakupan_domain::participants::Registration;
 use cakupan_domain::{FieldError, FieldErrors, Month, RegionCode, RuleSet};
 use cakupan_domain::{Level, Nik, RegionTree, Segment};
 use cakupan_store::accounts::CORRECTION_COLUMNS;
@@ -515,7 +515,7 @@ async fn upsert_agent_months(
     changes: &AgentChanges,
 ) -> Result<()> {
     let rows = changes.rows();
-    let cols = cakupan_domain::perisai::AGENT_COLUMNS;
+    let cols = cakupan_domain::agents::AGENT_COLUMNS;
     for chunk in rows.chunks(UPSERT_CHUNK) {
         let mut q = QueryBuilder::<Sqlite>::new(format!(
             "INSERT INTO agent_months (agent_code, month, {}) ",

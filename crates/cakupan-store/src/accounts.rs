@@ -278,7 +278,7 @@ pub struct CorrectionDecision {
     pub note: String,
     /// For `done`: the participation as corrected, validated by the caller. Its NIK and segment
     /// must be those stored; a changed village moves its counters.
-    pub corrected: Option<cakupan_domain::registration::Registration>,
+    pub corrected: Option<cakupan_domain::participants::Registration>,
 }
 
 impl CorrectionDecision {
@@ -304,7 +304,7 @@ impl CorrectionDecision {
     pub fn corrected_for(
         &self,
         stored: &crate::Participant,
-    ) -> Result<Option<&cakupan_domain::registration::Registration>> {
+    ) -> Result<Option<&cakupan_domain::participants::Registration>> {
         let Some(r) = &self.corrected else {
             return Ok(None);
         };

@@ -5,7 +5,7 @@
 use crate::Participant;
 use crate::ledger;
 use crate::{Result, StoreError};
-use cakupan_domain::perisai::{AgentEvent, AgentMonth};
+use cakupan_domain::agents::{AgentEvent, AgentMonth};
 use cakupan_domain::{FieldError, Month, RegionCode};
 use serde::Serialize;
 use time::Date;
@@ -475,7 +475,7 @@ pub fn check_office(o: &Office) -> Result<()> {
             "name.length",
             "name must have 1 to 120 characters",
         ));
-    } else if let Err(e) = cakupan_domain::registration::check_free_text("name", name, 120) {
+    } else if let Err(e) = cakupan_domain::participants::check_free_text("name", name, 120) {
         errs.push(e);
     }
     if !OFFICE_KINDS.contains(&o.kind.as_str()) {
@@ -552,7 +552,7 @@ pub trait AgentStore: crate::Keyed {
     async fn add_agent_event(
         &self,
         code: &str,
-        event: &cakupan_domain::perisai::AgentEvent,
+        event: &cakupan_domain::agents::AgentEvent,
         by: &str,
         at: i64,
     ) -> Result<()>;

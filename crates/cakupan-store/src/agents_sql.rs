@@ -212,11 +212,11 @@ macro_rules! agents_store_impl {
     async fn add_agent_event(
         &self,
         code: &str,
-        event: &cakupan_domain::perisai::AgentEvent,
+        event: &cakupan_domain::agents::AgentEvent,
         by: &str,
         at: i64,
     ) -> Result<()> {
-        use cakupan_domain::perisai::AgentEvent;
+        use cakupan_domain::agents::AgentEvent;
         let (kind, reason) = match event {
             AgentEvent::Reactivated { .. } => ("reactivated", ""),
             AgentEvent::Terminated { reason, .. } => ("terminated", reason.as_str()),

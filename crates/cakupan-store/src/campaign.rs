@@ -236,7 +236,7 @@ pub enum EntryChange {
 }
 
 fn name_ok(field: &str, v: &str) -> Result<(), FieldError> {
-    cakupan_domain::registration::check_free_text(field, v, 100).and_then(|o| {
+    cakupan_domain::participants::check_free_text(field, v, 100).and_then(|o| {
         o.map(|_| ())
             .ok_or_else(|| FieldError::new(field, "coordination.required", "this name is required"))
     })
@@ -451,7 +451,7 @@ pub fn check_session(
             "a session needs a reference of 1 to 64 characters (the retry key)",
         ));
     }
-    cakupan_domain::registration::check_free_text("place", &session.place, 120)?.ok_or_else(
+    cakupan_domain::participants::check_free_text("place", &session.place, 120)?.ok_or_else(
         || {
             rejected(
                 "place",

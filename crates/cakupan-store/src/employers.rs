@@ -9,12 +9,12 @@
 use crate::ledger::NewPosting;
 use crate::{Participant, Result, StoreError};
 use cakupan_domain::contribution::{Payment, PaymentChannel, PuBasis};
-use cakupan_domain::employer::{
+use cakupan_domain::employers::{
     self, LineProblem, SizeClass, WageAction, WageEntry, WageLineInput,
 };
 use cakupan_domain::month::{format_date, parse_date};
+use cakupan_domain::participants::{self, Registration, RegistrationInput};
 use cakupan_domain::quote::due_date;
-use cakupan_domain::registration::{self, Registration, RegistrationInput};
 use cakupan_domain::{
     FieldError, FieldErrors, Level, Month, Nik, ProgrammeSet, RegionCode, RegionTree, RuleSet,
     Rupiah, Sector, Segment,
@@ -114,7 +114,7 @@ pub fn parse_employer(
             "code must be the employer's business registration number (NIB): 13 digits",
         ));
     }
-    let name = match registration::check_free_text("name", &input.name, NAME_MAX) {
+    let name = match participants::check_free_text("name", &input.name, NAME_MAX) {
         Ok(Some(n)) => Some(n),
         Ok(None) => {
             errors.push(FieldError::new("name", "required", "name is required"));
@@ -189,7 +189,7 @@ pub fn parse_employer(
         }
     };
     let mut contact = Contact::default();
-    match registration::check_free_text("contact_name", &input.contact_name, CONTACT_MAX) {
+    match participants::check_free_text("contact_name", &input.contact_name, CONTACT_MAX) {
         Ok(n) => contact.name = n,
         Err(e) => errors.push(e),
     }
@@ -344,7 +344,7 @@ pub struct Invoice {
 impl Invoice {
     /// The 11-digit payment code (kode iuran) the employer pays against.
     pub fn payment_code(&self) -> String {
-        employer::payment_code(self.id)
+        employers::payment_code(self.id)
     }
 }
 
@@ -355,7 +355,7 @@ pub fn invoice_of_payment_code(code: &str) -> Option<i64> {
         return None;
     }
     let id: i64 = c[..10].parse().ok()?;
-    (employer::payment_code(id) == c).then_some(id)
+    (employers::payment_code(id) == c).then_some(id)
 }
 
 /// The ledger reference of an invoice line's contribution.
@@ -414,8 +414,8 @@ impl WageReport {
         confirm_valid_part: bool,
         submitted_by: &str,
     ) -> WageReport {
-        let (entries, problems) = employer::check_lines(rules, employer.size, month, lines);
-        let ctx = registration::Context {
+        let (entries, problems) = employers::check_lines(rules, employer.size, month, lines);
+        let ctx = participants::Context {
             regions,
             rules,
             today,
@@ -443,7 +443,7 @@ impl WageReport {
                 budget_funded: String::new(),
                 heirs: Vec::new(),
             };
-            match registration::validate(&ctx, &input) {
+            match participants::validate(&ctx, &input) {
                 Ok((reg, _)) => {
                     registrations.insert(e.line, reg);
                 }
@@ -674,7 +674,7 @@ pub fn plan(rules: &RuleSet, ctx: &ReportContext, report: &WageReport) -> Report
             "month.already_reported",
             format!(
                 "{month} was already reported (payment code {}): send changes with the next month's report",
-                employer::payment_code(*id)
+                employers::payment_code(*id)
             ),
         ));
     } else if let Some((_, last, _)) = ctx.invoices.last()
@@ -827,7 +827,7 @@ pub fn plan(rules: &RuleSet, ctx: &ReportContext, report: &WageReport) -> Report
             (None, None) => continue,
         };
         let programmes =
-            employer::billed_programmes(rules, month, e.programmes, birth, registered_on);
+            employers::billed_programmes(rules, month, e.programmes, birth, registered_on);
         let change = match (
             change,
             ctx.last_lines.get(&participant.map(|p| p.id).unwrap_or(0)),
@@ -841,7 +841,7 @@ pub fn plan(rules: &RuleSet, ctx: &ReportContext, report: &WageReport) -> Report
             }
             (c, _) => c,
         };
-        let q = match employer::dues(
+        let q = match employers::dues(
             rules,
             month,
             ctx.employer.risk_class,
@@ -1000,7 +1000,7 @@ pub fn settle(
         }
     }
     let amounts: Vec<i64> = items.iter().map(|x| x.2).collect();
-    let covered = employer::covered_on(&amounts, &left);
+    let covered = employers::covered_on(&amounts, &left);
     let mut out = Settlement::default();
     let mut last_day: Vec<Option<Date>> = vec![None; open.len()];
     let mut complete = vec![true; open.len()];
@@ -1082,7 +1082,7 @@ pub fn completed_lines<'a>(
 
 /// The late fees of lines completed together, in their order: (invoice, line, the worker's
 /// sector, the day it was completed). The lines of one invoice completed on one day are charged
-/// as one hand calculation per programme (`employer::late_fees_of`), then shared back to them.
+/// as one hand calculation per programme (`employers::late_fees_of`), then shared back to them.
 pub fn late_fees(
     rules: &RuleSet,
     done: &[(&Invoice, &InvoiceLine, Sector, Date)],
@@ -1098,7 +1098,7 @@ pub fn late_fees(
             .iter()
             .map(|&i| {
                 let (inv, line, sector, _) = done[i];
-                employer::dues(
+                employers::dues(
                     rules,
                     inv.month,
                     inv.risk_class,
@@ -1109,7 +1109,7 @@ pub fn late_fees(
                 .map_err(StoreError::Rejected)
             })
             .collect::<Result<Vec<_>>>()?;
-        for (k, fee) in employer::late_fees_of(rules, &quotes, on)
+        for (k, fee) in employers::late_fees_of(rules, &quotes, on)
             .into_iter()
             .enumerate()
         {
@@ -1227,7 +1227,7 @@ pub fn standing(
             s.oldest_overdue = s.oldest_overdue.or(Some(h.month));
         }
         states.push(InvoiceState {
-            payment_code: employer::payment_code(h.id),
+            payment_code: employers::payment_code(h.id),
             head: h.clone(),
             paid: Rupiah(covered),
             outstanding: Rupiah(outstanding),
@@ -1478,7 +1478,7 @@ pub mod rows {
             month: month_of(month)?,
             due_on: date_of(&due_on)?,
             risk_class: u8::try_from(risk_class).map_err(|_| corrupt("risk_class", risk_class))?,
-            size: cakupan_domain::employer::SizeClass::parse(&size)
+            size: cakupan_domain::employers::SizeClass::parse(&size)
                 .ok_or_else(|| corrupt("size", &size))?,
             fees_carried: Rupiah(fees),
             total: Rupiah(total),

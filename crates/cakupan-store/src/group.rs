@@ -12,7 +12,7 @@ use crate::accounts::{AuditEntry, RegistrationAudit};
 use crate::{Outcome, Result, StoreError};
 use async_trait::async_trait;
 use cakupan_domain::RuleSet;
-use cakupan_domain::registration::Registration;
+use cakupan_domain::participants::Registration;
 use std::sync::Arc;
 
 /// A write queued for the next group commit.
@@ -71,7 +71,7 @@ macro_rules! group_writer_impl {
             async fn write_group(
                 &self,
                 rules: Option<&::cakupan_domain::RuleSet>,
-                regs: &[::cakupan_domain::registration::Registration],
+                regs: &[::cakupan_domain::participants::Registration],
                 entries: &(
                      dyn for<'o> Fn(&'o [$crate::Outcome]) -> Vec<$crate::accounts::AuditEntry>
                          + Send
@@ -93,7 +93,7 @@ macro_rules! group_writer_impl {
             async fn register_one(
                 &self,
                 rules: &::cakupan_domain::RuleSet,
-                reg: &::cakupan_domain::registration::Registration,
+                reg: &::cakupan_domain::participants::Registration,
                 audit: &$crate::accounts::RegistrationAudit,
             ) -> $crate::Result<$crate::Outcome> {
                 let mut tx = self.$pool.begin().await.map_err(db)?;

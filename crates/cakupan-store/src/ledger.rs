@@ -1142,7 +1142,7 @@ mod history_tests {
 }
 
 /// Changes to the agents' monthly figures (`agent_months`), keyed by (agent code, month index),
-/// in the order of `cakupan_domain::perisai::AGENT_COLUMNS`.
+/// in the order of `cakupan_domain::agents::AGENT_COLUMNS`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AgentChanges(pub HashMap<(String, i32), [i64; 7]>);
 
@@ -1155,7 +1155,7 @@ impl AgentChanges {
 
     /// Adds (`sign` = 1) or removes (`sign` = −1) what one participation contributes to the
     /// figures of the agent who acquired it (`acquired_by`) and of the agents who collected its
-    /// contributions (see `cakupan_domain::perisai` for the definitions).
+    /// contributions (see `cakupan_domain::agents` for the definitions).
     pub fn apply(
         &mut self,
         acquired_by: Option<&str>,

@@ -23,12 +23,12 @@ mod shared_sql;
 pub mod targets;
 mod targets_sql;
 
-pub use cakupan_domain::target::TargetRecord;
+pub use cakupan_domain::targets::TargetRecord;
 
 use async_trait::async_trait;
 use cakupan_domain::month::parse_date;
 use cakupan_domain::occupation::Sector;
-use cakupan_domain::registration::{Heir, Registration, Relationship};
+use cakupan_domain::participants::{Heir, Registration, Relationship};
 use cakupan_domain::{Channel, Level, Nik, ProgrammeSet, RegionCode, Rupiah, Segment, Sex};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -855,7 +855,7 @@ mod range_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cakupan_domain::registration::{Context, RegistrationInput, validate};
+    use cakupan_domain::participants::{Context, RegistrationInput, validate};
     use cakupan_domain::{RegionTree, RuleSet};
 
     fn reg(nik: &str, name: &str) -> Registration {

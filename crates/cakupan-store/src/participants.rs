@@ -11,7 +11,7 @@ use cakupan_domain::Level;
 use cakupan_domain::Nik;
 use cakupan_domain::RegionTree;
 use cakupan_domain::RuleSet;
-use cakupan_domain::registration::Registration;
+use cakupan_domain::participants::Registration;
 
 /// The registry: regions, participations and their sealed fields.
 #[async_trait::async_trait]

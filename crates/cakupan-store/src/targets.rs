@@ -4,7 +4,7 @@
 
 use crate::{Result, Store, StoreError, TargetRecord};
 use cakupan_domain::coverage::Metric;
-use cakupan_domain::target::{Progress, allocate, allocate_with_floor, progress};
+use cakupan_domain::targets::{Progress, allocate, allocate_with_floor, progress};
 use cakupan_domain::{FieldError, Level, Month, RegionCode, RegionTree, RuleSet, Segment};
 use serde::Serialize;
 

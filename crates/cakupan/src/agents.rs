@@ -4,8 +4,8 @@
 use crate::Reference;
 use anyhow::{Context as _, Result, bail};
 use cakupan_app::agents as service;
+use cakupan_domain::agents::{AgentEvent, check_reactivation, statement};
 use cakupan_domain::month::{format_date, parse_date};
-use cakupan_domain::perisai::{AgentEvent, check_reactivation, statement};
 use cakupan_domain::{Level, Month, Nik, RegionCode, Rupiah, Segment};
 use cakupan_store::agents::{Agent, AgentFilter, Deposit, Office};
 use cakupan_store::{Store, StoreError};
@@ -155,7 +155,8 @@ fn rejected(e: StoreError) -> anyhow::Error {
 pub fn api(e: cakupan_app::AppError) -> anyhow::Error {
     match e {
         cakupan_app::AppError::Invalid(errs) => rejected(StoreError::Rejected(errs)),
-        other => anyhow::anyhow!("{other:?}"),
+        // The message, and the store's error under it where the store failed.
+        other => anyhow::Error::new(other),
     }
 }
 
@@ -688,7 +689,7 @@ pub async fn simulate_reactivations(store: &dyn Store, reference: &Reference) ->
     {
         let active = r.active_months();
         loop {
-            let s = cakupan_domain::perisai::status_series(
+            let s = cakupan_domain::agents::status_series(
                 &reference.rules,
                 r.agent.appointed,
                 &active,
@@ -697,7 +698,7 @@ pub async fn simulate_reactivations(store: &dyn Store, reference: &Reference) ->
             );
             let next = s.iter().find_map(|m| {
                 let since = m.inactive_since?;
-                let (earliest, _) = cakupan_domain::perisai::earliest_reactivation(
+                let (earliest, _) = cakupan_domain::agents::earliest_reactivation(
                     &reference.rules,
                     since,
                     m.month,

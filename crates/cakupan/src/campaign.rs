@@ -10,7 +10,7 @@ use cakupan_app::campaign::{self as analysis, By, Estimates};
 use cakupan_domain::campaign::{OTHER, Plan, Stage};
 use cakupan_domain::contribution::{ContributionInput, Profile, dues, parse_payment};
 use cakupan_domain::month::{format_date, parse_date};
-use cakupan_domain::registration::{Context, RegistrationInput, validate};
+use cakupan_domain::participants::{Context, RegistrationInput, validate};
 use cakupan_domain::survey::Questionnaire;
 use cakupan_domain::{Level, Month, RegionCode};
 use cakupan_store::Store;

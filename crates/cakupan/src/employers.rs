@@ -6,7 +6,7 @@ use crate::Reference;
 use crate::generate::Rng;
 use anyhow::{Context as _, Result, anyhow, bail};
 use cakupan_app::employers as service;
-use cakupan_domain::employer::{SizeClass, WageLineInput, mandatory, parse_csv};
+use cakupan_domain::employers::{SizeClass, WageLineInput, mandatory, parse_csv};
 use cakupan_domain::month::{format_date, parse_date};
 use cakupan_domain::{Month, RegionCode};
 use cakupan_store::employers::{

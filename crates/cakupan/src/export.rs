@@ -5,7 +5,7 @@
 
 use anyhow::{Context as _, Result};
 use cakupan_domain::month::format_date;
-use cakupan_domain::registration::{FIELDS, OPTIONAL_FIELDS};
+use cakupan_domain::participants::{FIELDS, OPTIONAL_FIELDS};
 use cakupan_store::Store;
 use serde::{Deserialize, Serialize};
 use std::io::Write;

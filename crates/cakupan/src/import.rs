@@ -7,7 +7,7 @@
 //! counted as `existing`.
 
 use anyhow::{Context as _, Result, bail};
-use cakupan_domain::registration::{Context, Registration, RegistrationInput, validate};
+use cakupan_domain::participants::{Context, Registration, RegistrationInput, validate};
 use cakupan_domain::{FieldError, RegionTree, RuleSet};
 use cakupan_store::{Outcome, Store};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -20,9 +20,9 @@ use std::time::Instant;
 use time::Date;
 
 /// The header of `participants.csv`: the registration fields in order.
-pub use cakupan_domain::registration::FIELDS as COLUMNS;
+pub use cakupan_domain::participants::FIELDS as COLUMNS;
 /// Columns `participants.csv` may add after [`COLUMNS`].
-pub use cakupan_domain::registration::OPTIONAL_FIELDS as OPTIONAL_COLUMNS;
+pub use cakupan_domain::participants::OPTIONAL_FIELDS as OPTIONAL_COLUMNS;
 
 /// How many rows go to the store in one transaction. Larger commits rewrite each dirtied
 /// page of the random NIK index less often (docs/benchmarks.md); two batches in flight of

@@ -366,7 +366,7 @@ pub async fn verify(store: &dyn Store, reference: &Reference) -> Result<bool> {
     println!(
         "{} agent-month rows checked, {agent_differences} differences (columns: {})",
         keys.len(),
-        cakupan_domain::perisai::AGENT_COLUMNS.join(", ")
+        cakupan_domain::agents::AGENT_COLUMNS.join(", ")
     );
     Ok(differences == 0 && agent_differences == 0)
 }

@@ -20,8 +20,8 @@ mod targets;
 use anyhow::{Context as _, Result, bail};
 use cakupan_app::{Context as AppState, today_wib};
 use cakupan_domain::month::{format_date, parse_date};
+use cakupan_domain::participants::{Context, HeirInput, RegistrationInput, validate};
 use cakupan_domain::quote::{QuoteRequest, quote};
-use cakupan_domain::registration::{Context, HeirInput, RegistrationInput, validate};
 use cakupan_domain::{
     Level, Month, ProgrammeSet, RegionCode, RegionTree, RuleSet, Rupiah, Segment,
 };

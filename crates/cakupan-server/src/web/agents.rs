@@ -14,7 +14,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use cakupan_domain::Month;
 use cakupan_domain::access::{Action, Resource, Role, authorize};
-use cakupan_domain::perisai::{AgentStatus, statement};
+use cakupan_domain::agents::{AgentStatus, statement};
 use cakupan_store::agents::{AgentFilter, AgentRecord, Deposit};
 use serde::Deserialize;
 

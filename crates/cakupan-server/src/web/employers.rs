@@ -14,7 +14,7 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use cakupan_domain::access::{Action, Resource, Role, authorize};
-use cakupan_domain::employer::{LineProblem, parse_csv};
+use cakupan_domain::employers::{LineProblem, parse_csv};
 use cakupan_domain::month::format_date;
 use cakupan_domain::{FieldError, Month, RegionCode};
 use cakupan_store::employers::{Change, Employer, EmployerInput, ReportOutcome, parse_employer};
@@ -307,8 +307,8 @@ fn et(lang: Lang) -> &'static Et {
     }
 }
 
-fn size_name(e: &Et, s: cakupan_domain::employer::SizeClass) -> &'static str {
-    use cakupan_domain::employer::SizeClass::*;
+fn size_name(e: &Et, s: cakupan_domain::employers::SizeClass) -> &'static str {
+    use cakupan_domain::employers::SizeClass::*;
     match s {
         Micro => e.size_names[0],
         Small => e.size_names[1],

@@ -15,7 +15,7 @@ use cakupan_domain::access::{Action, Resource, Role, authorize};
 use cakupan_domain::contribution::{ContributionInput, PaymentChannel, Profile, dues};
 use cakupan_domain::coverage::{Reason, Status, series};
 use cakupan_domain::month::format_date;
-use cakupan_domain::registration::{Context, HeirInput, RegistrationInput, validate};
+use cakupan_domain::participants::{Context, HeirInput, RegistrationInput, validate};
 use cakupan_domain::{FieldError, FieldErrors, Month, Nik, RegionCode, Segment};
 use cakupan_store::Participant;
 use cakupan_store::ledger::PostingOutcome;

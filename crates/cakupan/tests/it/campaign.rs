@@ -1,10 +1,10 @@
 //! The village campaign on real stores (issue #8): plan entries and their stages, sessions and
 //! the bad inputs the issue names, and a survey whose weighted results are computed by hand.
 
+use cakupan_app::campaign::{By, funnel, survey_results};
 use cakupan_domain::RegionCode;
 use cakupan_domain::campaign::Stage;
 use cakupan_domain::survey::{Answer, Kind, Question, Questionnaire};
-use cakupan_server::campaign::{By, funnel, survey_results};
 use cakupan_store::campaign::{
     Campaign, Coordination, EntryChange, Frame, PlanEntry, Response, Session, Stratum, Survey,
     Unit, Upload, Wave,

@@ -642,7 +642,7 @@ fn import_accepts_a_spreadsheet_byte_order_mark() {
         &file,
         format!(
             "\u{feff}{}\n3273015203900003,Siti Aminah,1990-03-12,P,,32.73.01.1001,BPU,84,1000000,JKK+JKM,2026-05-04,self,\n",
-            cakupan_domain::registration::FIELDS.join(",")
+            cakupan_domain::participants::FIELDS.join(",")
         ),
     )
     .unwrap();
@@ -674,7 +674,7 @@ fn import_takes_the_optional_address_column() {
             "{},address\n\
              3273015203900003,Siti Aminah,1990-03-12,P,,32.73.01.1001,BPU,84,1000000,JKK+JKM,2026-05-04,self,,\"Jl. Braga No. 12, RT 03/RW 05\"\n\
              3273015203900011,Dewi Lestari,1990-03-12,P,,32.73.01.1001,BPU,84,1000000,JKK+JKM,2026-05-04,self,,<b>x</b>\n",
-            cakupan_domain::registration::FIELDS.join(",")
+            cakupan_domain::participants::FIELDS.join(",")
         ),
     )
     .unwrap();
@@ -733,7 +733,7 @@ fn import_takes_the_optional_address_column() {
         &file,
         format!(
             "{}\n3273015203900029,Dewi 123,1990-03-12,P,,32.73.01.1001,BPU,84,1000000,JKK+JKM,2026-05-04,self,\n",
-            cakupan_domain::registration::FIELDS.join(",")
+            cakupan_domain::participants::FIELDS.join(",")
         ),
     )
     .unwrap();

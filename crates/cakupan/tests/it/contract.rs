@@ -38,7 +38,7 @@ async fn regions_load_once(s: Arc<dyn Store>) {
 
 async fn register_and_look_up(s: Arc<dyn Store>) {
     let mut i = input("3273015203900003");
-    i.heirs = vec![cakupan_domain::registration::HeirInput {
+    i.heirs = vec![cakupan_domain::participants::HeirInput {
         name: "Budi Santoso".into(),
         relationship: "suami".into(),
         nik: "3273011203880001".into(),

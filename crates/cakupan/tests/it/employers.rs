@@ -5,7 +5,7 @@
 use crate::harness::{self, month};
 use cakupan_domain::Nik;
 use cakupan_domain::coverage::{Reason, Status, series};
-use cakupan_domain::employer::{WageLineInput, parse_csv};
+use cakupan_domain::employers::{WageLineInput, parse_csv};
 use cakupan_domain::{RegionCode, Rupiah};
 use cakupan_store::employers::{
     Change, Employer, EmployerInput, EmployerPayment, ReportOutcome, WageReport, parse_employer,
@@ -430,7 +430,7 @@ async fn bad_reports_are_named_line_by_line(s: Arc<dyn Store>) {
         recorded_by: "bank".into(),
     };
     assert_eq!(refused(base.clone()).await, "paid_on.order");
-    let f_code = cakupan_domain::employer::payment_code(999_999);
+    let f_code = cakupan_domain::employers::payment_code(999_999);
     assert_eq!(
         refused(EmployerPayment {
             paid_on: date!(2026 - 11 - 21),

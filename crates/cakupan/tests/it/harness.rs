@@ -1,6 +1,6 @@
 //! Throwaway databases for tests.
 
-use cakupan_domain::registration::{Context, Registration, RegistrationInput, validate};
+use cakupan_domain::participants::{Context, Registration, RegistrationInput, validate};
 use cakupan_domain::{RegionTree, RuleSet};
 use cakupan_store::Store;
 use std::io::Write;

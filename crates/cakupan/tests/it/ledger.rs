@@ -201,12 +201,12 @@ async fn a_budget_funded_participation_gets_no_discount(s: Arc<dyn Store>) {
     // A bad value is named.
     let mut bad = input("3273014506850002");
     bad.budget_funded = "mungkin".into();
-    let ctx = cakupan_domain::registration::Context {
+    let ctx = cakupan_domain::participants::Context {
         regions: harness::regions(),
         rules: harness::rules(),
         today: harness::today(),
     };
-    let e = cakupan_domain::registration::validate(&ctx, &bad).unwrap_err();
+    let e = cakupan_domain::participants::validate(&ctx, &bad).unwrap_err();
     assert!(
         e.iter()
             .any(|x| x.field == "budget_funded" && x.rule == "budget_funded.value")
@@ -368,7 +368,7 @@ async fn nation(s: &Arc<dyn Store>, segment: Option<Segment>, month: &str) -> (i
         .unwrap_or((0, 0, 0, 0))
 }
 
-fn pu_input(village: &str, registered_on: &str) -> cakupan_domain::registration::RegistrationInput {
+fn pu_input(village: &str, registered_on: &str) -> cakupan_domain::participants::RegistrationInput {
     let mut pu = input(NIK);
     pu.segment = "PU".into();
     pu.occupation_code = "15".into();

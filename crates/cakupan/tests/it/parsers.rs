@@ -4,8 +4,8 @@
 //! these run everywhere, and `scripts/test.sh` runs them again with many more cases.
 
 use crate::harness;
-use cakupan_domain::employer::{SizeClass, check_lines, parse_csv};
-use cakupan_domain::registration::{Context, RegistrationInput, validate};
+use cakupan_domain::employers::{SizeClass, check_lines, parse_csv};
+use cakupan_domain::participants::{Context, RegistrationInput, validate};
 use cakupan_domain::{FieldError, Month};
 use cakupan_store::agents::{receipt_number, receipt_posting};
 use cakupan_store::crypto::Keys;
@@ -100,7 +100,7 @@ proptest! {
     /// Survey answers in CSV never panic.
     #[test]
     fn survey_responses(text in csv_text("unit,version,audience,aware")) {
-        let _ = cakupan_server::campaign::read_responses("S", &crate::campaign::questionnaire(), &text, "enumerator");
+        let _ = cakupan_app::campaign::read_responses("S", &crate::campaign::questionnaire(), &text, "enumerator");
     }
 
     /// A receipt number: anything at all is read without panicking, and a number made here

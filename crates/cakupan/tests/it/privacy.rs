@@ -4,7 +4,7 @@
 use crate::harness::{self, input, reg};
 use cakupan_domain::Nik;
 use cakupan_domain::contribution::{ContributionInput, parse_payment};
-use cakupan_domain::registration::HeirInput;
+use cakupan_domain::participants::HeirInput;
 use cakupan_store::Store;
 use cakupan_store::crypto::Keys;
 use cakupan_store::ledger::NewPosting;

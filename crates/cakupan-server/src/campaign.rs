@@ -5,13 +5,13 @@
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::campaign::{self as analysis, By, NextWave};
 use crate::error::{ApiError, ErrorBody};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use cakupan_app::campaign::{self as analysis, By, NextWave};
 use cakupan_domain::access::{Action, Principal, Resource, authorize, suppresses_small_cells};
 use cakupan_domain::campaign::Stage;
 use cakupan_domain::month::{format_date, parse_date};

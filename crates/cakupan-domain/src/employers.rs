@@ -410,7 +410,7 @@ pub fn billed_programmes(
 ) -> ProgrammeSet {
     let reached_pension_age = rules
         .pension_age(month)
-        .is_some_and(|p| crate::registration::age_on(birth, month.first_day()) >= i32::from(p.age));
+        .is_some_and(|p| crate::participants::age_on(birth, month.first_day()) >= i32::from(p.age));
     let mut out = ProgrammeSet::of(
         &programmes
             .iter()
@@ -418,7 +418,7 @@ pub fn billed_programmes(
             .collect::<Vec<_>>(),
     );
     if let Some(f) = rules.jkp_funding(month)
-        && crate::registration::age_on(birth, registered_on) < i32::from(f.max_age_at_registration)
+        && crate::participants::age_on(birth, registered_on) < i32::from(f.max_age_at_registration)
         && f.required_programmes.iter().all(|p| out.contains(*p))
     {
         out.insert(Programme::Jkp);
@@ -503,7 +503,7 @@ pub fn late_fees_of(rules: &RuleSet, quotes: &[Quote], paid: Date) -> Vec<Rupiah
         let total: i64 = dues.iter().map(|d| d.1).sum();
         let fee = late_fee(rules, Segment::Pu, p, month, Rupiah(total), paid).0;
         let weights: Vec<(usize, f64)> = dues.iter().map(|(i, d)| (*i, *d as f64)).collect();
-        for (i, part) in crate::target::allocate(fee, &weights) {
+        for (i, part) in crate::targets::allocate(fee, &weights) {
             out[i] += part;
         }
     }
