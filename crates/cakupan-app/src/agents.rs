@@ -305,7 +305,7 @@ pub async fn post_contribution(
     collector: Option<String>,
 ) -> Result<(cakupan_store::ledger::PostingOutcome, Option<String>), AppError> {
     use cakupan_store::ledger::{NewPosting, PostingOutcome};
-    pay.collected_by = if who.role == cakupan_domain::access::Role::Agent {
+    pay.collected_by = if who.role.can(cakupan_domain::access::Capability::FieldAgent) {
         who.agent_code.clone()
     } else {
         collector
@@ -421,7 +421,7 @@ pub async fn check_acquisition(
         .into_iter()
         .next();
     let Some(r) = record else {
-        return if role == cakupan_domain::access::Role::Agent {
+        return if role.can(cakupan_domain::access::Capability::FieldAgent) {
             Err(invalid(
                 "agent_code",
                 "agent.unknown",

@@ -27,7 +27,50 @@ pub enum Role {
     Employer,
 }
 
+/// What a role does beyond the decisions of [`authorize`] (which pages it is offered, whose
+/// work it does, what an account of it must be bound to). Code asks [`Role::can`] instead of
+/// comparing roles, so that a new role answers every question here, where the compiler asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    /// Registers people and records their contributions (the participant list and form).
+    RegistersPeople,
+    /// Works in the field as a Perisai agent: registers and collects in their own name (the
+    /// `perisai` channel); their account is bound to an agent code.
+    FieldAgent,
+    /// Manages a region's agents and employers.
+    ManagesRegion,
+    /// Reads coverage and the village campaign (aggregates).
+    SeesCoverage,
+    /// Administers accounts.
+    AdministersAccounts,
+    /// Is a worker with a record of their own (their page, their data rights); the account is
+    /// bound to a NIK.
+    OwnRecord,
+    /// Acts for one employer; the account is bound to the employer.
+    ActsForEmployer,
+}
+
 impl Role {
+    /// Whether this role has the capability: each role lists its own.
+    pub fn can(self, c: Capability) -> bool {
+        use Capability::*;
+        let caps: &[Capability] = match self {
+            Role::Admin => &[
+                RegistersPeople,
+                ManagesRegion,
+                SeesCoverage,
+                AdministersAccounts,
+            ],
+            Role::Analyst => &[SeesCoverage],
+            Role::BranchOfficer => &[RegistersPeople, ManagesRegion, SeesCoverage],
+            Role::Agent => &[RegistersPeople, FieldAgent, SeesCoverage],
+            Role::VillageOfficial => &[SeesCoverage],
+            Role::Participant => &[OwnRecord],
+            Role::Employer => &[ActsForEmployer],
+        };
+        caps.contains(&c)
+    }
+
     pub const ALL: [Role; 7] = [
         Role::Admin,
         Role::Analyst,

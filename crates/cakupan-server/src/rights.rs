@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use cakupan_domain::access::{Action, Resource, Role};
+use cakupan_domain::access::{Action, Capability, Resource};
 use cakupan_domain::month::format_date;
 use cakupan_domain::{FieldError, FieldErrors, Month, RegionCode};
 use cakupan_store::Participant;
@@ -38,7 +38,7 @@ fn invalid(field: &str, rule: &'static str, message: String) -> ApiError {
 
 /// The caller's own participations: only for participant accounts.
 async fn own(st: &AppState, caller: &Caller) -> Result<(Vec<u8>, Vec<Participant>), ApiError> {
-    if caller.who.role != Role::Participant {
+    if !caller.who.role.can(Capability::OwnRecord) {
         return Err(ApiError::Forbidden(
             "this is a participant's own data: sign in with a participant account".into(),
         ));

@@ -3,7 +3,7 @@
 use crate::Reference;
 use anyhow::{Context as _, Result, anyhow, bail};
 use cakupan_app::auth::{Auth, Cost};
-use cakupan_domain::access::Role;
+use cakupan_domain::access::{Capability, Role};
 use cakupan_domain::{Month, RegionCode};
 use cakupan_store::Store;
 use cakupan_store::accounts::{AuditEntry, NewUser};
@@ -186,7 +186,7 @@ pub async fn add_user(
         })?),
         None => None,
     };
-    if (role == Role::Employer) != employer.is_some() {
+    if role.can(Capability::ActsForEmployer) != employer.is_some() {
         bail!("--employer: required for employers' staff and only for them [employer.role]");
     }
     let region = match (region.map(str::trim).filter(|s| !s.is_empty()), &employer) {
@@ -211,7 +211,7 @@ pub async fn add_user(
     role.check_scope(region)
         .map_err(|m| anyhow!("--region: {m} [region.role_scope]"))?;
     let agent_code = agent_code.map(str::trim).filter(|s| !s.is_empty());
-    if (role == Role::Agent) != agent_code.is_some() {
+    if role.can(Capability::FieldAgent) != agent_code.is_some() {
         bail!("--agent-code: required for agents and only for them [agent_code.role]");
     }
     let nik = match nik.map(str::trim).filter(|s| !s.is_empty()) {
@@ -221,7 +221,7 @@ pub async fn add_user(
         )),
         None => None,
     };
-    if (role == Role::Participant) != nik.is_some() {
+    if role.can(Capability::OwnRecord) != nik.is_some() {
         bail!("--nik: required for participants and only for them [nik.role]");
     }
     let (password, generated) = match password {

@@ -18,7 +18,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cakupan_domain::Month;
-use cakupan_domain::access::Role;
+use cakupan_domain::access::{Capability, Role};
 use serde::Deserialize;
 
 /// The cookie holding the sign-in form's own CSRF token.
@@ -167,7 +167,7 @@ pub async fn login_submit(
             let max_age = s.expires - crate::auth::now_secs();
             let to = if s.must_change_password {
                 "/akun/sandi".to_string()
-            } else if s.who.role == Role::Participant && next == "/" {
+            } else if s.who.role.can(Capability::OwnRecord) && next == "/" {
                 "/saya".to_string()
             } else {
                 next
@@ -325,7 +325,7 @@ struct MinePage {
 /// is `GET /api/v1/me/data`).
 pub async fn mine(State(st): St, page: Page) -> Result<Response, PageError> {
     let me = page.require()?;
-    if me.who.role != Role::Participant {
+    if !me.who.role.can(Capability::OwnRecord) {
         return Err(PageError::Forbidden(page.lang, String::new()));
     }
     let (lang, t) = (page.lang, page.t());

@@ -13,7 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use cakupan_domain::Month;
-use cakupan_domain::access::{Action, Resource, Role, authorize};
+use cakupan_domain::access::{Action, Capability, Resource, authorize};
 use cakupan_domain::agents::{AgentStatus, statement};
 use cakupan_store::agents::{AgentFilter, AgentRecord, Deposit};
 use serde::Deserialize;
@@ -29,7 +29,7 @@ fn status_text(t: &Tr, s: Option<AgentStatus>) -> (&'static str, &'static str) {
 
 fn may_manage(page: &Page) -> Result<(), PageError> {
     let me = page.require()?;
-    if matches!(me.who.role, Role::Admin | Role::BranchOfficer) {
+    if me.who.role.can(Capability::ManagesRegion) {
         Ok(())
     } else {
         Err(PageError::Forbidden(page.lang, String::new()))
@@ -93,7 +93,7 @@ pub async fn home(
     Query(q): Query<AreaQuery>,
 ) -> Result<Response, PageError> {
     let me = page.require()?;
-    if me.who.role == Role::Agent {
+    if me.who.role.can(Capability::FieldAgent) {
         let code = me.who.agent_code.clone().unwrap_or_default();
         return Ok(Redirect::to(&format!("/agen/{code}")).into_response());
     }

@@ -13,7 +13,7 @@ use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use cakupan_domain::access::{Action, Resource, Role, authorize};
+use cakupan_domain::access::{Action, Capability, Resource, authorize};
 use cakupan_domain::employers::{LineProblem, parse_csv};
 use cakupan_domain::month::format_date;
 use cakupan_domain::{FieldError, Month, RegionCode};
@@ -479,7 +479,7 @@ pub async fn home(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, PageError> {
     let me = page.require()?;
-    if me.who.role == Role::Employer {
+    if me.who.role.can(Capability::ActsForEmployer) {
         let code = me.who.employer_code.clone().unwrap_or_default();
         return Ok(Redirect::to(&format!("/pemberi-kerja/{code}")).into_response());
     }
@@ -749,7 +749,7 @@ pub async fn account(
         workers,
         may_report: may(Action::ReportWages),
         may_pay: may(Action::ManageEmployers),
-        link_people: matches!(me.who.role, Role::Admin | Role::BranchOfficer),
+        link_people: me.who.role.can(Capability::ManagesRegion),
         csrf: me.csrf.clone(),
         month_value: next.to_string(),
         today: format_date(today),
@@ -1082,7 +1082,7 @@ pub async fn invoice(
         "contribution",
     )
     .await?;
-    let link = matches!(me.who.role, Role::Admin | Role::BranchOfficer);
+    let link = me.who.role.can(Capability::ManagesRegion);
     let person = |pid: i64| people.iter().find(|p| p.id == pid);
     let lines = inv
         .lines

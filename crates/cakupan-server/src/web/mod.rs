@@ -27,7 +27,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use cakupan_domain::access::{Action, Principal, Resource, Role, authorize};
+use cakupan_domain::access::{Action, Capability, Principal, Resource, Role, authorize};
 use i18n::{Lang, Tr};
 
 /// The cookie that remembers the chosen language.
@@ -317,7 +317,7 @@ impl Page {
                 Role::Employer => add("/pemberi-kerja", t.nav_my_employer),
                 _ => add("/", t.nav_dashboard),
             }
-            if matches!(role, Role::Admin | Role::BranchOfficer | Role::Agent) {
+            if role.can(Capability::RegistersPeople) {
                 add("/peserta", t.nav_participants);
                 add("/peserta/baru", t.nav_register);
             }
@@ -326,13 +326,13 @@ impl Page {
                 Role::Admin | Role::BranchOfficer => add("/agen", t.nav_agents),
                 _ => {}
             }
-            if matches!(role, Role::Admin | Role::BranchOfficer) {
+            if role.can(Capability::ManagesRegion) {
                 add("/pemberi-kerja", t.nav_employers);
             }
-            if !matches!(role, Role::Participant | Role::Employer) {
+            if role.can(Capability::SeesCoverage) {
                 add("/kampanye", t.nav_campaign);
             }
-            if role == Role::Admin {
+            if role.can(Capability::AdministersAccounts) {
                 add("/pengguna", t.nav_users);
             }
             add("/akun/sandi", t.nav_password);

@@ -11,12 +11,12 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use cakupan_domain::access::{Action, Resource, Role, authorize};
+use cakupan_domain::access::{Action, Capability, Resource, authorize};
 use cakupan_domain::contribution::{ContributionInput, PaymentChannel, Profile, dues};
 use cakupan_domain::coverage::{Reason, Status, series};
 use cakupan_domain::month::format_date;
 use cakupan_domain::participants::{Context, HeirInput, RegistrationInput, validate};
-use cakupan_domain::{FieldError, FieldErrors, Month, Nik, RegionCode, Segment};
+use cakupan_domain::{Channel, FieldError, FieldErrors, Month, Nik, RegionCode, Segment};
 use cakupan_store::Participant;
 use cakupan_store::ledger::PostingOutcome;
 use serde::Deserialize;
@@ -37,7 +37,7 @@ fn messages(lang: Lang, errors: &FieldErrors) -> (HashMap<String, String>, Vec<S
 
 fn may_work_with_participants(page: &Page) -> Result<(), PageError> {
     let me = page.require()?;
-    if matches!(me.who.role, Role::Admin | Role::BranchOfficer | Role::Agent) {
+    if me.who.role.can(Capability::RegistersPeople) {
         Ok(())
     } else {
         Err(PageError::Forbidden(page.lang, String::new()))
@@ -708,14 +708,25 @@ fn register_page(
         .bracket_table(month)
         .map(|b| b.bases.clone())
         .unwrap_or_default();
-    let agent_fixed = me.who.role == Role::Agent;
+    let agent_fixed = me.who.role.can(Capability::FieldAgent);
     if agent_fixed {
-        f.channel = "perisai".into();
+        f.channel = Channel::Perisai.as_str().into();
         f.agent_code = me.who.agent_code.clone().unwrap_or_default();
     }
-    let channels = ["branch", "self", "perisai", "employer", "bank"]
-        .iter()
-        .map(|c| (c.to_string(), super::i18n::channel_name(lang, c)));
+    let channels = [
+        Channel::Branch,
+        Channel::SelfService,
+        Channel::Perisai,
+        Channel::Employer,
+        Channel::Bank,
+    ]
+    .iter()
+    .map(|c| {
+        (
+            c.as_str().to_string(),
+            super::i18n::channel_name(lang, c.as_str()),
+        )
+    });
     let (errs, summary) = messages(lang, errors);
     Ok(RegisterPage {
         t,
@@ -816,11 +827,13 @@ pub async fn register_form(State(st): St, page: Page) -> Result<Response, PageEr
         segment: "BPU".into(),
         programs: "JKK+JKM".into(),
         sex: String::new(),
-        channel: if me.who.role == Role::Agent {
-            "perisai".into()
+        channel: if me.who.role.can(Capability::FieldAgent) {
+            Channel::Perisai
         } else {
-            "branch".into()
-        },
+            Channel::Branch
+        }
+        .as_str()
+        .into(),
         income_base: "1000000".into(),
         registered_on: format_date((st.today)()),
         ..RegisterForm::default()
@@ -1108,8 +1121,9 @@ fn pay_page(
         .payment_periods(p.registration.segment, now)
         .map(|r| r.months.clone())
         .unwrap_or_else(|| vec![1]);
-    let channels: Vec<(String, String)> = if me.who.role == Role::Agent {
-        vec![("perisai".into(), super::i18n::channel_name(lang, "perisai"))]
+    let channels: Vec<(String, String)> = if me.who.role.can(Capability::FieldAgent) {
+        let c = PaymentChannel::Perisai.as_str();
+        vec![(c.into(), super::i18n::channel_name(lang, c))]
     } else {
         PaymentChannel::ALL
             .iter()
@@ -1174,11 +1188,13 @@ pub async fn pay_form(
         reference: new_reference(),
         first_month: next_month(&st, &p, &ledger).to_string(),
         months: "1".into(),
-        channel: if me.who.role == Role::Agent {
-            "perisai".into()
+        channel: if me.who.role.can(Capability::FieldAgent) {
+            PaymentChannel::Perisai
         } else {
-            "branch".into()
-        },
+            PaymentChannel::Branch
+        }
+        .as_str()
+        .into(),
         paid_on: format_date((st.today)()),
         ..PayForm::default()
     };

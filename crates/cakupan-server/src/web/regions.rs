@@ -12,7 +12,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use cakupan_domain::access::{Action, Resource, Role, shown};
+use cakupan_domain::access::{Action, Capability, Resource, shown};
 use cakupan_domain::{Level, Month, RegionCode, Segment};
 use cakupan_store::ledger::RegionHistory;
 use serde::Deserialize;
@@ -206,10 +206,10 @@ pub async fn home(State(st): St, page: Page, q: Query<RegionQuery>) -> Result<Re
             },
         });
     };
-    if me.who.role == Role::Participant {
+    if me.who.role.can(Capability::OwnRecord) {
         return Ok(Redirect::to("/saya").into_response());
     }
-    if me.who.role == Role::Employer {
+    if me.who.role.can(Capability::ActsForEmployer) {
         return Ok(Redirect::to("/pemberi-kerja").into_response());
     }
     let area = me.who.region;
