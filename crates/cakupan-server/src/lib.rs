@@ -15,9 +15,12 @@ pub mod auth;
 pub mod campaign;
 pub mod employers;
 pub mod error;
+pub mod ledger;
+pub mod participants;
 
 pub mod rights;
 pub mod sessions;
+pub mod targets;
 pub mod web;
 
 use axum::Router;

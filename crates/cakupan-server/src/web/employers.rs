@@ -658,7 +658,7 @@ pub async fn account(
     if let Some(n) = &emp.contact.name {
         let mut c = n.clone();
         if let Some(p) = &emp.contact.phone {
-            c.push_str(&format!(" · {}", crate::api::mask_phone(p)));
+            c.push_str(&format!(" · {}", crate::participants::mask_phone(p)));
         }
         if let Some(m) = &emp.contact.email {
             c.push_str(&format!(" · {m}"));

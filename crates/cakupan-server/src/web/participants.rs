@@ -399,7 +399,7 @@ pub async fn profile(
             value: r
                 .phone
                 .as_deref()
-                .map(crate::api::mask_phone)
+                .map(crate::participants::mask_phone)
                 .unwrap_or_else(|| "–".into()),
         },
         Fact {

@@ -125,7 +125,7 @@ proptest! {
     /// panic.
     #[test]
     fn json_bodies(bytes in proptest::collection::vec(any::<u8>(), 0..200), text in "\\{\"[a-z_]{1,12}\": ?(\"[^\"]{0,12}\"|[0-9]{1,6}|null|true)\\}") {
-        let _ = cakupan_server::error::json_body::<cakupan_server::api::PostingBody>(&bytes, "a posting");
+        let _ = cakupan_server::error::json_body::<cakupan_server::ledger::PostingBody>(&bytes, "a posting");
         let _ = cakupan_server::error::json_body::<cakupan_server::sessions::LoginBody>(text.as_bytes(), "a sign-in");
         let _ = cakupan_server::error::json_body::<cakupan_server::employers::WageReportBody>(text.as_bytes(), "a report");
     }
