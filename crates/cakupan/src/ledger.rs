@@ -6,12 +6,13 @@ use anyhow::{Context as _, Result, bail};
 use cakupan_app::today_wib;
 use cakupan_domain::contribution::{ContributionInput, parse_payment};
 use cakupan_domain::coverage::{Reason, series};
-use cakupan_domain::{Level, Month, Nik, RegionCode, Segment};
+use cakupan_domain::quote::{QuoteRequest, quote};
+use cakupan_domain::{Level, Month, Nik, ProgrammeSet, RegionCode, Rupiah, Segment};
 use cakupan_store::ledger::{
     COUNTERS, CounterValues, NewPosting, PostingOutcome, TerminationReason, facts,
 };
 use cakupan_store::{Participant, Store, StoreError};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Subcommand)]
@@ -482,6 +483,107 @@ pub async fn report_active(
     }
     if matches!(format, Format::Json) {
         println!("{}", serde_json::to_string_pretty(&json)?);
+    }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct QuoteArgs {
+    #[arg(long)]
+    segment: String,
+    /// BPU: a bracket base; PU: the monthly wage. Whole rupiah.
+    #[arg(long)]
+    income_base: String,
+    /// Joined with '+', e.g. JKK+JKM.
+    #[arg(long)]
+    programs: String,
+    /// YYYY-MM.
+    #[arg(long)]
+    month: String,
+    /// Occupation code (rules/occupations.toml): decides the PP 50/2025 sector.
+    #[arg(long)]
+    occupation: String,
+    /// PU: the employer's JKK risk class 1–5.
+    #[arg(long)]
+    risk_class: Option<u8>,
+    /// JKK/JKM paid from APBN/APBD (no PP 50/2025 discount).
+    #[arg(long)]
+    budget_funded: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn quote_cmd(reference: &Reference, a: QuoteArgs) -> Result<()> {
+    let rules = &reference.rules;
+    let segment = Segment::parse(&a.segment)
+        .with_context(|| format!("--segment must be one of {}", Segment::expected()))?;
+    let income_base =
+        Rupiah::parse(&a.income_base).context("--income-base must be a whole number of rupiah")?;
+    let programmes =
+        ProgrammeSet::parse(&a.programs).map_err(|m| anyhow::anyhow!("--programs: {m}"))?;
+    let month = Month::parse(&a.month).map_err(|e| anyhow::anyhow!("--month: {e}"))?;
+    let occ = rules.occupation(&a.occupation).with_context(|| {
+        format!(
+            "--occupation '{}' is not in the occupation list (rules/occupations.toml)",
+            a.occupation
+        )
+    })?;
+    let req = QuoteRequest {
+        segment,
+        income_base,
+        programmes,
+        month,
+        sector: occ.sector,
+        budget_funded: a.budget_funded,
+        risk_class: a.risk_class,
+    };
+    let q = quote(rules, &req).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&q)?);
+        return Ok(());
+    }
+    println!(
+        "{segment} {month}, income base {income_base}, {programmes}; occupation {} {} ({})",
+        occ.code,
+        occ.name_id,
+        occ.sector.as_str()
+    );
+    println!(
+        "{:<4} {:<9} {:>12} {:>12} {:>12} {:>12} {:>12}",
+        "prog", "payer", "basis", "nominal", "discount", "deferred", "due"
+    );
+    for l in &q.lines {
+        println!(
+            "{:<4} {:<9} {:>12} {:>12} {:>12} {:>12} {:>12}",
+            l.programme.as_str(),
+            l.payer.as_str(),
+            l.basis.to_string(),
+            l.nominal.to_string(),
+            l.discount.to_string(),
+            l.deferred.to_string(),
+            l.due.to_string()
+        );
+    }
+    println!("Total due per month: {}", q.total_due);
+    if segment == Segment::Pu {
+        println!("  employer {}, worker {}", q.employer_due, q.worker_due);
+    }
+    for al in &q.allocations {
+        println!("  internal: {} {}", al.label, al.amount);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let sources: Vec<&String> = q
+        .lines
+        .iter()
+        .flat_map(|l| l.sources.iter())
+        .filter(|s| seen.insert(*s))
+        .collect();
+    println!("Rules applied:");
+    for s in sources {
+        println!("  - {s}");
+    }
+    for n in &q.notes {
+        println!("Note: {n}");
     }
     Ok(())
 }

@@ -14,18 +14,15 @@ mod export;
 mod generate;
 mod import;
 mod ledger;
+mod participants;
 mod store;
 mod targets;
 
 use anyhow::{Context as _, Result, bail};
 use cakupan_app::{Context as AppState, today_wib};
-use cakupan_domain::month::{format_date, parse_date};
-use cakupan_domain::participants::{Context, HeirInput, RegistrationInput, validate};
-use cakupan_domain::quote::{QuoteRequest, quote};
-use cakupan_domain::{
-    Level, Month, ProgrammeSet, RegionCode, RegionTree, RuleSet, Rupiah, Segment,
-};
-use cakupan_store::{Outcome, Store};
+use cakupan_domain::month::parse_date;
+use cakupan_domain::{Level, RegionCode, RegionTree, RuleSet};
+use cakupan_store::Store;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -102,11 +99,11 @@ enum Command {
         command: RegionsCommand,
     },
     /// The monthly contribution due, per programme, from the rules in force.
-    Quote(Box<QuoteArgs>),
+    Quote(Box<ledger::QuoteArgs>),
     /// Register and look up participants.
     Participant {
         #[command(subcommand)]
-        command: ParticipantCommand,
+        command: participants::ParticipantCommand,
     },
     /// Bulk import.
     Import {
@@ -263,98 +260,6 @@ enum RegionsCommand {
     Show { code: String },
     /// Counts per level, in the carried data and in the database.
     Stats,
-}
-
-#[derive(Debug, Args)]
-struct QuoteArgs {
-    #[arg(long)]
-    segment: String,
-    /// BPU: a bracket base; PU: the monthly wage. Whole rupiah.
-    #[arg(long)]
-    income_base: String,
-    /// Joined with '+', e.g. JKK+JKM.
-    #[arg(long)]
-    programs: String,
-    /// YYYY-MM.
-    #[arg(long)]
-    month: String,
-    /// Occupation code (rules/occupations.toml): decides the PP 50/2025 sector.
-    #[arg(long)]
-    occupation: String,
-    /// PU: the employer's JKK risk class 1–5.
-    #[arg(long)]
-    risk_class: Option<u8>,
-    /// JKK/JKM paid from APBN/APBD (no PP 50/2025 discount).
-    #[arg(long)]
-    budget_funded: bool,
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Debug, Subcommand)]
-enum ParticipantCommand {
-    /// Register one participant.
-    Register(Box<RegisterArgs>),
-    /// Coverage status per month, with the reason, by id, KPJ or NIK.
-    Coverage {
-        key: String,
-        /// YYYY-MM (default: the registration month).
-        #[arg(long)]
-        from: Option<String>,
-        /// YYYY-MM (default: this month).
-        #[arg(long)]
-        to: Option<String>,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Show a participant by id, KPJ or NIK.
-    Show {
-        /// A participant id, an 11-digit KPJ or a 16-digit NIK.
-        key: String,
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Debug, Args)]
-struct RegisterArgs {
-    #[arg(long)]
-    nik: String,
-    #[arg(long)]
-    name: String,
-    #[arg(long)]
-    birth_date: String,
-    #[arg(long)]
-    sex: String,
-    #[arg(long, default_value = "")]
-    phone: String,
-    #[arg(long)]
-    village_code: String,
-    #[arg(long)]
-    segment: String,
-    #[arg(long)]
-    occupation_code: String,
-    #[arg(long)]
-    income_base: String,
-    #[arg(long)]
-    programs: String,
-    /// YYYY-MM-DD; today when absent.
-    #[arg(long, default_value = "")]
-    registered_on: String,
-    #[arg(long, default_value = "self")]
-    channel: String,
-    #[arg(long, default_value = "")]
-    agent_code: String,
-    /// Domicile address within the village (street, number, RT/RW).
-    #[arg(long, default_value = "")]
-    address: String,
-    /// JKK and JKM are paid from the state or a regional budget (APBN/APBD): no PP 50/2025
-    /// discount.
-    #[arg(long)]
-    budget_funded: bool,
-    /// An heir as NAME:RELATIONSHIP[:NIK[:PHONE]]; repeatable.
-    #[arg(long = "heir")]
-    heirs: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -546,8 +451,10 @@ async fn run(cli: Cli) -> Result<()> {
     let reference = load_reference(&cli.global)?;
     match cli.command {
         Command::Regions { command } => regions(&cli.global, &reference, command).await,
-        Command::Quote(a) => quote_cmd(&reference, *a),
-        Command::Participant { command } => participant(&cli.global, &reference, command).await,
+        Command::Quote(a) => ledger::quote_cmd(&reference, *a),
+        Command::Participant { command } => {
+            participants::participant(&cli.global, &reference, command).await
+        }
         Command::Import {
             command:
                 ImportCommand::Participants {
@@ -1350,224 +1257,6 @@ async fn regions(global: &Global, reference: &Reference, cmd: RegionsCommand) ->
             println!(
                 "Source: Kepmendagri 300.2.2-2138/2025 as amended by 300.2.2-2430/2025, via cahyadsn/wilayah (MIT); see data/regions/README.md"
             );
-            Ok(())
-        }
-    }
-}
-
-fn quote_cmd(reference: &Reference, a: QuoteArgs) -> Result<()> {
-    let rules = &reference.rules;
-    let segment = Segment::parse(&a.segment)
-        .with_context(|| format!("--segment must be one of {}", Segment::expected()))?;
-    let income_base =
-        Rupiah::parse(&a.income_base).context("--income-base must be a whole number of rupiah")?;
-    let programmes =
-        ProgrammeSet::parse(&a.programs).map_err(|m| anyhow::anyhow!("--programs: {m}"))?;
-    let month = Month::parse(&a.month).map_err(|e| anyhow::anyhow!("--month: {e}"))?;
-    let occ = rules.occupation(&a.occupation).with_context(|| {
-        format!(
-            "--occupation '{}' is not in the occupation list (rules/occupations.toml)",
-            a.occupation
-        )
-    })?;
-    let req = QuoteRequest {
-        segment,
-        income_base,
-        programmes,
-        month,
-        sector: occ.sector,
-        budget_funded: a.budget_funded,
-        risk_class: a.risk_class,
-    };
-    let q = quote(rules, &req).map_err(|e| anyhow::anyhow!("{e}"))?;
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&q)?);
-        return Ok(());
-    }
-    println!(
-        "{segment} {month}, income base {income_base}, {programmes}; occupation {} {} ({})",
-        occ.code,
-        occ.name_id,
-        occ.sector.as_str()
-    );
-    println!(
-        "{:<4} {:<9} {:>12} {:>12} {:>12} {:>12} {:>12}",
-        "prog", "payer", "basis", "nominal", "discount", "deferred", "due"
-    );
-    for l in &q.lines {
-        println!(
-            "{:<4} {:<9} {:>12} {:>12} {:>12} {:>12} {:>12}",
-            l.programme.as_str(),
-            l.payer.as_str(),
-            l.basis.to_string(),
-            l.nominal.to_string(),
-            l.discount.to_string(),
-            l.deferred.to_string(),
-            l.due.to_string()
-        );
-    }
-    println!("Total due per month: {}", q.total_due);
-    if segment == Segment::Pu {
-        println!("  employer {}, worker {}", q.employer_due, q.worker_due);
-    }
-    for al in &q.allocations {
-        println!("  internal: {} {}", al.label, al.amount);
-    }
-    let mut seen = std::collections::HashSet::new();
-    let sources: Vec<&String> = q
-        .lines
-        .iter()
-        .flat_map(|l| l.sources.iter())
-        .filter(|s| seen.insert(*s))
-        .collect();
-    println!("Rules applied:");
-    for s in sources {
-        println!("  - {s}");
-    }
-    for n in &q.notes {
-        println!("Note: {n}");
-    }
-    Ok(())
-}
-
-async fn participant(
-    global: &Global,
-    reference: &Reference,
-    cmd: ParticipantCommand,
-) -> Result<()> {
-    let store = open_store(global, reference).await?;
-    match cmd {
-        ParticipantCommand::Register(a) => {
-            let a = *a;
-            let mut heirs = Vec::new();
-            for h in &a.heirs {
-                let parts: Vec<&str> = h.split(':').collect();
-                if parts.len() < 2 {
-                    bail!("--heir '{h}': write NAME:RELATIONSHIP[:NIK[:PHONE]]");
-                }
-                heirs.push(HeirInput {
-                    name: parts[0].into(),
-                    relationship: parts[1].into(),
-                    nik: parts.get(2).copied().unwrap_or("").into(),
-                    phone: parts.get(3).copied().unwrap_or("").into(),
-                });
-            }
-            let input = RegistrationInput {
-                nik: a.nik,
-                name: a.name,
-                birth_date: a.birth_date,
-                sex: a.sex,
-                phone: a.phone,
-                village_code: a.village_code,
-                segment: a.segment,
-                occupation_code: a.occupation_code,
-                income_base: a.income_base,
-                programs: a.programs,
-                registered_on: a.registered_on,
-                channel: a.channel,
-                agent_code: a.agent_code,
-                address: a.address,
-                budget_funded: if a.budget_funded {
-                    "ya".into()
-                } else {
-                    String::new()
-                },
-                heirs,
-            };
-            let ctx = Context {
-                regions: &reference.regions,
-                rules: &reference.rules,
-                today: today_wib(),
-            };
-            let (reg, warnings) = match validate(&ctx, &input) {
-                Ok(v) => v,
-                Err(errs) => {
-                    for e in errs.iter() {
-                        eprintln!("error: {e}");
-                    }
-                    bail!(
-                        "registration rejected: {} problem(s), nothing stored",
-                        errs.0.len()
-                    );
-                }
-            };
-            for w in &warnings {
-                eprintln!("warning: {w}");
-            }
-            // An agent of the directory must be active and serve the village.
-            let st = agents::state(store.clone(), reference)?;
-            cakupan_app::agents::check_acquisition(&st, cakupan_domain::access::Role::Admin, &reg)
-                .await
-                .map_err(agents::api)?;
-            match store.register(&reference.rules, &reg).await? {
-                Outcome::Created { id, kpj } => println!("Registered: id {id}, KPJ {kpj}"),
-                Outcome::Existing { id, kpj } => println!(
-                    "Already registered with the same details: id {id}, KPJ {kpj} (nothing changed)"
-                ),
-                Outcome::Conflict { kpj, segment } => {
-                    bail!("nik: this NIK already has a {segment} participation (KPJ {kpj})")
-                }
-            }
-            Ok(())
-        }
-        ParticipantCommand::Coverage {
-            key,
-            from,
-            to,
-            json,
-        } => ledger::coverage(store.as_ref(), reference, &key, from, to, json).await,
-        ParticipantCommand::Show { key, json } => {
-            let found = ledger::find(store.as_ref(), &key).await?;
-            // Personal data leaves the store: recorded as the API and the pages record it.
-            for p in &found {
-                store::audit(
-                    store.as_ref(),
-                    "participant.read",
-                    format!("participant:{}", p.id),
-                    "service",
-                )
-                .await?;
-            }
-            if json {
-                println!("{}", serde_json::to_string_pretty(&found)?);
-                return Ok(());
-            }
-            for p in found {
-                let r = &p.registration;
-                let path = reference.regions.path_label(r.village);
-                println!("KPJ {}  (id {})  {}", p.kpj, p.id, r.segment);
-                println!("  NIK          {}", r.nik);
-                println!("  name         {}", r.name);
-                println!("  born         {} ({})", format_date(r.birth_date), r.sex);
-                println!("  phone        {}", r.phone.as_deref().unwrap_or("-"));
-                println!("  domicile     {} {path}", r.village);
-                if let Some(a) = &r.address {
-                    println!("  address      {a}");
-                }
-                println!(
-                    "  occupation   {} ({})",
-                    r.occupation_code,
-                    r.sector.as_str()
-                );
-                println!("  income base  {}", r.income_base);
-                println!("  programmes   {}", r.programmes);
-                println!(
-                    "  registered   {} via {}{}",
-                    format_date(r.registered_on),
-                    r.channel,
-                    r.agent_code
-                        .as_deref()
-                        .map(|a| format!(" (agent {a})"))
-                        .unwrap_or_default()
-                );
-                for h in &r.heirs {
-                    println!("  heir         {} ({})", h.name, h.relationship.as_str());
-                }
-                if !r.review_flags.is_empty() {
-                    println!("  review       {}", r.review_flags.join(", "));
-                }
-                println!("  dukcapil     {}", p.dukcapil_status);
-            }
             Ok(())
         }
     }
