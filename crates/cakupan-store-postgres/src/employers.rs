@@ -20,43 +20,6 @@ use time::Date;
 
 const EMPLOYER_COLUMNS: &str = "code, name, size, risk_class, region, registered_on, contact";
 
-fn employer_at(row: &sqlx::postgres::PgRow, keys: &Keys, with_contact: bool) -> Result<Employer> {
-    let contact: Option<Vec<u8>> = if with_contact {
-        row.try_get(6).map_err(db)?
-    } else {
-        None
-    };
-    emp::employer_from_row(
-        keys,
-        row.try_get(0).map_err(db)?,
-        row.try_get(1).map_err(db)?,
-        &row.try_get::<String, _>(2).map_err(db)?,
-        row.try_get(3).map_err(db)?,
-        &row.try_get::<String, _>(4).map_err(db)?,
-        &row.try_get::<String, _>(5).map_err(db)?,
-        contact.as_deref(),
-    )
-}
-
-async fn employer_in(
-    tx: &mut Transaction<'_, Postgres>,
-    keys: &Keys,
-    code: &str,
-) -> Result<Option<Employer>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {EMPLOYER_COLUMNS} FROM employers WHERE code = $1"
-    )))
-    .bind(code)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(db)?;
-    row.map(|r| employer_at(&r, keys, true)).transpose()
-}
-
-fn participant_at(row: &sqlx::postgres::PgRow, keys: &Keys) -> Result<Participant> {
-    cakupan_store::rows::participant(row, keys)?.into_participant(Vec::new())
-}
-
 /// The employer's open employments with their participations.
 async fn workers_in(
     tx: &mut Transaction<'_, Postgres>,
@@ -392,48 +355,6 @@ async fn payments_in(
         .collect()
 }
 
-async fn account_in(
-    tx: &mut Transaction<'_, Postgres>,
-    keys: &Keys,
-    code: &str,
-    as_of: Date,
-) -> Result<Option<Account>> {
-    let Some(employer) = employer_in(tx, keys, code).await? else {
-        return Ok(None);
-    };
-    let workers: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM employments WHERE employer_code = $1 AND until IS NULL",
-    )
-    .bind(code)
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(db)?;
-    let heads = heads_in(tx, code).await?;
-    let payments = payments_in(tx, code).await?;
-    let fees = unbilled_fees_in(tx, code).await?;
-    Ok(Some(emp::account(
-        employer,
-        u64::try_from(workers).unwrap_or(0),
-        heads,
-        payments,
-        fees,
-        as_of,
-    )))
-}
-
-/// The state of invoice `id` in its employer's account on `as_of`.
-async fn invoice_state_in(
-    tx: &mut Transaction<'_, Postgres>,
-    keys: &Keys,
-    code: &str,
-    id: i64,
-    as_of: Date,
-) -> Result<Option<InvoiceState>> {
-    Ok(account_in(tx, keys, code, as_of)
-        .await?
-        .and_then(|a| a.invoices.into_iter().find(|i| i.head.id == id)))
-}
-
 /// Serialises the writes of one employer (reports and payments) across connections.
 async fn lock_employer(tx: &mut Transaction<'_, Postgres>, code: &str) -> Result<()> {
     sqlx::query("SELECT code FROM employers WHERE code = $1 FOR UPDATE")
@@ -480,11 +401,6 @@ impl PgStore {
         }
         tx.commit().await.map_err(db)?;
         Ok(true)
-    }
-
-    pub(crate) async fn employer_impl(&self, code: &str) -> Result<Option<Employer>> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        employer_in(&mut tx, &self.keys, code).await
     }
 
     pub(crate) async fn employer_summaries_impl(
@@ -894,15 +810,6 @@ impl PgStore {
         })
     }
 
-    pub(crate) async fn employer_account_impl(
-        &self,
-        code: &str,
-        as_of: Date,
-    ) -> Result<Option<Account>> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        account_in(&mut tx, &self.keys, code, as_of).await
-    }
-
     pub(crate) async fn employer_invoice_impl(
         &self,
         code: &str,
@@ -943,34 +850,6 @@ impl PgStore {
             people.push(participant_at(&row, &self.keys)?);
         }
         Ok(Some((inv, people)))
-    }
-
-    pub(crate) async fn employer_workers_impl(
-        &self,
-        code: &str,
-    ) -> Result<Vec<(Employment, Participant)>> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        workers_in(&mut tx, &self.keys, code).await
-    }
-
-    pub(crate) async fn employments_of_impl(&self, participant_id: i64) -> Result<Vec<Employment>> {
-        let rows: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
-            "SELECT employer_code, since, until FROM employments WHERE participant_id = $1 ORDER BY since",
-        )
-        .bind(participant_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        rows.into_iter()
-            .map(|(employer_code, since, until)| {
-                Ok(Employment {
-                    participant_id,
-                    employer_code,
-                    since: month_of(since)?,
-                    until: until.map(month_of).transpose()?,
-                })
-            })
-            .collect()
     }
 }
 

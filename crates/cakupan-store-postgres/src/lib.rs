@@ -39,6 +39,11 @@ mod targets;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub(crate) const SELECT: &str = "SELECT id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, to_char(registered_on, 'YYYY-MM-DD'), channel, agent_code, review_flags, dukcapil_status, address, budget_funded FROM participants";
+
+impl cakupan_store::Dialect for PgStore {
+    const SELECT_PARTICIPANTS: &'static str = SELECT;
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
+}
 const CHUNK: usize = 5_000;
 
 #[derive(Debug, Clone)]
@@ -194,25 +199,7 @@ impl PgStore {
     }
 }
 
-const LEDGER_COLUMNS: &str =
-    "id, reference, kind, first_month, months, amount, paid_month, target_reference, collected_by";
-
-fn ledger_row(row: &sqlx::postgres::PgRow, from: usize) -> Result<LedgerRow> {
-    let f = || -> Result<LedgerRow, sqlx::Error> {
-        Ok(LedgerRow {
-            id: row.try_get(from)?,
-            reference: row.try_get(from + 1)?,
-            kind: row.try_get(from + 2)?,
-            first_month: row.try_get(from + 3)?,
-            months: row.try_get(from + 4)?,
-            amount: row.try_get(from + 5)?,
-            paid_month: row.try_get(from + 6)?,
-            target_reference: row.try_get(from + 7)?,
-            collected_by: row.try_get(from + 8)?,
-        })
-    };
-    f().map_err(db)
-}
+use cakupan_store::rows::LEDGER_COLUMNS;
 
 async fn ledger_rows(conn: &mut PgConnection, participant_id: i64) -> Result<Vec<LedgerRow>> {
     let sql =
@@ -223,7 +210,7 @@ async fn ledger_rows(conn: &mut PgConnection, participant_id: i64) -> Result<Vec
         .await
         .map_err(db)?
         .iter()
-        .map(|r| ledger_row(r, 0))
+        .map(|r| cakupan_store::rows::ledger(r, 0))
         .collect()
 }
 
@@ -531,7 +518,10 @@ async fn recompute_agents_on(
         .map_err(db)?
     {
         let pid: i64 = row.try_get(0).map_err(db)?;
-        ledgers.entry(pid).or_default().push(ledger_row(&row, 1)?);
+        ledgers
+            .entry(pid)
+            .or_default()
+            .push(cakupan_store::rows::ledger(&row, 1)?);
     }
     let ids: Vec<i64> = ledgers.keys().copied().collect();
     let mut changes = cakupan_store::ledger::AgentChanges::default();
@@ -556,7 +546,7 @@ async fn recompute_agents_on(
 cakupan_store::recompute_on_impl!(
     conn: PgConnection,
     row: sqlx::postgres::PgRow,
-    ledger_row: ledger_row,
+    ledger_row: cakupan_store::rows::ledger,
     registered: "to_char(registered_on, 'YYYY-MM-DD')",
     p1: "$1",
     p2: "$2"
@@ -929,7 +919,7 @@ pub(crate) async fn post_batch_in(
         .map_err(db)?
     {
         let pid: i64 = row.try_get(0).map_err(db)?;
-        st.ledgers.entry(pid).or_default().push(ledger_row(&row, 1)?);
+        st.ledgers.entry(pid).or_default().push(cakupan_store::rows::ledger(&row, 1)?);
     }
     let before = st.ledgers.clone();
     let (mut outcomes, inserts) = st.plan(rules, keys, postings);

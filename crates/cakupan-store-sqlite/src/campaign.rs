@@ -52,22 +52,4 @@ impl SqliteStore {
         }
         Ok(out)
     }
-
-    pub(crate) async fn participation_ids_in_impl(
-        &self,
-        within: RegionCode,
-    ) -> Result<Vec<(RegionCode, i64)>> {
-        let (lo, hi) = within_range(within);
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT village_code, id FROM participants WHERE village_code >= ?1 AND village_code < ?2 ORDER BY village_code, id",
-        )
-        .bind(lo)
-        .bind(hi)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db)?;
-        rows.into_iter()
-            .map(|(v, id)| Ok((region(&v)?, id)))
-            .collect()
-    }
 }

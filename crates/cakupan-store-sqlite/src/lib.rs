@@ -15,7 +15,6 @@ use cakupan_store::ledger::{
     AgentChanges, BatchState, COUNTER_COLUMNS, CheckedPosting, CounterChanges, CounterValues,
     LedgerRow, NewPosting, PostingOutcome, Series, resolve_repeats,
 };
-use cakupan_store::prelude::*;
 use cakupan_store::{
     ActiveRow, HeirRow, Outcome, Participant, ParticipantRow, RegionsLoaded, Result, StoreError,
     TargetRecord, kpj_for, plan_batch, resolve_duplicates, settle,
@@ -39,7 +38,20 @@ mod targets;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Columns of `participants` in the order the code binds and reads them.
-pub(crate) const COLUMNS: &str = "id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, registered_on, channel, agent_code, review_flags, dukcapil_status, address, budget_funded";
+/// The participant columns `rows::participant` reads, in its order.
+macro_rules! participant_columns {
+    () => {
+        "id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, registered_on, channel, agent_code, review_flags, dukcapil_status, address, budget_funded"
+    };
+}
+pub(crate) const COLUMNS: &str = participant_columns!();
+
+impl cakupan_store::Dialect for SqliteStore {
+    const SELECT_PARTICIPANTS: &'static str =
+        concat!("SELECT ", participant_columns!(), " FROM participants");
+    // The single writer: nothing else changes the database while a write transaction runs.
+    const FOR_UPDATE: &'static str = "";
+}
 /// SQLite allows 32,766 bound parameters per statement; 22 columns × 1,000 rows stays below.
 const INSERT_CHUNK: usize = 1_000;
 /// Rows per upsert of counters or agent months: their 12 or 9 columns each stay under
@@ -261,25 +273,7 @@ impl SqliteStore {
     }
 }
 
-const LEDGER_COLUMNS: &str =
-    "id, reference, kind, first_month, months, amount, paid_month, target_reference, collected_by";
-
-fn ledger_row_at(row: &sqlx::sqlite::SqliteRow, from: usize) -> Result<LedgerRow> {
-    let f = || -> Result<LedgerRow, sqlx::Error> {
-        Ok(LedgerRow {
-            id: row.try_get(from)?,
-            reference: row.try_get(from + 1)?,
-            kind: row.try_get(from + 2)?,
-            first_month: row.try_get(from + 3)?,
-            months: row.try_get(from + 4)?,
-            amount: row.try_get(from + 5)?,
-            paid_month: row.try_get(from + 6)?,
-            target_reference: row.try_get(from + 7)?,
-            collected_by: row.try_get(from + 8)?,
-        })
-    };
-    f().map_err(db)
-}
+use cakupan_store::rows::LEDGER_COLUMNS;
 
 async fn ledger_rows(conn: &mut SqliteConnection, participant_id: i64) -> Result<Vec<LedgerRow>> {
     let sql =
@@ -290,7 +284,7 @@ async fn ledger_rows(conn: &mut SqliteConnection, participant_id: i64) -> Result
         .await
         .map_err(db)?
         .iter()
-        .map(|r| ledger_row_at(r, 0))
+        .map(|r| cakupan_store::rows::ledger(r, 0))
         .collect()
 }
 
@@ -569,7 +563,7 @@ async fn recompute_agents_on(conn: &mut SqliteConnection) -> Result<AgentChanges
         ledgers
             .entry(pid)
             .or_default()
-            .push(ledger_row_at(&row, 1)?);
+            .push(cakupan_store::rows::ledger(&row, 1)?);
     }
     let mut changes = AgentChanges::default();
     let ids: Vec<i64> = ledgers.keys().copied().collect();
@@ -608,7 +602,7 @@ async fn recompute_agents_on(conn: &mut SqliteConnection) -> Result<AgentChanges
 cakupan_store::recompute_on_impl!(
     conn: SqliteConnection,
     row: sqlx::sqlite::SqliteRow,
-    ledger_row: ledger_row_at,
+    ledger_row: cakupan_store::rows::ledger,
     registered: "registered_on",
     p1: "?1",
     p2: "?2"
@@ -887,7 +881,7 @@ pub(crate) async fn post_batch_in(
         st.ledgers
             .entry(pid)
             .or_default()
-            .push(ledger_row_at(&row, 1)?);
+            .push(cakupan_store::rows::ledger(&row, 1)?);
     }
     let before = st.ledgers.clone();
     let (mut outcomes, inserts) = st.plan(rules, keys, postings);

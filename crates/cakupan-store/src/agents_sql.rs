@@ -101,7 +101,29 @@ macro_rules! agents_store_impl {
 
 
     async fn add_office(&self, o: &$crate::agents::Office) -> Result<()> {
-        self.add_office_own(o).await
+        $crate::agents::check_office(o)?;
+        let done = sqlx::query(
+            "INSERT INTO offices (code, name, kind, region, agreement_from, agreement_to)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (code) DO NOTHING",
+        )
+        .bind(&o.code)
+        .bind(o.name.trim())
+        .bind(&o.kind)
+        .bind(o.region.to_string())
+        .bind(cakupan_domain::month::format_date(o.agreement_from))
+        .bind(o.agreement_to.map(cakupan_domain::month::format_date))
+        .execute(&self.$write)
+        .await
+        .map_err($dberr)?;
+        if done.rows_affected() == 0 {
+            let stored = self.office(&o.code).await?;
+            let mut want = o.clone();
+            want.name = o.name.trim().to_string();
+            if stored.as_ref() != Some(&want) {
+                return Err($crate::agents::code_taken("office", &o.code));
+            }
+        }
+        Ok(())
     }
 
 
@@ -242,7 +264,57 @@ macro_rules! agents_store_impl {
         &self,
         d: &$crate::agents::Deposit,
     ) -> Result<$crate::agents::Deposit> {
-        self.add_deposit_own(d).await
+        let mut tx = self.$write.begin().await.map_err($dberr)?;
+        // Deposits of one agent queue on the agent's row (SQLite's single writer needs no
+        // lock): two cannot both spend the same cash.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT code FROM agents WHERE code = $1{}",
+            <Self as $crate::Dialect>::FOR_UPDATE
+        )))
+            .bind(&d.agent_code)
+            .execute(&mut *tx)
+            .await
+            .map_err($dberr)?;
+        let stored: Option<(String, String, i64, String, String)> = sqlx::query_as(
+            "SELECT reference, agent_code, amount, deposited_on, recorded_by FROM deposits WHERE reference = $1",
+        )
+        .bind(&d.reference)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err($dberr)?;
+        if let Some((r, a, amount, on, by)) = stored {
+            let stored = $crate::agents::Deposit::from_text(r, a, amount, &on, by)?;
+            return if stored.same(d) {
+                Ok(stored)
+            } else {
+                Err($crate::agents::reference_reused(&d.reference))
+            };
+        }
+        let (collected, deposited): (i64, i64) = sqlx::query_as(
+            "SELECT CAST(COALESCE((SELECT SUM(collected - collected_reversed) FROM agent_months WHERE agent_code = $1), 0) AS BIGINT),
+                    CAST(COALESCE((SELECT SUM(amount) FROM deposits WHERE agent_code = $1), 0) AS BIGINT)",
+        )
+        .bind(&d.agent_code)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err($dberr)?;
+        let held = collected - deposited;
+        if d.amount > held {
+            return Err($crate::agents::deposit_above_held(d.amount, held));
+        }
+        sqlx::query(
+            "INSERT INTO deposits (reference, agent_code, amount, deposited_on, recorded_by) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&d.reference)
+        .bind(&d.agent_code)
+        .bind(d.amount)
+        .bind(cakupan_domain::month::format_date(d.deposited_on))
+        .bind(&d.recorded_by)
+        .execute(&mut *tx)
+        .await
+        .map_err($dberr)?;
+        tx.commit().await.map_err($dberr)?;
+        Ok(d.clone())
     }
 
 
@@ -282,8 +354,42 @@ macro_rules! agents_store_impl {
     async fn acquired_by(
         &self,
         agent_code: &str,
-    ) -> Result<Vec<($crate::Participant, Vec<LedgerRow>)>> {
-        self.acquired_by_own(agent_code).await
+    ) -> Result<Vec<($crate::Participant, Vec<$crate::ledger::LedgerRow>)>> {
+        // Two reads whatever the number of people: the participations (without heirs, which a
+        // worklist does not show) and all their postings.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{select} WHERE agent_code = $1 ORDER BY id",
+            select = <Self as $crate::Dialect>::SELECT_PARTICIPANTS
+        )))
+        .bind(agent_code)
+        .fetch_all(&self.$read)
+        .await
+        .map_err($dberr)?;
+        let sql = format!(
+            "SELECT participant_id, {ledger} FROM postings
+             WHERE participant_id IN (SELECT id FROM participants WHERE agent_code = $1)
+             ORDER BY participant_id, id",
+            ledger = $crate::rows::LEDGER_COLUMNS
+        );
+        let mut ledgers: std::collections::HashMap<i64, Vec<$crate::ledger::LedgerRow>> =
+            std::collections::HashMap::new();
+        for row in sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(agent_code)
+            .fetch_all(&self.$read)
+            .await
+            .map_err($dberr)?
+        {
+            let pid: i64 = sqlx::Row::try_get(&row, 0).map_err($dberr)?;
+            ledgers.entry(pid).or_default().push($crate::rows::ledger(&row, 1)?);
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let p =
+                $crate::rows::participant(&row, &self.keys)?.into_participant(Vec::new())?;
+            let l = ledgers.remove(&p.id).unwrap_or_default();
+            out.push((p, l));
+        }
+        Ok(out)
     }
 
 

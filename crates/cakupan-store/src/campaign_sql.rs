@@ -93,9 +93,23 @@ macro_rules! campaign_store_impl {
             ) -> Result<Vec<Enrolment>> {
                 self.enrolments_in_impl(villages, from, to).await
             }
-            async fn participation_ids_in(&self, within: RegionCode) -> Result<Vec<(RegionCode, i64)>> {
-                self.participation_ids_in_impl(within).await
-            }
+    async fn participation_ids_in(
+        &self,
+        within: RegionCode,
+    ) -> Result<Vec<(RegionCode, i64)>> {
+        let (lo, hi) = within_range(within);
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT village_code, id FROM participants WHERE village_code >= $1 AND village_code < $2 ORDER BY village_code, id",
+        )
+        .bind(lo)
+        .bind(hi)
+        .fetch_all(&self.$read)
+        .await
+        .map_err($dberr)?;
+        rows.into_iter()
+            .map(|(v, id)| Ok((region(&v)?, id)))
+            .collect()
+    }
 
             async fn add_campaign(&self, c: &Campaign) -> Result<bool> {
                 c.check()?;

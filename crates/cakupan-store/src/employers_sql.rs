@@ -7,15 +7,95 @@
 #[macro_export]
 macro_rules! employers_store_impl {
     ($store:ident, $db:ty, write = $write:ident, read = $read:ident, db_err = $dberr:path) => {
+fn employer_at(row: &<$db as sqlx::Database>::Row, keys: &Keys, with_contact: bool) -> Result<Employer> {
+    let contact: Option<Vec<u8>> = if with_contact {
+        row.try_get(6).map_err($dberr)?
+    } else {
+        None
+    };
+    emp::employer_from_row(
+        keys,
+        row.try_get(0).map_err($dberr)?,
+        row.try_get(1).map_err($dberr)?,
+        &row.try_get::<String, _>(2).map_err($dberr)?,
+        row.try_get(3).map_err($dberr)?,
+        &row.try_get::<String, _>(4).map_err($dberr)?,
+        &row.try_get::<String, _>(5).map_err($dberr)?,
+        contact.as_deref(),
+    )
+}
+
+async fn employer_in(
+    tx: &mut Transaction<'_, $db>,
+    keys: &Keys,
+    code: &str,
+) -> Result<Option<Employer>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {EMPLOYER_COLUMNS} FROM employers WHERE code = $1"
+    )))
+    .bind(code)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err($dberr)?;
+    row.map(|r| employer_at(&r, keys, true)).transpose()
+}
+
+fn participant_at(row: &<$db as sqlx::Database>::Row, keys: &Keys) -> Result<Participant> {
+    $crate::rows::participant(row, keys)?.into_participant(Vec::new())
+}
+
+async fn account_in(
+    tx: &mut Transaction<'_, $db>,
+    keys: &Keys,
+    code: &str,
+    as_of: Date,
+) -> Result<Option<Account>> {
+    let Some(employer) = employer_in(tx, keys, code).await? else {
+        return Ok(None);
+    };
+    let workers: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM employments WHERE employer_code = $1 AND until IS NULL",
+    )
+    .bind(code)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err($dberr)?;
+    let heads = heads_in(tx, code).await?;
+    let payments = payments_in(tx, code).await?;
+    let fees = unbilled_fees_in(tx, code).await?;
+    Ok(Some(emp::account(
+        employer,
+        u64::try_from(workers).unwrap_or(0),
+        heads,
+        payments,
+        fees,
+        as_of,
+    )))
+}
+
+/// The state of invoice `id` in its employer's account on `as_of`.
+async fn invoice_state_in(
+    tx: &mut Transaction<'_, $db>,
+    keys: &Keys,
+    code: &str,
+    id: i64,
+    as_of: Date,
+) -> Result<Option<InvoiceState>> {
+    Ok(account_in(tx, keys, code, as_of)
+        .await?
+        .and_then(|a| a.invoices.into_iter().find(|i| i.head.id == id)))
+}
+
         #[async_trait::async_trait]
         impl $crate::employers::EmployerStore for $store {
             async fn add_employer(&self, e: &$crate::employers::Employer) -> Result<bool> {
                 self.add_employer_impl(e).await
             }
 
-            async fn employer(&self, code: &str) -> Result<Option<$crate::employers::Employer>> {
-                self.employer_impl(code).await
-            }
+    async fn employer(&self, code: &str) -> Result<Option<Employer>> {
+        let mut tx = self.$read.begin().await.map_err($dberr)?;
+        employer_in(&mut tx, &self.keys, code).await
+    }
 
             async fn employer_summaries(
                 &self,
@@ -42,13 +122,14 @@ macro_rules! employers_store_impl {
                 self.employer_payment_impl(rules, payment).await
             }
 
-            async fn employer_account(
-                &self,
-                code: &str,
-                as_of: time::Date,
-            ) -> Result<Option<$crate::employers::Account>> {
-                self.employer_account_impl(code, as_of).await
-            }
+    async fn employer_account(
+        &self,
+        code: &str,
+        as_of: Date,
+    ) -> Result<Option<Account>> {
+        let mut tx = self.$read.begin().await.map_err($dberr)?;
+        account_in(&mut tx, &self.keys, code, as_of).await
+    }
 
             async fn employer_invoice(
                 &self,
@@ -58,19 +139,33 @@ macro_rules! employers_store_impl {
                 self.employer_invoice_impl(code, month).await
             }
 
-            async fn employer_workers(
-                &self,
-                code: &str,
-            ) -> Result<Vec<($crate::employers::Employment, Participant)>> {
-                self.employer_workers_impl(code).await
-            }
+    async fn employer_workers(
+        &self,
+        code: &str,
+    ) -> Result<Vec<(Employment, Participant)>> {
+        let mut tx = self.$read.begin().await.map_err($dberr)?;
+        workers_in(&mut tx, &self.keys, code).await
+    }
 
-            async fn employments_of(
-                &self,
-                participant_id: i64,
-            ) -> Result<Vec<$crate::employers::Employment>> {
-                self.employments_of_impl(participant_id).await
-            }
+    async fn employments_of(&self, participant_id: i64) -> Result<Vec<Employment>> {
+        let rows: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT employer_code, since, until FROM employments WHERE participant_id = $1 ORDER BY since",
+        )
+        .bind(participant_id)
+        .fetch_all(&self.$read)
+        .await
+        .map_err($dberr)?;
+        rows.into_iter()
+            .map(|(employer_code, since, until)| {
+                Ok(Employment {
+                    participant_id,
+                    employer_code,
+                    since: month_of(since)?,
+                    until: until.map(month_of).transpose()?,
+                })
+            })
+            .collect()
+    }
         }
     };
 }

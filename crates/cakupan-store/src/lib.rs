@@ -93,6 +93,17 @@ pub struct RegionsLoaded {
     pub count: u64,
 }
 
+/// What differs between the two databases' SQL, for the statements the features' `_sql.rs`
+/// macros write once: each sqlx backend's store type answers.
+pub trait Dialect {
+    /// `SELECT <the columns rows::participant reads> FROM participants`, dates as
+    /// `YYYY-MM-DD` text.
+    const SELECT_PARTICIPANTS: &'static str;
+    /// Appended to a read whose rows the transaction goes on to change: `" FOR UPDATE"` where
+    /// rows lock (PostgreSQL), nothing where one writer holds the whole database (SQLite).
+    const FOR_UPDATE: &'static str;
+}
+
 /// What every store holds: the keys its personal data is sealed with.
 pub trait Keyed: Send + Sync + std::fmt::Debug {
     /// The blind index of a NIK under this store's keys (hex in access decisions).
@@ -664,6 +675,37 @@ pub mod rows {
 
     /// A user: id, username, password_hash, role, region, agent_code, nik, disabled,
     /// employer_code, must_change_password.
+    /// The columns [`ledger`] reads, in its order.
+    pub const LEDGER_COLUMNS: &str = "id, reference, kind, first_month, months, amount, paid_month, target_reference, collected_by";
+
+    /// A posting's ledger row from the columns [`LEDGER_COLUMNS`], starting at column `from`
+    /// (a join's own columns come first).
+    pub fn ledger<'r, R>(row: &'r R, from: usize) -> Result<super::ledger::LedgerRow>
+    where
+        R: Row,
+        usize: ColumnIndex<R>,
+        i64: Decode<'r, R::Database> + Type<R::Database>,
+        String: Decode<'r, R::Database> + Type<R::Database>,
+        Option<i32>: Decode<'r, R::Database> + Type<R::Database>,
+        Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
+        Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        let f = || -> Result<super::ledger::LedgerRow, sqlx::Error> {
+            Ok(super::ledger::LedgerRow {
+                id: row.try_get(from)?,
+                reference: row.try_get(from + 1)?,
+                kind: row.try_get(from + 2)?,
+                first_month: row.try_get(from + 3)?,
+                months: row.try_get(from + 4)?,
+                amount: row.try_get(from + 5)?,
+                paid_month: row.try_get(from + 6)?,
+                target_reference: row.try_get(from + 7)?,
+                collected_by: row.try_get(from + 8)?,
+            })
+        };
+        f().map_err(db)
+    }
+
     pub fn user<'r, R>(row: &'r R) -> Result<super::accounts::UserRow>
     where
         R: Row,
