@@ -366,43 +366,6 @@ async fn lock_employer(tx: &mut Transaction<'_, Postgres>, code: &str) -> Result
 }
 
 impl PgStore {
-    pub(crate) async fn add_employer_impl(&self, e: &Employer) -> Result<bool> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        if let Some(stored) = employer_in(&mut tx, &self.keys, &e.code).await? {
-            return if stored == *e {
-                Ok(false)
-            } else {
-                Err(emp::employer_taken())
-            };
-        }
-        let inserted = sqlx::query(
-            "INSERT INTO employers (code, name, size, risk_class, region, registered_on, contact, key_version)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (code) DO NOTHING",
-        )
-        .bind(&e.code)
-        .bind(&e.name)
-        .bind(e.size.as_str())
-        .bind(i64::from(e.risk_class))
-        .bind(e.region.to_string())
-        .bind(format_date(e.registered_on))
-        .bind(emp::seal_contact(&self.keys, e)?)
-        .bind(i64::from(self.keys.current_version()))
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        if inserted.rows_affected() == 0 {
-            // Registered by a concurrent request since the look-up above.
-            let stored = employer_in(&mut tx, &self.keys, &e.code).await?;
-            return if stored.as_ref() == Some(e) {
-                Ok(false)
-            } else {
-                Err(emp::employer_taken())
-            };
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(true)
-    }
-
     pub(crate) async fn employer_summaries_impl(
         &self,
         within: RegionCode,

@@ -76,7 +76,7 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
-        fill_agent_months(&pool).await?;
+        agents::fill_agent_months(&pool).await?;
         Ok(PgStore {
             pool,
             keys,
@@ -436,25 +436,6 @@ impl cakupan_store::Keyed for PgStore {
     fn keys(&self) -> &cakupan_store::crypto::Keys {
         &self.keys
     }
-}
-
-/// After the upgrade to schema 9: the agent months of postings stored before it, once.
-async fn fill_agent_months(pool: &PgPool) -> Result<()> {
-    let (have, acquired): (bool, bool) = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM agent_months),
-                EXISTS (SELECT 1 FROM participants p JOIN postings x ON x.participant_id = p.id WHERE p.agent_code IS NOT NULL)",
-    )
-    .fetch_one(pool)
-    .await
-    .map_err(db)?;
-    if have || !acquired {
-        return Ok(());
-    }
-    let mut tx = pool.begin().await.map_err(db)?;
-    let changes = recompute_agents_on(&mut tx).await?;
-    upsert_agent_months(&mut tx, &changes).await?;
-    tx.commit().await.map_err(db)?;
-    Ok(())
 }
 
 /// Adds agent-month changes to the stored rows with one `UNNEST` upsert.

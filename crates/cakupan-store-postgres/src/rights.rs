@@ -46,23 +46,6 @@ impl PgStore {
         .map_err(db)
     }
 
-    pub(crate) async fn corrections_of_own(
-        &self,
-        participant_ids: &[i64],
-    ) -> Result<Vec<cakupan_store::accounts::Correction>> {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {CORRECTION_COLUMNS} FROM corrections WHERE participant_id = ANY($1)
-             ORDER BY requested_at DESC, id DESC"
-        )))
-        .bind(participant_ids)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(|r| cakupan_store::rows::correction(r, &self.keys))
-        .collect()
-    }
-
     pub(crate) async fn decide_correction_own(
         &self,
         rules: &RuleSet,

@@ -347,34 +347,6 @@ async fn payments_in(tx: &mut Transaction<'_, Sqlite>, code: &str) -> Result<Vec
 }
 
 impl SqliteStore {
-    pub(crate) async fn add_employer_impl(&self, e: &Employer) -> Result<bool> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        if let Some(stored) = employer_in(&mut tx, &self.keys, &e.code).await? {
-            return if stored == *e {
-                Ok(false)
-            } else {
-                Err(emp::employer_taken())
-            };
-        }
-        sqlx::query(
-            "INSERT INTO employers (code, name, size, risk_class, region, registered_on, contact, key_version)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )
-        .bind(&e.code)
-        .bind(&e.name)
-        .bind(e.size.as_str())
-        .bind(i64::from(e.risk_class))
-        .bind(e.region.to_string())
-        .bind(format_date(e.registered_on))
-        .bind(emp::seal_contact(&self.keys, e)?)
-        .bind(i64::from(self.keys.current_version()))
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        Ok(true)
-    }
-
     pub(crate) async fn employer_summaries_impl(
         &self,
         within: RegionCode,

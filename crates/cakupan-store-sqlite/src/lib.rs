@@ -96,7 +96,7 @@ impl SqliteStore {
             .run(&writer)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
-        fill_agent_months(&writer).await?;
+        agents::fill_agent_months(&writer).await?;
         // All four readers are opened now, not on demand under load: opening one sets its
         // pragmas, which can meet the writer's lock and fail at once ("database is locked",
         // seen once in 21,000 look-ups under `bench http`) before the busy timeout applies.
@@ -481,26 +481,6 @@ impl cakupan_store::Keyed for SqliteStore {
     fn keys(&self) -> &cakupan_store::crypto::Keys {
         &self.keys
     }
-}
-
-/// After the upgrade to schema 9: the agent months of postings stored before it, once.
-async fn fill_agent_months(pool: &SqlitePool) -> Result<()> {
-    let (have, acquired): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM agent_months LIMIT 1)),
-                (SELECT COUNT(*) FROM (SELECT 1 FROM participants p JOIN postings x ON x.participant_id = p.id
-                                       WHERE p.agent_code IS NOT NULL LIMIT 1))",
-    )
-    .fetch_one(pool)
-    .await
-    .map_err(db)?;
-    if have > 0 || acquired == 0 {
-        return Ok(());
-    }
-    let mut tx = pool.begin().await.map_err(db)?;
-    let changes = recompute_agents_on(&mut tx).await?;
-    upsert_agent_months(&mut tx, &changes).await?;
-    tx.commit().await.map_err(db)?;
-    Ok(())
 }
 
 /// Adds agent-month changes to the stored rows.

@@ -45,27 +45,6 @@ impl SqliteStore {
         .map_err(db)
     }
 
-    pub(crate) async fn corrections_of_own(
-        &self,
-        participant_ids: &[i64],
-    ) -> Result<Vec<cakupan_store::accounts::Correction>> {
-        let mut out = Vec::new();
-        for id in participant_ids {
-            for r in sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {CORRECTION_COLUMNS} FROM corrections WHERE participant_id = ?1"
-            )))
-            .bind(id)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db)?
-            {
-                out.push(cakupan_store::rows::correction(&r, &self.keys)?);
-            }
-        }
-        out.sort_by_key(|c| std::cmp::Reverse((c.requested_at, c.id)));
-        Ok(out)
-    }
-
     pub(crate) async fn decide_correction_own(
         &self,
         rules: &RuleSet,

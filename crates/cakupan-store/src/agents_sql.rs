@@ -7,6 +7,25 @@
 #[macro_export]
 macro_rules! agents_store_impl {
     ($store:ident, $db:ty, write = $write:ident, read = $read:ident, db_err = $dberr:path) => {
+/// After the upgrade to schema 9: the agent months of postings stored before it, once.
+pub(crate) async fn fill_agent_months(pool: &sqlx::Pool<$db>) -> Result<()> {
+    let (have, acquired): (bool, bool) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM agent_months),
+                EXISTS (SELECT 1 FROM participants p JOIN postings x ON x.participant_id = p.id WHERE p.agent_code IS NOT NULL)",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err($dberr)?;
+    if have || !acquired {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await.map_err($dberr)?;
+    let changes = recompute_agents_on(&mut tx).await?;
+    upsert_agent_months(&mut tx, &changes).await?;
+    tx.commit().await.map_err($dberr)?;
+    Ok(())
+}
+
         #[async_trait::async_trait]
         impl $crate::agents::AgentStore for $store {
 

@@ -13,7 +13,7 @@ fn employer_at(row: &<$db as sqlx::Database>::Row, keys: &Keys, with_contact: bo
     } else {
         None
     };
-    emp::employer_from_row(
+    $crate::employers::employer_from_row(
         keys,
         row.try_get(0).map_err($dberr)?,
         row.try_get(1).map_err($dberr)?,
@@ -63,7 +63,7 @@ async fn account_in(
     let heads = heads_in(tx, code).await?;
     let payments = payments_in(tx, code).await?;
     let fees = unbilled_fees_in(tx, code).await?;
-    Ok(Some(emp::account(
+    Ok(Some($crate::employers::account(
         employer,
         u64::try_from(workers).unwrap_or(0),
         heads,
@@ -88,9 +88,42 @@ async fn invoice_state_in(
 
         #[async_trait::async_trait]
         impl $crate::employers::EmployerStore for $store {
-            async fn add_employer(&self, e: &$crate::employers::Employer) -> Result<bool> {
-                self.add_employer_impl(e).await
-            }
+    async fn add_employer(&self, e: &Employer) -> Result<bool> {
+        let mut tx = self.$write.begin().await.map_err($dberr)?;
+        if let Some(stored) = employer_in(&mut tx, &self.keys, &e.code).await? {
+            return if stored == *e {
+                Ok(false)
+            } else {
+                Err($crate::employers::employer_taken())
+            };
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO employers (code, name, size, risk_class, region, registered_on, contact, key_version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (code) DO NOTHING",
+        )
+        .bind(&e.code)
+        .bind(&e.name)
+        .bind(e.size.as_str())
+        .bind(i64::from(e.risk_class))
+        .bind(e.region.to_string())
+        .bind(format_date(e.registered_on))
+        .bind($crate::employers::seal_contact(&self.keys, e)?)
+        .bind(i64::from(self.keys.current_version()))
+        .execute(&mut *tx)
+        .await
+        .map_err($dberr)?;
+        if inserted.rows_affected() == 0 {
+            // Registered by a concurrent request since the look-up above.
+            let stored = employer_in(&mut tx, &self.keys, &e.code).await?;
+            return if stored.as_ref() == Some(e) {
+                Ok(false)
+            } else {
+                Err($crate::employers::employer_taken())
+            };
+        }
+        tx.commit().await.map_err($dberr)?;
+        Ok(true)
+    }
 
     async fn employer(&self, code: &str) -> Result<Option<Employer>> {
         let mut tx = self.$read.begin().await.map_err($dberr)?;
