@@ -55,7 +55,7 @@ macro_rules! ledger_store_impl {
             "SELECT region, CAST(SUM(registered) AS BIGINT), CAST(SUM(paid_active) AS BIGINT), CAST(SUM(status_active) AS BIGINT), CAST(SUM(nonactive) AS BIGINT)
              FROM counters
              WHERE level = $1 AND region >= $4 AND region < $5
-               AND month <= $2 AND (CAST($3 AS TEXT) IS NULL OR segment = $3)
+               AND month <= $2 AND ($3 IS NULL OR segment = $3)
              GROUP BY region ORDER BY region",
         )
         .bind(i16::from(level.depth()))

@@ -311,20 +311,23 @@ impl Page {
                     label: label.to_string(),
                 })
             };
+            // Each role's home, named for it (exhaustive: a new role chooses one).
             match role {
                 Role::Participant => add("/saya", t.nav_mine),
                 Role::VillageOfficial => add("/", t.nav_my_village),
                 Role::Employer => add("/pemberi-kerja", t.nav_my_employer),
-                _ => add("/", t.nav_dashboard),
+                Role::Admin | Role::Analyst | Role::BranchOfficer | Role::Agent => {
+                    add("/", t.nav_dashboard)
+                }
             }
             if role.can(Capability::RegistersPeople) {
                 add("/peserta", t.nav_participants);
                 add("/peserta/baru", t.nav_register);
             }
-            match role {
-                Role::Agent => add("/agen", t.nav_my_work),
-                Role::Admin | Role::BranchOfficer => add("/agen", t.nav_agents),
-                _ => {}
+            if role.can(Capability::FieldAgent) {
+                add("/agen", t.nav_my_work);
+            } else if role.can(Capability::ManagesRegion) {
+                add("/agen", t.nav_agents);
             }
             if role.can(Capability::ManagesRegion) {
                 add("/pemberi-kerja", t.nav_employers);
