@@ -43,6 +43,7 @@ pub(crate) const SELECT: &str = "SELECT id, kpj, nik, segment, name, birth_date,
 impl cakupan_store::Dialect for PgStore {
     const SELECT_PARTICIPANTS: &'static str = SELECT;
     const FOR_UPDATE: &'static str = " FOR UPDATE";
+    const NOW: &'static str = "now()";
 }
 const CHUNK: usize = 5_000;
 

@@ -51,6 +51,7 @@ impl cakupan_store::Dialect for SqliteStore {
         concat!("SELECT ", participant_columns!(), " FROM participants");
     // The single writer: nothing else changes the database while a write transaction runs.
     const FOR_UPDATE: &'static str = "";
+    const NOW: &'static str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 }
 /// SQLite allows 32,766 bound parameters per statement; 22 columns × 1,000 rows stays below.
 const INSERT_CHUNK: usize = 1_000;

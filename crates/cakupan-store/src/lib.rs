@@ -102,6 +102,8 @@ pub trait Dialect {
     /// Appended to a read whose rows the transaction goes on to change: `" FOR UPDATE"` where
     /// rows lock (PostgreSQL), nothing where one writer holds the whole database (SQLite).
     const FOR_UPDATE: &'static str;
+    /// The database's own clock for a `set_at`-style column, in that column's form.
+    const NOW: &'static str;
 }
 
 /// What every store holds: the keys its personal data is sealed with.
