@@ -7,28 +7,27 @@
 #[macro_export]
 macro_rules! agents_store_impl {
     ($store:ident, $db:ty, write = $write:ident, read = $read:ident, db_err = $dberr:path) => {
-/// After the upgrade to schema 9: the agent months of postings stored before it, once.
-pub(crate) async fn fill_agent_months(pool: &sqlx::Pool<$db>) -> Result<()> {
-    let (have, acquired): (bool, bool) = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM agent_months),
-                EXISTS (SELECT 1 FROM participants p JOIN postings x ON x.participant_id = p.id WHERE p.agent_code IS NOT NULL)",
-    )
-    .fetch_one(pool)
-    .await
-    .map_err($dberr)?;
-    if have || !acquired {
-        return Ok(());
-    }
-    let mut tx = pool.begin().await.map_err($dberr)?;
-    let changes = recompute_agents_on(&mut tx).await?;
-    upsert_agent_months(&mut tx, &changes).await?;
-    tx.commit().await.map_err($dberr)?;
-    Ok(())
-}
+        /// After the upgrade to schema 9: the agent months of postings stored before it, once.
+        pub(crate) async fn fill_agent_months(pool: &sqlx::Pool<$db>) -> Result<()> {
+            let (have, acquired): (bool, bool) = sqlx::query_as(
+                "SELECT EXISTS (SELECT 1 FROM agent_months),
+                        EXISTS (SELECT 1 FROM participants p JOIN postings x ON x.participant_id = p.id WHERE p.agent_code IS NOT NULL)",
+            )
+            .fetch_one(pool)
+            .await
+            .map_err($dberr)?;
+            if have || !acquired {
+                return Ok(());
+            }
+            let mut tx = pool.begin().await.map_err($dberr)?;
+            let changes = recompute_agents_on(&mut tx).await?;
+            upsert_agent_months(&mut tx, &changes).await?;
+            tx.commit().await.map_err($dberr)?;
+            Ok(())
+        }
 
         #[async_trait::async_trait]
         impl $crate::agents::AgentStore for $store {
-
             async fn set_office_target(
                 &self,
                 code: &str,
@@ -68,7 +67,6 @@ pub(crate) async fn fill_agent_months(pool: &sqlx::Pool<$db>) -> Result<()> {
                 Ok(())
             }
 
-
             async fn end_office_agreement(
                 &self,
                 code: &str,
@@ -98,8 +96,7 @@ pub(crate) async fn fill_agent_months(pool: &sqlx::Pool<$db>) -> Result<()> {
                 Ok(())
             }
 
-
-    async fn office_targets(&self, code: &str) -> Result<Vec<(Month, i64)>> {
+            async fn office_targets(&self, code: &str) -> Result<Vec<(Month, i64)>> {
                 let rows: Vec<(i32, i64)> = sqlx::query_as($crate::OFFICE_TARGETS_SQL)
                     .bind(code)
                     .fetch_all(&self.$read)
@@ -110,328 +107,309 @@ pub(crate) async fn fill_agent_months(pool: &sqlx::Pool<$db>) -> Result<()> {
                         cakupan_domain::Month::from_index(m)
                             .map(|m| (m, n))
                             .ok_or_else(|| {
-                                $crate::StoreError::Corrupt(format!(
-                                    "office target month {m}"
-                                ))
+                                $crate::StoreError::Corrupt(format!("office target month {m}"))
                             })
                     })
                     .collect()
             }
 
-
-    async fn add_office(&self, o: &$crate::agents::Office) -> Result<()> {
-        $crate::agents::check_office(o)?;
-        let done = sqlx::query(
-            "INSERT INTO offices (code, name, kind, region, agreement_from, agreement_to)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (code) DO NOTHING",
-        )
-        .bind(&o.code)
-        .bind(o.name.trim())
-        .bind(&o.kind)
-        .bind(o.region.to_string())
-        .bind(cakupan_domain::month::format_date(o.agreement_from))
-        .bind(o.agreement_to.map(cakupan_domain::month::format_date))
-        .execute(&self.$write)
-        .await
-        .map_err($dberr)?;
-        if done.rows_affected() == 0 {
-            let stored = self.office(&o.code).await?;
-            let mut want = o.clone();
-            want.name = o.name.trim().to_string();
-            if stored.as_ref() != Some(&want) {
-                return Err($crate::agents::code_taken("office", &o.code));
+            async fn add_office(&self, o: &$crate::agents::Office) -> Result<()> {
+                $crate::agents::check_office(o)?;
+                let done = sqlx::query(
+                    "INSERT INTO offices (code, name, kind, region, agreement_from, agreement_to)
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (code) DO NOTHING",
+                )
+                .bind(&o.code)
+                .bind(o.name.trim())
+                .bind(&o.kind)
+                .bind(o.region.to_string())
+                .bind(cakupan_domain::month::format_date(o.agreement_from))
+                .bind(o.agreement_to.map(cakupan_domain::month::format_date))
+                .execute(&self.$write)
+                .await
+                .map_err($dberr)?;
+                if done.rows_affected() == 0 {
+                    let stored = self.office(&o.code).await?;
+                    let mut want = o.clone();
+                    want.name = o.name.trim().to_string();
+                    if stored.as_ref() != Some(&want) {
+                        return Err($crate::agents::code_taken("office", &o.code));
+                    }
+                }
+                Ok(())
             }
-        }
-        Ok(())
-    }
 
-
-    async fn office(&self, code: &str) -> Result<Option<$crate::agents::Office>> {
-        let row: Option<(String, String, String, String, String, Option<String>)> = sqlx::query_as(
-            "SELECT code, name, kind, region, agreement_from, agreement_to FROM offices WHERE code = $1",
-        )
-        .bind(code)
-        .fetch_optional(&self.$read)
-        .await
-        .map_err($dberr)?;
-        row.map(|(c, n, k, r, f, t)| {
-            $crate::agents::Office::from_text(c, n, k, &r, &f, t.as_deref())
-        })
-        .transpose()
-    }
-
-
-    async fn offices(&self, within: RegionCode) -> Result<Vec<$crate::agents::Office>> {
-        let rows: Vec<(String, String, String, String, String, Option<String>)> = sqlx::query_as(
-            "SELECT code, name, kind, region, agreement_from, agreement_to FROM offices ORDER BY code",
-        )
-        .fetch_all(&self.$read)
-        .await
-        .map_err($dberr)?;
-        let mut out = Vec::new();
-        for (c, n, k, r, f, t) in rows {
-            let o = $crate::agents::Office::from_text(c, n, k, &r, &f, t.as_deref())?;
-            if within.contains(o.region) {
-                out.push(o);
+            async fn office(&self, code: &str) -> Result<Option<$crate::agents::Office>> {
+                let row: Option<(String, String, String, String, String, Option<String>)> = sqlx::query_as(
+                    "SELECT code, name, kind, region, agreement_from, agreement_to FROM offices WHERE code = $1",
+                )
+                .bind(code)
+                .fetch_optional(&self.$read)
+                .await
+                .map_err($dberr)?;
+                row.map(|(c, n, k, r, f, t)| {
+                    $crate::agents::Office::from_text(c, n, k, &r, &f, t.as_deref())
+                })
+                .transpose()
             }
-        }
-        Ok(out)
-    }
 
-
-    async fn add_agent(&self, a: &$crate::agents::Agent) -> Result<()> {
-        self.add_agent_own(a).await
-    }
-
-
-    async fn agent_records(
-        &self,
-        filter: $crate::agents::AgentFilter<'_>,
-    ) -> Result<Vec<$crate::agents::AgentRecord>> {
-        use $crate::agents::AgentFilter;
-        let (clause, bind_a, bind_b) = match filter {
-            AgentFilter::Code(c) => ("a.code = $1 AND $2 = ''", c.to_string(), String::new()),
-            AgentFilter::Office(o) => (
-                "a.office_code = $1 AND $2 = ''",
-                o.to_string(),
-                String::new(),
-            ),
-            AgentFilter::Within(r) => {
-                let (lo, hi) = $crate::subtree_range(r, cakupan_domain::Level::Village);
-                ("a.home_village >= $1 AND a.home_village < $2", lo, hi)
+            async fn offices(&self, within: RegionCode) -> Result<Vec<$crate::agents::Office>> {
+                let rows: Vec<(String, String, String, String, String, Option<String>)> = sqlx::query_as(
+                    "SELECT code, name, kind, region, agreement_from, agreement_to FROM offices ORDER BY code",
+                )
+                .fetch_all(&self.$read)
+                .await
+                .map_err($dberr)?;
+                let mut out = Vec::new();
+                for (c, n, k, r, f, t) in rows {
+                    let o = $crate::agents::Office::from_text(c, n, k, &r, &f, t.as_deref())?;
+                    if within.contains(o.region) {
+                        out.push(o);
+                    }
+                }
+                Ok(out)
             }
-        };
-        // Four reads whatever the number of agents: the agents, their villages, their events
-        // and their months, each filtered the same way.
-        let rows: Vec<(String, String, i64, String, i32)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT a.code, a.office_code, a.participant_id, a.home_village, a.appointed FROM agents a WHERE {clause} ORDER BY a.code"
-        )))
-        .bind(&bind_a)
-        .bind(&bind_b)
-        .fetch_all(&self.$read)
-        .await
-        .map_err($dberr)?;
-        let villages: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT v.agent_code, v.village_code FROM agent_villages v JOIN agents a ON a.code = v.agent_code WHERE {clause} ORDER BY v.agent_code, v.village_code"
-        )))
-        .bind(&bind_a)
-        .bind(&bind_b)
-        .fetch_all(&self.$read)
-        .await
-        .map_err($dberr)?;
-        let events: Vec<(String, i32, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT e.agent_code, e.month, e.kind, e.reason FROM agent_events e JOIN agents a ON a.code = e.agent_code WHERE {clause} ORDER BY e.agent_code, e.month, e.kind"
-        )))
-        .bind(&bind_a)
-        .bind(&bind_b)
-        .fetch_all(&self.$read)
-        .await
-        .map_err($dberr)?;
-        let months: Vec<(String, i32, i64, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT m.agent_code, m.month, m.acquisitions, m.acquisitions_3, m.fee_base, m.fee_reversed, m.collections, m.collected, m.collected_reversed
-             FROM agent_months m JOIN agents a ON a.code = m.agent_code WHERE {clause} ORDER BY m.agent_code, m.month"
-        )))
-        .bind(&bind_a)
-        .bind(&bind_b)
-        .fetch_all(&self.$read)
-        .await
-        .map_err($dberr)?;
-        $crate::agents::assemble(
-            rows.into_iter()
-                .map(|(c, o, p, h, ap)| (c, o, p, h, i64::from(ap)))
-                .collect(),
-            villages,
-            events,
-            months
-                .into_iter()
-                .map(|(c, m, a, b, d, e, f, g, h)| (c, m, [a, b, d, e, f, g, h]))
-                .collect(),
-        )
-    }
 
-
-    async fn add_agent_event(
-        &self,
-        code: &str,
-        event: &cakupan_domain::agents::AgentEvent,
-        by: &str,
-        at: i64,
-    ) -> Result<()> {
-        use cakupan_domain::agents::AgentEvent;
-        let (kind, reason) = match event {
-            AgentEvent::Reactivated { .. } => ("reactivated", ""),
-            AgentEvent::Terminated { reason, .. } => ("terminated", reason.as_str()),
-        };
-        sqlx::query(
-            "INSERT INTO agent_events (agent_code, month, kind, reason, recorded_by, recorded_at)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (agent_code, month, kind) DO NOTHING",
-        )
-        .bind(code)
-        .bind(event.month().index())
-        .bind(kind)
-        .bind(reason)
-        .bind(by)
-        .bind(at)
-        .execute(&self.$write)
-        .await
-        .map_err($dberr)?;
-        Ok(())
-    }
-
-
-    async fn add_deposit(
-        &self,
-        d: &$crate::agents::Deposit,
-    ) -> Result<$crate::agents::Deposit> {
-        let mut tx = self.$write.begin().await.map_err($dberr)?;
-        // Deposits of one agent queue on the agent's row (SQLite's single writer needs no
-        // lock): two cannot both spend the same cash.
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT code FROM agents WHERE code = $1{}",
-            <Self as $crate::Dialect>::FOR_UPDATE
-        )))
-            .bind(&d.agent_code)
-            .execute(&mut *tx)
-            .await
-            .map_err($dberr)?;
-        let stored: Option<(String, String, i64, String, String)> = sqlx::query_as(
-            "SELECT reference, agent_code, amount, deposited_on, recorded_by FROM deposits WHERE reference = $1",
-        )
-        .bind(&d.reference)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err($dberr)?;
-        if let Some((r, a, amount, on, by)) = stored {
-            let stored = $crate::agents::Deposit::from_text(r, a, amount, &on, by)?;
-            return if stored.same(d) {
-                Ok(stored)
-            } else {
-                Err($crate::agents::reference_reused(&d.reference))
-            };
-        }
-        let (collected, deposited): (i64, i64) = sqlx::query_as(
-            "SELECT CAST(COALESCE((SELECT SUM(collected - collected_reversed) FROM agent_months WHERE agent_code = $1), 0) AS BIGINT),
-                    CAST(COALESCE((SELECT SUM(amount) FROM deposits WHERE agent_code = $1), 0) AS BIGINT)",
-        )
-        .bind(&d.agent_code)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err($dberr)?;
-        let held = collected - deposited;
-        if d.amount > held {
-            return Err($crate::agents::deposit_above_held(d.amount, held));
-        }
-        sqlx::query(
-            "INSERT INTO deposits (reference, agent_code, amount, deposited_on, recorded_by) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&d.reference)
-        .bind(&d.agent_code)
-        .bind(d.amount)
-        .bind(cakupan_domain::month::format_date(d.deposited_on))
-        .bind(&d.recorded_by)
-        .execute(&mut *tx)
-        .await
-        .map_err($dberr)?;
-        tx.commit().await.map_err($dberr)?;
-        Ok(d.clone())
-    }
-
-
-    async fn deposits(&self, agent_code: &str) -> Result<Vec<$crate::agents::Deposit>> {
-        let rows: Vec<(String, String, i64, String, String)> = sqlx::query_as(
-            "SELECT reference, agent_code, amount, deposited_on, recorded_by FROM deposits WHERE agent_code = $1 ORDER BY deposited_on, reference",
-        )
-        .bind(agent_code)
-        .fetch_all(&self.$read)
-        .await
-        .map_err($dberr)?;
-        rows.into_iter()
-            .map(|(r, a, amount, on, by)| {
-                $crate::agents::Deposit::from_text(r, a, amount, &on, by)
-            })
-            .collect()
-    }
-
-
-    async fn collections(
-        &self,
-        agent_code: &str,
-    ) -> Result<Vec<$crate::agents::Collection>> {
-        self.collection_rows("p.collected_by = $1", agent_code.to_string())
-            .await
-    }
-
-
-    async fn collection(
-        &self,
-        posting_id: i64,
-    ) -> Result<Option<$crate::agents::Collection>> {
-        self.collection_own(posting_id).await
-    }
-
-
-    async fn acquired_by(
-        &self,
-        agent_code: &str,
-    ) -> Result<Vec<($crate::Participant, Vec<$crate::ledger::LedgerRow>)>> {
-        // Two reads whatever the number of people: the participations (without heirs, which a
-        // worklist does not show) and all their postings.
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{select} WHERE agent_code = $1 ORDER BY id",
-            select = <Self as $crate::Dialect>::SELECT_PARTICIPANTS
-        )))
-        .bind(agent_code)
-        .fetch_all(&self.$read)
-        .await
-        .map_err($dberr)?;
-        let sql = format!(
-            "SELECT participant_id, {ledger} FROM postings
-             WHERE participant_id IN (SELECT id FROM participants WHERE agent_code = $1)
-             ORDER BY participant_id, id",
-            ledger = $crate::rows::LEDGER_COLUMNS
-        );
-        let mut ledgers: std::collections::HashMap<i64, Vec<$crate::ledger::LedgerRow>> =
-            std::collections::HashMap::new();
-        for row in sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(agent_code)
-            .fetch_all(&self.$read)
-            .await
-            .map_err($dberr)?
-        {
-            let pid: i64 = sqlx::Row::try_get(&row, 0).map_err($dberr)?;
-            ledgers.entry(pid).or_default().push($crate::rows::ledger(&row, 1)?);
-        }
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let p =
-                $crate::rows::participant(&row, &self.keys)?.into_participant(Vec::new())?;
-            let l = ledgers.remove(&p.id).unwrap_or_default();
-            out.push((p, l));
-        }
-        Ok(out)
-    }
-
-
-    async fn agent_months_all(&self) -> Result<$crate::ledger::AgentChanges> {
-        let rows: Vec<(String, i32, i64, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
-            "SELECT agent_code, month, acquisitions, acquisitions_3, fee_base, fee_reversed, collections, collected, collected_reversed FROM agent_months",
-        )
-        .fetch_all(&self.$read)
-        .await
-        .map_err($dberr)?;
-        let mut out = $crate::ledger::AgentChanges::default();
-        for (a, m, v0, v1, v2, v3, v4, v5, v6) in rows {
-            if [v0, v1, v2, v3, v4, v5, v6].iter().any(|x| *x != 0) {
-                out.0.insert((a, m), [v0, v1, v2, v3, v4, v5, v6]);
+            async fn add_agent(&self, a: &$crate::agents::Agent) -> Result<()> {
+                self.add_agent_own(a).await
             }
-        }
-        Ok(out)
-    }
 
+            async fn agent_records(
+                &self,
+                filter: $crate::agents::AgentFilter<'_>,
+            ) -> Result<Vec<$crate::agents::AgentRecord>> {
+                use $crate::agents::AgentFilter;
+                let (clause, bind_a, bind_b) = match filter {
+                    AgentFilter::Code(c) => ("a.code = $1 AND $2 = ''", c.to_string(), String::new()),
+                    AgentFilter::Office(o) => (
+                        "a.office_code = $1 AND $2 = ''",
+                        o.to_string(),
+                        String::new(),
+                    ),
+                    AgentFilter::Within(r) => {
+                        let (lo, hi) = $crate::subtree_range(r, cakupan_domain::Level::Village);
+                        ("a.home_village >= $1 AND a.home_village < $2", lo, hi)
+                    }
+                };
+                // Four reads whatever the number of agents: the agents, their villages, their events
+                // and their months, each filtered the same way.
+                let rows: Vec<(String, String, i64, String, i32)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT a.code, a.office_code, a.participant_id, a.home_village, a.appointed FROM agents a WHERE {clause} ORDER BY a.code"
+                )))
+                .bind(&bind_a)
+                .bind(&bind_b)
+                .fetch_all(&self.$read)
+                .await
+                .map_err($dberr)?;
+                let villages: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT v.agent_code, v.village_code FROM agent_villages v JOIN agents a ON a.code = v.agent_code WHERE {clause} ORDER BY v.agent_code, v.village_code"
+                )))
+                .bind(&bind_a)
+                .bind(&bind_b)
+                .fetch_all(&self.$read)
+                .await
+                .map_err($dberr)?;
+                let events: Vec<(String, i32, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT e.agent_code, e.month, e.kind, e.reason FROM agent_events e JOIN agents a ON a.code = e.agent_code WHERE {clause} ORDER BY e.agent_code, e.month, e.kind"
+                )))
+                .bind(&bind_a)
+                .bind(&bind_b)
+                .fetch_all(&self.$read)
+                .await
+                .map_err($dberr)?;
+                let months: Vec<(String, i32, i64, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT m.agent_code, m.month, m.acquisitions, m.acquisitions_3, m.fee_base, m.fee_reversed, m.collections, m.collected, m.collected_reversed
+                     FROM agent_months m JOIN agents a ON a.code = m.agent_code WHERE {clause} ORDER BY m.agent_code, m.month"
+                )))
+                .bind(&bind_a)
+                .bind(&bind_b)
+                .fetch_all(&self.$read)
+                .await
+                .map_err($dberr)?;
+                $crate::agents::assemble(
+                    rows.into_iter()
+                        .map(|(c, o, p, h, ap)| (c, o, p, h, i64::from(ap)))
+                        .collect(),
+                    villages,
+                    events,
+                    months
+                        .into_iter()
+                        .map(|(c, m, a, b, d, e, f, g, h)| (c, m, [a, b, d, e, f, g, h]))
+                        .collect(),
+                )
+            }
 
-    async fn recompute_agents(&self) -> Result<$crate::ledger::AgentChanges> {
-        self.recompute_agents_own().await
-    }
+            async fn add_agent_event(
+                &self,
+                code: &str,
+                event: &cakupan_domain::agents::AgentEvent,
+                by: &str,
+                at: i64,
+            ) -> Result<()> {
+                use cakupan_domain::agents::AgentEvent;
+                let (kind, reason) = match event {
+                    AgentEvent::Reactivated { .. } => ("reactivated", ""),
+                    AgentEvent::Terminated { reason, .. } => ("terminated", reason.as_str()),
+                };
+                sqlx::query(
+                    "INSERT INTO agent_events (agent_code, month, kind, reason, recorded_by, recorded_at)
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (agent_code, month, kind) DO NOTHING",
+                )
+                .bind(code)
+                .bind(event.month().index())
+                .bind(kind)
+                .bind(reason)
+                .bind(by)
+                .bind(at)
+                .execute(&self.$write)
+                .await
+                .map_err($dberr)?;
+                Ok(())
+            }
+
+            async fn add_deposit(
+                &self,
+                d: &$crate::agents::Deposit,
+            ) -> Result<$crate::agents::Deposit> {
+                let mut tx = self.$write.begin().await.map_err($dberr)?;
+                // Deposits of one agent queue on the agent's row (SQLite's single writer needs no
+                // lock): two cannot both spend the same cash.
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT code FROM agents WHERE code = $1{}",
+                    <Self as $crate::Dialect>::FOR_UPDATE
+                )))
+                .bind(&d.agent_code)
+                .execute(&mut *tx)
+                .await
+                .map_err($dberr)?;
+                let stored: Option<(String, String, i64, String, String)> = sqlx::query_as(
+                    "SELECT reference, agent_code, amount, deposited_on, recorded_by FROM deposits WHERE reference = $1",
+                )
+                .bind(&d.reference)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err($dberr)?;
+                if let Some((r, a, amount, on, by)) = stored {
+                    let stored = $crate::agents::Deposit::from_text(r, a, amount, &on, by)?;
+                    return if stored.same(d) {
+                        Ok(stored)
+                    } else {
+                        Err($crate::agents::reference_reused(&d.reference))
+                    };
+                }
+                let (collected, deposited): (i64, i64) = sqlx::query_as(
+                    "SELECT CAST(COALESCE((SELECT SUM(collected - collected_reversed) FROM agent_months WHERE agent_code = $1), 0) AS BIGINT),
+                            CAST(COALESCE((SELECT SUM(amount) FROM deposits WHERE agent_code = $1), 0) AS BIGINT)",
+                )
+                .bind(&d.agent_code)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err($dberr)?;
+                let held = collected - deposited;
+                if d.amount > held {
+                    return Err($crate::agents::deposit_above_held(d.amount, held));
+                }
+                sqlx::query(
+                    "INSERT INTO deposits (reference, agent_code, amount, deposited_on, recorded_by) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&d.reference)
+                .bind(&d.agent_code)
+                .bind(d.amount)
+                .bind(cakupan_domain::month::format_date(d.deposited_on))
+                .bind(&d.recorded_by)
+                .execute(&mut *tx)
+                .await
+                .map_err($dberr)?;
+                tx.commit().await.map_err($dberr)?;
+                Ok(d.clone())
+            }
+
+            async fn deposits(&self, agent_code: &str) -> Result<Vec<$crate::agents::Deposit>> {
+                let rows: Vec<(String, String, i64, String, String)> = sqlx::query_as(
+                    "SELECT reference, agent_code, amount, deposited_on, recorded_by FROM deposits WHERE agent_code = $1 ORDER BY deposited_on, reference",
+                )
+                .bind(agent_code)
+                .fetch_all(&self.$read)
+                .await
+                .map_err($dberr)?;
+                rows.into_iter()
+                    .map(|(r, a, amount, on, by)| {
+                        $crate::agents::Deposit::from_text(r, a, amount, &on, by)
+                    })
+                    .collect()
+            }
+
+            async fn collections(&self, agent_code: &str) -> Result<Vec<$crate::agents::Collection>> {
+                self.collection_rows("p.collected_by = $1", agent_code.to_string())
+                    .await
+            }
+
+            async fn collection(&self, posting_id: i64) -> Result<Option<$crate::agents::Collection>> {
+                self.collection_own(posting_id).await
+            }
+
+            async fn acquired_by(
+                &self,
+                agent_code: &str,
+            ) -> Result<Vec<($crate::Participant, Vec<$crate::ledger::LedgerRow>)>> {
+                // Two reads whatever the number of people: the participations (without heirs, which a
+                // worklist does not show) and all their postings.
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "{select} WHERE agent_code = $1 ORDER BY id",
+                    select = <Self as $crate::Dialect>::SELECT_PARTICIPANTS
+                )))
+                .bind(agent_code)
+                .fetch_all(&self.$read)
+                .await
+                .map_err($dberr)?;
+                let sql = format!(
+                    "SELECT participant_id, {ledger} FROM postings
+                     WHERE participant_id IN (SELECT id FROM participants WHERE agent_code = $1)
+                     ORDER BY participant_id, id",
+                    ledger = $crate::rows::LEDGER_COLUMNS
+                );
+                let mut ledgers: std::collections::HashMap<i64, Vec<$crate::ledger::LedgerRow>> =
+                    std::collections::HashMap::new();
+                for row in sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(agent_code)
+                    .fetch_all(&self.$read)
+                    .await
+                    .map_err($dberr)?
+                {
+                    let pid: i64 = sqlx::Row::try_get(&row, 0).map_err($dberr)?;
+                    ledgers
+                        .entry(pid)
+                        .or_default()
+                        .push($crate::rows::ledger(&row, 1)?);
+                }
+                let mut out = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let p = $crate::rows::participant(&row, &self.keys)?.into_participant(Vec::new())?;
+                    let l = ledgers.remove(&p.id).unwrap_or_default();
+                    out.push((p, l));
+                }
+                Ok(out)
+            }
+
+            async fn agent_months_all(&self) -> Result<$crate::ledger::AgentChanges> {
+                let rows: Vec<(String, i32, i64, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+                    "SELECT agent_code, month, acquisitions, acquisitions_3, fee_base, fee_reversed, collections, collected, collected_reversed FROM agent_months",
+                )
+                .fetch_all(&self.$read)
+                .await
+                .map_err($dberr)?;
+                let mut out = $crate::ledger::AgentChanges::default();
+                for (a, m, v0, v1, v2, v3, v4, v5, v6) in rows {
+                    if [v0, v1, v2, v3, v4, v5, v6].iter().any(|x| *x != 0) {
+                        out.0.insert((a, m), [v0, v1, v2, v3, v4, v5, v6]);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn recompute_agents(&self) -> Result<$crate::ledger::AgentChanges> {
+                self.recompute_agents_own().await
+            }
         }
     };
 }

@@ -10,13 +10,13 @@
 #[macro_export]
 macro_rules! campaign_store_impl {
     ($store:ident, $db:ty, write = $write:ident, read = $read:ident, lock = $lock:literal, db_err = $dberr:path) => {
-        use cakupan_domain::survey::Questionnaire;
-        use cakupan_domain::{RegionCode, RuleSet};
         use $crate::campaign::{
-            self as cmp, CampaignStore as _, Campaign, EntryChange, Enrolment, PlanEntry, Response, ResponsesAdded,
-            Session, StoredQuestionnaire, Survey, Unit, Upload, Wave, from_json, to_json,
+            self as cmp, Campaign, CampaignStore as _, Enrolment, EntryChange, PlanEntry, Response,
+            ResponsesAdded, Session, StoredQuestionnaire, Survey, Unit, Upload, Wave, from_json, to_json,
         };
         use $crate::{Result, StoreError};
+        use cakupan_domain::survey::Questionnaire;
+        use cakupan_domain::{RegionCode, RuleSet};
         use sqlx::{QueryBuilder, Transaction};
         use std::collections::HashMap;
         fn region(s: &str) -> Result<RegionCode> {
@@ -32,13 +32,15 @@ macro_rules! campaign_store_impl {
             campaign: &str,
             village: RegionCode,
         ) -> Result<Option<PlanEntry>> {
-            let row: Option<(String,)> =
-                sqlx::query_as(concat!("SELECT body FROM campaign_villages WHERE campaign = $1 AND village = $2", $lock))
-                    .bind(campaign)
-                    .bind(village.to_string())
-                    .fetch_optional(&mut **tx)
-                    .await
-                    .map_err($dberr)?;
+            let row: Option<(String,)> = sqlx::query_as(concat!(
+                "SELECT body FROM campaign_villages WHERE campaign = $1 AND village = $2",
+                $lock
+            ))
+            .bind(campaign)
+            .bind(village.to_string())
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err($dberr)?;
             row.map(|(b,)| from_json("campaign_villages.body", &b))
                 .transpose()
         }
@@ -93,23 +95,20 @@ macro_rules! campaign_store_impl {
             ) -> Result<Vec<Enrolment>> {
                 self.enrolments_in_impl(villages, from, to).await
             }
-    async fn participation_ids_in(
-        &self,
-        within: RegionCode,
-    ) -> Result<Vec<(RegionCode, i64)>> {
-        let (lo, hi) = within_range(within);
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT village_code, id FROM participants WHERE village_code >= $1 AND village_code < $2 ORDER BY village_code, id",
-        )
-        .bind(lo)
-        .bind(hi)
-        .fetch_all(&self.$read)
-        .await
-        .map_err($dberr)?;
-        rows.into_iter()
-            .map(|(v, id)| Ok((region(&v)?, id)))
-            .collect()
-    }
+            async fn participation_ids_in(&self, within: RegionCode) -> Result<Vec<(RegionCode, i64)>> {
+                let (lo, hi) = within_range(within);
+                let rows: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT village_code, id FROM participants WHERE village_code >= $1 AND village_code < $2 ORDER BY village_code, id",
+                )
+                .bind(lo)
+                .bind(hi)
+                .fetch_all(&self.$read)
+                .await
+                .map_err($dberr)?;
+                rows.into_iter()
+                    .map(|(v, id)| Ok((region(&v)?, id)))
+                    .collect()
+            }
 
             async fn add_campaign(&self, c: &Campaign) -> Result<bool> {
                 c.check()?;
@@ -160,12 +159,12 @@ macro_rules! campaign_store_impl {
                 }
                 if let Some(old) = wave_in(&mut tx, &w.campaign, w.wave).await? {
                     let stored: Vec<(String,)> =
-                        sqlx::query_as("SELECT village FROM campaign_villages WHERE campaign = $1 AND wave = $2 ORDER BY village")
-                            .bind(&w.campaign)
-                            .bind(i64::from(w.wave))
-                            .fetch_all(&mut *tx)
-                            .await
-                            .map_err($dberr)?;
+                                sqlx::query_as("SELECT village FROM campaign_villages WHERE campaign = $1 AND wave = $2 ORDER BY village")
+                                    .bind(&w.campaign)
+                                    .bind(i64::from(w.wave))
+                                    .fetch_all(&mut *tx)
+                                    .await
+                                    .map_err($dberr)?;
                     return cmp::same_wave(
                         &old,
                         w,
@@ -236,21 +235,17 @@ macro_rules! campaign_store_impl {
                     .collect()
             }
 
-            async fn plan_entries(
-                &self,
-                campaign: &str,
-                within: RegionCode,
-            ) -> Result<Vec<PlanEntry>> {
+            async fn plan_entries(&self, campaign: &str, within: RegionCode) -> Result<Vec<PlanEntry>> {
                 let (lo, hi) = within_range(within);
                 let rows: Vec<(String,)> = sqlx::query_as(
-                    "SELECT body FROM campaign_villages WHERE campaign = $1 AND village >= $2 AND village < $3",
-                )
-                .bind(campaign)
-                .bind(lo)
-                .bind(hi)
-                .fetch_all(&self.$read)
-                .await
-                .map_err($dberr)?;
+                            "SELECT body FROM campaign_villages WHERE campaign = $1 AND village >= $2 AND village < $3",
+                        )
+                        .bind(campaign)
+                        .bind(lo)
+                        .bind(hi)
+                        .fetch_all(&self.$read)
+                        .await
+                        .map_err($dberr)?;
                 let mut out: Vec<PlanEntry> = rows
                     .iter()
                     .map(|(b,)| from_json("campaign_villages.body", b))
@@ -284,12 +279,11 @@ macro_rules! campaign_store_impl {
 
             async fn add_entry(&self, entry: &PlanEntry) -> Result<bool> {
                 let mut tx = self.$write.begin().await.map_err($dberr)?;
-                let known: Option<(String,)> =
-                    sqlx::query_as("SELECT body FROM campaigns WHERE code = $1")
-                        .bind(&entry.campaign)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err($dberr)?;
+                let known: Option<(String,)> = sqlx::query_as("SELECT body FROM campaigns WHERE code = $1")
+                    .bind(&entry.campaign)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err($dberr)?;
                 let Some((body,)) = known else {
                     return Err(cmp::no_campaign(&entry.campaign));
                 };
@@ -306,16 +300,16 @@ macro_rules! campaign_store_impl {
                     ));
                 }
                 sqlx::query(
-                    "INSERT INTO campaign_villages (campaign, village, wave, stage, body) VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(&entry.campaign)
-                .bind(entry.village.to_string())
-                .bind(i64::from(entry.wave))
-                .bind(entry.stage.as_str())
-                .bind(to_json(entry)?)
-                .execute(&mut *tx)
-                .await
-                .map_err($dberr)?;
+                            "INSERT INTO campaign_villages (campaign, village, wave, stage, body) VALUES ($1, $2, $3, $4, $5)",
+                        )
+                        .bind(&entry.campaign)
+                        .bind(entry.village.to_string())
+                        .bind(i64::from(entry.wave))
+                        .bind(entry.stage.as_str())
+                        .bind(to_json(entry)?)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($dberr)?;
                 tx.commit().await.map_err($dberr)?;
                 Ok(true)
             }
@@ -346,12 +340,7 @@ macro_rules! campaign_store_impl {
                 Ok(true)
             }
 
-            async fn add_session(
-                &self,
-                rules: &RuleSet,
-                s: &Session,
-                today: time::Date,
-            ) -> Result<bool> {
+            async fn add_session(&self, rules: &RuleSet, s: &Session, today: time::Date) -> Result<bool> {
                 let (rule, audiences) = cmp::session_rules(rules, s.held_on)?;
                 let mut tx = self.$write.begin().await.map_err($dberr)?;
                 let old: Option<(String,)> =
@@ -371,16 +360,16 @@ macro_rules! campaign_store_impl {
                 };
                 cmp::check_session(rule, &audiences, entry.as_ref(), wave.as_ref(), s, today)?;
                 sqlx::query(
-                    "INSERT INTO campaign_sessions (reference, campaign, village, held_on, body) VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(&s.reference)
-                .bind(&s.campaign)
-                .bind(s.village.to_string())
-                .bind(cakupan_domain::month::format_date(s.held_on))
-                .bind(to_json(s)?)
-                .execute(&mut *tx)
-                .await
-                .map_err($dberr)?;
+                            "INSERT INTO campaign_sessions (reference, campaign, village, held_on, body) VALUES ($1, $2, $3, $4, $5)",
+                        )
+                        .bind(&s.reference)
+                        .bind(&s.campaign)
+                        .bind(s.village.to_string())
+                        .bind(cakupan_domain::month::format_date(s.held_on))
+                        .bind(to_json(s)?)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($dberr)?;
                 if let Some(e) = entry.as_mut()
                     && cmp::mark_held(e)
                 {
@@ -390,21 +379,17 @@ macro_rules! campaign_store_impl {
                 Ok(true)
             }
 
-            async fn sessions(
-                &self,
-                campaign: &str,
-                within: RegionCode,
-            ) -> Result<Vec<Session>> {
+            async fn sessions(&self, campaign: &str, within: RegionCode) -> Result<Vec<Session>> {
                 let (lo, hi) = within_range(within);
                 let rows: Vec<(String,)> = sqlx::query_as(
-                    "SELECT body FROM campaign_sessions WHERE campaign = $1 AND village >= $2 AND village < $3 ORDER BY held_on, reference",
-                )
-                .bind(campaign)
-                .bind(lo)
-                .bind(hi)
-                .fetch_all(&self.$read)
-                .await
-                .map_err($dberr)?;
+                            "SELECT body FROM campaign_sessions WHERE campaign = $1 AND village >= $2 AND village < $3 ORDER BY held_on, reference",
+                        )
+                        .bind(campaign)
+                        .bind(lo)
+                        .bind(hi)
+                        .fetch_all(&self.$read)
+                        .await
+                        .map_err($dberr)?;
                 rows.iter()
                     .map(|(b,)| from_json("campaign_sessions.body", b))
                     .collect()
@@ -414,14 +399,14 @@ macro_rules! campaign_store_impl {
                 q.check()?;
                 let mut tx = self.$write.begin().await.map_err($dberr)?;
                 let done = sqlx::query(
-                    "INSERT INTO questionnaires (code, version, body) VALUES ($1, $2, $3) ON CONFLICT (code, version) DO NOTHING",
-                )
-                .bind(&q.code)
-                .bind(i64::from(q.version))
-                .bind(to_json(q)?)
-                .execute(&mut *tx)
-                .await
-                .map_err($dberr)?;
+                            "INSERT INTO questionnaires (code, version, body) VALUES ($1, $2, $3) ON CONFLICT (code, version) DO NOTHING",
+                        )
+                        .bind(&q.code)
+                        .bind(i64::from(q.version))
+                        .bind(to_json(q)?)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($dberr)?;
                 if done.rows_affected() == 0 {
                     let (b,): (String,) =
                         sqlx::query_as("SELECT body FROM questionnaires WHERE code = $1 AND version = $2")
@@ -437,21 +422,16 @@ macro_rules! campaign_store_impl {
                 Ok(true)
             }
 
-            async fn retire_questionnaire(
-                &self,
-                code: &str,
-                version: u32,
-                now: i64,
-            ) -> Result<bool> {
+            async fn retire_questionnaire(&self, code: &str, version: u32, now: i64) -> Result<bool> {
                 let done = sqlx::query(
-                    "UPDATE questionnaires SET retired_at = COALESCE(retired_at, $3) WHERE code = $1 AND version = $2",
-                )
-                .bind(code)
-                .bind(i64::from(version))
-                .bind(now)
-                .execute(&self.$write)
-                .await
-                .map_err($dberr)?;
+                            "UPDATE questionnaires SET retired_at = COALESCE(retired_at, $3) WHERE code = $1 AND version = $2",
+                        )
+                        .bind(code)
+                        .bind(i64::from(version))
+                        .bind(now)
+                        .execute(&self.$write)
+                        .await
+                        .map_err($dberr)?;
                 Ok(done.rows_affected() == 1)
             }
 
@@ -537,21 +517,17 @@ macro_rules! campaign_store_impl {
                     .collect()
             }
 
-            async fn survey_units(
-                &self,
-                survey: &str,
-                within: RegionCode,
-            ) -> Result<Vec<Unit>> {
+            async fn survey_units(&self, survey: &str, within: RegionCode) -> Result<Vec<Unit>> {
                 let (lo, hi) = within_range(within);
                 let rows: Vec<(i64, String, String, Option<i64>)> = sqlx::query_as(
-                    "SELECT unit, stratum, village, participant_id FROM survey_units WHERE survey = $1 AND village >= $2 AND village < $3 ORDER BY unit",
-                )
-                .bind(survey)
-                .bind(lo)
-                .bind(hi)
-                .fetch_all(&self.$read)
-                .await
-                .map_err($dberr)?;
+                            "SELECT unit, stratum, village, participant_id FROM survey_units WHERE survey = $1 AND village >= $2 AND village < $3 ORDER BY unit",
+                        )
+                        .bind(survey)
+                        .bind(lo)
+                        .bind(hi)
+                        .fetch_all(&self.$read)
+                        .await
+                        .map_err($dberr)?;
                 rows.into_iter()
                     .map(|(unit, stratum, village, participant_id)| {
                         Ok(Unit {
@@ -617,12 +593,12 @@ macro_rules! campaign_store_impl {
                         sep.push_bind(i64::try_from(r.unit).unwrap_or(-1));
                     }
                     q.push(")");
-                    let rows: Vec<cmp::UnitAndResponse> =
-                        q.build_query_as()
-                            .persistent($crate::keep_prepared(chunk.len(), CHUNK))
-                            .fetch_all(&mut *tx)
-                            .await
-                            .map_err($dberr)?;
+                    let rows: Vec<cmp::UnitAndResponse> = q
+                        .build_query_as()
+                        .persistent($crate::keep_prepared(chunk.len(), CHUNK))
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err($dberr)?;
                     for (unit, stratum, village, participant_id, body) in rows {
                         let unit = u64::try_from(unit).map_err(|_| StoreError::Corrupt("unit".into()))?;
                         units.insert(

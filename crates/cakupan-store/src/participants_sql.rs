@@ -17,11 +17,7 @@ macro_rules! participants_store_impl {
                 self.region_counts_own().await
             }
 
-            async fn register_batch(
-                &self,
-                rules: &RuleSet,
-                regs: &[Registration],
-            ) -> Result<Vec<Outcome>> {
+            async fn register_batch(&self, rules: &RuleSet, regs: &[Registration]) -> Result<Vec<Outcome>> {
                 let mut tx = self.$write.begin().await.map_err($dberr)?;
                 let out = register_batch_in(&mut tx, &self.keys, rules, regs).await?;
                 tx.commit().await.map_err($dberr)?;
@@ -45,34 +41,25 @@ macro_rules! participants_store_impl {
                 self.participant_by_kpj_own(kpj).await
             }
 
-    async fn participants_by_index(
-        &self,
-        nik_index: &[u8],
-    ) -> Result<Vec<$crate::Participant>> {
-        self.load("WHERE nik_index = $1 ORDER BY segment", nik_index.to_vec())
-            .await
-    }
+            async fn participants_by_index(&self, nik_index: &[u8]) -> Result<Vec<$crate::Participant>> {
+                self.load("WHERE nik_index = $1 ORDER BY segment", nik_index.to_vec())
+                    .await
+            }
 
-    async fn registry_page(
-        &self,
-        after_id: i64,
-        limit: u32,
-    ) -> Result<Vec<Participant>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{select} WHERE id > $1 ORDER BY id LIMIT $2",
-            select = <Self as $crate::Dialect>::SELECT_PARTICIPANTS
-        )))
-        .bind(after_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.$read)
-        .await
-        .map_err($dberr)?;
-        rows.iter()
-            .map(|row| {
-                $crate::rows::participant(row, &self.keys)?.into_participant(Vec::new())
-            })
-            .collect()
-    }
+            async fn registry_page(&self, after_id: i64, limit: u32) -> Result<Vec<Participant>> {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "{select} WHERE id > $1 ORDER BY id LIMIT $2",
+                    select = <Self as $crate::Dialect>::SELECT_PARTICIPANTS
+                )))
+                .bind(after_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.$read)
+                .await
+                .map_err($dberr)?;
+                rows.iter()
+                    .map(|row| $crate::rows::participant(row, &self.keys)?.into_participant(Vec::new()))
+                    .collect()
+            }
 
             async fn count_participants(&self) -> Result<u64> {
                 let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM participants")
@@ -82,61 +69,61 @@ macro_rules! participants_store_impl {
                 Ok(n as u64)
             }
 
-    async fn reseal(&self, batch: usize) -> Result<u64> {
-        let current = i32::try_from(self.keys.current_version()).unwrap_or(i32::MAX);
-        let mut tx = self.$write.begin().await.map_err($dberr)?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{select} WHERE key_version < $1 ORDER BY id LIMIT $2{lock}",
-            select = <Self as $crate::Dialect>::SELECT_PARTICIPANTS,
-            lock = <Self as $crate::Dialect>::FOR_UPDATE
-        )))
-        .bind(current)
-        .bind(i64::try_from(batch).unwrap_or(i64::MAX))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err($dberr)?;
-        let mut n = 0;
-        for row in &rows {
-            let pr = $crate::rows::participant(row, &self.keys)?;
-            rewrite(&mut tx, &pr, &pr.seal(&self.keys)?).await?;
-            let heirs = sqlx::query(
-                "SELECT name, relationship, nik, phone, CAST(position AS BIGINT) FROM heirs WHERE participant_id = $1 ORDER BY position",
-            )
-            .bind(pr.id)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err($dberr)?;
-            for h in &heirs {
-                let position: i64 = h.try_get(4).map_err($dberr)?;
-                let plain = $crate::rows::heir(h, pr.id, &self.keys)?;
-                let s = plain.seal(&self.keys, pr.id, usize::try_from(position).unwrap_or(0))?;
-                sqlx::query(
-                    "UPDATE heirs SET name = $1, nik = $2, phone = $3 WHERE participant_id = $4 AND position = $5",
-                )
-                .bind(&s.name)
-                .bind(&s.nik)
-                .bind(&s.phone)
-                .bind(pr.id)
-                .bind(i32::try_from(position).unwrap_or(0))
-                .execute(&mut *tx)
+            async fn reseal(&self, batch: usize) -> Result<u64> {
+                let current = i32::try_from(self.keys.current_version()).unwrap_or(i32::MAX);
+                let mut tx = self.$write.begin().await.map_err($dberr)?;
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "{select} WHERE key_version < $1 ORDER BY id LIMIT $2{lock}",
+                    select = <Self as $crate::Dialect>::SELECT_PARTICIPANTS,
+                    lock = <Self as $crate::Dialect>::FOR_UPDATE
+                )))
+                .bind(current)
+                .bind(i64::try_from(batch).unwrap_or(i64::MAX))
+                .fetch_all(&mut *tx)
                 .await
                 .map_err($dberr)?;
+                let mut n = 0;
+                for row in &rows {
+                    let pr = $crate::rows::participant(row, &self.keys)?;
+                    rewrite(&mut tx, &pr, &pr.seal(&self.keys)?).await?;
+                    let heirs = sqlx::query(
+                        "SELECT name, relationship, nik, phone, CAST(position AS BIGINT) FROM heirs WHERE participant_id = $1 ORDER BY position",
+                    )
+                    .bind(pr.id)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err($dberr)?;
+                    for h in &heirs {
+                        let position: i64 = h.try_get(4).map_err($dberr)?;
+                        let plain = $crate::rows::heir(h, pr.id, &self.keys)?;
+                        let s = plain.seal(&self.keys, pr.id, usize::try_from(position).unwrap_or(0))?;
+                        sqlx::query(
+                            "UPDATE heirs SET name = $1, nik = $2, phone = $3 WHERE participant_id = $4 AND position = $5",
+                        )
+                        .bind(&s.name)
+                        .bind(&s.nik)
+                        .bind(&s.phone)
+                        .bind(pr.id)
+                        .bind(i32::try_from(position).unwrap_or(0))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($dberr)?;
+                    }
+                    n += 1;
+                }
+                tx.commit().await.map_err($dberr)?;
+                Ok(n)
             }
-            n += 1;
-        }
-        tx.commit().await.map_err($dberr)?;
-        Ok(n)
-    }
 
-    async fn key_versions(&self) -> Result<Vec<(i64, u64)>> {
-        let rows: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT CAST(key_version AS BIGINT), COUNT(*) FROM participants GROUP BY key_version ORDER BY key_version",
-        )
-        .fetch_all(&self.$read)
-        .await
-        .map_err($dberr)?;
-        Ok(rows.into_iter().map(|(v, n)| (v, n as u64)).collect())
-    }
+            async fn key_versions(&self) -> Result<Vec<(i64, u64)>> {
+                let rows: Vec<(i64, i64)> = sqlx::query_as(
+                    "SELECT CAST(key_version AS BIGINT), COUNT(*) FROM participants GROUP BY key_version ORDER BY key_version",
+                )
+                .fetch_all(&self.$read)
+                .await
+                .map_err($dberr)?;
+                Ok(rows.into_iter().map(|(v, n)| (v, n as u64)).collect())
+            }
         }
     };
 }
