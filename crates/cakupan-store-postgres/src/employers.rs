@@ -18,7 +18,7 @@ use sqlx::{Postgres, Row, Transaction};
 use std::collections::HashMap;
 use time::Date;
 
-const EMPLOYER_COLUMNS: &str = "code, name, size, risk_class, region, registered_on, contact";
+use cakupan_store::employers::rows::EMPLOYER_COLUMNS;
 
 /// The employer's open employments with their participations.
 async fn workers_in(

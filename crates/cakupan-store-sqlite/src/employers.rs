@@ -25,7 +25,7 @@ const NCOL: usize = 20;
 /// Rows per multi-row statement (8 columns × 1,000 stays under SQLite's 32,766 parameters).
 const CHUNK: usize = 1_000;
 
-const EMPLOYER_COLUMNS: &str = "code, name, size, risk_class, region, registered_on, contact";
+use cakupan_store::employers::rows::EMPLOYER_COLUMNS;
 
 /// The employer's open employments with their participations.
 async fn workers_in(

@@ -1441,6 +1441,10 @@ pub mod rows {
         ProgrammeSet::parse(s).map_err(|_| corrupt("programs", s))
     }
 
+    /// The employer columns the backends' `employer_at` reads, in its order.
+    pub const EMPLOYER_COLUMNS: &str =
+        "code, name, size, risk_class, region, registered_on, contact";
+
     pub type InvoiceRow = (
         i64,
         String,
