@@ -10,8 +10,8 @@ use cakupan_domain::quote::Allocation;
 use cakupan_domain::{FieldError, FieldErrors, Month, RegionCode, Rupiah};
 use cakupan_store::Participant;
 use cakupan_store::employers::{
-    Account, DiffRow, Employer, EmployerPayment, EmployerSummary, Invoice, InvoiceState,
-    ReportOutcome, Standing, WageReport,
+    Account, DiffRow, Employer, EmployerInput, EmployerPayment, EmployerSummary, Invoice,
+    InvoiceState, ReportOutcome, Standing, WageReport, parse_employer,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -31,6 +31,32 @@ pub fn resource(e: &Employer) -> Resource {
         region: e.region,
         code: e.code.clone(),
     }
+}
+
+/// Registers an employer from its fields, the one path of the API, the pages and the CLI:
+/// checked (`parse_employer`: every field's rule), allowed (managing employers in its
+/// region), stored and audited (`employer.add`). `true` when it is new; the same employer
+/// again is `false` (a retry), other details under its NIB are refused (`code.taken`).
+pub async fn add_employer(
+    st: &Context,
+    who: &Principal,
+    request_id: &str,
+    input: &EmployerInput,
+) -> Result<(Employer, bool), AppError> {
+    let e = parse_employer(input, &st.regions, (st.today)())?;
+    authorize(who, Action::ManageEmployers, &resource(&e))
+        .map_err(|d| AppError::Forbidden(d.0.into()))?;
+    let created = st.store.add_employer(&e).await?;
+    st.store
+        .append_audit(&[crate::auth::audit_entry(
+            who,
+            request_id,
+            "employer.add",
+            format!("employer:{}", e.code),
+            "administration",
+        )])
+        .await?;
+    Ok((e, created))
 }
 
 /// An employer the caller may `action`: one they may not even read answers like one that does

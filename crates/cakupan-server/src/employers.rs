@@ -16,7 +16,7 @@ use cakupan_domain::access::{Action, Resource};
 use cakupan_domain::employers::{WAGE_FIELDS, WageLineInput, parse_csv};
 use cakupan_domain::month::format_date;
 use cakupan_domain::{FieldError, Month, RegionCode};
-use cakupan_store::employers::{EmployerInput, ReportOutcome, Standing, parse_employer};
+use cakupan_store::employers::{EmployerInput, ReportOutcome, Standing};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -46,17 +46,8 @@ pub async fn add_employer(
         contact_phone: text(&b.contact_phone),
         contact_email: text(&b.contact_email),
     };
-    let e = parse_employer(&input, &st.regions, (st.today)())?;
-    caller.allow(Action::ManageEmployers, &resource(&e))?;
-    let created = st.store.add_employer(&e).await?;
-    caller
-        .audit(
-            &st,
-            "employer.add",
-            format!("employer:{}", e.code),
-            "administration",
-        )
-        .await?;
+    let (e, created) =
+        cakupan_app::employers::add_employer(&st, &caller.who, &caller.request_id, &input).await?;
     let status = if created {
         StatusCode::CREATED
     } else {

@@ -9,9 +9,7 @@ use cakupan_app::employers as service;
 use cakupan_domain::employers::{SizeClass, WageLineInput, mandatory, parse_csv};
 use cakupan_domain::month::{format_date, parse_date};
 use cakupan_domain::{Month, RegionCode};
-use cakupan_store::employers::{
-    Contact, Employer, EmployerInput, EmployerPayment, WageReport, parse_employer,
-};
+use cakupan_store::employers::{Contact, Employer, EmployerInput, EmployerPayment, WageReport};
 use cakupan_store::{Store, StoreError};
 use clap::Subcommand;
 use std::collections::{BTreeMap, HashMap};
@@ -143,9 +141,16 @@ pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: EmployerComm
                 contact_phone: contact_phone.unwrap_or_default(),
                 contact_email: contact_email.unwrap_or_default(),
             };
-            let e = parse_employer(&input, &reference.regions, today)
-                .map_err(|errs| rejected(StoreError::Rejected(errs)))?;
-            if store.add_employer(&e).await.map_err(rejected)? {
+            // The one path of the API and the pages: checked, allowed, stored, audited.
+            let (e, created) = cakupan_app::employers::add_employer(
+                &st,
+                &crate::accounts::cli_admin(),
+                "cli",
+                &input,
+            )
+            .await
+            .map_err(crate::agents::api)?;
+            if created {
                 println!(
                     "Employer {} registered: {}, {}, JKK risk class {}.",
                     e.code,

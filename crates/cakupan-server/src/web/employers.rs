@@ -17,7 +17,7 @@ use cakupan_domain::access::{Action, Capability, Resource, authorize};
 use cakupan_domain::employers::{LineProblem, parse_csv};
 use cakupan_domain::month::format_date;
 use cakupan_domain::{FieldError, Month, RegionCode};
-use cakupan_store::employers::{Change, Employer, EmployerInput, ReportOutcome, parse_employer};
+use cakupan_store::employers::{Change, Employer, EmployerInput, ReportOutcome};
 use serde::Deserialize;
 
 /// The employer pages' words, in one language.
@@ -523,41 +523,29 @@ pub async fn add(State(st): St, page: Page, Form(f): Form<AddForm>) -> Result<Re
     let area = me.who.region;
     // A field that breaks a rule, or an NIB taken with other details: the form again, with
     // every message.
-    let added = match parse_employer(&input, &st.regions, (st.today)()) {
-        Ok(emp) => {
-            authorize(&me.who, Action::ManageEmployers, &api::resource(&emp))
-                .map_err(|d| PageError::Forbidden(lang, d.0.to_string()))?;
-            st.store.add_employer(&emp).await.map(|_| emp)
-        }
-        Err(errs) => Err(cakupan_store::StoreError::Rejected(errs)),
-    };
-    let emp = match added {
-        Ok(emp) => emp,
-        Err(cakupan_store::StoreError::Rejected(errs)) => {
-            let msgs = errs
-                .iter()
-                .map(|x| format!("{}: {}", x.field, lang.field_message(x)))
-                .collect();
-            return list_page(
-                &st,
-                &page,
-                area,
-                false,
-                msgs,
-                f,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
-        }
-        Err(e) => return Err(e.into()),
-    };
-    page.audit(
-        &st,
-        "employer.add",
-        format!("employer:{}", emp.code),
-        "administration",
-    )
-    .await?;
+    // One path with the API and the CLI: checked, allowed, stored and audited.
+    let emp =
+        match cakupan_app::employers::add_employer(&st, &me.who, &page.request_id, &input).await {
+            Ok((emp, _)) => emp,
+            Err(cakupan_app::AppError::Invalid(errs)) => {
+                let msgs = errs
+                    .iter()
+                    .map(|x| format!("{}: {}", x.field, lang.field_message(x)))
+                    .collect();
+                return list_page(
+                    &st,
+                    &page,
+                    area,
+                    false,
+                    msgs,
+                    f,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await;
+            }
+            Err(cakupan_app::AppError::Forbidden(m)) => return Err(PageError::Forbidden(lang, m)),
+            Err(e) => return Err(PageError::Internal(e.to_string())),
+        };
     Ok(Redirect::to(&format!("/pemberi-kerja/{}", emp.code)).into_response())
 }
 
