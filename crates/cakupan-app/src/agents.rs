@@ -4,7 +4,7 @@
 
 use crate::Context;
 use crate::error::AppError;
-use cakupan_domain::access::{Action, Resource};
+use cakupan_domain::access::{Action, Principal, Resource, authorize};
 use cakupan_domain::agents::{
     AgentMonth, AgentMonthStatus, AgentStatus, Statement, custody_alerts, statement, status_series,
 };
@@ -28,6 +28,31 @@ pub fn month_param(v: &Option<String>, field: &str, default: Month) -> Result<Mo
             Month::parse(s).map_err(|e| invalid(field, "month.format", format!("{field} {e}")))
         }
     }
+}
+
+/// Stores a partner office, the one path of the API and the CLI: allowed (managing the
+/// network in its region), stored (checked by the store; other details under its code are
+/// `code.taken`, the same office again a retry) and audited (`office.add`). Returns the office
+/// as stored.
+pub async fn add_office(
+    st: &Context,
+    who: &Principal,
+    request_id: &str,
+    o: Office,
+) -> Result<Office, AppError> {
+    authorize(who, Action::ManageNetwork, &Resource::Region(o.region))
+        .map_err(|d| AppError::Forbidden(d.0.into()))?;
+    st.store.add_office(&o).await?;
+    st.store
+        .append_audit(&[crate::auth::audit_entry(
+            who,
+            request_id,
+            "office.add",
+            format!("office:{}", o.code),
+            "administration",
+        )])
+        .await?;
+    Ok(st.store.office(&o.code).await?.unwrap_or(o))
 }
 
 /// The resource an agent's record is, for the access decision.

@@ -47,7 +47,6 @@ pub async fn add_office(
     if !errs.is_empty() {
         return Err(ApiError::Invalid(FieldErrors(errs)));
     }
-    caller.allow(Action::ManageNetwork, &Resource::Region(region))?;
     let o = Office {
         code: b.code.trim().to_string(),
         name: b.name.clone(),
@@ -56,16 +55,7 @@ pub async fn add_office(
         agreement_from: from,
         agreement_to: to,
     };
-    st.store.add_office(&o).await?;
-    caller
-        .audit(
-            &st,
-            "office.add",
-            format!("office:{}", o.code),
-            "administration",
-        )
-        .await?;
-    let stored = st.store.office(&o.code).await?.unwrap_or(o);
+    let stored = cakupan_app::agents::add_office(&st, &caller.who, &caller.request_id, o).await?;
     Ok((StatusCode::CREATED, Json(office_body(&stored))))
 }
 

@@ -198,7 +198,10 @@ pub async fn office(
                     .map(|t| parse_date(t).context("--to must be YYYY-MM-DD"))
                     .transpose()?,
             };
-            store.add_office(&o).await.map_err(rejected)?;
+            // The one path of the API: allowed, stored, audited.
+            let o = service::add_office(&st, &crate::accounts::cli_admin(), "cli", o)
+                .await
+                .map_err(api)?;
             println!("Office {} stored.", o.code);
             Ok(())
         }
