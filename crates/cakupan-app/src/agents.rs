@@ -10,7 +10,7 @@ use cakupan_domain::agents::{
 };
 use cakupan_domain::coverage::{Reason, Status, series};
 use cakupan_domain::month::{format_date, parse_date};
-use cakupan_domain::{FieldError, Level, Month, RegionCode};
+use cakupan_domain::{FieldError, Level, Month, Nik, RegionCode};
 use cakupan_store::Participant;
 use cakupan_store::agents::{AgentFilter, AgentRecord, Office};
 use serde::{Deserialize, Serialize};
@@ -53,6 +53,72 @@ pub async fn add_office(
         )])
         .await?;
     Ok(st.store.office(&o.code).await?.unwrap_or(o))
+}
+
+/// What an agent's appointment names, parsed by the interface that received it.
+#[derive(Debug, Clone)]
+pub struct Appointment {
+    pub code: String,
+    pub office_code: String,
+    /// The agent's own NIK: they must hold a BPU participation.
+    pub nik: Nik,
+    pub appointed: Month,
+    pub villages: Vec<RegionCode>,
+}
+
+/// Appoints a Perisai agent, the one path of the API and the CLI: the NIK's BPU participation
+/// found (`agent.not_bpu` if there is none), allowed (managing the network in the agent's
+/// village and in each village served), stored (checked by the store) and audited
+/// (`agent.add`). Returns the agent's record and their participation.
+pub async fn add_agent(
+    st: &Context,
+    who: &Principal,
+    request_id: &str,
+    a: Appointment,
+) -> Result<(AgentRecord, Participant), AppError> {
+    let own = st
+        .store
+        .participants_by_nik(a.nik)
+        .await?
+        .into_iter()
+        .find(|p| p.registration.segment == cakupan_domain::Segment::Bpu)
+        .ok_or_else(|| {
+            invalid(
+                "nik",
+                "agent.not_bpu",
+                "an agent must be a registered BPU participant: register them first",
+            )
+        })?;
+    for region in std::iter::once(&own.registration.village).chain(&a.villages) {
+        authorize(who, Action::ManageNetwork, &Resource::Region(*region))
+            .map_err(|d| AppError::Forbidden(d.0.into()))?;
+    }
+    let agent = cakupan_store::agents::Agent {
+        code: a.code,
+        office_code: a.office_code,
+        participant_id: own.id,
+        home_village: own.registration.village,
+        appointed: a.appointed,
+        villages: a.villages,
+    };
+    st.store.add_agent(&agent).await?;
+    st.store
+        .append_audit(&[crate::auth::audit_entry(
+            who,
+            request_id,
+            "agent.add",
+            format!("agent:{}", agent.code),
+            "administration",
+        )])
+        .await?;
+    let r = st
+        .store
+        .agent_records(AgentFilter::Code(&agent.code))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::Internal("the agent just stored is missing".into()))?;
+    Ok((r, own))
 }
 
 /// The resource an agent's record is, for the access decision.

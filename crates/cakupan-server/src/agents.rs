@@ -122,50 +122,15 @@ pub async fn add_agent(
     if !errs.is_empty() {
         return Err(ApiError::Invalid(FieldErrors(errs)));
     }
-    let own = st
-        .store
-        .participants_by_nik(nik)
-        .await?
-        .into_iter()
-        .find(|p| p.registration.segment == cakupan_domain::Segment::Bpu)
-        .ok_or_else(|| {
-            invalid(
-                "nik",
-                "agent.not_bpu",
-                "an agent must be a registered BPU participant: register them first",
-            )
-        })?;
-    caller.allow(
-        Action::ManageNetwork,
-        &Resource::Region(own.registration.village),
-    )?;
-    for v in &villages {
-        caller.allow(Action::ManageNetwork, &Resource::Region(*v))?;
-    }
-    let agent = cakupan_store::agents::Agent {
+    let appointment = cakupan_app::agents::Appointment {
         code: b.code.trim().to_string(),
         office_code: b.office_code.trim().to_string(),
-        participant_id: own.id,
-        home_village: own.registration.village,
+        nik,
         appointed,
         villages,
     };
-    st.store.add_agent(&agent).await?;
-    caller
-        .audit(
-            &st,
-            "agent.add",
-            format!("agent:{}", agent.code),
-            "administration",
-        )
-        .await?;
-    let r = st
-        .store
-        .agent_records(AgentFilter::Code(&agent.code))
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::Internal("the agent just stored is missing".into()))?;
+    let (r, _) =
+        cakupan_app::agents::add_agent(&st, &caller.who, &caller.request_id, appointment).await?;
     Ok((StatusCode::CREATED, Json(agent_body(&st, &r).await?)))
 }
 

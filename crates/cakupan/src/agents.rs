@@ -347,12 +347,6 @@ pub async fn agent(store: Arc<dyn Store>, reference: &Reference, cmd: AgentComma
             appointed,
         } => {
             let nik = Nik::parse(&nik).map_err(|e| anyhow::anyhow!("--nik: {e}"))?;
-            let own = store
-                .participants_by_nik(nik)
-                .await?
-                .into_iter()
-                .find(|p| p.registration.segment == Segment::Bpu)
-                .context("an agent must be a registered BPU participant: register them first")?;
             let villages = villages
                 .iter()
                 .map(|v| {
@@ -364,17 +358,24 @@ pub async fn agent(store: Arc<dyn Store>, reference: &Reference, cmd: AgentComma
                     bail!("--villages: {v} is not in the Kemendagri region list");
                 }
             }
-            let a = Agent {
-                code,
-                office_code: office,
-                participant_id: own.id,
-                home_village: own.registration.village,
-                appointed: Month::parse(&appointed)
-                    .map_err(|e| anyhow::anyhow!("--appointed: {e}"))?,
-                villages,
-            };
-            store.add_agent(&a).await.map_err(rejected)?;
-            println!("Agent {} appointed (participant KPJ {}).", a.code, own.kpj);
+            let appointed =
+                Month::parse(&appointed).map_err(|e| anyhow::anyhow!("--appointed: {e}"))?;
+            // The one path of the API: the BPU participation found, allowed, stored, audited.
+            let (a, own) = service::add_agent(
+                &st,
+                &crate::accounts::cli_admin(),
+                "cli",
+                service::Appointment {
+                    code,
+                    office_code: office,
+                    nik,
+                    appointed,
+                    villages,
+                },
+            )
+            .await
+            .map_err(api)?;
+            println!("Agent {} appointed (participant KPJ {}).", a.agent.code, own.kpj);
             Ok(())
         }
         AgentCommand::Show { code } => {
