@@ -6,7 +6,8 @@ use crate::Context;
 use crate::error::AppError;
 use cakupan_domain::access::{Action, Principal, Resource, authorize};
 use cakupan_domain::agents::{
-    AgentMonth, AgentMonthStatus, AgentStatus, Statement, custody_alerts, statement, status_series,
+    AgentEvent, AgentMonth, AgentMonthStatus, AgentStatus, Statement, check_reactivation,
+    custody_alerts, statement, status_series,
 };
 use cakupan_domain::coverage::{Reason, Status, series};
 use cakupan_domain::month::{format_date, parse_date};
@@ -119,6 +120,89 @@ pub async fn add_agent(
         .next()
         .ok_or_else(|| AppError::Internal("the agent just stored is missing".into()))?;
     Ok((r, own))
+}
+
+/// Records an agent's reactivation or termination, the one path of the API and the CLI:
+/// allowed (managing the network in the agent's village); checked (`kind` is `reactivated` or
+/// `terminated`; `month`, this month when absent; a reactivation against the agent's standing,
+/// unless that month's is recorded already, a retry; a termination's reason 1 to 200
+/// characters of plain text); stored and audited (`agent.<kind>`). Returns the agent's record
+/// as it then stands.
+pub async fn record_event(
+    st: &Context,
+    who: &Principal,
+    request_id: &str,
+    code: &str,
+    kind: &str,
+    month: &Option<String>,
+    reason: &str,
+) -> Result<AgentRecord, AppError> {
+    let record = || async {
+        st.store
+            .agent_records(AgentFilter::Code(code))
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| AppError::NotFound(format!("no agent {code}")))
+    };
+    let r = record().await?;
+    authorize(
+        who,
+        Action::ManageNetwork,
+        &Resource::Region(r.agent.home_village),
+    )
+    .map_err(|d| AppError::Forbidden(d.0.into()))?;
+    let month = month_param(month, "month", Month::of((st.today)()))?;
+    let event = match kind {
+        "reactivated" => {
+            let s = standing(st, &r, month);
+            if !r
+                .events
+                .iter()
+                .any(|e| matches!(e, AgentEvent::Reactivated { month: m } if *m == month))
+            {
+                check_reactivation(&st.rules, &s, month)
+                    .map_err(|e| AppError::Invalid(e.into()))?;
+            }
+            AgentEvent::Reactivated { month }
+        }
+        "terminated" => {
+            let reason = reason.trim();
+            if reason.is_empty() || reason.chars().count() > 200 {
+                return Err(invalid(
+                    "reason",
+                    "reason.required",
+                    "say why the agent is terminated (1 to 200 characters)",
+                ));
+            }
+            cakupan_domain::participants::check_free_text("reason", reason, 200)
+                .map_err(|e| AppError::Invalid(e.into()))?;
+            AgentEvent::Terminated {
+                month,
+                reason: reason.to_string(),
+            }
+        }
+        _ => {
+            return Err(invalid(
+                "kind",
+                "kind.value",
+                "kind must be reactivated or terminated",
+            ));
+        }
+    };
+    st.store
+        .add_agent_event(code, &event, &who.username, crate::auth::now_secs())
+        .await?;
+    st.store
+        .append_audit(&[crate::auth::audit_entry(
+            who,
+            request_id,
+            &format!("agent.{kind}"),
+            format!("agent:{code}"),
+            "administration",
+        )])
+        .await?;
+    record().await
 }
 
 /// The resource an agent's record is, for the access decision.

@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 pub use cakupan_app::agents::*;
 use cakupan_domain::access::{Action, Resource};
-use cakupan_domain::agents::{AgentEvent, check_reactivation, statement};
+use cakupan_domain::agents::statement;
 use cakupan_domain::month::format_date;
 use cakupan_domain::{FieldError, FieldErrors, Level, Month, Nik, RegionCode};
 use cakupan_store::agents::{AgentFilter, Deposit, Office};
@@ -159,74 +159,16 @@ pub async fn add_event(
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     let b: EventInput = json_body(&body, "an event object")?;
-    let r = st
-        .store
-        .agent_records(AgentFilter::Code(&code))
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::NotFound(format!("no agent {code}")))?;
-    caller.allow(
-        Action::ManageNetwork,
-        &Resource::Region(r.agent.home_village),
-    )?;
-    let now = Month::of((st.today)());
-    let month = month_param(&b.month, "month", now)?;
-    let event = match b.kind.as_str() {
-        "reactivated" => {
-            let s = standing(&st, &r, month);
-            if !r
-                .events
-                .iter()
-                .any(|e| matches!(e, AgentEvent::Reactivated { month: m } if *m == month))
-            {
-                check_reactivation(&st.rules, &s, month)
-                    .map_err(|e| ApiError::Invalid(e.into()))?;
-            }
-            AgentEvent::Reactivated { month }
-        }
-        "terminated" => {
-            let reason = b.reason.trim();
-            if reason.is_empty() || reason.chars().count() > 200 {
-                return Err(invalid(
-                    "reason",
-                    "reason.required",
-                    "say why the agent is terminated (1 to 200 characters)",
-                ));
-            }
-            cakupan_domain::participants::check_free_text("reason", reason, 200)
-                .map_err(|e| ApiError::Invalid(e.into()))?;
-            AgentEvent::Terminated {
-                month,
-                reason: reason.to_string(),
-            }
-        }
-        _ => {
-            return Err(invalid(
-                "kind",
-                "kind.value",
-                "kind must be reactivated or terminated",
-            ));
-        }
-    };
-    st.store
-        .add_agent_event(&code, &event, &caller.who.username, crate::auth::now_secs())
-        .await?;
-    caller
-        .audit(
-            &st,
-            &format!("agent.{}", b.kind),
-            format!("agent:{code}"),
-            "administration",
-        )
-        .await?;
-    let r = st
-        .store
-        .agent_records(AgentFilter::Code(&code))
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::NotFound(format!("no agent {code}")))?;
+    let r = cakupan_app::agents::record_event(
+        &st,
+        &caller.who,
+        &caller.request_id,
+        &code,
+        &b.kind,
+        &b.month,
+        &b.reason,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(agent_body(&st, &r).await?)))
 }
 

@@ -375,7 +375,10 @@ pub async fn agent(store: Arc<dyn Store>, reference: &Reference, cmd: AgentComma
             )
             .await
             .map_err(api)?;
-            println!("Agent {} appointed (participant KPJ {}).", a.agent.code, own.kpj);
+            println!(
+                "Agent {} appointed (participant KPJ {}).",
+                a.agent.code, own.kpj
+            );
             Ok(())
         }
         AgentCommand::Show { code } => {
@@ -431,25 +434,20 @@ pub async fn agent(store: Arc<dyn Store>, reference: &Reference, cmd: AgentComma
             month,
             reason,
         } => {
-            let r = record(store.as_ref(), &code).await?;
-            let month = month_arg(&month, now)?;
-            let event = match kind.as_str() {
-                "reactivated" => {
-                    let s = service::standing(&st, &r, month);
-                    check_reactivation(&st.rules, &s, month)
-                        .map_err(|e| rejected(StoreError::Rejected(e.into())))?;
-                    AgentEvent::Reactivated { month }
-                }
-                "terminated" if !reason.trim().is_empty() => AgentEvent::Terminated {
-                    month,
-                    reason: reason.trim().to_string(),
-                },
-                "terminated" => bail!("--reason: say why the agent is terminated"),
-                _ => bail!("--kind must be reactivated or terminated"),
-            };
-            store
-                .add_agent_event(&code, &event, "cli", cakupan_app::auth::now_secs())
-                .await?;
+            let shown = month_arg(&month, now)?;
+            // The one path of the API: allowed, checked, stored, audited.
+            service::record_event(
+                &st,
+                &crate::accounts::cli_admin(),
+                "cli",
+                &code,
+                &kind,
+                &Some(shown.to_string()),
+                &reason,
+            )
+            .await
+            .map_err(api)?;
+            let month = shown;
             println!("Agent {code}: {kind} in {month}.");
             Ok(())
         }
