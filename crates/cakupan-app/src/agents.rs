@@ -11,9 +11,9 @@ use cakupan_domain::agents::{
 };
 use cakupan_domain::coverage::{Reason, Status, series};
 use cakupan_domain::month::{format_date, parse_date};
-use cakupan_domain::{FieldError, Level, Month, Nik, RegionCode};
+use cakupan_domain::{FieldError, FieldErrors, Level, Month, Nik, RegionCode};
 use cakupan_store::Participant;
-use cakupan_store::agents::{AgentFilter, AgentRecord, Office};
+use cakupan_store::agents::{AgentFilter, AgentRecord, Deposit, Office};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -783,6 +783,94 @@ pub struct DepositInput {
     pub amount: i64,
     /// YYYY-MM-DD.
     pub deposited_on: String,
+}
+
+/// Records an agent's deposit of the cash they collected, the one path of the API and the
+/// CLI: checked (a reference of 1 to 64 plain characters that is not a NIK, a positive amount,
+/// a date not after today), the agent found (`agent.unknown`), allowed (managing the network in
+/// the agent's village), stored (the store refuses more than the agent holds; the same
+/// reference again is a retry) and audited (`deposit.add`). Returns the deposit as stored and
+/// the agent's record.
+pub async fn record_deposit(
+    st: &Context,
+    who: &Principal,
+    request_id: &str,
+    b: &DepositInput,
+) -> Result<(Deposit, AgentRecord), AppError> {
+    let mut errs = Vec::new();
+    let reference = b.reference.trim();
+    if reference.is_empty()
+        || reference.len() > 64
+        || !reference
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_./:".contains(&c))
+    {
+        errs.push(FieldError::new(
+            "reference",
+            "reference.format",
+            "reference must be 1 to 64 letters, digits or - _ . / :",
+        ));
+    }
+    if let Some(e) = cakupan_domain::contribution::nik_like("reference", reference) {
+        errs.push(e);
+    }
+    if b.amount <= 0 {
+        errs.push(FieldError::new(
+            "amount",
+            "amount.positive",
+            "amount must be a positive whole number of rupiah",
+        ));
+    }
+    let on = date_field(&mut errs, "deposited_on", &b.deposited_on);
+    if on.is_some_and(|d| d > (st.today)()) {
+        errs.push(FieldError::new(
+            "deposited_on",
+            "deposited_on.future",
+            "deposited_on is after today",
+        ));
+    }
+    let (Some(on), true) = (on, errs.is_empty()) else {
+        return Err(AppError::Invalid(FieldErrors(errs)));
+    };
+    let r = st
+        .store
+        .agent_records(AgentFilter::Code(b.agent_code.trim()))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            invalid(
+                "agent_code",
+                "agent.unknown",
+                "no Perisai agent has this code",
+            )
+        })?;
+    authorize(
+        who,
+        Action::ManageNetwork,
+        &Resource::Region(r.agent.home_village),
+    )
+    .map_err(|d| AppError::Forbidden(d.0.into()))?;
+    let d = st
+        .store
+        .add_deposit(&Deposit {
+            reference: reference.to_string(),
+            agent_code: r.agent.code.clone(),
+            amount: b.amount,
+            deposited_on: on,
+            recorded_by: who.username.clone(),
+        })
+        .await?;
+    st.store
+        .append_audit(&[crate::auth::audit_entry(
+            who,
+            request_id,
+            "deposit.add",
+            format!("agent:{}", r.agent.code),
+            "contribution",
+        )])
+        .await?;
+    Ok((d, r))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -17,7 +17,7 @@ use cakupan_domain::access::{Action, Resource};
 use cakupan_domain::agents::statement;
 use cakupan_domain::month::format_date;
 use cakupan_domain::{FieldError, FieldErrors, Level, Month, Nik, RegionCode};
-use cakupan_store::agents::{AgentFilter, Deposit, Office};
+use cakupan_store::agents::Office;
 use serde::Deserialize;
 
 /// Register a Kantor Perisai (partner office). The same office again is a safe retry.
@@ -182,76 +182,8 @@ pub async fn add_deposit(
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     let b: DepositInput = json_body(&body, "a deposit object")?;
-    let mut errs = Vec::new();
-    let reference = b.reference.trim();
-    if reference.is_empty()
-        || reference.len() > 64
-        || !reference
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"-_./:".contains(&c))
-    {
-        errs.push(FieldError::new(
-            "reference",
-            "reference.format",
-            "reference must be 1 to 64 letters, digits or - _ . / :",
-        ));
-    }
-    if let Some(e) = cakupan_domain::contribution::nik_like("reference", reference) {
-        errs.push(e);
-    }
-    if b.amount <= 0 {
-        errs.push(FieldError::new(
-            "amount",
-            "amount.positive",
-            "amount must be a positive whole number of rupiah",
-        ));
-    }
-    let on = date_field(&mut errs, "deposited_on", &b.deposited_on);
-    if on.is_some_and(|d| d > (st.today)()) {
-        errs.push(FieldError::new(
-            "deposited_on",
-            "deposited_on.future",
-            "deposited_on is after today",
-        ));
-    }
-    let (Some(on), true) = (on, errs.is_empty()) else {
-        return Err(ApiError::Invalid(FieldErrors(errs)));
-    };
-    let r = st
-        .store
-        .agent_records(AgentFilter::Code(b.agent_code.trim()))
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| {
-            invalid(
-                "agent_code",
-                "agent.unknown",
-                "no Perisai agent has this code",
-            )
-        })?;
-    caller.allow(
-        Action::ManageNetwork,
-        &Resource::Region(r.agent.home_village),
-    )?;
-    let d = st
-        .store
-        .add_deposit(&Deposit {
-            reference: reference.to_string(),
-            agent_code: r.agent.code.clone(),
-            amount: b.amount,
-            deposited_on: on,
-            recorded_by: caller.who.username.clone(),
-        })
-        .await?;
-    caller
-        .audit(
-            &st,
-            "deposit.add",
-            format!("agent:{}", r.agent.code),
-            "contribution",
-        )
-        .await?;
+    let (d, r) =
+        cakupan_app::agents::record_deposit(&st, &caller.who, &caller.request_id, &b).await?;
     Ok((
         StatusCode::CREATED,
         Json(DepositBody {

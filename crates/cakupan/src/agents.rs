@@ -7,7 +7,7 @@ use cakupan_app::agents as service;
 use cakupan_domain::agents::{AgentEvent, check_reactivation, statement};
 use cakupan_domain::month::{format_date, parse_date};
 use cakupan_domain::{Level, Month, Nik, RegionCode, Rupiah, Segment};
-use cakupan_store::agents::{Agent, AgentFilter, Deposit, Office};
+use cakupan_store::agents::{Agent, AgentFilter, Office};
 use cakupan_store::{Store, StoreError};
 use clap::Subcommand;
 use std::sync::Arc;
@@ -464,16 +464,20 @@ pub async fn agent(store: Arc<dyn Store>, reference: &Reference, cmd: AgentComma
             if amount <= 0 {
                 bail!("--amount must be a positive whole number of rupiah");
             }
-            let d = store
-                .add_deposit(&Deposit {
+            // The one path of the API: checked, allowed, stored, audited.
+            let (d, _) = service::record_deposit(
+                &st,
+                &crate::accounts::cli_admin(),
+                "cli",
+                &service::DepositInput {
                     reference: r,
                     agent_code: code.clone(),
                     amount,
-                    deposited_on: on,
-                    recorded_by: "cli".into(),
-                })
-                .await
-                .map_err(rejected)?;
+                    deposited_on: format_date(on),
+                },
+            )
+            .await
+            .map_err(api)?;
             let rec = record(store.as_ref(), &code).await?;
             let c = service::custody(&st, &rec).await.map_err(api)?;
             println!(
