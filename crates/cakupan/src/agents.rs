@@ -461,10 +461,8 @@ pub async fn agent(store: Arc<dyn Store>, reference: &Reference, cmd: AgentComma
                 Some(d) => parse_date(&d).context("--on must be YYYY-MM-DD")?,
                 None => (st.today)(),
             };
-            if amount <= 0 {
-                bail!("--amount must be a positive whole number of rupiah");
-            }
-            // The one path of the API: checked, allowed, stored, audited.
+            // The one path of the API: checked (a positive amount among the rest), allowed,
+            // stored, audited.
             let (d, _) = service::record_deposit(
                 &st,
                 &crate::accounts::cli_admin(),
