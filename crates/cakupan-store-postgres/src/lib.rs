@@ -12,13 +12,12 @@ use cakupan_domain::{Level, Nik, RegionTree, Segment};
 use cakupan_store::accounts::CORRECTION_COLUMNS;
 use cakupan_store::crypto::Keys;
 use cakupan_store::ledger::{
-    BatchState, COUNTER_COLUMNS, COUNTERS, CheckedPosting, CounterChanges, CounterValues,
-    LedgerRow, NewPosting, PostingOutcome, Series, resolve_repeats,
+    COUNTER_COLUMNS, COUNTERS, CheckedPosting, CounterChanges, CounterValues, LedgerRow,
+    NewPosting, PostingOutcome, Series,
 };
 use cakupan_store::prelude::*;
 use cakupan_store::{
-    ActiveRow, HeirRow, Outcome, Participant, RegionsLoaded, Result, StoreError, TargetRecord,
-    kpj_for, plan_batch, resolve_duplicates, settle,
+    ActiveRow, Outcome, Participant, RegionsLoaded, Result, StoreError, TargetRecord, kpj_for,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
@@ -44,6 +43,27 @@ impl cakupan_store::Dialect for PgStore {
     const SELECT_PARTICIPANTS: &'static str = SELECT;
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const NOW: &'static str = "now()";
+    type Ids = Vec<i64>;
+    type Texts = Vec<String>;
+    type Blobs = Vec<Vec<u8>>;
+    fn ids(values: &[i64]) -> Vec<i64> {
+        values.to_vec()
+    }
+    fn texts(values: &[&str]) -> Vec<String> {
+        values.iter().map(|v| v.to_string()).collect()
+    }
+    fn blobs(values: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        values.to_vec()
+    }
+    fn one_of(param: u8) -> String {
+        format!("= ANY(${param})")
+    }
+    fn one_of_blobs(param: u8) -> String {
+        format!("= ANY(${param})")
+    }
+    fn each(param: u8) -> String {
+        format!("SELECT unnest(${param}) AS value")
+    }
 }
 const CHUNK: usize = 5_000;
 
@@ -105,115 +125,9 @@ impl PgStore {
             .map(cakupan_store::agents::Collection::from_row)
             .collect()
     }
-
-    pub(crate) async fn existing(
-        tx: &mut Transaction<'_, Postgres>,
-        keys: &Keys,
-        niks: Vec<Vec<u8>>,
-    ) -> Result<HashMap<(Nik, Segment), (i64, String, Registration)>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE nik_index = ANY($1)"
-        )))
-        .bind(niks)
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(db)?;
-        let mut out = HashMap::new();
-        for row in rows {
-            let p = cakupan_store::rows::participant(&row, keys)?.into_participant(Vec::new())?;
-            out.insert(
-                (p.registration.nik, p.registration.segment),
-                (p.id, p.kpj, p.registration),
-            );
-        }
-        Ok(out)
-    }
-
-    /// The overlap correction for registrations just inserted (`new_ids`): only people who
-    /// now hold more than one participation have one. Their people rows are locked.
-    async fn overlap_of_new(
-        tx: &mut Transaction<'_, Postgres>,
-        keys: &Keys,
-        rules: &RuleSet,
-        new_ids: &HashSet<i64>,
-        changes: &mut CounterChanges,
-    ) -> Result<()> {
-        let ids: Vec<i64> = new_ids.iter().copied().collect();
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE nik_index IN (
-                 SELECT p.nik_index FROM participants p
-                 WHERE p.nik_index IN (SELECT nik_index FROM participants WHERE id = ANY($1))
-                 GROUP BY p.nik_index HAVING COUNT(*) > 1)
-             ORDER BY nik_index, id"
-        )))
-        .bind(&ids)
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(db)?;
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let mut groups: HashMap<Nik, Vec<Participant>> = HashMap::new();
-        for row in rows {
-            let p = cakupan_store::rows::participant(&row, keys)?.into_participant(Vec::new())?;
-            groups.entry(p.registration.nik).or_default().push(p);
-        }
-        let mut ledgers: HashMap<i64, Vec<LedgerRow>> = HashMap::new();
-        for group in groups.values() {
-            for p in group.iter().filter(|p| !new_ids.contains(&p.id)) {
-                ledgers.insert(p.id, ledger_rows(tx, p.id).await?);
-            }
-        }
-        for group in groups.values() {
-            cakupan_store::ledger::registration_overlap(rules, group, new_ids, &ledgers, changes)?;
-        }
-        Ok(())
-    }
-
-    async fn load(
-        &self,
-        clause: &'static str,
-        bind: impl for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send + 'static,
-    ) -> Result<Vec<Participant>> {
-        let keys = &self.keys;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} {clause}")))
-            .bind(bind)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let pr = cakupan_store::rows::participant(&row, keys)?;
-            let heirs = sqlx::query(
-                "SELECT name, relationship, nik, phone, position::bigint FROM heirs WHERE participant_id = $1 ORDER BY position",
-            )
-            .bind(pr.id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?
-            .iter()
-            .map(|r| cakupan_store::rows::heir(r, pr.id, keys))
-            .collect::<Result<Vec<_>>>()?;
-            out.push(pr.into_participant(heirs)?);
-        }
-        Ok(out)
-    }
 }
 
 use cakupan_store::rows::LEDGER_COLUMNS;
-
-async fn ledger_rows(conn: &mut PgConnection, participant_id: i64) -> Result<Vec<LedgerRow>> {
-    let sql =
-        format!("SELECT {LEDGER_COLUMNS} FROM postings WHERE participant_id = $1 ORDER BY id");
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(participant_id)
-        .fetch_all(conn)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(|r| cakupan_store::rows::ledger(r, 0))
-        .collect()
-}
 
 /// Adds counter changes to the stored counters with one `UNNEST` upsert.
 async fn upsert_counters(
@@ -671,22 +585,20 @@ async fn refuse_clear_participants(pool: &PgPool) -> Result<()> {
     Ok(())
 }
 
-/// `Store::register_batch` inside a transaction the caller commits (the employer channel runs it with
-/// its own writes).
-pub(crate) async fn register_batch_in(
-    tx: &mut Transaction<'_, Postgres>,
-    keys: &Keys,
-    rules: &RuleSet,
-    regs: &[Registration],
-) -> Result<Vec<Outcome>> {
-    if regs.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Insert first and look up only the rows the unique key turned away (already stored,
-    // or stored by a concurrent transaction since): one index probe per new row.
-    let (mut outcomes, insert) = plan_batch(regs);
-    if !insert.is_empty() {
-        // Lock each person of the batch (in NIK order): see migration 0003.
+impl PgStore {
+    /// Inserts the registrations `insert` (indexes into `regs`) under ids from the participant
+    /// sequence, one `UNNEST` statement per `CHUNK` rows, each person locked first (in NIK
+    /// order: see migration 0003): each index with its id, and the ids the unique key let in
+    /// (the others were stored already, or by a concurrent transaction since).
+    pub(crate) async fn insert_participations_own(
+        tx: &mut Transaction<'_, Postgres>,
+        keys: &Keys,
+        regs: &[Registration],
+        insert: &[usize],
+    ) -> Result<(Vec<(usize, i64)>, HashSet<i64>)> {
+        if insert.is_empty() {
+            return Ok(Default::default());
+        }
         let mut batch_niks: Vec<Vec<u8>> = insert
             .iter()
             .map(|&i| keys.nik_index(&regs[i].nik))
@@ -707,25 +619,23 @@ pub(crate) async fn register_batch_in(
                 .fetch_all(&mut **tx)
                 .await
                 .map_err(db)?;
-        let mut inserted_keys: HashSet<(Vec<u8>, String)> = HashSet::new();
+        let mut inserted = HashSet::with_capacity(ids.len());
         let pairs: Vec<(usize, i64)> = insert.iter().copied().zip(ids).collect();
         for chunk in pairs.chunks(CHUNK) {
             let mut c = Columns::default();
             for &(i, id) in chunk {
-                let r = &regs[i];
-                let kpj = kpj_for(id)?;
-                c.push(id, kpj, r, keys)?;
+                c.push(id, kpj_for(id)?, &regs[i], keys)?;
             }
             // Each new participation claims its id (the route for look-ups by id and KPJ,
             // migration 0014) in the same statement.
-            let rows = sqlx::query(
+            let ids: Vec<i64> = sqlx::query_scalar(
                 "WITH inserted AS (
                    INSERT INTO participants (id, kpj, nik, segment, name, birth_date, sex, phone, village_code, occupation_code, sector, income_base, programs, registered_on, channel, agent_code, review_flags, nik_index, phone_index, key_version, address, budget_funded)
                    SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bytea[], $4::text[], $5::bytea[], $6::bytea[], $7::text[], $8::bytea[], $9::text[], $10::text[], $11::text[], $12::bytea[], $13::text[], $14::date[], $15::text[], $16::text[], $17::text[], $18::bytea[], $19::bytea[], $20::int[], $21::bytea[], $22::boolean[])
                    ON CONFLICT (nik_index, segment) DO NOTHING
-                   RETURNING id, nik_index, segment),
+                   RETURNING id, nik_index),
                  claimed AS (INSERT INTO participant_ids (id, nik_index) SELECT id, nik_index FROM inserted)
-                 SELECT nik_index, segment FROM inserted",
+                 SELECT id FROM inserted",
             )
             .bind(c.id).bind(c.kpj).bind(c.nik).bind(c.segment).bind(c.name).bind(c.birth_date)
             .bind(c.sex).bind(c.phone).bind(c.village).bind(c.occupation).bind(c.sector)
@@ -734,188 +644,45 @@ pub(crate) async fn register_batch_in(
             .fetch_all(&mut **tx)
             .await
             .map_err(db)?;
-            for row in rows {
-                inserted_keys.insert((row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?));
-            }
+            inserted.extend(ids);
         }
-        let mut turned_away = Vec::new();
-        let mut changes = CounterChanges::default();
-        for &(i, id) in &pairs {
-            let r = &regs[i];
-            if inserted_keys.contains(&(keys.nik_index(&r.nik), r.segment.to_string())) {
-                outcomes[i] = Some(Outcome::Created {
-                    id,
-                    kpj: kpj_for(id)?,
-                });
-                changes.register(r.village, r.segment, Month::of(r.registered_on));
-                for (pos, h) in r.heirs.iter().enumerate() {
-                    let h = HeirRow::from_heir(h).seal(keys, id, pos)?;
-                    sqlx::query("INSERT INTO heirs (participant_id, position, name, relationship, nik, phone, nik_index) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                        .bind(id).bind(pos as i32).bind(h.name).bind(h.relationship).bind(h.nik).bind(h.phone)
-                        .bind(keys.nik_index(&r.nik))
-                        .execute(&mut **tx)
-                        .await
-                        .map_err(db)?;
-                }
-            } else {
-                turned_away.push(i);
-            }
-        }
-        let new_ids: HashSet<i64> = pairs
-            .iter()
-            .filter(|(i, _)| {
-                inserted_keys
-                    .contains(&(keys.nik_index(&regs[*i].nik), regs[*i].segment.to_string()))
-            })
-            .map(|(_, id)| *id)
-            .collect();
-        PgStore::overlap_of_new(&mut *tx, keys, rules, &new_ids, &mut changes).await?;
-        upsert_counters(&mut *tx, &changes).await?;
-        if !turned_away.is_empty() {
-            let niks: Vec<Vec<u8>> = turned_away
-                .iter()
-                .map(|&i| keys.nik_index(&regs[i].nik))
-                .collect();
-            let stored = PgStore::existing(&mut *tx, keys, niks).await?;
-            for i in turned_away {
-                let r = &regs[i];
-                outcomes[i] = Some(settle(r, stored.get(&(r.nik, r.segment)))?);
-            }
-        }
+        Ok((pairs, inserted))
     }
-    resolve_duplicates(regs, &mut outcomes);
-    outcomes
-        .into_iter()
-        .map(|o| {
-            o.ok_or_else(|| StoreError::Database("registration left without an outcome".into()))
-        })
-        .collect()
-}
 
-/// `Store::post_batch` inside a transaction the caller commits (the employer channel runs it with
-/// its own writes).
-pub(crate) async fn post_batch_in(
-    tx: &mut Transaction<'_, Postgres>,
-    keys: &Keys,
-    rules: &RuleSet,
-    postings: &[NewPosting],
-) -> Result<Vec<std::result::Result<PostingOutcome, FieldErrors>>> {
-    if postings.is_empty() {
-        return Ok(Vec::new());
+    /// Locks the reference buckets of a posting batch, in order (no deadlock with other
+    /// batches), before its references are looked up.
+    pub(crate) async fn lock_references_own(
+        tx: &mut Transaction<'_, Postgres>,
+        refs: &[&str],
+    ) -> Result<()> {
+        sqlx::query("SELECT pg_advisory_xact_lock(4242, b) FROM (SELECT DISTINCT hashtext(r) & 255 AS b FROM UNNEST($1::text[]) AS r ORDER BY 1) AS buckets")
+            .bind(refs)
+            .execute(&mut **tx)
+            .await
+            .map_err(db)?;
+        Ok(())
     }
-    let refs: Vec<String> = postings.iter().map(|p| p.reference().to_string()).collect();
-    // The reference buckets of the batch, in order (no deadlock with other batches).
-    sqlx::query("SELECT pg_advisory_xact_lock(4242, b) FROM (SELECT DISTINCT hashtext(r) & 255 AS b FROM UNNEST($1::text[]) AS r ORDER BY 1) AS buckets")
-        .bind(&refs)
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
-    let mut st = BatchState::default();
-    for row in sqlx::query(
-        "SELECT reference, id, participant_id, body FROM postings WHERE reference = ANY($1)",
-    )
-    .bind(&refs)
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(db)?
-    {
-        st.existing.insert(
-            row.try_get(0).map_err(db)?,
-            (
-                row.try_get(1).map_err(db)?,
-                row.try_get(2).map_err(db)?,
-                row.try_get(3).map_err(db)?,
-            ),
-        );
-    }
-    let targets: Vec<String> = postings
-        .iter()
-        .filter_map(|p| match p {
-            NewPosting::Reversal { target, .. } => Some(target.clone()),
-            _ => None,
-        })
-        .collect();
-    for row in sqlx::query(
-        "SELECT reference, participant_id, kind FROM postings WHERE reference = ANY($1)",
-    )
-    .bind(&targets)
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(db)?
-    {
-        st.targets.insert(
-            row.try_get(0).map_err(db)?,
-            (row.try_get(1).map_err(db)?, row.try_get(2).map_err(db)?),
-        );
-    }
-    for row in sqlx::query("SELECT target_reference, reference FROM postings WHERE kind = 'reversal' AND target_reference = ANY($1)")
-        .bind(&targets)
+
+    /// Locks every person a posting batch touches (its NIKs' and those of the participations
+    /// its reversals target), in NIK order (see migration 0003); the caller then reads their
+    /// participations in a new statement, which sees whatever a transaction it waited for
+    /// committed.
+    pub(crate) async fn people_of_batch_own(
+        tx: &mut Transaction<'_, Postgres>,
+        niks: &[Vec<u8>],
+        target_ids: &[i64],
+    ) -> Result<Vec<Vec<u8>>> {
+        sqlx::query_scalar(
+            "SELECT nik_index FROM people
+             WHERE nik_index = ANY($1) OR nik_index IN (SELECT nik_index FROM participants WHERE id = ANY($2))
+             ORDER BY nik_index FOR UPDATE",
+        )
+        .bind(niks)
+        .bind(target_ids)
         .fetch_all(&mut **tx)
         .await
-        .map_err(db)?
-    {
-        st.reversed.insert(row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?);
+        .map_err(db)
     }
-    let niks: Vec<Vec<u8>> = postings
-        .iter()
-        .filter_map(|p| match p {
-            NewPosting::Contribution(pay) => Some(keys.nik_index(&pay.nik)),
-            NewPosting::Termination { nik, .. } | NewPosting::Stop { nik, .. } => {
-                Some(keys.nik_index(nik))
-            }
-            NewPosting::Reversal { .. } => None,
-        })
-        .collect();
-    let target_ids: Vec<i64> = st.targets.values().map(|t| t.0).collect();
-    // Lock every person the batch touches, in NIK order (see migration 0003), then read
-    // all their participations in a new statement, which sees whatever a transaction we
-    // waited for committed.
-    let locked: Vec<Vec<u8>> = sqlx::query_scalar(
-        "SELECT nik_index FROM people
-         WHERE nik_index = ANY($1) OR nik_index IN (SELECT nik_index FROM participants WHERE id = ANY($2))
-         ORDER BY nik_index FOR UPDATE",
-    )
-    .bind(&niks)
-    .bind(&target_ids)
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(db)?;
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{SELECT} WHERE nik_index = ANY($1) ORDER BY id"
-    )))
-    .bind(&locked)
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(db)?;
-    for row in rows {
-        let p = cakupan_store::rows::participant(&row, keys)?.into_participant(Vec::new())?;
-        st.by_key
-            .insert((p.registration.nik, p.registration.segment), p.clone());
-        st.by_id.insert(p.id, p);
-    }
-    let ids: Vec<i64> = st.by_id.keys().copied().collect();
-    for row in sqlx::query(sqlx::AssertSqlSafe(format!("SELECT participant_id, {LEDGER_COLUMNS} FROM postings WHERE participant_id = ANY($1) ORDER BY participant_id, id")))
-        .bind(&ids)
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(db)?
-    {
-        let pid: i64 = row.try_get(0).map_err(db)?;
-        st.ledgers.entry(pid).or_default().push(cakupan_store::rows::ledger(&row, 1)?);
-    }
-    let before = st.ledgers.clone();
-    let (mut outcomes, inserts) = st.plan(rules, keys, postings);
-    let rows = cakupan_store::ledger::insert_rows(postings, &inserts);
-    let ids = insert_postings(&mut *tx, &rows).await?;
-    cakupan_store::ledger::mark_posted(&mut outcomes, &inserts, ids);
-    let changes = st.changes(rules, &before, &inserts)?;
-    upsert_counters(&mut *tx, &changes).await?;
-    upsert_agent_months(&mut *tx, &st.agent_changes(&before, &inserts)).await?;
-    resolve_repeats(postings, &mut outcomes);
-    outcomes
-        .into_iter()
-        .map(|o| o.ok_or_else(|| StoreError::Database("posting left without an outcome".into())))
-        .collect()
 }
 
 /// Appends audit entries to the chain inside the caller's transaction (the chain's last entry
@@ -981,6 +748,8 @@ mod tests {
         assert!(with_database("no-scheme", "x").is_err());
     }
 }
+
+cakupan_store::store_flows!(PgStore, sqlx::Postgres, read = pool, db_err = db);
 
 cakupan_store::shared_sql_impl!(
     PgStore,

@@ -12,12 +12,12 @@ use cakupan_store::accounts::CORRECTION_COLUMNS;
 use cakupan_store::crypto::Keys;
 use cakupan_store::keep_prepared;
 use cakupan_store::ledger::{
-    AgentChanges, BatchState, COUNTER_COLUMNS, CheckedPosting, CounterChanges, CounterValues,
-    LedgerRow, NewPosting, PostingOutcome, Series, resolve_repeats,
+    AgentChanges, COUNTER_COLUMNS, CheckedPosting, CounterChanges, CounterValues, LedgerRow,
+    NewPosting, PostingOutcome, Series,
 };
 use cakupan_store::{
-    ActiveRow, HeirRow, Outcome, Participant, ParticipantRow, RegionsLoaded, Result, StoreError,
-    TargetRecord, kpj_for, plan_batch, resolve_duplicates, settle,
+    ActiveRow, Outcome, Participant, ParticipantRow, RegionsLoaded, Result, StoreError,
+    TargetRecord, kpj_for,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
@@ -52,6 +52,27 @@ impl cakupan_store::Dialect for SqliteStore {
     // The single writer: nothing else changes the database while a write transaction runs.
     const FOR_UPDATE: &'static str = "";
     const NOW: &'static str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+    type Ids = String;
+    type Texts = String;
+    type Blobs = String;
+    fn ids(values: &[i64]) -> String {
+        cakupan_store::json_ids(values)
+    }
+    fn texts(values: &[&str]) -> String {
+        cakupan_store::json_texts(values)
+    }
+    fn blobs(values: &[Vec<u8>]) -> String {
+        cakupan_store::json_hex(values)
+    }
+    fn one_of(param: u8) -> String {
+        format!("IN (SELECT value FROM json_each(${param}))")
+    }
+    fn one_of_blobs(param: u8) -> String {
+        format!("IN (SELECT unhex(value) FROM json_each(${param}))")
+    }
+    fn each(param: u8) -> String {
+        format!("SELECT value FROM json_each(${param})")
+    }
 }
 /// SQLite allows 32,766 bound parameters per statement; 22 columns × 1,000 rows stays below.
 const INSERT_CHUNK: usize = 1_000;
@@ -149,145 +170,9 @@ impl SqliteStore {
             )
             .collect()
     }
-
-    /// Stored participations of these NIKs, keyed by NIK and segment.
-    pub(crate) async fn existing(
-        tx: &mut Transaction<'_, Sqlite>,
-        keys: &Keys,
-        niks: &[Nik],
-    ) -> Result<HashMap<(Nik, Segment), (i64, String, Registration)>> {
-        let mut out = HashMap::new();
-        for chunk in niks.chunks(INSERT_CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(format!(
-                "SELECT {COLUMNS} FROM participants WHERE nik_index IN ("
-            ));
-            let mut sep = q.separated(", ");
-            for n in chunk {
-                sep.push_bind(keys.nik_index(n));
-            }
-            q.push(")");
-            let rows = q
-                .build()
-                .persistent(keep_prepared(chunk.len(), INSERT_CHUNK))
-                .fetch_all(&mut **tx)
-                .await
-                .map_err(db)?;
-            for row in rows {
-                let p =
-                    cakupan_store::rows::participant(&row, keys)?.into_participant(Vec::new())?;
-                out.insert(
-                    (p.registration.nik, p.registration.segment),
-                    (p.id, p.kpj, p.registration),
-                );
-            }
-        }
-        Ok(out)
-    }
-
-    /// The overlap correction for registrations just inserted (`new_ids`, of `new_niks`): only
-    /// people who now hold more than one participation have one.
-    async fn overlap_of_new(
-        tx: &mut Transaction<'_, Sqlite>,
-        keys: &Keys,
-        rules: &RuleSet,
-        new_niks: &[Nik],
-        new_ids: &HashSet<i64>,
-        changes: &mut CounterChanges,
-    ) -> Result<()> {
-        let mut multi = Vec::new();
-        for chunk in new_niks.chunks(INSERT_CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "SELECT nik_index FROM participants WHERE nik_index IN (",
-            );
-            let mut sep = q.separated(", ");
-            for n in chunk {
-                sep.push_bind(keys.nik_index(n));
-            }
-            q.push(") GROUP BY nik_index HAVING COUNT(*) > 1");
-            let found: Vec<Vec<u8>> = q
-                .build_query_scalar()
-                .persistent(keep_prepared(chunk.len(), INSERT_CHUNK))
-                .fetch_all(&mut **tx)
-                .await
-                .map_err(db)?;
-            multi.extend(found);
-        }
-        if multi.is_empty() {
-            return Ok(());
-        }
-        let niks: Vec<Nik> = new_niks
-            .iter()
-            .filter(|n| multi.contains(&keys.nik_index(n)))
-            .copied()
-            .collect();
-        let mut groups: HashMap<Nik, Vec<Participant>> = HashMap::new();
-        for ((nik, _), (id, kpj, registration)) in Self::existing(tx, keys, &niks).await? {
-            groups.entry(nik).or_default().push(Participant {
-                id,
-                kpj,
-                registration,
-                dukcapil_status: String::new(),
-            });
-        }
-        let mut ledgers: HashMap<i64, Vec<LedgerRow>> = HashMap::new();
-        for group in groups.values() {
-            for p in group.iter().filter(|p| !new_ids.contains(&p.id)) {
-                ledgers.insert(p.id, ledger_rows(tx, p.id).await?);
-            }
-        }
-        for group in groups.values() {
-            cakupan_store::ledger::registration_overlap(rules, group, new_ids, &ledgers, changes)?;
-        }
-        Ok(())
-    }
-
-    async fn load<T>(
-        &self,
-        clause: &'static str,
-        bind: T,
-    ) -> Result<Vec<cakupan_store::Participant>>
-    where
-        T: for<'q> sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite> + Send + 'static,
-    {
-        let sql = format!("SELECT {COLUMNS} FROM participants {clause}");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(bind)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let pr = cakupan_store::rows::participant(&row, &self.keys)?;
-            let heirs = sqlx::query(
-                "SELECT name, relationship, nik, phone, position FROM heirs WHERE participant_id = ?1 ORDER BY position",
-            )
-            .bind(pr.id)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db)?
-            .iter()
-            .map(|r| cakupan_store::rows::heir(r, pr.id, &self.keys))
-            .collect::<Result<Vec<_>>>()?;
-            out.push(pr.into_participant(heirs)?);
-        }
-        Ok(out)
-    }
 }
 
 use cakupan_store::rows::LEDGER_COLUMNS;
-
-async fn ledger_rows(conn: &mut SqliteConnection, participant_id: i64) -> Result<Vec<LedgerRow>> {
-    let sql =
-        format!("SELECT {LEDGER_COLUMNS} FROM postings WHERE participant_id = ?1 ORDER BY id");
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(participant_id)
-        .fetch_all(conn)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(|r| cakupan_store::rows::ledger(r, 0))
-        .collect()
-}
 
 /// Adds counter changes to the stored counters (one statement per `UPSERT_CHUNK` rows).
 async fn upsert_counters(tx: &mut Transaction<'_, Sqlite>, changes: &CounterChanges) -> Result<()> {
@@ -367,32 +252,6 @@ async fn insert_postings(
             .map_err(db)?;
     }
     Ok(ids)
-}
-
-/// Runs `SELECT … WHERE column IN (…)` over `values` in chunks SQLite accepts.
-pub(crate) async fn select_in<T: ToString>(
-    tx: &mut Transaction<'_, Sqlite>,
-    head: &str,
-    values: &[T],
-    tail: &str,
-) -> Result<Vec<sqlx::sqlite::SqliteRow>> {
-    let mut out = Vec::new();
-    for chunk in values.chunks(INSERT_CHUNK) {
-        let mut q = QueryBuilder::<Sqlite>::new(format!("{head} ("));
-        let mut sep = q.separated(", ");
-        for v in chunk {
-            sep.push_bind(v.to_string());
-        }
-        q.push(format!(") {tail}"));
-        out.extend(
-            q.build()
-                .persistent(keep_prepared(chunk.len(), INSERT_CHUNK))
-                .fetch_all(&mut **tx)
-                .await
-                .map_err(db)?,
-        );
-    }
-    Ok(out)
 }
 
 /// Writes every changeable column of a stored participant: its sealed personal fields (under
@@ -615,268 +474,106 @@ async fn refuse_clear_participants(pool: &SqlitePool) -> Result<()> {
     Ok(())
 }
 
-/// `Store::register_batch` inside a transaction the caller commits (the employer channel runs it with
-/// its own writes).
-pub(crate) async fn register_batch_in(
-    tx: &mut Transaction<'_, Sqlite>,
-    keys: &Keys,
-    rules: &RuleSet,
-    regs: &[Registration],
-) -> Result<Vec<Outcome>> {
-    if regs.is_empty() {
-        return Ok(Vec::new());
+impl SqliteStore {
+    /// Inserts the registrations `insert` (indexes into `regs`) under ids taken from the
+    /// participant sequence, `INSERT_CHUNK` rows per statement: each index with its id, and
+    /// the ids the unique key let in (the others were stored already).
+    pub(crate) async fn insert_participations_own(
+        tx: &mut Transaction<'_, Sqlite>,
+        keys: &Keys,
+        regs: &[Registration],
+        insert: &[usize],
+    ) -> Result<(Vec<(usize, i64)>, HashSet<i64>)> {
+        if insert.is_empty() {
+            return Ok(Default::default());
+        }
+        let first: i64 = sqlx::query_scalar(
+            "UPDATE sequences SET next_value = next_value + ?1 WHERE name = 'participant' RETURNING next_value - ?1",
+        )
+        .bind(insert.len() as i64)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db)?;
+        let mut rows = Vec::with_capacity(insert.len());
+        for (k, &i) in insert.iter().enumerate() {
+            let id = first + k as i64;
+            let row = ParticipantRow::from_registration(id, kpj_for(id)?, &regs[i]);
+            let sealed = row.seal(keys)?;
+            rows.push((i, row, sealed));
+        }
+        let mut inserted = HashSet::with_capacity(rows.len());
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(format!(
+                "INSERT INTO participants ({COLUMNS}, nik_index, phone_index, key_version) "
+            ));
+            // Bound by reference: the rows outlive the statement, so nothing is copied twice.
+            q.push_values(chunk, |mut b, (_, r, sealed)| {
+                b.push_bind(r.id)
+                    .push_bind(r.kpj.as_str())
+                    .push_bind(sealed.nik.as_slice())
+                    .push_bind(r.segment.as_str())
+                    .push_bind(sealed.name.as_slice())
+                    .push_bind(sealed.birth_date.as_slice())
+                    .push_bind(r.sex.as_str())
+                    .push_bind(sealed.phone.as_deref())
+                    .push_bind(r.village_code.as_str())
+                    .push_bind(r.occupation_code.as_str())
+                    .push_bind(r.sector.as_str())
+                    .push_bind(sealed.income_base.as_slice())
+                    .push_bind(r.programs.as_str())
+                    .push_bind(r.registered_on.as_str())
+                    .push_bind(r.channel.as_str())
+                    .push_bind(r.agent_code.as_deref())
+                    .push_bind(r.review_flags.as_str())
+                    .push_bind(r.dukcapil_status.as_str())
+                    .push_bind(sealed.address.as_deref())
+                    .push_bind(r.budget_funded)
+                    .push_bind(sealed.nik_index.as_slice())
+                    .push_bind(sealed.phone_index.as_deref())
+                    .push_bind(sealed.key_version);
+            });
+            q.push(" ON CONFLICT (nik_index, segment) DO NOTHING RETURNING id");
+            let ids: Vec<i64> = q
+                .build_query_scalar()
+                .persistent(keep_prepared(chunk.len(), INSERT_CHUNK))
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(db)?;
+            inserted.extend(ids);
+        }
+        Ok((rows.iter().map(|(i, r, _)| (*i, r.id)).collect(), inserted))
     }
-    // Insert first and look up only the rows the unique key turned away: a fresh import
-    // then probes the NIK index once per row, not twice.
-    let (mut outcomes, insert) = plan_batch(regs);
-    let n = insert.len() as i64;
-    let first: i64 = sqlx::query_scalar(
-        "UPDATE sequences SET next_value = next_value + ?1 WHERE name = 'participant' RETURNING next_value - ?1",
-    )
-    .bind(n)
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(db)?;
-    let mut rows = Vec::with_capacity(insert.len());
-    for (k, &i) in insert.iter().enumerate() {
-        let id = first + k as i64;
-        let row = ParticipantRow::from_registration(id, kpj_for(id)?, &regs[i]);
-        let sealed = row.seal(keys)?;
-        rows.push((i, row, sealed));
+
+    /// Nothing to lock: the one writer holds the whole database.
+    pub(crate) async fn lock_references_own(
+        _tx: &mut Transaction<'_, Sqlite>,
+        _refs: &[&str],
+    ) -> Result<()> {
+        Ok(())
     }
-    let mut inserted = HashSet::with_capacity(rows.len());
-    for chunk in rows.chunks(INSERT_CHUNK) {
-        let mut q = QueryBuilder::<Sqlite>::new(format!(
-            "INSERT INTO participants ({COLUMNS}, nik_index, phone_index, key_version) "
-        ));
-        // Bound by reference: the rows outlive the statement, so nothing is copied twice.
-        q.push_values(chunk, |mut b, (_, r, sealed)| {
-            b.push_bind(r.id)
-                .push_bind(r.kpj.as_str())
-                .push_bind(sealed.nik.as_slice())
-                .push_bind(r.segment.as_str())
-                .push_bind(sealed.name.as_slice())
-                .push_bind(sealed.birth_date.as_slice())
-                .push_bind(r.sex.as_str())
-                .push_bind(sealed.phone.as_deref())
-                .push_bind(r.village_code.as_str())
-                .push_bind(r.occupation_code.as_str())
-                .push_bind(r.sector.as_str())
-                .push_bind(sealed.income_base.as_slice())
-                .push_bind(r.programs.as_str())
-                .push_bind(r.registered_on.as_str())
-                .push_bind(r.channel.as_str())
-                .push_bind(r.agent_code.as_deref())
-                .push_bind(r.review_flags.as_str())
-                .push_bind(r.dukcapil_status.as_str())
-                .push_bind(sealed.address.as_deref())
-                .push_bind(r.budget_funded)
-                .push_bind(sealed.nik_index.as_slice())
-                .push_bind(sealed.phone_index.as_deref())
-                .push_bind(sealed.key_version);
-        });
-        q.push(" ON CONFLICT (nik_index, segment) DO NOTHING RETURNING id");
-        let ids: Vec<i64> = q
-            .build_query_scalar()
-            .persistent(keep_prepared(chunk.len(), INSERT_CHUNK))
+
+    /// The people a posting batch touches: its NIKs' and those of the participations its
+    /// reversals target (nothing to lock: the one writer holds the whole database).
+    pub(crate) async fn people_of_batch_own(
+        tx: &mut Transaction<'_, Sqlite>,
+        niks: &[Vec<u8>],
+        target_ids: &[i64],
+    ) -> Result<Vec<Vec<u8>>> {
+        let mut people = niks.to_vec();
+        if !target_ids.is_empty() {
+            let targeted: Vec<Vec<u8>> = sqlx::query_scalar(
+                "SELECT nik_index FROM participants WHERE id IN (SELECT value FROM json_each($1))",
+            )
+            .bind(cakupan_store::json_ids(target_ids))
             .fetch_all(&mut **tx)
             .await
             .map_err(db)?;
-        inserted.extend(ids);
-    }
-    let mut turned_away = Vec::new();
-    let mut changes = CounterChanges::default();
-    for (i, r, _) in &rows {
-        if inserted.contains(&r.id) {
-            outcomes[*i] = Some(Outcome::Created {
-                id: r.id,
-                kpj: r.kpj.clone(),
-            });
-            let reg = &regs[*i];
-            changes.register(reg.village, reg.segment, Month::of(reg.registered_on));
-            for (pos, h) in regs[*i].heirs.iter().enumerate() {
-                let h = HeirRow::from_heir(h).seal(keys, r.id, pos)?;
-                sqlx::query("INSERT INTO heirs (participant_id, position, name, relationship, nik, phone) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-                    .bind(r.id)
-                    .bind(pos as i64)
-                    .bind(h.name)
-                    .bind(h.relationship)
-                    .bind(h.nik)
-                    .bind(h.phone)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(db)?;
-            }
-        } else {
-            turned_away.push(*i);
+            people.extend(targeted);
         }
+        people.sort_unstable();
+        people.dedup();
+        Ok(people)
     }
-    let new_ids: HashSet<i64> = rows
-        .iter()
-        .filter(|(_, r, _)| inserted.contains(&r.id))
-        .map(|(_, r, _)| r.id)
-        .collect();
-    let new_niks: Vec<Nik> = rows
-        .iter()
-        .filter(|(_, r, _)| inserted.contains(&r.id))
-        .map(|(i, _, _)| regs[*i].nik)
-        .collect();
-    SqliteStore::overlap_of_new(&mut *tx, keys, rules, &new_niks, &new_ids, &mut changes).await?;
-    upsert_counters(&mut *tx, &changes).await?;
-    if !turned_away.is_empty() {
-        let niks: Vec<Nik> = turned_away.iter().map(|&i| regs[i].nik).collect();
-        let stored = SqliteStore::existing(&mut *tx, keys, &niks).await?;
-        for i in turned_away {
-            outcomes[i] = Some(settle(
-                &regs[i],
-                stored.get(&(regs[i].nik, regs[i].segment)),
-            )?);
-        }
-    }
-    resolve_duplicates(regs, &mut outcomes);
-    outcomes
-        .into_iter()
-        .map(|o| {
-            o.ok_or_else(|| StoreError::Database("registration left without an outcome".into()))
-        })
-        .collect()
-}
-
-/// `Store::post_batch` inside a transaction the caller commits (the employer channel runs it with
-/// its own writes).
-pub(crate) async fn post_batch_in(
-    tx: &mut Transaction<'_, Sqlite>,
-    keys: &Keys,
-    rules: &RuleSet,
-    postings: &[NewPosting],
-) -> Result<Vec<std::result::Result<PostingOutcome, FieldErrors>>> {
-    if postings.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut st = BatchState::default();
-    let refs: Vec<&str> = postings.iter().map(|p| p.reference()).collect();
-    for row in select_in(
-        &mut *tx,
-        "SELECT reference, id, participant_id, body FROM postings WHERE reference IN",
-        &refs,
-        "",
-    )
-    .await?
-    {
-        st.existing.insert(
-            row.try_get(0).map_err(db)?,
-            (
-                row.try_get(1).map_err(db)?,
-                row.try_get(2).map_err(db)?,
-                row.try_get(3).map_err(db)?,
-            ),
-        );
-    }
-    let targets: Vec<&str> = postings
-        .iter()
-        .filter_map(|p| match p {
-            NewPosting::Reversal { target, .. } => Some(target.as_str()),
-            _ => None,
-        })
-        .collect();
-    for row in select_in(
-        &mut *tx,
-        "SELECT reference, participant_id, kind FROM postings WHERE reference IN",
-        &targets,
-        "",
-    )
-    .await?
-    {
-        st.targets.insert(
-            row.try_get(0).map_err(db)?,
-            (row.try_get(1).map_err(db)?, row.try_get(2).map_err(db)?),
-        );
-    }
-    for row in select_in(&mut *tx, "SELECT target_reference, reference FROM postings WHERE kind = 'reversal' AND target_reference IN", &targets, "").await? {
-        st.reversed.insert(row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?);
-    }
-    let niks: Vec<Nik> = postings
-        .iter()
-        .filter_map(|p| match p {
-            NewPosting::Contribution(pay) => Some(pay.nik),
-            NewPosting::Termination { nik, .. } | NewPosting::Stop { nik, .. } => Some(*nik),
-            NewPosting::Reversal { .. } => None,
-        })
-        .collect();
-    for ((nik, segment), (id, kpj, registration)) in
-        SqliteStore::existing(&mut *tx, keys, &niks).await?
-    {
-        let p = Participant {
-            id,
-            kpj,
-            registration,
-            dukcapil_status: String::new(),
-        };
-        st.by_id.insert(id, p.clone());
-        st.by_key.insert((nik, segment), p);
-    }
-    let missing: Vec<i64> = st
-        .targets
-        .values()
-        .map(|t| t.0)
-        .filter(|id| !st.by_id.contains_key(id))
-        .collect();
-    for row in select_in(
-        &mut *tx,
-        &format!("SELECT {COLUMNS} FROM participants WHERE id IN"),
-        &missing,
-        "",
-    )
-    .await?
-    {
-        let p = cakupan_store::rows::participant(&row, keys)?.into_participant(Vec::new())?;
-        st.by_id.insert(p.id, p);
-    }
-    // The other participations of the people reversals concern: their overlap counters.
-    let reversal_niks: Vec<Nik> = st
-        .targets
-        .values()
-        .filter_map(|t| st.by_id.get(&t.0))
-        .map(|p| p.registration.nik)
-        .collect();
-    for (_, (id, kpj, registration)) in
-        SqliteStore::existing(&mut *tx, keys, &reversal_niks).await?
-    {
-        st.by_id.entry(id).or_insert(Participant {
-            id,
-            kpj,
-            registration,
-            dukcapil_status: String::new(),
-        });
-    }
-    let ids: Vec<i64> = st.by_id.keys().copied().collect();
-    for row in select_in(
-        &mut *tx,
-        &format!("SELECT participant_id, {LEDGER_COLUMNS} FROM postings WHERE participant_id IN"),
-        &ids,
-        "ORDER BY participant_id, id",
-    )
-    .await?
-    {
-        let pid: i64 = row.try_get(0).map_err(db)?;
-        st.ledgers
-            .entry(pid)
-            .or_default()
-            .push(cakupan_store::rows::ledger(&row, 1)?);
-    }
-    let before = st.ledgers.clone();
-    let (mut outcomes, inserts) = st.plan(rules, keys, postings);
-    let rows = cakupan_store::ledger::insert_rows(postings, &inserts);
-    let ids = insert_postings(&mut *tx, &rows).await?;
-    cakupan_store::ledger::mark_posted(&mut outcomes, &inserts, ids);
-    let changes = st.changes(rules, &before, &inserts)?;
-    upsert_counters(&mut *tx, &changes).await?;
-    upsert_agent_months(&mut *tx, &st.agent_changes(&before, &inserts)).await?;
-    resolve_repeats(postings, &mut outcomes);
-    outcomes
-        .into_iter()
-        .map(|o| o.ok_or_else(|| StoreError::Database("posting left without an outcome".into())))
-        .collect()
 }
 
 /// Appends audit entries to the chain inside the caller's transaction (the chain's last entry
@@ -915,6 +612,8 @@ pub(crate) async fn append_audit_in(
     }
     Ok(())
 }
+
+cakupan_store::store_flows!(SqliteStore, sqlx::Sqlite, read = reader, db_err = db);
 
 cakupan_store::shared_sql_impl!(
     SqliteStore,

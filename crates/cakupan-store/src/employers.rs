@@ -550,6 +550,28 @@ pub struct DiffRow {
     pub amount: Option<i64>,
 }
 
+/// An invoice line as written: each backend's bulk insert takes these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineInsert {
+    pub position: i64,
+    pub participant_id: i64,
+    pub wage: i64,
+    pub programs: String,
+    pub amount: i64,
+    pub employer_share: i64,
+    pub worker_share: i64,
+}
+
+/// A line a payment completed: the day it was paid and its late fee (each backend's bulk
+/// update takes these).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinePaid {
+    pub invoice_id: i64,
+    pub position: i64,
+    pub paid_on: String,
+    pub late_fee: i64,
+}
+
 /// A worker to bill.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BillLine {

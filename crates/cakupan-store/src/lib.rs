@@ -12,6 +12,7 @@ pub mod clock;
 pub mod crypto;
 pub mod employers;
 mod employers_sql;
+mod flows_sql;
 pub mod group;
 pub mod ledger;
 mod ledger_sql;
@@ -104,6 +105,47 @@ pub trait Dialect {
     const FOR_UPDATE: &'static str;
     /// The database's own clock for a `set_at`-style column, in that column's form.
     const NOW: &'static str;
+
+    /// A list of values bound as one parameter: an array on PostgreSQL, a JSON array on
+    /// SQLite (read back by `json_each`). One statement text serves any length.
+    type Ids;
+    type Texts;
+    type Blobs;
+    fn ids(values: &[i64]) -> Self::Ids;
+    fn texts(values: &[&str]) -> Self::Texts;
+    fn blobs(values: &[Vec<u8>]) -> Self::Blobs;
+    /// `<column> <one_of(n)>`: the column is one of the ids or texts bound at `$n`
+    /// (`= ANY($n)`, or `IN (SELECT value FROM json_each($n))`).
+    fn one_of(param: u8) -> String;
+    /// The same for blobs (SQLite carries them as hex).
+    fn one_of_blobs(param: u8) -> String;
+    /// The list bound at `$n` as rows of one column named `value`, for `INSERT … SELECT`.
+    fn each(param: u8) -> String;
+}
+
+/// A list of ids as a JSON array (SQLite's [`Dialect::ids`]).
+pub fn json_ids(values: &[i64]) -> String {
+    let mut out = String::with_capacity(2 + values.len() * 8);
+    out.push('[');
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&v.to_string());
+    }
+    out.push(']');
+    out
+}
+
+/// A list of texts as a JSON array (SQLite's [`Dialect::texts`]).
+pub fn json_texts(values: &[&str]) -> String {
+    serde_json::Value::from(values.to_vec()).to_string()
+}
+
+/// A list of blobs as a JSON array of hex texts (SQLite's [`Dialect::blobs`]).
+pub fn json_hex(values: &[Vec<u8>]) -> String {
+    let hexed: Vec<String> = values.iter().map(hex::encode).collect();
+    serde_json::Value::from(hexed).to_string()
 }
 
 /// What every store holds: the keys its personal data is sealed with.

@@ -1,0 +1,342 @@
+//! The reads and writes every feature's SQL builds on, written once for both sqlx backends:
+//! each backend expands [`store_flows!`] at its crate root and the features' macros call the
+//! functions it defines (`existing`, `ledger_rows`, `overlap_of_new`, `register_batch_in`,
+//! `post_batch_in`, `load`).
+//!
+//! What differs stays the backend's own: its bulk writes (`insert_postings`,
+//! `upsert_counters`, `upsert_agent_months` at its crate root;
+//! `insert_participations_own`) and its locks (`lock_references_own`,
+//! `people_of_batch_own`).
+
+/// Expands, in the backend crate's root, the shared flows for `$store` on the sqlx database
+/// `$db` (`$read` names its read pool, `$db_err` maps a sqlx error).
+#[macro_export]
+macro_rules! store_flows {
+    ($store:ident, $db:ty, read = $read:ident, db_err = $dberr:path) => {
+        /// Stored participations of these NIKs, keyed by NIK and segment.
+        pub(crate) async fn existing(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            keys: &$crate::crypto::Keys,
+            niks: &[cakupan_domain::Nik],
+        ) -> $crate::Result<
+            std::collections::HashMap<
+                (cakupan_domain::Nik, cakupan_domain::Segment),
+                (i64, String, cakupan_domain::participants::Registration),
+            >,
+        > {
+            let index: Vec<Vec<u8>> = niks.iter().map(|n| keys.nik_index(n)).collect();
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{} WHERE nik_index {}",
+                <$store as $crate::Dialect>::SELECT_PARTICIPANTS,
+                <$store as $crate::Dialect>::one_of_blobs(1)
+            )))
+            .bind(<$store as $crate::Dialect>::blobs(&index))
+            .fetch_all(&mut **tx)
+            .await
+            .map_err($dberr)?;
+            let mut out = std::collections::HashMap::with_capacity(rows.len());
+            for row in rows {
+                let p = $crate::rows::participant(&row, keys)?.into_participant(Vec::new())?;
+                out.insert(
+                    (p.registration.nik, p.registration.segment),
+                    (p.id, p.kpj, p.registration),
+                );
+            }
+            Ok(out)
+        }
+
+        /// A participation's postings, oldest first.
+        pub(crate) async fn ledger_rows(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            participant_id: i64,
+        ) -> $crate::Result<Vec<$crate::ledger::LedgerRow>> {
+            let sql = format!(
+                "SELECT {} FROM postings WHERE participant_id = $1 ORDER BY id",
+                $crate::rows::LEDGER_COLUMNS
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(participant_id)
+                .fetch_all(conn)
+                .await
+                .map_err($dberr)?
+                .iter()
+                .map(|r| $crate::rows::ledger(r, 0))
+                .collect()
+        }
+
+        /// The overlap correction for registrations just inserted (`new_ids`): only people
+        /// who now hold more than one participation have one.
+        pub(crate) async fn overlap_of_new(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            keys: &$crate::crypto::Keys,
+            rules: &cakupan_domain::RuleSet,
+            new_ids: &std::collections::HashSet<i64>,
+            changes: &mut $crate::ledger::CounterChanges,
+        ) -> $crate::Result<()> {
+            use std::collections::HashMap;
+            let ids: Vec<i64> = new_ids.iter().copied().collect();
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{} WHERE nik_index IN (
+                     SELECT p.nik_index FROM participants p
+                     WHERE p.nik_index IN (SELECT nik_index FROM participants WHERE id {})
+                     GROUP BY p.nik_index HAVING COUNT(*) > 1)
+                 ORDER BY nik_index, id",
+                <$store as $crate::Dialect>::SELECT_PARTICIPANTS,
+                <$store as $crate::Dialect>::one_of(1)
+            )))
+            .bind(<$store as $crate::Dialect>::ids(&ids))
+            .fetch_all(&mut **tx)
+            .await
+            .map_err($dberr)?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let mut groups: HashMap<cakupan_domain::Nik, Vec<$crate::Participant>> = HashMap::new();
+            for row in rows {
+                let p = $crate::rows::participant(&row, keys)?.into_participant(Vec::new())?;
+                groups.entry(p.registration.nik).or_default().push(p);
+            }
+            let mut ledgers: HashMap<i64, Vec<$crate::ledger::LedgerRow>> = HashMap::new();
+            for group in groups.values() {
+                for p in group.iter().filter(|p| !new_ids.contains(&p.id)) {
+                    ledgers.insert(p.id, ledger_rows(tx, p.id).await?);
+                }
+            }
+            for group in groups.values() {
+                $crate::ledger::registration_overlap(rules, group, new_ids, &ledgers, changes)?;
+            }
+            Ok(())
+        }
+
+        /// `Store::register_batch` inside a transaction the caller commits (the employer
+        /// channel runs it with its own writes). The rows are inserted first and only those
+        /// the unique key turned away are looked up: one index probe per new row.
+        pub(crate) async fn register_batch_in(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            keys: &$crate::crypto::Keys,
+            rules: &cakupan_domain::RuleSet,
+            regs: &[cakupan_domain::participants::Registration],
+        ) -> $crate::Result<Vec<$crate::Outcome>> {
+            if regs.is_empty() {
+                return Ok(Vec::new());
+            }
+            let (mut outcomes, insert) = $crate::plan_batch(regs);
+            let (pairs, inserted) = $store::insert_participations_own(tx, keys, regs, &insert).await?;
+            let mut turned_away = Vec::new();
+            let mut changes = $crate::ledger::CounterChanges::default();
+            for &(i, id) in &pairs {
+                let r = &regs[i];
+                if !inserted.contains(&id) {
+                    turned_away.push(i);
+                    continue;
+                }
+                outcomes[i] = Some($crate::Outcome::Created {
+                    id,
+                    kpj: $crate::kpj_for(id)?,
+                });
+                changes.register(r.village, r.segment, cakupan_domain::Month::of(r.registered_on));
+                for (pos, h) in r.heirs.iter().enumerate() {
+                    let h = $crate::HeirRow::from_heir(h).seal(keys, id, pos)?;
+                    sqlx::query(
+                        "INSERT INTO heirs (participant_id, position, name, relationship, nik, phone, nik_index)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(id)
+                    .bind(pos as i32)
+                    .bind(h.name)
+                    .bind(h.relationship)
+                    .bind(h.nik)
+                    .bind(h.phone)
+                    .bind(keys.nik_index(&r.nik))
+                    .execute(&mut **tx)
+                    .await
+                    .map_err($dberr)?;
+                }
+            }
+            overlap_of_new(tx, keys, rules, &inserted, &mut changes).await?;
+            upsert_counters(tx, &changes).await?;
+            if !turned_away.is_empty() {
+                let niks: Vec<cakupan_domain::Nik> = turned_away.iter().map(|&i| regs[i].nik).collect();
+                let stored = existing(tx, keys, &niks).await?;
+                for i in turned_away {
+                    let r = &regs[i];
+                    outcomes[i] = Some($crate::settle(r, stored.get(&(r.nik, r.segment)))?);
+                }
+            }
+            $crate::resolve_duplicates(regs, &mut outcomes);
+            outcomes
+                .into_iter()
+                .map(|o| {
+                    o.ok_or_else(|| {
+                        $crate::StoreError::Database("registration left without an outcome".into())
+                    })
+                })
+                .collect()
+        }
+
+        /// `Store::post_batch` inside a transaction the caller commits (the employer channel
+        /// runs it with its own writes).
+        pub(crate) async fn post_batch_in(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            keys: &$crate::crypto::Keys,
+            rules: &cakupan_domain::RuleSet,
+            postings: &[$crate::ledger::NewPosting],
+        ) -> $crate::Result<
+            Vec<std::result::Result<$crate::ledger::PostingOutcome, cakupan_domain::FieldErrors>>,
+        > {
+            use $crate::ledger::NewPosting;
+            use sqlx::Row;
+            if postings.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut st = $crate::ledger::BatchState::default();
+            let refs: Vec<&str> = postings.iter().map(|p| p.reference()).collect();
+            $store::lock_references_own(tx, &refs).await?;
+            for row in sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT reference, id, participant_id, body FROM postings WHERE reference {}",
+                <$store as $crate::Dialect>::one_of(1)
+            )))
+            .bind(<$store as $crate::Dialect>::texts(&refs))
+            .fetch_all(&mut **tx)
+            .await
+            .map_err($dberr)?
+            {
+                st.existing.insert(
+                    row.try_get(0).map_err($dberr)?,
+                    (
+                        row.try_get(1).map_err($dberr)?,
+                        row.try_get(2).map_err($dberr)?,
+                        row.try_get(3).map_err($dberr)?,
+                    ),
+                );
+            }
+            let targets: Vec<&str> = postings
+                .iter()
+                .filter_map(|p| match p {
+                    NewPosting::Reversal { target, .. } => Some(target.as_str()),
+                    _ => None,
+                })
+                .collect();
+            for row in sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT reference, participant_id, kind FROM postings WHERE reference {}",
+                <$store as $crate::Dialect>::one_of(1)
+            )))
+            .bind(<$store as $crate::Dialect>::texts(&targets))
+            .fetch_all(&mut **tx)
+            .await
+            .map_err($dberr)?
+            {
+                st.targets.insert(
+                    row.try_get(0).map_err($dberr)?,
+                    (row.try_get(1).map_err($dberr)?, row.try_get(2).map_err($dberr)?),
+                );
+            }
+            for row in sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT target_reference, reference FROM postings WHERE kind = 'reversal' AND target_reference {}",
+                <$store as $crate::Dialect>::one_of(1)
+            )))
+            .bind(<$store as $crate::Dialect>::texts(&targets))
+            .fetch_all(&mut **tx)
+            .await
+            .map_err($dberr)?
+            {
+                st.reversed.insert(row.try_get(0).map_err($dberr)?, row.try_get(1).map_err($dberr)?);
+            }
+            let niks: Vec<Vec<u8>> = postings
+                .iter()
+                .filter_map(|p| match p {
+                    NewPosting::Contribution(pay) => Some(keys.nik_index(&pay.nik)),
+                    NewPosting::Termination { nik, .. } | NewPosting::Stop { nik, .. } => {
+                        Some(keys.nik_index(nik))
+                    }
+                    NewPosting::Reversal { .. } => None,
+                })
+                .collect();
+            let target_ids: Vec<i64> = st.targets.values().map(|t| t.0).collect();
+            // Every person the batch touches (locked where rows lock), then all their
+            // participations, read in a new statement.
+            let people = $store::people_of_batch_own(tx, &niks, &target_ids).await?;
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{} WHERE nik_index {} ORDER BY id",
+                <$store as $crate::Dialect>::SELECT_PARTICIPANTS,
+                <$store as $crate::Dialect>::one_of_blobs(1)
+            )))
+            .bind(<$store as $crate::Dialect>::blobs(&people))
+            .fetch_all(&mut **tx)
+            .await
+            .map_err($dberr)?;
+            for row in rows {
+                let p = $crate::rows::participant(&row, keys)?.into_participant(Vec::new())?;
+                st.by_key
+                    .insert((p.registration.nik, p.registration.segment), p.clone());
+                st.by_id.insert(p.id, p);
+            }
+            let ids: Vec<i64> = st.by_id.keys().copied().collect();
+            for row in sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT participant_id, {} FROM postings WHERE participant_id {} ORDER BY participant_id, id",
+                $crate::rows::LEDGER_COLUMNS,
+                <$store as $crate::Dialect>::one_of(1)
+            )))
+            .bind(<$store as $crate::Dialect>::ids(&ids))
+            .fetch_all(&mut **tx)
+            .await
+            .map_err($dberr)?
+            {
+                let pid: i64 = row.try_get(0).map_err($dberr)?;
+                st.ledgers.entry(pid).or_default().push($crate::rows::ledger(&row, 1)?);
+            }
+            let before = st.ledgers.clone();
+            let (mut outcomes, inserts) = st.plan(rules, keys, postings);
+            let rows = $crate::ledger::insert_rows(postings, &inserts);
+            let ids = insert_postings(tx, &rows).await?;
+            $crate::ledger::mark_posted(&mut outcomes, &inserts, ids);
+            let changes = st.changes(rules, &before, &inserts)?;
+            upsert_counters(tx, &changes).await?;
+            upsert_agent_months(tx, &st.agent_changes(&before, &inserts)).await?;
+            $crate::ledger::resolve_repeats(postings, &mut outcomes);
+            outcomes
+                .into_iter()
+                .map(|o| {
+                    o.ok_or_else(|| $crate::StoreError::Database("posting left without an outcome".into()))
+                })
+                .collect()
+        }
+
+        impl $store {
+            /// The participations `clause` selects (one parameter, `$1`), with their heirs.
+            pub(crate) async fn load<T>(
+                &self,
+                clause: &'static str,
+                bind: T,
+            ) -> $crate::Result<Vec<$crate::Participant>>
+            where
+                T: for<'q> sqlx::Encode<'q, $db> + sqlx::Type<$db> + Send + 'static,
+            {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "{} {clause}",
+                    <$store as $crate::Dialect>::SELECT_PARTICIPANTS
+                )))
+                .bind(bind)
+                .fetch_all(&self.$read)
+                .await
+                .map_err($dberr)?;
+                let mut out = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let pr = $crate::rows::participant(&row, &self.keys)?;
+                    let heirs = sqlx::query(
+                        "SELECT name, relationship, nik, phone, CAST(position AS BIGINT) FROM heirs WHERE participant_id = $1 ORDER BY position",
+                    )
+                    .bind(pr.id)
+                    .fetch_all(&self.$read)
+                    .await
+                    .map_err($dberr)?
+                    .iter()
+                    .map(|r| $crate::rows::heir(r, pr.id, &self.keys))
+                    .collect::<$crate::Result<Vec<_>>>()?;
+                    out.push(pr.into_participant(heirs)?);
+                }
+                Ok(out)
+            }
+        }
+    };
+}
