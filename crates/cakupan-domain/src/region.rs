@@ -257,6 +257,14 @@ pub struct Region {
     pub kind: String,
 }
 
+impl Region {
+    /// The parent region as the region table stores it: none for a province, whose parent is
+    /// the nation.
+    pub fn parent_below_nation(&self) -> Option<RegionCode> {
+        self.code.parent().filter(|p| p.level() != Level::Nation)
+    }
+}
+
 /// The whole region tree, in memory, built from the four Kemendagri CSV files.
 #[derive(Debug, Clone, Default)]
 pub struct RegionTree {

@@ -15,13 +15,12 @@ use cakupan_store::ledger::{
     COUNTER_COLUMNS, COUNTERS, CheckedPosting, CounterChanges, CounterValues, LedgerRow,
     NewPosting, PostingOutcome, Series,
 };
-use cakupan_store::prelude::*;
 use cakupan_store::{
     ActiveRow, Outcome, Participant, RegionsLoaded, Result, StoreError, TargetRecord, kpj_for,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +63,15 @@ impl cakupan_store::Dialect for PgStore {
     fn each(param: u8) -> String {
         format!("SELECT unnest(${param}) AS value")
     }
+    fn date_text(column: &str) -> String {
+        format!("to_char({column}, 'YYYY-MM-DD')")
+    }
+    fn advisory_lock(class: i32, key: i64) -> Option<String> {
+        Some(format!("SELECT pg_advisory_xact_lock({class}, {key})"))
+    }
+    fn table_lock(tables: &str, mode: &str) -> Option<String> {
+        Some(format!("LOCK TABLE {tables} IN {mode} MODE"))
+    }
 }
 const CHUNK: usize = 5_000;
 
@@ -103,27 +111,6 @@ impl PgStore {
             keys,
             group: Default::default(),
         })
-    }
-
-    /// Collections (postings with a collecting agent) matching `clause` on `p`, oldest first.
-    async fn collection_rows(
-        &self,
-        clause: &str,
-        bind: impl for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send + 'static,
-    ) -> Result<Vec<cakupan_store::agents::Collection>> {
-        let rows: Vec<cakupan_store::agents::CollectionRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT p.id, p.reference, p.participant_id, p.collected_by, p.amount, to_char(p.paid_on, 'YYYY-MM-DD'),
-                    p.first_month::bigint, p.months::bigint,
-                    (CASE WHEN EXISTS (SELECT 1 FROM postings r WHERE r.kind = 'reversal' AND r.target_reference = p.reference) THEN 1 ELSE 0 END)::bigint
-             FROM postings p WHERE {clause} ORDER BY p.id"
-        )))
-        .bind(bind)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        rows.into_iter()
-            .map(cakupan_store::agents::Collection::from_row)
-            .collect()
     }
 }
 
@@ -248,37 +235,6 @@ async fn insert_postings(
     Ok(ids)
 }
 
-/// Writes every changeable column of a stored participant: its sealed personal fields (under
-/// the current key), their indexes and the clear columns a correction may change.
-async fn rewrite(
-    tx: &mut sqlx::PgConnection,
-    r: &cakupan_store::ParticipantRow,
-    sealed: &cakupan_store::SealedFields,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE participants SET nik = $1, name = $2, birth_date = $3, phone = $4, phone_index = $5,
-         income_base = $6, address = $7, key_version = $8, village_code = $9, occupation_code = $10,
-         sector = $11, review_flags = $12 WHERE id = $13",
-    )
-    .bind(&sealed.nik)
-    .bind(&sealed.name)
-    .bind(&sealed.birth_date)
-    .bind(&sealed.phone)
-    .bind(&sealed.phone_index)
-    .bind(&sealed.income_base)
-    .bind(&sealed.address)
-    .bind(sealed.key_version)
-    .bind(&r.village_code)
-    .bind(&r.occupation_code)
-    .bind(&r.sector)
-    .bind(&r.review_flags)
-    .bind(r.id)
-    .execute(&mut *tx)
-    .await
-    .map_err(db)?;
-    Ok(())
-}
-
 #[async_trait]
 impl cakupan_store::Store for PgStore {
     fn backend(&self) -> &'static str {
@@ -388,54 +344,6 @@ async fn upsert_agent_months(
     }
     q.execute(&mut **tx).await.map_err(db)?;
     Ok(())
-}
-
-/// Every agent-month recomputed from the participations agents acquired and the postings
-/// agents collected.
-async fn recompute_agents_on(
-    conn: &mut PgConnection,
-) -> Result<cakupan_store::ledger::AgentChanges> {
-    let sql = format!(
-        "SELECT p.participant_id, {} FROM postings p
-         WHERE p.participant_id IN (
-             SELECT id FROM participants WHERE agent_code IS NOT NULL
-             UNION SELECT participant_id FROM postings WHERE collected_by IS NOT NULL)
-         ORDER BY p.participant_id, p.id",
-        LEDGER_COLUMNS
-            .split(", ")
-            .map(|c| format!("p.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let mut ledgers: HashMap<i64, Vec<LedgerRow>> = HashMap::new();
-    for row in sqlx::query(sqlx::AssertSqlSafe(sql))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?
-    {
-        let pid: i64 = row.try_get(0).map_err(db)?;
-        ledgers
-            .entry(pid)
-            .or_default()
-            .push(cakupan_store::rows::ledger(&row, 1)?);
-    }
-    let ids: Vec<i64> = ledgers.keys().copied().collect();
-    let mut changes = cakupan_store::ledger::AgentChanges::default();
-    let rows: Vec<(i64, Option<String>, String)> =
-        sqlx::query_as("SELECT id, agent_code, programs FROM participants WHERE id = ANY($1)")
-            .bind(&ids)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db)?;
-    for (id, agent, programs) in rows {
-        let three = cakupan_domain::ProgrammeSet::parse(&programs)
-            .map(|p| p.contains(cakupan_domain::Programme::Jht))
-            .unwrap_or(false);
-        if let Some(l) = ledgers.get(&id) {
-            changes.apply(agent.as_deref(), three, l, 1);
-        }
-    }
-    Ok(changes)
 }
 
 // Every counter recomputed from participants and postings alone, on one connection.
@@ -683,48 +591,6 @@ impl PgStore {
         .await
         .map_err(db)
     }
-}
-
-/// Appends audit entries to the chain inside the caller's transaction (the chain's last entry
-/// read in it, after the chain lock).
-pub(crate) async fn append_audit_in(
-    tx: &mut Transaction<'_, Postgres>,
-    keys: &Keys,
-    entries: &[cakupan_store::accounts::AuditEntry],
-) -> Result<()> {
-    if entries.is_empty() {
-        return Ok(());
-    }
-    // One chain, one order: appends queue on this lock.
-    sqlx::query("SELECT pg_advisory_xact_lock(4244, 0)")
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
-    let last: Option<(i64, String)> =
-        sqlx::query_as("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db)?;
-    for r in cakupan_store::accounts::link(keys, last, entries)? {
-        sqlx::query(
-                "INSERT INTO audit (id, at, actor, role, action, record, request_id, purpose, prev_hash, hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(r.id)
-            .bind(r.entry.at)
-            .bind(&r.entry.actor)
-            .bind(&r.entry.role)
-            .bind(&r.entry.action)
-            .bind(&r.entry.record)
-            .bind(&r.entry.request_id)
-            .bind(&r.entry.purpose)
-            .bind(&r.prev_hash)
-            .bind(&r.hash)
-            .execute(&mut **tx)
-            .await
-            .map_err(db)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
--- The employer's rows (and heirs') as PostgreSQL keeps them (its migrations 0013, 0012), so that both databases
--- run the same statements (crates/cakupan-store/src/employers_sql.rs): an invoice line names
--- its employer, a payment's reference is claimed in payment_references, and a person's open
--- employment has its row in open_employments.
+-- The employer's rows, heirs and correction requests as PostgreSQL keeps them (its migrations
+-- 0013, 0012), so that both databases run the same statements (crates/cakupan-store/src/*_sql.rs):
+-- an invoice line names its employer, a payment's reference is claimed in payment_references,
+-- a person's open employment has its row in open_employments, heirs and corrections carry
+-- their person's key.
 
 ALTER TABLE invoice_lines ADD COLUMN employer_code TEXT NOT NULL DEFAULT '';
 UPDATE invoice_lines
@@ -32,3 +33,7 @@ INSERT INTO open_employments (participant_id, nik_index, employer_code, since)
 -- An heir's row carries its person's key, as on PostgreSQL (its migration 0012).
 ALTER TABLE heirs ADD COLUMN nik_index BLOB;
 UPDATE heirs SET nik_index = (SELECT p.nik_index FROM participants p WHERE p.id = heirs.participant_id);
+
+-- A correction request carries its person's key, as on PostgreSQL (its migration 0012).
+ALTER TABLE corrections ADD COLUMN nik_index BLOB;
+UPDATE corrections SET nik_index = (SELECT p.nik_index FROM participants p WHERE p.id = corrections.participant_id);

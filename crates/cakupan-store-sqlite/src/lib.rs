@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 use cakupan_domain::participants::Registration;
-use cakupan_domain::{FieldError, FieldErrors, Month, RegionCode, RuleSet};
+use cakupan_domain::{FieldErrors, Month, RegionCode, RuleSet};
 use cakupan_domain::{Level, Nik, RegionTree, Segment};
 use cakupan_store::accounts::CORRECTION_COLUMNS;
 use cakupan_store::crypto::Keys;
@@ -21,7 +21,7 @@ use cakupan_store::{
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,6 +72,15 @@ impl cakupan_store::Dialect for SqliteStore {
     }
     fn each(param: u8) -> String {
         format!("SELECT value FROM json_each(${param})")
+    }
+    fn date_text(column: &str) -> String {
+        column.to_string()
+    }
+    fn advisory_lock(_class: i32, _key: i64) -> Option<String> {
+        None
+    }
+    fn table_lock(_tables: &str, _mode: &str) -> Option<String> {
+        None
     }
 }
 /// SQLite allows 32,766 bound parameters per statement; 22 columns × 1,000 rows stays below.
@@ -135,40 +144,6 @@ impl SqliteStore {
             keys,
             group: Default::default(),
         })
-    }
-
-    /// Collections (postings with a collecting agent) matching `clause` on `p`, oldest first.
-    async fn collection_rows(
-        &self,
-        clause: &str,
-        bind: String,
-    ) -> Result<Vec<cakupan_store::agents::Collection>> {
-        let rows: Vec<cakupan_store::agents::CollectionRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT p.id, p.reference, p.participant_id, p.collected_by, p.amount, p.paid_on, p.first_month, p.months,
-                    EXISTS (SELECT 1 FROM postings r WHERE r.kind = 'reversal' AND r.target_reference = p.reference)
-             FROM postings p WHERE {clause} ORDER BY p.id"
-        )))
-        .bind(bind)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db)?;
-        rows.into_iter()
-            .map(
-                |(id, reference, pid, agent, amount, paid_on, first, months, reversed)| {
-                    cakupan_store::agents::Collection::from_parts(
-                        id,
-                        reference,
-                        pid,
-                        agent,
-                        amount,
-                        &paid_on,
-                        first,
-                        months,
-                        reversed != 0,
-                    )
-                },
-            )
-            .collect()
     }
 }
 
@@ -252,37 +227,6 @@ async fn insert_postings(
             .map_err(db)?;
     }
     Ok(ids)
-}
-
-/// Writes every changeable column of a stored participant: its sealed personal fields (under
-/// the current key), their indexes and the clear columns a correction may change.
-async fn rewrite(
-    tx: &mut SqliteConnection,
-    r: &ParticipantRow,
-    sealed: &cakupan_store::SealedFields,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE participants SET nik = ?1, name = ?2, birth_date = ?3, phone = ?4, phone_index = ?5,
-         income_base = ?6, address = ?7, key_version = ?8, village_code = ?9, occupation_code = ?10,
-         sector = ?11, review_flags = ?12 WHERE id = ?13",
-    )
-    .bind(&sealed.nik)
-    .bind(&sealed.name)
-    .bind(&sealed.birth_date)
-    .bind(&sealed.phone)
-    .bind(&sealed.phone_index)
-    .bind(&sealed.income_base)
-    .bind(&sealed.address)
-    .bind(sealed.key_version)
-    .bind(&r.village_code)
-    .bind(&r.occupation_code)
-    .bind(&r.sector)
-    .bind(&r.review_flags)
-    .bind(r.id)
-    .execute(&mut *tx)
-    .await
-    .map_err(db)?;
-    Ok(())
 }
 
 #[async_trait]
@@ -376,65 +320,6 @@ async fn upsert_agent_months(
             .map_err(db)?;
     }
     Ok(())
-}
-
-/// Every agent-month recomputed from the participations agents acquired and the postings
-/// agents collected.
-async fn recompute_agents_on(conn: &mut SqliteConnection) -> Result<AgentChanges> {
-    let sql = format!(
-        "SELECT p.participant_id, {} FROM postings p
-         WHERE p.participant_id IN (
-             SELECT id FROM participants WHERE agent_code IS NOT NULL
-             UNION SELECT participant_id FROM postings WHERE collected_by IS NOT NULL)
-         ORDER BY p.participant_id, p.id",
-        LEDGER_COLUMNS
-            .split(", ")
-            .map(|c| format!("p.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let mut ledgers: HashMap<i64, Vec<LedgerRow>> = HashMap::new();
-    for row in sqlx::query(sqlx::AssertSqlSafe(sql))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?
-    {
-        let pid: i64 = row.try_get(0).map_err(db)?;
-        ledgers
-            .entry(pid)
-            .or_default()
-            .push(cakupan_store::rows::ledger(&row, 1)?);
-    }
-    let mut changes = AgentChanges::default();
-    let ids: Vec<i64> = ledgers.keys().copied().collect();
-    for chunk in ids.chunks(INSERT_CHUNK) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT id, agent_code, programs FROM participants WHERE id IN (",
-        );
-        let mut sep = q.separated(", ");
-        for id in chunk {
-            sep.push_bind(*id);
-        }
-        q.push(")");
-        for row in q
-            .build()
-            .persistent(keep_prepared(chunk.len(), INSERT_CHUNK))
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db)?
-        {
-            let id: i64 = row.try_get(0).map_err(db)?;
-            let agent: Option<String> = row.try_get(1).map_err(db)?;
-            let programs: String = row.try_get(2).map_err(db)?;
-            let three = cakupan_domain::ProgrammeSet::parse(&programs)
-                .map(|p| p.contains(cakupan_domain::Programme::Jht))
-                .unwrap_or(false);
-            if let Some(l) = ledgers.get(&id) {
-                changes.apply(agent.as_deref(), three, l, 1);
-            }
-        }
-    }
-    Ok(changes)
 }
 
 // Every counter recomputed from participants and postings alone, on one connection (a
@@ -574,43 +459,6 @@ impl SqliteStore {
         people.dedup();
         Ok(people)
     }
-}
-
-/// Appends audit entries to the chain inside the caller's transaction (the chain's last entry
-/// read in it).
-pub(crate) async fn append_audit_in(
-    tx: &mut Transaction<'_, Sqlite>,
-    keys: &Keys,
-    entries: &[cakupan_store::accounts::AuditEntry],
-) -> Result<()> {
-    if entries.is_empty() {
-        return Ok(());
-    }
-    let last: Option<(i64, String)> =
-        sqlx::query_as("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db)?;
-    for r in cakupan_store::accounts::link(keys, last, entries)? {
-        sqlx::query(
-                "INSERT INTO audit (id, at, actor, role, action, record, request_id, purpose, prev_hash, hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )
-            .bind(r.id)
-            .bind(r.entry.at)
-            .bind(&r.entry.actor)
-            .bind(&r.entry.role)
-            .bind(&r.entry.action)
-            .bind(&r.entry.record)
-            .bind(&r.entry.request_id)
-            .bind(&r.entry.purpose)
-            .bind(&r.prev_hash)
-            .bind(&r.hash)
-            .execute(&mut **tx)
-            .await
-            .map_err(db)?;
-    }
-    Ok(())
 }
 
 cakupan_store::store_flows!(SqliteStore, sqlx::Sqlite, read = reader, db_err = db);

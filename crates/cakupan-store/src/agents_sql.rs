@@ -171,7 +171,84 @@ macro_rules! agents_store_impl {
             }
 
             async fn add_agent(&self, a: &$crate::agents::Agent) -> Result<()> {
-                self.add_agent_own(a).await
+                if !$crate::agents::valid_code(&a.code) {
+                    return Err($crate::StoreError::Rejected(
+                        cakupan_domain::FieldError::new(
+                            "code",
+                            "code.format",
+                            "code must be 3 to 32 capital letters, digits or '-'",
+                        )
+                        .into(),
+                    ));
+                }
+                let mut tx = self.$write.begin().await.map_err($dberr)?;
+                // One agent registration at a time: a code or a participation is claimed once.
+                if let Some(lock) = <$store as $crate::Dialect>::advisory_lock(4245, 0) {
+                    sqlx::query(sqlx::AssertSqlSafe(lock))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($dberr)?;
+                }
+                let existing: Option<(String, i64, String, i64)> = sqlx::query_as(
+                    "SELECT office_code, participant_id, home_village, CAST(appointed AS BIGINT) FROM agents WHERE code = $1",
+                )
+                .bind(&a.code)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err($dberr)?;
+                if let Some((office, pid, home, appointed)) = existing {
+                    let villages: Vec<String> = sqlx::query_scalar(
+                        "SELECT village_code FROM agent_villages WHERE agent_code = $1 ORDER BY village_code",
+                    )
+                    .bind(&a.code)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err($dberr)?;
+                    let mut want: Vec<String> = a.villages.iter().map(|v| v.to_string()).collect();
+                    want.sort();
+                    let same = office == a.office_code
+                        && pid == a.participant_id
+                        && home == a.home_village.to_string()
+                        && appointed == i64::from(a.appointed.index())
+                        && villages == want;
+                    return if same {
+                        Ok(())
+                    } else {
+                        Err($crate::agents::code_taken("agent", &a.code))
+                    };
+                }
+                let (offices, segment, other): (i64, Option<String>, Option<String>) = sqlx::query_as(
+                    "SELECT (SELECT COUNT(*) FROM offices WHERE code = $1),
+                            (SELECT segment FROM participants WHERE id = $2),
+                            (SELECT code FROM agents WHERE participant_id = $2)",
+                )
+                .bind(&a.office_code)
+                .bind(a.participant_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err($dberr)?;
+                $crate::agents::check_agent(a, offices > 0, segment.as_deref(), other.as_deref())?;
+                sqlx::query(
+                    "INSERT INTO agents (code, office_code, participant_id, home_village, appointed) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&a.code)
+                .bind(&a.office_code)
+                .bind(a.participant_id)
+                .bind(a.home_village.to_string())
+                .bind(a.appointed.index())
+                .execute(&mut *tx)
+                .await
+                .map_err($dberr)?;
+                for v in &a.villages {
+                    sqlx::query("INSERT INTO agent_villages (agent_code, village_code) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                        .bind(&a.code)
+                        .bind(v.to_string())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($dberr)?;
+                }
+                tx.commit().await.map_err($dberr)?;
+                Ok(())
             }
 
             async fn agent_records(
@@ -345,7 +422,11 @@ macro_rules! agents_store_impl {
             }
 
             async fn collection(&self, posting_id: i64) -> Result<Option<$crate::agents::Collection>> {
-                self.collection_own(posting_id).await
+                Ok(self
+                    .collection_rows("p.id = $1 AND p.collected_by IS NOT NULL", posting_id)
+                    .await?
+                    .into_iter()
+                    .next())
             }
 
             async fn acquired_by(
@@ -408,7 +489,8 @@ macro_rules! agents_store_impl {
             }
 
             async fn recompute_agents(&self) -> Result<$crate::ledger::AgentChanges> {
-                self.recompute_agents_own().await
+                let mut conn = self.$read.acquire().await.map_err($dberr)?;
+                recompute_agents_on(&mut conn).await
             }
         }
     };

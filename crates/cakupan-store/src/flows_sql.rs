@@ -1,7 +1,8 @@
 //! The reads and writes every feature's SQL builds on, written once for both sqlx backends:
 //! each backend expands [`store_flows!`] at its crate root and the features' macros call the
 //! functions it defines (`existing`, `ledger_rows`, `overlap_of_new`, `register_batch_in`,
-//! `post_batch_in`, `load`).
+//! `post_batch_in`, `rewrite`, `recompute_agents_on`, `append_audit_in`, `load`,
+//! `collection_rows`).
 //!
 //! What differs stays the backend's own: its bulk writes (`insert_postings`,
 //! `upsert_counters`, `upsert_agent_months` at its crate root;
@@ -302,7 +303,158 @@ macro_rules! store_flows {
                 .collect()
         }
 
+        /// Writes every changeable column of a stored participant: its sealed personal fields
+        /// (under the current key), their indexes and the clear columns a correction may change.
+        pub(crate) async fn rewrite(
+            tx: &mut <$db as sqlx::Database>::Connection,
+            r: &$crate::ParticipantRow,
+            sealed: &$crate::SealedFields,
+        ) -> $crate::Result<()> {
+            sqlx::query(
+                "UPDATE participants SET nik = $1, name = $2, birth_date = $3, phone = $4, phone_index = $5,
+                 income_base = $6, address = $7, key_version = $8, village_code = $9, occupation_code = $10,
+                 sector = $11, review_flags = $12 WHERE id = $13",
+            )
+            .bind(&sealed.nik)
+            .bind(&sealed.name)
+            .bind(&sealed.birth_date)
+            .bind(&sealed.phone)
+            .bind(&sealed.phone_index)
+            .bind(&sealed.income_base)
+            .bind(&sealed.address)
+            .bind(sealed.key_version)
+            .bind(&r.village_code)
+            .bind(&r.occupation_code)
+            .bind(&r.sector)
+            .bind(&r.review_flags)
+            .bind(r.id)
+            .execute(&mut *tx)
+            .await
+            .map_err($dberr)?;
+            Ok(())
+        }
+
+        /// Every agent-month recomputed from the participations agents acquired and the
+        /// postings agents collected.
+        pub(crate) async fn recompute_agents_on(
+            conn: &mut <$db as sqlx::Database>::Connection,
+        ) -> $crate::Result<$crate::ledger::AgentChanges> {
+            use sqlx::Row;
+            let sql = format!(
+                "SELECT p.participant_id, {} FROM postings p
+                 WHERE p.participant_id IN (
+                     SELECT id FROM participants WHERE agent_code IS NOT NULL
+                     UNION SELECT participant_id FROM postings WHERE collected_by IS NOT NULL)
+                 ORDER BY p.participant_id, p.id",
+                $crate::rows::LEDGER_COLUMNS
+                    .split(", ")
+                    .map(|c| format!("p.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let mut ledgers: std::collections::HashMap<i64, Vec<$crate::ledger::LedgerRow>> =
+                Default::default();
+            for row in sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&mut *conn)
+                .await
+                .map_err($dberr)?
+            {
+                let pid: i64 = row.try_get(0).map_err($dberr)?;
+                ledgers
+                    .entry(pid)
+                    .or_default()
+                    .push($crate::rows::ledger(&row, 1)?);
+            }
+            let ids: Vec<i64> = ledgers.keys().copied().collect();
+            let mut changes = $crate::ledger::AgentChanges::default();
+            let rows: Vec<(i64, Option<String>, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT id, agent_code, programs FROM participants WHERE id {}",
+                <$store as $crate::Dialect>::one_of(1)
+            )))
+            .bind(<$store as $crate::Dialect>::ids(&ids))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err($dberr)?;
+            for (id, agent, programs) in rows {
+                let three = cakupan_domain::ProgrammeSet::parse(&programs)
+                    .map(|p| p.contains(cakupan_domain::Programme::Jht))
+                    .unwrap_or(false);
+                if let Some(l) = ledgers.get(&id) {
+                    changes.apply(agent.as_deref(), three, l, 1);
+                }
+            }
+            Ok(changes)
+        }
+
+        /// Appends audit entries to the chain inside the caller's transaction (the chain's last
+        /// entry read in it, after the chain's lock where writers run concurrently).
+        pub(crate) async fn append_audit_in(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            keys: &$crate::crypto::Keys,
+            entries: &[$crate::accounts::AuditEntry],
+        ) -> $crate::Result<()> {
+            if entries.is_empty() {
+                return Ok(());
+            }
+            // One chain, one order: appends queue on this lock.
+            if let Some(lock) = <$store as $crate::Dialect>::advisory_lock(4244, 0) {
+                sqlx::query(sqlx::AssertSqlSafe(lock))
+                    .execute(&mut **tx)
+                    .await
+                    .map_err($dberr)?;
+            }
+            let last: Option<(i64, String)> =
+                sqlx::query_as("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err($dberr)?;
+            for r in $crate::accounts::link(keys, last, entries)? {
+                sqlx::query(
+                    "INSERT INTO audit (id, at, actor, role, action, record, request_id, purpose, prev_hash, hash)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(r.id)
+                .bind(r.entry.at)
+                .bind(&r.entry.actor)
+                .bind(&r.entry.role)
+                .bind(&r.entry.action)
+                .bind(&r.entry.record)
+                .bind(&r.entry.request_id)
+                .bind(&r.entry.purpose)
+                .bind(&r.prev_hash)
+                .bind(&r.hash)
+                .execute(&mut **tx)
+                .await
+                .map_err($dberr)?;
+            }
+            Ok(())
+        }
+
         impl $store {
+            /// Collections (postings with a collecting agent) matching `clause` on `p` (one
+            /// parameter, `$1`), oldest first.
+            pub(crate) async fn collection_rows<T>(
+                &self,
+                clause: &str,
+                bind: T,
+            ) -> $crate::Result<Vec<$crate::agents::Collection>>
+            where
+                T: for<'q> sqlx::Encode<'q, $db> + sqlx::Type<$db> + Send + 'static,
+            {
+                let rows: Vec<$crate::agents::CollectionRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT p.id, p.reference, p.participant_id, p.collected_by, p.amount, {},
+                            CAST(p.first_month AS BIGINT), CAST(p.months AS BIGINT),
+                            CAST(CASE WHEN EXISTS (SELECT 1 FROM postings r WHERE r.kind = 'reversal' AND r.target_reference = p.reference) THEN 1 ELSE 0 END AS BIGINT)
+                     FROM postings p WHERE {clause} ORDER BY p.id",
+                    <$store as $crate::Dialect>::date_text("p.paid_on")
+                )))
+                .bind(bind)
+                .fetch_all(&self.$read)
+                .await
+                .map_err($dberr)?;
+                rows.into_iter().map($crate::agents::Collection::from_row).collect()
+            }
+
             /// The participations `clause` selects (one parameter, `$1`), with their heirs.
             pub(crate) async fn load<T>(
                 &self,

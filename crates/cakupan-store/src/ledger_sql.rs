@@ -98,7 +98,37 @@ macro_rules! ledger_store_impl {
             }
 
             async fn rebuild_counters(&self, rules: &RuleSet) -> Result<u64> {
-                self.rebuild_counters_own(rules).await
+                let mut tx = self.$write.begin().await.map_err($dberr)?;
+                // Writers take row locks on people, participants and counters: a SHARE lock on
+                // the ledger and the registry holds them off until the rebuilt counters are
+                // committed (where one writer holds the whole database, nothing else writes).
+                if let Some(lock) =
+                    <$store as $crate::Dialect>::table_lock("participants, postings, people", "SHARE")
+                {
+                    sqlx::query(sqlx::AssertSqlSafe(lock))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($dberr)?;
+                }
+                let changes = recompute_on(&mut tx, rules).await?;
+                sqlx::query("DELETE FROM counters")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($dberr)?;
+                upsert_counters(&mut tx, &changes).await?;
+                let agents = recompute_agents_on(&mut tx).await?;
+                sqlx::query("DELETE FROM agent_months")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($dberr)?;
+                upsert_agent_months(&mut tx, &agents).await?;
+                sqlx::query($crate::SET_COUNTERS_FINGERPRINT_SQL)
+                    .bind(cakupan_domain::coverage::counting_fingerprint(rules))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($dberr)?;
+                tx.commit().await.map_err($dberr)?;
+                Ok((changes.rows().len() + agents.rows().len()) as u64)
             }
 
             async fn counters_fingerprint(&self) -> Result<Option<String>> {

@@ -121,6 +121,15 @@ pub trait Dialect {
     fn one_of_blobs(param: u8) -> String;
     /// The list bound at `$n` as rows of one column named `value`, for `INSERT … SELECT`.
     fn each(param: u8) -> String;
+    /// A date column as `YYYY-MM-DD` text (PostgreSQL keeps dates, SQLite that text).
+    fn date_text(column: &str) -> String;
+    /// A statement that holds a transaction-wide lock on (`class`, `key`) until the
+    /// transaction ends, where concurrent writers need one (PostgreSQL); none where one writer
+    /// holds the whole database (SQLite).
+    fn advisory_lock(class: i32, key: i64) -> Option<String>;
+    /// `LOCK TABLE <tables> IN <mode> MODE` where concurrent writers need it (PostgreSQL);
+    /// none where one writer holds the whole database (SQLite).
+    fn table_lock(tables: &str, mode: &str) -> Option<String>;
 }
 
 /// A list of ids as a JSON array (SQLite's [`Dialect::ids`]).

@@ -10,11 +10,56 @@ macro_rules! participants_store_impl {
         #[async_trait::async_trait]
         impl $crate::participants::ParticipantStore for $store {
             async fn ensure_regions(&self, tree: &RegionTree) -> Result<RegionsLoaded> {
-                self.ensure_regions_own(tree).await
+                let fingerprint = tree.fingerprint();
+                let mut tx = self.$write.begin().await.map_err($dberr)?;
+                // Serialise concurrent first starts.
+                if let Some(lock) =
+                    <$store as $crate::Dialect>::table_lock("regions", "SHARE ROW EXCLUSIVE")
+                {
+                    sqlx::query(sqlx::AssertSqlSafe(lock))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($dberr)?;
+                }
+                let stored: Option<String> =
+                    sqlx::query_scalar("SELECT value FROM meta WHERE key = 'regions_fingerprint'")
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err($dberr)?;
+                if stored.as_deref() == Some(fingerprint.as_str()) {
+                    tx.rollback().await.map_err($dberr)?;
+                    return Ok(RegionsLoaded {
+                        loaded: false,
+                        count: tree.len() as u64,
+                    });
+                }
+                // Upsert, never delete: participants reference villages, and a region retired
+                // by a newer decree must stay for the people registered in it.
+                let regions: Vec<_> = tree.iter().collect();
+                $store::upsert_regions_own(&mut tx, &regions).await?;
+                sqlx::query(
+                    "INSERT INTO meta (key, value) VALUES ('regions_fingerprint', $1)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )
+                .bind(&fingerprint)
+                .execute(&mut *tx)
+                .await
+                .map_err($dberr)?;
+                tx.commit().await.map_err($dberr)?;
+                Ok(RegionsLoaded {
+                    loaded: true,
+                    count: tree.len() as u64,
+                })
             }
 
             async fn region_counts(&self) -> Result<Vec<(Level, u64)>> {
-                self.region_counts_own().await
+                let rows = sqlx::query(
+                    "SELECT CAST(level AS BIGINT), COUNT(*) FROM regions GROUP BY level ORDER BY level",
+                )
+                .fetch_all(&self.$read)
+                .await
+                .map_err($dberr)?;
+                rows.iter().map($crate::rows::level_count).collect()
             }
 
             async fn register_batch(&self, rules: &RuleSet, regs: &[Registration]) -> Result<Vec<Outcome>> {
@@ -30,7 +75,14 @@ macro_rules! participants_store_impl {
                 reg: &Registration,
                 audit: &$crate::accounts::RegistrationAudit,
             ) -> Result<Outcome> {
-                self.register_audited_own(rules, reg, audit).await
+                // Group commit (cakupan_store::group): each request queues its registration;
+                // whoever holds the leader lock commits everything queued in one transaction
+                // and answers each request with its own outcome. On SQLite a registration's cost
+                // is its own write transaction (one writer); on PostgreSQL concurrent ones
+                // serialise on the counters of their month and the audit chain's lock. The
+                // group is checked against the leader's rules: a server passes its one rule set
+                // to every request.
+                self.group.register(self, rules, reg, audit).await
             }
 
             async fn participant(&self, id: i64) -> Result<Option<$crate::Participant>> {
@@ -38,7 +90,15 @@ macro_rules! participants_store_impl {
             }
 
             async fn participant_by_kpj(&self, kpj: &str) -> Result<Option<$crate::Participant>> {
-                self.participant_by_kpj_own(kpj).await
+                // A KPJ is its participation's id with a check digit: one that does not parse
+                // names nobody, and one that does is read by its id.
+                let Ok(k) = cakupan_domain::Kpj::parse(kpj.trim()) else {
+                    return Ok(None);
+                };
+                let Ok(id) = i64::try_from(k.sequence()) else {
+                    return Ok(None);
+                };
+                Ok(self.participant(id).await?.filter(|p| p.kpj == kpj.trim()))
             }
 
             async fn participants_by_index(&self, nik_index: &[u8]) -> Result<Vec<$crate::Participant>> {

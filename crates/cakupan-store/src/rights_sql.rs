@@ -48,7 +48,33 @@ macro_rules! rights_store_impl {
             }
 
             async fn add_correction(&self, c: &$crate::accounts::Correction) -> Result<i64> {
-                self.add_correction_own(c).await
+                use $crate::accounts::correction_column;
+                let value = self.keys.seal(
+                    "corrections",
+                    c.participant_id,
+                    &correction_column(&c.field, c.requested_at, "value"),
+                    &c.value,
+                )?;
+                let reason = self.keys.seal(
+                    "corrections",
+                    c.participant_id,
+                    &correction_column(&c.field, c.requested_at, "reason"),
+                    &c.reason,
+                )?;
+                sqlx::query_scalar(
+                    "INSERT INTO corrections (participant_id, village_code, field, value, reason, requested_at, due_at, nik_index)
+                     SELECT $1, $2, $3, $4, $5, $6, $7, nik_index FROM participants WHERE id = $1 RETURNING id",
+                )
+                .bind(c.participant_id)
+                .bind(&c.village_code)
+                .bind(&c.field)
+                .bind(value)
+                .bind(reason)
+                .bind(c.requested_at)
+                .bind(c.due_at)
+                .fetch_one(&self.$write)
+                .await
+                .map_err($dberr)
             }
 
             async fn open_corrections(
@@ -114,7 +140,88 @@ macro_rules! rights_store_impl {
                 rules: &RuleSet,
                 d: &$crate::accounts::CorrectionDecision,
             ) -> Result<Option<$crate::accounts::Correction>> {
-                self.decide_correction_own(rules, d).await
+                use $crate::ledger::{Base, relocation};
+                use sqlx::Row;
+                let mut tx = self.$write.begin().await.map_err($dberr)?;
+                // The request first (so two reviewers deciding at once queue here), then the person.
+                let Some(row) = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {} FROM corrections WHERE id = $1{}",
+                    $crate::accounts::CORRECTION_COLUMNS,
+                    <$store as $crate::Dialect>::FOR_UPDATE
+                )))
+                .bind(d.id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err($dberr)?
+                else {
+                    return Ok(None);
+                };
+                let mut c = $crate::rows::correction(&row, &self.keys)?;
+                if c.status != "open" {
+                    d.settle(&c)?;
+                    return Ok(Some(c));
+                }
+                if d.status == "done" {
+                    let index = $store::lock_person_own(&mut tx, c.participant_id).await?;
+                    let stored = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "{} WHERE id = $1",
+                        <$store as $crate::Dialect>::SELECT_PARTICIPANTS
+                    )))
+                    .bind(c.participant_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err($dberr)?;
+                    let stored = $crate::rows::participant(&stored, &self.keys)?
+                        .into_participant(Vec::new())?;
+                    if let Some(r) = d.corrected_for(&stored)? {
+                        if r.village != stored.registration.village {
+                            let mut group = Vec::new();
+                            for o in sqlx::query(sqlx::AssertSqlSafe(format!(
+                                "SELECT id, segment, village_code, {} FROM participants WHERE nik_index = $1 ORDER BY id",
+                                <$store as $crate::Dialect>::date_text("registered_on")
+                            )))
+                            .bind(&index)
+                            .fetch_all(&mut *tx)
+                            .await
+                            .map_err($dberr)?
+                            {
+                                let b = Base::parse(
+                                    o.try_get(0).map_err($dberr)?,
+                                    &o.try_get::<String, _>(1).map_err($dberr)?,
+                                    &o.try_get::<String, _>(2).map_err($dberr)?,
+                                    &o.try_get::<String, _>(3).map_err($dberr)?,
+                                )?;
+                                group.push((b, ledger_rows(&mut tx, b.id).await?));
+                            }
+                            let changes = relocation(rules, stored.id, r.village, &group)?;
+                            upsert_counters(&mut tx, &changes).await?;
+                        }
+                        let row = $crate::ParticipantRow::from_registration(
+                            stored.id,
+                            stored.kpj.clone(),
+                            r,
+                        );
+                        rewrite(&mut tx, &row, &row.seal(&self.keys)?).await?;
+                    }
+                }
+                let note = $crate::accounts::seal_note(&self.keys, &c, &d.note)?;
+                sqlx::query(
+                    "UPDATE corrections SET status = $1, decided_at = $2, decided_by = $3, note = $4 WHERE id = $5",
+                )
+                .bind(&d.status)
+                .bind(d.decided_at)
+                .bind(&d.decided_by)
+                .bind(note)
+                .bind(c.id)
+                .execute(&mut *tx)
+                .await
+                .map_err($dberr)?;
+                tx.commit().await.map_err($dberr)?;
+                c.status = d.status.clone();
+                c.decided_at = Some(d.decided_at);
+                c.decided_by = Some(d.decided_by.clone());
+                c.note = Some(d.note.clone());
+                Ok(Some(c))
             }
         }
     };
