@@ -5,10 +5,9 @@
 //! concurrent registrations of the same NIK are settled by the unique key: `ON CONFLICT DO
 //! NOTHING`, then the rows it turned away are compared with what is stored.
 
-use async_trait::async_trait;
 use cakupan_domain::participants::Registration;
 use cakupan_domain::{FieldErrors, Month, RegionCode, RuleSet};
-use cakupan_domain::{Level, Nik, RegionTree, Segment};
+use cakupan_domain::{Level, RegionTree, Segment};
 use cakupan_store::accounts::CORRECTION_COLUMNS;
 use cakupan_store::crypto::Keys;
 use cakupan_store::ledger::{
@@ -71,6 +70,10 @@ impl cakupan_store::Dialect for PgStore {
     }
     fn table_lock(tables: &str, mode: &str) -> Option<String> {
         Some(format!("LOCK TABLE {tables} IN {mode} MODE"))
+    }
+    type Day = time::Date;
+    fn day(d: time::Date) -> time::Date {
+        d
     }
 }
 const CHUNK: usize = 5_000;
@@ -235,21 +238,9 @@ async fn insert_postings(
     Ok(ids)
 }
 
-#[async_trait]
-impl cakupan_store::Store for PgStore {
-    fn backend(&self) -> &'static str {
-        "postgres"
-    }
-
-    async fn health(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(db)
-    }
-
-    async fn after_bulk_load(&self) -> Result<()> {
+/// What the store's own facts need of this database.
+impl PgStore {
+    async fn after_bulk_load_own(&self) -> Result<()> {
         // Statistics for the planner, and the visibility map that lets the reports' covering
         // index answer without visiting the heap; autovacuum may be off, and is not relied on.
         // The claim tables (migration 0014) grow with the participations and postings.
@@ -282,30 +273,12 @@ impl cakupan_store::Store for PgStore {
         Ok(())
     }
 
-    async fn size_bytes(&self) -> Result<u64> {
+    async fn size_bytes_own(&self) -> Result<u64> {
         let n: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
             .fetch_one(&self.pool)
             .await
             .map_err(db)?;
         Ok(n as u64)
-    }
-
-    async fn meta(&self, key: &str) -> Result<Option<String>> {
-        self.meta_impl(key).await
-    }
-
-    async fn set_meta_once(&self, key: &str, value: &str) -> Result<String> {
-        self.set_meta_once_impl(key, value).await
-    }
-}
-
-impl cakupan_store::Keyed for PgStore {
-    fn nik_index(&self, nik: &Nik) -> Vec<u8> {
-        self.keys.nik_index(nik)
-    }
-
-    fn keys(&self) -> &cakupan_store::crypto::Keys {
-        &self.keys
     }
 }
 
@@ -622,5 +595,6 @@ cakupan_store::shared_sql_impl!(
     sqlx::Postgres,
     write = pool,
     read = pool,
-    db_err = db
+    db_err = db,
+    backend = "postgres"
 );

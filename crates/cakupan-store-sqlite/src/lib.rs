@@ -4,10 +4,9 @@
 //! process instead of failing with `SQLITE_BUSY`; reads use a separate pool and see the last
 //! committed state (WAL lets them run beside the writer).
 
-use async_trait::async_trait;
 use cakupan_domain::participants::Registration;
 use cakupan_domain::{FieldErrors, Month, RegionCode, RuleSet};
-use cakupan_domain::{Level, Nik, RegionTree, Segment};
+use cakupan_domain::{Level, RegionTree, Segment};
 use cakupan_store::accounts::CORRECTION_COLUMNS;
 use cakupan_store::crypto::Keys;
 use cakupan_store::keep_prepared;
@@ -81,6 +80,10 @@ impl cakupan_store::Dialect for SqliteStore {
     }
     fn table_lock(_tables: &str, _mode: &str) -> Option<String> {
         None
+    }
+    type Day = String;
+    fn day(d: time::Date) -> String {
+        cakupan_domain::month::format_date(d)
     }
 }
 /// SQLite allows 32,766 bound parameters per statement; 22 columns × 1,000 rows stays below.
@@ -229,21 +232,9 @@ async fn insert_postings(
     Ok(ids)
 }
 
-#[async_trait]
-impl cakupan_store::Store for SqliteStore {
-    fn backend(&self) -> &'static str {
-        "sqlite"
-    }
-
-    async fn health(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.reader)
-            .await
-            .map(|_| ())
-            .map_err(db)
-    }
-
-    async fn after_bulk_load(&self) -> Result<()> {
+/// What the store's own facts need of this database.
+impl SqliteStore {
+    async fn after_bulk_load_own(&self) -> Result<()> {
         // Statistics for the tables whose indexes changed enough to matter (SQLite decides),
         // each analysed over a bounded sample.
         sqlx::raw_sql("PRAGMA analysis_limit = 1000; PRAGMA optimize;")
@@ -253,7 +244,7 @@ impl cakupan_store::Store for SqliteStore {
         Ok(())
     }
 
-    async fn size_bytes(&self) -> Result<u64> {
+    async fn size_bytes_own(&self) -> Result<u64> {
         // Checkpoint first so that the WAL's pages are counted in the main file.
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&self.writer)
@@ -266,24 +257,6 @@ impl cakupan_store::Store for SqliteStore {
         .await
         .map_err(db)?;
         Ok(n as u64)
-    }
-
-    async fn meta(&self, key: &str) -> Result<Option<String>> {
-        self.meta_impl(key).await
-    }
-
-    async fn set_meta_once(&self, key: &str, value: &str) -> Result<String> {
-        self.set_meta_once_impl(key, value).await
-    }
-}
-
-impl cakupan_store::Keyed for SqliteStore {
-    fn nik_index(&self, nik: &Nik) -> Vec<u8> {
-        self.keys.nik_index(nik)
-    }
-
-    fn keys(&self) -> &cakupan_store::crypto::Keys {
-        &self.keys
     }
 }
 
@@ -468,5 +441,6 @@ cakupan_store::shared_sql_impl!(
     sqlx::Sqlite,
     write = writer,
     read = reader,
-    db_err = db
+    db_err = db,
+    backend = "sqlite"
 );

@@ -86,14 +86,39 @@ macro_rules! campaign_store_impl {
 
         #[async_trait::async_trait]
         impl $crate::campaign::CampaignStore for $store {
-            // The two whose column types differ: the backend's own SQL.
             async fn enrolments_in(
                 &self,
                 villages: &[RegionCode],
                 from: time::Date,
                 to: time::Date,
             ) -> Result<Vec<Enrolment>> {
-                self.enrolments_in_impl(villages, from, to).await
+                let codes: Vec<String> = villages.iter().map(|v| v.to_string()).collect();
+                let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
+                let rows: Vec<(String, String, String, Option<String>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT p.village_code, {}, p.occupation_code,
+                            (SELECT {} FROM postings c WHERE c.participant_id = p.id AND c.kind = 'contribution')
+                     FROM participants p
+                     WHERE p.registered_on >= $1 AND p.registered_on <= $2 AND p.village_code {}",
+                    <$store as $crate::Dialect>::date_text("p.registered_on"),
+                    <$store as $crate::Dialect>::date_text("MIN(c.paid_on)"),
+                    <$store as $crate::Dialect>::one_of(3)
+                )))
+                .bind(<$store as $crate::Dialect>::day(from))
+                .bind(<$store as $crate::Dialect>::day(to))
+                .bind(<$store as $crate::Dialect>::texts(&codes))
+                .fetch_all(&self.$read)
+                .await
+                .map_err($dberr)?;
+                rows.into_iter()
+                    .map(|(v, on, occupation, paid)| {
+                        Ok(Enrolment {
+                            village: region(&v)?,
+                            registered_on: cmp::date(&on)?,
+                            occupation,
+                            first_paid: paid.as_deref().map(cmp::date).transpose()?,
+                        })
+                    })
+                    .collect()
             }
             async fn participation_ids_in(&self, within: RegionCode) -> Result<Vec<(RegionCode, i64)>> {
                 let (lo, hi) = within_range(within);

@@ -130,6 +130,9 @@ pub trait Dialect {
     /// `LOCK TABLE <tables> IN <mode> MODE` where concurrent writers need it (PostgreSQL);
     /// none where one writer holds the whole database (SQLite).
     fn table_lock(tables: &str, mode: &str) -> Option<String>;
+    /// A day as a date column takes it (a DATE on PostgreSQL, `YYYY-MM-DD` text on SQLite).
+    type Day;
+    fn day(d: time::Date) -> Self::Day;
 }
 
 /// A list of ids as a JSON array (SQLite's [`Dialect::ids`]).

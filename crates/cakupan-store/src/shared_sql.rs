@@ -3,11 +3,49 @@
 //! `*_impl` methods from its `Store` implementation. Each feature's SQL is in its own
 //! `<feature>_sql.rs`.
 
-/// Expands to the shared methods on `$store` (database `$db`): `$write` and `$read` name its
-/// pools (the same pool on PostgreSQL), `$dberr` maps a sqlx error.
+/// Expands to `Store` and `Keyed` for `$store` (database `$db`, named `$name`): `$write` and
+/// `$read` name its pools (the same pool on PostgreSQL), `$dberr` maps a sqlx error. The
+/// backend's own: `after_bulk_load_own` and `size_bytes_own`.
 #[macro_export]
 macro_rules! shared_sql_impl {
-    ($store:ident, $db:ty, write = $write:ident, read = $read:ident, db_err = $dberr:path) => {
+    ($store:ident, $db:ty, write = $write:ident, read = $read:ident, db_err = $dberr:path, backend = $name:literal) => {
+        #[async_trait::async_trait]
+        impl $crate::Store for $store {
+            fn backend(&self) -> &'static str {
+                $name
+            }
+
+            async fn health(&self) -> $crate::Result<()> {
+                sqlx::query("SELECT 1")
+                    .execute(&self.$read)
+                    .await
+                    .map(|_| ())
+                    .map_err($dberr)
+            }
+
+            async fn after_bulk_load(&self) -> $crate::Result<()> {
+                self.after_bulk_load_own().await
+            }
+
+            async fn size_bytes(&self) -> $crate::Result<u64> {
+                self.size_bytes_own().await
+            }
+
+            async fn meta(&self, key: &str) -> $crate::Result<Option<String>> {
+                self.meta_impl(key).await
+            }
+
+            async fn set_meta_once(&self, key: &str, value: &str) -> $crate::Result<String> {
+                self.set_meta_once_impl(key, value).await
+            }
+        }
+
+        impl $crate::Keyed for $store {
+            fn keys(&self) -> &$crate::crypto::Keys {
+                &self.keys
+            }
+        }
+
         impl $store {
             pub(crate) async fn meta_impl(&self, key: &str) -> $crate::Result<Option<String>> {
                 sqlx::query_scalar($crate::META_SQL)
