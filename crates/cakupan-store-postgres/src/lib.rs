@@ -440,32 +440,6 @@ pub async fn drop_database(url: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Schema 5 encrypts personal fields; a database that already holds participants in clear
-/// (schema 4 or older) cannot be converted by SQL alone, so it is refused with the reason
-/// instead of being half migrated.
-async fn refuse_clear_participants(pool: &PgPool) -> Result<()> {
-    let migrated: Option<i64> =
-        sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
-            .fetch_optional(pool)
-            .await
-            .ok()
-            .flatten();
-    let Some(version) = migrated else {
-        return Ok(());
-    };
-    if version >= 5 {
-        return Ok(());
-    }
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM participants")
-        .fetch_one(pool)
-        .await
-        .map_err(db)?;
-    if n > 0 {
-        return Err(cakupan_store::clear_participants_refused(n, version));
-    }
-    Ok(())
-}
-
 impl PgStore {
     /// Inserts the registrations `insert` (indexes into `regs`) under ids from the participant
     /// sequence, one `UNNEST` statement per `CHUNK` rows, each person locked first (in NIK

@@ -306,32 +306,6 @@ cakupan_store::recompute_on_impl!(
     p2: "?2"
 );
 
-/// Schema 5 encrypts personal fields; a database that already holds participants in clear
-/// (schema 4 or older) cannot be converted by SQL alone, so it is refused with the reason
-/// instead of being half migrated.
-async fn refuse_clear_participants(pool: &SqlitePool) -> Result<()> {
-    let migrated: Option<i64> =
-        sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = 1")
-            .fetch_optional(pool)
-            .await
-            .ok()
-            .flatten();
-    let Some(version) = migrated else {
-        return Ok(()); // a new database
-    };
-    if version >= 5 {
-        return Ok(());
-    }
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM participants")
-        .fetch_one(pool)
-        .await
-        .map_err(db)?;
-    if n > 0 {
-        return Err(cakupan_store::clear_participants_refused(n, version));
-    }
-    Ok(())
-}
-
 impl SqliteStore {
     /// Inserts the registrations `insert` (indexes into `regs`) under ids taken from the
     /// participant sequence, `INSERT_CHUNK` rows per statement: each index with its id, and

@@ -1,7 +1,8 @@
 //! The reads and writes every feature's SQL builds on, written once for both sqlx backends:
 //! each backend expands [`store_flows!`] at its crate root and the features' macros call the
 //! functions it defines (`existing`, `ledger_rows`, `overlap_of_new`, `register_batch_in`,
-//! `post_batch_in`, `rewrite`, `recompute_agents_on`, `append_audit_in`, `load`,
+//! `post_batch_in`, `rewrite`, `recompute_agents_on`, `append_audit_in`,
+//! `refuse_clear_participants`, `load`,
 //! `collection_rows`).
 //!
 //! What differs stays the backend's own: its bulk writes (`insert_postings`,
@@ -426,6 +427,32 @@ macro_rules! store_flows {
                 .execute(&mut **tx)
                 .await
                 .map_err($dberr)?;
+            }
+            Ok(())
+        }
+
+        /// Schema 5 encrypts personal fields; a database that already holds participants in
+        /// clear (schema 4 or older) cannot be converted by SQL alone, so it is refused with
+        /// the reason instead of being half migrated.
+        pub(crate) async fn refuse_clear_participants(pool: &sqlx::Pool<$db>) -> $crate::Result<()> {
+            let migrated: Option<i64> =
+                sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE")
+                    .fetch_optional(pool)
+                    .await
+                    .ok()
+                    .flatten();
+            let Some(version) = migrated else {
+                return Ok(()); // a new database
+            };
+            if version >= 5 {
+                return Ok(());
+            }
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM participants")
+                .fetch_one(pool)
+                .await
+                .map_err($dberr)?;
+            if n > 0 {
+                return Err($crate::clear_participants_refused(n, version));
             }
             Ok(())
         }
