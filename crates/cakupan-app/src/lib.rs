@@ -9,6 +9,8 @@ pub mod auth;
 pub mod campaign;
 pub mod employers;
 pub mod error;
+pub mod ledger;
+pub mod participants;
 
 use cakupan_domain::{RegionTree, RuleSet};
 use cakupan_store::Store;

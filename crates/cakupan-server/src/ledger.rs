@@ -378,21 +378,19 @@ pub async fn post_handler(
             },
         )?,
     }
-    let kind = posting.kind();
-    let (posted, receipt) = match posting {
-        // Contributions take the one path the pages take too (collections, receipts).
-        NewPosting::Contribution(pay) => {
-            crate::agents::post_contribution(
-                &st,
-                &caller.who,
-                concerned.as_ref(),
-                pay,
-                b.collected_by,
-            )
-            .await?
-        }
-        other => (st.store.post(&st.rules, &other).await?, None),
-    };
+    // The one path of the pages and the CLI too (collections, receipts, the audit entry).
+    let cakupan_app::ledger::Posted {
+        outcome: posted,
+        receipt,
+    } = cakupan_app::ledger::post(
+        &st,
+        &caller.who,
+        &caller.request_id,
+        concerned.as_ref(),
+        posting,
+        b.collected_by,
+    )
+    .await?;
     let (status, outcome, id, participant_id) = match posted {
         PostingOutcome::Posted { id, participant_id } => {
             (StatusCode::CREATED, "posted", id, participant_id)
@@ -401,14 +399,6 @@ pub async fn post_handler(
             (StatusCode::OK, "existing", id, participant_id)
         }
     };
-    caller
-        .audit(
-            &st,
-            &format!("posting.{kind}"),
-            format!("participant:{participant_id}"),
-            "contribution",
-        )
-        .await?;
     Ok((
         status,
         Json(PostingResponse {

@@ -9,13 +9,13 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use cakupan_domain::access::{Action, Resource};
+use cakupan_domain::access::Action;
 use cakupan_domain::month::format_date;
 use cakupan_domain::participants::{
     Context, FIELDS, HeirInput, OPTIONAL_FIELDS, RegistrationInput, validate,
 };
 use cakupan_domain::{FieldError, FieldErrors, Nik, RegionCode};
-use cakupan_store::{Outcome, Participant};
+use cakupan_store::Participant;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -283,47 +283,21 @@ pub async fn register(
         today: (st.today)(),
     };
     let (reg, warnings) = validate(&ctx, &input)?;
-    caller.allow(
-        Action::Register,
-        &Resource::Participant {
-            village: reg.village,
-            agent_code: reg.agent_code.clone(),
-            nik: hex::encode(st.store.nik_index(&reg.nik)),
-        },
-    )?;
-    crate::agents::check_acquisition(&st, caller.who.role, &reg).await?;
-    // The registration and its audit entry commit together.
-    let entry = |action: &str| {
-        crate::auth::audit_entry(
-            &caller.who,
-            &caller.request_id,
-            action,
-            String::new(),
-            "enrolment",
-        )
-    };
-    let audit = cakupan_store::accounts::RegistrationAudit {
-        created: entry("participant.register"),
-        existing: entry("participant.read"),
-    };
-    let (status, outcome, id) = match st.store.register_audited(&st.rules, &reg, &audit).await? {
-        Outcome::Created { id, .. } => (StatusCode::CREATED, "created", id),
-        Outcome::Existing { id, .. } => (StatusCode::OK, "existing", id),
-        Outcome::Conflict { kpj, segment } => {
-            return Err(
-                match crate::auth::registration_conflict(&st, &caller.who, &caller.request_id, &kpj)
-                    .await?
-                {
-                    crate::auth::ConflictView::Visible { kpj } => {
-                        cakupan_store::StoreError::Conflict { kpj, segment }.into()
-                    }
-                    crate::auth::ConflictView::Elsewhere => ApiError::ConflictElsewhere {
-                        message: format!(
-                            "this NIK cannot be registered here: it already has a {segment} participation outside your area; ask the branch of the participant's domicile"
-                        ),
-                    },
+    use cakupan_app::participants::{Registered, register};
+    let (status, outcome, id) = match register(&st, &caller.who, &caller.request_id, &reg).await? {
+        Registered::Created { id } => (StatusCode::CREATED, "created", id),
+        Registered::Existing { id } => (StatusCode::OK, "existing", id),
+        Registered::Conflict { segment, view } => {
+            return Err(match view {
+                crate::auth::ConflictView::Visible { kpj } => {
+                    cakupan_store::StoreError::Conflict { kpj, segment }.into()
+                }
+                crate::auth::ConflictView::Elsewhere => ApiError::ConflictElsewhere {
+                    message: format!(
+                        "this NIK cannot be registered here: it already has a {segment} participation outside your area; ask the branch of the participant's domicile"
+                    ),
                 },
-            );
+            });
         }
     };
     let p = st.store.participant(id).await?.ok_or_else(|| {

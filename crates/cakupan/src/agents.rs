@@ -122,7 +122,8 @@ pub enum AgentCommand {
     },
 }
 
-/// The server's state, for the shared checks and views (the operator is head office).
+/// The server's state for the account commands, which set passwords: the password rule in
+/// force (rules/security.toml) and the hashing cost tuned on this machine.
 pub fn state(store: Arc<dyn Store>, reference: &Reference) -> Result<cakupan_app::Context> {
     Ok(cakupan_app::Context {
         store,
@@ -130,6 +131,36 @@ pub fn state(store: Arc<dyn Store>, reference: &Reference) -> Result<cakupan_app
         rules: reference.rules.clone(),
         today: cakupan_app::today_wib,
         auth: Arc::new(crate::accounts::auth(reference)?),
+    })
+}
+
+/// The state for every other shared operation (registering, posting, the network, employers,
+/// the campaign): none of them hashes a password, so the hashing cost is not tuned (that takes
+/// the rule's target time, about half a second, at every command) and the password rule is the
+/// one in force or, on a day before the first, the earliest (it is only carried, not applied).
+pub fn operations(store: Arc<dyn Store>, reference: &Reference) -> Result<cakupan_app::Context> {
+    let today = Month::of(cakupan_app::today_wib());
+    let policy = reference
+        .rules
+        .security(today)
+        .or_else(|| {
+            reference
+                .rules
+                .security
+                .iter()
+                .min_by_key(|r| r.provenance.period.from)
+        })
+        .cloned()
+        .context("rules/security.toml has no row")?;
+    Ok(cakupan_app::Context {
+        store,
+        regions: reference.regions.clone(),
+        rules: reference.rules.clone(),
+        today: cakupan_app::today_wib,
+        auth: Arc::new(cakupan_app::auth::Auth::new(
+            cakupan_app::auth::Cost::OWASP,
+            policy,
+        )),
     })
 }
 
@@ -174,7 +205,7 @@ pub async fn office(
     reference: &Reference,
     cmd: OfficeCommand,
 ) -> Result<()> {
-    let st = state(store.clone(), reference)?;
+    let st = operations(store.clone(), reference)?;
     let now = Month::of((st.today)());
     match cmd {
         OfficeCommand::Add {
@@ -336,7 +367,7 @@ pub async fn office(
 }
 
 pub async fn agent(store: Arc<dyn Store>, reference: &Reference, cmd: AgentCommand) -> Result<()> {
-    let st = state(store.clone(), reference)?;
+    let st = operations(store.clone(), reference)?;
     let now = Month::of((st.today)());
     match cmd {
         AgentCommand::Add {
@@ -557,7 +588,7 @@ pub async fn report(
     by: &str,
     region: Option<String>,
 ) -> Result<()> {
-    let st = state(store, reference)?;
+    let st = operations(store, reference)?;
     let month = month_arg(&month, Month::of((st.today)()))?;
     let level =
         Level::parse(by).context("--by must be nation, province, regency, district or village")?;

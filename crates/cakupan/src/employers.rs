@@ -107,7 +107,7 @@ fn rp(v: i64) -> String {
 }
 
 pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: EmployerCommand) -> Result<()> {
-    let st = crate::agents::state(store.clone(), reference)?;
+    let st = crate::agents::operations(store.clone(), reference)?;
     let today = (st.today)();
     let find = |code: String| {
         let store = store.clone();

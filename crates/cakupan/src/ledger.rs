@@ -11,7 +11,7 @@ use cakupan_domain::{Level, Month, Nik, ProgrammeSet, RegionCode, Rupiah, Segmen
 use cakupan_store::ledger::{
     COUNTERS, CounterValues, NewPosting, PostingOutcome, TerminationReason, facts,
 };
-use cakupan_store::{Participant, Store, StoreError};
+use cakupan_store::{Participant, Store};
 use clap::{Args, Subcommand};
 use std::collections::BTreeMap;
 
@@ -76,6 +76,7 @@ pub async fn post(
     cmd: PostCommand,
 ) -> Result<()> {
     let store = store_arc.as_ref();
+    let mut collector = None;
     let posting = match cmd {
         PostCommand::Contribution {
             reference: r,
@@ -98,38 +99,9 @@ pub async fn post(
                 channel,
                 paid_on: paid_on.unwrap_or_else(|| cakupan_domain::month::format_date(today_wib())),
             };
+            collector = collected_by;
             match parse_payment(&reference.rules, &input, today_wib()) {
-                Ok(mut p) => {
-                    if let Some(agent) = collected_by {
-                        if p.channel != cakupan_domain::contribution::PaymentChannel::Perisai {
-                            bail!(
-                                "--collected-by: a collection by an agent goes through --channel perisai"
-                            );
-                        }
-                        let participant = store
-                            .participants_by_nik(p.nik)
-                            .await?
-                            .into_iter()
-                            .find(|x| x.registration.segment == p.segment)
-                            .context(
-                                "nik: no participation is registered for this NIK in this segment",
-                            )?;
-                        let st = crate::agents::state(store_arc.clone(), reference)?;
-                        if store.participant_of_posting(&p.reference).await?.is_none()
-                            && let Err(e) = cakupan_app::agents::check_collection(
-                                &st,
-                                &agent,
-                                &participant,
-                                Month::of(p.paid_on),
-                            )
-                            .await
-                        {
-                            return Err(crate::agents::api(e));
-                        }
-                        p.collected_by = Some(agent);
-                    }
-                    NewPosting::Contribution(p)
-                }
+                Ok(p) => NewPosting::Contribution(p),
                 Err(e) => {
                     for x in e.iter() {
                         eprintln!("error: {x}");
@@ -161,44 +133,53 @@ pub async fn post(
                 .with_context(|| "reason: must be death, withdrawal or moved_abroad".to_string())?,
         },
     };
-    match store.post(&reference.rules, &posting).await {
-        Ok(PostingOutcome::Posted { id, participant_id }) => {
-            crate::store::audit(
-                store,
-                &format!("ledger.{}", posting.kind()),
-                format!("participant:{participant_id}"),
-                "payment",
-            )
-            .await?;
-            println!(
-                "Posted {} {} (ledger id {id}, participant {participant_id})",
-                posting.kind(),
-                posting.reference()
-            );
-            if let NewPosting::Contribution(p) = &posting
-                && p.collected_by.is_some()
-            {
-                println!(
-                    "Receipt {}",
-                    cakupan_store::agents::receipt_number(store.keys(), id)
-                );
+    // The participation a collection concerns, for the agent's checks (an unknown one is left
+    // to the ledger's own checks, which name the field).
+    let concerned = match &posting {
+        NewPosting::Contribution(pay) if collector.is_some() => store
+            .participants_by_nik(pay.nik)
+            .await?
+            .into_iter()
+            .find(|x| x.registration.segment == pay.segment),
+        _ => None,
+    };
+    let (kind, reference_of) = (posting.kind(), posting.reference().to_string());
+    // The API's own path (the collection's rules, the audit entry as `cli`).
+    let st = crate::agents::operations(store_arc.clone(), reference)?;
+    let posted = cakupan_app::ledger::post(
+        &st,
+        &crate::accounts::cli_admin(),
+        "cli",
+        concerned.as_ref(),
+        posting,
+        collector,
+    )
+    .await;
+    match posted {
+        Ok(cakupan_app::ledger::Posted {
+            outcome: PostingOutcome::Posted { id, participant_id },
+            receipt,
+        }) => {
+            println!("Posted {kind} {reference_of} (ledger id {id}, participant {participant_id})");
+            if let Some(r) = receipt {
+                println!("Receipt {r}");
             }
             Ok(())
         }
-        Ok(PostingOutcome::Existing { id, .. }) => {
-            println!(
-                "Already posted: {} (ledger id {id}); nothing changed",
-                posting.reference()
-            );
+        Ok(cakupan_app::ledger::Posted {
+            outcome: PostingOutcome::Existing { id, .. },
+            ..
+        }) => {
+            println!("Already posted: {reference_of} (ledger id {id}); nothing changed");
             Ok(())
         }
-        Err(StoreError::Rejected(e)) => {
+        Err(cakupan_app::AppError::Invalid(e)) => {
             for x in e.iter() {
                 eprintln!("error: {x}");
             }
-            bail!("{} rejected: nothing posted", posting.kind())
+            bail!("{kind} rejected: nothing posted")
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(crate::agents::api(e)),
     }
 }
 

@@ -6,7 +6,6 @@ use anyhow::{Result, bail};
 use cakupan_app::today_wib;
 use cakupan_domain::month::format_date;
 use cakupan_domain::participants::{Context, HeirInput, RegistrationInput, validate};
-use cakupan_store::Outcome;
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
@@ -139,19 +138,29 @@ pub async fn participant(
             for w in &warnings {
                 eprintln!("warning: {w}");
             }
-            // An agent of the directory must be active and serve the village.
-            let st = agents::state(store.clone(), reference)?;
-            cakupan_app::agents::check_acquisition(&st, cakupan_domain::access::Role::Admin, &reg)
+            // The API's own path: an agent of the directory must be active and serve the
+            // village; the registration is audited as `cli`.
+            use cakupan_app::auth::ConflictView;
+            use cakupan_app::participants::{Registered, register};
+            let st = agents::operations(store.clone(), reference)?;
+            let kpj = |id: i64| cakupan_store::kpj_for(id).map_err(|e| anyhow::anyhow!(e));
+            match register(&st, &crate::accounts::cli_admin(), "cli", &reg)
                 .await
-                .map_err(agents::api)?;
-            match store.register(&reference.rules, &reg).await? {
-                Outcome::Created { id, kpj } => println!("Registered: id {id}, KPJ {kpj}"),
-                Outcome::Existing { id, kpj } => println!(
-                    "Already registered with the same details: id {id}, KPJ {kpj} (nothing changed)"
+                .map_err(agents::api)?
+            {
+                Registered::Created { id } => println!("Registered: id {id}, KPJ {}", kpj(id)?),
+                Registered::Existing { id } => println!(
+                    "Already registered with the same details: id {id}, KPJ {} (nothing changed)",
+                    kpj(id)?
                 ),
-                Outcome::Conflict { kpj, segment } => {
-                    bail!("nik: this NIK already has a {segment} participation (KPJ {kpj})")
-                }
+                Registered::Conflict { segment, view } => match view {
+                    ConflictView::Visible { kpj } => {
+                        bail!("nik: this NIK already has a {segment} participation (KPJ {kpj})")
+                    }
+                    ConflictView::Elsewhere => {
+                        bail!("nik: this NIK already has a {segment} participation")
+                    }
+                },
             }
             Ok(())
         }

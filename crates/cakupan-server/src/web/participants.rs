@@ -11,7 +11,7 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use cakupan_domain::access::{Action, Capability, Resource, authorize};
+use cakupan_domain::access::{Action, Capability, authorize};
 use cakupan_domain::contribution::{ContributionInput, PaymentChannel, Profile, dues};
 use cakupan_domain::coverage::{Reason, Status, series};
 use cakupan_domain::month::format_date;
@@ -918,42 +918,19 @@ pub async fn register_submit(
         Ok(v) => v,
         Err(e) => return again(on_form(e), f),
     };
-    let resource = Resource::Participant {
-        village: reg.village,
-        agent_code: reg.agent_code.clone(),
-        nik: hex::encode(st.store.nik_index(&reg.nik)),
-    };
-    if let Err(d) = authorize(&me.who, Action::Register, &resource) {
-        return again(
-            FieldError::new("village_code", "village_code.outside_area", d.0).into(),
-            f,
-        );
-    }
-    match crate::agents::check_acquisition(&st, me.who.role, &reg).await {
-        Ok(()) => {}
+    // The API's own path: the right to register here, the acquiring agent, the audit entry.
+    use cakupan_app::participants::{Registered, register};
+    let (id, ok) = match register(&st, &me.who, &page.request_id, &reg).await {
+        Ok(Registered::Created { id }) => (id, "registered"),
+        Ok(Registered::Existing { id }) => (id, "existing"),
+        Err(crate::error::ApiError::Forbidden(m)) => {
+            return again(
+                FieldError::new("village_code", "village_code.outside_area", m).into(),
+                f,
+            );
+        }
         Err(crate::error::ApiError::Invalid(e)) => return again(on_form(e), f),
-        Err(e) => return Err(PageError::Internal(format!("{e:?}"))),
-    }
-    // The registration and its audit entry commit together.
-    let me = page.require()?.clone();
-    let entry = crate::auth::audit_entry(
-        &me.who,
-        &page.request_id,
-        "participant.register",
-        String::new(),
-        "enrolment",
-    );
-    let audit = cakupan_store::accounts::RegistrationAudit {
-        created: entry.clone(),
-        existing: entry,
-    };
-    let (id, ok) = match st.store.register_audited(&st.rules, &reg, &audit).await {
-        Ok(cakupan_store::Outcome::Created { id, .. }) => (id, "registered"),
-        Ok(cakupan_store::Outcome::Existing { id, .. }) => (id, "existing"),
-        Ok(cakupan_store::Outcome::Conflict { kpj, segment }) => {
-            let view = crate::auth::registration_conflict(&st, &me.who, &page.request_id, &kpj)
-                .await
-                .map_err(|e| PageError::Internal(format!("{e:?}")))?;
+        Ok(Registered::Conflict { segment, view }) => {
             let e = match view {
                 crate::auth::ConflictView::Visible { kpj } => FieldError::new(
                     "nik",
@@ -968,8 +945,7 @@ pub async fn register_submit(
             };
             return again(e.into(), f);
         }
-        Err(cakupan_store::StoreError::Rejected(e)) => return again(on_form(e), f),
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(PageError::Internal(e.to_string())),
     };
     Ok(Redirect::to(&format!("/peserta/{id}?ok={ok}")).into_response())
 }
@@ -1276,23 +1252,24 @@ pub async fn pay_submit(
     };
     let me = page.require()?;
     // The API's own path: an agent's payment is their cash collection, with a receipt.
-    let (outcome, receipt) =
-        match crate::agents::post_contribution(&st, &me.who, Some(&p), payment, None).await {
-            Ok(o) => o,
-            Err(crate::error::ApiError::Invalid(e)) => return again(e, f),
-            Err(e) => return Err(PageError::Internal(format!("{e:?}"))),
-        };
+    let cakupan_app::ledger::Posted { outcome, receipt } = match cakupan_app::ledger::post(
+        &st,
+        &me.who,
+        &page.request_id,
+        Some(&p),
+        cakupan_store::ledger::NewPosting::Contribution(payment),
+        None,
+    )
+    .await
+    {
+        Ok(o) => o,
+        Err(crate::error::ApiError::Invalid(e)) => return again(e, f),
+        Err(e) => return Err(PageError::Internal(e.to_string())),
+    };
     let ok = match outcome {
         PostingOutcome::Posted { .. } => "paid",
         PostingOutcome::Existing { .. } => "paid_existing",
     };
-    page.audit(
-        &st,
-        "posting.contribution",
-        format!("participant:{}", p.id),
-        "contribution",
-    )
-    .await?;
     Ok(match receipt {
         // The receipt, checked as anyone checks it, to show or print for the participant.
         Some(nomor) => Redirect::to(&format!("/kuitansi?nomor={nomor}&jumlah={total}&ok={ok}")),
