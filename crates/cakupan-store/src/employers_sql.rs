@@ -59,6 +59,17 @@ macro_rules! employers_store_impl {
             let Some(employer) = employer_in(tx, keys, code).await? else {
                 return Ok(None);
             };
+            account_of(tx, employer, as_of).await.map(Some)
+        }
+
+        /// The account of an employer already read in this transaction.
+        async fn account_of(
+            tx: &mut Transaction<'_, $db>,
+            employer: Employer,
+            as_of: Date,
+        ) -> Result<Account> {
+            let code = employer.code.clone();
+            let code = code.as_str();
             let workers: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM employments WHERE employer_code = $1 AND until IS NULL",
             )
@@ -69,27 +80,29 @@ macro_rules! employers_store_impl {
             let heads = heads_in(tx, code).await?;
             let payments = payments_in(tx, code).await?;
             let fees = unbilled_fees_in(tx, code).await?;
-            Ok(Some($crate::employers::account(
+            Ok($crate::employers::account(
                 employer,
                 u64::try_from(workers).unwrap_or(0),
                 heads,
                 payments,
                 fees,
                 as_of,
-            )))
+            ))
         }
 
-        /// The state of invoice `id` in its employer's account on `as_of`.
+        /// The state of invoice `id` in the account of `employer` (read in this transaction)
+        /// on `as_of`.
         async fn invoice_state_in(
             tx: &mut Transaction<'_, $db>,
-            keys: &Keys,
-            code: &str,
+            employer: &Employer,
             id: i64,
             as_of: Date,
         ) -> Result<Option<InvoiceState>> {
-            Ok(account_in(tx, keys, code, as_of)
+            Ok(account_of(tx, employer.clone(), as_of)
                 .await?
-                .and_then(|a| a.invoices.into_iter().find(|i| i.head.id == id)))
+                .invoices
+                .into_iter()
+                .find(|i| i.head.id == id))
         }
 
 
@@ -107,6 +120,9 @@ macro_rules! employers_store_impl {
             .await
             .map_err($dberr)?;
             let since: std::collections::HashMap<i64, i64> = rows.into_iter().collect();
+            if since.is_empty() {
+                return Ok(Vec::new());
+            }
             let ids: Vec<i64> = since.keys().copied().collect();
             let people = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "{} WHERE id {} ORDER BY id",
@@ -148,6 +164,9 @@ macro_rules! employers_store_impl {
         /// Serialises the writes of one employer (reports and payments) across connections
         /// (a no-op where one writer holds the whole database).
         async fn lock_employer(tx: &mut Transaction<'_, $db>, code: &str) -> Result<()> {
+            if <$store as $crate::Dialect>::FOR_UPDATE.is_empty() {
+                return Ok(());
+            }
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT code FROM employers WHERE code = $1{}",
                 <$store as $crate::Dialect>::FOR_UPDATE
@@ -222,37 +241,40 @@ macro_rules! employers_store_impl {
             }
             let ids: Vec<i64> = known.values().map(|k| k.participant.id).collect();
             let by_id: HashMap<i64, Nik> = known.iter().map(|(n, k)| (k.participant.id, *n)).collect();
-            for row in sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT participant_id, employer_code, since FROM open_employments WHERE participant_id {}",
-                <$store as $crate::Dialect>::one_of(1)
-            )))
-            .bind(<$store as $crate::Dialect>::ids(&ids))
-            .fetch_all(&mut **tx)
-            .await
-            .map_err($dberr)?
-            {
-                let pid: i64 = row.try_get(0).map_err($dberr)?;
-                if let Some(k) = by_id.get(&pid).and_then(|n| known.get_mut(n)) {
-                    k.open = Some(Employment {
-                        participant_id: pid,
-                        employer_code: row.try_get(1).map_err($dberr)?,
-                        since: month_of(row.try_get(2).map_err($dberr)?)?,
-                        until: None,
-                    });
+            // Nothing to look up when the report enrols no one already registered.
+            if !ids.is_empty() {
+                for row in sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT participant_id, employer_code, since FROM open_employments WHERE participant_id {}",
+                    <$store as $crate::Dialect>::one_of(1)
+                )))
+                .bind(<$store as $crate::Dialect>::ids(&ids))
+                .fetch_all(&mut **tx)
+                .await
+                .map_err($dberr)?
+                {
+                    let pid: i64 = row.try_get(0).map_err($dberr)?;
+                    if let Some(k) = by_id.get(&pid).and_then(|n| known.get_mut(n)) {
+                        k.open = Some(Employment {
+                            participant_id: pid,
+                            employer_code: row.try_get(1).map_err($dberr)?,
+                            since: month_of(row.try_get(2).map_err($dberr)?)?,
+                            until: None,
+                        });
+                    }
                 }
-            }
-            for row in sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT DISTINCT participant_id FROM postings WHERE kind = 'termination' AND participant_id {}",
-                <$store as $crate::Dialect>::one_of(1)
-            )))
-            .bind(<$store as $crate::Dialect>::ids(&ids))
-            .fetch_all(&mut **tx)
-            .await
-            .map_err($dberr)?
-            {
-                let pid: i64 = row.try_get(0).map_err($dberr)?;
-                if let Some(k) = by_id.get(&pid).and_then(|n| known.get_mut(n)) {
-                    k.terminated = true;
+                for row in sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT DISTINCT participant_id FROM postings WHERE kind = 'termination' AND participant_id {}",
+                    <$store as $crate::Dialect>::one_of(1)
+                )))
+                .bind(<$store as $crate::Dialect>::ids(&ids))
+                .fetch_all(&mut **tx)
+                .await
+                .map_err($dberr)?
+                {
+                    let pid: i64 = row.try_get(0).map_err($dberr)?;
+                    if let Some(k) = by_id.get(&pid).and_then(|n| known.get_mut(n)) {
+                        k.terminated = true;
+                    }
                 }
             }
             Ok($crate::employers::ReportContext {
@@ -328,18 +350,20 @@ macro_rules! employers_store_impl {
             let s = $crate::employers::settle(&open, consumed, &payments, today);
             let ids: Vec<i64> = s.lines.iter().map(|l| l.participant_id).collect();
             let mut people: HashMap<i64, Participant> = HashMap::new();
-            for row in sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{} WHERE id {}",
-                <$store as $crate::Dialect>::SELECT_PARTICIPANTS,
-                <$store as $crate::Dialect>::one_of(1)
-            )))
-            .bind(<$store as $crate::Dialect>::ids(&ids))
-            .fetch_all(&mut **tx)
-            .await
-            .map_err($dberr)?
-            {
-                let p = participant_at(&row, keys)?;
-                people.insert(p.id, p);
+            if !ids.is_empty() {
+                for row in sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "{} WHERE id {}",
+                    <$store as $crate::Dialect>::SELECT_PARTICIPANTS,
+                    <$store as $crate::Dialect>::one_of(1)
+                )))
+                .bind(<$store as $crate::Dialect>::ids(&ids))
+                .fetch_all(&mut **tx)
+                .await
+                .map_err($dberr)?
+                {
+                    let p = participant_at(&row, keys)?;
+                    people.insert(p.id, p);
+                }
             }
             let mut postings = Vec::with_capacity(s.lines.len());
             let mut paid = Vec::with_capacity(s.lines.len());
@@ -361,7 +385,9 @@ macro_rules! employers_store_impl {
                     done.paid_on,
                 ));
             }
-            $store::mark_lines_paid_own(tx, code, &paid).await?;
+            if !paid.is_empty() {
+                $store::mark_lines_paid_own(tx, code, &paid).await?;
+            }
             for r in post_batch_in(tx, keys, rules, &postings).await? {
                 if let Err(e) = r {
                     return Err($crate::StoreError::Database(format!(
@@ -604,7 +630,7 @@ macro_rules! employers_store_impl {
                 let plan = emp::plan(rules, &ctx, report);
                 let code = report.employer_code.as_str();
                 if let Some(id) = plan.repeat_of {
-                    let invoice = invoice_state_in(&mut tx, &self.keys, code, id, report.today).await?;
+                    let invoice = invoice_state_in(&mut tx, &ctx.employer, id, report.today).await?;
                     return Ok(emp::ReportOutcome {
                         plan,
                         invoice,
@@ -695,60 +721,64 @@ macro_rules! employers_store_impl {
                     }
                 }
                 $store::insert_invoice_lines_own(&mut tx, id, code, &lines).await?;
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "INSERT INTO employments (participant_id, employer_code, since)
-                     SELECT value, $2, $3 FROM ({}) AS enrolled",
-                    <$store as $crate::Dialect>::each(1)
-                )))
-                .bind(<$store as $crate::Dialect>::ids(&enrolled))
-                .bind(code)
-                .bind(month)
-                .execute(&mut *tx)
-                .await
-                .map_err($dberr)?;
-                // The one open employment of each person, on the person's shard (PostgreSQL
-                // migration 0013): its key refuses a second one, and the count below an
-                // enrolment with no participation.
-                let opened = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "INSERT INTO open_employments (participant_id, nik_index, employer_code, since)
-                     SELECT p.id, p.nik_index, $2, $3 FROM participants p WHERE p.id {}",
-                    <$store as $crate::Dialect>::one_of(1)
-                )))
-                .bind(<$store as $crate::Dialect>::ids(&enrolled))
-                .bind(code)
-                .bind(month)
-                .execute(&mut *tx)
-                .await
-                .map_err($dberr)?
-                .rows_affected();
-                if opened != enrolled.len() as u64 {
-                    return Err(StoreError::Database(format!(
-                        "{} of {} enrolled workers have no participation",
-                        enrolled.len() as u64 - opened,
-                        enrolled.len()
-                    )));
+                if !enrolled.is_empty() {
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "INSERT INTO employments (participant_id, employer_code, since)
+                         SELECT value, $2, $3 FROM ({}) AS enrolled",
+                        <$store as $crate::Dialect>::each(1)
+                    )))
+                    .bind(<$store as $crate::Dialect>::ids(&enrolled))
+                    .bind(code)
+                    .bind(month)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($dberr)?;
+                    // The one open employment of each person, on the person's shard (PostgreSQL
+                    // migration 0013): its key refuses a second one, and the count below an
+                    // enrolment with no participation.
+                    let opened = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "INSERT INTO open_employments (participant_id, nik_index, employer_code, since)
+                         SELECT p.id, p.nik_index, $2, $3 FROM participants p WHERE p.id {}",
+                        <$store as $crate::Dialect>::one_of(1)
+                    )))
+                    .bind(<$store as $crate::Dialect>::ids(&enrolled))
+                    .bind(code)
+                    .bind(month)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($dberr)?
+                    .rows_affected();
+                    if opened != enrolled.len() as u64 {
+                        return Err(StoreError::Database(format!(
+                            "{} of {} enrolled workers have no participation",
+                            enrolled.len() as u64 - opened,
+                            enrolled.len()
+                        )));
+                    }
                 }
                 let stopped: Vec<i64> = plan.stops.iter().map(|s| s.participant_id).collect();
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "UPDATE employments SET until = $1
-                     WHERE employer_code = $2 AND until IS NULL AND participant_id {}",
-                    <$store as $crate::Dialect>::one_of(3)
-                )))
-                .bind(month)
-                .bind(code)
-                .bind(<$store as $crate::Dialect>::ids(&stopped))
-                .execute(&mut *tx)
-                .await
-                .map_err($dberr)?;
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DELETE FROM open_employments WHERE employer_code = $1 AND participant_id {}",
-                    <$store as $crate::Dialect>::one_of(2)
-                )))
-                .bind(code)
-                .bind(<$store as $crate::Dialect>::ids(&stopped))
-                .execute(&mut *tx)
-                .await
-                .map_err($dberr)?;
+                if !stopped.is_empty() {
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "UPDATE employments SET until = $1
+                         WHERE employer_code = $2 AND until IS NULL AND participant_id {}",
+                        <$store as $crate::Dialect>::one_of(3)
+                    )))
+                    .bind(month)
+                    .bind(code)
+                    .bind(<$store as $crate::Dialect>::ids(&stopped))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($dberr)?;
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DELETE FROM open_employments WHERE employer_code = $1 AND participant_id {}",
+                        <$store as $crate::Dialect>::one_of(2)
+                    )))
+                    .bind(code)
+                    .bind(<$store as $crate::Dialect>::ids(&stopped))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($dberr)?;
+                }
                 let stops: Vec<_> = plan
                     .stops
                     .iter()
@@ -762,7 +792,7 @@ macro_rules! employers_store_impl {
                     }
                 }
                 let (lines_paid, _, _) = settle_in(&mut tx, &self.keys, rules, code, report.today).await?;
-                let invoice = invoice_state_in(&mut tx, &self.keys, code, id, report.today).await?;
+                let invoice = invoice_state_in(&mut tx, &ctx.employer, id, report.today).await?;
                 tx.commit().await.map_err($dberr)?;
                 Ok(emp::ReportOutcome {
                     plan,

@@ -26,6 +26,9 @@ macro_rules! store_flows {
                 (i64, String, cakupan_domain::participants::Registration),
             >,
         > {
+            if niks.is_empty() {
+                return Ok(Default::default());
+            }
             let index: Vec<Vec<u8>> = niks.iter().map(|n| keys.nik_index(n)).collect();
             let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "{} WHERE nik_index {}",
@@ -76,6 +79,9 @@ macro_rules! store_flows {
             changes: &mut $crate::ledger::CounterChanges,
         ) -> $crate::Result<()> {
             use std::collections::HashMap;
+            if new_ids.is_empty() {
+                return Ok(());
+            }
             let ids: Vec<i64> = new_ids.iter().copied().collect();
             let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "{} WHERE nik_index IN (
@@ -219,30 +225,32 @@ macro_rules! store_flows {
                     _ => None,
                 })
                 .collect();
-            for row in sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT reference, participant_id, kind FROM postings WHERE reference {}",
-                <$store as $crate::Dialect>::one_of(1)
-            )))
-            .bind(<$store as $crate::Dialect>::texts(&targets))
-            .fetch_all(&mut **tx)
-            .await
-            .map_err($dberr)?
-            {
-                st.targets.insert(
-                    row.try_get(0).map_err($dberr)?,
-                    (row.try_get(1).map_err($dberr)?, row.try_get(2).map_err($dberr)?),
-                );
-            }
-            for row in sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT target_reference, reference FROM postings WHERE kind = 'reversal' AND target_reference {}",
-                <$store as $crate::Dialect>::one_of(1)
-            )))
-            .bind(<$store as $crate::Dialect>::texts(&targets))
-            .fetch_all(&mut **tx)
-            .await
-            .map_err($dberr)?
-            {
-                st.reversed.insert(row.try_get(0).map_err($dberr)?, row.try_get(1).map_err($dberr)?);
+            if !targets.is_empty() {
+                for row in sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT reference, participant_id, kind FROM postings WHERE reference {}",
+                    <$store as $crate::Dialect>::one_of(1)
+                )))
+                .bind(<$store as $crate::Dialect>::texts(&targets))
+                .fetch_all(&mut **tx)
+                .await
+                .map_err($dberr)?
+                {
+                    st.targets.insert(
+                        row.try_get(0).map_err($dberr)?,
+                        (row.try_get(1).map_err($dberr)?, row.try_get(2).map_err($dberr)?),
+                    );
+                }
+                for row in sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT target_reference, reference FROM postings WHERE kind = 'reversal' AND target_reference {}",
+                    <$store as $crate::Dialect>::one_of(1)
+                )))
+                .bind(<$store as $crate::Dialect>::texts(&targets))
+                .fetch_all(&mut **tx)
+                .await
+                .map_err($dberr)?
+                {
+                    st.reversed.insert(row.try_get(0).map_err($dberr)?, row.try_get(1).map_err($dberr)?);
+                }
             }
             let niks: Vec<Vec<u8>> = postings
                 .iter()
@@ -258,34 +266,36 @@ macro_rules! store_flows {
             // Every person the batch touches (locked where rows lock), then all their
             // participations, read in a new statement.
             let people = $store::people_of_batch_own(tx, &niks, &target_ids).await?;
-            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{} WHERE nik_index {} ORDER BY id",
-                <$store as $crate::Dialect>::SELECT_PARTICIPANTS,
-                <$store as $crate::Dialect>::one_of_blobs(1)
-            )))
-            .bind(<$store as $crate::Dialect>::blobs(&people))
-            .fetch_all(&mut **tx)
-            .await
-            .map_err($dberr)?;
-            for row in rows {
-                let p = $crate::rows::participant(&row, keys)?.into_participant(Vec::new())?;
-                st.by_key
-                    .insert((p.registration.nik, p.registration.segment), p.clone());
-                st.by_id.insert(p.id, p);
-            }
-            let ids: Vec<i64> = st.by_id.keys().copied().collect();
-            for row in sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT participant_id, {} FROM postings WHERE participant_id {} ORDER BY participant_id, id",
-                $crate::rows::LEDGER_COLUMNS,
-                <$store as $crate::Dialect>::one_of(1)
-            )))
-            .bind(<$store as $crate::Dialect>::ids(&ids))
-            .fetch_all(&mut **tx)
-            .await
-            .map_err($dberr)?
-            {
-                let pid: i64 = row.try_get(0).map_err($dberr)?;
-                st.ledgers.entry(pid).or_default().push($crate::rows::ledger(&row, 1)?);
+            if !people.is_empty() {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "{} WHERE nik_index {} ORDER BY id",
+                    <$store as $crate::Dialect>::SELECT_PARTICIPANTS,
+                    <$store as $crate::Dialect>::one_of_blobs(1)
+                )))
+                .bind(<$store as $crate::Dialect>::blobs(&people))
+                .fetch_all(&mut **tx)
+                .await
+                .map_err($dberr)?;
+                for row in rows {
+                    let p = $crate::rows::participant(&row, keys)?.into_participant(Vec::new())?;
+                    st.by_key
+                        .insert((p.registration.nik, p.registration.segment), p.clone());
+                    st.by_id.insert(p.id, p);
+                }
+                let ids: Vec<i64> = st.by_id.keys().copied().collect();
+                for row in sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT participant_id, {} FROM postings WHERE participant_id {} ORDER BY participant_id, id",
+                    $crate::rows::LEDGER_COLUMNS,
+                    <$store as $crate::Dialect>::one_of(1)
+                )))
+                .bind(<$store as $crate::Dialect>::ids(&ids))
+                .fetch_all(&mut **tx)
+                .await
+                .map_err($dberr)?
+                {
+                    let pid: i64 = row.try_get(0).map_err($dberr)?;
+                    st.ledgers.entry(pid).or_default().push($crate::rows::ledger(&row, 1)?);
+                }
             }
             let before = st.ledgers.clone();
             let (mut outcomes, inserts) = st.plan(rules, keys, postings);
