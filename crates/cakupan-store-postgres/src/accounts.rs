@@ -1,5 +1,5 @@
 //! The accounts (users, sessions, second factors, the audit log) on PostgreSQL: the shared SQL of
-//! `cakupan_store::accounts_store_impl!`, and this backend's own where the SQL differs.
+//! `cakupan_store::accounts_store_impl!`; nothing of its own.
 
 use super::*;
 

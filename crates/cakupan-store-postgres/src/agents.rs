@@ -1,5 +1,5 @@
 //! The Perisai network (offices, agents, deposits, collections) on PostgreSQL: the shared SQL of
-//! `cakupan_store::agents_store_impl!`, and this backend's own where the SQL differs.
+//! `cakupan_store::agents_store_impl!`; nothing of its own.
 
 use super::*;
 

@@ -1,6 +1,6 @@
 //! The village campaign's records on PostgreSQL (issue #8): the shared SQL of
-//! `cakupan_store::campaign_store_impl!` (the entry a change rewrites is read `FOR UPDATE`),
-//! and the queries whose column types are PostgreSQL's own (dates as DATE).
+//! `cakupan_store::campaign_store_impl!` (the entry a change rewrites is read with the backend's
+//! `FOR UPDATE`); nothing of its own.
 
 use crate::{PgStore, db};
 

@@ -1,5 +1,5 @@
 //! The ledger (postings and the counters they move) on PostgreSQL: the shared SQL of
-//! `cakupan_store::ledger_store_impl!`, and this backend's own where the SQL differs.
+//! `cakupan_store::ledger_store_impl!`; nothing of its own.
 
 use super::*;
 

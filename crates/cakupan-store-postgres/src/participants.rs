@@ -1,5 +1,5 @@
 //! The registry of participants (regions, participations, sealed fields) on PostgreSQL: the shared SQL of
-//! `cakupan_store::participants_store_impl!`, and this backend's own where the SQL differs.
+//! `cakupan_store::participants_store_impl!`; its own: `upsert_regions_own`, `participant_own`.
 
 use super::*;
 

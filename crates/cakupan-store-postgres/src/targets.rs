@@ -1,5 +1,5 @@
 //! The coverage targets on PostgreSQL: the shared SQL of
-//! `cakupan_store::targets_store_impl!`, and this backend's own where the SQL differs.
+//! `cakupan_store::targets_store_impl!`; nothing of its own.
 
 use super::*;
 

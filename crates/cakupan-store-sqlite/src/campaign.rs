@@ -1,6 +1,6 @@
 //! The village campaign's records on SQLite (issue #8): the shared SQL of
-//! `cakupan_store::campaign_store_impl!`, and the queries whose column types are SQLite's own
-//! (registration and payment dates as TEXT).
+//! `cakupan_store::campaign_store_impl!` (the entry a change rewrites is read with the backend's
+//! `FOR UPDATE`); nothing of its own.
 
 use crate::{SqliteStore, db};
 

@@ -1,5 +1,5 @@
 //! The data rights (consents, correction requests) on SQLite: the shared SQL of
-//! `cakupan_store::rights_store_impl!`, and this backend's own where the SQL differs.
+//! `cakupan_store::rights_store_impl!`; its own: `lock_person_own`.
 
 use super::*;
 
