@@ -2,7 +2,7 @@
 //! `cakupan_store::employers_sql`; this module keeps the bulk writes, one `UNNEST` statement
 //! each however many lines.
 
-use crate::{PgStore, db, existing, post_batch_in, register_batch_in};
+use crate::{PgStore, db, existing, participants_by_ids, post_batch_in, register_batch_in};
 use cakupan_domain::month::format_date;
 use cakupan_domain::{Month, Nik, RegionCode, RuleSet, Rupiah};
 use cakupan_store::crypto::Keys;

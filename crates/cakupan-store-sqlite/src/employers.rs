@@ -2,7 +2,7 @@
 //! `cakupan_store::employers_sql`; this module keeps the bulk writes, which SQLite takes as
 //! multi-row `VALUES` in chunks under its parameter limit.
 
-use crate::{SqliteStore, db, existing, post_batch_in, register_batch_in};
+use crate::{SqliteStore, db, existing, participants_by_ids, post_batch_in, register_batch_in};
 use cakupan_domain::month::format_date;
 use cakupan_domain::{Month, Nik, RegionCode, RuleSet, Rupiah};
 use cakupan_store::crypto::Keys;

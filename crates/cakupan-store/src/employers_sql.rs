@@ -5,7 +5,8 @@
 /// pools (the same on PostgreSQL), `$db_err` maps a sqlx error. What differs between the
 /// databases is the backend's own: its bulk writes of invoice lines
 /// (`$store::insert_invoice_lines_own`, `$store::mark_lines_paid_own`) and the look-up of
-/// stored participations by NIK (`existing`), beside `register_batch_in` and `post_batch_in`.
+/// stored participations (`existing`, `participants_by_ids`), beside `register_batch_in` and
+/// `post_batch_in` (all from `store_flows!`).
 #[macro_export]
 macro_rules! employers_store_impl {
     ($store:ident, $db:ty, write = $write:ident, read = $read:ident, db_err = $dberr:path) => {
@@ -124,19 +125,10 @@ macro_rules! employers_store_impl {
                 return Ok(Vec::new());
             }
             let ids: Vec<i64> = since.keys().copied().collect();
-            let people = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{} WHERE id {} ORDER BY id",
-                <$store as $crate::Dialect>::SELECT_PARTICIPANTS,
-                <$store as $crate::Dialect>::one_of(1)
-            )))
-            .bind(<$store as $crate::Dialect>::ids(&ids))
-            .fetch_all(&mut **tx)
-            .await
-            .map_err($dberr)?;
-            people
-                .iter()
-                .map(|r| {
-                    let p = participant_at(r, keys)?;
+            participants_by_ids(tx, keys, &ids)
+                .await?
+                .into_iter()
+                .map(|p| {
                     Ok((
                         Employment {
                             participant_id: p.id,
@@ -349,22 +341,11 @@ macro_rules! employers_store_impl {
                 .collect::<Result<Vec<_>>>()?;
             let s = $crate::employers::settle(&open, consumed, &payments, today);
             let ids: Vec<i64> = s.lines.iter().map(|l| l.participant_id).collect();
-            let mut people: HashMap<i64, Participant> = HashMap::new();
-            if !ids.is_empty() {
-                for row in sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "{} WHERE id {}",
-                    <$store as $crate::Dialect>::SELECT_PARTICIPANTS,
-                    <$store as $crate::Dialect>::one_of(1)
-                )))
-                .bind(<$store as $crate::Dialect>::ids(&ids))
-                .fetch_all(&mut **tx)
-                .await
-                .map_err($dberr)?
-                {
-                    let p = participant_at(&row, keys)?;
-                    people.insert(p.id, p);
-                }
-            }
+            let people: HashMap<i64, Participant> = participants_by_ids(tx, keys, &ids)
+                .await?
+                .into_iter()
+                .map(|p| (p.id, p))
+                .collect();
             let mut postings = Vec::with_capacity(s.lines.len());
             let mut paid = Vec::with_capacity(s.lines.len());
             let mut fees = 0i64;
@@ -941,19 +922,7 @@ macro_rules! employers_store_impl {
                     inv.lines.push($crate::employers::rows::line_of(l)?.1);
                 }
                 let ids: Vec<i64> = inv.lines.iter().map(|l| l.participant_id).collect();
-                let mut people = Vec::new();
-                for row in sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "{} WHERE id {} ORDER BY id",
-                    <$store as $crate::Dialect>::SELECT_PARTICIPANTS,
-                    <$store as $crate::Dialect>::one_of(1)
-                )))
-                .bind(<$store as $crate::Dialect>::ids(&ids))
-                .fetch_all(&mut *tx)
-                .await
-                .map_err($dberr)?
-                {
-                    people.push(participant_at(&row, &self.keys)?);
-                }
+                let people = participants_by_ids(&mut tx, &self.keys, &ids).await?;
                 Ok(Some((inv, people)))
             }
 

@@ -1,9 +1,8 @@
 //! The reads and writes every feature's SQL builds on, written once for both sqlx backends:
 //! each backend expands [`store_flows!`] at its crate root and the features' macros call the
 //! functions it defines (`existing`, `ledger_rows`, `overlap_of_new`, `register_batch_in`,
-//! `post_batch_in`, `rewrite`, `recompute_agents_on`, `append_audit_in`,
-//! `refuse_clear_participants`, `load`,
-//! `collection_rows`).
+//! `post_batch_in`, `participants_by_ids`, `rewrite`, `recompute_agents_on`, `append_audit_in`,
+//! `refuse_clear_participants`, `load`, `collection_rows`).
 //!
 //! What differs stays the backend's own: its bulk writes (`insert_postings`,
 //! `upsert_counters`, `upsert_agent_months` at its crate root;
@@ -48,6 +47,29 @@ macro_rules! store_flows {
                 );
             }
             Ok(out)
+        }
+
+        /// The participations of these ids (without heirs), in id order.
+        pub(crate) async fn participants_by_ids(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            keys: &$crate::crypto::Keys,
+            ids: &[i64],
+        ) -> $crate::Result<Vec<$crate::Participant>> {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{} WHERE id {} ORDER BY id",
+                <$store as $crate::Dialect>::SELECT_PARTICIPANTS,
+                <$store as $crate::Dialect>::one_of(1)
+            )))
+            .bind(<$store as $crate::Dialect>::ids(ids))
+            .fetch_all(&mut **tx)
+            .await
+            .map_err($dberr)?
+            .iter()
+            .map(|r| $crate::rows::participant(r, keys)?.into_participant(Vec::new()))
+            .collect()
         }
 
         /// A participation's postings, oldest first.
