@@ -1118,3 +1118,205 @@ pub fn read_responses(
     }
     Ok(out)
 }
+
+// ---------------------------------------------------------------------------------------
+// The campaign's writes: one path for the API and the CLI (rights checked, audited).
+
+/// The region a campaign or survey names, refused when the region tree does not hold it.
+fn known_region(
+    st: &crate::Context,
+    region: RegionCode,
+) -> std::result::Result<(), crate::AppError> {
+    if region != RegionCode::NATION && !st.regions.contains_code(region) {
+        return Err(crate::AppError::Invalid(
+            FieldError::new(
+                "region",
+                "region.unknown",
+                format!("{region} is not a region"),
+            )
+            .into(),
+        ));
+    }
+    Ok(())
+}
+
+fn allow(
+    who: &cakupan_domain::access::Principal,
+    action: cakupan_domain::access::Action,
+    what: &cakupan_domain::access::Resource,
+) -> std::result::Result<(), crate::AppError> {
+    cakupan_domain::access::authorize(who, action, what)
+        .map_err(|d| crate::AppError::Forbidden(d.0.into()))
+}
+
+async fn audit(
+    st: &crate::Context,
+    who: &cakupan_domain::access::Principal,
+    request_id: &str,
+    action: &str,
+    record: String,
+    purpose: &str,
+) -> std::result::Result<(), crate::AppError> {
+    st.store
+        .append_audit(&[crate::auth::audit_entry(
+            who, request_id, action, record, purpose,
+        )])
+        .await?;
+    Ok(())
+}
+
+/// Creates campaign `code` over `region` as `who` asks (its area must hold the region); the
+/// same campaign again is a retry (false).
+pub async fn add_campaign(
+    st: &crate::Context,
+    who: &cakupan_domain::access::Principal,
+    request_id: &str,
+    code: &str,
+    name: &str,
+    region: RegionCode,
+) -> std::result::Result<(cakupan_store::campaign::Campaign, bool), crate::AppError> {
+    use cakupan_domain::access::{Action, Resource};
+    known_region(st, region)?;
+    allow(who, Action::ManageCampaign, &Resource::Region(region))?;
+    let c = cakupan_store::campaign::Campaign {
+        code: code.trim().into(),
+        name: name.trim().into(),
+        region,
+        created_by: who.username.clone(),
+    };
+    let created = st.store.add_campaign(&c).await?;
+    audit(
+        st,
+        who,
+        request_id,
+        "campaign.add",
+        format!("campaign:{}", c.code),
+        "campaign",
+    )
+    .await?;
+    Ok((c, created))
+}
+
+/// Adds a questionnaire version (head office); the same version again is a retry (false).
+pub async fn add_questionnaire(
+    st: &crate::Context,
+    who: &cakupan_domain::access::Principal,
+    request_id: &str,
+    q: &Questionnaire,
+) -> std::result::Result<bool, crate::AppError> {
+    use cakupan_domain::access::{Action, Resource};
+    allow(who, Action::Administer, &Resource::System)?;
+    let created = st.store.add_questionnaire(q).await?;
+    audit(
+        st,
+        who,
+        request_id,
+        "questionnaire.add",
+        format!("questionnaire:{}/{}", q.code, q.version),
+        "administration",
+    )
+    .await?;
+    Ok(created)
+}
+
+/// A survey to draw, as the API and the CLI name it.
+#[derive(Debug, Clone)]
+pub struct SurveyDraw {
+    pub code: String,
+    pub campaign: Option<String>,
+    pub wave: Option<u32>,
+    pub questionnaire: String,
+    pub version: u32,
+    pub region: RegionCode,
+    pub frame: Frame,
+    /// People to sample: at most `MAX_SAMPLE`.
+    pub size: u64,
+    pub min_each: u64,
+    pub seed: u64,
+}
+
+/// The most people one survey samples.
+pub const MAX_SAMPLE: u64 = 100_000;
+
+/// A survey drawn: the survey, its units' count, whether it is new, and the basis of the
+/// frame's population (estimated workers, or registered participations).
+#[derive(Debug, Clone)]
+pub struct Drawn {
+    pub survey: Survey,
+    pub units: u64,
+    pub created: bool,
+    pub basis: String,
+}
+
+/// Draws a survey's stratified random sample (strata: the districts of the region) and stores
+/// it as `who` asks (their area must hold the region); the same survey again is a retry.
+pub async fn draw_survey(
+    st: &crate::Context,
+    who: &cakupan_domain::access::Principal,
+    request_id: &str,
+    d: &SurveyDraw,
+) -> std::result::Result<Drawn, crate::AppError> {
+    use cakupan_domain::access::{Action, Resource};
+    known_region(st, d.region)?;
+    allow(who, Action::ManageCampaign, &Resource::Region(d.region))?;
+    if d.size > MAX_SAMPLE {
+        return Err(crate::AppError::Invalid(
+            FieldError::new(
+                "size",
+                "sample.too_large",
+                "at most 100,000 people a survey",
+            )
+            .into(),
+        ));
+    }
+    let registry = if d.frame == Frame::Registry {
+        st.store.participation_ids_in(d.region).await?
+    } else {
+        Vec::new()
+    };
+    let est = Estimates::new(&st.regions).map_err(crate::AppError::Internal)?;
+    let (strata, units) = draw_sample(
+        &st.regions,
+        &est,
+        &registry,
+        &Design {
+            frame: d.frame,
+            region: d.region,
+            size: d.size,
+            min_each: d.min_each,
+            seed: d.seed,
+        },
+    )?;
+    let s = Survey {
+        code: d.code.trim().into(),
+        campaign: d.campaign.clone(),
+        wave: d.wave,
+        questionnaire: d.questionnaire.trim().into(),
+        version: d.version,
+        region: d.region,
+        frame: d.frame,
+        seed: d.seed,
+        strata,
+        created_by: who.username.clone(),
+    };
+    let created = st.store.add_survey(&s, &units).await?;
+    audit(
+        st,
+        who,
+        request_id,
+        "survey.draw",
+        format!("survey:{}", s.code),
+        "campaign",
+    )
+    .await?;
+    let basis = match d.frame {
+        Frame::Regions => est.basis.clone(),
+        Frame::Registry => "registered participations".into(),
+    };
+    Ok(Drawn {
+        survey: s,
+        units: units.len() as u64,
+        created,
+        basis,
+    })
+}

@@ -177,29 +177,15 @@ pub async fn add_campaign(
 ) -> Result<Response, ApiError> {
     let b: CampaignInput = json_body(&body, "a campaign object")?;
     let region = region_of("region", Some(&b.region))?.unwrap_or(RegionCode::NATION);
-    if region != RegionCode::NATION && !st.regions.contains_code(region) {
-        return Err(invalid(
-            "region",
-            "region.unknown",
-            format!("{region} is not a region"),
-        ));
-    }
-    caller.allow(Action::ManageCampaign, &Resource::Region(region))?;
-    let c = Campaign {
-        code: b.code.trim().into(),
-        name: b.name.trim().into(),
+    let (c, created) = cakupan_app::campaign::add_campaign(
+        &st,
+        &caller.who,
+        &caller.request_id,
+        &b.code,
+        &b.name,
         region,
-        created_by: caller.who.username.clone(),
-    };
-    let created = st.store.add_campaign(&c).await?;
-    caller
-        .audit(
-            &st,
-            "campaign.add",
-            format!("campaign:{}", c.code),
-            "campaign",
-        )
-        .await?;
+    )
+    .await?;
     let body = campaign_body(&st, &c, region).await?;
     let status = if created {
         StatusCode::CREATED
@@ -796,15 +782,8 @@ pub async fn add_questionnaire(
 ) -> Result<Response, ApiError> {
     caller.allow(Action::Administer, &Resource::System)?;
     let q: Questionnaire = json_body(&body, "a questionnaire")?;
-    let created = st.store.add_questionnaire(&q).await?;
-    caller
-        .audit(
-            &st,
-            "questionnaire.add",
-            format!("questionnaire:{}/{}", q.code, q.version),
-            "administration",
-        )
-        .await?;
+    let created =
+        cakupan_app::campaign::add_questionnaire(&st, &caller.who, &caller.request_id, &q).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -900,56 +879,34 @@ pub async fn add_survey(
 ) -> Result<Response, ApiError> {
     let b: SurveyInput = json_body(&body, "a survey object")?;
     let region = region_of("region", Some(&b.region))?.unwrap_or(RegionCode::NATION);
-    caller.allow(Action::ManageCampaign, &Resource::Region(region))?;
     let frame = Frame::parse(b.frame.trim())
         .ok_or_else(|| invalid("frame", "survey.frame", "regions or registry"))?;
-    if b.size > 100_000 {
-        return Err(invalid(
-            "size",
-            "sample.too_large",
-            "at most 100,000 people a survey",
-        ));
-    }
-    let registry = if frame == Frame::Registry {
-        st.store.participation_ids_in(region).await?
-    } else {
-        Vec::new()
-    };
-    let est = analysis::Estimates::new(&st.regions).map_err(ApiError::Internal)?;
-    let (strata, units) = analysis::draw_sample(
-        &st.regions,
-        &est,
-        &registry,
-        &analysis::Design {
-            frame,
+    let drawn = cakupan_app::campaign::draw_survey(
+        &st,
+        &caller.who,
+        &caller.request_id,
+        &cakupan_app::campaign::SurveyDraw {
+            code: b.code,
+            campaign: b.campaign,
+            wave: b.wave,
+            questionnaire: b.questionnaire,
+            version: b.version,
             region,
+            frame,
             size: b.size,
             min_each: b.min_per_stratum,
             seed: b.seed,
         },
-    )?;
-    let s = Survey {
-        code: b.code.trim().into(),
-        campaign: b.campaign,
-        wave: b.wave,
-        questionnaire: b.questionnaire.trim().into(),
-        version: b.version,
-        region,
-        frame,
-        seed: b.seed,
-        strata,
-        created_by: caller.who.username.clone(),
-    };
-    let created = st.store.add_survey(&s, &units).await?;
-    caller
-        .audit(&st, "survey.draw", format!("survey:{}", s.code), "campaign")
-        .await?;
+    )
+    .await?;
+    let (s, created) = (drawn.survey, drawn.created);
+    let units = drawn.units;
     let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(survey_body(&s, units.len() as u64))).into_response())
+    Ok((status, Json(survey_body(&s, units))).into_response())
 }
 
 fn survey_body(s: &Survey, units: u64) -> SurveyBody {

@@ -405,13 +405,18 @@ pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: CampaignComm
     let today = cakupan_app::today_wib();
     match cmd {
         CampaignCommand::Create { code, name, region } => {
-            let c = Campaign {
-                code: code.trim().into(),
-                name: name.trim().into(),
-                region: region_arg("region", &region)?,
-                created_by: ACTOR.into(),
-            };
-            let created = store.add_campaign(&c).await.map_err(store_err)?;
+            // The API's own path: the region checked, the creation audited as `cli`.
+            let st = crate::agents::operations(store.clone(), reference)?;
+            let (c, created) = cakupan_app::campaign::add_campaign(
+                &st,
+                &crate::accounts::cli_admin(),
+                ACTOR,
+                &code,
+                &name,
+                region_arg("region", &region)?,
+            )
+            .await
+            .map_err(crate::agents::api)?;
             println!(
                 "Campaign {} ({}) {}.",
                 c.code,
@@ -677,7 +682,7 @@ pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: CampaignComm
             print_uplift(&r);
         }
         CampaignCommand::Questionnaire { command } => {
-            questionnaire(store.as_ref(), command).await?;
+            questionnaire(store, reference, command).await?;
         }
         CampaignCommand::Survey { command } => {
             survey(store, reference, command).await?;
@@ -744,7 +749,12 @@ fn print_uplift(r: &analysis::UpliftReport) {
     }
 }
 
-async fn questionnaire(store: &dyn Store, cmd: QuestionnaireCommand) -> Result<()> {
+async fn questionnaire(
+    shared: Arc<dyn Store>,
+    reference: &Reference,
+    cmd: QuestionnaireCommand,
+) -> Result<()> {
+    let store = shared.as_ref();
     match cmd {
         QuestionnaireCommand::Add { file } => {
             let text = match &file {
@@ -755,7 +765,15 @@ async fn questionnaire(store: &dyn Store, cmd: QuestionnaireCommand) -> Result<(
             };
             let q: Questionnaire =
                 serde_json::from_str(&text).map_err(|e| anyhow!("questionnaire: {e}"))?;
-            let created = store.add_questionnaire(&q).await.map_err(store_err)?;
+            let st = crate::agents::operations(shared.clone(), reference)?;
+            let created = cakupan_app::campaign::add_questionnaire(
+                &st,
+                &crate::accounts::cli_admin(),
+                ACTOR,
+                &q,
+            )
+            .await
+            .map_err(crate::agents::api)?;
             println!(
                 "Questionnaire {} version {} ({} questions) {}.",
                 q.code,
@@ -828,52 +846,38 @@ async fn survey(store: Arc<dyn Store>, reference: &Reference, cmd: SurveyCommand
             let region = region_arg("region", &region)?;
             let frame = Frame::parse(frame.trim())
                 .ok_or_else(|| anyhow!("--frame: regions or registry"))?;
-            let registry = if frame == Frame::Registry {
-                store.participation_ids_in(region).await?
-            } else {
-                Vec::new()
-            };
-            let est = Estimates::new(&reference.regions).map_err(|e| anyhow!(e))?;
-            let (strata, units) = analysis::draw_sample(
-                &reference.regions,
-                &est,
-                &registry,
-                &analysis::Design {
-                    frame,
+            // The API's own path: the region and the size checked, the draw audited as `cli`.
+            let st = crate::agents::operations(store.clone(), reference)?;
+            let drawn = cakupan_app::campaign::draw_survey(
+                &st,
+                &crate::accounts::cli_admin(),
+                ACTOR,
+                &cakupan_app::campaign::SurveyDraw {
+                    code,
+                    campaign,
+                    wave,
+                    questionnaire,
+                    version,
                     region,
+                    frame,
                     size,
                     min_each: min_per_stratum,
                     seed,
                 },
             )
-            .map_err(store_err)?;
-            let s = Survey {
-                code: code.trim().into(),
-                campaign,
-                wave,
-                questionnaire,
-                version,
-                region,
-                frame,
-                seed,
-                strata,
-                created_by: ACTOR.into(),
-            };
-            let created = store.add_survey(&s, &units).await.map_err(store_err)?;
+            .await
+            .map_err(crate::agents::api)?;
+            let (s, created) = (&drawn.survey, drawn.created);
             let population: u64 = s.strata.iter().map(|x| x.population).sum();
             println!(
                 "Survey {} {}: {} units in {} strata (districts) of {} ({} people in the frame: {}).",
                 s.code,
                 if created { "drawn" } else { "already exists" },
-                units.len(),
+                drawn.units,
                 s.strata.len(),
                 reference.regions.path_label(region),
                 population,
-                if frame == Frame::Regions {
-                    est.basis.as_str()
-                } else {
-                    "registered participations"
-                }
+                drawn.basis
             );
         }
         SurveyCommand::Units { survey, region } => {
