@@ -9,6 +9,5 @@ cakupan_store::campaign_store_impl!(
     sqlx::Postgres,
     write = pool,
     read = pool,
-    lock = " FOR UPDATE",
     db_err = db
 );

@@ -9,6 +9,5 @@ cakupan_store::campaign_store_impl!(
     sqlx::Sqlite,
     write = writer,
     read = reader,
-    lock = "",
     db_err = db
 );

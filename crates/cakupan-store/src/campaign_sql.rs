@@ -1,15 +1,14 @@
 //! The village campaign's records in SQL, written once for both sqlx backends: the SQL uses
 //! `$N` placeholders, which PostgreSQL and sqlx's SQLite driver both bind by number. Each
-//! backend crate expands [`campaign_store_impl!`] for its store type and database; only the
-//! queries whose column types differ (registration dates: TEXT on SQLite, DATE on PostgreSQL)
-//! stay in the backends.
+//! backend crate expands [`campaign_store_impl!`] for its store type and database; what differs
+//! inside a statement comes from the backend's `Dialect` (dates as text, lists, `FOR UPDATE`).
 
-/// Expands to `CampaignStore` for `$store` on the sqlx database `$db`: `$write` and `$read` name its pools (the same on PostgreSQL),
-/// `$lock` is appended to the read of the entry a change rewrites (`" FOR UPDATE"` where
-/// rows lock; SQLite's single writer needs none), `$db_err` maps a sqlx error.
+/// Expands to `CampaignStore` for `$store` on the sqlx database `$db`: `$write` and `$read` name
+/// its pools (the same on PostgreSQL), `$db_err` maps a sqlx error. The entry a change rewrites
+/// is read with the backend's `Dialect::FOR_UPDATE` (SQLite's single writer needs none).
 #[macro_export]
 macro_rules! campaign_store_impl {
-    ($store:ident, $db:ty, write = $write:ident, read = $read:ident, lock = $lock:literal, db_err = $dberr:path) => {
+    ($store:ident, $db:ty, write = $write:ident, read = $read:ident, db_err = $dberr:path) => {
         use $crate::campaign::{
             self as cmp, Campaign, CampaignStore as _, Enrolment, EntryChange, PlanEntry, Response,
             ResponsesAdded, Session, StoredQuestionnaire, Survey, Unit, Upload, Wave, from_json, to_json,
@@ -32,10 +31,10 @@ macro_rules! campaign_store_impl {
             campaign: &str,
             village: RegionCode,
         ) -> Result<Option<PlanEntry>> {
-            let row: Option<(String,)> = sqlx::query_as(concat!(
-                "SELECT body FROM campaign_villages WHERE campaign = $1 AND village = $2",
-                $lock
-            ))
+            let row: Option<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT body FROM campaign_villages WHERE campaign = $1 AND village = $2{}",
+                <$store as $crate::Dialect>::FOR_UPDATE
+            )))
             .bind(campaign)
             .bind(village.to_string())
             .fetch_optional(&mut **tx)
