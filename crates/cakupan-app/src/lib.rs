@@ -11,6 +11,7 @@ pub mod employers;
 pub mod error;
 pub mod ledger;
 pub mod participants;
+pub mod payments;
 
 use cakupan_domain::{RegionTree, RuleSet};
 use cakupan_store::Store;

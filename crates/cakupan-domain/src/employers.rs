@@ -517,6 +517,16 @@ pub fn payment_code(invoice_id: i64) -> String {
     format!("{digits}{}", crate::kpj::damm_digit(&digits).unwrap_or(0))
 }
 
+/// The invoice a payment code names, if the code is well formed (its check digit holds).
+pub fn invoice_of_payment_code(code: &str) -> Option<i64> {
+    let c = code.trim();
+    if c.len() != 11 || !c.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let id: i64 = c[..10].parse().ok()?;
+    (payment_code(id) == c).then_some(id)
+}
+
 /// When each due item (in the order dues are settled: oldest first) became fully paid, given
 /// the payments in the order they were made: a payment covers what is left of the oldest item
 /// first, and an item counts as paid on the day of the payment that completes it.

@@ -20,6 +20,7 @@ pub mod nik;
 pub mod occupation;
 pub mod participants;
 pub mod password;
+pub mod payments;
 pub mod phone;
 pub mod quote;
 pub mod region;

@@ -39,6 +39,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("targets.toml", include_str!("../../../rules/targets.toml")),
     (
+        "payments.toml",
+        include_str!("../../../rules/payments.toml"),
+    ),
+    (
         "reporting.toml",
         include_str!("../../../rules/reporting.toml"),
     ),
@@ -258,6 +262,9 @@ row!(/// Rounding of fractional rupiah.
     RawRounding => RoundingRule { mode: Rounding });
 row!(/// Overpayment handling.
     RawOverpayment => OverpaymentRule { mode: String });
+row!(/// The agency as a biller on the payment channels (issue #19): its partner service id,
+    /// the prefix of every payment code (`payments::VirtualAccount`).
+    RawBiller => BillerRule { partner_service_id: String });
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -321,6 +328,8 @@ struct RawFile {
     #[serde(default)]
     overpayment: Vec<RawOverpayment>,
     #[serde(default)]
+    biller: Vec<RawBiller>,
+    #[serde(default)]
     holiday: Vec<RawHoliday>,
     #[serde(default)]
     occupation: Vec<Occupation>,
@@ -362,6 +371,7 @@ pub struct RuleSet {
     pub campaign_planner: Vec<CampaignPlanner>,
     pub campaign_audiences: Vec<CampaignAudience>,
     pub overpayment: Vec<OverpaymentRule>,
+    pub billers: Vec<BillerRule>,
     pub holidays: Vec<Holiday>,
     pub occupations: Vec<Occupation>,
     occupation_index: HashMap<String, usize>,
@@ -533,6 +543,8 @@ impl RuleSet {
             }
             rs.overpayment
                 .extend(cook_all(name, raw.overpayment, RawOverpayment::cook)?);
+            rs.billers
+                .extend(cook_all(name, raw.biller, RawBiller::cook)?);
             for h in raw.holiday {
                 let date = parse_date(&h.date).ok_or_else(|| RulesError {
                     file: (*name).into(),
@@ -831,6 +843,21 @@ impl RuleSet {
             |_| "overpayment".into(),
             |r| r.provenance.period,
         )?;
+        for b in &self.billers {
+            let id = &b.partner_service_id;
+            if id.is_empty() || id.len() > 8 || !id.bytes().all(|c| c.is_ascii_digit()) {
+                return Err(bad(format!(
+                    "biller from {}: partner_service_id '{id}' must be 1 to 8 digits",
+                    b.provenance.period.from
+                )));
+            }
+        }
+        no_overlap(
+            "biller",
+            &self.billers,
+            |_| "biller".into(),
+            |r| r.provenance.period,
+        )?;
         Ok(())
     }
 
@@ -949,6 +976,11 @@ impl RuleSet {
         Self::in_force(&self.rounding, m, |r| &r.provenance)
             .map(|r| r.mode)
             .unwrap_or(Rounding::HalfUp)
+    }
+
+    /// The agency as a biller (its partner service id) in force in `m`.
+    pub fn biller(&self, m: Month) -> Option<&BillerRule> {
+        Self::in_force(&self.billers, m, |r| &r.provenance)
     }
 
     /// The sign-in protection in force in `m`.

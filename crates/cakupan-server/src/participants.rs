@@ -171,6 +171,10 @@ pub(crate) fn registration_input(body: &Bytes) -> Result<RegistrationInput, ApiE
 pub struct ParticipantBody {
     pub id: i64,
     pub kpj: String,
+    /// The participation's permanent payment code (virtual account) as a payer types it at a
+    /// bank, a minimarket or an e-wallet: the agency's partner service id and the 13-digit
+    /// customer number (docs/formats.md, "Payment codes").
+    pub payment_code: Option<String>,
     /// `3273********0003`.
     pub nik_masked: String,
     pub name: String,
@@ -222,6 +226,7 @@ pub(crate) fn view(st: &AppState, p: &Participant) -> ParticipantBody {
     ParticipantBody {
         id: p.id,
         kpj: p.kpj.clone(),
+        payment_code: cakupan_app::payments::code_of(st, p).map(|va| va.digits()),
         nik_masked: r.nik.masked(),
         name: r.name.clone(),
         birth_date: format_date(r.birth_date),

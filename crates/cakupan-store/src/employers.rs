@@ -348,15 +348,7 @@ impl Invoice {
     }
 }
 
-/// The invoice a payment code names, if the code is well formed (its check digit holds).
-pub fn invoice_of_payment_code(code: &str) -> Option<i64> {
-    let c = code.trim();
-    if c.len() != 11 || !c.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let id: i64 = c[..10].parse().ok()?;
-    (employers::payment_code(id) == c).then_some(id)
-}
+pub use cakupan_domain::employers::invoice_of_payment_code;
 
 /// The ledger reference of an invoice line's contribution.
 pub fn line_reference(invoice_id: i64, position: u32) -> String {

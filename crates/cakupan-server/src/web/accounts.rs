@@ -301,6 +301,7 @@ struct OwnMonth {
 
 struct OwnParticipation {
     kpj: String,
+    payment_code: String,
     segment: String,
     name: String,
     village: String,
@@ -366,6 +367,9 @@ pub async fn mine(State(st): St, page: Page) -> Result<Response, PageError> {
             .unwrap_or_else(|| status_label(t, cakupan_domain::coverage::Status::Pending));
         participations.push(OwnParticipation {
             kpj: p.kpj.clone(),
+            payment_code: cakupan_app::payments::code_of(&st, p)
+                .map(|va| va.digits())
+                .unwrap_or_default(),
             segment: r.segment.to_string(),
             name: r.name.clone(),
             village: super::regions::region_name(&st, r.village),

@@ -379,6 +379,12 @@ pub async fn profile(
             value: r.nik.masked(),
         },
         Fact {
+            label: t.payment_code,
+            value: cakupan_app::payments::code_of(&st, &p)
+                .map(|va| va.digits())
+                .unwrap_or_else(|| "–".into()),
+        },
+        Fact {
             label: t.segment,
             value: r.segment.to_string(),
         },

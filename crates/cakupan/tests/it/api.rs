@@ -290,6 +290,19 @@ async fn register_retry_conflict_and_lookups() {
     assert_eq!((s, v["id"].as_i64()), (StatusCode::OK, Some(id)));
     let (s, v) = call(&app, "GET", &format!("/api/v1/participants/{id}"), None).await;
     assert_eq!((s, v["kpj"].as_str()), (StatusCode::OK, Some(kpj.as_str())));
+    // Its permanent payment code: the agency's biller id and the customer number that names
+    // this KPJ (issue #19).
+    let code = v["payment_code"].as_str().unwrap().to_string();
+    let biller = harness::rules()
+        .biller(harness::month("2026-12"))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        cakupan_domain::payments::parse_virtual_account(&biller, &code),
+        Ok(cakupan_domain::payments::Payee::Participation(
+            cakupan_domain::kpj::Kpj::parse(&kpj).unwrap()
+        ))
+    );
     let (s, v) = call(
         &app,
         "POST",

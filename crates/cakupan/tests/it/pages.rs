@@ -328,6 +328,13 @@ async fn pages_follow_the_access_matrix(store: Arc<dyn Store>) {
         let home = b.get("/").await;
         if who == "siti" {
             assert_eq!(home.location.as_deref(), Some("/saya"));
+            // The worker's own page carries the code to pay with (issue #19).
+            let mine = b.get("/saya").await;
+            assert!(
+                mine.body.contains("data-testid=\"payment-code\""),
+                "{}",
+                mine.body
+            );
         } else {
             assert_eq!(home.status, StatusCode::OK, "{who}: {}", home.body);
             assert!(home.body.contains("data-testid=\"kpi-active\""));
@@ -582,6 +589,20 @@ async fn register_and_pay_through_the_forms(store: Arc<dyn Store>) {
     assert!(
         profile.body.contains("3273********0002"),
         "the NIK is masked"
+    );
+    // Its payment code (issue #19), shown with its label in Indonesian.
+    let kpj = profile.testid("kpj");
+    let code = cakupan_domain::payments::VirtualAccount::of(
+        harness::rules().biller(harness::month("2026-12")).unwrap(),
+        cakupan_domain::payments::Payee::Participation(
+            cakupan_domain::kpj::Kpj::parse(&kpj).unwrap(),
+        ),
+    );
+    assert!(
+        profile.body.contains("Kode bayar (virtual account)")
+            && profile.body.contains(&code.digits()),
+        "{}",
+        profile.body
     );
     // The same form again: the stored participant, nothing new.
     let again = b.post("/peserta/baru", &refs(&fields)).await;
