@@ -11,8 +11,9 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use cakupan_app::payments::profile_of;
 use cakupan_domain::access::{Action, Capability, authorize};
-use cakupan_domain::contribution::{ContributionInput, PaymentChannel, Profile, dues};
+use cakupan_domain::contribution::{ContributionInput, PaymentChannel, dues};
 use cakupan_domain::coverage::{Reason, Status, series};
 use cakupan_domain::month::format_date;
 use cakupan_domain::participants::{Context, HeirInput, RegistrationInput, validate};
@@ -1011,18 +1012,6 @@ struct DueView {
     problem: Option<String>,
 }
 
-fn profile_of(p: &Participant) -> Profile {
-    let r = &p.registration;
-    Profile {
-        segment: r.segment,
-        income_base: r.income_base,
-        programmes: r.programmes,
-        sector: r.sector,
-        budget_funded: r.budget_funded,
-        risk_class: None,
-    }
-}
-
 /// The dues of the months chosen, computed from the rules in force for each.
 fn due_view(st: &AppState, lang: Lang, p: &Participant, f: &PayForm) -> DueView {
     let t = lang.tr();
@@ -1058,33 +1047,6 @@ fn due_view(st: &AppState, lang: Lang, p: &Participant, f: &PayForm) -> DueView 
             lines: Vec::new(),
             problem: e.0.first().map(|e| lang.field_message(e)),
         },
-    }
-}
-
-/// The month a new payment starts from: right after the last paid month while the
-/// participation is still active or in arrears, else the current month (no back-payment of
-/// lapsed months, DOMAIN.md §2.2).
-fn next_month(
-    st: &AppState,
-    p: &Participant,
-    ledger: &[cakupan_store::ledger::LedgerRow],
-) -> Month {
-    let now = Month::of((st.today)());
-    let r = &p.registration;
-    let facts = cakupan_store::ledger::facts(r.segment, Month::of(r.registered_on), ledger);
-    let months =
-        series(&st.rules, &facts, Month::of(r.registered_on), now.plus(24)).unwrap_or_default();
-    let last_paid = months
-        .iter()
-        .filter(|m| m.status == Status::Active)
-        .map(|m| m.month)
-        .max();
-    // Still protected or in arrears this month (the coverage rule's own judgement): go on
-    // from the last paid month.
-    let standing = months.iter().find(|m| m.month == now).map(|m| m.status);
-    match (last_paid, standing) {
-        (Some(l), Some(Status::Active | Status::InArrears)) => l.plus(1),
-        _ => now.max(Month::of(r.registered_on)),
     }
 }
 
@@ -1168,7 +1130,7 @@ pub async fn pay_form(
     let me = page.require()?;
     let f = PayForm {
         reference: new_reference(),
-        first_month: next_month(&st, &p, &ledger).to_string(),
+        first_month: cakupan_app::payments::next_month(&st, &p, &ledger).to_string(),
         months: "1".into(),
         channel: if me.who.role.can(Capability::FieldAgent) {
             PaymentChannel::Perisai

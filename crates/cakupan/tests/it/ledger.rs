@@ -19,6 +19,7 @@ on_both_backends! {
     concurrent_retries_post_once: true,
     one_nik_in_both_segments_is_counted_per_segment: true,
     a_budget_funded_participation_gets_no_discount: true,
+    the_next_due_months_follow_the_last_paid: true,
 }
 
 const NIK: &str = "3273015203900003";
@@ -211,6 +212,58 @@ async fn a_budget_funded_participation_gets_no_discount(s: Arc<dyn Store>) {
         e.iter()
             .any(|x| x.field == "budget_funded" && x.rule == "budget_funded.value")
     );
+}
+
+/// What a payment code asks (issue #19): the dues of the next unpaid months, for a period the
+/// rules allow, starting after the last paid month.
+async fn the_next_due_months_follow_the_last_paid(s: Arc<dyn Store>) {
+    registered(&s).await;
+    let policy = harness::rules().security.first().unwrap().clone();
+    let st = cakupan_app::Context {
+        store: s.clone(),
+        regions: harness::regions().clone(),
+        rules: harness::rules().clone(),
+        today: harness::today,
+        auth: Arc::new(cakupan_app::auth::Auth::new(
+            cakupan_app::auth::Cost::TEST_ONLY,
+            policy,
+        )),
+    };
+    let p = s
+        .participants_by_nik(Nik::parse(NIK).unwrap())
+        .await
+        .unwrap()
+        .remove(0);
+    let expected = |first: &str, n: u32| {
+        cakupan_domain::contribution::dues(
+            harness::rules(),
+            &cakupan_app::payments::profile_of(&p),
+            m(first),
+            n,
+        )
+        .unwrap()
+    };
+    // Never paid, lapsed by today (2026-11-23): from this month, no back-payment.
+    let due = cakupan_app::payments::next_due(&st, &p, 3).await.unwrap();
+    assert_eq!(due.first_month, m("2026-11"));
+    assert_eq!(due.per_month, expected("2026-11", 3));
+    assert_eq!(
+        due.total.0,
+        due.per_month.iter().map(|(_, r)| r.0).sum::<i64>()
+    );
+    // Two months is not a BPU period (1, 3, 6 or 12).
+    match cakupan_app::payments::next_due(&st, &p, 2).await {
+        Err(cakupan_app::AppError::Invalid(e)) => assert_eq!(e.0[0].rule, "months.period"),
+        o => panic!("{o:?}"),
+    }
+    // November paid: the next ask starts in December.
+    let nov = expected("2026-11", 1)[0].1.0;
+    s.post(harness::rules(), &pay("NEXT-1", "2026-11", 1, nov))
+        .await
+        .unwrap();
+    let due = cakupan_app::payments::next_due(&st, &p, 1).await.unwrap();
+    assert_eq!(due.first_month, m("2026-12"));
+    assert_eq!(due.per_month, expected("2026-12", 1));
 }
 
 async fn wrong_amount_names_the_expected_amount(s: Arc<dyn Store>) {
