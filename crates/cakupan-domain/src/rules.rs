@@ -1109,6 +1109,24 @@ source = "b"
     }
 
     #[test]
+    fn a_biller_id_is_one_to_eight_digits() {
+        let biller = |id: &str| {
+            RuleSet::from_sources(&[(
+                "payments.toml",
+                &format!(
+                    "[[biller]]\npartner_service_id = \"{id}\"\nvalid_from = \"2015-07-01\"\nsource = \"a\"\n"
+                ),
+            )])
+        };
+        assert!(biller("88899").is_ok());
+        assert!(biller("12345678").is_ok());
+        for bad in ["", "123456789", "88 99", "8889A"] {
+            let e = biller(bad).unwrap_err();
+            assert!(e.message.contains("partner_service_id"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn unknown_fields_and_bad_dates_are_rejected() {
         let e = RuleSet::from_sources(&[(
             "x.toml",
