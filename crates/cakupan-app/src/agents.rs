@@ -4,7 +4,7 @@
 
 use crate::Context;
 use crate::error::AppError;
-use cakupan_domain::access::{Action, Principal, Resource, authorize};
+use cakupan_domain::access::{Action, Principal, Resource};
 use cakupan_domain::agents::{
     AgentEvent, AgentMonth, AgentMonthStatus, AgentStatus, Statement, check_reactivation,
     custody_alerts, statement, status_series,
@@ -41,18 +41,17 @@ pub async fn add_office(
     request_id: &str,
     o: Office,
 ) -> Result<Office, AppError> {
-    authorize(who, Action::ManageNetwork, &Resource::Region(o.region))
-        .map_err(|d| AppError::Forbidden(d.0.into()))?;
+    crate::auth::allow(who, Action::ManageNetwork, &Resource::Region(o.region))?;
     st.store.add_office(&o).await?;
-    st.store
-        .append_audit(&[crate::auth::audit_entry(
-            who,
-            request_id,
-            "office.add",
-            format!("office:{}", o.code),
-            "administration",
-        )])
-        .await?;
+    crate::auth::audit(
+        st,
+        who,
+        request_id,
+        "office.add",
+        format!("office:{}", o.code),
+        "administration",
+    )
+    .await?;
     Ok(st.store.office(&o.code).await?.unwrap_or(o))
 }
 
@@ -91,8 +90,7 @@ pub async fn add_agent(
             )
         })?;
     for region in std::iter::once(&own.registration.village).chain(&a.villages) {
-        authorize(who, Action::ManageNetwork, &Resource::Region(*region))
-            .map_err(|d| AppError::Forbidden(d.0.into()))?;
+        crate::auth::allow(who, Action::ManageNetwork, &Resource::Region(*region))?;
     }
     let agent = cakupan_store::agents::Agent {
         code: a.code,
@@ -103,15 +101,15 @@ pub async fn add_agent(
         villages: a.villages,
     };
     st.store.add_agent(&agent).await?;
-    st.store
-        .append_audit(&[crate::auth::audit_entry(
-            who,
-            request_id,
-            "agent.add",
-            format!("agent:{}", agent.code),
-            "administration",
-        )])
-        .await?;
+    crate::auth::audit(
+        st,
+        who,
+        request_id,
+        "agent.add",
+        format!("agent:{}", agent.code),
+        "administration",
+    )
+    .await?;
     let r = st
         .store
         .agent_records(AgentFilter::Code(&agent.code))
@@ -146,12 +144,11 @@ pub async fn record_event(
             .ok_or_else(|| AppError::NotFound(format!("no agent {code}")))
     };
     let r = record().await?;
-    authorize(
+    crate::auth::allow(
         who,
         Action::ManageNetwork,
         &Resource::Region(r.agent.home_village),
-    )
-    .map_err(|d| AppError::Forbidden(d.0.into()))?;
+    )?;
     let month = month_param(month, "month", Month::of((st.today)()))?;
     let event = match kind {
         "reactivated" => {
@@ -193,15 +190,15 @@ pub async fn record_event(
     st.store
         .add_agent_event(code, &event, &who.username, crate::auth::now_secs())
         .await?;
-    st.store
-        .append_audit(&[crate::auth::audit_entry(
-            who,
-            request_id,
-            &format!("agent.{kind}"),
-            format!("agent:{code}"),
-            "administration",
-        )])
-        .await?;
+    crate::auth::audit(
+        st,
+        who,
+        request_id,
+        &format!("agent.{kind}"),
+        format!("agent:{code}"),
+        "administration",
+    )
+    .await?;
     record().await
 }
 
@@ -845,12 +842,11 @@ pub async fn record_deposit(
                 "no Perisai agent has this code",
             )
         })?;
-    authorize(
+    crate::auth::allow(
         who,
         Action::ManageNetwork,
         &Resource::Region(r.agent.home_village),
-    )
-    .map_err(|d| AppError::Forbidden(d.0.into()))?;
+    )?;
     let d = st
         .store
         .add_deposit(&Deposit {
@@ -861,15 +857,15 @@ pub async fn record_deposit(
             recorded_by: who.username.clone(),
         })
         .await?;
-    st.store
-        .append_audit(&[crate::auth::audit_entry(
-            who,
-            request_id,
-            "deposit.add",
-            format!("agent:{}", r.agent.code),
-            "contribution",
-        )])
-        .await?;
+    crate::auth::audit(
+        st,
+        who,
+        request_id,
+        "deposit.add",
+        format!("agent:{}", r.agent.code),
+        "contribution",
+    )
+    .await?;
     Ok((d, r))
 }
 

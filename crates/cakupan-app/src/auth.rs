@@ -378,6 +378,27 @@ pub fn audit_entry(
     }
 }
 
+/// The one access decision (`cakupan_domain::access::authorize`) as the services' error: a
+/// refusal is `Forbidden` (403) with its reason.
+pub fn allow(who: &Principal, action: Action, what: &Resource) -> Result<(), AppError> {
+    authorize(who, action, what).map_err(|d| AppError::Forbidden(d.0.into()))
+}
+
+/// Appends one audit entry as `who`; the operation fails if it cannot be written.
+pub async fn audit(
+    st: &Context,
+    who: &Principal,
+    request_id: &str,
+    action: &str,
+    record: String,
+    purpose: &str,
+) -> Result<(), AppError> {
+    st.store
+        .append_audit(&[audit_entry(who, request_id, action, record, purpose)])
+        .await?;
+    Ok(())
+}
+
 /// What access decisions need to know of a participation (the NIK by its blind index, the
 /// form participant accounts carry).
 pub fn participant_resource(st: &Context, p: &cakupan_store::Participant) -> Resource {
@@ -417,22 +438,21 @@ pub async fn registration_conflict(
         });
     }
     let record = existing.map_or_else(String::new, |p| format!("participant:{}", p.id));
-    st.store
-        .append_audit(&[audit_entry(
-            who,
-            request_id,
-            "participant.register_conflict_elsewhere",
-            record,
-            "enrolment",
-        )])
-        .await?;
+    audit(
+        st,
+        who,
+        request_id,
+        "participant.register_conflict_elsewhere",
+        record,
+        "enrolment",
+    )
+    .await?;
     Ok(ConflictView::Elsewhere)
 }
 
 /// Only administrators manage accounts.
 pub fn authorize_admin(who: &Principal) -> Result<(), AppError> {
-    authorize(who, Action::Administer, &Resource::System)
-        .map_err(|d| AppError::Forbidden(d.0.into()))
+    allow(who, Action::Administer, &Resource::System)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! estimate of working people per village the planner and the survey frames use, survey
 //! samples, weighted survey results, the campaign's funnel and its uplift.
 
+use crate::auth::{allow, audit};
 use cakupan_domain::agents::{AgentStatus, status_series};
 use cakupan_domain::campaign::Stage;
 use cakupan_domain::campaign::{
@@ -1140,31 +1141,6 @@ fn known_region(
     Ok(())
 }
 
-fn allow(
-    who: &cakupan_domain::access::Principal,
-    action: cakupan_domain::access::Action,
-    what: &cakupan_domain::access::Resource,
-) -> std::result::Result<(), crate::AppError> {
-    cakupan_domain::access::authorize(who, action, what)
-        .map_err(|d| crate::AppError::Forbidden(d.0.into()))
-}
-
-async fn audit(
-    st: &crate::Context,
-    who: &cakupan_domain::access::Principal,
-    request_id: &str,
-    action: &str,
-    record: String,
-    purpose: &str,
-) -> std::result::Result<(), crate::AppError> {
-    st.store
-        .append_audit(&[crate::auth::audit_entry(
-            who, request_id, action, record, purpose,
-        )])
-        .await?;
-    Ok(())
-}
-
 /// Creates campaign `code` over `region` as `who` asks (its area must hold the region); the
 /// same campaign again is a retry (false).
 pub async fn add_campaign(
@@ -1229,14 +1205,11 @@ pub struct SurveyDraw {
     pub version: u32,
     pub region: RegionCode,
     pub frame: Frame,
-    /// People to sample: at most `MAX_SAMPLE`.
+    /// People to sample: at most the campaign planner rule's `max_survey_sample`.
     pub size: u64,
     pub min_each: u64,
     pub seed: u64,
 }
-
-/// The most people one survey samples.
-pub const MAX_SAMPLE: u64 = 100_000;
 
 /// A survey drawn: the survey, its units' count, whether it is new, and the basis of the
 /// frame's population (estimated workers, or registered participations).
@@ -1259,12 +1232,20 @@ pub async fn draw_survey(
     use cakupan_domain::access::{Action, Resource};
     known_region(st, d.region)?;
     allow(who, Action::ManageCampaign, &Resource::Region(d.region))?;
-    if d.size > MAX_SAMPLE {
+    let planner = st
+        .rules
+        .campaign_planner(cakupan_domain::Month::of((st.today)()))
+        .ok_or_else(|| {
+            crate::AppError::Internal(
+                "rules/campaign.toml has no campaign_planner row in force".into(),
+            )
+        })?;
+    if d.size > planner.max_survey_sample {
         return Err(crate::AppError::Invalid(
             FieldError::new(
                 "size",
                 "sample.too_large",
-                "at most 100,000 people a survey",
+                format!("at most {} people a survey", planner.max_survey_sample),
             )
             .into(),
         ));

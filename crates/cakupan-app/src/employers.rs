@@ -44,18 +44,17 @@ pub async fn add_employer(
     input: &EmployerInput,
 ) -> Result<(Employer, bool), AppError> {
     let e = parse_employer(input, &st.regions, (st.today)())?;
-    authorize(who, Action::ManageEmployers, &resource(&e))
-        .map_err(|d| AppError::Forbidden(d.0.into()))?;
+    crate::auth::allow(who, Action::ManageEmployers, &resource(&e))?;
     let created = st.store.add_employer(&e).await?;
-    st.store
-        .append_audit(&[crate::auth::audit_entry(
-            who,
-            request_id,
-            "employer.add",
-            format!("employer:{}", e.code),
-            "administration",
-        )])
-        .await?;
+    crate::auth::audit(
+        st,
+        who,
+        request_id,
+        "employer.add",
+        format!("employer:{}", e.code),
+        "administration",
+    )
+    .await?;
     Ok((e, created))
 }
 
@@ -70,7 +69,7 @@ pub async fn employer_for(
     let missing = || AppError::NotFound("no employer with this NIB is visible to you".into());
     let e = st.store.employer(code.trim()).await?.ok_or_else(missing)?;
     authorize(who, Action::ReadEmployer, &resource(&e)).map_err(|_| missing())?;
-    authorize(who, action, &resource(&e)).map_err(|d| AppError::Forbidden(d.0.into()))?;
+    crate::auth::allow(who, action, &resource(&e))?;
     Ok(e)
 }
 

@@ -1,7 +1,6 @@
 //! The ledger's operations: a posting as a caller records it, the one path for the API, the
 //! pages and the CLI.
 
-use crate::auth::audit_entry;
 use crate::{AppError, Context};
 use cakupan_domain::access::Principal;
 use cakupan_store::Participant;
@@ -38,14 +37,14 @@ pub async fn post(
         PostingOutcome::Posted { participant_id, .. }
         | PostingOutcome::Existing { participant_id, .. } => participant_id,
     };
-    st.store
-        .append_audit(&[audit_entry(
-            who,
-            request_id,
-            &format!("posting.{kind}"),
-            format!("participant:{participant_id}"),
-            "contribution",
-        )])
-        .await?;
+    crate::auth::audit(
+        st,
+        who,
+        request_id,
+        &format!("posting.{kind}"),
+        format!("participant:{participant_id}"),
+        "contribution",
+    )
+    .await?;
     Ok(Posted { outcome, receipt })
 }

@@ -4,7 +4,7 @@
 use crate::auth::{ConflictView, audit_entry, registration_conflict};
 use crate::{AppError, Context};
 use cakupan_domain::Segment;
-use cakupan_domain::access::{Action, Principal, Resource, authorize};
+use cakupan_domain::access::{Action, Principal, Resource};
 use cakupan_domain::participants::Registration;
 use cakupan_store::Outcome;
 
@@ -33,7 +33,7 @@ pub async fn register(
     request_id: &str,
     reg: &Registration,
 ) -> Result<Registered, AppError> {
-    authorize(
+    crate::auth::allow(
         who,
         Action::Register,
         &Resource::Participant {
@@ -41,8 +41,7 @@ pub async fn register(
             agent_code: reg.agent_code.clone(),
             nik: hex::encode(st.store.nik_index(&reg.nik)),
         },
-    )
-    .map_err(|d| AppError::Forbidden(d.0.into()))?;
+    )?;
     crate::agents::check_acquisition(st, who.role, reg).await?;
     let entry = |action: &str| audit_entry(who, request_id, action, String::new(), "enrolment");
     let audit = cakupan_store::accounts::RegistrationAudit {

@@ -66,17 +66,21 @@ pub fn next_month(
     }
 }
 
+/// The numbers of months participation `p` may pay for at once (`payment_periods` in force
+/// today for its segment; one month where no row says otherwise).
+pub fn periods(st: &Context, p: &Participant) -> Vec<u32> {
+    st.rules
+        .payment_periods(p.registration.segment, Month::of((st.today)()))
+        .map(|r| r.months.clone())
+        .unwrap_or_else(|| vec![1])
+}
+
 /// What participation `p` owes for its next `months` unpaid months: `months` must be one of
 /// the payment periods in force for its segment (`rules/bpu.toml`, `payment_periods`), so a
 /// payment code can only be asked an amount the rules allow.
 pub async fn next_due(st: &Context, p: &Participant, months: u32) -> Result<Due, crate::AppError> {
     use cakupan_domain::FieldError;
-    let now = Month::of((st.today)());
-    let periods = st
-        .rules
-        .payment_periods(p.registration.segment, now)
-        .map(|r| r.months.clone())
-        .unwrap_or_else(|| vec![1]);
+    let periods = periods(st, p);
     if !periods.contains(&months) {
         let list: Vec<String> = periods.iter().map(u32::to_string).collect();
         return Err(crate::AppError::Invalid(

@@ -252,6 +252,7 @@ RawCampaignPlanner => CampaignPlanner {
     max_attendance_ppm_of_workers: i64,
     uplift_window_weeks: u32,
     awareness_min_respondents: u32,
+    max_survey_sample: u64,
 });
 row!(/// A campaign audience (farmers, fishers, …): the occupations (`rules/occupations.toml`)
     /// whose people it counts, for session attendance and the uplift per segment.

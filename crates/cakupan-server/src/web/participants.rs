@@ -1059,12 +1059,7 @@ fn pay_page(
 ) -> Result<PayPage, PageError> {
     let me = page.require()?;
     let lang = page.lang;
-    let now = Month::of((st.today)());
-    let periods = st
-        .rules
-        .payment_periods(p.registration.segment, now)
-        .map(|r| r.months.clone())
-        .unwrap_or_else(|| vec![1]);
+    let periods = cakupan_app::payments::periods(st, p);
     let channels: Vec<(String, String)> = if me.who.role.can(Capability::FieldAgent) {
         let c = PaymentChannel::Perisai.as_str();
         vec![(c.into(), super::i18n::channel_name(lang, c))]
