@@ -1,6 +1,8 @@
 //! Payments through the channels Indonesians use (issue #19): the payment code of a
 //! participation, from the biller rule in force today.
 
+pub mod snap;
+
 use crate::Context;
 use cakupan_domain::Month;
 use cakupan_domain::kpj::Kpj;
@@ -103,4 +105,757 @@ pub async fn next_due(st: &Context, p: &Participant, months: u32) -> Result<Due,
         per_month,
         total,
     })
+}
+
+// ---- Channel partners (issue #19 item 2) --------------------------------------------------
+
+use cakupan_domain::Rupiah;
+use cakupan_domain::access::{Action, Principal, Resource};
+use cakupan_store::payments::{
+    ChannelOutcome, ChannelPayee, ChannelPayment, ChannelRecord, Partner, PartnerSummary,
+};
+use snap::{Headers, Service, SnapError};
+
+/// A partner as an administrator enters it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPartner {
+    pub code: String,
+    pub name: String,
+    /// `bank`, `aggregator`, `minimarket`, `ewallet` or `post`.
+    pub kind: String,
+    pub settlement_account: String,
+    /// Rupiah per transaction the partner charges; 0 when none.
+    #[serde(default)]
+    pub fee: i64,
+    /// The partner's RSA public key (PEM, at least 2048 bits).
+    pub public_key: String,
+    /// The client secret agreed with the partner for transaction signatures (at least 32
+    /// characters).
+    pub client_secret: String,
+}
+
+/// Adds a channel partner (head office): its details checked, its credentials sealed,
+/// audited. The same partner again changes nothing (`false`).
+pub async fn add_partner(
+    st: &Context,
+    who: &Principal,
+    request_id: &str,
+    p: &NewPartner,
+) -> Result<bool, crate::AppError> {
+    use cakupan_domain::FieldError;
+    crate::auth::allow(who, Action::Administer, &Resource::System)?;
+    let details = cakupan_domain::payments::PartnerDetails {
+        code: &p.code,
+        name: &p.name,
+        kind: &p.kind,
+        settlement_account: &p.settlement_account,
+        fee: p.fee,
+    };
+    let mut errors = match cakupan_domain::payments::check_partner(&details) {
+        Ok(()) => cakupan_domain::FieldErrors::default(),
+        Err(e) => e,
+    };
+    if let Err(why) = snap::public_key(&p.public_key) {
+        errors.push(FieldError::new("public_key", "partner.public_key", why));
+    }
+    if p.client_secret.trim().chars().count() < 32 {
+        errors.push(FieldError::new(
+            "client_secret",
+            "partner.client_secret",
+            "the client secret is at least 32 characters",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(crate::AppError::Invalid(errors));
+    }
+    let partner = Partner {
+        code: p.code.clone(),
+        name: p.name.trim().to_string(),
+        kind: p.kind.trim().to_string(),
+        settlement_account: p.settlement_account.trim().to_string(),
+        fee: Rupiah(p.fee),
+        public_key: p.public_key.trim().to_string(),
+        client_secret: p.client_secret.trim().to_string(),
+        active: true,
+    };
+    let added = st.store.add_partner(&partner, &who.username).await?;
+    if added {
+        crate::auth::audit(
+            st,
+            who,
+            request_id,
+            "partner.add",
+            format!("partner:{}", p.code),
+            "payments",
+        )
+        .await?;
+    }
+    Ok(added)
+}
+
+/// Switches a partner on or off (head office), audited.
+pub async fn set_partner_active(
+    st: &Context,
+    who: &Principal,
+    request_id: &str,
+    code: &str,
+    active: bool,
+) -> Result<(), crate::AppError> {
+    crate::auth::allow(who, Action::Administer, &Resource::System)?;
+    if !st.store.set_partner_active(code, active).await? {
+        return Err(crate::AppError::NotFound(format!(
+            "no partner has code {code}"
+        )));
+    }
+    crate::auth::audit(
+        st,
+        who,
+        request_id,
+        if active {
+            "partner.activate"
+        } else {
+            "partner.deactivate"
+        },
+        format!("partner:{code}"),
+        "payments",
+    )
+    .await
+}
+
+/// The partners (head office and branch finance), without credentials.
+pub async fn partners(
+    st: &Context,
+    who: &Principal,
+) -> Result<Vec<PartnerSummary>, crate::AppError> {
+    crate::auth::allow(who, Action::Reconcile, &Resource::Region(who.region))?;
+    Ok(st.store.partners().await?)
+}
+
+// ---- The biller endpoints (issue #19 item 3) ----------------------------------------------
+
+/// A store failure as SNAP's general error (the detail goes to the log).
+fn general(s: Service) -> impl Fn(cakupan_store::StoreError) -> SnapError {
+    move |e| {
+        tracing::error!("snap {}: {e}", s.code());
+        SnapError::general(s)
+    }
+}
+
+/// The rule of the biller in force today, or a general error.
+fn biller(st: &Context, s: Service) -> Result<cakupan_domain::rules::BillerRule, SnapError> {
+    st.rules
+        .biller(Month::of((st.today)()))
+        .cloned()
+        .ok_or_else(|| {
+            tracing::error!("no biller rule in force (rules/payments.toml)");
+            SnapError::general(s)
+        })
+}
+
+/// The request's timestamp, within the biller's skew of our clock.
+fn timestamp(
+    s: Service,
+    h: &Headers,
+    b: &cakupan_domain::rules::BillerRule,
+) -> Result<(String, time::OffsetDateTime), SnapError> {
+    let ts = h
+        .timestamp
+        .as_deref()
+        .ok_or_else(|| SnapError::mandatory(s, "X-TIMESTAMP"))?;
+    let at = snap::parse_timestamp(ts).ok_or_else(|| SnapError::invalid_field(s, "X-TIMESTAMP"))?;
+    let skew = (cakupan_store::clock::now() - at).whole_seconds().abs();
+    if skew > i64::from(b.timestamp_skew_secs) {
+        return Err(SnapError::unauthorized(
+            s,
+            &format!(
+                "X-TIMESTAMP is more than {} seconds from our clock",
+                b.timestamp_skew_secs
+            ),
+        ));
+    }
+    Ok((ts.to_string(), at))
+}
+
+/// What the access-token service answers.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenAnswer {
+    pub response_code: String,
+    pub response_message: String,
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: String,
+}
+
+/// `POST /snap/v1.0/access-token/b2b`: a partner proves itself with its RSA key
+/// (`X-SIGNATURE` = SHA256withRSA of `X-CLIENT-KEY|X-TIMESTAMP`) and gets a token for the
+/// biller's lifetime.
+pub async fn access_token(
+    st: &Context,
+    h: &Headers,
+    body: &[u8],
+) -> Result<TokenAnswer, SnapError> {
+    let s = Service::Token;
+    let b = biller(st, s)?;
+    let (ts, _) = timestamp(s, h, &b)?;
+    let client = h
+        .client_key
+        .as_deref()
+        .ok_or_else(|| SnapError::mandatory(s, "X-CLIENT-KEY"))?;
+    let sig = h
+        .signature
+        .as_deref()
+        .ok_or_else(|| SnapError::mandatory(s, "X-SIGNATURE"))?;
+    let req: snap::TokenRequest = snap::parse_body(s, body)?;
+    if req.grant_type != "client_credentials" {
+        return Err(SnapError::invalid_field(s, "grantType"));
+    }
+    // An unknown or switched-off partner and a wrong signature get the same answer.
+    let partner = st.store.partner(client).await.map_err(general(s))?;
+    let holds = partner.as_ref().filter(|p| p.active).is_some_and(|p| {
+        snap::public_key(&p.public_key).is_ok_and(|key| {
+            snap::token_signature_holds(&key, &snap::token_string_to_sign(client, &ts), sig)
+        })
+    });
+    if !holds {
+        return Err(SnapError::unauthorized(s, "Signature"));
+    }
+    let expires = cakupan_store::clock::now_secs() + i64::from(b.token_lifetime_secs);
+    Ok(TokenAnswer {
+        response_code: snap::success(s),
+        response_message: "Successful".into(),
+        access_token: snap::mint_token(st.store.keys(), client, expires),
+        token_type: "Bearer".into(),
+        expires_in: b.token_lifetime_secs.to_string(),
+    })
+}
+
+/// A transaction request checked: its partner, day and body.
+struct Checked {
+    partner: Partner,
+    external_id: String,
+    day: time::Date,
+}
+
+/// Checks a transaction request: the token (and that it is the partner's who signs), the
+/// timestamp, the HMAC-SHA512 signature over method, path, token, body hash and timestamp,
+/// and the mandatory headers.
+async fn check_request(
+    st: &Context,
+    s: Service,
+    h: &Headers,
+    path: &str,
+    body: &[u8],
+) -> Result<Checked, SnapError> {
+    let b = biller(st, s)?;
+    let token = h
+        .authorization
+        .as_deref()
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .ok_or_else(|| SnapError::invalid_token(s))?;
+    let partner_code =
+        snap::token_partner(st.store.keys(), token, cakupan_store::clock::now_secs())
+            .ok_or_else(|| SnapError::invalid_token(s))?;
+    let (ts, at) = timestamp(s, h, &b)?;
+    let sig = h
+        .signature
+        .as_deref()
+        .ok_or_else(|| SnapError::mandatory(s, "X-SIGNATURE"))?;
+    let partner_id = h
+        .partner_id
+        .as_deref()
+        .ok_or_else(|| SnapError::mandatory(s, "X-PARTNER-ID"))?;
+    if partner_id != partner_code {
+        return Err(SnapError::unauthorized(
+            s,
+            "X-PARTNER-ID is not the token's partner",
+        ));
+    }
+    let external_id = h
+        .external_id
+        .clone()
+        .filter(|e| !e.trim().is_empty())
+        .ok_or_else(|| SnapError::mandatory(s, "X-EXTERNAL-ID"))?;
+    if external_id.len() > 36
+        || !external_id
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-')
+    {
+        return Err(SnapError::invalid_field(s, "X-EXTERNAL-ID"));
+    }
+    if h.channel_id.as_deref().is_none_or(|c| c.trim().is_empty()) {
+        return Err(SnapError::mandatory(s, "CHANNEL-ID"));
+    }
+    let partner = st
+        .store
+        .partner(&partner_code)
+        .await
+        .map_err(general(s))?
+        .filter(|p| p.active)
+        .ok_or_else(|| SnapError::invalid_token(s))?;
+    if snap::minify(body).is_none() {
+        return Err(SnapError::bad_request(s, "The body is not JSON"));
+    }
+    let data = snap::string_to_sign("POST", path, token, body, &ts);
+    if !snap::transaction_signature_holds(&partner.client_secret, &data, sig) {
+        return Err(SnapError::unauthorized(s, "Signature"));
+    }
+    Ok(Checked {
+        partner,
+        external_id,
+        day: at.date(),
+    })
+}
+
+/// What a virtual account asks, as found.
+enum Bill {
+    /// A participation: its record and what each period the rules allow costs.
+    Participation {
+        participant: Box<Participant>,
+        offers: Vec<(u32, Due)>,
+    },
+    /// An employer invoice: the employer and what is outstanding up to it.
+    Invoice {
+        invoice_id: i64,
+        employer_code: String,
+        outstanding: Rupiah,
+    },
+}
+
+/// The bill a virtual account names today.
+async fn bill_of(st: &Context, s: Service, va: &str) -> Result<Bill, SnapError> {
+    use cakupan_domain::payments::parse_virtual_account;
+    let b = biller(st, s)?;
+    let payee =
+        parse_virtual_account(&b, va).map_err(|_| SnapError::bill_not_found(s, "[Not Found]"))?;
+    match payee {
+        Payee::Participation(kpj) => {
+            let p = st
+                .store
+                .participant_by_kpj(&kpj.to_string())
+                .await
+                .map_err(general(s))?
+                .ok_or_else(|| SnapError::bill_not_found(s, "[Not Found]"))?;
+            if p.registration.segment != cakupan_domain::Segment::Bpu {
+                return Err(SnapError::bill_not_found(
+                    s,
+                    "[A wage earner's contributions are billed to the employer]",
+                ));
+            }
+            let mut offers = Vec::new();
+            for months in periods(st, &p) {
+                match next_due(st, &p, months).await {
+                    Ok(d) => offers.push((months, d)),
+                    Err(crate::AppError::Store(e)) => return Err(general(s)(e)),
+                    Err(_) => {}
+                }
+            }
+            if offers.is_empty() {
+                return Err(SnapError::bill_not_found(
+                    s,
+                    "[Nothing can be paid on this account]",
+                ));
+            }
+            Ok(Bill::Participation {
+                participant: Box::new(p),
+                offers,
+            })
+        }
+        Payee::Invoice(id) => {
+            let code = st
+                .store
+                .invoice_owner(id)
+                .await
+                .map_err(general(s))?
+                .ok_or_else(|| SnapError::bill_not_found(s, "[Not Found]"))?;
+            let account = st
+                .store
+                .employer_account(&code, (st.today)())
+                .await
+                .map_err(general(s))?
+                .ok_or_else(|| SnapError::bill_not_found(s, "[Not Found]"))?;
+            // Payments settle the oldest dues first: the code asks what is outstanding on its
+            // invoice and every older one.
+            let outstanding = account
+                .invoices
+                .iter()
+                .filter(|i| i.head.id <= id)
+                .map(|i| i.outstanding.0)
+                .sum();
+            Ok(Bill::Invoice {
+                invoice_id: id,
+                employer_code: code,
+                outstanding: Rupiah(outstanding),
+            })
+        }
+    }
+}
+
+/// A name as a payer at a counter sees it: each word's first letter, the rest hidden.
+pub fn masked_name(name: &str) -> String {
+    name.split_whitespace()
+        .map(|w| {
+            let mut c = w.chars();
+            match c.next() {
+                Some(f) => format!("{f}{}", "*".repeat(c.count())),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn months_reason(months: u32) -> snap::Reason {
+    snap::Reason {
+        english: format!(
+            "Contributions for {months} month{}",
+            if months == 1 { "" } else { "s" }
+        ),
+        indonesia: format!("Iuran {months} bulan"),
+    }
+}
+
+/// The virtual account's parts as the request gave them, checked against each other.
+fn va_of(
+    s: Service,
+    partner_service_id: &str,
+    customer_no: &str,
+    va: &str,
+) -> Result<String, SnapError> {
+    if format!("{partner_service_id}{customer_no}") != va {
+        return Err(SnapError::invalid_field(s, "virtualAccountNo"));
+    }
+    Ok(va.trim().to_string())
+}
+
+/// `POST /snap/v1.0/transfer-va/inquiry`: what a code asks now. A participation's answer
+/// offers each period the rules allow as a bill (`billDetails`), the total being the months
+/// asked in `additionalInfo.months` (one by default); the name is masked.
+pub async fn inquiry(
+    st: &Context,
+    h: &Headers,
+    path: &str,
+    body: &[u8],
+) -> Result<serde_json::Value, SnapError> {
+    let s = Service::Inquiry;
+    let c = check_request(st, s, h, path, body).await?;
+    let req: snap::InquiryRequest = snap::parse_body(s, body)?;
+    let va = va_of(
+        s,
+        &req.partner_service_id,
+        &req.customer_no,
+        &req.virtual_account_no,
+    )?;
+    let bill = bill_of(st, s, &va).await?;
+    let (name, total, details, info) = match &bill {
+        Bill::Participation {
+            participant,
+            offers,
+        } => {
+            let want = req
+                .additional_info
+                .as_ref()
+                .and_then(|a| a.months)
+                .unwrap_or(offers[0].0);
+            let chosen = offers
+                .iter()
+                .find(|(m, _)| *m == want)
+                .ok_or_else(|| SnapError::invalid_field(s, "additionalInfo.months"))?;
+            let details: Vec<snap::BillDetail> = offers
+                .iter()
+                .map(|(m, d)| snap::BillDetail {
+                    bill_code: format!("{m:02}"),
+                    bill_name: format!("{m}"),
+                    bill_description: months_reason(*m),
+                    bill_amount: snap::Amount::idr(d.total.0),
+                })
+                .collect();
+            (
+                masked_name(&participant.registration.name),
+                chosen.1.total.0,
+                details,
+                serde_json::json!({"kpj": participant.kpj, "firstMonth": chosen.1.first_month.to_string(), "months": chosen.0}),
+            )
+        }
+        Bill::Invoice {
+            outstanding,
+            employer_code,
+            ..
+        } => {
+            if outstanding.0 <= 0 {
+                return Err(SnapError::paid_bill(s));
+            }
+            (
+                masked_name(employer_code),
+                outstanding.0,
+                Vec::new(),
+                serde_json::json!({}),
+            )
+        }
+    };
+    if !st
+        .store
+        .claim_external_id(&c.partner.code, c.day, &c.external_id)
+        .await
+        .map_err(general(s))?
+    {
+        return Err(SnapError::conflict(s));
+    }
+    Ok(serde_json::json!({
+        "responseCode": snap::success(s),
+        "responseMessage": "Successful",
+        "virtualAccountData": {
+            "inquiryStatus": "00",
+            "inquiryReason": {"english": "Success", "indonesia": "Sukses"},
+            "partnerServiceId": req.partner_service_id,
+            "customerNo": req.customer_no,
+            "virtualAccountNo": req.virtual_account_no,
+            "virtualAccountName": name,
+            "inquiryRequestId": req.inquiry_request_id,
+            "totalAmount": snap::Amount::idr(total),
+            "billDetails": details,
+            "additionalInfo": info,
+        }
+    }))
+}
+
+/// The answer to a payment recorded (now or before: a retry gets the same).
+fn payment_answer(req: &snap::PaymentRequest, r: &ChannelRecord) -> serde_json::Value {
+    serde_json::json!({
+        "responseCode": snap::success(Service::Payment),
+        "responseMessage": "Successful",
+        "virtualAccountData": {
+            "paymentFlagStatus": "00",
+            "paymentFlagReason": {"english": "Success", "indonesia": "Sukses"},
+            "partnerServiceId": req.partner_service_id,
+            "customerNo": req.customer_no,
+            "virtualAccountNo": req.virtual_account_no,
+            "paymentRequestId": r.payment_request_id,
+            "paidAmount": snap::Amount::idr(r.amount.0),
+            "trxDateTime": r.trx_date_time,
+            "referenceNo": r.partner_reference,
+            "additionalInfo": {
+                "receipt": r.receipt,
+                "firstMonth": r.first_month.map(|m| m.to_string()),
+                "months": r.months,
+            },
+        }
+    })
+}
+
+/// The ledger reference of a channel payment: the partner and its payment request id.
+pub fn posting_reference(partner: &str, payment_request_id: &str) -> String {
+    format!("VA-{partner}-{payment_request_id}")
+}
+
+/// `POST /snap/v1.0/transfer-va/payment`: records the payment and posts it in one
+/// transaction. Idempotent per partner and `paymentRequestId`: a retry (with a new
+/// X-EXTERNAL-ID) gets the first answer; another code or amount under the same id is refused
+/// as inconsistent; an amount that is not what the code asks now is refused with what it
+/// asks.
+pub async fn payment(
+    st: &Context,
+    h: &Headers,
+    path: &str,
+    body: &[u8],
+) -> Result<serde_json::Value, SnapError> {
+    let s = Service::Payment;
+    let c = check_request(st, s, h, path, body).await?;
+    let req: snap::PaymentRequest = snap::parse_body(s, body)?;
+    let va = va_of(
+        s,
+        &req.partner_service_id,
+        &req.customer_no,
+        &req.virtual_account_no,
+    )?;
+    let digits: String = va.chars().filter(|c| !c.is_whitespace()).collect();
+    if req.payment_request_id.trim().is_empty() || req.payment_request_id.len() > 128 {
+        return Err(SnapError::invalid_field(s, "paymentRequestId"));
+    }
+    let amount = req
+        .paid_amount
+        .rupiah()
+        .filter(|a| *a > 0)
+        .ok_or_else(|| SnapError::invalid_field(s, "paidAmount"))?;
+    let paid_at = snap::parse_timestamp(&req.trx_date_time)
+        .ok_or_else(|| SnapError::invalid_field(s, "trxDateTime"))?;
+    let paid_on = paid_at
+        .to_offset(time::UtcOffset::from_hms(7, 0, 0).unwrap_or(time::UtcOffset::UTC))
+        .date()
+        .min((st.today)());
+    // A retry: answered from the record, without asking what is due now (it has moved).
+    if let Some(first) = st
+        .store
+        .channel_payment(&c.partner.code, &req.payment_request_id)
+        .await
+        .map_err(general(s))?
+    {
+        if first.virtual_account != digits || first.amount.0 != amount {
+            return Err(SnapError::inconsistent(s));
+        }
+        if !st
+            .store
+            .claim_external_id(&c.partner.code, c.day, &c.external_id)
+            .await
+            .map_err(general(s))?
+        {
+            return Err(SnapError::conflict(s));
+        }
+        return Ok(payment_answer(&req, &first));
+    }
+    let reference = posting_reference(&c.partner.code, &req.payment_request_id);
+    let payee = match bill_of(st, s, &va).await? {
+        Bill::Participation {
+            participant,
+            offers,
+        } => {
+            let wanted = req.additional_info.as_ref().and_then(|a| a.months);
+            let chosen = offers
+                .iter()
+                .find(|(m, d)| wanted.is_none_or(|w| w == *m) && d.total.0 == amount);
+            let Some((months, due)) = chosen else {
+                let asks: Vec<String> = offers
+                    .iter()
+                    .map(|(m, d)| format!("{m} month(s): {}.00", d.total.0))
+                    .collect();
+                return Err(SnapError::invalid_amount(
+                    s,
+                    &format!("Due now: {}", asks.join("; ")),
+                ));
+            };
+            let channel = match cakupan_domain::payments::PartnerKind::parse(&c.partner.kind) {
+                Some(cakupan_domain::payments::PartnerKind::Bank) => {
+                    cakupan_domain::contribution::PaymentChannel::Bank
+                }
+                _ => cakupan_domain::contribution::PaymentChannel::Aggregator,
+            };
+            ChannelPayee::Contribution {
+                participant_id: participant.id,
+                payment: cakupan_domain::contribution::Payment {
+                    reference: reference.clone(),
+                    nik: participant.registration.nik,
+                    segment: participant.registration.segment,
+                    first_month: due.first_month,
+                    months: *months,
+                    amount: Rupiah(amount),
+                    channel,
+                    paid_on,
+                    collected_by: None,
+                    pu_basis: None,
+                },
+            }
+        }
+        Bill::Invoice {
+            invoice_id,
+            employer_code,
+            outstanding,
+        } => {
+            if outstanding.0 <= 0 {
+                return Err(SnapError::paid_bill(s));
+            }
+            if outstanding.0 != amount {
+                return Err(SnapError::invalid_amount(
+                    s,
+                    &format!("Due now: {}.00", outstanding.0),
+                ));
+            }
+            ChannelPayee::Invoice {
+                invoice_id,
+                payment: cakupan_store::employers::EmployerPayment {
+                    reference: reference.clone(),
+                    employer_code,
+                    amount: Rupiah(amount),
+                    paid_on,
+                    payment_code: Some(cakupan_domain::employers::payment_code(invoice_id)),
+                    recorded_by: format!("partner:{}", c.partner.code),
+                },
+            }
+        }
+    };
+    let record = ChannelPayment {
+        partner_code: c.partner.code.clone(),
+        payment_request_id: req.payment_request_id.clone(),
+        external_id: c.external_id.clone(),
+        day: c.day,
+        virtual_account: digits,
+        amount: Rupiah(amount),
+        paid_on,
+        trx_date_time: req.trx_date_time.clone(),
+        partner_reference: req.reference_no.clone(),
+        payee,
+    };
+    match st.store.pay_channel(&st.rules, &record).await {
+        Ok(ChannelOutcome::Paid(r) | ChannelOutcome::Repeat(r)) => Ok(payment_answer(&req, &r)),
+        Ok(ChannelOutcome::Inconsistent(_)) => Err(SnapError::inconsistent(s)),
+        Ok(ChannelOutcome::ExternalIdUsed) => Err(SnapError::conflict(s)),
+        Ok(ChannelOutcome::NoLongerDue) => Err(SnapError::invalid_amount(
+            s,
+            "The months asked were paid through another channel: inquire again",
+        )),
+        Err(cakupan_store::StoreError::Rejected(e)) => {
+            tracing::warn!("snap payment refused by the ledger: {e}");
+            Err(SnapError::invalid_amount(
+                s,
+                "The ledger refused this payment: inquire again",
+            ))
+        }
+        Err(e) => Err(general(s)(e)),
+    }
+}
+
+/// `POST /snap/v1.0/transfer-va/status`: whether a payment request was recorded.
+pub async fn status(
+    st: &Context,
+    h: &Headers,
+    path: &str,
+    body: &[u8],
+) -> Result<serde_json::Value, SnapError> {
+    let s = Service::Status;
+    let c = check_request(st, s, h, path, body).await?;
+    let req: snap::StatusRequest = snap::parse_body(s, body)?;
+    let va = va_of(
+        s,
+        &req.partner_service_id,
+        &req.customer_no,
+        &req.virtual_account_no,
+    )?;
+    let digits: String = va.chars().filter(|c| !c.is_whitespace()).collect();
+    let r = st
+        .store
+        .channel_payment(&c.partner.code, &req.payment_request_id)
+        .await
+        .map_err(general(s))?
+        .filter(|r| r.virtual_account == digits)
+        .ok_or_else(|| SnapError::transaction_not_found(s))?;
+    if !st
+        .store
+        .claim_external_id(&c.partner.code, c.day, &c.external_id)
+        .await
+        .map_err(general(s))?
+    {
+        return Err(SnapError::conflict(s));
+    }
+    let (flag, english, indonesia) = if r.reversed {
+        ("01", "Reversed", "Dibatalkan")
+    } else {
+        ("00", "Success", "Sukses")
+    };
+    Ok(serde_json::json!({
+        "responseCode": snap::success(s),
+        "responseMessage": "Successful",
+        "virtualAccountData": {
+            "paymentFlagStatus": flag,
+            "paymentFlagReason": {"english": english, "indonesia": indonesia},
+            "partnerServiceId": req.partner_service_id,
+            "customerNo": req.customer_no,
+            "virtualAccountNo": req.virtual_account_no,
+            "inquiryRequestId": req.inquiry_request_id,
+            "paymentRequestId": r.payment_request_id,
+            "paidAmount": snap::Amount::idr(r.amount.0),
+            "trxDateTime": r.trx_date_time,
+            "referenceNo": r.partner_reference,
+            "additionalInfo": {"receipt": r.receipt},
+        }
+    }))
 }

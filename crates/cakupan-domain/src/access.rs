@@ -185,6 +185,9 @@ pub enum Action {
     SignOffCampaign,
     /// Record what happened in the field: sessions and survey answers.
     RecordFieldwork,
+    /// See a region's payment exceptions and settlements and resolve them (branch finance,
+    /// head office; issue #19).
+    Reconcile,
 }
 
 /// What an action touches.
@@ -302,6 +305,16 @@ pub fn authorize(who: &Principal, action: Action, what: &Resource) -> Result<(),
         )),
         (_, ReadEmployer | ReportWages, _) => Err(Denied(
             "an employer's account is for the employer, its branch and head office",
+        )),
+        (BranchOfficer, Reconcile, Resource::Region(r)) => {
+            if within(*r) {
+                Ok(())
+            } else {
+                Err(Denied("this region is outside your area"))
+            }
+        }
+        (_, Reconcile, _) => Err(Denied(
+            "payment exceptions are resolved by branch finance and head office",
         )),
         (Analyst, ReadAggregates, Resource::Region(_)) => Ok(()),
         (Analyst, _, _) => Err(Denied("analysts see aggregates only, no personal data")),

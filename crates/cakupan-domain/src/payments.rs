@@ -142,6 +142,105 @@ pub fn parse_virtual_account(biller: &BillerRule, s: &str) -> Result<Payee, Paym
     parse_customer_no(customer)
 }
 
+/// The kinds of channel partner (issue #19).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartnerKind {
+    Bank,
+    Aggregator,
+    Minimarket,
+    Ewallet,
+    Post,
+}
+
+impl PartnerKind {
+    pub const ALL: [PartnerKind; 5] = [
+        PartnerKind::Bank,
+        PartnerKind::Aggregator,
+        PartnerKind::Minimarket,
+        PartnerKind::Ewallet,
+        PartnerKind::Post,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartnerKind::Bank => "bank",
+            PartnerKind::Aggregator => "aggregator",
+            PartnerKind::Minimarket => "minimarket",
+            PartnerKind::Ewallet => "ewallet",
+            PartnerKind::Post => "post",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PartnerKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s.trim())
+    }
+}
+
+/// A channel partner's details as an administrator enters them (its credentials are checked
+/// where they are parsed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartnerDetails<'a> {
+    pub code: &'a str,
+    pub name: &'a str,
+    pub kind: &'a str,
+    pub settlement_account: &'a str,
+    pub fee: i64,
+}
+
+/// Checks a partner's details, reporting every problem at once: the code is 2 to 16 capital
+/// letters, digits or `-` (it is the partner's `X-PARTNER-ID` and `X-CLIENT-KEY`), a name, one
+/// of the kinds, a settlement account of 5 to 34 digits, a fee of zero or more rupiah.
+pub fn check_partner(d: &PartnerDetails<'_>) -> Result<(), crate::FieldErrors> {
+    use crate::FieldError;
+    let mut errors = crate::FieldErrors::default();
+    let code_ok = (2..=16).contains(&d.code.len())
+        && d.code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
+    if !code_ok {
+        errors.push(FieldError::new(
+            "code",
+            "partner.code",
+            "a partner code is 2 to 16 capital letters, digits or '-'",
+        ));
+    }
+    if d.name.trim().is_empty() || d.name.chars().count() > 100 {
+        errors.push(FieldError::new(
+            "name",
+            "partner.name",
+            "a partner's name is 1 to 100 characters",
+        ));
+    }
+    if PartnerKind::parse(d.kind).is_none() {
+        let all: Vec<&str> = PartnerKind::ALL.iter().map(|k| k.as_str()).collect();
+        errors.push(FieldError::new(
+            "kind",
+            "partner.kind",
+            format!("the kind is one of {}", all.join(", ")),
+        ));
+    }
+    let account = d.settlement_account.trim();
+    if !(5..=34).contains(&account.len()) || !account.bytes().all(|b| b.is_ascii_digit()) {
+        errors.push(FieldError::new(
+            "settlement_account",
+            "partner.settlement_account",
+            "the settlement account is 5 to 34 digits",
+        ));
+    }
+    if d.fee < 0 {
+        errors.push(FieldError::new(
+            "fee",
+            "partner.fee",
+            "the fee is zero or more rupiah",
+        ));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -118,6 +118,14 @@ pub fn routes() -> Router<AppState> {
         .route("/surveys", post(crate::campaign::add_survey))
         .route("/surveys/{code}/units", get(crate::campaign::list_units))
         .route("/surveys/{code}/results", get(crate::campaign::get_results))
+        .route(
+            "/payment-partners",
+            get(crate::payments::list_partners).post(crate::payments::add_partner),
+        )
+        .route(
+            "/payment-partners/{code}/{change}",
+            post(crate::payments::change_partner),
+        )
         .route("/regions/{code}", get(region))
         .route("/quote", get(quote_handler))
         .route("/openapi.json", get(openapi))
@@ -132,6 +140,13 @@ pub fn routes() -> Router<AppState> {
     ),
     paths(
         healthz,
+        crate::payments::access_token,
+        crate::payments::inquiry,
+        crate::payments::payment,
+        crate::payments::status,
+        crate::payments::add_partner,
+        crate::payments::list_partners,
+        crate::payments::change_partner,
         crate::sessions::login,
         crate::sessions::logout,
         crate::sessions::me,

@@ -17,6 +17,7 @@ pub mod employers;
 pub mod error;
 pub mod ledger;
 pub mod participants;
+pub mod payments;
 
 pub mod rights;
 pub mod sessions;
@@ -79,7 +80,10 @@ pub fn router(state: AppState) -> Router {
             campaign::MAX_RESPONSES_BYTES,
         ))
         .layer(RequestBodyLimitLayer::new(campaign::MAX_RESPONSES_BYTES));
-    let app = small.merge(large).merge(answers);
+    // The SNAP biller endpoints: partners sign each request with their own keys (no session,
+    // no CSRF); bodies are small JSON.
+    let snap = payments::snap_routes().layer(RequestBodyLimitLayer::new(16 * 1024));
+    let app = small.merge(large).merge(answers).merge(snap);
     // Server-Timing tells the time a request took, and so whether a NIK exists (0.32 ms vs
     // 0.21 ms median, issue #17): only for profiling, when CAKUPAN_SERVER_TIMING=1.
     let app = if std::env::var("CAKUPAN_SERVER_TIMING").is_ok_and(|v| v == "1") {

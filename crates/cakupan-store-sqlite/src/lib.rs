@@ -31,6 +31,7 @@ mod campaign;
 mod employers;
 mod ledger;
 mod participants;
+mod payments;
 mod rights;
 mod targets;
 

@@ -14,6 +14,10 @@ pub const TODAY_VAR: &str = "CAKUPAN_TODAY";
 
 /// Western Indonesia Time, where most participants live: the day every "today" is counted in.
 const WIB: Duration = Duration::hours(7);
+const WIB_OFFSET: UtcOffset = match UtcOffset::from_hms(7, 0, 0) {
+    Ok(o) => o,
+    Err(_) => UtcOffset::UTC,
+};
 
 /// The day `CAKUPAN_TODAY` sets, if it is set: an error names the variable and the rule.
 pub fn fixed_today() -> Result<Option<Date>, String> {
@@ -65,4 +69,24 @@ pub fn now_secs() -> i64 {
 /// Unix milliseconds now.
 pub fn now_millis() -> i64 {
     i64::try_from(now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// Now in Western Indonesia Time as ISO 8601 with its offset (`2026-11-23T10:15:30+07:00`),
+/// the form SNAP's `X-TIMESTAMP` takes and the payment records keep.
+pub fn now_rfc3339() -> String {
+    iso_wib(now())
+}
+
+/// An instant in Western Indonesia Time as ISO 8601 with its offset, to the second.
+pub fn iso_wib(at: OffsetDateTime) -> String {
+    let t = at.to_offset(WIB_OFFSET);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+07:00",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }

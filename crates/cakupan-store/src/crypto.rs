@@ -181,6 +181,13 @@ impl Keys {
             .collect()
     }
 
+    /// The tag of a SNAP access token's contents (issue #19): 16 bytes of HMAC-SHA-256 under
+    /// the index key, so a token cannot be made up without the key file, and every server of
+    /// a deployment accepts the tokens of the others.
+    pub fn token_tag(&self, contents: &str) -> Vec<u8> {
+        self.index_of("snap token", contents)
+    }
+
     /// The blind index of a NIK (its 16 digits).
     pub fn nik_index(&self, nik: &cakupan_domain::Nik) -> Vec<u8> {
         self.index_of("nik", &nik.to_string())

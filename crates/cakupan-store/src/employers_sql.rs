@@ -444,6 +444,113 @@ macro_rules! employers_store_impl {
                 .collect()
         }
 
+        /// `EmployerStore::employer_payment` inside a transaction the caller commits (a
+        /// payment through a channel partner records its transaction in the same one).
+        pub(crate) async fn payment_in(
+            tx: &mut Transaction<'_, $db>,
+            keys: &Keys,
+            rules: &RuleSet,
+            payment: &$crate::employers::EmployerPayment,
+        ) -> Result<$crate::employers::PaymentOutcome> {
+            use $crate::employers as emp;
+            let p = payment;
+            lock_employer(tx, &p.employer_code).await?;
+            if employer_in(tx, keys, &p.employer_code)
+                .await?
+                .is_none()
+            {
+                return Err(emp::unknown_employer());
+            }
+            // The reference is claimed across employers (payment_references); the payment
+            // itself is read from its employer's rows.
+            let claimed: Option<String> =
+                sqlx::query_scalar("SELECT employer_code FROM payment_references WHERE reference = $1")
+                    .bind(&p.reference)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err($dberr)?;
+            if let Some(code) = claimed {
+                if code != p.employer_code {
+                    return Err(emp::payment_reused(&p.reference));
+                }
+                let (amount, paid_on, payment_code): (i64, String, Option<String>) = sqlx::query_as(
+                    "SELECT amount, paid_on, payment_code FROM employer_payments
+                     WHERE reference = $1 AND employer_code = $2",
+                )
+                .bind(&p.reference)
+                .bind(&code)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err($dberr)?;
+                return if amount == p.amount.0
+                    && paid_on == format_date(p.paid_on)
+                    && payment_code == p.payment_code
+                {
+                    Ok(emp::PaymentOutcome {
+                        repeat: true,
+                        lines_paid: 0,
+                        late_fees: Rupiah::ZERO,
+                        invoices_settled: 0,
+                    })
+                } else {
+                    Err(emp::payment_reused(&p.reference))
+                };
+            }
+            let latest: Option<String> = sqlx::query_scalar(
+                "SELECT MAX(paid_on) FROM employer_payments WHERE employer_code = $1",
+            )
+            .bind(&p.employer_code)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err($dberr)?;
+            if let Some(l) = latest.as_deref().map(date_of).transpose()?
+                && p.paid_on < l
+            {
+                return Err(emp::payment_out_of_order(l));
+            }
+            if let Some(c) = &p.payment_code {
+                let id = emp::invoice_of_payment_code(c).ok_or_else(emp::payment_code_unknown)?;
+                let found: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM invoices WHERE id = $1 AND employer_code = $2")
+                        .bind(id)
+                        .bind(&p.employer_code)
+                        .fetch_optional(&mut **tx)
+                        .await
+                        .map_err($dberr)?;
+                if found.is_none() {
+                    return Err(emp::payment_code_unknown());
+                }
+            }
+            sqlx::query("INSERT INTO payment_references (reference, employer_code) VALUES ($1, $2)")
+                .bind(&p.reference)
+                .bind(&p.employer_code)
+                .execute(&mut **tx)
+                .await
+                .map_err($dberr)?;
+            sqlx::query(
+                "INSERT INTO employer_payments (reference, employer_code, amount, paid_on, payment_code, recorded_by, recorded_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&p.reference)
+            .bind(&p.employer_code)
+            .bind(p.amount.0)
+            .bind(format_date(p.paid_on))
+            .bind(p.payment_code.as_deref())
+            .bind(&p.recorded_by)
+            .bind($crate::clock::now_secs())
+            .execute(&mut **tx)
+            .await
+            .map_err($dberr)?;
+            let (lines_paid, late_fees, invoices_settled) =
+                settle_in(tx, keys, rules, &p.employer_code, p.paid_on).await?;
+            Ok(emp::PaymentOutcome {
+                repeat: false,
+                lines_paid,
+                late_fees,
+                invoices_settled,
+            })
+        }
+
         #[async_trait::async_trait]
         impl $crate::employers::EmployerStore for $store {
             async fn add_employer(&self, e: &Employer) -> Result<bool> {
@@ -787,105 +894,10 @@ macro_rules! employers_store_impl {
                 rules: &RuleSet,
                 payment: &$crate::employers::EmployerPayment,
             ) -> Result<$crate::employers::PaymentOutcome> {
-                use $crate::employers as emp;
-                let p = payment;
                 let mut tx = self.$write.begin().await.map_err($dberr)?;
-                lock_employer(&mut tx, &p.employer_code).await?;
-                if employer_in(&mut tx, &self.keys, &p.employer_code)
-                    .await?
-                    .is_none()
-                {
-                    return Err(emp::unknown_employer());
-                }
-                // The reference is claimed across employers (payment_references); the payment
-                // itself is read from its employer's rows.
-                let claimed: Option<String> =
-                    sqlx::query_scalar("SELECT employer_code FROM payment_references WHERE reference = $1")
-                        .bind(&p.reference)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err($dberr)?;
-                if let Some(code) = claimed {
-                    if code != p.employer_code {
-                        return Err(emp::payment_reused(&p.reference));
-                    }
-                    let (amount, paid_on, payment_code): (i64, String, Option<String>) = sqlx::query_as(
-                        "SELECT amount, paid_on, payment_code FROM employer_payments
-                         WHERE reference = $1 AND employer_code = $2",
-                    )
-                    .bind(&p.reference)
-                    .bind(&code)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err($dberr)?;
-                    return if amount == p.amount.0
-                        && paid_on == format_date(p.paid_on)
-                        && payment_code == p.payment_code
-                    {
-                        Ok(emp::PaymentOutcome {
-                            repeat: true,
-                            lines_paid: 0,
-                            late_fees: Rupiah::ZERO,
-                            invoices_settled: 0,
-                        })
-                    } else {
-                        Err(emp::payment_reused(&p.reference))
-                    };
-                }
-                let latest: Option<String> = sqlx::query_scalar(
-                    "SELECT MAX(paid_on) FROM employer_payments WHERE employer_code = $1",
-                )
-                .bind(&p.employer_code)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err($dberr)?;
-                if let Some(l) = latest.as_deref().map(date_of).transpose()?
-                    && p.paid_on < l
-                {
-                    return Err(emp::payment_out_of_order(l));
-                }
-                if let Some(c) = &p.payment_code {
-                    let id = emp::invoice_of_payment_code(c).ok_or_else(emp::payment_code_unknown)?;
-                    let found: Option<i64> =
-                        sqlx::query_scalar("SELECT id FROM invoices WHERE id = $1 AND employer_code = $2")
-                            .bind(id)
-                            .bind(&p.employer_code)
-                            .fetch_optional(&mut *tx)
-                            .await
-                            .map_err($dberr)?;
-                    if found.is_none() {
-                        return Err(emp::payment_code_unknown());
-                    }
-                }
-                sqlx::query("INSERT INTO payment_references (reference, employer_code) VALUES ($1, $2)")
-                    .bind(&p.reference)
-                    .bind(&p.employer_code)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err($dberr)?;
-                sqlx::query(
-                    "INSERT INTO employer_payments (reference, employer_code, amount, paid_on, payment_code, recorded_by, recorded_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(&p.reference)
-                .bind(&p.employer_code)
-                .bind(p.amount.0)
-                .bind(format_date(p.paid_on))
-                .bind(p.payment_code.as_deref())
-                .bind(&p.recorded_by)
-                .bind($crate::clock::now_secs())
-                .execute(&mut *tx)
-                .await
-                .map_err($dberr)?;
-                let (lines_paid, late_fees, invoices_settled) =
-                    settle_in(&mut tx, &self.keys, rules, &p.employer_code, p.paid_on).await?;
+                let outcome = payment_in(&mut tx, &self.keys, rules, payment).await?;
                 tx.commit().await.map_err($dberr)?;
-                Ok(emp::PaymentOutcome {
-                    repeat: false,
-                    lines_paid,
-                    late_fees,
-                    invoices_settled,
-                })
+                Ok(outcome)
             }
 
             async fn employer_account(&self, code: &str, as_of: Date) -> Result<Option<Account>> {

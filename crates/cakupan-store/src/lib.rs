@@ -18,6 +18,8 @@ pub mod ledger;
 mod ledger_sql;
 pub mod participants;
 mod participants_sql;
+pub mod payments;
+mod payments_sql;
 pub mod rights;
 mod rights_sql;
 mod shared_sql;
@@ -184,6 +186,7 @@ pub trait Store:
     + employers::EmployerStore
     + targets::TargetStore
     + campaign::CampaignStore
+    + payments::PaymentStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
@@ -214,6 +217,7 @@ pub mod prelude {
     pub use crate::employers::EmployerStore as _;
     pub use crate::ledger::LedgerStore as _;
     pub use crate::participants::ParticipantStore as _;
+    pub use crate::payments::PaymentStore as _;
     pub use crate::rights::RightsStore as _;
     pub use crate::targets::TargetStore as _;
 }

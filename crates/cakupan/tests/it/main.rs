@@ -45,5 +45,6 @@ mod harness;
 mod ledger;
 mod pages;
 mod parsers;
+mod payments;
 mod privacy;
 mod targets;

@@ -1,0 +1,99 @@
+-- Payment rails (issue #19): the channel partners (banks, aggregators, minimarket chains,
+-- e-wallets, the post office), the SNAP requests they sent, the payments they recorded, the
+-- settlements they reported and the exceptions reconciliation found. The same tables as
+-- PostgreSQL's migration 0019, so both run the same statements (cakupan-store/src/payments_sql.rs).
+
+CREATE TABLE channel_partners (
+    code                TEXT PRIMARY KEY,
+    name                TEXT NOT NULL,
+    kind                TEXT NOT NULL,
+    settlement_account  TEXT NOT NULL,
+    fee                 INTEGER NOT NULL CHECK (fee >= 0),
+    -- Sealed like personal data (crypto::Keys::seal, bound to the partner's code).
+    public_key          BLOB NOT NULL,
+    client_secret       BLOB NOT NULL,
+    active              INTEGER NOT NULL,
+    added_by            TEXT NOT NULL,
+    added_at            TEXT NOT NULL
+);
+
+-- X-EXTERNAL-ID is unique per partner and day (SNAP): claimed by each request that is answered.
+CREATE TABLE snap_external_ids (
+    partner_code    TEXT NOT NULL,
+    day             TEXT NOT NULL,
+    external_id     TEXT NOT NULL,
+    PRIMARY KEY (partner_code, day, external_id)
+);
+
+CREATE TABLE channel_payments (
+    id                  INTEGER PRIMARY KEY,
+    partner_code        TEXT NOT NULL,
+    payment_request_id  TEXT NOT NULL,
+    virtual_account     TEXT NOT NULL,
+    amount              INTEGER NOT NULL CHECK (amount > 0),
+    paid_on             TEXT NOT NULL,
+    trx_date_time       TEXT NOT NULL,
+    partner_reference   TEXT NOT NULL,
+    posting_reference   TEXT NOT NULL,
+    participant_id      INTEGER,
+    invoice_id          INTEGER,
+    first_month         INTEGER,
+    months              INTEGER,
+    receipt             TEXT NOT NULL,
+    reversed            INTEGER NOT NULL DEFAULT false,
+    recorded_at         TEXT NOT NULL,
+    UNIQUE (partner_code, payment_request_id)
+);
+CREATE INDEX channel_payments_day ON channel_payments (partner_code, paid_on);
+CREATE INDEX channel_payments_va ON channel_payments (partner_code, virtual_account);
+
+CREATE TABLE settlements (
+    id              INTEGER PRIMARY KEY,
+    partner_code    TEXT NOT NULL,
+    sha256          TEXT NOT NULL,
+    format          TEXT NOT NULL,
+    file_name       TEXT NOT NULL,
+    lines           INTEGER NOT NULL,
+    bad_lines       INTEGER NOT NULL,
+    imported_by     TEXT NOT NULL,
+    imported_at     TEXT NOT NULL,
+    UNIQUE (partner_code, sha256)
+);
+
+CREATE TABLE settlement_lines (
+    partner_code        TEXT NOT NULL,
+    settlement_id       INTEGER NOT NULL,
+    line_no             INTEGER NOT NULL,
+    day                 TEXT NOT NULL,
+    payment_request_id  TEXT NOT NULL,
+    virtual_account     TEXT NOT NULL,
+    amount              INTEGER NOT NULL,
+    PRIMARY KEY (partner_code, settlement_id, line_no)
+);
+CREATE INDEX settlement_lines_request ON settlement_lines (partner_code, payment_request_id);
+CREATE INDEX settlement_lines_day ON settlement_lines (partner_code, day);
+
+-- What reconciliation could not match, and how branch finance resolved it.
+CREATE TABLE payment_exceptions (
+    id                  INTEGER PRIMARY KEY,
+    partner_code        TEXT NOT NULL,
+    day                 TEXT NOT NULL,
+    kind                TEXT NOT NULL,
+    payment_request_id  TEXT NOT NULL,
+    virtual_account     TEXT NOT NULL,
+    settled_amount      INTEGER,
+    recorded_amount     INTEGER,
+    settlement_id       INTEGER,
+    line_no             INTEGER,
+    region              TEXT NOT NULL,
+    state               TEXT NOT NULL,
+    action              TEXT,
+    reason              TEXT,
+    proposed_by         TEXT,
+    proposed_at         TEXT,
+    resolved_by         TEXT,
+    resolved_at         TEXT,
+    found_at            TEXT NOT NULL,
+    UNIQUE (partner_code, kind, payment_request_id, day)
+);
+CREATE INDEX payment_exceptions_state ON payment_exceptions (state, partner_code, day);
