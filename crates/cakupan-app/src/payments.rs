@@ -1,6 +1,7 @@
 //! Payments through the channels Indonesians use (issue #19): the payment code of a
 //! participation, from the biller rule in force today.
 
+pub mod settlement;
 pub mod snap;
 
 use crate::Context;
@@ -705,74 +706,8 @@ pub async fn payment(
         return Ok(payment_answer(&req, &first));
     }
     let reference = posting_reference(&c.partner.code, &req.payment_request_id);
-    let payee = match bill_of(st, s, &va).await? {
-        Bill::Participation {
-            participant,
-            offers,
-        } => {
-            let wanted = req.additional_info.as_ref().and_then(|a| a.months);
-            let chosen = offers
-                .iter()
-                .find(|(m, d)| wanted.is_none_or(|w| w == *m) && d.total.0 == amount);
-            let Some((months, due)) = chosen else {
-                let asks: Vec<String> = offers
-                    .iter()
-                    .map(|(m, d)| format!("{m} month(s): {}.00", d.total.0))
-                    .collect();
-                return Err(SnapError::invalid_amount(
-                    s,
-                    &format!("Due now: {}", asks.join("; ")),
-                ));
-            };
-            let channel = match cakupan_domain::payments::PartnerKind::parse(&c.partner.kind) {
-                Some(cakupan_domain::payments::PartnerKind::Bank) => {
-                    cakupan_domain::contribution::PaymentChannel::Bank
-                }
-                _ => cakupan_domain::contribution::PaymentChannel::Aggregator,
-            };
-            ChannelPayee::Contribution {
-                participant_id: participant.id,
-                payment: cakupan_domain::contribution::Payment {
-                    reference: reference.clone(),
-                    nik: participant.registration.nik,
-                    segment: participant.registration.segment,
-                    first_month: due.first_month,
-                    months: *months,
-                    amount: Rupiah(amount),
-                    channel,
-                    paid_on,
-                    collected_by: None,
-                    pu_basis: None,
-                },
-            }
-        }
-        Bill::Invoice {
-            invoice_id,
-            employer_code,
-            outstanding,
-        } => {
-            if outstanding.0 <= 0 {
-                return Err(SnapError::paid_bill(s));
-            }
-            if outstanding.0 != amount {
-                return Err(SnapError::invalid_amount(
-                    s,
-                    &format!("Due now: {}.00", outstanding.0),
-                ));
-            }
-            ChannelPayee::Invoice {
-                invoice_id,
-                payment: cakupan_store::employers::EmployerPayment {
-                    reference: reference.clone(),
-                    employer_code,
-                    amount: Rupiah(amount),
-                    paid_on,
-                    payment_code: Some(cakupan_domain::employers::payment_code(invoice_id)),
-                    recorded_by: format!("partner:{}", c.partner.code),
-                },
-            }
-        }
-    };
+    let wanted = req.additional_info.as_ref().and_then(|a| a.months);
+    let payee = payee_for(st, s, &c.partner, &va, amount, wanted, reference, paid_on).await?;
     let record = ChannelPayment {
         partner_code: c.partner.code.clone(),
         payment_request_id: req.payment_request_id.clone(),
@@ -802,6 +737,88 @@ pub async fn payment(
         }
         Err(e) => Err(general(s)(e)),
     }
+}
+
+/// What a payment of `amount` on `va` pays, as the ledger or the employer's account will take
+/// it: the months whose dues it is exactly (of those `months` allows), or the invoice's dues.
+#[allow(clippy::too_many_arguments)]
+async fn payee_for(
+    st: &Context,
+    s: Service,
+    partner: &Partner,
+    va: &str,
+    amount: i64,
+    months: Option<u32>,
+    reference: String,
+    paid_on: time::Date,
+) -> Result<ChannelPayee, SnapError> {
+    Ok(match bill_of(st, s, va).await? {
+        Bill::Participation {
+            participant,
+            offers,
+        } => {
+            let chosen = offers
+                .iter()
+                .find(|(m, d)| months.is_none_or(|w| w == *m) && d.total.0 == amount);
+            let Some((months, due)) = chosen else {
+                let asks: Vec<String> = offers
+                    .iter()
+                    .map(|(m, d)| format!("{m} month(s): {}.00", d.total.0))
+                    .collect();
+                return Err(SnapError::invalid_amount(
+                    s,
+                    &format!("Due now: {}", asks.join("; ")),
+                ));
+            };
+            let channel = match cakupan_domain::payments::PartnerKind::parse(&partner.kind) {
+                Some(cakupan_domain::payments::PartnerKind::Bank) => {
+                    cakupan_domain::contribution::PaymentChannel::Bank
+                }
+                _ => cakupan_domain::contribution::PaymentChannel::Aggregator,
+            };
+            ChannelPayee::Contribution {
+                participant_id: participant.id,
+                payment: cakupan_domain::contribution::Payment {
+                    reference,
+                    nik: participant.registration.nik,
+                    segment: participant.registration.segment,
+                    first_month: due.first_month,
+                    months: *months,
+                    amount: Rupiah(amount),
+                    channel,
+                    paid_on,
+                    collected_by: None,
+                    pu_basis: None,
+                },
+            }
+        }
+        Bill::Invoice {
+            invoice_id,
+            employer_code,
+            outstanding,
+        } => {
+            if outstanding.0 <= 0 {
+                return Err(SnapError::paid_bill(s));
+            }
+            if outstanding.0 != amount {
+                return Err(SnapError::invalid_amount(
+                    s,
+                    &format!("Due now: {}.00", outstanding.0),
+                ));
+            }
+            ChannelPayee::Invoice {
+                invoice_id,
+                payment: cakupan_store::employers::EmployerPayment {
+                    reference,
+                    employer_code,
+                    amount: Rupiah(amount),
+                    paid_on,
+                    payment_code: Some(cakupan_domain::employers::payment_code(invoice_id)),
+                    recorded_by: format!("partner:{}", partner.code),
+                },
+            }
+        }
+    })
 }
 
 /// `POST /snap/v1.0/transfer-va/status`: whether a payment request was recorded.
@@ -858,4 +875,474 @@ pub async fn status(
             "additionalInfo": {"receipt": r.receipt},
         }
     }))
+}
+
+// ---- Reconciliation (issue #19 item 4) -----------------------------------------------------
+
+use cakupan_store::payments::{DailyTotal, NewException, PaymentException, Resolution, Settlement};
+
+/// Lines handed to the store at a time: one transaction each.
+pub const SETTLEMENT_CHUNK: usize = 5_000;
+
+/// What importing a settlement file did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct SettlementReport {
+    pub settlement_id: i64,
+    /// The same file was imported before: nothing changed.
+    pub repeat: bool,
+    pub lines: u64,
+    /// Lines that could not be read: (line number, why).
+    pub bad_lines: Vec<(u64, String)>,
+    /// New exceptions (lines that did not match, payments no settlement carried).
+    pub exceptions: u64,
+}
+
+fn invalid(field: &str, rule: &'static str, message: impl Into<String>) -> crate::AppError {
+    crate::AppError::Invalid(cakupan_domain::FieldError::new(field, rule, message.into()).into())
+}
+
+/// Where an exception is resolved: the payer's village for a participation, the nation
+/// (head office) otherwise.
+async fn region_of_va(st: &Context, va: &str) -> String {
+    let Some(b) = st.rules.biller(Month::of((st.today)())) else {
+        return String::new();
+    };
+    match cakupan_domain::payments::parse_virtual_account(b, va) {
+        Ok(Payee::Participation(kpj)) => st
+            .store
+            .participant_by_kpj(&kpj.to_string())
+            .await
+            .ok()
+            .flatten()
+            .map(|p| p.registration.village.to_string())
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// Imports a partner's settlement file (head office finance) from `open`, which opens it
+/// afresh for each of the two passes (its SHA-256 first: a file imported before changes
+/// nothing). Lines are matched against the payments recorded here as they are stored;
+/// what does not match becomes an exception in its payer's region. Then the partner's
+/// payments of the days the file covers that no settlement carried are flagged, and those
+/// unsettled for the rules' number of days are proposed for reversal.
+pub async fn import_settlement<R, F>(
+    st: &Context,
+    who: &Principal,
+    request_id: &str,
+    partner: &str,
+    file_name: &str,
+    format: settlement::Format,
+    open: F,
+) -> Result<SettlementReport, crate::AppError>
+where
+    R: std::io::BufRead + Send + 'static,
+    F: Fn() -> std::io::Result<R> + Send + Sync + Clone + 'static,
+{
+    use sha2::Digest;
+    crate::auth::allow(
+        who,
+        Action::Reconcile,
+        &Resource::Region(cakupan_domain::RegionCode::NATION),
+    )?;
+    if st.store.partner(partner).await?.is_none() {
+        return Err(invalid(
+            "partner",
+            "partner.unknown",
+            format!("no partner has code {partner}"),
+        ));
+    }
+    let opener = open.clone();
+    let sha = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+        let mut r = opener()?;
+        let mut h = sha2::Sha256::new();
+        loop {
+            let buf = r.fill_buf()?;
+            if buf.is_empty() {
+                break;
+            }
+            h.update(buf);
+            let n = buf.len();
+            r.consume(n);
+        }
+        Ok(hex::encode(h.finalize()))
+    })
+    .await
+    .map_err(|e| crate::AppError::Internal(e.to_string()))?
+    .map_err(|e| invalid("file", "file.unreadable", e.to_string()))?;
+    let (id, complete) = st
+        .store
+        .begin_settlement(&Settlement {
+            id: 0,
+            partner_code: partner.to_string(),
+            sha256: sha,
+            format: format.as_str().into(),
+            file_name: file_name.to_string(),
+            lines: -1,
+            bad_lines: 0,
+            imported_by: who.username.clone(),
+            imported_at: String::new(),
+        })
+        .await?;
+    if complete {
+        return Ok(SettlementReport {
+            settlement_id: id,
+            repeat: true,
+            lines: 0,
+            bad_lines: Vec::new(),
+            exceptions: 0,
+        });
+    }
+    // A reader thread parses; the async side stores the previous chunk meanwhile.
+    let (tx, mut rx) =
+        tokio::sync::mpsc::channel::<Vec<cakupan_store::payments::SettlementLine>>(2);
+    let reader = tokio::task::spawn_blocking(move || {
+        let input = open().map_err(|e| settlement::ReadError::<()>::File(e.to_string()))?;
+        settlement::read(format, input, SETTLEMENT_CHUNK, &mut |chunk| {
+            tx.blocking_send(chunk).map_err(|_| ())
+        })
+    });
+    let mut exceptions = 0u64;
+    let mut days: Option<(time::Date, time::Date)> = None;
+    while let Some(chunk) = rx.recv().await {
+        for l in &chunk {
+            days = Some(match days {
+                None => (l.day, l.day),
+                Some((a, b)) => (a.min(l.day), b.max(l.day)),
+            });
+        }
+        let mut found: Vec<NewException> = st.store.settle_lines(id, partner, &chunk).await?;
+        for e in &mut found {
+            if e.kind == "missing_here" {
+                // Settled money that cannot be posted here waits in suspense.
+                let payable = payee_for(
+                    st,
+                    Service::Payment,
+                    &Partner {
+                        code: partner.to_string(),
+                        name: String::new(),
+                        kind: String::new(),
+                        settlement_account: String::new(),
+                        fee: Rupiah(0),
+                        public_key: String::new(),
+                        client_secret: String::new(),
+                        active: true,
+                    },
+                    &e.virtual_account,
+                    e.settled_amount.unwrap_or(0),
+                    None,
+                    posting_reference(partner, &e.payment_request_id),
+                    e.day,
+                )
+                .await
+                .is_ok();
+                if !payable {
+                    e.kind = "suspense";
+                }
+            }
+            if e.region.is_empty() {
+                e.region = region_of_va(st, &e.virtual_account).await;
+            }
+        }
+        exceptions += st.store.add_exceptions(&found).await?;
+    }
+    let (good, bad) = match reader
+        .await
+        .map_err(|e| crate::AppError::Internal(e.to_string()))?
+    {
+        Ok(x) => x,
+        Err(settlement::ReadError::File(m)) => return Err(invalid("file", "settlement.format", m)),
+        Err(settlement::ReadError::Caller(())) => {
+            return Err(crate::AppError::Internal(
+                "the settlement import stopped".into(),
+            ));
+        }
+    };
+    st.store
+        .finish_settlement(
+            id,
+            i64::try_from(good).unwrap_or(i64::MAX),
+            bad.len() as i64,
+        )
+        .await?;
+    if let (Some((from, to)), Some(b)) = (days, st.rules.biller(Month::of((st.today)()))) {
+        let before =
+            (st.today)() - time::Duration::days(i64::from(b.unsettled_days_before_reversal));
+        exceptions += st.store.flag_unsettled(partner, from, to, before).await?;
+    }
+    crate::auth::audit(
+        st,
+        who,
+        request_id,
+        "settlement.import",
+        format!("settlement:{id}"),
+        "payments",
+    )
+    .await?;
+    Ok(SettlementReport {
+        settlement_id: id,
+        repeat: false,
+        lines: good,
+        bad_lines: bad.into_iter().map(|b| (b.line, b.message)).collect(),
+        exceptions,
+    })
+}
+
+/// The region an exception is resolved in.
+fn exception_region(e: &PaymentException) -> cakupan_domain::RegionCode {
+    cakupan_domain::RegionCode::parse(&e.region).unwrap_or(cakupan_domain::RegionCode::NATION)
+}
+
+/// The exceptions in `state` (all when None) that `who` resolves: those of their area.
+pub async fn exceptions(
+    st: &Context,
+    who: &Principal,
+    state: Option<&str>,
+) -> Result<Vec<PaymentException>, crate::AppError> {
+    crate::auth::allow(who, Action::Reconcile, &Resource::Region(who.region))?;
+    Ok(st
+        .store
+        .payment_exceptions(state)
+        .await?
+        .into_iter()
+        .filter(|e| who.region.contains(exception_region(e)))
+        .collect())
+}
+
+/// One exception `who` may resolve, or not found.
+async fn exception_for(
+    st: &Context,
+    who: &Principal,
+    id: i64,
+) -> Result<PaymentException, crate::AppError> {
+    let e = st
+        .store
+        .payment_exception(id)
+        .await?
+        .ok_or_else(|| crate::AppError::NotFound(format!("there is no exception {id}")))?;
+    crate::auth::allow(
+        who,
+        Action::Reconcile,
+        &Resource::Region(exception_region(&e)),
+    )?;
+    Ok(e)
+}
+
+/// What acting on an exception did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExceptionStep {
+    /// Proposed: another person approves it.
+    Proposed,
+    Resolved,
+    /// Resolved before: nothing changed.
+    AlreadyResolved,
+}
+
+/// The actions on an exception: `post` the settled payment, `reverse` the recorded one (both
+/// need a second person's approval), or `close` it with a reason (no money moves).
+pub const EXCEPTION_ACTIONS: [&str; 3] = ["post", "reverse", "close"];
+
+/// Acts on an exception as branch or head-office finance, with a reason, audited: `close`
+/// resolves it; `post` and `reverse` are proposed for a second person to approve.
+pub async fn act_on_exception(
+    st: &Context,
+    who: &Principal,
+    request_id: &str,
+    id: i64,
+    action: &str,
+    reason: &str,
+) -> Result<ExceptionStep, crate::AppError> {
+    let e = exception_for(st, who, id).await?;
+    if !EXCEPTION_ACTIONS.contains(&action) {
+        return Err(invalid(
+            "action",
+            "exception.action",
+            "the action is post, reverse or close",
+        ));
+    }
+    if reason.trim().chars().count() < 5 {
+        return Err(invalid(
+            "reason",
+            "exception.reason",
+            "say why, in at least 5 characters",
+        ));
+    }
+    if e.state == "resolved" {
+        return Ok(ExceptionStep::AlreadyResolved);
+    }
+    let step = if action == "close" {
+        st.store
+            .resolve_exception(
+                &st.rules,
+                id,
+                &Resolution::Close,
+                reason.trim(),
+                &who.username,
+            )
+            .await?;
+        ExceptionStep::Resolved
+    } else {
+        let possible = matches!(
+            (action, e.kind.as_str()),
+            ("post", "missing_here") | ("reverse", "missing_there" | "amount_differs")
+        );
+        if !possible {
+            return Err(invalid(
+                "action",
+                "exception.action_kind",
+                "post a payment the partner settled and we lack; reverse one we recorded that the partner did not settle; close anything else",
+            ));
+        }
+        if !st
+            .store
+            .propose_exception(id, action, reason.trim(), &who.username)
+            .await?
+        {
+            return Err(invalid(
+                "exception",
+                "exception.state",
+                "this exception is not open",
+            ));
+        }
+        ExceptionStep::Proposed
+    };
+    crate::auth::audit(
+        st,
+        who,
+        request_id,
+        &format!("exception.{action}"),
+        format!("exception:{id}"),
+        "payments",
+    )
+    .await?;
+    Ok(step)
+}
+
+/// Approves a proposed action (four-eyes: not by who proposed it), which then moves the money
+/// in the transaction that resolves the exception; audited.
+pub async fn approve_exception(
+    st: &Context,
+    who: &Principal,
+    request_id: &str,
+    id: i64,
+) -> Result<ExceptionStep, crate::AppError> {
+    let e = exception_for(st, who, id).await?;
+    if e.state == "resolved" {
+        return Ok(ExceptionStep::AlreadyResolved);
+    }
+    if e.state != "proposed" {
+        return Err(invalid(
+            "exception",
+            "exception.state",
+            "nothing is proposed on this exception",
+        ));
+    }
+    if e.proposed_by.as_deref() == Some(who.username.as_str()) {
+        return Err(invalid(
+            "exception",
+            "exception.four_eyes",
+            "another person approves what you proposed",
+        ));
+    }
+    let today = (st.today)();
+    let resolution = match e.action.as_deref() {
+        Some("post") => {
+            let partner = st
+                .store
+                .partner(&e.partner_code)
+                .await?
+                .ok_or_else(|| crate::AppError::NotFound("the partner is gone".into()))?;
+            let amount = e.settled_amount.unwrap_or(0);
+            let reference = posting_reference(&e.partner_code, &e.payment_request_id);
+            let day = cakupan_store::employers::rows::date_of(&e.day)?;
+            let payee = payee_for(st, Service::Payment, &partner, &e.virtual_account, amount, None, reference, day)
+                .await
+                .map_err(|x| invalid("exception", "exception.not_payable", format!("this payment cannot be posted now ({}): close it and hold the money in suspense", x.message)))?;
+            Resolution::Post(Box::new(ChannelPayment {
+                partner_code: e.partner_code.clone(),
+                payment_request_id: e.payment_request_id.clone(),
+                external_id: format!("exception-{id}"),
+                day,
+                virtual_account: e.virtual_account.clone(),
+                amount: Rupiah(amount),
+                paid_on: day,
+                trx_date_time: e.day.clone(),
+                partner_reference: String::new(),
+                payee,
+            }))
+        }
+        Some("reverse") => {
+            let r = st
+                .store
+                .channel_payment(&e.partner_code, &e.payment_request_id)
+                .await?
+                .ok_or_else(|| crate::AppError::NotFound("the recorded payment is gone".into()))?;
+            Resolution::Reverse {
+                reference: r.posting_reference,
+                on: today,
+            }
+        }
+        _ => {
+            return Err(invalid(
+                "exception",
+                "exception.state",
+                "nothing is proposed on this exception",
+            ));
+        }
+    };
+    let reason = e
+        .reason
+        .clone()
+        .unwrap_or_else(|| "unsettled past the rules' days".into());
+    st.store
+        .resolve_exception(&st.rules, id, &resolution, &reason, &who.username)
+        .await?;
+    crate::auth::audit(
+        st,
+        who,
+        request_id,
+        "exception.approve",
+        format!("exception:{id}"),
+        "payments",
+    )
+    .await?;
+    Ok(ExceptionStep::Resolved)
+}
+
+/// Per partner and day: recorded here against settled.
+pub async fn daily_totals(
+    st: &Context,
+    who: &Principal,
+    from: time::Date,
+    to: time::Date,
+) -> Result<Vec<DailyTotal>, crate::AppError> {
+    crate::auth::allow(who, Action::Reconcile, &Resource::Region(who.region))?;
+    if to < from {
+        return Err(invalid(
+            "to",
+            "period.order",
+            "the last day is not before the first",
+        ));
+    }
+    Ok(st.store.daily_totals(from, to).await?)
+}
+
+/// The daily totals as CSV: `day,partner,expected,expected_count,settled,settled_count,difference`.
+pub fn totals_csv(rows: &[DailyTotal]) -> String {
+    let mut out =
+        String::from("day,partner,expected,expected_count,settled,settled_count,difference\n");
+    for r in rows {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{}\n",
+            r.day,
+            r.partner_code,
+            r.expected,
+            r.expected_count,
+            r.settled,
+            r.settled_count,
+            r.difference
+        ));
+    }
+    out
 }

@@ -122,6 +122,12 @@ pub fn routes() -> Router<AppState> {
             "/payment-partners",
             get(crate::payments::list_partners).post(crate::payments::add_partner),
         )
+        .route("/payment-exceptions", get(crate::payments::list_exceptions))
+        .route(
+            "/payment-exceptions/{id}",
+            post(crate::payments::act_on_exception),
+        )
+        .route("/payment-totals", get(crate::payments::daily_totals))
         .route(
             "/payment-partners/{code}/{change}",
             post(crate::payments::change_partner),
@@ -147,6 +153,10 @@ pub fn routes() -> Router<AppState> {
         crate::payments::add_partner,
         crate::payments::list_partners,
         crate::payments::change_partner,
+        crate::payments::import_settlement,
+        crate::payments::list_exceptions,
+        crate::payments::act_on_exception,
+        crate::payments::daily_totals,
         crate::sessions::login,
         crate::sessions::logout,
         crate::sessions::me,

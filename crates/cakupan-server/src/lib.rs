@@ -83,7 +83,22 @@ pub fn router(state: AppState) -> Router {
     // The SNAP biller endpoints: partners sign each request with their own keys (no session,
     // no CSRF); bodies are small JSON.
     let snap = payments::snap_routes().layer(RequestBodyLimitLayer::new(16 * 1024));
-    let app = small.merge(large).merge(answers).merge(snap);
+    // Settlement files: CSV or MT940 text.
+    let settlements = Router::new()
+        .route(
+            "/api/v1/payment-partners/{code}/settlements",
+            axum::routing::post(payments::import_settlement)
+                .layer(axum::middleware::from_fn(json_or_csv)),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(
+            payments::MAX_SETTLEMENT_BYTES,
+        ))
+        .layer(RequestBodyLimitLayer::new(payments::MAX_SETTLEMENT_BYTES));
+    let app = small
+        .merge(large)
+        .merge(answers)
+        .merge(snap)
+        .merge(settlements);
     // Server-Timing tells the time a request took, and so whether a NIK exists (0.32 ms vs
     // 0.21 ms median, issue #17): only for profiling, when CAKUPAN_SERVER_TIMING=1.
     let app = if std::env::var("CAKUPAN_SERVER_TIMING").is_ok_and(|v| v == "1") {

@@ -158,3 +158,164 @@ pub async fn change_partner(
     pay::set_partner_active(&st, &caller.who, &caller.request_id, &code, active).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The largest settlement file the API takes (about 500,000 lines); larger files go through
+/// `cakupan payments settle`, which streams them.
+pub const MAX_SETTLEMENT_BYTES: usize = 32 * 1024 * 1024;
+
+/// The query of a settlement upload.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SettlementParams {
+    /// `csv` (docs/formats.md) or `mt940`.
+    pub format: String,
+    #[serde(default)]
+    pub file_name: Option<String>,
+}
+
+/// Import a partner's settlement file (head office finance): the body is the file. The same
+/// file again changes nothing (`repeat`); bad lines are reported by number.
+#[utoipa::path(post, path = "/api/v1/payment-partners/{code}/settlements",
+    params(("code" = String, Path), SettlementParams),
+    request_body(content = String, content_type = "text/plain"),
+    responses((status = 200, body = cakupan_app::payments::SettlementReport), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn import_settlement(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<SettlementParams>,
+    body: Bytes,
+) -> Result<Json<cakupan_app::payments::SettlementReport>, ApiError> {
+    let format = pay::settlement::Format::parse(&q.format).ok_or_else(|| {
+        ApiError::Invalid(
+            cakupan_domain::FieldError::new(
+                "format",
+                "settlement.format",
+                "the format is csv or mt940",
+            )
+            .into(),
+        )
+    })?;
+    let bytes = body.to_vec();
+    let open = move || Ok(std::io::Cursor::new(bytes.clone()));
+    let name = q
+        .file_name
+        .unwrap_or_else(|| format!("upload.{}", format.as_str()));
+    Ok(Json(
+        pay::import_settlement(
+            &st,
+            &caller.who,
+            &caller.request_id,
+            &code,
+            &name,
+            format,
+            open,
+        )
+        .await?,
+    ))
+}
+
+/// The query of the exception list.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ExceptionParams {
+    /// `open`, `proposed` or `resolved`; all when absent.
+    #[serde(default)]
+    pub state: Option<String>,
+}
+
+/// The payment exceptions of the caller's area.
+#[utoipa::path(get, path = "/api/v1/payment-exceptions", params(ExceptionParams),
+    responses((status = 200, description = "the exceptions, oldest first"), (status = 403, body = ErrorBody)))]
+pub async fn list_exceptions(
+    State(st): State<AppState>,
+    caller: Caller,
+    axum::extract::Query(q): axum::extract::Query<ExceptionParams>,
+) -> Result<Json<Vec<cakupan_store::payments::PaymentException>>, ApiError> {
+    Ok(Json(
+        pay::exceptions(&st, &caller.who, q.state.as_deref()).await?,
+    ))
+}
+
+/// An action on an exception.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExceptionAction {
+    /// `post`, `reverse`, `close` or `approve` (of what another person proposed).
+    pub action: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Act on an exception: close it with a reason, propose posting or reversing (a second
+/// person approves), or approve another's proposal.
+#[utoipa::path(post, path = "/api/v1/payment-exceptions/{id}", params(("id" = i64, Path)), request_body = ExceptionAction,
+    responses((status = 200, description = "{\"step\": proposed | resolved | already_resolved}"), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn act_on_exception(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let a: ExceptionAction = json_body(&body, "an action object")?;
+    let step = if a.action == "approve" {
+        pay::approve_exception(&st, &caller.who, &caller.request_id, id).await?
+    } else {
+        pay::act_on_exception(
+            &st,
+            &caller.who,
+            &caller.request_id,
+            id,
+            &a.action,
+            &a.reason,
+        )
+        .await?
+    };
+    Ok(Json(serde_json::json!({"step": step})))
+}
+
+/// The query of the daily totals.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TotalsParams {
+    /// YYYY-MM-DD
+    pub from: String,
+    /// YYYY-MM-DD
+    pub to: String,
+    /// `csv` for a CSV export.
+    #[serde(default)]
+    pub format: Option<String>,
+}
+
+/// Per partner and day: expected (recorded here), settled, difference; JSON or CSV.
+#[utoipa::path(get, path = "/api/v1/payment-totals", params(TotalsParams),
+    responses((status = 200, description = "the totals"), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn daily_totals(
+    State(st): State<AppState>,
+    caller: Caller,
+    axum::extract::Query(q): axum::extract::Query<TotalsParams>,
+) -> Result<Response, ApiError> {
+    let day = |field: &str, v: &str| {
+        cakupan_domain::month::parse_date(v.trim()).ok_or_else(|| {
+            ApiError::Invalid(
+                cakupan_domain::FieldError::new(
+                    field,
+                    "date.format",
+                    format!("{field} is a date, YYYY-MM-DD"),
+                )
+                .into(),
+            )
+        })
+    };
+    let rows =
+        pay::daily_totals(&st, &caller.who, day("from", &q.from)?, day("to", &q.to)?).await?;
+    if q.format.as_deref() == Some("csv") {
+        return Ok((
+            [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            pay::totals_csv(&rows),
+        )
+            .into_response());
+    }
+    Ok(Json(rows).into_response())
+}

@@ -15,6 +15,7 @@ mod generate;
 mod import;
 mod ledger;
 mod participants;
+mod payments;
 mod store;
 mod targets;
 
@@ -171,6 +172,11 @@ enum Command {
     Employer {
         #[command(subcommand)]
         command: employers::EmployerCommand,
+    },
+    /// Payment rails: channel partners, settlement files, exceptions, daily totals.
+    Payments {
+        #[command(subcommand)]
+        command: payments::PaymentCommand,
     },
     /// Reports from the counters.
     Report {
@@ -734,6 +740,10 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Employer { command } => {
             let store = open_store(&cli.global, &reference).await?;
             employers::run(store, &reference, command).await
+        }
+        Command::Payments { command } => {
+            let store = open_store(&cli.global, &reference).await?;
+            payments::run(store, &reference, command).await
         }
         Command::Report {
             command: ReportCommand::Agents { month, by, region },

@@ -800,6 +800,10 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let p1 = v["participant"]["id"].as_i64().unwrap();
     let kpj1 = v["participant"]["kpj"].as_str().unwrap().to_string();
+    let code1 = v["participant"]["payment_code"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let mut b2 = body();
     b2["nik"] = json!("3301015203900004");
     b2["village_code"] = json!("33.01.01.2001");
@@ -1142,6 +1146,37 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
         ("POST", "/api/v1/users/{username}/disable", vec!["admin"]),
         ("POST", "/api/v1/users/{username}/enable", vec!["admin"]),
         ("DELETE", "/api/v1/users/{username}/sessions", vec!["admin"]),
+        (
+            "GET",
+            "/api/v1/payment-partners",
+            vec!["admin", "branch_officer"],
+        ),
+        ("POST", "/api/v1/payment-partners", vec!["admin"]),
+        (
+            "POST",
+            "/api/v1/payment-partners/{code}/{change}",
+            vec!["admin"],
+        ),
+        (
+            "POST",
+            "/api/v1/payment-partners/{code}/settlements",
+            vec!["admin"],
+        ),
+        (
+            "GET",
+            "/api/v1/payment-exceptions",
+            vec!["admin", "branch_officer"],
+        ),
+        (
+            "POST",
+            "/api/v1/payment-exceptions/{id}",
+            vec!["admin", "branch_officer"],
+        ),
+        (
+            "GET",
+            "/api/v1/payment-totals",
+            vec!["admin", "branch_officer"],
+        ),
         ("GET", "/healthz", all.to_vec()),
         ("GET", "/api/v1/regions/{code}", all.to_vec()),
         ("GET", "/api/v1/quote", all.to_vec()),
@@ -1152,6 +1187,8 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
         .as_object()
         .unwrap()
         .iter()
+        // The SNAP biller endpoints answer partners' signatures, not sessions (payments.rs).
+        .filter(|(path, _)| !path.starts_with("/snap/"))
         .flat_map(|(path, ops)| {
             ops.as_object()
                 .unwrap()
@@ -1250,6 +1287,23 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
         };
         correction_of.insert(*role, app.store.add_correction(&c).await.unwrap());
     }
+    // A channel partner and a settlement with one exception (a line for P1's code that
+    // nothing recorded here matches), for the payment routes.
+    crate::payments::add_bank(&app).await;
+    let settlement_csv = format!(
+        "{}\n2026-11-20,PAY-MATRIX,{code1},5\n",
+        cakupan_app::payments::settlement::CSV_HEADER
+    );
+    let (s, v) = call(
+        &app,
+        "POST",
+        "/api/v1/payment-partners/BANK1/settlements?format=csv",
+        Some(settlement_csv.clone()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, v) = call(&app, "GET", "/api/v1/payment-exceptions", None).await;
+    let exception1 = v[0]["id"].as_i64().unwrap();
     // An account for the administrators' account routes to act on.
     user(&app, &auth, "cadangan", "analyst", None, None, None).await;
     for (role, token) in &tokens {
@@ -1499,6 +1553,30 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
                 r if r.starts_with("/api/v1/users/{username}") => {
                     (r.replace("{username}", "cadangan"), None)
                 }
+                "/api/v1/payment-partners" if *method == "POST" => (
+                    route.to_string(),
+                    Some(
+                        json!({"code": "BANK2", "name": "Bank Dua", "kind": "bank",
+                               "settlement_account": "9876543210", "public_key": crate::payments::key_pair().1,
+                               "client_secret": crate::payments::SECRET})
+                        .to_string(),
+                    ),
+                ),
+                "/api/v1/payment-partners/{code}/{change}" => {
+                    ("/api/v1/payment-partners/BANK1/activate".into(), None)
+                }
+                "/api/v1/payment-partners/{code}/settlements" => (
+                    "/api/v1/payment-partners/BANK1/settlements?format=csv".into(),
+                    Some(settlement_csv.clone()),
+                ),
+                "/api/v1/payment-exceptions/{id}" => (
+                    format!("/api/v1/payment-exceptions/{exception1}"),
+                    Some(json!({"action": "close", "reason": "a test line of the bank"}).to_string()),
+                ),
+                "/api/v1/payment-totals" => (
+                    "/api/v1/payment-totals?from=2026-11-01&to=2026-11-30".into(),
+                    None,
+                ),
                 other => (other.to_string(), None),
             };
             let token = if *route == "/api/v1/sessions" {

@@ -15,6 +15,7 @@ use tower::ServiceExt;
 
 on_both_backends! {
     a_payment_through_a_bank: true,
+    a_day_reconciled: true,
 }
 
 /// One RSA key pair for every test of the binary (generating one takes a moment).
@@ -394,6 +395,73 @@ async fn a_payment_through_a_bank(store: Arc<dyn Store>) {
     for (r, _, s, m, v) in recomputed.rows() {
         assert_eq!(stored.get(&(r.clone(), s, m)), Some(&v), "{r} {s} {m}");
     }
+    // The day's settlement through the API: PAY-1 matches; a line for an unknown request is
+    // an exception, resolved by closing it; the totals come as CSV too.
+    let digits: String = va.0.chars().filter(|c| !c.is_whitespace()).collect();
+    let csv = format!(
+        "{}\n{},PAY-1,{digits},{}\n{},PAY-77,{digits},5\n",
+        cakupan_app::payments::settlement::CSV_HEADER,
+        harness::today_text(),
+        three.trim_end_matches(".00"),
+        harness::today_text()
+    );
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/v1/payment-partners/BANK1/settlements?format=csv")
+        .header("content-type", "text/csv")
+        .header("authorization", format!("Bearer {}", app.token))
+        .body(Body::from(csv))
+        .unwrap();
+    let resp = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let v: Value =
+        serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(
+        (v["lines"].as_u64(), v["exceptions"].as_u64()),
+        (Some(2), Some(1)),
+        "{v}"
+    );
+    let (s, v) = call_as(
+        &app,
+        Some(&app.token),
+        "GET",
+        "/api/v1/payment-exceptions?state=open",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v[0]["kind"], "suspense", "{v}");
+    let id = v[0]["id"].as_i64().unwrap();
+    let (s, v) = call_as(
+        &app,
+        Some(&app.token),
+        "POST",
+        &format!("/api/v1/payment-exceptions/{id}"),
+        Some(json!({"action": "close", "reason": "a test line of the bank"}).to_string()),
+    )
+    .await;
+    assert_eq!(
+        (s, v["step"].as_str()),
+        (StatusCode::OK, Some("resolved")),
+        "{v}"
+    );
+    let (s, v) = call_as(
+        &app,
+        Some(&app.token),
+        "GET",
+        &format!(
+            "/api/v1/payment-totals?from={0}&to={0}&format=csv",
+            harness::today_text()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        v.as_str().unwrap().starts_with("day,partner,expected"),
+        "{v}"
+    );
+
     // A partner switched off gets no token.
     let (s, _) = call_as(
         &app,
@@ -417,4 +485,287 @@ async fn a_payment_through_a_bank(store: Arc<dyn Store>) {
 
 fn kpj_of(va: &(String, String, String)) -> String {
     va.2[1..12].to_string()
+}
+
+fn principal(
+    username: &str,
+    role: cakupan_domain::access::Role,
+    region: &str,
+) -> cakupan_domain::access::Principal {
+    cakupan_domain::access::Principal {
+        user_id: 0,
+        username: username.into(),
+        role,
+        region: if region.is_empty() {
+            cakupan_domain::RegionCode::NATION
+        } else {
+            cakupan_domain::RegionCode::parse(region).unwrap()
+        },
+        agent_code: None,
+        nik: None,
+        employer_code: None,
+    }
+}
+
+fn context(store: &Arc<dyn Store>) -> cakupan_app::Context {
+    cakupan_app::Context {
+        store: store.clone(),
+        regions: harness::regions().clone(),
+        rules: harness::rules().clone(),
+        today: harness::today,
+        auth: auth(),
+    }
+}
+
+/// A settlement with one line of each kind: matched, amount differs, duplicate, missing here
+/// (payable), suspense (a code nobody has), and a recorded payment missing there; imported
+/// twice (nothing changes the second time); each exception resolved, the postings and
+/// reversals under four eyes.
+async fn a_day_reconciled(store: Arc<dyn Store>) {
+    use cakupan_app::payments::{self as pay, ExceptionStep, settlement};
+    use cakupan_domain::access::Role;
+    let app = app_on(store.clone(), &auth()).await;
+    add_bank(&app).await;
+    let va = register_siti(&app).await;
+    let c = bank();
+    let token = token(&app, &c).await;
+    let mut inq = va_body(&va);
+    inq["inquiryRequestId"] = json!("INQ-1");
+    let (_, v) = signed(&app, &c, &token, Service::Inquiry, &inq, "1").await;
+    let one: i64 = v["virtualAccountData"]["totalAmount"]["value"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches(".00")
+        .parse()
+        .unwrap();
+    // Two payments recorded here: PAY-1 (one month) and PAY-2 (the next month).
+    for (i, id) in ["PAY-1", "PAY-2"].iter().enumerate() {
+        let mut pay = va_body(&va);
+        pay["paymentRequestId"] = json!(id);
+        pay["paidAmount"] = json!({"value": format!("{one}.00"), "currency": "IDR"});
+        pay["trxDateTime"] = json!(now());
+        let (s, v) = signed(&app, &c, &token, Service::Payment, &pay, &format!("9{i}")).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    let day = harness::today();
+    let digits: String = va.0.chars().filter(|c| !c.is_whitespace()).collect();
+    let l = |n: i64, id: &str, va: &str, amount: i64| cakupan_store::payments::SettlementLine {
+        line_no: n,
+        day,
+        payment_request_id: id.into(),
+        virtual_account: va.into(),
+        amount: cakupan_domain::Rupiah(amount),
+    };
+    let lines = vec![
+        l(0, "PAY-1", &digits, one),
+        // PAY-2 settled for another amount, PAY-1 twice, PAY-3 (the month after PAY-2) never
+        // reached us, PAY-4 names nobody.
+        l(0, "PAY-2", &digits, one + 100),
+        l(0, "PAY-1", &digits, one),
+        l(0, "PAY-3", &digits, one),
+        l(0, "PAY-4", "888991000000000000", one),
+    ];
+    let text = settlement::to_csv(&lines) + "2026-11-23,PAY-5,x,1\n";
+    let ctx = context(&store);
+    let head = principal("finance-ho", Role::Admin, "");
+    let open = {
+        let t = text.clone();
+        move || Ok(std::io::Cursor::new(t.clone().into_bytes()))
+    };
+    let report = pay::import_settlement(
+        &ctx,
+        &head,
+        "r1",
+        "BANK1",
+        "bank1.csv",
+        settlement::Format::Csv,
+        open.clone(),
+    )
+    .await
+    .unwrap();
+    assert!(!report.repeat);
+    assert_eq!(report.lines, 5);
+    assert_eq!(report.bad_lines.len(), 1);
+    assert_eq!(report.bad_lines[0].0, 7);
+    let found = pay::exceptions(&ctx, &head, Some("open")).await.unwrap();
+    let kinds: std::collections::BTreeSet<&str> = found.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["amount_differs", "duplicate", "missing_here", "suspense"]
+            .into_iter()
+            .collect(),
+        "{found:?}"
+    );
+    // Importing the same file again changes nothing.
+    let again = pay::import_settlement(
+        &ctx,
+        &head,
+        "r2",
+        "BANK1",
+        "bank1.csv",
+        settlement::Format::Csv,
+        open,
+    )
+    .await
+    .unwrap();
+    assert!(again.repeat);
+    assert_eq!(
+        pay::exceptions(&ctx, &head, None).await.unwrap().len(),
+        found.len()
+    );
+    // Daily totals: expected two payments, settled five lines.
+    let totals = pay::daily_totals(&ctx, &head, day, day).await.unwrap();
+    assert_eq!(totals.len(), 1);
+    assert_eq!((totals[0].expected_count, totals[0].settled_count), (2, 5));
+    assert_eq!(totals[0].difference, 3 * one + 100);
+    assert!(pay::totals_csv(&totals).lines().count() == 2);
+
+    // Branch finance of Kota Bandung sees the exceptions of its payers.
+    let branch = principal("finance-bdg", Role::BranchOfficer, "32.73");
+    let branch2 = principal("finance-bdg-2", Role::BranchOfficer, "32.73");
+    let elsewhere = principal("finance-sby", Role::BranchOfficer, "35.78");
+    let mine = pay::exceptions(&ctx, &branch, Some("open")).await.unwrap();
+    assert!(mine.iter().any(|e| e.kind == "missing_here"), "{mine:?}");
+    assert!(
+        pay::exceptions(&ctx, &elsewhere, Some("open"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let id_of = |k: &str| found.iter().find(|e| e.kind == k).unwrap().id;
+    // Missing here: posted, under four eyes.
+    let missing = id_of("missing_here");
+    assert!(
+        pay::act_on_exception(&ctx, &branch, "r3", missing, "post", "no")
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        pay::act_on_exception(
+            &ctx,
+            &branch,
+            "r3",
+            missing,
+            "post",
+            "settled by the bank, never reached us"
+        )
+        .await
+        .unwrap(),
+        ExceptionStep::Proposed
+    );
+    let err = pay::approve_exception(&ctx, &branch, "r4", missing)
+        .await
+        .unwrap_err();
+    assert!(format!("{err:?}").contains("four_eyes"), "{err:?}");
+    assert!(
+        pay::approve_exception(&ctx, &elsewhere, "r4", missing)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        pay::approve_exception(&ctx, &branch2, "r4", missing)
+            .await
+            .unwrap(),
+        ExceptionStep::Resolved
+    );
+    assert_eq!(
+        pay::approve_exception(&ctx, &branch2, "r4", missing)
+            .await
+            .unwrap(),
+        ExceptionStep::AlreadyResolved
+    );
+    let p = store
+        .participant_by_kpj(&kpj_of(&va))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.ledger(p.id).await.unwrap().len(), 3);
+    // Amount differs: the recorded payment reversed.
+    let differs = id_of("amount_differs");
+    pay::act_on_exception(
+        &ctx,
+        &branch,
+        "r5",
+        differs,
+        "reverse",
+        "the bank settled another amount",
+    )
+    .await
+    .unwrap();
+    pay::approve_exception(&ctx, &branch2, "r6", differs)
+        .await
+        .unwrap();
+    let ledger = store.ledger(p.id).await.unwrap();
+    assert_eq!(ledger.iter().filter(|r| r.kind == "reversal").count(), 1);
+    assert!(
+        store
+            .channel_payment("BANK1", "PAY-2")
+            .await
+            .unwrap()
+            .unwrap()
+            .reversed
+    );
+    // Duplicate and suspense: closed with a reason (no money moves).
+    for k in ["duplicate", "suspense"] {
+        assert_eq!(
+            pay::act_on_exception(
+                &ctx,
+                &head,
+                "r7",
+                id_of(k),
+                "close",
+                "refund asked of the bank"
+            )
+            .await
+            .unwrap(),
+            ExceptionStep::Resolved
+        );
+    }
+    assert!(
+        pay::exceptions(&ctx, &head, Some("open"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Missing there: a payment recorded today that the next day's settlement lacks.
+    let mut pay6 = va_body(&va);
+    let (_, v) = signed(&app, &c, &token, Service::Inquiry, &json!({"partnerServiceId": va.1, "customerNo": va.2, "virtualAccountNo": va.0, "inquiryRequestId": "INQ-9"}), "5").await;
+    let due = v["virtualAccountData"]["totalAmount"]["value"].clone();
+    pay6["paymentRequestId"] = json!("PAY-6");
+    pay6["paidAmount"] = json!({"value": due, "currency": "IDR"});
+    pay6["trxDateTime"] = json!(now());
+    let (s, v) = signed(&app, &c, &token, Service::Payment, &pay6, "6").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let other = settlement::to_mt940("1234567890", &[l(0, "PAY-1", &digits, one)]);
+    let open = move || Ok(std::io::Cursor::new(other.clone().into_bytes()));
+    pay::import_settlement(
+        &ctx,
+        &head,
+        "r8",
+        "BANK1",
+        "bank1.sta",
+        settlement::Format::Mt940,
+        open,
+    )
+    .await
+    .unwrap();
+    let there: Vec<_> = pay::exceptions(&ctx, &head, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "missing_there")
+        .collect();
+    assert_eq!(there.len(), 1, "{there:?}");
+    assert_eq!(there[0].payment_request_id, "PAY-6");
+    assert_eq!(there[0].state, "open");
+    // The counters still agree with a recompute after postings, reversals and resolutions.
+    let recomputed = store.recompute(harness::rules()).await.unwrap();
+    let mut stored = std::collections::HashMap::new();
+    for (r, _, s, m, v) in store.counters().await.unwrap() {
+        stored.insert((r, s, m), v);
+    }
+    for (r, _, s, m, v) in recomputed.rows() {
+        assert_eq!(stored.get(&(r.clone(), s, m)), Some(&v), "{r} {s} {m}");
+    }
 }
