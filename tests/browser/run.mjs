@@ -12,7 +12,7 @@
 
 import { chromium } from 'playwright-core';
 import { execFileSync, spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
+import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -89,6 +89,17 @@ try {
   run('user', 'add', '--username', 'agen', '--role', 'agent', '--region', '32.73.01', '--agent-code', 'PRS-32-0801', '--password-file', join(work, 'pw'));
   const enrolled = person('3273014101908802', 'Sri Wahyuni', ['--channel', 'perisai', '--agent-code', 'PRS-32-0801']);
   const collectFrom = enrolled.match(/Registered: id (\d+)/)[1];
+  // A bank as a channel partner (issue 19) and its settlement of the day: a line of Sri's
+  // payment code for an amount she does not owe, which waits in suspense for the branch.
+  const sriCode = enrolled.match(/payment code (\d+)/)[1];
+  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+  writeFileSync(join(work, 'bank.pem'), publicKey);
+  writeFileSync(join(work, 'bank.secret'), 'browser-bank-client-secret-0123456789\n');
+  run('payments', 'partner-add', '--code', 'BANK1', '--name', 'Bank Satu', '--kind', 'bank', '--settlement-account', '1234567890',
+    '--public-key', join(work, 'bank.pem'), '--client-secret-file', join(work, 'bank.secret'));
+  writeFileSync(join(work, 'bank1.csv'), `date,payment_request_id,virtual_account,amount\n${today},PAY-B1,${sriCode},5\n`);
+  run('payments', 'settle', '--partner', 'BANK1', '--file', join(work, 'bank1.csv'));
+  run('user', 'add', '--username', 'keuangan', '--role', 'branch_officer', '--region', '32.73', '--password-file', join(work, 'pw'));
 
   server = spawn(bin, ['serve', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const base = await new Promise((resolve, reject) => {
@@ -326,6 +337,28 @@ try {
   }
   check(await small.goto(`${base}/pengguna`).then(() => small.locator('[data-testid=user-agen]').count()) === 1, 'the users page lists the agent');
   await phone.close();
+
+  console.log('== branch finance resolves a payment exception on a phone');
+  const financePhone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'id-ID' });
+  const finance = await financePhone.newPage();
+  finance.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  await finance.goto(`${base}/login`);
+  await finance.fill('#username', 'keuangan');
+  await finance.fill('#password', password);
+  await finance.click('button[type=submit]');
+  await finance.waitForURL((u) => !u.pathname.startsWith('/login'));
+  await finance.goto(`${base}/rekonsiliasi`);
+  const items = finance.locator('section[data-testid^=exception-]');
+  check(await items.count() === 1, 'the branch sees the exception of its payer');
+  const recOverflow = await finance.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(recOverflow <= 1, `the reconciliation page fits a phone's width (overflow ${recOverflow}px)`);
+  await finance.screenshot({ path: join(artifacts, '20-phone-reconciliation.png'), fullPage: true });
+  await items.first().locator('textarea').fill('bank diminta mengembalikan dana');
+  await items.first().locator('button[type=submit]').click();
+  await finance.waitForLoadState('load');
+  check((await finance.getByTestId('rec-flash').innerText()).includes('diselesaikan'), 'the exception is resolved with a reason');
+  check(await finance.getByTestId('rec-empty').count() === 1, 'the queue is empty afterwards');
+  await financePhone.close();
 
   console.log("== an agent collects cash on a phone");
   const agentPhone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'id-ID' });

@@ -96,16 +96,34 @@ pub async fn next_due(st: &Context, p: &Participant, months: u32) -> Result<Due,
         ));
     }
     let ledger = st.store.ledger(p.id).await?;
-    let first_month = next_month(st, p, &ledger);
+    dues_from(st, p, next_month(st, p, &ledger), months).map_err(crate::AppError::Invalid)
+}
+
+/// What `months` months from `first_month` cost participation `p`.
+fn dues_from(
+    st: &Context,
+    p: &Participant,
+    first_month: Month,
+    months: u32,
+) -> Result<Due, cakupan_domain::FieldErrors> {
     let per_month =
-        cakupan_domain::contribution::dues(&st.rules, &profile_of(p), first_month, months)
-            .map_err(crate::AppError::Invalid)?;
+        cakupan_domain::contribution::dues(&st.rules, &profile_of(p), first_month, months)?;
     let total = cakupan_domain::Rupiah(per_month.iter().map(|(_, r)| r.0).sum());
     Ok(Due {
         first_month,
         per_month,
         total,
     })
+}
+
+/// What participation `p` owes for each period the rules allow, its ledger read once.
+pub async fn offers(st: &Context, p: &Participant) -> Result<Vec<(u32, Due)>, crate::AppError> {
+    let ledger = st.store.ledger(p.id).await?;
+    let first = next_month(st, p, &ledger);
+    Ok(periods(st, p)
+        .into_iter()
+        .filter_map(|m| dues_from(st, p, first, m).ok().map(|d| (m, d)))
+        .collect())
 }
 
 // ---- Channel partners (issue #19 item 2) --------------------------------------------------
@@ -444,14 +462,11 @@ async fn bill_of(st: &Context, s: Service, va: &str) -> Result<Bill, SnapError> 
                     "[A wage earner's contributions are billed to the employer]",
                 ));
             }
-            let mut offers = Vec::new();
-            for months in periods(st, &p) {
-                match next_due(st, &p, months).await {
-                    Ok(d) => offers.push((months, d)),
-                    Err(crate::AppError::Store(e)) => return Err(general(s)(e)),
-                    Err(_) => {}
-                }
-            }
+            let offers = match offers(st, &p).await {
+                Ok(o) => o,
+                Err(crate::AppError::Store(e)) => return Err(general(s)(e)),
+                Err(_) => Vec::new(),
+            };
             if offers.is_empty() {
                 return Err(SnapError::bill_not_found(
                     s,

@@ -88,6 +88,17 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 2)]
         threads: u32,
     },
+    /// Payments through the SNAP biller endpoints (issue #19): a load generator acting as a
+    /// bank over loopback runs inquiry + payment pairs (10% retried, 1% duplicated) against
+    /// the real server on the database given by --db (fill it with `simulate` first), against
+    /// `/healthz` in the same run; then checks no duplicate posting, no acknowledged payment
+    /// missing, a settlement of its own log reconciling with no exception, and `verify`.
+    Payments {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+    },
     /// What auditing costs a personal-data read: reads of one participant by id, alone
     /// (baseline) and each followed by its audit entry, as the API does, on a fresh SQLite
     /// database (or --db) holding `participants` simulated people.
@@ -210,6 +221,20 @@ pub async fn run(
                 seconds,
                 connections,
                 threads,
+            )
+            .await
+        }
+        BenchCommand::Payments {
+            seconds,
+            connections,
+        } => {
+            let keys = crate::store::load_keys(keys)?;
+            crate::bench_payments::payments_bench(
+                (db, pg_pool),
+                keys,
+                reference,
+                seconds,
+                connections,
             )
             .await
         }

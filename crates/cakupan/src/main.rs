@@ -8,6 +8,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod accounts;
 mod agents;
 mod bench;
+mod bench_payments;
 mod campaign;
 mod employers;
 mod export;

@@ -148,7 +148,24 @@ pub async fn participant(
                 .await
                 .map_err(agents::api)?
             {
-                Registered::Created { id } => println!("Registered: id {id}, KPJ {}", kpj(id)?),
+                Registered::Created { id } => {
+                    let k = kpj(id)?;
+                    // The payment code a worker quotes at a bank or a counter (issue #19).
+                    let code = cakupan_domain::kpj::Kpj::parse(&k).ok().and_then(|k| {
+                        let biller = st.rules.biller(cakupan_domain::Month::of((st.today)()))?;
+                        Some(
+                            cakupan_domain::payments::VirtualAccount::of(
+                                biller,
+                                cakupan_domain::payments::Payee::Participation(k),
+                            )
+                            .digits(),
+                        )
+                    });
+                    match code {
+                        Some(c) => println!("Registered: id {id}, KPJ {k}, payment code {c}"),
+                        None => println!("Registered: id {id}, KPJ {k}"),
+                    }
+                }
                 Registered::Existing { id } => println!(
                     "Already registered with the same details: id {id}, KPJ {} (nothing changed)",
                     kpj(id)?

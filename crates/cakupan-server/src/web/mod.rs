@@ -14,6 +14,7 @@ pub mod campaign;
 pub mod employers;
 pub mod i18n;
 pub mod participants;
+pub mod payments;
 pub mod regions;
 pub mod svg;
 
@@ -70,6 +71,9 @@ pub fn routes() -> Router<AppState> {
             get(employers::invoice),
         )
         .route("/pemberi-kerja/{code}/bayar", post(employers::pay))
+        .route("/rekonsiliasi", get(payments::home))
+        .route("/rekonsiliasi/harian.csv", get(payments::totals_csv))
+        .route("/rekonsiliasi/{id}", post(payments::act))
         .route("/kampanye", get(campaign::home))
         .route("/kampanye/{code}", get(campaign::campaign_page))
         .route(
@@ -331,6 +335,7 @@ impl Page {
             }
             if role.can(Capability::ManagesRegion) {
                 add("/pemberi-kerja", t.nav_employers);
+                add("/rekonsiliasi", t.nav_reconcile);
             }
             if role.can(Capability::SeesCoverage) {
                 add("/kampanye", t.nav_campaign);
