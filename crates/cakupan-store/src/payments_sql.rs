@@ -580,6 +580,25 @@ macro_rules! payments_store_impl {
                         });
                     }
                 }
+                // A payment flagged as missing there whose line has arrived since: settled late.
+                let matched: Vec<&str> = lines
+                    .iter()
+                    .filter(|l| recorded.contains_key(&l.payment_request_id))
+                    .map(|l| l.payment_request_id.as_str())
+                    .collect();
+                if !matched.is_empty() {
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "UPDATE payment_exceptions SET state = 'resolved', action = 'close', reason = 'settled late', resolved_by = 'reconciliation', resolved_at = $3
+                         WHERE partner_code = $1 AND kind = 'missing_there' AND state <> 'resolved' AND payment_request_id {}",
+                        <$store as $crate::Dialect>::one_of(2)
+                    )))
+                    .bind(partner)
+                    .bind(<$store as $crate::Dialect>::texts(&matched))
+                    .bind($crate::clock::now_rfc3339())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($dberr)?;
+                }
                 tx.commit().await.map_err($dberr)?;
                 Ok(found)
             }

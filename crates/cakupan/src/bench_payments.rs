@@ -16,12 +16,12 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 /// One keep-alive HTTP/1.1 connection (what a bank's client keeps open to a biller).
-struct Conn {
+pub(crate) struct Conn {
     stream: BufReader<TcpStream>,
 }
 
 impl Conn {
-    async fn open(addr: std::net::SocketAddr) -> Result<Conn> {
+    pub(crate) async fn open(addr: std::net::SocketAddr) -> Result<Conn> {
         let s = TcpStream::connect(addr).await?;
         s.set_nodelay(true)?;
         Ok(Conn {
@@ -30,7 +30,7 @@ impl Conn {
     }
 
     /// Sends one request and reads its answer: (status, body).
-    async fn send(
+    pub(crate) async fn send(
         &mut self,
         method: &str,
         path: &str,

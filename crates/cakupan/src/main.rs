@@ -919,6 +919,32 @@ async fn simulate(
         )
         .await?;
     }
+    // Channel partners pay part of the BPU population through the SNAP endpoints and settle
+    // the day with the faults settlements have (issue #19).
+    // About one in fifty people is reached, at most 400 codes.
+    let partner_payments = usize::try_from((participants / 50).min(400)).unwrap_or(400);
+    if let Some(p) =
+        payments::simulate_partners(store_for_report.clone(), reference, seed, partner_payments)
+            .await?
+    {
+        let kinds: Vec<String> = p
+            .exceptions
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
+        eprintln!(
+            "Channel partners: {} payments through 2 simulated partners over the SNAP endpoints ({} retried after a lost answer, {} duplicates refused); {} settlement lines imported; open exceptions: {}.",
+            p.paid,
+            p.retried,
+            p.duplicates_refused,
+            p.settled_lines,
+            if kinds.is_empty() {
+                "none".to_string()
+            } else {
+                kinds.join(", ")
+            }
+        );
+    }
     // Head office shares the national target out to every village, as `target allocate` does.
     let (parent, a) = cakupan_store::targets::allocation_for(
         store_for_report.as_ref(),

@@ -4,7 +4,7 @@
 //! person: that is done on the page or through the API, where each person signs in.
 
 use crate::Reference;
-use anyhow::{Context as _, Result, anyhow};
+use anyhow::{Context as _, Result, anyhow, bail};
 use cakupan_app::payments::{self as pay, NewPartner, settlement};
 use cakupan_store::Store;
 use clap::Subcommand;
@@ -203,4 +203,266 @@ pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: PaymentComma
         }
     }
     Ok(())
+}
+
+/// What the simulated partners did.
+#[derive(Debug, Default)]
+pub struct PartnerSimulation {
+    pub paid: usize,
+    pub retried: usize,
+    pub duplicates_refused: usize,
+    pub settled_lines: u64,
+    pub exceptions: Vec<(String, usize)>,
+}
+
+/// `simulate` and `demo` (issue #19 item 5): two simulated channel partners, a bank and a
+/// minimarket chain, each with its own RSA key and client secret, pay part of the simulated
+/// BPU population through the real SNAP endpoints of a server on loopback (signatures and
+/// all), with the faults partners have: a payment whose answer is lost and retried, a request
+/// sent twice. Then each settles the day in a file with the faults settlements have: lines
+/// late (in a second file), a payment settled twice, an amount that differs, a payment the
+/// partner took but that never reached us, a line for a code that names nobody; the files are
+/// imported, so the exception queue has real content. Nothing is done when the partners exist
+/// already (a second run on the same database).
+pub async fn simulate_partners(
+    store: Arc<dyn Store>,
+    reference: &Reference,
+    seed: u64,
+    wanted: usize,
+) -> Result<Option<PartnerSimulation>> {
+    use cakupan_app::payments::snap::{self, Client, Service};
+    use cakupan_store::payments::{Partner, SettlementLine};
+    const PARTNERS: [(&str, &str, &str); 2] = [
+        ("SIM-BANK", "Bank Simulasi", "bank"),
+        ("SIM-MART", "Minimarket Simulasi", "minimarket"),
+    ];
+    if wanted == 0 || store.partner(PARTNERS[0].0).await?.is_some() {
+        return Ok(None);
+    }
+    let st = crate::agents::operations(store.clone(), reference)?;
+    let today = (st.today)();
+    let biller = reference
+        .rules
+        .biller(cakupan_domain::Month::of(today))
+        .context("no biller rule in force")?
+        .clone();
+    // Every tenth-or-so BPU participation, up to `wanted`, pays; some others are the payments
+    // a partner took that never reached us.
+    let total = store.count_participants().await? as i64;
+    let step = (total / (wanted as i64 * 8).max(1)).max(1);
+    let mut codes = Vec::new();
+    let mut id = 1 + (seed as i64 % step);
+    while id <= total && codes.len() < wanted * 2 {
+        if let Some(p) = store.participant(id).await?
+            && p.registration.segment == cakupan_domain::Segment::Bpu
+            && let Ok(k) = cakupan_domain::kpj::Kpj::parse(&p.kpj)
+        {
+            codes.push(
+                cakupan_domain::payments::VirtualAccount::of(
+                    &biller,
+                    cakupan_domain::payments::Payee::Participation(k),
+                )
+                .digits(),
+            );
+        }
+        id += step;
+    }
+    let mut clients = Vec::new();
+    for (code, name, kind) in PARTNERS {
+        let (private, public) = snap::new_key_pair(2048).map_err(|e| anyhow!(e))?;
+        let secret = cakupan_app::auth::new_token().map_err(|e| anyhow!(e))?;
+        store
+            .add_partner(
+                &Partner {
+                    code: code.into(),
+                    name: name.into(),
+                    kind: kind.into(),
+                    settlement_account: "1234567890".into(),
+                    fee: cakupan_domain::Rupiah(if kind == "bank" { 0 } else { 2_500 }),
+                    public_key: public,
+                    client_secret: secret.clone(),
+                    active: true,
+                },
+                "simulate",
+            )
+            .await?;
+        clients.push(Client {
+            code: code.into(),
+            private_key: private,
+            client_secret: secret,
+        });
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(cakupan_server::serve(listener, st.clone()));
+    let mut sim = PartnerSimulation::default();
+    let mut rng = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut roll = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % 100
+    };
+    let mut logs: Vec<Vec<SettlementLine>> = vec![Vec::new(); clients.len()];
+    let mut taken_not_sent: Vec<Vec<SettlementLine>> = vec![Vec::new(); clients.len()];
+    let (inq, pay) = (
+        format!("{}{}", snap::PREFIX, Service::Inquiry.path()),
+        format!("{}{}", snap::PREFIX, Service::Payment.path()),
+    );
+    for (ci, c) in clients.iter().enumerate() {
+        let mut conn = crate::bench_payments::Conn::open(addr).await?;
+        let h = c
+            .token_headers(&cakupan_store::clock::now_rfc3339())
+            .map_err(|e| anyhow!(e))?;
+        let (s, b) = conn
+            .send(
+                "POST",
+                &format!("{}{}", snap::PREFIX, Service::Token.path()),
+                &h,
+                br#"{"grantType":"client_credentials"}"#,
+            )
+            .await?;
+        let v: serde_json::Value = serde_json::from_slice(&b)?;
+        if s != 200 {
+            bail!("the simulated partner {} got no token: {v}", c.code);
+        }
+        let token = v["accessToken"].as_str().unwrap_or_default().to_string();
+        for (n, code) in codes
+            .iter()
+            .enumerate()
+            .filter(|(n, _)| n % clients.len() == ci)
+        {
+            let (b, customer) = code.split_at(code.len() - 13);
+            let padded = cakupan_domain::payments::padded(b);
+            let va = serde_json::json!({"partnerServiceId": padded, "customerNo": customer,
+                                         "virtualAccountNo": format!("{padded}{customer}")});
+            let ts = cakupan_store::clock::now_rfc3339();
+            let mut body = va.clone();
+            body["inquiryRequestId"] = serde_json::json!(format!("SIM-I{n}"));
+            let text = serde_json::to_vec(&body)?;
+            let h = c.transaction_headers(&token, &inq, &text, &ts, &format!("SIM-{n}-I"));
+            let (s, b) = conn.send("POST", &inq, &h, &text).await?;
+            if s != 200 {
+                continue;
+            }
+            let v: serde_json::Value = serde_json::from_slice(&b)?;
+            let amount = v["virtualAccountData"]["totalAmount"].clone();
+            let rupiah: i64 = amount["value"]
+                .as_str()
+                .and_then(|x| x.strip_suffix(".00"))
+                .and_then(|x| x.parse().ok())
+                .unwrap_or(0);
+            let request = format!("SIM-{}-{n}", c.code);
+            let line = SettlementLine {
+                line_no: 0,
+                day: today,
+                payment_request_id: request.clone(),
+                virtual_account: code.clone(),
+                amount: cakupan_domain::Rupiah(rupiah),
+            };
+            // Every other code is paid; of the rest, a few were taken by the partner and
+            // never reached us.
+            if n % 2 == 1 {
+                if roll() < 3 {
+                    taken_not_sent[ci].push(line);
+                }
+                continue;
+            }
+            let mut body = va.clone();
+            body["paymentRequestId"] = serde_json::json!(request);
+            body["paidAmount"] = amount;
+            body["trxDateTime"] = serde_json::json!(ts);
+            body["referenceNo"] = serde_json::json!(format!("{}-{n}", c.code));
+            let text = serde_json::to_vec(&body)?;
+            let h = c.transaction_headers(&token, &pay, &text, &ts, &format!("SIM-{n}-P"));
+            let (s, _) = conn.send("POST", &pay, &h, &text).await?;
+            if s != 200 {
+                continue;
+            }
+            sim.paid += 1;
+            logs[ci].push(line);
+            let r = roll();
+            if r < 5 {
+                // The answer was lost on the way back: the partner retries with a new id.
+                let h = c.transaction_headers(&token, &pay, &text, &ts, &format!("SIM-{n}-R"));
+                if conn.send("POST", &pay, &h, &text).await?.0 == 200 {
+                    sim.retried += 1;
+                }
+            } else if r < 7 {
+                // Sent twice as it was: refused, nothing posted.
+                let h = c.transaction_headers(&token, &pay, &text, &ts, &format!("SIM-{n}-P"));
+                if conn.send("POST", &pay, &h, &text).await?.0 == 409 {
+                    sim.duplicates_refused += 1;
+                }
+            }
+        }
+    }
+    server.abort();
+    // The partners' settlements of the day, with their faults, imported as head office does.
+    let who = crate::accounts::cli_admin();
+    for (ci, c) in clients.iter().enumerate() {
+        let (mut first, mut late) = (Vec::new(), Vec::new());
+        for (i, l) in logs[ci].iter().enumerate() {
+            match roll() {
+                0..=3 => late.push(l.clone()),
+                4 => {
+                    first.push(l.clone());
+                    first.push(l.clone());
+                }
+                5 => first.push(SettlementLine {
+                    amount: cakupan_domain::Rupiah(l.amount.0 + 1_000),
+                    ..l.clone()
+                }),
+                _ => first.push(l.clone()),
+            }
+            if i == 0 {
+                // A line for a code that names nobody.
+                first.push(SettlementLine {
+                    payment_request_id: format!("SIM-{}-X", c.code),
+                    virtual_account: format!("{}1000000000000", biller.partner_service_id),
+                    ..l.clone()
+                });
+            }
+        }
+        first.extend(taken_not_sent[ci].iter().cloned());
+        for (k, (lines, name)) in [(first, "settlement.csv"), (late, "settlement-late.sta")]
+            .into_iter()
+            .enumerate()
+        {
+            if lines.is_empty() {
+                continue;
+            }
+            let (format, text) = if k == 0 {
+                (
+                    pay::settlement::Format::Csv,
+                    pay::settlement::to_csv(&lines),
+                )
+            } else {
+                (
+                    pay::settlement::Format::Mt940,
+                    pay::settlement::to_mt940("1234567890", &lines),
+                )
+            };
+            let bytes = text.into_bytes();
+            let r = pay::import_settlement(
+                &st,
+                &who,
+                "simulate",
+                &c.code,
+                &format!("{}-{name}", c.code),
+                format,
+                move || Ok(std::io::Cursor::new(bytes.clone())),
+            )
+            .await?;
+            sim.settled_lines += r.lines;
+        }
+    }
+    let mut by_kind = std::collections::BTreeMap::new();
+    for e in pay::exceptions(&st, &who, None).await? {
+        if e.state != "resolved" {
+            *by_kind.entry(e.kind).or_insert(0usize) += 1;
+        }
+    }
+    sim.exceptions = by_kind.into_iter().collect();
+    Ok(Some(sim))
 }

@@ -1642,6 +1642,17 @@ fn employers_round_trip(url: &str, participants: &str) {
         .collect();
     assert!(sizes.len() == 4 && sizes.iter().all(|&n| n > 0), "{line}");
     assert!(line.contains("(0 refused)"), "{line}");
+    // Channel partners paid part of the BPU population over the SNAP endpoints (issue #19).
+    let partners = said
+        .lines()
+        .find(|l| l.starts_with("Channel partners: "))
+        .unwrap_or_else(|| panic!("{said}"));
+    let paid: u64 = partners
+        .split_whitespace()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(paid > 0, "{partners}");
     let verify = ok(&cakupan(url, &["verify"]));
     assert!(verify.contains(" 0 differences"), "{verify}");
     // Last month's wage earners, paid for by now (the day the commands ran on).

@@ -759,6 +759,35 @@ async fn a_day_reconciled(store: Arc<dyn Store>) {
     assert_eq!(there.len(), 1, "{there:?}");
     assert_eq!(there[0].payment_request_id, "PAY-6");
     assert_eq!(there[0].state, "open");
+    // Its line arrives late, in the next file: the exception resolves itself.
+    let late = settlement::to_csv(&[l(
+        0,
+        "PAY-6",
+        &digits,
+        due.as_str()
+            .unwrap()
+            .trim_end_matches(".00")
+            .parse()
+            .unwrap(),
+    )]);
+    let open = move || Ok(std::io::Cursor::new(late.clone().into_bytes()));
+    pay::import_settlement(
+        &ctx,
+        &head,
+        "r9",
+        "BANK1",
+        "bank1-late.csv",
+        settlement::Format::Csv,
+        open,
+    )
+    .await
+    .unwrap();
+    let e = store.payment_exception(there[0].id).await.unwrap().unwrap();
+    assert_eq!(
+        (e.state.as_str(), e.reason.as_deref()),
+        ("resolved", Some("settled late")),
+        "{e:?}"
+    );
     // The counters still agree with a recompute after postings, reversals and resolutions.
     let recomputed = store.recompute(harness::rules()).await.unwrap();
     let mut stored = std::collections::HashMap::new();
