@@ -14,8 +14,13 @@ use cakupan_store::Participant;
 /// today; none when no rule is in force or the KPJ does not parse (neither happens with the
 /// built-in rules and stored participations).
 pub fn code_of(st: &Context, p: &Participant) -> Option<VirtualAccount> {
+    code_of_kpj(st, &p.kpj)
+}
+
+/// The payment code of the participation with KPJ `kpj`, as [`code_of`].
+pub fn code_of_kpj(st: &Context, kpj: &str) -> Option<VirtualAccount> {
     let biller = st.rules.biller(Month::of((st.today)()))?;
-    let kpj = Kpj::parse(&p.kpj).ok()?;
+    let kpj = Kpj::parse(kpj).ok()?;
     Some(VirtualAccount::of(biller, Payee::Participation(kpj)))
 }
 
@@ -532,17 +537,19 @@ fn months_reason(months: u32) -> snap::Reason {
     }
 }
 
-/// The virtual account's parts as the request gave them, checked against each other.
+/// The virtual account's parts as the request gave them, checked against each other: the
+/// number as sent and its digits (no padding).
 fn va_of(
     s: Service,
     partner_service_id: &str,
     customer_no: &str,
     va: &str,
-) -> Result<String, SnapError> {
+) -> Result<(String, String), SnapError> {
     if format!("{partner_service_id}{customer_no}") != va {
         return Err(SnapError::invalid_field(s, "virtualAccountNo"));
     }
-    Ok(va.trim().to_string())
+    let digits = va.chars().filter(|c| !c.is_whitespace()).collect();
+    Ok((va.trim().to_string(), digits))
 }
 
 /// `POST /snap/v1.0/transfer-va/inquiry`: what a code asks now. A participation's answer
@@ -557,7 +564,7 @@ pub async fn inquiry(
     let s = Service::Inquiry;
     let c = check_request(st, s, h, path, body).await?;
     let req: snap::InquiryRequest = snap::parse_body(s, body)?;
-    let va = va_of(
+    let (va, _) = va_of(
         s,
         &req.partner_service_id,
         &req.customer_no,
@@ -679,13 +686,12 @@ pub async fn payment(
     let s = Service::Payment;
     let c = check_request(st, s, h, path, body).await?;
     let req: snap::PaymentRequest = snap::parse_body(s, body)?;
-    let va = va_of(
+    let (va, digits) = va_of(
         s,
         &req.partner_service_id,
         &req.customer_no,
         &req.virtual_account_no,
     )?;
-    let digits: String = va.chars().filter(|c| !c.is_whitespace()).collect();
     if req.payment_request_id.trim().is_empty() || req.payment_request_id.len() > 128 {
         return Err(SnapError::invalid_field(s, "paymentRequestId"));
     }
@@ -846,13 +852,12 @@ pub async fn status(
     let s = Service::Status;
     let c = check_request(st, s, h, path, body).await?;
     let req: snap::StatusRequest = snap::parse_body(s, body)?;
-    let va = va_of(
+    let (_, digits) = va_of(
         s,
         &req.partner_service_id,
         &req.customer_no,
         &req.virtual_account_no,
     )?;
-    let digits: String = va.chars().filter(|c| !c.is_whitespace()).collect();
     let r = st
         .store
         .channel_payment(&c.partner.code, &req.payment_request_id)

@@ -258,23 +258,13 @@ pub async fn payments_bench(
     // The payment codes of the BPU participations, one pair each at most.
     let mut codes = Vec::new();
     let total = store.count_participants().await?;
-    let biller = reference
-        .rules
-        .biller(cakupan_domain::Month::of(cakupan_app::today_wib()))
-        .context("no biller rule in force")?
-        .clone();
+    let st = crate::agents::operations(store.clone(), reference)?;
     for id in 1..=(total as i64 + 10) {
         if let Some(p) = store.participant(id).await?
             && p.registration.segment == cakupan_domain::Segment::Bpu
-            && let Ok(k) = cakupan_domain::kpj::Kpj::parse(&p.kpj)
+            && let Some(code) = cakupan_app::payments::code_of(&st, &p)
         {
-            codes.push(
-                cakupan_domain::payments::VirtualAccount::of(
-                    &biller,
-                    cakupan_domain::payments::Payee::Participation(k),
-                )
-                .digits(),
-            );
+            codes.push(code.digits());
         }
     }
     if codes.is_empty() {
@@ -305,13 +295,7 @@ pub async fn payments_bench(
         private_key: private,
         client_secret: secret,
     };
-    let state = cakupan_app::Context {
-        store: store.clone(),
-        regions: reference.regions.clone(),
-        rules: reference.rules.clone(),
-        today: cakupan_app::today_wib,
-        auth: Arc::new(crate::accounts::auth(reference)?),
-    };
+    let state = st;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let server = tokio::spawn(cakupan_server::serve(listener, state.clone()));

@@ -151,16 +151,7 @@ pub async fn participant(
                 Registered::Created { id } => {
                     let k = kpj(id)?;
                     // The payment code a worker quotes at a bank or a counter (issue #19).
-                    let code = cakupan_domain::kpj::Kpj::parse(&k).ok().and_then(|k| {
-                        let biller = st.rules.biller(cakupan_domain::Month::of((st.today)()))?;
-                        Some(
-                            cakupan_domain::payments::VirtualAccount::of(
-                                biller,
-                                cakupan_domain::payments::Payee::Participation(k),
-                            )
-                            .digits(),
-                        )
-                    });
+                    let code = cakupan_app::payments::code_of_kpj(&st, &k).map(|v| v.digits());
                     match code {
                         Some(c) => println!("Registered: id {id}, KPJ {k}, payment code {c}"),
                         None => println!("Registered: id {id}, KPJ {k}"),

@@ -255,15 +255,9 @@ pub async fn simulate_partners(
     while id <= total && codes.len() < wanted * 2 {
         if let Some(p) = store.participant(id).await?
             && p.registration.segment == cakupan_domain::Segment::Bpu
-            && let Ok(k) = cakupan_domain::kpj::Kpj::parse(&p.kpj)
+            && let Some(code) = pay::code_of(&st, &p)
         {
-            codes.push(
-                cakupan_domain::payments::VirtualAccount::of(
-                    &biller,
-                    cakupan_domain::payments::Payee::Participation(k),
-                )
-                .digits(),
-            );
+            codes.push(code.digits());
         }
         id += step;
     }
