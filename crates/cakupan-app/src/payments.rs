@@ -24,6 +24,13 @@ pub fn code_of_kpj(st: &Context, kpj: &str) -> Option<VirtualAccount> {
     Some(VirtualAccount::of(biller, Payee::Participation(kpj)))
 }
 
+/// The payment code (virtual account) of employer invoice `invoice_id`: what the employer
+/// quotes at a bank to pay it (and the dues older than it, which are settled first).
+pub fn invoice_code(st: &Context, invoice_id: i64) -> Option<VirtualAccount> {
+    let biller = st.rules.biller(Month::of((st.today)()))?;
+    Some(VirtualAccount::of(biller, Payee::Invoice(invoice_id)))
+}
+
 /// What a payer is asked for a number of months: the first unpaid month, each month's dues
 /// under the rules in force for it (discounts included), and their sum.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 
 /// Expands to `PaymentStore` for `$store` on the sqlx database `$db`. It builds on the shared
 /// flows (`post_batch_in`, `ledger_rows`), the employers' `payment_in` (in the backend's
-/// `employers` module) and the backend's `lock_references_own` and `lock_person_own`.
+/// `employers` module), the backend's `lock_references_own` and `lock_person_own`, and its
+/// bulk writes `insert_settlement_lines_own` and `insert_exceptions_own`.
 #[macro_export]
 macro_rules! payments_store_impl {
     ($store:ident, $db:ty, write = $write:ident, read = $read:ident, db_err = $dberr:path) => {
@@ -526,22 +527,9 @@ macro_rules! payments_store_impl {
                     }
                     m
                 };
+                $store::insert_settlement_lines_own(&mut tx, partner, settlement_id, lines).await?;
                 let mut found = Vec::new();
                 for l in lines {
-                    sqlx::query(
-                        "INSERT INTO settlement_lines (partner_code, settlement_id, line_no, day, payment_request_id, virtual_account, amount)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-                    )
-                    .bind(partner)
-                    .bind(settlement_id)
-                    .bind(l.line_no)
-                    .bind(cakupan_domain::month::format_date(l.day))
-                    .bind(&l.payment_request_id)
-                    .bind(&l.virtual_account)
-                    .bind(l.amount.0)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err($dberr)?;
                     let earlier = seen
                         .get(&l.payment_request_id)
                         .is_some_and(|v| v.iter().any(|&(s, n)| (s, n) < (settlement_id, l.line_no)));
@@ -607,32 +595,13 @@ macro_rules! payments_store_impl {
                 &self,
                 found: &[$crate::payments::NewException],
             ) -> $crate::Result<u64> {
-                let mut tx = self.$write.begin().await.map_err($dberr)?;
-                let now = $crate::clock::now_rfc3339();
-                let mut added = 0;
-                for e in found {
-                    added += sqlx::query(
-                        "INSERT INTO payment_exceptions (partner_code, day, kind, payment_request_id, virtual_account, settled_amount, recorded_amount, settlement_id, line_no, region, state, action, found_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
-                    )
-                    .bind(&e.partner_code)
-                    .bind(cakupan_domain::month::format_date(e.day))
-                    .bind(e.kind)
-                    .bind(&e.payment_request_id)
-                    .bind(&e.virtual_account)
-                    .bind(e.settled_amount)
-                    .bind(e.recorded_amount)
-                    .bind(e.settlement_id)
-                    .bind(e.line_no)
-                    .bind(&e.region)
-                    .bind(e.state)
-                    .bind(e.action)
-                    .bind(&now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err($dberr)?
-                    .rows_affected();
+                if found.is_empty() {
+                    return Ok(0);
                 }
+                let mut tx = self.$write.begin().await.map_err($dberr)?;
+                let added =
+                    $store::insert_exceptions_own(&mut tx, found, &$crate::clock::now_rfc3339())
+                        .await?;
                 tx.commit().await.map_err($dberr)?;
                 Ok(added)
             }

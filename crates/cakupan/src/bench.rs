@@ -99,6 +99,13 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 16)]
         connections: usize,
     },
+    /// Settlement files through reconciliation (issue #19): files of each size (comma-separated
+    /// line counts) imported into the database given by --db, every line an exception (the
+    /// costliest case); lines/s and the process's peak memory after each.
+    Settlement {
+        #[arg(long, default_value = "100000,1000000")]
+        lines: String,
+    },
     /// What auditing costs a personal-data read: reads of one participant by id, alone
     /// (baseline) and each followed by its audit entry, as the API does, on a fresh SQLite
     /// database (or --db) holding `participants` simulated people.
@@ -237,6 +244,15 @@ pub async fn run(
                 connections,
             )
             .await
+        }
+        BenchCommand::Settlement { lines } => {
+            let keys = crate::store::load_keys(keys)?;
+            let sizes: Vec<u64> = lines
+                .split(',')
+                .map(|n| n.trim().parse())
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|_| anyhow::anyhow!("--lines is a comma-separated list of line counts"))?;
+            crate::bench_payments::settlement_bench((db, pg_pool), keys, reference, &sizes).await
         }
         BenchCommand::Pages { runs, village } => {
             let keys = crate::store::load_keys(keys)?;

@@ -480,3 +480,85 @@ pub async fn payments_bench(
     }
     Ok(())
 }
+
+/// The process's peak resident memory so far (VmHWM), in MiB, where Linux reports it.
+fn peak_rss_mib() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = s
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+/// `cakupan bench settlement`: settlement files of `sizes` lines (CSV, written to a temporary
+/// directory, then imported from disk as `payments settle` does) into the database given by
+/// --db, each line a payment nobody recorded with a code that names nobody: every line becomes
+/// an exception, the costliest case. Lines/s and the process's peak memory after each size.
+pub async fn settlement_bench(
+    (db, pg_pool): (&str, u32),
+    keys: Arc<cakupan_store::crypto::Keys>,
+    reference: &Reference,
+    sizes: &[u64],
+) -> Result<()> {
+    use std::io::Write as _;
+    let store = crate::store::open(db, pg_pool, keys).await?;
+    store.ensure_regions(&reference.regions).await?;
+    let st = crate::agents::operations(store.clone(), reference)?;
+    let run = format!("S{}", cakupan_store::clock::now_secs());
+    let (_, public) = snap::new_key_pair(2048).map_err(|e| anyhow::anyhow!(e))?;
+    store
+        .add_partner(
+            &cakupan_store::payments::Partner {
+                code: run.clone(),
+                name: "Bench settlement".into(),
+                kind: "bank".into(),
+                settlement_account: "1234567890".into(),
+                fee: cakupan_domain::Rupiah(0),
+                public_key: public,
+                client_secret: cakupan_app::auth::new_token().map_err(|e| anyhow::anyhow!(e))?,
+                active: true,
+            },
+            "bench",
+        )
+        .await?;
+    let dir = std::env::temp_dir().join(format!("cakupan-bench-settlement-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let day = cakupan_domain::month::format_date(cakupan_app::today_wib());
+    println!("| lines | seconds | lines/s | peak memory after (MiB) |\n|---:|---:|---:|---:|");
+    for &n in sizes {
+        let path = dir.join(format!("{n}.csv"));
+        {
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
+            writeln!(f, "{}", cakupan_app::payments::settlement::CSV_HEADER)?;
+            for i in 0..n {
+                writeln!(f, "{day},{run}-{n}-{i},888991000000000000,16800")?;
+            }
+        }
+        let p = path.clone();
+        let t = Instant::now();
+        let r = cakupan_app::payments::import_settlement(
+            &st,
+            &crate::accounts::cli_admin(),
+            "bench",
+            &run,
+            &format!("{n}.csv"),
+            cakupan_app::payments::settlement::Format::Csv,
+            move || std::fs::File::open(&p).map(std::io::BufReader::new),
+        )
+        .await?;
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "| {} | {secs:.1} | {:.0} | {:.0} |",
+            r.lines,
+            r.lines as f64 / secs.max(1e-9),
+            peak_rss_mib().unwrap_or(0.0)
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

@@ -1092,15 +1092,18 @@ pub async fn invoice(
             }
         })
         .collect();
-    let facts = vec![
-        (e.payment_code, state.payment_code.clone()),
+    let mut facts = vec![(e.payment_code, state.payment_code.clone())];
+    if let Some(va) = cakupan_app::payments::invoice_code(&st, inv.id) {
+        facts.push((page.t().payment_code, va.digits()));
+    }
+    facts.extend([
         (e.due_on, format_date(state.head.due_on)),
         (e.risk_class, inv.risk_class.to_string()),
         (e.total, lang.rupiah(state.head.total.0)),
         (e.fees_carried, lang.rupiah(state.head.fees_carried.0)),
         (e.paid, lang.rupiah(state.paid.0)),
         (e.outstanding, lang.rupiah(state.outstanding.0)),
-    ];
+    ]);
     html(&InvoicePage {
         t: page.t(),
         e,

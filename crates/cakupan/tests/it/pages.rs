@@ -1226,6 +1226,13 @@ async fn employer_pages(store: Arc<dyn Store>) {
         .await;
     assert_eq!(invoice.status, StatusCode::OK);
     assert!(invoice.body.contains("JKP"), "{}", invoice.body);
+    // The invoice's own payment code at the banks (issue #19): the biller's digits, the
+    // invoice kind digit 2.
+    assert!(
+        invoice.body.contains("Kode bayar (virtual account)") && invoice.body.contains(">888992"),
+        "{}",
+        invoice.body
+    );
     // No 2026 JP ceiling is in the rules: the invoice says its JP is billed provisionally.
     assert!(
         invoice.testid("provisional").contains("Rp10.547.400"),
