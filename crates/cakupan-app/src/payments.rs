@@ -446,10 +446,11 @@ enum Bill {
         participant: Box<Participant>,
         offers: Vec<(u32, Due)>,
     },
-    /// An employer invoice: the employer and what is outstanding up to it.
+    /// An employer invoice: the employer (its NIB and name) and what is outstanding up to it.
     Invoice {
         invoice_id: i64,
         employer_code: String,
+        employer_name: String,
         outstanding: Rupiah,
     },
 }
@@ -514,6 +515,7 @@ async fn bill_of(st: &Context, s: Service, va: &str) -> Result<Bill, SnapError> 
             Ok(Bill::Invoice {
                 invoice_id: id,
                 employer_code: code,
+                employer_name: account.employer.name.clone(),
                 outstanding: Rupiah(outstanding),
             })
         }
@@ -610,17 +612,19 @@ pub async fn inquiry(
         }
         Bill::Invoice {
             outstanding,
-            employer_code,
+            employer_name,
+            invoice_id,
             ..
         } => {
             if outstanding.0 <= 0 {
                 return Err(SnapError::paid_bill(s));
             }
+            // An employer's name is not personal data: shown whole, as a bank shows a biller.
             (
-                masked_name(employer_code),
+                employer_name.clone(),
                 outstanding.0,
                 Vec::new(),
-                serde_json::json!({}),
+                serde_json::json!({"invoicePaymentCode": cakupan_domain::employers::payment_code(*invoice_id)}),
             )
         }
     };
@@ -824,6 +828,7 @@ async fn payee_for(
             invoice_id,
             employer_code,
             outstanding,
+            ..
         } => {
             if outstanding.0 <= 0 {
                 return Err(SnapError::paid_bill(s));

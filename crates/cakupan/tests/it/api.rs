@@ -1718,7 +1718,7 @@ pub(crate) fn employer_body(code: &str) -> Value {
            "region": "32.73.01.1001", "registered_on": "2026-01-05"})
 }
 
-fn enrol_line() -> Value {
+pub(crate) fn enrol_line() -> Value {
     json!({"nik": "3273010101950001", "name": "Rahmat Hidayat", "birth_date": "1995-01-01",
            "sex": "L", "village_code": "32.73.01.1001", "occupation_code": "84",
            "basic_wage": 4000000, "fixed_allowances": 0, "programs": "JKK+JKM+JHT+JP",

@@ -16,6 +16,7 @@ use tower::ServiceExt;
 on_both_backends! {
     a_payment_through_a_bank: true,
     a_day_reconciled: true,
+    an_invoice_paid_through_a_bank: true,
 }
 
 /// One RSA key pair for every test of the binary (generating one takes a moment).
@@ -797,4 +798,106 @@ async fn a_day_reconciled(store: Arc<dyn Store>) {
     for (r, _, s, m, v) in recomputed.rows() {
         assert_eq!(stored.get(&(r.clone(), s, m)), Some(&v), "{r} {s} {m}");
     }
+}
+
+/// The key `key` anywhere in a JSON value.
+fn find<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    match v {
+        Value::Object(m) => m.get(key).or_else(|| m.values().find_map(|x| find(x, key))),
+        Value::Array(a) => a.iter().find_map(|x| find(x, key)),
+        _ => None,
+    }
+}
+
+/// An employer pays its invoice at a bank by the invoice's code: the inquiry asks what is
+/// outstanding (the employer's name shown whole), a wrong amount is refused, the right one
+/// settles the invoice, and the code then asks nothing.
+async fn an_invoice_paid_through_a_bank(store: Arc<dyn Store>) {
+    use crate::api::{EMPLOYER, employer_body, enrol_line};
+    let app = app_on(store.clone(), &auth()).await;
+    add_bank(&app).await;
+    let (s, v) = call_as(
+        &app,
+        Some(&app.token),
+        "POST",
+        "/api/v1/employers",
+        Some(employer_body(EMPLOYER).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = call_as(
+        &app,
+        Some(&app.token),
+        "POST",
+        &format!("/api/v1/employers/{EMPLOYER}/wage-reports"),
+        Some(json!({"month": "2026-08", "lines": [enrol_line()]}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = call_as(
+        &app,
+        Some(&app.token),
+        "GET",
+        &format!("/api/v1/employers/{EMPLOYER}/invoices/2026-08"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let kode = find(&v, "payment_code")
+        .and_then(Value::as_str)
+        .unwrap()
+        .to_string();
+    let id = cakupan_domain::employers::invoice_of_payment_code(&kode).unwrap();
+    let biller = harness::rules().biller(harness::month("2026-11")).unwrap();
+    let code = cakupan_domain::payments::VirtualAccount::of(
+        biller,
+        cakupan_domain::payments::Payee::Invoice(id),
+    );
+    let va = (
+        code.number(),
+        code.partner_service_id.clone(),
+        code.customer_no.clone(),
+    );
+    let c = bank();
+    let token = token(&app, &c).await;
+    let mut inq = va_body(&va);
+    inq["inquiryRequestId"] = json!("INQ-E1");
+    let (s, v) = signed(&app, &c, &token, Service::Inquiry, &inq, "E1").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["virtualAccountData"]["virtualAccountName"],
+        "PT Sinar Baja"
+    );
+    let due = v["virtualAccountData"]["totalAmount"]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut pay = va_body(&va);
+    pay["paymentRequestId"] = json!("PAY-E1");
+    pay["paidAmount"] = json!({"value": "1000.00", "currency": "IDR"});
+    pay["trxDateTime"] = json!(now());
+    let (s, v) = signed(&app, &c, &token, Service::Payment, &pay, "E2").await;
+    assert_eq!(
+        (s, v["responseCode"].as_str()),
+        (StatusCode::NOT_FOUND, Some("4042513")),
+        "{v}"
+    );
+    pay["paidAmount"] = json!({"value": due, "currency": "IDR"});
+    let (s, v) = signed(&app, &c, &token, Service::Payment, &pay, "E3").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let account = store
+        .employer_account(EMPLOYER, harness::today())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(account.standing.outstanding.0, 0, "{:?}", account.standing);
+    assert_eq!(account.payments.len(), 1);
+    assert_eq!(account.payments[0].reference, "VA-BANK1-PAY-E1");
+    inq["inquiryRequestId"] = json!("INQ-E2");
+    let (s, v) = signed(&app, &c, &token, Service::Inquiry, &inq, "E4").await;
+    assert_eq!(
+        (s, v["responseCode"].as_str()),
+        (StatusCode::NOT_FOUND, Some("4042414")),
+        "{v}"
+    );
 }
