@@ -546,19 +546,28 @@ fn months_reason(months: u32) -> snap::Reason {
     }
 }
 
-/// The virtual account's parts as the request gave them, checked against each other: the
-/// number as sent and its digits (no padding).
-fn va_of(
+/// A transaction request checked ([`check_request`]) and its body read: the partner and day,
+/// the body, and its virtual account as sent and as digits (no padding), its three fields
+/// checked against each other.
+async fn checked<T>(
+    st: &Context,
     s: Service,
-    partner_service_id: &str,
-    customer_no: &str,
-    va: &str,
-) -> Result<(String, String), SnapError> {
-    if format!("{partner_service_id}{customer_no}") != va {
+    h: &Headers,
+    path: &str,
+    body: &[u8],
+) -> Result<(Checked, T, String, String), SnapError>
+where
+    T: serde::de::DeserializeOwned + snap::VirtualAccountFields,
+{
+    let c = check_request(st, s, h, path, body).await?;
+    let req: T = snap::parse_body(s, body)?;
+    let (service_id, customer_no, va) = req.va_fields();
+    if format!("{service_id}{customer_no}") != va {
         return Err(SnapError::invalid_field(s, "virtualAccountNo"));
     }
     let digits = va.chars().filter(|c| !c.is_whitespace()).collect();
-    Ok((va.trim().to_string(), digits))
+    let va = va.trim().to_string();
+    Ok((c, req, va, digits))
 }
 
 /// `POST /snap/v1.0/transfer-va/inquiry`: what a code asks now. A participation's answer
@@ -571,14 +580,7 @@ pub async fn inquiry(
     body: &[u8],
 ) -> Result<serde_json::Value, SnapError> {
     let s = Service::Inquiry;
-    let c = check_request(st, s, h, path, body).await?;
-    let req: snap::InquiryRequest = snap::parse_body(s, body)?;
-    let (va, _) = va_of(
-        s,
-        &req.partner_service_id,
-        &req.customer_no,
-        &req.virtual_account_no,
-    )?;
+    let (c, req, va, _) = checked::<snap::InquiryRequest>(st, s, h, path, body).await?;
     let bill = bill_of(st, s, &va).await?;
     let (name, total, details, info) = match &bill {
         Bill::Participation {
@@ -695,14 +697,7 @@ pub async fn payment(
     body: &[u8],
 ) -> Result<serde_json::Value, SnapError> {
     let s = Service::Payment;
-    let c = check_request(st, s, h, path, body).await?;
-    let req: snap::PaymentRequest = snap::parse_body(s, body)?;
-    let (va, digits) = va_of(
-        s,
-        &req.partner_service_id,
-        &req.customer_no,
-        &req.virtual_account_no,
-    )?;
+    let (c, req, va, digits) = checked::<snap::PaymentRequest>(st, s, h, path, body).await?;
     if req.payment_request_id.trim().is_empty() || req.payment_request_id.len() > 128 {
         return Err(SnapError::invalid_field(s, "paymentRequestId"));
     }
@@ -862,14 +857,7 @@ pub async fn status(
     body: &[u8],
 ) -> Result<serde_json::Value, SnapError> {
     let s = Service::Status;
-    let c = check_request(st, s, h, path, body).await?;
-    let req: snap::StatusRequest = snap::parse_body(s, body)?;
-    let (_, digits) = va_of(
-        s,
-        &req.partner_service_id,
-        &req.customer_no,
-        &req.virtual_account_no,
-    )?;
+    let (c, req, _, digits) = checked::<snap::StatusRequest>(st, s, h, path, body).await?;
     let r = st
         .store
         .channel_payment(&c.partner.code, &req.payment_request_id)

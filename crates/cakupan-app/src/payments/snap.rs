@@ -367,6 +367,23 @@ pub struct StatusRequest {
     pub payment_request_id: String,
 }
 
+/// A request naming a virtual account by its three fields.
+pub trait VirtualAccountFields {
+    /// `partnerServiceId`, `customerNo` and `virtualAccountNo` as sent.
+    fn va_fields(&self) -> (&str, &str, &str);
+}
+
+macro_rules! va_fields {
+    ($($t:ty),*) => {$(
+        impl VirtualAccountFields for $t {
+            fn va_fields(&self) -> (&str, &str, &str) {
+                (&self.partner_service_id, &self.customer_no, &self.virtual_account_no)
+            }
+        }
+    )*};
+}
+va_fields!(InquiryRequest, PaymentRequest, StatusRequest);
+
 /// `POST /v1.0/access-token/b2b`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
