@@ -288,6 +288,15 @@ impl Lang {
             "questionnaire.retired" => {
                 "versi kuesioner ini sudah tidak dipakai: jawaban tidak diterima lagi"
             }
+            "partner.code" => "kode mitra: 2–16 huruf kapital, angka atau '-'",
+            "partner.name" => "nama mitra: 1–100 karakter",
+            "partner.kind" => "pilih jenis mitra",
+            "partner.settlement_account" => "rekening setelmen: 5–34 digit",
+            "partner.fee" => "biaya: nol rupiah atau lebih",
+            "partner.public_key" => {
+                "kunci publik harus kunci RSA dalam format PEM, paling sedikit 2048 bit"
+            }
+            "partner.client_secret" => "rahasia klien paling sedikit 32 karakter",
             "exception.action" => "pilih tindakan: catat, batalkan, atau tutup",
             "exception.action_kind" => {
                 "tindakan ini tidak berlaku untuk jenis pengecualian ini: catat pembayaran yang disetelmen mitra tetapi tidak tercatat, batalkan yang tercatat tetapi tidak disetelmen, tutup yang lain"
@@ -681,6 +690,30 @@ pub struct Tr {
     pub rec_done_proposed: &'static str,
     pub rec_done_resolved: &'static str,
     pub rec_done_already: &'static str,
+    pub nav_partners: &'static str,
+    pub partners_title: &'static str,
+    pub partners_intro: &'static str,
+    pub partner_kind_bank: &'static str,
+    pub partner_kind_aggregator: &'static str,
+    pub partner_kind_minimarket: &'static str,
+    pub partner_kind_ewallet: &'static str,
+    pub partner_kind_post: &'static str,
+    pub partner_code: &'static str,
+    pub partner_name: &'static str,
+    pub partner_kind: &'static str,
+    pub partner_account: &'static str,
+    pub partner_fee: &'static str,
+    pub partner_public_key: &'static str,
+    pub partner_secret: &'static str,
+    pub partner_add_h: &'static str,
+    pub partner_add: &'static str,
+    pub partner_active: &'static str,
+    pub partner_inactive: &'static str,
+    pub partner_activate: &'static str,
+    pub partner_deactivate: &'static str,
+    pub partner_done_added: &'static str,
+    pub partner_done_same: &'static str,
+    pub partner_done_changed: &'static str,
 }
 
 pub static ID: Tr = Tr {
@@ -1014,6 +1047,30 @@ pub static ID: Tr = Tr {
     rec_done_proposed: "Usulan dicatat; orang lain perlu menyetujuinya.",
     rec_done_resolved: "Pengecualian diselesaikan.",
     rec_done_already: "Pengecualian ini sudah diselesaikan sebelumnya.",
+    nav_partners: "Mitra bayar",
+    partners_title: "Mitra bayar",
+    partners_intro: "Bank, agregator, jaringan minimarket, dompet digital dan kantor pos yang menerima iuran dengan kode bayar. Kunci publik dan rahasia klien disimpan tersegel; keduanya tidak pernah ditampilkan lagi.",
+    partner_kind_bank: "Bank",
+    partner_kind_aggregator: "Agregator pembayaran",
+    partner_kind_minimarket: "Jaringan minimarket",
+    partner_kind_ewallet: "Dompet digital",
+    partner_kind_post: "Kantor pos",
+    partner_code: "Kode mitra (X-PARTNER-ID)",
+    partner_name: "Nama",
+    partner_kind: "Jenis",
+    partner_account: "Rekening setelmen",
+    partner_fee: "Biaya per transaksi (Rp)",
+    partner_public_key: "Kunci publik RSA mitra (PEM)",
+    partner_secret: "Rahasia klien (paling sedikit 32 karakter)",
+    partner_add_h: "Tambah mitra",
+    partner_add: "Tambah",
+    partner_active: "Aktif",
+    partner_inactive: "Dinonaktifkan: tidak menerima token baru",
+    partner_activate: "Aktifkan",
+    partner_deactivate: "Nonaktifkan",
+    partner_done_added: "Mitra ditambahkan.",
+    partner_done_same: "Mitra ini sudah ada dengan rincian yang sama.",
+    partner_done_changed: "Status mitra diubah.",
 };
 
 pub static EN: Tr = Tr {
@@ -1347,6 +1404,30 @@ pub static EN: Tr = Tr {
     rec_done_proposed: "Proposal recorded; another person must approve it.",
     rec_done_resolved: "Exception resolved.",
     rec_done_already: "This exception was resolved before.",
+    nav_partners: "Payment partners",
+    partners_title: "Payment partners",
+    partners_intro: "Banks, aggregators, minimarket chains, e-wallets and the post office that take contributions by payment code. Their public key and client secret are stored sealed and never shown again.",
+    partner_kind_bank: "Bank",
+    partner_kind_aggregator: "Payment aggregator",
+    partner_kind_minimarket: "Minimarket chain",
+    partner_kind_ewallet: "E-wallet",
+    partner_kind_post: "Post office",
+    partner_code: "Partner code (X-PARTNER-ID)",
+    partner_name: "Name",
+    partner_kind: "Kind",
+    partner_account: "Settlement account",
+    partner_fee: "Fee per transaction (Rp)",
+    partner_public_key: "The partner's RSA public key (PEM)",
+    partner_secret: "Client secret (at least 32 characters)",
+    partner_add_h: "Add a partner",
+    partner_add: "Add",
+    partner_active: "Active",
+    partner_inactive: "Switched off: no new tokens",
+    partner_activate: "Switch on",
+    partner_deactivate: "Switch off",
+    partner_done_added: "Partner added.",
+    partner_done_same: "This partner exists already with the same details.",
+    partner_done_changed: "The partner's state was changed.",
 };
 
 #[cfg(test)]

@@ -74,6 +74,11 @@ pub fn routes() -> Router<AppState> {
         .route("/rekonsiliasi", get(payments::home))
         .route("/rekonsiliasi/harian.csv", get(payments::totals_csv))
         .route("/rekonsiliasi/{id}", post(payments::act))
+        .route(
+            "/mitra-bayar",
+            get(payments::partners).post(payments::add_partner),
+        )
+        .route("/mitra-bayar/{code}", post(payments::switch_partner))
         .route("/kampanye", get(campaign::home))
         .route("/kampanye/{code}", get(campaign::campaign_page))
         .route(
@@ -342,6 +347,7 @@ impl Page {
             }
             if role.can(Capability::AdministersAccounts) {
                 add("/pengguna", t.nav_users);
+                add("/mitra-bayar", t.nav_partners);
             }
             add("/akun/sandi", t.nav_password);
         }

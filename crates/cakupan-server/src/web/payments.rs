@@ -242,3 +242,176 @@ pub async fn totals_csv(State(st): St, page: Page) -> Result<Response, PageError
     )
         .into_response())
 }
+
+// ---- `/mitra-bayar`: channel partners, for head office (issue #19 item 2) -----------------
+
+#[derive(Debug)]
+struct PartnerLine {
+    code: String,
+    name: String,
+    kind: &'static str,
+    account: String,
+    fee: String,
+    active: bool,
+}
+
+#[derive(Template)]
+#[template(path = "partners.html")]
+struct PartnersPage {
+    t: &'static Tr,
+    nav: Nav,
+    partners: Vec<PartnerLine>,
+    kinds: Vec<(&'static str, &'static str)>,
+    flash: Option<String>,
+    message: Option<String>,
+}
+
+fn kind_name(t: &'static Tr, kind: &str) -> &'static str {
+    match kind {
+        "bank" => t.partner_kind_bank,
+        "aggregator" => t.partner_kind_aggregator,
+        "minimarket" => t.partner_kind_minimarket,
+        "ewallet" => t.partner_kind_ewallet,
+        _ => t.partner_kind_post,
+    }
+}
+
+async fn partners_page(
+    st: &AppState,
+    page: &Page,
+    status: StatusCode,
+    flash: Option<String>,
+    message: Option<String>,
+) -> Result<Response, PageError> {
+    page.allow(Action::Administer, &Resource::System)?;
+    let t = page.t();
+    let partners = st
+        .store
+        .partners()
+        .await?
+        .into_iter()
+        .map(|p| PartnerLine {
+            kind: kind_name(t, &p.kind),
+            code: p.code,
+            name: p.name,
+            account: p.settlement_account,
+            fee: page.lang.rupiah(p.fee.0),
+            active: p.active,
+        })
+        .collect();
+    let kinds = cakupan_domain::payments::PartnerKind::ALL
+        .iter()
+        .map(|k| (k.as_str(), kind_name(t, k.as_str())))
+        .collect();
+    html_status(
+        status,
+        &PartnersPage {
+            t,
+            nav: page.nav(),
+            partners,
+            kinds,
+            flash,
+            message,
+        },
+    )
+}
+
+/// `/mitra-bayar`: the partners, each with its switch, and the form to add one.
+pub async fn partners(State(st): St, page: Page) -> Result<Response, PageError> {
+    partners_page(&st, &page, StatusCode::OK, None, None).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PartnerForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    settlement_account: String,
+    #[serde(default)]
+    fee: String,
+    #[serde(default)]
+    public_key: String,
+    #[serde(default)]
+    client_secret: String,
+}
+
+fn field_errors(page: &Page, errs: &cakupan_domain::FieldErrors) -> String {
+    errs.0
+        .iter()
+        .map(|e| page.lang.field_message(e))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Adds a partner (the same service as the API).
+pub async fn add_partner(
+    State(st): St,
+    page: Page,
+    Form(f): Form<PartnerForm>,
+) -> Result<Response, PageError> {
+    let me = page.check_csrf(&f.csrf)?.clone();
+    let t = page.t();
+    let fee = match f.fee.trim().replace(['.', ','], "") {
+        s if s.is_empty() => 0,
+        s => s.parse::<i64>().unwrap_or(-1),
+    };
+    let p = pay::NewPartner {
+        code: f.code.trim().to_string(),
+        name: f.name,
+        kind: f.kind,
+        settlement_account: f.settlement_account,
+        fee,
+        public_key: f.public_key,
+        client_secret: f.client_secret,
+    };
+    match pay::add_partner(&st, &me.who, page.request_id.as_str(), &p).await {
+        Ok(added) => {
+            let flash = if added {
+                t.partner_done_added
+            } else {
+                t.partner_done_same
+            };
+            partners_page(&st, &page, StatusCode::OK, Some(flash.into()), None).await
+        }
+        Err(AppError::Invalid(errs)) => {
+            let m = field_errors(&page, &errs);
+            partners_page(&st, &page, StatusCode::UNPROCESSABLE_ENTITY, None, Some(m)).await
+        }
+        Err(AppError::Forbidden(m)) => Err(PageError::Forbidden(page.lang, m)),
+        Err(e) => Err(PageError::Internal(format!("{e:?}"))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SwitchForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+}
+
+/// Switches a partner on or off.
+pub async fn switch_partner(
+    State(st): St,
+    page: Page,
+    Path(code): Path<String>,
+    Form(f): Form<SwitchForm>,
+) -> Result<Response, PageError> {
+    let me = page.check_csrf(&f.csrf)?.clone();
+    let active = f.action == "activate";
+    match pay::set_partner_active(&st, &me.who, page.request_id.as_str(), &code, active).await {
+        Ok(()) => {
+            let flash = page.t().partner_done_changed.to_string();
+            partners_page(&st, &page, StatusCode::OK, Some(flash), None).await
+        }
+        Err(AppError::NotFound(_)) => Err(PageError::NotFound(page.lang)),
+        Err(AppError::Forbidden(m)) => Err(PageError::Forbidden(page.lang, m)),
+        Err(e) => Err(PageError::Internal(format!("{e:?}"))),
+    }
+}

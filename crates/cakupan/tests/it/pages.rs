@@ -1058,6 +1058,7 @@ on_both_backends! {
     employer_pages: true,
     campaign_pages: true,
     the_users_page: true,
+    the_partners_page: true,
 }
 
 /// The employer channel's pages: an employer's staff upload a wage report (problems by line,
@@ -1602,4 +1603,96 @@ async fn the_users_page(store: Arc<dyn Store>) {
             "{action}"
         );
     }
+}
+
+/// `/mitra-bayar` (issue #19): head office adds a channel partner on a page, bad details are
+/// explained in Indonesian field by field, the partner is switched off; a branch may not.
+async fn the_partners_page(store: Arc<dyn Store>) {
+    let app = app_on(store, &auth()).await;
+    people(&app).await;
+    let mut bandung = Browser::new(&app);
+    bandung.sign_in("bandung").await;
+    assert_eq!(
+        bandung.get("/mitra-bayar").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let mut admin = Browser::new(&app);
+    admin.sign_in("admin").await;
+    let page = admin.get("/mitra-bayar").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Jaringan minimarket"), "{}", page.body);
+    let csrf = admin.csrf();
+    let bad = admin
+        .post(
+            "/mitra-bayar",
+            &[
+                ("csrf", &csrf),
+                ("code", "bank satu"),
+                ("name", "Bank Satu"),
+                ("kind", "bank"),
+                ("settlement_account", "12"),
+                ("fee", "0"),
+                ("public_key", "bukan kunci"),
+                ("client_secret", "pendek"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let error = bad.testid("partner-error");
+    for words in [
+        "kode mitra",
+        "rekening setelmen",
+        "kunci publik",
+        "rahasia klien",
+    ] {
+        assert!(error.contains(words), "{words}: {error}");
+    }
+    assert!(
+        !error.contains("partner."),
+        "no rule codes on a page: {error}"
+    );
+    let (_, public) = crate::payments::key_pair();
+    let added = admin
+        .post(
+            "/mitra-bayar",
+            &[
+                ("csrf", &csrf),
+                ("code", "BANK1"),
+                ("name", "Bank Satu"),
+                ("kind", "bank"),
+                ("settlement_account", "1234567890"),
+                ("fee", "2.500"),
+                ("public_key", public),
+                ("client_secret", crate::payments::SECRET),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+    assert!(
+        added.testid("partner-flash").contains("ditambahkan"),
+        "{}",
+        added.body
+    );
+    assert!(
+        added.body.contains("data-testid=\"partner-BANK1\"") && added.body.contains("Rp2.500"),
+        "{}",
+        added.body
+    );
+    assert!(
+        !added.body.contains(crate::payments::SECRET),
+        "the secret is never shown"
+    );
+    let off = admin
+        .post(
+            "/mitra-bayar/BANK1",
+            &[("csrf", &csrf), ("action", "deactivate")],
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::OK);
+    assert!(
+        off.body
+            .contains("Dinonaktifkan: tidak menerima token baru"),
+        "{}",
+        off.body
+    );
 }
