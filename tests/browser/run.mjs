@@ -329,7 +329,7 @@ try {
   check(formOverflow <= 1, `the survey form fits a phone's width (overflow ${formOverflow}px)`);
   await small.screenshot({ path: join(artifacts, '16-phone-survey-form.png'), fullPage: true });
   // The accounts (issue 17): each with its actions, and the own-password page.
-  for (const [path, name] of [['/pengguna', '18-phone-users'], ['/akun/sandi', '19-phone-password']]) {
+  for (const [path, name] of [['/pengguna', '18-phone-users'], ['/akun/sandi', '19-phone-password'], ['/mitra-bayar', '21-phone-partners'], ['/rekonsiliasi', '22-phone-reconciliation-head-office']]) {
     await small.goto(`${base}${path}`);
     const o = await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(o <= 1, `${path} fits a phone's width (overflow ${o}px)`);
