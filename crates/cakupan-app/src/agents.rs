@@ -1059,8 +1059,12 @@ pub struct ReceiptBody {
     /// The months the payment covers.
     pub first_month: String,
     pub months: i32,
-    /// Whether the agent has deposited it yet.
+    /// Whether the agent has deposited it yet (always true of a payment through a channel
+    /// partner).
     pub deposited: bool,
+    /// The channel partner the payment was made through (a bank, a minimarket…), if not an
+    /// agent's collection.
+    pub paid_through: Option<String>,
 }
 
 /// A receipt, if the number and amount match a collection.
@@ -1076,7 +1080,24 @@ pub async fn receipt(
         return Ok(None);
     };
     let Some(c) = st.store.collection(id).await? else {
-        return Ok(None);
+        // A payment through a channel partner carries the same kind of number (issue #19).
+        let number = cakupan_store::agents::receipt_number(st.store.keys(), id);
+        let Some((r, partner)) = st.store.channel_payment_by_receipt(&number).await? else {
+            return Ok(None);
+        };
+        if r.amount.0 != amount {
+            return Ok(None);
+        }
+        return Ok(Some(ReceiptBody {
+            receipt: number,
+            status: if r.reversed { "reversed" } else { "valid" }.into(),
+            amount: r.amount.0,
+            paid_on: format_date(r.paid_on),
+            first_month: r.first_month.map(|m| m.to_string()).unwrap_or_default(),
+            months: r.months.unwrap_or(0),
+            deposited: true,
+            paid_through: Some(partner),
+        }));
     };
     if c.amount != amount {
         return Ok(None);
@@ -1099,5 +1120,6 @@ pub async fn receipt(
         first_month: c.first_month.to_string(),
         months: c.months,
         deposited: !c.reversed && !still_held,
+        paid_through: None,
     }))
 }

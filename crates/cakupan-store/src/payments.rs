@@ -282,6 +282,11 @@ pub trait PaymentStore: crate::Keyed {
         partner: &str,
         request_id: &str,
     ) -> Result<Option<ChannelRecord>>;
+    /// The recorded payment whose receipt number is `receipt`, with its partner's name.
+    async fn channel_payment_by_receipt(
+        &self,
+        receipt: &str,
+    ) -> Result<Option<(ChannelRecord, String)>>;
     /// A partner's recorded payments of a day, by id.
     async fn channel_payments_on(&self, partner: &str, day: Date) -> Result<Vec<ChannelRecord>>;
 

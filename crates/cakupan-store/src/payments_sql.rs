@@ -409,6 +409,30 @@ macro_rules! payments_store_impl {
                 channel_payment_in(&mut conn, partner, request_id).await
             }
 
+            async fn channel_payment_by_receipt(
+                &self,
+                receipt: &str,
+            ) -> $crate::Result<Option<($crate::payments::ChannelRecord, String)>> {
+                use sqlx::Row;
+                let cols = $crate::payments::CHANNEL_COLUMNS
+                    .split(", ")
+                    .map(|c| format!("c.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let Some(row) = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {cols}, p.name FROM channel_payments c JOIN channel_partners p ON p.code = c.partner_code
+                     WHERE c.receipt = $1"
+                )))
+                .bind(receipt)
+                .fetch_optional(&self.$read)
+                .await
+                .map_err($dberr)?
+                else {
+                    return Ok(None);
+                };
+                Ok(Some((record_at(&row)?, row.try_get(16).map_err($dberr)?)))
+            }
+
             async fn channel_payments_on(
                 &self,
                 partner: &str,

@@ -890,6 +890,7 @@ struct ReceiptView {
     paid_on: String,
     months: String,
     deposited: bool,
+    paid_through: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -929,6 +930,7 @@ pub async fn receipt(
                     Err(_) => r.first_month.clone(),
                 },
                 deposited: r.deposited,
+                paid_through: r.paid_through.clone(),
             })
     } else {
         None

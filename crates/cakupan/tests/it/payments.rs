@@ -340,6 +340,25 @@ async fn a_payment_through_a_bank(store: Arc<dyn Store>) {
     assert_eq!(ledger.len(), 1);
     assert_eq!(ledger[0].months, Some(3));
     assert_eq!(ledger[0].reference, "VA-BANK1-PAY-1");
+    // The worker checks the bank's receipt like an agent's (the public receipt check).
+    let (s, r) = call_as(
+        &app,
+        None,
+        "GET",
+        &format!(
+            "/api/v1/receipts/{receipt}?amount={}",
+            three.trim_end_matches(".00")
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(
+        (r["status"].as_str(), r["paid_through"].as_str()),
+        (Some("valid"), Some("Bank Satu")),
+        "{r}"
+    );
+    assert_eq!(r["months"], 3);
     // The same id with another amount: inconsistent. The same external id: a conflict.
     let mut other = pay.clone();
     other["paidAmount"] = json!({"value": one, "currency": "IDR"});
