@@ -708,10 +708,17 @@ pub async fn payment(
         .ok_or_else(|| SnapError::invalid_field(s, "paidAmount"))?;
     let paid_at = snap::parse_timestamp(&req.trx_date_time)
         .ok_or_else(|| SnapError::invalid_field(s, "trxDateTime"))?;
+    let b = biller(st, s)?;
     let paid_on = paid_at
         .to_offset(time::UtcOffset::from_hms(7, 0, 0).unwrap_or(time::UtcOffset::UTC))
-        .date()
-        .min((st.today)());
+        .date();
+    let today = (st.today)();
+    let earliest = today - time::Duration::days(i64::from(b.trx_max_age_days));
+    let ahead = (paid_at - cakupan_store::clock::now()).whole_seconds();
+    if paid_on < earliest || ahead > i64::from(b.timestamp_skew_secs) {
+        return Err(SnapError::invalid_field(s, "trxDateTime"));
+    }
+    let paid_on = paid_on.min(today);
     // A retry: answered from the record, without asking what is due now (it has moved).
     if let Some(first) = st
         .store

@@ -321,8 +321,24 @@ async fn a_payment_through_a_bank(store: Arc<dyn Store>) {
         .unwrap()
         .unwrap();
     assert!(store.ledger(p.id).await.unwrap().is_empty());
-    // Three months, paid.
+    // A backdated transaction is refused: it would move money into past months.
     pay["paidAmount"] = json!({"value": three, "currency": "IDR"});
+    pay["trxDateTime"] = json!("2026-11-01T10:00:00+07:00");
+    let (s, v) = signed(&app, &c, &token, Service::Payment, &pay, "2010").await;
+    assert_eq!(
+        (s, v["responseCode"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("4002501")),
+        "{v}"
+    );
+    assert!(
+        v["responseMessage"]
+            .as_str()
+            .unwrap()
+            .contains("trxDateTime"),
+        "{v}"
+    );
+    pay["trxDateTime"] = json!(now());
+    // Three months, paid.
     let (s, v) = signed(&app, &c, &token, Service::Payment, &pay, "2002").await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["responseCode"], "2002500");
