@@ -40,7 +40,8 @@ pub enum PaymentCommand {
     PartnerActive {
         #[arg(long)]
         code: String,
-        #[arg(long)]
+        /// true (on) or false (off).
+        #[arg(long, action = clap::ArgAction::Set)]
         active: bool,
     },
     /// Import a partner's settlement file (CSV or MT940), streamed; the same file again changes
@@ -356,7 +357,7 @@ pub async fn simulate_partners(
             };
             // Every other code is paid; of the rest, a few were taken by the partner and
             // never reached us.
-            if n % 2 == 1 {
+            if (n / clients.len()) % 2 == 1 {
                 if roll() < 3 {
                     taken_not_sent[ci].push(line);
                 }
