@@ -284,16 +284,21 @@ fn biller(st: &Context, s: Service) -> Result<cakupan_domain::rules::BillerRule,
         })
 }
 
+/// A header SNAP makes mandatory, or `400xx02` naming it.
+fn required<'a>(s: Service, value: &'a Option<String>, name: &str) -> Result<&'a str, SnapError> {
+    value
+        .as_deref()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| SnapError::mandatory(s, name))
+}
+
 /// The request's timestamp, within the biller's skew of our clock.
 fn timestamp(
     s: Service,
     h: &Headers,
     b: &cakupan_domain::rules::BillerRule,
 ) -> Result<(String, time::OffsetDateTime), SnapError> {
-    let ts = h
-        .timestamp
-        .as_deref()
-        .ok_or_else(|| SnapError::mandatory(s, "X-TIMESTAMP"))?;
+    let ts = required(s, &h.timestamp, "X-TIMESTAMP")?;
     let at = snap::parse_timestamp(ts).ok_or_else(|| SnapError::invalid_field(s, "X-TIMESTAMP"))?;
     let skew = (cakupan_store::clock::now() - at).whole_seconds().abs();
     if skew > i64::from(b.timestamp_skew_secs) {
@@ -330,14 +335,8 @@ pub async fn access_token(
     let s = Service::Token;
     let b = biller(st, s)?;
     let (ts, _) = timestamp(s, h, &b)?;
-    let client = h
-        .client_key
-        .as_deref()
-        .ok_or_else(|| SnapError::mandatory(s, "X-CLIENT-KEY"))?;
-    let sig = h
-        .signature
-        .as_deref()
-        .ok_or_else(|| SnapError::mandatory(s, "X-SIGNATURE"))?;
+    let client = required(s, &h.client_key, "X-CLIENT-KEY")?;
+    let sig = required(s, &h.signature, "X-SIGNATURE")?;
     let req: snap::TokenRequest = snap::parse_body(s, body)?;
     if req.grant_type != "client_credentials" {
         return Err(SnapError::invalid_field(s, "grantType"));
@@ -389,25 +388,15 @@ async fn check_request(
         snap::token_partner(st.store.keys(), token, cakupan_store::clock::now_secs())
             .ok_or_else(|| SnapError::invalid_token(s))?;
     let (ts, at) = timestamp(s, h, &b)?;
-    let sig = h
-        .signature
-        .as_deref()
-        .ok_or_else(|| SnapError::mandatory(s, "X-SIGNATURE"))?;
-    let partner_id = h
-        .partner_id
-        .as_deref()
-        .ok_or_else(|| SnapError::mandatory(s, "X-PARTNER-ID"))?;
+    let sig = required(s, &h.signature, "X-SIGNATURE")?;
+    let partner_id = required(s, &h.partner_id, "X-PARTNER-ID")?;
     if partner_id != partner_code {
         return Err(SnapError::unauthorized(
             s,
             "X-PARTNER-ID is not the token's partner",
         ));
     }
-    let external_id = h
-        .external_id
-        .clone()
-        .filter(|e| !e.trim().is_empty())
-        .ok_or_else(|| SnapError::mandatory(s, "X-EXTERNAL-ID"))?;
+    let external_id = required(s, &h.external_id, "X-EXTERNAL-ID")?.to_string();
     if external_id.len() > 36
         || !external_id
             .bytes()
@@ -415,9 +404,7 @@ async fn check_request(
     {
         return Err(SnapError::invalid_field(s, "X-EXTERNAL-ID"));
     }
-    if h.channel_id.as_deref().is_none_or(|c| c.trim().is_empty()) {
-        return Err(SnapError::mandatory(s, "CHANNEL-ID"));
-    }
+    required(s, &h.channel_id, "CHANNEL-ID")?;
     let partner = st
         .store
         .partner(&partner_code)
@@ -972,13 +959,13 @@ where
         Action::Reconcile,
         &Resource::Region(cakupan_domain::RegionCode::NATION),
     )?;
-    if st.store.partner(partner).await?.is_none() {
+    let Some(the_partner) = st.store.partner(partner).await? else {
         return Err(invalid(
             "partner",
             "partner.unknown",
             format!("no partner has code {partner}"),
         ));
-    }
+    };
     let opener = open.clone();
     let sha = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
         let mut r = opener()?;
@@ -1045,16 +1032,7 @@ where
                 let payable = payee_for(
                     st,
                     Service::Payment,
-                    &Partner {
-                        code: partner.to_string(),
-                        name: String::new(),
-                        kind: String::new(),
-                        settlement_account: String::new(),
-                        fee: Rupiah(0),
-                        public_key: String::new(),
-                        client_secret: String::new(),
-                        active: true,
-                    },
+                    &the_partner,
                     &e.virtual_account,
                     e.settled_amount.unwrap_or(0),
                     None,

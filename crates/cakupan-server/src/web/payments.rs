@@ -199,12 +199,7 @@ pub async fn act(
             render(&st, &page, StatusCode::OK, Some(flash.to_string()), None).await
         }
         Err(AppError::Invalid(errs)) => {
-            let message = errs
-                .0
-                .iter()
-                .map(|e| page.lang.field_message(e))
-                .collect::<Vec<_>>()
-                .join(" ");
+            let message = field_errors(&page, &errs);
             render(
                 &st,
                 &page,
