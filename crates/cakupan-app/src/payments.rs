@@ -407,7 +407,7 @@ async fn check_request(
     required(s, &h.channel_id, "CHANNEL-ID")?;
     let partner = st
         .store
-        .partner(&partner_code)
+        .partner_recent(&partner_code, b.partner_cache_secs)
         .await
         .map_err(general(s))?
         .filter(|p| p.active)
@@ -452,7 +452,7 @@ async fn bill_of(st: &Context, s: Service, va: &str) -> Result<Bill, SnapError> 
         Payee::Participation(kpj) => {
             let p = st
                 .store
-                .participant_by_kpj(&kpj.to_string())
+                .payer_by_kpj(&kpj.to_string())
                 .await
                 .map_err(general(s))?
                 .ok_or_else(|| SnapError::bill_not_found(s, "[Not Found]"))?;
@@ -619,7 +619,7 @@ pub async fn inquiry(
     };
     if !st
         .store
-        .claim_external_id(&c.partner.code, c.day, &c.external_id)
+        .claim_external_id(&st.rules, &c.partner.code, c.day, &c.external_id)
         .await
         .map_err(general(s))?
     {
@@ -706,29 +706,36 @@ pub async fn payment(
         return Err(SnapError::invalid_field(s, "trxDateTime"));
     }
     let paid_on = paid_on.min(today);
-    // A retry: answered from the record, without asking what is due now (it has moved).
-    if let Some(first) = st
-        .store
-        .channel_payment(&c.partner.code, &req.payment_request_id)
-        .await
-        .map_err(general(s))?
-    {
-        if first.virtual_account != digits || first.amount.0 != amount {
-            return Err(SnapError::inconsistent(s));
-        }
-        if !st
-            .store
-            .claim_external_id(&c.partner.code, c.day, &c.external_id)
-            .await
-            .map_err(general(s))?
-        {
-            return Err(SnapError::conflict(s));
-        }
-        return Ok(payment_answer(&req, &first));
-    }
     let reference = posting_reference(&c.partner.code, &req.payment_request_id);
     let wanted = req.additional_info.as_ref().and_then(|a| a.months);
-    let payee = payee_for(st, s, &c.partner, &va, amount, wanted, reference, paid_on).await?;
+    // A retry whose months are still asked is answered by the store, which finds the first
+    // record in the payment's transaction; one whose bill has moved (the first payment paid
+    // it) is answered from the record here.
+    let payee = match payee_for(st, s, &c.partner, &va, amount, wanted, reference, paid_on).await {
+        Ok(payee) => payee,
+        Err(refused) => {
+            let Some(first) = st
+                .store
+                .channel_payment(&c.partner.code, &req.payment_request_id)
+                .await
+                .map_err(general(s))?
+            else {
+                return Err(refused);
+            };
+            if first.virtual_account != digits || first.amount.0 != amount {
+                return Err(SnapError::inconsistent(s));
+            }
+            if !st
+                .store
+                .claim_external_id(&st.rules, &c.partner.code, c.day, &c.external_id)
+                .await
+                .map_err(general(s))?
+            {
+                return Err(SnapError::conflict(s));
+            }
+            return Ok(payment_answer(&req, &first));
+        }
+    };
     let record = ChannelPayment {
         partner_code: c.partner.code.clone(),
         payment_request_id: req.payment_request_id.clone(),
@@ -861,7 +868,7 @@ pub async fn status(
         .ok_or_else(|| SnapError::transaction_not_found(s))?;
     if !st
         .store
-        .claim_external_id(&c.partner.code, c.day, &c.external_id)
+        .claim_external_id(&st.rules, &c.partner.code, c.day, &c.external_id)
         .await
         .map_err(general(s))?
     {
@@ -924,7 +931,7 @@ async fn region_of_va(st: &Context, va: &str) -> String {
     match cakupan_domain::payments::parse_virtual_account(b, va) {
         Ok(Payee::Participation(kpj)) => st
             .store
-            .participant_by_kpj(&kpj.to_string())
+            .payer_by_kpj(&kpj.to_string())
             .await
             .ok()
             .flatten()

@@ -267,13 +267,16 @@ row!(/// The agency as a biller on the payment channels (issue #19): its partner
     /// the prefix of every payment code (`payments::VirtualAccount`); how long a partner's
     /// access token lasts, how far a request's timestamp may stray from our clock, and after
     /// how many days a payment recorded here but absent from the partner's settlements is
-    /// proposed for reversal; how many days before today a payment's `trxDateTime` may be.
+    /// proposed for reversal; how many days before today a payment's `trxDateTime` may be;
+    /// how long a server keeps a partner's opened credentials before reading them again (so
+    /// how long a partner switched off elsewhere may still be served).
     RawBiller => BillerRule {
     partner_service_id: String,
     token_lifetime_secs: u32,
     timestamp_skew_secs: u32,
     unsettled_days_before_reversal: u32,
     trx_max_age_days: u32,
+    partner_cache_secs: u32,
 });
 
 #[derive(Debug, Clone, Deserialize)]
@@ -1124,7 +1127,7 @@ source = "b"
             RuleSet::from_sources(&[(
                 "payments.toml",
                 &format!(
-                    "[[biller]]\npartner_service_id = \"{id}\"\ntoken_lifetime_secs = 900\ntimestamp_skew_secs = 300\nunsettled_days_before_reversal = 3\ntrx_max_age_days = 1\nvalid_from = \"2015-07-01\"\nsource = \"a\"\n"
+                    "[[biller]]\npartner_service_id = \"{id}\"\ntoken_lifetime_secs = 900\ntimestamp_skew_secs = 300\nunsettled_days_before_reversal = 3\ntrx_max_age_days = 1\npartner_cache_secs = 5\nvalid_from = \"2015-07-01\"\nsource = \"a\"\n"
                 ),
             )])
         };

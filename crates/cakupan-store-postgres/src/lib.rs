@@ -85,6 +85,10 @@ pub struct PgStore {
     keys: Arc<Keys>,
     /// Registrations and audit appends waiting to be committed together.
     group: cakupan_store::group::GroupCommit,
+    /// Channel partners with their credentials opened, for a few seconds.
+    partners: cakupan_store::payments::PartnerCache,
+    /// Channel payments and X-EXTERNAL-ID claims waiting to be committed together.
+    channels: cakupan_store::payments::ChannelCommit,
 }
 
 cakupan_store::group_writer_impl!(PgStore, pool);
@@ -114,6 +118,8 @@ impl PgStore {
             pool,
             keys,
             group: Default::default(),
+            partners: Default::default(),
+            channels: Default::default(),
         })
     }
 }
@@ -503,6 +509,24 @@ impl PgStore {
             inserted.extend(ids);
         }
         Ok((pairs, inserted))
+    }
+
+    /// Locks the people of these participations (migration 0003), in NIK order (no deadlock
+    /// with a posting batch, which locks them in the same order); the caller then reads
+    /// their ledgers in a new statement.
+    pub(crate) async fn lock_participants_own(
+        tx: &mut Transaction<'_, Postgres>,
+        ids: &[i64],
+    ) -> Result<()> {
+        sqlx::query(
+            "SELECT p.nik_index FROM people p JOIN participants x ON x.nik_index = p.nik_index
+             WHERE x.id = ANY($1) ORDER BY p.nik_index FOR UPDATE OF p",
+        )
+        .bind(ids)
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+        Ok(())
     }
 
     /// Locks the reference buckets of a posting batch, in order (no deadlock with other

@@ -46,12 +46,17 @@ impl PgStore {
         Ok(())
     }
 
-    pub(crate) async fn participant_own(&self, id: i64) -> Result<Option<Participant>> {
+    pub(crate) async fn participant_own(
+        &self,
+        id: i64,
+        with_heirs: bool,
+    ) -> Result<Option<Participant>> {
         // Through the id's route (migration 0014), so that on a cluster it reads one shard.
         Ok(self
             .load(
                 "WHERE id = $1 AND nik_index = (SELECT nik_index FROM participant_ids WHERE id = $1)",
                 id,
+                with_heirs,
             )
             .await?
             .into_iter()

@@ -1,7 +1,7 @@
 //! The payment rails (issue #19): the shared SQL of `cakupan_store::payments_store_impl!`,
 //! and the bulk writes PostgreSQL takes as one `UNNEST` each (settlement lines, exceptions).
 
-use crate::{PgStore, db, ledger_rows, post_batch_in};
+use crate::{PgStore, db, post_batch_in};
 use cakupan_domain::month::format_date;
 use cakupan_store::Result;
 use cakupan_store::payments::{NewException, SettlementLine};

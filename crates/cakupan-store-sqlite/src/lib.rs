@@ -100,6 +100,10 @@ pub struct SqliteStore {
     keys: Arc<Keys>,
     /// Registrations and audit appends waiting to be committed together.
     group: cakupan_store::group::GroupCommit,
+    /// Channel partners with their credentials opened, for a few seconds.
+    partners: cakupan_store::payments::PartnerCache,
+    /// Channel payments and X-EXTERNAL-ID claims waiting to be committed together.
+    channels: cakupan_store::payments::ChannelCommit,
 }
 
 cakupan_store::group_writer_impl!(SqliteStore, writer);
@@ -147,6 +151,8 @@ impl SqliteStore {
             reader,
             keys,
             group: Default::default(),
+            partners: Default::default(),
+            channels: Default::default(),
         })
     }
 }
@@ -375,6 +381,14 @@ impl SqliteStore {
             inserted.extend(ids);
         }
         Ok((rows.iter().map(|(i, r, _)| (*i, r.id)).collect(), inserted))
+    }
+
+    /// Nothing to lock: the one writer holds the whole database.
+    pub(crate) async fn lock_participants_own(
+        _tx: &mut Transaction<'_, Sqlite>,
+        _ids: &[i64],
+    ) -> Result<()> {
+        Ok(())
     }
 
     /// Nothing to lock: the one writer holds the whole database.

@@ -34,7 +34,15 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(crate) async fn participant_own(&self, id: i64) -> Result<Option<Participant>> {
-        Ok(self.load("WHERE id = $1", id).await?.into_iter().next())
+    pub(crate) async fn participant_own(
+        &self,
+        id: i64,
+        with_heirs: bool,
+    ) -> Result<Option<Participant>> {
+        Ok(self
+            .load("WHERE id = $1", id, with_heirs)
+            .await?
+            .into_iter()
+            .next())
     }
 }

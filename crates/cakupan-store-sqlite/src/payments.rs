@@ -2,7 +2,7 @@
 //! and the bulk writes SQLite takes as multi-row `VALUES` in chunks under its parameter limit
 //! (settlement lines, exceptions).
 
-use crate::{SqliteStore, db, ledger_rows, post_batch_in};
+use crate::{SqliteStore, db, post_batch_in};
 use cakupan_domain::month::format_date;
 use cakupan_store::Result;
 use cakupan_store::payments::{NewException, SettlementLine};

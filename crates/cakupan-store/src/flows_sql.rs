@@ -519,6 +519,7 @@ macro_rules! store_flows {
                 &self,
                 clause: &'static str,
                 bind: T,
+                with_heirs: bool,
             ) -> $crate::Result<Vec<$crate::Participant>>
             where
                 T: for<'q> sqlx::Encode<'q, $db> + sqlx::Type<$db> + Send + 'static,
@@ -534,6 +535,10 @@ macro_rules! store_flows {
                 let mut out = Vec::with_capacity(rows.len());
                 for row in rows {
                     let pr = $crate::rows::participant(&row, &self.keys)?;
+                    if !with_heirs {
+                        out.push(pr.into_participant(Vec::new())?);
+                        continue;
+                    }
                     let heirs = sqlx::query(
                         "SELECT name, relationship, nik, phone, CAST(position AS BIGINT) FROM heirs WHERE participant_id = $1 ORDER BY position",
                     )

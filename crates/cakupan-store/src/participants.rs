@@ -55,6 +55,9 @@ pub trait ParticipantStore: crate::Keyed {
 
     async fn participant(&self, id: i64) -> Result<Option<Participant>>;
     async fn participant_by_kpj(&self, kpj: &str) -> Result<Option<Participant>>;
+    /// The participation a KPJ names, without its heirs: what a payment through a channel
+    /// reads (one statement where the whole record takes two).
+    async fn payer_by_kpj(&self, kpj: &str) -> Result<Option<Participant>>;
     /// Every participation of a NIK (at most one per segment), ordered by segment.
     async fn participants_by_nik(&self, nik: Nik) -> Result<Vec<Participant>> {
         self.participants_by_index(&self.nik_index(&nik)).await

@@ -7,6 +7,23 @@
 #[macro_export]
 macro_rules! participants_store_impl {
     ($store:ident, $db:ty, write = $write:ident, read = $read:ident, db_err = $dberr:path) => {
+        impl $store {
+            /// The participation a KPJ names. A KPJ is its participation's id with a check
+            /// digit: one that does not parse names nobody, and one that does is read by its id.
+            async fn by_kpj(&self, kpj: &str, with_heirs: bool) -> Result<Option<$crate::Participant>> {
+                let Ok(k) = cakupan_domain::Kpj::parse(kpj.trim()) else {
+                    return Ok(None);
+                };
+                let Ok(id) = i64::try_from(k.sequence()) else {
+                    return Ok(None);
+                };
+                Ok(self
+                    .participant_own(id, with_heirs)
+                    .await?
+                    .filter(|p| p.kpj == kpj.trim()))
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::participants::ParticipantStore for $store {
             async fn ensure_regions(&self, tree: &RegionTree) -> Result<RegionsLoaded> {
@@ -86,23 +103,19 @@ macro_rules! participants_store_impl {
             }
 
             async fn participant(&self, id: i64) -> Result<Option<$crate::Participant>> {
-                self.participant_own(id).await
+                self.participant_own(id, true).await
             }
 
             async fn participant_by_kpj(&self, kpj: &str) -> Result<Option<$crate::Participant>> {
-                // A KPJ is its participation's id with a check digit: one that does not parse
-                // names nobody, and one that does is read by its id.
-                let Ok(k) = cakupan_domain::Kpj::parse(kpj.trim()) else {
-                    return Ok(None);
-                };
-                let Ok(id) = i64::try_from(k.sequence()) else {
-                    return Ok(None);
-                };
-                Ok(self.participant(id).await?.filter(|p| p.kpj == kpj.trim()))
+                self.by_kpj(kpj, true).await
+            }
+
+            async fn payer_by_kpj(&self, kpj: &str) -> Result<Option<$crate::Participant>> {
+                self.by_kpj(kpj, false).await
             }
 
             async fn participants_by_index(&self, nik_index: &[u8]) -> Result<Vec<$crate::Participant>> {
-                self.load("WHERE nik_index = $1 ORDER BY segment", nik_index.to_vec())
+                self.load("WHERE nik_index = $1 ORDER BY segment", nik_index.to_vec(), true)
                     .await
             }
 

@@ -48,6 +48,44 @@ impl std::fmt::Debug for Partner {
     }
 }
 
+/// Partners with their credentials opened, kept by a store for a few seconds (the biller
+/// rule's `partner_cache_secs`) so that a SNAP request neither reads nor opens them again.
+/// Only partners that exist are kept (a request reaches the look-up with a token only we can
+/// issue, so nobody fills it with made-up codes); adding or switching a partner forgets it.
+#[derive(Debug, Clone, Default)]
+pub struct PartnerCache(
+    std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Partner)>>,
+    >,
+);
+
+impl PartnerCache {
+    /// The partner, when read less than `max_age` ago.
+    pub fn get(&self, code: &str, max_age: std::time::Duration) -> Option<Partner> {
+        let kept = self.0.lock().ok()?;
+        kept.get(code)
+            .filter(|(at, _)| at.elapsed() < max_age)
+            .map(|(_, p)| p.clone())
+    }
+
+    /// Keeps `partner` as read now.
+    pub fn put(&self, partner: &Partner) {
+        if let Ok(mut kept) = self.0.lock() {
+            kept.insert(
+                partner.code.clone(),
+                (std::time::Instant::now(), partner.clone()),
+            );
+        }
+    }
+
+    /// Forgets a partner (its row changed).
+    pub fn forget(&self, code: &str) {
+        if let Ok(mut kept) = self.0.lock() {
+            kept.remove(code);
+        }
+    }
+}
+
 /// A partner as lists show it: no credentials.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PartnerSummary {
@@ -264,18 +302,30 @@ pub trait PaymentStore: crate::Keyed {
     async fn partners(&self) -> Result<Vec<PartnerSummary>>;
     /// One partner with its credentials opened.
     async fn partner(&self, code: &str) -> Result<Option<Partner>>;
+    /// One partner as this store read it at most `max_age_secs` ago (the SNAP endpoints'
+    /// look-up: see [`PartnerCache`]).
+    async fn partner_recent(&self, code: &str, max_age_secs: u32) -> Result<Option<Partner>>;
     /// The employer an invoice belongs to.
     async fn invoice_owner(&self, invoice_id: i64) -> Result<Option<String>>;
     /// Records a channel payment and, in the same transaction, posts its contribution (or the
-    /// employer payment), claims its X-EXTERNAL-ID and moves the counters.
+    /// employer payment), claims its X-EXTERNAL-ID and moves the counters. Concurrent
+    /// payments and claims are committed together ([`ChannelCommit`]); each gets its own
+    /// outcome, a payment the ledger refuses `StoreError::Rejected`.
     async fn pay_channel(
         &self,
         rules: &cakupan_domain::RuleSet,
         payment: &ChannelPayment,
     ) -> Result<ChannelOutcome>;
     /// Claims an X-EXTERNAL-ID for an answered request that writes nothing else (an
-    /// inquiry): `false` when the partner used it that day already.
-    async fn claim_external_id(&self, partner: &str, day: Date, external_id: &str) -> Result<bool>;
+    /// inquiry): `false` when the partner used it that day already. Committed with
+    /// concurrent payments (the rules are for them).
+    async fn claim_external_id(
+        &self,
+        rules: &cakupan_domain::RuleSet,
+        partner: &str,
+        day: Date,
+        external_id: &str,
+    ) -> Result<bool>;
     /// A partner's recorded payment by its payment request id.
     async fn channel_payment(
         &self,
@@ -343,4 +393,194 @@ pub trait PaymentStore: crate::Keyed {
     ) -> Result<ResolveOutcome>;
     /// Per partner and day in `from..=to`: recorded against settled.
     async fn daily_totals(&self, from: Date, to: Date) -> Result<Vec<DailyTotal>>;
+}
+
+/// A write of the payment path, queued for the next group commit of channel writes.
+#[derive(Debug, Clone)]
+pub enum ChannelWork {
+    /// A payment to record and post.
+    Pay(Box<ChannelPayment>),
+    /// An X-EXTERNAL-ID to claim for a request that writes nothing else (an inquiry).
+    Claim {
+        partner: String,
+        day: Date,
+        external_id: String,
+    },
+}
+
+impl ChannelWork {
+    /// The partner, day and X-EXTERNAL-ID the work claims.
+    pub fn external_id(&self) -> (&str, Date, &str) {
+        match self {
+            ChannelWork::Pay(p) => (&p.partner_code, p.day, &p.external_id),
+            ChannelWork::Claim {
+                partner,
+                day,
+                external_id,
+            } => (partner, *day, external_id),
+        }
+    }
+}
+
+/// What a channel write came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelReply {
+    Paid(Box<ChannelOutcome>),
+    /// Whether the X-EXTERNAL-ID was claimed now (`false`: used that day already).
+    Claimed(bool),
+}
+
+/// What a backend provides for a group commit of channel writes.
+#[async_trait::async_trait]
+pub trait ChannelWriter: Clone + Send + Sync + 'static {
+    /// In one transaction: every work's claim, then the payments, then commits. One reply
+    /// per work, in order; a payment the ledger refuses gets its refusal
+    /// (`StoreError::Rejected`) without failing the others. An error of the whole group
+    /// leaves nothing written.
+    async fn write_channel_group(
+        &self,
+        rules: &cakupan_domain::RuleSet,
+        work: &[ChannelWork],
+    ) -> Result<Vec<Result<ChannelReply>>>;
+}
+
+type ChannelPending = (
+    ChannelWork,
+    tokio::sync::oneshot::Sender<Result<ChannelReply>>,
+);
+
+/// The payment path's writes waiting to be committed together. A payment costs one write
+/// transaction of a dozen statements on the one writer (SQLite) or on the counters' rows
+/// every payment of a month updates (PostgreSQL), so concurrent payments and claims are
+/// committed in one transaction by whichever request holds the leader lock, as
+/// registrations are (`crate::group`). A group holds at most one payment per participation,
+/// invoice and payment request id: a second one waits for the next group, so that it sees
+/// the first one's posting. If the group's transaction fails, each write is tried alone.
+#[derive(Debug, Clone, Default)]
+pub struct ChannelCommit {
+    queue: std::sync::Arc<std::sync::Mutex<Vec<ChannelPending>>>,
+    leader: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+fn queue_poisoned() -> crate::StoreError {
+    crate::StoreError::Database("the channel write queue's lock was poisoned".into())
+}
+
+impl ChannelCommit {
+    /// Queues `work` and returns its reply, committing a group when this request holds the
+    /// leader lock and its work is still queued.
+    pub async fn submit<W: ChannelWriter>(
+        &self,
+        writer: &W,
+        rules: &cakupan_domain::RuleSet,
+        work: ChannelWork,
+    ) -> Result<ChannelReply> {
+        use tokio::sync::oneshot::error::TryRecvError;
+        let (reply, mut answer) = tokio::sync::oneshot::channel();
+        self.queue
+            .lock()
+            .map_err(|_| queue_poisoned())?
+            .push((work, reply));
+        loop {
+            let leader = self.leader.clone().lock_owned().await;
+            match answer.try_recv() {
+                Ok(r) => return r,
+                Err(TryRecvError::Closed) => {
+                    return Err(crate::StoreError::Database(
+                        "the payment's group was abandoned before it committed: retry".into(),
+                    ));
+                }
+                Err(TryRecvError::Empty) => {}
+            }
+            let jobs = next_group(&mut *self.queue.lock().map_err(|_| queue_poisoned())?);
+            // Committed in a task of its own, holding the lock: if this request is dropped
+            // (its client went away), the group still commits and every request in it is
+            // answered.
+            let writer = writer.clone();
+            let rules = rules.clone();
+            let _ = tokio::spawn(async move {
+                commit_channel_group(&writer, &rules, jobs).await;
+                drop(leader);
+            })
+            .await;
+            // This request's payment waited for the next group (another payment of the same
+            // participation was in this one): go round again.
+        }
+    }
+}
+
+/// At most this many writes in a group: a group's payments are recorded in one statement
+/// of 14 parameters each, well within SQLite's 32,766 and PostgreSQL's 65,535.
+const MAX_CHANNEL_GROUP: usize = 256;
+
+/// Takes the next group from the queue, in order: every claim, and each payment whose
+/// participation, invoice and payment request id no payment before it in the group has.
+fn next_group(queue: &mut Vec<ChannelPending>) -> Vec<ChannelPending> {
+    let mut seen = std::collections::HashSet::new();
+    let mut group = Vec::new();
+    let mut rest = Vec::new();
+    for job in queue.drain(..) {
+        if group.len() == MAX_CHANNEL_GROUP {
+            rest.push(job);
+            continue;
+        }
+        let keys = match &job.0 {
+            ChannelWork::Pay(p) => {
+                let payee = match &p.payee {
+                    ChannelPayee::Contribution { participant_id, .. } => {
+                        format!("participant/{participant_id}")
+                    }
+                    ChannelPayee::Invoice { invoice_id, .. } => format!("invoice/{invoice_id}"),
+                };
+                vec![
+                    payee,
+                    format!("request/{}/{}", p.partner_code, p.payment_request_id),
+                ]
+            }
+            ChannelWork::Claim { .. } => Vec::new(),
+        };
+        if keys.iter().any(|k| seen.contains(k)) {
+            rest.push(job);
+        } else {
+            seen.extend(keys);
+            group.push(job);
+        }
+    }
+    *queue = rest;
+    group
+}
+
+/// Commits a group in one transaction and answers each write; if the group fails, each is
+/// tried alone.
+async fn commit_channel_group<W: ChannelWriter>(
+    writer: &W,
+    rules: &cakupan_domain::RuleSet,
+    jobs: Vec<ChannelPending>,
+) {
+    if jobs.is_empty() {
+        return;
+    }
+    let (work, replies): (Vec<ChannelWork>, Vec<_>) = jobs.into_iter().unzip();
+    match writer.write_channel_group(rules, &work).await {
+        Ok(outs) if outs.len() == work.len() => {
+            for (reply, out) in replies.into_iter().zip(outs) {
+                let _ = reply.send(out);
+            }
+        }
+        _ => {
+            for (w, reply) in work.into_iter().zip(replies) {
+                let out = match writer
+                    .write_channel_group(rules, std::slice::from_ref(&w))
+                    .await
+                {
+                    Ok(mut outs) if outs.len() == 1 => outs.remove(0),
+                    Ok(_) => Err(crate::StoreError::Database(
+                        "a channel write returned no reply".into(),
+                    )),
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(out);
+            }
+        }
+    }
 }

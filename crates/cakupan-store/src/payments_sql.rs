@@ -1,9 +1,10 @@
 //! The payment rails' SQL (issue #19), written once for both sqlx backends (`$N` placeholders).
 
-/// Expands to `PaymentStore` for `$store` on the sqlx database `$db`. It builds on the shared
-/// flows (`post_batch_in`, `ledger_rows`), the employers' `payment_in` (in the backend's
-/// `employers` module), the backend's `lock_references_own` and `lock_person_own`, and its
-/// bulk writes `insert_settlement_lines_own` and `insert_exceptions_own`.
+/// Expands to `PaymentStore` and `ChannelWriter` for `$store` on the sqlx database `$db`. It
+/// builds on the shared flows (`post_batch_in`), the employers' `payment_in` (in the
+/// backend's `employers` module), the backend's `lock_references_own` and
+/// `lock_participants_own`, and its bulk writes `insert_settlement_lines_own` and
+/// `insert_exceptions_own`.
 #[macro_export]
 macro_rules! payments_store_impl {
     ($store:ident, $db:ty, write = $write:ident, read = $read:ident, db_err = $dberr:path) => {
@@ -98,109 +99,390 @@ macro_rules! payments_store_impl {
             .transpose()
         }
 
-        /// Records a channel payment row once its posting is made.
-        async fn insert_channel_payment(
+        /// Records channel payment rows once their postings are made (`(payment, posting
+        /// reference, receipt)`), in one statement: the records, in order.
+        async fn insert_channel_payments(
             tx: &mut sqlx::Transaction<'_, $db>,
-            p: &$crate::payments::ChannelPayment,
-            posting_reference: &str,
-            receipt: &str,
-        ) -> $crate::Result<$crate::payments::ChannelRecord> {
+            rows: &[(&$crate::payments::ChannelPayment, String, String)],
+        ) -> $crate::Result<Vec<$crate::payments::ChannelRecord>> {
             use $crate::payments::ChannelPayee;
-            let (participant_id, invoice_id, first, months) = match &p.payee {
-                ChannelPayee::Contribution {
-                    participant_id,
-                    payment,
-                } => (
-                    Some(*participant_id),
-                    None,
-                    Some(i64::from(payment.first_month.index())),
-                    Some(i64::from(payment.months)),
-                ),
-                ChannelPayee::Invoice { invoice_id, .. } => {
-                    (None, Some(*invoice_id), None, None)
-                }
-            };
-            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            if rows.is_empty() {
+                return Ok(Vec::new());
+            }
+            let values: Vec<String> = (0..rows.len())
+                .map(|i| {
+                    let n = i * 14;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, false, ${})",
+                        n + 1, n + 2, n + 3, n + 4, n + 5, n + 6, n + 7, n + 8, n + 9, n + 10, n + 11, n + 12, n + 13, n + 14
+                    )
+                })
+                .collect();
+            let sql = format!(
                 "INSERT INTO channel_payments (partner_code, payment_request_id, virtual_account, amount, paid_on, trx_date_time, partner_reference, posting_reference, participant_id, invoice_id, first_month, months, receipt, reversed, recorded_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, false, $14)
+                 VALUES {}
                  RETURNING {}",
+                values.join(", "),
                 $crate::payments::CHANNEL_COLUMNS
-            )))
-            .bind(&p.partner_code)
-            .bind(&p.payment_request_id)
-            .bind(&p.virtual_account)
-            .bind(p.amount.0)
-            .bind(cakupan_domain::month::format_date(p.paid_on))
-            .bind(&p.trx_date_time)
-            .bind(&p.partner_reference)
-            .bind(posting_reference)
-            .bind(participant_id)
-            .bind(invoice_id)
-            .bind(first)
-            .bind(months)
-            .bind(receipt)
-            .bind($crate::clock::now_rfc3339())
-            .fetch_one(&mut **tx)
-            .await
-            .map_err($dberr)?;
-            record_at(&row)
+            );
+            let now = $crate::clock::now_rfc3339();
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (p, posting_reference, receipt) in rows {
+                let (participant_id, invoice_id, first, months) = match &p.payee {
+                    ChannelPayee::Contribution {
+                        participant_id,
+                        payment,
+                    } => (
+                        Some(*participant_id),
+                        None,
+                        Some(i64::from(payment.first_month.index())),
+                        Some(i64::from(payment.months)),
+                    ),
+                    ChannelPayee::Invoice { invoice_id, .. } => {
+                        (None, Some(*invoice_id), None, None)
+                    }
+                };
+                q = q
+                    .bind(p.partner_code.clone())
+                    .bind(p.payment_request_id.clone())
+                    .bind(p.virtual_account.clone())
+                    .bind(p.amount.0)
+                    .bind(cakupan_domain::month::format_date(p.paid_on))
+                    .bind(p.trx_date_time.clone())
+                    .bind(p.partner_reference.clone())
+                    .bind(posting_reference.clone())
+                    .bind(participant_id)
+                    .bind(invoice_id)
+                    .bind(first)
+                    .bind(months)
+                    .bind(receipt.clone())
+                    .bind(now.clone());
+            }
+            let mut made: std::collections::HashMap<(String, String), $crate::payments::ChannelRecord> =
+                std::collections::HashMap::new();
+            for row in q.fetch_all(&mut **tx).await.map_err($dberr)? {
+                let r = record_at(&row)?;
+                made.insert((r.partner_code.clone(), r.payment_request_id.clone()), r);
+            }
+            rows.iter()
+                .map(|(p, _, _)| {
+                    made.remove(&(p.partner_code.clone(), p.payment_request_id.clone()))
+                        .ok_or_else(|| $crate::StoreError::Database("a channel payment was not recorded".into()))
+                })
+                .collect()
         }
 
-        /// Posts a channel payment's money: the contribution (refused as no longer due when a
-        /// contribution posted since covers its first month or a later one) or the employer
-        /// payment. Returns the posting's reference and the receipt, or None when no longer due.
-        async fn post_channel_in(
+        /// Claims X-EXTERNAL-IDs, in one statement: whether each was claimed now (of two
+        /// works with the same id, the first).
+        async fn claim_in(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            work: &[$crate::payments::ChannelWork],
+        ) -> $crate::Result<Vec<bool>> {
+            use sqlx::Row;
+            if work.is_empty() {
+                return Ok(Vec::new());
+            }
+            let values: Vec<String> = (0..work.len())
+                .map(|i| format!("(${}, ${}, ${})", i * 3 + 1, i * 3 + 2, i * 3 + 3))
+                .collect();
+            let sql = format!(
+                "INSERT INTO snap_external_ids (partner_code, day, external_id) VALUES {} ON CONFLICT DO NOTHING RETURNING partner_code, day, external_id",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for w in work {
+                let (partner, day, external_id) = w.external_id();
+                q = q
+                    .bind(partner.to_string())
+                    .bind(cakupan_domain::month::format_date(day))
+                    .bind(external_id.to_string());
+            }
+            let mut claimed: std::collections::HashSet<(String, String, String)> = Default::default();
+            for row in q.fetch_all(&mut **tx).await.map_err($dberr)? {
+                claimed.insert((
+                    row.try_get(0).map_err($dberr)?,
+                    row.try_get(1).map_err($dberr)?,
+                    row.try_get(2).map_err($dberr)?,
+                ));
+            }
+            Ok(work
+                .iter()
+                .map(|w| {
+                    let (partner, day, external_id) = w.external_id();
+                    claimed.remove(&(
+                        partner.to_string(),
+                        cakupan_domain::month::format_date(day),
+                        external_id.to_string(),
+                    ))
+                })
+                .collect())
+        }
+
+        /// Gives back the X-EXTERNAL-IDs of refused payments: a refused request changes
+        /// nothing, its id included.
+        async fn unclaim_in(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            work: &[&$crate::payments::ChannelWork],
+        ) -> $crate::Result<()> {
+            for w in work {
+                let (partner, day, external_id) = w.external_id();
+                sqlx::query(
+                    "DELETE FROM snap_external_ids WHERE partner_code = $1 AND day = $2 AND external_id = $3",
+                )
+                .bind(partner)
+                .bind(cakupan_domain::month::format_date(day))
+                .bind(external_id)
+                .execute(&mut **tx)
+                .await
+                .map_err($dberr)?;
+            }
+            Ok(())
+        }
+
+        /// The payments recorded before under these partners' payment request ids.
+        async fn firsts_in(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            pays: &[&$crate::payments::ChannelPayment],
+        ) -> $crate::Result<std::collections::HashMap<(String, String), $crate::payments::ChannelRecord>> {
+            let mut by_partner: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+            for p in pays {
+                by_partner
+                    .entry(p.partner_code.as_str())
+                    .or_default()
+                    .push(p.payment_request_id.as_str());
+            }
+            let mut found = std::collections::HashMap::new();
+            for (partner, ids) in by_partner {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {} FROM channel_payments WHERE partner_code = $1 AND payment_request_id {}",
+                    $crate::payments::CHANNEL_COLUMNS,
+                    <$store as $crate::Dialect>::one_of(2)
+                )))
+                .bind(partner)
+                .bind(<$store as $crate::Dialect>::texts(&ids))
+                .fetch_all(&mut **tx)
+                .await
+                .map_err($dberr)?;
+                for row in &rows {
+                    let r = record_at(row)?;
+                    found.insert((r.partner_code.clone(), r.payment_request_id.clone()), r);
+                }
+            }
+            Ok(found)
+        }
+
+        /// The participations of which a contribution posted and not reversed covers `first`
+        /// or a later month, of those asked (`(participant, first month index)`): a payment
+        /// for them is no longer due. Their people are locked first (where rows lock).
+        async fn covered_since_in(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            asked: &[(i64, i32)],
+        ) -> $crate::Result<std::collections::HashSet<i64>> {
+            use sqlx::Row;
+            let mut covered = std::collections::HashSet::new();
+            if asked.is_empty() {
+                return Ok(covered);
+            }
+            let ids: Vec<i64> = asked.iter().map(|(id, _)| *id).collect();
+            $store::lock_participants_own(tx, &ids).await?;
+            let mut ledgers: std::collections::HashMap<i64, Vec<$crate::ledger::LedgerRow>> =
+                Default::default();
+            for row in sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT participant_id, {} FROM postings WHERE participant_id {} ORDER BY participant_id, id",
+                $crate::rows::LEDGER_COLUMNS,
+                <$store as $crate::Dialect>::one_of(1)
+            )))
+            .bind(<$store as $crate::Dialect>::ids(&ids))
+            .fetch_all(&mut **tx)
+            .await
+            .map_err($dberr)?
+            {
+                let pid: i64 = row.try_get(0).map_err($dberr)?;
+                ledgers.entry(pid).or_default().push($crate::rows::ledger(&row, 1)?);
+            }
+            for (id, first) in asked {
+                let rows = ledgers.get(id).map(Vec::as_slice).unwrap_or_default();
+                let reversed: std::collections::HashSet<&str> = rows
+                    .iter()
+                    .filter(|r| r.kind == "reversal")
+                    .filter_map(|r| r.target_reference.as_deref())
+                    .collect();
+                if rows.iter().any(|r| {
+                    r.kind == "contribution"
+                        && !reversed.contains(r.reference.as_str())
+                        && r.first_month.zip(r.months).is_some_and(|(f, m)| f + m > *first)
+                }) {
+                    covered.insert(*id);
+                }
+            }
+            Ok(covered)
+        }
+
+        /// Posts payments that were not recorded before and records them: each contribution
+        /// is refused as no longer due (`None`) when a contribution posted since covers its
+        /// first month or a later one, refused as the ledger refuses it, or posted (all in
+        /// one batch); each invoice's payment settles the employer's dues. One answer per
+        /// payment, in order.
+        async fn post_payments_in(
             tx: &mut sqlx::Transaction<'_, $db>,
             keys: &$crate::crypto::Keys,
             rules: &cakupan_domain::RuleSet,
-            p: &$crate::payments::ChannelPayment,
-        ) -> $crate::Result<Option<(String, String)>> {
+            pays: &[&$crate::payments::ChannelPayment],
+        ) -> $crate::Result<Vec<$crate::Result<Option<$crate::payments::ChannelRecord>>>> {
             use $crate::payments::ChannelPayee;
-            match &p.payee {
-                ChannelPayee::Contribution {
-                    participant_id,
-                    payment,
-                } => {
-                    $store::lock_person_own(tx, *participant_id).await?;
-                    let rows = ledger_rows(&mut **tx, *participant_id).await?;
-                    let reversed: std::collections::HashSet<&str> = rows
-                        .iter()
-                        .filter(|r| r.kind == "reversal")
-                        .filter_map(|r| r.target_reference.as_deref())
-                        .collect();
-                    let first = payment.first_month.index();
-                    let covered_since = rows.iter().any(|r| {
-                        r.kind == "contribution"
-                            && !reversed.contains(r.reference.as_str())
-                            && r.first_month.zip(r.months).is_some_and(|(f, m)| f + m > first)
-                    });
-                    if covered_since {
-                        return Ok(None);
+            let asked: Vec<(i64, i32)> = pays
+                .iter()
+                .filter_map(|p| match &p.payee {
+                    ChannelPayee::Contribution { participant_id, payment } => {
+                        Some((*participant_id, payment.first_month.index()))
                     }
-                    let outcome = post_batch_in(
-                        tx,
-                        keys,
-                        rules,
-                        &[$crate::ledger::NewPosting::Contribution(payment.clone())],
-                    )
-                    .await?
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| $crate::StoreError::Database("posting left without an outcome".into()))?
-                    .map_err($crate::StoreError::Rejected)?;
-                    let id = match outcome {
-                        $crate::ledger::PostingOutcome::Posted { id, .. }
-                        | $crate::ledger::PostingOutcome::Existing { id, .. } => id,
-                    };
-                    Ok(Some((
-                        payment.reference.clone(),
-                        $crate::agents::receipt_number(keys, id),
-                    )))
+                    ChannelPayee::Invoice { .. } => None,
+                })
+                .collect();
+            let covered = covered_since_in(tx, &asked).await?;
+            let mut answers: Vec<Option<$crate::Result<Option<$crate::payments::ChannelRecord>>>> =
+                Vec::with_capacity(pays.len());
+            let mut to_post = Vec::new();
+            let mut posted_by = Vec::new();
+            let mut records = Vec::new();
+            for (i, p) in pays.iter().enumerate() {
+                match &p.payee {
+                    ChannelPayee::Contribution { participant_id, payment } => {
+                        if covered.contains(participant_id) {
+                            answers.push(Some(Ok(None)));
+                        } else {
+                            to_post.push($crate::ledger::NewPosting::Contribution(payment.clone()));
+                            posted_by.push(i);
+                            answers.push(None);
+                        }
+                    }
+                    ChannelPayee::Invoice { payment, .. } => {
+                        super::employers::payment_in(tx, keys, rules, payment).await?;
+                        records.push((i, (*p, payment.reference.clone(), payment.reference.clone())));
+                        answers.push(None);
+                    }
                 }
-                ChannelPayee::Invoice { payment, .. } => {
-                    super::employers::payment_in(tx, keys, rules, payment).await?;
-                    Ok(Some((payment.reference.clone(), payment.reference.clone())))
+            }
+            let outcomes = post_batch_in(tx, keys, rules, &to_post).await?;
+            if outcomes.len() != posted_by.len() {
+                return Err($crate::StoreError::Database("a posting was left without an outcome".into()));
+            }
+            for (i, outcome) in posted_by.into_iter().zip(outcomes) {
+                let p = pays[i];
+                match outcome {
+                    Ok($crate::ledger::PostingOutcome::Posted { id, .. }
+                    | $crate::ledger::PostingOutcome::Existing { id, .. }) => {
+                        let receipt = $crate::agents::receipt_number(keys, id);
+                        records.push((i, (p, to_post_reference(p), receipt)));
+                    }
+                    Err(e) => answers[i] = Some(Err($crate::StoreError::Rejected(e))),
                 }
+            }
+            let (at, rows): (Vec<usize>, Vec<_>) = records.into_iter().unzip();
+            for (i, record) in at.into_iter().zip(insert_channel_payments(tx, &rows).await?) {
+                answers[i] = Some(Ok(Some(record)));
+            }
+            answers
+                .into_iter()
+                .map(|a| a.ok_or_else(|| $crate::StoreError::Database("a payment was left without an answer".into())))
+                .collect()
+        }
+
+        /// The ledger reference of a channel payment's posting.
+        fn to_post_reference(p: &$crate::payments::ChannelPayment) -> String {
+            match &p.payee {
+                $crate::payments::ChannelPayee::Contribution { payment, .. } => payment.reference.clone(),
+                $crate::payments::ChannelPayee::Invoice { payment, .. } => payment.reference.clone(),
+            }
+        }
+
+        /// The channel writes of a group, in the caller's transaction: the claims, then each
+        /// payment answered from its first record or posted and recorded
+        /// (`post_payments_in`). One reply per work, in order; a refused payment gives its
+        /// X-EXTERNAL-ID back.
+        async fn write_channel_in(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            keys: &$crate::crypto::Keys,
+            rules: &cakupan_domain::RuleSet,
+            work: &[$crate::payments::ChannelWork],
+        ) -> $crate::Result<Vec<$crate::Result<$crate::payments::ChannelReply>>> {
+            use $crate::payments::{ChannelOutcome, ChannelReply, ChannelWork};
+            fn pay_of(w: &ChannelWork) -> Option<&$crate::payments::ChannelPayment> {
+                match w {
+                    ChannelWork::Pay(p) => Some(&**p),
+                    ChannelWork::Claim { .. } => None,
+                }
+            }
+            // Concurrent retries of one payment (in other groups) wait here for the first.
+            let references: Vec<String> = work.iter().filter_map(pay_of).map(to_post_reference).collect();
+            let refs: Vec<&str> = references.iter().map(String::as_str).collect();
+            $store::lock_references_own(tx, &refs).await?;
+            let claimed = claim_in(tx, work).await?;
+            let mut replies: Vec<Option<$crate::Result<ChannelReply>>> = work
+                .iter()
+                .zip(&claimed)
+                .map(|(w, c)| match w {
+                    ChannelWork::Claim { .. } => Some(Ok(ChannelReply::Claimed(*c))),
+                    ChannelWork::Pay(_) if !c => {
+                        Some(Ok(ChannelReply::Paid(Box::new(ChannelOutcome::ExternalIdUsed))))
+                    }
+                    ChannelWork::Pay(_) => None,
+                })
+                .collect();
+            let open: Vec<usize> = (0..work.len()).filter(|i| replies[*i].is_none()).collect();
+            let pays: Vec<&$crate::payments::ChannelPayment> =
+                open.iter().filter_map(|i| pay_of(&work[*i])).collect();
+            let firsts = firsts_in(tx, &pays).await?;
+            let mut refused: Vec<&ChannelWork> = Vec::new();
+            let mut new = Vec::new();
+            for &i in &open {
+                let Some(p) = pay_of(&work[i]) else { continue };
+                let key = (p.partner_code.clone(), p.payment_request_id.clone());
+                match firsts.get(&key) {
+                    Some(first) if first.virtual_account == p.virtual_account && first.amount == p.amount => {
+                        replies[i] = Some(Ok(ChannelReply::Paid(Box::new(ChannelOutcome::Repeat(first.clone())))));
+                    }
+                    Some(first) => {
+                        refused.push(&work[i]);
+                        replies[i] = Some(Ok(ChannelReply::Paid(Box::new(ChannelOutcome::Inconsistent(first.clone())))));
+                    }
+                    None => new.push(i),
+                }
+            }
+            let new_pays: Vec<&$crate::payments::ChannelPayment> =
+                new.iter().filter_map(|i| pay_of(&work[*i])).collect();
+            let answers = post_payments_in(tx, keys, rules, &new_pays).await?;
+            for (i, answer) in new.into_iter().zip(answers) {
+                replies[i] = Some(match answer {
+                    Ok(Some(record)) => Ok(ChannelReply::Paid(Box::new(ChannelOutcome::Paid(record)))),
+                    Ok(None) => {
+                        refused.push(&work[i]);
+                        Ok(ChannelReply::Paid(Box::new(ChannelOutcome::NoLongerDue)))
+                    }
+                    Err(e) => {
+                        refused.push(&work[i]);
+                        Err(e)
+                    }
+                });
+            }
+            unclaim_in(tx, &refused).await?;
+            replies
+                .into_iter()
+                .map(|r| r.ok_or_else(|| $crate::StoreError::Database("a channel write was left without a reply".into())))
+                .collect()
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::payments::ChannelWriter for $store {
+            async fn write_channel_group(
+                &self,
+                rules: &cakupan_domain::RuleSet,
+                work: &[$crate::payments::ChannelWork],
+            ) -> $crate::Result<Vec<$crate::Result<$crate::payments::ChannelReply>>> {
+                let mut tx = self.$write.begin().await.map_err($dberr)?;
+                let replies = write_channel_in(&mut tx, &self.keys, rules, work).await?;
+                tx.commit().await.map_err($dberr)?;
+                Ok(replies)
             }
         }
 
@@ -231,6 +513,7 @@ macro_rules! payments_store_impl {
                 .await
                 .map_err($dberr)?
                 .rows_affected();
+                self.partners.forget(&p.code);
                 if added == 1 {
                     return Ok(true);
                 }
@@ -250,14 +533,15 @@ macro_rules! payments_store_impl {
             }
 
             async fn set_partner_active(&self, code: &str, active: bool) -> $crate::Result<bool> {
-                Ok(sqlx::query("UPDATE channel_partners SET active = $1 WHERE code = $2")
+                let changed = sqlx::query("UPDATE channel_partners SET active = $1 WHERE code = $2")
                     .bind(active)
                     .bind(code)
                     .execute(&self.$write)
                     .await
                     .map_err($dberr)?
-                    .rows_affected()
-                    == 1)
+                    .rows_affected();
+                self.partners.forget(code);
+                Ok(changed == 1)
             }
 
             async fn partners(&self) -> $crate::Result<Vec<$crate::payments::PartnerSummary>> {
@@ -321,6 +605,22 @@ macro_rules! payments_store_impl {
                 }))
             }
 
+            async fn partner_recent(
+                &self,
+                code: &str,
+                max_age_secs: u32,
+            ) -> $crate::Result<Option<$crate::payments::Partner>> {
+                let max_age = std::time::Duration::from_secs(u64::from(max_age_secs));
+                if let Some(p) = self.partners.get(code, max_age) {
+                    return Ok(Some(p));
+                }
+                let found = self.partner(code).await?;
+                if let Some(p) = &found {
+                    self.partners.put(p);
+                }
+                Ok(found)
+            }
+
             async fn invoice_owner(&self, invoice_id: i64) -> $crate::Result<Option<String>> {
                 sqlx::query_scalar("SELECT employer_code FROM invoices WHERE id = $1")
                     .bind(invoice_id)
@@ -334,70 +634,33 @@ macro_rules! payments_store_impl {
                 rules: &cakupan_domain::RuleSet,
                 p: &$crate::payments::ChannelPayment,
             ) -> $crate::Result<$crate::payments::ChannelOutcome> {
-                use $crate::payments::ChannelOutcome;
-                let reference = match &p.payee {
-                    $crate::payments::ChannelPayee::Contribution { payment, .. } => {
-                        payment.reference.clone()
-                    }
-                    $crate::payments::ChannelPayee::Invoice { payment, .. } => {
-                        payment.reference.clone()
-                    }
-                };
-                let mut tx = self.$write.begin().await.map_err($dberr)?;
-                // Concurrent retries of one payment wait here for the first to commit.
-                $store::lock_references_own(&mut tx, &[reference.as_str()]).await?;
-                let claimed = sqlx::query(
-                    "INSERT INTO snap_external_ids (partner_code, day, external_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                )
-                .bind(&p.partner_code)
-                .bind(cakupan_domain::month::format_date(p.day))
-                .bind(&p.external_id)
-                .execute(&mut *tx)
-                .await
-                .map_err($dberr)?
-                .rows_affected();
-                if claimed == 0 {
-                    return Ok(ChannelOutcome::ExternalIdUsed);
+                let work = $crate::payments::ChannelWork::Pay(Box::new(p.clone()));
+                match self.channels.submit(self, rules, work).await? {
+                    $crate::payments::ChannelReply::Paid(outcome) => Ok(*outcome),
+                    $crate::payments::ChannelReply::Claimed(_) => Err($crate::StoreError::Database(
+                        "a payment was answered as a claim".into(),
+                    )),
                 }
-                if let Some(first) =
-                    channel_payment_in(&mut *tx, &p.partner_code, &p.payment_request_id).await?
-                {
-                    return if first.virtual_account == p.virtual_account && first.amount == p.amount
-                    {
-                        tx.commit().await.map_err($dberr)?;
-                        Ok(ChannelOutcome::Repeat(first))
-                    } else {
-                        Ok(ChannelOutcome::Inconsistent(first))
-                    };
-                }
-                let Some((posting_reference, receipt)) =
-                    post_channel_in(&mut tx, &self.keys, rules, p).await?
-                else {
-                    return Ok(ChannelOutcome::NoLongerDue);
-                };
-                let record =
-                    insert_channel_payment(&mut tx, p, &posting_reference, &receipt).await?;
-                tx.commit().await.map_err($dberr)?;
-                Ok(ChannelOutcome::Paid(record))
             }
 
             async fn claim_external_id(
                 &self,
+                rules: &cakupan_domain::RuleSet,
                 partner: &str,
                 day: time::Date,
                 external_id: &str,
             ) -> $crate::Result<bool> {
-                Ok(sqlx::query(
-                    "INSERT INTO snap_external_ids (partner_code, day, external_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                )
-                .bind(partner)
-                .bind(cakupan_domain::month::format_date(day))
-                .bind(external_id)
-                .execute(&self.$write)
-                .await
-                .map_err($dberr)?
-                .rows_affected()
-                    == 1)
+                let work = $crate::payments::ChannelWork::Claim {
+                    partner: partner.to_string(),
+                    day,
+                    external_id: external_id.to_string(),
+                };
+                match self.channels.submit(self, rules, work).await? {
+                    $crate::payments::ChannelReply::Claimed(claimed) => Ok(claimed),
+                    $crate::payments::ChannelReply::Paid(_) => Err($crate::StoreError::Database(
+                        "a claim was answered as a payment".into(),
+                    )),
+                }
             }
 
             async fn channel_payment(
@@ -805,10 +1068,13 @@ macro_rules! payments_store_impl {
                     Resolution::Post(p) => {
                         let claimed = channel_payment_in(&mut *tx, &p.partner_code, &p.payment_request_id).await?;
                         if claimed.is_none() {
-                            match post_channel_in(&mut tx, &self.keys, rules, p).await? {
-                                Some((reference, receipt)) => {
-                                    insert_channel_payment(&mut tx, p, &reference, &receipt).await?;
-                                }
+                            let answer = post_payments_in(&mut tx, &self.keys, rules, &[p])
+                                .await?
+                                .into_iter()
+                                .next()
+                                .ok_or_else(|| $crate::StoreError::Database("a payment was left without an answer".into()))?;
+                            match answer? {
+                                Some(_) => {}
                                 None => {
                                     return Err($crate::StoreError::Rejected(
                                         cakupan_domain::FieldError::new(

@@ -333,7 +333,13 @@ pub async fn payments_bench(
             stop.clone(),
         )));
     }
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    // Until the time is up or every code was paid once (then the rate is over the time it
+    // took).
+    let deadline = started + Duration::from_secs(seconds);
+    while Instant::now() < deadline && !tasks.iter().all(|t| t.is_finished()) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let exhausted = Instant::now() < deadline;
     stop.store(true, Ordering::Relaxed);
     let mut all = Worker::default();
     for t in tasks {
@@ -404,6 +410,11 @@ pub async fn payments_bench(
         all.duplicates_refused,
         all.unexpected.len()
     );
+    if exhausted {
+        println!(
+            "every code was paid once after {elapsed:.1} s (before the {seconds} s were up): the rates are over those {elapsed:.1} s; simulate more participants for a longer run"
+        );
+    }
     for u in all.unexpected.iter().take(5) {
         eprintln!("  unexpected: {u}");
     }

@@ -17,6 +17,7 @@ on_both_backends! {
     a_payment_through_a_bank: true,
     a_day_reconciled: true,
     an_invoice_paid_through_a_bank: true,
+    payments_at_once: true,
 }
 
 /// One RSA key pair for every test of the binary (generating one takes a moment).
@@ -935,4 +936,102 @@ async fn an_invoice_paid_through_a_bank(store: Arc<dyn Store>) {
         (StatusCode::NOT_FOUND, Some("4042414")),
         "{v}"
     );
+}
+
+/// Payments and inquiries that arrive together are committed together (one transaction for
+/// what is queued): each still gets its own answer. Two payments of the same months through
+/// two request ids never both post them; a payment and its retry post once; two inquiries
+/// with one external id are one answer and one conflict; a partner switched off is refused at
+/// once.
+async fn payments_at_once(store: Arc<dyn Store>) {
+    let app = app_on(store.clone(), &auth()).await;
+    add_bank(&app).await;
+    let va = register_siti(&app).await;
+    let c = bank();
+    let token = token(&app, &c).await;
+    let mut inq = va_body(&va);
+    inq["inquiryRequestId"] = json!("INQ-AT-ONCE");
+    let (s, v) = signed(&app, &c, &token, Service::Inquiry, &inq, "5001").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let one = v["virtualAccountData"]["totalAmount"].clone();
+    let payment = |id: &str| {
+        let mut pay = va_body(&va);
+        pay["paymentRequestId"] = json!(id);
+        pay["paidAmount"] = one.clone();
+        pay["trxDateTime"] = json!(now());
+        pay["referenceNo"] = json!(format!("REF-{id}"));
+        pay
+    };
+    // Two request ids for the same month, at once.
+    let (a, b) = (payment("AT-1"), payment("AT-2"));
+    let ((sa, va_), (sb, vb)) = tokio::join!(
+        signed(&app, &c, &token, Service::Payment, &a, "5002"),
+        signed(&app, &c, &token, Service::Payment, &b, "5003"),
+    );
+    let p = store
+        .participant_by_kpj(&kpj_of(&va))
+        .await
+        .unwrap()
+        .unwrap();
+    let ledger = store.ledger(p.id).await.unwrap();
+    let paid = [sa, sb].iter().filter(|s| **s == StatusCode::OK).count();
+    assert!(paid >= 1, "{va_} {vb}");
+    assert_eq!(
+        ledger.len(),
+        paid,
+        "one posting per payment answered: {va_} {vb}"
+    );
+    let mut months: Vec<_> = ledger.iter().map(|r| r.first_month).collect();
+    months.dedup();
+    assert_eq!(months.len(), paid, "no month paid twice: {ledger:?}");
+    for (s, v) in [(sa, &va_), (sb, &vb)] {
+        if s != StatusCode::OK {
+            assert_eq!(v["responseCode"], "4042513", "{v}");
+        }
+    }
+    // A payment and its retry (a new external id), at once: posted once, one answer.
+    let (sc, vc) = {
+        let mut pay = payment("AT-3");
+        let (s, v) = signed(&app, &c, &token, Service::Inquiry, &inq, "5004").await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        pay["paidAmount"] = v["virtualAccountData"]["totalAmount"].clone();
+        let ((s1, v1), (s2, v2)) = tokio::join!(
+            signed(&app, &c, &token, Service::Payment, &pay, "5005"),
+            signed(&app, &c, &token, Service::Payment, &pay, "5006"),
+        );
+        assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK), "{v1} {v2}");
+        assert_eq!(v1, v2);
+        (s1, v1)
+    };
+    assert_eq!(sc, StatusCode::OK);
+    assert_eq!(store.ledger(p.id).await.unwrap().len(), paid + 1, "{vc}");
+    // Two inquiries with one external id, at once: one answer, one conflict.
+    let ((s1, _), (s2, _)) = tokio::join!(
+        signed(&app, &c, &token, Service::Inquiry, &inq, "5007"),
+        signed(&app, &c, &token, Service::Inquiry, &inq, "5007"),
+    );
+    let mut got = [s1, s2];
+    got.sort();
+    assert_eq!(got, [StatusCode::OK, StatusCode::CONFLICT]);
+    // The counters agree with a recompute.
+    let recomputed = store.recompute(harness::rules()).await.unwrap();
+    let mut stored = std::collections::HashMap::new();
+    for (r, _, s, m, v) in store.counters().await.unwrap() {
+        stored.insert((r, s, m), v);
+    }
+    for (r, _, s, m, v) in recomputed.rows() {
+        assert_eq!(stored.get(&(r.clone(), s, m)), Some(&v), "{r} {s} {m}");
+    }
+    // Switched off, the partner is refused at once, though its token has not run out.
+    let (s, _) = call_as(
+        &app,
+        Some(&app.token),
+        "POST",
+        "/api/v1/payment-partners/BANK1/deactivate",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, v) = signed(&app, &c, &token, Service::Inquiry, &inq, "5008").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
 }
