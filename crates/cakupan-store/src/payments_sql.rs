@@ -1066,6 +1066,10 @@ macro_rules! payments_store_impl {
                 let posted = match resolution {
                     Resolution::Close => None,
                     Resolution::Post(p) => {
+                        // The reference first (a payment of the same request waits or has
+                        // committed), then the person, as every posting locks.
+                        let reference = to_post_reference(p);
+                        $store::lock_references_own(&mut tx, &[reference.as_str()]).await?;
                         let claimed = channel_payment_in(&mut *tx, &p.partner_code, &p.payment_request_id).await?;
                         if claimed.is_none() {
                             let answer = post_payments_in(&mut tx, &self.keys, rules, &[p])
