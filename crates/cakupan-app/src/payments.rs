@@ -426,6 +426,22 @@ async fn check_request(
     })
 }
 
+/// Claims a request's X-EXTERNAL-ID when the request writes nothing else (an inquiry, a
+/// status inquiry, a retry answered from its record): a conflict when the partner used it
+/// that day already.
+async fn claim(st: &Context, s: Service, c: &Checked) -> Result<(), SnapError> {
+    if st
+        .store
+        .claim_external_id(&st.rules, &c.partner.code, c.day, &c.external_id)
+        .await
+        .map_err(general(s))?
+    {
+        Ok(())
+    } else {
+        Err(SnapError::conflict(s))
+    }
+}
+
 /// What a virtual account asks, as found.
 enum Bill {
     /// A participation: its record and what each period the rules allow costs.
@@ -617,14 +633,7 @@ pub async fn inquiry(
             )
         }
     };
-    if !st
-        .store
-        .claim_external_id(&st.rules, &c.partner.code, c.day, &c.external_id)
-        .await
-        .map_err(general(s))?
-    {
-        return Err(SnapError::conflict(s));
-    }
+    claim(st, s, &c).await?;
     Ok(serde_json::json!({
         "responseCode": snap::success(s),
         "responseMessage": "Successful",
@@ -725,14 +734,7 @@ pub async fn payment(
             if first.virtual_account != digits || first.amount.0 != amount {
                 return Err(SnapError::inconsistent(s));
             }
-            if !st
-                .store
-                .claim_external_id(&st.rules, &c.partner.code, c.day, &c.external_id)
-                .await
-                .map_err(general(s))?
-            {
-                return Err(SnapError::conflict(s));
-            }
+            claim(st, s, &c).await?;
             return Ok(payment_answer(&req, &first));
         }
     };
@@ -866,14 +868,7 @@ pub async fn status(
         .map_err(general(s))?
         .filter(|r| r.virtual_account == digits)
         .ok_or_else(|| SnapError::transaction_not_found(s))?;
-    if !st
-        .store
-        .claim_external_id(&st.rules, &c.partner.code, c.day, &c.external_id)
-        .await
-        .map_err(general(s))?
-    {
-        return Err(SnapError::conflict(s));
-    }
+    claim(st, s, &c).await?;
     let (flag, english, indonesia) = if r.reversed {
         ("01", "Reversed", "Dibatalkan")
     } else {

@@ -360,32 +360,20 @@ pub async fn payments_bench(
         health.0.len()
     );
     let requests = all.inquiry.0.len() + all.payment.0.len();
+    let mut snap_times = Times(
+        all.inquiry
+            .0
+            .iter()
+            .chain(&all.payment.0)
+            .copied()
+            .collect(),
+    );
     println!(
         "| SNAP requests (inquiry + payment, retries, duplicates) | {:.0} | {:.3}× | {:.2} | {:.2} | {requests} |",
         requests as f64 / elapsed,
         requests as f64 / elapsed / health_rate.max(1e-9),
-        {
-            let mut t = Times(
-                all.inquiry
-                    .0
-                    .iter()
-                    .chain(&all.payment.0)
-                    .copied()
-                    .collect(),
-            );
-            t.quantile(0.5)
-        },
-        {
-            let mut t = Times(
-                all.inquiry
-                    .0
-                    .iter()
-                    .chain(&all.payment.0)
-                    .copied()
-                    .collect(),
-            );
-            t.quantile(0.99)
-        },
+        snap_times.quantile(0.5),
+        snap_times.quantile(0.99),
     );
     println!(
         "| inquiry | | | {:.2} | {:.2} | {} |",

@@ -424,14 +424,7 @@ async fn a_payment_through_a_bank(store: Arc<dyn Store>) {
     );
 
     // ---- The counters moved as every posting moves them: they agree with a recompute.
-    let recomputed = store.recompute(harness::rules()).await.unwrap();
-    let mut stored = std::collections::HashMap::new();
-    for (r, _, s, m, v) in store.counters().await.unwrap() {
-        stored.insert((r, s, m), v);
-    }
-    for (r, _, s, m, v) in recomputed.rows() {
-        assert_eq!(stored.get(&(r.clone(), s, m)), Some(&v), "{r} {s} {m}");
-    }
+    crate::ledger::assert_counters_equal_ledger(&store).await;
     // The day's settlement through the API: PAY-1 matches; a line for an unknown request is
     // an exception, resolved by closing it; the totals come as CSV too.
     let digits: String = va.0.chars().filter(|c| !c.is_whitespace()).collect();
@@ -826,14 +819,7 @@ async fn a_day_reconciled(store: Arc<dyn Store>) {
         "{e:?}"
     );
     // The counters still agree with a recompute after postings, reversals and resolutions.
-    let recomputed = store.recompute(harness::rules()).await.unwrap();
-    let mut stored = std::collections::HashMap::new();
-    for (r, _, s, m, v) in store.counters().await.unwrap() {
-        stored.insert((r, s, m), v);
-    }
-    for (r, _, s, m, v) in recomputed.rows() {
-        assert_eq!(stored.get(&(r.clone(), s, m)), Some(&v), "{r} {s} {m}");
-    }
+    crate::ledger::assert_counters_equal_ledger(&store).await;
 }
 
 /// The key `key` anywhere in a JSON value.
@@ -1014,14 +1000,7 @@ async fn payments_at_once(store: Arc<dyn Store>) {
     got.sort();
     assert_eq!(got, [StatusCode::OK, StatusCode::CONFLICT]);
     // The counters agree with a recompute.
-    let recomputed = store.recompute(harness::rules()).await.unwrap();
-    let mut stored = std::collections::HashMap::new();
-    for (r, _, s, m, v) in store.counters().await.unwrap() {
-        stored.insert((r, s, m), v);
-    }
-    for (r, _, s, m, v) in recomputed.rows() {
-        assert_eq!(stored.get(&(r.clone(), s, m)), Some(&v), "{r} {s} {m}");
-    }
+    crate::ledger::assert_counters_equal_ledger(&store).await;
     // Switched off, the partner is refused at once, though its token has not run out.
     let (s, _) = call_as(
         &app,
