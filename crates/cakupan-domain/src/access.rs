@@ -359,6 +359,14 @@ pub fn authorize(who: &Principal, action: Action, what: &Resource) -> Result<(),
                 Err(Denied("participants see only their own record"))
             }
         }
+        // A worker registers themselves (issue #20): only under their own NIK.
+        (Participant, Register, Resource::Participant { nik, .. }) => {
+            if who.nik.as_deref() == Some(nik.as_str()) {
+                Ok(())
+            } else {
+                Err(Denied("participants register only themselves"))
+            }
+        }
         (Participant, _, _) => Err(Denied("participants see only their own record")),
         (Employer, _, _) => Err(Denied("employers see only their own workers and accounts")),
         (_, _, _) => Err(Denied("not allowed")),

@@ -150,6 +150,17 @@ impl Facts {
     }
 }
 
+/// The last month a participation is protected for: its latest paid month, unless it was
+/// terminated by then (a terminated participation is protected for nothing after its end; what
+/// was paid before stays paid). `None` when nothing is paid.
+pub fn protected_until(facts: &Facts) -> Option<Month> {
+    let last = match facts.terminated {
+        Some(t) => facts.paid.range(..t).next_back(),
+        None => facts.paid.iter().next_back(),
+    };
+    last.map(|(m, _)| *m)
+}
+
 /// Statuses from `from` to `to` inclusive (months before registration are skipped).
 pub fn series(
     rules: &RuleSet,

@@ -12,6 +12,7 @@ pub mod campaign;
 pub mod contribution;
 pub mod coverage;
 pub mod employers;
+pub mod enrolment;
 pub mod error;
 pub mod kpj;
 pub mod money;

@@ -451,7 +451,9 @@ pub fn validate(
             ));
             None
         }
-        Some(Channel::Perisai) => {
+        // A worker enrolling themselves may name the agent who helped them (issue #20): the
+        // agent gets the acquisition as for their own registrations.
+        Some(Channel::Perisai | Channel::SelfService) if !agent.is_empty() => {
             if agent.len() > AGENT_CODE_MAX
                 || !agent
                     .bytes()
@@ -473,7 +475,7 @@ pub fn validate(
             errors.push(FieldError::new(
                 "agent_code",
                 "agent_code.only_perisai",
-                "agent_code must be empty unless channel is perisai",
+                "agent_code must be empty unless channel is perisai or self",
             ));
             None
         }

@@ -55,6 +55,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "security.toml",
         include_str!("../../../rules/security.toml"),
     ),
+    (
+        "enrolment.toml",
+        include_str!("../../../rules/enrolment.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -220,6 +224,26 @@ row!(/// Sign-in protection (issue #4): lockouts, session lifetime, password has
     /// One-time recovery codes given with a second factor.
     recovery_codes: u32,
 });
+row!(/// Workers enrolling themselves and signing in with a code (issue #20): the one-time
+    /// codes sent by SMS, how often they may be asked for, and the funnel's window.
+    RawEnrolment => EnrolmentRule {
+    /// Digits of a one-time code.
+    otp_digits: u32,
+    /// A code is good this long after it was sent, seconds.
+    otp_valid_secs: u32,
+    /// Wrong codes typed before a code stops working.
+    otp_max_attempts: u32,
+    /// Codes sent to one phone number, per NIK and per address within an hour.
+    otp_per_phone_per_hour: u32,
+    otp_per_nik_per_hour: u32,
+    otp_per_address_per_hour: u32,
+    /// How long a request to the SMS gateway may take before it counts as down, seconds.
+    sms_timeout_secs: u32,
+    /// Weeks of the enrolment funnel shown on the dashboard.
+    funnel_weeks: u32,
+    /// The version of the processing notice a self-registering worker consents to.
+    consent_notice_version: String,
+});
 row!(/// How progress is reported: the run-rate window of target projections and the months
     /// of history the dashboard draws.
     RawReporting => ReportingRule { run_rate_months: u32, chart_months: u32 });
@@ -343,6 +367,8 @@ struct RawFile {
     #[serde(default)]
     biller: Vec<RawBiller>,
     #[serde(default)]
+    enrolment: Vec<RawEnrolment>,
+    #[serde(default)]
     holiday: Vec<RawHoliday>,
     #[serde(default)]
     occupation: Vec<Occupation>,
@@ -385,6 +411,7 @@ pub struct RuleSet {
     pub campaign_audiences: Vec<CampaignAudience>,
     pub overpayment: Vec<OverpaymentRule>,
     pub billers: Vec<BillerRule>,
+    pub enrolment: Vec<EnrolmentRule>,
     pub holidays: Vec<Holiday>,
     pub occupations: Vec<Occupation>,
     occupation_index: HashMap<String, usize>,
@@ -558,6 +585,8 @@ impl RuleSet {
                 .extend(cook_all(name, raw.overpayment, RawOverpayment::cook)?);
             rs.billers
                 .extend(cook_all(name, raw.biller, RawBiller::cook)?);
+            rs.enrolment
+                .extend(cook_all(name, raw.enrolment, RawEnrolment::cook)?);
             for h in raw.holiday {
                 let date = parse_date(&h.date).ok_or_else(|| RulesError {
                     file: (*name).into(),
@@ -784,6 +813,26 @@ impl RuleSet {
             |r| r.provenance.period,
         )?;
         no_overlap(
+            "enrolment",
+            &self.enrolment,
+            |_| "enrolment".into(),
+            |r| r.provenance.period,
+        )?;
+        for r in &self.enrolment {
+            if !(4..=8).contains(&r.otp_digits)
+                || r.otp_valid_secs == 0
+                || r.otp_max_attempts == 0
+                || r.sms_timeout_secs == 0
+                || r.funnel_weeks == 0
+                || r.consent_notice_version.trim().is_empty()
+            {
+                return Err(bad(format!(
+                    "enrolment from {}: otp_digits must be 4 to 8; otp_valid_secs, otp_max_attempts, sms_timeout_secs and funnel_weeks above 0; consent_notice_version not empty",
+                    r.provenance.period.from
+                )));
+            }
+        }
+        no_overlap(
             "employer_size",
             &self.employer_sizes,
             |r| r.size.clone(),
@@ -994,6 +1043,11 @@ impl RuleSet {
     /// The agency as a biller (its partner service id) in force in `m`.
     pub fn biller(&self, m: Month) -> Option<&BillerRule> {
         Self::in_force(&self.billers, m, |r| &r.provenance)
+    }
+
+    /// The enrolment and one-time-code policy in force in `m`.
+    pub fn enrolment(&self, m: Month) -> Option<&EnrolmentRule> {
+        Self::in_force(&self.enrolment, m, |r| &r.provenance)
     }
 
     /// The sign-in protection in force in `m`.
