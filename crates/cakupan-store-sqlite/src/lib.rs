@@ -29,6 +29,7 @@ mod accounts;
 mod agents;
 mod campaign;
 mod employers;
+mod enrolment;
 mod ledger;
 mod participants;
 mod payments;

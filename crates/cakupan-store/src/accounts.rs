@@ -349,6 +349,8 @@ pub trait AccountStore: crate::Keyed {
     async fn create_user(&self, user: &NewUser, now: i64) -> Result<i64>;
     async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>>;
     async fn count_users(&self) -> Result<u64>;
+    /// The participant account of the person with this NIK index (signing in with a code).
+    async fn participant_user(&self, nik_index: &[u8]) -> Result<Option<UserRow>>;
     /// Stores a session by the SHA-256 of its token (unix seconds).
     async fn create_session(
         &self,

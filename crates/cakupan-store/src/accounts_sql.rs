@@ -80,6 +80,24 @@ macro_rules! accounts_store_impl {
                         .transpose()
             }
 
+            async fn participant_user(
+                &self,
+                nik_index: &[u8],
+            ) -> Result<Option<$crate::accounts::UserRow>> {
+                // The columns of `rows::user`.
+                sqlx::query(
+                    "SELECT u.id, u.username, u.password_hash, u.role, u.region, u.agent_code, u.nik_index, u.disabled, u.employer_code, u.must_change_password
+                     FROM users u WHERE u.nik_index = $1 AND u.role = 'participant' ORDER BY u.id LIMIT 1",
+                )
+                .bind(nik_index)
+                .fetch_optional(&self.$read)
+                .await
+                .map_err($dberr)?
+                .as_ref()
+                .map($crate::rows::user)
+                .transpose()
+            }
+
             async fn count_users(&self) -> Result<u64> {
                 let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
                     .fetch_one(&self.$read)

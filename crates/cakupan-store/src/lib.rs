@@ -12,6 +12,8 @@ pub mod clock;
 pub mod crypto;
 pub mod employers;
 mod employers_sql;
+pub mod enrolment;
+mod enrolment_sql;
 mod flows_sql;
 pub mod group;
 pub mod ledger;
@@ -187,6 +189,7 @@ pub trait Store:
     + targets::TargetStore
     + campaign::CampaignStore
     + payments::PaymentStore
+    + enrolment::EnrolmentStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
@@ -215,6 +218,7 @@ pub mod prelude {
     pub use crate::agents::AgentStore as _;
     pub use crate::campaign::CampaignStore as _;
     pub use crate::employers::EmployerStore as _;
+    pub use crate::enrolment::EnrolmentStore as _;
     pub use crate::ledger::LedgerStore as _;
     pub use crate::participants::ParticipantStore as _;
     pub use crate::payments::PaymentStore as _;
