@@ -148,6 +148,8 @@ pub struct Auth {
     by_ip: Mutex<Failures>,
     /// Public receipt checks per address in the last minute.
     receipt_checks: Mutex<Failures>,
+    /// One-time codes sent (issue #20), per phone, NIK or KPJ, and address, in the last hour.
+    code_sends: Mutex<Failures>,
     /// The password-hashing memory budget, one permit per MiB: a hash holds as many permits
     /// as its memory while it runs.
     hashing: Arc<tokio::sync::Semaphore>,
@@ -179,6 +181,7 @@ impl Auth {
             by_username: Mutex::default(),
             by_ip: Mutex::default(),
             receipt_checks: Mutex::default(),
+            code_sends: Mutex::default(),
             hashing: Arc::new(tokio::sync::Semaphore::new(
                 policy.password_hashing_budget_mib as usize,
             )),
@@ -206,6 +209,33 @@ impl Auth {
             return Err(minute.saturating_sub(now.duration_since(oldest)));
         }
         recent.push(now);
+        Ok(())
+    }
+
+    /// Counts one code sent under each of `keys` (what it is counted by, and the most allowed in
+    /// an hour), or refuses when any of them has reached its limit, counting nothing: how long
+    /// until the next is allowed. Keys not seen for an hour are forgotten once many are held.
+    pub fn code_send(&self, keys: &[(String, u32)]) -> Result<(), Duration> {
+        let now = Instant::now();
+        let hour = Duration::from_secs(3600);
+        let mut m = self.code_sends.lock().unwrap_or_else(|p| p.into_inner());
+        if m.0.len() > 100_000 {
+            m.0.retain(|_, v| v.last().is_some_and(|t| now.duration_since(*t) < hour));
+        }
+        let mut wait = Duration::ZERO;
+        for (key, limit) in keys {
+            let recent = m.recent(key, hour, now);
+            if recent.len() >= *limit as usize {
+                let oldest = recent.first().copied().unwrap_or(now);
+                wait = wait.max(hour.saturating_sub(now.duration_since(oldest)));
+            }
+        }
+        if wait > Duration::ZERO {
+            return Err(wait);
+        }
+        for (key, _) in keys {
+            m.recent(key, hour, now).push(now);
+        }
         Ok(())
     }
 

@@ -8,10 +8,12 @@ pub mod agents;
 pub mod auth;
 pub mod campaign;
 pub mod employers;
+pub mod enrolment;
 pub mod error;
 pub mod ledger;
 pub mod participants;
 pub mod payments;
+pub mod sms;
 
 use cakupan_domain::{RegionTree, RuleSet};
 use cakupan_store::Store;
@@ -31,6 +33,8 @@ pub struct Context {
     pub today: fn() -> time::Date,
     /// Password hashing cost, sign-in limits and lockouts.
     pub auth: Arc<auth::Auth>,
+    /// The SMS gateway one-time codes go through (issue #20); none: codes cannot be sent.
+    pub sms: Option<Arc<sms::Gateway>>,
 }
 
 /// Today's date in Western Indonesia Time (UTC+7), where most participants live, from the

@@ -525,19 +525,7 @@ async fn bill_of(st: &Context, s: Service, va: &str) -> Result<Bill, SnapError> 
     }
 }
 
-/// A name as a payer at a counter sees it: each word's first letter, the rest hidden.
-pub fn masked_name(name: &str) -> String {
-    name.split_whitespace()
-        .map(|w| {
-            let mut c = w.chars();
-            match c.next() {
-                Some(f) => format!("{f}{}", "*".repeat(c.count())),
-                None => String::new(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+pub use cakupan_domain::enrolment::masked_name;
 
 fn months_reason(months: u32) -> snap::Reason {
     snap::Reason {
