@@ -20,6 +20,22 @@ pub fn routes() -> Router<AppState> {
             "/sessions",
             post(crate::sessions::login).delete(crate::sessions::logout),
         )
+        .route("/sessions/code", post(crate::enrolment::ask_sign_in_code))
+        .route(
+            "/sessions/code/verify",
+            post(crate::enrolment::sign_in_with_code),
+        )
+        .route("/enrolment/code", post(crate::enrolment::ask_code))
+        .route("/enrolment", post(crate::enrolment::enrol))
+        .route("/enrolment/funnel", get(crate::enrolment::funnel))
+        .route("/villages", get(crate::enrolment::villages))
+        .route("/me/card", get(crate::enrolment::own_card))
+        .route("/me/phone/code", post(crate::enrolment::ask_phone_codes))
+        .route("/me/phone", post(crate::enrolment::change_phone))
+        .route("/cards/{token}", get(crate::enrolment::public_card))
+        .route("/reviews", get(crate::enrolment::reviews))
+        .route("/reviews/{id}", post(crate::enrolment::review))
+        .route("/sms/{id}/report", get(crate::enrolment::sms_report))
         .route("/me", get(crate::sessions::me))
         .route("/me/password", post(crate::accounts::change_password))
         .route("/me/totp", post(crate::accounts::own_totp))
@@ -157,6 +173,19 @@ pub fn routes() -> Router<AppState> {
         crate::payments::list_exceptions,
         crate::payments::act_on_exception,
         crate::payments::daily_totals,
+        crate::enrolment::ask_code,
+        crate::enrolment::enrol,
+        crate::enrolment::ask_sign_in_code,
+        crate::enrolment::sign_in_with_code,
+        crate::enrolment::villages,
+        crate::enrolment::own_card,
+        crate::enrolment::public_card,
+        crate::enrolment::ask_phone_codes,
+        crate::enrolment::change_phone,
+        crate::enrolment::funnel,
+        crate::enrolment::reviews,
+        crate::enrolment::review,
+        crate::enrolment::sms_report,
         crate::sessions::login,
         crate::sessions::logout,
         crate::sessions::me,
@@ -220,6 +249,18 @@ pub fn routes() -> Router<AppState> {
         quote_handler
     ),
     components(schemas(
+        crate::enrolment::EnrolmentBody,
+        crate::enrolment::CodeSentBody,
+        crate::enrolment::EnrolledBody,
+        crate::enrolment::SignInCodeBody,
+        crate::enrolment::VillageBody,
+        crate::enrolment::CardBody,
+        crate::enrolment::PublicCardBody,
+        crate::enrolment::PhoneChangeBody,
+        crate::enrolment::PhoneCodesBody,
+        crate::enrolment::FunnelWeekBody,
+        crate::enrolment::ReviewBody,
+        crate::enrolment::ReviewInput,
         crate::accounts::PasswordChange,
         crate::accounts::TotpRequest,
         crate::accounts::TotpEnrolment,

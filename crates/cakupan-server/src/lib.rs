@@ -14,6 +14,7 @@ pub mod auth;
 
 pub mod campaign;
 pub mod employers;
+pub mod enrolment;
 pub mod error;
 pub mod ledger;
 pub mod participants;

@@ -37,7 +37,10 @@ fn invalid(field: &str, rule: &'static str, message: String) -> ApiError {
 }
 
 /// The caller's own participations: only for participant accounts.
-async fn own(st: &AppState, caller: &Caller) -> Result<(Vec<u8>, Vec<Participant>), ApiError> {
+pub(crate) async fn own(
+    st: &AppState,
+    caller: &Caller,
+) -> Result<(Vec<u8>, Vec<Participant>), ApiError> {
     if !caller.who.role.can(Capability::OwnRecord) {
         return Err(ApiError::Forbidden(
             "this is a participant's own data: sign in with a participant account".into(),
@@ -333,8 +336,20 @@ pub async fn request_correction(
     caller: Caller,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (_, ps) = own(&st, &caller).await?;
+    own(&st, &caller).await?;
     let b: CorrectionInput = crate::error::json_body(&body, "a correction object")?;
+    let c = file_correction(&st, &caller, &b).await?;
+    Ok((StatusCode::CREATED, Json(correction_body(&c))))
+}
+
+/// Files a correction request of the caller about one of their own participations, audited:
+/// the API's and the participant's page's one path.
+pub(crate) async fn file_correction(
+    st: &AppState,
+    caller: &Caller,
+    b: &CorrectionInput,
+) -> Result<Correction, ApiError> {
+    let (_, ps) = own(st, caller).await?;
     let Some(p) = ps.iter().find(|p| p.id == b.participant_id) else {
         return Err(invalid(
             "participant_id",
@@ -385,13 +400,13 @@ pub async fn request_correction(
     c.id = st.store.add_correction(&c).await?;
     caller
         .audit(
-            &st,
+            st,
             "correction.request",
             format!("participant:{}", p.id),
             "data_subject_rights",
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(correction_body(&c))))
+    Ok(c)
 }
 
 #[derive(Debug, Deserialize)]

@@ -183,6 +183,17 @@ pub async fn sign_in(
             .set_password(user.id, &rehashed, user.must_change_password)
             .await?;
     }
+    open_session(st, &user, "session.login").await
+}
+
+/// Opens a session for an account whose credentials were checked (a password, or for a
+/// participant a code sent to their phone): the token, at most `sessions_per_user` at once,
+/// the audit entry `action`.
+pub async fn open_session(
+    st: &AppState,
+    user: &cakupan_store::accounts::UserRow,
+    action: &str,
+) -> Result<SignedIn, ApiError> {
     let token = new_token().map_err(ApiError::Internal)?;
     let now = now_secs();
     let expires = now + i64::from(st.auth.policy.session_hours) * 3600;
@@ -207,7 +218,7 @@ pub async fn sign_in(
             .unwrap_or_default(),
     };
     caller
-        .audit(st, "session.login", format!("user:{}", user.id), "access")
+        .audit(st, action, format!("user:{}", user.id), "access")
         .await?;
     Ok(SignedIn {
         token,

@@ -5,7 +5,7 @@
 //! its choosing): the form carries a random token that must equal the one in a short-lived
 //! cookie set with the form (SameSite=Strict, HttpOnly), compared in constant time.
 
-use super::i18n::Tr;
+use super::i18n::{Lang, Tr};
 use super::participants::{month_label, status_label};
 use super::{Nav, Page, PageError, St, html, html_status, safe_next};
 use crate::AppState;
@@ -40,7 +40,11 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-fn session_cookie(st: &AppState, value: &str, max_age: i64) -> Result<HeaderValue, PageError> {
+pub(crate) fn session_cookie(
+    st: &AppState,
+    value: &str,
+    max_age: i64,
+) -> Result<HeaderValue, PageError> {
     let secure = if st.auth.secure_cookies {
         "; Secure"
     } else {
@@ -299,49 +303,103 @@ struct OwnMonth {
     reason: String,
 }
 
+struct OwnPayment {
+    paid: String,
+    months: String,
+    amount: String,
+    receipt: String,
+}
+
 struct OwnParticipation {
+    id: i64,
     kpj: String,
     payment_code: String,
     segment: String,
     name: String,
     village: String,
     programmes: String,
+    protected_until: String,
     status_now: String,
     status_class: &'static str,
+    reason_now: String,
     months: Vec<OwnMonth>,
+    amounts: Vec<(String, String)>,
+    payments: Vec<OwnPayment>,
+    heirs: Vec<String>,
 }
 
 #[derive(Template)]
 #[template(path = "mine.html")]
 struct MinePage {
     t: &'static Tr,
+    w: &'static super::i18n::Ew,
     nav: Nav,
+    csrf: String,
     participations: Vec<OwnParticipation>,
     consents: Vec<String>,
     corrections: Vec<String>,
+    correctable: Vec<(&'static str, &'static str)>,
+    message: String,
+    errors: Vec<String>,
 }
 
-/// A participant's own page: each participation with its protection of the last twelve
-/// months, their consents and correction requests (the full export with the processing log
-/// is `GET /api/v1/me/data`).
-pub async fn mine(State(st): St, page: Page) -> Result<Response, PageError> {
+#[derive(Debug, Deserialize)]
+pub struct MineQuery {
+    ok: Option<String>,
+}
+
+/// The participant's index, or the reason they may not see this page.
+fn own_index(page: &Page) -> Result<(&super::SignedIn, Vec<u8>), PageError> {
     let me = page.require()?;
     if !me.who.role.can(Capability::OwnRecord) {
         return Err(PageError::Forbidden(page.lang, String::new()));
     }
-    let (lang, t) = (page.lang, page.t());
     let index = me
         .who
         .nik
         .as_deref()
         .and_then(|h| hex::decode(h).ok())
-        .ok_or(PageError::NotFound(lang))?;
+        .ok_or(PageError::NotFound(page.lang))?;
+    Ok((me, index))
+}
+
+/// A participant's own page: for each participation its protection (protected until, this
+/// month's status and why, the last twelve months), the payment code with what 1, 3, 6 or 12
+/// months cost, the payments made with their receipt numbers, the heirs; their consents and
+/// correction requests with a form to ask for one; links to the card, the phone change and the
+/// data held with who read it.
+pub async fn mine(
+    State(st): St,
+    page: Page,
+    Query(q): Query<MineQuery>,
+) -> Result<Response, PageError> {
+    let t = page.t();
+    let message = match q.ok.as_deref() {
+        Some("koreksi") => {
+            t.ew.correction_sent
+                .replace("{h}", &st.auth.policy.correction_due_hours.to_string())
+        }
+        _ => String::new(),
+    };
+    mine_page(&st, &page, message, Vec::new(), StatusCode::OK).await
+}
+
+async fn mine_page(
+    st: &AppState,
+    page: &Page,
+    message: String,
+    errors: Vec<String>,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let (me, index) = own_index(page)?;
+    let (lang, t) = (page.lang, page.t());
     let ps = st.store.participants_by_index(&index).await?;
     let now = Month::of((st.today)());
+    let today = (st.today)();
     let mut participations = Vec::new();
     for p in &ps {
         page.audit(
-            &st,
+            st,
             "participant.read",
             format!("participant:{}", p.id),
             "data_subject_access",
@@ -354,28 +412,74 @@ pub async fn mine(State(st): St, page: Page) -> Result<Response, PageError> {
         let months =
             cakupan_domain::coverage::series(&st.rules, &facts, registered.max(now.plus(-11)), now)
                 .map_err(|e| PageError::Internal(e.to_string()))?;
-        let today = (st.today)();
         let shown = |m: &cakupan_domain::coverage::MonthStatus| {
             month_label(&st.rules, lang, r.segment, m, today)
         };
-        let (status_now, status_class) = months
-            .last()
-            .map(|m| {
-                let (status, class, _) = shown(m);
-                (status, class)
+        let (status_now, status_class, reason_now) =
+            months.last().map(shown).unwrap_or_else(|| {
+                let (s, c) = status_label(t, cakupan_domain::coverage::Status::Pending);
+                (s, c, String::new())
+            });
+        let reversed: std::collections::HashSet<&str> = ledger
+            .iter()
+            .filter(|l| l.kind == "reversal")
+            .filter_map(|l| l.target_reference.as_deref())
+            .collect();
+        let payments = ledger
+            .iter()
+            .rev()
+            .filter(|l| l.kind == "contribution" && !reversed.contains(l.reference.as_str()))
+            .map(|l| {
+                let first = l.first_month.and_then(|i| Month::from_index(i));
+                let n = l.months.unwrap_or(1).max(1);
+                OwnPayment {
+                    paid: l
+                        .paid_month
+                        .and_then(Month::from_index)
+                        .map(|m| lang.month(m))
+                        .unwrap_or_default(),
+                    months: match first {
+                        Some(f) if n > 1 => {
+                            format!("{} – {}", lang.month(f), lang.month(f.plus(n - 1)))
+                        }
+                        Some(f) => lang.month(f),
+                        None => String::new(),
+                    },
+                    amount: l.amount.map(|a| lang.rupiah(a)).unwrap_or_default(),
+                    receipt: cakupan_store::agents::receipt_number(st.store.keys(), l.id),
+                }
             })
-            .unwrap_or_else(|| status_label(t, cakupan_domain::coverage::Status::Pending));
+            .collect();
+        let amounts = cakupan_app::payments::offers(st, p)
+            .await
+            .map_err(|e| PageError::Internal(e.to_string()))?
+            .into_iter()
+            .map(|(n, due)| {
+                (
+                    t.ew.months_n.replace("{n}", &n.to_string()),
+                    lang.rupiah(due.total.0),
+                )
+            })
+            .collect();
         participations.push(OwnParticipation {
+            id: p.id,
             kpj: p.kpj.clone(),
-            payment_code: cakupan_app::payments::code_of(&st, p)
+            payment_code: cakupan_app::payments::code_of(st, p)
                 .map(|va| va.digits())
                 .unwrap_or_default(),
-            segment: r.segment.to_string(),
+            segment: match r.segment {
+                cakupan_domain::Segment::Bpu => t.bpu.to_string(),
+                cakupan_domain::Segment::Pu => t.pu.to_string(),
+            },
             name: r.name.clone(),
-            village: super::regions::region_name(&st, r.village),
+            village: super::regions::region_name(st, r.village),
             programmes: r.programmes.to_string(),
+            protected_until: cakupan_domain::coverage::protected_until(&facts)
+                .map(|m| lang.month(m))
+                .unwrap_or_else(|| t.ew.not_protected.to_string()),
             status_now,
             status_class,
+            reason_now,
             months: months
                 .iter()
                 .rev()
@@ -389,6 +493,21 @@ pub async fn mine(State(st): St, page: Page) -> Result<Response, PageError> {
                     }
                 })
                 .collect(),
+            amounts,
+            payments,
+            heirs: r
+                .heirs
+                .iter()
+                .map(|h| {
+                    let rel = cakupan_domain::participants::Relationship::ALL
+                        .iter()
+                        .position(|x| *x == h.relationship)
+                        .and_then(|i| t.ew.relationships.get(i))
+                        .copied()
+                        .unwrap_or_default();
+                    format!("{} ({rel})", h.name)
+                })
+                .collect(),
         });
     }
     let consents = st
@@ -399,8 +518,12 @@ pub async fn mine(State(st): St, page: Page) -> Result<Response, PageError> {
         .map(|c| {
             format!(
                 "{} — {} ({}, {})",
-                c.purpose,
-                c.decision,
+                consent_purpose(lang, &c.purpose),
+                if c.decision == "given" {
+                    t.ew.consent_given
+                } else {
+                    t.ew.consent_withdrawn
+                },
                 c.notice_version,
                 crate::sessions::rfc3339(c.at)
             )
@@ -415,9 +538,13 @@ pub async fn mine(State(st): St, page: Page) -> Result<Response, PageError> {
         .map(|c| {
             format!(
                 "{}: {} — {}{}",
-                c.field,
+                t.ew.label(&c.field),
                 c.value,
-                c.status,
+                match c.status.as_str() {
+                    "open" => t.ew.correction_open,
+                    "done" => t.ew.correction_done,
+                    _ => t.ew.correction_refused,
+                },
                 c.note
                     .as_deref()
                     .filter(|n| !n.is_empty())
@@ -426,13 +553,190 @@ pub async fn mine(State(st): St, page: Page) -> Result<Response, PageError> {
             )
         })
         .collect();
-    html(&MinePage {
+    html_status(
+        status,
+        &MinePage {
+            t,
+            w: t.ew,
+            nav: page.nav(),
+            csrf: me.csrf.clone(),
+            participations,
+            consents,
+            corrections,
+            correctable: crate::rights::CORRECTABLE
+                .iter()
+                .map(|f| (*f, t.ew.label(f)))
+                .collect(),
+            message,
+            errors,
+        },
+    )
+}
+
+/// A consent's purpose in the reader's words.
+fn consent_purpose(lang: Lang, purpose: &str) -> &'static str {
+    let w = lang.tr().ew;
+    match purpose {
+        "enrolment" => w.purpose_enrolment,
+        "marketing" => w.purpose_marketing,
+        "research" => w.purpose_research,
+        "sharing_with_partners" => w.purpose_sharing,
+        _ => w.purpose_other,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OwnCorrectionForm {
+    csrf: String,
+    participant_id: i64,
+    #[serde(default)]
+    field: String,
+    #[serde(default)]
+    value: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Files a correction request from the participant's page (the API's own path).
+pub async fn own_correction(
+    State(st): St,
+    page: Page,
+    Form(f): Form<OwnCorrectionForm>,
+) -> Result<Response, PageError> {
+    own_index(&page)?;
+    let me = page.check_csrf(&f.csrf)?.clone();
+    let caller = crate::auth::Caller {
+        who: me.who.clone(),
+        request_id: page.request_id.clone(),
+    };
+    let input = crate::rights::CorrectionInput {
+        participant_id: f.participant_id,
+        field: f.field,
+        value: f.value,
+        reason: f.reason,
+    };
+    match crate::rights::file_correction(&st, &caller, &input).await {
+        Ok(_) => Ok(axum::response::Redirect::to("/saya?ok=koreksi").into_response()),
+        Err(ApiError::Invalid(e)) => {
+            let t = page.t();
+            let errors = e
+                .iter()
+                .map(|x| format!("{}: {}", t.ew.label(&x.field), page.lang.field_message(x)))
+                .collect();
+            mine_page(
+                &st,
+                &page,
+                String::new(),
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(PageError::Internal(e.to_string())),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "saya_data.html")]
+struct OwnDataPage {
+    t: &'static Tr,
+    w: &'static super::i18n::Ew,
+    nav: Nav,
+    held: Vec<(String, String)>,
+    log: Vec<(String, String, String)>,
+}
+
+/// The data the agency holds about the participant and every read and change of it (the API's
+/// `GET /api/v1/me/data` as a page).
+pub async fn own_data(State(st): St, page: Page) -> Result<Response, PageError> {
+    let (_, index) = own_index(&page)?;
+    let (lang, t) = (page.lang, page.t());
+    let w = t.ew;
+    let ps = st.store.participants_by_index(&index).await?;
+    let mut held = Vec::new();
+    for p in &ps {
+        let r = &p.registration;
+        held.extend([
+            (w.kpj.to_string(), p.kpj.clone()),
+            (w.nik.to_string(), r.nik.to_string()),
+            (w.name.to_string(), r.name.clone()),
+            (
+                w.birth_date.to_string(),
+                cakupan_domain::month::format_date(r.birth_date),
+            ),
+            (
+                w.sex.to_string(),
+                if r.sex == cakupan_domain::Sex::L {
+                    t.sex_l
+                } else {
+                    t.sex_p
+                }
+                .to_string(),
+            ),
+            (w.phone.to_string(), r.phone.clone().unwrap_or_default()),
+            (w.village.to_string(), st.regions.path_label(r.village)),
+            (w.address.to_string(), r.address.clone().unwrap_or_default()),
+            (
+                w.occupation.to_string(),
+                st.rules
+                    .occupation(&r.occupation_code)
+                    .map(|o| match lang {
+                        Lang::Id => o.name_id.clone(),
+                        Lang::En => o.name_en.clone(),
+                    })
+                    .unwrap_or_default(),
+            ),
+            (w.income.to_string(), lang.rupiah(r.income_base.0)),
+            (w.programmes.to_string(), r.programmes.to_string()),
+            (
+                w.channel.to_string(),
+                super::i18n::channel_name(lang, r.channel.as_str()),
+            ),
+        ]);
+    }
+    let records: Vec<String> = ps.iter().map(|p| format!("participant:{}", p.id)).collect();
+    let log = st
+        .store
+        .audit_for(&records)
+        .await?
+        .iter()
+        .rev()
+        .map(|a| {
+            let who = Role::parse(&a.entry.role)
+                .map(|r| super::role_name(lang, r))
+                .unwrap_or(w.read_by_system);
+            (
+                crate::sessions::rfc3339(a.entry.at / 1000).replace('T', " "),
+                format!("{who} · {}", a.entry.actor),
+                action_words(lang, &a.entry.action).to_string(),
+            )
+        })
+        .collect();
+    page.audit_many(&st, "participant.export", records, "data_subject_access")
+        .await?;
+    html(&OwnDataPage {
         t,
+        w,
         nav: page.nav(),
-        participations,
-        consents,
-        corrections,
+        held,
+        log,
     })
+}
+
+/// What an audit entry's action did, in the reader's words.
+fn action_words(lang: Lang, action: &str) -> &'static str {
+    let w = lang.tr().ew;
+    match action {
+        "participant.register" => w.did_register,
+        "participant.read" | "participant.lookup" => w.did_read,
+        "participant.export" => w.did_export,
+        "card.read" => w.did_card,
+        "participant.phone_change" => w.did_phone,
+        "participant.review" => w.did_review,
+        a if a.starts_with("correction.") => w.did_correction,
+        a if a.starts_with("posting.") || a.starts_with("payment.") => w.did_payment,
+        _ => w.did_other,
+    }
 }
 
 #[derive(Template)]

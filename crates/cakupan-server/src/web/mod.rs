@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod agents;
 pub mod campaign;
 pub mod employers;
+pub mod enrolment;
 pub mod i18n;
 pub mod participants;
 pub mod payments;
@@ -56,6 +57,25 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/peserta/{id}/bayar/iuran", get(participants::pay_due))
         .route("/saya", get(accounts::mine))
+        .route("/saya/kartu", get(enrolment::card))
+        .route(
+            "/saya/telepon",
+            get(enrolment::phone_form).post(enrolment::phone_codes),
+        )
+        .route("/saya/telepon/ganti", post(enrolment::phone_change))
+        .route("/saya/koreksi", post(accounts::own_correction))
+        .route("/saya/data", get(accounts::own_data))
+        .route("/daftar", get(enrolment::form).post(enrolment::ask_code))
+        .route("/daftar/desa", get(enrolment::villages))
+        .route("/daftar/kode", post(enrolment::register))
+        .route(
+            "/masuk",
+            get(enrolment::sign_in_form).post(enrolment::ask_sign_in_code),
+        )
+        .route("/masuk/kode", post(enrolment::sign_in))
+        .route("/kartu/{token}", get(enrolment::public_card))
+        .route("/tinjauan", get(enrolment::reviews))
+        .route("/tinjauan/{id}", post(enrolment::review))
         .route("/agen", get(agents::home))
         .route("/agen/{code}", get(agents::agent))
         .route("/agen/{code}/laporan.csv", get(agents::agent_csv))
@@ -341,6 +361,10 @@ impl Page {
             if role.can(Capability::ManagesRegion) {
                 add("/pemberi-kerja", t.nav_employers);
                 add("/rekonsiliasi", t.nav_reconcile);
+                add("/tinjauan", t.ew.review_title);
+            }
+            if role.can(Capability::OwnRecord) {
+                add("/saya/kartu", t.ew.card_short);
             }
             if role.can(Capability::SeesCoverage) {
                 add("/kampanye", t.nav_campaign);
@@ -349,7 +373,18 @@ impl Page {
                 add("/pengguna", t.nav_users);
                 add("/mitra-bayar", t.nav_partners);
             }
-            add("/akun/sandi", t.nav_password);
+            // Participants sign in with a code sent to their phone (issue #20): no password.
+            if !role.can(Capability::OwnRecord) {
+                add("/akun/sandi", t.nav_password);
+            }
+        } else {
+            for (href, label) in [("/daftar", t.ew.register), ("/masuk", t.ew.nav_sign_in)] {
+                items.push(NavItem {
+                    current: self.path == href,
+                    href: href.to_string(),
+                    label: label.to_string(),
+                });
+            }
         }
         items.push(NavItem {
             current: self.path == "/tentang",

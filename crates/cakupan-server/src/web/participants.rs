@@ -452,7 +452,7 @@ pub async fn profile(
             value: format!(
                 "{} · {}{}",
                 format_date(r.registered_on),
-                r.channel,
+                super::i18n::channel_name(lang, r.channel.as_str()),
                 r.agent_code
                     .as_deref()
                     .map(|a| format!(" ({a})"))
@@ -495,7 +495,12 @@ pub async fn profile(
         kpj: p.kpj.clone(),
         flash,
         facts: facts_view,
-        flags: r.review_flags.clone(),
+        // The NIK's warnings in words (the branch reviews them at /tinjauan).
+        flags: r
+            .review_flags
+            .iter()
+            .map(|rule| super::enrolment::warning_words(lang, rule))
+            .collect(),
         status_now: current.0,
         status_class: current.1,
         coverage,

@@ -143,6 +143,8 @@ pub struct RegionPage {
     /// An administrator may share this region's target out down the tree from here.
     pub allocate: Option<AllocateForm>,
     pub flash: Option<String>,
+    /// Self-registration by week (issue #20).
+    pub funnel: Vec<super::enrolment::FunnelRow>,
 }
 
 /// The administrator's form that allocates a region's target down to its villages.
@@ -964,9 +966,11 @@ async fn region_response(
         Some(r) if !r.kind.is_empty() => format!("{} ({})", level_name(t, code.level()), r.kind),
         _ => level_name(t, code.level()).to_string(),
     };
+    let funnel = super::enrolment::funnel_rows(st, page, code).await;
     html(&RegionPage {
         t,
         nav: page.nav(),
+        funnel,
         title: region_name(st, code),
         kind,
         crumbs,
