@@ -13,7 +13,7 @@
 import { chromium } from 'playwright-core';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHmac, generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -396,6 +396,110 @@ try {
   check(found.includes('Kuitansi sah') || found.includes('masih dipegang agen'), `the receipt is found at /kuitansi (${found.slice(0, 80)})`);
   check(!found.includes('PRS-32-0801'), 'the public check does not name the agent');
   await anyone.close();
+
+  console.log('== a worker registers themselves on a phone, code read from the SMS gateway');
+  const smsLog = process.env.CAKUPAN_SMS_LOG;
+  if (!smsLog) throw new Error('CAKUPAN_SMS_LOG (Kannel on loopback, scripts/kannel.sh) must be set for the self-registration test');
+  const smsTo = (e164) => readFileSync(smsLog, 'utf8').split('\n')
+    .map((l) => l.match(/Got message \d+: <(\S+) (\S+) (\S+) (.*)>$/)).filter((m) => m && m[2] === e164).map((m) => m[4]);
+  const nextCode = async (e164, before) => {
+    for (let i = 0; i < 200; i++) {
+      const texts = smsTo(e164);
+      if (texts.length > before) return texts[texts.length - 1].match(/Cakupan: (\d+)/)[1];
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`no SMS to ${e164} through Kannel`);
+  };
+  const fits = async (pg, what) => {
+    const o = await pg.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(o <= 1, `${what} fits 390 px (overflow ${o}px)`);
+  };
+  const workerCtx = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'id-ID' });
+  const w = await workerCtx.newPage();
+  w.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  const localPhone = `0813${String(Date.now()).slice(-8)}`;
+  const e164 = `+62${localPhone.slice(1)}`;
+  await w.goto(`${base}/daftar`);
+  await fits(w, 'the registration form');
+  const errorsBefore = consoleErrors.length;
+  await w.click('button[name=action][value=code]');
+  const summary = await w.getByTestId('form-errors').innerText();
+  // The refused form answers 422, which Chromium logs as a failed load: expected.
+  consoleErrors.splice(errorsBefore);
+  check(summary.includes('NIK') && summary.includes('wajib diisi') && !/village_code|occupation_code|income_base/.test(summary),
+    'an empty form is refused in Indonesian, naming the fields as a worker knows them');
+  check(smsTo(e164).length === 0, 'nothing was sent for a refused form');
+  await w.fill('#nik', '3273015203900003');
+  await w.fill('#name', 'Siti Aminah');
+  await w.fill('#birth_date', '1990-03-12');
+  await w.check('input[name=sex][value=P]');
+  await w.fill('#phone', localPhone);
+  await w.fill('#village_q', 'sarijadi');
+  await w.waitForSelector('#village-list input[name=village_code]');
+  const villageHint = await w.locator('#village-list label').first().innerText();
+  check(/Kec\./.test(villageHint) && villageHint.includes('Bandung'), `the village search shows where each village lies (${villageHint.replace(/\s+/g, ' ')})`);
+  await w.locator('#village-list input[name=village_code]').first().check();
+  await w.fill('#occupation', '84.1');
+  await w.selectOption('#income_base', '1000000');
+  check((await w.locator('#income_base option[value="1000000"]').innerText()).includes('iuran Rp'), 'each income bracket says what it costs a month');
+  await w.check('input[name=consent]');
+  await w.screenshot({ path: join(artifacts, '30-phone-self-registration.png'), fullPage: true });
+  await w.click('button[name=action][value=code]');
+  await w.waitForSelector('[data-testid=code-sent]');
+  await fits(w, 'the code page');
+  const regCode = await nextCode(e164, 0);
+  check(/^\d{6}$/.test(regCode), 'the gateway carried a six-digit code');
+  await w.fill('#code', regCode);
+  await w.click('form[action="/daftar/kode"] button[type=submit]');
+  await w.waitForSelector('[data-testid=kpj]');
+  const selfKpj = (await w.getByTestId('kpj').innerText()).trim();
+  check(/^\d{11}$/.test(selfKpj), `registered with KPJ ${selfKpj}`);
+  check(/^\d{16,}$/.test((await w.getByTestId('payment-code').innerText()).trim()), 'the payment code is shown');
+  await fits(w, 'the registration result');
+  await w.screenshot({ path: join(artifacts, '31-phone-registered.png'), fullPage: true });
+  await w.click('a[href="/saya/kartu"].button');
+  await w.waitForSelector('[data-testid=card]');
+  check((await w.getByTestId('card-kpj').innerText()).trim() === selfKpj, 'the digital card shows the KPJ');
+  check(await w.locator('.qr svg').count() === 1, 'the card carries a QR code');
+  await fits(w, 'the digital card');
+  await w.screenshot({ path: join(artifacts, '32-phone-card.png'), fullPage: true });
+  const cardLink = await w.getByTestId('card-link').getAttribute('href');
+  await w.click('button:has-text("Keluar")');
+  await w.waitForURL(/\/login/);
+  await w.goto(cardLink);
+  check((await w.getByTestId('public-name').innerText()).trim() === 'S*** A*****', 'the public card shows only the masked name, signed out');
+  check((await w.textContent('main')).includes('Terlindungi sampai'), 'and the protection');
+  await fits(w, 'the public card');
+
+  console.log('== the worker signs in again with a new code');
+  await w.goto(`${base}/masuk`);
+  await fits(w, 'the sign-in page');
+  await w.fill('#nik_or_kpj', '3273015203900003');
+  await w.click('form[action="/masuk"] button[type=submit]');
+  await w.waitForSelector('[data-testid=code-sent]');
+  const signCode = await nextCode(e164, 1);
+  await w.fill('#code', signCode);
+  await w.click('form[action="/masuk/kode"] button[type=submit]');
+  await w.waitForURL(`${base}/saya`);
+  check((await w.getByTestId('payment-code').first().innerText()).trim().length >= 16, 'the own page shows the payment code');
+  check((await w.getByTestId('amounts').first().innerText()).includes('12 bulan'), 'and what 1 to 12 months cost');
+  check((await w.getByTestId('protected-until').first().innerText()).length > 0, 'and until when the worker is protected');
+  await fits(w, 'the own page');
+  await w.screenshot({ path: join(artifacts, '33-phone-mine.png'), fullPage: true });
+  await w.locator('details:has(form[action="/saya/koreksi"]) summary').first().click();
+  await w.selectOption('select[name=field]', 'address');
+  await w.fill('input[name=value]', 'Jl. Sarijadi No. 5, RT 02/RW 07');
+  await w.fill('input[name=reason]', 'pindah rumah');
+  await w.click('form[action="/saya/koreksi"] button[type=submit]');
+  await w.waitForURL(/\/saya\?ok=koreksi/);
+  check((await w.getByTestId('mine-message').innerText()).includes('jam'), 'the correction request is filed');
+  check((await w.getByTestId('corrections').innerText()).includes('Sarijadi'), 'and listed with its status');
+  await w.goto(`${base}/saya/data`);
+  await fits(w, '/saya/data');
+  check((await w.getByTestId('reads').innerText()).includes('mendaftarkan'), 'the data page says who did what with the data');
+  await w.goto(`${base}/saya/telepon`);
+  await fits(w, '/saya/telepon');
+  await workerCtx.close();
 
   console.log('== sign out');
   await page.click('button:has-text("Keluar")');

@@ -130,6 +130,7 @@ pub fn state(store: Arc<dyn Store>, reference: &Reference) -> Result<cakupan_app
         regions: reference.regions.clone(),
         rules: reference.rules.clone(),
         today: cakupan_app::today_wib,
+        sms: None,
         auth: Arc::new(crate::accounts::auth(reference)?),
     })
 }
@@ -157,6 +158,7 @@ pub fn operations(store: Arc<dyn Store>, reference: &Reference) -> Result<cakupa
         regions: reference.regions.clone(),
         rules: reference.rules.clone(),
         today: cakupan_app::today_wib,
+        sms: None,
         auth: Arc::new(cakupan_app::auth::Auth::new(
             cakupan_app::auth::Cost::OWASP,
             policy,

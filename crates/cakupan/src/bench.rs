@@ -302,6 +302,7 @@ async fn pages_bench(
         regions: reference.regions.clone(),
         rules: reference.rules.clone(),
         today: today_wib,
+        sms: None,
         auth,
     });
     let someone = match store.participant(1).await? {
@@ -1216,6 +1217,7 @@ async fn http_loads(
         regions: reference.regions.clone(),
         rules: reference.rules.clone(),
         today: today_wib,
+        sms: None,
         auth: std::sync::Arc::new(crate::accounts::auth(reference)?),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -11,6 +11,7 @@ mod bench;
 mod bench_payments;
 mod campaign;
 mod employers;
+mod enrolment;
 mod export;
 mod generate;
 mod import;
@@ -76,6 +77,8 @@ enum Command {
         /// The PEM private key of --tls-cert.
         #[arg(long, env = "CAKUPAN_TLS_KEY", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        #[command(flatten)]
+        sms: enrolment::SmsArgs,
     },
     /// Load real regions and a simulated population into a local database, then serve.
     Demo {
@@ -94,6 +97,9 @@ enum Command {
         /// Load and exit without serving.
         #[arg(long)]
         no_serve: bool,
+        /// The SMS gateway (default: Kannel on loopback, started by scripts/kannel.sh).
+        #[command(flatten)]
+        sms: enrolment::SmsArgs,
     },
     /// The Kemendagri region tree.
     Regions {
@@ -173,6 +179,11 @@ enum Command {
     Employer {
         #[command(subcommand)]
         command: employers::EmployerCommand,
+    },
+    /// Self-registration: the funnel, the village search, a test SMS through the gateway.
+    Enrolment {
+        #[command(subcommand)]
+        command: enrolment::EnrolmentCommand,
     },
     /// Payment rails: channel partners, settlement files, exceptions, daily totals.
     Payments {
@@ -621,10 +632,11 @@ async fn run(cli: Cli) -> Result<()> {
             listen,
             tls_cert,
             tls_key,
+            sms,
         } => {
             let store = open_store(&cli.global, &reference).await?;
             let tls = tls_cert.zip(tls_key);
-            serve(store, &reference, &listen, tls).await
+            serve(store, &reference, &listen, tls, &sms, None).await
         }
         Command::Demo {
             participants,
@@ -632,6 +644,7 @@ async fn run(cli: Cli) -> Result<()> {
             campaign_region,
             listen,
             no_serve,
+            sms,
         } => {
             demo(
                 &cli.global,
@@ -639,6 +652,7 @@ async fn run(cli: Cli) -> Result<()> {
                 (participants, employer_months, &campaign_region),
                 &listen,
                 no_serve,
+                &sms,
             )
             .await
         }
@@ -745,6 +759,10 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Payments { command } => {
             let store = open_store(&cli.global, &reference).await?;
             payments::run(store, &reference, command).await
+        }
+        Command::Enrolment { command } => {
+            let store = open_store(&cli.global, &reference).await?;
+            enrolment::run(store, &reference, command).await
         }
         Command::Report {
             command: ReportCommand::Agents { month, by, region },
@@ -861,6 +879,10 @@ async fn simulate(
     );
     let reactivated = agents::simulate_reactivations(store_for_report.as_ref(), reference).await?;
     eprintln!("Perisai offices asked to reactivate {reactivated} agents after idle spells.");
+    let enrolled = enrolment::simulate_funnel(store_for_report.as_ref(), reference, seed).await?;
+    eprintln!(
+        "Self-registration: {enrolled} workers registered themselves in the funnel's weeks (with those who asked for a code and stopped)."
+    );
     if employer_months > 0 {
         eprintln!(
             "Simulating employers' wage reports and payments over the last {employer_months} months…"
@@ -1084,6 +1106,8 @@ async fn serve(
     reference: &Reference,
     listen: &str,
     tls: Option<(PathBuf, PathBuf)>,
+    sms_args: &enrolment::SmsArgs,
+    sms: Option<cakupan_app::sms::Gateway>,
 ) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -1125,11 +1149,20 @@ async fn serve(
             "No accounts yet: create the first administrator with `cakupan user add --username <name> --role admin` (its password is generated and shown once)."
         );
     }
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let sms = sms.or_else(|| sms_args.gateway(&format!("{scheme}://{addr}")));
+    match &sms {
+        Some(g) => eprintln!("One-time codes go by SMS through {}", g.url),
+        None => eprintln!(
+            "No SMS gateway (--sms-url): self-registration and signing in with a code answer that codes cannot be sent."
+        ),
+    }
     let state = AppState {
         store,
         regions: reference.regions.clone(),
         rules: reference.rules.clone(),
         today: today_wib,
+        sms: sms.map(Arc::new),
         auth,
     };
     match tls {
@@ -1156,6 +1189,7 @@ async fn demo(
     (participants, employer_months, campaign_region): (u64, u32, &str),
     listen: &str,
     no_serve: bool,
+    sms: &enrolment::SmsArgs,
 ) -> Result<()> {
     let url = if global.db == "sqlite://cakupan.db" {
         "sqlite://cakupan-demo.db".to_string()
@@ -1237,7 +1271,18 @@ async fn demo(
     if no_serve {
         return Ok(());
     }
-    serve(store, reference, listen, None).await
+    // Self-registration's codes go through Kannel on loopback unless a gateway was given.
+    let kannel = PathBuf::from("cakupan-demo-kannel");
+    let gateway = match sms.sms_url {
+        Some(_) => None,
+        None => enrolment::demo_gateway(&kannel, &format!("http://{listen}")),
+    };
+    let started = gateway.is_some();
+    let served = serve(store, reference, listen, None, sms, gateway).await;
+    if started {
+        enrolment::stop_demo_gateway(&kannel);
+    }
+    served
 }
 
 async fn regions(global: &Global, reference: &Reference, cmd: RegionsCommand) -> Result<()> {

@@ -40,6 +40,7 @@ pub(crate) async fn app_on(
         regions: harness::regions().clone(),
         rules: harness::rules().clone(),
         today: harness::today,
+        sms: harness::kannel().map(|k| std::sync::Arc::new(k.gateway)),
         auth: auth.clone(),
     };
     let router = router(state);

@@ -200,3 +200,100 @@ pub const KEYS_TEXT: &str = "index:070707070707070707070707070707070707070707070
 pub fn keys() -> Arc<cakupan_store::crypto::Keys> {
     Arc::new(cakupan_store::crypto::Keys::for_tests())
 }
+
+/// Kannel on loopback (`scripts/kannel.sh start`, which `scripts/test.sh` runs): the gateway's
+/// settings and the SMS centre simulator's output, where every SMS the gateway carried appears.
+pub struct Kannel {
+    pub gateway: cakupan_app::sms::Gateway,
+    pub log: PathBuf,
+}
+
+/// The Kannel of this test run, if any. With `CAKUPAN_REQUIRE_KANNEL=1` (as `scripts/test.sh`
+/// sets it once Kannel runs) a missing gateway fails the test instead of skipping it.
+pub fn kannel() -> Option<Kannel> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (
+        var("CAKUPAN_TEST_SMS_URL"),
+        var("CAKUPAN_TEST_SMS_USER"),
+        var("CAKUPAN_TEST_SMS_PASSWORD"),
+        var("CAKUPAN_TEST_SMS_LOG"),
+    ) {
+        (Some(url), Some(username), Some(password), Some(log)) => Some(Kannel {
+            gateway: cakupan_app::sms::Gateway {
+                url,
+                username,
+                password,
+                from: "BPJSTK".into(),
+                report_base: None,
+            },
+            log: PathBuf::from(log),
+        }),
+        _ => {
+            if std::env::var("CAKUPAN_REQUIRE_KANNEL").is_ok_and(|v| v == "1") {
+                panic!(
+                    "CAKUPAN_REQUIRE_KANNEL=1 but CAKUPAN_TEST_SMS_URL and its fellows are not set"
+                );
+            }
+            eprintln!("CAKUPAN_TEST_SMS_URL not set (scripts/kannel.sh start): SMS tests skipped");
+            None
+        }
+    }
+}
+
+/// A mobile number no other test of this run uses (the SMS centre's log is shared).
+pub fn fresh_phone() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::UNIX_EPOCH
+        .elapsed()
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let mix = nanos
+        ^ (u64::from(std::process::id()) << 24)
+        ^ N.fetch_add(1, Ordering::SeqCst).wrapping_mul(0x9E37_79B9);
+    format!("0813{:08}", mix % 100_000_000)
+}
+
+impl Kannel {
+    /// The texts the SMS centre received for `phone` (E.164 or 08…), in order.
+    pub fn texts_to(&self, phone: &str) -> Vec<String> {
+        let e164 = cakupan_domain::phone::normalise_phone(phone).unwrap();
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_once("Got message ").map(|(_, m)| m))
+            .filter_map(|m| {
+                m.split_once(": <")
+                    .map(|(_, body)| body.trim_end_matches('>'))
+            })
+            .filter_map(|body| {
+                let mut parts = body.splitn(4, ' ');
+                let (_from, to, _kind, text) =
+                    (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+                (to == e164).then(|| text.to_string())
+            })
+            .collect()
+    }
+
+    /// Waits (up to 20 s) until `phone` has received more than `before` SMS; the newest text.
+    pub async fn next_text(&self, phone: &str, before: usize) -> String {
+        for _ in 0..200 {
+            let texts = self.texts_to(phone);
+            if texts.len() > before {
+                return texts[texts.len() - 1].clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!(
+            "no SMS reached {phone} through Kannel within 20 s (log {})",
+            self.log.display()
+        );
+    }
+
+    /// The one-time code an SMS carries.
+    pub fn code_in(text: &str) -> String {
+        text.split_once("Cakupan: ")
+            .map(|(_, rest)| rest.chars().take_while(char::is_ascii_digit).collect())
+            .unwrap_or_default()
+    }
+}

@@ -224,6 +224,7 @@ async fn the_next_due_months_follow_the_last_paid(s: Arc<dyn Store>) {
         regions: harness::regions().clone(),
         rules: harness::rules().clone(),
         today: harness::today,
+        sms: None,
         auth: Arc::new(cakupan_app::auth::Auth::new(
             cakupan_app::auth::Cost::TEST_ONLY,
             policy,

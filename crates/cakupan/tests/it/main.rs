@@ -41,6 +41,7 @@ mod citus;
 mod cli;
 mod contract;
 mod employers;
+mod enrolment;
 mod harness;
 mod ledger;
 mod pages;

@@ -543,6 +543,7 @@ fn context(store: &Arc<dyn Store>) -> cakupan_app::Context {
         regions: harness::regions().clone(),
         rules: harness::rules().clone(),
         today: harness::today,
+        sms: None,
         auth: auth(),
     }
 }
