@@ -268,7 +268,7 @@ pub enum Enrolled {
         id: i64,
         kpj: String,
         created: bool,
-        user: UserRow,
+        user: Box<UserRow>,
     },
     /// The NIK holds another BPU participation: sign in instead. Nothing of it is told.
     SignInInstead,
@@ -337,7 +337,7 @@ pub async fn register_with_code(
             )
             .await?;
     }
-    let user = own_account(st, &nik_index, &p).await?;
+    let user = Box::new(own_account(st, &nik_index, &p).await?);
     Ok(Enrolled::Registered {
         id,
         kpj: p.kpj,

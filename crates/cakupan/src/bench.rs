@@ -99,6 +99,21 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 16)]
         connections: usize,
     },
+    /// Self-registration (issue #20) against the real server on the database given by --db,
+    /// through Kannel on loopback (started here unless --sms-url is given): the village search
+    /// beside /healthz, SMS per second through Kannel, and whole registrations per second (code
+    /// asked, SMS received by the SMS centre, registered with it).
+    Enrolment {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
+        /// SMS sent in the gateway's own measure.
+        #[arg(long, default_value_t = 1000)]
+        sms: usize,
+        #[command(flatten)]
+        gateway: crate::enrolment::SmsArgs,
+    },
     /// Settlement files through reconciliation (issue #19): files of each size (comma-separated
     /// line counts) imported into the database given by --db, every line an exception (the
     /// costliest case); lines/s and the process's peak memory after each.
@@ -242,6 +257,22 @@ pub async fn run(
                 reference,
                 seconds,
                 connections,
+            )
+            .await
+        }
+        BenchCommand::Enrolment {
+            seconds,
+            connections,
+            sms,
+            gateway,
+        } => {
+            let keys = crate::store::load_keys(keys)?;
+            crate::bench_enrolment::enrolment_bench(
+                (db, pg_pool),
+                keys,
+                reference,
+                (seconds, connections, sms),
+                &gateway,
             )
             .await
         }

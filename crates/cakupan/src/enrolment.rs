@@ -3,7 +3,7 @@
 //! funnel of `simulate`; and the demo's own Kannel on loopback.
 
 use crate::Reference;
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use cakupan_app::sms::Gateway;
 use cakupan_domain::enrolment::{Stage, week_of};
 use cakupan_domain::{Channel, RegionCode};
@@ -36,6 +36,10 @@ pub struct SmsArgs {
     /// listening address over http).
     #[arg(long, env = "CAKUPAN_SMS_REPORTS")]
     pub sms_reports: Option<String>,
+    /// `bench enrolment` only: the log of the gateway's simulated SMS centre (fakesmsc), where
+    /// the bench reads the codes.
+    #[arg(long, env = "CAKUPAN_SMS_LOG", hide = true)]
+    pub sms_log: Option<std::path::PathBuf>,
 }
 
 impl SmsArgs {
@@ -196,8 +200,8 @@ pub async fn simulate_funnel(store: &dyn Store, reference: &Reference, seed: u64
 
 /// The demo's own SMS gateway: Kannel on loopback through `scripts/kannel.sh` (installed when
 /// missing and run as root), its settings, and every SMS it carries echoed to the terminal so
-/// whoever tries the demo reads the codes. `None` with the reason printed when it cannot run.
-pub fn demo_gateway(dir: &std::path::Path, reports: &str) -> Option<Gateway> {
+/// whoever tries the demo reads the codes (`echo`). `None` with the reason printed when it cannot run.
+pub fn demo_gateway(dir: &std::path::Path, reports: &str, echo: bool) -> Option<Gateway> {
     let script = std::path::Path::new("scripts/kannel.sh");
     if !script.exists() {
         eprintln!(
@@ -234,10 +238,12 @@ pub fn demo_gateway(dir: &std::path::Path, reports: &str) -> Option<Gateway> {
         get("CAKUPAN_SMS_PASSWORD")?,
         get("CAKUPAN_SMS_LOG")?,
     );
-    eprintln!(
-        "SMS gateway: Kannel on loopback ({url}), its SMS centre simulated; every SMS it carries is shown here."
-    );
-    tokio::spawn(echo_sms(std::path::PathBuf::from(log)));
+    if echo {
+        eprintln!(
+            "SMS gateway: Kannel on loopback ({url}), its SMS centre simulated; every SMS it carries is shown here."
+        );
+        tokio::spawn(echo_sms(std::path::PathBuf::from(log)));
+    }
     Some(Gateway {
         url,
         username: user,
@@ -271,18 +277,4 @@ pub fn stop_demo_gateway(dir: &std::path::Path) {
         .arg("stop")
         .arg(dir)
         .status();
-}
-
-/// The settings of a gateway started by `scripts/kannel.sh start` (its printed lines).
-pub fn gateway_from_env() -> Result<Option<Gateway>> {
-    let Ok(url) = std::env::var("CAKUPAN_SMS_URL") else {
-        return Ok(None);
-    };
-    Ok(Some(Gateway {
-        url,
-        username: std::env::var("CAKUPAN_SMS_USER").context("CAKUPAN_SMS_USER")?,
-        password: std::env::var("CAKUPAN_SMS_PASSWORD").context("CAKUPAN_SMS_PASSWORD")?,
-        from: "BPJSTK".into(),
-        report_base: None,
-    }))
 }

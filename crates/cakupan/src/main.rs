@@ -8,6 +8,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod accounts;
 mod agents;
 mod bench;
+mod bench_enrolment;
 mod bench_payments;
 mod campaign;
 mod employers;
@@ -1275,7 +1276,7 @@ async fn demo(
     let kannel = PathBuf::from("cakupan-demo-kannel");
     let gateway = match sms.sms_url {
         Some(_) => None,
-        None => enrolment::demo_gateway(&kannel, &format!("http://{listen}")),
+        None => enrolment::demo_gateway(&kannel, &format!("http://{listen}"), true),
     };
     let started = gateway.is_some();
     let served = serve(store, reference, listen, None, sms, gateway).await;

@@ -430,7 +430,7 @@ async fn mine_page(
             .rev()
             .filter(|l| l.kind == "contribution" && !reversed.contains(l.reference.as_str()))
             .map(|l| {
-                let first = l.first_month.and_then(|i| Month::from_index(i));
+                let first = l.first_month.and_then(Month::from_index);
                 let n = l.months.unwrap_or(1).max(1);
                 OwnPayment {
                     paid: l
