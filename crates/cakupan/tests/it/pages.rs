@@ -1059,6 +1059,203 @@ on_both_backends! {
     campaign_pages: true,
     the_users_page: true,
     the_partners_page: true,
+    the_worker_pages: true,
+}
+
+/// The worker's own pages (issue #20) without the SMS gateway: the registration form refuses
+/// in the reader's language naming each field as a worker knows it (never its code), with the
+/// form's own token; the village search answers as one types; the sign-in page says the same
+/// for any NIK; a card link that was not issued is not found; the branch's review queue lists a
+/// registration whose NIK disagrees with the sex typed, in words, and clears it.
+async fn the_worker_pages(store: Arc<dyn Store>) {
+    let app = app_on(store.clone(), &auth()).await;
+    let mut b = Browser::new(&app);
+    let form = b.get("/daftar").await;
+    assert_eq!(form.status, StatusCode::OK);
+    let token = form.input("form_token");
+    assert_eq!(token.len(), 64);
+    // Without the form's token: refused.
+    let forged = b
+        .post("/daftar", &[("action", "code"), ("form_token", "x")])
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let refused = b
+        .post(
+            "/daftar",
+            &[
+                ("action", "code"),
+                ("form_token", &token),
+                ("nik", "12"),
+                ("village_q", ""),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let summary = refused
+        .body
+        .split("data-testid=\"form-errors\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</div>").next())
+        .unwrap_or_default();
+    for words in [
+        "Tanggal lahir",
+        "Nomor HP",
+        "Desa/kelurahan tempat tinggal",
+        "Persetujuan",
+        "NIK harus tepat 16 digit",
+    ] {
+        assert!(summary.contains(words), "{words} missing from {summary}");
+    }
+    for code in [
+        "village_code",
+        "birth_date",
+        "income_base",
+        "occupation_code",
+        "consent.required",
+        "nik.length",
+    ] {
+        assert!(
+            !summary.contains(code),
+            "the code {code} is shown: {summary}"
+        );
+    }
+    let english = b.get("/daftar?lang=en").await;
+    assert!(english.body.contains("Register as a participant"));
+    let refused = b
+        .post(
+            "/daftar?lang=en",
+            &[("action", "code"), ("form_token", &token)],
+        )
+        .await;
+    assert!(refused.body.contains("Mobile number"), "{}", refused.body);
+    b.get("/daftar?lang=id").await;
+    // The village search as one types, and without script (the form's own button).
+    let found = b.get("/daftar/desa?village_q=sarijadi").await;
+    assert!(
+        found.body.contains("Sarijadi") && found.body.contains("Kota Bandung"),
+        "{}",
+        found.body
+    );
+    let found = b
+        .post(
+            "/daftar",
+            &[
+                ("action", "find"),
+                ("form_token", &token),
+                ("village_q", "sarijadi"),
+            ],
+        )
+        .await;
+    assert_eq!(found.status, StatusCode::OK);
+    assert!(found.body.contains("name=\"village_code\"") && found.body.contains("Sarijadi"));
+    // No gateway configured here: a valid form is told codes cannot be sent, nothing stored.
+    let people = store.count_participants().await.unwrap();
+    let valid = [
+        ("action", "code"),
+        ("form_token", token.as_str()),
+        ("nik", "3273015203900003"),
+        ("name", "Siti Aminah"),
+        ("birth_date", "1990-03-12"),
+        ("sex", "P"),
+        ("phone", "081234567890"),
+        ("village_code", "32.73.01.1001"),
+        ("occupation", "84.1"),
+        ("income_base", "1000000"),
+        ("programs", "JKK+JKM"),
+        ("consent", "ya"),
+    ];
+    let down = b.post("/daftar", &valid).await;
+    if harness::kannel().is_none() {
+        assert_eq!(
+            down.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{}",
+            down.body
+        );
+        assert!(down.body.contains("Layanan SMS"), "{}", down.body);
+    }
+    assert_eq!(store.count_participants().await.unwrap(), people);
+    // Signing in: the same page for a registered NIK and for any other.
+    let masuk = b.get("/masuk").await;
+    let t = masuk.input("form_token");
+    let one = b
+        .post(
+            "/masuk",
+            &[("form_token", &t), ("nik_or_kpj", "3273014101950001")],
+        )
+        .await;
+    assert_eq!(one.status, StatusCode::OK);
+    assert!(one.body.contains("Jika NIK atau KPJ ini terdaftar"));
+    let bad = b
+        .post("/masuk", &[("form_token", &t), ("nik_or_kpj", "123")])
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("16 angka"));
+    assert_eq!(
+        b.get("/kartu/1-00112233445566778899").await.status,
+        StatusCode::NOT_FOUND
+    );
+    // The branch's review queue: a NIK that says male for a woman.
+    let mut i = harness::input("3273011203900004");
+    i.registered_on = harness::today_text();
+    let reg = harness::reg(&i);
+    assert!(!reg.review_flags.is_empty());
+    let id = match store.register(harness::rules(), &reg).await.unwrap() {
+        cakupan_store::Outcome::Created { id, .. } => id,
+        other => panic!("{other:?}"),
+    };
+    user(
+        &app,
+        &auth(),
+        "tinjau",
+        "branch_officer",
+        Some("32.73"),
+        None,
+        None,
+    )
+    .await;
+    let mut officer = Browser::new(&app);
+    officer.sign_in("tinjau").await;
+    let queue = officer.get("/tinjauan").await;
+    assert_eq!(queue.status, StatusCode::OK);
+    assert!(
+        queue.body.contains("Siti Aminah")
+            && queue.body.contains("jenis kelamin dalam NIK berbeda"),
+        "{}",
+        queue.body
+    );
+    assert!(!queue.body.contains("nik.sex_mismatch"));
+    let csrf = officer.csrf();
+    let cleared = officer
+        .post(
+            &format!("/tinjauan/{id}"),
+            &[("csrf", &csrf), ("action", "clear")],
+        )
+        .await;
+    assert_eq!(cleared.status, StatusCode::SEE_OTHER);
+    assert!(!officer.get("/tinjauan").await.body.contains("Siti Aminah"));
+    let mut worker = Browser::new(&app);
+    user(
+        &app,
+        &auth(),
+        "siti",
+        "participant",
+        None,
+        None,
+        Some("3273011203900004"),
+    )
+    .await;
+    worker.sign_in("siti").await;
+    assert_eq!(worker.get("/tinjauan").await.status, StatusCode::FORBIDDEN);
+    let mine = worker.get("/saya").await;
+    assert!(
+        mine.body.contains("Terlindungi sampai")
+            && mine.body.contains("data-testid=\"payment-code\""),
+        "{}",
+        mine.body
+    );
+    assert_eq!(worker.get("/saya/kartu").await.status, StatusCode::OK);
+    assert_eq!(worker.get("/saya/data").await.status, StatusCode::OK);
 }
 
 /// The employer channel's pages: an employer's staff upload a wage report (problems by line,
