@@ -360,6 +360,16 @@ async fn self_registration_end_to_end(store: Arc<dyn Store>) {
     );
     let (s, _) = call_as(&app, Some(&token), "GET", "/api/v1/reviews", None).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+    // A phone change is a participant's own: a branch officer has none.
+    let (s, _) = call_as(
+        &app,
+        Some(&branch),
+        "POST",
+        "/api/v1/me/phone/code",
+        Some(json!({"new_phone": "081311112222"}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
 
     // The funnel of this week: codes sent, phones verified, registrations.
     let (s, funnel) = call_as(
