@@ -53,7 +53,6 @@ admin-port = $admin
 admin-password = $password
 admin-interface = 127.0.0.1
 smsbox-port = $box
-wdp-interface-name = 127.0.0.1
 box-allow-ip = 127.0.0.1
 log-file = "$dir/bearerbox.log"
 log-level = 1

@@ -880,10 +880,6 @@ async fn simulate(
     );
     let reactivated = agents::simulate_reactivations(store_for_report.as_ref(), reference).await?;
     eprintln!("Perisai offices asked to reactivate {reactivated} agents after idle spells.");
-    let enrolled = enrolment::simulate_funnel(store_for_report.as_ref(), reference, seed).await?;
-    eprintln!(
-        "Self-registration: {enrolled} workers registered themselves in the funnel's weeks (with those who asked for a code and stopped)."
-    );
     if employer_months > 0 {
         eprintln!(
             "Simulating employers' wage reports and payments over the last {employer_months} months…"
@@ -968,6 +964,11 @@ async fn simulate(
             }
         );
     }
+    // The self-registration funnel, once every simulated registration (the campaign's too) is in.
+    let enrolled = enrolment::simulate_funnel(store_for_report.as_ref(), reference, seed).await?;
+    eprintln!(
+        "Self-registration: {enrolled} workers registered themselves in the funnel's weeks (with those who asked for a code and stopped)."
+    );
     // Head office shares the national target out to every village, as `target allocate` does.
     let (parent, a) = cakupan_store::targets::allocation_for(
         store_for_report.as_ref(),
