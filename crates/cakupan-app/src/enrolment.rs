@@ -605,41 +605,24 @@ pub async fn change_phone(
         // The same form sent again after the change was made.
         return Ok(());
     }
-    let now = cakupan_store::clock::now_secs();
     for p in ps
         .iter()
         .filter(|p| p.registration.phone.as_deref() != Some(&new))
     {
-        let mut c = cakupan_store::accounts::Correction {
-            id: 0,
-            participant_id: p.id,
-            village_code: p.registration.village.to_string(),
-            field: "phone".into(),
-            value: new.clone(),
-            reason: "changed by the participant, confirmed by codes sent to both numbers".into(),
-            requested_at: now,
-            due_at: now,
-            status: "open".into(),
-            decided_at: None,
-            decided_by: None,
-            note: None,
-        };
-        c.id = st.store.add_correction(&c).await?;
         let mut corrected = p.registration.clone();
         corrected.phone = Some(new.clone());
-        st.store
-            .decide_correction(
-                &st.rules,
-                &cakupan_store::accounts::CorrectionDecision {
-                    id: c.id,
-                    status: "done".into(),
-                    decided_by: who.username.clone(),
-                    decided_at: now,
-                    note: "confirmed by codes sent to the old and the new number".into(),
-                    corrected: Some(corrected),
-                },
-            )
-            .await?;
+        decided_correction(
+            st,
+            p,
+            ("phone", &new),
+            (
+                "changed by the participant, confirmed by codes sent to both numbers",
+                "confirmed by codes sent to the old and the new number",
+            ),
+            &who.username,
+            corrected,
+        )
+        .await?;
         audit(
             st,
             who,
@@ -650,6 +633,49 @@ pub async fn change_phone(
         )
         .await?;
     }
+    Ok(())
+}
+
+/// A correction of `field` to `value` filed and decided at once by `by` (the participant who
+/// proved both numbers, the officer who checked the KTP), `corrected` being the participation
+/// as it becomes: kept like any correction, so the record says who changed what and when.
+async fn decided_correction(
+    st: &Context,
+    p: &Participant,
+    (field, value): (&str, &str),
+    (reason, note): (&str, &str),
+    by: &str,
+    corrected: Registration,
+) -> Result<(), AppError> {
+    let now = cakupan_store::clock::now_secs();
+    let mut c = cakupan_store::accounts::Correction {
+        id: 0,
+        participant_id: p.id,
+        village_code: p.registration.village.to_string(),
+        field: field.into(),
+        value: value.into(),
+        reason: reason.into(),
+        requested_at: now,
+        due_at: now,
+        status: "open".into(),
+        decided_at: None,
+        decided_by: None,
+        note: None,
+    };
+    c.id = st.store.add_correction(&c).await?;
+    st.store
+        .decide_correction(
+            &st.rules,
+            &cakupan_store::accounts::CorrectionDecision {
+                id: c.id,
+                status: "done".into(),
+                decided_by: by.into(),
+                decided_at: now,
+                note: note.into(),
+                corrected: Some(corrected),
+            },
+        )
+        .await?;
     Ok(())
 }
 
@@ -820,34 +846,18 @@ pub async fn review(
             if before == after {
                 continue;
             }
-            let mut c = cakupan_store::accounts::Correction {
-                id: 0,
-                participant_id: p.id,
-                village_code: p.registration.village.to_string(),
-                field: field.into(),
-                value: after,
-                reason: "NIK warning reviewed by the branch".into(),
-                requested_at: now,
-                due_at: now,
-                status: "open".into(),
-                decided_at: None,
-                decided_by: None,
-                note: None,
-            };
-            c.id = st.store.add_correction(&c).await?;
-            st.store
-                .decide_correction(
-                    &st.rules,
-                    &cakupan_store::accounts::CorrectionDecision {
-                        id: c.id,
-                        status: "done".into(),
-                        decided_by: who.username.clone(),
-                        decided_at: now,
-                        note: "corrected after checking the KTP".into(),
-                        corrected: Some(reg.clone()),
-                    },
-                )
-                .await?;
+            decided_correction(
+                st,
+                &p,
+                (field, &after),
+                (
+                    "NIK warning reviewed by the branch",
+                    "corrected after checking the KTP",
+                ),
+                &who.username,
+                reg.clone(),
+            )
+            .await?;
         }
     }
     st.store.clear_review(p.id, &who.username, now).await?;

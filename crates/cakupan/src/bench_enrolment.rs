@@ -59,7 +59,7 @@ fn person(district: &str, n: u64) -> (String, String, &'static str) {
     let year = 1960 + (n % 40);
     let month = 1 + (n / 40) % 12;
     let day = 1 + (n / 480) % 28;
-    let female = n % 2 == 0;
+    let female = n.is_multiple_of(2);
     let serial = 1 + (n / 13_440) % 9_999;
     let dd = if female { day + 40 } else { day };
     (
@@ -150,7 +150,7 @@ async fn run(
             bail!("village search {q:?} answered {s}");
         }
         search.push(t.elapsed().as_secs_f64() * 1e3);
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             let t = Instant::now();
             conn.send("GET", "/healthz", &[], b"").await?;
             health.push(t.elapsed().as_secs_f64() * 1e3);

@@ -349,7 +349,7 @@ pub struct MineQuery {
 }
 
 /// The participant's index, or the reason they may not see this page.
-fn own_index(page: &Page) -> Result<(&super::SignedIn, Vec<u8>), PageError> {
+pub(crate) fn own_index(page: &Page) -> Result<(&super::SignedIn, Vec<u8>), PageError> {
     let me = page.require()?;
     if !me.who.role.can(Capability::OwnRecord) {
         return Err(PageError::Forbidden(page.lang, String::new()));

@@ -18,7 +18,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use cakupan_app::enrolment as svc;
-use cakupan_domain::access::{Action, Capability, Resource};
 use cakupan_domain::participants::{HeirInput, RegistrationInput};
 use cakupan_domain::{FieldError, FieldErrors, Month, ProgrammeSet, RegionCode, Rupiah};
 use serde::Deserialize;
@@ -915,20 +914,6 @@ struct OwnCard {
     qr: String,
 }
 
-fn own_principal(page: &Page) -> Result<(&super::SignedIn, Vec<u8>), PageError> {
-    let me = page.require()?;
-    if !me.who.role.can(Capability::OwnRecord) {
-        return Err(PageError::Forbidden(page.lang, String::new()));
-    }
-    let index = me
-        .who
-        .nik
-        .as_deref()
-        .and_then(|h| hex::decode(h).ok())
-        .ok_or(PageError::NotFound(page.lang))?;
-    Ok((me, index))
-}
-
 /// The absolute address of a path on this server, as the browser reached it.
 fn absolute(headers: &HeaderMap, secure: bool, path: &str) -> String {
     let host = headers
@@ -956,7 +941,7 @@ fn qr_svg(text: &str) -> Result<String, PageError> {
 /// The participant's digital card: KPJ, name, programmes, protected until, and the QR code of
 /// its public link.
 pub async fn card(State(st): St, page: Page, headers: HeaderMap) -> Result<Response, PageError> {
-    let (_, index) = own_principal(&page)?;
+    let (_, index) = super::accounts::own_index(&page)?;
     let lang = page.lang;
     let t = page.t();
     let ps = st.store.participants_by_index(&index).await?;
@@ -1104,7 +1089,7 @@ fn phone_page(
 
 /// The phone change form.
 pub async fn phone_form(page: Page) -> Result<Response, PageError> {
-    own_principal(&page)?;
+    super::accounts::own_index(&page)?;
     html(&phone_page(
         &page,
         PhoneForm::default(),
@@ -1122,7 +1107,7 @@ pub async fn phone_codes(
     ClientAddr(ip): ClientAddr,
     Form(mut f): Form<PhoneForm>,
 ) -> Result<Response, PageError> {
-    own_principal(&page)?;
+    super::accounts::own_index(&page)?;
     let me = page.check_csrf(&f.csrf)?.clone();
     match svc::ask_phone_change(&st, &me.who, &f.new_phone, &ip).await {
         Ok(codes) => {
@@ -1157,7 +1142,7 @@ pub async fn phone_change(
     page: Page,
     Form(f): Form<PhoneForm>,
 ) -> Result<Response, PageError> {
-    own_principal(&page)?;
+    super::accounts::own_index(&page)?;
     let me = page.check_csrf(&f.csrf)?.clone();
     match svc::change_phone(
         &st,
@@ -1316,18 +1301,6 @@ pub async fn review(
         Err(ApiError::NotFound(_)) => Err(PageError::NotFound(page.lang)),
         Err(e) => Err(PageError::Internal(e.to_string())),
     }
-}
-
-/// Whether a page may show the review queue's link.
-pub fn may_review(page: &Page) -> bool {
-    page.user.as_ref().is_some_and(|me| {
-        cakupan_domain::access::authorize(
-            &me.who,
-            Action::ReviewRequests,
-            &Resource::Region(me.who.region),
-        )
-        .is_ok()
-    })
 }
 
 /// One week of the funnel as the dashboard shows it.
