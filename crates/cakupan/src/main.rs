@@ -1127,7 +1127,8 @@ async fn serve(
         auth.cost.t,
         auth.parallel_hashes()
     );
-    // The audit log's anchor in the server's log, at start and every hour: kept apart from
+    // Every hour, expired one-time codes are deleted, and the audit log's anchor is written in
+    // the server's log, at start and every hour: kept apart from
     // the database, it lets `audit verify --anchor <log>` find a truncated or wiped log. One row
     // read (the last entry), whatever the log's length; the chain is checked by `audit verify`.
     let anchored = store.clone();
@@ -1135,6 +1136,13 @@ async fn serve(
         let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
         loop {
             every.tick().await;
+            // One-time codes a day past their expiry are of no use to anyone (issue #20).
+            if let Err(e) = anchored
+                .forget_codes(cakupan_store::clock::now_secs() - 86_400)
+                .await
+            {
+                tracing::warn!("forgetting expired one-time codes: {e}");
+            }
             match anchored.audit_anchor().await {
                 Ok(a) => tracing::info!(
                     "{}",
