@@ -270,7 +270,8 @@ pub enum Enrolled {
         created: bool,
         user: Box<UserRow>,
     },
-    /// The NIK holds another BPU participation: sign in instead. Nothing of it is told.
+    /// The NIK is registered already (under another phone, or with other details in BPU):
+    /// sign in instead. Nothing of it is told.
     SignInInstead,
 }
 
@@ -307,6 +308,18 @@ pub async fn register_with_code(
             .count_stage(&week, reg.village, Stage::Verified)
             .await?;
     }
+    // A NIK that already has participations leads to sign-in, unless the phone just proven is
+    // the phone on record of every one of them (the same person, or this form sent again):
+    // otherwise whoever typed someone else's NIK with their own phone would be signed in to
+    // that person's record (their PU participation, say).
+    let index = st.store.nik_index(&reg.nik);
+    let existing = st.store.participants_by_index(&index).await?;
+    if existing
+        .iter()
+        .any(|p| p.registration.phone.as_deref() != Some(phone.as_str()))
+    {
+        return Ok(Enrolled::SignInInstead);
+    }
     let who = self_principal(st, &reg);
     use crate::participants::{Registered, register};
     let (id, created) = match register(st, &who, request_id, &reg).await? {
@@ -319,14 +332,13 @@ pub async fn register_with_code(
         .participant(id)
         .await?
         .ok_or_else(|| AppError::Internal(format!("participant {id} vanished")))?;
-    let nik_index = st.store.nik_index(&reg.nik);
     if created {
         st.store
             .count_stage(&week, reg.village, Stage::Registered)
             .await?;
         st.store
             .add_consent(
-                &nik_index,
+                &index,
                 &Consent {
                     purpose: "enrolment".into(),
                     notice_version: policy(st)?.consent_notice_version.clone(),
@@ -337,7 +349,7 @@ pub async fn register_with_code(
             )
             .await?;
     }
-    let user = Box::new(own_account(st, &nik_index, &p).await?);
+    let user = Box::new(own_account(st, &index, &p).await?);
     Ok(Enrolled::Registered {
         id,
         kpj: p.kpj,

@@ -301,6 +301,39 @@ async fn self_registration_end_to_end(store: Arc<dyn Store>) {
     assert!(!v.to_string().contains(&kpj));
     assert_eq!(store.count_participants().await.unwrap(), people + 1);
 
+    // A NIK an employer registered (PU) cannot be taken over with another phone: sign in instead,
+    // and no BPU participation is made for it.
+    let mut pu = harness::input("3273014506850002");
+    pu.segment = "PU".into();
+    pu.channel = "employer".into();
+    pu.birth_date = "1985-06-05".into();
+    pu.income_base = "4000000".into();
+    pu.programs = "JKK+JKM+JHT+JP".into();
+    pu.registered_on = harness::today_text();
+    store
+        .register(harness::rules(), &harness::reg(&pu))
+        .await
+        .unwrap();
+    let fifth = harness::fresh_phone();
+    let mut takeover = worker(&fifth);
+    takeover["nik"] = json!("3273014506850002");
+    takeover["birth_date"] = json!("1985-06-05");
+    let (key, code) = ask(&app, &k, &takeover, &fifth).await;
+    takeover["key"] = json!(key);
+    takeover["code"] = json!(code);
+    let before = store.count_participants().await.unwrap();
+    let (s, v) = call_as(
+        &app,
+        None,
+        "POST",
+        "/api/v1/enrolment",
+        Some(takeover.to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["error"], "sign_in_instead");
+    assert_eq!(store.count_participants().await.unwrap(), before);
+
     // A registration whose NIK disagrees with the sex typed goes to the branch's review queue.
     let fourth = harness::fresh_phone();
     let mut flagged = worker(&fourth);
@@ -388,8 +421,8 @@ async fn self_registration_end_to_end(store: Arc<dyn Store>) {
         .iter()
         .find(|w| w["week"] == week.as_str())
         .expect("this week");
-    assert_eq!(w["started"], 3, "{w}");
-    assert_eq!(w["verified"], 3, "{w}");
+    assert_eq!(w["started"], 4, "{w}");
+    assert_eq!(w["verified"], 4, "{w}");
     assert_eq!(w["registered"], 2, "{w}");
 
     // The village search finds a name among 83,762 with where it lies.
