@@ -484,8 +484,13 @@ fn registration_errors_name_field_and_rule() {
             "agent_code",
             "agent_code.required",
         ),
+        // A worker registering themselves may name the agent who helped (issue #20); a
+        // branch's registration may not.
         (
-            |i| i.agent_code = "AG-1".into(),
+            |i| {
+                i.channel = "branch".into();
+                i.agent_code = "AG-1".into();
+            },
             "agent_code",
             "agent_code.only_perisai",
         ),
