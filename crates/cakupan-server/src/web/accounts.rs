@@ -450,17 +450,7 @@ async fn mine_page(
                 }
             })
             .collect();
-        let amounts = cakupan_app::payments::offers(st, p)
-            .await
-            .map_err(|e| PageError::Internal(e.to_string()))?
-            .into_iter()
-            .map(|(n, due)| {
-                (
-                    t.ew.months_n.replace("{n}", &n.to_string()),
-                    lang.rupiah(due.total.0),
-                )
-            })
-            .collect();
+        let amounts = super::enrolment::amounts(st, lang, p).await?;
         participations.push(OwnParticipation {
             id: p.id,
             kpj: p.kpj.clone(),

@@ -607,7 +607,7 @@ struct SignInInsteadPage {
 }
 
 /// What `p` owes for each period it may pay at once, as the worker reads it.
-async fn amounts(
+pub(crate) async fn amounts(
     st: &AppState,
     lang: Lang,
     p: &cakupan_store::Participant,
