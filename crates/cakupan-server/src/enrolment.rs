@@ -7,7 +7,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::participants::HeirBody;
-use crate::sessions::{ClientAddr, SessionBody, rfc3339};
+use crate::sessions::{ClientAddr, SessionBody, session_body};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -207,17 +207,6 @@ pub async fn enrol(
             )
                 .into_response())
         }
-    }
-}
-
-fn session_body(s: crate::sessions::SignedIn) -> SessionBody {
-    SessionBody {
-        token: s.token,
-        expires_at: rfc3339(s.expires),
-        username: s.who.username,
-        role: s.who.role.as_str().into(),
-        region: s.who.region.to_string(),
-        must_change_password: s.must_change_password,
     }
 }
 

@@ -70,17 +70,19 @@ pub async fn login(
     let b: LoginBody =
         crate::error::json_body(&body, "{\"username\": \"…\", \"password\": \"…\"}")?;
     let s = sign_in(&st, &b.username, b.password, b.totp.as_deref(), &ip).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(SessionBody {
-            token: s.token,
-            expires_at: rfc3339(s.expires),
-            username: s.who.username,
-            role: s.who.role.as_str().into(),
-            region: s.who.region.to_string(),
-            must_change_password: s.must_change_password,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(session_body(s))))
+}
+
+/// A new session as the API answers it.
+pub fn session_body(s: SignedIn) -> SessionBody {
+    SessionBody {
+        token: s.token,
+        expires_at: rfc3339(s.expires),
+        username: s.who.username,
+        role: s.who.role.as_str().into(),
+        region: s.who.region.to_string(),
+        must_change_password: s.must_change_password,
+    }
 }
 
 /// A new session.

@@ -124,7 +124,8 @@ pub struct LoginForm {
     next: String,
 }
 
-fn login_cookie_value(headers: &HeaderMap) -> Option<String> {
+/// The value of the cookie `name` the request carries, if any.
+pub(crate) fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -132,7 +133,7 @@ fn login_cookie_value(headers: &HeaderMap) -> Option<String> {
         .flat_map(|v| v.split(';'))
         .find_map(|kv| {
             kv.trim()
-                .strip_prefix(LOGIN_COOKIE)
+                .strip_prefix(name)
                 .and_then(|r| r.strip_prefix('='))
                 .map(str::to_string)
         })
@@ -150,7 +151,7 @@ pub async fn login_submit(
 ) -> Result<Response, PageError> {
     let t = page.t();
     let next = safe_next(Some(&f.next));
-    let sent = login_cookie_value(&headers).unwrap_or_default();
+    let sent = cookie_value(&headers, LOGIN_COOKIE).unwrap_or_default();
     if sent.is_empty() || !same_secret(sent.as_bytes(), f.form_token.as_bytes()) {
         return login_response(
             &st,

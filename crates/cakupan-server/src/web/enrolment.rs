@@ -26,23 +26,9 @@ use std::collections::HashMap;
 /// The cookie holding a signed-out form's CSRF token.
 pub const FORM_COOKIE: &str = "cakupan_form";
 
-fn form_cookie_value(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|kv| {
-            kv.trim()
-                .strip_prefix(FORM_COOKIE)
-                .and_then(|r| r.strip_prefix('='))
-                .map(str::to_string)
-        })
-}
-
 /// The form token of this browser (its cookie's, or a new one to set).
 fn form_token(headers: &HeaderMap) -> Result<(String, bool), PageError> {
-    match form_cookie_value(headers).filter(|v| v.len() == 64) {
+    match super::accounts::cookie_value(headers, FORM_COOKIE).filter(|v| v.len() == 64) {
         Some(t) => Ok((t, false)),
         None => Ok((crate::auth::new_token().map_err(PageError::Internal)?, true)),
     }
@@ -74,7 +60,7 @@ fn with_cookie(
 
 /// Checks a signed-out form's token against its cookie.
 fn check_form(page: &Page, headers: &HeaderMap, sent: &str) -> Result<(), PageError> {
-    let cookie = form_cookie_value(headers).unwrap_or_default();
+    let cookie = super::accounts::cookie_value(headers, FORM_COOKIE).unwrap_or_default();
     if !cookie.is_empty() && same_secret(cookie.as_bytes(), sent.as_bytes()) {
         return Ok(());
     }
