@@ -8,6 +8,14 @@
 #                                   DIR; prints the settings as shell assignments:
 #                                   CAKUPAN_SMS_URL, CAKUPAN_SMS_USER, CAKUPAN_SMS_PASSWORD,
 #                                   CAKUPAN_SMS_LOG (fakesmsc's output: "Got message …")
+#                                   With CAKUPAN_SMS_INBOUND_BASE set (this server's address as
+#                                   Kannel reaches it) replies from phones (the MO path) are
+#                                   forwarded to BASE/api/v1/sms/inbound with a token it also
+#                                   prints (CAKUPAN_SMS_INBOUND_TOKEN; or set that variable to
+#                                   choose it); otherwise they get "Pesan tidak dikenali."
+#   scripts/kannel.sh reply DIR FROM TEXT
+#                                   a phone FROM (E.164) replies TEXT through the simulated SMS
+#                                   centre of `start DIR` (its MO side)
 #   scripts/kannel.sh stop DIR      stop what `start DIR` started
 set -euo pipefail
 
@@ -44,9 +52,19 @@ start() {
   local dir="$1"
   mkdir -p "$dir"
   dir="$(cd "$dir" && pwd)"
-  local admin box smsc sendsms password
-  admin=$(free_port); box=$(free_port); smsc=$(free_port); sendsms=$(free_port)
+  local admin box smsc mo sendsms password service token=""
+  admin=$(free_port); box=$(free_port); smsc=$(free_port); mo=$(free_port); sendsms=$(free_port)
   password=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+  if [ -n "${CAKUPAN_SMS_INBOUND_BASE:-}" ]; then
+    token="${CAKUPAN_SMS_INBOUND_TOKEN:-$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')}"
+    # %p the sender, %a the whole text; the answer's body (if any) is the SMS sent back.
+    service="get-url = \"${CAKUPAN_SMS_INBOUND_BASE%/}/api/v1/sms/inbound?from=%p&text=%a&tag=$token\"
+max-messages = 1
+omit-empty = true"
+  else
+    service='text = "Pesan tidak dikenali."
+max-messages = 0'
+  fi
   cat > "$dir/kannel.conf" <<CONF
 group = core
 admin-port = $admin
@@ -62,6 +80,15 @@ group = smsc
 smsc = fake
 smsc-id = FAKE
 port = $smsc
+connect-allow-ip = 127.0.0.1
+
+# The replies' side: \`reply\` connects here for a moment to hand in what a phone sent. No
+# message from the gateway is routed to it.
+group = smsc
+smsc = fake
+smsc-id = MO
+allowed-smsc-id = MO-ONLY
+port = $mo
 connect-allow-ip = 127.0.0.1
 
 group = smsbox
@@ -80,8 +107,8 @@ concatenation = true
 
 group = sms-service
 keyword = default
-text = "Pesan tidak dikenali."
-max-messages = 0
+catch-all = true
+$service
 CONF
   bearerbox "$dir/kannel.conf" > "$dir/bearerbox.out" 2>&1 &
   echo $! > "$dir/bearerbox.pid"
@@ -97,6 +124,17 @@ CONF
   echo "CAKUPAN_SMS_USER=cakupan"
   echo "CAKUPAN_SMS_PASSWORD=$password"
   echo "CAKUPAN_SMS_LOG=$dir/fakesmsc.log"
+  echo "$mo" > "$dir/mo.port"
+  [ -n "$token" ] && echo "CAKUPAN_SMS_INBOUND_TOKEN=$token"
+  return 0
+}
+
+reply() {
+  local dir="$1" from="$2" text="$3"
+  # One message from FROM to the agency's number; fakesmsc stays connected afterwards, so it
+  # is stopped after a moment (the message goes within its first 0.1 s).
+  timeout 3 "$FAKESMSC" -H 127.0.0.1 -r "$(cat "$dir/mo.port")" -i 0.1 -m 1 "$from 1500 text $text" \
+    >> "$dir/replies.log" 2>&1 || true
 }
 
 stop() {
@@ -112,6 +150,7 @@ stop() {
 case "${1:-}" in
   install) install ;;
   start) install && start "${2:?start needs a directory}" ;;
+  reply) reply "${2:?reply needs a directory}" "${3:?reply needs the sender}" "${4:?reply needs a text}" ;;
   stop) stop "${2:?stop needs a directory}" ;;
-  *) echo "usage: $0 install | start DIR | stop DIR" >&2; exit 2 ;;
+  *) echo "usage: $0 install | start DIR | reply DIR FROM TEXT | stop DIR" >&2; exit 2 ;;
 esac

@@ -13,6 +13,7 @@ pub mod error;
 pub mod ledger;
 pub mod participants;
 pub mod payments;
+pub mod reminders;
 pub mod sms;
 
 use cakupan_domain::{RegionTree, RuleSet};

@@ -21,6 +21,9 @@ pub struct Gateway {
     pub password: String,
     pub from: String,
     pub report_base: Option<String>,
+    /// The secret Kannel's MO service (`sms-service` `get-url`) puts in the `tag` of every
+    /// reply it forwards to `GET /api/v1/sms/inbound`; none: replies are not accepted.
+    pub inbound_token: Option<String>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -30,6 +33,7 @@ impl std::fmt::Debug for Gateway {
             .field("username", &self.username)
             .field("from", &self.from)
             .field("report_base", &self.report_base)
+            .field("inbound_token", &self.inbound_token.as_ref().map(|_| "…"))
             .finish_non_exhaustive()
     }
 }
@@ -37,7 +41,9 @@ impl std::fmt::Debug for Gateway {
 /// Why an SMS did not go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendError {
-    /// The gateway could not be reached or did not answer in time.
+    /// No connection to the gateway could be made: nothing was handed over.
+    NotConnected(String),
+    /// The gateway did not answer in time: the message may or may not have gone.
     Down(String),
     /// The gateway answered but refused the message.
     Refused(String),
@@ -46,7 +52,8 @@ pub enum SendError {
 impl std::fmt::Display for SendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SendError::Down(m) => write!(f, "the SMS gateway cannot be reached: {m}"),
+            SendError::NotConnected(m) => write!(f, "the SMS gateway cannot be reached: {m}"),
+            SendError::Down(m) => write!(f, "the SMS gateway did not answer: {m}"),
             SendError::Refused(m) => write!(f, "the SMS gateway refused the message: {m}"),
         }
     }
@@ -109,10 +116,10 @@ impl Gateway {
         let work = async {
             let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
                 .await
-                .map_err(|e| SendError::Down(e.to_string()))?;
+                .map_err(|e| SendError::NotConnected(e.to_string()))?;
             let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
                 .await
-                .map_err(|e| SendError::Down(e.to_string()))?;
+                .map_err(|e| SendError::NotConnected(e.to_string()))?;
             tokio::spawn(async move {
                 let _ = conn.await;
             });
@@ -155,32 +162,11 @@ fn timeout(st: &Context) -> Duration {
 /// `purpose`; returns the SMS id. No gateway configured, or one that is down or refuses, is an
 /// error the caller shows (nothing else of the caller's work should be stored before it).
 pub async fn send(st: &Context, purpose: &str, to: &str, text: &str) -> Result<i64, AppError> {
-    let Some(gw) = st.sms.as_deref() else {
-        return Err(AppError::Busy {
-            message:
-                "no SMS gateway is configured on this server (--sms-url): codes cannot be sent"
-                    .into(),
-            retry_after_secs: 60,
-        });
-    };
+    let gw = gateway(st)?;
     let now = cakupan_store::clock::now_secs();
     let id = st.store.add_sms(purpose, now).await?;
-    let report = gw.report_base.as_ref().map(|base| {
-        format!(
-            "{}/api/v1/sms/{id}/report?tag={}&status=%d",
-            base.trim_end_matches('/'),
-            report_tag(st, id)
-        )
-    });
-    let uri = gw.request_uri(to, text, report);
-    let outcome = match gw.get(&uri, timeout(st)).await {
-        // Kannel: 202 "0: Accepted for delivery" or "3: Queued for later delivery".
-        Ok((200..=299, body)) if body.starts_with("0:") || body.starts_with("3:") => Ok(id),
-        Ok((status, body)) => Err(SendError::Refused(format!("{status} {body}"))),
-        Err(e) => Err(e),
-    };
-    match outcome {
-        Ok(id) => Ok(id),
+    match hand_over(st, gw, id, to, text).await {
+        Ok(()) => Ok(id),
         Err(e) => {
             st.store.set_sms_status(id, "not_sent", now).await?;
             tracing::warn!("SMS {id} ({purpose}) not sent: {e}");
@@ -189,6 +175,39 @@ pub async fn send(st: &Context, purpose: &str, to: &str, text: &str) -> Result<i
                 retry_after_secs: 30,
             })
         }
+    }
+}
+
+/// The configured gateway, or the error that none is.
+pub fn gateway(st: &Context) -> Result<&Gateway, AppError> {
+    st.sms.as_deref().ok_or_else(|| AppError::Busy {
+        message: "no SMS gateway is configured on this server (--sms-url): SMS cannot be sent"
+            .into(),
+        retry_after_secs: 60,
+    })
+}
+
+/// Hands SMS `id` (already recorded) to the gateway, asking for its delivery reports.
+pub async fn hand_over(
+    st: &Context,
+    gw: &Gateway,
+    id: i64,
+    to: &str,
+    text: &str,
+) -> Result<(), SendError> {
+    let report = gw.report_base.as_ref().map(|base| {
+        format!(
+            "{}/api/v1/sms/{id}/report?tag={}&status=%d",
+            base.trim_end_matches('/'),
+            report_tag(st, id)
+        )
+    });
+    let uri = gw.request_uri(to, text, report);
+    match gw.get(&uri, timeout(st)).await {
+        // Kannel: 202 "0: Accepted for delivery" or "3: Queued for later delivery".
+        Ok((200..=299, body)) if body.starts_with("0:") || body.starts_with("3:") => Ok(()),
+        Ok((status, body)) => Err(SendError::Refused(format!("{status} {body}"))),
+        Err(e) => Err(e),
     }
 }
 
@@ -236,6 +255,7 @@ mod tests {
             password: "p&w".into(),
             from: "BPJS".into(),
             report_base: None,
+            inbound_token: None,
         };
         let uri = g.request_uri(
             "+6281234567890",

@@ -25,6 +25,7 @@ pub mod payments;
 pub mod phone;
 pub mod quote;
 pub mod region;
+pub mod reminders;
 pub mod rules;
 pub mod segment;
 pub mod survey;

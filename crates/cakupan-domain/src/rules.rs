@@ -59,6 +59,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "enrolment.toml",
         include_str!("../../../rules/enrolment.toml"),
     ),
+    (
+        "reminders.toml",
+        include_str!("../../../rules/reminders.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -244,6 +248,42 @@ row!(/// Workers enrolling themselves and signing in with a code (issue #20): th
     /// The version of the processing notice a self-registering worker consents to.
     consent_notice_version: String,
 });
+row!(/// How reminders are sent and measured (issue #21): quiet hours, the monthly cap, the
+    /// holdout, the outcome window, the gateway's rate and the opt-out words.
+    RawReminderPolicy => ReminderPolicy {
+    /// Local time (HH:MM) from which reminders may go out, and until which.
+    send_from: String,
+    send_until: String,
+    /// Reminders one person may receive in a calendar month, any channel.
+    max_per_person_per_month: u32,
+    /// Share of each campaign held out, parts per million.
+    holdout_ppm: i64,
+    /// The outcome: paid within this many days of the reminder.
+    paid_within_days: u32,
+    /// The SMS gateway's rate, messages a second.
+    sms_per_second: u32,
+    /// Replies that opt out of reminders (compared in upper case).
+    stop_words: Vec<String>,
+    /// Hours within which the branch answers a question sent by SMS.
+    reply_due_hours: u32,
+});
+row!(/// A time zone and the provinces in it (Keppres 41/1987).
+    RawTimeZone => TimeZoneRule { name: String, utc_offset_minutes: i32, provinces: Vec<String> });
+row!(/// One reminder: its trigger, timing and channels (issue #21, `rules/reminders.toml`).
+    RawReminder => ReminderRule {
+    /// The rule's name: the key of its campaigns and of every reminder it plans.
+    name: String,
+    /// before_due, in_arrears, nonactive, invoice_due or invoice_overdue.
+    trigger: String,
+    /// Days before (before_due, invoice_due) or after (invoice_overdue) the due date.
+    #[serde(default)] days: u32,
+    /// Months unpaid (in_arrears) or non-active (nonactive).
+    #[serde(default)] months: u32,
+    /// The day of the month it runs (in_arrears, nonactive).
+    #[serde(default)] day_of_month: u32,
+    /// sms and/or agent.
+    channels: Vec<String>,
+});
 row!(/// How progress is reported: the run-rate window of target projections and the months
     /// of history the dashboard draws.
     RawReporting => ReportingRule { run_rate_months: u32, chart_months: u32 });
@@ -369,6 +409,12 @@ struct RawFile {
     #[serde(default)]
     enrolment: Vec<RawEnrolment>,
     #[serde(default)]
+    reminder_policy: Vec<RawReminderPolicy>,
+    #[serde(default)]
+    time_zone: Vec<RawTimeZone>,
+    #[serde(default)]
+    reminder: Vec<RawReminder>,
+    #[serde(default)]
     holiday: Vec<RawHoliday>,
     #[serde(default)]
     occupation: Vec<Occupation>,
@@ -412,6 +458,9 @@ pub struct RuleSet {
     pub overpayment: Vec<OverpaymentRule>,
     pub billers: Vec<BillerRule>,
     pub enrolment: Vec<EnrolmentRule>,
+    pub reminder_policy: Vec<ReminderPolicy>,
+    pub time_zones: Vec<TimeZoneRule>,
+    pub reminders: Vec<ReminderRule>,
     pub holidays: Vec<Holiday>,
     pub occupations: Vec<Occupation>,
     occupation_index: HashMap<String, usize>,
@@ -485,6 +534,16 @@ impl RuleSet {
     /// The rules compiled into this binary.
     pub fn builtin() -> Result<RuleSet, RulesError> {
         RuleSet::from_sources(BUILTIN)
+    }
+
+    /// The built-in rules with one file's content replaced (tests of refusals).
+    #[cfg(test)]
+    pub(crate) fn builtin_with(name: &str, text: &str) -> Result<RuleSet, RulesError> {
+        let files: Vec<(&str, &str)> = BUILTIN
+            .iter()
+            .map(|(n, t)| (*n, if *n == name { text } else { *t }))
+            .collect();
+        RuleSet::from_sources(&files)
     }
 
     /// Parses and checks a set of rule files given as `(name, content)`.
@@ -587,6 +646,15 @@ impl RuleSet {
                 .extend(cook_all(name, raw.biller, RawBiller::cook)?);
             rs.enrolment
                 .extend(cook_all(name, raw.enrolment, RawEnrolment::cook)?);
+            rs.reminder_policy.extend(cook_all(
+                name,
+                raw.reminder_policy,
+                RawReminderPolicy::cook,
+            )?);
+            rs.time_zones
+                .extend(cook_all(name, raw.time_zone, RawTimeZone::cook)?);
+            rs.reminders
+                .extend(cook_all(name, raw.reminder, RawReminder::cook)?);
             for h in raw.holiday {
                 let date = parse_date(&h.date).ok_or_else(|| RulesError {
                     file: (*name).into(),
@@ -833,6 +901,44 @@ impl RuleSet {
             }
         }
         no_overlap(
+            "reminder_policy",
+            &self.reminder_policy,
+            |_| "reminder_policy".into(),
+            |r| r.provenance.period,
+        )?;
+        for r in &self.reminder_policy {
+            crate::reminders::check_policy(r).map_err(|m| {
+                bad(format!(
+                    "reminder_policy from {}: {m}",
+                    r.provenance.period.from
+                ))
+            })?;
+        }
+        no_overlap(
+            "time_zone",
+            &self.time_zones,
+            |r| r.name.clone(),
+            |r| r.provenance.period,
+        )?;
+        for z in &self.time_zones {
+            if !(-720..=840).contains(&z.utc_offset_minutes) || z.provinces.is_empty() {
+                return Err(bad(format!(
+                    "time_zone {}: utc_offset_minutes must be -720..=840 and provinces not empty",
+                    z.name
+                )));
+            }
+        }
+        no_overlap(
+            "reminder",
+            &self.reminders,
+            |r| r.name.clone(),
+            |r| r.provenance.period,
+        )?;
+        for r in &self.reminders {
+            crate::reminders::check_rule(r)
+                .map_err(|m| bad(format!("reminder {}: {m}", r.name)))?;
+        }
+        no_overlap(
             "employer_size",
             &self.employer_sizes,
             |r| r.size.clone(),
@@ -1048,6 +1154,28 @@ impl RuleSet {
     /// The enrolment and one-time-code policy in force in `m`.
     pub fn enrolment(&self, m: Month) -> Option<&EnrolmentRule> {
         Self::in_force(&self.enrolment, m, |r| &r.provenance)
+    }
+
+    /// The reminder policy in force on `d`.
+    pub fn reminder_policy(&self, d: Date) -> Option<&ReminderPolicy> {
+        self.reminder_policy
+            .iter()
+            .find(|r| r.provenance.period.in_force_on(d))
+    }
+
+    /// The reminder rules in force on `d`.
+    pub fn reminders_on(&self, d: Date) -> Vec<&ReminderRule> {
+        self.reminders
+            .iter()
+            .filter(|r| r.provenance.period.in_force_on(d))
+            .collect()
+    }
+
+    /// The time zone of a province (its two-digit code) on `d`.
+    pub fn time_zone(&self, province: &str, d: Date) -> Option<&TimeZoneRule> {
+        self.time_zones.iter().find(|z| {
+            z.provenance.period.in_force_on(d) && z.provinces.iter().any(|p| p == province)
+        })
     }
 
     /// The sign-in protection in force in `m`.

@@ -36,6 +36,17 @@ pub fn routes() -> Router<AppState> {
         .route("/reviews", get(crate::enrolment::reviews))
         .route("/reviews/{id}", post(crate::enrolment::review))
         .route("/sms/{id}/report", get(crate::enrolment::sms_report))
+        .route("/sms/inbound", get(crate::reminders::inbound))
+        .route("/reminders/plan", get(crate::reminders::dry_run))
+        .route("/reminders/experiment", get(crate::reminders::experiment))
+        .route("/reminders/retention", get(crate::reminders::retention))
+        .route("/reminders/tasks", get(crate::reminders::tasks))
+        .route("/reminders/tasks/{id}", post(crate::reminders::record_task))
+        .route("/reminders/replies", get(crate::reminders::replies))
+        .route(
+            "/reminders/replies/{id}/answered",
+            post(crate::reminders::answer_reply),
+        )
         .route("/me", get(crate::sessions::me))
         .route("/me/password", post(crate::accounts::change_password))
         .route("/me/totp", post(crate::accounts::own_totp))
@@ -186,6 +197,14 @@ pub fn routes() -> Router<AppState> {
         crate::enrolment::reviews,
         crate::enrolment::review,
         crate::enrolment::sms_report,
+        crate::reminders::inbound,
+        crate::reminders::dry_run,
+        crate::reminders::experiment,
+        crate::reminders::retention,
+        crate::reminders::tasks,
+        crate::reminders::record_task,
+        crate::reminders::replies,
+        crate::reminders::answer_reply,
         crate::sessions::login,
         crate::sessions::logout,
         crate::sessions::me,

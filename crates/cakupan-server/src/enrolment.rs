@@ -470,10 +470,10 @@ pub async fn change_phone(
 
 #[derive(Debug, Deserialize)]
 pub struct AreaParams {
-    region: Option<String>,
+    pub(crate) region: Option<String>,
 }
 
-fn area(caller: &Caller, region: Option<&str>) -> Result<RegionCode, ApiError> {
+pub(crate) fn area(caller: &Caller, region: Option<&str>) -> Result<RegionCode, ApiError> {
     match region.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(caller.who.region),
         Some(r) => RegionCode::parse(r).map_err(|e| {

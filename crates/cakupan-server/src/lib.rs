@@ -19,6 +19,7 @@ pub mod error;
 pub mod ledger;
 pub mod participants;
 pub mod payments;
+pub mod reminders;
 
 pub mod rights;
 pub mod sessions;

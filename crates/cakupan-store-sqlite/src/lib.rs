@@ -33,6 +33,7 @@ mod enrolment;
 mod ledger;
 mod participants;
 mod payments;
+mod reminders;
 mod rights;
 mod targets;
 

@@ -138,6 +138,38 @@ macro_rules! store_flows {
             Ok(())
         }
 
+        /// Writes participations' coverage states (`reminders::CoverageState`), the planner's
+        /// index of who is due, in the transaction that changed their ledger or registered them.
+        pub(crate) async fn upsert_coverage_states(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            states: &[$crate::reminders::CoverageState],
+        ) -> $crate::Result<()> {
+            for chunk in states.chunks(500) {
+                let values: Vec<String> = (0..chunk.len())
+                    .map(|i| {
+                        let b = i * 5;
+                        format!("(${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5)
+                    })
+                    .collect();
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO coverage_states (participant_id, segment, registered, last_paid, terminated)
+                     VALUES {} ON CONFLICT (participant_id) DO UPDATE
+                     SET last_paid = excluded.last_paid, terminated = excluded.terminated",
+                    values.join(", ")
+                )));
+                for s in chunk {
+                    q = q
+                        .bind(s.participant_id)
+                        .bind(&s.segment)
+                        .bind(s.registered)
+                        .bind(s.last_paid)
+                        .bind(s.terminated);
+                }
+                q.execute(&mut **tx).await.map_err($dberr)?;
+            }
+            Ok(())
+        }
+
         /// `Store::register_batch` inside a transaction the caller commits (the employer
         /// channel runs it with its own writes). The rows are inserted first and only those
         /// the unique key turned away are looked up: one index probe per new row.
@@ -185,6 +217,18 @@ macro_rules! store_flows {
             }
             overlap_of_new(tx, keys, rules, &inserted, &mut changes).await?;
             upsert_counters(tx, &changes).await?;
+            let states: Vec<$crate::reminders::CoverageState> = pairs
+                .iter()
+                .filter(|(_, id)| inserted.contains(id))
+                .map(|&(i, id)| $crate::reminders::CoverageState {
+                    participant_id: id,
+                    segment: regs[i].segment.to_string(),
+                    registered: cakupan_domain::Month::of(regs[i].registered_on).index(),
+                    last_paid: None,
+                    terminated: None,
+                })
+                .collect();
+            upsert_coverage_states(tx, &states).await?;
             if !turned_away.is_empty() {
                 let niks: Vec<cakupan_domain::Nik> = turned_away.iter().map(|&i| regs[i].nik).collect();
                 let stored = existing(tx, keys, &niks).await?;
@@ -326,6 +370,26 @@ macro_rules! store_flows {
             $crate::ledger::mark_posted(&mut outcomes, &inserts, ids);
             let changes = st.changes(rules, &before, &inserts)?;
             upsert_counters(tx, &changes).await?;
+            let touched: std::collections::BTreeSet<i64> =
+                inserts.iter().map(|p| p.participant_id).collect();
+            let empty = Vec::new();
+            let states: Vec<$crate::reminders::CoverageState> = touched
+                .into_iter()
+                .filter_map(|pid| st.by_id.get(&pid))
+                .map(|p| {
+                    let reg = &p.registration;
+                    let registered = cakupan_domain::Month::of(reg.registered_on);
+                    let f = $crate::ledger::facts(reg.segment, registered, st.ledgers.get(&p.id).unwrap_or(&empty));
+                    $crate::reminders::CoverageState {
+                        participant_id: p.id,
+                        segment: reg.segment.to_string(),
+                        registered: registered.index(),
+                        last_paid: cakupan_domain::coverage::protected_until(&f).map(|m| m.index()),
+                        terminated: f.terminated.map(|m| m.index()),
+                    }
+                })
+                .collect();
+            upsert_coverage_states(tx, &states).await?;
             upsert_agent_months(tx, &st.agent_changes(&before, &inserts)).await?;
             $crate::ledger::resolve_repeats(postings, &mut outcomes);
             outcomes

@@ -22,6 +22,8 @@ pub mod participants;
 mod participants_sql;
 pub mod payments;
 mod payments_sql;
+pub mod reminders;
+mod reminders_sql;
 pub mod rights;
 mod rights_sql;
 mod shared_sql;
@@ -190,6 +192,7 @@ pub trait Store:
     + campaign::CampaignStore
     + payments::PaymentStore
     + enrolment::EnrolmentStore
+    + reminders::ReminderStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
@@ -222,6 +225,7 @@ pub mod prelude {
     pub use crate::ledger::LedgerStore as _;
     pub use crate::participants::ParticipantStore as _;
     pub use crate::payments::PaymentStore as _;
+    pub use crate::reminders::ReminderStore as _;
     pub use crate::rights::RightsStore as _;
     pub use crate::targets::TargetStore as _;
 }

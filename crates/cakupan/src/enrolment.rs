@@ -36,6 +36,10 @@ pub struct SmsArgs {
     /// listening address over http).
     #[arg(long, env = "CAKUPAN_SMS_REPORTS")]
     pub sms_reports: Option<String>,
+    /// The secret Kannel's MO service puts in the `tag` of each reply it forwards to
+    /// /api/v1/sms/inbound (scripts/kannel.sh prints it); none: replies are refused.
+    #[arg(long, env = "CAKUPAN_SMS_INBOUND_TOKEN", hide_env_values = true)]
+    pub sms_inbound_token: Option<String>,
     /// `bench enrolment` only: the log of the gateway's simulated SMS centre (fakesmsc), where
     /// the bench reads the codes.
     #[arg(long, env = "CAKUPAN_SMS_LOG", hide = true)]
@@ -60,6 +64,10 @@ impl SmsArgs {
                     .clone()
                     .unwrap_or_else(|| reports_default.to_string()),
             ),
+            inbound_token: self
+                .sms_inbound_token
+                .clone()
+                .filter(|t| !t.trim().is_empty()),
         })
     }
 }
@@ -212,6 +220,7 @@ pub fn demo_gateway(dir: &std::path::Path, reports: &str, echo: bool) -> Option<
     let out = match std::process::Command::new(script)
         .arg("start")
         .arg(dir)
+        .env("CAKUPAN_SMS_INBOUND_BASE", reports)
         .output()
     {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).to_string(),
@@ -250,6 +259,7 @@ pub fn demo_gateway(dir: &std::path::Path, reports: &str, echo: bool) -> Option<
         password,
         from: "BPJSTK".into(),
         report_base: Some(reports.to_string()),
+        inbound_token: get("CAKUPAN_SMS_INBOUND_TOKEN"),
     })
 }
 

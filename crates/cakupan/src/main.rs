@@ -19,6 +19,7 @@ mod import;
 mod ledger;
 mod participants;
 mod payments;
+mod reminders;
 mod store;
 mod targets;
 
@@ -185,6 +186,11 @@ enum Command {
     Enrolment {
         #[command(subcommand)]
         command: enrolment::EnrolmentCommand,
+    },
+    /// Reminders: plan a day's (or a dry run), send them, the experiments, retention.
+    Reminders {
+        #[command(subcommand)]
+        command: reminders::ReminderCommand,
     },
     /// Payment rails: channel partners, settlement files, exceptions, daily totals.
     Payments {
@@ -765,6 +771,10 @@ async fn run(cli: Cli) -> Result<()> {
             let store = open_store(&cli.global, &reference).await?;
             enrolment::run(store, &reference, command).await
         }
+        Command::Reminders { command } => {
+            let store = open_store(&cli.global, &reference).await?;
+            reminders::run(store, &reference, command).await
+        }
         Command::Report {
             command: ReportCommand::Agents { month, by, region },
         } => {
@@ -969,6 +979,14 @@ async fn simulate(
     eprintln!(
         "Self-registration: {enrolled} workers registered themselves in the funnel's weeks (with those who asked for a code and stopped)."
     );
+    // A reminder campaign whose payments respond to reminders with a known effect (issue #21).
+    if let Some((day, n)) = reminders::simulate(store_for_report.clone(), reference, seed).await? {
+        eprintln!(
+            "Reminders: a campaign of {n} reminders planned on {day} (10% held out); payment within the window responds with +{:.0} pp to an SMS and +{:.0} pp to an agent (cakupan reminders experiment).",
+            reminders::SMS_EFFECT * 100.0,
+            reminders::AGENT_EFFECT * 100.0
+        );
+    }
     // Head office shares the national target out to every village, as `target allocate` does.
     let (parent, a) = cakupan_store::targets::allocation_for(
         store_for_report.as_ref(),

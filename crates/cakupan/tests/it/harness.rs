@@ -225,6 +225,7 @@ pub fn kannel() -> Option<Kannel> {
                 password,
                 from: "BPJSTK".into(),
                 report_base: None,
+                inbound_token: None,
             },
             log: PathBuf::from(log),
         }),

@@ -48,4 +48,5 @@ mod pages;
 mod parsers;
 mod payments;
 mod privacy;
+mod reminders;
 mod targets;

@@ -1,0 +1,304 @@
+//! `cakupan reminders …` (issue #21): plan a day's reminders (or a dry run of it), send them
+//! through the SMS gateway, the experiments and retention; and the simulated reminder
+//! campaign of `simulate`, whose true effect the report must recover.
+
+use crate::Reference;
+use crate::enrolment::SmsArgs;
+use crate::generate::Rng;
+use anyhow::{Result, anyhow, bail};
+use cakupan_app::reminders as svc;
+use cakupan_domain::contribution::{ContributionInput, Profile, dues, parse_payment};
+use cakupan_domain::month::{format_date, parse_date};
+use cakupan_domain::reminders::Arm;
+use cakupan_domain::{Month, RegionCode};
+use cakupan_store::Store;
+use cakupan_store::ledger::NewPosting;
+use clap::Subcommand;
+use std::sync::Arc;
+use time::Duration;
+
+#[derive(Debug, Subcommand)]
+pub enum ReminderCommand {
+    /// Plan a day's reminders from the coverage states (every rule of rules/reminders.toml in
+    /// force): counts by rule, province and arm. Safe to run again.
+    Plan {
+        /// YYYY-MM-DD (default today).
+        #[arg(long)]
+        date: Option<String>,
+        /// Show the counts without storing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Send the planned SMS reminders through the gateway, within each recipient's sending
+    /// hours, at most the gateway's rate; resumes where a stopped run left off and never sends
+    /// one twice.
+    Send {
+        /// Messages a second (at most the rules' sms_per_second).
+        #[arg(long)]
+        rate: Option<u32>,
+        /// Stop after handing over this many.
+        #[arg(long)]
+        limit: Option<u64>,
+        /// Judge the recipients' sending hours as at this moment, "YYYY-MM-DD HH:MM" in WIB
+        /// (default: now).
+        #[arg(long)]
+        at: Option<String>,
+        #[command(flatten)]
+        sms: SmsArgs,
+    },
+    /// The experiments: effect of SMS and agents against the holdout, with 95% intervals.
+    Experiment,
+    /// Lapse and reactivation rates by month and the share of lapses preceded by a reminder.
+    Retention {
+        /// A region code (default: the nation).
+        #[arg(long)]
+        region: Option<String>,
+    },
+}
+
+/// Unix seconds of "YYYY-MM-DD HH:MM" in WIB (UTC+7).
+fn wib_instant(s: &str) -> Option<i64> {
+    let (d, t) = s.trim().split_once(' ')?;
+    let day = parse_date(d)?;
+    let minutes = i64::from(cakupan_domain::reminders::parse_hhmm(t)?);
+    let midnight = day.midnight().assume_utc().unix_timestamp();
+    Some(midnight + minutes * 60 - 7 * 3600)
+}
+
+fn pct(x: f64) -> String {
+    format!("{:+.1} pp", x * 100.0)
+}
+
+pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: ReminderCommand) -> Result<()> {
+    let st = crate::agents::operations(store, reference)?;
+    let admin = crate::accounts::cli_admin();
+    match cmd {
+        ReminderCommand::Plan { date, dry_run } => {
+            let day = match date.as_deref() {
+                None => cakupan_app::today_wib(),
+                Some(d) => parse_date(d).ok_or_else(|| anyhow!("--date must be YYYY-MM-DD"))?,
+            };
+            let plan = svc::plan(&st, day, dry_run)
+                .await
+                .map_err(crate::agents::api)?;
+            println!("rule             province  arm      reminders");
+            for l in &plan.lines {
+                println!(
+                    "{:<16} {:<9} {:<8} {:>9}",
+                    l.rule, l.province, l.arm, l.planned
+                );
+            }
+            for (rule, n) in &plan.opted_out {
+                println!("{rule}: {n} left out (replied STOP)");
+            }
+            for (rule, n) in &plan.capped {
+                println!("{rule}: {n} left out (already had this month's reminders)");
+            }
+            let total: u64 = plan.lines.iter().map(|l| l.planned).sum();
+            if dry_run {
+                println!(
+                    "Dry run for {}: {total} reminders would be planned; nothing stored.",
+                    plan.day
+                );
+            } else {
+                println!(
+                    "{}: {total} reminders planned, {} new (the rest were planned by an earlier run).",
+                    plan.day, plan.stored
+                );
+            }
+            Ok(())
+        }
+        ReminderCommand::Send {
+            rate,
+            limit,
+            at,
+            sms,
+        } => {
+            let at = match at.as_deref() {
+                None => None,
+                Some(a) => Some(
+                    wib_instant(a)
+                        .ok_or_else(|| anyhow!("--at must be \"YYYY-MM-DD HH:MM\" (WIB)"))?,
+                ),
+            };
+            let Some(gw) = sms.gateway("") else {
+                bail!("--sms-url (or CAKUPAN_SMS_URL) is required");
+            };
+            let gw = cakupan_app::sms::Gateway {
+                report_base: sms.sms_reports.clone(),
+                ..gw
+            };
+            let st = cakupan_app::Context {
+                sms: Some(Arc::new(gw)),
+                ..st
+            };
+            let r = svc::send(&st, rate, limit, at)
+                .await
+                .map_err(crate::agents::api)?;
+            println!(
+                "{} sent, {} failed or in doubt, {} without a phone, {} opted out, {} outside sending hours (left for later); from an earlier run: {} confirmed sent, {} unknown (not sent again); {:.1} s ({:.1}/s).",
+                r.sent,
+                r.failed,
+                r.no_phone,
+                r.opted_out,
+                r.quiet,
+                r.recovered_sent,
+                r.recovered_unknown,
+                r.seconds,
+                r.sent as f64 / r.seconds.max(1e-9)
+            );
+            Ok(())
+        }
+        ReminderCommand::Experiment => {
+            let c = svc::experiment(&st, &admin)
+                .await
+                .map_err(crate::agents::api)?;
+            if c.is_empty() {
+                println!("No reminder campaign has a closed window yet.");
+            }
+            println!(
+                "contrast       by        value      treated paid/n     comparison paid/n   effect  (95% interval)"
+            );
+            for x in c {
+                println!(
+                    "{:<14} {:<9} {:<10} {:>7}/{:<8} {:>9}/{:<8} {:>8}  ({} to {})",
+                    x.contrast,
+                    x.by,
+                    x.value,
+                    x.effect.treated.paid,
+                    x.effect.treated.n,
+                    x.effect.comparison.paid,
+                    x.effect.comparison.n,
+                    pct(x.effect.effect),
+                    pct(x.effect.low),
+                    pct(x.effect.high)
+                );
+            }
+            Ok(())
+        }
+        ReminderCommand::Retention { region } => {
+            let region = match region.as_deref() {
+                None => RegionCode::NATION,
+                Some(r) => RegionCode::parse(r).map_err(|e| anyhow!("--region {e}"))?,
+            };
+            let months = svc::retention(&st, &admin, region, None, 12)
+                .await
+                .map_err(crate::agents::api)?;
+            println!("month    lapse rate  reactivation rate  BPU lapses  reminded before");
+            let p = |x: Option<f64>| {
+                x.map(|v| format!("{:.1}%", v * 100.0))
+                    .unwrap_or_else(|| "—".into())
+            };
+            for m in months {
+                println!(
+                    "{:<8} {:>10}  {:>17}  {:>10}  {:>15}",
+                    m.month,
+                    p(m.lapse_rate),
+                    p(m.reactivation_rate),
+                    m.bpu_lapses,
+                    p(m.reminded_share)
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The simulation's true effects on paying within the window: an SMS adds this much to the
+/// chance, an agent's call or visit this much (over a base chance of `BASE`).
+pub const BASE: f64 = 0.10;
+pub const SMS_EFFECT: f64 = 0.08;
+pub const AGENT_EFFECT: f64 = 0.15;
+
+/// A reminder campaign in the simulated population: the latest day (its window closed by
+/// today) on which a rule fires is planned with the real planner (`simulated`: no gateway
+/// carries them), and each person planned pays within the window with probability `BASE`, plus
+/// `SMS_EFFECT` if reminded by SMS or `AGENT_EFFECT` if by an agent. Nobody planned has paid
+/// since their latest paid month (that is why they were planned), so these are the only
+/// payments in their windows and the true effects are exactly the constants. Returns the
+/// campaign's day and the number of reminders.
+pub async fn simulate(
+    store: Arc<dyn Store>,
+    reference: &Reference,
+    seed: u64,
+) -> Result<Option<(String, usize)>> {
+    let st = crate::agents::operations(store.clone(), reference)?;
+    let today = cakupan_app::today_wib();
+    let Some(policy) = reference.rules.reminder_policy(today).cloned() else {
+        return Ok(None);
+    };
+    let window = i64::from(policy.paid_within_days);
+    let mut day = today - Duration::days(window + 1);
+    let mut found = None;
+    for _ in 0..62 {
+        let fires = reference
+            .rules
+            .reminders_on(day)
+            .iter()
+            .any(|r| cakupan_domain::reminders::target(&reference.rules, r, day).is_some());
+        if fires {
+            found = Some(day);
+            break;
+        }
+        day -= Duration::days(1);
+    }
+    let Some(day) = found else { return Ok(None) };
+    let (_, rows) = svc::plan_with(&st, day, false, "simulated")
+        .await
+        .map_err(crate::agents::api)?;
+    let mut rng = Rng::new(seed ^ 0x5EED_0021);
+    let mut payments = Vec::new();
+    for r in &rows {
+        let Some(pid) = r.participant_id else {
+            continue;
+        };
+        let p = BASE
+            + match r.arm {
+                Arm::Sms => SMS_EFFECT,
+                Arm::Agent => AGENT_EFFECT,
+                Arm::Holdout => 0.0,
+            };
+        if !rng.chance(p) {
+            continue;
+        }
+        let Some(person) = store.participant(pid).await? else {
+            continue;
+        };
+        let reg = &person.registration;
+        let m = Month::from_index(r.month).ok_or_else(|| anyhow!("simulated reminder month"))?;
+        let profile = Profile {
+            segment: reg.segment,
+            income_base: reg.income_base,
+            programmes: reg.programmes,
+            sector: reg.sector,
+            budget_funded: reg.budget_funded,
+            risk_class: None,
+        };
+        let Ok(d) = dues(&reference.rules, &profile, m, 1) else {
+            continue;
+        };
+        let amount: i64 = d.iter().map(|x| x.1.0).sum();
+        let paid_on = (day
+            + Duration::days(rng.below(u64::try_from(window).unwrap_or(1) + 1) as i64))
+        .min(today);
+        let input = ContributionInput {
+            reference: format!("SIMR{seed}-{}-{}-{m}", person.kpj, r.rule),
+            nik: reg.nik.to_string(),
+            segment: reg.segment.to_string(),
+            first_month: m.to_string(),
+            months: "1".into(),
+            amount: amount.to_string(),
+            channel: "bank".into(),
+            paid_on: format_date(paid_on),
+        };
+        if let Ok(p) = parse_payment(&reference.rules, &input, today) {
+            payments.push(NewPosting::Contribution(p));
+        }
+    }
+    for chunk in payments.chunks(1_000) {
+        for r in store.post_batch(&reference.rules, chunk).await? {
+            r.map_err(|e| anyhow!("simulated payment after a reminder: {e}"))?;
+        }
+    }
+    Ok(Some((format_date(day), rows.len())))
+}
