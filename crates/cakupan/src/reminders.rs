@@ -210,8 +210,8 @@ pub const BASE: f64 = 0.10;
 pub const SMS_EFFECT: f64 = 0.08;
 pub const AGENT_EFFECT: f64 = 0.15;
 
-/// A reminder campaign in the simulated population: the latest day (its window closed by
-/// today) on which a rule fires is planned with the real planner (`simulated`: no gateway
+/// A reminder campaign in the simulated population: the day of the last two months (its window
+/// closed by today) on which the rules reach the most people is planned with the real planner (`simulated`: no gateway
 /// carries them), and each person planned pays within the window with probability `BASE`, plus
 /// `SMS_EFFECT` if reminded by SMS or `AGENT_EFFECT` if by an agent. Nobody planned has paid
 /// since their latest paid month (that is why they were planned), so these are the only
@@ -228,21 +228,30 @@ pub async fn simulate(
         return Ok(None);
     };
     let window = i64::from(policy.paid_within_days);
-    let mut day = today - Duration::days(window + 1);
-    let mut found = None;
-    for _ in 0..62 {
+    // Of the days in the last two months whose window has closed, the one on which the rules
+    // reach the most people (a dry run of each day a rule fires on).
+    let mut best: Option<(u64, time::Date)> = None;
+    for back in 0..62 {
+        let day = today - Duration::days(window + 1 + back);
         let fires = reference
             .rules
             .reminders_on(day)
             .iter()
             .any(|r| cakupan_domain::reminders::target(&reference.rules, r, day).is_some());
-        if fires {
-            found = Some(day);
-            break;
+        if !fires {
+            continue;
         }
-        day -= Duration::days(1);
+        let dry = svc::plan(&st, day, true)
+            .await
+            .map_err(crate::agents::api)?;
+        let n: u64 = dry.lines.iter().map(|l| l.planned).sum();
+        if best.is_none_or(|(m, _)| n > m) {
+            best = Some((n, day));
+        }
     }
-    let Some(day) = found else { return Ok(None) };
+    let Some((_, day)) = best else {
+        return Ok(None);
+    };
     let (_, rows) = svc::plan_with(&st, day, false, "simulated")
         .await
         .map_err(crate::agents::api)?;
