@@ -478,7 +478,7 @@ async fn audit(
     Ok(())
 }
 
-/// The tasks of the signed-in agent: open ones, then done ones.
+/// The tasks of the signed-in agent, open and done, newest first.
 pub async fn tasks(
     st: &Context,
     who: &Principal,

@@ -112,7 +112,7 @@ pub async fn retention(
     Ok(Json(serde_json::json!({ "months": months })))
 }
 
-/// The signed-in agent's reminder tasks (calls and visits), open first.
+/// The signed-in agent's reminder tasks (calls and visits), newest first.
 #[utoipa::path(get, path = "/api/v1/reminders/tasks",
     responses((status = 200, body = Object), (status = 403, body = ErrorBody)))]
 pub async fn tasks(

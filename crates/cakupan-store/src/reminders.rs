@@ -187,7 +187,7 @@ pub trait ReminderStore: Send + Sync {
     /// Every reminder of a participation, newest first.
     async fn reminders_of(&self, participant_id: i64) -> Result<Vec<Reminder>>;
 
-    /// An agent's tasks: open ones, or those of the last `days_done` days done.
+    /// An agent's tasks (the newest 200), only the open ones when `open_only`.
     async fn agent_tasks(&self, agent_code: &str, open_only: bool) -> Result<Vec<Reminder>>;
 
     /// Records an agent's outcome of their open task; false when it is not theirs or done.

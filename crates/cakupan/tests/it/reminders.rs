@@ -234,25 +234,23 @@ async fn campaign(db: harness::TestDb) {
     let sms_planned = arm("sms");
 
     // A sender killed mid-run, then run again, sends every SMS reminder exactly once.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cakupan"))
-        .args([
-            "reminders",
-            "send",
-            "--rate",
-            "8",
-            "--at",
-            "2026-11-05 10:00",
-        ])
-        .env("CAKUPAN_DB", db.url())
-        .env("CAKUPAN_TODAY", "2026-11-23")
-        .env("CAKUPAN_KEYS", harness::KEYS_TEXT)
-        .env("CAKUPAN_LOG", "warn")
-        .env("CAKUPAN_SMS_URL", &gateway.url)
-        .env("CAKUPAN_SMS_USER", &gateway.username)
-        .env("CAKUPAN_SMS_PASSWORD", &gateway.password)
-        .env("CAKUPAN_SMS_REPORTS", format!("http://{addr}"))
-        .spawn()
-        .unwrap();
+    // `cakupan reminders send` against this database and gateway, sending hours judged at
+    // 10:00 WIB on the planning day.
+    let send = |extra: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cakupan"));
+        cmd.args(["reminders", "send", "--at", "2026-11-05 10:00"])
+            .args(extra)
+            .env("CAKUPAN_DB", db.url())
+            .env("CAKUPAN_TODAY", "2026-11-23")
+            .env("CAKUPAN_KEYS", harness::KEYS_TEXT)
+            .env("CAKUPAN_LOG", "warn")
+            .env("CAKUPAN_SMS_URL", &gateway.url)
+            .env("CAKUPAN_SMS_USER", &gateway.username)
+            .env("CAKUPAN_SMS_PASSWORD", &gateway.password)
+            .env("CAKUPAN_SMS_REPORTS", format!("http://{addr}"));
+        cmd
+    };
+    let mut child = send(&["--rate", "8"]).spawn().unwrap();
     let halo = |log: &Path| {
         texts(log)
             .iter()
@@ -272,18 +270,7 @@ async fn campaign(db: harness::TestDb) {
         before >= 5 && (before as i64) < sms_planned,
         "{before} of {sms_planned}"
     );
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cakupan"))
-        .args(["reminders", "send", "--at", "2026-11-05 10:00"])
-        .env("CAKUPAN_DB", db.url())
-        .env("CAKUPAN_TODAY", "2026-11-23")
-        .env("CAKUPAN_KEYS", harness::KEYS_TEXT)
-        .env("CAKUPAN_LOG", "warn")
-        .env("CAKUPAN_SMS_URL", &gateway.url)
-        .env("CAKUPAN_SMS_USER", &gateway.username)
-        .env("CAKUPAN_SMS_PASSWORD", &gateway.password)
-        .env("CAKUPAN_SMS_REPORTS", format!("http://{addr}"))
-        .output()
-        .unwrap();
+    let out = send(&[]).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
