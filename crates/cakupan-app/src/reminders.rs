@@ -691,8 +691,8 @@ pub struct Comparison {
 
 /// The experiments: for every closed window, the share paying within it in each arm and the
 /// effect of SMS and of an agent against the holdout (and of an agent against SMS), overall and
-/// by rule, segment and province. Cells under the small-cell threshold are left out for roles
-/// that see no personal data.
+/// by rule, segment and province, of the caller's provinces. Cells under the small-cell
+/// threshold are left out for roles that see no personal data.
 pub async fn experiment(st: &Context, who: &Principal) -> Result<Vec<Comparison>, AppError> {
     if !who.role.can(Capability::SeesCoverage) {
         return Err(AppError::Forbidden(
@@ -710,10 +710,16 @@ pub async fn experiment(st: &Context, who: &Principal) -> Result<Vec<Comparison>
         0
     };
     let mut groups: BTreeMap<(String, String), BTreeMap<String, dom::Tally>> = BTreeMap::new();
-    for r in rows
-        .iter()
-        .filter(|r| r.province.len() == 2 || r.province.is_empty())
-    {
+    // A regional role sees the reminders of its province (a province is the finest cell).
+    let mine = |province: &str| {
+        (who.region == RegionCode::NATION)
+            || RegionCode::parse(province)
+                .is_ok_and(|p| who.region.contains(p) || p.contains(who.region))
+    };
+    for r in rows.iter().filter(|r| {
+        (r.province.len() == 2 && mine(&r.province))
+            || (r.province.is_empty() && (who.region == RegionCode::NATION))
+    }) {
         for (by, value) in [
             ("all", "all".to_string()),
             ("rule", r.rule.clone()),

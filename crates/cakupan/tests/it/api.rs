@@ -1207,6 +1207,48 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
             "/api/v1/payment-totals",
             vec!["admin", "branch_officer"],
         ),
+        // Reminders (issue #21). The gateway's MO path answers Kannel's token, not sessions:
+        // tests/it/reminders.rs; listed here, skipped below.
+        ("GET", "/api/v1/sms/inbound", all.to_vec()),
+        (
+            "GET",
+            "/api/v1/reminders/plan",
+            vec!["admin", "branch_officer"],
+        ),
+        (
+            "GET",
+            "/api/v1/reminders/experiment",
+            vec![
+                "admin",
+                "analyst",
+                "branch_officer",
+                "agent",
+                "village_official",
+            ],
+        ),
+        (
+            "GET",
+            "/api/v1/reminders/retention",
+            vec![
+                "admin",
+                "analyst",
+                "branch_officer",
+                "agent",
+                "village_official",
+            ],
+        ),
+        ("GET", "/api/v1/reminders/tasks", vec!["agent"]),
+        ("POST", "/api/v1/reminders/tasks/{id}", vec!["agent"]),
+        (
+            "GET",
+            "/api/v1/reminders/replies",
+            vec!["admin", "branch_officer"],
+        ),
+        (
+            "POST",
+            "/api/v1/reminders/replies/{id}/answered",
+            vec!["admin", "branch_officer"],
+        ),
         ("GET", "/healthz", all.to_vec()),
         ("GET", "/api/v1/regions/{code}", all.to_vec()),
         ("GET", "/api/v1/quote", all.to_vec()),
@@ -1334,6 +1376,40 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
     assert_eq!(s, StatusCode::OK, "{v}");
     let (_, v) = call(&app, "GET", "/api/v1/payment-exceptions", None).await;
     let exception1 = v[0]["id"].as_i64().unwrap();
+    // A call for agent PRS-32-0001 to make to P1, and a question P1 sent by SMS, for the
+    // reminder routes.
+    let day = cakupan_domain::month::parse_date("2026-11-20").unwrap();
+    let task = cakupan_store::reminders::NewReminder {
+        rule: "winback_3".into(),
+        month: cakupan_domain::Month::of(day).index(),
+        subject: format!("P{p1}"),
+        participant_id: Some(p1),
+        invoice_id: None,
+        employer_code: None,
+        region: "32.73.01.1001".into(),
+        segment: "BPU".into(),
+        arm: cakupan_domain::reminders::Arm::Agent,
+        agent_code: Some("PRS-32-0001".into()),
+        planned_on: day,
+        window_end: day,
+        pay_by: day,
+        status: "planned".into(),
+    };
+    app.store.add_reminders(&[task]).await.unwrap();
+    let task1 = app.store.agent_tasks("PRS-32-0001", true).await.unwrap()[0].id;
+    let reply1 = app
+        .store
+        .add_reply(&cakupan_store::reminders::NewReply {
+            received_at: 1_000,
+            participant_id: Some(p1),
+            region: "32.73.01.1001".into(),
+            kind: "question".into(),
+            phone: "081234567890".into(),
+            text: "kode bayar saya berapa?".into(),
+            due_at: 2_000,
+        })
+        .await
+        .unwrap();
     // An account for the administrators' account routes to act on.
     user(&app, &auth, "cadangan", "analyst", None, None, None).await;
     // P1's card link, as its owner gets it.
@@ -1360,6 +1436,7 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
                     | "/api/v1/sessions/code"
                     | "/api/v1/sessions/code/verify"
                     | "/api/v1/sms/{id}/report"
+                    | "/api/v1/sms/inbound"
                     | "/api/v1/me/phone/code"
                     | "/api/v1/me/phone"
             ) {
@@ -1631,6 +1708,13 @@ async fn every_route_for_every_role(store: std::sync::Arc<dyn cakupan_store::Sto
                 "/api/v1/cards/{token}" => (card_link.clone(), None),
                 "/api/v1/enrolment/funnel" => ("/api/v1/enrolment/funnel".into(), None),
                 "/api/v1/reviews/{id}" => (format!("/api/v1/reviews/{p1}"), Some("{}".into())),
+                "/api/v1/reminders/tasks/{id}" => (
+                    format!("/api/v1/reminders/tasks/{task1}"),
+                    Some(json!({"outcome": "will_pay"}).to_string()),
+                ),
+                "/api/v1/reminders/replies/{id}/answered" => {
+                    (format!("/api/v1/reminders/replies/{reply1}/answered"), None)
+                }
                 "/api/v1/payment-totals" => (
                     "/api/v1/payment-totals?from=2026-11-01&to=2026-11-30".into(),
                     None,
