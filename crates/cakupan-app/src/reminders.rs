@@ -478,13 +478,48 @@ async fn audit(
     Ok(())
 }
 
-/// The tasks of the signed-in agent, open and done, newest first.
-pub async fn tasks(
-    st: &Context,
-    who: &Principal,
-) -> Result<Vec<cakupan_store::reminders::Reminder>, AppError> {
+/// An agent's reminder task and whom it is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Task {
+    #[serde(flatten)]
+    pub reminder: cakupan_store::reminders::Reminder,
+    pub name: String,
+    pub kpj: String,
+    pub village_code: String,
+    /// The number to call: shown only to the agent who serves the person, and each read of it
+    /// is audited.
+    pub phone: Option<String>,
+}
+
+/// The tasks of the signed-in agent, open and done, newest first (the reads are audited).
+pub async fn tasks(st: &Context, who: &Principal, request_id: &str) -> Result<Vec<Task>, AppError> {
     let code = agent_of(who)?;
-    Ok(st.store.agent_tasks(code, false).await?)
+    let mut out = Vec::new();
+    let mut entries = Vec::new();
+    for r in st.store.agent_tasks(code, false).await? {
+        let Some(pid) = r.participant_id else {
+            continue;
+        };
+        let Some(p) = st.store.participant(pid).await? else {
+            continue;
+        };
+        entries.push(crate::auth::audit_entry(
+            who,
+            request_id,
+            "participant.reminder_task",
+            format!("participant:{pid}"),
+            "service",
+        ));
+        out.push(Task {
+            name: p.registration.name.clone(),
+            kpj: p.kpj.clone(),
+            village_code: p.registration.village.to_string(),
+            phone: p.registration.phone.clone(),
+            reminder: r,
+        });
+    }
+    st.store.append_audit(&entries).await?;
+    Ok(out)
 }
 
 fn agent_of(who: &Principal) -> Result<&str, AppError> {
@@ -769,14 +804,11 @@ pub struct RetentionMonth {
     pub reactivation_rate: Option<f64>,
     pub lapsed: i64,
     pub reactivated: i64,
-    /// BPU lapses of the month still lapsed, and the share of them reminded in the three
-    /// months up to it.
+    /// BPU lapses of the month still lapsed, and the share of them reminded in the lapse month
+    /// or the policy's `lapse_lookback_months` before it.
     pub bpu_lapses: i64,
     pub reminded_share: Option<f64>,
 }
-
-/// Months of lapses a reminder counts for: a reminder in the lapse month or the three before.
-pub const REMINDED_LOOKBACK: i32 = 3;
 
 /// Lapse and reactivation rates by month (from the counters, of a segment or all) and the share
 /// of lapses preceded by a reminder (BPU, from the coverage states), for an area.
@@ -808,7 +840,7 @@ pub async fn retention(
             from.index(),
             to.index(),
             threshold,
-            REMINDED_LOOKBACK,
+            i32::try_from(policy(st, today)?.lapse_lookback_months).unwrap_or(0),
         )
         .await?;
     let mut out = Vec::new();

@@ -154,6 +154,9 @@ pub fn check_policy(p: &ReminderPolicy) -> Result<(), String> {
             "sms_per_second, max_per_person_per_month and reply_due_hours must be above 0".into(),
         );
     }
+    if p.lapse_lookback_months > 12 {
+        return Err("lapse_lookback_months must be 0..=12".into());
+    }
     if p.stop_words.iter().all(|w| w.trim().is_empty()) {
         return Err("stop_words must name at least one word".into());
     }

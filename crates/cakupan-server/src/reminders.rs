@@ -112,14 +112,15 @@ pub async fn retention(
     Ok(Json(serde_json::json!({ "months": months })))
 }
 
-/// The signed-in agent's reminder tasks (calls and visits), newest first.
+/// The signed-in agent's reminder tasks (calls and visits), newest first, with the name,
+/// village and phone of each person (the reads are audited).
 #[utoipa::path(get, path = "/api/v1/reminders/tasks",
     responses((status = 200, body = Object), (status = 403, body = ErrorBody)))]
 pub async fn tasks(
     State(st): State<AppState>,
     caller: Caller,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let t = svc::tasks(&st, &caller.who).await?;
+    let t = svc::tasks(&st, &caller.who, &caller.request_id).await?;
     Ok(Json(serde_json::json!({ "tasks": t })))
 }
 

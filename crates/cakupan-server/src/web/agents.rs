@@ -293,6 +293,10 @@ struct AgentPage {
     due: Vec<WorkRow>,
     arrears: Vec<WorkRow>,
     gap_villages: Vec<VillageRow>,
+    /// The agent's own reminder tasks (issue #21): only on the agent's own page.
+    tasks: Option<Vec<super::reminders::TaskRow>>,
+    open_tasks: usize,
+    outcomes: Vec<(&'static str, &'static str)>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -393,6 +397,11 @@ async fn agent_page(
         &Resource::Region(r.agent.home_village),
     )
     .is_ok();
+    let tasks = if me.who.agent_code.as_deref() == Some(r.agent.code.as_str()) {
+        Some(super::reminders::task_rows(st, page, &me.who).await?)
+    } else {
+        None
+    };
     Ok(AgentPage {
         t,
         nav: page.nav(),
@@ -451,6 +460,12 @@ async fn agent_page(
                 uncovered: lang.num(v.uncovered),
             })
             .collect(),
+        open_tasks: tasks
+            .as_ref()
+            .map(|k| k.iter().filter(|x| x.outcome.is_none()).count())
+            .unwrap_or(0),
+        tasks,
+        outcomes: super::reminders::outcomes(t),
     })
 }
 
@@ -463,7 +478,12 @@ pub async fn agent(
 ) -> Result<Response, PageError> {
     let r = agent_record(&st, &page, &code).await?;
     let month = statement_month(&st, &q.bulan);
-    let flash = (q.ok.as_deref() == Some("setoran")).then_some(page.t().deposited_ok);
+    let flash = match q.ok.as_deref() {
+        Some("setoran") => Some(page.t().deposited_ok),
+        Some("tugas") => Some(page.t().rem_task_recorded),
+        Some("tugas-salah") => Some(page.t().rem_task_unknown_outcome),
+        _ => None,
+    };
     html(&agent_page(&st, &page, &r, month, flash, Vec::new()).await?)
 }
 

@@ -17,6 +17,7 @@ pub mod i18n;
 pub mod participants;
 pub mod payments;
 pub mod regions;
+pub mod reminders;
 pub mod svg;
 
 use crate::AppState;
@@ -83,6 +84,10 @@ pub fn routes() -> Router<AppState> {
         .route("/kantor/{code}", get(agents::office))
         .route("/kantor/{code}/target", post(agents::office_target))
         .route("/kantor/{code}/tinjau", post(agents::office_review))
+        .route("/agen/{code}/tugas/{id}", post(reminders::record_task))
+        .route("/pengingat", get(reminders::home))
+        .route("/pengingat/balasan", get(reminders::replies))
+        .route("/pengingat/balasan/{id}", post(reminders::answer_reply))
         .route("/kuitansi", get(agents::receipt))
         .route("/pemberi-kerja", get(employers::home).post(employers::add))
         .route("/pemberi-kerja/{code}", get(employers::account))
@@ -368,6 +373,7 @@ impl Page {
             }
             if role.can(Capability::SeesCoverage) {
                 add("/kampanye", t.nav_campaign);
+                add("/pengingat", t.nav_reminders);
             }
             if role.can(Capability::AdministersAccounts) {
                 add("/pengguna", t.nav_users);

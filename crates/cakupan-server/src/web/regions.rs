@@ -145,6 +145,8 @@ pub struct RegionPage {
     pub flash: Option<String>,
     /// Self-registration by week (issue #20).
     pub funnel: Vec<super::enrolment::FunnelRow>,
+    /// Retention over the last six months (issue #21), when the reader's area holds the region.
+    pub retention: Vec<super::reminders::RetentionRow>,
 }
 
 /// The administrator's form that allocates a region's target down to its villages.
@@ -967,10 +969,18 @@ async fn region_response(
         _ => level_name(t, code.level()).to_string(),
     };
     let funnel = super::enrolment::funnel_rows(st, page, code).await;
+    let retention = if who.region.contains(code) {
+        super::reminders::retention_rows(st, &who, lang, code, None, 6)
+            .await
+            .map_err(|e| PageError::Internal(format!("{e:?}")))?
+    } else {
+        Vec::new()
+    };
     html(&RegionPage {
         t,
         nav: page.nav(),
         funnel,
+        retention,
         title: region_name(st, code),
         kind,
         crumbs,

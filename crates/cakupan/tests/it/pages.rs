@@ -312,6 +312,11 @@ async fn pages_follow_the_access_matrix(store: Arc<dyn Store>) {
         (&pay_p1, vec!["admin", "bandung", "agen"]),
         ("/saya", vec!["siti"]),
         (
+            "/pengingat",
+            vec!["admin", "ana", "bandung", "agen", "lurah"],
+        ),
+        ("/pengingat/balasan", vec!["admin", "bandung"]),
+        (
             "/tentang",
             vec!["admin", "ana", "bandung", "agen", "lurah", "siti"],
         ),
@@ -1060,6 +1065,7 @@ on_both_backends! {
     the_users_page: true,
     the_partners_page: true,
     the_worker_pages: true,
+    the_reminder_pages: true,
 }
 
 /// The worker's own pages (issue #20) without the SMS gateway: the registration form refuses
@@ -1891,5 +1897,270 @@ async fn the_partners_page(store: Arc<dyn Store>) {
             .contains("Dinonaktifkan: tidak menerima token baru"),
         "{}",
         off.body
+    );
+}
+
+/// The reminder pages (issue #21): the experiment with its effect and interval in words, never
+/// a rule code; retention on the page and on the dashboard; the day's plan for those who manage
+/// a region; the branch's replies queue answered on a page; the agent's task done in two taps
+/// (open it, choose the outcome), only by the agent it belongs to.
+async fn the_reminder_pages(store: Arc<dyn Store>) {
+    use cakupan_store::reminders::{NewReminder, NewReply};
+    let app = app_on(store.clone(), &auth()).await;
+    let (p1, p2) = people(&app).await;
+    let t = app.token.clone();
+    let post = |uri: &str, b: serde_json::Value| {
+        let (app, t, uri) = (&app, t.clone(), uri.to_string());
+        async move { call_as(app, Some(&t), "POST", &uri, Some(b.to_string())).await }
+    };
+    let (s, v) = post(
+        "/api/v1/offices",
+        json!({"code": "KP-32-0001", "name": "Koperasi Braga", "kind": "cooperative",
+               "region": "32.73.01", "agreement_from": "2026-01-01"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let mut own = body();
+    own["nik"] = json!("3273016508800001");
+    own["channel"] = json!("self");
+    own["agent_code"] = json!("");
+    own["occupation_code"] = json!("84");
+    let (s, v) = post("/api/v1/participants", own).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = post(
+        "/api/v1/agents",
+        json!({"code": "PRS-32-0001", "office_code": "KP-32-0001", "nik": "3273016508800001",
+               "villages": ["32.73.01.1001"], "appointed": "2026-05"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    // A closed campaign of 8–15 November: P1 had an SMS and paid on the 10th; P2 was held out
+    // and did not pay. And an open call for the agent to make to P1, and a question from P1.
+    let (s, v) = post(
+        "/api/v1/postings",
+        json!({"kind": "contribution", "reference": "REM-1", "nik": "3273015203900003", "segment": "BPU",
+               "first_month": "2026-11", "months": 1, "amount": 8400, "channel": "bank",
+               "paid_on": "2026-11-10"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let day = |d: &str| cakupan_domain::month::parse_date(d).unwrap();
+    let reminder =
+        |pid: i64, rule: &str, arm, agent: Option<&str>, on: &str, end: &str| NewReminder {
+            rule: rule.into(),
+            month: cakupan_domain::Month::of(day(on)).index(),
+            subject: format!("P{pid}"),
+            participant_id: Some(pid),
+            invoice_id: None,
+            employer_code: None,
+            region: if pid == p2 {
+                "33.01.01.2001"
+            } else {
+                "32.73.01.1001"
+            }
+            .into(),
+            segment: "BPU".into(),
+            arm,
+            agent_code: agent.map(str::to_string),
+            planned_on: day(on),
+            window_end: day(end),
+            pay_by: day(end),
+            status: "sent".into(),
+        };
+    use cakupan_domain::reminders::Arm;
+    let mut task = reminder(
+        p1,
+        "winback_3",
+        Arm::Agent,
+        Some("PRS-32-0001"),
+        "2026-11-20",
+        "2026-11-27",
+    );
+    task.status = "planned".into();
+    app.store
+        .add_reminders(&[
+            reminder(p1, "arrears_1", Arm::Sms, None, "2026-11-08", "2026-11-15"),
+            reminder(
+                p2,
+                "arrears_1",
+                Arm::Holdout,
+                None,
+                "2026-11-08",
+                "2026-11-15",
+            ),
+            task,
+        ])
+        .await
+        .unwrap();
+    let task_id = app.store.agent_tasks("PRS-32-0001", true).await.unwrap()[0].id;
+    let reply = app
+        .store
+        .add_reply(&NewReply {
+            received_at: 1_795_000_000,
+            participant_id: Some(p1),
+            region: "32.73.01.1001".into(),
+            kind: "question".into(),
+            phone: "081234567890".into(),
+            text: "kode bayar saya berapa?".into(),
+            due_at: 1_795_172_800,
+        })
+        .await
+        .unwrap();
+
+    // Head office: the effect of the SMS against the holdout, in words, with its interval.
+    let mut admin = Browser::new(&app);
+    admin.sign_in("admin").await;
+    let page = admin.get("/pengingat").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let sms = &page.body[page.body.find("data-testid=\"effect-sms\"").unwrap()..];
+    let sms = &sms[..sms.find("</section>").unwrap()];
+    assert!(sms.contains("+100,0 poin"), "{sms}");
+    assert!(sms.contains("Lebih banyak yang membayar"), "{sms}");
+    assert!(sms.contains("Menunggak 1 bulan"), "{sms}");
+    assert!(page.body.contains("data-testid=\"retention-table\""));
+    assert!(
+        page.body.contains("data-testid=\"plan\""),
+        "the day's plan, for head office"
+    );
+    for code in [
+        "arrears_1",
+        "winback_3",
+        "holdout",
+        "agent_vs_sms",
+        ">sms<",
+        ">BPU<",
+    ] {
+        assert!(!page.body.contains(code), "no codes on a page: {code}");
+    }
+    let en = admin.get("/pengingat?lang=en").await;
+    assert!(en.body.contains("+100.0 pts"), "{}", en.body);
+    assert!(en.body.contains("1 month in arrears"));
+    // The dashboard carries retention.
+    let dash = admin.get("/wilayah/32.73").await;
+    assert!(
+        dash.body.contains("data-testid=\"retention\""),
+        "{}",
+        dash.body
+    );
+    // An analyst sees the experiment, not the plan; a branch sees its province only (P2's
+    // holdout is in Central Java: no comparison for West Java's branch).
+    let mut ana = Browser::new(&app);
+    ana.sign_in("ana").await;
+    let page = ana.get("/pengingat").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("data-testid=\"plan\""));
+
+    // The branch's replies queue: the question, answered on the page.
+    let mut bandung = Browser::new(&app);
+    bandung.sign_in("bandung").await;
+    let page = bandung.get("/pengingat").await;
+    assert!(!page.body.contains("+100,0 poin"), "{}", page.body);
+    let queue = bandung.get("/pengingat/balasan").await;
+    assert_eq!(queue.status, StatusCode::OK, "{}", queue.body);
+    assert!(queue.body.contains("kode bayar saya berapa?"));
+    assert!(
+        queue
+            .body
+            .contains(&format!("data-testid=\"reply-{reply}\""))
+    );
+    let csrf = bandung.csrf();
+    let forged = bandung
+        .post(&format!("/pengingat/balasan/{reply}"), &[("csrf", "x")])
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let done = bandung
+        .post(&format!("/pengingat/balasan/{reply}"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(done.location.as_deref(), Some("/pengingat/balasan?ok=1"));
+    let queue = bandung.get("/pengingat/balasan?ok=1").await;
+    assert_eq!(queue.testid("reply-flash"), "Ditandai sudah dijawab.");
+    assert!(queue.body.contains("data-testid=\"replies-empty\""));
+    let again = bandung
+        .post(&format!("/pengingat/balasan/{reply}"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(
+        again.status,
+        StatusCode::SEE_OTHER,
+        "answering again is harmless"
+    );
+
+    // The agent's task: on the agent's own page only, with the number to call.
+    let branch_view = bandung.get("/agen/PRS-32-0001").await;
+    assert_eq!(branch_view.status, StatusCode::OK);
+    assert!(!branch_view.body.contains("data-testid=\"tasks\""));
+    assert!(!branch_view.body.contains("tel:"));
+    let refused = bandung
+        .post(
+            &format!("/agen/PRS-32-0001/tugas/{task_id}"),
+            &[("csrf", &csrf), ("outcome", "paid")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let mut agen = Browser::new(&app);
+    agen.sign_in("agen").await;
+    let mine = agen.get("/agen/PRS-32-0001").await;
+    assert!(
+        mine.body
+            .contains(&format!("data-testid=\"task-{task_id}\"")),
+        "{}",
+        mine.body
+    );
+    assert!(mine.body.contains("Siti Aminah"));
+    assert!(
+        mine.body.contains("href=\"tel:+6281234567890\""),
+        "{}",
+        mine.body
+    );
+    assert!(mine.body.contains("Tidak aktif 3 bulan"));
+    let csrf = agen.csrf();
+    let odd = agen
+        .post(
+            &format!("/agen/PRS-32-0001/tugas/{task_id}"),
+            &[("csrf", &csrf), ("outcome", "maybe")],
+        )
+        .await;
+    assert_eq!(
+        odd.location.as_deref(),
+        Some("/agen/PRS-32-0001?ok=tugas-salah#tugas-h")
+    );
+    assert_eq!(
+        app.store.reminder(task_id).await.unwrap().unwrap().outcome,
+        None
+    );
+    let tap = agen
+        .post(
+            &format!("/agen/PRS-32-0001/tugas/{task_id}"),
+            &[("csrf", &csrf), ("outcome", "will_pay")],
+        )
+        .await;
+    assert_eq!(
+        tap.location.as_deref(),
+        Some("/agen/PRS-32-0001?ok=tugas#tugas-h")
+    );
+    let after = agen.get("/agen/PRS-32-0001?ok=tugas").await;
+    assert_eq!(after.testid("flash"), "Hasil tugas dicatat.");
+    assert!(after.body.contains("Akan membayar"));
+    assert_eq!(
+        app.store
+            .reminder(task_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .outcome
+            .as_deref(),
+        Some("will_pay")
+    );
+    let audit = app.store.audit_log().await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.entry.action == "participant.reminder_task"
+                && r.entry.actor == "agen"
+                && r.entry.record == format!("participant:{p1}"))
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.entry.action == "reminder.task" && r.entry.actor == "agen")
     );
 }

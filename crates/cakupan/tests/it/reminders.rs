@@ -425,17 +425,18 @@ async fn campaign(db: harness::TestDb) {
 
     // The agent's task, done in two taps (open, outcome); the same tap again changes nothing.
     let agent = principal(Role::Agent, Some("AG-REM-1"));
-    let tasks = svc::tasks(&st, &agent).await.unwrap();
+    let tasks = svc::tasks(&st, &agent, "t").await.unwrap();
+    assert!(tasks.iter().all(|t| !t.name.is_empty()));
     assert!(!tasks.is_empty());
-    svc::record_task(&st, &agent, tasks[0].id, "will_pay", "t")
+    svc::record_task(&st, &agent, tasks[0].reminder.id, "will_pay", "t")
         .await
         .unwrap();
-    svc::record_task(&st, &agent, tasks[0].id, "will_pay", "t")
+    svc::record_task(&st, &agent, tasks[0].reminder.id, "will_pay", "t")
         .await
         .unwrap();
     assert_eq!(
         store
-            .reminder(tasks[0].id)
+            .reminder(tasks[0].reminder.id)
             .await
             .unwrap()
             .unwrap()
@@ -445,12 +446,12 @@ async fn campaign(db: harness::TestDb) {
     );
     let other = principal(Role::Agent, Some("AG-OTHER"));
     assert!(
-        svc::record_task(&st, &other, tasks[1].id, "paid", "t")
+        svc::record_task(&st, &other, tasks[1].reminder.id, "paid", "t")
             .await
             .is_err()
     );
     assert!(
-        svc::record_task(&st, &agent, tasks[1].id, "maybe", "t")
+        svc::record_task(&st, &agent, tasks[1].reminder.id, "maybe", "t")
             .await
             .is_err()
     );
