@@ -336,6 +336,15 @@ try {
     await small.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
   }
   check(await small.goto(`${base}/pengguna`).then(() => small.locator('[data-testid=user-agen]').count()) === 1, 'the users page lists the agent');
+  // Reminders (issue 21): the simulated campaign's effects, read on a phone.
+  await small.goto(`${base}/pengingat`);
+  const remOverflow = await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(remOverflow <= 1, `/pengingat fits a phone's width (overflow ${remOverflow}px)`);
+  const smsRows = await small.locator('[data-testid=effect-sms] tbody tr').count();
+  check(smsRows > 0, `the simulated reminders show their effect (${smsRows} rows)`);
+  const effect = smsRows > 0 ? await small.locator('[data-testid=effect-sms] tbody tr').first().locator('[data-testid=effect]').innerText() : '';
+  check(/poin$/.test(effect), `the effect is written in points, in Indonesian (${effect})`);
+  await small.screenshot({ path: join(artifacts, '23-phone-reminders.png'), fullPage: true });
   await phone.close();
 
   console.log('== branch finance resolves a payment exception on a phone');
@@ -359,6 +368,10 @@ try {
   await finance.waitForLoadState('load');
   check((await finance.getByTestId('rec-flash').innerText()).includes('diselesaikan'), 'the exception is resolved with a reason');
   check(await finance.locator('section[data-testid^=exception-]', { hasText: 'PAY-B1' }).count() === 0, 'it leaves the queue');
+  await finance.goto(`${base}/pengingat/balasan`);
+  const repliesOverflow = await finance.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(repliesOverflow <= 1, `the replies queue fits a phone's width (overflow ${repliesOverflow}px)`);
+  await finance.screenshot({ path: join(artifacts, '24-phone-replies.png'), fullPage: true });
   await financePhone.close();
 
   console.log("== an agent collects cash on a phone");
@@ -383,6 +396,11 @@ try {
   const receiptOverflow = await agent.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(receiptOverflow <= 1, `the receipt fits a phone's width (overflow ${receiptOverflow}px)`);
   await agent.screenshot({ path: join(artifacts, '17-phone-agent-receipt.png'), fullPage: true });
+  await agent.goto(`${base}/agen/PRS-32-0801`);
+  check(await agent.getByTestId('tasks').isVisible(), "the agent's page carries their reminder tasks");
+  const tasksOverflow = await agent.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(tasksOverflow <= 1, `the agent's page fits a phone's width (overflow ${tasksOverflow}px)`);
+
   await agentPhone.close();
   // Anyone, signed in or not, finds it at /kuitansi by its number and amount.
   const anyone = await browser.newContext({ viewport: { width: 390, height: 844 } });
