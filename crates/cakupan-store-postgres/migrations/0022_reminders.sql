@@ -2,8 +2,9 @@
 
 -- Each participation's coverage state, kept beside the ledger in the same transaction as every
 -- posting (and written at registration): the latest month paid by a non-reversed contribution
--- and the month a termination took effect. Planning a day's reminders reads this table by
--- index, not the ledger person by person; `cakupan verify` compares it with the ledger.
+-- before any termination, and the month a termination took effect. Planning a day's reminders
+-- reads this table by index, not the ledger person by person; `cakupan verify` compares it with
+-- the ledger.
 CREATE TABLE coverage_states (
     participant_id  BIGINT PRIMARY KEY,
     segment         TEXT NOT NULL,
@@ -17,13 +18,17 @@ INSERT INTO coverage_states (participant_id, segment, registered, last_paid, ter
 SELECT p.id, p.segment,
        CAST(EXTRACT(YEAR FROM p.registered_on) AS INTEGER) * 12
            + CAST(EXTRACT(MONTH FROM p.registered_on) AS INTEGER) - 1,
-       (SELECT MAX(c.first_month + c.months - 1) FROM postings c
+       (SELECT MAX(CASE WHEN tm.t IS NULL OR c.first_month + c.months - 1 < tm.t
+                        THEN c.first_month + c.months - 1 ELSE tm.t - 1 END)
+          FROM postings c
          WHERE c.participant_id = p.id AND c.kind = 'contribution'
-           AND NOT EXISTS (SELECT 1 FROM postings r WHERE r.kind = 'reversal'
-                            AND r.target_reference = c.reference)),
-       (SELECT MIN(t.first_month) FROM postings t
-         WHERE t.participant_id = p.id AND t.kind = 'termination')
-FROM participants p;
+           AND (tm.t IS NULL OR c.first_month < tm.t)
+           AND NOT EXISTS (SELECT 1 FROM postings r WHERE r.participant_id = c.participant_id
+                            AND r.kind = 'reversal' AND r.target_reference = c.reference)),
+       tm.t
+FROM participants p
+LEFT JOIN (SELECT participant_id, MIN(first_month) AS t FROM postings
+            WHERE kind = 'termination' GROUP BY participant_id) tm ON tm.participant_id = p.id;
 
 -- Every reminder planned: one per subject (a participation 'P<id>' or an invoice 'I<id>'), rule
 -- and month, which is its idempotency key. `arm` is the experiment's group (holdout: not

@@ -232,4 +232,8 @@ pub trait ReminderStore: Send + Sync {
 
     /// Every coverage state (for `verify`).
     async fn coverage_states(&self) -> Result<Vec<CoverageState>>;
+
+    /// Every participation's coverage state recomputed from the registry and the ledger alone
+    /// (for `verify`), in participant order.
+    async fn recompute_coverage_states(&self) -> Result<Vec<CoverageState>>;
 }

@@ -434,6 +434,38 @@ macro_rules! reminders_store_impl {
                     .collect())
             }
 
+            async fn recompute_coverage_states(&self) -> Result<Vec<$crate::reminders::CoverageState>> {
+                // From the ledger alone, as `coverage::protected_until` reads it: the latest
+                // month covered by a contribution that was not reversed, before the month a
+                // termination took effect.
+                let rows: Vec<(i64, String, String, Option<i32>, Option<i32>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT p.id, p.segment, {registered}, tm.t,
+                            (SELECT MAX(CASE WHEN tm.t IS NULL OR c.first_month + c.months - 1 < tm.t
+                                             THEN c.first_month + c.months - 1 ELSE tm.t - 1 END)
+                               FROM postings c
+                              WHERE c.participant_id = p.id AND c.kind = 'contribution'
+                                AND (tm.t IS NULL OR c.first_month < tm.t)
+                                AND NOT EXISTS (SELECT 1 FROM postings r WHERE r.participant_id = c.participant_id
+                                                  AND r.kind = 'reversal' AND r.target_reference = c.reference))
+                     FROM participants p
+                     LEFT JOIN (SELECT participant_id, MIN(first_month) AS t FROM postings
+                                 WHERE kind = 'termination' GROUP BY participant_id) tm ON tm.participant_id = p.id
+                     ORDER BY p.id",
+                    registered = <$store as $crate::Dialect>::date_text("p.registered_on")
+                )))
+                .fetch_all(&self.$read)
+                .await
+                .map_err($dberr)?;
+                rows.into_iter()
+                    .map(|(participant_id, segment, registered, terminated, last_paid)| {
+                        let registered = cakupan_domain::month::parse_date(&registered)
+                            .map(|d| cakupan_domain::Month::of(d).index())
+                            .ok_or_else(|| $crate::StoreError::Database(format!("participant {participant_id}: registered_on {registered}")))?;
+                        Ok($crate::reminders::CoverageState { participant_id, segment, registered, last_paid, terminated })
+                    })
+                    .collect()
+            }
+
             async fn coverage_states(&self) -> Result<Vec<$crate::reminders::CoverageState>> {
                 let rows: Vec<(i64, String, i32, Option<i32>, Option<i32>)> = sqlx::query_as(
                     "SELECT participant_id, segment, registered, last_paid, terminated FROM coverage_states ORDER BY participant_id",

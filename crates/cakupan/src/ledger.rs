@@ -350,7 +350,39 @@ pub async fn verify(store: &dyn Store, reference: &Reference) -> Result<bool> {
         keys.len(),
         cakupan_domain::agents::AGENT_COLUMNS.join(", ")
     );
-    Ok(differences == 0 && agent_differences == 0)
+    // The coverage state kept per participation for the reminders (issue #21).
+    let stored: BTreeMap<i64, cakupan_store::reminders::CoverageState> = store
+        .coverage_states()
+        .await?
+        .into_iter()
+        .map(|s| (s.participant_id, s))
+        .collect();
+    let recomputed = store.recompute_coverage_states().await?;
+    let mut state_differences = 0;
+    for want in &recomputed {
+        let have = stored.get(&want.participant_id);
+        if have != Some(want) {
+            state_differences += 1;
+            println!(
+                "participant {}: coverage state {have:?}, ledger {want:?}",
+                want.participant_id
+            );
+        }
+    }
+    // A state whose participation is gone from the registry is a difference too.
+    state_differences += stored
+        .keys()
+        .filter(|id| {
+            recomputed
+                .binary_search_by_key(*id, |s| s.participant_id)
+                .is_err()
+        })
+        .count();
+    println!(
+        "{} coverage states checked, {state_differences} differences",
+        recomputed.len()
+    );
+    Ok(differences == 0 && agent_differences == 0 && state_differences == 0)
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

@@ -549,6 +549,24 @@ async fn counters_are_rebuilt_when_the_counting_rules_change() {
     // Once rebuilt, the next command rebuilds nothing.
     let again = cakupan(&url, &["verify"]);
     assert!(!String::from_utf8_lossy(&again.stderr).contains("rebuilding"));
+    // The coverage states the reminders plan from are checked against the ledger too.
+    assert!(
+        said.contains("1 coverage states checked, 0 differences"),
+        "{said}"
+    );
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE coverage_states SET last_paid = 24310")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let tampered = cakupan(&url, &["verify"]);
+    let said = String::from_utf8_lossy(&tampered.stdout);
+    assert!(!tampered.status.success(), "{said}");
+    assert!(
+        said.contains("1 coverage states checked, 1 differences"),
+        "{said}"
+    );
     let _ = std::fs::remove_file(path);
 }
 
