@@ -60,6 +60,50 @@ fn arms_of(channels: &[String]) -> Vec<Arm> {
     channels.iter().filter_map(|c| Arm::parse(c)).collect()
 }
 
+/// One rule's reminders of one day.
+struct Campaign<'a> {
+    rule: &'a str,
+    day: Date,
+    window_end: Date,
+    /// The status of the reminded (the held out are `held_out`).
+    treated: &'a str,
+}
+
+impl Campaign<'_> {
+    /// A reminder of this campaign to `subject` (who it is for is filled in by the caller).
+    fn row(
+        &self,
+        subject: String,
+        month: i32,
+        region: &str,
+        segment: &str,
+        arm: Arm,
+        pay_by: Date,
+    ) -> NewReminder {
+        NewReminder {
+            rule: self.rule.to_string(),
+            month,
+            subject,
+            participant_id: None,
+            invoice_id: None,
+            employer_code: None,
+            region: region.to_string(),
+            segment: segment.to_string(),
+            arm,
+            agent_code: None,
+            planned_on: self.day,
+            window_end: self.window_end,
+            pay_by,
+            status: if arm == Arm::Holdout {
+                "held_out"
+            } else {
+                self.treated
+            }
+            .to_string(),
+        }
+    }
+}
+
 /// Plans the reminders of `day` for every rule in force: whom each rule targets (read from the
 /// coverage states), less those who opted out and those at the month's cap, split into the
 /// experiment's arms; stored unless `dry_run`. Running it again the same day stores nothing
@@ -93,6 +137,12 @@ pub async fn plan_with(
             continue;
         };
         let channels = arms_of(&rule.channels);
+        let campaign = Campaign {
+            rule: &rule.name,
+            day,
+            window_end,
+            treated,
+        };
         if trigger.for_employers() {
             let Some(due_on) = dom::invoice_due_on(rule, day) else {
                 continue;
@@ -114,25 +164,16 @@ pub async fn plan_with(
             );
             for (i, arm) in invoices.iter().zip(arms) {
                 rows.push(NewReminder {
-                    rule: rule.name.clone(),
-                    month: i.month,
-                    subject: format!("I{}", i.invoice_id),
-                    participant_id: None,
                     invoice_id: Some(i.invoice_id),
                     employer_code: Some(i.employer_code.clone()),
-                    region: i.region.clone(),
-                    segment: "PU".into(),
-                    arm,
-                    agent_code: None,
-                    planned_on: day,
-                    window_end,
-                    pay_by: due_on,
-                    status: if arm == Arm::Holdout {
-                        "held_out"
-                    } else {
-                        treated
-                    }
-                    .into(),
+                    ..campaign.row(
+                        format!("I{}", i.invoice_id),
+                        i.month,
+                        &i.region,
+                        "PU",
+                        arm,
+                        due_on,
+                    )
                 });
             }
             continue;
@@ -176,29 +217,16 @@ pub async fn plan_with(
         );
         for (c, arm) in eligible.iter().zip(arms) {
             rows.push(NewReminder {
-                rule: rule.name.clone(),
-                month: target.month.index(),
-                subject: format!("P{}", c.participant_id),
                 participant_id: Some(c.participant_id),
-                invoice_id: None,
-                employer_code: None,
-                region: c.village_code.clone(),
-                segment: c.segment.clone(),
-                arm,
-                agent_code: if arm == Arm::Agent {
-                    c.agent_code.clone()
-                } else {
-                    None
-                },
-                planned_on: day,
-                window_end,
-                pay_by: target.pay_by,
-                status: if arm == Arm::Holdout {
-                    "held_out"
-                } else {
-                    treated
-                }
-                .into(),
+                agent_code: c.agent_code.clone().filter(|_| arm == Arm::Agent),
+                ..campaign.row(
+                    format!("P{}", c.participant_id),
+                    target.month.index(),
+                    &c.village_code,
+                    &c.segment,
+                    arm,
+                    target.pay_by,
+                )
             });
         }
     }
@@ -584,6 +612,8 @@ pub async fn record_task(
 pub enum Inbound {
     /// Opted out (consent withdrawn for every participation of the number).
     Stopped,
+    /// Opted in again (consent given again).
+    Started,
     /// A question, on the branch's queue.
     Queued,
     /// Malformed: logged and dropped.
@@ -630,8 +660,19 @@ pub async fn inbound(
             people.push(p);
         }
     }
-    let stop = dom::is_stop(&policy, text);
-    if stop {
+    let (did, kind, answer) = if dom::is_stop(&policy, text) {
+        (Inbound::Stopped, "stop", dom::stopped_text(&policy))
+    } else if dom::is_start(&policy, text) {
+        (Inbound::Started, "start", dom::started_text(&policy))
+    } else {
+        (Inbound::Queued, "question", dom::QUEUED_TEXT.to_string())
+    };
+    let decision = match did {
+        Inbound::Stopped => Some("withdrawn"),
+        Inbound::Started => Some("given"),
+        _ => None,
+    };
+    if let Some(decision) = decision {
         let mut seen = std::collections::HashSet::new();
         for p in &people {
             let index = st.store.keys().nik_index(&p.registration.nik);
@@ -642,7 +683,7 @@ pub async fn inbound(
                         &cakupan_store::accounts::Consent {
                             purpose: CONSENT_PURPOSE.into(),
                             notice_version: policy.provenance.period.from.to_string(),
-                            decision: "withdrawn".into(),
+                            decision: decision.into(),
                             at: now,
                             channel: "sms".into(),
                         },
@@ -656,23 +697,13 @@ pub async fn inbound(
             received_at: now,
             participant_id: people.first().map(|p| p.id),
             region,
-            kind: if stop { "stop" } else { "question" }.into(),
+            kind: kind.into(),
             phone: phone.clone(),
             text: text.to_string(),
             due_at: now + i64::from(policy.reply_due_hours) * 3600,
         })
         .await?;
-    Ok(if stop {
-        (
-            Inbound::Stopped,
-            Some("BPJS TK: Anda tidak akan menerima pengingat iuran lagi. Kirim MULAI ke nomor ini atau hubungi kantor cabang untuk menerimanya kembali.".into()),
-        )
-    } else {
-        (
-            Inbound::Queued,
-            Some("BPJS TK: pesan Anda diterima dan akan dijawab petugas kantor cabang.".into()),
-        )
-    })
+    Ok((did, Some(answer)))
 }
 
 /// The branch's queue of replies in the caller's region.

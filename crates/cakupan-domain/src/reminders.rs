@@ -160,6 +160,16 @@ pub fn check_policy(p: &ReminderPolicy) -> Result<(), String> {
     if p.stop_words.iter().all(|w| w.trim().is_empty()) {
         return Err("stop_words must name at least one word".into());
     }
+    if p.start_words.iter().all(|w| w.trim().is_empty()) {
+        return Err("start_words must name at least one word".into());
+    }
+    if p.start_words.iter().any(|w| {
+        p.stop_words
+            .iter()
+            .any(|s| s.trim().eq_ignore_ascii_case(w.trim()))
+    }) {
+        return Err("a word cannot be both in stop_words and in start_words".into());
+    }
     Ok(())
 }
 
@@ -419,17 +429,54 @@ pub fn text(m: &Message<'_>) -> String {
     }
 }
 
-/// Whether a reply opts out: one of the policy's words, in any case, alone.
-pub fn is_stop(policy: &ReminderPolicy, reply: &str) -> bool {
+/// Whether a reply is one of `words`, in any case, alone.
+fn is_one_of(words: &[String], reply: &str) -> bool {
     let r = reply
         .trim()
         .trim_matches(|c: char| !c.is_alphanumeric())
         .to_uppercase();
-    policy
-        .stop_words
+    words
         .iter()
         .any(|w| !w.trim().is_empty() && w.trim().to_uppercase() == r)
 }
+
+/// Whether a reply opts out: one of the policy's stop words.
+pub fn is_stop(policy: &ReminderPolicy, reply: &str) -> bool {
+    is_one_of(&policy.stop_words, reply)
+}
+
+/// Whether a reply opts in again: one of the policy's start words.
+pub fn is_start(policy: &ReminderPolicy, reply: &str) -> bool {
+    is_one_of(&policy.start_words, reply)
+}
+
+fn first_word(words: &[String]) -> &str {
+    words
+        .iter()
+        .map(|w| w.trim())
+        .find(|w| !w.is_empty())
+        .unwrap_or_default()
+}
+
+/// The SMS that answers an opt-out, saying how to opt in again.
+pub fn stopped_text(policy: &ReminderPolicy) -> String {
+    format!(
+        "BPJS TK: Anda tidak akan menerima pengingat iuran lagi. Kirim {} ke nomor ini untuk menerimanya kembali.",
+        first_word(&policy.start_words)
+    )
+}
+
+/// The SMS that answers an opt-in, saying how to stop again.
+pub fn started_text(policy: &ReminderPolicy) -> String {
+    format!(
+        "BPJS TK: pengingat iuran aktif kembali. Kirim {} ke nomor ini untuk berhenti.",
+        first_word(&policy.stop_words)
+    )
+}
+
+/// The SMS that answers a question sent to the gateway.
+pub const QUEUED_TEXT: &str =
+    "BPJS TK: pesan Anda diterima dan akan dijawab petugas kantor cabang.";
 
 /// Whether reminders may go out at `local_minutes` (minutes after local midnight).
 pub fn in_send_hours(policy: &ReminderPolicy, local_minutes: u32) -> bool {
@@ -627,6 +674,13 @@ mod tests {
         assert!(is_stop(&p, " stop "));
         assert!(is_stop(&p, "Berhenti."));
         assert!(!is_stop(&p, "stop kirim sms ke saya?"));
+        assert!(is_start(&p, "mulai"));
+        assert!(!is_start(&p, "STOP"));
+        assert!(stopped_text(&p).contains("Kirim MULAI"));
+        assert!(started_text(&p).contains("Kirim STOP"));
+        for t in [stopped_text(&p), started_text(&p), QUEUED_TEXT.to_string()] {
+            assert!(t.chars().count() <= 160, "{t}");
+        }
         assert!(in_send_hours(&p, 8 * 60));
         assert!(!in_send_hours(&p, 20 * 60));
         // 13:30 UTC is 20:30 in Jakarta (WIB) and 22:30 in Jayapura (WIT).

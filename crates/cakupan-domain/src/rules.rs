@@ -264,6 +264,8 @@ row!(/// How reminders are sent and measured (issue #21): quiet hours, the month
     sms_per_second: u32,
     /// Replies that opt out of reminders (compared in upper case).
     stop_words: Vec<String>,
+    /// Replies that opt in again.
+    start_words: Vec<String>,
     /// Hours within which the branch answers a question sent by SMS.
     reply_due_hours: u32,
     /// Retention counts a lapse as reminded when a reminder went out in the lapse month or

@@ -65,7 +65,7 @@ CREATE INDEX reminders_person ON reminders (participant_id, planned_month);
 CREATE INDEX reminders_tasks ON reminders (agent_code, id) WHERE arm = 'agent';
 CREATE INDEX reminders_campaign ON reminders (rule, month);
 
--- Replies that reached the gateway's MO path: opt-outs and questions for the branch. The text
+-- Replies that reached the gateway's MO path: opt-outs, opt-ins and questions for the branch. The text
 -- and the sender's number are sealed like participants' fields; `region` is the sender's
 -- village when the number is a participant's ('' otherwise: head office's queue).
 CREATE TABLE sms_replies (
@@ -73,7 +73,7 @@ CREATE TABLE sms_replies (
     received_at     BIGINT NOT NULL,
     participant_id  BIGINT,
     region          TEXT NOT NULL,
-    kind            TEXT NOT NULL CHECK (kind IN ('stop', 'question')),
+    kind            TEXT NOT NULL CHECK (kind IN ('stop', 'start', 'question')),
     phone           BLOB NOT NULL,
     text            BLOB NOT NULL,
     key_version     BIGINT NOT NULL,

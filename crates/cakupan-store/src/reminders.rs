@@ -117,7 +117,7 @@ pub struct NewReply {
     pub received_at: i64,
     pub participant_id: Option<i64>,
     pub region: String,
-    /// `stop` or `question`.
+    /// `stop`, `start` or `question`.
     pub kind: String,
     pub phone: String,
     pub text: String,

@@ -402,10 +402,10 @@ pub async fn replies(
         let row = ReplyRow {
             id: r.id,
             received: moment(&st, lang, &r.region, r.received_at),
-            kind: if r.kind == "stop" {
-                t.rem_reply_stop
-            } else {
-                t.rem_reply_question
+            kind: match r.kind.as_str() {
+                "stop" => t.rem_reply_stop,
+                "start" => t.rem_reply_start,
+                _ => t.rem_reply_question,
             },
             phone: r.phone,
             text: r.text,

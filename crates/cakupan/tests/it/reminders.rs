@@ -413,15 +413,17 @@ async fn campaign(db: harness::TestDb) {
         .await
         .unwrap();
     assert_eq!(did, svc::Inbound::Ignored);
-    // The next month's planning leaves the person who said STOP out.
-    let next = svc::plan(
-        &st,
-        cakupan_domain::month::parse_date("2026-12-05").unwrap(),
-        true,
-    )
-    .await
-    .unwrap();
-    assert_eq!(next.opted_out.get("winback_1").copied().unwrap_or(0), 0);
+    // Planning that day again leaves the person who said STOP out.
+    let again = svc::plan(&st, day, true).await.unwrap();
+    assert_eq!(again.opted_out.values().sum::<u64>(), 1, "{again:?}");
+    // MULAI gives the consent again, and says how to stop.
+    let (did, answer) = svc::inbound(&st, &e164(&phone(run, first)), "Mulai", &token)
+        .await
+        .unwrap();
+    assert_eq!(did, svc::Inbound::Started);
+    assert!(answer.unwrap().contains("Kirim STOP"));
+    let again = svc::plan(&st, day, true).await.unwrap();
+    assert_eq!(again.opted_out.values().sum::<u64>(), 0, "{again:?}");
 
     // The agent's task, done in two taps (open, outcome); the same tap again changes nothing.
     let agent = principal(Role::Agent, Some("AG-REM-1"));
