@@ -509,8 +509,10 @@ impl Tally {
 }
 
 /// The effect of being in one arm rather than another on the share paying within the window:
-/// the difference of the two shares with its 95% interval (normal approximation of a
-/// difference of two independent proportions, each variance p(1 − p)/n).
+/// the difference of the two shares with its 95% interval. The interval is Newcombe's hybrid
+/// score interval (Newcombe 1998, method 10), built from each share's Wilson interval: unlike
+/// the normal approximation it stays honest when a share is 0 or 1 or an arm is small (a
+/// holdout of 14 with nobody paying does not make a difference certain).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Effect {
     pub treated: Tally,
@@ -520,17 +522,27 @@ pub struct Effect {
     pub high: f64,
 }
 
+/// Wilson's 95% score interval of a share.
+fn wilson(t: Tally) -> Option<(f64, f64)> {
+    let p = t.share()?;
+    let n = t.n as f64;
+    let z2 = Z95 * Z95;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = Z95 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / (1.0 + z2 / n);
+    Some((centre - half, centre + half))
+}
+
 /// The effect of `treated` against `comparison`; `None` when either is empty.
 pub fn effect(treated: Tally, comparison: Tally) -> Option<Effect> {
     let (p1, p0) = (treated.share()?, comparison.share()?);
-    let se = (p1 * (1.0 - p1) / treated.n as f64 + p0 * (1.0 - p0) / comparison.n as f64).sqrt();
+    let ((l1, u1), (l0, u0)) = (wilson(treated)?, wilson(comparison)?);
     let effect = p1 - p0;
     Some(Effect {
         treated,
         comparison,
         effect,
-        low: effect - Z95 * se,
-        high: effect + Z95 * se,
+        low: effect - ((p1 - l1).powi(2) + (u0 - p0).powi(2)).sqrt(),
+        high: effect + ((u1 - p1).powi(2) + (p0 - l0).powi(2)).sqrt(),
     })
 }
 
@@ -665,10 +677,29 @@ mod tests {
 
     #[test]
     fn effects_and_opt_outs() {
-        let e = effect(Tally { n: 1000, paid: 300 }, Tally { n: 1000, paid: 200 }).unwrap();
-        assert!((e.effect - 0.1).abs() < 1e-12);
-        let se = (0.3f64 * 0.7 / 1000.0 + 0.2 * 0.8 / 1000.0).sqrt();
-        assert!((e.high - e.low - 2.0 * Z95 * se).abs() < 1e-12);
+        // Newcombe (1998), table II, example (a): 56/70 against 48/80, method 10 gives
+        // 0.0524 to 0.3339.
+        let e = effect(Tally { n: 70, paid: 56 }, Tally { n: 80, paid: 48 }).unwrap();
+        assert!((e.effect - 0.2).abs() < 1e-12);
+        assert!((e.low - 0.0524).abs() < 5e-5, "{e:?}");
+        assert!((e.high - 0.3339).abs() < 5e-5, "{e:?}");
+        // Nobody paying in a small arm leaves the difference uncertain, not exact.
+        let e = effect(Tally { n: 10, paid: 0 }, Tally { n: 1, paid: 0 }).unwrap();
+        assert!(e.low < -0.5 && e.high > 0.2, "{e:?}");
+        // With large arms it comes close to the normal approximation.
+        let e = effect(
+            Tally {
+                n: 100_000,
+                paid: 30_000,
+            },
+            Tally {
+                n: 100_000,
+                paid: 20_000,
+            },
+        )
+        .unwrap();
+        let se = (0.3f64 * 0.7 / 1e5 + 0.2 * 0.8 / 1e5).sqrt();
+        assert!((e.high - e.low - 2.0 * Z95 * se).abs() < 1e-5, "{e:?}");
         assert!(effect(Tally::default(), Tally { n: 1, paid: 0 }).is_none());
         let p = rules().reminder_policy[0].clone();
         assert!(is_stop(&p, " stop "));

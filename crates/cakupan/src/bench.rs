@@ -114,6 +114,24 @@ pub enum BenchCommand {
         #[command(flatten)]
         gateway: crate::enrolment::SmsArgs,
     },
+    /// Reminders (issue #21) on the database given by --db: a dry run of the plan of each day
+    /// of the month on which a rule fires against recomputing every counter in the same run;
+    /// with --sms N, the day's plan stored and sent through Kannel on loopback (started here
+    /// unless --sms-url is given): N plain SMS as the baseline, `reminders send` at the
+    /// policy's rate, and with the rate lifted in the bench's own copy of the rules.
+    Reminders {
+        /// The month whose days are planned (YYYY-MM), this month by default.
+        #[arg(long)]
+        month: Option<String>,
+        /// Repetitions of each day's dry run (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// SMS sent in the sending measure (0: planning only).
+        #[arg(long, default_value_t = 0)]
+        sms: usize,
+        #[command(flatten)]
+        gateway: crate::enrolment::SmsArgs,
+    },
     /// Settlement files through reconciliation (issue #19): files of each size (comma-separated
     /// line counts) imported into the database given by --db, every line an exception (the
     /// costliest case); lines/s and the process's peak memory after each.
@@ -257,6 +275,22 @@ pub async fn run(
                 reference,
                 seconds,
                 connections,
+            )
+            .await
+        }
+        BenchCommand::Reminders {
+            month,
+            runs,
+            sms,
+            gateway,
+        } => {
+            let keys = crate::store::load_keys(keys)?;
+            crate::bench_reminders::reminders_bench(
+                (db, pg_pool),
+                keys,
+                reference,
+                (month, runs, sms),
+                &gateway,
             )
             .await
         }

@@ -10,6 +10,7 @@ mod agents;
 mod bench;
 mod bench_enrolment;
 mod bench_payments;
+mod bench_reminders;
 mod campaign;
 mod employers;
 mod enrolment;
@@ -980,9 +981,12 @@ async fn simulate(
         "Self-registration: {enrolled} workers registered themselves in the funnel's weeks (with those who asked for a code and stopped)."
     );
     // A reminder campaign whose payments respond to reminders with a known effect (issue #21).
-    if let Some((day, n)) = reminders::simulate(store_for_report.clone(), reference, seed).await? {
+    if let Some(r) = reminders::simulate(store_for_report.clone(), reference, seed).await? {
         eprintln!(
-            "Reminders: a campaign of {n} reminders planned on {day} (10% held out); payment within the window responds with +{:.0} pp to an SMS and +{:.0} pp to an agent (cakupan reminders experiment).",
+            "Reminders: {} reminders planned on {} ({:.0}% held out); payment within the window responds with +{:.0} pp to an SMS and +{:.0} pp to an agent (cakupan reminders experiment).",
+            r.reminders,
+            r.days.join(", "),
+            r.holdout_ppm as f64 / 10_000.0,
             reminders::SMS_EFFECT * 100.0,
             reminders::AGENT_EFFECT * 100.0
         );

@@ -210,28 +210,34 @@ pub const BASE: f64 = 0.10;
 pub const SMS_EFFECT: f64 = 0.08;
 pub const AGENT_EFFECT: f64 = 0.15;
 
-/// A reminder campaign in the simulated population: the day of the last two months (its window
-/// closed by today) on which the rules reach the most people is planned with the real planner (`simulated`: no gateway
-/// carries them), and each person planned pays within the window with probability `BASE`, plus
-/// `SMS_EFFECT` if reminded by SMS or `AGENT_EFFECT` if by an agent. Nobody planned has paid
-/// since their latest paid month (that is why they were planned), so these are the only
-/// payments in their windows and the true effects are exactly the constants. Returns the
-/// campaign's day and the number of reminders.
+/// What the simulated campaigns were.
+pub struct Simulated {
+    pub days: Vec<String>,
+    pub reminders: usize,
+    pub holdout_ppm: i64,
+}
+
+/// Reminder campaigns in the simulated population. Of the days of the last three months
+/// (their windows closed by today) on which the rules reach anyone, the largest are taken
+/// whose outcome windows do not overlap (so that a payment belongs to one campaign), and each
+/// in turn is planned with the real planner (`simulated`: no gateway carries them); each
+/// person planned then pays within the window with probability `BASE`, plus `SMS_EFFECT` if
+/// reminded by SMS or `AGENT_EFFECT` if by an agent. Nobody planned has paid since their
+/// latest paid month (that is why they were planned), so these are the only payments in their
+/// windows and the true effects are exactly the constants.
 pub async fn simulate(
     store: Arc<dyn Store>,
     reference: &Reference,
     seed: u64,
-) -> Result<Option<(String, usize)>> {
+) -> Result<Option<Simulated>> {
     let st = crate::agents::operations(store.clone(), reference)?;
     let today = cakupan_app::today_wib();
     let Some(policy) = reference.rules.reminder_policy(today).cloned() else {
         return Ok(None);
     };
     let window = i64::from(policy.paid_within_days);
-    // Of the days in the last two months whose window has closed, the one on which the rules
-    // reach the most people (a dry run of each day a rule fires on).
-    let mut best: Option<(u64, time::Date)> = None;
-    for back in 0..62 {
+    let mut sized: Vec<(u64, time::Date)> = Vec::new();
+    for back in 0..92 {
         let day = today - Duration::days(window + 1 + back);
         let fires = reference
             .rules
@@ -245,69 +251,86 @@ pub async fn simulate(
             .await
             .map_err(crate::agents::api)?;
         let n: u64 = dry.lines.iter().map(|l| l.planned).sum();
-        if best.is_none_or(|(m, _)| n > m) {
-            best = Some((n, day));
+        if n > 0 {
+            sized.push((n, day));
         }
     }
-    let Some((_, day)) = best else {
+    sized.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut days: Vec<time::Date> = Vec::new();
+    for (_, day) in sized {
+        if days.iter().all(|d| (*d - day).whole_days().abs() > window) {
+            days.push(day);
+        }
+    }
+    if days.is_empty() {
         return Ok(None);
-    };
-    let (_, rows) = svc::plan_with(&st, day, false, "simulated")
-        .await
-        .map_err(crate::agents::api)?;
+    }
+    days.sort();
     let mut rng = Rng::new(seed ^ 0x5EED_0021);
-    let mut payments = Vec::new();
-    for r in &rows {
-        let Some(pid) = r.participant_id else {
-            continue;
-        };
-        let p = BASE
-            + match r.arm {
-                Arm::Sms => SMS_EFFECT,
-                Arm::Agent => AGENT_EFFECT,
-                Arm::Holdout => 0.0,
+    let mut reminders = 0;
+    for &day in &days {
+        let (_, rows) = svc::plan_with(&st, day, false, "simulated")
+            .await
+            .map_err(crate::agents::api)?;
+        reminders += rows.len();
+        let mut payments = Vec::new();
+        for r in &rows {
+            let Some(pid) = r.participant_id else {
+                continue;
             };
-        if !rng.chance(p) {
-            continue;
+            let p = BASE
+                + match r.arm {
+                    Arm::Sms => SMS_EFFECT,
+                    Arm::Agent => AGENT_EFFECT,
+                    Arm::Holdout => 0.0,
+                };
+            if !rng.chance(p) {
+                continue;
+            }
+            let Some(person) = store.participant(pid).await? else {
+                continue;
+            };
+            let reg = &person.registration;
+            let m =
+                Month::from_index(r.month).ok_or_else(|| anyhow!("simulated reminder month"))?;
+            let profile = Profile {
+                segment: reg.segment,
+                income_base: reg.income_base,
+                programmes: reg.programmes,
+                sector: reg.sector,
+                budget_funded: reg.budget_funded,
+                risk_class: None,
+            };
+            let Ok(d) = dues(&reference.rules, &profile, m, 1) else {
+                continue;
+            };
+            let amount: i64 = d.iter().map(|x| x.1.0).sum();
+            let paid_on = (day
+                + Duration::days(rng.below(u64::try_from(window).unwrap_or(1) + 1) as i64))
+            .min(today);
+            let input = ContributionInput {
+                reference: format!("SIMR{seed}-{}-{}-{m}", person.kpj, r.rule),
+                nik: reg.nik.to_string(),
+                segment: reg.segment.to_string(),
+                first_month: m.to_string(),
+                months: "1".into(),
+                amount: amount.to_string(),
+                channel: "bank".into(),
+                paid_on: format_date(paid_on),
+            };
+            if let Ok(p) = parse_payment(&reference.rules, &input, today) {
+                payments.push(NewPosting::Contribution(p));
+            }
         }
-        let Some(person) = store.participant(pid).await? else {
-            continue;
-        };
-        let reg = &person.registration;
-        let m = Month::from_index(r.month).ok_or_else(|| anyhow!("simulated reminder month"))?;
-        let profile = Profile {
-            segment: reg.segment,
-            income_base: reg.income_base,
-            programmes: reg.programmes,
-            sector: reg.sector,
-            budget_funded: reg.budget_funded,
-            risk_class: None,
-        };
-        let Ok(d) = dues(&reference.rules, &profile, m, 1) else {
-            continue;
-        };
-        let amount: i64 = d.iter().map(|x| x.1.0).sum();
-        let paid_on = (day
-            + Duration::days(rng.below(u64::try_from(window).unwrap_or(1) + 1) as i64))
-        .min(today);
-        let input = ContributionInput {
-            reference: format!("SIMR{seed}-{}-{}-{m}", person.kpj, r.rule),
-            nik: reg.nik.to_string(),
-            segment: reg.segment.to_string(),
-            first_month: m.to_string(),
-            months: "1".into(),
-            amount: amount.to_string(),
-            channel: "bank".into(),
-            paid_on: format_date(paid_on),
-        };
-        if let Ok(p) = parse_payment(&reference.rules, &input, today) {
-            payments.push(NewPosting::Contribution(p));
+        for chunk in payments.chunks(1_000) {
+            for r in store.post_batch(&reference.rules, chunk).await? {
+                r.map_err(|e| anyhow!("simulated payment after a reminder: {e}"))?;
+            }
         }
     }
-    for chunk in payments.chunks(1_000) {
-        for r in store.post_batch(&reference.rules, chunk).await? {
-            r.map_err(|e| anyhow!("simulated payment after a reminder: {e}"))?;
-        }
-    }
-    Ok(Some((format_date(day), rows.len())))
+    Ok(Some(Simulated {
+        days: days.into_iter().map(format_date).collect(),
+        reminders,
+        holdout_ppm: policy.holdout_ppm,
+    }))
 }
