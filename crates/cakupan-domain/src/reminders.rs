@@ -419,11 +419,11 @@ pub fn text(m: &Message<'_>) -> String {
             "Halo {name}, perlindungan BPJS TK Anda tidak aktif. Aktifkan lagi: bayar {amount} dgn kode {code} sblm {date}. Balas STOP utk berhenti"
         ),
         Trigger::InvoiceDue => format!(
-            "Tagihan iuran BPJS TK {} {amount} jatuh tempo {date}. Bayar dgn kode {code}. Balas STOP utk berhenti",
+            "Tagihan iuran BPJS TK {} {amount} jatuh tempo {date}. Bayar dgn kode {code} di bank atau kanal pembayaran lain.",
             m.invoice_month.map(|x| x.to_string()).unwrap_or_default()
         ),
         Trigger::InvoiceOverdue => format!(
-            "Tagihan iuran BPJS TK {} {amount} lewat jatuh tempo {date}, denda berjalan tiap bulan. Bayar dgn kode {code}. Balas STOP utk berhenti",
+            "Tagihan iuran BPJS TK {} {amount} lewat jatuh tempo {date}, denda berjalan tiap bulan. Bayar segera dgn kode {code}.",
             m.invoice_month.map(|x| x.to_string()).unwrap_or_default()
         ),
     }

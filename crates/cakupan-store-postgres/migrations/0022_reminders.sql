@@ -64,6 +64,8 @@ CREATE INDEX reminders_to_send ON reminders (id) WHERE status IN ('planned', 'se
 CREATE INDEX reminders_person ON reminders (participant_id, planned_month);
 CREATE INDEX reminders_tasks ON reminders (agent_code, id) WHERE arm = 'agent';
 CREATE INDEX reminders_campaign ON reminders (rule, month);
+-- The employer rules find the unpaid invoices falling due on a day by index, not by a scan.
+CREATE INDEX invoices_falling_due ON invoices (due_on) WHERE settled_on IS NULL;
 
 -- Replies that reached the gateway's MO path: opt-outs, opt-ins and questions for the branch. The text
 -- and the sender's number are sealed like participants' fields; `region` is the sender's

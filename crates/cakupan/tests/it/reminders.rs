@@ -494,12 +494,83 @@ async fn campaign(db: harness::TestDb) {
     let ret = svc::retention(&st, &admin, RegionCode::NATION, None, 12)
         .await
         .unwrap();
-    let august = ret.iter().find(|m| m.month == "2026-09").unwrap();
+    let september = ret.iter().find(|m| m.month == "2026-09").unwrap();
     assert!(
-        august.bpu_lapses > 0 && august.reminded_share == Some(0.0),
+        september.bpu_lapses > 0 && september.reminded_share == Some(0.0),
         "{ret:?}"
     );
-    assert!(Month::parse("2026-08").is_ok());
+
+    // An employer's October invoice, due on Monday 16 November (the 15th is a Sunday): the
+    // invoice_due rule reminds the employer's contact three days before, by SMS with the
+    // invoice's payment code (a statutory bill: no STOP offered, which only opts participants
+    // out); once planned, planning again stores nothing.
+    let employer = cakupan_store::employers::EmployerInput {
+        code: "9120000000777".into(),
+        name: "PT Sinar Baja".into(),
+        size: "medium".into(),
+        risk_class: "2".into(),
+        region: "32.73.01.1001".into(),
+        registered_on: "2026-01-05".into(),
+        contact_name: "Bu Ratna".into(),
+        contact_phone: phone(run, 90),
+        contact_email: String::new(),
+    };
+    let (e, _) = cakupan_app::employers::add_employer(&st, &admin, "t", &employer)
+        .await
+        .unwrap();
+    let line = cakupan_domain::employers::WageLineInput {
+        line: 1,
+        fields: [
+            "3273010101950001",
+            "Rahmat Hidayat",
+            "1995-01-01",
+            "L",
+            "32.73.01.1001",
+            "84",
+            "4000000",
+            "0",
+            "JKK+JKM+JHT+JP",
+            "enrol",
+        ]
+        .map(str::to_string)
+        .to_vec(),
+    };
+    cakupan_app::employers::run_report(&st, &e, "hrd", "2026-10", &[line], false, false)
+        .await
+        .unwrap();
+    let (invoice, _) = store
+        .employer_invoice(&e.code, Month::parse("2026-10").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        cakupan_domain::month::format_date(invoice.due_on),
+        "2026-11-16"
+    );
+    let due_day = cakupan_domain::month::parse_date("2026-11-13").unwrap();
+    let planned = svc::plan(&st, due_day, false).await.unwrap();
+    assert_eq!(planned.stored, 1, "{planned:?}");
+    assert_eq!(svc::plan(&st, due_day, false).await.unwrap().stored, 0);
+    let at = due_day.midnight().assume_utc().unix_timestamp() + 3 * 3600;
+    let sent = svc::send(&st, None, None, Some(at)).await.unwrap();
+    assert_eq!(sent.sent, 1, "{sent:?}");
+    let to = e164(&phone(run, 90));
+    let mut bill = None;
+    for _ in 0..100 {
+        bill = texts(&log).into_iter().find(|(p, _)| *p == to);
+        if bill.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (_, text) = bill.expect("the employer's reminder through Kannel");
+    assert!(
+        text.contains("Tagihan iuran BPJS TK")
+            && text.contains("16-11-2026")
+            && !text.contains("STOP")
+            && text.chars().count() <= 160,
+        "{text}"
+    );
 
     server.abort();
     let _ = std::process::Command::new(repo().join("scripts/kannel.sh"))
