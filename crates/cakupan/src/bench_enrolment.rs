@@ -78,20 +78,13 @@ pub async fn enrolment_bench(
 ) -> Result<()> {
     let store = crate::store::open(db, pg_pool, keys).await?;
     store.ensure_regions(&reference.regions).await?;
-    let kannel = std::env::temp_dir().join(format!("cakupan-bench-kannel-{}", std::process::id()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let own_kannel = sms.sms_url.is_none();
-    let gateway = match sms.gateway(&format!("http://{addr}")) {
-        Some(g) => g,
-        None => crate::enrolment::demo_gateway(&kannel, &format!("http://{addr}"), false).context(
-            "no SMS gateway: give --sms-url or run from the repository (scripts/kannel.sh)",
-        )?,
-    };
-    let log = match (&sms.sms_log, own_kannel) {
+    let (gateway, own) = bench_gateway(sms, &format!("http://{addr}"))?;
+    let log = match (&sms.sms_log, &own) {
         (Some(l), _) => l.clone(),
-        (None, true) => kannel.join("fakesmsc.log"),
-        (None, false) => {
+        (None, Some(kannel)) => kannel.join("fakesmsc.log"),
+        (None, None) => {
             bail!("--sms-log: the SMS centre's log of the gateway given, to read the codes from")
         }
     };
@@ -112,11 +105,32 @@ pub async fn enrolment_bench(
     )
     .await;
     server.abort();
-    if own_kannel {
+    stop_bench_gateway(own);
+    outcome
+}
+
+/// The gateway a bench sends through: the one given by the SMS settings, else a Kannel of its
+/// own on loopback (started through `scripts/kannel.sh`; its directory is returned, for
+/// [`stop_bench_gateway`]). Delivery reports go to `reports`.
+pub fn bench_gateway(
+    sms: &crate::enrolment::SmsArgs,
+    reports: &str,
+) -> Result<(cakupan_app::sms::Gateway, Option<std::path::PathBuf>)> {
+    if let Some(g) = sms.gateway(reports) {
+        return Ok((g, None));
+    }
+    let kannel = std::env::temp_dir().join(format!("cakupan-bench-kannel-{}", std::process::id()));
+    let g = crate::enrolment::demo_gateway(&kannel, reports, false)
+        .context("no SMS gateway: give --sms-url or run from the repository (scripts/kannel.sh)")?;
+    Ok((g, Some(kannel)))
+}
+
+/// Stops the bench's own Kannel, if it started one.
+pub fn stop_bench_gateway(own: Option<std::path::PathBuf>) {
+    if let Some(kannel) = own {
         crate::enrolment::stop_demo_gateway(&kannel);
         let _ = std::fs::remove_dir_all(&kannel);
     }
-    outcome
 }
 
 async fn run(

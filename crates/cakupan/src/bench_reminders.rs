@@ -13,7 +13,7 @@
 //!    participants' numbers through the gateway given: use a test gateway.
 
 use crate::Reference;
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use cakupan_app::reminders as svc;
 use std::sync::Arc;
 use std::time::Instant;
@@ -122,24 +122,14 @@ pub async fn reminders_bench(
         cakupan_domain::month::format_date(day),
         t.elapsed().as_secs_f64() * 1e3
     );
-    let kannel = std::env::temp_dir().join(format!("cakupan-bench-kannel-{}", std::process::id()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let own_kannel = sms.sms_url.is_none();
-    let gateway = match sms.gateway(&format!("http://{addr}")) {
-        Some(g) => g,
-        None => crate::enrolment::demo_gateway(&kannel, &format!("http://{addr}"), false).context(
-            "no SMS gateway: give --sms-url or run from the repository (scripts/kannel.sh)",
-        )?,
-    };
+    let (gateway, own) = crate::bench_enrolment::bench_gateway(sms, &format!("http://{addr}"))?;
     st.sms = Some(Arc::new(gateway));
     let server = tokio::spawn(cakupan_server::serve(listener, st.clone()));
     let outcome = send(&st, day, sms_count).await;
     server.abort();
-    if own_kannel {
-        crate::enrolment::stop_demo_gateway(&kannel);
-        let _ = std::fs::remove_dir_all(&kannel);
-    }
+    crate::bench_enrolment::stop_bench_gateway(own);
     outcome
 }
 

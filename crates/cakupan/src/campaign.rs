@@ -1254,34 +1254,15 @@ pub async fn simulate(
                 continue;
             }
             let paid_on = (reg.registered_on + Duration::days(rng.below(14) as i64)).min(sim.today);
-            let m = Month::of(reg.registered_on);
-            let profile = Profile {
-                segment: reg.segment,
-                income_base: reg.income_base,
-                programmes: reg.programmes,
-                sector: reg.sector,
-                budget_funded: false,
-                risk_class: None,
-            };
-            let amount: i64 = dues(rules, &profile, m, 1)
-                .map_err(|e| anyhow!("simulated payment: {e}"))?
-                .iter()
-                .map(|d| d.1.0)
-                .sum();
-            let input = ContributionInput {
-                // The KPJ, never the NIK: a reference is stored in clear (issue 17, item 5).
-                reference: format!("{}-{kpj}-{m}", sim.campaign),
-                nik: reg.nik.to_string(),
-                segment: reg.segment.to_string(),
-                first_month: m.to_string(),
-                months: "1".into(),
-                amount: amount.to_string(),
-                channel: "bank".into(),
-                paid_on: format_date(paid_on),
-            };
-            let p = parse_payment(rules, &input, sim.today)
-                .map_err(|e| anyhow!("simulated payment: {e}"))?;
-            payments.push(NewPosting::Contribution(p));
+            // The KPJ, never the NIK: a reference is stored in clear (issue 17, item 5).
+            payments.push(month_by_bank(
+                rules,
+                reg,
+                Month::of(reg.registered_on),
+                format!("{}-{kpj}", sim.campaign),
+                paid_on,
+                sim.today,
+            )?);
         }
     }
     let mut paid = 0;
@@ -1466,4 +1447,41 @@ async fn simulate_survey(
         units.len(),
         measured.len()
     ))
+}
+
+/// A simulated payment by bank of month `m` of `reg`, for what the rules say it costs, under
+/// reference `reference-<m>`.
+pub(crate) fn month_by_bank(
+    rules: &cakupan_domain::RuleSet,
+    reg: &cakupan_domain::participants::Registration,
+    m: Month,
+    reference: String,
+    paid_on: Date,
+    today: Date,
+) -> Result<NewPosting> {
+    let profile = Profile {
+        segment: reg.segment,
+        income_base: reg.income_base,
+        programmes: reg.programmes,
+        sector: reg.sector,
+        budget_funded: reg.budget_funded,
+        risk_class: None,
+    };
+    let amount: i64 = dues(rules, &profile, m, 1)
+        .map_err(|e| anyhow!("simulated payment: {e}"))?
+        .iter()
+        .map(|d| d.1.0)
+        .sum();
+    let input = ContributionInput {
+        reference: format!("{reference}-{m}"),
+        nik: reg.nik.to_string(),
+        segment: reg.segment.to_string(),
+        first_month: m.to_string(),
+        months: "1".into(),
+        amount: amount.to_string(),
+        channel: "bank".into(),
+        paid_on: format_date(paid_on),
+    };
+    let p = parse_payment(rules, &input, today).map_err(|e| anyhow!("simulated payment: {e}"))?;
+    Ok(NewPosting::Contribution(p))
 }

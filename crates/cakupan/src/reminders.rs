@@ -7,12 +7,10 @@ use crate::enrolment::SmsArgs;
 use crate::generate::Rng;
 use anyhow::{Result, anyhow, bail};
 use cakupan_app::reminders as svc;
-use cakupan_domain::contribution::{ContributionInput, Profile, dues, parse_payment};
 use cakupan_domain::month::{format_date, parse_date};
 use cakupan_domain::reminders::Arm;
 use cakupan_domain::{Month, RegionCode};
 use cakupan_store::Store;
-use cakupan_store::ledger::NewPosting;
 use clap::Subcommand;
 use std::sync::Arc;
 use time::Duration;
@@ -290,36 +288,21 @@ pub async fn simulate(
             let Some(person) = store.participant(pid).await? else {
                 continue;
             };
-            let reg = &person.registration;
             let m =
                 Month::from_index(r.month).ok_or_else(|| anyhow!("simulated reminder month"))?;
-            let profile = Profile {
-                segment: reg.segment,
-                income_base: reg.income_base,
-                programmes: reg.programmes,
-                sector: reg.sector,
-                budget_funded: reg.budget_funded,
-                risk_class: None,
-            };
-            let Ok(d) = dues(&reference.rules, &profile, m, 1) else {
-                continue;
-            };
-            let amount: i64 = d.iter().map(|x| x.1.0).sum();
             let paid_on = (day
                 + Duration::days(rng.below(u64::try_from(window).unwrap_or(1) + 1) as i64))
             .min(today);
-            let input = ContributionInput {
-                reference: format!("SIMR{seed}-{}-{}-{m}", person.kpj, r.rule),
-                nik: reg.nik.to_string(),
-                segment: reg.segment.to_string(),
-                first_month: m.to_string(),
-                months: "1".into(),
-                amount: amount.to_string(),
-                channel: "bank".into(),
-                paid_on: format_date(paid_on),
-            };
-            if let Ok(p) = parse_payment(&reference.rules, &input, today) {
-                payments.push(NewPosting::Contribution(p));
+            // A month the rules cannot price is left unpaid.
+            if let Ok(p) = crate::campaign::month_by_bank(
+                &reference.rules,
+                &person.registration,
+                m,
+                format!("SIMR{seed}-{}-{}", person.kpj, r.rule),
+                paid_on,
+                today,
+            ) {
+                payments.push(p);
             }
         }
         for chunk in payments.chunks(1_000) {
