@@ -250,6 +250,7 @@ pub async fn plan_with(
         .collect();
     if !dry_run {
         out.stored = st.store.add_reminders(&rows).await?;
+        count_lapses(st, day).await?;
     }
     Ok((out, rows))
 }
@@ -839,10 +840,40 @@ pub struct RetentionMonth {
     /// or the policy's `lapse_lookback_months` before it.
     pub bpu_lapses: i64,
     pub reminded_share: Option<f64>,
+    /// When the lapses were counted (each day's planning counts them again); none before the
+    /// first planning.
+    pub lapses_as_of: Option<i64>,
+}
+
+/// Months of lapses the snapshot keeps (retention shows at most this many).
+const LAPSE_MONTHS: i32 = 24;
+
+/// Counts the lapses again (the snapshot retention reads): every region's BPU lapses of the
+/// last [`LAPSE_MONTHS`] months still lapsed, and those reminded before (the policy's
+/// `lapse_lookback_months`). One pass over the lapsed coverage states; run by each day's
+/// planning.
+pub async fn count_lapses(st: &Context, day: Date) -> Result<u64, AppError> {
+    let to = Month::of(day);
+    let threshold = st
+        .rules
+        .coverage_rule(dom::REMINDED_SEGMENT, to)
+        .map(|c| c.unpaid_months_before_nonactive())
+        .ok_or_else(|| AppError::Internal(format!("no coverage rule of BPU in force in {to}")))?;
+    let lookback = policy(st, day)?.lapse_lookback_months;
+    Ok(st
+        .store
+        .refresh_lapses(
+            to.plus(1 - LAPSE_MONTHS).index(),
+            to.index(),
+            i32::try_from(threshold).unwrap_or(i32::MAX),
+            i32::try_from(lookback).unwrap_or(0),
+            cakupan_store::clock::now_secs(),
+        )
+        .await?)
 }
 
 /// Lapse and reactivation rates by month (from the counters, of a segment or all) and the share
-/// of lapses preceded by a reminder (BPU, from the coverage states), for an area.
+/// of lapses preceded by a reminder (BPU, from the snapshot of the last planning), for an area.
 pub async fn retention(
     st: &Context,
     who: &Principal,
@@ -859,21 +890,7 @@ pub async fn retention(
     let history =
         cakupan_store::ledger::RegionHistory::new(st.store.region_history(within, to).await?);
     let figures = history.months(segment, from.plus(-1), to);
-    let threshold = st
-        .rules
-        .coverage_rule(dom::REMINDED_SEGMENT, to)
-        .map(|c| i32::try_from(c.unpaid_months_before_nonactive()).unwrap_or(3))
-        .unwrap_or(3);
-    let lapses = st
-        .store
-        .lapses(
-            within,
-            from.index(),
-            to.index(),
-            threshold,
-            i32::try_from(policy(st, today)?.lapse_lookback_months).unwrap_or(0),
-        )
-        .await?;
+    let lapses = st.store.lapses(within, from.index(), to.index()).await?;
     let mut out = Vec::new();
     for w in figures.windows(2) {
         let (before, m) = (&w[0], &w[1]);
@@ -887,6 +904,7 @@ pub async fn retention(
             reactivated: m.reactivated(),
             bpu_lapses: l.map(|x| x.lapsed).unwrap_or(0),
             reminded_share: l.and_then(|x| share(x.reminded, x.lapsed)),
+            lapses_as_of: lapses.first().map(|x| x.computed_at),
         });
     }
     Ok(out)

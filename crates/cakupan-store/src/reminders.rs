@@ -146,6 +146,8 @@ pub struct LapseCount {
     pub month: i32,
     pub lapsed: i64,
     pub reminded: i64,
+    /// When the snapshot was taken (seconds).
+    pub computed_at: i64,
 }
 
 /// Reminders' storage.
@@ -219,16 +221,21 @@ pub trait ReminderStore: Send + Sync {
     /// Participations found by their phone's keyed index.
     async fn participants_by_phone(&self, phone_index: &[u8]) -> Result<Vec<i64>>;
 
-    /// Lapses by month in an area (BPU, first non-active month `last_paid + threshold` in
-    /// `from..=to`), with those reminded in the `lookback` months up to it.
-    async fn lapses(
+    /// Rewrites the lapse snapshot: for every region of every level, the lapses of each month
+    /// in `from..=to` (BPU, first non-active month `last_paid + threshold`, still lapsed) and
+    /// those reminded in that month or the `lookback` months before it. Returns the rows
+    /// written.
+    async fn refresh_lapses(
         &self,
-        within: RegionCode,
         from: i32,
         to: i32,
         threshold: i32,
         lookback: i32,
-    ) -> Result<Vec<LapseCount>>;
+        now: i64,
+    ) -> Result<u64>;
+
+    /// An area's lapses by month in `from..=to`, from the snapshot (by key).
+    async fn lapses(&self, within: RegionCode, from: i32, to: i32) -> Result<Vec<LapseCount>>;
 
     /// Every coverage state (for `verify`).
     async fn coverage_states(&self) -> Result<Vec<CoverageState>>;

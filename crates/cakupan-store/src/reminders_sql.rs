@@ -398,17 +398,18 @@ macro_rules! reminders_store_impl {
                 Ok(ids)
             }
 
-            async fn lapses(
+            async fn refresh_lapses(
                 &self,
-                within: cakupan_domain::RegionCode,
                 from: i32,
                 to: i32,
                 threshold: i32,
                 lookback: i32,
-            ) -> Result<Vec<$crate::reminders::LapseCount>> {
-                let (area, prefix) = $crate::enrolment::area_binds(within);
-                let rows: Vec<(i32, i64, i64)> = sqlx::query_as(
-                    "SELECT s.last_paid + $1, COUNT(*),
+                now: i64,
+            ) -> Result<u64> {
+                // By village, one pass over the lapsed BPU states (the coverage states' index),
+                // then summed up the tree here.
+                let rows: Vec<(String, i32, i64, i64)> = sqlx::query_as(
+                    "SELECT p.village_code, s.last_paid + $1, COUNT(*),
                             CAST(SUM(CASE WHEN EXISTS (
                                 SELECT 1 FROM reminders r WHERE r.participant_id = s.participant_id
                                   AND r.arm <> 'holdout' AND r.planned_month BETWEEN s.last_paid + $1 - $2 AND s.last_paid + $1
@@ -416,21 +417,79 @@ macro_rules! reminders_store_impl {
                      FROM coverage_states s JOIN participants p ON p.id = s.participant_id
                      WHERE s.segment = 'BPU' AND s.terminated IS NULL
                        AND s.last_paid BETWEEN $3 AND $4
-                       AND ($5 = '' OR p.village_code = $5 OR substr(p.village_code, 1, length($6)) = $6)
-                     GROUP BY s.last_paid ORDER BY s.last_paid",
+                     GROUP BY p.village_code, s.last_paid",
                 )
                 .bind(threshold)
                 .bind(lookback)
                 .bind(from - threshold)
                 .bind(to - threshold)
-                .bind(&area)
-                .bind(&prefix)
+                .fetch_all(&self.$read)
+                .await
+                .map_err($dberr)?;
+                let mut sums: std::collections::BTreeMap<(String, i32), (i64, i64)> =
+                    std::collections::BTreeMap::new();
+                for (village, month, lapsed, reminded) in rows {
+                    let Ok(code) = cakupan_domain::RegionCode::parse(&village) else {
+                        continue;
+                    };
+                    let mut regions = code.path();
+                    regions.push(cakupan_domain::RegionCode::NATION);
+                    for r in regions {
+                        let e = sums.entry((r.to_string(), month)).or_insert((0, 0));
+                        e.0 += lapsed;
+                        e.1 += reminded;
+                    }
+                }
+                let mut tx = self.$write.begin().await.map_err($dberr)?;
+                sqlx::query("DELETE FROM lapse_counts")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($dberr)?;
+                let rows: Vec<_> = sums.into_iter().collect();
+                for chunk in rows.chunks(500) {
+                    let values: Vec<String> = (0..chunk.len())
+                        .map(|i| {
+                            let b = i * 5;
+                            format!("(${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5)
+                        })
+                        .collect();
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "INSERT INTO lapse_counts (region, month, lapsed, reminded, computed_at) VALUES {}",
+                        values.join(", ")
+                    )));
+                    for ((region, month), (lapsed, reminded)) in chunk {
+                        q = q.bind(region).bind(month).bind(lapsed).bind(reminded).bind(now);
+                    }
+                    q.execute(&mut *tx).await.map_err($dberr)?;
+                }
+                tx.commit().await.map_err($dberr)?;
+                Ok(rows.len() as u64)
+            }
+
+            async fn lapses(
+                &self,
+                within: cakupan_domain::RegionCode,
+                from: i32,
+                to: i32,
+            ) -> Result<Vec<$crate::reminders::LapseCount>> {
+                let rows: Vec<(i32, i64, i64, i64)> = sqlx::query_as(
+                    "SELECT month, lapsed, reminded, computed_at FROM lapse_counts
+                     WHERE region = $1 AND month BETWEEN $2 AND $3 ORDER BY month",
+                )
+                .bind(within.to_string())
+                .bind(from)
+                .bind(to)
                 .fetch_all(&self.$read)
                 .await
                 .map_err($dberr)?;
                 Ok(rows
                     .into_iter()
-                    .map(|(month, lapsed, reminded)| $crate::reminders::LapseCount { month, lapsed, reminded })
+                    .map(|(month, lapsed, reminded, computed_at)| $crate::reminders::LapseCount {
+                        month,
+                        lapsed,
+                        reminded,
+                        computed_at,
+                    })
                     .collect())
             }
 

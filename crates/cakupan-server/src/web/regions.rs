@@ -146,7 +146,7 @@ pub struct RegionPage {
     /// Self-registration by week (issue #20).
     pub funnel: Vec<super::enrolment::FunnelRow>,
     /// Retention over the last six months (issue #21), when the reader's area holds the region.
-    pub retention: Vec<super::reminders::RetentionRow>,
+    pub retention: super::reminders::Retention,
 }
 
 /// The administrator's form that allocates a region's target down to its villages.
@@ -974,7 +974,7 @@ async fn region_response(
             .await
             .map_err(|e| PageError::Internal(format!("{e:?}")))?
     } else {
-        Vec::new()
+        super::reminders::Retention::default()
     };
     html(&RegionPage {
         t,

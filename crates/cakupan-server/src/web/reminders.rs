@@ -79,6 +79,15 @@ pub struct RetentionRow {
     pub reminded_share: String,
 }
 
+/// Retention of an area, written for a reader.
+#[derive(Debug, Default)]
+pub struct Retention {
+    /// Newest first.
+    pub rows: Vec<RetentionRow>,
+    /// When the BPU lapses were counted (by the day's planning), in words.
+    pub as_of: String,
+}
+
 /// Retention in `within` over the last `months` months, newest first; counts under the
 /// small-cell threshold (and the rates they would give away) are withheld for roles that see
 /// no personal data.
@@ -89,7 +98,7 @@ pub async fn retention_rows(
     within: RegionCode,
     segment: Option<Segment>,
     months: u32,
-) -> Result<Vec<RetentionRow>, AppError> {
+) -> Result<Retention, AppError> {
     let t = lang.tr();
     let min_cell = st.auth.policy.aggregate_min_cell;
     let suppress = cakupan_domain::access::suppresses_small_cells(who.role);
@@ -107,7 +116,13 @@ pub async fn retention_rows(
         None => "–".into(),
     };
     let rows = svc::retention(st, who, within, segment, months).await?;
-    Ok(rows
+    let as_of = match rows.iter().find_map(|r| r.lapses_as_of) {
+        Some(at) => t
+            .rem_lapses_as_of
+            .replace("{t}", &moment(st, lang, &within.to_string(), at)),
+        None => t.rem_lapses_not_yet.to_string(),
+    };
+    let rows = rows
         .into_iter()
         .rev()
         .map(|r| RetentionRow {
@@ -121,7 +136,8 @@ pub async fn retention_rows(
             bpu_lapses: count(r.bpu_lapses),
             reminded_share: rate(r.reminded_share, r.bpu_lapses),
         })
-        .collect())
+        .collect();
+    Ok(Retention { rows, as_of })
 }
 
 struct EffectRow {
@@ -158,7 +174,7 @@ struct RemindersPage {
     tables: Vec<EffectTable>,
     area: String,
     segment: String,
-    retention: Vec<RetentionRow>,
+    retention: Retention,
     plan: Option<Vec<PlanRow>>,
     plan_day: String,
     left_out: String,
