@@ -64,8 +64,6 @@ CREATE INDEX reminders_to_send ON reminders (id) WHERE status IN ('planned', 'se
 CREATE INDEX reminders_person ON reminders (participant_id, planned_month);
 CREATE INDEX reminders_tasks ON reminders (agent_code, id) WHERE arm = 'agent';
 CREATE INDEX reminders_campaign ON reminders (rule, month);
--- The employer rules find the unpaid invoices falling due on a day by index, not by a scan.
-CREATE INDEX invoices_falling_due ON invoices (due_on) WHERE settled_on IS NULL;
 
 -- Replies that reached the gateway's MO path: opt-outs, opt-ins and questions for the branch. The text
 -- and the sender's number are sealed like participants' fields; `region` is the sender's
@@ -84,17 +82,3 @@ CREATE TABLE sms_replies (
     answered_by     TEXT
 );
 CREATE INDEX sms_replies_open ON sms_replies (region, id) WHERE answered_at IS NULL;
-
--- Retention's lapses (BPU participations whose first non-active month is `month` and who have
--- not paid since) and how many of them were reminded (SMS or agent) in that month or the
--- policy's lookback before it, for every region of every level ('' the nation). Rewritten
--- whole by each day's planning from the coverage states, so that a dashboard reads a few rows by
--- key instead of the registry; `computed_at` says as of when.
-CREATE TABLE lapse_counts (
-    region          TEXT NOT NULL,
-    month           INTEGER NOT NULL,
-    lapsed          BIGINT NOT NULL,
-    reminded        BIGINT NOT NULL,
-    computed_at     BIGINT NOT NULL,
-    PRIMARY KEY (region, month)
-);

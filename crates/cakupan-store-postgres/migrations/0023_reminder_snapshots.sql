@@ -1,0 +1,18 @@
+-- Reminders (issue #21), second part.
+
+-- The employer rules find the unpaid invoices falling due on a day by index, not by a scan.
+CREATE INDEX invoices_falling_due ON invoices (due_on) WHERE settled_on IS NULL;
+
+-- Retention's lapses (BPU participations whose first non-active month is `month` and who have
+-- not paid since) and how many of them were reminded (SMS or agent) in that month or the
+-- policy's lookback before it, for every region of every level ('' the nation). Rewritten
+-- whole by each day's planning from the coverage states, so that a dashboard reads a few rows by
+-- key instead of the registry; `computed_at` says as of when.
+CREATE TABLE lapse_counts (
+    region          TEXT NOT NULL,
+    month           INTEGER NOT NULL,
+    lapsed          BIGINT NOT NULL,
+    reminded        BIGINT NOT NULL,
+    computed_at     BIGINT NOT NULL,
+    PRIMARY KEY (region, month)
+);
