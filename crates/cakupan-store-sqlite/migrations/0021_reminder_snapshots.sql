@@ -3,6 +3,9 @@
 -- The employer rules find the unpaid invoices falling due on a day by index, not by a scan.
 CREATE INDEX invoices_falling_due ON invoices (due_on) WHERE settled_on IS NULL;
 
+-- A day's reminders and how far their sending has gone (the reminders page), by index.
+CREATE INDEX reminders_day ON reminders (planned_on);
+
 -- Retention's lapses (BPU participations whose first non-active month is `month` and who have
 -- not paid since) and how many of them were reminded (SMS or agent) in that month or the
 -- policy's lookback before it, for every region of every level ('' the nation). Rewritten

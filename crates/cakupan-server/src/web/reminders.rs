@@ -1,6 +1,7 @@
 //! `/pengingat` (issue #21): what the reminders did (the experiment: SMS and agents against
 //! the holdout, agents against SMS, each with its 95% interval), retention in the reader's
-//! area, and for those who manage a region a dry run of today's plan; `/pengingat/balasan`, the
+//! area, and for those who manage a region today's stored plan and how far its sending has
+//! gone; `/pengingat/balasan`, the
 //! branch's queue of SMS replies; and the agent's reminder tasks on their own page
 //! (`/agen/{code}`), each recorded in two taps (open it, choose the outcome). The same
 //! services as the API (`cakupan_app::reminders`).
@@ -162,7 +163,23 @@ struct PlanRow {
     rule: &'static str,
     province: String,
     arm: &'static str,
-    planned: String,
+    status: &'static str,
+    n: String,
+}
+
+fn status_name(t: &'static Tr, status: &str) -> &'static str {
+    match status {
+        "planned" => t.rem_status_planned,
+        "sending" => t.rem_status_sending,
+        "sent" => t.rem_status_sent,
+        "unknown" => t.rem_status_unknown,
+        "failed" => t.rem_status_failed,
+        "no_phone" => t.rem_status_no_phone,
+        "opted_out" => t.rem_status_opted_out,
+        "done" => t.rem_status_done,
+        "held_out" => t.rem_status_held_out,
+        _ => t.rem_status_other,
+    }
 }
 
 #[derive(Template)]
@@ -177,7 +194,6 @@ struct RemindersPage {
     retention: Retention,
     plan: Option<Vec<PlanRow>>,
     plan_day: String,
-    left_out: String,
     manages: bool,
 }
 
@@ -305,13 +321,15 @@ pub async fn home(
         .await
         .map_err(|e| failed(&page, e))?;
     let manages = who.role.can(Capability::ManagesRegion);
-    let (plan, left_out) = if manages {
-        let p = svc::plan(&st, today, true)
-            .await
-            .map_err(|e| failed(&page, e))?;
-        let rows = p
-            .lines
-            .iter()
+    // What today's planning stored, and how far sending has gone (the daily job plans; a dry
+    // run of the whole day is the API's `GET /api/v1/reminders/plan`, too heavy for a page at
+    // national scale).
+    let plan = if manages {
+        let rows = st
+            .store
+            .plan_counts(today)
+            .await?
+            .into_iter()
             .filter(|l| {
                 RegionCode::parse(&l.province)
                     .is_ok_and(|r| who.region.contains(r) || r.contains(who.region))
@@ -322,19 +340,13 @@ pub async fn home(
                     .map(|r| super::regions::region_name(&st, r))
                     .unwrap_or_else(|_| t.rem_unknown_region.into()),
                 arm: arm_name(t, &l.arm),
-                planned: lang.num(i64::try_from(l.planned).unwrap_or(i64::MAX)),
+                status: status_name(t, &l.status),
+                n: lang.num(l.n),
             })
             .collect();
-        let sum = |m: &std::collections::BTreeMap<String, u64>| {
-            i64::try_from(m.values().sum::<u64>()).unwrap_or(i64::MAX)
-        };
-        let left_out = t
-            .rem_left_out
-            .replace("{stop}", &lang.num(sum(&p.opted_out)))
-            .replace("{cap}", &lang.num(sum(&p.capped)));
-        (Some(rows), left_out)
+        Some(rows)
     } else {
-        (None, String::new())
+        None
     };
     html(&RemindersPage {
         t,
@@ -348,7 +360,6 @@ pub async fn home(
         retention,
         plan,
         plan_day: lang.date(today),
-        left_out,
         manages,
     })
 }
