@@ -969,7 +969,11 @@ async fn region_response(
         _ => level_name(t, code.level()).to_string(),
     };
     let funnel = super::enrolment::funnel_rows(st, page, code).await;
-    let retention = if who.region.contains(code) {
+    let retention = if who.region.contains(code)
+        && who
+            .role
+            .can(cakupan_domain::access::Capability::SeesCoverage)
+    {
         super::reminders::retention_rows(st, &who, lang, code, None, 6)
             .await
             .map_err(|e| PageError::Internal(format!("{e:?}")))?
