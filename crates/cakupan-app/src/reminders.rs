@@ -250,7 +250,7 @@ pub async fn plan_with(
         .collect();
     if !dry_run {
         out.stored = st.store.add_reminders(&rows).await?;
-        count_lapses(st, day).await?;
+        count_outcomes(st, day).await?;
     }
     Ok((out, rows))
 }
@@ -754,9 +754,12 @@ pub struct Comparison {
     pub by: String,
     pub value: String,
     pub effect: dom::Effect,
+    /// When the counts were taken (each day's planning counts again), seconds.
+    pub counted_at: i64,
 }
 
-/// The experiments: for every closed window, the share paying within it in each arm and the
+/// The experiments, from the counts of the last planning: for every closed window, the share
+/// paying within it in each arm and the
 /// effect of SMS and of an agent against the holdout (and of an agent against SMS), overall and
 /// by rule, segment and province, of the caller's provinces. Cells under the small-cell
 /// threshold are left out for roles that see no personal data.
@@ -766,13 +769,10 @@ pub async fn experiment(st: &Context, who: &Principal) -> Result<Vec<Comparison>
             "the experiments are reports of coverage".into(),
         ));
     }
-    let today = (st.today)();
-    let rows = st.store.experiment(today).await?;
+    let rows = st.store.experiment().await?;
+    let counted_at = rows.iter().map(|r| r.computed_at).max().unwrap_or(0);
     let min_cell = if cakupan_domain::access::suppresses_small_cells(who.role) {
-        st.rules
-            .security(Month::of(today))
-            .map(|s| i64::from(s.aggregate_min_cell))
-            .unwrap_or(10)
+        i64::from(st.auth.policy.aggregate_min_cell)
     } else {
         0
     };
@@ -819,6 +819,7 @@ pub async fn experiment(st: &Context, who: &Principal) -> Result<Vec<Comparison>
                     by: by.clone(),
                     value: value.clone(),
                     effect,
+                    counted_at,
                 });
             }
         }
@@ -845,31 +846,34 @@ pub struct RetentionMonth {
     pub lapses_as_of: Option<i64>,
 }
 
-/// Months of lapses the snapshot keeps (retention shows at most this many).
-const LAPSE_MONTHS: i32 = 24;
-
-/// Counts the lapses again (the snapshot retention reads): every region's BPU lapses of the
-/// last [`LAPSE_MONTHS`] months still lapsed, and those reminded before (the policy's
-/// `lapse_lookback_months`). One pass over the lapsed coverage states; run by each day's
-/// planning.
-pub async fn count_lapses(st: &Context, day: Date) -> Result<u64, AppError> {
+/// Counts again what the reports read (each day's planning does): every region's BPU lapses
+/// of the policy's `report_months` still lapsed, and those reminded before (its
+/// `lapse_lookback_months`), in one pass over the lapsed coverage states; and the experiment's
+/// reminded and paid of the campaigns of those months whose window has closed, in one pass over
+/// their reminders.
+pub async fn count_outcomes(st: &Context, day: Date) -> Result<(), AppError> {
     let to = Month::of(day);
     let threshold = st
         .rules
         .coverage_rule(dom::REMINDED_SEGMENT, to)
         .map(|c| c.unpaid_months_before_nonactive())
         .ok_or_else(|| AppError::Internal(format!("no coverage rule of BPU in force in {to}")))?;
-    let lookback = policy(st, day)?.lapse_lookback_months;
-    Ok(st
-        .store
+    let policy = policy(st, day)?;
+    let months = i32::try_from(policy.report_months).unwrap_or(i32::MAX);
+    let now = cakupan_store::clock::now_secs();
+    st.store
+        .refresh_experiment(day, to.plus(1 - months).first_day(), now)
+        .await?;
+    st.store
         .refresh_lapses(
-            to.plus(1 - LAPSE_MONTHS).index(),
+            to.plus(1 - months).index(),
             to.index(),
             i32::try_from(threshold).unwrap_or(i32::MAX),
-            i32::try_from(lookback).unwrap_or(0),
-            cakupan_store::clock::now_secs(),
+            i32::try_from(policy.lapse_lookback_months).unwrap_or(0),
+            now,
         )
-        .await?)
+        .await?;
+    Ok(())
 }
 
 /// Lapse and reactivation rates by month (from the counters, of a segment or all) and the share

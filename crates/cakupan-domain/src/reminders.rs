@@ -157,6 +157,9 @@ pub fn check_policy(p: &ReminderPolicy) -> Result<(), String> {
     if p.lapse_lookback_months > 12 {
         return Err("lapse_lookback_months must be 0..=12".into());
     }
+    if !(1..=120).contains(&p.report_months) {
+        return Err("report_months must be 1..=120".into());
+    }
     if p.stop_words.iter().all(|w| w.trim().is_empty()) {
         return Err("stop_words must name at least one word".into());
     }

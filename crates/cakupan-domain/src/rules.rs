@@ -271,6 +271,8 @@ row!(/// How reminders are sent and measured (issue #21): quiet hours, the month
     /// Retention counts a lapse as reminded when a reminder went out in the lapse month or
     /// this many months before it.
     lapse_lookback_months: u32,
+    /// Months of lapses and of campaigns the reports count (retention and the experiment).
+    report_months: u32,
 });
 row!(/// A time zone and the provinces in it (Keppres 41/1987).
     RawTimeZone => TimeZoneRule { name: String, utc_offset_minutes: i32, provinces: Vec<String> });

@@ -1,4 +1,4 @@
--- Reminders (issue #21), second part.
+-- Reminders (issue #21), second part: indexes, and the snapshots the reports read.
 
 -- The employer rules find the unpaid invoices falling due on a day by index, not by a scan.
 CREATE INDEX invoices_falling_due ON invoices (due_on) WHERE settled_on IS NULL;
@@ -18,4 +18,18 @@ CREATE TABLE lapse_counts (
     reminded        BIGINT NOT NULL,
     computed_at     BIGINT NOT NULL,
     PRIMARY KEY (region, month)
+);
+
+-- The experiment's counts (reminded and paid within the window, by rule, arm, segment and
+-- province) of the campaigns whose window has closed, rewritten whole by each day's planning:
+-- the report reads these few rows instead of every reminder and its ledger.
+CREATE TABLE experiment_counts (
+    rule            TEXT NOT NULL,
+    arm             TEXT NOT NULL,
+    segment         TEXT NOT NULL,
+    province        TEXT NOT NULL,
+    n               BIGINT NOT NULL,
+    paid            BIGINT NOT NULL,
+    computed_at     BIGINT NOT NULL,
+    PRIMARY KEY (rule, arm, segment, province)
 );

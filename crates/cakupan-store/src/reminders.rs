@@ -90,7 +90,8 @@ pub struct Reminder {
 }
 
 /// Reminders of one rule, arm, segment and province, and how many of them paid within the
-/// window (a contribution received from the planning day to the window's end).
+/// window (a contribution received from the planning day to the window's end), as counted at
+/// `computed_at`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ArmCount {
     pub rule: String,
@@ -99,6 +100,8 @@ pub struct ArmCount {
     pub province: String,
     pub n: i64,
     pub paid: i64,
+    /// When the snapshot was taken (seconds).
+    pub computed_at: i64,
 }
 
 /// How many reminders of a day are in each rule, province, arm and status.
@@ -202,9 +205,13 @@ pub trait ReminderStore: Send + Sync {
         now: i64,
     ) -> Result<bool>;
 
-    /// Reminders planned before `closed_before` (their window over), counted by rule, arm,
-    /// segment and province, with those who paid within the window.
-    async fn experiment(&self, closed_before: Date) -> Result<Vec<ArmCount>>;
+    /// Rewrites the experiment's snapshot: the reminders planned since `since` whose window
+    /// closed before `closed_before`, counted by rule, arm, segment and province, with those
+    /// who paid within the window. Returns the rows written.
+    async fn refresh_experiment(&self, closed_before: Date, since: Date, now: i64) -> Result<u64>;
+
+    /// The experiment's snapshot (a few rows per rule and province).
+    async fn experiment(&self) -> Result<Vec<ArmCount>>;
 
     /// The reminders planned on a day, counted.
     async fn plan_counts(&self, planned_on: Date) -> Result<Vec<PlanCount>>;

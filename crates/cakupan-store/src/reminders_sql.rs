@@ -262,7 +262,9 @@ macro_rules! reminders_store_impl {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn experiment(&self, closed_before: time::Date) -> Result<Vec<$crate::reminders::ArmCount>> {
+            async fn refresh_experiment(&self, closed_before: time::Date, since: time::Date, now: i64) -> Result<u64> {
+                // One pass over the reminders whose window closed (planned since `since`), each
+                // with an index probe of the person's ledger.
                 let rows: Vec<(String, String, String, String, i64, i64)> = sqlx::query_as(
                     "SELECT r.rule, r.arm, r.segment, substr(r.region, 1, 2), COUNT(*),
                             CAST(SUM(CASE WHEN EXISTS (
@@ -271,23 +273,57 @@ macro_rules! reminders_store_impl {
                                   AND NOT EXISTS (SELECT 1 FROM postings x WHERE x.kind = 'reversal' AND x.target_reference = p.reference AND x.participant_id = p.participant_id)
                             ) THEN 1 ELSE 0 END) AS BIGINT)
                      FROM reminders r
-                     WHERE r.participant_id IS NOT NULL AND r.window_end < $1
-                     GROUP BY r.rule, r.arm, r.segment, substr(r.region, 1, 2)
-                     ORDER BY 1, 2, 3, 4",
+                     WHERE r.participant_id IS NOT NULL AND r.window_end < $1 AND r.planned_on >= $2
+                     GROUP BY r.rule, r.arm, r.segment, substr(r.region, 1, 2)",
                 )
                 .bind(<$store as $crate::Dialect>::day(closed_before))
+                .bind(<$store as $crate::Dialect>::day(since))
+                .fetch_all(&self.$read)
+                .await
+                .map_err($dberr)?;
+                let mut tx = self.$write.begin().await.map_err($dberr)?;
+                sqlx::query("DELETE FROM experiment_counts")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($dberr)?;
+                for (rule, arm, segment, province, n, paid) in &rows {
+                    sqlx::query(
+                        "INSERT INTO experiment_counts (rule, arm, segment, province, n, paid, computed_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(rule)
+                    .bind(arm)
+                    .bind(segment)
+                    .bind(province)
+                    .bind(n)
+                    .bind(paid)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($dberr)?;
+                }
+                tx.commit().await.map_err($dberr)?;
+                Ok(rows.len() as u64)
+            }
+
+            async fn experiment(&self) -> Result<Vec<$crate::reminders::ArmCount>> {
+                let rows: Vec<(String, String, String, String, i64, i64, i64)> = sqlx::query_as(
+                    "SELECT rule, arm, segment, province, n, paid, computed_at FROM experiment_counts
+                     ORDER BY rule, arm, segment, province",
+                )
                 .fetch_all(&self.$read)
                 .await
                 .map_err($dberr)?;
                 Ok(rows
                     .into_iter()
-                    .map(|(rule, arm, segment, province, n, paid)| $crate::reminders::ArmCount {
+                    .map(|(rule, arm, segment, province, n, paid, computed_at)| $crate::reminders::ArmCount {
                         rule,
                         arm,
                         segment,
                         province,
                         n,
                         paid,
+                        computed_at,
                     })
                     .collect())
             }

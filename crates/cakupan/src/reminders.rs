@@ -44,13 +44,22 @@ pub enum ReminderCommand {
         #[command(flatten)]
         sms: SmsArgs,
     },
-    /// The experiments: effect of SMS and agents against the holdout, with 95% intervals.
-    Experiment,
-    /// Lapse and reactivation rates by month and the share of lapses preceded by a reminder.
+    /// The experiments: effect of SMS and agents against the holdout, with 95% intervals, as
+    /// counted by the last planning.
+    Experiment {
+        /// Count again now (one pass over the reports' months of reminders and lapses).
+        #[arg(long)]
+        recount: bool,
+    },
+    /// Lapse and reactivation rates by month and the share of lapses preceded by a reminder
+    /// (BPU lapses as counted by the last planning).
     Retention {
         /// A region code (default: the nation).
         #[arg(long)]
         region: Option<String>,
+        /// Count again now.
+        #[arg(long)]
+        recount: bool,
     },
 }
 
@@ -147,12 +156,20 @@ pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: ReminderComm
             );
             Ok(())
         }
-        ReminderCommand::Experiment => {
+        ReminderCommand::Experiment { recount } => {
+            if recount {
+                svc::count_outcomes(&st, (st.today)())
+                    .await
+                    .map_err(crate::agents::api)?;
+            }
             let c = svc::experiment(&st, &admin)
                 .await
                 .map_err(crate::agents::api)?;
-            if c.is_empty() {
-                println!("No reminder campaign has a closed window yet.");
+            match c.first() {
+                None => println!(
+                    "No reminder campaign with a closed window was counted (the day's planning counts; --recount counts now)."
+                ),
+                Some(x) => println!("Counted at {}.", at_text(x.counted_at)),
             }
             println!(
                 "contrast       by        value      treated paid/n     comparison paid/n   effect  (95% interval)"
@@ -174,11 +191,16 @@ pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: ReminderComm
             }
             Ok(())
         }
-        ReminderCommand::Retention { region } => {
+        ReminderCommand::Retention { region, recount } => {
             let region = match region.as_deref() {
                 None => RegionCode::NATION,
                 Some(r) => RegionCode::parse(r).map_err(|e| anyhow!("--region {e}"))?,
             };
+            if recount {
+                svc::count_outcomes(&st, (st.today)())
+                    .await
+                    .map_err(crate::agents::api)?;
+            }
             let months = svc::retention(&st, &admin, region, None, 12)
                 .await
                 .map_err(crate::agents::api)?;
@@ -207,6 +229,20 @@ pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: ReminderComm
 pub const BASE: f64 = 0.10;
 pub const SMS_EFFECT: f64 = 0.08;
 pub const AGENT_EFFECT: f64 = 0.15;
+
+/// A moment as `YYYY-MM-DD HH:MM UTC`.
+fn at_text(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .map(|t| {
+            format!(
+                "{} {:02}:{:02} UTC",
+                format_date(t.date()),
+                t.hour(),
+                t.minute()
+            )
+        })
+        .unwrap_or_else(|_| secs.to_string())
+}
 
 /// What the simulated campaigns were.
 pub struct Simulated {
@@ -311,6 +347,10 @@ pub async fn simulate(
             }
         }
     }
+    // What the reports read, counted after the simulated payments.
+    svc::count_outcomes(&st, today)
+        .await
+        .map_err(crate::agents::api)?;
     Ok(Some(Simulated {
         days: days.into_iter().map(format_date).collect(),
         reminders,

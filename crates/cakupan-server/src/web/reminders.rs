@@ -188,6 +188,7 @@ struct RemindersPage {
     t: &'static Tr,
     nav: Nav,
     window_note: String,
+    counted: String,
     tables: Vec<EffectTable>,
     area: String,
     segment: String,
@@ -354,6 +355,15 @@ pub async fn home(
         window_note: t
             .rem_window_note
             .replace("{d}", &policy.paid_within_days.to_string()),
+        counted: comparisons
+            .first()
+            .map(|c| {
+                t.rem_effect_as_of.replace(
+                    "{t}",
+                    &moment(&st, lang, &who.region.to_string(), c.counted_at),
+                )
+            })
+            .unwrap_or_default(),
         tables,
         area: super::regions::region_name(&st, who.region),
         segment: segment.map(|s| s.as_str().to_string()).unwrap_or_default(),

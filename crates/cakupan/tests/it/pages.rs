@@ -1984,6 +1984,18 @@ async fn the_reminder_pages(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let task_id = app.store.agent_tasks("PRS-32-0001", true).await.unwrap()[0].id;
+    // What the day's planning counts for the reports.
+    let ctx = cakupan_server::AppState {
+        store: app.store.clone(),
+        regions: harness::regions().clone(),
+        rules: harness::rules().clone(),
+        today: harness::today,
+        sms: None,
+        auth: auth(),
+    };
+    cakupan_app::reminders::count_outcomes(&ctx, harness::today())
+        .await
+        .unwrap();
     let reply = app
         .store
         .add_reply(&NewReply {

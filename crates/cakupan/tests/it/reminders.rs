@@ -476,6 +476,17 @@ async fn campaign(db: harness::TestDb) {
         o.unwrap();
     }
     let admin = principal(Role::Admin, None);
+    // The reports read what the day's planning counted: before a count, the payments are not
+    // in them yet.
+    let before = svc::experiment(&st, &admin).await.unwrap();
+    assert!(
+        before
+            .iter()
+            .filter(|c| c.contrast == "sms")
+            .all(|c| c.effect.treated.paid == 0),
+        "{before:?}"
+    );
+    svc::count_outcomes(&st, harness::today()).await.unwrap();
     let report = svc::experiment(&st, &admin).await.unwrap();
     let sms = report
         .iter()
