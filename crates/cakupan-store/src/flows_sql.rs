@@ -145,17 +145,11 @@ macro_rules! store_flows {
             states: &[$crate::reminders::CoverageState],
         ) -> $crate::Result<()> {
             for chunk in states.chunks(500) {
-                let values: Vec<String> = (0..chunk.len())
-                    .map(|i| {
-                        let b = i * 5;
-                        format!("(${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5)
-                    })
-                    .collect();
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO coverage_states (participant_id, segment, registered, last_paid, terminated)
                      VALUES {} ON CONFLICT (participant_id) DO UPDATE
                      SET last_paid = excluded.last_paid, terminated = excluded.terminated",
-                    values.join(", ")
+                    $crate::values_rows(chunk.len(), 5)
                 )));
                 for s in chunk {
                     q = q

@@ -142,6 +142,20 @@ pub trait Dialect {
 }
 
 /// A list of ids as a JSON array (SQLite's [`Dialect::ids`]).
+/// The `VALUES` list of a multi-row insert of `rows` rows of `columns` columns, numbered
+/// `$1, $2, …` (the same on both backends): `($1, $2), ($3, $4)`.
+pub fn values_rows(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|i| {
+            let p: Vec<String> = (1..=columns)
+                .map(|k| format!("${}", i * columns + k))
+                .collect();
+            format!("({})", p.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub fn json_ids(values: &[i64]) -> String {
     let mut out = String::with_capacity(2 + values.len() * 8);
     out.push('[');
@@ -967,6 +981,12 @@ mod tests {
     use super::*;
     use cakupan_domain::participants::{Context, RegistrationInput, validate};
     use cakupan_domain::{RegionTree, RuleSet};
+
+    #[test]
+    fn values_rows_number_every_placeholder() {
+        assert_eq!(values_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(values_rows(0, 3), "");
+    }
 
     fn reg(nik: &str, name: &str) -> Registration {
         let tree = RegionTree::from_csv(cakupan_domain::region::RegionSources {

@@ -119,17 +119,10 @@ macro_rules! reminders_store_impl {
                 let mut tx = self.$write.begin().await.map_err($dberr)?;
                 let mut added = 0u64;
                 for chunk in rows.chunks(400) {
-                    let values: Vec<String> = (0..chunk.len())
-                        .map(|i| {
-                            let b = i * 15;
-                            let p: Vec<String> = (1..=15).map(|k| format!("${}", b + k)).collect();
-                            format!("({})", p.join(", "))
-                        })
-                        .collect();
                     let sql = format!(
                         "INSERT INTO reminders (rule, month, subject, participant_id, invoice_id, employer_code, region, segment, arm, agent_code, planned_on, planned_month, window_end, pay_by, status)
                          VALUES {} ON CONFLICT (subject, rule, month) DO NOTHING",
-                        values.join(", ")
+                        $crate::values_rows(chunk.len(), 15)
                     );
                     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                     for r in chunk {
@@ -483,15 +476,9 @@ macro_rules! reminders_store_impl {
                     .map_err($dberr)?;
                 let rows: Vec<_> = sums.into_iter().collect();
                 for chunk in rows.chunks(500) {
-                    let values: Vec<String> = (0..chunk.len())
-                        .map(|i| {
-                            let b = i * 5;
-                            format!("(${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5)
-                        })
-                        .collect();
                     let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "INSERT INTO lapse_counts (region, month, lapsed, reminded, computed_at) VALUES {}",
-                        values.join(", ")
+                        $crate::values_rows(chunk.len(), 5)
                     )));
                     for ((region, month), (lapsed, reminded)) in chunk {
                         q = q.bind(region).bind(month).bind(lapsed).bind(reminded).bind(now);
