@@ -250,7 +250,8 @@ pub async fn plan_with(
         .collect();
     if !dry_run {
         out.stored = st.store.add_reminders(&rows).await?;
-        count_outcomes(st, day).await?;
+        // What the reports read, counted as of today (a past day may be planned late).
+        count_outcomes(st, (st.today)()).await?;
     }
     Ok((out, rows))
 }

@@ -88,7 +88,7 @@ pub async fn dry_run(
 
 /// The experiments: the effect of an SMS and of an agent's call or visit on paying within the
 /// window, against the holdout (and agent against SMS), with 95% intervals, overall and by
-/// rule, segment and province.
+/// rule, segment and province, as counted by the last day's planning (`counted_at`).
 #[utoipa::path(get, path = "/api/v1/reminders/experiment",
     responses((status = 200, body = Object), (status = 403, body = ErrorBody)))]
 pub async fn experiment(
