@@ -143,6 +143,15 @@ pub async fn plan_with(
             window_end,
             treated,
         };
+        // The experiment's arms of this campaign: keyed by the rule and month, stratified.
+        let assign = |cands: &[dom::Candidate]| {
+            dom::assign(
+                cands,
+                seed(st, &rule.name, month),
+                policy.holdout_ppm,
+                &channels,
+            )
+        };
         if trigger.for_employers() {
             let Some(due_on) = dom::invoice_due_on(rule, day) else {
                 continue;
@@ -156,12 +165,7 @@ pub async fn plan_with(
                     has_agent: false,
                 })
                 .collect();
-            let arms = dom::assign(
-                &cands,
-                seed(st, &rule.name, month),
-                policy.holdout_ppm,
-                &channels,
-            );
+            let arms = assign(&cands);
             for (i, arm) in invoices.iter().zip(arms) {
                 rows.push(NewReminder {
                     invoice_id: Some(i.invoice_id),
@@ -209,12 +213,7 @@ pub async fn plan_with(
                 has_agent: c.agent_code.is_some(),
             })
             .collect();
-        let arms = dom::assign(
-            &cands,
-            seed(st, &rule.name, month),
-            policy.holdout_ppm,
-            &channels,
-        );
+        let arms = assign(&cands);
         for (c, arm) in eligible.iter().zip(arms) {
             rows.push(NewReminder {
                 participant_id: Some(c.participant_id),
@@ -418,12 +417,13 @@ pub async fn send(
             if limit.is_some_and(|l| handed >= l) {
                 break 'pages;
             }
-            let province: String = r.region.chars().take(2).collect();
             let offset = st
                 .rules
-                .time_zone(&province, today)
+                .time_zone(&r.region, today)
                 .map(|z| z.utc_offset_minutes)
-                .unwrap_or(420);
+                .ok_or_else(|| {
+                    AppError::Internal("no time zone in force (rules/reminders.toml)".into())
+                })?;
             if !dom::in_send_hours(&policy, dom::local_minutes(at.unwrap_or_else(now), offset)) {
                 report.quiet += 1;
                 continue;
@@ -772,10 +772,13 @@ pub async fn experiment(st: &Context, who: &Principal) -> Result<Vec<Comparison>
     }
     let rows = st.store.experiment().await?;
     let counted_at = rows.iter().map(|r| r.computed_at).max().unwrap_or(0);
-    let min_cell = if cakupan_domain::access::suppresses_small_cells(who.role) {
-        i64::from(st.auth.policy.aggregate_min_cell)
-    } else {
-        0
+    let withheld = |n: u64| {
+        cakupan_domain::access::shown(
+            who.role,
+            i64::try_from(n).unwrap_or(i64::MAX),
+            st.auth.policy.aggregate_min_cell,
+        )
+        .is_none()
     };
     let mut groups: BTreeMap<(String, String), BTreeMap<String, dom::Tally>> = BTreeMap::new();
     // A regional role sees the reminders of its province (a province is the finest cell).
@@ -811,7 +814,7 @@ pub async fn experiment(st: &Context, who: &Principal) -> Result<Vec<Comparison>
             ("agent", get("agent"), get("holdout")),
             ("agent_vs_sms", get("agent"), get("sms")),
         ] {
-            if (t.n as i64) < min_cell.max(1) || (c.n as i64) < min_cell.max(1) {
+            if withheld(t.n) || withheld(c.n) {
                 continue;
             }
             if let Some(effect) = dom::effect(t, c) {

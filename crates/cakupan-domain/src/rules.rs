@@ -1178,11 +1178,19 @@ impl RuleSet {
             .collect()
     }
 
-    /// The time zone of a province (its two-digit code) on `d`.
-    pub fn time_zone(&self, province: &str, d: Date) -> Option<&TimeZoneRule> {
-        self.time_zones.iter().find(|z| {
-            z.provenance.period.in_force_on(d) && z.provinces.iter().any(|p| p == province)
-        })
+    /// The time zone of a region (any code: its province decides) on `d`. A region with no
+    /// province listed, the nation included, takes the first zone in force (the head office's,
+    /// first in rules/reminders.toml).
+    pub fn time_zone(&self, region: &str, d: Date) -> Option<&TimeZoneRule> {
+        let province = region.get(..2).unwrap_or("");
+        let in_force = || {
+            self.time_zones
+                .iter()
+                .filter(|z| z.provenance.period.in_force_on(d))
+        };
+        in_force()
+            .find(|z| z.provinces.iter().any(|p| p == province))
+            .or_else(|| in_force().next())
     }
 
     /// The sign-in protection in force in `m`.

@@ -169,7 +169,10 @@ pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: ReminderComm
                 None => println!(
                     "No reminder campaign with a closed window was counted (the day's planning counts; --recount counts now)."
                 ),
-                Some(x) => println!("Counted at {}.", at_text(x.counted_at)),
+                Some(x) => println!(
+                    "Counted at {}.",
+                    cakupan_app::accounts::rfc3339(x.counted_at)
+                ),
             }
             println!(
                 "contrast       by        value      treated paid/n     comparison paid/n   effect  (95% interval)"
@@ -229,20 +232,6 @@ pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: ReminderComm
 pub const BASE: f64 = 0.10;
 pub const SMS_EFFECT: f64 = 0.08;
 pub const AGENT_EFFECT: f64 = 0.15;
-
-/// A moment as `YYYY-MM-DD HH:MM UTC`.
-fn at_text(secs: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(secs)
-        .map(|t| {
-            format!(
-                "{} {:02}:{:02} UTC",
-                format_date(t.date()),
-                t.hour(),
-                t.minute()
-            )
-        })
-        .unwrap_or_else(|_| secs.to_string())
-}
 
 /// What the simulated campaigns were.
 pub struct Simulated {

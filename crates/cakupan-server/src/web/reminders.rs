@@ -102,8 +102,7 @@ pub async fn retention_rows(
 ) -> Result<Retention, AppError> {
     let t = lang.tr();
     let min_cell = st.auth.policy.aggregate_min_cell;
-    let suppress = cakupan_domain::access::suppresses_small_cells(who.role);
-    let shown = |v: i64| !suppress || v == 0 || v >= i64::from(min_cell);
+    let shown = |v: i64| cakupan_domain::access::shown(who.role, v, min_cell).is_some();
     let count = |v: i64| {
         if shown(v) {
             lang.num(v)
@@ -400,14 +399,12 @@ pub struct OkQuery {
     ok: Option<String>,
 }
 
-/// A moment in the local time of the region's province (WIB when it is not known).
+/// A moment in the local time of the region's province (the rules' first zone for the nation).
 fn moment(st: &AppState, lang: Lang, region: &str, secs: i64) -> String {
     let day = (st.today)();
-    let zone = st
+    let (offset, name) = st
         .rules
-        .time_zone(region.get(..2).unwrap_or(""), day)
-        .or_else(|| st.rules.time_zone("31", day));
-    let (offset, name) = zone
+        .time_zone(region, day)
         .map(|z| (z.utc_offset_minutes, z.name.as_str()))
         .unwrap_or((0, "UTC"));
     lang.moment(secs, offset, name)
