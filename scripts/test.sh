@@ -113,7 +113,7 @@ if [ -n "$browser_missing" ] && [ "$(id -u)" = 0 ]; then
 fi
 if command -v chromium >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
   echo "== browser tests (tests/browser, screenshots in tests/browser/artifacts)"
-  (cd tests/browser && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --silent; })
+  (cd tests/browser && { [ -d node_modules/playwright-core ] && [ -d node_modules/axe-core ] || npm ci --no-audit --no-fund --silent; })
   cargo build --locked -p cakupan --bin cakupan
   # The worker's self-registration reads its codes from Kannel (CAKUPAN_SMS_*, CAKUPAN_SMS_LOG).
   (cd tests/browser && env $(cat "$kannel/env") CAKUPAN_BIN="$CARGO_TARGET_DIR/debug/cakupan" CHROMIUM="$(command -v chromium)" node run.mjs)

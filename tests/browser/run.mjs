@@ -519,6 +519,95 @@ try {
   await fits(w, '/saya/telepon');
   await workerCtx.close();
 
+  console.log('== every page as each role on a phone: width, accessibility, links');
+  // Each role signs in on a 390 px phone and follows the links it is shown (one page of each
+  // shape: a path with its numbers blanked and its query's keys), up to a limit: every page
+  // opens, none scrolls sideways, axe-core finds no WCAG 2.1 A/AA violation, and every tap
+  // target is at least 44 px high or wide enough to tap (links inside running text aside).
+  const axeSource = readFileSync(join(here, 'node_modules/axe-core/axe.min.js'), 'utf8');
+  const nib = (await (async () => {
+    await page.goto(`${base}/pemberi-kerja`);
+    return page.locator('table[data-testid=employers] tbody tr th a').first().getAttribute('href');
+  })()).split('/').pop();
+  run('user', 'add', '--username', 'analis', '--role', 'analyst', '--password-file', join(work, 'pw'));
+  // Analysts sign in with a second factor too.
+  const analystKey = run('user', 'totp', '--username', 'analis').match(/^Key: (\S+)$/m)[1];
+  run('user', 'add', '--username', 'lurah', '--role', 'village_official', '--region', '32.73.01.1001', '--password-file', join(work, 'pw'));
+  run('user', 'add', '--username', 'hrd', '--role', 'employer', '--employer', nib, '--password-file', join(work, 'pw'));
+  const shapeOf = (href) => {
+    const [path, query = ''] = href.split('?');
+    const keys = query.split('&').map((kv) => kv.split('=')[0]).filter(Boolean).sort();
+    return `${path.replace(/[0-9]+/g, '9')}?${keys.join('&')}`;
+  };
+  const crawlAs = async (username, lang, limit) => {
+    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, locale: 'id-ID' });
+    const pg = await ctx.newPage();
+    if (username === 'kepala') {
+      await ctx.addCookies(await context.cookies());
+    } else {
+      await pg.goto(`${base}/login`);
+      await pg.fill('#username', username);
+      await pg.fill('#password', password);
+      if (username === 'analis') await pg.fill('#totp', totp(analystKey));
+      await pg.click('button[type=submit]');
+      await pg.waitForURL((u) => !u.pathname.startsWith('/login'));
+    }
+    const queue = [`/?lang=${lang}`];
+    const seen = new Set(queue);
+    const shapes = new Set();
+    const problems = [];
+    let pages = 0;
+    while (queue.length && pages < limit) {
+      const path = queue.shift();
+      const resp = await pg.goto(`${base}${path}`);
+      pages++;
+      const at = new URL(pg.url()).pathname + new URL(pg.url()).search;
+      if (!resp || resp.status() !== 200) {
+        problems.push(`${at} answers ${resp && resp.status()}`);
+        continue;
+      }
+      const overflow = await pg.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      if (overflow > 1) problems.push(`${at} scrolls sideways by ${overflow}px`);
+      await pg.evaluate(axeSource);
+      const violations = await pg.evaluate(async () => (await window.axe.run(document, {
+        runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+      })).violations.map((v) => `${v.id} ×${v.nodes.length} (${v.nodes[0] && v.nodes[0].target.join(' ')})`));
+      for (const v of violations) problems.push(`${at} axe: ${v}`);
+      const small = await pg.evaluate(() => [...document.querySelectorAll('button, input[type=submit], select, nav a, a.button')]
+        .filter((e) => e.offsetParent !== null)
+        .map((e) => [e, e.getBoundingClientRect()])
+        .filter(([, r]) => r.height < 44 && r.width < 44)
+        .map(([e]) => (e.innerText || e.value || e.name || e.tagName).trim().slice(0, 30)));
+      for (const s of small) problems.push(`${at} tap target under 44 px: ${s}`);
+      const links = await pg.$$eval('a[href^="/"]', (as) => as.map((a) => a.getAttribute('href')));
+      for (let href of links) {
+        href = href.split('#')[0];
+        if (!href || href.startsWith('//') || href.startsWith('/assets/') || href.startsWith('/logout')
+          || href.includes('.csv') || href.includes('format=csv') || href.includes('lang=') || seen.has(href)) continue;
+        seen.add(href);
+        const shape = shapeOf(href);
+        if (shapes.has(shape)) continue;
+        shapes.add(shape);
+        queue.push(href);
+      }
+    }
+    await ctx.close();
+    return { pages, problems };
+  };
+  for (const [who, lang] of [['kepala', 'id'], ['kepala', 'en'], ['analis', 'id'], ['keuangan', 'id'], ['agen', 'id'], ['lurah', 'id'], ['hrd', 'id']]) {
+    const { pages, problems } = await crawlAs(who, lang, 45);
+    check(problems.length === 0, `${who} (${lang}): ${pages} pages fit 390 px, open, have no axe violation${problems.length ? ':\n      ' + problems.slice(0, 40).join('\n      ') : ''}`);
+  }
+  // The dashboard, on a desktop and on a phone.
+  await page.goto(`${base}/`);
+  await shot('40-dashboard-desktop');
+  const phoneShot = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+  await phoneShot.addCookies(await context.cookies());
+  const ps = await phoneShot.newPage();
+  await ps.goto(`${base}/`);
+  await ps.screenshot({ path: join(artifacts, '41-dashboard-phone.png'), fullPage: true });
+  await phoneShot.close();
+
   console.log('== sign out');
   await page.click('button:has-text("Keluar")');
   await page.waitForURL(`${base}/login`);

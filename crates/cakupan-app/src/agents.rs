@@ -544,13 +544,17 @@ pub async fn check_collection(
     match status_in(&standing(st, &r, month), month) {
         Some(AgentStatus::Active) => {}
         Some(s) => {
-            return Err(invalid(
-                "collected_by",
-                "agent.not_active",
-                format!(
-                    "agent {agent_code} is {} in {month}: an inactive or terminated agent collects nothing",
-                    s.as_str()
-                ),
+            return Err(AppError::Invalid(
+                FieldError::new(
+                    "collected_by",
+                    "agent.not_active",
+                    format!(
+                        "agent {agent_code} is {} in {month}: an inactive or terminated agent collects nothing",
+                        s.as_str()
+                    ),
+                )
+                .with_args([agent_code.to_string(), month.to_string()])
+                .into(),
             ));
         }
         None => {
@@ -609,15 +613,19 @@ pub async fn check_acquisition(
     match status_in(&standing(st, &r, month), month) {
         Some(AgentStatus::Active) => {}
         other => {
-            return Err(invalid(
-                "agent_code",
-                "agent.not_active",
-                format!(
-                    "agent {code} is {} in {month}: only an active agent enrols participants",
-                    other
-                        .map(AgentStatus::as_str)
-                        .unwrap_or("not yet appointed")
-                ),
+            return Err(AppError::Invalid(
+                FieldError::new(
+                    "agent_code",
+                    "agent.not_active",
+                    format!(
+                        "agent {code} is {} in {month}: only an active agent enrols participants",
+                        other
+                            .map(AgentStatus::as_str)
+                            .unwrap_or("not yet appointed")
+                    ),
+                )
+                .with_args([code.to_string(), month.to_string()])
+                .into(),
             ));
         }
     }

@@ -308,7 +308,7 @@ pub fn survey_results(
     for q in &questionnaire.questions {
         // (option, value of an answer) pairs: one for yes/no and numbers, one per option.
         let options: Vec<Option<&str>> = match &q.kind {
-            Kind::Choice { options } => options.iter().map(|o| Some(o.as_str())).collect(),
+            Kind::Choice { options, .. } => options.iter().map(|o| Some(o.as_str())).collect(),
             _ => vec![None],
         };
         for opt in options {

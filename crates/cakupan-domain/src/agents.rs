@@ -432,7 +432,8 @@ pub fn check_reactivation(
                     format!(
                         "inactive since {since}: reactivation is possible from {earliest} ({cooling} months, rules/perisai.toml)"
                     ),
-                ))
+                )
+                .with_args([since.to_string(), earliest.to_string()]))
             } else {
                 Ok(())
             }
@@ -452,27 +453,33 @@ pub fn custody_alerts(
     };
     let mut out = Vec::new();
     if held > c.alert_amount {
-        out.push(FieldError::new(
-            "held",
-            "custody.amount",
-            format!(
-                "holds {} not yet deposited, above {}",
-                Rupiah(held),
-                Rupiah(c.alert_amount)
-            ),
-        ));
+        out.push(
+            FieldError::new(
+                "held",
+                "custody.amount",
+                format!(
+                    "holds {} not yet deposited, above {}",
+                    Rupiah(held),
+                    Rupiah(c.alert_amount)
+                ),
+            )
+            .with_args([held, c.alert_amount]),
+        );
     }
     if let Some(d) = oldest_days
         && d > i64::from(c.alert_days)
     {
-        out.push(FieldError::new(
-            "held",
-            "custody.age",
-            format!(
-                "the oldest collection not yet deposited is {d} days old, above {} days",
-                c.alert_days
-            ),
-        ));
+        out.push(
+            FieldError::new(
+                "held",
+                "custody.age",
+                format!(
+                    "the oldest collection not yet deposited is {d} days old, above {} days",
+                    c.alert_days
+                ),
+            )
+            .with_args([d, i64::from(c.alert_days)]),
+        );
     }
     out
 }

@@ -339,6 +339,7 @@ pub fn check_amount(
                 detail.join(", ")
             ),
         )
+        .with_args([payment.amount.0, expected.0])
         .into());
     }
     Ok(per_month)

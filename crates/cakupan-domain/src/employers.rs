@@ -130,6 +130,9 @@ pub struct LineProblem {
     pub field: String,
     pub rule: &'static str,
     pub message: String,
+    /// The figures of the message (see [`FieldError::args`]).
+    #[serde(skip)]
+    pub args: Vec<String>,
 }
 
 impl LineProblem {
@@ -139,7 +142,14 @@ impl LineProblem {
             field: e.field,
             rule: e.rule,
             message: e.message,
+            args: e.args,
         }
+    }
+
+    /// The problem as a field error (to word it in a reader's language).
+    pub fn field_error(&self) -> FieldError {
+        FieldError::new(self.field.clone(), self.rule, self.message.clone())
+            .with_args(self.args.iter())
     }
 }
 

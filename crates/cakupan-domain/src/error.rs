@@ -10,6 +10,10 @@ pub struct FieldError {
     pub field: String,
     pub rule: &'static str,
     pub message: String,
+    /// The figures the message carries (amounts in whole rupiah, months `YYYY-MM`, dates
+    /// `YYYY-MM-DD`, codes), so that a page can say the same in its reader's language.
+    #[serde(skip)]
+    pub args: Vec<String>,
 }
 
 impl FieldError {
@@ -18,7 +22,18 @@ impl FieldError {
             field: field.into(),
             rule,
             message: message.into(),
+            args: Vec::new(),
         }
+    }
+
+    /// The same error with the figures its message carries.
+    pub fn with_args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: ToString,
+    {
+        self.args = args.into_iter().map(|a| a.to_string()).collect();
+        self
     }
 }
 

@@ -634,10 +634,15 @@ pub fn validate(
                 "age at registration is {age}, outside {}–{} for {segment} ({})",
                 rule.min_age, rule.max_age, rule.provenance.source
             );
+            let e = FieldError::new("birth_date", "age.range", msg).with_args([
+                age,
+                i32::from(rule.min_age),
+                i32::from(rule.max_age),
+            ]);
             if rule.age_rule == "reject" {
-                return Err(FieldError::new("birth_date", "age.range", msg).into());
+                return Err(e.into());
             }
-            warnings.push(FieldError::new("birth_date", "age.range", msg));
+            warnings.push(e);
             review_flags.push("age.range".to_string());
         }
     }

@@ -23,8 +23,15 @@ pub enum Kind {
     /// A whole number from `min` to `max` (a trust scale, an amount in rupiah): estimated as
     /// the mean.
     Number { min: i64, max: i64 },
-    /// One of `options`: each option estimated as the share choosing it.
-    Choice { options: Vec<String> },
+    /// One of `options`: each option estimated as the share choosing it. `labels_id` and
+    /// `labels_en`, when given, name each option for readers, in the options' order.
+    Choice {
+        options: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        labels_id: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        labels_en: Vec<String>,
+    },
 }
 
 /// One question of a questionnaire, in both languages. (Unknown fields cannot be refused here:
@@ -40,6 +47,28 @@ pub struct Question {
     /// answering yes is the awareness of its district's villages).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measures: Option<String>,
+}
+
+impl Question {
+    /// An option's name for readers (`indonesian` or English): its label, else its code.
+    pub fn option_label(&self, option: &str, indonesian: bool) -> String {
+        if let Kind::Choice {
+            options,
+            labels_id,
+            labels_en,
+        } = &self.kind
+        {
+            let labels = if indonesian { labels_id } else { labels_en };
+            if let Some(l) = options
+                .iter()
+                .position(|o| o == option)
+                .and_then(|i| labels.get(i))
+            {
+                return l.clone();
+            }
+        }
+        option.to_string()
+    }
 }
 
 /// The one thing a question may measure for the planner.
@@ -139,16 +168,27 @@ impl Questionnaire {
                     ));
                 }
                 Kind::Number { .. } => {}
-                Kind::Choice { options } => {
+                Kind::Choice {
+                    options,
+                    labels_id,
+                    labels_en,
+                } => {
                     let distinct: std::collections::HashSet<_> = options.iter().collect();
+                    let labelled = |l: &Vec<String>| {
+                        l.is_empty()
+                            || (l.len() == options.len()
+                                && l.iter().all(|x| !x.trim().is_empty() && x.len() <= 120))
+                    };
                     if options.len() < 2
                         || distinct.len() != options.len()
                         || !options.iter().all(|o| code_ok(o))
+                        || !labelled(labels_id)
+                        || !labelled(labels_en)
                     {
                         return Err(FieldError::new(
                             format!("{field}.options"),
                             "questionnaire.options",
-                            "a choice needs at least two distinct option codes (lowercase letters, digits, '_' or '-')",
+                            "a choice needs at least two distinct option codes (lowercase letters, digits, '_' or '-') and, if labels are given, one label of at most 120 characters per option",
                         ));
                     }
                 }
@@ -212,7 +252,7 @@ impl Questionnaire {
                     }
                     Answer::Number(n)
                 }
-                Kind::Choice { options } => {
+                Kind::Choice { options, .. } => {
                     let v = v.to_lowercase();
                     if !options.contains(&v) {
                         return Err(FieldError::new(
@@ -363,6 +403,8 @@ mod tests {
                     text_id: "Bayar di mana?".into(),
                     text_en: "Pay where?".into(),
                     kind: Kind::Choice {
+                        labels_id: Vec::new(),
+                        labels_en: Vec::new(),
                         options: vec!["agent".into(), "bank".into()],
                     },
                     measures: None,

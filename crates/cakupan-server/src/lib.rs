@@ -100,7 +100,11 @@ pub fn router(state: AppState) -> Router {
         .merge(large)
         .merge(answers)
         .merge(snap)
-        .merge(settlements);
+        .merge(settlements)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::error_pages,
+        ));
     // Server-Timing tells the time a request took, and so whether a NIK exists (0.32 ms vs
     // 0.21 ms median, issue #17): only for profiling, when CAKUPAN_SERVER_TIMING=1.
     let app = if std::env::var("CAKUPAN_SERVER_TIMING").is_ok_and(|v| v == "1") {

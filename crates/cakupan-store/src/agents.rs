@@ -447,14 +447,18 @@ pub fn code_taken(what: &str, code: &str) -> StoreError {
 
 /// The refusal of a deposit above what the agent holds.
 pub fn deposit_above_held(amount: i64, held: i64) -> StoreError {
-    rejected(
-        "amount",
-        "deposit.above_held",
-        format!(
-            "the deposit of {} is more than the {} the agent holds from collections not yet deposited",
-            cakupan_domain::Rupiah(amount),
-            cakupan_domain::Rupiah(held.max(0))
-        ),
+    StoreError::Rejected(
+        FieldError::new(
+            "amount",
+            "deposit.above_held",
+            format!(
+                "the deposit of {} is more than the {} the agent holds from collections not yet deposited",
+                cakupan_domain::Rupiah(amount),
+                cakupan_domain::Rupiah(held.max(0))
+            ),
+        )
+        .with_args([amount, held.max(0)])
+        .into(),
     )
 }
 

@@ -622,6 +622,17 @@ fn problem(line: u64, field: &str, rule: &'static str, message: String) -> LineP
     LineProblem::new(line, FieldError::new(field, rule, message))
 }
 
+/// A problem whose message carries figures, kept apart for the pages' own wording.
+fn problem_with<I: IntoIterator<Item = String>>(
+    line: u64,
+    field: &str,
+    rule: &'static str,
+    message: String,
+    args: I,
+) -> LineProblem {
+    LineProblem::new(line, FieldError::new(field, rule, message).with_args(args))
+}
+
 /// A line to bill: its participation (or registration), how it changed, the worker's sector,
 /// whether an employment starts.
 type Billed<'a> = (
@@ -682,7 +693,7 @@ pub fn plan(rules: &RuleSet, ctx: &ReportContext, report: &WageReport) -> Report
             out.blocked = false;
             return out;
         }
-        whole.push(problem(
+        whole.push(problem_with(
             0,
             "month",
             "month.already_reported",
@@ -690,15 +701,17 @@ pub fn plan(rules: &RuleSet, ctx: &ReportContext, report: &WageReport) -> Report
                 "{month} was already reported (payment code {}): send changes with the next month's report",
                 employers::payment_code(*id)
             ),
+            [month.to_string(), employers::payment_code(*id).to_string()],
         ));
     } else if let Some((_, last, _)) = ctx.invoices.last()
         && *last > month
     {
-        whole.push(problem(
+        whole.push(problem_with(
             0,
             "month",
             "month.order",
             format!("the last report was for {last}: reports go forward, month by month"),
+            [last.to_string()],
         ));
     }
     let mut problems = report.problems.clone();
@@ -747,7 +760,7 @@ pub fn plan(rules: &RuleSet, ctx: &ReportContext, report: &WageReport) -> Report
                             ));
                         None
                     } else if let Some(open) = &k.open {
-                        problems.push(problem(
+                        problems.push(problem_with(
                                 e.line,
                                 "nik",
                                 "wage.employed_elsewhere",
@@ -755,6 +768,7 @@ pub fn plan(rules: &RuleSet, ctx: &ReportContext, report: &WageReport) -> Report
                                     "this worker is still enrolled with another employer (since {}): that employer must report them stopped first",
                                     open.since
                                 ),
+                                [open.since.to_string()],
                             ));
                         None
                     } else if Month::of(k.participant.registration.registered_on) > month {
@@ -901,7 +915,7 @@ pub fn plan(rules: &RuleSet, ctx: &ReportContext, report: &WageReport) -> Report
         .collect();
     missing.sort_by_key(|(_, p)| p.id);
     for (emp, p) in missing {
-        problems.push(problem(
+        problems.push(problem_with(
             0,
             "nik",
             "wage.missing",
@@ -911,6 +925,11 @@ pub fn plan(rules: &RuleSet, ctx: &ReportContext, report: &WageReport) -> Report
                 p.kpj,
                 emp.since
             ),
+            [
+                p.registration.nik.masked().to_string(),
+                p.kpj.to_string(),
+                emp.since.to_string(),
+            ],
         ));
         let mut r = DiffRow {
             line: 0,
@@ -1386,6 +1405,7 @@ pub fn payment_out_of_order(latest: Date) -> StoreError {
                 format_date(latest)
             ),
         )
+        .with_args([format_date(latest)])
         .into(),
     )
 }

@@ -117,15 +117,19 @@ pub enum Basis {
     Villages,
     /// Raised to the region's own peserta aktif at allocation: its share was below it.
     Actual,
+    /// The demo's: a stated target divided by the simulation's scale (its simulated registry
+    /// against the published one), so that a small simulated population tells the same story.
+    Scaled,
 }
 
 impl Basis {
-    pub const ALL: [Basis; 5] = [
+    pub const ALL: [Basis; 6] = [
         Basis::Stated,
         Basis::Employed,
         Basis::Population,
         Basis::Villages,
         Basis::Actual,
+        Basis::Scaled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -135,6 +139,7 @@ impl Basis {
             Basis::Population => "population",
             Basis::Villages => "villages",
             Basis::Actual => "actual",
+            Basis::Scaled => "scaled",
         }
     }
 
@@ -162,8 +167,36 @@ impl Basis {
             Basis::Actual => {
                 "raised to the region's peserta aktif at allocation (its share was below it)"
             }
+            Basis::Scaled => {
+                "demo: the stated target divided by the simulation's scale (published registry over simulated)"
+            }
         }
     }
+}
+
+/// The demo's national targets: each stated all-segment `status_active` target of the nation
+/// divided by `scale` (its baseline too), stored over the stated ones. Returns how many.
+pub async fn scale_national_targets(store: &dyn Store, scale: i64) -> Result<usize> {
+    let scale = scale.max(1);
+    let scaled: Vec<TargetRecord> = store
+        .targets_within(RegionCode::NATION, Level::Nation)
+        .await?
+        .into_iter()
+        .filter(|t| {
+            t.metric == Metric::StatusActive
+                && t.segment.is_none()
+                && Basis::of(&t.basis) == Basis::Stated
+        })
+        .map(|t| TargetRecord {
+            value: t.value / scale,
+            baseline: t.baseline.map(|(m, v)| (m, v / scale)),
+            basis: Basis::Scaled.as_str().into(),
+            source: format!("demo, scale 1:{scale}: {}", t.source),
+            ..t
+        })
+        .collect();
+    store.set_targets(&scaled, true).await?;
+    Ok(scaled.len())
 }
 
 /// A region's name, "Indonesia" for the nation.

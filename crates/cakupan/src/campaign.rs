@@ -1109,9 +1109,9 @@ pub async fn simulate(
                 &sim.campaign,
                 e.village,
                 &EntryChange::Coordinate(Coordination {
-                    official: "Kepala Desa (simulasi)".into(),
+                    official: "Kepala Desa Simulasi".into(),
                     official_role: "Kepala Desa".into(),
-                    info_officer: "PPID Desa (simulasi)".into(),
+                    info_officer: "PPID Desa Simulasi".into(),
                     agreed_on: wave.starts_on - Duration::days(7),
                     signed_off_by: ACTOR.into(),
                     signed_off_at: cakupan_store::clock::now_secs(),

@@ -270,7 +270,8 @@ pub async fn import_participants(
                         format!(
                             "this NIK already has a {segment} participation with different details (KPJ {kpj})"
                         ),
-                    );
+                    )
+                    .with_args([kpj.to_string()]);
                     out.report(line, &[e])?;
                 }
             }

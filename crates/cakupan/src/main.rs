@@ -1018,6 +1018,44 @@ async fn simulate(
     Ok(())
 }
 
+/// The demo's national target, scaled to its simulated registry (issue #22): the published
+/// registry over the simulated one is the scale 1:N; the stated target and its baseline are
+/// divided by N (the pages say "demo, scale 1:N") and allocated down to the villages again.
+async fn demo_target(store: Arc<dyn Store>, reference: &Reference) -> Result<()> {
+    use cakupan_domain::{Level, RegionCode};
+    let month = cakupan_domain::Month::of(today_wib());
+    let simulated = store
+        .active_report(Level::Nation, RegionCode::NATION, None, month)
+        .await?
+        .into_iter()
+        .next()
+        .map(|r| r.registered)
+        .unwrap_or(0);
+    if simulated == 0 {
+        return Ok(());
+    }
+    let published = generate::Calibration::published()?.registered_total;
+    let scale = (published / simulated as f64).round().max(1.0) as i64;
+    cakupan_store::targets::scale_national_targets(store.as_ref(), scale).await?;
+    let (parent, a) = cakupan_store::targets::allocation_for(
+        store.as_ref(),
+        &reference.regions,
+        RegionCode::NATION,
+        None,
+        Level::Village,
+        month,
+    )
+    .await?;
+    store.set_targets(&a.targets, true).await?;
+    eprintln!(
+        "Demo: the national target scaled 1:{scale} (published registry {published:.0} over {simulated} simulated): {} by {}, allocated to {} regions.",
+        parent.value,
+        parent.month,
+        a.targets.len()
+    );
+    Ok(())
+}
+
 /// The published figures the simulation is calibrated to beside what it produced, read back
 /// from the counters.
 async fn calibration_report(
@@ -1266,6 +1304,7 @@ async fn demo(
             (employer_months, campaign_region),
         )
         .await?;
+        demo_target(store.clone(), reference).await?;
     } else {
         eprintln!("{url} already holds {have} participants; serving them.");
     }

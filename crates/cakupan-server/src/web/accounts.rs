@@ -745,7 +745,10 @@ pub async fn about(State(st): St, page: Page) -> Result<Response, PageError> {
         &AboutPage {
             t: page.t(),
             nav: page.nav(),
-            backend: st.store.backend(),
+            backend: match st.store.backend() {
+                "postgres" => "PostgreSQL",
+                _ => "SQLite",
+            },
         },
     )
 }

@@ -180,7 +180,7 @@ pub async fn home(
             region: super::regions::region_name(&st, o.region),
             code: o.code,
             name: o.name,
-            kind: o.kind,
+            kind: super::i18n::office_kind(lang, &o.kind).to_string(),
         })
         .collect();
     html(&AgentsPage {
@@ -244,7 +244,13 @@ fn statement_view(lang: Lang, s: &StatementBody) -> StatementView {
         total: lang.rupiah(s.total),
         agent_share: lang.rupiah(s.agent_share),
         office_share: lang.rupiah(s.office_share),
-        scheme: format!("{} [{}]", s.source, s.status),
+        scheme: format!(
+            "{} {}",
+            t.scheme_words
+                .replace("{rate}", &lang.pct(s.fee_ppm as f64 / 1e6))
+                .replace("{threshold}", &lang.num(s.threshold)),
+            super::i18n::source_status(lang, &s.status)
+        ),
     }
 }
 
@@ -270,12 +276,15 @@ struct AgentPage {
     nav: Nav,
     code: String,
     office: String,
+    office_href: Option<String>,
     home: String,
     villages: Vec<String>,
     status: &'static str,
     status_class: &'static str,
     appointed: String,
     custody: Custody,
+    /// Why the cash held needs attention, in the reader's words.
+    alerts: Vec<String>,
     held: String,
     collected: String,
     deposited: String,
@@ -397,6 +406,13 @@ async fn agent_page(
         &Resource::Region(r.agent.home_village),
     )
     .is_ok();
+    // The office's page is for those who manage its region's network: no link for others.
+    let office_href = st
+        .store
+        .office(&r.agent.office_code)
+        .await?
+        .filter(|o| authorize(&me.who, Action::ManageNetwork, &Resource::Region(o.region)).is_ok())
+        .map(|o| format!("/kantor/{}", o.code));
     let tasks = if me.who.agent_code.as_deref() == Some(r.agent.code.as_str()) {
         Some(super::reminders::task_rows(st, page, &me.who).await?)
     } else {
@@ -407,6 +423,7 @@ async fn agent_page(
         nav: page.nav(),
         code: r.agent.code.clone(),
         office: r.agent.office_code.clone(),
+        office_href,
         home: st.regions.path_label(r.agent.home_village),
         villages: r
             .agent
@@ -420,6 +437,15 @@ async fn agent_page(
         held: lang.rupiah(c.held),
         collected: lang.rupiah(c.collected),
         deposited: lang.rupiah(c.deposited),
+        alerts: cakupan_domain::agents::custody_alerts(
+            &st.rules,
+            Month::of((st.today)()),
+            c.held,
+            c.oldest_days,
+        )
+        .iter()
+        .map(|a| lang.field_message(a))
+        .collect(),
         custody: c,
         may_manage: manage,
         csrf: me.csrf.clone(),
@@ -761,7 +787,7 @@ async fn office_page(
         t: page.t(),
         nav: page.nav(),
         name: o.name.clone(),
-        kind: o.kind.clone(),
+        kind: super::i18n::office_kind(page.lang, &o.kind).to_string(),
         region: st.regions.path_label(o.region),
         agreement: format!(
             "{} – {}",

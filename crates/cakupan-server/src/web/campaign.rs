@@ -111,6 +111,8 @@ pub struct Ct {
     pub by_regency: &'static str,
     pub compare: &'static str,
     pub change: &'static str,
+    pub basis_text: &'static str,
+    pub recorded_by_cli: &'static str,
 }
 
 pub static ID: Ct = Ct {
@@ -204,6 +206,8 @@ pub static ID: Ct = Ct {
     by_regency: "menurut kabupaten/kota",
     compare: "Bandingkan dengan survei",
     change: "Perubahan (95%)",
+    basis_text: "Desa diusulkan menurut jumlah pekerja yang belum terlindungi: penduduk bekerja (BPS Sakernas) dibagi rata ke desa-desa provinsinya, bagian pekerja informal provinsi, pengetahuan warga tentang program (dari survei kampanye bila sudah ada), dan agen Perisai yang melayani.",
+    recorded_by_cli: "petugas kantor pusat (baris perintah)",
 };
 
 pub static EN: Ct = Ct {
@@ -291,9 +295,11 @@ pub static EN: Ct = Ct {
     by_regency: "by regency",
     compare: "Compare with survey",
     change: "Change (95%)",
+    basis_text: "Villages are proposed by the number of workers not yet protected: employed persons (BPS Sakernas) shared equally among each province's villages, the province's informal share, how many people know the programmes (from the campaign's surveys where there are any), and the Perisai agents serving them.",
+    recorded_by_cli: "head office (command line)",
 };
 
-fn ct(lang: Lang) -> &'static Ct {
+pub fn words(lang: Lang) -> &'static Ct {
     match lang {
         Lang::Id => &ID,
         Lang::En => &EN,
@@ -373,7 +379,7 @@ pub async fn home(State(st): St, page: Page) -> Result<Response, PageError> {
     }
     html(&ListPage {
         t: page.t(),
-        c: ct(page.lang),
+        c: words(page.lang),
         nav: page.nav(),
         rows,
     })
@@ -402,7 +408,6 @@ struct WaveRow {
     ends: String,
     weeks: u32,
     villages: String,
-    basis: String,
 }
 
 struct UpliftRow {
@@ -500,7 +505,7 @@ pub async fn campaign_page(
         return Err(PageError::NotFound(page.lang));
     }
     page.allow(Action::ReadCampaign, &Resource::Region(area))?;
-    let (lang, t, w) = (page.lang, page.t(), ct(page.lang));
+    let (lang, t, w) = (page.lang, page.t(), words(page.lang));
     let entries = st.store.plan_entries(&c.code, area).await?;
     let sessions = st.store.sessions(&c.code, area).await?;
     let f = analysis::funnel(&entries, &sessions);
@@ -626,11 +631,10 @@ pub async fn campaign_page(
         .iter()
         .map(|wv| WaveRow {
             wave: wv.wave,
-            starts: format_date(wv.starts_on),
-            ends: format_date(wv.ends_on()),
+            starts: lang.date(wv.starts_on),
+            ends: lang.date(wv.ends_on()),
             weeks: wv.weeks,
             villages: lang.num(f.waves.get(&wv.wave).copied().unwrap_or(0) as i64),
-            basis: wv.basis.clone(),
         })
         .collect();
     // The uplift is over the campaign's whole region: for those who may read it.
@@ -685,8 +689,12 @@ pub async fn campaign_page(
                                 w.outcome_paying
                             },
                             audience: audience_name(&st, lang, &u.audience),
-                            effect: format!("{:+.2}", u.estimate.effect),
-                            interval: format!("{:.2} – {:.2}", u.estimate.low, u.estimate.high),
+                            effect: lang.signed_decimal(u.estimate.effect, 2),
+                            interval: format!(
+                                "{} – {}",
+                                lang.decimal(u.estimate.low, 2),
+                                lang.decimal(u.estimate.high, 2)
+                            ),
                             reached: u.estimate.reached,
                             comparison: u.estimate.comparison,
                         })
@@ -715,11 +723,21 @@ pub async fn campaign_page(
         .await?
         .into_iter()
         .filter(|s| s.campaign.as_deref() == Some(c.code.as_str()))
+        // Only the surveys this reader may open (`survey_page`): its results, or its
+        // fieldwork in the reader's area.
+        .filter(|s| {
+            authorize(&me.who, Action::ReadCampaign, &Resource::Region(s.region)).is_ok()
+                || authorize(
+                    &me.who,
+                    Action::RecordFieldwork,
+                    &Resource::Region(api::view_region(&me.who, s.region)),
+                )
+                .is_ok()
+        })
         .map(|s| SurveyLink {
             label: format!(
-                "{} — {} {} {}{}",
+                "{} — {} {}{}",
                 s.code,
-                s.questionnaire,
                 w.version,
                 s.version,
                 s.wave
@@ -751,7 +769,11 @@ pub async fn campaign_page(
     };
     let mut crumbs = Vec::new();
     for a in area.path() {
-        if c.region.contains(a) && a != area {
+        // Only the areas this reader may open: a link that answers 403 is no link.
+        if c.region.contains(a)
+            && a != area
+            && authorize(&me.who, Action::ReadCampaign, &Resource::Region(a)).is_ok()
+        {
             crumbs.push((
                 st.regions
                     .get(a)
@@ -854,7 +876,7 @@ async fn village_view(
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let me = page.allow(Action::ReadCampaign, &Resource::Region(village))?;
-    let (lang, w) = (page.lang, ct(page.lang));
+    let (lang, w) = (page.lang, words(page.lang));
     let entry = st
         .store
         .plan_entries(&c.code, village)
@@ -882,7 +904,7 @@ async fn village_view(
         .iter()
         .map(|s| {
             (
-                format_date(s.held_on),
+                lang.date(s.held_on),
                 s.place.clone(),
                 lang.num(s.total() as i64),
                 s.attendance
@@ -896,7 +918,17 @@ async fn village_view(
             )
         })
         .collect();
-    let e = api::entry_body(st, &entry);
+    let mut e = api::entry_body(st, &entry);
+    // The command line records as `cli`; a date is written the reader's way.
+    if e.signed_off_by.as_deref() == Some("cli") {
+        e.signed_off_by = Some(w.recorded_by_cli.to_string());
+    }
+    e.agreed_on = e
+        .agreed_on
+        .as_deref()
+        .and_then(parse_date)
+        .map(|d| lang.date(d))
+        .or(e.agreed_on);
     html_status(
         status,
         &VillagePage {
@@ -1189,7 +1221,7 @@ pub async fn survey_page(
     let (s, quest, _) = api::survey_for(&st, &me.who, &code)
         .await
         .map_err(|e| page_err(&page, e))?;
-    let (lang, w) = (page.lang, ct(page.lang));
+    let (lang, w) = (page.lang, words(page.lang));
     let by_regency = q.menurut.as_deref() == Some("kabupaten");
     let may_read_results =
         authorize(&me.who, Action::ReadCampaign, &Resource::Region(s.region)).is_ok();
@@ -1246,7 +1278,13 @@ pub async fn survey_page(
                 question: if row.option.is_empty() {
                     qtext
                 } else {
-                    format!("{qtext} — {}", row.option)
+                    let label = quest
+                        .questions
+                        .iter()
+                        .find(|x| x.code == row.question)
+                        .map(|x| x.option_label(&row.option, lang == Lang::Id))
+                        .unwrap_or_else(|| row.option.clone());
+                    format!("{qtext} — {label}")
                 },
                 group: if by_regency && row.group != "all" {
                     RegionCode::parse(&row.group)
@@ -1260,12 +1298,12 @@ pub async fn survey_page(
                 estimate: if is_share {
                     lang.pct(row.value)
                 } else {
-                    format!("{:.2}", row.value)
+                    lang.decimal(row.value, 2)
                 },
                 margin: if is_share {
                     lang.pct(row.margin)
                 } else {
-                    format!("{:.2}", row.margin)
+                    lang.decimal(row.margin, 2)
                 },
                 respondents: lang.num(row.respondents as i64),
                 people: lang.num(row.population as i64),
@@ -1302,7 +1340,7 @@ pub async fn survey_page(
                             lang.pct(m)
                         )
                     } else {
-                        format!("{d:+.2} ± {m:.2}")
+                        format!("{} ± {}", lang.signed_decimal(d, 2), lang.decimal(m, 2))
                     };
                 }
             }
@@ -1370,7 +1408,8 @@ struct QuestionView {
     text: String,
     yes_no: bool,
     number: Option<(i64, i64)>,
-    options: Vec<String>,
+    /// (code, label) of each option.
+    options: Vec<(String, String)>,
     value: String,
 }
 
@@ -1438,7 +1477,10 @@ async fn answer_view(
                 _ => None,
             },
             options: match &x.kind {
-                Kind::Choice { options } => options.clone(),
+                Kind::Choice { options, .. } => options
+                    .iter()
+                    .map(|o| (o.clone(), x.option_label(o, lang == Lang::Id)))
+                    .collect(),
                 _ => Vec::new(),
             },
             value: form
@@ -1460,7 +1502,7 @@ async fn answer_view(
         status,
         &AnswerPage {
             t: page.t(),
-            c: ct(lang),
+            c: words(lang),
             nav: page.nav(),
             code: s.code.clone(),
             unit,

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use cakupan_domain::access::{Action, Capability, Resource, authorize};
 use cakupan_domain::employers::{LineProblem, parse_csv};
 use cakupan_domain::month::format_date;
-use cakupan_domain::{FieldError, Month, RegionCode};
+use cakupan_domain::{Month, RegionCode};
 use cakupan_store::employers::{Change, Employer, EmployerInput, ReportOutcome};
 use serde::Deserialize;
 
@@ -70,7 +70,6 @@ pub struct Et {
     pub workers_now: &'static str,
     pub since: &'static str,
     pub report_title: &'static str,
-    pub report_help: &'static str,
     pub report_file: &'static str,
     pub report_text: &'static str,
     pub confirm_valid: &'static str,
@@ -108,6 +107,13 @@ pub struct Et {
     pub jkp_note: &'static str,
     pub kpj: &'static str,
     pub nik: &'static str,
+    pub jkk_retained: &'static str,
+    pub jkm_retained: &'static str,
+    pub jkp_from_jkk: &'static str,
+    pub jkp_from_jkm: &'static str,
+    pub jkp_government: &'static str,
+    pub template_link: &'static str,
+    pub columns_help: &'static str,
 }
 
 pub static ID: Et = Et {
@@ -158,7 +164,6 @@ pub static ID: Et = Et {
     workers_now: "Pekerja terdaftar",
     since: "Sejak",
     report_title: "Laporan upah bulanan",
-    report_help: "Satu baris per pekerja: nik,name,birth_date,sex,village_code,occupation_code,basic_wage,fixed_allowances,programs,action (action: enrol, continue atau stop). Upah = gaji pokok + tunjangan tetap.",
     report_file: "Berkas CSV",
     report_text: "atau tempel isi CSV",
     confirm_valid: "Tagihkan baris yang benar saja (baris bermasalah ditinggalkan)",
@@ -203,6 +208,13 @@ pub static ID: Et = Et {
     jkp_note: "Menurut PP 6/2025: 0,14% dari iuran JKK pemberi kerja dan 0,22% dari pemerintah pusat.",
     kpj: "KPJ",
     nik: "NIK",
+    jkk_retained: "JKK yang tetap (JKK dibayar dikurangi bagian JKP)",
+    jkm_retained: "JKM yang tetap (JKM dibayar dikurangi bagian JKP)",
+    jkp_from_jkk: "JKP dari JKK pemberi kerja",
+    jkp_from_jkm: "JKP dari JKM pemberi kerja",
+    jkp_government: "JKP yang menjadi piutang pemerintah pusat",
+    template_link: "Unduh contoh berkas laporan (CSV)",
+    columns_help: "Kolom, berurutan: NIK, nama, tanggal lahir (TTTT-BB-HH), jenis kelamin (L/P), kode desa, kode pekerjaan, gaji pokok, tunjangan tetap, program (mis. JKK+JKM+JHT+JP), tindakan (enrol untuk pekerja baru, continue untuk yang tetap, stop untuk yang berhenti). Upah = gaji pokok + tunjangan tetap.",
 };
 
 pub static EN: Et = Et {
@@ -253,7 +265,6 @@ pub static EN: Et = Et {
     workers_now: "Enrolled workers",
     since: "Since",
     report_title: "Monthly wage report",
-    report_help: "One line per worker: nik,name,birth_date,sex,village_code,occupation_code,basic_wage,fixed_allowances,programs,action (action: enrol, continue or stop). Wage = basic wage + fixed allowances.",
     report_file: "CSV file",
     report_text: "or paste the CSV",
     confirm_valid: "Bill the valid lines only (lines with problems are left out)",
@@ -298,9 +309,16 @@ pub static EN: Et = Et {
     jkp_note: "Per PP 6/2025: 0.14% from the employer's JKK contribution and 0.22% from the central government.",
     kpj: "KPJ",
     nik: "NIK",
+    jkk_retained: "JKK retained (JKK paid less the JKP share)",
+    jkm_retained: "JKM retained (JKM paid less the JKP share)",
+    jkp_from_jkk: "JKP from the employer's JKK",
+    jkp_from_jkm: "JKP from the employer's JKM",
+    jkp_government: "JKP receivable from the central government",
+    template_link: "Download a sample report file (CSV)",
+    columns_help: "Columns, in order: NIK, name, birth date (YYYY-MM-DD), sex (L/P), village code, occupation code, basic wage, fixed allowances, programmes (for example JKK+JKM+JHT+JP), action (enrol for a new worker, continue for one who stays, stop for one who leaves). Wage = basic wage + fixed allowances.",
 };
 
-fn et(lang: Lang) -> &'static Et {
+pub fn words(lang: Lang) -> &'static Et {
     match lang {
         Lang::Id => &ID,
         Lang::En => &EN,
@@ -417,7 +435,7 @@ async fn list_page(
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let me = page.allow(Action::ReadEmployer, &Resource::Region(area))?;
-    let (lang, e) = (page.lang, et(page.lang));
+    let (lang, e) = (page.lang, words(page.lang));
     let list = summaries(st, area, arrears_only)
         .await
         .map_err(|x| page_err(page, x))?;
@@ -614,7 +632,7 @@ pub async fn account(
 ) -> Result<Response, PageError> {
     let emp = visible(&st, &page, &code, Action::ReadEmployer).await?;
     let me = page.require()?;
-    let (lang, e) = (page.lang, et(page.lang));
+    let (lang, e) = (page.lang, words(page.lang));
     let today = (st.today)();
     let mut a = st
         .store
@@ -793,11 +811,7 @@ fn problem_rows(lang: Lang, e: &Et, problems: &[LineProblem]) -> Vec<ProblemRow>
                 p.line.to_string()
             },
             field: p.field.clone(),
-            message: lang.field_message(&FieldError::new(
-                p.field.clone(),
-                p.rule,
-                p.message.clone(),
-            )),
+            message: lang.field_message(&p.field_error()),
         })
         .collect()
 }
@@ -846,7 +860,7 @@ pub async fn report_submit(
         .map_err(|m| PageError::Internal(format!("the form could not be read: {m}")))?;
     let me = page.check_csrf(&f.csrf)?.clone();
     let emp = visible(&st, &page, &code, Action::ReportWages).await?;
-    let (lang, e) = (page.lang, et(page.lang));
+    let (lang, e) = (page.lang, words(page.lang));
     let render = |outcome: Option<&ReportOutcome>,
                   problems: Vec<ProblemRow>,
                   month: String,
@@ -1046,7 +1060,7 @@ pub async fn invoice(
 ) -> Result<Response, PageError> {
     let emp = visible(&st, &page, &code, Action::ReadEmployer).await?;
     let me = page.require()?;
-    let (lang, e) = (page.lang, et(page.lang));
+    let (lang, e) = (page.lang, words(page.lang));
     let month = Month::parse(month.trim()).map_err(|_| PageError::NotFound(lang))?;
     let (inv, people) = st
         .store
@@ -1115,11 +1129,91 @@ pub async fn invoice(
         lines,
         jkp: api::jkp_accounting(&st, &inv, &people)
             .into_iter()
-            .map(|(l, a, _)| (l, lang.rupiah(a.0)))
+            .map(|(l, a, _)| (allocation_words(e, &l).to_string(), lang.rupiah(a.0)))
             .collect(),
         provisional: api::provisional_jp(&st, &inv)
             .map(|c| format!("{} {}", e.provisional_jp, lang.rupiah(c.0))),
     })
+}
+
+/// `/pemberi-kerja/{code}/laporan.csv`: next month's wage report to fill in, one line per
+/// worker employed now (action `continue`), with the wage of the latest invoice that billed
+/// them (as the basic wage: the split between basic wage and fixed allowances is not kept).
+/// Only for those who may report the employer's wages; the read is audited.
+pub async fn report_template(
+    State(st): St,
+    page: Page,
+    Path(code): Path<String>,
+) -> Result<Response, PageError> {
+    let emp = visible(&st, &page, &code, Action::ReportWages).await?;
+    let workers = st.store.employer_workers(&emp.code).await?;
+    let last = st
+        .store
+        .employer_account(&emp.code, (st.today)())
+        .await?
+        .and_then(|a| a.invoices.first().map(|i| i.head.month));
+    let mut wages = std::collections::HashMap::new();
+    if let Some(m) = last
+        && let Some((inv, _)) = st.store.employer_invoice(&emp.code, m).await?
+    {
+        for l in inv.lines {
+            wages.insert(l.participant_id, (l.wage.0, l.programmes.to_string()));
+        }
+    }
+    page.audit_many(
+        &st,
+        "participant.read",
+        workers
+            .iter()
+            .map(|(_, p)| format!("participant:{}", p.id))
+            .collect(),
+        "wage report template",
+    )
+    .await?;
+    let mut out = cakupan_domain::employers::WAGE_FIELDS.join(",");
+    out.push('\n');
+    for (_, p) in &workers {
+        let r = &p.registration;
+        let (wage, programmes) = wages
+            .get(&p.id)
+            .cloned()
+            .unwrap_or_else(|| (r.income_base.0, r.programmes.to_string()));
+        out.push_str(&format!(
+            "{},\"{}\",{},{},{},{},{wage},0,{programmes},continue\n",
+            r.nik,
+            r.name.replace('"', "\"\""),
+            format_date(r.birth_date),
+            r.sex.as_str(),
+            r.village,
+            r.occupation_code,
+        ));
+    }
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"laporan-upah-{}.csv\"", emp.code),
+            ),
+        ],
+        out,
+    )
+        .into_response())
+}
+
+/// The JKP accounting's lines (`quote::jkp_allocations`) in the reader's words.
+fn allocation_words<'a>(e: &'static Et, label: &'a str) -> &'a str {
+    match label {
+        "JKK retained (JKK paid less the JKP share)" => e.jkk_retained,
+        "JKM retained (JKM paid less the JKP share)" => e.jkm_retained,
+        "JKP from the employer's JKK" => e.jkp_from_jkk,
+        "JKP from the employer's JKM" => e.jkp_from_jkm,
+        "JKP receivable from the central government" => e.jkp_government,
+        other => other,
+    }
 }
 
 #[derive(Debug, Deserialize)]

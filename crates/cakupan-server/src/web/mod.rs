@@ -92,6 +92,10 @@ pub fn routes() -> Router<AppState> {
         .route("/pemberi-kerja", get(employers::home).post(employers::add))
         .route("/pemberi-kerja/{code}", get(employers::account))
         .route(
+            "/pemberi-kerja/{code}/contoh-laporan.csv",
+            get(employers::report_template),
+        )
+        .route(
             "/pemberi-kerja/{code}/tagihan/{month}",
             get(employers::invoice),
         )
@@ -281,7 +285,7 @@ impl Page {
         if same_secret(sent.as_bytes(), me.csrf.as_bytes()) {
             Ok(me)
         } else {
-            Err(PageError::Forbidden(
+            Err(PageError::Refused(
                 self.lang,
                 self.lang.field_message(&cakupan_domain::FieldError::new(
                     "csrf",
@@ -350,17 +354,18 @@ impl Page {
                 Role::Participant => add("/saya", t.nav_mine),
                 Role::VillageOfficial => add("/", t.nav_my_village),
                 Role::Employer => add("/pemberi-kerja", t.nav_my_employer),
-                Role::Admin | Role::Analyst | Role::BranchOfficer | Role::Agent => {
-                    add("/", t.nav_dashboard)
+                // An agent's home is their worklist; the dashboard is their area's page.
+                Role::Agent => {
+                    add("/agen", t.nav_my_work);
+                    add(&format!("/wilayah/{}", me.who.region), t.nav_dashboard);
                 }
+                Role::Admin | Role::Analyst | Role::BranchOfficer => add("/", t.nav_dashboard),
             }
             if role.can(Capability::RegistersPeople) {
                 add("/peserta", t.nav_participants);
                 add("/peserta/baru", t.nav_register);
             }
-            if role.can(Capability::FieldAgent) {
-                add("/agen", t.nav_my_work);
-            } else if role.can(Capability::ManagesRegion) {
+            if role.can(Capability::ManagesRegion) && !role.can(Capability::FieldAgent) {
                 add("/agen", t.nav_agents);
             }
             if role.can(Capability::ManagesRegion) {
@@ -470,6 +475,8 @@ pub enum PageError {
     /// Not signed in: go to the sign-in page.
     Redirect(String),
     Forbidden(Lang, String),
+    /// Refused with a message already in the reader's words.
+    Refused(Lang, String),
     NotFound(Lang),
     Internal(String),
 }
@@ -494,45 +501,109 @@ struct ErrorPage {
     message: String,
 }
 
+/// A page's refusal, carried on its response for [`error_pages`] to render with the reader's
+/// own menu and name.
+#[derive(Debug, Clone)]
+pub struct ErrorShown {
+    pub message: String,
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let (status, lang, message) = match self {
+        let (status, message) = match self {
             PageError::Redirect(to) => return Redirect::to(&to).into_response(),
+            // The access decision's own reason is English prose: an Indonesian reader gets the
+            // sentence of the word tables only.
             PageError::Forbidden(lang, m) => (
                 StatusCode::FORBIDDEN,
-                lang,
-                format!("{} {m}", lang.tr().forbidden),
+                match lang {
+                    Lang::Id => lang.tr().forbidden.to_string(),
+                    Lang::En => format!("{} {m}", lang.tr().forbidden),
+                },
             ),
-            PageError::NotFound(lang) => (StatusCode::NOT_FOUND, lang, lang.tr().not_found.into()),
+            PageError::Refused(_, m) => (StatusCode::FORBIDDEN, m),
+            PageError::NotFound(lang) => (StatusCode::NOT_FOUND, lang.tr().not_found.into()),
             PageError::Internal(m) => {
                 tracing::error!(error = %m, "page failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    Lang::Id,
-                    "Terjadi kesalahan di server; coba lagi nanti. / Something went wrong on the server; try again later.".into(),
-                )
+                (StatusCode::INTERNAL_SERVER_ERROR, String::new())
             }
         };
-        let page = ErrorPage {
-            t: lang.tr(),
-            nav: Nav {
-                items: vec![NavItem {
-                    href: "/".into(),
-                    label: lang.tr().back_home.into(),
-                    current: false,
-                }],
-                user: None,
-                csrf: String::new(),
-                switch_href: format!("/?lang={}", lang.other().code()),
-                other_lang: lang.other().code(),
-            },
-            message,
-        };
-        match page.render() {
-            Ok(html) => (status, Html(html)).into_response(),
-            Err(_) => status.into_response(),
-        }
+        let mut resp = (status, message.clone()).into_response();
+        resp.extensions_mut().insert(ErrorShown { message });
+        resp
     }
+}
+
+/// Every error of a page, as a page: the refusals of the handlers ([`ErrorShown`]), an unknown
+/// address, an address or form the router could not read (`/peserta/daftar`), a server error;
+/// in the reader's language, with their menu and name. The API and the payment partners'
+/// endpoints keep their JSON.
+pub async fn error_pages(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if path.starts_with("/api/") || path.starts_with("/snap") || path == "/healthz" {
+        return next.run(req).await;
+    }
+    let (uri, headers) = (req.uri().clone(), req.headers().clone());
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let shown = resp.extensions().get::<ErrorShown>().cloned();
+    let html = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if shown.is_none() && (html || !(status.is_client_error() || status.is_server_error())) {
+        return resp;
+    }
+    let mut head = Request::builder().uri(uri);
+    for (k, v) in &headers {
+        head = head.header(k, v);
+    }
+    let Ok(head) = head.body(()) else {
+        return resp;
+    };
+    let (mut parts, ()) = head.into_parts();
+    let Ok(page) = Page::from_request_parts(&mut parts, &st).await;
+    let t = page.t();
+    // The router's own refusals: an address it cannot read is one that does not exist.
+    let (status, message) = match shown {
+        Some(s) if !s.message.is_empty() => (status, s.message),
+        _ => match status {
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => {
+                (StatusCode::NOT_FOUND, t.not_found.to_string())
+            }
+            StatusCode::BAD_REQUEST if resp_is_path_error(&parts) => {
+                (StatusCode::NOT_FOUND, t.not_found.to_string())
+            }
+            s if s.is_server_error() => (s, t.server_error.to_string()),
+            StatusCode::FORBIDDEN => (status, t.forbidden.to_string()),
+            s => (s, t.bad_request.to_string()),
+        },
+    };
+    let page_html = ErrorPage {
+        t,
+        nav: page.nav(),
+        message,
+    };
+    match page_html.render() {
+        Ok(body) => {
+            let mut out = (status, Html(body)).into_response();
+            // What the handler set beyond the body (a cookie that ends a session) stays.
+            for (k, v) in resp.headers() {
+                if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+                    out.headers_mut().append(k.clone(), v.clone());
+                }
+            }
+            out
+        }
+        Err(_) => resp,
+    }
+}
+
+/// Whether a 400 came from a page address whose parts the router could not read (a GET of a
+/// page: no form was sent).
+fn resp_is_path_error(parts: &Parts) -> bool {
+    parts.method == axum::http::Method::GET
 }
 
 /// Renders a template as a response.

@@ -292,8 +292,8 @@ fn occupation_name(st: &AppState, lang: Lang, code: &str) -> String {
     st.rules
         .occupation(code)
         .map(|o| match lang {
-            Lang::Id => format!("{} {}", o.code, o.name_id),
-            Lang::En => format!("{} {}", o.code, o.name_en),
+            Lang::Id => o.name_id.clone(),
+            Lang::En => o.name_en.clone(),
         })
         .unwrap_or_else(|| code.to_string())
 }
@@ -356,7 +356,13 @@ pub async fn profile(
         .iter()
         .rev()
         .map(|l| LedgerView {
-            kind: l.kind.clone(),
+            kind: match l.kind.as_str() {
+                "contribution" => t.posting_contribution,
+                "reversal" => t.posting_reversal,
+                "termination" => t.posting_termination,
+                _ => t.posting_stop,
+            }
+            .to_string(),
             reference: l.reference.clone(),
             months: match (l.first_month.and_then(Month::from_index), l.months) {
                 (Some(f), Some(n)) if n > 1 => {
@@ -432,7 +438,10 @@ pub async fn profile(
             value: format!(
                 "{} — {}",
                 occupation_name(&st, lang, &r.occupation_code),
-                r.sector.as_str()
+                match r.sector.as_str() {
+                    "transport" => t.sector_transport,
+                    _ => t.sector_other,
+                }
             ),
         },
         Fact {
@@ -754,8 +763,8 @@ fn register_page(
                 (
                     o.code.clone(),
                     match lang {
-                        Lang::Id => format!("{} {}", o.code, o.name_id),
-                        Lang::En => format!("{} {}", o.code, o.name_en),
+                        Lang::Id => o.name_id.clone(),
+                        Lang::En => o.name_en.clone(),
                     },
                 )
             }),
@@ -769,7 +778,8 @@ fn register_page(
         relationships: opts(
             ["suami/istri", "anak", "orang tua", "saudara", "lainnya"]
                 .iter()
-                .map(|r| (r.to_string(), r.to_string())),
+                .zip(t.ew.relationships)
+                .map(|(r, label)| (r.to_string(), label.to_string())),
             &f.heir_relationship,
         ),
         agent_fixed,
@@ -948,7 +958,8 @@ pub async fn register_submit(
                     "nik",
                     "nik.one_per_segment",
                     format!("this NIK already has a {segment} participation (KPJ {kpj})"),
-                ),
+                )
+                .with_args([kpj.to_string()]),
                 crate::auth::ConflictView::Elsewhere => FieldError::new(
                     "nik",
                     "nik.registered_elsewhere",
@@ -1193,7 +1204,8 @@ pub async fn pay_submit(
         }
         return again(errs, f);
     };
-    if f.amount.trim() != total.to_string() {
+    // The amount as people write it: `16800`, `16.800`, `Rp16.800`.
+    if cakupan_domain::Rupiah::parse(&f.amount).map(|r| r.0) != Some(total) {
         // The rules (or the months) changed since the amount was shown: show the new one.
         return again(
             FieldError::new("amount", "amount.changed", page.t().pay_changed).into(),

@@ -47,7 +47,8 @@ pub struct TargetView {
     pub projected: String,
     pub met_in: String,
     pub basis: String,
-    pub source: String,
+    /// How many peserta aktif the target still wants (0 once met).
+    pub gap: String,
     /// For the nation: the agency's target counts participants Cakupan does not hold.
     pub net_note: Option<String>,
 }
@@ -56,7 +57,6 @@ pub struct TargetView {
 pub struct EmployedView {
     pub share: String,
     pub employed: String,
-    pub source: String,
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +93,8 @@ pub struct MapView {
     pub svg: String,
     pub legend_title: &'static str,
     pub legend: Vec<(&'static str, String)>,
+    /// How the provinces without a BPS figure are shaded (the nation's map).
+    pub note: Option<&'static str>,
 }
 
 #[derive(Debug, Clone)]
@@ -135,11 +137,13 @@ pub struct RegionPage {
     pub segments: Vec<SegmentRow>,
     pub chart_svg: Option<String>,
     pub chart_legend: Vec<(&'static str, String)>,
-    pub chart_note: Option<&'static str>,
     pub chart_rows: Vec<ChartRow>,
     pub flows: Vec<FlowRow>,
     pub map: Option<MapView>,
     pub children: Option<ChildrenView>,
+    /// The regions below furthest behind their targets, and (for the nation) the regencies.
+    pub lagging: Vec<LagRow>,
+    pub lagging_regencies: Vec<LagRow>,
     /// An administrator may share this region's target out down the tree from here.
     pub allocate: Option<AllocateForm>,
     pub flash: Option<String>,
@@ -215,6 +219,12 @@ pub async fn home(State(st): St, page: Page, q: Query<RegionQuery>) -> Result<Re
     }
     if me.who.role.can(Capability::ActsForEmployer) {
         return Ok(Redirect::to("/pemberi-kerja").into_response());
+    }
+    // A Perisai agent starts the day on their worklist; their area's figures are a tap away.
+    if me.who.role.can(Capability::FieldAgent)
+        && let Some(code) = &me.who.agent_code
+    {
+        return Ok(Redirect::to(&format!("/agen/{code}")).into_response());
     }
     let area = me.who.region;
     region_response(&st, &page, area, q.0).await
@@ -317,14 +327,24 @@ pub fn not_yet_due_note(
 }
 
 /// How a stored target was set, in the page's language.
-pub fn basis_words(t: &Tr, basis: &str) -> &'static str {
+pub fn basis_words(t: &Tr, basis: &str, source: &str) -> String {
     use cakupan_store::targets::Basis;
     match Basis::of(basis) {
-        Basis::Stated => t.basis_stated,
-        Basis::Employed => t.basis_employed,
-        Basis::Population => t.basis_population,
-        Basis::Villages => t.basis_villages,
-        Basis::Actual => t.basis_actual,
+        Basis::Stated => t.basis_stated.into(),
+        Basis::Employed => t.basis_employed.into(),
+        Basis::Population => t.basis_population.into(),
+        Basis::Villages => t.basis_villages.into(),
+        Basis::Actual => t.basis_actual.into(),
+        // The scale, as `scale_national_targets` wrote it in the source ("demo, scale 1:N: …").
+        Basis::Scaled => {
+            let n: String = source
+                .strip_prefix("demo, scale 1:")
+                .unwrap_or_default()
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            t.basis_scaled.replace("{n}", &n)
+        }
     }
 }
 
@@ -436,6 +456,47 @@ struct ChildFigures {
     active_year_ago: i64,
     target: Option<i64>,
     employed: Option<f64>,
+    /// The employed figure is the population-based stand-in of the target's allocation.
+    estimated: bool,
+}
+
+/// One region behind its target, for the ranked list.
+#[derive(Debug, Clone)]
+pub struct LagRow {
+    pub name: String,
+    pub href: Option<String>,
+    pub share: String,
+    pub active: String,
+    pub target: String,
+}
+
+/// The (at most) `n` regions with the lowest share of their target reached; withheld figures
+/// are left out, so the ranking reveals nothing the cells hide.
+fn lagging(
+    rows: impl Iterator<Item = (RegionCode, String, i64, Option<i64>)>,
+    show: &dyn Fn(i64) -> Option<i64>,
+    lang: Lang,
+    who: &cakupan_domain::access::Principal,
+    n: usize,
+) -> Vec<LagRow> {
+    let mut v: Vec<(f64, RegionCode, String, i64, i64)> = rows
+        .filter_map(|(code, name, active, target)| {
+            let tv = target.filter(|t| *t > 0)?;
+            show(active)?;
+            Some((active as f64 / tv as f64, code, name, active, tv))
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.2.cmp(&b.2)));
+    v.into_iter()
+        .take(n)
+        .map(|(share, code, name, active, tv)| LagRow {
+            name,
+            href: may_read(who, code).then(|| format!("/wilayah/{code}")),
+            share: lang.pct(share),
+            active: lang.num(active),
+            target: lang.num(tv),
+        })
+        .collect()
 }
 
 const SORTS: [&str; 9] = [
@@ -510,9 +571,11 @@ async fn region_response(
                 Some(m) => lang.month(m),
                 None => t.never_met.to_string(),
             },
-            basis: basis_words(t, &r.target.basis).to_string(),
-            source: r.target.source.clone(),
-            net_note: (code == RegionCode::NATION)
+            basis: basis_words(t, &r.target.basis, &r.target.source),
+            gap: lang.num((p.target - p.actual).max(0)),
+            net_note: (code == RegionCode::NATION
+                && cakupan_store::targets::Basis::of(&r.target.basis)
+                    == cakupan_store::targets::Basis::Stated)
                 .then(|| net_note(st, lang, r.target.month))
                 .flatten(),
         }
@@ -535,7 +598,6 @@ async fn region_response(
         .map(|e| EmployedView {
             share: lang.pct(now.status_active() as f64 / e),
             employed: lang.millions(e),
-            source: cakupan_domain::bps::EMPLOYED_SOURCE.to_string(),
         });
 
     let pu = history.at(Some(Segment::Pu), month).status_active();
@@ -585,7 +647,6 @@ async fn region_response(
         .any(|f| show(f.status_active()).is_none() || show(f.paid_active()).is_none());
     let mut chart_svg = None;
     let mut chart_legend = Vec::new();
-    let mut chart_note = None;
     if !any_withheld {
         let mut to = month;
         let mut lines = vec![
@@ -611,22 +672,13 @@ async fn region_response(
         ];
         if let Some(r) = &report {
             let tm = r.target.month;
-            let largest = series
-                .iter()
-                .map(|f| f.status_active())
-                .max()
-                .unwrap_or(0)
-                .max(1);
-            // A target far above every actual would flatten the actuals to the axis: it is
-            // then left out of the drawing (its figures are in the target panel).
-            let on_scale = r.target.value <= largest.saturating_mul(10);
-            if !on_scale {
-                chart_note = Some(t.chart_target_off_scale);
-            } else if tm > month && tm.since(month) <= 24 {
+            // The line to the target is always drawn (issue #22): a target far above the
+            // actuals flattens them, and that is the story the chart has to tell.
+            if tm > month && tm.since(month) <= 24 {
                 // The months up to a near target month, for its trajectory and projection.
                 to = tm;
             }
-            if let Some((bm, bv)) = r.target.baseline.filter(|_| on_scale) {
+            if let Some((bm, bv)) = r.target.baseline {
                 // The straight line from the baseline to the target, cut to the chart.
                 let span = f64::from(tm.since(bm).max(1));
                 let at = |m: Month| {
@@ -642,7 +694,7 @@ async fn region_response(
                     });
                 }
             }
-            if tm > month && on_scale {
+            if tm > month {
                 lines.push(Line {
                     class: "l-proj",
                     label: t.chart_projection.into(),
@@ -687,6 +739,8 @@ async fn region_response(
     // The regions below, with their targets allocated from this region's.
     let mut children = None;
     let mut map = None;
+    let mut lagging_rows = Vec::new();
+    let mut lagging_regencies = Vec::new();
     if let Some(level) = child_level(code.level()) {
         let rows_now = st.store.active_report(level, code, None, month).await?;
         let rows_ago = st
@@ -715,6 +769,18 @@ async fn region_response(
                 .collect(),
             None => HashMap::new(),
         };
+        // Provinces without a BPS employed figure get the population-based stand-in the
+        // target's allocation uses (`targets::weights`), marked as an estimate.
+        let stand_in: HashMap<RegionCode, f64> = if level == Level::Province {
+            cakupan_store::targets::weights(&st.regions, code)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(_, _, b)| *b == cakupan_store::targets::Basis::Population)
+                .map(|(c, w, _)| (c, w))
+                .collect()
+        } else {
+            HashMap::new()
+        };
         let mut figures: Vec<ChildFigures> = st
             .regions
             .children(code)
@@ -732,7 +798,8 @@ async fn region_response(
                     nonactive: n.map(|x| x.nonactive).unwrap_or(0),
                     active_year_ago: a.map(|x| x.status_active).unwrap_or(0),
                     target: targets.get(&r.code).copied(),
-                    employed: employed_of(r.code),
+                    employed: employed_of(r.code).or_else(|| stand_in.get(&r.code).copied()),
+                    estimated: employed_of(r.code).is_none() && stand_in.contains_key(&r.code),
                 }
             })
             .collect();
@@ -802,6 +869,54 @@ async fn region_response(
 
         if q.format.as_deref() == Some("csv") {
             return Ok(csv(code, level, &figures, &show, with_employed));
+        }
+        lagging_rows = lagging(
+            figures
+                .iter()
+                .map(|f| (f.code, f.name.clone(), f.active, f.target)),
+            &show,
+            lang,
+            &who,
+            5,
+        );
+        // From the nation, the regencies too: where the gap is, two levels down.
+        if code == RegionCode::NATION
+            && let Some(r) = &report
+        {
+            let rows = st
+                .store
+                .active_report(Level::Regency, code, None, month)
+                .await?;
+            let regency_targets: HashMap<RegionCode, i64> = st
+                .store
+                .targets_within(code, Level::Regency)
+                .await?
+                .into_iter()
+                .filter(|x| {
+                    x.metric == cakupan_domain::coverage::Metric::StatusActive
+                        && x.segment.is_none()
+                        && x.month == r.target.month
+                })
+                .map(|x| (x.region, x.value))
+                .collect();
+            let active: HashMap<String, i64> = rows
+                .iter()
+                .map(|x| (x.code.clone(), x.status_active))
+                .collect();
+            lagging_regencies = lagging(
+                regency_targets.iter().map(|(c, tv)| {
+                    (
+                        *c,
+                        st.regions.path_label(*c),
+                        active.get(&c.to_string()).copied().unwrap_or(0),
+                        Some(*tv),
+                    )
+                }),
+                &show,
+                lang,
+                &who,
+                5,
+            );
         }
 
         let base = if code == RegionCode::NATION {
@@ -873,7 +988,11 @@ async fn region_response(
                 ];
                 if with_employed {
                     cells.push(match f.employed {
-                        Some(e) if e > 0.0 && active_ok => lang.pct(f.active as f64 / e),
+                        Some(e) if e > 0.0 && active_ok => format!(
+                            "{}{}",
+                            if f.estimated { "≈ " } else { "" },
+                            lang.pct(f.active as f64 / e)
+                        ),
                         _ => String::new(),
                     });
                 }
@@ -917,11 +1036,16 @@ async fn region_response(
                     Shade {
                         share,
                         label: format!(
-                            "{}: {}",
+                            "{}: {}{}",
                             f.name,
                             share
                                 .map(|s| lang.pct(s))
-                                .unwrap_or_else(|| t.map_no_data.into())
+                                .unwrap_or_else(|| t.map_no_data.into()),
+                            if f.estimated && share.is_some() {
+                                format!(" ({})", t.map_estimated)
+                            } else {
+                                String::new()
+                            }
                         ),
                         href: may_read(&who, f.code).then(|| format!("/wilayah/{}", f.code)),
                     },
@@ -946,6 +1070,7 @@ async fn region_response(
                     svg: drawn,
                     legend_title,
                     legend: svg::legend(lang, max_seen),
+                    note: (code == RegionCode::NATION).then_some(t.map_estimated_note),
                 });
             }
         }
@@ -1004,11 +1129,12 @@ async fn region_response(
         segments,
         chart_svg,
         chart_legend,
-        chart_note,
         chart_rows,
         flows,
         map,
         children,
+        lagging: lagging_rows,
+        lagging_regencies,
         allocate: (child_level(code.level()).is_some()
             && report.is_some()
             && cakupan_domain::access::authorize(

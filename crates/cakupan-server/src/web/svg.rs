@@ -22,10 +22,7 @@ fn esc(s: &str) -> String {
 
 /// A short axis label: `70 jt` / `70M`, `250 rb` / `250k`.
 pub fn short(lang: Lang, v: f64) -> String {
-    let (m, k) = match lang {
-        Lang::Id => (" jt", " rb"),
-        Lang::En => ("M", "k"),
-    };
+    let (m, k) = (lang.tr().short_million, lang.tr().short_thousand);
     let a = v.abs();
     let (x, unit) = if a >= 1e6 {
         (v / 1e6, m)
@@ -73,12 +70,13 @@ pub struct Line {
 
 /// A line chart over the months `from..=to`, with its title for screen readers.
 pub fn line_chart(lang: Lang, title: &str, from: Month, to: Month, lines: &[Line]) -> String {
-    const W: f64 = 720.0;
-    const H: f64 = 280.0;
-    const L: f64 = 64.0;
-    const R: f64 = 12.0;
-    const T: f64 = 12.0;
-    const B: f64 = 34.0;
+    // About a phone's width in user units: its 12-unit labels read at about 12 px there.
+    const W: f64 = 340.0;
+    const H: f64 = 210.0;
+    const L: f64 = 40.0;
+    const R: f64 = 8.0;
+    const T: f64 = 10.0;
+    const B: f64 = 26.0;
     let span = f64::from(to.since(from).max(1));
     let max = lines
         .iter()
@@ -109,7 +107,8 @@ pub fn line_chart(lang: Lang, title: &str, from: Month, to: Month, lines: &[Line
         v += step;
     }
     for (i, m) in from.through(to).enumerate() {
-        if i.is_multiple_of(6) || m == to {
+        // A label a year apart (and the last month), so none overlaps at this width.
+        if (i.is_multiple_of(12) && to.since(m) >= 6) || m == to {
             let anchor = if m == to {
                 "end"
             } else if i == 0 {
@@ -121,7 +120,7 @@ pub fn line_chart(lang: Lang, title: &str, from: Month, to: Month, lines: &[Line
                 s,
                 r#"<text class="tick" x="{:.1}" y="{}" text-anchor="{anchor}">{}</text>"#,
                 x(m),
-                H - 12.0,
+                H - 8.0,
                 esc(&lang.month(m))
             );
         }
@@ -138,7 +137,7 @@ pub fn line_chart(lang: Lang, title: &str, from: Month, to: Month, lines: &[Line
             .collect();
         let _ = write!(
             s,
-            r#"<polyline class="{}" points="{}"><title>{}</title></polyline>"#,
+            r#"<polyline class="{}" points="{}" vector-effect="non-scaling-stroke"><title>{}</title></polyline>"#,
             l.class,
             pts.join(" "),
             esc(&l.label)
@@ -308,12 +307,27 @@ fn class_of(share: Option<f64>, max: f64) -> &'static str {
 }
 
 /// The legend's class bounds for a scale up to `max`.
+/// Each bound is written with as many decimals as it takes for neighbouring bounds to differ
+/// (never "0,2% – 0,2%").
 pub fn legend(lang: Lang, max: f64) -> Vec<(&'static str, String)> {
+    let step = max / 5.0 * 100.0;
+    let places = if step > 0.0 {
+        (-step.log10()).ceil().clamp(0.0, 6.0) as usize
+    } else {
+        1
+    };
     let mut out = Vec::new();
     for (i, class) in ["q1", "q2", "q3", "q4", "q5"].iter().enumerate() {
         let lo = max * i as f64 / 5.0;
         let hi = max * (i + 1) as f64 / 5.0;
-        out.push((*class, format!("{} – {}", lang.pct(lo), lang.pct(hi))));
+        out.push((
+            *class,
+            format!(
+                "{} – {}",
+                lang.pct_places(lo, places),
+                lang.pct_places(hi, places)
+            ),
+        ));
     }
     out
 }
@@ -448,6 +462,15 @@ mod tests {
         let s = simplify(&line, 0.01);
         assert_eq!(s, vec![(0.0, 0.0), (2.0, 0.0), (2.0, 2.0), (0.0, 0.0)]);
         assert_eq!(short(Lang::Id, 70_000_000.0), "70 jt");
+        // Neighbouring bounds always differ, however small the scale.
+        for max in [0.0025, 0.000_05, 0.6, 1.0] {
+            let l = legend(Lang::Id, max);
+            for (_, b) in &l {
+                let (lo, hi) = b.split_once(" – ").unwrap();
+                assert_ne!(lo, hi, "{max}: {l:?}");
+            }
+        }
+        assert_eq!(legend(Lang::Id, 0.0025)[0].1, "0,00% – 0,05%");
         assert_eq!(short(Lang::En, 2_500.0), "2.5k");
         assert_eq!(nice_step(70_000_000.0), 20_000_000.0);
     }

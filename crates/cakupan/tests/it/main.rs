@@ -40,6 +40,7 @@ mod campaign;
 mod citus;
 mod cli;
 mod contract;
+mod crawl;
 mod employers;
 mod enrolment;
 mod harness;
