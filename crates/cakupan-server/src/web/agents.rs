@@ -61,6 +61,7 @@ struct AreaRow {
     registered: i64,
     active: i64,
     inactive: i64,
+    offices: i64,
 }
 
 #[derive(Template)]
@@ -73,6 +74,9 @@ struct AgentsPage {
     agents: Vec<AgentRow>,
     areas: Vec<AreaRow>,
     offices: Vec<OfficeRow>,
+    /// Every office of the area (listed only when its agents are).
+    office_count: usize,
+    pager: super::Pager,
     registered: usize,
     active: usize,
 }
@@ -83,6 +87,8 @@ const LIST_AT_MOST: usize = 200;
 #[derive(Debug, Deserialize)]
 pub struct AreaQuery {
     wilayah: Option<String>,
+    /// The page of the agents' list, from 1.
+    hal: Option<usize>,
 }
 
 /// `/agen`: an agent's own page, or the branch's agents and offices (`?wilayah=` narrows the
@@ -112,24 +118,59 @@ pub async fn home(
     page.allow(Action::ManageNetwork, &Resource::Region(area))?;
     let (lang, t) = (page.lang, page.t());
     let month = Month::of((st.today)());
+    // One read of the area's agents and one of its offices; each agent's status from its
+    // own record, in memory.
     let records = st.store.agent_records(AgentFilter::Within(area)).await?;
+    let all_offices = st.store.offices(area).await?;
+    let statuses: Vec<Option<AgentStatus>> = records
+        .iter()
+        .map(|r| status_in(&standing(&st, r, month), month))
+        .collect();
+    let registered = statuses
+        .iter()
+        .filter(|s| matches!(s, Some(AgentStatus::Active | AgentStatus::Inactive)))
+        .count();
+    let active = statuses
+        .iter()
+        .filter(|s| **s == Some(AgentStatus::Active))
+        .count();
+    let office_count = all_offices.len();
     let mut areas = Vec::new();
     if records.len() > LIST_AT_MOST
         && let Some(level) = super::regions::child_level(area.level())
     {
-        let counts = net::agent_counts(&st, level, area, month)
-            .await
-            .map_err(|e| PageError::Internal(format!("{e:?}")))?;
-        let (registered, active) = counts
-            .iter()
-            .fold((0, 0), |(r, a), c| (r + c.registered, a + c.active));
-        for c in counts {
+        // Too many to list: counted per region below (agents and offices), each a link.
+        let mut by: std::collections::BTreeMap<cakupan_domain::RegionCode, [i64; 4]> =
+            std::collections::BTreeMap::new();
+        for (r, s) in records.iter().zip(&statuses) {
+            let e = by
+                .entry(r.agent.home_village.truncate(level))
+                .or_insert([0; 4]);
+            match s {
+                Some(AgentStatus::Active) => {
+                    e[0] += 1;
+                    e[1] += 1;
+                }
+                Some(AgentStatus::Inactive) => {
+                    e[0] += 1;
+                    e[2] += 1;
+                }
+                _ => {}
+            }
+        }
+        for o in &all_offices {
+            if o.region.level() >= level {
+                by.entry(o.region.truncate(level)).or_insert([0; 4])[3] += 1;
+            }
+        }
+        for (code, v) in by {
             areas.push(AreaRow {
-                href: format!("/agen?wilayah={}", c.code),
-                name: c.name,
-                registered: c.registered,
-                active: c.active,
-                inactive: c.inactive,
+                href: format!("/agen?wilayah={code}"),
+                name: super::regions::region_name(&st, code),
+                registered: v[0],
+                active: v[1],
+                inactive: v[2],
+                offices: v[3],
             });
         }
         return html(&AgentsPage {
@@ -140,20 +181,21 @@ pub async fn home(
             agents: Vec::new(),
             areas,
             offices: Vec::new(),
-            registered: usize::try_from(registered).unwrap_or(0),
-            active: usize::try_from(active).unwrap_or(0),
+            office_count,
+            pager: super::Pager::default(),
+            registered,
+            active,
         });
     }
+    // Listed 50 a page in code order; the cash each holds is read for that page only.
+    let (page_rows, pager) = super::paginate(
+        lang,
+        records.into_iter().zip(statuses).collect::<Vec<_>>(),
+        q.hal,
+        |n| format!("/agen?wilayah={area}&hal={n}"),
+    );
     let mut agents = Vec::new();
-    let (mut registered, mut active) = (0, 0);
-    for r in records {
-        let s = status_in(&standing(&st, &r, month), month);
-        if matches!(s, Some(AgentStatus::Active | AgentStatus::Inactive)) {
-            registered += 1;
-        }
-        if s == Some(AgentStatus::Active) {
-            active += 1;
-        }
+    for (r, s) in page_rows {
         let c = net::custody(&st, &r)
             .await
             .map_err(|e| PageError::Internal(format!("{e:?}")))?;
@@ -171,10 +213,7 @@ pub async fn home(
             alert: !c.alerts.is_empty(),
         });
     }
-    let offices = st
-        .store
-        .offices(area)
-        .await?
+    let offices = all_offices
         .into_iter()
         .map(|o| OfficeRow {
             region: super::regions::region_name(&st, o.region),
@@ -191,6 +230,8 @@ pub async fn home(
         agents,
         areas,
         offices,
+        office_count,
+        pager,
         registered,
         active,
     })
@@ -606,10 +647,7 @@ pub async fn deposit(
         ));
     }
     let messages = |errors: &[cakupan_domain::FieldError]| -> Vec<String> {
-        errors
-            .iter()
-            .map(|e| format!("{}: {}", e.field, page.lang.field_message(e)))
-            .collect()
+        errors.iter().map(|e| page.lang.summary_line(e)).collect()
     };
     let month = Month::of((st.today)());
     let (Some(amount), Some(on), true) = (amount, on, errors.is_empty()) else {
@@ -857,10 +895,7 @@ pub async fn office_target(
     let (st_ref, page_ref) = (&st, &page);
     let refuse = |errors: Vec<cakupan_domain::FieldError>| async move {
         let (st, page) = (st_ref, page_ref);
-        let msgs = errors
-            .iter()
-            .map(|e| format!("{}: {}", e.field, page.lang.field_message(e)))
-            .collect();
+        let msgs = errors.iter().map(|e| page.lang.summary_line(e)).collect();
         html_status(
             StatusCode::UNPROCESSABLE_ENTITY,
             &office_page(st, page, o.clone(), &None, None, msgs).await?,

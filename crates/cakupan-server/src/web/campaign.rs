@@ -994,11 +994,9 @@ pub async fn village_page(
 
 fn messages(lang: Lang, e: &cakupan_store::StoreError) -> Option<Vec<String>> {
     match e {
-        cakupan_store::StoreError::Rejected(errs) => Some(
-            errs.iter()
-                .map(|x| format!("{}: {}", x.field, lang.field_message(x)))
-                .collect(),
-        ),
+        cakupan_store::StoreError::Rejected(errs) => {
+            Some(errs.iter().map(|x| lang.summary_line(x)).collect())
+        }
         _ => None,
     }
 }

@@ -391,6 +391,10 @@ struct ListPage {
     area_code: String,
     arrears_only: bool,
     rows: Vec<Row>,
+    pager: super::Pager,
+    /// The filter typed.
+    q: String,
+    csv_href: String,
     may_add: bool,
     csrf: String,
     errors: Vec<String>,
@@ -423,22 +427,65 @@ pub struct AddForm {
 pub struct ListQuery {
     wilayah: Option<String>,
     tunggakan: Option<String>,
+    /// A name or NIB to find (part of either).
+    q: Option<String>,
+    /// The page, from 1.
+    hal: Option<usize>,
+    /// `csv`: the whole filtered list as CSV.
+    format: Option<String>,
 }
 
+/// How a list is cut: the filter, the page, the format.
+#[derive(Debug, Default)]
+struct ListCut {
+    q: String,
+    page: Option<usize>,
+    csv: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn list_page(
     st: &AppState,
     page: &Page,
     area: RegionCode,
     arrears_only: bool,
+    cut: ListCut,
     errors: Vec<String>,
     form: AddForm,
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let me = page.allow(Action::ReadEmployer, &Resource::Region(area))?;
     let (lang, e) = (page.lang, words(page.lang));
-    let list = summaries(st, area, arrears_only)
+    let mut list = summaries(st, area, arrears_only)
         .await
         .map_err(|x| page_err(page, x))?;
+    // A filter on the name or the NIB, case and spacing aside.
+    let needle = cut.q.trim().to_lowercase();
+    if !needle.is_empty() {
+        list.retain(|s| {
+            s.employer.name.to_lowercase().contains(&needle) || s.employer.code.contains(&needle)
+        });
+    }
+    if cut.csv {
+        page.audit(
+            st,
+            "employer.export",
+            format!("employers:{area}"),
+            "service",
+        )
+        .await?;
+        return Ok(employers_csv(&list));
+    }
+    let base = format!(
+        "/pemberi-kerja?wilayah={area}{}{}",
+        if arrears_only { "&tunggakan=1" } else { "" },
+        if needle.is_empty() {
+            String::new()
+        } else {
+            format!("&q={}", query_escape(&needle))
+        }
+    );
+    let (list, pager) = super::paginate(lang, list, cut.page, |n| format!("{base}&hal={n}"));
     let rows = list
         .iter()
         .map(|s| Row {
@@ -481,6 +528,9 @@ async fn list_page(
             area_code: area.to_string(),
             arrears_only,
             rows,
+            pager,
+            q: cut.q.trim().to_string(),
+            csv_href: format!("{base}&format=csv"),
             may_add: authorize(&me.who, Action::ManageEmployers, &Resource::Region(area)).is_ok(),
             csrf: me.csrf.clone(),
             errors,
@@ -516,6 +566,11 @@ pub async fn home(
         &page,
         area,
         arrears,
+        ListCut {
+            q: q.q.clone().unwrap_or_default(),
+            page: q.hal,
+            csv: q.format.as_deref() == Some("csv"),
+        },
         Vec::new(),
         AddForm::default(),
         StatusCode::OK,
@@ -546,15 +601,13 @@ pub async fn add(State(st): St, page: Page, Form(f): Form<AddForm>) -> Result<Re
         match cakupan_app::employers::add_employer(&st, &me.who, &page.request_id, &input).await {
             Ok((emp, _)) => emp,
             Err(cakupan_app::AppError::Invalid(errs)) => {
-                let msgs = errs
-                    .iter()
-                    .map(|x| format!("{}: {}", x.field, lang.field_message(x)))
-                    .collect();
+                let msgs = errs.iter().map(|x| lang.summary_line(x)).collect();
                 return list_page(
                     &st,
                     &page,
                     area,
                     false,
+                    ListCut::default(),
                     msgs,
                     f,
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -610,6 +663,7 @@ struct AccountPage {
     invoices: Vec<InvoiceRow>,
     payments: Vec<PaymentRow>,
     workers: Vec<WorkerRow>,
+    pager: super::Pager,
     may_report: bool,
     may_pay: bool,
     link_people: bool,
@@ -621,6 +675,8 @@ struct AccountPage {
 #[derive(Debug, Deserialize)]
 pub struct AccountQuery {
     ok: Option<String>,
+    /// The page of the workers' list, from 1.
+    hal: Option<usize>,
 }
 
 /// `/pemberi-kerja/{code}`: an employer's account.
@@ -718,6 +774,10 @@ pub async fn account(
             code: p.payment_code.clone().unwrap_or_default(),
         })
         .collect();
+    // The workers, 50 a page in the order they were enrolled (oldest first).
+    let (workers, pager) = super::paginate(lang, workers, q.hal, |n| {
+        format!("/pemberi-kerja/{}?hal={n}#wk-h", emp.code)
+    });
     let workers = workers
         .into_iter()
         .map(|(emp, p)| WorkerRow {
@@ -753,6 +813,7 @@ pub async fn account(
         invoices,
         payments,
         workers,
+        pager,
         may_report: may(Action::ReportWages),
         may_pay: may(Action::ManageEmployers),
         link_people: me.who.role.can(Capability::ManagesRegion),
@@ -1136,7 +1197,63 @@ pub async fn invoice(
     })
 }
 
-/// `/pemberi-kerja/{code}/laporan.csv`: next month's wage report to fill in, one line per
+/// The employers of a list as CSV: every row the filter kept (the reader's area only), one
+/// line each, in the list's order.
+fn employers_csv(list: &[cakupan_store::employers::EmployerSummary]) -> Response {
+    let mut out = String::from(
+        "nib,name,size,risk_class,region,workers,last_reported,billed,paid,outstanding,overdue,oldest_overdue\n",
+    );
+    for s in list {
+        let e = &s.employer;
+        out.push_str(&format!(
+            "{},\"{}\",{},{},{},{},{},{},{},{},{},{}\n",
+            e.code,
+            e.name.replace('"', "\"\""),
+            e.size.as_str(),
+            e.risk_class,
+            e.region,
+            s.workers,
+            s.last_month.map(|m| m.to_string()).unwrap_or_default(),
+            s.standing.billed.0,
+            s.standing.paid.0,
+            s.standing.outstanding.0,
+            s.standing.overdue.0,
+            s.standing
+                .oldest_overdue
+                .map(|m| m.to_string())
+                .unwrap_or_default(),
+        ));
+    }
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"pemberi-kerja.csv\"".to_string(),
+            ),
+        ],
+        out,
+    )
+        .into_response()
+}
+
+/// A query value, escaped for a link.
+fn query_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `/pemberi-kerja/{code}/contoh-laporan.csv`: next month's wage report to fill in, one line per
 /// worker employed now (action `continue`), with the wage of the latest invoice that billed
 /// them (as the basic wage: the split between basic wage and fixed allowances is not kept).
 /// Only for those who may report the employer's wages; the read is audited.
@@ -1281,7 +1398,7 @@ pub async fn pay(
                 nav: page.nav(),
                 message: errs
                     .iter()
-                    .map(|x| format!("{}: {}", x.field, lang.field_message(x)))
+                    .map(|x| lang.summary_line(x))
                     .collect::<Vec<_>>()
                     .join("; "),
             },

@@ -221,6 +221,15 @@ impl Lang {
         id.to_string()
     }
 
+    /// One line of a form's summary of errors: the field as the reader knows it, then the
+    /// message; a field without a label is left to the message (never its code).
+    pub fn summary_line(self, e: &FieldError) -> String {
+        match self.tr().ew.known_label(&e.field) {
+            Some(label) => format!("{label}: {}", self.field_message(e)),
+            None => self.field_message(e),
+        }
+    }
+
     /// A template's `{0}` (as given), `{rp0}` (rupiah), `{bln0}` (a month `YYYY-MM`) and
     /// `{tgl0}` (a date `YYYY-MM-DD`) filled from `args`.
     fn fill(self, template: &str, args: &[String]) -> String {
@@ -1656,6 +1665,22 @@ pub struct Tr {
     pub map_estimated: &'static str,
     pub map_estimated_note: &'static str,
     pub reached: &'static str,
+    pub pager_label: &'static str,
+    pub pager_prev: &'static str,
+    pub pager_next: &'static str,
+    pub pager_showing: &'static str,
+    pub filter_label: &'static str,
+    pub filter_button: &'static str,
+    pub filter_clear: &'static str,
+    pub order_by_name: &'static str,
+    pub order_by_overdue: &'static str,
+    pub offices_by_area: &'static str,
+    pub region_search: &'static str,
+    pub region_search_hint: &'static str,
+    pub region_search_none: &'static str,
+    pub region_search_more: &'static str,
+    pub month_pick: &'static str,
+    pub month_show: &'static str,
 }
 
 pub static ID: Tr = Tr {
@@ -2137,6 +2162,22 @@ pub static ID: Tr = Tr {
     map_estimated: "perkiraan menurut jumlah penduduk (BPS tidak menerbitkan angka penduduk bekerja provinsi ini)",
     map_estimated_note: "Provinsi bertanda ≈ tidak punya angka penduduk bekerja dari BPS: penduduk bekerjanya diperkirakan dari sisa angka nasional menurut jumlah penduduk, seperti pada pembagian target.",
     reached: "tercapai",
+    pager_label: "Halaman",
+    pager_prev: "‹ Sebelumnya",
+    pager_next: "Berikutnya ›",
+    pager_showing: "{from}–{to} dari {total}",
+    filter_label: "Cari nama atau nomor",
+    filter_button: "Cari",
+    filter_clear: "Tampilkan semua",
+    order_by_name: "Urut menurut nama.",
+    order_by_overdue: "Urut menurut tunggakan terbesar.",
+    offices_by_area: "Jumlah kantor per wilayah ada di tabel di atas; pilih wilayah untuk melihat kantornya.",
+    region_search: "Cari wilayah",
+    region_search_hint: "Nama provinsi, kabupaten/kota, kecamatan atau desa/kelurahan (paling sedikit 3 huruf).",
+    region_search_none: "Tidak ada wilayah dalam cakupan Anda dengan nama itu.",
+    region_search_more: "Hanya 30 hasil pertama yang ditampilkan: tulis nama lebih lengkap.",
+    month_pick: "Bulan",
+    month_show: "Tampilkan",
 };
 
 pub static EN: Tr = Tr {
@@ -2618,6 +2659,22 @@ pub static EN: Tr = Tr {
     map_estimated: "estimated from population (BPS publishes no employed figure for this province)",
     map_estimated_note: "Provinces marked ≈ have no BPS employed figure: their employed persons are estimated from the rest of the national figure by population, as in the target's allocation.",
     reached: "reached",
+    pager_label: "Pages",
+    pager_prev: "‹ Previous",
+    pager_next: "Next ›",
+    pager_showing: "{from}–{to} of {total}",
+    filter_label: "Find by name or number",
+    filter_button: "Find",
+    filter_clear: "Show all",
+    order_by_name: "In order of name.",
+    order_by_overdue: "Largest amount overdue first.",
+    offices_by_area: "The offices of each region are counted in the table above; choose a region to see them.",
+    region_search: "Find a region",
+    region_search_hint: "The name of a province, regency or city, district or village (at least 3 letters).",
+    region_search_none: "No region within your area has that name.",
+    region_search_more: "Only the first 30 are shown: type more of the name.",
+    month_pick: "Month",
+    month_show: "Show",
 };
 
 /// The words of the worker's own pages (issue #20): registering, signing in with a code,
@@ -3084,6 +3141,31 @@ impl Ew {
             "reason" => self.correction_reason,
             "field" => self.correction_field,
             _ => self.correction_field,
+        }
+    }
+
+    /// The label of a field the forms know, if any (no fallback: see [`Lang::summary_line`]).
+    pub fn known_label(&self, field: &str) -> Option<&'static str> {
+        match field {
+            "nik"
+            | "name"
+            | "birth_date"
+            | "sex"
+            | "phone"
+            | "village_code"
+            | "occupation"
+            | "occupation_code"
+            | "income_base"
+            | "programs"
+            | "heir_name"
+            | "heirs[0].name"
+            | "heir_relationship"
+            | "heirs[0].relationship"
+            | "agent_code"
+            | "address"
+            | "nik_or_kpj"
+            | "new_phone" => Some(self.label(field)),
+            _ => None,
         }
     }
 }

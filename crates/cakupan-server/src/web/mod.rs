@@ -41,6 +41,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(regions::home))
         .route("/wilayah", get(regions::nation_page))
+        .route("/wilayah/cari", get(regions::search))
         .route("/wilayah/{code}", get(regions::region_page))
         .route("/target/alokasi", post(regions::allocate_targets))
         .route("/wilayah/{code}/anak", get(regions::children_options))
@@ -614,6 +615,50 @@ pub fn html<T: Template>(t: &T) -> Result<Response, PageError> {
 /// Renders a template with a status.
 pub fn html_status<T: Template>(status: StatusCode, t: &T) -> Result<Response, PageError> {
     Ok((status, Html(t.render()?)).into_response())
+}
+
+/// One page of a long list: where it is, and the links to its neighbours.
+#[derive(Debug, Clone, Default)]
+pub struct Pager {
+    pub total: usize,
+    pub pages: usize,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+    /// "51–100 of 1,318", in the reader's words.
+    pub showing: String,
+}
+
+/// Rows per page of every long list.
+pub const PAGE_ROWS: usize = 50;
+
+/// The `page`th (from 1) page of `items`, `PAGE_ROWS` a page; `href(n)` links page `n`.
+pub fn paginate<T>(
+    lang: Lang,
+    items: Vec<T>,
+    page: Option<usize>,
+    href: impl Fn(usize) -> String,
+) -> (Vec<T>, Pager) {
+    let total = items.len();
+    let pages = total.div_ceil(PAGE_ROWS).max(1);
+    let page = page.unwrap_or(1).clamp(1, pages);
+    let from = (page - 1) * PAGE_ROWS;
+    let rows: Vec<T> = items.into_iter().skip(from).take(PAGE_ROWS).collect();
+    let showing = lang
+        .tr()
+        .pager_showing
+        .replace("{from}", &lang.num((from + 1).min(total) as i64))
+        .replace("{to}", &lang.num((from + rows.len()) as i64))
+        .replace("{total}", &lang.num(total as i64));
+    (
+        rows,
+        Pager {
+            total,
+            pages,
+            prev: (page > 1).then(|| href(page - 1)),
+            next: (page < pages).then(|| href(page + 1)),
+            showing,
+        },
+    )
 }
 
 /// Whether `Region(code)` may be read by this user (for links in breadcrumbs, tables, maps).

@@ -130,6 +130,9 @@ pub struct RegionPage {
     pub kind: String,
     pub crumbs: Vec<Crumb>,
     pub month: String,
+    /// The month shown and the latest that may be picked, `YYYY-MM`.
+    pub month_value: String,
+    pub month_max: String,
     pub suppressed: bool,
     pub kpis: Kpis,
     pub target: Option<TargetView>,
@@ -173,6 +176,8 @@ struct Landing {
 
 #[derive(Debug, Deserialize)]
 pub struct RegionQuery {
+    /// The month to show (`YYYY-MM`, not after this month); this month if absent.
+    bulan: Option<String>,
     sort: Option<String>,
     dir: Option<String>,
     format: Option<String>,
@@ -228,6 +233,79 @@ pub async fn home(State(st): St, page: Page, q: Query<RegionQuery>) -> Result<Re
     }
     let area = me.who.region;
     region_response(&st, &page, area, q.0).await
+}
+
+#[derive(Template)]
+#[template(path = "region_search.html")]
+struct RegionSearchPage {
+    t: &'static Tr,
+    nav: super::Nav,
+    q: String,
+    searched: bool,
+    /// (link, name, where it lies).
+    hits: Vec<(String, String, String)>,
+    more: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RegionSearch {
+    q: Option<String>,
+}
+
+/// At most this many regions answer a search.
+const SEARCH_HITS: usize = 30;
+
+/// `/wilayah/cari?q=`: regions of any level whose name holds the words typed (in any case),
+/// among those the reader may open; provinces first, then regencies, districts, villages,
+/// each by name.
+pub async fn search(
+    State(st): St,
+    page: Page,
+    Query(q): Query<RegionSearch>,
+) -> Result<Response, PageError> {
+    let me = page.require()?;
+    let typed = q.q.unwrap_or_default().trim().to_string();
+    let needle = typed.to_lowercase();
+    let searched = needle.chars().count() >= 3;
+    let mut found: Vec<&cakupan_domain::region::Region> = if searched {
+        st.regions
+            .iter()
+            .filter(|r| {
+                me.who.region.contains(r.code)
+                    && r.name.to_lowercase().contains(&needle)
+                    && may_read(&me.who, r.code)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    found.sort_by(|a, b| {
+        a.code
+            .level()
+            .depth()
+            .cmp(&b.code.level().depth())
+            .then(a.name.cmp(&b.name))
+    });
+    let more = found.len() > SEARCH_HITS;
+    let hits = found
+        .into_iter()
+        .take(SEARCH_HITS)
+        .map(|r| {
+            (
+                format!("/wilayah/{}", r.code),
+                r.name.clone(),
+                st.regions.path_label(r.code),
+            )
+        })
+        .collect();
+    html(&RegionSearchPage {
+        t: page.t(),
+        nav: page.nav(),
+        q: typed,
+        searched,
+        hits,
+        more,
+    })
 }
 
 /// The nation's page.
@@ -522,7 +600,14 @@ async fn region_response(
     let lang = page.lang;
     let t = page.t();
     let today = (st.today)();
-    let month = Month::of(today);
+    let current = Month::of(today);
+    // The month picker: any month up to this one (a later or unreadable one shows this one).
+    let month = q
+        .bulan
+        .as_deref()
+        .and_then(|b| Month::parse(b.trim()).ok())
+        .filter(|m| *m <= current)
+        .unwrap_or(current);
     let (q_ok, q_n) = (q.ok.clone(), q.n);
     let min_cell = st.auth.policy.aggregate_min_cell;
     let role = who.role;
@@ -924,6 +1009,12 @@ async fn region_response(
         } else {
             format!("/wilayah/{code}")
         };
+        // A month picked stays picked as the table is sorted or downloaded.
+        let picked = if month == current {
+            String::new()
+        } else {
+            format!("&bulan={month}")
+        };
         let mut columns: Vec<(&str, String, bool)> = vec![
             ("name", t.region.to_string(), false),
             ("status_active", t.active_participants.into(), true),
@@ -952,7 +1043,7 @@ async fn region_response(
                 };
                 Header {
                     label: label.clone(),
-                    href: format!("{base}?sort={k}&dir={next_dir}"),
+                    href: format!("{base}?sort={k}&dir={next_dir}{picked}"),
                     aria_sort: match (current, desc) {
                         (false, _) => "none",
                         (true, true) => "descending",
@@ -1008,7 +1099,7 @@ async fn region_response(
             headers,
             rows,
             csv_href: format!(
-                "{base}?format=csv&sort={sort}&dir={}",
+                "{base}?format=csv&sort={sort}&dir={}{picked}",
                 if desc { "desc" } else { "asc" }
             ),
         });
@@ -1114,6 +1205,8 @@ async fn region_response(
         kind,
         crumbs,
         month: lang.month(month),
+        month_value: month.to_string(),
+        month_max: current.to_string(),
         suppressed,
         kpis: Kpis {
             active: fmt(now.status_active()),

@@ -479,6 +479,63 @@ async fn every_page_speaks_its_language() {
         }
     }
     assert!(report.is_empty(), "found on the pages:\n{report}");
+
+    // Lists that scale: the employers 50 a page with a filter and the whole list as CSV.
+    let list = admin.get("/pemberi-kerja").await;
+    let total: usize = list
+        .body
+        .split("data-testid=\"employers\"")
+        .nth(1)
+        .map(|t| t.matches("<tr>").count().saturating_sub(1))
+        .unwrap_or(0);
+    assert!(total > 0 && total <= crate::harness::PAGE_ROWS, "{total}");
+    let csv = admin.get("/pemberi-kerja?format=csv").await;
+    let csv_rows = csv.body.lines().count() - 1;
+    assert!(csv.body.starts_with("nib,name,size"), "{}", csv.body);
+    // The simulation has hundreds: more than a page.
+    assert!(csv_rows > crate::harness::PAGE_ROWS, "{csv_rows}");
+    assert!(list.body.contains("data-testid=\"pager\""), "{}", list.body);
+    let second = admin.get("/pemberi-kerja?hal=2").await;
+    assert_eq!(second.status, StatusCode::OK);
+    assert!(second.body.contains("rel=\"prev\""), "{}", second.body);
+    let first_name = csv
+        .body
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(1)
+        .unwrap()
+        .trim_matches('"')
+        .to_string();
+    let found = admin
+        .get(&format!(
+            "/pemberi-kerja?q={}",
+            first_name.replace(' ', "+")
+        ))
+        .await;
+    assert!(found.body.contains(&first_name), "{first_name}");
+    // A region found by name, among those the reader may open.
+    let hits = admin.get("/wilayah/cari?q=sukasari").await;
+    assert!(hits.body.contains("/wilayah/32.73.01"), "{}", hits.body);
+    let mut agen = Browser::new(&app);
+    agen.sign_in("agen").await;
+    let theirs = agen.get("/wilayah/cari?q=bandung").await;
+    assert!(!theirs.body.contains("/wilayah/32.04\""), "{}", theirs.body);
+    // The month picker: an earlier month; a month to come shows this one.
+    let june = admin.get("/wilayah/32?bulan=2026-06").await;
+    assert!(
+        june.body
+            .contains("data-testid=\"kpi-active-month\">Jun 2026"),
+        "{}",
+        june.body
+    );
+    let later = admin.get("/wilayah/32?bulan=2030-01").await;
+    assert!(
+        later
+            .body
+            .contains("data-testid=\"kpi-active-month\">Nov 2026")
+    );
     db.finish().await;
 }
 

@@ -20,6 +20,9 @@ pub fn rules() -> &'static Arc<RuleSet> {
 
 /// The day every test lives on: the in-process state's `today`, and `CAKUPAN_TODAY` for the
 /// commands the tests run, so no test depends on the day it runs.
+/// Rows per page of the pages' long lists (`web::PAGE_ROWS`).
+pub const PAGE_ROWS: usize = cakupan_server::web::PAGE_ROWS;
+
 pub fn today() -> time::Date {
     time::macros::date!(2026 - 11 - 23)
 }

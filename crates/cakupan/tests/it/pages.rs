@@ -1017,7 +1017,14 @@ async fn agent_pages(store: Arc<dyn Store>) {
         )
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(bad.body.contains("acquisitions: "), "{}", bad.body);
+    // The message in words, never the field's code (issue #22).
+    assert!(
+        bad.body
+            .contains("target kantor adalah jumlah peserta baru")
+            && !bad.body.contains("acquisitions:"),
+        "{}",
+        bad.body
+    );
     let set = branch
         .post(
             "/kantor/KP-32-0001/target",
@@ -1567,7 +1574,11 @@ async fn campaign_pages(store: Arc<dyn Store>) {
         .post(&format!("{village}/koordinasi"), &refs(&bad))
         .await;
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
-    assert!(p.body.contains("official: nama wajib diisi"), "{}", p.body);
+    assert!(
+        p.body.contains("nama wajib diisi") && !p.body.contains("official:"),
+        "{}",
+        p.body
+    );
     let good = sign("Asep Sunandar");
     let p = lurah
         .post(&format!("{village}/koordinasi"), &refs(&good))
