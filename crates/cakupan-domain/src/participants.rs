@@ -129,6 +129,23 @@ impl Relationship {
     }
 }
 
+/// The words of a name as the name search indexes them (issue #22): lower case, split at
+/// anything but a letter or a digit (spaces and the `. , ' -` a KTP name may hold), words of
+/// two characters or more, each once, in order. "Siti Nur'aini" → `siti`, `nur`, `aini`.
+pub fn name_words(name: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in name
+        .split(|c: char| !c.is_alphanumeric())
+        .map(str::to_lowercase)
+        .filter(|w| w.chars().count() >= 2)
+    {
+        if !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    out
+}
+
 /// A registration that passed every check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Registration {
@@ -740,5 +757,21 @@ impl Registration {
             && self.channel == other.channel
             && self.agent_code == other.agent_code
             && self.address == other.address
+    }
+}
+
+#[cfg(test)]
+mod name_word_tests {
+    use super::name_words;
+
+    #[test]
+    fn names_split_into_their_words() {
+        assert_eq!(name_words("Siti Nur'aini"), ["siti", "nur", "aini"]);
+        assert_eq!(
+            name_words("  DEWI  lestari-PUTRI dewi "),
+            ["dewi", "lestari", "putri"]
+        );
+        assert_eq!(name_words("A. Rahman, S.Pd"), ["rahman", "pd"]);
+        assert!(name_words("-- . ").is_empty());
     }
 }

@@ -193,6 +193,12 @@ impl Keys {
         self.index_of("nik", &nik.to_string())
     }
 
+    /// The blind index of one word of a name (`participants::name_words`), for the search by
+    /// name (issue #22; its leakage is in docs/security.md).
+    pub fn name_word_index(&self, word: &str) -> Vec<u8> {
+        self.index_of("name word", word)
+    }
+
     /// The blind index of a phone number (as stored, +62…).
     pub fn phone_index(&self, phone: &str) -> Vec<u8> {
         self.index_of("phone", phone)

@@ -209,6 +209,12 @@ macro_rules! store_flows {
                     .map_err($dberr)?;
                 }
             }
+            let named: Vec<(i64, cakupan_domain::RegionCode, &str)> = pairs
+                .iter()
+                .filter(|(_, id)| inserted.contains(id))
+                .map(|&(i, id)| (id, regs[i].village, regs[i].name.as_str()))
+                .collect();
+            write_name_words(&mut **tx, keys, &named, false).await?;
             overlap_of_new(tx, keys, rules, &inserted, &mut changes).await?;
             upsert_counters(tx, &changes).await?;
             let states: Vec<$crate::reminders::CoverageState> = pairs
@@ -392,6 +398,51 @@ macro_rules! store_flows {
                     o.ok_or_else(|| $crate::StoreError::Database("posting left without an outcome".into()))
                 })
                 .collect()
+        }
+
+        /// The words of these participations' names (`participants::name_words`), as blind
+        /// indexes beside each participation's village, for the search by name (issue #22);
+        /// `replace` first drops the words they had (a correction).
+        pub(crate) async fn write_name_words(
+            tx: &mut <$db as sqlx::Database>::Connection,
+            keys: &$crate::crypto::Keys,
+            rows: &[(i64, cakupan_domain::RegionCode, &str)],
+            replace: bool,
+        ) -> $crate::Result<()> {
+            if rows.is_empty() {
+                return Ok(());
+            }
+            if replace {
+                let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DELETE FROM name_words WHERE participant_id {}",
+                    <$store as $crate::Dialect>::one_of(1)
+                )))
+                .bind(<$store as $crate::Dialect>::ids(&ids))
+                .execute(&mut *tx)
+                .await
+                .map_err($dberr)?;
+            }
+            let words: Vec<(Vec<u8>, String, i64)> = rows
+                .iter()
+                .flat_map(|(id, village, name)| {
+                    cakupan_domain::participants::name_words(name)
+                        .into_iter()
+                        .map(move |w| (keys.name_word_index(&w), village.to_string(), *id))
+                })
+                .collect();
+            // A few thousand rows a statement: far under either database's parameter limit.
+            for chunk in words.chunks(2000) {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO name_words (word, region, participant_id) VALUES {} ON CONFLICT DO NOTHING",
+                    $crate::values_rows(chunk.len(), 3)
+                )));
+                for (w, region, id) in chunk {
+                    q = q.bind(w.clone()).bind(region.clone()).bind(*id);
+                }
+                q.execute(&mut *tx).await.map_err($dberr)?;
+            }
+            Ok(())
         }
 
         /// Writes every changeable column of a stored participant: its sealed personal fields

@@ -69,6 +69,22 @@ pub trait ParticipantStore: crate::Keyed {
     /// columns of `participants.csv`): one bounded page of a streaming export.
     async fn registry_page(&self, after_id: i64, limit: u32) -> Result<Vec<Participant>>;
 
+    /// The participations whose names hold every one of `words` (`participants::name_words`
+    /// of what was typed) and whose village lies in `within`, in id order, at most `limit`
+    /// (issue #22): read through the blind index of each word (`name_words`), never by
+    /// decrypting the registry.
+    async fn find_by_name(
+        &self,
+        words: &[String],
+        within: cakupan_domain::RegionCode,
+        limit: u32,
+    ) -> Result<Vec<Participant>>;
+    /// Writes the name words of up to `limit` participations after `after_id` (in id order),
+    /// keeping those already there; returns how many participations it read and the last id,
+    /// for `cakupan participant reindex-names` to go on from (a database filled before the
+    /// index existed, or restored from a dump without it).
+    async fn reindex_names(&self, after_id: i64, limit: u32) -> Result<(u64, Option<i64>)>;
+
     /// Re-encrypts up to `batch` participants (and their heirs) still sealed under an older
     /// key version than the current one, in one transaction; returns how many. `cakupan keys
     /// rotate` calls it until it returns 0, while the service runs.

@@ -134,6 +134,70 @@ macro_rules! participants_store_impl {
                     .collect()
             }
 
+            async fn find_by_name(
+                &self,
+                words: &[String],
+                within: cakupan_domain::RegionCode,
+                limit: u32,
+            ) -> Result<Vec<Participant>> {
+                if words.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let index: Vec<Vec<u8>> = words.iter().map(|w| self.keys.name_word_index(w)).collect();
+                // The searcher's region as a range of the key: its own code, and every code
+                // below it (`32.73.` up to `32.73/`); the nation, every region.
+                let (from, to) = if within == cakupan_domain::RegionCode::NATION {
+                    (String::new(), "~".to_string())
+                } else {
+                    (within.to_string(), format!("{within}/"))
+                };
+                let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT participant_id FROM name_words
+                     WHERE word {} AND region >= $2 AND region < $3
+                     GROUP BY participant_id HAVING COUNT(*) = $4
+                     ORDER BY participant_id LIMIT $5",
+                    <Self as $crate::Dialect>::one_of_blobs(1)
+                )))
+                .bind(<Self as $crate::Dialect>::blobs(&index))
+                .bind(&from)
+                .bind(&to)
+                .bind(index.len() as i64)
+                .bind(i64::from(limit))
+                .fetch_all(&self.$read)
+                .await
+                .map_err($dberr)?;
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "{} WHERE id {} ORDER BY id",
+                    <Self as $crate::Dialect>::SELECT_PARTICIPANTS,
+                    <Self as $crate::Dialect>::one_of(1)
+                )))
+                .bind(<Self as $crate::Dialect>::ids(&ids))
+                .fetch_all(&self.$read)
+                .await
+                .map_err($dberr)?;
+                rows.iter()
+                    .map(|row| $crate::rows::participant(row, &self.keys)?.into_participant(Vec::new()))
+                    .collect()
+            }
+
+            async fn reindex_names(&self, after_id: i64, limit: u32) -> Result<(u64, Option<i64>)> {
+                let page = self.registry_page(after_id, limit).await?;
+                let Some(last) = page.last().map(|p| p.id) else {
+                    return Ok((0, None));
+                };
+                let rows: Vec<(i64, cakupan_domain::RegionCode, &str)> = page
+                    .iter()
+                    .map(|p| (p.id, p.registration.village, p.registration.name.as_str()))
+                    .collect();
+                let mut tx = self.$write.begin().await.map_err($dberr)?;
+                write_name_words(&mut tx, &self.keys, &rows, false).await?;
+                tx.commit().await.map_err($dberr)?;
+                Ok((page.len() as u64, Some(last)))
+            }
+
             async fn count_participants(&self) -> Result<u64> {
                 let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM participants")
                     .fetch_one(&self.$read)

@@ -202,6 +202,9 @@ macro_rules! rights_store_impl {
                             r,
                         );
                         rewrite(&mut tx, &row, &row.seal(&self.keys)?).await?;
+                        // A corrected name or village is found by its new words only.
+                        write_name_words(&mut tx, &self.keys, &[(stored.id, r.village, r.name.as_str())], true)
+                            .await?;
                     }
                 }
                 let note = $crate::accounts::seal_note(&self.keys, &c, &d.note)?;

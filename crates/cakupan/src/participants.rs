@@ -31,6 +31,15 @@ pub enum ParticipantCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write the name search's index (the blind index of each word of each name) for every
+    /// participation, keeping what is there: for a database filled before the index existed.
+    /// Safe to run again, and while the service runs; registrations and corrections keep the
+    /// index themselves.
+    ReindexNames {
+        /// Participations per transaction.
+        #[arg(long, default_value_t = 5000)]
+        batch: u32,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -178,6 +187,22 @@ pub async fn participant(
             to,
             json,
         } => ledger::coverage(store.as_ref(), reference, &key, from, to, json).await,
+        ParticipantCommand::ReindexNames { batch } => {
+            let started = std::time::Instant::now();
+            let (mut after, mut total) = (0i64, 0u64);
+            loop {
+                let (n, last) = store.reindex_names(after, batch.max(1)).await?;
+                let Some(last) = last else { break };
+                total += n;
+                after = last;
+            }
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!(
+                "Indexed the names of {total} participations in {secs:.1} s ({:.0}/s).",
+                total as f64 / secs.max(1e-9)
+            );
+            Ok(())
+        }
         ParticipantCommand::Show { key, json } => {
             let found = ledger::find(store.as_ref(), &key).await?;
             // Personal data leaves the store: recorded as the API and the pages record it.

@@ -1681,6 +1681,7 @@ pub struct Tr {
     pub region_search_more: &'static str,
     pub month_pick: &'static str,
     pub month_show: &'static str,
+    pub search_more: &'static str,
 }
 
 pub static ID: Tr = Tr {
@@ -1812,10 +1813,10 @@ pub static ID: Tr = Tr {
     level_village: "Desa/kelurahan",
     no_children: "Tidak ada wilayah di bawahnya.",
     search_title: "Cari peserta",
-    search_label: "NIK atau nomor KPJ",
-    search_hint: "16 digit NIK atau nomor KPJ. Hanya peserta dalam wilayah Anda yang ditampilkan.",
+    search_label: "NIK, nomor KPJ atau nama",
+    search_hint: "16 digit NIK, nomor KPJ, atau nama (kata yang lengkap, misalnya Siti Aminah). Hanya peserta dalam wilayah Anda yang ditampilkan.",
     search_button: "Cari",
-    search_none: "Tidak ada peserta dengan NIK atau KPJ ini dalam wilayah Anda.",
+    search_none: "Tidak ada peserta dengan NIK, KPJ atau nama ini dalam wilayah Anda.",
     kpj: "KPJ",
     payment_code: "Kode bayar (virtual account)",
     nik: "NIK",
@@ -2178,6 +2179,7 @@ pub static ID: Tr = Tr {
     region_search_more: "Hanya 30 hasil pertama yang ditampilkan: tulis nama lebih lengkap.",
     month_pick: "Bulan",
     month_show: "Tampilkan",
+    search_more: "Hanya 50 peserta pertama yang ditampilkan: tulis nama lebih lengkap atau cari dengan NIK.",
 };
 
 pub static EN: Tr = Tr {
@@ -2309,10 +2311,10 @@ pub static EN: Tr = Tr {
     level_village: "Village",
     no_children: "No regions below this one.",
     search_title: "Find a participant",
-    search_label: "NIK or KPJ number",
-    search_hint: "A 16-digit NIK or a KPJ number. Only participants in your area are shown.",
+    search_label: "NIK, KPJ number or name",
+    search_hint: "A 16-digit NIK, a KPJ number, or a name (whole words, for example Siti Aminah). Only participants in your area are shown.",
     search_button: "Search",
-    search_none: "No participant with this NIK or KPJ in your area.",
+    search_none: "No participant with this NIK, KPJ or name in your area.",
     kpj: "KPJ",
     payment_code: "Payment code (virtual account)",
     nik: "NIK",
@@ -2675,6 +2677,7 @@ pub static EN: Tr = Tr {
     region_search_more: "Only the first 30 are shown: type more of the name.",
     month_pick: "Month",
     month_show: "Show",
+    search_more: "Only the first 50 are shown: type more of the name or search by NIK.",
 };
 
 /// The words of the worker's own pages (issue #20): registering, signing in with a code,

@@ -53,6 +53,8 @@ struct SearchPage {
     q: String,
     searched: bool,
     results: Vec<ResultRow>,
+    /// More matched a name than are shown.
+    more: bool,
 }
 
 struct ResultRow {
@@ -73,6 +75,7 @@ pub async fn search_form(page: Page) -> Result<Response, PageError> {
         q: String::new(),
         searched: false,
         results: Vec::new(),
+        more: false,
     })
 }
 
@@ -92,13 +95,25 @@ pub async fn search(
     may_work_with_participants(&page)?;
     let me = page.check_csrf(&f.csrf)?.clone();
     let q = f.q.trim().to_string();
-    let found: Vec<Participant> = if q.len() == 16 && q.bytes().all(|b| b.is_ascii_digit()) {
+    let digits = !q.is_empty() && q.bytes().all(|b| b.is_ascii_digit());
+    let words = cakupan_domain::participants::name_words(&q);
+    let mut more = false;
+    let found: Vec<Participant> = if digits && q.len() == 16 {
         match Nik::parse(&q) {
             Ok(n) => st.store.participants_by_nik(n).await?,
             Err(_) => Vec::new(),
         }
-    } else if !q.is_empty() && q.len() <= 32 && q.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    } else if digits && q.len() <= 32 {
         st.store.participant_by_kpj(&q).await?.into_iter().collect()
+    } else if !words.is_empty() && words.len() <= NAME_WORDS && q.chars().count() <= 100 {
+        // A name: its words' blind indexes, within the searcher's own region.
+        let mut hits = st
+            .store
+            .find_by_name(&words, me.who.region, NAME_HITS as u32 + 1)
+            .await?;
+        more = hits.len() > NAME_HITS;
+        hits.truncate(NAME_HITS);
+        hits
     } else {
         Vec::new()
     };
@@ -118,15 +133,16 @@ pub async fn search(
         )
         .await?;
     }
-    for p in &visible {
-        page.audit(
-            &st,
-            "participant.search",
-            format!("participant:{}", p.id),
-            "service",
-        )
-        .await?;
-    }
+    page.audit_many(
+        &st,
+        "participant.search",
+        visible
+            .iter()
+            .map(|p| format!("participant:{}", p.id))
+            .collect(),
+        "service",
+    )
+    .await?;
     if let [one] = visible.as_slice() {
         return Ok(Redirect::to(&format!("/peserta/{}", one.id)).into_response());
     }
@@ -147,8 +163,13 @@ pub async fn search(
         q: if q.len() == 16 { String::new() } else { q },
         searched: true,
         results,
+        more,
     })
 }
+
+/// A name search takes at most this many words, and shows at most this many people.
+const NAME_WORDS: usize = 6;
+const NAME_HITS: usize = 50;
 
 /// A participation the user may read, or not found (a refusal reads like absence).
 async fn readable(

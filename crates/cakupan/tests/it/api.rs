@@ -2107,6 +2107,13 @@ async fn a_participant_exercises_their_rights() {
     )
     .await;
     assert_eq!(p["name"], "Siti Aminah Lestari");
+    // The corrected name is found by its new word, once (issue #22).
+    let found = app
+        .store
+        .find_by_name(&["lestari".into()], cakupan_domain::RegionCode::NATION, 10)
+        .await
+        .unwrap();
+    assert_eq!(found.iter().map(|p| p.id).collect::<Vec<_>>(), [id]);
     let (_, mine) = call_as(&app, Some(&siti), "GET", "/api/v1/me/data", None).await;
     assert_eq!(
         (

@@ -1087,6 +1087,7 @@ on_both_backends! {
     the_partners_page: true,
     the_worker_pages: true,
     the_reminder_pages: true,
+    the_name_search: true,
 }
 
 /// The worker's own pages (issue #20) without the SMS gateway: the registration form refuses
@@ -2181,5 +2182,95 @@ async fn the_reminder_pages(store: Arc<dyn Store>) {
         audit
             .iter()
             .any(|r| r.entry.action == "reminder.task" && r.entry.actor == "agen")
+    );
+}
+
+/// The search by name (issue #22): by whole words in any case and order, within the
+/// searcher's region only, through the words' blind index; a page of results says when more
+/// matched; rebuilding the index changes nothing.
+async fn the_name_search(store: Arc<dyn Store>) {
+    let app = app_on(store.clone(), &auth()).await;
+    let (p1, p2) = people(&app).await;
+    // P1 in Bandung and P2 in Cilacap are both "Siti Aminah".
+    let mut bandung = Browser::new(&app);
+    bandung.sign_in("bandung").await;
+    let csrf = bandung.csrf();
+    let one = bandung
+        .post("/peserta/cari", &[("csrf", &csrf), ("q", "aminah SITI")])
+        .await;
+    assert_eq!(
+        one.location.as_deref(),
+        Some(format!("/peserta/{p1}").as_str()),
+        "one match in the branch's region opens it: {}",
+        one.body
+    );
+    let mut admin = Browser::new(&app);
+    admin.sign_in("admin").await;
+    let csrf = admin.csrf();
+    let both = admin
+        .post("/peserta/cari", &[("csrf", &csrf), ("q", "Siti Aminah")])
+        .await;
+    assert_eq!(both.status, StatusCode::OK, "{}", both.body);
+    for id in [p1, p2] {
+        assert!(
+            both.body.contains(&format!("/peserta/{id}\"")),
+            "{}",
+            both.body
+        );
+    }
+    // A part of a word is not a word; a word not in the name finds nothing.
+    for q in ["Amin", "Siti Rahayu"] {
+        let none = admin
+            .post("/peserta/cari", &[("csrf", &csrf), ("q", q)])
+            .await;
+        assert!(
+            none.body.contains("Tidak ada peserta"),
+            "{q}: {}",
+            none.body
+        );
+    }
+    // Each person shown is an audited read.
+    let audit = app.store.audit_log().await.unwrap();
+    assert!(audit.iter().any(|r| r.entry.action == "participant.search"
+        && r.entry.actor == "admin"
+        && r.entry.record == format!("participant:{p2}")));
+    // The store's own answer, within a region; the index rebuilt changes nothing.
+    let region = |c: &str| cakupan_domain::RegionCode::parse(c).unwrap();
+    let words = cakupan_domain::participants::name_words("siti aminah");
+    let ids = |v: Vec<cakupan_store::Participant>| v.iter().map(|p| p.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store
+            .find_by_name(&words, region("33.01"), 10)
+            .await
+            .unwrap()),
+        [p2]
+    );
+    assert_eq!(
+        ids(store
+            .find_by_name(&words, region("32.73.01.1001"), 10)
+            .await
+            .unwrap()),
+        [p1]
+    );
+    let (n, last) = store.reindex_names(0, 1).await.unwrap();
+    assert_eq!((n, last), (1, Some(p1.min(p2))));
+    let mut after = 0;
+    while let (_, Some(l)) = store.reindex_names(after, 100).await.unwrap() {
+        after = l;
+    }
+    assert_eq!(
+        ids(store
+            .find_by_name(&words, cakupan_domain::RegionCode::NATION, 10)
+            .await
+            .unwrap()),
+        [p1.min(p2), p1.max(p2)]
+    );
+    assert_eq!(
+        ids(store
+            .find_by_name(&words, cakupan_domain::RegionCode::NATION, 1)
+            .await
+            .unwrap())
+        .len(),
+        1
     );
 }
