@@ -282,6 +282,15 @@ try {
   await page.waitForURL(/\/tagihan\/\d{4}-\d{2}$/);
   check((await page.locator('table[data-testid=invoice-lines] tbody tr').count()) > 0, 'an invoice shows its lines');
   await shot('12-invoice');
+  // The invoice printed: on A4 as a PDF, and on 58 mm paper nothing wider than the paper.
+  await page.emulateMedia({ media: 'print' });
+  const invoicePdf = await page.pdf({ path: join(artifacts, '27-invoice-a4.pdf'), format: 'A4' });
+  check(invoicePdf.length > 1000, `the invoice prints on A4 (${invoicePdf.length} bytes of PDF)`);
+  await page.setViewportSize({ width: 219, height: 900 });
+  const invoiceThermal = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(invoiceThermal <= 1, `the invoice prints on 58 mm paper (overflow ${invoiceThermal}px)`);
+  await page.emulateMedia({ media: 'screen' });
+  await page.setViewportSize({ width: 1280, height: 900 });
 
   console.log('== campaign');
   await page.goto(`${base}/kampanye`);
@@ -396,6 +405,20 @@ try {
   const receiptOverflow = await agent.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(receiptOverflow <= 1, `the receipt fits a phone's width (overflow ${receiptOverflow}px)`);
   await agent.screenshot({ path: join(artifacts, '17-phone-agent-receipt.png'), fullPage: true });
+  // Printed on 58 mm thermal paper (about 219 CSS px): the receipt alone, no menu, nothing
+  // wider than the paper; and on A4 as a PDF.
+  await agent.emulateMedia({ media: 'print' });
+  await agent.setViewportSize({ width: 219, height: 800 });
+  const thermal = await agent.evaluate(() => ({
+    overflow: document.documentElement.scrollWidth - window.innerWidth,
+    menu: getComputedStyle(document.querySelector('header.top nav')).display,
+  }));
+  check(thermal.overflow <= 1 && thermal.menu === 'none', `the receipt prints on 58 mm paper (overflow ${thermal.overflow}px, menu ${thermal.menu})`);
+  await agent.screenshot({ path: join(artifacts, '25-receipt-58mm-print.png'), fullPage: true });
+  const a4 = await agent.pdf({ path: join(artifacts, '26-receipt-a4.pdf'), format: 'A4' });
+  check(a4.length > 1000, `the receipt prints on A4 (${a4.length} bytes of PDF)`);
+  await agent.emulateMedia({ media: 'screen' });
+  await agent.setViewportSize({ width: 390, height: 844 });
   await agent.goto(`${base}/agen/PRS-32-0801`);
   check(await agent.getByTestId('tasks').isVisible(), "the agent's page carries their reminder tasks");
   const tasksOverflow = await agent.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

@@ -366,6 +366,10 @@ pub struct WorkItem {
     pub months_unpaid: u32,
     /// The last month paid for, if any.
     pub paid_through: Option<String>,
+    /// The participant's phone, for the agent who serves them to call (the pages show it to
+    /// that agent only, audited; the API does not carry it).
+    #[serde(skip)]
+    pub phone: Option<String>,
 }
 
 /// A village of an agent's territory and its uncovered participants.
@@ -427,6 +431,7 @@ pub async fn worklist(st: &Context, r: &AgentRecord, month: Month) -> Result<Wor
             status: now.status.as_str().into(),
             months_unpaid: k,
             paid_through,
+            phone: reg.phone.clone(),
         };
         if k <= 1 {
             due.push(item);

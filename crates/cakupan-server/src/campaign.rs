@@ -48,6 +48,21 @@ fn date_of(field: &str, s: &str) -> Result<time::Date, ApiError> {
 
 use crate::error::json_body;
 
+/// A sign-off's date: not after today (the wave's last day is the store's check).
+pub fn agreed_on_not_after_today(
+    st: &AppState,
+    d: time::Date,
+) -> Result<time::Date, cakupan_domain::FieldError> {
+    if d > (st.today)() {
+        return Err(cakupan_domain::FieldError::new(
+            "agreed_on",
+            "coordination.agreed_on",
+            "the agreement cannot be dated after today",
+        ));
+    }
+    Ok(d)
+}
+
 /// The campaign, read as the caller may: one whose region they share nothing with answers like
 /// one that does not exist.
 pub async fn campaign_for(
@@ -578,7 +593,8 @@ pub async fn sign_off(
         official: b.official.trim().into(),
         official_role: b.official_role.trim().into(),
         info_officer: b.info_officer.trim().into(),
-        agreed_on: date_of("agreed_on", &b.agreed_on)?,
+        agreed_on: agreed_on_not_after_today(&st, date_of("agreed_on", &b.agreed_on)?)
+            .map_err(|e| ApiError::Invalid(e.into()))?,
         signed_off_by: caller.who.username.clone(),
         signed_off_at: cakupan_store::clock::now_secs(),
     });

@@ -244,10 +244,13 @@ fn name_ok(field: &str, v: &str) -> Result<(), FieldError> {
 
 /// Applies a change to an entry (already loaded in the writing transaction). `Ok(false)`: the
 /// entry already was so (a retry); nothing to write. `wave_weeks`: the weeks of its wave.
+/// `wave`: the first and last day of the entry's wave, when it has one: a sign-off is dated
+/// no later than its last day.
 pub fn apply_change(
     entry: &mut PlanEntry,
     change: &EntryChange,
     wave_weeks: u32,
+    wave: Option<(Date, Date)>,
     agent_serves: &dyn Fn(&str) -> bool,
 ) -> Result<bool> {
     match change {
@@ -255,6 +258,21 @@ pub fn apply_change(
             name_ok("official", &c.official)?;
             name_ok("official_role", &c.official_role)?;
             name_ok("info_officer", &c.info_officer)?;
+            // Coordination comes first (planned → coordinated → surveyed → held), so an
+            // agreement may precede its wave; it may not be dated after the wave's last day.
+            // (Not after today is the callers' check: they hold the clock.)
+            if let Some((_, to)) = wave
+                && c.agreed_on > to
+            {
+                return Err(rejected(
+                    "agreed_on",
+                    "coordination.agreed_on",
+                    format!(
+                        "the agreement is dated no later than its wave's last day ({})",
+                        format_date(to)
+                    ),
+                ));
+            }
             if let Some(done) = &entry.coordination {
                 let same = done.official == c.official
                     && done.official_role == c.official_role

@@ -289,10 +289,10 @@ macro_rules! campaign_store_impl {
                 let Some(mut entry) = entry_in(&mut tx, campaign, village).await? else {
                     return Ok(None);
                 };
-                let weeks = wave_in(&mut tx, campaign, entry.wave)
-                    .await?
-                    .map_or(0, |w| w.weeks);
-                if cmp::apply_change(&mut entry, change, weeks, &|a| {
+                let wave = wave_in(&mut tx, campaign, entry.wave).await?;
+                let weeks = wave.as_ref().map_or(0, |w| w.weeks);
+                let window = wave.as_ref().map(|w| (w.starts_on, w.ends_on()));
+                if cmp::apply_change(&mut entry, change, weeks, window, &|a| {
                     agents.iter().any(|x| x == a)
                 })? {
                     write_entry(&mut tx, &entry).await?;

@@ -398,6 +398,46 @@ async fn pages_bench(
             "/peserta/cari".into(),
             Some(format!("csrf={csrf}&q={nik}")),
         ),
+        // The search by name (issue #22): participant 1's full name and its first word alone
+        // (a common word: many people, 50 shown), nationwide as the administrator searches.
+        (
+            "participant search (POST, by full name)".into(),
+            "/peserta/cari".into(),
+            Some(format!(
+                "csrf={csrf}&q={}",
+                someone.registration.name.replace(' ', "+")
+            )),
+        ),
+        (
+            "participant search (POST, by one name word)".into(),
+            "/peserta/cari".into(),
+            Some(format!(
+                "csrf={csrf}&q={}",
+                someone
+                    .registration
+                    .name
+                    .split(' ')
+                    .next()
+                    .unwrap_or_default()
+            )),
+        ),
+        (
+            "region search (a district's name)".into(),
+            format!(
+                "/wilayah/cari?q={}",
+                reference
+                    .regions
+                    .get(path[2])
+                    .map(|r| r.name.replace(' ', "+"))
+                    .unwrap_or_default()
+            ),
+            None,
+        ),
+        (
+            "agents and offices, nation (/agen)".into(),
+            "/agen".into(),
+            None,
+        ),
         (
             format!("participant profile {id}"),
             format!("/peserta/{id}"),
@@ -429,6 +469,14 @@ async fn pages_bench(
         pages.push((
             format!("employers in arrears, regency {regency}"),
             format!("/pemberi-kerja?wilayah={regency}&tunggakan=1"),
+            None,
+        ));
+        pages.push((
+            format!(
+                "employers, nation, first page ({} employers)",
+                employers.len()
+            ),
+            "/pemberi-kerja".into(),
             None,
         ));
         pages.push((

@@ -297,6 +297,8 @@ fn statement_view(lang: Lang, s: &StatementBody) -> StatementView {
 
 struct WorkRow {
     href: Option<String>,
+    /// `tel:` of the participant, for the agent who serves them only.
+    tel: Option<String>,
     name: String,
     kpj: String,
     village: String,
@@ -413,11 +415,26 @@ async fn agent_page(
         .collect();
     page.audit_many(st, "participant.worklist", records, "service")
         .await?;
+    // The agent who serves these people may call them: their numbers on the agent's own page
+    // only, each shown number an audited read.
+    let own = me.who.agent_code.as_deref() == Some(r.agent.code.as_str());
+    if own {
+        let called: Vec<String> = w
+            .due_this_month
+            .iter()
+            .chain(&w.in_arrears)
+            .filter(|i| i.phone.is_some())
+            .map(|i| format!("participant:{}", i.participant_id))
+            .collect();
+        page.audit_many(st, "participant.phone", called, "service")
+            .await?;
+    }
     let work = |items: &[net::WorkItem], due: bool| -> Vec<WorkRow> {
         items
             .iter()
             .map(|i| WorkRow {
                 href: Some(format!("/peserta/{}", i.participant_id)),
+                tel: i.phone.as_ref().filter(|_| own).map(|p| format!("tel:{p}")),
                 name: i.name.clone(),
                 kpj: i.kpj.clone(),
                 village: super::regions::region_name(

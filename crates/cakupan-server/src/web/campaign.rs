@@ -113,6 +113,8 @@ pub struct Ct {
     pub change: &'static str,
     pub basis_text: &'static str,
     pub recorded_by_cli: &'static str,
+    pub agreement_text: &'static str,
+    pub agreement_confirm: &'static str,
 }
 
 pub static ID: Ct = Ct {
@@ -208,6 +210,8 @@ pub static ID: Ct = Ct {
     change: "Perubahan (95%)",
     basis_text: "Desa diusulkan menurut jumlah pekerja yang belum terlindungi: penduduk bekerja (BPS Sakernas) dibagi rata ke desa-desa provinsinya, bagian pekerja informal provinsi, pengetahuan warga tentang program (dari survei kampanye bila sudah ada), dan agen Perisai yang melayani.",
     recorded_by_cli: "petugas kantor pusat (baris perintah)",
+    agreement_text: "Dengan ini pemerintah desa/kelurahan menyetujui kampanye \"Kerja Keras Bebas Cemas\" di wilayahnya: menyediakan tempat dan waktu sosialisasi, mengumumkannya kepada warga, dan menunjuk petugas informasi publik (PPID) desa sebagai penghubung. Data warga yang dikumpulkan hanya dipakai untuk kepesertaan BPJS Ketenagakerjaan.",
+    agreement_confirm: "Saya telah membaca dan menyetujui pernyataan di atas atas nama pemerintah desa/kelurahan.",
 };
 
 pub static EN: Ct = Ct {
@@ -297,6 +301,8 @@ pub static EN: Ct = Ct {
     change: "Change (95%)",
     basis_text: "Villages are proposed by the number of workers not yet protected: employed persons (BPS Sakernas) shared equally among each province's villages, the province's informal share, how many people know the programmes (from the campaign's surveys where there are any), and the Perisai agents serving them.",
     recorded_by_cli: "head office (command line)",
+    agreement_text: "The village government hereby agrees to the \"Kerja Keras Bebas Cemas\" campaign in its area: to provide a place and a time for the sessions, to announce them to residents, and to name the village's public-information officer (PPID) as the contact. Residents' data collected is used only for BPJS Ketenagakerjaan participation.",
+    agreement_confirm: "I have read and agree to the statement above on behalf of the village government.",
 };
 
 pub fn words(lang: Lang) -> &'static Ct {
@@ -826,6 +832,8 @@ struct VillagePage {
     informal: String,
     awareness: String,
     may_sign: bool,
+    /// The last day a sign-off may be dated (`YYYY-MM-DD`).
+    wave_window: Option<String>,
     may_record: bool,
     csrf: String,
     errors: Vec<String>,
@@ -840,6 +848,9 @@ struct VillagePage {
 pub struct SignForm {
     #[serde(default)]
     csrf: String,
+    /// The official ticked the agreement text.
+    #[serde(default)]
+    confirm: String,
     #[serde(default)]
     official: String,
     #[serde(default)]
@@ -885,6 +896,15 @@ async fn village_view(
         .find(|e| e.village == village)
         .ok_or(PageError::NotFound(lang))?;
     let sessions = st.store.sessions(&c.code, village).await?;
+    // The last day a sign-off may be dated: the wave's last day, or today if earlier.
+    let today = (st.today)();
+    let wave_window = st
+        .store
+        .waves(&c.code)
+        .await?
+        .into_iter()
+        .find(|wv| wv.wave == entry.wave)
+        .map(|wv| format_date(wv.ends_on().min(today)));
     let audiences: Vec<(String, String, String)> = st
         .rules
         .campaign_audiences
@@ -955,7 +975,8 @@ async fn village_view(
             session,
             audiences,
             sessions: sess,
-            today: format_date((st.today)()),
+            today: format_date(today),
+            wave_window,
             e,
         },
     )
@@ -1014,6 +1035,14 @@ pub async fn sign_off(
     page.allow(Action::SignOffCampaign, &Resource::Region(village))?;
     let agreed = parse_date(f.agreed_on.trim());
     let result = match agreed {
+        _ if f.confirm != "1" => Err(cakupan_store::StoreError::Rejected(
+            cakupan_domain::FieldError::new(
+                "confirm",
+                "agreement.required",
+                "tick the agreement to record the sign-off",
+            )
+            .into(),
+        )),
         None => Err(cakupan_store::StoreError::Rejected(
             cakupan_domain::FieldError::new(
                 "agreed_on",
@@ -1022,6 +1051,16 @@ pub async fn sign_off(
             )
             .into(),
         )),
+        Some(d) if api::agreed_on_not_after_today(&st, d).is_err() => {
+            Err(cakupan_store::StoreError::Rejected(
+                cakupan_domain::FieldError::new(
+                    "agreed_on",
+                    "coordination.agreed_on",
+                    "the agreement cannot be dated after today",
+                )
+                .into(),
+            ))
+        }
         Some(d) => {
             st.store
                 .change_entry(

@@ -640,6 +640,14 @@ const ID_MESSAGES: &[(&str, &str)] = &[
         "campaign.agent",
         "agen ini tidak aktif atau tidak melayani desa ini",
     ),
+    (
+        "agreement.required",
+        "centang persetujuan untuk mencatat koordinasi",
+    ),
+    (
+        "coordination.agreed_on",
+        "tanggal persetujuan tidak boleh setelah hari terakhir gelombang atau setelah hari ini",
+    ),
     ("coordination.required", "nama wajib diisi"),
     (
         "survey.unit_answered",
@@ -1682,6 +1690,7 @@ pub struct Tr {
     pub month_pick: &'static str,
     pub month_show: &'static str,
     pub search_more: &'static str,
+    pub call: &'static str,
 }
 
 pub static ID: Tr = Tr {
@@ -2180,6 +2189,7 @@ pub static ID: Tr = Tr {
     month_pick: "Bulan",
     month_show: "Tampilkan",
     search_more: "Hanya 50 peserta pertama yang ditampilkan: tulis nama lebih lengkap atau cari dengan NIK.",
+    call: "Telepon",
 };
 
 pub static EN: Tr = Tr {
@@ -2678,6 +2688,7 @@ pub static EN: Tr = Tr {
     month_pick: "Month",
     month_show: "Show",
     search_more: "Only the first 50 are shown: type more of the name or search by NIK.",
+    call: "Call",
 };
 
 /// The words of the worker's own pages (issue #20): registering, signing in with a code,

@@ -351,6 +351,11 @@ async fn pages_follow_the_access_matrix(store: Arc<dyn Store>) {
             "/tentang",
             vec!["admin", "ana", "bandung", "agen", "lurah", "siti"],
         ),
+        // The region search answers every signed-in officer within their own area.
+        (
+            "/wilayah/cari?q=sukasari",
+            vec!["admin", "ana", "bandung", "agen", "lurah", "siti"],
+        ),
     ];
     for who in ["admin", "ana", "bandung", "agen", "lurah", "siti"] {
         let mut b = Browser::new(&app);
@@ -902,6 +907,7 @@ async fn agent_pages(store: Arc<dyn Store>) {
         !page.body.contains("/setoran"),
         "agents do not record deposits"
     );
+
     let csv = agen
         .get("/agen/PRS-32-0001/laporan.csv?bulan=2026-11")
         .await;
@@ -927,6 +933,9 @@ async fn agent_pages(store: Arc<dyn Store>) {
         list.body
             .contains(r#"<a href="/agen/PRS-32-0001">PRS-32-0001</a>"#)
     );
+    // The branch sees the agent's worklist but not the numbers to call.
+    let theirs = branch.get("/agen/PRS-32-0001").await;
+    assert!(!theirs.body.contains("tel:"), "{}", theirs.body);
     let csrf = branch.csrf();
     let too_much = branch
         .post(
@@ -1568,8 +1577,31 @@ async fn campaign_pages(store: Arc<dyn Store>) {
             ("official_role", "Kepala Desa".to_string()),
             ("info_officer", "Rina Marlina".to_string()),
             ("agreed_on", "2026-10-20".to_string()),
+            ("confirm", "1".to_string()),
         ]
     };
+    // The official reads the agreement and ticks it; unticked, or dated after today, nothing
+    // is recorded (issue #22).
+    let form = lurah.get(village).await;
+    assert!(
+        form.body.contains("data-testid=\"agreement-text\""),
+        "{}",
+        form.body
+    );
+    let mut unticked = sign("Asep Sunandar");
+    unticked.retain(|(k, _)| *k != "confirm");
+    let p = lurah
+        .post(&format!("{village}/koordinasi"), &refs(&unticked))
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    assert!(p.body.contains("centang persetujuan"), "{}", p.body);
+    let mut later = sign("Asep Sunandar");
+    later[4].1 = "2026-12-01".into();
+    let p = lurah
+        .post(&format!("{village}/koordinasi"), &refs(&later))
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    assert!(p.body.contains("setelah hari ini"), "{}", p.body);
     let bad = sign("");
     let p = lurah
         .post(&format!("{village}/koordinasi"), &refs(&bad))
@@ -2182,6 +2214,40 @@ async fn the_reminder_pages(store: Arc<dyn Store>) {
         audit
             .iter()
             .any(|r| r.entry.action == "reminder.task" && r.entry.actor == "agen")
+    );
+    // The agent may call the people on their worklist: a tel: link on their own page only,
+    // each number shown an audited read (issue #22). P3, enrolled by the agent in June
+    // and paid for August to October, owes November.
+    let mut p3 = crate::api::body();
+    p3["nik"] = json!("3273015203900006");
+    p3["phone"] = json!("0812-5555-0003");
+    p3["registered_on"] = json!("2026-06-01");
+    let (s, v) = post("/api/v1/participants", p3).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let pay = json!({"kind": "contribution", "reference": "AGEN-P3-9", "nik": "3273015203900006",
+        "segment": "BPU", "first_month": "2026-08", "months": 3, "amount": 25200, "channel": "bank",
+        "paid_on": "2026-08-10"});
+    let (s, v) = post("/api/v1/postings", pay).await;
+    assert!(s.is_success(), "{v}");
+    let own = agen.get("/agen/PRS-32-0001").await;
+    assert!(
+        own.body.contains("href=\"tel:+6281255550003\""),
+        "{}",
+        own.body
+    );
+    let audit = app.store.audit_log().await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.entry.action == "participant.phone" && r.entry.actor == "agen")
+    );
+    let mut branch = Browser::new(&app);
+    branch.sign_in("bandung").await;
+    let theirs = branch.get("/agen/PRS-32-0001").await;
+    assert!(
+        !theirs.body.contains("tel:+6281255550003"),
+        "{}",
+        theirs.body
     );
 }
 
