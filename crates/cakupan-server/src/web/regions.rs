@@ -538,6 +538,38 @@ struct ChildFigures {
     estimated: bool,
 }
 
+/// The table without the figure columns that are empty in every row (the name column, the
+/// first header, always stays).
+fn without_empty_columns(
+    mut headers: Vec<Header>,
+    mut rows: Vec<ChildRow>,
+) -> (Vec<Header>, Vec<ChildRow>) {
+    let figures = headers.len().saturating_sub(1);
+    let keep: Vec<bool> = (0..figures)
+        .map(|i| {
+            rows.is_empty()
+                || rows
+                    .iter()
+                    .any(|r| r.cells.get(i).is_some_and(|c| !c.trim().is_empty()))
+        })
+        .collect();
+    let mut i = 0;
+    headers.retain(|_| {
+        let k = i == 0 || keep.get(i - 1).copied().unwrap_or(true);
+        i += 1;
+        k
+    });
+    for r in &mut rows {
+        let mut j = 0;
+        r.cells.retain(|_| {
+            let k = keep.get(j).copied().unwrap_or(true);
+            j += 1;
+            k
+        });
+    }
+    (headers, rows)
+}
+
 /// One region behind its target, for the ranked list.
 #[derive(Debug, Clone)]
 pub struct LagRow {
@@ -1094,6 +1126,9 @@ async fn region_response(
                 }
             })
             .collect();
+        // A column empty in every row (no targets allocated, every figure withheld for this
+        // role) is not shown.
+        let (headers, rows) = without_empty_columns(headers, rows);
         children = Some(ChildrenView {
             title: level_name(t, level),
             headers,
@@ -1303,4 +1338,32 @@ fn csv(
         out,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_column_empty_in_every_row_is_dropped() {
+        let h = |l: &str| Header {
+            label: l.into(),
+            href: String::new(),
+            aria_sort: "none",
+            numeric: true,
+        };
+        let row = |cells: &[&str]| ChildRow {
+            name: "x".into(),
+            href: None,
+            cells: cells.iter().map(|c| c.to_string()).collect(),
+        };
+        let (headers, rows) = without_empty_columns(
+            vec![h("name"), h("active"), h("target"), h("yoy")],
+            vec![row(&["5", "", "+1"]), row(&["<5", "", ""])],
+        );
+        let labels: Vec<&str> = headers.iter().map(|x| x.label.as_str()).collect();
+        assert_eq!(labels, ["name", "active", "yoy"]);
+        assert_eq!(rows[0].cells, ["5", "+1"]);
+        assert_eq!(rows[1].cells, ["<5", ""]);
+    }
 }
