@@ -1087,6 +1087,13 @@ pub const TARGETS_WITHIN_SQL: &str =
      FROM targets WHERE region >= $1 AND region < $2 AND length(region) = $3
      ORDER BY metric, segment, region, month";
 
+/// The targets of one level in the whole nation (`$1` the level's code length): by the
+/// `targets_by_level` index (a range over every region would read every stored target).
+pub const TARGETS_AT_LEVEL_SQL: &str =
+    "SELECT metric, segment, region, month, value, baseline_month, baseline_value, basis, source
+     FROM targets WHERE length(region) = $1
+     ORDER BY metric, segment, region, month";
+
 /// The length of a region code of `level` as written (`32.73.01.1001`: 13).
 pub fn code_length(level: Level) -> i32 {
     match level {

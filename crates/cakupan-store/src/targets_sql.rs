@@ -60,14 +60,21 @@ macro_rules! targets_store_impl {
             }
 
             async fn targets_within(&self, within: RegionCode, level: Level) -> Result<Vec<TargetRecord>> {
-                let (low, high) = $crate::subtree_range(within, level);
-                sqlx::query($crate::TARGETS_WITHIN_SQL)
-                    .bind(low)
-                    .bind(high)
-                    .bind($crate::code_length(level))
-                    .fetch_all(&self.$read)
-                    .await
-                    .map_err($dberr)?
+                let rows = if within == RegionCode::NATION {
+                    sqlx::query($crate::TARGETS_AT_LEVEL_SQL)
+                        .bind($crate::code_length(level))
+                        .fetch_all(&self.$read)
+                        .await
+                } else {
+                    let (low, high) = $crate::subtree_range(within, level);
+                    sqlx::query($crate::TARGETS_WITHIN_SQL)
+                        .bind(low)
+                        .bind(high)
+                        .bind($crate::code_length(level))
+                        .fetch_all(&self.$read)
+                        .await
+                };
+                rows.map_err($dberr)?
                     .iter()
                     .map($crate::rows::target)
                     .collect()
