@@ -186,19 +186,34 @@ macro_rules! enrolment_store_impl {
                 .fetch_all(&self.$read)
                 .await
                 .map_err($dberr)?;
-                let paid: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT {day}, COUNT(*) FROM participants p
-                     WHERE p.channel = 'self' AND p.registered_on >= $1
-                       AND ($2 = '' OR p.village_code = $2 OR substr(p.village_code, 1, length($3)) = $3)
-                       AND EXISTS (SELECT 1 FROM postings s WHERE s.participant_id = p.id AND s.kind = 'contribution')
-                     GROUP BY p.registered_on",
-                    day = <$store as $crate::Dialect>::date_text("p.registered_on")
-                )))
-                .bind(<$store as $crate::Dialect>::day(since))
-                .bind(&area)
-                .bind(&prefix)
-                .fetch_all(&self.$read)
-                .await
+                // An area's self-registrations are a range of `participants_self_village`
+                // (its own code up to `code/`); the nation's, the window of `participants_self`.
+                let paid: Vec<(String, i64)> = if area.is_empty() {
+                    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        "SELECT {day}, COUNT(*) FROM participants p
+                         WHERE p.channel = 'self' AND p.registered_on >= $1
+                           AND EXISTS (SELECT 1 FROM postings s WHERE s.participant_id = p.id AND s.kind = 'contribution')
+                         GROUP BY p.registered_on",
+                        day = <$store as $crate::Dialect>::date_text("p.registered_on")
+                    )))
+                    .bind(<$store as $crate::Dialect>::day(since))
+                    .fetch_all(&self.$read)
+                    .await
+                } else {
+                    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        "SELECT {day}, COUNT(*) FROM participants p
+                         WHERE p.channel = 'self' AND p.village_code >= $2 AND p.village_code < $3
+                           AND p.registered_on >= $1
+                           AND EXISTS (SELECT 1 FROM postings s WHERE s.participant_id = p.id AND s.kind = 'contribution')
+                         GROUP BY p.registered_on",
+                        day = <$store as $crate::Dialect>::date_text("p.registered_on")
+                    )))
+                    .bind(<$store as $crate::Dialect>::day(since))
+                    .bind(&area)
+                    .bind(format!("{area}/"))
+                    .fetch_all(&self.$read)
+                    .await
+                }
                 .map_err($dberr)?;
                 let mut weeks: std::collections::BTreeMap<String, $crate::enrolment::FunnelWeek> =
                     Default::default();

@@ -11,7 +11,76 @@ use cakupan_store::Store;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-on_both_backends!(self_registration_end_to_end: true, codes_are_limited_and_a_down_gateway_stores_nothing: true);
+on_both_backends!(
+    self_registration_end_to_end: true,
+    codes_are_limited_and_a_down_gateway_stores_nothing: true,
+    the_funnel_counts_paid_self_registrations_by_area: true,
+);
+
+/// The funnel's paid self-registrations of an area are those of its villages only (issue #22:
+/// read as a range of the area's villages).
+async fn the_funnel_counts_paid_self_registrations_by_area(store: Arc<dyn Store>) {
+    let app = app_on(store.clone(), &auth()).await;
+    for (nik, village) in [
+        ("3273015203900003", "32.73.01.1001"),
+        ("3301015203900004", "33.01.01.2001"),
+    ] {
+        let mut b = crate::api::body();
+        b["nik"] = json!(nik);
+        b["village_code"] = json!(village);
+        b["channel"] = json!("self");
+        b["agent_code"] = json!("");
+        b["registered_on"] = json!("2026-11-02");
+        let (s, v) = call_as(
+            &app,
+            Some(&app.token),
+            "POST",
+            "/api/v1/participants",
+            Some(b.to_string()),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        let pay = json!({"kind": "contribution", "reference": format!("F-{}", &nik[12..]), "nik": nik,
+            "segment": "BPU", "first_month": "2026-11", "months": 1, "amount": 8400, "channel": "bank",
+            "paid_on": "2026-11-03"});
+        let (s, v) = call_as(
+            &app,
+            Some(&app.token),
+            "POST",
+            "/api/v1/postings",
+            Some(pay.to_string()),
+        )
+        .await;
+        assert!(s.is_success(), "{v}");
+    }
+    let paid = |code: &str| {
+        let store = store.clone();
+        let code = if code.is_empty() {
+            cakupan_domain::RegionCode::NATION
+        } else {
+            cakupan_domain::RegionCode::parse(code).unwrap()
+        };
+        async move {
+            store
+                .funnel(
+                    code,
+                    time::macros::date!(2026 - 11 - 01),
+                    time::macros::date!(2026 - 11 - 08),
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|w| w.paid)
+                .sum::<u64>()
+        }
+    };
+    assert_eq!(paid("32.73.01.1001").await, 1);
+    assert_eq!(paid("32.73").await, 1);
+    assert_eq!(paid("32").await, 1);
+    assert_eq!(paid("33.01.01").await, 1);
+    assert_eq!(paid("32.73.01.1002").await, 0);
+    assert_eq!(paid("").await, 2);
+}
 
 /// A worker's registration body: Siti, born 12 March 1990, whose NIK says so.
 fn worker(phone: &str) -> Value {
