@@ -196,6 +196,8 @@ pub async fn participant(
                 total += n;
                 after = last;
             }
+            // The planner's statistics for the new rows (and any index the upgrade added).
+            store.after_bulk_load().await?;
             let secs = started.elapsed().as_secs_f64();
             eprintln!(
                 "Indexed the names of {total} participations in {secs:.1} s ({:.0}/s).",
