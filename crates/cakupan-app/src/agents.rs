@@ -1028,17 +1028,46 @@ pub struct AgentCountRow {
 
 /// Registered and active agents per region one level below `within` (or `within` itself at
 /// the nation) in `month`, from the agent records.
+///
+/// (See [`tally`] for the counting itself, which the pages share.)
 pub async fn agent_counts(
     st: &Context,
     level: Level,
     within: RegionCode,
     month: Month,
 ) -> Result<Vec<AgentCountRow>, AppError> {
+    let records = st.store.agent_records(AgentFilter::Within(within)).await?;
+    let by = tally(
+        records.iter().map(|r| {
+            (
+                r.agent.home_village,
+                status_in(&standing(st, r, month), month),
+            )
+        }),
+        level,
+    );
+    Ok(by
+        .into_iter()
+        .map(|(code, v)| AgentCountRow {
+            code: code.to_string(),
+            name: cakupan_store::targets::name_of(&st.regions, code),
+            registered: v[0],
+            active: v[1],
+            inactive: v[2],
+        })
+        .collect())
+}
+
+/// Agents counted per region of `level` from their home villages and statuses: [registered
+/// (active or inactive), active, inactive] each.
+pub fn tally(
+    agents: impl Iterator<Item = (RegionCode, Option<AgentStatus>)>,
+    level: Level,
+) -> BTreeMap<RegionCode, [i64; 3]> {
     let mut by: BTreeMap<RegionCode, [i64; 3]> = BTreeMap::new();
-    for r in st.store.agent_records(AgentFilter::Within(within)).await? {
-        let region = r.agent.home_village.truncate(level);
-        let e = by.entry(region).or_insert([0; 3]);
-        match status_in(&standing(st, &r, month), month) {
+    for (home, status) in agents {
+        let e = by.entry(home.truncate(level)).or_insert([0; 3]);
+        match status {
             Some(AgentStatus::Active) => {
                 e[0] += 1;
                 e[1] += 1;
@@ -1050,16 +1079,7 @@ pub async fn agent_counts(
             _ => {}
         }
     }
-    Ok(by
-        .into_iter()
-        .map(|(code, v)| AgentCountRow {
-            code: code.to_string(),
-            name: cakupan_store::targets::name_of(&st.regions, code),
-            registered: v[0],
-            active: v[1],
-            inactive: v[2],
-        })
-        .collect())
+    by
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -1135,4 +1155,28 @@ pub async fn receipt(
         deposited: !c.reversed && !still_held,
         paid_through: None,
     }))
+}
+
+#[cfg(test)]
+mod tally_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn agents_are_counted_by_region_and_status() {
+        let c = |s: &str| RegionCode::parse(s).unwrap();
+        let by = tally(
+            [
+                (c("32.73.01.1001"), Some(AgentStatus::Active)),
+                (c("32.73.02.1001"), Some(AgentStatus::Inactive)),
+                (c("32.04.01.2001"), Some(AgentStatus::Terminated)),
+                (c("33.01.01.2001"), Some(AgentStatus::Active)),
+            ]
+            .into_iter(),
+            Level::Province,
+        );
+        assert_eq!(by.get(&c("32")), Some(&[2, 1, 1]));
+        assert_eq!(by.get(&c("33")), Some(&[1, 1, 0]));
+        assert_eq!(by.len(), 2);
+    }
 }

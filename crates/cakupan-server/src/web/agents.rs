@@ -140,27 +140,20 @@ pub async fn home(
         && let Some(level) = super::regions::child_level(area.level())
     {
         // Too many to list: counted per region below (agents and offices), each a link.
-        let mut by: std::collections::BTreeMap<cakupan_domain::RegionCode, [i64; 4]> =
+        let mut by = net::tally(
+            records
+                .iter()
+                .zip(&statuses)
+                .map(|(r, s)| (r.agent.home_village, *s)),
+            level,
+        );
+        let mut offices: std::collections::BTreeMap<cakupan_domain::RegionCode, i64> =
             std::collections::BTreeMap::new();
-        for (r, s) in records.iter().zip(&statuses) {
-            let e = by
-                .entry(r.agent.home_village.truncate(level))
-                .or_insert([0; 4]);
-            match s {
-                Some(AgentStatus::Active) => {
-                    e[0] += 1;
-                    e[1] += 1;
-                }
-                Some(AgentStatus::Inactive) => {
-                    e[0] += 1;
-                    e[2] += 1;
-                }
-                _ => {}
-            }
-        }
         for o in &all_offices {
             if o.region.level() >= level {
-                by.entry(o.region.truncate(level)).or_insert([0; 4])[3] += 1;
+                let at = o.region.truncate(level);
+                *offices.entry(at).or_insert(0) += 1;
+                by.entry(at).or_insert([0; 3]);
             }
         }
         for (code, v) in by {
@@ -170,7 +163,7 @@ pub async fn home(
                 registered: v[0],
                 active: v[1],
                 inactive: v[2],
-                offices: v[3],
+                offices: offices.get(&code).copied().unwrap_or(0),
             });
         }
         return html(&AgentsPage {
