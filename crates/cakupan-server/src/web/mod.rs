@@ -541,22 +541,31 @@ impl IntoResponse for PageError {
 /// endpoints keep their JSON.
 pub async fn error_pages(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if path.starts_with("/api/") || path.starts_with("/snap") || path == "/healthz" {
+    if path.starts_with("/api/")
+        || path.starts_with(cakupan_app::payments::snap::PREFIX)
+        || path == "/healthz"
+    {
         return next.run(req).await;
     }
-    let (uri, headers) = (req.uri().clone(), req.headers().clone());
+    let (method, uri, headers) = (
+        req.method().clone(),
+        req.uri().clone(),
+        req.headers().clone(),
+    );
     let resp = next.run(req).await;
     let status = resp.status();
     let shown = resp.extensions().get::<ErrorShown>().cloned();
-    let html = resp
+    let kind = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"));
-    if shown.is_none() && (html || !(status.is_client_error() || status.is_server_error())) {
+        .unwrap_or_default();
+    // A page (already in words) or JSON (a machine's answer) stays as it is.
+    let answered = kind.starts_with("text/html") || kind.starts_with("application/json");
+    if shown.is_none() && (answered || !(status.is_client_error() || status.is_server_error())) {
         return resp;
     }
-    let mut head = Request::builder().uri(uri);
+    let mut head = Request::builder().method(method).uri(uri);
     for (k, v) in &headers {
         head = head.header(k, v);
     }

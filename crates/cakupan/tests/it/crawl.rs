@@ -696,6 +696,25 @@ async fn errors_are_pages_in_the_readers_language() {
             "{path}: {text}"
         );
     }
+    // A form the router cannot read is a bad request, in words (not a missing page).
+    let garbled = b
+        .send_raw(
+            "POST",
+            "/peserta/cari",
+            Some((
+                "application/x-www-form-urlencoded".into(),
+                "q=%ZZ&&=".into(),
+            )),
+            &[],
+        )
+        .await;
+    let text = visible_text(&garbled.body);
+    assert!(
+        garbled.status.is_client_error() && garbled.status != StatusCode::NOT_FOUND,
+        "{}: {text}",
+        garbled.status
+    );
+    assert!(text.contains("tidak dapat dibaca"), "{text}");
     let en = b.get("/tidak-ada?lang=en").await;
     let en = visible_text(&en.body)
         .split_whitespace()

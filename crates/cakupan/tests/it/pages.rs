@@ -122,7 +122,7 @@ impl<'a> Browser<'a> {
         .await
     }
 
-    async fn send_raw(
+    pub(crate) async fn send_raw(
         &mut self,
         method: &str,
         uri: &str,
@@ -1416,6 +1416,31 @@ async fn employer_pages(store: Arc<dyn Store>) {
         .await;
     assert_eq!(billed.status, StatusCode::CREATED, "{}", billed.body);
     assert_eq!(billed.testid("payment-code").len(), 11);
+    // Next month's report, pre-filled from the workers employed now: their lines with the
+    // billed wage, action continue, in the report's own format; each worker an audited read.
+    let template = hrd
+        .get(&format!("/pemberi-kerja/{EMPLOYER}/contoh-laporan.csv"))
+        .await;
+    assert_eq!(template.status, StatusCode::OK, "{}", template.body);
+    let mut lines = template.body.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "nik,name,birth_date,sex,village_code,occupation_code,basic_wage,fixed_allowances,programs,action"
+        )
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert!(
+        !rows.is_empty() && rows.iter().all(|l| l.ends_with(",continue")),
+        "{}",
+        template.body
+    );
+    let parsed = cakupan_domain::employers::parse_csv(&template.body).unwrap();
+    assert_eq!(parsed.len(), rows.len());
+    let audit = app.store.audit_log().await.unwrap();
+    assert!(audit.iter().any(|r| r.entry.action == "participant.read"
+        && r.entry.actor == "hrd"
+        && r.entry.purpose == "wage report template"));
     // Without the session's token, nothing.
     let forged = hrd
         .multipart(
