@@ -1691,6 +1691,7 @@ pub struct Tr {
     pub month_show: &'static str,
     pub search_more: &'static str,
     pub call: &'static str,
+    pub map_withheld: &'static str,
 }
 
 pub static ID: Tr = Tr {
@@ -2190,6 +2191,7 @@ pub static ID: Tr = Tr {
     month_show: "Tampilkan",
     search_more: "Hanya 50 peserta pertama yang ditampilkan: tulis nama lebih lengkap atau cari dengan NIK.",
     call: "Telepon",
+    map_withheld: "disembunyikan (kurang dari 5 peserta)",
 };
 
 pub static EN: Tr = Tr {
@@ -2689,6 +2691,7 @@ pub static EN: Tr = Tr {
     month_show: "Show",
     search_more: "Only the first 50 are shown: type more of the name or search by NIK.",
     call: "Call",
+    map_withheld: "withheld (fewer than 5 participants)",
 };
 
 /// The words of the worker's own pages (issue #20): registering, signing in with a code,

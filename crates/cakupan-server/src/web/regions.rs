@@ -1164,9 +1164,14 @@ async fn region_response(
                         label: format!(
                             "{}: {}{}",
                             f.name,
-                            share
-                                .map(|s| lang.pct(s))
-                                .unwrap_or_else(|| t.map_no_data.into()),
+                            share.map(|s| lang.pct(s)).unwrap_or_else(|| {
+                                // Withheld for this reader (a small cell) is not missing data.
+                                if show(f.active).is_none() {
+                                    t.map_withheld.into()
+                                } else {
+                                    t.map_no_data.into()
+                                }
+                            }),
                             if f.estimated && share.is_some() {
                                 format!(" ({})", t.map_estimated)
                             } else {

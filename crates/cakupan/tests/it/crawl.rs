@@ -530,6 +530,24 @@ async fn every_page_speaks_its_language() {
         "{}",
         june.body
     );
+    // A map cell withheld from an analyst (fewer than 5) says so, apart from missing data.
+    let mut ana = Browser::new(&app);
+    ana.sign_in("ana").await;
+    let nation = ana.get("/").await;
+    assert!(
+        nation
+            .body
+            .contains("disembunyikan (kurang dari 5 peserta)"),
+        "{}",
+        nation.body
+    );
+    assert!(
+        !admin
+            .get("/")
+            .await
+            .body
+            .contains("disembunyikan (kurang dari 5")
+    );
     let later = admin.get("/wilayah/32?bulan=2030-01").await;
     assert!(
         later
