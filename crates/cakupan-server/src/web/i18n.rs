@@ -238,6 +238,8 @@ impl Lang {
         while let Some(open) = rest.find('{') {
             out.push_str(&rest[..open]);
             let Some(close) = rest[open..].find('}') else {
+                // An unclosed brace is text.
+                rest = &rest[open..];
                 break;
             };
             let key = &rest[open + 1..open + close];
@@ -3231,6 +3233,8 @@ mod tests {
                 .field_message(&order)
                 .ends_with("(3 Nov 2026): catat pembayaran sesuai urutan")
         );
+        assert_eq!(Lang::Id.fill("a {b", &[]), "a {b");
+        assert_eq!(Lang::Id.fill("{rp0} {1}", &["16800".into()]), "Rp16.800 ");
         let month = FieldError::new("month", "month.order", "x").with_args(["2026-08"]);
         assert_eq!(
             Lang::Id.field_message(&month),
