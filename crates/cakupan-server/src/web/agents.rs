@@ -10,7 +10,7 @@ use crate::agents::{self as net, Custody, StatementBody, Worklist, figures, stan
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use cakupan_domain::Month;
 use cakupan_domain::access::{Action, Capability, Resource, authorize};
@@ -576,24 +576,10 @@ pub async fn agent_csv(
     let month = statement_month(&st, &q.bulan);
     let s = statement(&st.rules, month, &figures(&r, month))
         .map_err(|e| PageError::Internal(e.to_string()))?;
-    Ok(csv_response(
+    Ok(super::csv_response(
         &format!("imbal-jasa-{code}-{month}.csv"),
         net::statement_csv(&[net::statement_body(&code, &s)], None),
     ))
-}
-
-fn csv_response(file: &str, body: String) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{file}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -738,7 +724,7 @@ pub async fn office(
         let s = net::office_statement(&st, &o, month)
             .await
             .map_err(|e| PageError::Internal(format!("{e:?}")))?;
-        return Ok(csv_response(
+        return Ok(super::csv_response(
             &format!("imbal-jasa-{code}-{month}.csv"),
             net::statement_csv(&s.agents, Some(&s.total)),
         ));

@@ -482,7 +482,7 @@ async fn list_page(
         if needle.is_empty() {
             String::new()
         } else {
-            format!("&q={}", query_escape(&needle))
+            format!("&q={}", cakupan_app::sms::url_encode(&needle))
         }
     );
     let (list, pager) = super::paginate(lang, list, cut.page, |n| format!("{base}&hal={n}"));
@@ -1224,33 +1224,7 @@ fn employers_csv(list: &[cakupan_store::employers::EmployerSummary]) -> Response
                 .unwrap_or_default(),
         ));
     }
-    (
-        [
-            (
-                axum::http::header::CONTENT_TYPE,
-                "text/csv; charset=utf-8".to_string(),
-            ),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                "attachment; filename=\"pemberi-kerja.csv\"".to_string(),
-            ),
-        ],
-        out,
-    )
-        .into_response()
-}
-
-/// A query value, escaped for a link.
-fn query_escape(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    super::csv_response("pemberi-kerja.csv", out)
 }
 
 /// `/pemberi-kerja/{code}/contoh-laporan.csv`: next month's wage report to fill in, one line per
@@ -1305,20 +1279,10 @@ pub async fn report_template(
             r.occupation_code,
         ));
     }
-    Ok((
-        [
-            (
-                axum::http::header::CONTENT_TYPE,
-                "text/csv; charset=utf-8".to_string(),
-            ),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"laporan-upah-{}.csv\"", emp.code),
-            ),
-        ],
+    Ok(super::csv_response(
+        &format!("laporan-upah-{}.csv", emp.code),
         out,
-    )
-        .into_response())
+    ))
 }
 
 /// The JKP accounting's lines (`quote::jkp_allocations`) in the reader's words.

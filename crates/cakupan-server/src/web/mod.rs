@@ -616,6 +616,21 @@ fn resp_is_path_error(parts: &Parts) -> bool {
     parts.method == axum::http::Method::GET
 }
 
+/// A CSV download named `file`.
+pub fn csv_response(file: &str, body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 /// Renders a template as a response.
 pub fn html<T: Template>(t: &T) -> Result<Response, PageError> {
     Ok(Html(t.render()?).into_response())

@@ -904,6 +904,7 @@ async fn region_response(
             .into_iter()
             .map(|r| {
                 let c = r.code.to_string();
+                let published = employed_of(r.code);
                 let n = now_by.get(&c);
                 let a = ago_by.get(&c);
                 ChildFigures {
@@ -915,8 +916,8 @@ async fn region_response(
                     nonactive: n.map(|x| x.nonactive).unwrap_or(0),
                     active_year_ago: a.map(|x| x.status_active).unwrap_or(0),
                     target: targets.get(&r.code).copied(),
-                    employed: employed_of(r.code).or_else(|| stand_in.get(&r.code).copied()),
-                    estimated: employed_of(r.code).is_none() && stand_in.contains_key(&r.code),
+                    employed: published.or_else(|| stand_in.get(&r.code).copied()),
+                    estimated: published.is_none() && stand_in.contains_key(&r.code),
                 }
             })
             .collect();
