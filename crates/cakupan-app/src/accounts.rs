@@ -415,3 +415,214 @@ pub fn rfc3339(unix: i64) -> String {
         })
         .unwrap_or_default()
 }
+
+/// A new account, as an administrator gives it (the API's body, the page's form, the
+/// command's flags). Empty optional fields count as absent.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccount {
+    /// 3 to 64 letters, digits or `. _ - @`; stored in lower case.
+    pub username: String,
+    /// `admin`, `analyst`, `branch_officer`, `agent`, `village_official`, `participant` or
+    /// `employer`.
+    pub role: String,
+    /// The region the account works in (a Kemendagri code): none for head office, a village
+    /// for a village official, none for an employer's staff (their employer's region).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Agents: their agent code.
+    #[serde(default)]
+    pub agent_code: Option<String>,
+    /// Participants: their NIK (only its blind index is kept with the account).
+    #[serde(default)]
+    pub nik: Option<String>,
+    /// Employers' staff: their employer's NIB.
+    #[serde(default)]
+    pub employer: Option<String>,
+}
+
+/// What creating an account answers: the password, shown once and never stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedAccount {
+    pub username: String,
+    pub role: String,
+    /// Generated unless one was given; shown once.
+    #[schema(value_type = Option<String>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// A generated password must be changed at the first sign-in.
+    pub must_change_password: bool,
+}
+
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Creates an account (administrators). Every problem of the form is answered at once, each
+/// naming its field and rule. Without `password` one is generated (about 108 bits), returned
+/// once and must be changed at the first sign-in; with one (the command line's password
+/// file) it must meet the password policy. Audited as `user.add`.
+pub async fn create_account(
+    st: &Context,
+    by: &Principal,
+    request_id: &str,
+    new: &NewAccount,
+    password: Option<String>,
+) -> Result<CreatedAccount, AppError> {
+    use cakupan_domain::access::{Capability, Role};
+    use cakupan_domain::{FieldErrors, RegionCode};
+    crate::auth::authorize_admin(by)?;
+    let mut errs = FieldErrors::default();
+    let username = new.username.trim().to_lowercase();
+    if username.len() < 3
+        || username.len() > 64
+        || !username
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b))
+    {
+        errs.push(FieldError::new(
+            "username",
+            "username.format",
+            "3 to 64 letters, digits or . _ - @",
+        ));
+    }
+    let Some(role) = Role::parse(&new.role) else {
+        errs.push(FieldError::new(
+            "role",
+            "role.value",
+            "one of admin, analyst, branch_officer, agent, village_official, participant, employer",
+        ));
+        return Err(AppError::Invalid(errs));
+    };
+    let employer = match given(&new.employer) {
+        Some(code) => {
+            let e = st.store.employer(code).await?;
+            if e.is_none() {
+                errs.push(FieldError::new(
+                    "employer",
+                    "employer.unknown",
+                    "no employer is registered with this NIB",
+                ));
+            }
+            e
+        }
+        None => None,
+    };
+    if role.can(Capability::ActsForEmployer) != given(&new.employer).is_some() {
+        errs.push(FieldError::new(
+            "employer",
+            "employer.role",
+            "required for employers' staff and only for them",
+        ));
+    }
+    let region = match (given(&new.region), &employer) {
+        (Some(_), Some(_)) => {
+            errs.push(FieldError::new(
+                "region",
+                "region.role_scope",
+                "an employer's staff work in their employer's region; give none",
+            ));
+            None
+        }
+        (None, Some(e)) => Some(e.region),
+        (None, None) => Some(RegionCode::NATION),
+        (Some(r), None) => match RegionCode::parse(r) {
+            Err(e) => {
+                errs.push(FieldError::new("region", "region.format", e.to_string()));
+                None
+            }
+            Ok(c) if !st.regions.contains_code(c) => {
+                errs.push(
+                    FieldError::new(
+                        "region",
+                        "region.unknown",
+                        format!("{c} is not in the Kemendagri region list"),
+                    )
+                    .with_args([c.to_string()]),
+                );
+                None
+            }
+            Ok(c) => Some(c),
+        },
+    };
+    if let Some(r) = region
+        && let Err(m) = role.check_scope(r)
+    {
+        errs.push(FieldError::new("region", "region.role_scope", m));
+    }
+    let agent_code = given(&new.agent_code);
+    if role.can(Capability::FieldAgent) != agent_code.is_some() {
+        errs.push(FieldError::new(
+            "agent_code",
+            "agent_code.role",
+            "required for agents and only for them",
+        ));
+    }
+    let nik = match given(&new.nik) {
+        Some(n) => match cakupan_domain::Nik::parse(n) {
+            Ok(n) => Some(st.store.nik_index(&n)),
+            Err(e) => {
+                errs.push(FieldError::new("nik", e.rule(), e.to_string()));
+                None
+            }
+        },
+        None => None,
+    };
+    if role.can(Capability::OwnRecord) != given(&new.nik).is_some() {
+        errs.push(FieldError::new(
+            "nik",
+            "nik.role",
+            "required for participants and only for them",
+        ));
+    }
+    let generated = password.is_none();
+    let password = match password {
+        Some(p) => {
+            if let Err(e) =
+                cakupan_domain::password::check("password", &p, &username, &st.auth.policy)
+            {
+                errs.push(e);
+            }
+            p
+        }
+        None => one_time_password().map_err(AppError::Internal)?,
+    };
+    let region = match region {
+        Some(r) if errs.is_empty() => r,
+        _ => return Err(AppError::Invalid(errs)),
+    };
+    let hashed = hash(st, password.clone()).await?;
+    let id = st
+        .store
+        .create_user(
+            &cakupan_store::accounts::NewUser {
+                username: username.clone(),
+                password_hash: hashed.clone(),
+                role,
+                region,
+                agent_code: agent_code.map(String::from),
+                nik_index: nik,
+                employer_code: employer.map(|e| e.code),
+            },
+            crate::auth::now_secs(),
+        )
+        .await?;
+    if generated {
+        st.store.set_password(id, &hashed, true).await?;
+    }
+    st.store
+        .append_audit(&[crate::auth::audit_entry(
+            by,
+            request_id,
+            "user.add",
+            format!("user:{id}"),
+            "administration",
+        )])
+        .await?;
+    Ok(CreatedAccount {
+        username,
+        role: role.as_str().into(),
+        password: generated.then_some(password),
+        must_change_password: generated,
+    })
+}

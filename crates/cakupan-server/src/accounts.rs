@@ -48,6 +48,21 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Create an account (administrators). Without a password in the body (there is no such
+/// field) one is generated, answered once and never stored; it must be changed at the first
+/// sign-in. Every problem of the body is answered at once.
+#[utoipa::path(post, path = "/api/v1/users", request_body = NewAccount,
+    responses((status = 201, body = CreatedAccount), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn add(
+    State(st): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<(StatusCode, Json<CreatedAccount>), ApiError> {
+    let b: NewAccount = json_body(&body, "an account object")?;
+    let made = create_account(&st, &caller.who, &caller.request_id, &b, None).await?;
+    Ok((StatusCode::CREATED, Json(made)))
+}
+
 /// Reset an account's password (administrators): a one-time password, shown once, to be
 /// changed at the next sign-in; the account's sessions end.
 #[utoipa::path(post, path = "/api/v1/users/{username}/password-reset", params(("username" = String, Path)),

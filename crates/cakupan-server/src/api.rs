@@ -50,6 +50,7 @@ pub fn routes() -> Router<AppState> {
         .route("/me", get(crate::sessions::me))
         .route("/me/password", post(crate::accounts::change_password))
         .route("/me/totp", post(crate::accounts::own_totp))
+        .route("/users", post(crate::accounts::add))
         .route("/users/{username}/totp", post(crate::accounts::user_totp))
         .route(
             "/users/{username}/password-reset",
@@ -210,6 +211,7 @@ pub fn routes() -> Router<AppState> {
         crate::sessions::me,
         crate::accounts::change_password,
         crate::accounts::own_totp,
+        crate::accounts::add,
         crate::accounts::user_totp,
         crate::accounts::reset,
         crate::accounts::disable,
@@ -284,6 +286,8 @@ pub fn routes() -> Router<AppState> {
         crate::accounts::TotpRequest,
         crate::accounts::TotpEnrolment,
         crate::accounts::ResetBody,
+        crate::accounts::NewAccount,
+        crate::accounts::CreatedAccount,
         crate::accounts::SessionsEnded,
         RegistrationBody,
         HeirBody,

@@ -3,10 +3,8 @@
 use crate::Reference;
 use anyhow::{Context as _, Result, anyhow, bail};
 use cakupan_app::auth::{Auth, Cost};
-use cakupan_domain::access::{Capability, Role};
-use cakupan_domain::{Month, RegionCode};
+use cakupan_domain::Month;
 use cakupan_store::Store;
-use cakupan_store::accounts::{AuditEntry, NewUser};
 use clap::Subcommand;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -150,16 +148,13 @@ pub fn cli_admin() -> cakupan_domain::access::Principal {
     }
 }
 
-fn random_password() -> Result<String> {
-    cakupan_app::accounts::one_time_password().map_err(|e| anyhow!(e))
-}
-
-/// Creates a user and returns the password (generated unless given).
+/// Creates a user through the same service as the API and the pages (every rule, one audit
+/// entry `user.add` by `cli`); returns the password to print when it was generated (it must
+/// then be changed at the first sign-in).
 #[allow(clippy::too_many_arguments)]
 pub async fn add_user(
-    store: &dyn Store,
+    store: std::sync::Arc<dyn Store>,
     reference: &Reference,
-    auth: &Auth,
     username: &str,
     role: &str,
     region: Option<&str>,
@@ -167,106 +162,19 @@ pub async fn add_user(
     nik: Option<&str>,
     employer: Option<&str>,
     password: Option<String>,
-) -> Result<String> {
-    let username = username.trim().to_lowercase();
-    if username.len() < 3
-        || username.len() > 64
-        || !username
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b))
-    {
-        bail!("--username: 3 to 64 letters, digits or . _ - @ [username.format]");
-    }
-    let role = Role::parse(role).ok_or_else(|| {
-        anyhow!("--role: one of admin, analyst, branch_officer, agent, village_official, participant, employer [role.value]")
-    })?;
-    let employer = match employer.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(code) => Some(store.employer(code).await?.ok_or_else(|| {
-            anyhow!("--employer: no employer is registered with this NIB [employer.unknown]")
-        })?),
-        None => None,
+) -> Result<cakupan_app::accounts::CreatedAccount> {
+    let st = crate::agents::state(store, reference)?;
+    let new = cakupan_app::accounts::NewAccount {
+        username: username.to_string(),
+        role: role.to_string(),
+        region: region.map(String::from),
+        agent_code: agent_code.map(String::from),
+        nik: nik.map(String::from),
+        employer: employer.map(String::from),
     };
-    if role.can(Capability::ActsForEmployer) != employer.is_some() {
-        bail!("--employer: required for employers' staff and only for them [employer.role]");
-    }
-    let region = match (region.map(str::trim).filter(|s| !s.is_empty()), &employer) {
-        (Some(_), Some(_)) => {
-            bail!(
-                "--region: an employer's staff work in their employer's region; give none [region.role_scope]"
-            )
-        }
-        (None, Some(e)) => Some(e.region.to_string()),
-        (r, None) => r.map(String::from),
-    };
-    let region = match region.as_deref() {
-        None => RegionCode::NATION,
-        Some(r) => {
-            let c = RegionCode::parse(r).map_err(|e| anyhow!("--region: {e}"))?;
-            if !reference.regions.contains_code(c) {
-                bail!("--region: {c} is not in the Kemendagri region list [region.unknown]");
-            }
-            c
-        }
-    };
-    role.check_scope(region)
-        .map_err(|m| anyhow!("--region: {m} [region.role_scope]"))?;
-    let agent_code = agent_code.map(str::trim).filter(|s| !s.is_empty());
-    if role.can(Capability::FieldAgent) != agent_code.is_some() {
-        bail!("--agent-code: required for agents and only for them [agent_code.role]");
-    }
-    let nik = match nik.map(str::trim).filter(|s| !s.is_empty()) {
-        // Only the NIK's blind index is kept with the account.
-        Some(n) => Some(store.nik_index(
-            &cakupan_domain::Nik::parse(n).map_err(|e| anyhow!("--nik: {e} [{}]", e.rule()))?,
-        )),
-        None => None,
-    };
-    if role.can(Capability::OwnRecord) != nik.is_some() {
-        bail!("--nik: required for participants and only for them [nik.role]");
-    }
-    let (password, generated) = match password {
-        Some(p) => (p, false),
-        None => (random_password()?, true),
-    };
-    if !generated
-        && let Err(e) =
-            cakupan_domain::password::check("--password-file", &password, &username, &auth.policy)
-    {
-        bail!("{}: {} [{}]", e.field, e.message, e.rule);
-    }
-    let hash = auth
-        .hash_password(&password)
-        .map_err(|e| anyhow!("hashing the password: {e}"))?;
-    let id = store
-        .create_user(
-            &NewUser {
-                username: username.clone(),
-                password_hash: hash,
-                role,
-                region,
-                agent_code: agent_code.map(String::from),
-                nik_index: nik,
-                employer_code: employer.map(|e| e.code),
-            },
-            cakupan_app::auth::now_secs(),
-        )
+    cakupan_app::accounts::create_account(&st, &cli_admin(), "cli", &new, password)
         .await
-        .map_err(|e| match e {
-            cakupan_store::StoreError::Rejected(errs) => anyhow!("--username: {errs}"),
-            e => e.into(),
-        })?;
-    store
-        .append_audit(&[AuditEntry {
-            at: cakupan_store::clock::now_millis(),
-            actor: "cli".into(),
-            role: "admin".into(),
-            action: "user.add".into(),
-            record: format!("user:{id}"),
-            request_id: "cli".into(),
-            purpose: "administration".into(),
-        }])
-        .await?;
-    Ok(password)
+        .map_err(crate::agents::api)
 }
 
 pub async fn run(
@@ -274,7 +182,6 @@ pub async fn run(
     reference: &Reference,
     cmd: UserCommand,
 ) -> Result<()> {
-    let store = shared.as_ref();
     match cmd {
         UserCommand::Add {
             username,
@@ -296,12 +203,9 @@ pub async fn run(
                         .to_string(),
                 ),
             };
-            let generated = password.is_none();
-            let auth = auth(reference)?;
-            let pw = add_user(
-                store,
+            let made = add_user(
+                shared.clone(),
                 reference,
-                &auth,
                 &username,
                 &role,
                 region.as_deref(),
@@ -311,9 +215,10 @@ pub async fn run(
                 password,
             )
             .await?;
-            println!("User {} created ({role}).", username.trim().to_lowercase());
-            if generated {
+            println!("User {} created ({}).", made.username, made.role);
+            if let Some(pw) = made.password {
                 println!("Password (shown once, not stored): {pw}");
+                println!("It must be changed at the first sign-in.");
             }
         }
         UserCommand::Disable { username }

@@ -928,6 +928,8 @@ struct UsersPage {
     /// One-time secrets to show once (recovery codes).
     codes: Vec<String>,
     message: Option<String>,
+    q: String,
+    pager: super::Pager,
 }
 
 fn may_administer(page: &Page) -> Result<(), PageError> {
@@ -938,6 +940,15 @@ fn may_administer(page: &Page) -> Result<(), PageError> {
     .map(|_| ())
 }
 
+/// The list's filter and page (`/pengguna?q=…&hal=…`).
+#[derive(Debug, Default, Deserialize)]
+pub struct UsersQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    hal: Option<usize>,
+}
+
 async fn users_page(
     st: &AppState,
     page: &Page,
@@ -945,13 +956,17 @@ async fn users_page(
     flash: Option<String>,
     codes: Vec<String>,
     message: Option<String>,
+    query: &UsersQuery,
 ) -> Result<Response, PageError> {
     let lang = page.lang;
+    let q = query.q.trim().to_lowercase();
+    // In the store's order (by username); the filter is a part of the name.
     let users = st
         .store
         .users()
         .await?
         .into_iter()
+        .filter(|u| q.is_empty() || u.username.contains(&q))
         .map(|u| UserLine {
             role: Role::parse(&u.role)
                 .map(|r| super::role_name(lang, r).to_string())
@@ -969,6 +984,9 @@ async fn users_page(
             must_change: u.must_change_password,
         })
         .collect();
+    let (users, pager) = super::paginate(lang, users, query.hal, |n| {
+        format!("/pengguna?q={}&hal={n}", cakupan_app::sms::url_encode(&q))
+    });
     html_status(
         status,
         &UsersPage {
@@ -978,14 +996,142 @@ async fn users_page(
             flash,
             codes,
             message,
+            q,
+            pager,
         },
     )
 }
 
-/// `/pengguna`: the accounts, for administrators, each with the lifecycle's actions.
-pub async fn users(State(st): St, page: Page) -> Result<Response, PageError> {
+/// `/pengguna`: the accounts, for administrators, each with the lifecycle's actions; a filter
+/// by name and 50 a page.
+pub async fn users(
+    State(st): St,
+    page: Page,
+    Query(query): Query<UsersQuery>,
+) -> Result<Response, PageError> {
     may_administer(&page)?;
-    users_page(&st, &page, StatusCode::OK, None, Vec::new(), None).await
+    users_page(&st, &page, StatusCode::OK, None, Vec::new(), None, &query).await
+}
+
+/// The new account form's fields, as typed.
+#[derive(Debug, Default, Deserialize)]
+pub struct NewUserForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    region: String,
+    #[serde(default)]
+    agent_code: String,
+    #[serde(default)]
+    nik: String,
+    #[serde(default)]
+    employer: String,
+}
+
+#[derive(Template)]
+#[template(path = "user_new.html")]
+struct NewUserPage {
+    t: &'static Tr,
+    nav: Nav,
+    f: NewUserForm,
+    /// Each role's value and name, in the reader's words.
+    roles: Vec<(&'static str, &'static str)>,
+    /// The problems, by field: (field, message in the reader's language).
+    errors: Vec<(String, String)>,
+}
+
+impl NewUserPage {
+    fn err(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+fn new_user_page(
+    page: &Page,
+    status: StatusCode,
+    f: NewUserForm,
+    errors: Vec<(String, String)>,
+) -> Result<Response, PageError> {
+    html_status(
+        status,
+        &NewUserPage {
+            t: page.t(),
+            nav: page.nav(),
+            f,
+            roles: Role::ALL
+                .iter()
+                .map(|r| (r.as_str(), super::role_name(page.lang, *r)))
+                .collect(),
+            errors,
+        },
+    )
+}
+
+/// `/pengguna/baru`: the form for a new account.
+pub async fn new_user_form(page: Page) -> Result<Response, PageError> {
+    may_administer(&page)?;
+    new_user_page(&page, StatusCode::OK, NewUserForm::default(), Vec::new())
+}
+
+/// Creates the account (the API's service): every problem shown by its field; on success the
+/// list with the one-time password, shown once.
+pub async fn new_user_submit(
+    State(st): St,
+    page: Page,
+    Form(f): Form<NewUserForm>,
+) -> Result<Response, PageError> {
+    may_administer(&page)?;
+    let me = page.check_csrf(&f.csrf)?.clone();
+    let opt = |v: &str| Some(v.to_string()).filter(|s| !s.trim().is_empty());
+    let new = crate::accounts::NewAccount {
+        username: f.username.clone(),
+        role: f.role.clone(),
+        region: opt(&f.region),
+        agent_code: opt(&f.agent_code),
+        nik: opt(&f.nik),
+        employer: opt(&f.employer),
+    };
+    match crate::accounts::create_account(&st, &me.who, &page.request_id, &new, None).await {
+        Ok(made) => {
+            let flash = page.t().user_done_created.replace("{u}", &made.username);
+            let query = UsersQuery {
+                q: made.username,
+                hal: None,
+            };
+            users_page(
+                &st,
+                &page,
+                StatusCode::CREATED,
+                Some(flash),
+                made.password.into_iter().collect(),
+                None,
+                &query,
+            )
+            .await
+        }
+        Err(ApiError::Invalid(errs)) => {
+            let errors = errs
+                .0
+                .iter()
+                .map(|e| (e.field.clone(), page.lang.field_message(e)))
+                .collect();
+            new_user_page(&page, StatusCode::UNPROCESSABLE_ENTITY, f, errors)
+        }
+        Err(ApiError::Busy { .. }) => new_user_page(
+            &page,
+            StatusCode::SERVICE_UNAVAILABLE,
+            f,
+            vec![(String::new(), page.t().sign_in_busy.into())],
+        ),
+        Err(e) => Err(PageError::Internal(format!("{e:?}"))),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -1045,13 +1191,26 @@ pub async fn user_action(
                 None,
                 Vec::new(),
                 Some(t.user_unknown_action.into()),
+                &UsersQuery::default(),
             )
             .await;
         }
     };
     match done {
         Ok((flash, codes)) => {
-            users_page(&st, &page, StatusCode::OK, Some(flash), codes, None).await
+            users_page(
+                &st,
+                &page,
+                StatusCode::OK,
+                Some(flash),
+                codes,
+                None,
+                &UsersQuery {
+                    q: who,
+                    hal: None,
+                },
+            )
+            .await
         }
         Err(ApiError::Invalid(errs)) => {
             let message = errs
@@ -1067,6 +1226,7 @@ pub async fn user_action(
                 None,
                 Vec::new(),
                 Some(message),
+                &UsersQuery::default(),
             )
             .await
         }
@@ -1079,6 +1239,7 @@ pub async fn user_action(
                 None,
                 Vec::new(),
                 Some(t.sign_in_busy.into()),
+                &UsersQuery::default(),
             )
             .await
         }

@@ -138,7 +138,11 @@ pub fn routes() -> Router<AppState> {
             "/akun/sandi",
             get(accounts::password_form).post(accounts::password_submit),
         )
-        .route("/pengguna", get(accounts::users))
+        .route(
+            "/pengguna",
+            get(accounts::users).post(accounts::new_user_submit),
+        )
+        .route("/pengguna/baru", get(accounts::new_user_form))
         .route("/pengguna/{username}", post(accounts::user_action))
         .route("/assets/{name}", get(asset))
         .layer(axum::middleware::from_fn(remember_language))

@@ -1881,7 +1881,106 @@ async fn the_users_page(store: Arc<dyn Store>) {
             .status,
         StatusCode::NOT_FOUND
     );
+    // Issue 22: an administrator creates an account on a page. Every problem of the form is
+    // shown at once beside its field, in Indonesian; nothing is created.
+    let mut lurah = Browser::new(&app);
+    lurah.sign_in("lurah").await;
+    assert_eq!(lurah.get("/pengguna/baru").await.status, StatusCode::FORBIDDEN);
+    let form = admin.get("/pengguna/baru").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("pejabat desa"), "roles in words: {}", form.body);
+    let wrong = admin
+        .post(
+            "/pengguna",
+            &[
+                ("csrf", &csrf),
+                ("username", "x"),
+                ("role", "village_official"),
+                ("region", "32.73"),
+                ("nik", "123"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", wrong.body);
+    for (field, words) in [
+        ("username", "3 sampai 64"),
+        ("region", "pejabat desa dengan kode desa"),
+        ("nik", "NIK"),
+    ] {
+        assert!(
+            wrong.body.contains(&format!("id=\"{field}-err\" aria-live=\"polite\">"))
+                && wrong
+                    .body
+                    .split(&format!("id=\"{field}-err\""))
+                    .nth(1)
+                    .is_some_and(|rest| rest.split("</p>").next().unwrap_or("").contains(words)),
+            "{field}: {}",
+            wrong.body
+        );
+    }
+    assert!(!wrong.body.contains("village_official:"), "{}", wrong.body);
+    assert!(app.store.user_by_username("x").await.unwrap().is_none());
+    let forged = admin
+        .post(
+            "/pengguna",
+            &[("csrf", "x"), ("username", "lurah2"), ("role", "analyst")],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let made = admin
+        .post(
+            "/pengguna",
+            &[
+                ("csrf", &csrf),
+                ("username", " Lurah.Sukamaju "),
+                ("role", "village_official"),
+                ("region", "32.73.01.1001"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let flash = made.testid("user-flash");
+    assert!(flash.contains("lurah.sukamaju dibuat"), "{flash}");
+    let password = made
+        .body
+        .split("data-testid=\"user-flash\"")
+        .nth(1)
+        .and_then(|rest| rest.split("<code>").nth(1))
+        .and_then(|c| c.split("</code>").next())
+        .unwrap()
+        .to_string();
+    assert_eq!(password.len(), 20, "{password}");
+    let user = app
+        .store
+        .user_by_username("lurah.sukamaju")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(user.must_change_password, "a generated password is changed at first sign-in");
+    assert_eq!(user.region, "32.73.01.1001");
+    // The same name again is refused by its field, not a failure.
+    let again = admin
+        .post(
+            "/pengguna",
+            &[
+                ("csrf", &csrf),
+                ("username", "lurah.sukamaju"),
+                ("role", "analyst"),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(again.body.contains("sudah dipakai"), "{}", again.body);
+    // The list filters by name.
+    let found = admin.get("/pengguna?q=sukamaju").await;
+    assert!(found.body.contains("data-testid=\"user-lurah.sukamaju\""));
+    assert!(!found.body.contains("data-testid=\"user-bandung\""));
     let log = app.store.audit_log().await.unwrap();
+    assert!(
+        log.iter()
+            .any(|r| r.entry.action == "user.add" && r.entry.actor == "admin"),
+        "user.add audited"
+    );
     for action in ["user.disabled", "user.enabled", "user.password_reset"] {
         assert!(
             log.iter()
