@@ -1301,3 +1301,190 @@ pub async fn draw_survey(
         basis,
     })
 }
+
+/// The capacity of a wave as planned: weeks, sessions a district holds a week, sessions an
+/// agent attends a week.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaveCapacity {
+    pub weeks: u32,
+    pub sessions_per_district_week: u32,
+    pub sessions_per_agent_week: u32,
+}
+
+/// Plans campaign `c`'s next wave from `starts` over its region (the planner's proposal,
+/// stored as editable entries), for the API and the pages alike. A wave already starting that
+/// day with the same length is a retry: returned as stored, with `false`. Returns the wave and
+/// how many villages it holds.
+pub async fn plan_next_wave(
+    st: &crate::Context,
+    who: &cakupan_domain::access::Principal,
+    request_id: &str,
+    c: &cakupan_store::campaign::Campaign,
+    starts: Date,
+    capacity: WaveCapacity,
+) -> std::result::Result<(Wave, u64, bool), crate::AppError> {
+    use cakupan_domain::access::{Action, Resource};
+    allow(who, Action::ManageCampaign, &Resource::Region(c.region))?;
+    let invalid = |field: &str, rule: &'static str, message: String| {
+        crate::AppError::Invalid(FieldError::new(field, rule, message).into())
+    };
+    for (field, v) in [
+        ("weeks", capacity.weeks),
+        (
+            "sessions_per_district_week",
+            capacity.sessions_per_district_week,
+        ),
+        ("sessions_per_agent_week", capacity.sessions_per_agent_week),
+    ] {
+        if v == 0 || v > 52 {
+            return Err(invalid(
+                field,
+                "wave.capacity",
+                "a whole number from 1 to 52".into(),
+            ));
+        }
+    }
+    let existing = st.store.waves(&c.code).await?;
+    if let Some(w) = existing.iter().find(|w| w.starts_on == starts) {
+        if w.weeks != capacity.weeks {
+            return Err(crate::AppError::Invalid(
+                FieldError::new(
+                    "starts_on",
+                    "campaign.wave_taken",
+                    format!(
+                        "wave {} already starts that day, for {} weeks",
+                        w.wave, w.weeks
+                    ),
+                )
+                .with_args([w.wave.to_string(), w.weeks.to_string()])
+                .into(),
+            ));
+        }
+        let n = st
+            .store
+            .plan_entries(&c.code, c.region)
+            .await?
+            .iter()
+            .filter(|e| e.wave == w.wave)
+            .count() as u64;
+        return Ok((w.clone(), n, false));
+    }
+    if existing.last().is_some_and(|w| starts <= w.ends_on()) {
+        return Err(invalid(
+            "starts_on",
+            "campaign.wave_order",
+            "a wave starts after the previous one ends".into(),
+        ));
+    }
+    let (w, t) = store_next_wave(
+        st.store.as_ref(),
+        &st.regions,
+        &st.rules,
+        &NextWave {
+            campaign: c.code.clone(),
+            starts,
+            capacity: (
+                capacity.weeks,
+                capacity.sessions_per_district_week,
+                capacity.sessions_per_agent_week,
+            ),
+            assume_agents: None,
+            by: who.username.clone(),
+        },
+    )
+    .await?;
+    audit(
+        st,
+        who,
+        request_id,
+        "campaign.wave",
+        format!("campaign:{}/wave:{}", c.code, w.wave),
+        "campaign",
+    )
+    .await?;
+    Ok((w, t.plan.chosen.len() as u64, true))
+}
+
+/// A village of the region tree, from its code as typed (field `village`).
+pub fn village_code(
+    st: &crate::Context,
+    s: &str,
+) -> std::result::Result<RegionCode, crate::AppError> {
+    let invalid = |rule: &'static str, message: String| {
+        crate::AppError::Invalid(FieldError::new("village", rule, message).into())
+    };
+    let v = RegionCode::parse(s.trim()).map_err(|e| invalid("region.code", e.to_string()))?;
+    if v.level() != Level::Village || !st.regions.contains_code(v) {
+        return Err(invalid(
+            "region.not_village",
+            format!("{v} is not a village"),
+        ));
+    }
+    Ok(v)
+}
+
+/// Adds `village` to week `week` of wave `wave` by hand (the planner's proposal edited): the
+/// planner's estimates of its workers and informal share, no rank. The same again is a retry
+/// (`false`). Returns the stored entry.
+pub async fn add_village(
+    st: &crate::Context,
+    who: &cakupan_domain::access::Principal,
+    request_id: &str,
+    c: &cakupan_store::campaign::Campaign,
+    village: RegionCode,
+    (wave, week): (u32, u32),
+) -> std::result::Result<(PlanEntry, bool), crate::AppError> {
+    use cakupan_domain::access::{Action, Resource};
+    allow(who, Action::ManageCampaign, &Resource::Region(village))?;
+    let est = Estimates::new(&st.regions).map_err(crate::AppError::Internal)?;
+    let e = hand_entry(
+        &est,
+        &st.rules,
+        &c.code,
+        village,
+        (wave, week),
+        cakupan_domain::Month::of((st.today)()),
+    );
+    let created = st.store.add_entry(&e).await?;
+    audit(
+        st,
+        who,
+        request_id,
+        "campaign.add_village",
+        format!("campaign:{}/village:{village}", c.code),
+        "campaign",
+    )
+    .await?;
+    let stored = st
+        .store
+        .plan_entries(&c.code, village)
+        .await?
+        .into_iter()
+        .next()
+        .unwrap_or(e);
+    Ok((stored, created))
+}
+
+/// Takes a planned village out of its wave (the store refuses one coordinated or held);
+/// whether one was there.
+pub async fn remove_village(
+    st: &crate::Context,
+    who: &cakupan_domain::access::Principal,
+    request_id: &str,
+    c: &cakupan_store::campaign::Campaign,
+    village: RegionCode,
+) -> std::result::Result<bool, crate::AppError> {
+    use cakupan_domain::access::{Action, Resource};
+    allow(who, Action::ManageCampaign, &Resource::Region(village))?;
+    let removed = st.store.remove_entry(&c.code, village).await?;
+    audit(
+        st,
+        who,
+        request_id,
+        "campaign.remove_village",
+        format!("campaign:{}/village:{village}", c.code),
+        "campaign",
+    )
+    .await?;
+    Ok(removed)
+}

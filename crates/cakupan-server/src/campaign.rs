@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use cakupan_app::campaign::{self as analysis, By, NextWave};
+use cakupan_app::campaign::{self as analysis, By};
 use cakupan_domain::access::{Action, Principal, Resource, authorize, suppresses_small_cells};
 use cakupan_domain::campaign::Stage;
 use cakupan_domain::month::{format_date, parse_date};
@@ -284,64 +284,25 @@ pub async fn add_wave(
     caller.allow(Action::ManageCampaign, &Resource::Region(c.region))?;
     let b: WaveInput = json_body(&body, "a wave object")?;
     let starts = date_of("starts_on", &b.starts_on)?;
-    let existing = st.store.waves(&c.code).await?;
-    if let Some(w) = existing.iter().find(|w| w.starts_on == starts) {
-        if w.weeks != b.weeks {
-            return Err(invalid(
-                "starts_on",
-                "campaign.wave_taken",
-                format!(
-                    "wave {} already starts that day, for {} weeks",
-                    w.wave, w.weeks
-                ),
-            ));
-        }
-        let n = st
-            .store
-            .plan_entries(&c.code, c.region)
-            .await?
-            .iter()
-            .filter(|e| e.wave == w.wave)
-            .count() as u64;
-        return Ok((StatusCode::OK, Json(wave_body(w, n))).into_response());
-    }
-    if existing.last().is_some_and(|w| starts <= w.ends_on()) {
-        return Err(invalid(
-            "starts_on",
-            "campaign.wave_order",
-            "a wave starts after the previous one ends",
-        ));
-    }
-    let (w, t) = analysis::store_next_wave(
-        st.store.as_ref(),
-        &st.regions,
-        &st.rules,
-        &NextWave {
-            campaign: c.code.clone(),
-            starts,
-            capacity: (
-                b.weeks,
-                b.sessions_per_district_week,
-                b.sessions_per_agent_week,
-            ),
-            assume_agents: None,
-            by: caller.who.username.clone(),
+    let (w, n, created) = analysis::plan_next_wave(
+        &st,
+        &caller.who,
+        &caller.request_id,
+        &c,
+        starts,
+        analysis::WaveCapacity {
+            weeks: b.weeks,
+            sessions_per_district_week: b.sessions_per_district_week,
+            sessions_per_agent_week: b.sessions_per_agent_week,
         },
     )
     .await?;
-    caller
-        .audit(
-            &st,
-            "campaign.wave",
-            format!("campaign:{}/wave:{}", c.code, w.wave),
-            "campaign",
-        )
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(wave_body(&w, t.plan.chosen.len() as u64)),
-    )
-        .into_response())
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(wave_body(&w, n))).into_response())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -433,33 +394,16 @@ pub async fn add_village(
 ) -> Result<Response, ApiError> {
     let c = campaign_for(&st, &caller.who, &code).await?;
     let b: AddVillageInput = json_body(&body, "a village to add")?;
-    let village = village_of(&st, &b.village)?;
-    caller.allow(Action::ManageCampaign, &Resource::Region(village))?;
-    let est = analysis::Estimates::new(&st.regions).map_err(ApiError::Internal)?;
-    let e = analysis::hand_entry(
-        &est,
-        &st.rules,
-        &c.code,
+    let village = analysis::village_code(&st, &b.village)?;
+    let (stored, created) = analysis::add_village(
+        &st,
+        &caller.who,
+        &caller.request_id,
+        &c,
         village,
         (b.wave, b.week),
-        cakupan_domain::Month::of((st.today)()),
-    );
-    let created = st.store.add_entry(&e).await?;
-    caller
-        .audit(
-            &st,
-            "campaign.add_village",
-            format!("campaign:{}/village:{village}", c.code),
-            "campaign",
-        )
-        .await?;
-    let stored = st
-        .store
-        .plan_entries(&c.code, village)
-        .await?
-        .into_iter()
-        .next()
-        .unwrap_or(e);
+    )
+    .await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -479,15 +423,8 @@ pub async fn remove_village(
 ) -> Result<Response, ApiError> {
     let (c, village) =
         campaign_village(&st, &caller, &code, &village, Action::ManageCampaign).await?;
-    let removed = st.store.remove_entry(&c.code, village).await?;
-    caller
-        .audit(
-            &st,
-            "campaign.remove_village",
-            format!("campaign:{}/village:{village}", c.code),
-            "campaign",
-        )
-        .await?;
+    let removed =
+        analysis::remove_village(&st, &caller.who, &caller.request_id, &c, village).await?;
     Ok(
         Json(serde_json::json!({"village": village.to_string(), "removed": removed}))
             .into_response(),
@@ -509,16 +446,7 @@ async fn campaign_village(
 }
 
 fn village_of(st: &AppState, s: &str) -> Result<RegionCode, ApiError> {
-    let v = RegionCode::parse(s.trim())
-        .map_err(|e| invalid("village", "region.code", e.to_string()))?;
-    if v.level() != cakupan_domain::Level::Village || !st.regions.contains_code(v) {
-        return Err(invalid(
-            "village",
-            "region.not_village",
-            format!("{v} is not a village"),
-        ));
-    }
-    Ok(v)
+    analysis::village_code(st, s)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -1205,10 +1205,7 @@ pub async fn user_action(
                 Some(flash),
                 codes,
                 None,
-                &UsersQuery {
-                    q: who,
-                    hal: None,
-                },
+                &UsersQuery { q: who, hal: None },
             )
             .await
         }

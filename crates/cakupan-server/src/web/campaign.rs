@@ -115,6 +115,24 @@ pub struct Ct {
     pub recorded_by_cli: &'static str,
     pub agreement_text: &'static str,
     pub agreement_confirm: &'static str,
+    pub plan_title: &'static str,
+    pub plan_help: &'static str,
+    pub plan_wave_title: &'static str,
+    pub plan_starts: &'static str,
+    pub plan_weeks: &'static str,
+    pub plan_per_district: &'static str,
+    pub plan_per_agent: &'static str,
+    pub plan_wave_submit: &'static str,
+    pub plan_village_title: &'static str,
+    pub plan_village_code: &'static str,
+    pub plan_village_hint: &'static str,
+    pub plan_village_submit: &'static str,
+    pub plan_remove: &'static str,
+    pub plan_remove_label: &'static str,
+    pub plan_done_wave: &'static str,
+    pub plan_done_village: &'static str,
+    pub plan_done_removed: &'static str,
+    pub plan_actions: &'static str,
 }
 
 pub static ID: Ct = Ct {
@@ -212,6 +230,24 @@ pub static ID: Ct = Ct {
     recorded_by_cli: "petugas kantor pusat (baris perintah)",
     agreement_text: "Dengan ini pemerintah desa/kelurahan menyetujui kampanye \"Kerja Keras Bebas Cemas\" di wilayahnya: menyediakan tempat dan waktu sosialisasi, mengumumkannya kepada warga, dan menunjuk petugas informasi publik (PPID) desa sebagai penghubung. Data warga yang dikumpulkan hanya dipakai untuk kepesertaan BPJS Ketenagakerjaan.",
     agreement_confirm: "Saya telah membaca dan menyetujui pernyataan di atas atas nama pemerintah desa/kelurahan.",
+    plan_title: "Rencana gelombang",
+    plan_help: "Gelombang berikutnya diusulkan oleh perencana dari desa-desa di wilayah kampanye yang belum pernah dijangkau; usulannya bisa diubah: tambahkan desa ke minggu tertentu, atau keluarkan desa yang belum berkoordinasi.",
+    plan_wave_title: "Rencanakan gelombang berikutnya",
+    plan_starts: "Mulai tanggal",
+    plan_weeks: "Lama (minggu)",
+    plan_per_district: "Sosialisasi per kecamatan per minggu",
+    plan_per_agent: "Sosialisasi per agen per minggu",
+    plan_wave_submit: "Susun usulan gelombang",
+    plan_village_title: "Tambah desa ke gelombang",
+    plan_village_code: "Kode desa",
+    plan_village_hint: "Kode Kemendagri desa, mis. 32.73.01.1001.",
+    plan_village_submit: "Tambahkan desa",
+    plan_remove: "Keluarkan",
+    plan_remove_label: "Keluarkan {v} dari gelombangnya",
+    plan_done_wave: "Gelombang {n} disusun: {v} desa diusulkan.",
+    plan_done_village: "{v} ditambahkan ke gelombang {n}, minggu {w}.",
+    plan_done_removed: "{v} dikeluarkan dari gelombangnya.",
+    plan_actions: "Tindakan",
 };
 
 pub static EN: Ct = Ct {
@@ -303,6 +339,24 @@ pub static EN: Ct = Ct {
     recorded_by_cli: "head office (command line)",
     agreement_text: "The village government hereby agrees to the \"Kerja Keras Bebas Cemas\" campaign in its area: to provide a place and a time for the sessions, to announce them to residents, and to name the village's public-information officer (PPID) as the contact. Residents' data collected is used only for BPJS Ketenagakerjaan participation.",
     agreement_confirm: "I have read and agree to the statement above on behalf of the village government.",
+    plan_title: "Planning the waves",
+    plan_help: "The next wave is proposed by the planner from the campaign region's villages not yet reached; the proposal can be changed: add a village to a given week, or take out a village that has not yet coordinated.",
+    plan_wave_title: "Plan the next wave",
+    plan_starts: "Starts on",
+    plan_weeks: "Length (weeks)",
+    plan_per_district: "Sessions per district a week",
+    plan_per_agent: "Sessions per agent a week",
+    plan_wave_submit: "Draw up the wave's proposal",
+    plan_village_title: "Add a village to a wave",
+    plan_village_code: "Village code",
+    plan_village_hint: "The village's Kemendagri code, such as 32.73.01.1001.",
+    plan_village_submit: "Add the village",
+    plan_remove: "Take out",
+    plan_remove_label: "Take {v} out of its wave",
+    plan_done_wave: "Wave {n} drawn up: {v} villages proposed.",
+    plan_done_village: "{v} added to wave {n}, week {w}.",
+    plan_done_removed: "{v} taken out of its wave.",
+    plan_actions: "Action",
 };
 
 pub fn words(lang: Lang) -> &'static Ct {
@@ -450,6 +504,45 @@ struct EntryRow {
     week: u32,
     stage: &'static str,
     href: String,
+    /// Planned and in the reader's area to manage: it may be taken out of its wave.
+    removable: bool,
+    /// The button's full name for a screen reader.
+    remove_label: String,
+}
+
+/// The planning forms' fields, as typed (`/kampanye/{code}/gelombang`, `…/desa`,
+/// `…/desa/{village}/keluarkan`).
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct PlanForm {
+    #[serde(default)]
+    csrf: String,
+    /// The area the page was showing.
+    #[serde(default)]
+    wilayah: String,
+    #[serde(default)]
+    starts_on: String,
+    #[serde(default)]
+    weeks: String,
+    #[serde(default)]
+    sessions_per_district_week: String,
+    #[serde(default)]
+    sessions_per_agent_week: String,
+    #[serde(default)]
+    village: String,
+    #[serde(default)]
+    wave: String,
+    #[serde(default)]
+    week: String,
+}
+
+/// What the planning panel shows: the forms the reader may use, the outcome of the last one.
+#[derive(Debug, Default)]
+struct PlanView {
+    may_plan_wave: bool,
+    may_add: bool,
+    flash: Option<String>,
+    errors: Vec<String>,
+    form: PlanForm,
 }
 
 #[derive(Template)]
@@ -473,6 +566,9 @@ struct CampaignPage {
     entries: Vec<EntryRow>,
     /// Enrolments the campaign added, all waves with an estimate (whole campaign).
     attributed: Option<String>,
+    plan: PlanView,
+    /// The area shown, as a code (empty: the campaign's default for the reader).
+    area_code: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -496,14 +592,26 @@ pub async fn campaign_page(
     Path(code): Path<String>,
     Query(q): Query<AreaQuery>,
 ) -> Result<Response, PageError> {
-    let c = campaign_of(&st, &page, &code).await?;
+    let form = PlanForm {
+        wilayah: q.wilayah.unwrap_or_default(),
+        ..PlanForm::default()
+    };
+    campaign_view(&st, &page, &code, form, None, Vec::new(), StatusCode::OK).await
+}
+
+/// The campaign page in the area `form.wilayah` names, with the planning panel's outcome.
+async fn campaign_view(
+    st: &AppState,
+    page: &Page,
+    code: &str,
+    mut form: PlanForm,
+    flash: Option<String>,
+    errors: Vec<String>,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let c = campaign_of(st, page, code).await?;
     let me = page.require()?.clone();
-    let area = match q
-        .wilayah
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
+    let area = match Some(form.wilayah.trim()).filter(|s| !s.is_empty()) {
         Some(s) => RegionCode::parse(s).map_err(|_| PageError::NotFound(page.lang))?,
         None => api::view_region(&me.who, c.region),
     };
@@ -527,7 +635,7 @@ pub async fn campaign_page(
     let attendance = f
         .attendance
         .iter()
-        .map(|(a, n)| (audience_name(&st, lang, a), lang.num(*n as i64)))
+        .map(|(a, n)| (audience_name(st, lang, a), lang.num(*n as i64)))
         .collect();
     // By child region.
     let mut by_child: BTreeMap<RegionCode, (u64, u64, u64, u64, u64)> = BTreeMap::new();
@@ -694,7 +802,7 @@ pub async fn campaign_page(
                             } else {
                                 w.outcome_paying
                             },
-                            audience: audience_name(&st, lang, &u.audience),
+                            audience: audience_name(st, lang, &u.audience),
                             effect: lang.signed_decimal(u.estimate.effect, 2),
                             interval: format!(
                                 "{} – {}",
@@ -759,6 +867,13 @@ pub async fn campaign_page(
             .iter()
             .map(|e| EntryRow {
                 village: e.village.to_string(),
+                remove_label: w.plan_remove_label.replace(
+                    "{v}",
+                    &st.regions
+                        .get(e.village)
+                        .map(|r| r.name.clone())
+                        .unwrap_or_default(),
+                ),
                 name: st
                     .regions
                     .get(e.village)
@@ -768,6 +883,13 @@ pub async fn campaign_page(
                 week: e.week,
                 stage: stage_name(w, e.stage),
                 href: format!("/kampanye/{}/desa/{}", c.code, e.village),
+                removable: e.stage == Stage::Planned
+                    && authorize(
+                        &me.who,
+                        Action::ManageCampaign,
+                        &Resource::Region(e.village),
+                    )
+                    .is_ok(),
             })
             .collect()
     } else {
@@ -797,25 +919,55 @@ pub async fn campaign_page(
             lang.num(attributed_total.2.round() as i64)
         )
     });
-    html(&CampaignPage {
-        t,
-        c: w,
-        attributed,
-        nav: page.nav(),
-        code: c.code.clone(),
-        name: c.name.clone(),
-        area: area_label(&st, t, area),
-        crumbs,
-        bars,
-        sessions: lang.num(f.sessions as i64),
-        attendance,
-        waves,
-        areas,
-        map,
-        uplift,
-        surveys,
-        entries,
-    })
+    // The planning forms' starting values: the day after the last wave, four weeks, the
+    // last wave's first week.
+    if form.starts_on.is_empty() {
+        let after = wave_list
+            .last()
+            .map(|w| w.ends_on())
+            .unwrap_or((st.today)())
+            .max((st.today)());
+        form.starts_on = format_date(after.next_day().unwrap_or(after));
+        form.weeks = "4".into();
+        form.sessions_per_district_week = "2".into();
+        form.sessions_per_agent_week = "1".into();
+        form.wave = wave_list.last().map_or(1, |w| w.wave).to_string();
+        form.week = "1".into();
+    }
+    form.wilayah = area.to_string();
+    let plan = PlanView {
+        may_plan_wave: authorize(&me.who, Action::ManageCampaign, &Resource::Region(c.region))
+            .is_ok(),
+        may_add: !wave_list.is_empty()
+            && authorize(&me.who, Action::ManageCampaign, &Resource::Region(area)).is_ok(),
+        flash,
+        errors,
+        form,
+    };
+    html_status(
+        status,
+        &CampaignPage {
+            plan,
+            area_code: area.to_string(),
+            t,
+            c: w,
+            attributed,
+            nav: page.nav(),
+            code: c.code.clone(),
+            name: c.name.clone(),
+            area: area_label(st, t, area),
+            crumbs,
+            bars,
+            sessions: lang.num(f.sessions as i64),
+            attendance,
+            waves,
+            areas,
+            map,
+            uplift,
+            surveys,
+            entries,
+        },
+    )
 }
 
 #[derive(Template)]
@@ -1019,6 +1171,206 @@ fn messages(lang: Lang, e: &cakupan_store::StoreError) -> Option<Vec<String>> {
             Some(errs.iter().map(|x| lang.summary_line(x)).collect())
         }
         _ => None,
+    }
+}
+
+/// The planning forms' problems, in the reader's words, or the failure to show as a page.
+fn plan_errors(page: &Page, e: ApiError) -> Result<Vec<String>, PageError> {
+    match e {
+        ApiError::Invalid(errs) => Ok(errs.iter().map(|x| page.lang.summary_line(x)).collect()),
+        e => Err(page_err(page, e)),
+    }
+}
+
+fn number(field: &str, rule: &'static str, v: &str) -> Result<u32, ApiError> {
+    v.trim().parse::<u32>().map_err(|_| {
+        ApiError::Invalid(cakupan_domain::FieldError::new(field, rule, "a whole number").into())
+    })
+}
+
+/// `POST /kampanye/{code}/gelombang`: plans the next wave (the API's service). The same wave
+/// again is a retry.
+pub async fn plan_wave(
+    State(st): St,
+    page: Page,
+    Path(code): Path<String>,
+    Form(f): Form<PlanForm>,
+) -> Result<Response, PageError> {
+    let me = page.check_csrf(&f.csrf)?.clone();
+    let c = campaign_of(&st, &page, &code).await?;
+    let w = words(page.lang);
+    let planned = async {
+        let starts = parse_date(f.starts_on.trim()).ok_or_else(|| {
+            ApiError::Invalid(
+                cakupan_domain::FieldError::new(
+                    "starts_on",
+                    "date.format",
+                    "a date is written YYYY-MM-DD",
+                )
+                .into(),
+            )
+        })?;
+        let capacity = analysis::WaveCapacity {
+            weeks: number("weeks", "wave.capacity", &f.weeks)?,
+            sessions_per_district_week: number(
+                "sessions_per_district_week",
+                "wave.capacity",
+                &f.sessions_per_district_week,
+            )?,
+            sessions_per_agent_week: number(
+                "sessions_per_agent_week",
+                "wave.capacity",
+                &f.sessions_per_agent_week,
+            )?,
+        };
+        analysis::plan_next_wave(&st, &me.who, &page.request_id, &c, starts, capacity).await
+    }
+    .await;
+    match planned {
+        Ok((wave, n, _)) => {
+            let flash = w
+                .plan_done_wave
+                .replace("{n}", &wave.wave.to_string())
+                .replace("{v}", &page.lang.num(n as i64));
+            let form = PlanForm {
+                wilayah: f.wilayah,
+                ..PlanForm::default()
+            };
+            campaign_view(
+                &st,
+                &page,
+                &code,
+                form,
+                Some(flash),
+                Vec::new(),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(e) => {
+            let errors = plan_errors(&page, e)?;
+            campaign_view(
+                &st,
+                &page,
+                &code,
+                f,
+                None,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+/// `POST /kampanye/{code}/desa`: adds a village to a week of a wave by hand (the API's
+/// service). The same again is a retry.
+pub async fn add_village(
+    State(st): St,
+    page: Page,
+    Path(code): Path<String>,
+    Form(f): Form<PlanForm>,
+) -> Result<Response, PageError> {
+    let me = page.check_csrf(&f.csrf)?.clone();
+    let c = campaign_of(&st, &page, &code).await?;
+    let w = words(page.lang);
+    let added = async {
+        let village = analysis::village_code(&st, &f.village)?;
+        let wave = number("wave", "campaign.wave", &f.wave)?;
+        let week = number("week", "campaign.week", &f.week)?;
+        analysis::add_village(&st, &me.who, &page.request_id, &c, village, (wave, week)).await
+    }
+    .await;
+    match added {
+        Ok((e, _)) => {
+            let name = st
+                .regions
+                .get(e.village)
+                .map(|r| r.name.clone())
+                .unwrap_or_else(|| e.village.to_string());
+            let flash = w
+                .plan_done_village
+                .replace("{v}", &name)
+                .replace("{n}", &e.wave.to_string())
+                .replace("{w}", &e.week.to_string());
+            let form = PlanForm {
+                wilayah: f.wilayah,
+                ..PlanForm::default()
+            };
+            campaign_view(
+                &st,
+                &page,
+                &code,
+                form,
+                Some(flash),
+                Vec::new(),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(e) => {
+            let errors = plan_errors(&page, e)?;
+            campaign_view(
+                &st,
+                &page,
+                &code,
+                f,
+                None,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+/// `POST /kampanye/{code}/desa/{village}/keluarkan`: takes a planned village out of its wave
+/// (never one coordinated or held).
+pub async fn remove_village(
+    State(st): St,
+    page: Page,
+    Path((code, village)): Path<(String, String)>,
+    Form(f): Form<PlanForm>,
+) -> Result<Response, PageError> {
+    let me = page.check_csrf(&f.csrf)?.clone();
+    let c = campaign_of(&st, &page, &code).await?;
+    let village = village_arg(&page, &village)?;
+    let form = PlanForm {
+        wilayah: f.wilayah,
+        ..PlanForm::default()
+    };
+    match analysis::remove_village(&st, &me.who, &page.request_id, &c, village).await {
+        Ok(_) => {
+            let name = st
+                .regions
+                .get(village)
+                .map(|r| r.name.clone())
+                .unwrap_or_else(|| village.to_string());
+            let flash = words(page.lang).plan_done_removed.replace("{v}", &name);
+            campaign_view(
+                &st,
+                &page,
+                &code,
+                form,
+                Some(flash),
+                Vec::new(),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(e) => {
+            let errors = plan_errors(&page, e)?;
+            campaign_view(
+                &st,
+                &page,
+                &code,
+                form,
+                None,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
     }
 }
 

@@ -831,6 +831,7 @@ const ID_MESSAGES: &[(&str, &str)] = &[
         "campaign.wave_taken",
         "sudah ada gelombang yang dimulai pada hari itu dengan lama yang lain",
     ),
+    ("wave.capacity", "isi bilangan bulat 1 sampai 52"),
     (
         "campaign.weeks",
         "gelombang berlangsung paling sedikit satu minggu",
@@ -1089,10 +1090,7 @@ const ID_MESSAGES: &[(&str, &str)] = &[
         "username.format",
         "nama pengguna: 3 sampai 64 huruf, angka, atau . _ - @",
     ),
-    (
-        "role.value",
-        "pilih salah satu peran yang ada",
-    ),
+    ("role.value", "pilih salah satu peran yang ada"),
     (
         "employer.role",
         "NIB pemberi kerja wajib untuk staf pemberi kerja dan hanya untuk mereka",
@@ -1101,7 +1099,10 @@ const ID_MESSAGES: &[(&str, &str)] = &[
         "agent_code.role",
         "kode agen wajib untuk agen dan hanya untuk agen",
     ),
-    ("nik.role", "NIK wajib untuk peserta dan hanya untuk peserta"),
+    (
+        "nik.role",
+        "NIK wajib untuk peserta dan hanya untuk peserta",
+    ),
     (
         "region.role_scope",
         "wilayah tidak sesuai dengan peran: kantor pusat, peserta dan staf pemberi kerja tanpa kode wilayah, petugas cabang dan agen dengan kode wilayahnya, pejabat desa dengan kode desa",
@@ -2752,7 +2753,7 @@ pub static EN: Tr = Tr {
     user_username_hint: "3 to 64 letters, digits or . _ - @",
     user_role: "Role",
     user_region: "Region code",
-    user_region_hint: "A Kemendagri code, e.g. 32.73 (a city) or 32.73.01.1001 (a village). Leave empty for head office, participants and employers' staff.",
+    user_region_hint: "A Kemendagri code, such as 32.73 (a city) or 32.73.01.1001 (a village). Leave empty for head office, participants and employers' staff.",
     user_region_find: "Find a region code",
     user_agent_code: "Agent code (agents only)",
     user_nik: "NIK (participants only)",

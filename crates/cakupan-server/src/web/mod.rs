@@ -111,6 +111,12 @@ pub fn routes() -> Router<AppState> {
         .route("/mitra-bayar/{code}", post(payments::switch_partner))
         .route("/kampanye", get(campaign::home))
         .route("/kampanye/{code}", get(campaign::campaign_page))
+        .route("/kampanye/{code}/gelombang", post(campaign::plan_wave))
+        .route("/kampanye/{code}/desa", post(campaign::add_village))
+        .route(
+            "/kampanye/{code}/desa/{village}/keluarkan",
+            post(campaign::remove_village),
+        )
         .route(
             "/kampanye/{code}/desa/{village}",
             get(campaign::village_page),

@@ -2784,7 +2784,10 @@ async fn the_account_lifecycle() {
         &app,
         "POST",
         "/api/v1/users",
-        Some(json!({"username": "a", "role": "agent", "nik": "3273014101900001", "employer": "X"}).to_string()),
+        Some(
+            json!({"username": "a", "role": "agent", "nik": "3273014101900001", "employer": "X"})
+                .to_string(),
+        ),
     )
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
@@ -2807,7 +2810,10 @@ async fn the_account_lifecycle() {
         &app,
         "POST",
         "/api/v1/users",
-        Some(json!({"username": "Petugas.Garut", "role": "branch_officer", "region": "32.05"}).to_string()),
+        Some(
+            json!({"username": "Petugas.Garut", "role": "branch_officer", "region": "32.05"})
+                .to_string(),
+        ),
     )
     .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");

@@ -1804,6 +1804,148 @@ async fn campaign_pages(store: Arc<dyn Store>) {
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{v}");
+
+    // Issue 22: a branch officer plans on the page what the API plans. The village official
+    // and the analyst see no planning forms.
+    user(
+        &app,
+        &a,
+        "cabang",
+        "branch_officer",
+        Some("32.73"),
+        None,
+        None,
+    )
+    .await;
+    let mut cabang = Browser::new(&app);
+    cabang.sign_in("cabang").await;
+    let p = cabang.get("/kampanye/KKBC?wilayah=32.73.01").await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    for form in ["plan-wave", "plan-village"] {
+        assert!(
+            p.body.contains(&format!("data-testid=\"{form}\"")),
+            "{form}: {}",
+            p.body
+        );
+    }
+    for reader in [&mut lurah, &mut ana] {
+        let p = reader.get("/kampanye/KKBC").await;
+        assert!(!p.body.contains("data-testid=\"plan-"), "{}", p.body);
+    }
+    let csrf = cabang.csrf();
+    let add = |village: &'static str, wave: &'static str, week: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("wilayah", "32.73.01".to_string()),
+            ("village", village.to_string()),
+            ("wave", wave.to_string()),
+            ("week", week.to_string()),
+        ]
+    };
+    // A district is not a village; a week outside the wave is named; nothing is stored.
+    let p = post_owned(
+        &mut cabang,
+        "/kampanye/KKBC/desa",
+        add("32.73.01", "1", "9"),
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    assert!(p.body.contains("data-testid=\"plan-errors\""), "{}", p.body);
+    assert!(!p.body.contains("region.not_village"), "{}", p.body);
+    let p = post_owned(
+        &mut cabang,
+        "/kampanye/KKBC/desa",
+        add("32.73.01.1004", "1", "9"),
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    assert!(p.body.contains("minggu di luar gelombang"), "{}", p.body);
+    // Added, and the same again is a retry.
+    for _ in 0..2 {
+        let p = post_owned(
+            &mut cabang,
+            "/kampanye/KKBC/desa",
+            add("32.73.01.1004", "1", "2"),
+        )
+        .await;
+        assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+        assert!(
+            p.testid("plan-flash").contains("gelombang 1, minggu 2"),
+            "{}",
+            p.body
+        );
+        assert!(
+            p.body.contains("data-testid=\"remove-32.73.01.1004\""),
+            "{}",
+            p.body
+        );
+    }
+    // A held village stays; a planned one is taken out.
+    let keep = vec![("csrf", csrf.clone()), ("wilayah", "32.73.01".to_string())];
+    let p = post_owned(
+        &mut cabang,
+        "/kampanye/KKBC/desa/32.73.01.1001/keluarkan",
+        keep.clone(),
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    let p = post_owned(
+        &mut cabang,
+        "/kampanye/KKBC/desa/32.73.01.1004/keluarkan",
+        keep,
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(
+        !p.body.contains("data-testid=\"remove-32.73.01.1004\""),
+        "{}",
+        p.body
+    );
+    // The next wave: not before the last one ends; then drawn up by the planner.
+    let wave = |starts: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("wilayah", "32.73".to_string()),
+            ("starts_on", starts.to_string()),
+            ("weeks", "4".to_string()),
+            ("sessions_per_district_week", "2".to_string()),
+            ("sessions_per_agent_week", "1".to_string()),
+        ]
+    };
+    let p = post_owned(&mut cabang, "/kampanye/KKBC/gelombang", wave("2026-11-01")).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    assert!(
+        p.body.contains("setelah gelombang sebelumnya selesai"),
+        "{}",
+        p.body
+    );
+    let p = post_owned(&mut cabang, "/kampanye/KKBC/gelombang", wave("2026-12-07")).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(
+        p.testid("plan-flash").starts_with("Gelombang 2 disusun"),
+        "{}",
+        p.body
+    );
+    let waves = app.store.waves("KKBC").await.unwrap();
+    assert_eq!(waves.len(), 2);
+    let log = app.store.audit_log().await.unwrap();
+    for action in [
+        "campaign.wave",
+        "campaign.add_village",
+        "campaign.remove_village",
+    ] {
+        assert!(
+            log.iter()
+                .any(|r| r.entry.action == action && r.entry.actor == "cabang"),
+            "{action}"
+        );
+    }
+}
+
+/// Posts a form whose values are owned strings.
+async fn post_owned(b: &mut Browser<'_>, path: &str, form: Vec<(&str, String)>) -> Page {
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    b.post(path, &pairs).await
 }
 
 /// Issue 17, item 8: the administrators' accounts page. Each account with its state and
@@ -1885,10 +2027,17 @@ async fn the_users_page(store: Arc<dyn Store>) {
     // shown at once beside its field, in Indonesian; nothing is created.
     let mut lurah = Browser::new(&app);
     lurah.sign_in("lurah").await;
-    assert_eq!(lurah.get("/pengguna/baru").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        lurah.get("/pengguna/baru").await.status,
+        StatusCode::FORBIDDEN
+    );
     let form = admin.get("/pengguna/baru").await;
     assert_eq!(form.status, StatusCode::OK);
-    assert!(form.body.contains("pejabat desa"), "roles in words: {}", form.body);
+    assert!(
+        form.body.contains("pejabat desa"),
+        "roles in words: {}",
+        form.body
+    );
     let wrong = admin
         .post(
             "/pengguna",
@@ -1901,14 +2050,21 @@ async fn the_users_page(store: Arc<dyn Store>) {
             ],
         )
         .await;
-    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", wrong.body);
+    assert_eq!(
+        wrong.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        wrong.body
+    );
     for (field, words) in [
         ("username", "3 sampai 64"),
         ("region", "pejabat desa dengan kode desa"),
         ("nik", "NIK"),
     ] {
         assert!(
-            wrong.body.contains(&format!("id=\"{field}-err\" aria-live=\"polite\">"))
+            wrong
+                .body
+                .contains(&format!("id=\"{field}-err\" aria-live=\"polite\">"))
                 && wrong
                     .body
                     .split(&format!("id=\"{field}-err\""))
@@ -1956,7 +2112,10 @@ async fn the_users_page(store: Arc<dyn Store>) {
         .await
         .unwrap()
         .unwrap();
-    assert!(user.must_change_password, "a generated password is changed at first sign-in");
+    assert!(
+        user.must_change_password,
+        "a generated password is changed at first sign-in"
+    );
     assert_eq!(user.region, "32.73.01.1001");
     // The same name again is refused by its field, not a failure.
     let again = admin
