@@ -438,6 +438,9 @@ pub struct ReportBody {
     pub errors: Vec<FieldErrorBody>,
     pub month: String,
     pub problems: Vec<ProblemBody>,
+    /// Billed lines worth a second look (a wage below the province's minimum wage); they
+    /// never block the report.
+    pub warnings: Vec<ProblemBody>,
     /// The difference from last month, worker by worker.
     pub changes: Vec<ChangeBody>,
     pub workers_billed: usize,

@@ -63,6 +63,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "reminders.toml",
         include_str!("../../../rules/reminders.toml"),
     ),
+    (
+        "minimum_wages.toml",
+        include_str!("../../../rules/minimum_wages.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -306,6 +310,13 @@ row!(/// How Perisai agents are paid (DOMAIN.md §5): a share of the contributio
 });
 row!(/// Which programmes an employer of a size class must give every worker (Perpres 109/2013).
     RawEmployerSize => EmployerSizeRule { size: String, required_programmes: Vec<Programme> });
+row!(/// A province's minimum wage (UMP) for a month: a wage report warns below it.
+    RawMinimumWage => MinimumWage {
+    /// The province's two-digit Kemendagri code.
+    province: String,
+    /// Rupiah a month.
+    amount: i64,
+});
 row!(/// When an agent becomes inactive and may come back (DOMAIN.md §5).
     RawPerisaiLifecycle => PerisaiLifecycle {
     idle_months_before_inactive: u32, reactivation_cooling_months: u32, office_months_below_target: u32,
@@ -400,6 +411,8 @@ struct RawFile {
     #[serde(default)]
     employer_size: Vec<RawEmployerSize>,
     #[serde(default)]
+    minimum_wage: Vec<RawMinimumWage>,
+    #[serde(default)]
     perisai_fee: Vec<RawPerisaiFee>,
     #[serde(default)]
     perisai_lifecycle: Vec<RawPerisaiLifecycle>,
@@ -457,6 +470,7 @@ pub struct RuleSet {
     pub security: Vec<SecurityRule>,
     pub reporting: Vec<ReportingRule>,
     pub employer_sizes: Vec<EmployerSizeRule>,
+    pub minimum_wages: Vec<MinimumWage>,
     pub perisai_fees: Vec<PerisaiFee>,
     pub perisai_lifecycle: Vec<PerisaiLifecycle>,
     pub perisai_custody: Vec<PerisaiCustody>,
@@ -594,6 +608,8 @@ impl RuleSet {
                 .extend(cook_all(name, raw.reporting, RawReporting::cook)?);
             rs.employer_sizes
                 .extend(cook_all(name, raw.employer_size, RawEmployerSize::cook)?);
+            rs.minimum_wages
+                .extend(cook_all(name, raw.minimum_wage, RawMinimumWage::cook)?);
             rs.perisai_fees
                 .extend(cook_all(name, raw.perisai_fee, RawPerisaiFee::cook)?);
             rs.perisai_lifecycle.extend(cook_all(
@@ -960,6 +976,23 @@ impl RuleSet {
             }
         }
         no_overlap(
+            "minimum_wage",
+            &self.minimum_wages,
+            |r| r.province.clone(),
+            |r| r.provenance.period,
+        )?;
+        for r in &self.minimum_wages {
+            let code_ok = r.province.len() == 2
+                && r.province.bytes().all(|b| b.is_ascii_digit())
+                && r.province != "00";
+            if !code_ok || r.amount <= 0 {
+                return Err(bad(format!(
+                    "minimum_wage {}: province must be a two-digit code and amount more than zero",
+                    r.province
+                )));
+            }
+        }
+        no_overlap(
             "perisai_fee",
             &self.perisai_fees,
             |_| "perisai_fee".into(),
@@ -1205,6 +1238,13 @@ impl RuleSet {
             .find(|r| r.size == size && r.provenance.period.applies_to(m))
     }
 
+    /// The minimum wage (UMP) of province `province` (its two-digit code) in force in `m`.
+    pub fn minimum_wage(&self, province: &str, m: Month) -> Option<&MinimumWage> {
+        self.minimum_wages
+            .iter()
+            .find(|r| r.province == province && r.provenance.period.applies_to(m))
+    }
+
     /// The Perisai fee scheme in force in `m`.
     pub fn perisai_fee(&self, m: Month) -> Option<&PerisaiFee> {
         Self::in_force(&self.perisai_fees, m, |r| &r.provenance)
@@ -1283,6 +1323,35 @@ impl RuleSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_province_has_its_2026_minimum_wage() {
+        let rs = RuleSet::builtin().unwrap();
+        let tree = crate::RegionTree::builtin().unwrap();
+        let provinces = tree.children(crate::RegionCode::NATION);
+        assert_eq!(provinces.len(), 38);
+        for month in ["2026-01", "2026-12"] {
+            let m = Month::parse(month).unwrap();
+            for p in &provinces {
+                let code = p.code.to_string();
+                assert!(rs.minimum_wage(&code, m).is_some(), "{code} {month}");
+            }
+        }
+        let jan = Month::parse("2026-01").unwrap();
+        assert_eq!(rs.minimum_wage("31", jan).unwrap().amount, 5_729_876);
+        assert_eq!(rs.minimum_wage("32", jan).unwrap().amount, 2_317_601);
+        // Not carried before 2026 or after: no warning rather than a wrong one.
+        assert!(
+            rs.minimum_wage("31", Month::parse("2025-12").unwrap())
+                .is_none()
+        );
+        assert!(
+            rs.minimum_wage("31", Month::parse("2027-01").unwrap())
+                .is_none()
+        );
+        let bad = "[[minimum_wage]]\nprovince = \"3\"\namount = 1\nvalid_from = \"2026-01\"\nsource = \"x\"\n";
+        assert!(RuleSet::builtin_with("minimum_wages.toml", bad).is_err());
+    }
 
     #[test]
     fn builtin_rules_load() {

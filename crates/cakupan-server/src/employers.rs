@@ -430,6 +430,7 @@ pub fn report_body(o: &ReportOutcome, preview: bool) -> (StatusCode, ReportBody)
             errors,
             month: p.month.to_string(),
             problems: p.problems.iter().map(ProblemBody::from).collect(),
+            warnings: p.warnings.iter().map(ProblemBody::from).collect(),
             changes: p.diff.iter().map(change_body).collect(),
             workers_billed: p.workers_billed,
             workers_stopped: p.workers_stopped,

@@ -616,6 +616,9 @@ pub struct ReportPlan {
     pub due_on: Option<Date>,
     /// The same report was already submitted: this invoice.
     pub repeat_of: Option<i64>,
+    /// What is billed but worth a second look, by line: a wage below the minimum wage of the
+    /// employer's province (rules/minimum_wages.toml). Never blocks the report.
+    pub warnings: Vec<LineProblem>,
 }
 
 fn problem(line: u64, field: &str, rule: &'static str, message: String) -> LineProblem {
@@ -665,7 +668,17 @@ pub fn plan(rules: &RuleSet, ctx: &ReportContext, report: &WageReport) -> Report
         total: Rupiah::ZERO,
         due_on: due_date(rules, Segment::Pu, month),
         repeat_of: None,
+        warnings: Vec::new(),
     };
+    let minimum = rules
+        .minimum_wage(
+            &ctx.employer
+                .region
+                .truncate(cakupan_domain::Level::Province)
+                .to_string(),
+            month,
+        )
+        .map(|r| Rupiah(r.amount));
     // The report as a whole.
     let mut whole = Vec::new();
     if month > Month::of(report.today) {
@@ -894,6 +907,20 @@ pub fn plan(rules: &RuleSet, ctx: &ReportContext, report: &WageReport) -> Report
         r.programs_after = Some(programmes.to_string());
         r.amount = Some(q.total_due.0);
         out.diff.push(r);
+        if let Some(min) = minimum
+            && e.wage < min
+        {
+            out.warnings.push(problem_with(
+                e.line,
+                "basic_wage",
+                "wage.below_minimum",
+                format!(
+                    "the wage {} is below the province's minimum wage of {} in {month}: check the report, or the pay",
+                    e.wage, min
+                ),
+                [e.wage.0.to_string(), min.0.to_string()],
+            ));
+        }
         out.bill.push(BillLine {
             line: e.line,
             nik: e.nik,

@@ -114,6 +114,21 @@ pub struct Et {
     pub jkp_government: &'static str,
     pub template_link: &'static str,
     pub columns_help: &'static str,
+    pub warnings: &'static str,
+    pub warnings_help: &'static str,
+    pub col_birth_date: &'static str,
+    pub col_sex: &'static str,
+    pub col_village: &'static str,
+    pub col_occupation: &'static str,
+    pub col_basic_wage: &'static str,
+    pub col_allowances: &'static str,
+    pub col_programs: &'static str,
+    pub col_action: &'static str,
+    pub col_row: &'static str,
+    pub col_month: &'static str,
+    pub col_file: &'static str,
+    pub edit_label: &'static str,
+    pub check_again: &'static str,
 }
 
 pub static ID: Et = Et {
@@ -215,6 +230,21 @@ pub static ID: Et = Et {
     jkp_government: "JKP yang menjadi piutang pemerintah pusat",
     template_link: "Unduh contoh berkas laporan (CSV)",
     columns_help: "Kolom, berurutan: NIK, nama, tanggal lahir (TTTT-BB-HH), jenis kelamin (L/P), kode desa, kode pekerjaan, gaji pokok, tunjangan tetap, program (mis. JKK+JKM+JHT+JP), tindakan (enrol untuk pekerja baru, continue untuk yang tetap, stop untuk yang berhenti). Upah = gaji pokok + tunjangan tetap.",
+    warnings: "Perlu diperiksa",
+    warnings_help: "Baris ini tetap ditagih; periksa apakah angkanya benar.",
+    col_birth_date: "tanggal lahir",
+    col_sex: "jenis kelamin",
+    col_village: "kode desa",
+    col_occupation: "kode pekerjaan",
+    col_basic_wage: "gaji pokok",
+    col_allowances: "tunjangan tetap",
+    col_programs: "program",
+    col_action: "tindakan",
+    col_row: "seluruh baris",
+    col_month: "bulan",
+    col_file: "berkas",
+    edit_label: "Isi laporan (CSV): perbaiki di sini, lalu periksa lagi",
+    check_again: "Periksa lagi",
 };
 
 pub static EN: Et = Et {
@@ -316,6 +346,21 @@ pub static EN: Et = Et {
     jkp_government: "JKP receivable from the central government",
     template_link: "Download a sample report file (CSV)",
     columns_help: "Columns, in order: NIK, name, birth date (YYYY-MM-DD), sex (L/P), village code, occupation code, basic wage, fixed allowances, programmes (for example JKK+JKM+JHT+JP), action (enrol for a new worker, continue for one who stays, stop for one who leaves). Wage = basic wage + fixed allowances.",
+    warnings: "Worth a second look",
+    warnings_help: "These lines are still billed; check that their figures are right.",
+    col_birth_date: "birth date",
+    col_sex: "sex",
+    col_village: "village code",
+    col_occupation: "occupation code",
+    col_basic_wage: "basic wage",
+    col_allowances: "fixed allowances",
+    col_programs: "programmes",
+    col_action: "action",
+    col_row: "the whole line",
+    col_month: "month",
+    col_file: "file",
+    edit_label: "The report (CSV): correct it here, then check it again",
+    check_again: "Check again",
 };
 
 pub fn words(lang: Lang) -> &'static Et {
@@ -853,6 +898,7 @@ struct ReportPage {
     outcome: &'static str,
     outcome_class: &'static str,
     problems: Vec<ProblemRow>,
+    warnings: Vec<ProblemRow>,
     changes: Vec<ChangeRow>,
     totals: Vec<(&'static str, String)>,
     invoice_code: Option<String>,
@@ -860,6 +906,25 @@ struct ReportPage {
     resubmit: Option<String>,
     confirm: bool,
     csrf: String,
+}
+
+/// A wage report's column (or the part of the report) a problem is about, in words.
+fn column_name(e: &Et, field: &str) -> &'static str {
+    match field {
+        "nik" => e.nik,
+        "name" => e.name,
+        "birth_date" => e.col_birth_date,
+        "sex" => e.col_sex,
+        "village_code" => e.col_village,
+        "occupation_code" => e.col_occupation,
+        "basic_wage" => e.col_basic_wage,
+        "fixed_allowances" => e.col_allowances,
+        "programs" => e.col_programs,
+        "action" => e.col_action,
+        "month" => e.col_month,
+        "file" => e.col_file,
+        _ => e.col_row,
+    }
 }
 
 fn problem_rows(lang: Lang, e: &Et, problems: &[LineProblem]) -> Vec<ProblemRow> {
@@ -871,7 +936,7 @@ fn problem_rows(lang: Lang, e: &Et, problems: &[LineProblem]) -> Vec<ProblemRow>
             } else {
                 p.line.to_string()
             },
-            field: p.field.clone(),
+            field: column_name(e, &p.field).to_string(),
             message: lang.field_message(&p.field_error()),
         })
         .collect()
@@ -926,6 +991,9 @@ pub async fn report_submit(
                   problems: Vec<ProblemRow>,
                   month: String,
                   status: StatusCode| {
+        let warnings = outcome
+            .map(|o| problem_rows(lang, e, &o.plan.warnings))
+            .unwrap_or_default();
         let (outcome_text, class, changes, totals, invoice_code, resubmit) = match outcome {
             None => (
                 e.outcome_blocked,
@@ -987,7 +1055,9 @@ pub async fn report_submit(
                     (e.left_out, p.lines_left_out.to_string()),
                     (e.lines_paid, o.lines_paid.to_string()),
                 ];
-                let resubmit = (!f.submit && p.repeat_of.is_none()).then(|| f.text.clone());
+                // What was not written can be corrected and checked again, or sent.
+                let written = f.submit && !p.blocked;
+                let resubmit = (!written && p.repeat_of.is_none()).then(|| f.text.clone());
                 (
                     text,
                     class,
@@ -1013,6 +1083,7 @@ pub async fn report_submit(
                 outcome: outcome_text,
                 outcome_class: class,
                 problems,
+                warnings,
                 changes,
                 totals,
                 invoice_code,
@@ -1050,7 +1121,7 @@ pub async fn report_submit(
                 .iter()
                 .map(|x| ProblemRow {
                     line: e.whole_report.into(),
-                    field: x.field.clone(),
+                    field: column_name(e, &x.field).to_string(),
                     message: lang.field_message(x),
                 })
                 .collect();

@@ -268,6 +268,10 @@ impl Lang {
 /// The Indonesian messages that carry figures ([`FieldError::args`]).
 const ID_FIGURES: &[(&str, &str)] = &[
     (
+        "wage.below_minimum",
+        "upah {rp0} di bawah upah minimum provinsi {rp1}: periksa laporannya, atau upahnya",
+    ),
+    (
         "custody.age",
         "pungutan tertua yang belum disetor sudah {0} hari, melebihi {1} hari",
     ),
@@ -1086,6 +1090,10 @@ const ID_MESSAGES: &[(&str, &str)] = &[
         "administrator tidak dapat menonaktifkan akunnya sendiri",
     ),
     ("username.taken", "nama pengguna ini sudah dipakai"),
+    (
+        "wage.below_minimum",
+        "upah di bawah upah minimum provinsi: periksa laporannya, atau upahnya",
+    ),
     (
         "username.format",
         "nama pengguna: 3 sampai 64 huruf, angka, atau . _ - @",

@@ -548,6 +548,23 @@ async fn a_csv_report_through_the_api(store: Arc<dyn Store>) {
     // Siti (36 when registered) gets JKP, accounted, not billed.
     assert_eq!(v["changes"][0]["programs_after"], "JKK+JKM+JHT+JP+JKP");
     assert_eq!(v["total"], 477_000);
+    assert_eq!(v["warnings"], serde_json::json!([]), "{v}");
+    // Issue 22: a wage below Jawa Barat's minimum wage (UMP 2026 Rp2,317,601) is a warning
+    // with its line, never a refusal (a preview of November).
+    let low = format!(
+        "{HEADER}\n{SITI},Siti Aminah,1990-03-12,P,32.73.01.1001,84,2000000,0,JKK+JKM+JHT+JP,continue\n"
+    );
+    let (s, v) = csv(&low, "month=2026-11&preview=true").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["outcome"], "previewed", "{v}");
+    assert_eq!(
+        (
+            v["warnings"][0]["line"].as_u64(),
+            v["warnings"][0]["rule"].as_str()
+        ),
+        (Some(2), Some("wage.below_minimum")),
+        "{v}"
+    );
     let (s, v) = csv("nik;wage\n1;2\n", "month=2026-11").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["errors"][0]["rule"], "csv.header");

@@ -1358,7 +1358,7 @@ async fn employer_pages(store: Arc<dyn Store>) {
     let header = "nik,name,birth_date,sex,village_code,occupation_code,basic_wage,fixed_allowances,programs,action";
     // A bad report: every problem by line, in Indonesian; nothing billed.
     let bad = format!(
-        "{header}\n3273010101950001,Rahmat Hidayat,1995-01-01,L,32.73.01.1001,84,,0,JKK+JKM+JHT+JP,enrol\n3273014506850002,,,,,,4000000,,JKK+JKM+JHT+JP,continue\n"
+        "{header}\n3273010101950001,Rahmat Hidayat,1995-01-01,L,32.73.01.1001,84,,0,JKK+JKM+JHT+JP,enrol\n3273014506850002,,,,,,4000000,,JKK+JKM+JHT+JP,continue\n32730101019500,Budi,1995-01-01,L,32.73.01.1001,84,-5,0,JKK+XYZ,enrol\n"
     );
     let url = format!("/pemberi-kerja/{EMPLOYER}/laporan");
     let checked = hrd
@@ -1384,6 +1384,57 @@ async fn employer_pages(store: Arc<dyn Store>) {
         checked.body
     );
     assert!(checked.body.contains("tidak terdaftar sebagai pekerja"));
+    // Issue 22: every problem of a line, each by its column in words (line 4, the third
+    // worker: a short NIK, a negative wage and an unknown programme).
+    let problems = checked
+        .body
+        .split(r#"data-testid="problems""#)
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .unwrap_or_default();
+    assert!(
+        problems.matches("<tr><td>4</td>").count() >= 3,
+        "{problems}"
+    );
+    for column in ["NIK", "gaji pokok", "program"] {
+        assert!(
+            problems.contains(&format!("<td>{column}</td>")),
+            "{column}: {problems}"
+        );
+    }
+    assert!(!problems.contains("basic_wage"), "{problems}");
+    // What was not billed stays on the page to correct and check again.
+    assert!(
+        checked.body.contains(r#"data-testid="report-text""#),
+        "{}",
+        checked.body
+    );
+    assert!(checked.body.contains(r#"data-testid="check-again""#));
+    // A wage below the province's minimum wage (Jawa Barat, UMP 2026 Rp2,317,601) is billed
+    // with a warning, never refused.
+    let low = format!(
+        "{header}\n3273010101950001,Rahmat Hidayat,1995-01-01,L,32.73.01.1001,84,2000000,0,JKK+JKM+JHT+JP,enrol\n"
+    );
+    let warned = hrd
+        .multipart(
+            &url,
+            &[
+                ("csrf", &csrf),
+                ("month", "2026-10"),
+                ("text", &low),
+                ("do", "check"),
+            ],
+        )
+        .await;
+    assert_eq!(warned.status, StatusCode::OK, "{}", warned.body);
+    assert!(
+        warned
+            .body
+            .contains("upah Rp2.000.000 di bawah upah minimum provinsi Rp2.317.601"),
+        "{}",
+        warned.body
+    );
+    assert!(warned.body.contains(r#"data-testid="warnings""#));
     // A good one, checked first (nothing written), then submitted.
     let good = format!(
         "{header}\n3273010101950001,Rahmat Hidayat,1995-01-01,L,32.73.01.1001,84,4000000,0,JKK+JKM+JHT+JP,enrol\n"
