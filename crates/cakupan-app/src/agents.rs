@@ -1106,9 +1106,9 @@ pub async fn receipt(
     number: &str,
     amount: &str,
 ) -> Result<Option<ReceiptBody>, AppError> {
-    let (Some(id), Ok(amount)) = (
+    let (Some(id), Some(cakupan_domain::Rupiah(amount))) = (
         cakupan_store::agents::receipt_posting(st.store.keys(), number),
-        amount.trim().replace(['.', ','], "").parse::<i64>(),
+        cakupan_domain::Rupiah::parse(amount),
     ) else {
         return Ok(None);
     };

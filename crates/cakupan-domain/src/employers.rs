@@ -170,7 +170,7 @@ fn wage_field(
         }
         return Some(0);
     }
-    match v.replace(['.', ','], "").parse::<i64>() {
+    match Rupiah::parse(v).map(|r| r.0).ok_or(()) {
         Ok(n) if n >= 0 => Some(n),
         Ok(_) => {
             problems.push(LineProblem::new(

@@ -49,31 +49,57 @@ impl Rupiah {
         Rupiah(i64::try_from(v).unwrap_or(if v > 0 { i64::MAX } else { i64::MIN }))
     }
 
-    /// Parses a plain integer amount (`16800`, also `Rp16,800` or `16.800`).
+    /// Parses a whole amount of rupiah as people write it: `16800`, `16.800` or `16,800`
+    /// (groups of three after the first, one separator throughout), `Rp16.800` or `Rp 16.800`,
+    /// `1.000.000,00` (cents only when zero), `-5`. Anything else is `None`, so that `1,5` or
+    /// `4.000.000,50` is refused rather than read as 15 or 400,000,050.
     pub fn parse(s: &str) -> Option<Rupiah> {
         let t = s.trim();
-        let t = t.strip_prefix("Rp").unwrap_or(t).trim();
-        if t.is_empty() {
-            return None;
-        }
-        let (neg, digits) = match t.strip_prefix('-') {
-            Some(rest) => (true, rest),
+        let t = t
+            .strip_prefix("Rp")
+            .or_else(|| t.strip_prefix("rp"))
+            .or_else(|| t.strip_prefix("RP"))
+            .unwrap_or(t);
+        let t = t.strip_prefix('.').unwrap_or(t).trim();
+        let (neg, t) = match t.strip_prefix('-') {
+            Some(rest) => (true, rest.trim_start()),
             None => (false, t),
         };
-        let mut v: i64 = 0;
-        let mut seen = false;
-        for c in digits.chars() {
-            match c {
-                '0'..='9' => {
-                    v = v.checked_mul(10)?.checked_add(i64::from(c as u8 - b'0'))?;
-                    seen = true;
+        let is_sep = |c: char| c == '.' || c == ',';
+        // A decimal part: the last separator followed by one or two digits, all zero.
+        let (whole, decimal_sep) = match t.rfind(is_sep) {
+            Some(at) if (2..=3).contains(&(t.len() - at)) => {
+                let cents = &t[at + 1..];
+                if !cents.bytes().all(|b| b == b'0') {
+                    return None;
                 }
-                ',' | '.' | '_' => {}
-                _ => return None,
+                (&t[..at], t[at..].chars().next())
             }
-        }
-        if !seen {
+            _ => (t, None),
+        };
+        if whole.is_empty() {
             return None;
+        }
+        let mut seps = whole.chars().filter(|c| is_sep(*c));
+        let group_sep = seps.next();
+        if group_sep.is_some() && (seps.any(|c| Some(c) != group_sep) || group_sep == decimal_sep) {
+            return None;
+        }
+        let mut v: i64 = 0;
+        for (i, group) in whole.split(is_sep).enumerate() {
+            let ok_len = if group_sep.is_none() {
+                !group.is_empty()
+            } else if i == 0 {
+                (1..=3).contains(&group.len())
+            } else {
+                group.len() == 3
+            };
+            if !ok_len || !group.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            for b in group.bytes() {
+                v = v.checked_mul(10)?.checked_add(i64::from(b - b'0'))?;
+            }
         }
         Some(Rupiah(if neg { -v } else { v }))
     }
@@ -137,6 +163,36 @@ mod tests {
         );
     }
 
+    #[test]
+    fn amounts_as_people_write_them() {
+        for (text, want) in [
+            ("16800", Some(16_800)),
+            ("16.800", Some(16_800)),
+            ("16,800", Some(16_800)),
+            ("Rp16.800", Some(16_800)),
+            ("Rp 1.000.000", Some(1_000_000)),
+            ("Rp. 1.000.000", Some(1_000_000)),
+            ("1.000.000,00", Some(1_000_000)),
+            ("1,000,000.00", Some(1_000_000)),
+            ("1000000,0", Some(1_000_000)),
+            ("-5", Some(-5)),
+            ("0", Some(0)),
+            ("1,5", None),
+            ("4.000.000,50", None),
+            ("1.0000", None),
+            ("1.000,000", None),
+            ("10.00.000", None),
+            ("1..000", None),
+            ("", None),
+            ("Rp", None),
+            ("abc", None),
+            (",00", None),
+            ("99999999999999999999", None),
+        ] {
+            assert_eq!(Rupiah::parse(text).map(|r| r.0), want, "{text}");
+        }
+    }
+
     proptest! {
         #[test]
         fn parse_never_panics(s in ".*") { let _ = Rupiah::parse(&s); }
@@ -145,6 +201,8 @@ mod tests {
         fn parse_round_trips(v in -1_000_000_000_000i64..1_000_000_000_000i64) {
             prop_assert_eq!(Rupiah::parse(&v.to_string()), Some(Rupiah(v)));
             prop_assert_eq!(Rupiah::parse(&Rupiah(v).to_string().replace("-Rp", "-")), Some(Rupiah(v)));
+            // The Indonesian way: dots between thousands.
+            prop_assert_eq!(Rupiah::parse(&v.abs().to_string().chars().rev().collect::<Vec<_>>().chunks(3).map(|c| c.iter().rev().collect::<String>()).rev().collect::<Vec<_>>().join(".")).map(|r| r.0), Some(v.abs()));
         }
     }
 }

@@ -424,17 +424,15 @@ pub fn validate(
             }
         });
     let income_base = required(&mut errors, "income_base", &input.income_base).and_then(|v| {
-        match v.parse::<i64>() {
-            Ok(n) => Some(Rupiah(n)),
-            Err(_) => {
-                errors.push(FieldError::new(
-                    "income_base",
-                    "income_base.integer",
-                    "income_base must be a whole number of rupiah (e.g. 1000000)",
-                ));
-                None
-            }
+        let parsed = Rupiah::parse(v);
+        if parsed.is_none() {
+            errors.push(FieldError::new(
+                "income_base",
+                "income_base.integer",
+                "income_base must be a whole number of rupiah (e.g. 1000000)",
+            ));
         }
+        parsed
     });
     let programmes =
         required(&mut errors, "programs", &input.programs).and_then(

@@ -606,12 +606,8 @@ pub async fn deposit(
     )
     .map_err(|d| PageError::Forbidden(page.lang, d.0.to_string()))?;
     let mut errors = Vec::new();
-    let amount = f
-        .amount
-        .trim()
-        .replace(['.', ','], "")
-        .parse::<i64>()
-        .ok()
+    let amount = cakupan_domain::Rupiah::parse(&f.amount)
+        .map(|r| r.0)
         .filter(|a| *a > 0);
     if amount.is_none() {
         errors.push(cakupan_domain::FieldError::new(
@@ -874,12 +870,9 @@ pub async fn office_target(
             "from must be a month written YYYY-MM",
         ))
     });
-    let n = f
-        .acquisitions
-        .trim()
-        .replace(['.', ','], "")
-        .parse::<i64>()
-        .ok()
+    // A count, written like an amount ("1.200").
+    let n = cakupan_domain::Rupiah::parse(&f.acquisitions)
+        .map(|r| r.0)
         .filter(|n| *n >= 0);
     if n.is_none() {
         errors.push(cakupan_domain::FieldError::new(

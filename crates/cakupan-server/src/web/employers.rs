@@ -1396,14 +1396,9 @@ pub async fn pay(
     let me = page.check_csrf(&f.csrf)?.clone();
     let emp = visible(&st, &page, &code, Action::ManageEmployers).await?;
     let lang = page.lang;
-    // Thousands separators are allowed; anything else that is not a whole number is refused
-    // by the payment rules as an amount that is not a positive whole number.
-    let amount = f
-        .amount
-        .trim()
-        .replace(['.', ','], "")
-        .parse::<i64>()
-        .unwrap_or(0);
+    // Written as people write amounts ("1.000.000", "Rp 1.000.000,00"); anything else is
+    // refused by the payment rules as an amount that is not a positive whole number.
+    let amount = cakupan_domain::Rupiah::parse(&f.amount).map_or(0, |r| r.0);
     match api::record_payment(
         &st,
         &emp,

@@ -1063,6 +1063,18 @@ fn due_view(st: &AppState, lang: Lang, p: &Participant, f: &PayForm) -> DueView 
             problem: None,
         };
     };
+    // The preview prices only what saving would take: the checks of the payment itself (the
+    // periods the rules allow, the months the ledger may be paid ahead) and the
+    // registration's month, as `parse_payment` and the store's `check_posting` make them.
+    if let Some(problem) = refused_months(st, lang, p, f, first) {
+        return DueView {
+            t,
+            total: None,
+            total_text: String::new(),
+            lines: Vec::new(),
+            problem: Some(problem),
+        };
+    }
     match dues(&st.rules, &profile_of(p), first, n) {
         Ok(per_month) => {
             let total: i64 = per_month.iter().map(|(_, r)| r.0).sum();
@@ -1085,6 +1097,53 @@ fn due_view(st: &AppState, lang: Lang, p: &Participant, f: &PayForm) -> DueView 
             problem: e.0.first().map(|e| lang.field_message(e)),
         },
     }
+}
+
+/// Why saving would refuse these months, whatever the amount: the payment's own checks on its
+/// months and dates, and months before the registration.
+fn refused_months(
+    st: &AppState,
+    lang: Lang,
+    p: &Participant,
+    f: &PayForm,
+    first: Month,
+) -> Option<String> {
+    let today = (st.today)();
+    let input = ContributionInput {
+        reference: "preview".into(),
+        nik: p.registration.nik.to_string(),
+        segment: p.registration.segment.to_string(),
+        first_month: f.first_month.clone(),
+        months: f.months.clone(),
+        // Any amount: the amount is the preview's answer, not its question.
+        amount: "1".into(),
+        channel: if f.channel.trim().is_empty() {
+            PaymentChannel::Branch.as_str().into()
+        } else {
+            f.channel.clone()
+        },
+        paid_on: if f.paid_on.trim().is_empty() {
+            format_date(today)
+        } else {
+            f.paid_on.clone()
+        },
+    };
+    if let Err(errs) = cakupan_domain::contribution::parse_payment(&st.rules, &input, today)
+        && let Some(e) = errs
+            .0
+            .iter()
+            .find(|e| matches!(e.field.as_str(), "first_month" | "months" | "paid_on"))
+    {
+        return Some(lang.field_message(e));
+    }
+    let registered = Month::of(p.registration.registered_on);
+    (first < registered).then(|| {
+        lang.field_message(&FieldError::new(
+            "first_month",
+            "first_month.before_registration",
+            format!("first_month {first} is before the registration month {registered}"),
+        ))
+    })
 }
 
 fn pay_page(

@@ -352,9 +352,9 @@ pub async fn add_partner(
 ) -> Result<Response, PageError> {
     let me = page.check_csrf(&f.csrf)?.clone();
     let t = page.t();
-    let fee = match f.fee.trim().replace(['.', ','], "") {
-        s if s.is_empty() => 0,
-        s => s.parse::<i64>().unwrap_or(-1),
+    let fee = match f.fee.trim() {
+        "" => 0,
+        s => cakupan_domain::Rupiah::parse(s).map_or(-1, |r| r.0),
     };
     let p = pay::NewPartner {
         code: f.code.trim().to_string(),

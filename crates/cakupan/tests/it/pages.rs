@@ -694,6 +694,18 @@ async fn register_and_pay_through_the_forms(store: Arc<dyn Store>) {
         })
         .count();
     assert_eq!(payment_reads, 2);
+    // Issue 22: the preview never prices what saving refuses: a period the rules do not
+    // offer (5 months), months beyond the ledger's horizon, months before the registration.
+    for (query, words) in [
+        ("first_month=2026-11&months=5", "1, 3, 6 atau 12"),
+        ("first_month=2028-01&months=1", ""),
+        ("first_month=2020-01&months=1", "pendaftaran"),
+    ] {
+        let due = b.get(&format!("/peserta/{id}/bayar/iuran?{query}")).await;
+        assert_eq!(due.testid("due-total"), "", "{query}: {}", due.body);
+        assert!(due.body.contains("class=\"err\""), "{query}: {}", due.body);
+        assert!(due.body.contains(words), "{query}: {}", due.body);
+    }
     let pay_url = format!("/peserta/{id}/bayar");
     let pay_form = |amount: &'static str| {
         [
@@ -1558,7 +1570,7 @@ async fn employer_pages(store: Arc<dyn Store>) {
             &[
                 ("csrf", &csrf_b),
                 ("reference", "BNI-TRF-0001"),
-                ("amount", "381.600"),
+                ("amount", "Rp 381.600,00"),
                 ("paid_on", "2026-11-23"),
                 ("payment_code", ""),
             ],
