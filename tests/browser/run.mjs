@@ -59,6 +59,23 @@ const check = (ok, what) => {
     failures.push(what);
   }
 };
+
+// A page printed: on A4 as a PDF, and on 58 mm thermal paper (about 219 CSS px) nothing wider
+// than the paper and no menu. The page's viewport and media are put back after.
+async function printed(pg, what, file) {
+  const size = pg.viewportSize();
+  await pg.emulateMedia({ media: 'print' });
+  const pdf = await pg.pdf({ path: join(artifacts, `${file}-a4.pdf`), format: 'A4' });
+  check(pdf.length > 1000, `${what} prints on A4 (${pdf.length} bytes of PDF)`);
+  await pg.setViewportSize({ width: 219, height: 900 });
+  const thermal = await pg.evaluate(() => ({
+    overflow: document.documentElement.scrollWidth - window.innerWidth,
+    menu: getComputedStyle(document.querySelector('header.top nav') || document.body).display,
+  }));
+  check(thermal.overflow <= 1 && thermal.menu === 'none', `${what} prints on 58 mm paper (overflow ${thermal.overflow}px, menu ${thermal.menu})`);
+  await pg.emulateMedia({ media: 'screen' });
+  await pg.setViewportSize(size);
+}
 const number = (s) => Number(String(s).replace(/[^0-9]/g, ''));
 // htmx swaps new elements in, then wires their triggers only after its settle delay (a
 // timer): a select changed inside that window sends nothing. Wait until no request is in
@@ -383,6 +400,10 @@ try {
   const repliesOverflow = await finance.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(repliesOverflow <= 1, `the replies queue fits a phone's width (overflow ${repliesOverflow}px)`);
   await finance.screenshot({ path: join(artifacts, '24-phone-replies.png'), fullPage: true });
+  // The partner office's fee statement, printed for its monthly payout.
+  await finance.goto(`${base}/kantor/KP-32-0801`);
+  check(await finance.getByTestId('office-statement').isVisible(), "the office's fee statement is shown");
+  await printed(finance, "the office's fee statement", '29-office-statement');
   await financePhone.close();
 
   console.log("== an agent collects cash on a phone");
@@ -423,6 +444,8 @@ try {
   await agent.setViewportSize({ width: 390, height: 844 });
   await agent.goto(`${base}/agen/PRS-32-0801`);
   check(await agent.getByTestId('tasks').isVisible(), "the agent's page carries their reminder tasks");
+  check(await agent.getByTestId('statement').isVisible(), "the agent's page carries their fee statement");
+  await printed(agent, "the agent's fee statement", '28-fee-statement');
   const tasksOverflow = await agent.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(tasksOverflow <= 1, `the agent's page fits a phone's width (overflow ${tasksOverflow}px)`);
 
@@ -506,6 +529,7 @@ try {
   check(await w.locator('.qr svg').count() === 1, 'the card carries a QR code');
   await fits(w, 'the digital card');
   await w.screenshot({ path: join(artifacts, '32-phone-card.png'), fullPage: true });
+  await printed(w, 'the participant card', '33-card');
   const cardLink = await w.getByTestId('card-link').getAttribute('href');
   await w.click('button:has-text("Keluar")');
   await w.waitForURL(/\/login/);
