@@ -254,7 +254,7 @@ pub async fn office_review(
     let mut acquisitions: BTreeMap<Month, i64> = BTreeMap::new();
     for r in st
         .store
-        .agent_records(AgentFilter::Office(&office.code))
+        .agent_standings(AgentFilter::Office(&office.code))
         .await?
     {
         for (m, f) in &r.months {
@@ -1036,7 +1036,11 @@ pub async fn agent_counts(
     within: RegionCode,
     month: Month,
 ) -> Result<Vec<AgentCountRow>, AppError> {
-    let records = st.store.agent_records(AgentFilter::Within(within)).await?;
+    // Counting needs each agent's status, not the villages they serve.
+    let records = st
+        .store
+        .agent_standings(AgentFilter::Within(within))
+        .await?;
     let by = tally(
         records.iter().map(|r| {
             (

@@ -549,8 +549,12 @@ pub trait AgentStore: crate::Keyed {
     /// participation must be a registered BPU one and not already an agent's. The same agent
     /// again is a retry; other details under the code are refused.
     async fn add_agent(&self, agent: &Agent) -> Result<()>;
-    /// Agents with their events and monthly figures.
+    /// Agents with their villages, events and monthly figures.
     async fn agent_records(&self, filter: AgentFilter<'_>) -> Result<Vec<AgentRecord>>;
+    /// Agents with their events and monthly figures but not their villages (`villages` is
+    /// empty): what an agent's status and month need, a third less to read for a region's
+    /// counts (an agent serves many villages).
+    async fn agent_standings(&self, filter: AgentFilter<'_>) -> Result<Vec<AgentRecord>>;
     /// Records a reactivation or termination (checked by the caller against the agent's
     /// standing); the same event again is a retry.
     async fn add_agent_event(

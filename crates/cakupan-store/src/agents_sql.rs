@@ -26,6 +26,81 @@ macro_rules! agents_store_impl {
             Ok(())
         }
 
+        impl $store {
+            /// The agents of `filter`, with their villages or not: three or four reads
+            /// whatever the number of agents.
+            async fn read_agent_records(
+                &self,
+                filter: $crate::agents::AgentFilter<'_>,
+                with_villages: bool,
+            ) -> Result<Vec<$crate::agents::AgentRecord>> {
+                use $crate::agents::AgentFilter;
+
+                let (clause, bind_a, bind_b) = match filter {
+                    AgentFilter::Code(c) => ("a.code = $1 AND $2 = ''", c.to_string(), String::new()),
+                    AgentFilter::Office(o) => (
+                        "a.office_code = $1 AND $2 = ''",
+                        o.to_string(),
+                        String::new(),
+                    ),
+                    AgentFilter::Within(r) => {
+                        let (lo, hi) = $crate::subtree_range(r, cakupan_domain::Level::Village);
+                        ("a.home_village >= $1 AND a.home_village < $2", lo, hi)
+                    }
+                };
+                // Four reads whatever the number of agents: the agents, their villages, their events
+                // and their months, each filtered the same way.
+                let rows: Vec<(String, String, i64, String, i32)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT a.code, a.office_code, a.participant_id, a.home_village, a.appointed FROM agents a WHERE {clause} ORDER BY a.code"
+                )))
+                .bind(&bind_a)
+                .bind(&bind_b)
+                .fetch_all(&self.$read)
+                .await
+                .map_err($dberr)?;
+                let villages: Vec<(String, String)> = if with_villages {
+                    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        "SELECT v.agent_code, v.village_code FROM agent_villages v JOIN agents a ON a.code = v.agent_code WHERE {clause} ORDER BY v.agent_code, v.village_code"
+                    )))
+                    .bind(&bind_a)
+                    .bind(&bind_b)
+                    .fetch_all(&self.$read)
+                    .await
+                    .map_err($dberr)?
+                } else {
+                    Vec::new()
+                };
+                let events: Vec<(String, i32, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT e.agent_code, e.month, e.kind, e.reason FROM agent_events e JOIN agents a ON a.code = e.agent_code WHERE {clause} ORDER BY e.agent_code, e.month, e.kind"
+                )))
+                .bind(&bind_a)
+                .bind(&bind_b)
+                .fetch_all(&self.$read)
+                .await
+                .map_err($dberr)?;
+                let months: Vec<(String, i32, i64, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT m.agent_code, m.month, m.acquisitions, m.acquisitions_3, m.fee_base, m.fee_reversed, m.collections, m.collected, m.collected_reversed
+                     FROM agent_months m JOIN agents a ON a.code = m.agent_code WHERE {clause} ORDER BY m.agent_code, m.month"
+                )))
+                .bind(&bind_a)
+                .bind(&bind_b)
+                .fetch_all(&self.$read)
+                .await
+                .map_err($dberr)?;
+                $crate::agents::assemble(
+                    rows.into_iter()
+                        .map(|(c, o, p, h, ap)| (c, o, p, h, i64::from(ap)))
+                        .collect(),
+                    villages,
+                    events,
+                    months
+                        .into_iter()
+                        .map(|(c, m, a, b, d, e, f, g, h)| (c, m, [a, b, d, e, f, g, h]))
+                        .collect(),
+                )
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::agents::AgentStore for $store {
             async fn set_office_target(
@@ -255,65 +330,14 @@ macro_rules! agents_store_impl {
                 &self,
                 filter: $crate::agents::AgentFilter<'_>,
             ) -> Result<Vec<$crate::agents::AgentRecord>> {
-                use $crate::agents::AgentFilter;
-                let (clause, bind_a, bind_b) = match filter {
-                    AgentFilter::Code(c) => ("a.code = $1 AND $2 = ''", c.to_string(), String::new()),
-                    AgentFilter::Office(o) => (
-                        "a.office_code = $1 AND $2 = ''",
-                        o.to_string(),
-                        String::new(),
-                    ),
-                    AgentFilter::Within(r) => {
-                        let (lo, hi) = $crate::subtree_range(r, cakupan_domain::Level::Village);
-                        ("a.home_village >= $1 AND a.home_village < $2", lo, hi)
-                    }
-                };
-                // Four reads whatever the number of agents: the agents, their villages, their events
-                // and their months, each filtered the same way.
-                let rows: Vec<(String, String, i64, String, i32)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT a.code, a.office_code, a.participant_id, a.home_village, a.appointed FROM agents a WHERE {clause} ORDER BY a.code"
-                )))
-                .bind(&bind_a)
-                .bind(&bind_b)
-                .fetch_all(&self.$read)
-                .await
-                .map_err($dberr)?;
-                let villages: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT v.agent_code, v.village_code FROM agent_villages v JOIN agents a ON a.code = v.agent_code WHERE {clause} ORDER BY v.agent_code, v.village_code"
-                )))
-                .bind(&bind_a)
-                .bind(&bind_b)
-                .fetch_all(&self.$read)
-                .await
-                .map_err($dberr)?;
-                let events: Vec<(String, i32, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT e.agent_code, e.month, e.kind, e.reason FROM agent_events e JOIN agents a ON a.code = e.agent_code WHERE {clause} ORDER BY e.agent_code, e.month, e.kind"
-                )))
-                .bind(&bind_a)
-                .bind(&bind_b)
-                .fetch_all(&self.$read)
-                .await
-                .map_err($dberr)?;
-                let months: Vec<(String, i32, i64, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT m.agent_code, m.month, m.acquisitions, m.acquisitions_3, m.fee_base, m.fee_reversed, m.collections, m.collected, m.collected_reversed
-                     FROM agent_months m JOIN agents a ON a.code = m.agent_code WHERE {clause} ORDER BY m.agent_code, m.month"
-                )))
-                .bind(&bind_a)
-                .bind(&bind_b)
-                .fetch_all(&self.$read)
-                .await
-                .map_err($dberr)?;
-                $crate::agents::assemble(
-                    rows.into_iter()
-                        .map(|(c, o, p, h, ap)| (c, o, p, h, i64::from(ap)))
-                        .collect(),
-                    villages,
-                    events,
-                    months
-                        .into_iter()
-                        .map(|(c, m, a, b, d, e, f, g, h)| (c, m, [a, b, d, e, f, g, h]))
-                        .collect(),
-                )
+                self.read_agent_records(filter, true).await
+            }
+
+            async fn agent_standings(
+                &self,
+                filter: $crate::agents::AgentFilter<'_>,
+            ) -> Result<Vec<$crate::agents::AgentRecord>> {
+                self.read_agent_records(filter, false).await
             }
 
             async fn add_agent_event(

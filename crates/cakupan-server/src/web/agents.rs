@@ -118,9 +118,9 @@ pub async fn home(
     page.allow(Action::ManageNetwork, &Resource::Region(area))?;
     let (lang, t) = (page.lang, page.t());
     let month = Month::of((st.today)());
-    // One read of the area's agents and one of its offices; each agent's status from its
-    // own record, in memory.
-    let records = st.store.agent_records(AgentFilter::Within(area)).await?;
+    // One read of the area's agents (without the villages they serve, which this page does
+    // not show) and one of its offices; each agent's status from its own record, in memory.
+    let records = st.store.agent_standings(AgentFilter::Within(area)).await?;
     let all_offices = st.store.offices(area).await?;
     let statuses: Vec<Option<AgentStatus>> = records
         .iter()

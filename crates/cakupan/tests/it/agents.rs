@@ -643,6 +643,26 @@ async fn a_month_of_the_network(store: Arc<dyn Store>) {
         store.recompute_agents().await.unwrap().rows()
     );
     crate::ledger::assert_counters_equal_ledger(&store).await;
+    // The records without their villages (the counts' read) are the records, villages aside.
+    use cakupan_store::agents::AgentFilter;
+    let nation = cakupan_domain::RegionCode::NATION;
+    let full = store
+        .agent_records(AgentFilter::Within(nation))
+        .await
+        .unwrap();
+    let brief = store
+        .agent_standings(AgentFilter::Within(nation))
+        .await
+        .unwrap();
+    assert!(full.iter().all(|r| !r.agent.villages.is_empty()));
+    let without: Vec<_> = full
+        .into_iter()
+        .map(|mut r| {
+            r.agent.villages.clear();
+            r
+        })
+        .collect();
+    assert_eq!(brief, without);
 }
 
 on_both_backends! {
