@@ -150,19 +150,7 @@ macro_rules! enrolment_store_impl {
                 rows: &[(String, RegionCode, cakupan_domain::enrolment::Stage, u64)],
             ) -> Result<()> {
                 let mut tx = self.$write.begin().await.map_err($dberr)?;
-                for (week, village, stage, n) in rows {
-                    sqlx::query(
-                        "INSERT INTO enrolment_funnel (week, village_code, stage, n) VALUES ($1, $2, $3, $4)
-                         ON CONFLICT (week, village_code, stage) DO UPDATE SET n = enrolment_funnel.n + excluded.n",
-                    )
-                    .bind(week)
-                    .bind(village.to_string())
-                    .bind(stage.as_str())
-                    .bind(*n as i64)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err($dberr)?;
-                }
+                add_funnel_stages(&mut tx, rows).await?;
                 tx.commit().await.map_err($dberr)?;
                 Ok(())
             }
@@ -186,35 +174,6 @@ macro_rules! enrolment_store_impl {
                 .fetch_all(&self.$read)
                 .await
                 .map_err($dberr)?;
-                // An area's self-registrations are a range of `participants_self_village`
-                // (its own code up to `code/`); the nation's, the window of `participants_self`.
-                let paid: Vec<(String, i64)> = if area.is_empty() {
-                    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                        "SELECT {day}, COUNT(*) FROM participants p
-                         WHERE p.channel = 'self' AND p.registered_on >= $1
-                           AND EXISTS (SELECT 1 FROM postings s WHERE s.participant_id = p.id AND s.kind = 'contribution')
-                         GROUP BY p.registered_on",
-                        day = <$store as $crate::Dialect>::date_text("p.registered_on")
-                    )))
-                    .bind(<$store as $crate::Dialect>::day(since))
-                    .fetch_all(&self.$read)
-                    .await
-                } else {
-                    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                        "SELECT {day}, COUNT(*) FROM participants p
-                         WHERE p.channel = 'self' AND p.village_code >= $2 AND p.village_code < $3
-                           AND p.registered_on >= $1
-                           AND EXISTS (SELECT 1 FROM postings s WHERE s.participant_id = p.id AND s.kind = 'contribution')
-                         GROUP BY p.registered_on",
-                        day = <$store as $crate::Dialect>::date_text("p.registered_on")
-                    )))
-                    .bind(<$store as $crate::Dialect>::day(since))
-                    .bind(&area)
-                    .bind(format!("{area}/"))
-                    .fetch_all(&self.$read)
-                    .await
-                }
-                .map_err($dberr)?;
                 let mut weeks: std::collections::BTreeMap<String, $crate::enrolment::FunnelWeek> =
                     Default::default();
                 let mut at = since;
@@ -233,16 +192,9 @@ macro_rules! enrolment_store_impl {
                         Some(Stage::Started) => row.started += n,
                         Some(Stage::Verified) => row.verified += n,
                         Some(Stage::Registered) => row.registered += n,
-                        _ => {}
-                    }
-                }
-                for (day, n) in paid {
-                    if let Some(d) = cakupan_domain::month::parse_date(&day) {
-                        let week = week_of(d);
-                        let row = weeks.entry(week.clone()).or_insert_with(|| {
-                            $crate::enrolment::FunnelWeek { week, ..Default::default() }
-                        });
-                        row.paid += n.max(0) as u64;
+                        // Counted when a self-registration's first contribution is stored.
+                        Some(Stage::Paid) => row.paid += n,
+                        None => {}
                     }
                 }
                 Ok(weeks.into_values().collect())

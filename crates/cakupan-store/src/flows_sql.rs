@@ -391,6 +391,7 @@ macro_rules! store_flows {
                 .collect();
             upsert_coverage_states(tx, &states).await?;
             upsert_agent_months(tx, &st.agent_changes(&before, &inserts)).await?;
+            add_funnel_stages(tx, &st.first_paid_self_registrations(&before, &inserts)).await?;
             $crate::ledger::resolve_repeats(postings, &mut outcomes);
             outcomes
                 .into_iter()
@@ -398,6 +399,27 @@ macro_rules! store_flows {
                     o.ok_or_else(|| $crate::StoreError::Database("posting left without an outcome".into()))
                 })
                 .collect()
+        }
+
+        /// Adds to the enrolment funnel's counters inside the caller's transaction.
+        pub(crate) async fn add_funnel_stages(
+            tx: &mut <$db as sqlx::Database>::Connection,
+            rows: &[(String, cakupan_domain::RegionCode, cakupan_domain::enrolment::Stage, u64)],
+        ) -> $crate::Result<()> {
+            for (week, village, stage, n) in rows {
+                sqlx::query(
+                    "INSERT INTO enrolment_funnel (week, village_code, stage, n) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (week, village_code, stage) DO UPDATE SET n = enrolment_funnel.n + excluded.n",
+                )
+                .bind(week)
+                .bind(village.to_string())
+                .bind(stage.as_str())
+                .bind(i64::try_from(*n).unwrap_or(i64::MAX))
+                .execute(&mut *tx)
+                .await
+                .map_err($dberr)?;
+            }
+            Ok(())
         }
 
         /// The words of these participations' names (`participants::name_words`), as blind

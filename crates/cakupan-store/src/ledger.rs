@@ -1230,6 +1230,42 @@ pub fn three_programmes(p: &crate::Participant) -> bool {
 }
 
 impl BatchState {
+    /// The self-registrations the planned batch pays for the first time, counted in the
+    /// enrolment funnel's `paid` stage under their registration's week and village (issue
+    /// #22: the funnel reads counters, never the registry). A contribution reversed later
+    /// still counts, as the funnel always counted a self-registration with any contribution.
+    pub fn first_paid_self_registrations(
+        &self,
+        before: &HashMap<i64, Vec<LedgerRow>>,
+        inserts: &[PlannedInsert],
+    ) -> Vec<(String, RegionCode, cakupan_domain::enrolment::Stage, u64)> {
+        let paid = |rows: Option<&Vec<LedgerRow>>| {
+            rows.is_some_and(|r| r.iter().any(|x| x.kind == "contribution"))
+        };
+        let touched: std::collections::BTreeSet<i64> =
+            inserts.iter().map(|p| p.participant_id).collect();
+        let mut out: std::collections::BTreeMap<(String, RegionCode), u64> = Default::default();
+        for pid in touched {
+            let Some(p) = self.by_id.get(&pid) else {
+                continue;
+            };
+            let reg = &p.registration;
+            if reg.channel == cakupan_domain::Channel::SelfService
+                && !paid(before.get(&pid))
+                && paid(self.ledgers.get(&pid))
+            {
+                *out.entry((
+                    cakupan_domain::enrolment::week_of(reg.registered_on),
+                    reg.village,
+                ))
+                .or_default() += 1;
+            }
+        }
+        out.into_iter()
+            .map(|((week, village), n)| (week, village, cakupan_domain::enrolment::Stage::Paid, n))
+            .collect()
+    }
+
     /// The agents' figures changed by the planned batch: each involved participation's share
     /// after the batch less its share before.
     pub fn agent_changes(

@@ -82,6 +82,131 @@ async fn the_funnel_counts_paid_self_registrations_by_area(store: Arc<dyn Store>
     assert_eq!(paid("").await, 2);
 }
 
+/// Self-registrations on days whose ISO week is of another year than the day (29 Dec 2025 is
+/// in 2026-W01, 3 Jan 2021 in 2020-W53) and an ordinary one, each paid for November 2026; the
+/// first of them paid twice.
+async fn pay_self_registrations(store: &Arc<dyn Store>) {
+    let app = app_on(store.clone(), &auth()).await;
+    for (i, (nik, day)) in [
+        ("3273015203900003", "2025-12-29"),
+        ("3273015203900011", "2021-01-03"),
+        ("3273015203900029", "2026-11-02"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut b = crate::api::body();
+        b["nik"] = json!(nik);
+        b["channel"] = json!("self");
+        b["agent_code"] = json!("");
+        b["registered_on"] = json!(day);
+        let (s, v) = call_as(
+            &app,
+            Some(&app.token),
+            "POST",
+            "/api/v1/participants",
+            Some(b.to_string()),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        for (reference, first) in [(format!("B-{i}"), "2026-11"), (format!("C-{i}"), "2026-12")] {
+            if first == "2026-12" && i > 0 {
+                continue;
+            }
+            let pay = json!({"kind": "contribution", "reference": reference, "nik": nik,
+                "segment": "BPU", "first_month": first, "months": 1,
+                "amount": 8400, "channel": "bank",
+                "paid_on": "2026-11-03"});
+            let (s, v) = call_as(
+                &app,
+                Some(&app.token),
+                "POST",
+                "/api/v1/postings",
+                Some(pay.to_string()),
+            )
+            .await;
+            assert!(s.is_success(), "{v}");
+        }
+    }
+}
+
+/// Every week's funnel of the nation since 2020, `paid` alone.
+async fn paid_weeks(store: &Arc<dyn Store>) -> Vec<(String, u64)> {
+    store
+        .funnel(
+            cakupan_domain::RegionCode::NATION,
+            time::macros::date!(2020 - 12 - 28),
+            time::macros::date!(2026 - 11 - 23),
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|w| w.paid > 0)
+        .map(|w| (w.week, w.paid))
+        .collect()
+}
+
+/// The `INSERT` that fills the `paid` counter in a migration file.
+fn backfill(migration: &'static str) -> &'static str {
+    let at = migration
+        .find("INSERT INTO enrolment_funnel (week, village_code, stage, n)\nSELECT")
+        .unwrap();
+    let end = migration[at..].find(';').unwrap();
+    &migration[at..at + end]
+}
+
+/// Issue #22: the `paid` stage is a counter the posting flows keep (a self-registration
+/// counted once, under its registration's ISO week, however often it pays), and the
+/// migration that made it one fills it as the flows would: its statement, run again over the
+/// flows' counter, gives the same weeks (year ends included).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_paid_stage_is_counted_as_the_migration_fills_it() {
+    let expected = vec![
+        ("2020-W53".to_string(), 1),
+        ("2026-W01".to_string(), 1),
+        ("2026-W45".to_string(), 1),
+    ];
+    let db = crate::harness::sqlite(true).await;
+    pay_self_registrations(&db.store).await;
+    assert_eq!(paid_weeks(&db.store).await, expected);
+    let pool = sqlx::SqlitePool::connect(&db.url()).await.unwrap();
+    sqlx::query("DELETE FROM enrolment_funnel WHERE stage = 'paid'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(paid_weeks(&db.store).await.is_empty());
+    sqlx::query(backfill(include_str!(
+        "../../../cakupan-store-sqlite/migrations/0025_funnel_paid.sql"
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(paid_weeks(&db.store).await, expected);
+    pool.close().await;
+    db.finish().await;
+    let Some(db) =
+        crate::harness::postgres("the_paid_stage_is_counted_as_the_migration_fills_it", true).await
+    else {
+        return;
+    };
+    pay_self_registrations(&db.store).await;
+    assert_eq!(paid_weeks(&db.store).await, expected);
+    let pool = sqlx::PgPool::connect(&db.url()).await.unwrap();
+    sqlx::query("DELETE FROM enrolment_funnel WHERE stage = 'paid'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(backfill(include_str!(
+        "../../../cakupan-store-postgres/migrations/0027_funnel_paid.sql"
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(paid_weeks(&db.store).await, expected);
+    pool.close().await;
+    db.finish().await;
+}
+
 /// A worker's registration body: Siti, born 12 March 1990, whose NIK says so.
 fn worker(phone: &str) -> Value {
     json!({
