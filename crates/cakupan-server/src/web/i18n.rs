@@ -1739,6 +1739,7 @@ pub struct Tr {
     pub user_new_submit: &'static str,
     pub user_done_created: &'static str,
     pub users_none: &'static str,
+    pub last_complete: &'static str,
 }
 
 pub static ID: Tr = Tr {
@@ -2254,6 +2255,7 @@ pub static ID: Tr = Tr {
     user_new_submit: "Buat pengguna",
     user_done_created: "Pengguna {u} dibuat. Berikan kata sandi sekali pakai ini kepadanya secara langsung; kata sandi ini tidak disimpan dan harus diganti saat pertama kali masuk:",
     users_none: "Tidak ada pengguna dengan nama itu.",
+    last_complete: "Bulan lengkap terakhir",
 };
 
 pub static EN: Tr = Tr {
@@ -2769,6 +2771,7 @@ pub static EN: Tr = Tr {
     user_new_submit: "Create the user",
     user_done_created: "User {u} created. Give them this one-time password in person; it is not stored and must be changed at the first sign-in:",
     users_none: "No user has that name.",
+    last_complete: "Latest complete month",
 };
 
 /// The words of the worker's own pages (issue #20): registering, signing in with a code,

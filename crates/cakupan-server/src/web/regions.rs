@@ -34,6 +34,9 @@ pub struct Kpis {
     pub nonactive: String,
     pub yoy: Option<String>,
     pub yoy_share: Option<String>,
+    /// While the month shown is still running: the latest complete month, named, with its
+    /// figure and a link to it (the agency reports complete months).
+    pub complete: Option<(String, String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -1257,6 +1260,14 @@ async fn region_response(
             nonactive: fmt(now.nonactive()),
             yoy,
             yoy_share,
+            complete: (month == current).then(|| {
+                let last = current.plus(-1);
+                (
+                    lang.month(last),
+                    fmt(history.at(None, last).status_active()),
+                    format!("?bulan={last}"),
+                )
+            }),
         },
         target,
         employed,

@@ -554,6 +554,14 @@ async fn every_page_speaks_its_language() {
             .body
             .contains("data-testid=\"kpi-active-month\">Nov 2026")
     );
+    // This month is still running: the latest complete one is named beside it, with its
+    // figure and a link; a past month shown needs no such line.
+    assert!(
+        later.body.contains("data-testid=\"kpi-complete\">Bulan lengkap terakhir, <a href=\"?bulan=2026-10\">Okt 2026</a>"),
+        "{}",
+        later.body
+    );
+    assert!(!june.body.contains("data-testid=\"kpi-complete\""));
     db.finish().await;
 }
 
