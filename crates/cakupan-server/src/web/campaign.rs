@@ -1182,6 +1182,48 @@ fn plan_errors(page: &Page, e: ApiError) -> Result<Vec<String>, PageError> {
     }
 }
 
+/// The campaign page after a planning form: what was done, with the forms empty again (in
+/// the same area), or the form as typed with its problems in words.
+async fn plan_outcome(
+    st: &AppState,
+    page: &Page,
+    code: &str,
+    f: PlanForm,
+    done: Result<String, ApiError>,
+) -> Result<Response, PageError> {
+    match done {
+        Ok(flash) => {
+            let form = PlanForm {
+                wilayah: f.wilayah,
+                ..PlanForm::default()
+            };
+            campaign_view(
+                st,
+                page,
+                code,
+                form,
+                Some(flash),
+                Vec::new(),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(e) => {
+            let errors = plan_errors(page, e)?;
+            campaign_view(
+                st,
+                page,
+                code,
+                f,
+                None,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
 fn number(field: &str, rule: &'static str, v: &str) -> Result<u32, ApiError> {
     v.trim().parse::<u32>().map_err(|_| {
         ApiError::Invalid(cakupan_domain::FieldError::new(field, rule, "a whole number").into())
@@ -1226,41 +1268,12 @@ pub async fn plan_wave(
         analysis::plan_next_wave(&st, &me.who, &page.request_id, &c, starts, capacity).await
     }
     .await;
-    match planned {
-        Ok((wave, n, _)) => {
-            let flash = w
-                .plan_done_wave
-                .replace("{n}", &wave.wave.to_string())
-                .replace("{v}", &page.lang.num(n as i64));
-            let form = PlanForm {
-                wilayah: f.wilayah,
-                ..PlanForm::default()
-            };
-            campaign_view(
-                &st,
-                &page,
-                &code,
-                form,
-                Some(flash),
-                Vec::new(),
-                StatusCode::OK,
-            )
-            .await
-        }
-        Err(e) => {
-            let errors = plan_errors(&page, e)?;
-            campaign_view(
-                &st,
-                &page,
-                &code,
-                f,
-                None,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-    }
+    let done = planned.map(|(wave, n, _)| {
+        w.plan_done_wave
+            .replace("{n}", &wave.wave.to_string())
+            .replace("{v}", &page.lang.num(n as i64))
+    });
+    plan_outcome(&st, &page, &code, f, done).await
 }
 
 /// `POST /kampanye/{code}/desa`: adds a village to a week of a wave by hand (the API's
@@ -1281,47 +1294,14 @@ pub async fn add_village(
         analysis::add_village(&st, &me.who, &page.request_id, &c, village, (wave, week)).await
     }
     .await;
-    match added {
-        Ok((e, _)) => {
-            let name = st
-                .regions
-                .get(e.village)
-                .map(|r| r.name.clone())
-                .unwrap_or_else(|| e.village.to_string());
-            let flash = w
-                .plan_done_village
-                .replace("{v}", &name)
-                .replace("{n}", &e.wave.to_string())
-                .replace("{w}", &e.week.to_string());
-            let form = PlanForm {
-                wilayah: f.wilayah,
-                ..PlanForm::default()
-            };
-            campaign_view(
-                &st,
-                &page,
-                &code,
-                form,
-                Some(flash),
-                Vec::new(),
-                StatusCode::OK,
-            )
-            .await
-        }
-        Err(e) => {
-            let errors = plan_errors(&page, e)?;
-            campaign_view(
-                &st,
-                &page,
-                &code,
-                f,
-                None,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-    }
+    let done = added.map(|(e, _)| {
+        let name = super::regions::region_name(&st, e.village);
+        w.plan_done_village
+            .replace("{v}", &name)
+            .replace("{n}", &e.wave.to_string())
+            .replace("{w}", &e.week.to_string())
+    });
+    plan_outcome(&st, &page, &code, f, done).await
 }
 
 /// `POST /kampanye/{code}/desa/{village}/keluarkan`: takes a planned village out of its wave
@@ -1335,43 +1315,13 @@ pub async fn remove_village(
     let me = page.check_csrf(&f.csrf)?.clone();
     let c = campaign_of(&st, &page, &code).await?;
     let village = village_arg(&page, &village)?;
-    let form = PlanForm {
-        wilayah: f.wilayah,
-        ..PlanForm::default()
-    };
-    match analysis::remove_village(&st, &me.who, &page.request_id, &c, village).await {
-        Ok(_) => {
-            let name = st
-                .regions
-                .get(village)
-                .map(|r| r.name.clone())
-                .unwrap_or_else(|| village.to_string());
-            let flash = words(page.lang).plan_done_removed.replace("{v}", &name);
-            campaign_view(
-                &st,
-                &page,
-                &code,
-                form,
-                Some(flash),
-                Vec::new(),
-                StatusCode::OK,
-            )
-            .await
-        }
-        Err(e) => {
-            let errors = plan_errors(&page, e)?;
-            campaign_view(
-                &st,
-                &page,
-                &code,
-                form,
-                None,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-    }
+    let done = analysis::remove_village(&st, &me.who, &page.request_id, &c, village)
+        .await
+        .map(|_| {
+            let name = super::regions::region_name(&st, village);
+            words(page.lang).plan_done_removed.replace("{v}", &name)
+        });
+    plan_outcome(&st, &page, &code, f, done).await
 }
 
 /// `POST /kampanye/{code}/desa/{village}/koordinasi`: the village official signs off.

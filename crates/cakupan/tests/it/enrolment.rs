@@ -25,33 +25,8 @@ async fn the_funnel_counts_paid_self_registrations_by_area(store: Arc<dyn Store>
         ("3273015203900003", "32.73.01.1001"),
         ("3301015203900004", "33.01.01.2001"),
     ] {
-        let mut b = crate::api::body();
-        b["nik"] = json!(nik);
-        b["village_code"] = json!(village);
-        b["channel"] = json!("self");
-        b["agent_code"] = json!("");
-        b["registered_on"] = json!("2026-11-02");
-        let (s, v) = call_as(
-            &app,
-            Some(&app.token),
-            "POST",
-            "/api/v1/participants",
-            Some(b.to_string()),
-        )
-        .await;
-        assert_eq!(s, StatusCode::CREATED, "{v}");
-        let pay = json!({"kind": "contribution", "reference": format!("F-{}", &nik[12..]), "nik": nik,
-            "segment": "BPU", "first_month": "2026-11", "months": 1, "amount": 8400, "channel": "bank",
-            "paid_on": "2026-11-03"});
-        let (s, v) = call_as(
-            &app,
-            Some(&app.token),
-            "POST",
-            "/api/v1/postings",
-            Some(pay.to_string()),
-        )
-        .await;
-        assert!(s.is_success(), "{v}");
+        register_self(&app, nik, village, "2026-11-02").await;
+        pay_bpu(&app, &format!("F-{}", &nik[12..]), nik, "2026-11").await;
     }
     let paid = |code: &str| {
         let store = store.clone();
@@ -95,39 +70,47 @@ async fn pay_self_registrations(store: &Arc<dyn Store>) {
     .into_iter()
     .enumerate()
     {
-        let mut b = crate::api::body();
-        b["nik"] = json!(nik);
-        b["channel"] = json!("self");
-        b["agent_code"] = json!("");
-        b["registered_on"] = json!(day);
-        let (s, v) = call_as(
-            &app,
-            Some(&app.token),
-            "POST",
-            "/api/v1/participants",
-            Some(b.to_string()),
-        )
-        .await;
-        assert_eq!(s, StatusCode::CREATED, "{v}");
-        for (reference, first) in [(format!("B-{i}"), "2026-11"), (format!("C-{i}"), "2026-12")] {
-            if first == "2026-12" && i > 0 {
-                continue;
-            }
-            let pay = json!({"kind": "contribution", "reference": reference, "nik": nik,
-                "segment": "BPU", "first_month": first, "months": 1,
-                "amount": 8400, "channel": "bank",
-                "paid_on": "2026-11-03"});
-            let (s, v) = call_as(
-                &app,
-                Some(&app.token),
-                "POST",
-                "/api/v1/postings",
-                Some(pay.to_string()),
-            )
-            .await;
-            assert!(s.is_success(), "{v}");
+        register_self(&app, nik, "32.73.01.1001", day).await;
+        pay_bpu(&app, &format!("B-{i}"), nik, "2026-11").await;
+        if i == 0 {
+            pay_bpu(&app, "C-0", nik, "2026-12").await;
         }
     }
+}
+
+/// A self-registration in `village` on `day`, stored through the API.
+async fn register_self(app: &App, nik: &str, village: &str, day: &str) {
+    let mut b = crate::api::body();
+    b["nik"] = json!(nik);
+    b["village_code"] = json!(village);
+    b["channel"] = json!("self");
+    b["agent_code"] = json!("");
+    b["registered_on"] = json!(day);
+    let (s, v) = call_as(
+        app,
+        Some(&app.token),
+        "POST",
+        "/api/v1/participants",
+        Some(b.to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+}
+
+/// One month of BPU contributions (Rp8,400 with the PP 50/2025 discount) paid at a bank.
+async fn pay_bpu(app: &App, reference: &str, nik: &str, month: &str) {
+    let pay = json!({"kind": "contribution", "reference": reference, "nik": nik,
+        "segment": "BPU", "first_month": month, "months": 1, "amount": 8400, "channel": "bank",
+        "paid_on": "2026-11-03"});
+    let (s, v) = call_as(
+        app,
+        Some(&app.token),
+        "POST",
+        "/api/v1/postings",
+        Some(pay.to_string()),
+    )
+    .await;
+    assert!(s.is_success(), "{v}");
 }
 
 /// Every week's funnel of the nation since 2020, `paid` alone.
