@@ -3,7 +3,9 @@
 -- first contribution is stored (`BatchState::first_paid_self_registrations`), instead of every
 -- page counting the area's paid self-registrations from the registry. This fills the counter
 -- for what is already stored (the week as `week_of` writes it: ISO year, "-W", ISO week) and
--- drops the index only that count used.
+-- drops the index only that count used. `%G` and `%V` (ISO year and week) need SQLite 3.46 or
+-- later: the one built into the binary (`sqlite-bundled`); an older one gives NULL, which the
+-- table refuses, so the migration stops rather than count under no week.
 -- SQLite cannot change a CHECK constraint: the table is made again with `paid` allowed.
 CREATE TABLE enrolment_funnel_new (
     week          TEXT NOT NULL,
