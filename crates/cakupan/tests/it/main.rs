@@ -48,6 +48,7 @@ mod ledger;
 mod pages;
 mod parsers;
 mod payments;
+mod plans;
 mod privacy;
 mod reminders;
 mod targets;
