@@ -249,17 +249,32 @@ async fn insert_postings(
 
 /// What the store's own facts need of this database.
 impl PgStore {
-    async fn after_bulk_load_own(&self) -> Result<()> {
+    async fn after_bulk_load_own(&self, loaded: u64) -> Result<()> {
         // Statistics for the planner, and the visibility map that lets the reports' covering
         // index answer without visiting the heap; autovacuum may be off, and is not relied on.
         // The claim tables (migration 0014) grow with the participations and postings.
-        sqlx::raw_sql(
-            "VACUUM (ANALYZE) participants, participant_ids, people, heirs, postings,
-             posting_references, counters, agent_months",
+        // Only when the load is large enough to change the statistics, by the rule autovacuum
+        // itself applies: at least the server's `autovacuum_analyze_scale_factor` (0.1 unless
+        // configured) of the rows the registry and the ledger are estimated to hold. A
+        // database never analysed estimates none, so a first load is always followed by it;
+        // a one-row import into a large registry no longer waits for a VACUUM of it (issue #23).
+        let (estimated, factor): (f64, f64) = sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(GREATEST(reltuples, 0)), 0) AS FLOAT8),
+                    CAST(current_setting('autovacuum_analyze_scale_factor') AS FLOAT8)
+             FROM pg_class WHERE oid IN ('participants'::regclass, 'postings'::regclass)",
         )
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await
         .map_err(db)?;
+        if (loaded as f64) >= factor * estimated {
+            sqlx::raw_sql(
+                "VACUUM (ANALYZE) participants, participant_ids, people, heirs, postings,
+                 posting_references, counters, agent_months",
+            )
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        }
         // The covering index of the counters holds the counts, so no counter update is HOT
         // and, unlike the primary key (whose key columns do not change, so PostgreSQL removes
         // the old versions' entries as it goes), it keeps an entry per dead row version: a bulk

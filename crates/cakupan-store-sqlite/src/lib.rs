@@ -243,9 +243,9 @@ async fn insert_postings(
 
 /// What the store's own facts need of this database.
 impl SqliteStore {
-    async fn after_bulk_load_own(&self) -> Result<()> {
-        // Statistics for the tables whose indexes changed enough to matter (SQLite decides),
-        // each analysed over a bounded sample.
+    async fn after_bulk_load_own(&self, _loaded: u64) -> Result<()> {
+        // Statistics for the tables whose indexes changed enough to matter (SQLite decides,
+        // whatever was loaded), each analysed over a bounded sample.
         sqlx::raw_sql("PRAGMA analysis_limit = 1000; PRAGMA optimize;")
             .execute(&self.writer)
             .await

@@ -215,10 +215,11 @@ pub trait Store:
     async fn health(&self) -> Result<()>;
     /// Bytes the database occupies on disk.
     async fn size_bytes(&self) -> Result<u64>;
-    /// Brings the query planner's view up to date after a bulk load (an import): without it a
-    /// freshly filled PostgreSQL database plans with empty statistics and reads the heap for
-    /// every counter row (docs/benchmarks.md, `bench scale`).
-    async fn after_bulk_load(&self) -> Result<()>;
+    /// Brings the query planner's view up to date after a bulk load (an import) of `loaded`
+    /// rows: without it a freshly filled PostgreSQL database plans with empty statistics and
+    /// reads the heap for every counter row (docs/benchmarks.md, `bench scale`). Proportional
+    /// to what was loaded (issue #23): a load too small to change the statistics leaves them.
+    async fn after_bulk_load(&self, loaded: u64) -> Result<()>;
 
     /// A value of the `meta` table (the database's own facts: fingerprints, check values).
     async fn meta(&self, key: &str) -> Result<Option<String>>;

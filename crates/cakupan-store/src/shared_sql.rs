@@ -23,8 +23,8 @@ macro_rules! shared_sql_impl {
                     .map_err($dberr)
             }
 
-            async fn after_bulk_load(&self) -> $crate::Result<()> {
-                self.after_bulk_load_own().await
+            async fn after_bulk_load(&self, loaded: u64) -> $crate::Result<()> {
+                self.after_bulk_load_own(loaded).await
             }
 
             async fn size_bytes(&self) -> $crate::Result<u64> {

@@ -284,7 +284,7 @@ pub async fn import_participants(
     }
     producer.await.context("the reader thread failed")??;
     if summary.created > 0 {
-        store.after_bulk_load().await?;
+        store.after_bulk_load(summary.created).await?;
     }
     out.finish(summary, started)
 }
@@ -512,7 +512,7 @@ pub async fn import_contributions(
         }
     }
     if summary.created > 0 {
-        store.after_bulk_load().await?;
+        store.after_bulk_load(summary.created).await?;
     }
     out.finish(summary, started)
 }

@@ -197,7 +197,7 @@ pub async fn participant(
                 after = last;
             }
             // The planner's statistics for the new rows (and any index the upgrade added).
-            store.after_bulk_load().await?;
+            store.after_bulk_load(total).await?;
             let secs = started.elapsed().as_secs_f64();
             eprintln!(
                 "Indexed the names of {total} participations in {secs:.1} s ({:.0}/s).",
