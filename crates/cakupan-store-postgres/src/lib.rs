@@ -253,20 +253,25 @@ impl PgStore {
         // Statistics for the planner, and the visibility map that lets the reports' covering
         // index answer without visiting the heap; autovacuum may be off, and is not relied on.
         // The claim tables (migration 0014) grow with the participations and postings.
-        // Only when the load is large enough to change the statistics, by the rule autovacuum
-        // itself applies: at least the server's `autovacuum_analyze_scale_factor` (0.1 unless
-        // configured) of the rows the registry and the ledger are estimated to hold. A
-        // database never analysed estimates none, so a first load is always followed by it;
-        // a one-row import into a large registry no longer waits for a VACUUM of it (issue #23).
-        let (estimated, factor): (f64, f64) = sqlx::query_as(
-            "SELECT CAST(COALESCE(SUM(GREATEST(reltuples, 0)), 0) AS FLOAT8),
+        // Only when the rows changed since the last analysis are enough to change the
+        // statistics, by the rule autovacuum itself applies (whether or not it is on): at least
+        // the server's `autovacuum_analyze_scale_factor` (0.1 unless configured) of the rows the
+        // registry and the ledger are estimated to hold. The changes counted are the server's
+        // (several small loads add up) or this load's, whichever is more (the server's count of
+        // a load just committed may not be in yet). A database never analysed estimates none,
+        // so a first load is always followed by it; a one-row import into a large registry no
+        // longer waits for a VACUUM of it (issue #23).
+        let (estimated, changed, factor): (f64, f64, f64) = sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(GREATEST(c.reltuples, 0)), 0) AS FLOAT8),
+                    CAST(COALESCE(SUM(s.n_mod_since_analyze), 0) AS FLOAT8),
                     CAST(current_setting('autovacuum_analyze_scale_factor') AS FLOAT8)
-             FROM pg_class WHERE oid IN ('participants'::regclass, 'postings'::regclass)",
+             FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+             WHERE c.oid IN ('participants'::regclass, 'postings'::regclass)",
         )
         .fetch_one(&self.pool)
         .await
         .map_err(db)?;
-        if (loaded as f64) >= factor * estimated {
+        if changed.max(loaded as f64) >= factor * estimated {
             sqlx::raw_sql(
                 "VACUUM (ANALYZE) participants, participant_ids, people, heirs, postings,
                  posting_references, counters, agent_months",
