@@ -139,6 +139,27 @@ pub enum BenchCommand {
         #[arg(long, default_value = "100000,1000000")]
         lines: String,
     },
+    /// Employers' wage reports and payments (issue #23) on fresh databases (beside --db):
+    /// `workers` wage earners spread over employers of each size, enrolled the first month,
+    /// reported again each later month (some stop, as many start), each invoice paid in full
+    /// the month after. Baseline: checking the same lines alone, in the same run. `verify`
+    /// after each size.
+    WageReports {
+        /// Workers per employer, comma separated.
+        #[arg(long, value_delimiter = ',', default_value = "100,1000,10000")]
+        sizes: Vec<u64>,
+        /// Wage earners in all.
+        #[arg(long, default_value_t = 20_000)]
+        workers: u64,
+        /// Months reported, the first of them enrolling everyone.
+        #[arg(long, default_value_t = 3)]
+        months: u32,
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+        /// Keep each filled database (SQLite file or PostgreSQL database) after the run.
+        #[arg(long)]
+        keep: bool,
+    },
     /// What auditing costs a personal-data read: reads of one participant by id, alone
     /// (baseline) and each followed by its audit entry, as the API does, on a fresh SQLite
     /// database (or --db) holding `participants` simulated people.
@@ -318,6 +339,23 @@ pub async fn run(
                 .collect::<std::result::Result<_, _>>()
                 .map_err(|_| anyhow::anyhow!("--lines is a comma-separated list of line counts"))?;
             crate::bench_payments::settlement_bench((db, pg_pool), keys, reference, &sizes).await
+        }
+        BenchCommand::WageReports {
+            sizes,
+            workers,
+            months,
+            work_dir,
+            keep,
+        } => {
+            let keys = crate::store::load_keys(keys)?;
+            crate::bench_wages::wages_bench(
+                (db, pg_pool),
+                keys,
+                reference,
+                (&sizes, workers, months),
+                (work_dir, keep),
+            )
+            .await
         }
         BenchCommand::Pages { runs, village } => {
             let keys = crate::store::load_keys(keys)?;
@@ -635,7 +673,7 @@ fn validate_rate(file: &Path, reference: &Reference, today: time::Date) -> Resul
 
 /// A fresh database for one run: a new PostgreSQL database beside `db` (its name returned for
 /// [`drop_fresh`]), or the SQLite file `file` in `dir`, emptied.
-async fn fresh_db(
+pub(crate) async fn fresh_db(
     db: &str,
     dir: &Path,
     prefix: &str,
@@ -654,7 +692,7 @@ async fn fresh_db(
 }
 
 /// Removes a database [`fresh_db`] made.
-async fn drop_fresh(db: &str, url: &str, name: Option<String>) -> Result<()> {
+pub(crate) async fn drop_fresh(db: &str, url: &str, name: Option<String>) -> Result<()> {
     match name {
         Some(name) => cakupan_store_postgres::drop_database(db, &name).await?,
         None => {
