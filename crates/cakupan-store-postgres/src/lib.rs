@@ -27,6 +27,7 @@ use std::time::Duration;
 mod accounts;
 mod agents;
 mod campaign;
+pub mod citus;
 mod employers;
 mod enrolment;
 mod ledger;
@@ -43,7 +44,6 @@ pub(crate) const SELECT: &str = "SELECT id, kpj, nik, segment, name, birth_date,
 impl cakupan_store::Dialect for PgStore {
     const SELECT_PARTICIPANTS: &'static str = SELECT;
     const FOR_UPDATE: &'static str = " FOR UPDATE";
-    const NOW: &'static str = "now()";
     type Ids = Vec<i64>;
     type Texts = Vec<String>;
     type Blobs = Vec<Vec<u8>>;
@@ -540,9 +540,11 @@ impl PgStore {
         tx: &mut Transaction<'_, Postgres>,
         ids: &[i64],
     ) -> Result<()> {
+        // An update that changes nothing, as `PEOPLE_OF_BATCH_SQL` (a cluster refuses
+        // `FOR UPDATE` over several shards).
         sqlx::query(
-            "SELECT p.nik_index FROM people p JOIN participants x ON x.nik_index = p.nik_index
-             WHERE x.id = ANY($1) ORDER BY p.nik_index FOR UPDATE OF p",
+            "UPDATE people p SET nik_index = p.nik_index
+             WHERE p.nik_index = ANY(ARRAY(SELECT nik_index FROM participants WHERE id = ANY($1)))",
         )
         .bind(ids)
         .execute(&mut **tx)
@@ -588,12 +590,16 @@ impl PgStore {
 /// probed in `people_pkey`. An `OR` with a subquery here made the planner read the whole index
 /// at every batch (issue #23: 0.43–0.66 s a batch at 1 M people, to lock a dozen; 44 ms against
 /// 0.26 ms at 300,000 in docs/benchmarks.md). Public for the test of its plan.
-pub const PEOPLE_OF_BATCH_SQL: &str = "SELECT nik_index FROM people
+///
+/// The lock is an update that changes nothing, as the registration's `ON CONFLICT DO UPDATE`
+/// is: a Citus cluster refuses `FOR UPDATE` over several shards (issue #23) but runs this, and
+/// on one node the index scan takes the rows in key order, so two batches cannot deadlock.
+pub const PEOPLE_OF_BATCH_SQL: &str = "UPDATE people SET nik_index = nik_index
      WHERE nik_index = ANY(ARRAY(
          SELECT k FROM UNNEST($1::bytea[]) AS k
          UNION
          SELECT nik_index FROM participants WHERE id = ANY($2)))
-     ORDER BY nik_index FOR UPDATE";
+     RETURNING nik_index";
 
 #[cfg(test)]
 mod tests {

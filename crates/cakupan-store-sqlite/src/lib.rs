@@ -53,7 +53,6 @@ impl cakupan_store::Dialect for SqliteStore {
         concat!("SELECT ", participant_columns!(), " FROM participants");
     // The single writer: nothing else changes the database while a write transaction runs.
     const FOR_UPDATE: &'static str = "";
-    const NOW: &'static str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
     type Ids = String;
     type Texts = String;
     type Blobs = String;

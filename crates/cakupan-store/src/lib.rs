@@ -109,8 +109,6 @@ pub trait Dialect {
     /// Appended to a read whose rows the transaction goes on to change: `" FOR UPDATE"` where
     /// rows lock (PostgreSQL), nothing where one writer holds the whole database (SQLite).
     const FOR_UPDATE: &'static str;
-    /// The database's own clock for a `set_at`-style column, in that column's form.
-    const NOW: &'static str;
 
     /// A list of values bound as one parameter: an array on PostgreSQL, a JSON array on
     /// SQLite (read back by `json_each`). One statement text serves any length.

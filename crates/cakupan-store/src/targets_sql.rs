@@ -15,11 +15,10 @@ macro_rules! targets_store_impl {
                     "INSERT INTO targets (metric, segment, region, month, value, baseline_month, baseline_value, basis, source)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                      ON CONFLICT (metric, segment, region, month) {}",
+                    // The row's default stamps `set_at`: a function in DO UPDATE SET is refused on
+                    // a Citus reference table.
                     if replace {
-                        format!(
-                            "DO UPDATE SET value = excluded.value, baseline_month = excluded.baseline_month, baseline_value = excluded.baseline_value, basis = excluded.basis, source = excluded.source, set_at = {}",
-                            <Self as $crate::Dialect>::NOW
-                        )
+                        "DO UPDATE SET value = excluded.value, baseline_month = excluded.baseline_month, baseline_value = excluded.baseline_value, basis = excluded.basis, source = excluded.source, set_at = excluded.set_at".to_string()
                     } else {
                         "DO NOTHING".to_string()
                     }

@@ -11,7 +11,9 @@ mod bench;
 mod bench_enrolment;
 mod bench_payments;
 mod bench_reminders;
+mod bench_wages;
 mod campaign;
+mod citus;
 mod employers;
 mod enrolment;
 mod export;
@@ -221,6 +223,11 @@ enum Command {
         /// baseline survey (`campaign simulate`); none by default.
         #[arg(long, default_value = "")]
         campaign_region: String,
+    },
+    /// A Citus cluster: distribute this database's tables (docs/operations.md).
+    Citus {
+        #[command(subcommand)]
+        command: citus::CitusCommand,
     },
     /// Benchmarks (see docs/benchmarks.md).
     Bench {
@@ -694,6 +701,11 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Post { command } => {
             let store = open_store(&cli.global, &reference).await?;
             ledger::post(store, &reference, command).await
+        }
+        Command::Citus { command } => {
+            // Migrated (and the regions loaded) first: the plan places the tables they make.
+            open_store(&cli.global, &reference).await?;
+            citus::run(&cli.global.db, command).await
         }
         Command::Verify { repair } => {
             let store = open_store(&cli.global, &reference).await?;

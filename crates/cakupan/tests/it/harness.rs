@@ -81,6 +81,11 @@ enum Cleanup {
         name: String,
         test: String,
     },
+    /// A database on every node of a Citus cluster.
+    Citus {
+        admin: String,
+        name: String,
+    },
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -90,7 +95,7 @@ impl TestDb {
     pub fn url(&self) -> String {
         match &self.cleanup {
             Cleanup::File(p) => format!("sqlite://{}", p.display()),
-            Cleanup::Postgres { admin, name, .. } => {
+            Cleanup::Postgres { admin, name, .. } | Cleanup::Citus { admin, name } => {
                 cakupan_store_postgres::with_database(admin, name).unwrap()
             }
         }
@@ -162,6 +167,48 @@ pub async fn postgres(test: &str, with_regions: bool) -> Option<TestDb> {
     })
 }
 
+/// The Citus coordinator to test against, if any (`CAKUPAN_TEST_CITUS_URL`: its maintenance
+/// database, where the workers are registered; docs/operations.md says how to run one).
+pub fn citus_url() -> Option<String> {
+    match std::env::var("CAKUPAN_TEST_CITUS_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            eprintln!("CAKUPAN_TEST_CITUS_URL not set: Citus half skipped");
+            None
+        }
+    }
+}
+
+/// A fresh database on the Citus cluster, migrated, its tables placed by citus.toml
+/// (`cakupan citus apply`'s own code) after the regions are loaded.
+pub async fn citus(with_regions: bool) -> Option<TestDb> {
+    let admin = citus_url()?;
+    // One at a time: adding the same workers to two new databases at once races on the
+    // workers' role propagation ("tuple concurrently updated").
+    static CREATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let creating = CREATING.lock().await;
+    let (url, name) =
+        cakupan_store_postgres::citus::create_cluster_throwaway(&admin, "cakupan_citus")
+            .await
+            .unwrap();
+    drop(creating);
+    let store: Arc<dyn Store> = Arc::new(
+        cakupan_store_postgres::PgStore::open(&url, 8, keys())
+            .await
+            .unwrap(),
+    );
+    if with_regions {
+        store.ensure_regions(regions()).await.unwrap();
+    }
+    cakupan_store_postgres::citus::apply_at(&url, false)
+        .await
+        .unwrap();
+    Some(TestDb {
+        store,
+        cleanup: Cleanup::Citus { admin, name },
+    })
+}
+
 impl TestDb {
     /// Drops the database and, for PostgreSQL, records that this test ran there.
     pub async fn finish(self) {
@@ -178,6 +225,11 @@ impl TestDb {
                     .await
                     .unwrap();
                 mark_postgres_ran(&test);
+            }
+            Cleanup::Citus { admin, name } => {
+                cakupan_store_postgres::citus::drop_cluster_database(&admin, &name)
+                    .await
+                    .unwrap();
             }
         }
     }

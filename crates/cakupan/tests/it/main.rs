@@ -29,6 +29,16 @@ macro_rules! on_both_backends {
                 }
             )*
         }
+        mod citus {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = crate::harness::citus($regions).await else { return };
+                    super::$name(db.store.clone()).await;
+                    db.finish().await;
+                }
+            )*
+        }
     };
 }
 
