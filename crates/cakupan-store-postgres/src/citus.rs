@@ -77,7 +77,16 @@ pub fn steps(
             });
         }
     }
+    // Each group's anchor: a table of it already placed (a second run joins that group), else
+    // its first table in the order.
+    let group_of = |t: &str| plan[t].group.clone().unwrap_or_else(|| t.to_string());
     let mut anchors: BTreeMap<String, String> = BTreeMap::new();
+    for t in order
+        .iter()
+        .filter(|t| done.contains(*t) && plan[*t].how == "distributed")
+    {
+        anchors.entry(group_of(t)).or_insert_with(|| t.clone());
+    }
     for t in &order {
         let p = &plan[t];
         if p.how != "distributed" {
@@ -86,9 +95,10 @@ pub fn steps(
         let column = p.column.as_deref().ok_or_else(|| {
             StoreError::Database(format!("citus.toml: distributed table {t} has no column"))
         })?;
-        let group = p.group.clone().unwrap_or_else(|| t.clone());
+        let group = group_of(t);
         let colocate = match anchors.get(&group) {
-            Some(anchor) => anchor.clone(),
+            Some(anchor) if anchor != t => anchor.clone(),
+            Some(_) => "none".to_string(),
             None => {
                 anchors.insert(group, t.clone());
                 "none".to_string()
@@ -437,14 +447,20 @@ mod tests {
             at("regions") < at("people"),
             "reference tables before distributed ones"
         );
-        assert!(s[at("people")].sql.contains("colocate_with => 'none'"));
-        assert!(s[at("postings")].sql.contains("colocate_with => 'people'"));
-        assert!(s[at("employers")].sql.contains("colocate_with => 'none'"));
-        assert!(
-            s[at("invoices")]
-                .sql
-                .contains("colocate_with => 'employers'")
-        );
+        // Each group's first table starts it; every other table of the group joins that one.
+        for group in ["person", "employer"] {
+            let members: Vec<&Step> = s
+                .iter()
+                .filter(|x| plan[&x.table].group.as_deref() == Some(group))
+                .collect();
+            assert!(members.len() > 2, "{group}");
+            assert!(members[0].sql.contains("colocate_with => 'none'"));
+            let anchor = format!("colocate_with => '{}'", members[0].table);
+            assert!(
+                members[1..].iter().all(|x| x.sql.contains(&anchor)),
+                "{members:?}"
+            );
+        }
         assert!(!s.iter().any(|x| x.table == "audit"), "local tables stay");
         // What is already placed is skipped, and the group keeps its first table.
         let done: BTreeSet<String> = ["people".to_string()].into();
