@@ -103,7 +103,16 @@ impl PgStore {
     /// Connects to `url` (`postgres://user@host:port/db`) and applies migrations.
     /// `max_connections` sizes the pool (see docs/operations.md).
     pub async fn open(url: &str, max_connections: u32, keys: Arc<Keys>) -> Result<PgStore> {
-        let opts = PgConnectOptions::from_str(url).map_err(|e| StoreError::Url(e.to_string()))?;
+        // On a Citus coordinator (issue #23): multi-shard writes one shard after another, so a
+        // transaction may write a reference table after them (the cluster refuses that after a
+        // parallel one); joins on a column other than the distribution column repartitioned
+        // rather than refused. On a single server these are placeholders nothing reads.
+        let opts = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Url(e.to_string()))?
+            .options([
+                ("citus.multi_shard_modify_mode", "sequential"),
+                ("citus.enable_repartition_joins", "on"),
+            ]);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(30))
@@ -203,17 +212,16 @@ async fn insert_postings(
         .collect();
     let body: Vec<&str> = rows.iter().map(|r| r.3).collect();
     // Each posting carries its person's key (migration 0012), taken from the participation,
-    // and claims its reference across people in the same statement (migration 0014).
+    // and claims its reference across people (migration 0014) in the next statement: one
+    // statement with `RETURNING` feeding the claim is what a Citus cluster cannot run (13.2
+    // deparses it for the workers without its FROM).
     let inserted = sqlx::query(
-        "WITH inserted AS (
-           INSERT INTO postings (id, reference, kind, participant_id, first_month, months, amount, channel, paid_month, paid_on, target_reference, reason, body, collected_by, nik_index)
+        "INSERT INTO postings (id, reference, kind, participant_id, first_month, months, amount, channel, paid_month, paid_on, target_reference, reason, body, collected_by, nik_index)
            OVERRIDING SYSTEM VALUE
            SELECT u.*, p.nik_index
            FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::int[], $6::int[], $7::bigint[], $8::text[], $9::int[], $10::date[], $11::text[], $12::text[], $13::text[], $14::text[])
                 AS u (id, reference, kind, participant_id, first_month, months, amount, channel, paid_month, paid_on, target_reference, reason, body, collected_by)
-           JOIN participants p ON p.id = u.participant_id
-           RETURNING reference, nik_index)
-         INSERT INTO posting_references (reference, nik_index) SELECT reference, nik_index FROM inserted",
+           JOIN participants p ON p.id = u.participant_id",
     )
     .bind(&ids)
     .bind(reference)
@@ -244,6 +252,21 @@ async fn insert_postings(
             ids.len()
         )));
     }
+    sqlx::query(
+        "INSERT INTO posting_references (reference, nik_index)
+         SELECT u.reference, p.nik_index
+         FROM UNNEST($1::text[], $2::bigint[]) AS u (reference, participant_id)
+         JOIN participants p ON p.id = u.participant_id",
+    )
+    .bind(
+        rows.iter()
+            .map(|r| r.2.row.reference.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
     Ok(ids)
 }
 

@@ -8,10 +8,12 @@
 macro_rules! agents_store_impl {
     ($store:ident, $db:ty, write = $write:ident, read = $read:ident, db_err = $dberr:path) => {
         /// After the upgrade to schema 9: the agent months of postings stored before it, once.
+        /// (A semi-join, not a join on the participation id: a Citus cluster runs the one and
+        /// refuses the other, as the two tables are co-located by the person's key.)
         pub(crate) async fn fill_agent_months(pool: &sqlx::Pool<$db>) -> Result<()> {
             let (have, acquired): (bool, bool) = sqlx::query_as(
                 "SELECT EXISTS (SELECT 1 FROM agent_months),
-                        EXISTS (SELECT 1 FROM participants p JOIN postings x ON x.participant_id = p.id WHERE p.agent_code IS NOT NULL)",
+                        EXISTS (SELECT 1 FROM postings x WHERE x.participant_id IN (SELECT p.id FROM participants p WHERE p.agent_code IS NOT NULL))",
             )
             .fetch_one(pool)
             .await
