@@ -305,19 +305,25 @@ async fn connect(url: &str) -> Result<PgPool> {
         .map_err(db)
 }
 
-/// The active workers of the coordinator `url` names, as URLs of the same user and database.
-async fn worker_urls(url: &str, database: &str) -> Result<Vec<String>> {
+/// The active workers of the coordinator `url` names: host and port.
+async fn worker_nodes(url: &str) -> Result<Vec<(String, i64)>> {
     let pool = connect(url).await?;
-    let nodes: Vec<(String, i64)> = sqlx::query_as(
+    let nodes = sqlx::query_as(
         "SELECT node_name::text, node_port FROM citus_get_active_worker_nodes() ORDER BY 1, 2",
     )
     .fetch_all(&pool)
     .await
-    .map_err(db)?;
+    .map_err(db);
     pool.close().await;
     nodes
-        .into_iter()
-        .map(|(host, port)| with_node(url, &host, port, database))
+}
+
+/// The active workers of the coordinator `url` names, as URLs of the same user and database.
+async fn worker_urls(url: &str, database: &str) -> Result<Vec<String>> {
+    worker_nodes(url)
+        .await?
+        .iter()
+        .map(|(host, port)| with_node(url, host, *port, database))
         .collect()
 }
 
@@ -348,7 +354,11 @@ fn with_node(url: &str, host: &str, port: i64, database: &str) -> Result<String>
 pub async fn create_cluster_throwaway(url: &str, prefix: &str) -> Result<(String, String)> {
     use sqlx::Connection;
     let (coordinator, name) = crate::create_throwaway(url, prefix).await?;
-    let workers = worker_urls(url, &name).await?;
+    let nodes = worker_nodes(url).await?;
+    let workers = nodes
+        .iter()
+        .map(|(host, port)| with_node(url, host, *port, &name))
+        .collect::<Result<Vec<_>>>()?;
     if workers.is_empty() {
         crate::drop_database(url, &name).await?;
         return Err(StoreError::Database(
@@ -384,14 +394,6 @@ pub async fn create_cluster_throwaway(url: &str, prefix: &str) -> Result<(String
         .execute(&mut c)
         .await
         .map_err(db)?;
-    let pool = connect(url).await?;
-    let nodes: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT node_name::text, node_port FROM citus_get_active_worker_nodes() ORDER BY 1, 2",
-    )
-    .fetch_all(&pool)
-    .await
-    .map_err(db)?;
-    pool.close().await;
     for (h, p) in nodes {
         sqlx::query("SELECT citus_add_node($1, $2)")
             .bind(&h)

@@ -149,14 +149,7 @@ pub async fn postgres(test: &str, with_regions: bool) -> Option<TestDb> {
     let (url, name) = cakupan_store_postgres::create_throwaway(&admin, "cakupan_test")
         .await
         .unwrap();
-    let store: Arc<dyn Store> = Arc::new(
-        cakupan_store_postgres::PgStore::open(&url, 8, keys())
-            .await
-            .unwrap(),
-    );
-    if with_regions {
-        store.ensure_regions(regions()).await.unwrap();
-    }
+    let store = pg_store(&url, with_regions).await;
     Some(TestDb {
         store,
         cleanup: Cleanup::Postgres {
@@ -165,6 +158,19 @@ pub async fn postgres(test: &str, with_regions: bool) -> Option<TestDb> {
             test: test.into(),
         },
     })
+}
+
+/// The PostgreSQL store of a new database, migrated, with the regions if asked.
+async fn pg_store(url: &str, with_regions: bool) -> Arc<dyn Store> {
+    let store: Arc<dyn Store> = Arc::new(
+        cakupan_store_postgres::PgStore::open(url, 8, keys())
+            .await
+            .unwrap(),
+    );
+    if with_regions {
+        store.ensure_regions(regions()).await.unwrap();
+    }
+    store
 }
 
 /// The Citus coordinator to test against, if any (`CAKUPAN_TEST_CITUS_URL`: its maintenance
@@ -192,14 +198,7 @@ pub async fn citus(with_regions: bool) -> Option<TestDb> {
             .await
             .unwrap();
     drop(creating);
-    let store: Arc<dyn Store> = Arc::new(
-        cakupan_store_postgres::PgStore::open(&url, 8, keys())
-            .await
-            .unwrap(),
-    );
-    if with_regions {
-        store.ensure_regions(regions()).await.unwrap();
-    }
+    let store = pg_store(&url, with_regions).await;
     cakupan_store_postgres::citus::apply_at(&url, false)
         .await
         .unwrap();
