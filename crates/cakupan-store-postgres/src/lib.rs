@@ -124,6 +124,15 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
+        let citus: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')",
+        )
+        .fetch_one(&pool)
+        .await
+        .map_err(db)?;
+        if citus {
+            ON_CITUS.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         agents::fill_agent_months(&pool).await?;
         Ok(PgStore {
             pool,
@@ -563,12 +572,14 @@ impl PgStore {
         tx: &mut Transaction<'_, Postgres>,
         ids: &[i64],
     ) -> Result<()> {
-        // An update that changes nothing, as `PEOPLE_OF_BATCH_SQL` (a cluster refuses
-        // `FOR UPDATE` over several shards).
-        sqlx::query(
+        // On a cluster, an update that changes nothing (`PEOPLE_OF_BATCH_ON_CITUS_SQL`).
+        sqlx::query(if on_citus() {
             "UPDATE people p SET nik_index = p.nik_index
-             WHERE p.nik_index = ANY(ARRAY(SELECT nik_index FROM participants WHERE id = ANY($1)))",
-        )
+             WHERE p.nik_index = ANY(ARRAY(SELECT nik_index FROM participants WHERE id = ANY($1)))"
+        } else {
+            "SELECT p.nik_index FROM people p JOIN participants x ON x.nik_index = p.nik_index
+             WHERE x.id = ANY($1) ORDER BY p.nik_index FOR UPDATE OF p"
+        })
         .bind(ids)
         .execute(&mut **tx)
         .await
@@ -599,12 +610,16 @@ impl PgStore {
         niks: &[Vec<u8>],
         target_ids: &[i64],
     ) -> Result<Vec<Vec<u8>>> {
-        sqlx::query_scalar(PEOPLE_OF_BATCH_SQL)
-            .bind(niks)
-            .bind(target_ids)
-            .fetch_all(&mut **tx)
-            .await
-            .map_err(db)
+        sqlx::query_scalar(if on_citus() {
+            PEOPLE_OF_BATCH_ON_CITUS_SQL
+        } else {
+            PEOPLE_OF_BATCH_SQL
+        })
+        .bind(niks)
+        .bind(target_ids)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db)
     }
 }
 
@@ -613,16 +628,33 @@ impl PgStore {
 /// probed in `people_pkey`. An `OR` with a subquery here made the planner read the whole index
 /// at every batch (issue #23: 0.43–0.66 s a batch at 1 M people, to lock a dozen; 44 ms against
 /// 0.26 ms at 300,000 in docs/benchmarks.md). Public for the test of its plan.
-///
-/// The lock is an update that changes nothing, as the registration's `ON CONFLICT DO UPDATE`
-/// is: a Citus cluster refuses `FOR UPDATE` over several shards (issue #23) but runs this, and
-/// on one node the index scan takes the rows in key order, so two batches cannot deadlock.
-pub const PEOPLE_OF_BATCH_SQL: &str = "UPDATE people SET nik_index = nik_index
+pub const PEOPLE_OF_BATCH_SQL: &str = "SELECT nik_index FROM people
+     WHERE nik_index = ANY(ARRAY(
+         SELECT k FROM UNNEST($1::bytea[]) AS k
+         UNION
+         SELECT nik_index FROM participants WHERE id = ANY($2)))
+     ORDER BY nik_index FOR UPDATE";
+
+/// The same lock on a Citus coordinator, which refuses `FOR UPDATE` over several shards (issue
+/// #23): an update that changes nothing, as the registration's `ON CONFLICT DO UPDATE` is. In
+/// sequential multi-shard mode (the store's connections) it takes the shards one after another,
+/// each in its index order. On one server the `ORDER BY` above is kept: an update taken
+/// through a bitmap scan would lock in heap order, and two batches could deadlock.
+pub const PEOPLE_OF_BATCH_ON_CITUS_SQL: &str = "UPDATE people SET nik_index = nik_index
      WHERE nik_index = ANY(ARRAY(
          SELECT k FROM UNNEST($1::bytea[]) AS k
          UNION
          SELECT nik_index FROM participants WHERE id = ANY($2)))
      RETURNING nik_index";
+
+/// Whether the PostgreSQL stores of this process are on a Citus coordinator (the database has
+/// the citus extension, seen at open): the people locks take their cluster form.
+static ON_CITUS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the people locks take their cluster form (see [`ON_CITUS`]).
+pub(crate) fn on_citus() -> bool {
+    ON_CITUS.load(std::sync::atomic::Ordering::Relaxed)
+}
 
 #[cfg(test)]
 mod tests {

@@ -18,13 +18,15 @@ impl PgStore {
         tx: &mut Transaction<'_, Postgres>,
         participant_id: i64,
     ) -> Result<Vec<u8>> {
-        // An update that changes nothing, as the posting batch's lock (a cluster refuses
-        // `FOR UPDATE` over several shards).
-        sqlx::query_scalar(
+        // On a cluster, an update that changes nothing (`PEOPLE_OF_BATCH_ON_CITUS_SQL`).
+        sqlx::query_scalar(if crate::on_citus() {
             "UPDATE people p SET nik_index = p.nik_index
              WHERE p.nik_index = (SELECT nik_index FROM participants WHERE id = $1)
-             RETURNING p.nik_index",
-        )
+             RETURNING p.nik_index"
+        } else {
+            "SELECT p.nik_index FROM people p JOIN participants x ON x.nik_index = p.nik_index
+             WHERE x.id = $1 FOR UPDATE OF p"
+        })
         .bind(participant_id)
         .fetch_one(&mut **tx)
         .await
