@@ -103,7 +103,6 @@ fn workers(reference: &Reference, dir: &std::path::Path, n: usize) -> Result<Vec
     bail!("the generated population has fewer than {n} wage earners")
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn one_size(
     store: Arc<dyn Store>,
     reference: &Reference,

@@ -18,11 +18,18 @@ pub enum CitusCommand {
     },
 }
 
-pub async fn run(db: &str, cmd: CitusCommand) -> Result<()> {
-    let CitusCommand::Apply { dry_run } = cmd;
+/// Refuses a database that cannot be on a Citus coordinator, before anything opens it (opening
+/// a SQLite URL would create the file).
+pub fn check_db(db: &str) -> Result<()> {
     if !(db.starts_with("postgres://") || db.starts_with("postgresql://")) {
         bail!("--db: `citus apply` needs a PostgreSQL database on a Citus coordinator");
     }
+    Ok(())
+}
+
+pub async fn run(db: &str, cmd: CitusCommand) -> Result<()> {
+    let CitusCommand::Apply { dry_run } = cmd;
+    check_db(db)?;
     let a = cakupan_store_postgres::citus::apply_at(db, dry_run).await?;
     for s in &a.placed {
         println!("{};", s.sql);

@@ -703,6 +703,7 @@ async fn run(cli: Cli) -> Result<()> {
             ledger::post(store, &reference, command).await
         }
         Command::Citus { command } => {
+            citus::check_db(&cli.global.db)?;
             // Migrated (and the regions loaded) first: the plan places the tables they make.
             open_store(&cli.global, &reference).await?;
             citus::run(&cli.global.db, command).await
