@@ -125,7 +125,7 @@ async fn one_nik_in_both_segments(s: Arc<dyn Store>) {
     assert_ne!(both[0].kpj, both[1].kpj);
 }
 
-async fn batch_outcomes_in_order(s: Arc<dyn Store>) {
+pub(crate) async fn batch_outcomes_in_order(s: Arc<dyn Store>) {
     let stored = reg(&input("3273015203900003"));
     let Outcome::Created {
         id: stored_id,

@@ -115,7 +115,7 @@ async fn status(s: &Arc<dyn Store>, nik: &str, m: &str) -> (Status, Reason) {
     (x.status, x.reason)
 }
 
-async fn a_season_of_wage_reports(s: Arc<dyn Store>) {
+pub(crate) async fn a_season_of_wage_reports(s: Arc<dyn Store>) {
     let e = employer("9120001234567", "PT Sinar Baja", "medium", 2);
     assert!(s.add_employer(&e).await.unwrap());
     // The same employer again is a retry; other details under its NIB are refused.

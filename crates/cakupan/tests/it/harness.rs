@@ -160,6 +160,43 @@ pub async fn postgres(test: &str, with_regions: bool) -> Option<TestDb> {
     })
 }
 
+/// A new PostgreSQL database, migrated (with the regions if asked), whose store's connections
+/// report the plan of every statement they run, nested ones (foreign-key checks) included:
+/// PostgreSQL's `auto_explain` sends each plan as a JSON notice, which `plans::capture`
+/// collects. Sequential scans are switched off, so that the small tables of a test are
+/// planned as large ones would be: a statement that still scans a whole table or index has no
+/// index to probe.
+pub async fn postgres_explained(test: &str, with_regions: bool) -> Option<TestDb> {
+    let admin = postgres_url()?;
+    let (url, name) = cakupan_store_postgres::create_throwaway(&admin, "cakupan_test")
+        .await
+        .unwrap();
+    drop(pg_store(&url, with_regions).await);
+    let settings = [
+        "session_preload_libraries=auto_explain",
+        "auto_explain.log_min_duration=0",
+        "auto_explain.log_format=json",
+        "auto_explain.log_level=notice",
+        "auto_explain.log_nested_statements=on",
+        "enable_seqscan=off",
+        "client_min_messages=notice",
+    ]
+    .map(|s| format!("-c {s}"))
+    .join(" ")
+    .replace(' ', "%20")
+    .replace('=', "%3D");
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let store = pg_store(&format!("{url}{sep}options={settings}"), false).await;
+    Some(TestDb {
+        store,
+        cleanup: Cleanup::Postgres {
+            admin,
+            name,
+            test: test.into(),
+        },
+    })
+}
+
 /// The PostgreSQL store of a new database, migrated, with the regions if asked.
 async fn pg_store(url: &str, with_regions: bool) -> Arc<dyn Store> {
     let store: Arc<dyn Store> = Arc::new(

@@ -121,7 +121,7 @@ pub async fn assert_counters_equal_ledger(s: &Arc<dyn Store>) {
     }
 }
 
-async fn postings_are_idempotent_and_counted(s: Arc<dyn Store>) {
+pub(crate) async fn postings_are_idempotent_and_counted(s: Arc<dyn Store>) {
     registered(&s).await;
     assert_eq!(
         village(&s, "2026-02").await,
@@ -310,7 +310,7 @@ async fn wrong_amount_names_the_expected_amount(s: Arc<dyn Store>) {
     assert_counters_equal_ledger(&s).await;
 }
 
-async fn reversal_and_back_payment_restate_past_months(s: Arc<dyn Store>) {
+pub(crate) async fn reversal_and_back_payment_restate_past_months(s: Arc<dyn Store>) {
     registered(&s).await;
     s.post(harness::rules(), &pay("P1", "2026-01", 1, 16_800))
         .await
@@ -360,7 +360,7 @@ async fn reversal_and_back_payment_restate_past_months(s: Arc<dyn Store>) {
     assert_counters_equal_ledger(&s).await;
 }
 
-async fn termination_ends_the_participation(s: Arc<dyn Store>) {
+pub(crate) async fn termination_ends_the_participation(s: Arc<dyn Store>) {
     registered(&s).await;
     s.post(harness::rules(), &pay("P1", "2026-01", 3, 50_400))
         .await

@@ -145,7 +145,7 @@ fn va_body(va: &(String, String, String)) -> Value {
     json!({"partnerServiceId": va.1, "customerNo": va.2, "virtualAccountNo": va.0})
 }
 
-async fn a_payment_through_a_bank(store: Arc<dyn Store>) {
+pub(crate) async fn a_payment_through_a_bank(store: Arc<dyn Store>) {
     let app = app_on(store.clone(), &auth()).await;
     add_bank(&app).await;
     // The same partner again is a retry; bad details are named field by field.
@@ -835,7 +835,7 @@ fn find<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
 /// An employer pays its invoice at a bank by the invoice's code: the inquiry asks what is
 /// outstanding (the employer's name shown whole), a wrong amount is refused, the right one
 /// settles the invoice, and the code then asks nothing.
-async fn an_invoice_paid_through_a_bank(store: Arc<dyn Store>) {
+pub(crate) async fn an_invoice_paid_through_a_bank(store: Arc<dyn Store>) {
     use crate::api::{EMPLOYER, employer_body, enrol_line};
     let app = app_on(store.clone(), &auth()).await;
     add_bank(&app).await;

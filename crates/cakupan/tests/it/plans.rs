@@ -102,3 +102,190 @@ async fn the_maintenance_after_a_load_is_proportional() {
     pool.close().await;
     db.finish().await;
 }
+
+/// The plans `auto_explain` sent as notices (`harness::postgres_explained`), collected from
+/// sqlx's `sqlx::postgres::notice` events by a subscriber that listens to nothing else.
+mod capture {
+    use std::sync::{Mutex, OnceLock};
+    use tracing::field::{Field, Visit};
+    use tracing::subscriber::Interest;
+    use tracing_subscriber::layer::{Context, Layer};
+    use tracing_subscriber::prelude::*;
+
+    const TARGET: &str = "sqlx::postgres::notice";
+
+    static PLANS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    struct Notices;
+
+    struct Message(Option<String>);
+
+    impl Visit for Message {
+        fn record_str(&mut self, field: &Field, value: &str) {
+            if field.name() == "message" {
+                self.0 = Some(value.to_string());
+            }
+        }
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "message" && self.0.is_none() {
+                self.0 = Some(format!("{value:?}"));
+            }
+        }
+    }
+
+    impl<S: tracing::Subscriber> Layer<S> for Notices {
+        fn register_callsite(&self, m: &'static tracing::Metadata<'static>) -> Interest {
+            if m.target() == TARGET {
+                Interest::always()
+            } else {
+                Interest::never()
+            }
+        }
+        fn enabled(&self, m: &tracing::Metadata<'_>, _: Context<'_, S>) -> bool {
+            m.target() == TARGET
+        }
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            let mut m = Message(None);
+            event.record(&mut m);
+            if let Some(text) = m.0
+                && let Some(at) = text.find('{')
+            {
+                PLANS.lock().unwrap().push(text[at..].to_string());
+            }
+        }
+    }
+
+    /// Starts listening (once for the test binary) and forgets what was collected so far.
+    pub fn start() {
+        static ONCE: OnceLock<()> = OnceLock::new();
+        ONCE.get_or_init(|| {
+            tracing::subscriber::set_global_default(tracing_subscriber::registry().with(Notices))
+                .unwrap();
+        });
+        PLANS.lock().unwrap().clear();
+    }
+
+    /// What was collected since `start`.
+    pub fn take() -> Vec<String> {
+        std::mem::take(&mut *PLANS.lock().unwrap())
+    }
+}
+
+/// Every scan of a whole table or a whole index in one `auto_explain` plan: a sequential scan
+/// (switched off, so chosen only where no index serves), or an index scan with no index
+/// condition (it reads the index from end to end, filtering or ordering). Not counted: a scan
+/// whose filter is a list the statement was given empty (`= ANY ('{}')`: the planner knows it
+/// returns nothing and takes the smallest index), and an unfiltered index scan under a
+/// `LIMIT`, which reads from one end of the index (the audit chain's last entry).
+fn whole_scans(plan: &serde_json::Value, under_limit: bool, out: &mut Vec<String>) {
+    let node = plan["Node Type"].as_str().unwrap_or_default();
+    let relation = plan["Relation Name"].as_str().unwrap_or_default();
+    let filter = plan["Filter"].as_str();
+    let empty = filter.is_some_and(|f| f.contains("ANY ('{}'"));
+    match node {
+        _ if empty => {}
+        "Seq Scan" => out.push(format!("sequential scan of {relation}")),
+        "Index Scan" | "Index Only Scan"
+            if plan.get("Index Cond").is_none() && !(under_limit && filter.is_none()) =>
+        {
+            out.push(format!(
+                "whole index {} of {relation}",
+                plan["Index Name"].as_str().unwrap_or_default()
+            ))
+        }
+        _ => {}
+    }
+    for child in plan["Plans"].as_array().into_iter().flatten() {
+        whole_scans(child, node == "Limit", out);
+    }
+}
+
+/// What the scenarios read besides their writes, by the start of the statement: the checks
+/// that compare the counters with a recompute from the ledger (`LedgerStore::counters`,
+/// `recompute`: they read everything by design, a page at a time where it is large), and the
+/// employers' lists by region (issue #23, item 4, which is to keep them as rows).
+const NOT_WRITE_PATHS: [&str; 7] = [
+    "SELECT region, level, segment, month, registered,",
+    "SELECT participant_id, id, reference, kind, first_month, months, amount, paid_month, target_reference, collected_by FROM postings WHERE participant_id IN (SELECT id FROM participants WHERE nik_index IN (SELECT nik_index FROM participants GROUP BY",
+    "SELECT id, segment, village_code, to_char(registered_on, 'YYYY-MM-DD'), nik_index FROM participants WHERE nik_index IN (SELECT nik_index FROM participants GROUP BY",
+    "SELECT agent_code, month, acquisitions,",
+    "SELECT p.participant_id, p.id, p.reference, p.kind, p.first_month, p.months, p.amount, p.paid_month, p.target_reference, p.collected_by FROM postings p WHERE p.participant_id IN ( SELECT id FROM participants WHERE agent_code IS NOT NULL",
+    "SELECT x.employer_code, CAST(SUM(x.late_fee) AS BIGINT) FROM invoice_lines x JOIN employers e ON e.code = x.employer_code WHERE e.region >= $1",
+    "SELECT x.employer_code, x.id, x.month, x.due_on, x.total, x.fees_carried FROM invoices x JOIN employers e ON e.code = x.employer_code WHERE e.region >= $1",
+];
+
+/// Issue #23, item 0: no statement of the registration, posting, wage-report and payment paths
+/// reads a whole table or index on PostgreSQL. Each scenario (the store cases written for both
+/// backends) runs on a store whose every statement, and every statement those run (foreign-key
+/// checks), reports its plan with sequential scans switched off; a plan that still reads a
+/// whole table or index names the statement. Sized tables need not be built: the planner
+/// avoids a switched-off sequential scan wherever an index can serve, so what remains is a
+/// statement no index serves, the fault that grows with the registry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_write_path_reads_a_whole_table() {
+    use cakupan_store::Store;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    type Case = fn(Arc<dyn Store>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+    let cases: [(&str, Case); 7] = [
+        ("registering a batch", |s| {
+            Box::pin(crate::contract::batch_outcomes_in_order(s))
+        }),
+        ("posting contributions", |s| {
+            Box::pin(crate::ledger::postings_are_idempotent_and_counted(s))
+        }),
+        ("reversals and back payments", |s| {
+            Box::pin(crate::ledger::reversal_and_back_payment_restate_past_months(s))
+        }),
+        ("terminations", |s| {
+            Box::pin(crate::ledger::termination_ends_the_participation(s))
+        }),
+        ("a season of wage reports and payments", |s| {
+            Box::pin(crate::employers::a_season_of_wage_reports(s))
+        }),
+        ("a payment through a bank", |s| {
+            Box::pin(crate::payments::a_payment_through_a_bank(s))
+        }),
+        ("an invoice paid through a bank", |s| {
+            Box::pin(crate::payments::an_invoice_paid_through_a_bank(s))
+        }),
+    ];
+    let mut faults = Vec::new();
+    for (what, case) in cases {
+        let Some(db) =
+            crate::harness::postgres_explained("no_write_path_reads_a_whole_table", true).await
+        else {
+            return;
+        };
+        capture::start();
+        case(db.store.clone()).await;
+        let plans = capture::take();
+        db.finish().await;
+        assert!(!plans.is_empty(), "{what}: no plan was reported");
+        for text in plans {
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{what}: a plan that is not JSON ({e}): {text}"));
+            let query = v["Query Text"].as_str().unwrap_or_default();
+            let query = query.split_whitespace().collect::<Vec<_>>().join(" ");
+            if NOT_WRITE_PATHS.iter().any(|q| query.starts_with(q)) {
+                continue;
+            }
+            let mut found = Vec::new();
+            whole_scans(&v["Plan"], false, &mut found);
+            for f in found {
+                let fault = format!("{what}: {f} in: {query}");
+                if !faults.contains(&fault) {
+                    eprintln!("{fault}\n{text}");
+                    faults.push(fault);
+                }
+            }
+        }
+    }
+    assert!(
+        faults.is_empty(),
+        "{} statements read a whole table or index:\n{}",
+        faults.len(),
+        faults.join("\n")
+    );
+}
