@@ -25,6 +25,7 @@ pub mod payments;
 pub mod phone;
 pub mod quote;
 pub mod region;
+mod region_csv;
 pub mod reminders;
 pub mod rules;
 pub mod segment;

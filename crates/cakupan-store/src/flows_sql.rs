@@ -105,22 +105,39 @@ macro_rules! store_flows {
                 return Ok(());
             }
             let ids: Vec<i64> = new_ids.iter().copied().collect();
-            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{} WHERE nik_index IN (
-                     SELECT p.nik_index FROM participants p
-                     WHERE p.nik_index IN (SELECT nik_index FROM participants WHERE id {})
-                     GROUP BY p.nik_index HAVING COUNT(*) > 1)
-                 ORDER BY nik_index, id",
-                <$store as $crate::Dialect>::SELECT_PARTICIPANTS,
+            // The new registrations' people, then those of them holding more than one
+            // participation, then their participations: each statement probes an index with
+            // the keys it is given. (One statement with the people as a subquery was planned
+            // as two scans of the whole registry where the server had no statistics yet.)
+            let people: Vec<Vec<u8>> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT nik_index FROM participants WHERE id {}",
                 <$store as $crate::Dialect>::one_of(1)
             )))
             .bind(<$store as $crate::Dialect>::ids(&ids))
             .fetch_all(&mut **tx)
             .await
             .map_err($dberr)?;
-            if rows.is_empty() {
+            let shared: Vec<Vec<u8>> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT nik_index FROM participants WHERE nik_index {}
+                 GROUP BY nik_index HAVING COUNT(*) > 1",
+                <$store as $crate::Dialect>::one_of_blobs(1)
+            )))
+            .bind(<$store as $crate::Dialect>::blobs(&people))
+            .fetch_all(&mut **tx)
+            .await
+            .map_err($dberr)?;
+            if shared.is_empty() {
                 return Ok(());
             }
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{} WHERE nik_index {} ORDER BY nik_index, id",
+                <$store as $crate::Dialect>::SELECT_PARTICIPANTS,
+                <$store as $crate::Dialect>::one_of_blobs(1)
+            )))
+            .bind(<$store as $crate::Dialect>::blobs(&shared))
+            .fetch_all(&mut **tx)
+            .await
+            .map_err($dberr)?;
             let mut groups: HashMap<cakupan_domain::Nik, Vec<$crate::Participant>> = HashMap::new();
             for row in rows {
                 let p = $crate::rows::participant(&row, keys)?.into_participant(Vec::new())?;

@@ -154,6 +154,10 @@ pub enum BenchCommand {
         /// Months reported, the first of them enrolling everyone.
         #[arg(long, default_value_t = 3)]
         months: u32,
+        /// Reports (and payments) in flight at once, each in its own transaction, as
+        /// employers reporting at the same time reach the API.
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
         #[arg(long)]
         work_dir: Option<PathBuf>,
         /// Keep each filled database (SQLite file or PostgreSQL database) after the run.
@@ -344,6 +348,7 @@ pub async fn run(
             sizes,
             workers,
             months,
+            concurrency,
             work_dir,
             keep,
         } => {
@@ -352,7 +357,7 @@ pub async fn run(
                 (db, pg_pool),
                 keys,
                 reference,
-                (&sizes, workers, months),
+                (&sizes, workers, months, concurrency.max(1)),
                 (work_dir, keep),
             )
             .await

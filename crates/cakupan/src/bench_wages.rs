@@ -5,8 +5,10 @@
 //! month every worker is enrolled (the report registers them), each later month every worker is
 //! reported again, some stop and as many new ones are enrolled, and each invoice is paid in
 //! full in the month after. Reports and payments go through `Store::wage_report` and
-//! `Store::employer_payment`, one transaction each, exactly as the API does. The baseline is
-//! checking the same lines on their own (`WageReport::prepare`, no storage) in the same run.
+//! `Store::employer_payment`, one transaction each, exactly as the API does, `--concurrency`
+//! of them in flight at once (employers reporting at the same time); a month's reports, then
+//! its payments, are timed from the first start to the last end. The baseline is checking the
+//! same lines on their own (`WageReport::prepare`, no storage) in the same run.
 
 use crate::Reference;
 use crate::generate::{self, Rng};
@@ -111,6 +113,7 @@ async fn one_size(
     size: usize,
     months: u32,
     today: time::Date,
+    concurrency: usize,
 ) -> Result<Measured> {
     let mut m = Measured::default();
     let mut rng = Rng::new(size as u64);
@@ -145,11 +148,8 @@ async fn one_size(
     // New workers come from beyond the first `workers`.
     let mut spare = workers..people.len();
     for (k, month) in first.through(last).enumerate() {
-        if k == 1 {
-            // What a fresh database needs after its first load, as `import` does: the server's
-            // statistics (autovacuum would take them a minute later).
-            store.after_bulk_load(m.enrol_lines as u64).await?;
-        }
+        let mut reports = Vec::with_capacity(employers.len());
+        let mut lines_of_month = 0;
         for (i, e) in employers.iter().enumerate() {
             let programs = mandatory(&reference.rules, e.size, month).to_string();
             let mut lines = Vec::new();
@@ -185,8 +185,9 @@ async fn one_size(
                     fields,
                 })
                 .collect();
+            lines_of_month += inputs.len();
             let t = Instant::now();
-            let report = WageReport::prepare(
+            reports.push(WageReport::prepare(
                 &reference.rules,
                 &reference.regions,
                 e,
@@ -195,10 +196,33 @@ async fn one_size(
                 today,
                 false,
                 "bench",
-            );
+            ));
             m.prepare_s += t.elapsed().as_secs_f64();
-            let out = store.wage_report(&reference.rules, &report, true).await?;
-            let took = t.elapsed().as_secs_f64();
+        }
+        // The month's reports, `concurrency` in flight at once as the API would take them.
+        let t = Instant::now();
+        let rules = reference.rules.clone();
+        let outs = in_parallel(store.clone(), reports, concurrency, move |s, r| {
+            let rules = rules.clone();
+            async move { Ok(s.wage_report(&rules, &r, true).await?) }
+        })
+        .await?;
+        let took = t.elapsed().as_secs_f64();
+        // After each month's reports and each month's payments, untimed, the store's
+        // after-load step, as `import` runs it and as autovacuum would: the server's
+        // statistics refreshed when what was written reaches a tenth of the tables (a fresh
+        // PostgreSQL database has none, and its plans for the first month's payments read
+        // whole tables once the registry holds a few hundred thousand people).
+        store.after_bulk_load(lines_of_month as u64).await?;
+        if k == 0 {
+            m.enrol_lines += lines_of_month;
+            m.enrol_s += took;
+        } else {
+            m.lines += lines_of_month;
+            m.report_s += took;
+        }
+        let mut payments = Vec::with_capacity(outs.len());
+        for (e, out) in employers.iter().zip(outs) {
             if out.plan.blocked {
                 let p = out.plan.problems.first();
                 bail!(
@@ -208,39 +232,75 @@ async fn one_size(
                     p.map(|p| (&p.field, p.rule, &p.message))
                 );
             }
-            if k == 0 {
-                m.enrol_lines += inputs.len();
-                m.enrol_s += took;
-            } else {
-                m.lines += inputs.len();
-                m.report_s += took;
-            }
             let Some(inv) = out.invoice else {
                 bail!("employer {} {month}: a report without an invoice", e.code)
             };
             let Some(on) = month.plus(1).day(5).filter(|d| *d <= today) else {
                 continue;
             };
-            let t = Instant::now();
-            let paid = store
-                .employer_payment(
-                    &reference.rules,
-                    &EmployerPayment {
-                        reference: format!("BENCH-{}-{month}", e.code),
-                        employer_code: e.code.clone(),
-                        amount: inv.head.total,
-                        paid_on: on,
-                        payment_code: Some(inv.payment_code.clone()),
-                        recorded_by: "bench".into(),
-                    },
-                )
-                .await?;
-            m.pay_s += t.elapsed().as_secs_f64();
-            m.paid += paid.lines_paid;
-            m.payments += 1;
+            payments.push(EmployerPayment {
+                reference: format!("BENCH-{}-{month}", e.code),
+                employer_code: e.code.clone(),
+                amount: inv.head.total,
+                paid_on: on,
+                payment_code: Some(inv.payment_code.clone()),
+                recorded_by: "bench".into(),
+            });
         }
+        let t = Instant::now();
+        m.payments += payments.len();
+        let rules = reference.rules.clone();
+        let paid = in_parallel(store.clone(), payments, concurrency, move |s, p| {
+            let rules = rules.clone();
+            async move { Ok(s.employer_payment(&rules, &p).await?) }
+        })
+        .await?;
+        m.pay_s += t.elapsed().as_secs_f64();
+        let lines_paid = paid.iter().map(|p| p.lines_paid).sum::<usize>();
+        store.after_bulk_load(lines_paid as u64).await?;
+        m.paid += lines_paid;
     }
     Ok(m)
+}
+
+/// Runs `work` on every item, `k` at a time, each on the store (its own transaction), and
+/// returns the results in the items' order; the first failure stops the run.
+async fn in_parallel<T, R, F, Fut>(
+    store: Arc<dyn Store>,
+    items: Vec<T>,
+    k: usize,
+    work: F,
+) -> Result<Vec<R>>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    F: Fn(Arc<dyn Store>, T) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<R>> + Send + 'static,
+{
+    let queue = Arc::new(std::sync::Mutex::new(
+        items
+            .into_iter()
+            .enumerate()
+            .collect::<std::collections::VecDeque<_>>(),
+    ));
+    let work = Arc::new(work);
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..k.max(1) {
+        let (queue, work, store) = (queue.clone(), work.clone(), store.clone());
+        set.spawn(async move {
+            let mut done = Vec::new();
+            while let Some((i, item)) = queue.lock().ok().and_then(|mut q| q.pop_front()) {
+                done.push((i, work(store.clone(), item).await?));
+            }
+            Ok::<_, anyhow::Error>(done)
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(r) = set.join_next().await {
+        all.extend(r??);
+    }
+    all.sort_by_key(|(i, _)| *i);
+    Ok(all.into_iter().map(|(_, r)| r).collect())
 }
 
 /// Runs the bench for every size in `sizes` (workers per employer).
@@ -248,7 +308,7 @@ pub async fn wages_bench(
     (db, pg_pool): (&str, u32),
     keys: Arc<cakupan_store::crypto::Keys>,
     reference: &Reference,
-    (sizes, workers, months): (&[u64], u64, u32),
+    (sizes, workers, months, concurrency): (&[u64], u64, u32, usize),
     (work_dir, keep): (Option<PathBuf>, bool),
 ) -> Result<()> {
     let dir = work_dir.unwrap_or_else(|| std::env::temp_dir().join("cakupan-bench"));
@@ -263,9 +323,9 @@ pub async fn wages_bench(
     people[..workers].sort_by(|a, b| a.fields[4].cmp(&b.fields[4]));
     let today = cakupan_app::today_wib();
     println!(
-        "| backend | workers per employer | employers | enrol month (lines/s) | later months: lines | lines/s | checking alone (lines/s) | report ÷ checking | worker-months paid | paid/s | verify |"
+        "| backend | workers per employer | employers | in flight | enrol month (lines/s) | later months: lines | lines/s | checking alone (lines/s) | report ÷ checking | worker-months paid | paid/s | verify |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for &size in sizes {
         let (url, cleanup) = crate::bench::fresh_db(
             db,
@@ -284,6 +344,7 @@ pub async fn wages_bench(
             usize::try_from(size)?.max(1),
             months,
             today,
+            concurrency,
         )
         .await?;
         let same = crate::ledger::verify(store.as_ref(), reference).await?;
@@ -291,7 +352,7 @@ pub async fn wages_bench(
         let check = (m.enrol_lines + m.lines) as f64 / m.prepare_s.max(1e-9);
         let rate = m.lines as f64 / m.report_s.max(1e-9);
         println!(
-            "| {} | {size} | {} | {:.0} | {} | {:.0} | {:.0} | {:.1}× the time | {} | {:.0} | {} |",
+            "| {} | {size} | {} | {concurrency} | {:.0} | {} | {:.0} | {:.0} | {:.1}× the time | {} | {:.0} | {} |",
             if db.starts_with("postgres") {
                 "postgres"
             } else {
