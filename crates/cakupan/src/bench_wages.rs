@@ -109,11 +109,8 @@ async fn one_size(
     store: Arc<dyn Store>,
     reference: &Reference,
     people: &[Worker],
-    workers: usize,
-    size: usize,
-    months: u32,
-    today: time::Date,
-    concurrency: usize,
+    (workers, size, months): (usize, usize, u32),
+    (today, concurrency): (time::Date, usize),
 ) -> Result<Measured> {
     let mut m = Measured::default();
     let mut rng = Rng::new(size as u64);
@@ -202,11 +199,12 @@ async fn one_size(
         // The month's reports, `concurrency` in flight at once as the API would take them.
         let t = Instant::now();
         let rules = reference.rules.clone();
-        let outs = in_parallel(store.clone(), reports, concurrency, move |s, r| {
-            let rules = rules.clone();
-            async move { Ok(s.wage_report(&rules, &r, true).await?) }
-        })
-        .await?;
+        let outs =
+            crate::employers::in_parallel(store.clone(), reports, concurrency, move |s, r| {
+                let rules = rules.clone();
+                async move { Ok(s.wage_report(&rules, &r, true).await?) }
+            })
+            .await?;
         let took = t.elapsed().as_secs_f64();
         // After each month's reports and each month's payments, untimed, the store's
         // after-load step, as `import` runs it and as autovacuum would: the server's
@@ -250,57 +248,18 @@ async fn one_size(
         let t = Instant::now();
         m.payments += payments.len();
         let rules = reference.rules.clone();
-        let paid = in_parallel(store.clone(), payments, concurrency, move |s, p| {
-            let rules = rules.clone();
-            async move { Ok(s.employer_payment(&rules, &p).await?) }
-        })
-        .await?;
+        let paid =
+            crate::employers::in_parallel(store.clone(), payments, concurrency, move |s, p| {
+                let rules = rules.clone();
+                async move { Ok(s.employer_payment(&rules, &p).await?) }
+            })
+            .await?;
         m.pay_s += t.elapsed().as_secs_f64();
         let lines_paid = paid.iter().map(|p| p.lines_paid).sum::<usize>();
         store.after_bulk_load(lines_paid as u64).await?;
         m.paid += lines_paid;
     }
     Ok(m)
-}
-
-/// Runs `work` on every item, `k` at a time, each on the store (its own transaction), and
-/// returns the results in the items' order; the first failure stops the run.
-async fn in_parallel<T, R, F, Fut>(
-    store: Arc<dyn Store>,
-    items: Vec<T>,
-    k: usize,
-    work: F,
-) -> Result<Vec<R>>
-where
-    T: Send + 'static,
-    R: Send + 'static,
-    F: Fn(Arc<dyn Store>, T) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<R>> + Send + 'static,
-{
-    let queue = Arc::new(std::sync::Mutex::new(
-        items
-            .into_iter()
-            .enumerate()
-            .collect::<std::collections::VecDeque<_>>(),
-    ));
-    let work = Arc::new(work);
-    let mut set = tokio::task::JoinSet::new();
-    for _ in 0..k.max(1) {
-        let (queue, work, store) = (queue.clone(), work.clone(), store.clone());
-        set.spawn(async move {
-            let mut done = Vec::new();
-            while let Some((i, item)) = queue.lock().ok().and_then(|mut q| q.pop_front()) {
-                done.push((i, work(store.clone(), item).await?));
-            }
-            Ok::<_, anyhow::Error>(done)
-        });
-    }
-    let mut all = Vec::new();
-    while let Some(r) = set.join_next().await {
-        all.extend(r??);
-    }
-    all.sort_by_key(|(i, _)| *i);
-    Ok(all.into_iter().map(|(_, r)| r).collect())
 }
 
 /// Runs the bench for every size in `sizes` (workers per employer).
@@ -340,11 +299,8 @@ pub async fn wages_bench(
             store.clone(),
             reference,
             &people,
-            workers,
-            usize::try_from(size)?.max(1),
-            months,
-            today,
-            concurrency,
+            (workers, usize::try_from(size)?.max(1), months),
+            (today, concurrency),
         )
         .await?;
         let same = crate::ledger::verify(store.as_ref(), reference).await?;

@@ -471,17 +471,244 @@ const FIRM_TRADES: &[&str] = &[
     "Grafika",
 ];
 
+/// What `cakupan import wage-reports` did.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct WageImportSummary {
+    pub files: usize,
+    /// Reports stored and billed.
+    pub billed: usize,
+    /// Reports already submitted (the same file again): nothing changed.
+    pub repeats: usize,
+    /// Reports with problems: nothing billed, the problems beside the file.
+    pub refused: usize,
+    /// Later months of an employer whose earlier report was refused: not submitted.
+    pub skipped: usize,
+    /// Lines of the billed reports.
+    pub lines: usize,
+    /// Worker-months paid at once from the employers' credit.
+    pub worker_months_paid: usize,
+    pub seconds: f64,
+    pub lines_per_second: f64,
+}
+
+/// An employer's reports of a directory, month by month, each with its lines.
+type EmployerFiles = Vec<(WageFile, Vec<WageLineInput>)>;
+
+/// One file of the directory: `NIB_YYYY-MM.csv`.
+struct WageFile {
+    path: PathBuf,
+    code: String,
+    month: Month,
+}
+
+/// The error file written beside a refused report: `NIB_YYYY-MM.csv.errors.csv`.
+fn errors_beside(path: &std::path::Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".errors.csv");
+    PathBuf::from(name)
+}
+
+/// `cakupan import wage-reports DIR` (issue #23): every `NIB_YYYY-MM.csv` in `dir` submitted as
+/// that employer's wage report of that month, through the path of `employer report` and the
+/// API (the same checks, rules and messages), for migrations and back-loads. Nothing is
+/// written unless every file is named so, names a registered employer and reads as a wage
+/// report (each fault named with its file and line). Each employer's months go in order,
+/// `concurrency` employers at once; a report with problems bills nothing, its problems go to
+/// `FILE.errors.csv` and that employer's later months wait. Running it again is safe: a file
+/// already submitted is a repeat and changes nothing.
+pub async fn import_wage_reports(
+    store: Arc<dyn Store>,
+    reference: &Reference,
+    dir: &std::path::Path,
+    concurrency: usize,
+) -> Result<WageImportSummary> {
+    let started = std::time::Instant::now();
+    let mut files = Vec::new();
+    let mut faults = Vec::new();
+    let entries = std::fs::read_dir(dir).with_context(|| format!("DIR {}", dir.display()))?;
+    for entry in entries {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(String::from) else {
+            continue;
+        };
+        if !name.ends_with(".csv") || name.ends_with(".errors.csv") || !path.is_file() {
+            continue;
+        }
+        let stem = &name[..name.len() - 4];
+        let parsed = stem.split_once('_').and_then(|(code, month)| {
+            let ok = code.len() == 13 && code.bytes().all(|b| b.is_ascii_digit());
+            Some((code.to_string(), Month::parse(month).ok().filter(|_| ok)?))
+        });
+        match parsed {
+            Some((code, month)) => files.push(WageFile { path, code, month }),
+            None => faults.push(format!(
+                "{name}: a wage report's file is named NIB_YYYY-MM.csv (the employer's 13-digit NIB and the month, e.g. 9120001234567_2026-10.csv)"
+            )),
+        }
+    }
+    files.sort_by(|a, b| (&a.code, a.month).cmp(&(&b.code, b.month)));
+    let mut employers: BTreeMap<String, Employer> = BTreeMap::new();
+    let mut reports: BTreeMap<String, EmployerFiles> = BTreeMap::new();
+    for f in files {
+        let name = f.path.display().to_string();
+        if !employers.contains_key(&f.code) {
+            match store.employer(&f.code).await? {
+                Some(e) => {
+                    employers.insert(f.code.clone(), e);
+                }
+                None => {
+                    faults.push(format!(
+                        "{name}: no employer is registered with NIB {}",
+                        f.code
+                    ));
+                    continue;
+                }
+            }
+        }
+        let text = match std::fs::read_to_string(&f.path) {
+            Ok(t) => t,
+            Err(e) => {
+                faults.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        match parse_csv(&text) {
+            Ok(lines) => reports.entry(f.code.clone()).or_default().push((f, lines)),
+            Err(p) => faults.push(format!(
+                "{name} line {}: {} [{}] {}",
+                p.line, p.field, p.rule, p.message
+            )),
+        }
+    }
+    if !faults.is_empty() {
+        bail!(
+            "nothing imported: {} file(s) cannot be read as wage reports:\n{}",
+            faults.len(),
+            faults.join("\n")
+        );
+    }
+    let st = Arc::new(crate::agents::operations(store.clone(), reference)?);
+    let work: Vec<(Employer, EmployerFiles)> = reports
+        .into_iter()
+        .filter_map(|(code, r)| Some((employers.remove(&code)?, r)))
+        .collect();
+    let mut sum = WageImportSummary::default();
+    let per_employer = in_parallel(store, work, concurrency, move |_, (e, months)| {
+        let st = st.clone();
+        async move {
+            let mut sum = WageImportSummary::default();
+            let mut refused = false;
+            for (f, lines) in months {
+                sum.files += 1;
+                if refused {
+                    sum.skipped += 1;
+                    continue;
+                }
+                let month = f.month.to_string();
+                let out = service::run_report(&st, &e, "import", &month, &lines, false, false)
+                    .await
+                    .map_err(crate::agents::api)
+                    .with_context(|| f.path.display().to_string())?;
+                let errors = errors_beside(&f.path);
+                if out.plan.blocked {
+                    let mut w = csv::Writer::from_path(&errors)
+                        .with_context(|| errors.display().to_string())?;
+                    w.write_record(["line", "field", "rule", "message"])?;
+                    for p in &out.plan.problems {
+                        w.write_record([
+                            p.line.to_string().as_str(),
+                            p.field.as_str(),
+                            p.rule,
+                            p.message.as_str(),
+                        ])?;
+                    }
+                    w.flush()?;
+                    sum.refused += 1;
+                    refused = true;
+                    continue;
+                }
+                if errors.exists() {
+                    std::fs::remove_file(&errors).with_context(|| errors.display().to_string())?;
+                }
+                if out.plan.repeat_of.is_some() {
+                    sum.repeats += 1;
+                } else {
+                    sum.billed += 1;
+                    sum.lines += lines.len();
+                    sum.worker_months_paid += out.lines_paid;
+                }
+            }
+            Ok(sum)
+        }
+    })
+    .await?;
+    for s in per_employer {
+        sum.files += s.files;
+        sum.billed += s.billed;
+        sum.repeats += s.repeats;
+        sum.refused += s.refused;
+        sum.skipped += s.skipped;
+        sum.lines += s.lines;
+        sum.worker_months_paid += s.worker_months_paid;
+    }
+    sum.seconds = started.elapsed().as_secs_f64();
+    sum.lines_per_second = sum.lines as f64 / sum.seconds.max(1e-9);
+    Ok(sum)
+}
+
+/// Runs `work` on every item, `k` at a time, each with the store, and returns the results in
+/// the items' order; the first failure stops the run (`import wage-reports`, and the wage
+/// reports' bench, where each is a transaction of its own as employers' reports reaching the
+/// API at the same time are).
+pub(crate) async fn in_parallel<T, R, F, Fut>(
+    store: Arc<dyn Store>,
+    items: Vec<T>,
+    k: usize,
+    work: F,
+) -> Result<Vec<R>>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    F: Fn(Arc<dyn Store>, T) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<R>> + Send + 'static,
+{
+    let queue = Arc::new(std::sync::Mutex::new(
+        items
+            .into_iter()
+            .enumerate()
+            .collect::<std::collections::VecDeque<_>>(),
+    ));
+    let work = Arc::new(work);
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..k.max(1) {
+        let (queue, work, store) = (queue.clone(), work.clone(), store.clone());
+        set.spawn(async move {
+            let mut done = Vec::new();
+            while let Some((i, item)) = queue.lock().ok().and_then(|mut q| q.pop_front()) {
+                done.push((i, work(store.clone(), item).await?));
+            }
+            Ok::<_, anyhow::Error>(done)
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(r) = set.join_next().await {
+        all.extend(r??);
+    }
+    all.sort_by_key(|(i, _)| *i);
+    Ok(all.into_iter().map(|(_, r)| r).collect())
+}
+
+/// The simulation's labour market: the chance that a wage earner leaves their employer in a
+/// month, and that one who left is hired by another employer of the regency two months on.
+const MONTHLY_STOP: f64 = 0.012;
+const REHIRED: f64 = 0.3;
+
 /// Employers of every size over the wage earners of `people` (participants.csv), sending
 /// their monthly wage reports for the `months` months before today's and paying them with
 /// realistic habits (mostly on time; some late, some partly, a few stopping), all through the
 /// store's own wage-report and payment paths. Workers registered before the window are
 /// enrolled in its first month, later ones in their registration month; some leave each month
 /// (a stop) and some of those are enrolled again by another employer of their regency.
-/// The simulation's labour market: the chance that a wage earner leaves their employer in a
-/// month, and that one who left is hired by another employer of the regency two months on.
-const MONTHLY_STOP: f64 = 0.012;
-const REHIRED: f64 = 0.3;
-
 pub async fn simulate(
     store: Arc<dyn Store>,
     reference: &Reference,

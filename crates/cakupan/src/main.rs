@@ -309,6 +309,19 @@ enum ImportCommand {
         #[arg(long)]
         quiet: bool,
     },
+    /// Import a directory of wage reports (docs/formats.md): each `NIB_YYYY-MM.csv` is that
+    /// employer's report of that month, submitted as `employer report` submits one. Nothing is
+    /// written unless every file can be read; a report with problems bills nothing and its
+    /// problems go to FILE.errors.csv. Running it again is safe.
+    WageReports {
+        dir: PathBuf,
+        /// Employers whose reports go at once (each employer's months in order).
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        summary_json: bool,
+    },
     /// Import participants.csv (DESIGN.md §5).
     Participants {
         file: PathBuf,
@@ -575,6 +588,48 @@ async fn run(cli: Cli) -> Result<()> {
             )
             .await?;
             print_summary(&s, summary_json, "posted")
+        }
+        Command::Import {
+            command:
+                ImportCommand::WageReports {
+                    dir,
+                    concurrency,
+                    summary_json,
+                },
+        } => {
+            let store = open_store(&cli.global, &reference).await?;
+            store::audit(
+                store.as_ref(),
+                "import.wage_reports",
+                format!("dir:{}", dir.display()),
+                "employer",
+            )
+            .await?;
+            let s =
+                employers::import_wage_reports(store, &reference, &dir, concurrency.max(1)).await?;
+            if summary_json {
+                println!("{}", serde_json::to_string(&s)?);
+            } else {
+                println!(
+                    "{} files: {} reports billed ({} lines, {} worker-months paid from credit), {} already submitted, {} refused, {} later months waiting; {:.1} s ({:.0} lines/s)",
+                    s.files,
+                    s.billed,
+                    s.lines,
+                    s.worker_months_paid,
+                    s.repeats,
+                    s.refused,
+                    s.skipped,
+                    s.seconds,
+                    s.lines_per_second
+                );
+            }
+            if s.refused > 0 {
+                bail!(
+                    "{} report(s) refused: nothing billed for them; their problems are in FILE.errors.csv beside each",
+                    s.refused
+                );
+            }
+            Ok(())
         }
         Command::Generate {
             command:

@@ -1977,3 +1977,112 @@ async fn a_two_wave_campaign_on_postgres() {
         .unwrap();
     harness::mark_postgres_ran("a_two_wave_campaign_on_postgres");
 }
+
+/// `cakupan import wage-reports DIR` (issue #23): a directory of `NIB_YYYY-MM.csv` files, each
+/// that employer's report of that month. A badly named file or an unknown employer stops the
+/// run before anything is written; a report with problems bills nothing, writes its problems
+/// beside the file and holds back the employer's later months; running it again is safe.
+#[test]
+fn wage_reports_from_a_directory() {
+    let (url, path) = harness::sqlite_url();
+    let dir = std::env::temp_dir().join(format!("cakupan-wage-dir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let nib = "9120001234567";
+    ok(&cakupan(
+        &url,
+        &[
+            "employer",
+            "add",
+            "--code",
+            nib,
+            "--name",
+            "PT Sinar Baja",
+            "--size",
+            "medium",
+            "--risk-class",
+            "2",
+            "--region",
+            "32.73.01.1001",
+            "--registered-on",
+            "2026-01-05",
+        ],
+    ));
+    let header = crate::employers::HEADER;
+    let enrol = format!(
+        "{header}\n3273015203900003,Siti Aminah,1990-03-12,P,32.73.01.1001,84,5000000,0,JKK+JKM+JHT+JP,enrol\n\
+         3273011203880001,Budi Santoso,1988-03-12,L,32.73.01.1002,84,4000000,0,JKK+JKM+JHT+JP,enrol\n"
+    );
+    let carry_on = |budi_wage: &str| {
+        format!(
+            "{header}\n3273015203900003,,,,,,5000000,0,JKK+JKM+JHT+JP,continue\n\
+             3273011203880001,,,,,,{budi_wage},0,JKK+JKM+JHT+JP,continue\n"
+        )
+    };
+    let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+    let import = || cakupan(&url, &["import", "wage-reports", dir.to_str().unwrap()]);
+    let invoice = |month: &str| {
+        cakupan(&url, &["employer", "invoice", nib, "--month", month])
+            .status
+            .success()
+    };
+    write(&format!("{nib}_2026-07.csv"), &enrol);
+    write(&format!("{nib}_2026-08.csv"), &carry_on("4000000"));
+    // A file not named NIB_YYYY-MM.csv, and an employer nobody registered: nothing written.
+    write("juli.csv", &enrol);
+    write("9120009999999_2026-08.csv", &enrol);
+    let refused = import();
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("nothing imported: 2 file(s)"), "{err}");
+    assert!(
+        err.contains("juli.csv: a wage report's file is named NIB_YYYY-MM.csv"),
+        "{err}"
+    );
+    assert!(
+        err.contains("no employer is registered with NIB 9120009999999"),
+        "{err}"
+    );
+    assert!(!invoice("2026-07"), "nothing was billed");
+    std::fs::remove_file(dir.join("juli.csv")).unwrap();
+    std::fs::remove_file(dir.join("9120009999999_2026-08.csv")).unwrap();
+
+    let out = ok(&import());
+    assert!(
+        out.starts_with("2 files: 2 reports billed (4 lines"),
+        "{out}"
+    );
+    assert!(invoice("2026-07") && invoice("2026-08"));
+    // Again: both are repeats, nothing changes.
+    let again = ok(&import());
+    assert!(
+        again.starts_with("2 files: 0 reports billed (0 lines, 0 worker-months paid from credit), 2 already submitted, 0 refused"),
+        "{again}"
+    );
+
+    // A bad wage in September: nothing billed for it, its problems beside it, October waits.
+    write(&format!("{nib}_2026-09.csv"), &carry_on("-5"));
+    write(&format!("{nib}_2026-10.csv"), &carry_on("4000000"));
+    let held = import();
+    assert!(!held.status.success());
+    let said = String::from_utf8_lossy(&held.stdout);
+    assert!(said.contains("1 refused, 1 later months waiting"), "{said}");
+    let errors_file = dir.join(format!("{nib}_2026-09.csv.errors.csv"));
+    let errors = std::fs::read_to_string(&errors_file).unwrap();
+    assert!(
+        errors.starts_with("line,field,rule,message\n3,basic_wage,"),
+        "{errors}"
+    );
+    assert!(!invoice("2026-09") && !invoice("2026-10"));
+    // Corrected, the run bills both and takes the problems away.
+    write(&format!("{nib}_2026-09.csv"), &carry_on("4000000"));
+    let done = ok(&import());
+    assert!(done.contains("2 reports billed (4 lines"), "{done}");
+    assert!(done.contains("2 already submitted, 0 refused"), "{done}");
+    assert!(invoice("2026-09") && invoice("2026-10"));
+    assert!(!errors_file.exists());
+    let verify = ok(&cakupan(&url, &["verify"]));
+    assert!(verify.contains(" 0 differences"), "{verify}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(path);
+}
