@@ -606,7 +606,11 @@ async fn run(cli: Cli) -> Result<()> {
             )
             .await?;
             let s =
-                employers::import_wage_reports(store, &reference, &dir, concurrency.max(1)).await?;
+                employers::import_wage_reports(store.clone(), &reference, &dir, concurrency.max(1))
+                    .await?;
+            // As after any load: the server's statistics, when what was written is enough to
+            // matter (docs/operations.md).
+            store.after_bulk_load(s.lines as u64).await?;
             if summary_json {
                 println!("{}", serde_json::to_string(&s)?);
             } else {
