@@ -1537,6 +1537,24 @@ fn the_perisai_network_from_the_command_line() {
 /// An employer from the command line: a report with a bad line is refused with the line named
 /// and nothing billed, its valid part billed on confirmation, paid before the due date, settled.
 /// Then a simulated year of wage reports from employers of every size, which `verify` confirms.
+/// `cakupan employer add` of the employer the employer tests use (NIB 9120001234567).
+const ADD_SINAR_BAJA: [&str; 14] = [
+    "employer",
+    "add",
+    "--code",
+    "9120001234567",
+    "--name",
+    "PT Sinar Baja",
+    "--size",
+    "medium",
+    "--risk-class",
+    "2",
+    "--region",
+    "32.73.01.1001",
+    "--registered-on",
+    "2026-01-05",
+];
+
 fn employers_round_trip(url: &str, participants: &str) {
     let dir = std::env::temp_dir().join(format!(
         "cakupan-employers-{}-{}",
@@ -1545,22 +1563,7 @@ fn employers_round_trip(url: &str, participants: &str) {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let nib = "9120001234567";
-    let add = [
-        "employer",
-        "add",
-        "--code",
-        nib,
-        "--name",
-        "PT Sinar Baja",
-        "--size",
-        "medium",
-        "--risk-class",
-        "2",
-        "--region",
-        "32.73.01.1001",
-        "--registered-on",
-        "2026-01-05",
-    ];
+    let add = ADD_SINAR_BAJA;
     assert!(ok(&cakupan(url, &add)).contains("registered"));
     assert!(ok(&cakupan(url, &add)).contains("already registered"));
     let bad = cakupan(url, &[&add[..9], &["9"], &add[10..]].concat());
@@ -1989,25 +1992,7 @@ fn wage_reports_from_a_directory() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let nib = "9120001234567";
-    ok(&cakupan(
-        &url,
-        &[
-            "employer",
-            "add",
-            "--code",
-            nib,
-            "--name",
-            "PT Sinar Baja",
-            "--size",
-            "medium",
-            "--risk-class",
-            "2",
-            "--region",
-            "32.73.01.1001",
-            "--registered-on",
-            "2026-01-05",
-        ],
-    ));
+    ok(&cakupan(&url, &ADD_SINAR_BAJA));
     let header = crate::employers::HEADER;
     let enrol = format!(
         "{header}\n3273015203900003,Siti Aminah,1990-03-12,P,32.73.01.1001,84,5000000,0,JKK+JKM+JHT+JP,enrol\n\

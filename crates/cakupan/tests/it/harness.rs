@@ -167,11 +167,8 @@ pub async fn postgres(test: &str, with_regions: bool) -> Option<TestDb> {
 /// planned as large ones would be: a statement that still scans a whole table or index has no
 /// index to probe.
 pub async fn postgres_explained(test: &str, with_regions: bool) -> Option<TestDb> {
-    let admin = postgres_url()?;
-    let (url, name) = cakupan_store_postgres::create_throwaway(&admin, "cakupan_test")
-        .await
-        .unwrap();
-    drop(pg_store(&url, with_regions).await);
+    let mut db = postgres(test, with_regions).await?;
+    let url = db.url();
     let settings = [
         "session_preload_libraries=auto_explain",
         "auto_explain.log_min_duration=0",
@@ -186,15 +183,8 @@ pub async fn postgres_explained(test: &str, with_regions: bool) -> Option<TestDb
     .replace(' ', "%20")
     .replace('=', "%3D");
     let sep = if url.contains('?') { '&' } else { '?' };
-    let store = pg_store(&format!("{url}{sep}options={settings}"), false).await;
-    Some(TestDb {
-        store,
-        cleanup: Cleanup::Postgres {
-            admin,
-            name,
-            test: test.into(),
-        },
-    })
+    db.store = pg_store(&format!("{url}{sep}options={settings}"), false).await;
+    Some(db)
 }
 
 /// The PostgreSQL store of a new database, migrated, with the regions if asked.
