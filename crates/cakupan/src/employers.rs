@@ -491,9 +491,6 @@ pub struct WageImportSummary {
     pub lines_per_second: f64,
 }
 
-/// An employer's reports of a directory, month by month, each with its lines.
-type EmployerFiles = Vec<(WageFile, Vec<WageLineInput>)>;
-
 /// One file of the directory: `NIB_YYYY-MM.csv`.
 struct WageFile {
     path: PathBuf,
@@ -548,7 +545,9 @@ pub async fn import_wage_reports(
     }
     files.sort_by(|a, b| (&a.code, a.month).cmp(&(&b.code, b.month)));
     let mut employers: BTreeMap<String, Employer> = BTreeMap::new();
-    let mut reports: BTreeMap<String, EmployerFiles> = BTreeMap::new();
+    // Each file is read here to check it and again when it is submitted, so that memory holds
+    // one file at a time whatever the size of the directory.
+    let mut reports: BTreeMap<String, Vec<WageFile>> = BTreeMap::new();
     for f in files {
         let name = f.path.display().to_string();
         if !employers.contains_key(&f.code) {
@@ -573,7 +572,7 @@ pub async fn import_wage_reports(
             }
         };
         match parse_csv(&text) {
-            Ok(lines) => reports.entry(f.code.clone()).or_default().push((f, lines)),
+            Ok(_) => reports.entry(f.code.clone()).or_default().push(f),
             Err(p) => faults.push(format!(
                 "{name} line {}: {} [{}] {}",
                 p.line, p.field, p.rule, p.message
@@ -588,7 +587,7 @@ pub async fn import_wage_reports(
         );
     }
     let st = Arc::new(crate::agents::operations(store.clone(), reference)?);
-    let work: Vec<(Employer, EmployerFiles)> = reports
+    let work: Vec<(Employer, Vec<WageFile>)> = reports
         .into_iter()
         .filter_map(|(code, r)| Some((employers.remove(&code)?, r)))
         .collect();
@@ -598,17 +597,28 @@ pub async fn import_wage_reports(
         async move {
             let mut sum = WageImportSummary::default();
             let mut refused = false;
-            for (f, lines) in months {
+            for f in months {
                 sum.files += 1;
                 if refused {
                     sum.skipped += 1;
                     continue;
                 }
+                let name = f.path.display().to_string();
+                let text = std::fs::read_to_string(&f.path).with_context(|| name.clone())?;
+                let lines = parse_csv(&text).map_err(|p| {
+                    anyhow!(
+                        "{name} line {}: {} [{}] {}",
+                        p.line,
+                        p.field,
+                        p.rule,
+                        p.message
+                    )
+                })?;
                 let month = f.month.to_string();
                 let out = service::run_report(&st, &e, "import", &month, &lines, false, false)
                     .await
                     .map_err(crate::agents::api)
-                    .with_context(|| f.path.display().to_string())?;
+                    .with_context(|| name.clone())?;
                 let errors = errors_beside(&f.path);
                 if out.plan.blocked {
                     let mut w = csv::Writer::from_path(&errors)
