@@ -756,6 +756,34 @@ impl Registration {
             && self.agent_code == other.agent_code
             && self.address == other.address
     }
+
+    /// The facts [`Registration::same_registration`] compares, as one text (fields apart by a
+    /// unit separator, which no validated field holds): two registrations are the same when
+    /// their texts are, so a store can compare them by a digest of it (the bulk load, issue
+    /// #23) without holding them.
+    pub fn same_registration_text(&self) -> String {
+        let opt = |o: &Option<String>| match o {
+            Some(v) => format!("+{v}"),
+            None => "-".to_string(),
+        };
+        [
+            self.nik.to_string(),
+            self.name.clone(),
+            self.birth_date.to_string(),
+            self.sex.to_string(),
+            opt(&self.phone),
+            self.village.to_string(),
+            self.segment.to_string(),
+            self.occupation_code.clone(),
+            self.income_base.to_string(),
+            self.programmes.to_string(),
+            self.registered_on.to_string(),
+            self.channel.to_string(),
+            opt(&self.agent_code),
+            opt(&self.address),
+        ]
+        .join("\u{1f}")
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,17 @@ cakupan_store::participants_store_impl!(
 );
 
 impl SqliteStore {
+    /// No bulk path on SQLite (issue #23): its one writer takes the rows the ordinary import
+    /// gives it, and staging them first was not built; the rows it was sent are dropped
+    /// unread, nothing is written.
+    pub(crate) async fn register_bulk_own(
+        &self,
+        _rules: &RuleSet,
+        _rows: cakupan_store::participants::BulkRows,
+    ) -> Result<cakupan_store::participants::BulkRegistered> {
+        Err(cakupan_store::participants::bulk_unsupported("SQLite"))
+    }
+
     /// Writes the regions, 5,000 rows per multi-row `VALUES` statement.
     pub(crate) async fn upsert_regions_own(
         tx: &mut Transaction<'_, Sqlite>,

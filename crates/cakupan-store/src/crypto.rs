@@ -199,6 +199,12 @@ impl Keys {
         self.index_of("name word", word)
     }
 
+    /// A keyed digest of a registration's facts (`Registration::same_registration_text`):
+    /// what the bulk load compares two rows of one NIK and segment by, in its staging table.
+    pub fn registration_digest(&self, r: &cakupan_domain::participants::Registration) -> Vec<u8> {
+        self.index_of("registration", &r.same_registration_text())
+    }
+
     /// The blind index of a phone number (as stored, +62…).
     pub fn phone_index(&self, phone: &str) -> Vec<u8> {
         self.index_of("phone", phone)

@@ -283,22 +283,40 @@ impl std::fmt::Display for Series {
     }
 }
 
+/// The levels a change is counted in, the nation first and the village last.
+const LEVELS: [Level; 5] = [
+    Level::Nation,
+    Level::Province,
+    Level::Regency,
+    Level::District,
+    Level::Village,
+];
+
+/// The counters' column of registrations (the first of [`COUNTER_COLUMNS`]).
+pub const REGISTERED: usize = 0;
+
 /// Counter changes keyed by (region, series, month); the nation is [`RegionCode::NATION`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CounterChanges(pub HashMap<(RegionCode, Series, i32), CounterValues>);
 
 impl CounterChanges {
     fn add(&mut self, village: RegionCode, segment: Series, month: Month, col: usize, v: i64) {
+        self.add_at(&LEVELS, village, segment, month, col, v);
+    }
+
+    fn add_at(
+        &mut self,
+        levels: &[Level],
+        village: RegionCode,
+        segment: Series,
+        month: Month,
+        col: usize,
+        v: i64,
+    ) {
         if v == 0 {
             return;
         }
-        for level in [
-            Level::Nation,
-            Level::Province,
-            Level::Regency,
-            Level::District,
-            Level::Village,
-        ] {
+        for &level in levels {
             let region = village.truncate(level);
             self.0
                 .entry((region, segment, month.index()))
@@ -309,7 +327,28 @@ impl CounterChanges {
     /// A new registration: counted as registered from its registration month (PENDING counts
     /// nowhere else).
     pub fn register(&mut self, village: RegionCode, segment: Segment, month: Month) {
-        self.add(village, Series::Segment(segment), month, 0, 1);
+        self.add(village, Series::Segment(segment), month, REGISTERED, 1);
+    }
+
+    /// `n` new registrations of one village, segment and month, counted in the levels above
+    /// the village only: a bulk load writes the villages' own rows from its staged rows in one
+    /// statement (`REGISTERED` is their column), and keeps in memory only the regions above
+    /// them, whose number does not grow with the registry.
+    pub fn register_above_village(
+        &mut self,
+        village: RegionCode,
+        segment: Segment,
+        month: Month,
+        n: i64,
+    ) {
+        self.add_at(
+            &LEVELS[..4],
+            village,
+            Series::Segment(segment),
+            month,
+            REGISTERED,
+            n,
+        );
     }
 
     /// Adds (`sign` = 1) or removes (`sign` = −1) what one participation contributes.
@@ -353,14 +392,18 @@ impl CounterChanges {
         Ok(())
     }
 
-    /// The changes that are not all zero, ready to be added to the stored counters.
-    pub fn rows(&self) -> Vec<(String, i16, Series, i32, CounterValues)> {
-        let mut out: Vec<_> = self
-            .0
+    /// The changes that are not all zero, in no order, one at a time: what writes them where
+    /// the order does not matter (a bulk load builds the counters' keys after).
+    pub fn unsorted_rows(&self) -> impl Iterator<Item = (String, i16, Series, i32, CounterValues)> {
+        self.0
             .iter()
             .filter(|(_, v)| v.iter().any(|x| *x != 0))
             .map(|((r, s, m), v)| (r.to_string(), i16::from(r.level().depth()), *s, *m, *v))
-            .collect();
+    }
+
+    /// The changes that are not all zero, ready to be added to the stored counters.
+    pub fn rows(&self) -> Vec<(String, i16, Series, i32, CounterValues)> {
+        let mut out: Vec<_> = self.unsorted_rows().collect();
         out.sort_by(|a, b| (&a.0, a.2, a.3).cmp(&(&b.0, b.2, b.3)));
         out
     }

@@ -13,6 +13,50 @@ use cakupan_domain::RegionTree;
 use cakupan_domain::RuleSet;
 use cakupan_domain::participants::Registration;
 
+/// The rows of a bulk load as they are read: batches of registrations, each with its line.
+pub type BulkRows = tokio::sync::mpsc::Receiver<Vec<(u64, Registration)>>;
+
+/// What [`ParticipantStore::register_bulk`] did: how many participations it stored, and the
+/// outcome of every row it did not store, by line (`Existing` or `Conflict`), in line order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BulkRegistered {
+    pub created: u64,
+    pub repeats: Vec<(u64, Outcome)>,
+}
+
+/// Why a bulk load is refused: the field and rule a caller names (`registry`,
+/// `bulk.first_load` for a store that holds participations or postings already, `db`,
+/// `bulk.postgres` for a store without a bulk path).
+pub fn bulk_refusal(participations: u64, postings: u64) -> StoreError {
+    StoreError::Rejected(
+        cakupan_domain::FieldError::new(
+            "registry",
+            "bulk.first_load",
+            format!(
+                "the bulk path loads an empty registry only, and this one holds {participations} participations and {postings} postings; `cakupan import participants FILE` without --bulk adds to it (and stores nothing twice)"
+            ),
+        )
+        .with_args([participations.to_string(), postings.to_string()])
+        .into(),
+    )
+}
+
+/// The refusal of a store without a bulk path (SQLite: one writer, where staging gains
+/// nothing measured; docs/benchmarks.md).
+pub fn bulk_unsupported(backend: &str) -> StoreError {
+    StoreError::Rejected(
+        cakupan_domain::FieldError::new(
+            "db",
+            "bulk.postgres",
+            format!(
+                "the bulk path runs on PostgreSQL; this store is {backend}: use `cakupan import participants FILE` without --bulk"
+            ),
+        )
+        .with_args([backend.to_string()])
+        .into(),
+    )
+}
+
 /// The registry: regions, participations and their sealed fields.
 #[async_trait::async_trait]
 pub trait ParticipantStore: crate::Keyed {
@@ -42,6 +86,15 @@ pub trait ParticipantStore: crate::Keyed {
     /// here; they give the coverage thresholds for the counters of people who already hold
     /// another participation.
     async fn register_batch(&self, rules: &RuleSet, regs: &[Registration]) -> Result<Vec<Outcome>>;
+    /// The bulk path of a first load (issue #23): stores every registration `rows` delivers
+    /// (each with its line in the file) into an **empty** registry in one transaction, staged
+    /// in bulk, merged with set-based statements and counted by one aggregate, as
+    /// `register_batch` would have stored them batch after batch: the first row of a NIK and
+    /// segment wins and a later one is `Existing` (same details) or `Conflict`. A registry
+    /// that holds anything already, or a ledger that does, is refused before anything is
+    /// written ([`bulk_refusal`]), so running it twice stores nothing twice. A store without a
+    /// bulk path refuses likewise.
+    async fn register_bulk(&self, rules: &RuleSet, rows: BulkRows) -> Result<BulkRegistered>;
     /// Registers one participation and, in the same transaction, appends the audit entry
     /// `audit` gives for its outcome (none for a conflict): neither is kept without the other.
     /// A store may commit concurrent registrations together (SQLite does); each still gets its

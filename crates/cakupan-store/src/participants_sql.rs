@@ -86,6 +86,14 @@ macro_rules! participants_store_impl {
                 Ok(out)
             }
 
+            async fn register_bulk(
+                &self,
+                rules: &RuleSet,
+                rows: $crate::participants::BulkRows,
+            ) -> Result<$crate::participants::BulkRegistered> {
+                self.register_bulk_own(rules, rows).await
+            }
+
             async fn register_audited(
                 &self,
                 rules: &RuleSet,

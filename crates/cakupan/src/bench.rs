@@ -23,6 +23,20 @@ pub enum BenchCommand {
         #[arg(long)]
         work_dir: Option<PathBuf>,
     },
+    /// The bulk path of a first load (issue #23, PostgreSQL): per size, `COPY` of the file into
+    /// a bare table with the registry's unique key (the baseline), then `import participants
+    /// --bulk` into a fresh database in a child process, `verify` of what it stored, and with
+    /// --ordinary the ordinary import too.
+    Bulk {
+        /// Row counts, comma separated.
+        #[arg(long, value_delimiter = ',', default_value = "100000,1000000")]
+        rows: Vec<u64>,
+        /// Also time the ordinary import of each file.
+        #[arg(long)]
+        ordinary: bool,
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+    },
     /// The national-scale suite (issue #9): for each size, a fresh database filled through the
     /// import paths (participants registered over `months` months, then their BPU payment
     /// histories), then report latency against the recompute, the registry export, and HTTP
@@ -177,18 +191,18 @@ pub enum BenchCommand {
 
 #[derive(Debug, Deserialize)]
 #[allow(dead_code)]
-struct Summary {
-    rows: u64,
-    created: u64,
+pub(crate) struct Summary {
+    pub(crate) rows: u64,
+    pub(crate) created: u64,
     existing: u64,
     rejected: u64,
-    seconds: f64,
-    rows_per_second: f64,
-    peak_rss_mb: f64,
+    pub(crate) seconds: f64,
+    pub(crate) rows_per_second: f64,
+    pub(crate) peak_rss_mb: f64,
 }
 
 /// The key file of the databases a benchmark creates: made once in its work directory.
-fn bench_keys(dir: &Path) -> Result<PathBuf> {
+pub(crate) fn bench_keys(dir: &Path) -> Result<PathBuf> {
     let f = dir.join("bench.keys");
     if !f.exists() {
         std::fs::write(&f, cakupan_store::crypto::Keys::generate()?)?;
@@ -206,6 +220,11 @@ pub async fn run(
         BenchCommand::Import { rows, work_dir } => {
             import_bench(db, reference, &rows, work_dir).await
         }
+        BenchCommand::Bulk {
+            rows,
+            ordinary,
+            work_dir,
+        } => crate::bench_bulk::bulk_bench(db, reference, &rows, work_dir, ordinary).await,
         BenchCommand::Scale {
             participants,
             months,
@@ -635,7 +654,7 @@ fn child_import_kind(
 
 /// Runs this binary with `args` on the database `url` in a child process (so that its peak RSS
 /// is its own) and reads the JSON summary it prints last.
-fn child_summary<T: serde::de::DeserializeOwned>(
+pub(crate) fn child_summary<T: serde::de::DeserializeOwned>(
     args: &[std::ffi::OsString],
     url: &str,
     keys: &Path,
@@ -659,7 +678,10 @@ fn child_summary<T: serde::de::DeserializeOwned>(
 
 /// Writes `file` with `write` unless it exists (generated files are kept between runs): into
 /// a file beside it, renamed when complete.
-fn cached(file: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<()>) -> Result<()> {
+pub(crate) fn cached(
+    file: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> Result<()>,
+) -> Result<()> {
     if !file.exists() {
         eprintln!("generating {}", file.display());
         let tmp = file.with_extension("tmp");
@@ -670,7 +692,7 @@ fn cached(file: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<()>) -> 
 }
 
 /// Rows per second of validating `file` without storing it: the imports' baseline.
-fn validate_rate(file: &Path, reference: &Reference, today: time::Date) -> Result<f64> {
+pub(crate) fn validate_rate(file: &Path, reference: &Reference, today: time::Date) -> Result<f64> {
     let t = Instant::now();
     let (good, bad) = import::validate_file(file, &reference.regions, &reference.rules, today)?;
     Ok((good + bad) as f64 / t.elapsed().as_secs_f64())
@@ -1145,6 +1167,7 @@ async fn audit_bench(
             &file,
             import::ImportOptions {
                 batch: import::DEFAULT_BATCH,
+                bulk: false,
                 error_file: None,
                 progress: false,
                 quiet: true,

@@ -158,6 +158,8 @@ pub fn peak_rss_mb() -> f64 {
 #[derive(Debug)]
 pub struct ImportOptions {
     pub batch: usize,
+    /// The bulk path of a first load into an empty registry (`--bulk`, PostgreSQL).
+    pub bulk: bool,
     pub error_file: Option<PathBuf>,
     pub progress: bool,
     pub quiet: bool,
@@ -237,6 +239,16 @@ pub async fn import_participants(
     });
 
     let mut summary = ImportSummary::default();
+    // The bulk path (issue #23): every good row goes to the store's one load, which answers
+    // at the end; the rows it did not store come back by line.
+    let (mut bulk_rows, bulk) = if opts.bulk {
+        let (rows_tx, rows_rx) = tokio::sync::mpsc::channel::<Vec<(u64, Registration)>>(2);
+        let (s, r) = (store.clone(), store_rules.clone());
+        let load = tokio::spawn(async move { s.register_bulk(&r, rows_rx).await });
+        (Some(rows_tx), Some(load))
+    } else {
+        (None, None)
+    };
     while let Some((items, pos)) = rx.recv().await {
         let mut regs = Vec::new();
         let mut lines = Vec::new();
@@ -254,6 +266,18 @@ pub async fn import_participants(
                 }
             }
         }
+        if let Some(rows_tx) = &bulk_rows {
+            let batch: Vec<(u64, Registration)> = lines.into_iter().zip(regs).collect();
+            if rows_tx.send(batch).await.is_err() {
+                break; // the load stopped; its error is reported below
+            }
+            out.bar.set_position(pos);
+            out.bar.set_message(format!(
+                "{} staged, {} rejected",
+                summary.rows, summary.rejected
+            ));
+            continue;
+        }
         let outcomes = store
             .register_batch(&store_rules, &regs)
             .await
@@ -264,15 +288,7 @@ pub async fn import_participants(
                 Outcome::Existing { .. } => summary.existing += 1,
                 Outcome::Conflict { kpj, segment } => {
                     summary.rejected += 1;
-                    let e = FieldError::new(
-                        "nik",
-                        "nik.one_per_segment",
-                        format!(
-                            "this NIK already has a {segment} participation with different details (KPJ {kpj})"
-                        ),
-                    )
-                    .with_args([kpj.to_string()]);
-                    out.report(line, &[e])?;
+                    out.report(line, &[conflict(kpj, *segment)])?;
                 }
             }
         }
@@ -282,11 +298,44 @@ pub async fn import_participants(
             summary.created, summary.rejected
         ));
     }
-    producer.await.context("the reader thread failed")??;
+    if let Some(load) = bulk {
+        bulk_rows.take(); // the end of the rows: the load merges what it staged
+        drop(rx); // a reader still sending stops
+        let done = load
+            .await
+            .context("the bulk load failed")?
+            .context("loading participants in bulk")?;
+        producer.await.context("the reader thread failed")??;
+        summary.created = done.created;
+        for (line, o) in done.repeats {
+            match o {
+                Outcome::Created { .. } => summary.created += 1,
+                Outcome::Existing { .. } => summary.existing += 1,
+                Outcome::Conflict { kpj, segment } => {
+                    summary.rejected += 1;
+                    out.report(line, &[conflict(&kpj, segment)])?;
+                }
+            }
+        }
+    } else {
+        producer.await.context("the reader thread failed")??;
+    }
     if summary.created > 0 {
         store.after_bulk_load(summary.created).await?;
     }
     out.finish(summary, started)
+}
+
+/// The error of a row whose NIK already has another participation in its segment.
+fn conflict(kpj: &str, segment: cakupan_domain::Segment) -> FieldError {
+    FieldError::new(
+        "nik",
+        "nik.one_per_segment",
+        format!(
+            "this NIK already has a {segment} participation with different details (KPJ {kpj})"
+        ),
+    )
+    .with_args([kpj.to_string()])
 }
 
 /// A progress bar over the input's bytes, or a hidden one.

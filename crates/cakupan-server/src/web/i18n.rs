@@ -325,6 +325,14 @@ const ID_FIGURES: &[(&str, &str)] = &[
 /// The Indonesian message of each rule code (English keeps the rule's own message).
 const ID_MESSAGES: &[(&str, &str)] = &[
     ("required", "wajib diisi"),
+    (
+        "bulk.first_load",
+        "muatan massal hanya untuk registri yang masih kosong; impor tanpa --bulk untuk menambah",
+    ),
+    (
+        "bulk.postgres",
+        "muatan massal hanya berjalan di PostgreSQL; impor tanpa --bulk",
+    ),
     ("nik.length", "NIK harus tepat 16 digit"),
     ("nik.digits", "NIK hanya boleh berisi angka"),
     (

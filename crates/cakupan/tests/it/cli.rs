@@ -339,6 +339,219 @@ async fn import_on_postgres() {
     harness::mark_postgres_ran("import_on_postgres");
 }
 
+/// The bulk path of a first load (issue #23) stores what the ordinary import stores: the same
+/// registry, counters, coverage states and name words, the same rows refused with the same
+/// errors; `verify` finds nothing; a second bulk load is refused and changes nothing; SQLite
+/// refuses the flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn participants_in_bulk() {
+    let (lite, lite_path) = harness::sqlite_url();
+    let dir = std::env::temp_dir().join(format!("cakupan-bulk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("participants.csv");
+    ok(&cakupan(
+        &lite,
+        &[
+            "generate",
+            "participants",
+            "--count",
+            "2500",
+            "--seed",
+            "11",
+            "--as-of",
+            "2026-11-01",
+            "--out",
+            file.to_str().unwrap(),
+        ],
+    ));
+    // Line 2502 repeats line 2 exactly, 2503 gives its NIK and segment another name, 2504
+    // breaks a rule; line 2505 registers the person of line 3 in the other segment (a person
+    // in both: the overlap counters).
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let second: Vec<String> = lines[2].split(',').map(String::from).collect();
+    let mut other_name: Vec<String> = lines[1].split(',').map(String::from).collect();
+    other_name[1] = "Nama Lain".into();
+    let mut bad = other_name.clone();
+    bad[0] = "12345".into();
+    // The person of line 3 in the other segment: that segment's facts (occupation, income,
+    // programmes, channel, agent) taken from a row of it.
+    let other: Vec<String> = lines[1..]
+        .iter()
+        .map(|l| l.split(',').map(String::from).collect::<Vec<_>>())
+        .find(|r| r[6] != second[6])
+        .unwrap();
+    let mut both = second.clone();
+    both[6..10].clone_from_slice(&other[6..10]);
+    both[11..13].clone_from_slice(&other[11..13]);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap();
+    writeln!(f, "{}", lines[1]).unwrap();
+    writeln!(f, "{}", other_name.join(",")).unwrap();
+    writeln!(f, "{}", bad.join(",")).unwrap();
+    writeln!(f, "{}", both.join(",")).unwrap();
+    drop(f);
+
+    // A bulk load that must be refused: what it said.
+    let refused = |url: &str, file: &std::path::Path| -> String {
+        let out = cakupan(
+            url,
+            &[
+                "import",
+                "participants",
+                file.to_str().unwrap(),
+                "--bulk",
+                "--quiet",
+            ],
+        );
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // SQLite has no bulk path: refused by name, nothing written.
+    let err = refused(&lite, &file);
+    assert!(err.contains("bulk path runs on PostgreSQL"), "{err}");
+    let said = ok(&cakupan(&lite, &["verify"]));
+    assert!(
+        said.contains("0 coverage states checked"),
+        "nothing stored: {said}"
+    );
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", lite_path.display()));
+    }
+
+    let Some(admin) = harness::postgres_url() else {
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    };
+    let mut made = Vec::new();
+    let mut summaries = Vec::new();
+    for bulk in [true, false] {
+        let (url, name) = cakupan_store_postgres::create_throwaway(&admin, "cakupan_test")
+            .await
+            .unwrap();
+        let (u, fl, errors) = (
+            url.clone(),
+            file.clone(),
+            dir.join(format!("errors-{bulk}.csv")),
+        );
+        let e = errors.clone();
+        let summary = tokio::task::spawn_blocking(move || {
+            let mut args = vec![
+                "import",
+                "participants",
+                fl.to_str().unwrap(),
+                "--summary-json",
+                "--quiet",
+                "--errors",
+                e.to_str().unwrap(),
+                "--batch",
+                "700",
+            ];
+            if bulk {
+                args.push("--bulk");
+            }
+            let out = ok(&cakupan(&u, &args));
+            let v: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+            v
+        })
+        .await
+        .unwrap();
+        assert_eq!(summary["rows"], 2504, "{summary}");
+        assert_eq!(summary["created"], 2501, "{summary}");
+        assert_eq!(summary["existing"], 1, "{summary}");
+        assert_eq!(summary["rejected"], 2, "{summary}");
+        let report = std::fs::read_to_string(&errors).unwrap();
+        for want in ["2503,nik,nik.one_per_segment", "2504,nik,nik.length"] {
+            assert!(
+                report.contains(want),
+                "bulk {bulk}: missing '{want}' in\n{report}"
+            );
+        }
+        summaries.push(summary);
+        made.push((url, name));
+    }
+    // Both registries alike: the same counters, coverage states (by registration order),
+    // name words and people, and the same export.
+    let mut seen = Vec::new();
+    for (url, _) in &made {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let counters: Vec<(String, String, i32, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT region, segment, month, registered, paid_active, status_active, nonactive
+             FROM counters ORDER BY region, segment, month",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert!(
+            counters.iter().any(|c| c.1 == "OVERLAP"),
+            "a person in both segments"
+        );
+        let states: Vec<(String, i32)> = sqlx::query_as(
+            "SELECT segment, registered FROM coverage_states ORDER BY participant_id",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let sizes: (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM name_words), (SELECT COUNT(*) FROM people),
+                    (SELECT COUNT(*) FROM participant_ids)",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        let exported = dir.join(format!("export-{}.csv", seen.len()));
+        let u = url.clone();
+        let e = exported.clone();
+        tokio::task::spawn_blocking(move || {
+            ok(&cakupan(
+                &u,
+                &["export", "participants", "--out", e.to_str().unwrap()],
+            ))
+        })
+        .await
+        .unwrap();
+        seen.push((
+            counters,
+            states,
+            sizes,
+            std::fs::read_to_string(&exported).unwrap(),
+        ));
+    }
+    assert_eq!(seen[0].0, seen[1].0, "the same counters");
+    assert_eq!(seen[0].1, seen[1].1, "the same coverage states");
+    assert_eq!(
+        seen[0].2, seen[1].2,
+        "as many name words, people and claims"
+    );
+    assert_eq!(seen[0].3, seen[1].3, "the same registry");
+
+    // On the bulk-loaded database: nothing to correct, a name found, and a second bulk load
+    // refused before it writes anything.
+    let (url, _) = made[0].clone();
+    let nik = lines[1].split(',').next().unwrap().to_string();
+    let (u, fl) = (url.clone(), file.clone());
+    tokio::task::spawn_blocking(move || {
+        let said = ok(&cakupan(&u, &["verify"]));
+        assert!(said.contains(" 0 differences"), "{said}");
+        assert!(ok(&cakupan(&u, &["participant", "show", &nik])).contains(&nik));
+        let err = refused(&u, &fl);
+        assert!(err.contains("loads an empty registry only"), "{err}");
+        assert!(err.contains("2501 participations"), "{err}");
+    })
+    .await
+    .unwrap();
+    for (_, name) in &made {
+        cakupan_store_postgres::drop_database(&admin, name)
+            .await
+            .unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    harness::mark_postgres_ran("participants_in_bulk");
+}
+
 #[test]
 fn register_from_the_command_line() {
     let (url, path) = harness::sqlite_url();
