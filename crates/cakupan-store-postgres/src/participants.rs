@@ -187,10 +187,10 @@ impl PgStore {
     /// an unlogged staging table with one binary `COPY` (sealed, ids drawn from the sequence
     /// batch by batch on another connection, since a connection in `COPY` runs nothing else),
     /// settles the repeats of a NIK and segment (the first line wins), drops the filled
-    /// tables' plain indexes, moves the rows with one `INSERT … SELECT` per table in key order,
-    /// builds the indexes again, and adds the counters from one aggregate of the staged rows
-    /// plus the overlap of people registered in both segments. Failing anywhere leaves
-    /// nothing.
+    /// tables' keys and indexes, moves the rows with one `INSERT … SELECT` per table in key
+    /// order, builds the keys and indexes again, and writes the counters from one aggregate of
+    /// the staged rows plus the overlap of people registered in both segments. Failing
+    /// anywhere leaves nothing.
     pub(crate) async fn register_bulk_own(
         &self,
         rules: &RuleSet,
@@ -199,8 +199,10 @@ impl PgStore {
         use crate::copy::CopyRows;
         let keys = &self.keys;
         let mut tx = self.pool.begin().await.map_err(db)?;
-        // Writers wait; readers do not. Two bulk loads run one after the other, and the second
-        // finds the registry filled.
+        // Writers wait from here, and readers too once the keys are dropped (dropping a key
+        // locks its table whole) until the commit: a first load runs before the service
+        // opens. Two bulk loads run one after the other, and the second finds the registry
+        // filled.
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
             "LOCK TABLE {}, postings, counters IN SHARE ROW EXCLUSIVE MODE;
              SET LOCAL work_mem = '256MB'; SET LOCAL maintenance_work_mem = '512MB'",
