@@ -299,13 +299,23 @@ pub async fn import_participants(
         ));
     }
     if let Some(load) = bulk {
+        drop(rx); // a reader still sending (the load stopped early) stops
+        // A file that could not be read to its end loads nothing: the load is dropped before
+        // it is told the rows ended, and its transaction is rolled back with it.
+        let read = producer
+            .await
+            .context("the reader thread failed")
+            .and_then(|r| r);
+        if let Err(e) = read {
+            load.abort();
+            let _ = load.await; // cancelled while the rows are still open: it never merges
+            return Err(e.context("reading the file: nothing was loaded"));
+        }
         bulk_rows.take(); // the end of the rows: the load merges what it staged
-        drop(rx); // a reader still sending stops
         let done = load
             .await
             .context("the bulk load failed")?
             .context("loading participants in bulk")?;
-        producer.await.context("the reader thread failed")??;
         summary.created = done.created;
         for (line, o) in done.repeats {
             match o {
