@@ -7,11 +7,11 @@ use cakupan_domain::access::{Action, Principal, Resource, authorize};
 use cakupan_domain::employers::{LineProblem, WageLineInput};
 use cakupan_domain::month::{format_date, parse_date};
 use cakupan_domain::quote::Allocation;
-use cakupan_domain::{FieldError, FieldErrors, Month, RegionCode, Rupiah};
+use cakupan_domain::{FieldError, FieldErrors, Month, Rupiah};
 use cakupan_store::Participant;
 use cakupan_store::employers::{
-    Account, DiffRow, Employer, EmployerInput, EmployerPayment, EmployerSummary, Invoice,
-    InvoiceState, ReportOutcome, Standing, WageReport, parse_employer,
+    Account, DiffRow, Employer, EmployerInput, EmployerList, EmployerPayment, EmployerQuery,
+    Invoice, InvoiceState, ReportOutcome, Standing, WageReport, parse_employer,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -183,22 +183,26 @@ pub fn view(
     }
 }
 
-/// The employers of an area with their standing today (in arrears only, if asked).
-pub async fn summaries(
-    st: &Context,
-    within: RegionCode,
-    arrears_only: bool,
-) -> Result<Vec<EmployerSummary>, AppError> {
+/// The employers of an area with their standing today (in arrears only, if asked, with the
+/// late fees running on each shown), the part of the list `q` asks for.
+pub async fn summaries(st: &Context, q: &EmployerQuery) -> Result<EmployerList, AppError> {
     let today = (st.today)();
-    let mut list = st.store.employer_summaries(within, today).await?;
-    if arrears_only {
-        list.retain(|s| s.standing.in_arrears());
-        list.sort_by_key(|s| std::cmp::Reverse(s.standing.overdue));
-        for s in &mut list {
-            if let Some(a) = st.store.employer_account(&s.employer.code, today).await? {
-                s.standing.accruing_fees =
-                    accruing_fees(st, &s.employer.code, &a.invoices, today).await?;
-            }
+    let mut list = st.store.employer_summaries(q, today).await?;
+    if q.arrears_only {
+        // The unpaid lines of every overdue invoice shown, read at once.
+        let ids: Vec<i64> = list
+            .rows
+            .iter()
+            .flat_map(|s| s.overdue_invoices.iter().copied())
+            .collect();
+        let fees = running_fees(st, &ids, today).await?;
+        for s in &mut list.rows {
+            s.standing.accruing_fees = Rupiah(
+                s.overdue_invoices
+                    .iter()
+                    .map(|i| fees.get(i).map_or(0, |f| f.0))
+                    .sum(),
+            );
         }
     }
     Ok(list)
@@ -208,34 +212,41 @@ pub async fn summaries(
 /// the invoice after their payment would bill for them (per line and programme, as at payment).
 pub async fn accruing_fees(
     st: &Context,
-    code: &str,
     invoices: &[cakupan_store::employers::InvoiceState],
     on: time::Date,
 ) -> Result<Rupiah, AppError> {
-    let mut total = 0;
-    for i in invoices.iter().filter(|i| i.overdue) {
-        let Some((inv, people)) = st.store.employer_invoice(code, i.head.month).await? else {
-            continue;
-        };
+    let ids: Vec<i64> = invoices
+        .iter()
+        .filter(|i| i.overdue)
+        .map(|i| i.head.id)
+        .collect();
+    Ok(Rupiah(
+        running_fees(st, &ids, on)
+            .await?
+            .values()
+            .map(|f| f.0)
+            .sum(),
+    ))
+}
+
+/// The late fees running on the unpaid lines of invoices `ids`, by invoice, as if paid on `on`.
+async fn running_fees(
+    st: &Context,
+    ids: &[i64],
+    on: time::Date,
+) -> Result<std::collections::HashMap<i64, Rupiah>, AppError> {
+    let mut out = std::collections::HashMap::new();
+    for (inv, sectors) in st.store.unpaid_lines(ids).await? {
         let open: Vec<_> = inv
             .lines
             .iter()
-            .filter(|l| l.paid_on.is_none())
-            .map(|l| {
-                let sector = people
-                    .iter()
-                    .find(|p| p.id == l.participant_id)
-                    .map(|p| p.registration.sector)
-                    .unwrap_or(cakupan_domain::Sector::NonTransport);
-                (&inv, l, sector, on)
-            })
+            .zip(&sectors)
+            .map(|(l, sector)| (&inv, l, *sector, on))
             .collect();
-        total += cakupan_store::employers::late_fees(&st.rules, &open)?
-            .iter()
-            .map(|f| f.0)
-            .sum::<i64>();
+        let fees = cakupan_store::employers::late_fees(&st.rules, &open)?;
+        out.insert(inv.id, Rupiah(fees.iter().map(|f| f.0).sum()));
     }
-    Ok(Rupiah(total))
+    Ok(out)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -16,7 +16,7 @@ use cakupan_domain::access::{Action, Resource};
 use cakupan_domain::employers::{WAGE_FIELDS, WageLineInput, parse_csv};
 use cakupan_domain::month::format_date;
 use cakupan_domain::{FieldError, Month, RegionCode};
-use cakupan_store::employers::{EmployerInput, ReportOutcome, Standing};
+use cakupan_store::employers::{EmployerInput, EmployerQuery, ReportOutcome, Standing};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -72,9 +72,10 @@ pub async fn list_employers(
             .map_err(|e| invalid("region", "region_code.format", format!("region {e}")))?,
     };
     caller.allow(Action::ReadEmployer, &Resource::Region(within))?;
-    let list = summaries(&st, within, q.arrears.unwrap_or(false)).await?;
+    let list = summaries(&st, &EmployerQuery::all(within, q.arrears.unwrap_or(false))).await?;
     Ok(Json(
-        list.iter()
+        list.rows
+            .iter()
             .map(|s| view(&s.employer, s.workers, s.last_month, &s.standing, false))
             .collect(),
     ))
@@ -95,7 +96,7 @@ pub async fn get_employer(
         .employer_account(&e.code, today)
         .await?
         .ok_or_else(|| ApiError::NotFound("no employer with this NIB".into()))?;
-    a.standing.accruing_fees = accruing_fees(&st, &e.code, &a.invoices, today).await?;
+    a.standing.accruing_fees = accruing_fees(&st, &a.invoices, today).await?;
     caller
         .audit(
             &st,

@@ -4,7 +4,7 @@
 
 use crate::{SqliteStore, db, existing, participants_by_ids, post_batch_in, register_batch_in};
 use cakupan_domain::month::format_date;
-use cakupan_domain::{Month, Nik, RegionCode, RuleSet, Rupiah};
+use cakupan_domain::{Month, Nik, RuleSet, Rupiah};
 use cakupan_store::crypto::Keys;
 use cakupan_store::employers::rows::{EMPLOYER_COLUMNS, date_of, month_of, programmes_of};
 use cakupan_store::employers::{Account, Employer, Employment, InvoiceState, LineInsert, LinePaid};

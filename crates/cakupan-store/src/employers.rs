@@ -1305,7 +1305,97 @@ pub struct EmployerSummary {
     pub workers: u64,
     pub last_month: Option<Month>,
     pub standing: Standing,
+    /// The ids of its invoices overdue on the standing's day, oldest first.
+    #[serde(skip)]
+    pub overdue_invoices: Vec<i64>,
 }
+
+/// Which employers a list holds and which part of it (issue #23, item 4): the area, those in
+/// arrears only (most owed first) or all (by name), a piece of a name or NIB to find (any case),
+/// and the rows wanted from `offset` (all when `limit` is `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmployerQuery {
+    pub within: RegionCode,
+    pub arrears_only: bool,
+    pub text: String,
+    pub offset: u64,
+    pub limit: Option<u64>,
+}
+
+impl EmployerQuery {
+    /// Every employer of `within` (in arrears only, if asked), uncut.
+    pub fn all(within: RegionCode, arrears_only: bool) -> EmployerQuery {
+        EmployerQuery {
+            within,
+            arrears_only,
+            text: String::new(),
+            offset: 0,
+            limit: None,
+        }
+    }
+
+    /// The `LIKE` pattern of the text (lower case, its `%`, `_` and `\` escaped by `\`), or
+    /// `None` when there is nothing to find.
+    pub fn pattern(&self) -> Option<String> {
+        let t = self.text.trim().to_lowercase();
+        if t.is_empty() {
+            return None;
+        }
+        let mut p = String::with_capacity(t.len() + 2);
+        p.push('%');
+        for c in t.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                p.push('\\');
+            }
+            p.push(c);
+        }
+        p.push('%');
+        Some(p)
+    }
+}
+
+/// A piece of a list of employers and how many the whole list holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EmployerList {
+    pub total: u64,
+    pub rows: Vec<EmployerSummary>,
+}
+
+/// An employer's standing row (`employer_standings`), kept by every transaction that reports
+/// or pays (issue #23, item 4): the sums the standing is computed from, with `open_due` the
+/// earliest due date of an invoice not yet settled (an employer is in arrears on a day only if
+/// it is before that day).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandingRow {
+    pub employer_code: String,
+    pub region: String,
+    pub workers: i64,
+    pub billed: i64,
+    pub paid: i64,
+    pub consumed: i64,
+    pub unbilled_fees: i64,
+    pub last_month: Option<i64>,
+    pub open_due: Option<String>,
+}
+
+/// The standing rows' columns, in [`StandingRow`]'s order.
+pub const STANDING_COLUMNS: &str =
+    "employer_code, region, workers, billed, paid, consumed, unbilled_fees, last_month, open_due";
+
+/// Every employer's standing row as computed from its invoices, payments, lines and
+/// employments: the one definition the writes keep (`WHERE e.code = $1`), the migrations fill
+/// and `verify` checks. Each sum probes the employer's own index.
+pub const STANDING_SELECT: &str = "SELECT e.code, e.region,
+       (SELECT COUNT(*) FROM employments x WHERE x.employer_code = e.code AND x.until IS NULL),
+       (SELECT CAST(COALESCE(SUM(i.total), 0) AS BIGINT) FROM invoices i WHERE i.employer_code = e.code),
+       (SELECT CAST(COALESCE(SUM(p.amount), 0) AS BIGINT) FROM employer_payments p WHERE p.employer_code = e.code),
+       (SELECT CAST(COALESCE(SUM(i.total), 0) AS BIGINT) FROM invoices i
+         WHERE i.employer_code = e.code AND i.settled_on IS NOT NULL),
+       (SELECT CAST(COALESCE(SUM(l.late_fee), 0) AS BIGINT) FROM invoice_lines l
+         WHERE l.employer_code = e.code AND l.late_fee > 0 AND l.fee_invoice_id IS NULL),
+       (SELECT MAX(i.month) FROM invoices i WHERE i.employer_code = e.code),
+       (SELECT MIN(i.due_on) FROM invoices i WHERE i.employer_code = e.code AND i.settled_on IS NULL)
+  FROM employers e";
 
 /// An employer's account: every invoice (newest first) with its state, every payment, the
 /// standing.
@@ -1597,13 +1687,23 @@ pub trait EmployerStore: crate::Keyed {
     /// details under a registered NIB are rejected (`code.taken`).
     async fn add_employer(&self, employer: &Employer) -> Result<bool>;
     async fn employer(&self, code: &str) -> Result<Option<Employer>>;
-    /// The employers whose village is inside `within`, by name, each with its workers now and
-    /// its standing on `as_of` (arrears). Contacts are not opened for a list.
+    /// The employers whose village is inside `q.within`, each with its workers now and its
+    /// standing on `as_of`: by name, or those in arrears most owed first; the rows `q` asks
+    /// for and how many there are. Read from the standing rows, so the cost follows the rows
+    /// shown (and, in arrears, the employers with an open invoice past due), not the employers
+    /// of the area. Contacts are not opened for a list.
     async fn employer_summaries(
         &self,
-        within: RegionCode,
+        q: &EmployerQuery,
         as_of: time::Date,
-    ) -> Result<Vec<EmployerSummary>>;
+    ) -> Result<EmployerList>;
+    /// The invoices `ids` (of any employers), each with only its lines not yet paid and each
+    /// such line's worker's sector: what the late fees running on overdue dues are computed
+    /// from (the arrears list and the accounts). No personal data is opened.
+    async fn unpaid_lines(&self, ids: &[i64]) -> Result<Vec<(Invoice, Vec<Sector>)>>;
+    /// Every stored standing row and every one recomputed from the employers' records, each
+    /// by employer code (`cakupan verify` compares them).
+    async fn employer_standings(&self) -> Result<(Vec<StandingRow>, Vec<StandingRow>)>;
     /// Checks a wage report against who is enrolled where and what was billed last month.
     /// With `write`, unless blocked, in one transaction: registers new workers, starts and
     /// ends employments (posting the stops), makes the invoice (with late fees carried),

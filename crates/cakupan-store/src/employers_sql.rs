@@ -281,8 +281,40 @@ macro_rules! employers_store_impl {
 
         /// Applies the employer's payments to its open invoices and writes what they complete:
         /// each completed line's date and late fee, its contribution in the ledger, each
-        /// settled invoice.
+        /// settled invoice; then the employer's standing row.
         async fn settle_in(
+            tx: &mut Transaction<'_, $db>,
+            keys: &Keys,
+            rules: &RuleSet,
+            code: &str,
+            today: Date,
+        ) -> Result<(usize, Rupiah, usize)> {
+            let settled = settle_open_in(tx, keys, rules, code, today).await?;
+            refresh_standing_in(tx, code).await?;
+            Ok(settled)
+        }
+
+        /// Writes the employer's standing row again from its records (issue #23, item 4): the
+        /// last step of every transaction that reports or pays, since each ends in `settle_in`.
+        async fn refresh_standing_in(tx: &mut Transaction<'_, $db>, code: &str) -> Result<()> {
+            use $crate::employers::{STANDING_COLUMNS, STANDING_SELECT};
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO employer_standings ({STANDING_COLUMNS})
+                 {STANDING_SELECT} WHERE e.code = $1
+                 ON CONFLICT (employer_code) DO UPDATE SET
+                   workers = excluded.workers, billed = excluded.billed, paid = excluded.paid,
+                   consumed = excluded.consumed, unbilled_fees = excluded.unbilled_fees,
+                   last_month = excluded.last_month, open_due = excluded.open_due"
+            )))
+            .bind(code)
+            .execute(&mut **tx)
+            .await
+            .map_err($dberr)?;
+            Ok(())
+        }
+
+        /// Applies the payments (see `settle_in`).
+        async fn settle_open_in(
             tx: &mut Transaction<'_, $db>,
             keys: &Keys,
             rules: &RuleSet,
@@ -597,105 +629,281 @@ macro_rules! employers_store_impl {
 
             async fn employer_summaries(
                 &self,
-                within: RegionCode,
+                q: &$crate::employers::EmployerQuery,
                 as_of: time::Date,
-            ) -> Result<Vec<$crate::employers::EmployerSummary>> {
+            ) -> Result<$crate::employers::EmployerList> {
+                use $crate::employers::{EmployerList, EmployerSummary, InvoiceHead, StandingRow};
                 use std::collections::HashMap;
-                let (lo, hi) = $crate::subtree_range(within, cakupan_domain::Level::Village);
-                let mut tx = self.$read.begin().await.map_err($dberr)?;
-                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT {EMPLOYER_COLUMNS} FROM employers WHERE region >= $1 AND region < $2 ORDER BY name, code"
-                )))
-                .bind(&lo)
-                .bind(&hi)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err($dberr)?;
-                let employers = rows
-                    .iter()
-                    .map(|r| employer_at(r, &self.keys, false))
-                    .collect::<Result<Vec<_>>>()?;
-                let scope =
-                    "JOIN employers e ON e.code = x.employer_code WHERE e.region >= $1 AND e.region < $2";
-                let pairs = |sql: String| {
-                    let lo = lo.clone();
-                    let hi = hi.clone();
-                    async move {
-                        let v: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                            .bind(lo)
-                            .bind(hi)
-                            .fetch_all(&self.$read)
-                            .await
-                            .map_err($dberr)?;
-                        Ok::<HashMap<String, i64>, $crate::StoreError>(v.into_iter().collect())
-                    }
+                let (lo, hi) = $crate::subtree_range(q.within, cakupan_domain::Level::Village);
+                let pattern = q.pattern();
+                // The text to find, when there is one: a piece of the name (any case) or of the NIB.
+                let find = if pattern.is_some() {
+                    " AND (LOWER(e.name) LIKE $3 ESCAPE '\\' OR e.code LIKE $3 ESCAPE '\\')"
+                } else {
+                    " AND $3 IS NULL"
                 };
-                let workers = pairs(format!(
-                    "SELECT x.employer_code, COUNT(*) FROM employments x {scope} AND x.until IS NULL GROUP BY x.employer_code"
-                ))
-                .await?;
-                let paid = pairs(format!(
-                    "SELECT x.employer_code, CAST(SUM(x.amount) AS BIGINT) FROM employer_payments x {scope} GROUP BY x.employer_code"
-                ))
-                .await?;
-                let billed = pairs(format!(
-                    "SELECT x.employer_code, CAST(SUM(x.total) AS BIGINT) FROM invoices x {scope} GROUP BY x.employer_code"
-                ))
-                .await?;
-                let consumed = pairs(format!(
-                    "SELECT x.employer_code, CAST(SUM(x.total) AS BIGINT) FROM invoices x {scope} AND x.settled_on IS NOT NULL GROUP BY x.employer_code"
-                ))
-                .await?;
-                let last = pairs(format!(
-                    "SELECT x.employer_code, MAX(x.month) FROM invoices x {scope} GROUP BY x.employer_code"
-                ))
-                .await?;
-                let fees = pairs(format!(
-                    "SELECT x.employer_code, CAST(SUM(x.late_fee) AS BIGINT) FROM invoice_lines x {scope}
-                     AND x.late_fee > 0 AND x.fee_invoice_id IS NULL GROUP BY x.employer_code"
-                ))
-                .await?;
-                let open: Vec<(String, i64, i64, String, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT x.employer_code, x.id, x.month, x.due_on, x.total, x.fees_carried FROM invoices x {scope}
-                     AND x.settled_on IS NULL ORDER BY x.employer_code, x.id"
-                )))
-                .bind(&lo)
-                .bind(&hi)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err($dberr)?;
-                let mut heads: HashMap<String, Vec<$crate::employers::InvoiceHead>> = HashMap::new();
-                for (code, id, m, due, total, fees_carried) in open {
-                    heads.entry(code).or_default().push($crate::employers::InvoiceHead {
-                        id,
-                        month: month_of(m)?,
-                        due_on: date_of(&due)?,
-                        total: Rupiah(total),
-                        fees_carried: Rupiah(fees_carried),
-                        workers: 0,
-                        settled_on: None,
-                    });
+                let columns = "e.code, e.name, e.size, e.risk_class, e.region, e.registered_on, e.contact,
+                               s.employer_code, s.region, s.workers, s.billed, s.paid, s.consumed,
+                               s.unbilled_fees, s.last_month, s.open_due";
+                let mut tx = self.$read.begin().await.map_err($dberr)?;
+                let limit = q.limit.map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX));
+                let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
+                let (total, rows) = if q.arrears_only {
+                    // Only the employers with an open invoice past due can be in arrears: their
+                    // rows, through the index by `open_due`.
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SELECT {columns} FROM employer_standings s JOIN employers e ON e.code = s.employer_code
+                         WHERE s.open_due < $4 AND s.region >= $1 AND s.region < $2{find}
+                         ORDER BY e.name, e.code"
+                    )))
+                    .bind(&lo)
+                    .bind(&hi)
+                    .bind(pattern.as_deref())
+                    .bind(format_date(as_of))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err($dberr)?;
+                    (None, rows)
+                } else {
+                    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                        "SELECT COUNT(*) FROM employers e WHERE e.region >= $1 AND e.region < $2{find}"
+                    )))
+                    .bind(&lo)
+                    .bind(&hi)
+                    .bind(pattern.as_deref())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err($dberr)?;
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SELECT {columns} FROM employers e LEFT JOIN employer_standings s ON s.employer_code = e.code
+                         WHERE e.region >= $1 AND e.region < $2{find}
+                         ORDER BY e.name, e.code LIMIT $4 OFFSET $5"
+                    )))
+                    .bind(&lo)
+                    .bind(&hi)
+                    .bind(pattern.as_deref())
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err($dberr)?;
+                    (Some(u64::try_from(total).unwrap_or(0)), rows)
+                };
+                let mut read = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let e = employer_at(r, &self.keys, false)?;
+                    let standing = match r.try_get::<Option<String>, _>(7).map_err($dberr)? {
+                        None => StandingRow {
+                            employer_code: e.code.clone(),
+                            region: e.region.to_string(),
+                            workers: 0,
+                            billed: 0,
+                            paid: 0,
+                            consumed: 0,
+                            unbilled_fees: 0,
+                            last_month: None,
+                            open_due: None,
+                        },
+                        Some(code) => StandingRow {
+                            employer_code: code,
+                            region: r.try_get(8).map_err($dberr)?,
+                            workers: r.try_get(9).map_err($dberr)?,
+                            billed: r.try_get(10).map_err($dberr)?,
+                            paid: r.try_get(11).map_err($dberr)?,
+                            consumed: r.try_get(12).map_err($dberr)?,
+                            unbilled_fees: r.try_get(13).map_err($dberr)?,
+                            last_month: r.try_get(14).map_err($dberr)?,
+                            open_due: r.try_get(15).map_err($dberr)?,
+                        },
+                    };
+                    read.push((e, standing));
                 }
-                employers
+                // The open invoices of the employers read, oldest first: the standing on `as_of`.
+                let open_codes: Vec<String> = read
+                    .iter()
+                    .filter(|(_, s)| s.open_due.is_some())
+                    .map(|(e, _)| e.code.clone())
+                    .collect();
+                let mut heads: HashMap<String, Vec<InvoiceHead>> = HashMap::new();
+                if !open_codes.is_empty() {
+                    let open: Vec<(String, i64, i64, String, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        "SELECT employer_code, id, month, due_on, total, fees_carried FROM invoices
+                         WHERE settled_on IS NULL AND employer_code {} ORDER BY employer_code, id",
+                        <$store as $crate::Dialect>::one_of(1)
+                    )))
+                    .bind(<$store as $crate::Dialect>::texts(
+                        &open_codes.iter().map(String::as_str).collect::<Vec<_>>(),
+                    ))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err($dberr)?;
+                    for (code, id, m, due, total, fees_carried) in open {
+                        heads.entry(code).or_default().push(InvoiceHead {
+                            id,
+                            month: month_of(m)?,
+                            due_on: date_of(&due)?,
+                            total: Rupiah(total),
+                            fees_carried: Rupiah(fees_carried),
+                            workers: 0,
+                            settled_on: None,
+                        });
+                    }
+                }
+                let mut list = read
                     .into_iter()
-                    .map(|e| {
-                        let g = |m: &HashMap<String, i64>| m.get(&e.code).copied().unwrap_or(0);
-                        let (standing, _) = $crate::employers::standing(
+                    .map(|(e, s)| {
+                        let (standing, states) = $crate::employers::standing(
                             heads.get(&e.code).map(Vec::as_slice).unwrap_or(&[]),
-                            g(&consumed),
-                            g(&billed),
-                            g(&paid),
-                            g(&fees),
+                            s.consumed,
+                            s.billed,
+                            s.paid,
+                            s.unbilled_fees,
                             as_of,
                         );
-                        Ok($crate::employers::EmployerSummary {
-                            workers: u64::try_from(g(&workers)).unwrap_or(0),
-                            last_month: last.get(&e.code).map(|m| month_of(*m)).transpose()?,
+                        Ok(EmployerSummary {
+                            overdue_invoices: states
+                                .iter()
+                                .filter(|i| i.overdue)
+                                .map(|i| i.head.id)
+                                .collect(),
+                            workers: u64::try_from(s.workers).unwrap_or(0),
+                            last_month: s.last_month.map(month_of).transpose()?,
                             standing,
                             employer: e,
                         })
                     })
+                    .collect::<Result<Vec<_>>>()?;
+                let total = match total {
+                    Some(t) => t,
+                    None => {
+                        // In arrears, most owed first (by name among equals): the cut is made here.
+                        list.retain(|s| s.standing.in_arrears());
+                        list.sort_by_key(|s| std::cmp::Reverse(s.standing.overdue));
+                        let total = list.len() as u64;
+                        list = list
+                            .into_iter()
+                            .skip(usize::try_from(q.offset).unwrap_or(usize::MAX))
+                            .take(q.limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX)))
+                            .collect();
+                        total
+                    }
+                };
+                Ok(EmployerList { total, rows: list })
+            }
+
+            async fn unpaid_lines(
+                &self,
+                ids: &[i64],
+            ) -> Result<Vec<($crate::employers::Invoice, Vec<cakupan_domain::Sector>)>> {
+                use $crate::employers::rows::{INVOICE_COLUMNS, InvoiceRow, LINE_COLUMNS, LineRow};
+                use std::collections::HashMap;
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let one_of = <$store as $crate::Dialect>::one_of(1);
+                let mut tx = self.$read.begin().await.map_err($dberr)?;
+                let rows: Vec<InvoiceRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {INVOICE_COLUMNS} FROM invoices WHERE id {one_of} ORDER BY id"
+                )))
+                .bind(<$store as $crate::Dialect>::ids(ids))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err($dberr)?;
+                let mut invoices = rows
+                    .into_iter()
+                    .map($crate::employers::rows::invoice_of)
+                    .collect::<Result<Vec<_>>>()?;
+                let at: HashMap<i64, usize> =
+                    invoices.iter().enumerate().map(|(k, i)| (i.id, k)).collect();
+                let lines: Vec<LineRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {LINE_COLUMNS} FROM invoice_lines
+                     WHERE invoice_id {one_of} AND paid_on IS NULL ORDER BY invoice_id, position"
+                )))
+                .bind(<$store as $crate::Dialect>::ids(ids))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err($dberr)?;
+                for l in lines {
+                    let (inv, line) = $crate::employers::rows::line_of(l)?;
+                    if let Some(&k) = at.get(&inv) {
+                        invoices[k].lines.push(line);
+                    }
+                }
+                let people: Vec<i64> = invoices
+                    .iter()
+                    .flat_map(|i| i.lines.iter().map(|l| l.participant_id))
+                    .collect();
+                let sectors: Vec<(i64, String)> = if people.is_empty() {
+                    Vec::new()
+                } else {
+                    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        "SELECT id, sector FROM participants WHERE id {one_of}"
+                    )))
+                    .bind(<$store as $crate::Dialect>::ids(&people))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err($dberr)?
+                };
+                let sectors = sectors
+                    .into_iter()
+                    .map(|(id, s)| {
+                        cakupan_domain::Sector::parse(&s)
+                            .map(|s| (id, s))
+                            .ok_or_else(|| $crate::employers::rows::corrupt("sector", s))
+                    })
+                    .collect::<Result<HashMap<_, _>>>()?;
+                invoices
+                    .into_iter()
+                    .map(|i| {
+                        let of = i
+                            .lines
+                            .iter()
+                            .map(|l| {
+                                sectors.get(&l.participant_id).copied().ok_or_else(|| {
+                                    $crate::employers::rows::corrupt(
+                                        "invoice line's participant",
+                                        l.participant_id,
+                                    )
+                                })
+                            })
+                            .collect::<Result<Vec<_>>>()?;
+                        Ok((i, of))
+                    })
                     .collect()
+            }
+
+            async fn employer_standings(
+                &self,
+            ) -> Result<(Vec<$crate::employers::StandingRow>, Vec<$crate::employers::StandingRow>)> {
+                use $crate::employers::{STANDING_COLUMNS, STANDING_SELECT, StandingRow};
+                type Raw = (String, String, i64, i64, i64, i64, i64, Option<i64>, Option<String>);
+                let row = |r: Raw| StandingRow {
+                    employer_code: r.0,
+                    region: r.1,
+                    workers: r.2,
+                    billed: r.3,
+                    paid: r.4,
+                    consumed: r.5,
+                    unbilled_fees: r.6,
+                    last_month: r.7,
+                    open_due: r.8,
+                };
+                let mut tx = self.$read.begin().await.map_err($dberr)?;
+                let stored: Vec<Raw> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {STANDING_COLUMNS} FROM employer_standings ORDER BY employer_code"
+                )))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err($dberr)?;
+                let recomputed: Vec<Raw> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(format!("{STANDING_SELECT} ORDER BY e.code")))
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err($dberr)?;
+                Ok((
+                    stored.into_iter().map(row).collect(),
+                    recomputed.into_iter().map(row).collect(),
+                ))
             }
 
             async fn wage_report(

@@ -514,16 +514,28 @@ async fn pages_bench(
     ]);
     // The employer channel's pages, when the database has employers: the national list in
     // arrears, and the account and last invoice of the employer with the most workers.
+    use cakupan_store::employers::EmployerQuery;
     let employers = store
-        .employer_summaries(cakupan_domain::RegionCode::NATION, today_wib())
-        .await?;
+        .employer_summaries(
+            &EmployerQuery::all(cakupan_domain::RegionCode::NATION, false),
+            today_wib(),
+        )
+        .await?
+        .rows;
+    let in_arrears = store
+        .employer_summaries(
+            &EmployerQuery {
+                limit: Some(0),
+                ..EmployerQuery::all(cakupan_domain::RegionCode::NATION, true)
+            },
+            today_wib(),
+        )
+        .await?
+        .total;
     if let Some(big) = employers.iter().max_by_key(|s| s.workers) {
         let code = &big.employer.code;
         pages.push((
-            format!(
-                "employers in arrears, nation ({} employers)",
-                employers.len()
-            ),
+            format!("employers in arrears, nation ({in_arrears} employers)"),
             "/pemberi-kerja?tunggakan=1".into(),
             None,
         ));

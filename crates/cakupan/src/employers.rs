@@ -170,14 +170,17 @@ pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: EmployerComm
                 None => RegionCode::NATION,
                 Some(r) => RegionCode::parse(&r).map_err(|e| anyhow!("--region: {e}"))?,
             };
-            let list = service::summaries(&st, within, arrears)
-                .await
-                .map_err(crate::agents::api)?;
+            let list = service::summaries(
+                &st,
+                &cakupan_store::employers::EmployerQuery::all(within, arrears),
+            )
+            .await
+            .map_err(crate::agents::api)?;
             println!(
                 "{:<13} {:<34} {:<6} {:>5} {:>7} {:<8} {:>15} {:<8}",
                 "nib", "name", "size", "class", "workers", "last", "overdue", "since"
             );
-            for s in &list {
+            for s in &list.rows {
                 println!(
                     "{:<13} {:<34} {:<6} {:>5} {:>7} {:<8} {:>15} {:<8}",
                     s.employer.code,
@@ -193,7 +196,7 @@ pub async fn run(store: Arc<dyn Store>, reference: &Reference, cmd: EmployerComm
                         .unwrap_or_default()
                 );
             }
-            println!("{} employers.", list.len());
+            println!("{} employers.", list.total);
         }
         EmployerCommand::Report {
             code,
@@ -1014,11 +1017,15 @@ pub async fn simulate(
         }
     }
     sum.in_arrears = store
-        .employer_summaries(RegionCode::NATION, today)
+        .employer_summaries(
+            &cakupan_store::employers::EmployerQuery {
+                limit: Some(0),
+                ..cakupan_store::employers::EmployerQuery::all(RegionCode::NATION, true)
+            },
+            today,
+        )
         .await?
-        .iter()
-        .filter(|s| s.standing.in_arrears())
-        .count();
+        .total as usize;
     sum.seconds = started.elapsed().as_secs_f64();
     Ok(sum)
 }

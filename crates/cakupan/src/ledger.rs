@@ -382,7 +382,42 @@ pub async fn verify(store: &dyn Store, reference: &Reference) -> Result<bool> {
         "{} coverage states checked, {state_differences} differences",
         recomputed.len()
     );
-    Ok(differences == 0 && agent_differences == 0 && state_differences == 0)
+    // Each employer's standing row (issue #23, item 4), kept by its reports and payments. An
+    // employer that has never reported nor paid has no row, which reads as all zeros.
+    let (stored, recomputed) = store.employer_standings().await?;
+    let stored: BTreeMap<&str, &cakupan_store::employers::StandingRow> = stored
+        .iter()
+        .map(|r| (r.employer_code.as_str(), r))
+        .collect();
+    let mut standing_differences = 0;
+    for want in &recomputed {
+        let nothing =
+            want.workers == 0 && want.billed == 0 && want.paid == 0 && want.last_month.is_none();
+        match stored.get(want.employer_code.as_str()) {
+            Some(have) if *have == want => {}
+            None if nothing => {}
+            have => {
+                standing_differences += 1;
+                println!(
+                    "employer {}: standing {have:?}, records {want:?}",
+                    want.employer_code
+                );
+            }
+        }
+    }
+    let employers: std::collections::HashSet<&str> = recomputed
+        .iter()
+        .map(|r| r.employer_code.as_str())
+        .collect();
+    standing_differences += stored.keys().filter(|c| !employers.contains(*c)).count();
+    println!(
+        "{} employer standings checked, {standing_differences} differences",
+        recomputed.len()
+    );
+    Ok(differences == 0
+        && agent_differences == 0
+        && state_differences == 0
+        && standing_differences == 0)
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

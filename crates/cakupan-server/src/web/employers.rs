@@ -17,7 +17,7 @@ use cakupan_domain::access::{Action, Capability, Resource, authorize};
 use cakupan_domain::employers::{LineProblem, parse_csv};
 use cakupan_domain::month::format_date;
 use cakupan_domain::{Month, RegionCode};
-use cakupan_store::employers::{Change, Employer, EmployerInput, ReportOutcome};
+use cakupan_store::employers::{Change, Employer, EmployerInput, EmployerQuery, ReportOutcome};
 use serde::Deserialize;
 
 /// The employer pages' words, in one language.
@@ -501,16 +501,26 @@ async fn list_page(
 ) -> Result<Response, PageError> {
     let me = page.allow(Action::ReadEmployer, &Resource::Region(area))?;
     let (lang, e) = (page.lang, words(page.lang));
-    let mut list = summaries(st, area, arrears_only)
-        .await
-        .map_err(|x| page_err(page, x))?;
-    // A filter on the name or the NIB, case and spacing aside.
+    // The store cuts the list: the page asked for (the last one, if past the end), or all of
+    // it for the CSV file.
     let needle = cut.q.trim().to_lowercase();
-    if !needle.is_empty() {
-        list.retain(|s| {
-            s.employer.name.to_lowercase().contains(&needle) || s.employer.code.contains(&needle)
-        });
+    let mut q = EmployerQuery {
+        text: needle.clone(),
+        ..EmployerQuery::all(area, arrears_only)
+    };
+    let mut at = cut.page.unwrap_or(1).max(1);
+    if !cut.csv {
+        q.offset = ((at - 1) * super::PAGE_ROWS) as u64;
+        q.limit = Some(super::PAGE_ROWS as u64);
     }
+    let mut list = summaries(st, &q).await.map_err(|x| page_err(page, x))?;
+    let total = usize::try_from(list.total).unwrap_or(usize::MAX);
+    if !cut.csv && at != super::page_within(total, Some(at)) {
+        at = super::page_within(total, Some(at));
+        q.offset = ((at - 1) * super::PAGE_ROWS) as u64;
+        list = summaries(st, &q).await.map_err(|x| page_err(page, x))?;
+    }
+    let list = list.rows;
     if cut.csv {
         page.audit(
             st,
@@ -530,7 +540,7 @@ async fn list_page(
             format!("&q={}", cakupan_app::sms::url_encode(&needle))
         }
     );
-    let (list, pager) = super::paginate(lang, list, cut.page, |n| format!("{base}&hal={n}"));
+    let pager = super::pager(lang, total, at, list.len(), |n| format!("{base}&hal={n}"));
     let rows = list
         .iter()
         .map(|s| Row {
@@ -740,7 +750,7 @@ pub async fn account(
         .employer_account(&emp.code, today)
         .await?
         .ok_or(PageError::NotFound(lang))?;
-    a.standing.accruing_fees = api::accruing_fees(&st, &emp.code, &a.invoices, today)
+    a.standing.accruing_fees = api::accruing_fees(&st, &a.invoices, today)
         .await
         .map_err(|x| page_err(&page, x))?;
     let workers = st.store.employer_workers(&emp.code).await?;

@@ -673,26 +673,43 @@ pub fn paginate<T>(
     href: impl Fn(usize) -> String,
 ) -> (Vec<T>, Pager) {
     let total = items.len();
-    let pages = total.div_ceil(PAGE_ROWS).max(1);
-    let page = page.unwrap_or(1).clamp(1, pages);
+    let page = page_within(total, page);
     let from = (page - 1) * PAGE_ROWS;
     let rows: Vec<T> = items.into_iter().skip(from).take(PAGE_ROWS).collect();
+    let pager = pager(lang, total, page, rows.len(), href);
+    (rows, pager)
+}
+
+/// The page (from 1) a list of `total` rows shows when `page` is asked: the last one past its
+/// end, the first one before its start.
+pub fn page_within(total: usize, page: Option<usize>) -> usize {
+    page.unwrap_or(1).clamp(1, total.div_ceil(PAGE_ROWS).max(1))
+}
+
+/// The pager of page `page` (from 1, within the list) of a list of `total` rows, showing
+/// `shown` of them, for a list the store cuts itself.
+pub fn pager(
+    lang: Lang,
+    total: usize,
+    page: usize,
+    shown: usize,
+    href: impl Fn(usize) -> String,
+) -> Pager {
+    let pages = total.div_ceil(PAGE_ROWS).max(1);
+    let from = (page - 1) * PAGE_ROWS;
     let showing = lang
         .tr()
         .pager_showing
         .replace("{from}", &lang.num((from + 1).min(total) as i64))
-        .replace("{to}", &lang.num((from + rows.len()) as i64))
+        .replace("{to}", &lang.num((from + shown) as i64))
         .replace("{total}", &lang.num(total as i64));
-    (
-        rows,
-        Pager {
-            total,
-            pages,
-            prev: (page > 1).then(|| href(page - 1)),
-            next: (page < pages).then(|| href(page + 1)),
-            showing,
-        },
-    )
+    Pager {
+        total,
+        pages,
+        prev: (page > 1).then(|| href(page - 1)),
+        next: (page < pages).then(|| href(page + 1)),
+        showing,
+    }
 }
 
 /// Whether `Region(code)` may be read by this user (for links in breadcrumbs, tables, maps).

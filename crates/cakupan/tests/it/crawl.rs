@@ -498,6 +498,11 @@ async fn every_page_speaks_its_language() {
     let second = admin.get("/pemberi-kerja?hal=2").await;
     assert_eq!(second.status, StatusCode::OK);
     assert!(second.body.contains("rel=\"prev\""), "{}", second.body);
+    // A page past the end shows the last one.
+    let past = admin.get("/pemberi-kerja?hal=9999").await;
+    assert_eq!(past.status, StatusCode::OK);
+    assert!(past.body.contains("rel=\"prev\""), "{}", past.body);
+    assert!(!past.body.contains("rel=\"next\""), "{}", past.body);
     let first_name = csv
         .body
         .lines()

@@ -8,7 +8,8 @@ use cakupan_domain::coverage::{Reason, Status, series};
 use cakupan_domain::employers::{WageLineInput, parse_csv};
 use cakupan_domain::{RegionCode, Rupiah};
 use cakupan_store::employers::{
-    Change, Employer, EmployerInput, EmployerPayment, ReportOutcome, WageReport, parse_employer,
+    Change, Employer, EmployerInput, EmployerPayment, EmployerQuery, ReportOutcome, WageReport,
+    parse_employer,
 };
 use cakupan_store::{Store, StoreError};
 use std::sync::Arc;
@@ -18,6 +19,7 @@ on_both_backends! {
     a_season_of_wage_reports: true,
     bad_reports_are_named_line_by_line: true,
     a_csv_report_through_the_api: true,
+    lists_of_employers_are_cut_by_the_store: true,
 }
 
 pub const SITI: &str = "3273015203900003";
@@ -291,12 +293,18 @@ pub(crate) async fn a_season_of_wage_reports(s: Arc<dyn Store>) {
     assert_eq!(acct.standing.unbilled_fees, Rupiah(0));
     assert_eq!(acct.invoices.len(), 3);
     let list = s
-        .employer_summaries(RegionCode::parse("32.73").unwrap(), harness::today())
+        .employer_summaries(
+            &EmployerQuery::all(RegionCode::parse("32.73").unwrap(), false),
+            harness::today(),
+        )
         .await
         .unwrap();
-    assert_eq!(list.len(), 1);
+    assert_eq!(list.total, 1);
+    let list = list.rows;
     assert!(list[0].standing.in_arrears());
     assert_eq!(list[0].workers, 1);
+    assert_eq!(list[0].standing, acct.standing);
+    assert_standings_equal_records(&s).await;
     // Partly paid, oldest first: the carried fees, then Siti's October.
     let p3 = pay(&s, &e, "BNI-1122-02", 49_572, date!(2026 - 11 - 22)).await;
     assert_eq!(p3.lines_paid, 0);
@@ -325,6 +333,182 @@ pub(crate) async fn a_season_of_wage_reports(s: Arc<dyn Store>) {
     assert_eq!(invoice.lines[1].late_fee, Rupiah(34_992));
     assert_eq!(people.len(), 2);
     crate::ledger::assert_counters_equal_ledger(&s).await;
+    assert_standings_equal_records(&s).await;
+}
+
+/// Every employer's stored standing row equals the one computed from its records (an employer
+/// that never reported nor paid has none).
+pub(crate) async fn assert_standings_equal_records(s: &Arc<dyn Store>) {
+    let (stored, recomputed) = s.employer_standings().await.unwrap();
+    for want in &recomputed {
+        match stored
+            .iter()
+            .find(|r| r.employer_code == want.employer_code)
+        {
+            Some(have) => assert_eq!(have, want),
+            None => assert_eq!(
+                (want.billed, want.paid, want.workers),
+                (0, 0, 0),
+                "{want:?}"
+            ),
+        }
+    }
+    assert!(stored.len() <= recomputed.len());
+}
+
+/// The employers' lists are cut by the store (issue #23, item 4): by name a page at a time, a
+/// piece of a name or NIB, those in arrears most owed first, each with the standing its
+/// account shows.
+async fn lists_of_employers_are_cut_by_the_store(s: Arc<dyn Store>) {
+    // Five employers of Kota Bandung; four report October 2026 (due 16 November, so overdue
+    // on the test's day, 23 November) with one worker each; Gamma pays in full, Delta a part,
+    // Epsilon never reports.
+    let names = [
+        ("9120001234501", "PT Alfa", 3_000_000),
+        ("9120001234502", "PT Beta", 6_000_000),
+        ("9120001234503", "CV Gamma", 4_000_000),
+        ("9120001234504", "UD Delta", 5_000_000),
+        ("9120001234505", "PT Epsilon", 0),
+    ];
+    let mut totals = Vec::new();
+    for (k, (code, name, wage)) in names.iter().enumerate() {
+        let e = employer(code, name, "small", 1);
+        assert!(s.add_employer(&e).await.unwrap());
+        if *wage == 0 {
+            continue;
+        }
+        let worker = format!(
+            "32730112038800{:02},{},1988-03-12,L,32.73.01.1001,84,{wage},0,JKK+JKM+JHT,enrol",
+            k + 2,
+            ["Andi Wijaya", "Bayu Saputra", "Candra Halim", "Dedi Kurnia"][k]
+        );
+        let out = report(&s, &e, "2026-10", &[&worker], false, true)
+            .await
+            .unwrap();
+        assert!(!out.plan.blocked, "{:?}", out.plan.problems);
+        totals.push((*code, out.plan.total.0));
+    }
+    let total_of = |code: &str| totals.iter().find(|t| t.0 == code).unwrap().1;
+    pay(
+        &s,
+        &employer(names[2].0, names[2].1, "small", 1),
+        "BJB-1",
+        total_of(names[2].0),
+        date!(2026 - 11 - 10),
+    )
+    .await;
+    pay(
+        &s,
+        &employer(names[3].0, names[3].1, "small", 1),
+        "BJB-2",
+        total_of(names[3].0) / 2,
+        date!(2026 - 11 - 10),
+    )
+    .await;
+    assert_standings_equal_records(&s).await;
+
+    let kota = RegionCode::parse("32.73").unwrap();
+    let list = |q: EmployerQuery| {
+        let s = s.clone();
+        async move { s.employer_summaries(&q, harness::today()).await.unwrap() }
+    };
+    let names_of = |l: &cakupan_store::employers::EmployerList| {
+        l.rows
+            .iter()
+            .map(|r| r.employer.name.clone())
+            .collect::<Vec<_>>()
+    };
+    // By name, two a page.
+    let page = |offset| EmployerQuery {
+        offset,
+        limit: Some(2),
+        ..EmployerQuery::all(kota, false)
+    };
+    let first = list(page(0)).await;
+    assert_eq!(first.total, 5);
+    assert_eq!(names_of(&first), ["CV Gamma", "PT Alfa"]);
+    assert_eq!(names_of(&list(page(2)).await), ["PT Beta", "PT Epsilon"]);
+    assert_eq!(names_of(&list(page(4)).await), ["UD Delta"]);
+    assert!(list(page(6)).await.rows.is_empty());
+    // A piece of a name in any case, or of a NIB; `%` and `_` are letters, not wildcards.
+    let find = |text: &str| EmployerQuery {
+        text: text.into(),
+        ..EmployerQuery::all(kota, false)
+    };
+    assert_eq!(names_of(&list(find("ALF")).await), ["PT Alfa"]);
+    assert_eq!(names_of(&list(find("234503")).await), ["CV Gamma"]);
+    assert_eq!(list(find("%")).await.total, 0);
+    assert_eq!(list(find("_")).await.total, 0);
+    assert_eq!(list(find("PT")).await.total, 3);
+    // Another area has none.
+    assert_eq!(
+        list(EmployerQuery::all(RegionCode::parse("31").unwrap(), false))
+            .await
+            .total,
+        0
+    );
+    // In arrears: Alfa, Beta and Delta, most owed first; each standing is its account's.
+    let arrears = list(EmployerQuery::all(kota, true)).await;
+    assert_eq!(arrears.total, 3);
+    let overdue: Vec<i64> = arrears.rows.iter().map(|r| r.standing.overdue.0).collect();
+    assert!(overdue.windows(2).all(|w| w[0] >= w[1]), "{overdue:?}");
+    let mut owing = names_of(&arrears);
+    owing.sort();
+    assert_eq!(owing, ["PT Alfa", "PT Beta", "UD Delta"]);
+    for r in &arrears.rows {
+        let acct = s
+            .employer_account(&r.employer.code, harness::today())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.standing, acct.standing, "{}", r.employer.name);
+        assert_eq!(r.workers, 1);
+        assert_eq!(r.last_month, Some(month("2026-10")));
+    }
+    let delta = arrears
+        .rows
+        .iter()
+        .find(|r| r.employer.name == "UD Delta")
+        .unwrap();
+    assert_eq!(
+        delta.standing.overdue.0,
+        total_of(names[3].0) - total_of(names[3].0) / 2
+    );
+    // The arrears list cut: its second row alone, and found by name.
+    let second = list(EmployerQuery {
+        offset: 1,
+        limit: Some(1),
+        ..EmployerQuery::all(kota, true)
+    })
+    .await;
+    assert_eq!((second.total, second.rows.len()), (3, 1));
+    assert_eq!(second.rows[0].employer.code, arrears.rows[1].employer.code);
+    let beta = list(EmployerQuery {
+        text: "beta".into(),
+        ..EmployerQuery::all(kota, true)
+    })
+    .await;
+    assert_eq!(names_of(&beta), ["PT Beta"]);
+    // Gamma, paid in full, and Epsilon, who never reported, are not in arrears; Epsilon's
+    // standing is all zeros.
+    let all = list(EmployerQuery::all(kota, false)).await;
+    let epsilon = all
+        .rows
+        .iter()
+        .find(|r| r.employer.name == "PT Epsilon")
+        .unwrap();
+    assert_eq!(
+        epsilon.standing,
+        cakupan_store::employers::Standing::default()
+    );
+    assert_eq!((epsilon.workers, epsilon.last_month), (0, None));
+    let gamma = all
+        .rows
+        .iter()
+        .find(|r| r.employer.name == "CV Gamma")
+        .unwrap();
+    assert!(!gamma.standing.in_arrears());
+    assert_eq!(gamma.standing.paid.0, total_of(names[2].0));
 }
 
 async fn bad_reports_are_named_line_by_line(s: Arc<dyn Store>) {
