@@ -1397,6 +1397,12 @@ pub const STANDING_SELECT: &str = "SELECT e.code, e.region,
        (SELECT MIN(i.due_on) FROM invoices i WHERE i.employer_code = e.code AND i.settled_on IS NULL)
   FROM employers e";
 
+/// What a standing row computed by [`STANDING_SELECT`] replaces of a stored one.
+pub const STANDING_UPSERT: &str = "ON CONFLICT (employer_code) DO UPDATE SET
+       workers = excluded.workers, billed = excluded.billed, paid = excluded.paid,
+       consumed = excluded.consumed, unbilled_fees = excluded.unbilled_fees,
+       last_month = excluded.last_month, open_due = excluded.open_due";
+
 /// An employer's account: every invoice (newest first) with its state, every payment, the
 /// standing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -1701,6 +1707,9 @@ pub trait EmployerStore: crate::Keyed {
     /// such line's worker's sector: what the late fees running on overdue dues are computed
     /// from (the arrears list and the accounts). No personal data is opened.
     async fn unpaid_lines(&self, ids: &[i64]) -> Result<Vec<(Invoice, Vec<Sector>)>>;
+    /// Writes every employer's standing row again from its records, holding off reports and
+    /// payments until it commits (`cakupan verify --repair`); returns the rows written.
+    async fn rebuild_employer_standings(&self) -> Result<u64>;
     /// Every stored standing row and every one recomputed from the employers' records, each
     /// by employer code (`cakupan verify` compares them).
     async fn employer_standings(&self) -> Result<(Vec<StandingRow>, Vec<StandingRow>)>;

@@ -297,14 +297,10 @@ macro_rules! employers_store_impl {
         /// Writes the employer's standing row again from its records (issue #23, item 4): the
         /// last step of every transaction that reports or pays, since each ends in `settle_in`.
         async fn refresh_standing_in(tx: &mut Transaction<'_, $db>, code: &str) -> Result<()> {
-            use $crate::employers::{STANDING_COLUMNS, STANDING_SELECT};
+            use $crate::employers::{STANDING_COLUMNS, STANDING_SELECT, STANDING_UPSERT};
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO employer_standings ({STANDING_COLUMNS})
-                 {STANDING_SELECT} WHERE e.code = $1
-                 ON CONFLICT (employer_code) DO UPDATE SET
-                   workers = excluded.workers, billed = excluded.billed, paid = excluded.paid,
-                   consumed = excluded.consumed, unbilled_fees = excluded.unbilled_fees,
-                   last_month = excluded.last_month, open_due = excluded.open_due"
+                 {STANDING_SELECT} WHERE e.code = $1 {STANDING_UPSERT}"
             )))
             .bind(code)
             .execute(&mut **tx)
@@ -870,6 +866,35 @@ macro_rules! employers_store_impl {
                         Ok((i, of))
                     })
                     .collect()
+            }
+
+            async fn rebuild_employer_standings(&self) -> Result<u64> {
+                use $crate::employers::{STANDING_COLUMNS, STANDING_SELECT, STANDING_UPSERT};
+                let mut tx = self.$write.begin().await.map_err($dberr)?;
+                // Reports and payments write these tables: a SHARE lock holds them off until the
+                // rows are committed (where one writer holds the whole database, nothing else
+                // writes).
+                if let Some(lock) = <$store as $crate::Dialect>::table_lock(
+                    "employments, invoices, invoice_lines, employer_payments",
+                    "SHARE",
+                ) {
+                    sqlx::query(sqlx::AssertSqlSafe(lock))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($dberr)?;
+                }
+                // `WHERE true`: SQLite reads an `ON CONFLICT` after a `SELECT` only after a
+                // `WHERE`.
+                let n = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO employer_standings ({STANDING_COLUMNS})
+                     {STANDING_SELECT} WHERE true {STANDING_UPSERT}"
+                )))
+                .execute(&mut *tx)
+                .await
+                .map_err($dberr)?
+                .rows_affected();
+                tx.commit().await.map_err($dberr)?;
+                Ok(n)
             }
 
             async fn employer_standings(

@@ -139,10 +139,12 @@ enum Command {
         #[command(subcommand)]
         command: ledger::PostCommand,
     },
-    /// Recompute every counter from the ledger and report each difference (exit 1 if any).
+    /// Recompute every counter (and each employer's standing) from the ledger and the records
+    /// and report each difference (exit 1 if any).
     Verify {
-        /// Then replace the counters with the recompute, in one transaction that holds off
-        /// writers (after an upgrade that adds a counter, or to mend a difference).
+        /// Then replace the counters and the standings with the recompute, each in one
+        /// transaction that holds off writers (after an upgrade that adds a counter, or to mend
+        /// a difference).
         #[arg(long)]
         repair: bool,
     },
@@ -784,6 +786,8 @@ async fn run(cli: Cli) -> Result<()> {
             } else if repair {
                 let n = store.rebuild_counters(&reference.rules).await?;
                 println!("Counters rebuilt from the ledger: {n} rows written.");
+                let n = store.rebuild_employer_standings().await?;
+                println!("Employer standings rebuilt from their records: {n} rows written.");
                 if ledger::verify(store.as_ref(), &reference).await? {
                     Ok(())
                 } else {

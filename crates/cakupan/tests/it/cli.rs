@@ -2281,6 +2281,38 @@ fn wage_reports_from_a_directory() {
     assert!(!errors_file.exists());
     let verify = ok(&cakupan(&url, &["verify"]));
     assert!(verify.contains(" 0 differences"), "{verify}");
+    // The employer's standing row is checked against its records, and mended by `--repair`.
+    assert!(
+        verify.contains("1 employer standings checked, 0 differences"),
+        "{verify}"
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::query("UPDATE employer_standings SET paid = paid + 1")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    });
+    let tampered = cakupan(&url, &["verify"]);
+    let said = String::from_utf8_lossy(&tampered.stdout);
+    assert!(!tampered.status.success(), "{said}");
+    assert!(
+        said.contains(&format!("employer {nib}: standing"))
+            && said.contains("1 employer standings checked, 1 differences"),
+        "{said}"
+    );
+    let repaired = ok(&cakupan(&url, &["verify", "--repair"]));
+    assert!(
+        repaired.contains("Employer standings rebuilt from their records: 1 rows written."),
+        "{repaired}"
+    );
+    let again = ok(&cakupan(&url, &["verify"]));
+    assert!(
+        again.contains("1 employer standings checked, 0 differences"),
+        "{again}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(path);
 }
