@@ -510,14 +510,14 @@ async fn list_page(
     };
     let mut at = cut.page.unwrap_or(1).max(1);
     if !cut.csv {
-        q.offset = ((at - 1) * super::PAGE_ROWS) as u64;
+        q.offset = ((at - 1) as u64).saturating_mul(super::PAGE_ROWS as u64);
         q.limit = Some(super::PAGE_ROWS as u64);
     }
     let mut list = summaries(st, &q).await.map_err(|x| page_err(page, x))?;
     let total = usize::try_from(list.total).unwrap_or(usize::MAX);
     if !cut.csv && at != super::page_within(total, Some(at)) {
         at = super::page_within(total, Some(at));
-        q.offset = ((at - 1) * super::PAGE_ROWS) as u64;
+        q.offset = ((at - 1) as u64).saturating_mul(super::PAGE_ROWS as u64);
         list = summaries(st, &q).await.map_err(|x| page_err(page, x))?;
     }
     let list = list.rows;

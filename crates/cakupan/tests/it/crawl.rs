@@ -503,6 +503,10 @@ async fn every_page_speaks_its_language() {
     assert_eq!(past.status, StatusCode::OK);
     assert!(past.body.contains("rel=\"prev\""), "{}", past.body);
     assert!(!past.body.contains("rel=\"next\""), "{}", past.body);
+    // One whose offset would overflow too.
+    let far = admin.get("/pemberi-kerja?hal=4000000000000000000").await;
+    assert_eq!(far.status, StatusCode::OK);
+    assert!(far.body.contains("rel=\"prev\""), "{}", far.body);
     let first_name = csv
         .body
         .lines()
