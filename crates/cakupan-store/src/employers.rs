@@ -1378,6 +1378,51 @@ pub struct StandingRow {
     pub open_due: Option<String>,
 }
 
+/// A standing row as read, in [`STANDING_COLUMNS`]' order.
+pub type StandingTuple = (
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    Option<String>,
+);
+
+impl StandingRow {
+    /// The standing of an employer that has never reported nor paid, which has no stored row:
+    /// all zeros.
+    pub fn empty(employer_code: &str, region: &str) -> StandingRow {
+        StandingRow {
+            employer_code: employer_code.to_string(),
+            region: region.to_string(),
+            workers: 0,
+            billed: 0,
+            paid: 0,
+            consumed: 0,
+            unbilled_fees: 0,
+            last_month: None,
+            open_due: None,
+        }
+    }
+
+    pub fn from_tuple(t: StandingTuple) -> StandingRow {
+        StandingRow {
+            employer_code: t.0,
+            region: t.1,
+            workers: t.2,
+            billed: t.3,
+            paid: t.4,
+            consumed: t.5,
+            unbilled_fees: t.6,
+            last_month: t.7,
+            open_due: t.8,
+        }
+    }
+}
+
 /// The standing rows' columns, in [`StandingRow`]'s order.
 pub const STANDING_COLUMNS: &str =
     "employer_code, region, workers, billed, paid, consumed, unbilled_fees, last_month, open_due";

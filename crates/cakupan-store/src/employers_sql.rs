@@ -689,17 +689,7 @@ macro_rules! employers_store_impl {
                 for r in &rows {
                     let e = employer_at(r, &self.keys, false)?;
                     let standing = match r.try_get::<Option<String>, _>(7).map_err($dberr)? {
-                        None => StandingRow {
-                            employer_code: e.code.clone(),
-                            region: e.region.to_string(),
-                            workers: 0,
-                            billed: 0,
-                            paid: 0,
-                            consumed: 0,
-                            unbilled_fees: 0,
-                            last_month: None,
-                            open_due: None,
-                        },
+                        None => StandingRow::empty(&e.code, &e.region.to_string()),
                         Some(code) => StandingRow {
                             employer_code: code,
                             region: r.try_get(8).map_err($dberr)?,
@@ -900,34 +890,22 @@ macro_rules! employers_store_impl {
             async fn employer_standings(
                 &self,
             ) -> Result<(Vec<$crate::employers::StandingRow>, Vec<$crate::employers::StandingRow>)> {
-                use $crate::employers::{STANDING_COLUMNS, STANDING_SELECT, StandingRow};
-                type Raw = (String, String, i64, i64, i64, i64, i64, Option<i64>, Option<String>);
-                let row = |r: Raw| StandingRow {
-                    employer_code: r.0,
-                    region: r.1,
-                    workers: r.2,
-                    billed: r.3,
-                    paid: r.4,
-                    consumed: r.5,
-                    unbilled_fees: r.6,
-                    last_month: r.7,
-                    open_due: r.8,
-                };
+                use $crate::employers::{STANDING_COLUMNS, STANDING_SELECT, StandingRow, StandingTuple};
                 let mut tx = self.$read.begin().await.map_err($dberr)?;
-                let stored: Vec<Raw> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                let stored: Vec<StandingTuple> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "SELECT {STANDING_COLUMNS} FROM employer_standings ORDER BY employer_code"
                 )))
                 .fetch_all(&mut *tx)
                 .await
                 .map_err($dberr)?;
-                let recomputed: Vec<Raw> =
+                let recomputed: Vec<StandingTuple> =
                     sqlx::query_as(sqlx::AssertSqlSafe(format!("{STANDING_SELECT} ORDER BY e.code")))
                         .fetch_all(&mut *tx)
                         .await
                         .map_err($dberr)?;
                 Ok((
-                    stored.into_iter().map(row).collect(),
-                    recomputed.into_iter().map(row).collect(),
+                    stored.into_iter().map(StandingRow::from_tuple).collect(),
+                    recomputed.into_iter().map(StandingRow::from_tuple).collect(),
                 ))
             }
 

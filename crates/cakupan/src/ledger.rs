@@ -391,18 +391,14 @@ pub async fn verify(store: &dyn Store, reference: &Reference) -> Result<bool> {
         .collect();
     let mut standing_differences = 0;
     for want in &recomputed {
-        let nothing =
-            want.workers == 0 && want.billed == 0 && want.paid == 0 && want.last_month.is_none();
-        match stored.get(want.employer_code.as_str()) {
-            Some(have) if *have == want => {}
-            None if nothing => {}
-            have => {
-                standing_differences += 1;
-                println!(
-                    "employer {}: standing {have:?}, records {want:?}",
-                    want.employer_code
-                );
-            }
+        let have = stored.get(want.employer_code.as_str()).copied();
+        let none = cakupan_store::employers::StandingRow::empty(&want.employer_code, &want.region);
+        if have.unwrap_or(&none) != want {
+            standing_differences += 1;
+            println!(
+                "employer {}: standing {have:?}, records {want:?}",
+                want.employer_code
+            );
         }
     }
     let employers: std::collections::HashSet<&str> = recomputed
